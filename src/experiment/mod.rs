@@ -1,0 +1,1 @@
+//! Workloads, per-query records, reports and plots.

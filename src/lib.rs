@@ -1,0 +1,20 @@
+//! A Gnutella 0.6 peer-to-peer search network and the tools to study flooding search.
+//!
+//! The crate is layered so that one routing core serves two drivers (see `ARCHITECTURE.md`
+//! in the shared folder): arrows point down only.
+//!
+//! | layer | owns |
+//! |---|---|
+//! | [`protocol`] | the Gnutella 0.6 wire format: descriptors, handshake, URNs |
+//! | [`node`] | the sans-IO routing state machine of one peer |
+//! | [`topology`] | topology configs, generators and loaders |
+//! | [`net`] | the tokio driver: real peers over TCP, HTTP transfers |
+//! | [`sim`] | the discrete-event driver: many nodes over virtual links |
+//! | [`experiment`] | workloads, per-query records, reports and plots |
+
+pub mod experiment;
+pub mod net;
+pub mod node;
+pub mod protocol;
+pub mod sim;
+pub mod topology;

@@ -1,0 +1,5 @@
+//! The `gnutella` command line.
+
+fn main() {
+    println!("gnutella: under construction");
+}

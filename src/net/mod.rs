@@ -1,0 +1,1 @@
+//! The tokio driver: real peers over TCP, the handshake, HTTP file transfers.

@@ -1,0 +1,15 @@
+//! The Gnutella 0.6 wire format, as bytes in and values out: no I/O, no time, no routing.
+//!
+//! `PROTOCOL.md` (in the shared folder) is our digest of the protocol as real servents
+//! (gtk-gnutella, LimeWire) speak it; where this module departs from the old spec it is to
+//! follow them.
+
+pub mod codec;
+pub mod guid;
+pub mod message;
+pub mod urn;
+
+pub use codec::{DecodeError, FrameDecoder, Frame, DEFAULT_MAX_PAYLOAD};
+pub use guid::Guid;
+pub use message::*;
+pub use urn::Sha1;

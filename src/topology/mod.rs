@@ -1,0 +1,1 @@
+//! Topology configs (the JSON files users launch), generators and loaders.
