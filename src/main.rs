@@ -1,5 +1,14 @@
 //! The `gnutella` command line.
 
+mod cli;
+
+use clap::Parser;
+
 fn main() {
-    println!("gnutella: under construction");
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = cli::Cli::parse();
+    if let Err(e) = cli::run(cli) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
 }

@@ -11,3 +11,4 @@
 pub mod types;
 
 pub use types::*;
+pub mod record;

@@ -1,0 +1,54 @@
+//! Clap subcommands that wire the layers together; no logic of their own.
+//!
+//! One file per subcommand: each defines its `Args` (with examples in `--help`) and a
+//! `run` that returns an error for `main` to print.
+
+pub mod demo;
+pub mod experiment;
+pub mod launch;
+pub mod peer;
+pub mod search;
+pub mod sim;
+pub mod topology;
+
+use clap::{Parser, Subcommand};
+
+/// An unstructured Gnutella 0.6 search network, and the tools to study flooding search.
+#[derive(Debug, Parser)]
+#[command(name = "gnutella", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Launch the quickstart network, search, download, print a flooding table, exit.
+    Demo(demo::Args),
+    /// Run one peer: listen, connect to neighbours, share a folder.
+    Peer(peer::Args),
+    /// Launch every peer of a topology config.
+    Launch(launch::Args),
+    /// Join a network as a short-lived peer, flood a query, print (and download) hits.
+    Search(search::Args),
+    /// Simulate searches over a topology, deterministically, at any scale.
+    Sim(sim::Args),
+    /// Run a sweep of simulations and write results and plots.
+    Experiment(experiment::Args),
+    /// Generate topologies and print their statistics.
+    #[command(subcommand)]
+    Topology(topology::Command),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Peer(args) => peer::run(args),
+        Command::Launch(args) => launch::run(args),
+        Command::Search(args) => search::run(args),
+        Command::Sim(args) => sim::run(args),
+        Command::Experiment(args) => experiment::run(args),
+        Command::Topology(cmd) => topology::run(cmd),
+    }
+}
