@@ -1,2 +1,696 @@
-//! Per-query records folded from node events (being written): the one record schema the
-//! live network and the simulator share.
+//! Per-query records folded from node events: the one record schema the live network and
+//! the simulator share.
+//!
+//! Both drivers hand every `Event` of every node they run to one [`Recorder`], tagged with
+//! the peer's index and the driver's `now`. The recorder groups events by query GUID and
+//! turns them into [`QueryRecord`]s, so "messages per query" or "peers reached" mean the
+//! same thing whether the numbers come from TCP sockets or from virtual links. Events may
+//! arrive in any interleaving across nodes (the live network runs nodes on many tasks);
+//! the records come out in a deterministic order (start time, then GUID).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::types::{DropReason, Event, Time};
+use crate::protocol::{kind, Guid};
+
+/// Whose view a record gives: the whole network's, or only the searcher's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Events from every peer of the network were recorded (`launch`, `sim`).
+    #[default]
+    Network,
+    /// Only the searching peer's own events were recorded (`search --json`): the
+    /// network-wide counters are unknown and print as `null` (see
+    /// [`QueryRecord::to_json`]).
+    Searcher,
+}
+
+/// What one query did across the network.
+///
+/// Counters are exact totals over every recorded peer: a descriptor is counted once per
+/// link it was put on, so `messages` for a flood over a ring of N peers with a large TTL
+/// is N+1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRecord {
+    /// The query's GUID (lower-case hex, 32 characters).
+    pub guid: String,
+    /// The search words as the origin sent them.
+    pub query: String,
+    /// The originating peer's name; `None` when the query came from outside the recorded
+    /// peers (e.g. a `gnutella search` client joining a launched network).
+    pub origin: Option<String>,
+    /// The forwarding strategy label the driver set (`flood`, `ring`, `walk:4`, ...).
+    pub strategy: String,
+    /// The TTL the origin gave the query (0 when the origin was not recorded).
+    pub ttl: u8,
+    /// When the query started (the origin's `SearchStarted`, or else the first event seen),
+    /// in milliseconds of driver time.
+    pub start_ms: f64,
+    /// Query descriptors put on links, network-wide (the origin's sends included).
+    pub messages: u64,
+    /// Query copies dropped because the receiving peer had already seen the GUID.
+    pub duplicates: u64,
+    /// Distinct peers other than the origin that received at least one copy.
+    pub peers_reached: u64,
+    /// QueryHit descriptors that reached the origin.
+    pub hits: u64,
+    /// File results (hit records) in those QueryHits.
+    pub records: u64,
+    /// Distinct servent GUIDs among the hits that reached the origin.
+    pub responders: u64,
+    /// Hops of the first hit to reach the origin.
+    pub first_hit_hops: Option<u8>,
+    /// Milliseconds from the start to the first hit reaching the origin.
+    pub first_hit_ms: Option<f64>,
+    /// QueryHit descriptors put on links, network-wide (responders and relays).
+    pub hit_messages: u64,
+    /// Times a peer answered this query (from its library or its result cache).
+    pub answered: u64,
+    /// Of those, answers that came from a peer's result cache.
+    pub answered_from_cache: u64,
+    /// Query descriptors dropped, by reason (`duplicate`, `ttl_expired`, ...).
+    pub query_drops: BTreeMap<String, u64>,
+    /// QueryHit descriptors dropped on the way back, by reason (`no_route`, ...).
+    pub hit_drops: BTreeMap<String, u64>,
+    /// At least one hit reached the origin.
+    pub success: bool,
+    /// Whose events this record was folded from.
+    #[serde(default)]
+    pub scope: Scope,
+}
+
+/// The fields a searcher alone cannot know; printed as `null` in its view.
+const NETWORK_WIDE_FIELDS: [&str; 5] = [
+    "messages",
+    "duplicates",
+    "peers_reached",
+    "hit_messages",
+    "answered",
+];
+
+impl QueryRecord {
+    /// The record as JSON. In the searcher's view the network-wide counters are `null`,
+    /// so `search --json` keeps the same keys without claiming numbers it cannot know.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if self.scope == Scope::Searcher {
+            if let Some(map) = value.as_object_mut() {
+                for field in NETWORK_WIDE_FIELDS {
+                    map.insert(field.to_string(), serde_json::Value::Null);
+                }
+                map.remove("query_drops");
+                map.insert("answered_from_cache".to_string(), serde_json::Value::Null);
+            }
+        }
+        value
+    }
+}
+
+/// A set of peer indices, one bit each: a flood over a million peers stays at 125 KB per
+/// query instead of a hash set of millions of entries.
+#[derive(Clone, Debug, Default)]
+struct PeerSet {
+    words: Vec<u64>,
+    len: u64,
+}
+
+impl PeerSet {
+    fn insert(&mut self, peer: u32) {
+        let word = (peer / 64) as usize;
+        let bit = 1u64 << (peer % 64);
+        if self.words.len() <= word {
+            self.words.resize(word + 1, 0);
+        }
+        if let Some(w) = self.words.get_mut(word) {
+            if *w & bit == 0 {
+                *w |= bit;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn contains(&self, peer: u32) -> bool {
+        let bit = 1u64 << (peer % 64);
+        self.words
+            .get((peer / 64) as usize)
+            .is_some_and(|w| w & bit != 0)
+    }
+}
+
+/// What the recorder has gathered about one query so far.
+#[derive(Clone, Debug, Default)]
+struct Accumulator {
+    origin: Option<u32>,
+    words: String,
+    ttl: u8,
+    started: Option<Time>,
+    first_seen: Option<Time>,
+    messages: u64,
+    duplicates: u64,
+    reached: PeerSet,
+    hits: u64,
+    records: u64,
+    responders: HashSet<Guid>,
+    first_hit: Option<(Time, u8)>,
+    hit_messages: u64,
+    answered: u64,
+    answered_from_cache: u64,
+    query_drops: BTreeMap<String, u64>,
+    hit_drops: BTreeMap<String, u64>,
+}
+
+impl Accumulator {
+    fn start(&self) -> Time {
+        self.started.or(self.first_seen).unwrap_or(Time::ZERO)
+    }
+}
+
+/// Folds node events from any number of peers into per-query records.
+#[derive(Clone, Debug, Default)]
+pub struct Recorder {
+    names: Option<Vec<String>>,
+    strategy: String,
+    scope: Scope,
+    queries: HashMap<Guid, Accumulator>,
+    /// Descriptor GUIDs that belong to another search (e.g. the rounds of an expanding
+    /// ring), mapped to the GUID the search is recorded under.
+    aliases: HashMap<Guid, Guid>,
+    /// Query and QueryHit descriptors each peer put on links, by peer index.
+    sent_per_peer: Vec<u64>,
+}
+
+impl Recorder {
+    /// A recorder naming peers by their index (`"0"`, `"1"`, ...), as the simulator does.
+    pub fn new() -> Recorder {
+        Recorder {
+            strategy: "flood".to_string(),
+            ..Recorder::default()
+        }
+    }
+
+    /// A recorder naming peer `i` as `names[i]` (the live network's `"p0"`, `"p1"`, ...).
+    pub fn with_names(names: Vec<String>) -> Recorder {
+        let peers = names.len();
+        Recorder {
+            names: Some(names),
+            strategy: "flood".to_string(),
+            sent_per_peer: vec![0; peers],
+            ..Recorder::default()
+        }
+    }
+
+    /// A recorder for a searcher that sees only its own events (`search --json`).
+    pub fn searcher(name: impl Into<String>) -> Recorder {
+        let mut recorder = Recorder::with_names(vec![name.into()]);
+        recorder.scope = Scope::Searcher;
+        recorder
+    }
+
+    /// Labels every record with the strategy the driver ran (`flood` unless set).
+    pub fn set_strategy(&mut self, strategy: impl Into<String>) {
+        self.strategy = strategy.into();
+    }
+
+    /// Makes sure per-peer counts cover `peers` peers, so peers that sent nothing count
+    /// as zeros in [`Recorder::messages_per_peer`].
+    pub fn set_peer_count(&mut self, peers: usize) {
+        if self.sent_per_peer.len() < peers {
+            self.sent_per_peer.resize(peers, 0);
+        }
+    }
+
+    /// Records descriptors with GUID `round` as part of the search recorded under `search`
+    /// (a driver or strategy that re-issues a search under fresh GUIDs calls this before
+    /// the round's events arrive).
+    pub fn alias(&mut self, round: Guid, search: Guid) {
+        if round != search {
+            let target = self.aliases.get(&search).copied().unwrap_or(search);
+            self.aliases.insert(round, target);
+        }
+    }
+
+    /// Folds one event that happened at `peer` at time `now`.
+    pub fn record(&mut self, peer: u32, now: Time, event: &Event) {
+        let guid = match event {
+            Event::SearchStarted { guid, .. }
+            | Event::QueryReceived { guid, .. }
+            | Event::Sent { guid, .. }
+            | Event::Dropped { guid, .. }
+            | Event::Answered { guid, .. }
+            | Event::HitReceived { guid, .. } => *guid,
+        };
+        let guid = self.aliases.get(&guid).copied().unwrap_or(guid);
+        let acc = self.queries.entry(guid).or_default();
+        acc.first_seen = Some(acc.first_seen.map_or(now, |t| t.min(now)));
+        match event {
+            Event::SearchStarted { words, ttl, .. } => {
+                // A re-issued round of a grouped search keeps the first start.
+                if acc.started.is_none() {
+                    acc.origin = Some(peer);
+                    acc.words = words.clone();
+                    acc.started = Some(now);
+                }
+                acc.ttl = acc.ttl.max(*ttl);
+            }
+            Event::QueryReceived { .. } => acc.reached.insert(peer),
+            Event::Sent { kind: k, count, .. } => {
+                let count = u64::from(*count);
+                match *k {
+                    kind::QUERY => acc.messages += count,
+                    kind::QUERY_HIT => acc.hit_messages += count,
+                    _ => return,
+                }
+                let index = peer as usize;
+                if self.sent_per_peer.len() <= index {
+                    self.sent_per_peer.resize(index + 1, 0);
+                }
+                if let Some(slot) = self.sent_per_peer.get_mut(index) {
+                    *slot += count;
+                }
+            }
+            Event::Dropped {
+                kind: k, reason, ..
+            } => {
+                let drops = match *k {
+                    kind::QUERY => {
+                        if *reason == DropReason::Duplicate {
+                            acc.duplicates += 1;
+                        }
+                        &mut acc.query_drops
+                    }
+                    kind::QUERY_HIT => &mut acc.hit_drops,
+                    _ => return,
+                };
+                *drops.entry(reason_name(*reason)).or_insert(0) += 1;
+            }
+            Event::Answered { from_cache, .. } => {
+                acc.answered += 1;
+                if *from_cache {
+                    acc.answered_from_cache += 1;
+                }
+            }
+            Event::HitReceived { hops, hit, .. } => {
+                acc.hits += 1;
+                acc.records += hit.records.len() as u64;
+                acc.responders.insert(hit.servent_guid);
+                let earlier = match acc.first_hit {
+                    Some((t, _)) => now < t,
+                    None => true,
+                };
+                if earlier {
+                    acc.first_hit = Some((now, *hops));
+                }
+            }
+        }
+    }
+
+    /// The records so far, ordered by start time, then GUID.
+    pub fn records(&self) -> Vec<QueryRecord> {
+        let mut ordered: Vec<(&Guid, &Accumulator)> = self.queries.iter().collect();
+        ordered.sort_by(|a, b| a.1.start().cmp(&b.1.start()).then(a.0.cmp(b.0)));
+        ordered
+            .into_iter()
+            .map(|(guid, acc)| self.finish(guid, acc))
+            .collect()
+    }
+
+    /// Query and QueryHit descriptors each peer put on links (index = peer), the input of
+    /// the per-node load figures of a summary.
+    pub fn messages_per_peer(&self) -> &[u64] {
+        &self.sent_per_peer
+    }
+
+    fn peer_name(&self, peer: u32) -> String {
+        self.names
+            .as_ref()
+            .and_then(|names| names.get(peer as usize).cloned())
+            .unwrap_or_else(|| peer.to_string())
+    }
+
+    fn finish(&self, guid: &Guid, acc: &Accumulator) -> QueryRecord {
+        let start = acc.start();
+        let origin_reached = acc.origin.is_some_and(|o| acc.reached.contains(o));
+        let first_hit_ms = acc
+            .first_hit
+            .map(|(t, _)| t.saturating_sub(start).as_millis_f64());
+        QueryRecord {
+            guid: guid.to_hex(),
+            query: acc.words.clone(),
+            origin: acc.origin.map(|o| self.peer_name(o)),
+            strategy: self.strategy.clone(),
+            ttl: acc.ttl,
+            start_ms: start.as_millis_f64(),
+            messages: acc.messages,
+            duplicates: acc.duplicates,
+            peers_reached: acc.reached.len - u64::from(origin_reached),
+            hits: acc.hits,
+            records: acc.records,
+            responders: acc.responders.len() as u64,
+            first_hit_hops: acc.first_hit.map(|(_, h)| h),
+            first_hit_ms,
+            hit_messages: acc.hit_messages,
+            answered: acc.answered,
+            answered_from_cache: acc.answered_from_cache,
+            query_drops: acc.query_drops.clone(),
+            hit_drops: acc.hit_drops.clone(),
+            success: acc.hits > 0,
+            scope: self.scope,
+        }
+    }
+}
+
+/// The drop reason's name as it appears in reports (its serde name, e.g. `ttl_expired`).
+fn reason_name(reason: DropReason) -> String {
+    match serde_json::to_value(reason) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{reason:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::node::types::ConnId;
+    use crate::protocol::{HitRecord, QueryHit};
+
+    fn guid(n: u8) -> Guid {
+        Guid([n; 16])
+    }
+
+    fn hit(servent: u8, files: usize) -> Arc<QueryHit> {
+        let records = (0..files)
+            .map(|i| HitRecord {
+                index: i as u32,
+                size: 100,
+                name: format!("file-{i}.txt"),
+                extensions: Vec::new(),
+            })
+            .collect();
+        Arc::new(QueryHit {
+            port: 6346,
+            ip: Ipv4Addr::LOCALHOST,
+            speed: 0,
+            records,
+            trailer: None,
+            servent_guid: Guid([servent; 16]),
+        })
+    }
+
+    fn sent(g: Guid, k: u8, count: u32) -> Event {
+        Event::Sent {
+            guid: g,
+            kind: k,
+            count,
+        }
+    }
+
+    fn received(g: Guid, hops: u8) -> Event {
+        Event::QueryReceived {
+            guid: g,
+            from: ConnId(0),
+            hops,
+        }
+    }
+
+    fn dup(g: Guid) -> Event {
+        Event::Dropped {
+            guid: g,
+            kind: kind::QUERY,
+            reason: DropReason::Duplicate,
+        }
+    }
+
+    /// A triangle 0-1-2 flooded from 0 with TTL 2: 0 sends 2 copies, 1 and 2 each forward
+    /// one copy to the other, both copies are duplicates; nobody answers.
+    #[test]
+    fn flood_over_a_triangle_counts_messages_duplicates_and_reach() {
+        let g = guid(1);
+        let mut rec = Recorder::new();
+        let t = Time::from_millis(5);
+        rec.record(
+            0,
+            t,
+            &Event::SearchStarted {
+                guid: g,
+                words: "nothing".into(),
+                ttl: 2,
+            },
+        );
+        rec.record(0, t, &sent(g, kind::QUERY, 2));
+        rec.record(1, t, &received(g, 1));
+        rec.record(2, t, &received(g, 1));
+        rec.record(1, t, &sent(g, kind::QUERY, 1));
+        rec.record(2, t, &sent(g, kind::QUERY, 1));
+        rec.record(1, t, &dup(g));
+        rec.record(2, t, &dup(g));
+        let records = rec.records();
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(r.guid, g.to_hex());
+        assert_eq!(r.origin.as_deref(), Some("0"));
+        assert_eq!(r.messages, 4);
+        assert_eq!(r.duplicates, 2);
+        assert_eq!(r.peers_reached, 2);
+        assert_eq!(r.hits, 0);
+        assert!(!r.success);
+        assert_eq!(r.first_hit_ms, None);
+        assert_eq!(r.first_hit_hops, None);
+        assert_eq!(r.query_drops.get("duplicate"), Some(&2));
+        assert_eq!(rec.messages_per_peer(), &[2, 1, 1]);
+    }
+
+    /// Two responders answer, one of them twice (two QueryHits); the hits come back over
+    /// relays and the first hit sets hops and latency.
+    #[test]
+    fn hits_from_two_responders_count_distinct_servents_and_first_hit() {
+        let g = guid(2);
+        let mut rec =
+            Recorder::with_names(vec!["p0".into(), "p1".into(), "p2".into(), "p3".into()]);
+        rec.set_strategy("flood+cache");
+        rec.record(
+            0,
+            Time::from_millis(10),
+            &Event::SearchStarted {
+                guid: g,
+                words: "debian netinst".into(),
+                ttl: 7,
+            },
+        );
+        rec.record(0, Time::from_millis(10), &sent(g, kind::QUERY, 1));
+        rec.record(1, Time::from_millis(11), &received(g, 1));
+        rec.record(1, Time::from_millis(11), &sent(g, kind::QUERY, 2));
+        rec.record(2, Time::from_millis(12), &received(g, 2));
+        rec.record(3, Time::from_millis(12), &received(g, 2));
+        rec.record(
+            2,
+            Time::from_millis(12),
+            &Event::Answered {
+                guid: g,
+                records: 3,
+                from_cache: false,
+            },
+        );
+        rec.record(
+            3,
+            Time::from_millis(12),
+            &Event::Answered {
+                guid: g,
+                records: 1,
+                from_cache: true,
+            },
+        );
+        rec.record(2, Time::from_millis(12), &sent(g, kind::QUERY_HIT, 2));
+        rec.record(3, Time::from_millis(12), &sent(g, kind::QUERY_HIT, 1));
+        rec.record(1, Time::from_millis(13), &sent(g, kind::QUERY_HIT, 3));
+        // Events of different peers may arrive out of time order.
+        rec.record(
+            0,
+            Time::from_millis(15),
+            &Event::HitReceived {
+                guid: g,
+                hops: 2,
+                hit: hit(3, 1),
+            },
+        );
+        rec.record(
+            0,
+            Time::from_millis(14),
+            &Event::HitReceived {
+                guid: g,
+                hops: 2,
+                hit: hit(2, 2),
+            },
+        );
+        rec.record(
+            0,
+            Time::from_millis(14),
+            &Event::HitReceived {
+                guid: g,
+                hops: 2,
+                hit: hit(2, 1),
+            },
+        );
+        let r = &rec.records()[0];
+        assert_eq!(r.origin.as_deref(), Some("p0"));
+        assert_eq!(r.strategy, "flood+cache");
+        assert_eq!(r.messages, 3);
+        assert_eq!(r.peers_reached, 3);
+        assert_eq!(r.hits, 3);
+        assert_eq!(r.records, 4);
+        assert_eq!(r.responders, 2);
+        assert_eq!(r.hit_messages, 6);
+        assert_eq!(r.first_hit_hops, Some(2));
+        assert_eq!(r.first_hit_ms, Some(4.0));
+        assert_eq!(r.answered, 2);
+        assert_eq!(r.answered_from_cache, 1);
+        assert!(r.success);
+    }
+
+    /// A query nobody answers: its copies expire; the origin receiving its own query back
+    /// is not a reached peer.
+    #[test]
+    fn unanswered_query_is_a_failure_and_origin_is_not_reached() {
+        let g = guid(3);
+        let mut rec = Recorder::new();
+        rec.record(
+            0,
+            Time::ZERO,
+            &Event::SearchStarted {
+                guid: g,
+                words: "zzz".into(),
+                ttl: 1,
+            },
+        );
+        rec.record(0, Time::ZERO, &sent(g, kind::QUERY, 1));
+        rec.record(1, Time::ZERO, &received(g, 1));
+        rec.record(
+            1,
+            Time::ZERO,
+            &Event::Dropped {
+                guid: g,
+                kind: kind::QUERY,
+                reason: DropReason::TtlExpired,
+            },
+        );
+        // A driver that reports the origin among receivers must not inflate the reach.
+        rec.record(0, Time::ZERO, &received(g, 2));
+        let r = &rec.records()[0];
+        assert_eq!(r.peers_reached, 1);
+        assert_eq!(r.duplicates, 0);
+        assert_eq!(r.query_drops.get("ttl_expired"), Some(&1));
+        assert!(!r.success);
+        assert_eq!(r.hits, 0);
+        assert_eq!(r.responders, 0);
+    }
+
+    #[test]
+    fn records_are_ordered_by_start_then_guid_whatever_the_arrival_order() {
+        let mut rec = Recorder::new();
+        rec.record(
+            3,
+            Time::from_millis(2),
+            &Event::SearchStarted {
+                guid: guid(9),
+                words: "a".into(),
+                ttl: 3,
+            },
+        );
+        rec.record(
+            1,
+            Time::from_millis(1),
+            &Event::SearchStarted {
+                guid: guid(8),
+                words: "b".into(),
+                ttl: 3,
+            },
+        );
+        rec.record(
+            2,
+            Time::from_millis(1),
+            &Event::SearchStarted {
+                guid: guid(7),
+                words: "c".into(),
+                ttl: 3,
+            },
+        );
+        let order: Vec<String> = rec.records().into_iter().map(|r| r.query).collect();
+        assert_eq!(order, ["c", "b", "a"]);
+    }
+
+    #[test]
+    fn aliased_rounds_fold_into_one_search_and_reach_counts_distinct_peers() {
+        let (search, round2) = (guid(4), guid(5));
+        let mut rec = Recorder::new();
+        rec.record(
+            0,
+            Time::ZERO,
+            &Event::SearchStarted {
+                guid: search,
+                words: "x".into(),
+                ttl: 1,
+            },
+        );
+        rec.record(0, Time::ZERO, &sent(search, kind::QUERY, 1));
+        rec.record(1, Time::ZERO, &received(search, 1));
+        rec.alias(round2, search);
+        rec.record(
+            0,
+            Time::from_millis(100),
+            &Event::SearchStarted {
+                guid: round2,
+                words: "x".into(),
+                ttl: 2,
+            },
+        );
+        rec.record(0, Time::from_millis(100), &sent(round2, kind::QUERY, 1));
+        rec.record(1, Time::from_millis(100), &received(round2, 1));
+        rec.record(2, Time::from_millis(100), &received(round2, 2));
+        let records = rec.records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].messages, 2);
+        assert_eq!(records[0].peers_reached, 2);
+        assert_eq!(records[0].ttl, 2);
+        assert_eq!(records[0].start_ms, 0.0);
+    }
+
+    #[test]
+    fn searcher_view_keeps_the_keys_and_nulls_what_it_cannot_know() {
+        let g = guid(6);
+        let mut rec = Recorder::searcher("search");
+        rec.record(
+            0,
+            Time::ZERO,
+            &Event::SearchStarted {
+                guid: g,
+                words: "iso".into(),
+                ttl: 4,
+            },
+        );
+        rec.record(0, Time::ZERO, &sent(g, kind::QUERY, 2));
+        rec.record(
+            0,
+            Time::from_millis(3),
+            &Event::HitReceived {
+                guid: g,
+                hops: 3,
+                hit: hit(1, 1),
+            },
+        );
+        let json = rec.records()[0].to_json();
+        assert_eq!(json["hits"], 1);
+        assert_eq!(json["responders"], 1);
+        assert_eq!(json["first_hit_hops"], 3);
+        assert_eq!(json["first_hit_ms"], 3.0);
+        assert_eq!(json["origin"], "search");
+        assert!(json["messages"].is_null());
+        assert!(json["peers_reached"].is_null());
+        assert_eq!(json["scope"], "searcher");
+    }
+}
