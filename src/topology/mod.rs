@@ -1,1 +1,12 @@
-//! Topology configs (the JSON files users launch), generators and loaders.
+//! Topologies: the config files users launch, in-memory graphs, generators, loaders
+//! and statistics.
+//!
+//! A leaf data layer: the live network (`net`), the simulator (`sim`), experiments and
+//! the CLI all read networks from here, so a topology means the same thing everywhere.
+
+pub mod config;
+
+pub use config::{
+    ConfigError, Defaults, FileSpec, LinkConfig, PeerConfig, QuerySpec, ShareConfig,
+    TopologyConfig, Workload,
+};

@@ -1,0 +1,590 @@
+//! The topology-config file: one JSON document that names every peer of a network, its
+//! address, its neighbours, what it shares, and a workload of searches.
+//!
+//! The same file is launched live (`gnutella launch`) and loaded by the simulator
+//! (`gnutella sim --topology`), so both worlds agree on the network. Outside tools rely
+//! on the keys, so unknown keys are refused and every error names its place in the file.
+//! The schema is documented in `topology-configs/README.md`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddrV4;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::node::{CacheConfig, Strategy};
+
+/// Default TTL of queries when neither the query nor the config says otherwise.
+pub const DEFAULT_TTL: u8 = 7;
+/// Default broadcast limit (hops + TTL), as gtk-gnutella and LimeWire use.
+pub const DEFAULT_MAX_TTL: u8 = 7;
+/// Default seed for everything random a config drives (synthetic file bytes, sim).
+pub const DEFAULT_SEED: u64 = 1;
+
+/// A whole network: defaults, peers, optional per-link settings and a workload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyConfig {
+    /// A label for reports.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub defaults: Defaults,
+    pub peers: Vec<PeerConfig>,
+    /// Optional links with settings (latency for the simulator). A link listed here
+    /// exists even if neither peer names the other in `neighbours`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkConfig>,
+    #[serde(default, skip_serializing_if = "Workload::is_empty")]
+    pub workload: Workload,
+    /// The folder `share.dir` paths are relative to: the config file's folder when
+    /// loaded from a file, the current directory when parsed from a string.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Settings every peer gets unless it overrides them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Defaults {
+    /// TTL of workload queries that do not give their own.
+    pub ttl: u8,
+    /// Broadcast limit: descriptors whose hops + TTL exceed it are trimmed.
+    pub max_ttl: u8,
+    /// Seed of synthetic file contents and of anything random a driver does for this config.
+    pub seed: u64,
+    pub cache: CacheConfig,
+    /// Forwarding strategy, e.g. `{"kind": "flood"}`.
+    pub strategy: Strategy,
+    /// Link latency in milliseconds for links that do not set their own (simulator only;
+    /// `None` lets the simulator use its own default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Defaults {
+            ttl: DEFAULT_TTL,
+            max_ttl: DEFAULT_MAX_TTL,
+            seed: DEFAULT_SEED,
+            cache: CacheConfig::default(),
+            strategy: Strategy::default(),
+            latency_ms: None,
+        }
+    }
+}
+
+/// One peer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Unique name, used by `neighbours`, `links` and workload `from`.
+    pub id: String,
+    /// Listening address. Port 0 asks the launcher for an ephemeral port.
+    pub listen: SocketAddrV4,
+    /// Peer ids to link with; a link named on one side only still exists.
+    #[serde(default)]
+    pub neighbours: Vec<String>,
+    #[serde(default, skip_serializing_if = "ShareConfig::is_empty")]
+    pub share: ShareConfig,
+    /// Overrides `defaults.max_ttl` for this peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ttl: Option<u8>,
+    /// Overrides `defaults.cache` for this peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheConfig>,
+    /// Overrides `defaults.strategy` for this peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+}
+
+/// What a peer shares: a real folder, synthetic files, or both.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShareConfig {
+    /// A real folder, relative to the config file's folder (or absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Files whose bytes are generated from `defaults.seed`, name and size
+    /// (see [`crate::topology::synthetic`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileSpec>,
+}
+
+impl ShareConfig {
+    pub fn is_empty(&self) -> bool {
+        self.dir.is_none() && self.files.is_empty()
+    }
+}
+
+/// One synthetic file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// An explicit link, to give it settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkConfig {
+    /// The two peer ids.
+    pub between: [String; 2],
+    /// One-way latency in milliseconds (simulator only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+/// Searches to run once the network is up.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    #[serde(default)]
+    pub queries: Vec<QuerySpec>,
+}
+
+impl Workload {
+    pub fn is_empty(&self) -> bool {
+        self.queries.is_empty()
+    }
+}
+
+/// One search of the workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySpec {
+    /// Id of the peer that searches.
+    pub from: String,
+    /// Keywords, as a user types them.
+    pub words: String,
+    /// TTL of this query; `defaults.ttl` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u8>,
+    /// When to start it, in milliseconds after the overlay is up.
+    #[serde(default)]
+    pub at_ms: u64,
+}
+
+/// Why a topology config was refused. Every variant names its place in the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Malformed JSON, an unknown key, a missing key or a value of the wrong type.
+    #[error("{}line {line}, column {column}: {message}", at_path(.path))]
+    Json {
+        /// Where in the document, e.g. `peers[2].share` (empty at the top level).
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("\"peers\" is empty: a topology needs at least one peer")]
+    NoPeers,
+    #[error("peers[{index}]: empty id")]
+    EmptyId { index: usize },
+    #[error("peers[{index}]: duplicate id \"{id}\" (already used by peers[{first}])")]
+    DuplicateId {
+        id: String,
+        index: usize,
+        first: usize,
+    },
+    #[error("peer \"{peer}\": address {addr} is already used by peer \"{other}\"")]
+    DuplicateAddress {
+        peer: String,
+        addr: SocketAddrV4,
+        other: String,
+    },
+    #[error("peer \"{peer}\": neighbour \"{neighbour}\" is not a peer")]
+    UnknownNeighbour { peer: String, neighbour: String },
+    #[error("peer \"{peer}\": lists itself as a neighbour")]
+    SelfLink { peer: String },
+    #[error("links[{index}]: \"{id}\" is not a peer")]
+    UnknownLinkPeer { index: usize, id: String },
+    #[error("links[{index}]: links peer \"{id}\" to itself")]
+    SelfLinkEntry { index: usize, id: String },
+    #[error("workload.queries[{index}]: \"from\": \"{from}\" is not a peer")]
+    UnknownQueryOrigin { index: usize, from: String },
+    #[error("{place}: {message}")]
+    InvalidValue { place: String, message: String },
+    #[error("{path}: {source}")]
+    InFile {
+        path: PathBuf,
+        #[source]
+        source: Box<ConfigError>,
+    },
+}
+
+fn at_path(path: &str) -> String {
+    if path.is_empty() || path == "." {
+        String::new()
+    } else {
+        format!("at {path}, ")
+    }
+}
+
+impl ConfigError {
+    /// The error without the file it came from.
+    pub fn inner(&self) -> &ConfigError {
+        match self {
+            ConfigError::InFile { source, .. } => source.inner(),
+            other => other,
+        }
+    }
+}
+
+impl TopologyConfig {
+    /// Reads, parses and validates a config file; `share.dir` paths become relative to
+    /// the file's folder.
+    pub fn load(path: impl AsRef<Path>) -> Result<TopologyConfig, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = TopologyConfig::parse(&text).map_err(|e| ConfigError::InFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(config)
+    }
+
+    /// Parses and validates a config held in memory.
+    pub fn parse(text: &str) -> Result<TopologyConfig, ConfigError> {
+        let config = TopologyConfig::parse_unvalidated(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses only the JSON shape (keys and types), without cross-checking peers.
+    pub fn parse_unvalidated(text: &str) -> Result<TopologyConfig, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let config: TopologyConfig = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            ConfigError::Json {
+                path,
+                line: inner.line(),
+                column: inner.column(),
+                message: strip_position(&inner.to_string()),
+            }
+        })?;
+        de.end().map_err(|e| ConfigError::Json {
+            path: String::new(),
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        })?;
+        Ok(config)
+    }
+
+    /// Cross-checks what JSON alone cannot: ids, addresses, neighbours, workload origins.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.peers.is_empty() {
+            return Err(ConfigError::NoPeers);
+        }
+        check_ttl("defaults.ttl", self.defaults.ttl)?;
+        check_ttl("defaults.max_ttl", self.defaults.max_ttl)?;
+        check_latency("defaults.latency_ms", self.defaults.latency_ms)?;
+        let index = self.index_by_id()?;
+        let mut addrs: HashMap<SocketAddrV4, &str> = HashMap::new();
+        for peer in &self.peers {
+            if peer.listen.port() != 0 {
+                if let Some(other) = addrs.insert(peer.listen, &peer.id) {
+                    return Err(ConfigError::DuplicateAddress {
+                        peer: peer.id.clone(),
+                        addr: peer.listen,
+                        other: other.to_string(),
+                    });
+                }
+            }
+            for n in &peer.neighbours {
+                if n == &peer.id {
+                    return Err(ConfigError::SelfLink {
+                        peer: peer.id.clone(),
+                    });
+                }
+                if !index.contains_key(n.as_str()) {
+                    return Err(ConfigError::UnknownNeighbour {
+                        peer: peer.id.clone(),
+                        neighbour: n.clone(),
+                    });
+                }
+            }
+            if let Some(ttl) = peer.max_ttl {
+                check_ttl(&format!("peer \"{}\": max_ttl", peer.id), ttl)?;
+            }
+            let mut names: HashMap<&str, ()> = HashMap::new();
+            for (j, f) in peer.share.files.iter().enumerate() {
+                let place = format!("peer \"{}\": share.files[{j}]", peer.id);
+                check_file_name(&place, &f.name)?;
+                if names.insert(&f.name, ()).is_some() {
+                    return Err(ConfigError::InvalidValue {
+                        place,
+                        message: format!("file name \"{}\" appears twice", f.name),
+                    });
+                }
+            }
+        }
+        for (i, link) in self.links.iter().enumerate() {
+            for id in &link.between {
+                if !index.contains_key(id.as_str()) {
+                    return Err(ConfigError::UnknownLinkPeer {
+                        index: i,
+                        id: id.clone(),
+                    });
+                }
+            }
+            if link.between[0] == link.between[1] {
+                return Err(ConfigError::SelfLinkEntry {
+                    index: i,
+                    id: link.between[0].clone(),
+                });
+            }
+            check_latency(&format!("links[{i}].latency_ms"), link.latency_ms)?;
+        }
+        for (i, q) in self.workload.queries.iter().enumerate() {
+            if !index.contains_key(q.from.as_str()) {
+                return Err(ConfigError::UnknownQueryOrigin {
+                    index: i,
+                    from: q.from.clone(),
+                });
+            }
+            if let Some(ttl) = q.ttl {
+                check_ttl(&format!("workload.queries[{i}].ttl"), ttl)?;
+            }
+            if q.words.trim().is_empty() {
+                return Err(ConfigError::InvalidValue {
+                    place: format!("workload.queries[{i}].words"),
+                    message: "empty search words".to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Peer index by id; refuses empty and duplicate ids.
+    pub fn index_by_id(&self) -> Result<HashMap<&str, usize>, ConfigError> {
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(self.peers.len());
+        for (i, peer) in self.peers.iter().enumerate() {
+            if peer.id.is_empty() {
+                return Err(ConfigError::EmptyId { index: i });
+            }
+            if let Some(first) = index.insert(&peer.id, i) {
+                return Err(ConfigError::DuplicateId {
+                    id: peer.id.clone(),
+                    index: i,
+                    first,
+                });
+            }
+        }
+        Ok(index)
+    }
+
+    /// Index of the peer with this id.
+    pub fn peer_index(&self, id: &str) -> Option<usize> {
+        self.peers.iter().position(|p| p.id == id)
+    }
+
+    /// Every link once, as peer indices `(a, b)` with `a < b`, sorted: the union of both
+    /// sides' `neighbours` and `links`. Unknown ids are skipped (`validate` refuses them).
+    pub fn links(&self) -> Vec<(usize, usize)> {
+        self.links_with_latency()
+            .into_iter()
+            .map(|(a, b, _)| (a, b))
+            .collect()
+    }
+
+    /// Like [`links`](Self::links), with each link's latency: its `links` entry, else
+    /// `defaults.latency_ms`, else `None`.
+    pub fn links_with_latency(&self) -> Vec<(usize, usize, Option<f64>)> {
+        let index: HashMap<&str, usize> = self
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i))
+            .collect();
+        let mut latency: HashMap<(usize, usize), f64> = HashMap::new();
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        for (i, peer) in self.peers.iter().enumerate() {
+            for n in &peer.neighbours {
+                if let Some(&j) = index.get(n.as_str()) {
+                    if i != j {
+                        pairs.push((i.min(j), i.max(j)));
+                    }
+                }
+            }
+        }
+        for link in &self.links {
+            let [a, b] = &link.between;
+            if let (Some(&i), Some(&j)) = (index.get(a.as_str()), index.get(b.as_str())) {
+                if i != j {
+                    let key = (i.min(j), i.max(j));
+                    pairs.push(key);
+                    if let Some(ms) = link.latency_ms {
+                        latency.insert(key, ms);
+                    }
+                }
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        pairs
+            .into_iter()
+            .map(|key| {
+                (
+                    key.0,
+                    key.1,
+                    latency.get(&key).copied().or(self.defaults.latency_ms),
+                )
+            })
+            .collect()
+    }
+
+    /// The real folder a peer shares, resolved against the config's folder.
+    pub fn share_dir(&self, peer: usize) -> Option<PathBuf> {
+        let dir = self.peers.get(peer)?.share.dir.as_ref()?;
+        Some(if dir.is_absolute() {
+            dir.clone()
+        } else {
+            self.base_dir.join(dir)
+        })
+    }
+
+    /// The max TTL a peer runs with (its override, else the default).
+    pub fn max_ttl_of(&self, peer: usize) -> u8 {
+        self.peers
+            .get(peer)
+            .and_then(|p| p.max_ttl)
+            .unwrap_or(self.defaults.max_ttl)
+    }
+
+    /// The result-cache settings a peer runs with.
+    pub fn cache_of(&self, peer: usize) -> CacheConfig {
+        self.peers
+            .get(peer)
+            .and_then(|p| p.cache)
+            .unwrap_or(self.defaults.cache)
+    }
+
+    /// The strategy a peer runs with.
+    pub fn strategy_of(&self, peer: usize) -> Strategy {
+        self.peers
+            .get(peer)
+            .and_then(|p| p.strategy)
+            .unwrap_or(self.defaults.strategy)
+    }
+
+    /// The TTL of a workload query (its own, else the default).
+    pub fn ttl_of(&self, query: &QuerySpec) -> u8 {
+        query.ttl.unwrap_or(self.defaults.ttl)
+    }
+
+    /// The config as indented JSON, ready to write to a file.
+    pub fn to_json_pretty(&self) -> String {
+        // Serialising plain structs with string keys cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+fn check_ttl(place: &str, ttl: u8) -> Result<(), ConfigError> {
+    if ttl == 0 {
+        return Err(ConfigError::InvalidValue {
+            place: place.to_string(),
+            message: "must be at least 1".to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn check_latency(place: &str, ms: Option<f64>) -> Result<(), ConfigError> {
+    match ms {
+        Some(ms) if !(ms.is_finite() && ms >= 0.0) => Err(ConfigError::InvalidValue {
+            place: place.to_string(),
+            message: format!("latency must be a finite number >= 0, not {ms}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Synthetic file names travel in QueryHits and become download names, so they must be
+/// plain names (PROTOCOL.md: names are NUL-terminated; downloaders refuse separators).
+fn check_file_name(place: &str, name: &str) -> Result<(), ConfigError> {
+    let bad = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control());
+    if bad {
+        return Err(ConfigError::InvalidValue {
+            place: place.to_string(),
+            message: format!(
+                "file name {name:?} must be a plain name (no path separators or control characters)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// serde_json appends " at line L column C"; we print the position ourselves.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+impl fmt::Display for TopologyConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({} peers, {} links)",
+            self.name,
+            self.peers.len(),
+            self.links().len()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUICK: &str = r#"{
+      "name": "quickstart",
+      "defaults": { "ttl": 7, "max_ttl": 7, "seed": 1,
+                    "cache": { "capacity": 1024, "max_age_secs": 300, "mode": "answer-and-forward" } },
+      "peers": [
+        { "id": "p0", "listen": "127.0.0.1:6346", "neighbours": ["p1", "p7"], "share": { "dir": "shared/p0" } },
+        { "id": "p1", "listen": "127.0.0.1:6347", "neighbours": ["p0", "p2"],
+          "share": { "files": [ { "name": "debian-12-netinst.iso", "size": 1048576 } ] } },
+        { "id": "p2", "listen": "127.0.0.1:0" },
+        { "id": "p7", "listen": "127.0.0.1:0", "neighbours": ["p2"] }
+      ],
+      "workload": { "queries": [ { "from": "p0", "words": "debian netinst", "ttl": 7, "at_ms": 0 } ] }
+    }"#;
+
+    #[test]
+    fn issue_example_parses_and_links_are_undirected() {
+        let c = TopologyConfig::parse(QUICK).unwrap();
+        assert_eq!(c.links(), vec![(0, 1), (0, 3), (1, 2), (2, 3)]);
+        assert_eq!(c.share_dir(0), Some(PathBuf::from("shared/p0")));
+    }
+
+    #[test]
+    fn unknown_key_names_its_path() {
+        let text = QUICK.replace("\"files\"", "\"fles\"");
+        let e = TopologyConfig::parse(&text).unwrap_err().to_string();
+        assert!(e.contains("peers[1].share") && e.contains("fles"), "{e}");
+    }
+}
