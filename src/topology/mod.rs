@@ -5,6 +5,7 @@
 //! the CLI all read networks from here, so a topology means the same thing everywhere.
 
 pub mod config;
+pub mod synthetic;
 
 pub use config::{
     ConfigError, Defaults, FileSpec, LinkConfig, PeerConfig, QuerySpec, ShareConfig,
