@@ -6,6 +6,7 @@
 
 pub mod codec;
 pub mod guid;
+pub mod http;
 pub mod message;
 pub mod urn;
 
