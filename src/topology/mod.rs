@@ -5,9 +5,11 @@
 //! the CLI all read networks from here, so a topology means the same thing everywhere.
 
 pub mod config;
+pub mod graph;
 pub mod synthetic;
 
 pub use config::{
     ConfigError, Defaults, FileSpec, LinkConfig, PeerConfig, QuerySpec, ShareConfig,
     TopologyConfig, Workload,
 };
+pub use graph::{AddressError, ConfigOptions, Graph};

@@ -1,0 +1,281 @@
+//! An undirected graph in compressed sparse row form: the shape the simulator walks and
+//! the statistics measure, small enough for a million nodes and millions of links
+//! (4 bytes per link end, 8 per node).
+//!
+//! Nodes are `0..n` as `u32`; each node's neighbours are a sorted slice. Links have no
+//! direction, no duplicates and no self loops, whatever the edge list they came from.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::topology::config::{Defaults, LinkConfig, PeerConfig, TopologyConfig};
+
+/// An undirected simple graph, optionally with a latency (ms) per link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Graph {
+    /// `neighbours[offsets[v]..offsets[v + 1]]` are v's neighbours; `offsets.len() == n + 1`.
+    offsets: Vec<usize>,
+    neighbours: Vec<u32>,
+    /// Parallel to `neighbours`: the latency of each link end, both ends equal.
+    latencies: Option<Vec<f32>>,
+}
+
+impl Graph {
+    /// A graph of `n` nodes from links given in any order and direction; self loops and
+    /// repeated links are dropped. Endpoints must be `< n` (others are dropped too).
+    pub fn from_edges(n: usize, edges: &[(u32, u32)]) -> Graph {
+        let mut norm: Vec<(u32, u32)> = edges
+            .iter()
+            .filter(|&&(a, b)| a != b && (a as usize) < n && (b as usize) < n)
+            .map(|&(a, b)| (a.min(b), a.max(b)))
+            .collect();
+        norm.sort_unstable();
+        norm.dedup();
+        Graph::from_sorted_unique(n, &norm, None)
+    }
+
+    /// Like [`from_edges`](Self::from_edges) with a latency in ms per link; of repeated
+    /// links the first one's latency is kept.
+    pub fn from_edges_with_latency(n: usize, edges: &[(u32, u32, f32)]) -> Graph {
+        let mut norm: Vec<(u32, u32, usize)> = edges
+            .iter()
+            .enumerate()
+            .filter(|(_, &(a, b, _))| a != b && (a as usize) < n && (b as usize) < n)
+            .map(|(i, &(a, b, _))| (a.min(b), a.max(b), i))
+            .collect();
+        norm.sort_unstable();
+        norm.dedup_by_key(|e| (e.0, e.1));
+        let pairs: Vec<(u32, u32)> = norm.iter().map(|e| (e.0, e.1)).collect();
+        let lat: Vec<f32> = norm.iter().map(|e| edges[e.2].2).collect();
+        Graph::from_sorted_unique(n, &pairs, Some(&lat))
+    }
+
+    /// `edges` sorted, deduplicated, each `(a, b)` with `a < b < n`.
+    fn from_sorted_unique(n: usize, edges: &[(u32, u32)], lat: Option<&[f32]>) -> Graph {
+        let mut offsets = vec![0usize; n + 1];
+        for &(a, b) in edges {
+            offsets[a as usize + 1] += 1;
+            offsets[b as usize + 1] += 1;
+        }
+        for v in 0..n {
+            offsets[v + 1] += offsets[v];
+        }
+        let mut fill = offsets.clone();
+        let mut neighbours = vec![0u32; 2 * edges.len()];
+        let mut latencies = lat.map(|_| vec![0f32; 2 * edges.len()]);
+        // Edges sorted by (a, b) fill every list in ascending order: a node's lower
+        // neighbours all come from edges sorted before its own higher ones.
+        for (i, &(a, b)) in edges.iter().enumerate() {
+            let (ia, ib) = (fill[a as usize], fill[b as usize]);
+            neighbours[ia] = b;
+            neighbours[ib] = a;
+            if let (Some(out), Some(lat)) = (latencies.as_mut(), lat) {
+                out[ia] = lat[i];
+                out[ib] = lat[i];
+            }
+            fill[a as usize] += 1;
+            fill[b as usize] += 1;
+        }
+        Graph {
+            offsets,
+            neighbours,
+            latencies,
+        }
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Number of (undirected) links.
+    pub fn link_count(&self) -> usize {
+        self.neighbours.len() / 2
+    }
+
+    /// Number of neighbours of `v`.
+    pub fn degree(&self, v: u32) -> usize {
+        let v = v as usize;
+        self.offsets[v + 1] - self.offsets[v]
+    }
+
+    /// The neighbours of `v`, ascending.
+    pub fn neighbours(&self, v: u32) -> &[u32] {
+        let v = v as usize;
+        &self.neighbours[self.offsets[v]..self.offsets[v + 1]]
+    }
+
+    /// The latencies (ms) of `v`'s links, parallel to [`neighbours`](Self::neighbours),
+    /// when the graph has latencies.
+    pub fn latencies(&self, v: u32) -> Option<&[f32]> {
+        let v = v as usize;
+        self.latencies
+            .as_ref()
+            .map(|l| &l[self.offsets[v]..self.offsets[v + 1]])
+    }
+
+    /// Whether the graph carries per-link latencies.
+    pub fn has_latencies(&self) -> bool {
+        self.latencies.is_some()
+    }
+
+    /// Whether `a` and `b` are linked (binary search).
+    pub fn has_link(&self, a: u32, b: u32) -> bool {
+        (a as usize) < self.node_count() && self.neighbours(a).binary_search(&b).is_ok()
+    }
+
+    /// Every link once, as `(a, b)` with `a < b`, ascending.
+    pub fn links(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0..self.node_count() as u32).flat_map(move |a| {
+            self.neighbours(a)
+                .iter()
+                .filter(move |&&b| b > a)
+                .map(move |&b| (a, b))
+        })
+    }
+
+    /// The raw CSR arrays `(offsets, neighbours)` for tight loops.
+    pub fn csr(&self) -> (&[usize], &[u32]) {
+        (&self.offsets, &self.neighbours)
+    }
+
+    /// The graph of a topology config: peer `i` is node `i`.
+    pub fn from_config(config: &TopologyConfig) -> Graph {
+        let links = config.links_with_latency();
+        let n = config.peers.len();
+        if links.iter().any(|l| l.2.is_some()) {
+            // Links without a latency of their own get 0 only when others have one;
+            // the simulator's default applies to graphs without latencies at all.
+            let edges: Vec<(u32, u32, f32)> = links
+                .iter()
+                .map(|&(a, b, l)| (a as u32, b as u32, l.unwrap_or(0.0) as f32))
+                .collect();
+            Graph::from_edges_with_latency(n, &edges)
+        } else {
+            let edges: Vec<(u32, u32)> = links
+                .iter()
+                .map(|&(a, b, _)| (a as u32, b as u32))
+                .collect();
+            Graph::from_edges(n, &edges)
+        }
+    }
+
+    /// A topology config for this graph: peers `p0..p{n-1}` on `options.host` with
+    /// consecutive ports from `options.base_port` (or all port 0), each listing all its
+    /// neighbours. Per-link latencies become `links` entries.
+    pub fn to_config(&self, options: &ConfigOptions) -> Result<TopologyConfig, AddressError> {
+        let n = self.node_count();
+        let base_port = options.base_port.filter(|&p| p != 0);
+        if let Some(base) = base_port {
+            let last = (u64::from(base) + n as u64).saturating_sub(1);
+            if last > 65535 {
+                return Err(AddressError {
+                    nodes: n,
+                    base_port: base,
+                });
+            }
+        }
+        let peers = (0..n as u32)
+            .map(|v| PeerConfig {
+                id: format!("p{v}"),
+                listen: SocketAddrV4::new(options.host, base_port.map_or(0, |b| b + v as u16)),
+                neighbours: self.neighbours(v).iter().map(|u| format!("p{u}")).collect(),
+                share: Default::default(),
+                max_ttl: None,
+                cache: None,
+                strategy: None,
+            })
+            .collect();
+        let links = match &self.latencies {
+            None => Vec::new(),
+            Some(_) => self
+                .links()
+                .map(|(a, b)| LinkConfig {
+                    between: [format!("p{a}"), format!("p{b}")],
+                    latency_ms: self.latency_of(a, b).map(f64::from),
+                })
+                .collect(),
+        };
+        Ok(TopologyConfig {
+            name: options.name.clone(),
+            defaults: options.defaults.clone(),
+            peers,
+            links,
+            workload: Default::default(),
+            base_dir: Default::default(),
+        })
+    }
+
+    /// The latency of link `a`-`b`, if the graph has latencies and the link exists.
+    pub fn latency_of(&self, a: u32, b: u32) -> Option<f32> {
+        let i = self.neighbours(a).binary_search(&b).ok()?;
+        self.latencies(a).and_then(|l| l.get(i).copied())
+    }
+}
+
+/// How [`Graph::to_config`] assigns names and addresses.
+#[derive(Clone, Debug)]
+pub struct ConfigOptions {
+    pub name: String,
+    pub host: Ipv4Addr,
+    /// First port; `None` (or `Some(0)`) gives every peer port 0, so the launcher picks
+    /// ephemeral ports.
+    pub base_port: Option<u16>,
+    pub defaults: Defaults,
+}
+
+impl Default for ConfigOptions {
+    fn default() -> Self {
+        ConfigOptions {
+            name: String::new(),
+            host: Ipv4Addr::LOCALHOST,
+            base_port: Some(6346),
+            defaults: Defaults::default(),
+        }
+    }
+}
+
+/// Consecutive ports from the base port do not fit below 65536.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{nodes} peers need ports {base_port}..{} but ports end at 65535 (use a lower --base-port, or port 0)",
+    (u64::from(*base_port) + *nodes as u64).saturating_sub(1)
+)]
+pub struct AddressError {
+    pub nodes: usize,
+    pub base_port: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csr_is_undirected_sorted_and_simple() {
+        let g = Graph::from_edges(4, &[(2, 0), (0, 2), (1, 1), (3, 0), (1, 2), (9, 1)]);
+        assert_eq!(g.link_count(), 3);
+        assert_eq!(g.neighbours(0), &[2, 3]);
+        assert_eq!(g.neighbours(2), &[0, 1]);
+        assert_eq!(g.links().collect::<Vec<_>>(), vec![(0, 2), (0, 3), (1, 2)]);
+    }
+
+    #[test]
+    fn config_round_trip_keeps_links_and_latency() {
+        let g = Graph::from_edges_with_latency(3, &[(0, 1, 5.0), (1, 2, 7.5)]);
+        let c = g.to_config(&ConfigOptions::default()).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.peers[2].listen.port(), 6348);
+        let back = Graph::from_config(&TopologyConfig::parse(&c.to_json_pretty()).unwrap());
+        assert_eq!(back, g);
+        assert_eq!(back.latency_of(2, 1), Some(7.5));
+    }
+
+    #[test]
+    fn ports_must_fit() {
+        let g = Graph::from_edges(10, &[]);
+        let opts = ConfigOptions {
+            base_port: Some(65530),
+            ..Default::default()
+        };
+        assert!(g.to_config(&opts).is_err());
+    }
+}
