@@ -1,1 +1,19 @@
 //! The discrete-event driver: many nodes over virtual links, deterministic from a seed.
+//!
+//! [`Simulation`] runs the real routing [`Node`](crate::node) of every peer of a graph over
+//! virtual links with a latency model, optional loss and churn, and folds the nodes' events
+//! into the same per-query records the live network writes.
+
+pub mod churn;
+pub mod config;
+pub mod engine;
+pub mod latency;
+pub mod links;
+pub mod queue;
+mod standin;
+
+pub use churn::Churn;
+pub use config::{NodeSettings, Placement, PlannedQuery, SimConfig, SimFile};
+pub use engine::{peer_addr, servent_guid, SimReport, SimStats, Simulation};
+pub use latency::Latency;
+pub use links::Links;

@@ -1,0 +1,467 @@
+//! The discrete-event loop: the real routing `Node` of every peer, fed messages over
+//! virtual links by a virtual clock.
+//!
+//! Everything that happens is an item in one [`EventQueue`] ordered by (time, sequence
+//! number): a message arriving, a node's timer, a search starting, a peer leaving or
+//! rejoining. Handling an item calls into one `Node`; the actions it returns become future
+//! deliveries over its links, its events go to the shared [`Recorder`]. Nothing reads the
+//! wall clock and every random draw comes from RNGs seeded from the run's seed, so a run is
+//! a pure function of its inputs.
+//!
+//! Memory stays proportional to what a run touches: a peer's `Node` is created the first
+//! time something reaches it (a million-peer graph with one short query costs only the
+//! peers it reaches), and a message that fans out shares its payload (`Arc`) across links.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::node::record::{QueryRecord, Recorder};
+use crate::node::{Action, ConnId, NodeConfig, PeerInfo, SearchRequest, Time};
+use crate::protocol::{Guid, Message};
+
+use super::config::{Placement, PlannedQuery, SimConfig};
+use super::latency::mix;
+use super::links::Links;
+use super::queue::EventQueue;
+use super::standin::Node;
+
+/// One thing due at a point of virtual time.
+#[derive(Debug)]
+enum Work {
+    /// `msg` arrives at `to` on its connection `conn`. The incarnations are the two ends'
+    /// session numbers when it was sent: if either end left since, the link it travelled
+    /// on is gone and so is the message.
+    Deliver {
+        to: u32,
+        conn: ConnId,
+        from_session: u32,
+        to_session: u32,
+        msg: Message,
+    },
+    /// A node's timer (stale if the node re-armed it since).
+    Timer { node: u32 },
+    /// The planned query with this index starts.
+    Search { index: usize },
+    /// Churn: the peer leaves if online, rejoins if offline.
+    Toggle { node: u32 },
+}
+
+/// Counters about the run itself (not about any one query).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SimStats {
+    /// Messages handed to a node.
+    pub delivered: u64,
+    /// Messages lost on links (the loss probability).
+    pub lost: u64,
+    /// Messages that found their link gone (an end left while they travelled).
+    pub lost_link_down: u64,
+    /// Nodes that were ever created (peers something reached).
+    pub nodes_created: u64,
+    /// Node timers that fired.
+    pub timers: u64,
+    /// Links a node closed itself.
+    pub closed_by_node: u64,
+    pub churn_leaves: u64,
+    pub churn_joins: u64,
+    /// Planned queries not started because their origin was offline at the time.
+    pub skipped_offline: u64,
+    /// Virtual time when the run ended, in microseconds.
+    pub end_time_us: u64,
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct SimReport {
+    /// One record per started query, in planned order.
+    pub records: Vec<QueryRecord>,
+    /// For each record, the index of its planned query.
+    pub planned_index: Vec<usize>,
+    /// Query and QueryHit descriptors each peer put on links (index = peer).
+    pub messages_per_peer: Vec<u64>,
+    pub stats: SimStats,
+}
+
+/// A simulation of one overlay, ready to run a list of searches.
+pub struct Simulation {
+    links: Links,
+    config: SimConfig,
+    placement: Placement,
+    seed: u64,
+    strategy_label: String,
+    nodes: Vec<Option<Box<Node>>>,
+    online: Vec<bool>,
+    /// Session number of each peer, bumped when it leaves.
+    session: Vec<u32>,
+    /// Due time of each node's armed timer (`u64::MAX`: none).
+    timer_due: Vec<u64>,
+    queue: EventQueue<Work>,
+    link_rng: ChaCha8Rng,
+    churn_rng: ChaCha8Rng,
+    recorder: Recorder,
+    stats: SimStats,
+}
+
+impl Simulation {
+    /// A simulation of `links` with files placed per `placement`, every random choice
+    /// drawn from `seed`.
+    pub fn new(links: Links, config: SimConfig, placement: Placement, seed: u64) -> Simulation {
+        let n = links.node_count() as usize;
+        let mut config = config;
+        config.latency = config.latency.prepared();
+        let mut recorder = Recorder::new();
+        recorder.set_peer_count(n);
+        Simulation {
+            links,
+            config,
+            placement,
+            seed,
+            strategy_label: "flood".to_string(),
+            nodes: (0..n).map(|_| None).collect(),
+            online: vec![true; n],
+            session: vec![0; n],
+            timer_due: vec![u64::MAX; n],
+            queue: EventQueue::new(),
+            link_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6c69_6e6b)),
+            churn_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6368_7572)),
+            recorder,
+            stats: SimStats::default(),
+        }
+    }
+
+    /// Labels the records with the strategy's name (`flood`, `ring`, `walk:4`, ...).
+    pub fn set_strategy_label(&mut self, label: impl Into<String>) {
+        self.strategy_label = label.into();
+        self.recorder.set_strategy(self.strategy_label.clone());
+    }
+
+    pub fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// Runs `queries` to completion (until `settle_us` after the last one starts).
+    pub fn run(self, queries: &[PlannedQuery]) -> SimReport {
+        self.run_with_progress(queries, &mut |_| {})
+    }
+
+    /// Like [`Simulation::run`], calling `progress(started)` each time a search starts.
+    pub fn run_with_progress(
+        mut self,
+        queries: &[PlannedQuery],
+        progress: &mut dyn FnMut(usize),
+    ) -> SimReport {
+        let last_start = queries.iter().map(|q| q.at).max().unwrap_or(Time::ZERO);
+        let end = last_start.plus_micros(self.config.settle_us);
+        for (index, q) in queries.iter().enumerate() {
+            self.queue.push(q.at, Work::Search { index });
+        }
+        self.start_churn();
+        let mut guid_to_index: HashMap<Guid, usize> = HashMap::new();
+        let mut started = 0usize;
+        let mut now = Time::ZERO;
+        while let Some(item) = self.queue.pop() {
+            if item.time > end {
+                break;
+            }
+            now = item.time;
+            match item.item {
+                Work::Deliver {
+                    to,
+                    conn,
+                    from_session,
+                    to_session,
+                    msg,
+                } => self.deliver(now, to, conn, from_session, to_session, msg),
+                Work::Timer { node } => self.fire_timer(now, node, item.time),
+                Work::Search { index } => {
+                    if let Some(q) = queries.get(index) {
+                        if let Some(guid) = self.start_search(now, q) {
+                            guid_to_index.insert(guid, index);
+                        }
+                    }
+                    started += 1;
+                    progress(started);
+                }
+                Work::Toggle { node } => self.toggle(now, node),
+            }
+        }
+        self.stats.end_time_us = now.0;
+        self.finish(guid_to_index)
+    }
+
+    fn finish(self, guid_to_index: HashMap<Guid, usize>) -> SimReport {
+        let by_hex: HashMap<String, usize> = guid_to_index
+            .iter()
+            .map(|(g, i)| (g.to_hex(), *i))
+            .collect();
+        let mut indexed: Vec<(usize, QueryRecord)> = self
+            .recorder
+            .records()
+            .into_iter()
+            .filter_map(|r| by_hex.get(&r.guid).map(|i| (*i, r)))
+            .collect();
+        indexed.sort_by_key(|(i, _)| *i);
+        let planned_index = indexed.iter().map(|(i, _)| *i).collect();
+        let records = indexed.into_iter().map(|(_, r)| r).collect();
+        let mut messages_per_peer = self.recorder.messages_per_peer().to_vec();
+        messages_per_peer.resize(self.links.node_count() as usize, 0);
+        SimReport {
+            records,
+            planned_index,
+            messages_per_peer,
+            stats: self.stats,
+        }
+    }
+
+    fn start_churn(&mut self) {
+        let Some(churn) = self.config.churn else {
+            return;
+        };
+        for node in 0..self.links.node_count() {
+            let online = churn.starts_online(&mut self.churn_rng);
+            self.online[node as usize] = online;
+            let wait = churn.next_period_us(online, &mut self.churn_rng);
+            self.queue.push(Time(wait), Work::Toggle { node });
+        }
+    }
+
+    fn toggle(&mut self, now: Time, node: u32) {
+        let Some(churn) = self.config.churn else {
+            return;
+        };
+        let i = node as usize;
+        let was_online = self.online.get(i).copied().unwrap_or(false);
+        if was_online {
+            self.stats.churn_leaves += 1;
+            // The links go down at both ends; the leaver's state goes with it (a peer that
+            // comes back starts afresh, as a restarted servent does).
+            self.online[i] = false;
+            self.session[i] = self.session[i].wrapping_add(1);
+            self.nodes[i] = None;
+            self.timer_due[i] = u64::MAX;
+            for conn in 0..self.links.degree(node) {
+                let Some(slot) = self.links.slot(node, ConnId(conn)) else {
+                    continue;
+                };
+                let (_, back) = self.links.mirror(slot);
+                let peer = self.links.target(slot);
+                if let Some(n) = self.nodes[peer as usize].as_deref_mut() {
+                    n.on_disconnected(now, back);
+                    self.after_input(now, peer);
+                }
+            }
+        } else {
+            self.stats.churn_joins += 1;
+            self.online[i] = true;
+            for conn in 0..self.links.degree(node) {
+                let Some(slot) = self.links.slot(node, ConnId(conn)) else {
+                    continue;
+                };
+                let (_, back) = self.links.mirror(slot);
+                let peer = self.links.target(slot);
+                if !self.online[peer as usize] {
+                    continue;
+                }
+                let info = self.peer_info(node);
+                if let Some(n) = self.nodes[peer as usize].as_deref_mut() {
+                    n.on_connected(now, back, info);
+                    self.after_input(now, peer);
+                }
+            }
+        }
+        let wait = churn.next_period_us(!was_online, &mut self.churn_rng);
+        self.queue
+            .push(now.plus_micros(wait), Work::Toggle { node });
+    }
+
+    fn start_search(&mut self, now: Time, q: &PlannedQuery) -> Option<Guid> {
+        if !self.online.get(q.origin as usize).copied().unwrap_or(false) {
+            self.stats.skipped_offline += 1;
+            return None;
+        }
+        let request = SearchRequest {
+            words: q.words.clone(),
+            sha1: q.sha1,
+            ttl: q.ttl,
+        };
+        let node = self.node_mut(now, q.origin)?;
+        let guid = node.start_search(now, &request);
+        self.after_input(now, q.origin);
+        Some(guid)
+    }
+
+    fn deliver(
+        &mut self,
+        now: Time,
+        to: u32,
+        conn: ConnId,
+        from_session: u32,
+        to_session: u32,
+        msg: Message,
+    ) {
+        let from = self.links.slot(to, conn).map(|s| self.links.target(s));
+        let link_up = from.is_some_and(|f| {
+            self.online[f as usize]
+                && self.session[f as usize] == from_session
+                && self.online[to as usize]
+                && self.session[to as usize] == to_session
+        });
+        if !link_up {
+            self.stats.lost_link_down += 1;
+            return;
+        }
+        self.stats.delivered += 1;
+        if let Some(node) = self.node_mut(now, to) {
+            node.on_message(now, conn, msg);
+            self.after_input(now, to);
+        }
+    }
+
+    fn fire_timer(&mut self, now: Time, node: u32, due: Time) {
+        let i = node as usize;
+        if self.timer_due.get(i) != Some(&due.0) {
+            return;
+        }
+        self.timer_due[i] = u64::MAX;
+        if let Some(n) = self.nodes[i].as_deref_mut() {
+            self.stats.timers += 1;
+            n.on_timeout(now);
+            self.after_input(now, node);
+        }
+    }
+
+    /// Carries out what node `u` asked for after an input: sends become deliveries, events
+    /// go to the recorder, a new timer deadline is queued.
+    fn after_input(&mut self, now: Time, u: u32) {
+        let Some(node) = self.nodes[u as usize].as_deref_mut() else {
+            return;
+        };
+        let depart = now.plus_micros(self.config.processing_us);
+        let mut closed: Vec<ConnId> = Vec::new();
+        while let Some(action) = node.poll_action() {
+            match action {
+                Action::Send { to, msg } => {
+                    let Some(slot) = self.links.slot(u, to) else {
+                        continue;
+                    };
+                    let v = self.links.target(slot);
+                    if !self.online[v as usize] {
+                        self.stats.lost_link_down += 1;
+                        continue;
+                    }
+                    if self.config.loss > 0.0 && self.link_rng.gen_bool(self.config.loss.min(1.0)) {
+                        self.stats.lost += 1;
+                        continue;
+                    }
+                    let delay = self
+                        .config
+                        .latency
+                        .sample(u, v, self.seed, &mut self.link_rng);
+                    let (_, back) = self.links.mirror(slot);
+                    self.queue.push(
+                        depart.plus_micros(delay),
+                        Work::Deliver {
+                            to: v,
+                            conn: back,
+                            from_session: self.session[u as usize],
+                            to_session: self.session[v as usize],
+                            msg,
+                        },
+                    );
+                }
+                Action::Close { conn, .. } => closed.push(conn),
+            }
+        }
+        while let Some(event) = node.poll_event() {
+            self.recorder.record(u, now, &event);
+        }
+        if let Some(due) = node.poll_timeout() {
+            let due = due.max(now);
+            if self.timer_due[u as usize] != due.0 {
+                self.timer_due[u as usize] = due.0;
+                self.queue.push(due, Work::Timer { node: u });
+            }
+        }
+        for conn in closed {
+            self.close_link(now, u, conn);
+        }
+    }
+
+    /// A node dropped one of its links: the far end sees it go down.
+    fn close_link(&mut self, now: Time, u: u32, conn: ConnId) {
+        self.stats.closed_by_node += 1;
+        let Some(slot) = self.links.slot(u, conn) else {
+            return;
+        };
+        let v = self.links.target(slot);
+        let (_, back) = self.links.mirror(slot);
+        if let Some(peer) = self.nodes[v as usize].as_deref_mut() {
+            peer.on_disconnected(now, back);
+            self.after_input(now, v);
+        }
+    }
+
+    /// The peer's node, created on first use with its files and its links to the
+    /// neighbours online now. `None` if the peer is offline or out of range.
+    fn node_mut(&mut self, now: Time, u: u32) -> Option<&mut Node> {
+        let i = u as usize;
+        if !*self.online.get(i)? {
+            return None;
+        }
+        if self.nodes[i].is_none() {
+            let mut node = Box::new(self.build_node(u));
+            for (conn, &v) in self.links.neighbours(u).iter().enumerate() {
+                if self.online[v as usize] {
+                    node.on_connected(now, ConnId(conn as u32), self.peer_info(v));
+                }
+            }
+            // Links exist before the run starts; what a node says when they come up (e.g.
+            // handshake Pings) is not part of any search, so it is not simulated.
+            while node.poll_action().is_some() {}
+            while node.poll_event().is_some() {}
+            self.stats.nodes_created += 1;
+            self.nodes[i] = Some(node);
+        }
+        self.nodes[i].as_deref_mut()
+    }
+
+    fn build_node(&self, u: u32) -> Node {
+        let settings = &self.config.node;
+        let mut config = NodeConfig::new(peer_addr(u), servent_guid(self.seed, u));
+        config.max_ttl = settings.max_ttl;
+        config.strategy = settings.strategy;
+        config.cache = settings.cache;
+        config.seen_capacity = settings.seen_capacity;
+        config.seen_max_age_secs = settings.seen_max_age_secs;
+        config.route_capacity = settings.route_capacity;
+        config.route_max_age_secs = settings.route_max_age_secs;
+        config.max_results = settings.max_results;
+        let files = self.placement.get(&u).cloned().unwrap_or_default();
+        let node_seed = mix(self.seed ^ mix(u64::from(u) ^ 0x6e6f_6465_0000_0000));
+        Node::new(config, files, node_seed)
+    }
+
+    fn peer_info(&self, v: u32) -> PeerInfo {
+        PeerInfo {
+            listen_addr: Some(peer_addr(v)),
+            accepts_bye: true,
+        }
+    }
+}
+
+/// Peer `u`'s made-up address: 10.0.0.0/8 numbered from 10.0.0.1, port 6346.
+pub fn peer_addr(u: u32) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::from(0x0A00_0001u32.wrapping_add(u)), 6346)
+}
+
+/// Peer `u`'s servent GUID, fixed by the seed.
+pub fn servent_guid(seed: u64, u: u32) -> Guid {
+    let a = mix(seed ^ mix(u64::from(u) ^ 0x7365_7276));
+    let b = mix(a);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_le_bytes());
+    bytes[8..].copy_from_slice(&b.to_le_bytes());
+    Guid(bytes)
+}

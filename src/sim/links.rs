@@ -1,0 +1,131 @@
+//! The simulator's view of the overlay: each peer's links in a fixed order, so that a
+//! link's position in that order is the `ConnId` the peer's `Node` knows it by.
+//!
+//! Delivering a message from `u` to `v` needs the `ConnId` under which `v` knows `u`;
+//! looking it up by scanning `v`'s neighbours would cost a hub its degree per message, so
+//! the mirror slot of every link is computed once here (`reverse`).
+
+use crate::node::ConnId;
+
+/// Compressed adjacency (CSR) with, for every directed slot `u -> v`, the slot `v -> u`.
+#[derive(Clone, Debug, Default)]
+pub struct Links {
+    offsets: Vec<u32>,
+    targets: Vec<u32>,
+    reverse: Vec<u32>,
+}
+
+impl Links {
+    /// Builds the link table from undirected edges over peers `0..nodes`. Self-loops and
+    /// repeated edges are dropped (a peer keeps one connection to a given neighbour), and
+    /// edges naming a peer outside the range are ignored.
+    pub fn from_edges(nodes: u32, edges: impl IntoIterator<Item = (u32, u32)>) -> Links {
+        let mut degree = vec![0u32; nodes as usize + 1];
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for (a, b) in edges {
+            if a == b || a >= nodes || b >= nodes {
+                continue;
+            }
+            pairs.push((a, b));
+            pairs.push((b, a));
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        for &(a, _) in &pairs {
+            degree[a as usize + 1] += 1;
+        }
+        let mut offsets = degree;
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let targets: Vec<u32> = pairs.iter().map(|&(_, b)| b).collect();
+        let mut links = Links {
+            offsets,
+            targets,
+            reverse: Vec::new(),
+        };
+        // Neighbour lists are sorted, so the mirror slot is found by binary search.
+        let mut reverse = Vec::with_capacity(links.targets.len());
+        for &(a, b) in &pairs {
+            let back = links.neighbours(b).binary_search(&a).unwrap_or(0);
+            reverse.push(links.offsets[b as usize] + back as u32);
+        }
+        links.reverse = reverse;
+        links
+    }
+
+    /// Builds the table from an adjacency function over peers `0..nodes` (e.g. a topology
+    /// graph's neighbour lists); each undirected link may appear from one side or both.
+    pub fn from_adjacency<'a>(nodes: u32, neighbours: impl Fn(u32) -> &'a [u32]) -> Links {
+        let edges = (0..nodes).flat_map(|u| neighbours(u).iter().map(move |&v| (u, v)));
+        Links::from_edges(nodes, edges.collect::<Vec<_>>())
+    }
+
+    pub fn node_count(&self) -> u32 {
+        (self.offsets.len() - 1) as u32
+    }
+
+    /// Directed slots, i.e. twice the number of links.
+    pub fn slot_count(&self) -> usize {
+        self.targets.len()
+    }
+
+    pub fn degree(&self, node: u32) -> u32 {
+        let (a, b) = self.range(node);
+        b - a
+    }
+
+    /// The peers `node` is linked to, in `ConnId` order.
+    pub fn neighbours(&self, node: u32) -> &[u32] {
+        let (a, b) = self.range(node);
+        self.targets.get(a as usize..b as usize).unwrap_or(&[])
+    }
+
+    /// The global slot of `node`'s connection `conn`, if it exists.
+    pub fn slot(&self, node: u32, conn: ConnId) -> Option<u32> {
+        let (a, b) = self.range(node);
+        let slot = a.checked_add(conn.0)?;
+        (slot < b).then_some(slot)
+    }
+
+    /// The peer at the far end of a slot.
+    pub fn target(&self, slot: u32) -> u32 {
+        self.targets[slot as usize]
+    }
+
+    /// The far end's slot for the same link, and the `ConnId` it knows the link by.
+    pub fn mirror(&self, slot: u32) -> (u32, ConnId) {
+        let back = self.reverse[slot as usize];
+        let peer = self.targets[slot as usize];
+        (back, ConnId(back - self.offsets[peer as usize]))
+    }
+
+    fn range(&self, node: u32) -> (u32, u32) {
+        let i = node as usize;
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => (a, b),
+            _ => (0, 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_point_back_and_duplicates_vanish() {
+        let links = Links::from_edges(4, [(0, 1), (1, 2), (2, 0), (1, 0), (3, 3), (2, 3)]);
+        assert_eq!(links.slot_count(), 8);
+        assert_eq!(links.neighbours(0), &[1, 2]);
+        assert_eq!(links.neighbours(3), &[2]);
+        for u in 0..4 {
+            for (i, &v) in links.neighbours(u).iter().enumerate() {
+                let slot = links.slot(u, ConnId(i as u32)).unwrap();
+                let (back, conn) = links.mirror(slot);
+                assert_eq!(links.target(back), u);
+                assert_eq!(links.neighbours(v)[conn.0 as usize], u);
+            }
+        }
+    }
+}
