@@ -5,12 +5,22 @@
 //! follow them.
 
 pub mod codec;
+pub mod extensions;
+pub mod ggep;
 pub mod guid;
 pub mod http;
 pub mod message;
+pub mod payload;
+pub mod query;
+pub mod query_hit;
 pub mod urn;
 
-pub use codec::{DecodeError, FrameDecoder, Frame, DEFAULT_MAX_PAYLOAD};
+pub use codec::{
+    decode_header, decode_message, encode_header, DecodeError, Frame, FrameDecoder, SkipReason,
+    DEFAULT_MAX_PAYLOAD,
+};
+pub use payload::PayloadError;
+pub use query_hit::{QhdFlags, OUR_VENDOR};
 pub use guid::Guid;
 pub use message::*;
 pub use urn::Sha1;

@@ -1,0 +1,185 @@
+//! Payload bodies to and from bytes, per payload type (PROTOCOL.md §2).
+//!
+//! The fixed-layout payloads (Ping, Pong, Push, Bye) live here; Query and QueryHit have
+//! their own files. Integers are little-endian except IPv4 addresses (network order).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::extensions::ExtensionError;
+use super::guid::Guid;
+use super::message::{kind, Bye, Payload, Ping, Pong, Push};
+use super::{query, query_hit};
+
+/// Why one descriptor's payload cannot be read. The descriptor is skipped; the connection
+/// goes on (a misbehaving peer is judged by the node from the counts).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("unknown payload type 0x{0:02x}")]
+    UnknownType(u8),
+    #[error("{what} payload of {len} bytes is shorter than its minimum of {min}")]
+    TooShort {
+        what: &'static str,
+        len: usize,
+        min: usize,
+    },
+    #[error("query criteria are not NUL-terminated")]
+    QueryWithoutNul,
+    #[error("query criteria are not valid UTF-8")]
+    QueryNotUtf8,
+    #[error("malformed extension area: {0}")]
+    Extensions(#[from] ExtensionError),
+    #[error("query hit carries no records")]
+    HitWithoutRecords,
+    #[error("query hit declares {declared} records but its bytes end inside record {record}")]
+    HitRecordTruncated { declared: u8, record: u8 },
+    #[error("query hit record {record} lacks the NUL that ends its extensions")]
+    HitRecordWithoutSecondNul { record: u8 },
+    #[error("query hit trailer of {len} bytes is malformed")]
+    HitBadTrailer { len: usize },
+}
+
+const PONG_MIN: usize = 14;
+const PUSH_MIN: usize = 26;
+const BYE_MIN: usize = 2;
+
+/// Reads a payload of type `kind`. `payload` is the whole body after the header.
+pub fn decode_payload(kind: u8, payload: Bytes) -> Result<Payload, PayloadError> {
+    Ok(match kind {
+        kind::PING => Payload::Ping(Ping { ggep: payload }),
+        kind::PONG => Payload::Pong(decode_pong(payload)?),
+        kind::BYE => Payload::Bye(decode_bye(&payload)?),
+        kind::PUSH => Payload::Push(decode_push(payload)?),
+        kind::QUERY => Payload::Query(Arc::new(query::decode(payload)?)),
+        kind::QUERY_HIT => Payload::QueryHit(Arc::new(query_hit::decode(payload)?)),
+        other => return Err(PayloadError::UnknownType(other)),
+    })
+}
+
+/// The number of bytes `encode_payload` writes.
+pub fn payload_len(payload: &Payload) -> usize {
+    match payload {
+        Payload::Ping(p) => p.ggep.len(),
+        Payload::Pong(p) => PONG_MIN + p.ggep.len(),
+        Payload::Bye(b) => BYE_MIN + until_nul(b.message.as_bytes()).len() + 1,
+        Payload::Push(p) => PUSH_MIN + p.ggep.len(),
+        Payload::Query(q) => query::encoded_len(q),
+        Payload::QueryHit(h) => query_hit::encoded_len(h),
+        Payload::Unknown { body, .. } => body.len(),
+    }
+}
+
+/// Appends the payload body (no header).
+pub fn encode_payload(payload: &Payload, out: &mut BytesMut) {
+    match payload {
+        Payload::Ping(p) => out.put_slice(&p.ggep),
+        Payload::Pong(p) => {
+            out.put_u16_le(p.port);
+            out.put_slice(&p.ip.octets());
+            out.put_u32_le(p.files);
+            out.put_u32_le(p.kbytes);
+            out.put_slice(&p.ggep);
+        }
+        Payload::Bye(b) => {
+            out.put_u16_le(b.code);
+            out.put_slice(until_nul(b.message.as_bytes()));
+            out.put_u8(0);
+        }
+        Payload::Push(p) => {
+            out.put_slice(&p.servent_guid.0);
+            out.put_u32_le(p.index);
+            out.put_slice(&p.ip.octets());
+            out.put_u16_le(p.port);
+            out.put_slice(&p.ggep);
+        }
+        Payload::Query(q) => query::encode(q, out),
+        Payload::QueryHit(h) => query_hit::encode(h, out),
+        Payload::Unknown { body, .. } => out.put_slice(body),
+    }
+}
+
+/// The bytes before the first NUL: a NUL inside a string field would end it early on the
+/// wire and shift every later field, so the encoders never write one.
+pub(crate) fn until_nul(bytes: &[u8]) -> &[u8] {
+    match bytes.iter().position(|&b| b == 0) {
+        Some(i) => bytes.get(..i).unwrap_or_default(),
+        None => bytes,
+    }
+}
+
+fn require(what: &'static str, payload: &[u8], min: usize) -> Result<(), PayloadError> {
+    if payload.len() < min {
+        return Err(PayloadError::TooShort {
+            what,
+            len: payload.len(),
+            min,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn u16_le(b: &[u8], at: usize) -> u16 {
+    let mut v = [0u8; 2];
+    if let Some(s) = b.get(at..at + 2) {
+        v.copy_from_slice(s);
+    }
+    u16::from_le_bytes(v)
+}
+
+pub(crate) fn u32_le(b: &[u8], at: usize) -> u32 {
+    let mut v = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        v.copy_from_slice(s);
+    }
+    u32::from_le_bytes(v)
+}
+
+pub(crate) fn ipv4(b: &[u8], at: usize) -> Ipv4Addr {
+    let mut v = [0u8; 4];
+    if let Some(s) = b.get(at..at + 4) {
+        v.copy_from_slice(s);
+    }
+    Ipv4Addr::from(v)
+}
+
+pub(crate) fn guid(b: &[u8], at: usize) -> Guid {
+    let mut v = [0u8; 16];
+    if let Some(s) = b.get(at..at + 16) {
+        v.copy_from_slice(s);
+    }
+    Guid(v)
+}
+
+fn decode_pong(payload: Bytes) -> Result<Pong, PayloadError> {
+    require("pong", &payload, PONG_MIN)?;
+    Ok(Pong {
+        port: u16_le(&payload, 0),
+        ip: ipv4(&payload, 2),
+        files: u32_le(&payload, 6),
+        kbytes: u32_le(&payload, 10),
+        ggep: payload.slice(PONG_MIN..),
+    })
+}
+
+fn decode_push(payload: Bytes) -> Result<Push, PayloadError> {
+    require("push", &payload, PUSH_MIN)?;
+    Ok(Push {
+        servent_guid: guid(&payload, 0),
+        index: u32_le(&payload, 16),
+        ip: ipv4(&payload, 20),
+        port: u16_le(&payload, 24),
+        ggep: payload.slice(PUSH_MIN..),
+    })
+}
+
+/// `code u16 | text | NUL`; a missing NUL is tolerated, text after a NUL ignored.
+fn decode_bye(payload: &[u8]) -> Result<Bye, PayloadError> {
+    require("bye", payload, BYE_MIN)?;
+    let text = until_nul(payload.get(BYE_MIN..).unwrap_or_default());
+    Ok(Bye {
+        code: u16_le(payload, 0),
+        message: String::from_utf8_lossy(text).into_owned(),
+    })
+}

@@ -1,0 +1,58 @@
+//! Query payloads (PROTOCOL.md §2.3): flags, NUL-terminated criteria, extension area.
+//!
+//! Both real shapes are read: LimeWire ends the extension area with a NUL, gtk-gnutella
+//! does not; `Query::trailing_nul` remembers which, so a relayed query keeps its shape.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::extensions;
+use super::message::Query;
+use super::payload::{until_nul, PayloadError};
+
+/// Flags (2 bytes) plus the criteria's NUL.
+const MIN_LEN: usize = 3;
+
+pub(crate) fn decode(payload: Bytes) -> Result<Query, PayloadError> {
+    if payload.len() < MIN_LEN {
+        return Err(PayloadError::TooShort {
+            what: "query",
+            len: payload.len(),
+            min: MIN_LEN,
+        });
+    }
+    // First wire byte high: gtk-gnutella's peek_be16, and LimeWire's masks land there too.
+    let flags = u16::from_be_bytes([payload[0], payload[1]]);
+    let body = payload.slice(2..);
+    let nul = body
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(PayloadError::QueryWithoutNul)?;
+    let criteria = std::str::from_utf8(&body[..nul]).map_err(|_| PayloadError::QueryNotUtf8)?;
+    let area = body.slice(nul + 1..);
+    let (extensions, trailing_nul) = extensions::parse_area(&area, true)?;
+    Ok(Query {
+        flags,
+        criteria: criteria.to_string(),
+        extensions,
+        trailing_nul,
+    })
+}
+
+pub(crate) fn encoded_len(query: &Query) -> usize {
+    2 + until_nul(query.criteria.as_bytes()).len()
+        + 1
+        + extensions::area_len(&query.extensions)
+        + usize::from(query.trailing_nul)
+}
+
+/// Writes the query as given; our own queries come from `Query::keywords`/`by_urn`, which
+/// set the 0x80 flag marker gtk-gnutella requires (PROTOCOL.md §0.2).
+pub(crate) fn encode(query: &Query, out: &mut BytesMut) {
+    out.put_slice(&query.flags.to_be_bytes());
+    out.put_slice(until_nul(query.criteria.as_bytes()));
+    out.put_u8(0);
+    extensions::write_area(&query.extensions, out);
+    if query.trailing_nul {
+        out.put_u8(0);
+    }
+}
