@@ -5,6 +5,7 @@
 //! the CLI all read networks from here, so a topology means the same thing everywhere.
 
 pub mod config;
+pub mod generate;
 pub mod graph;
 pub mod synthetic;
 
@@ -12,4 +13,5 @@ pub use config::{
     ConfigError, Defaults, FileSpec, LinkConfig, PeerConfig, QuerySpec, ShareConfig,
     TopologyConfig, Workload,
 };
+pub use generate::{GenError, GenSpec};
 pub use graph::{AddressError, ConfigOptions, Graph};
