@@ -1,1 +1,7 @@
-//! Workloads, per-query records, reports and plots.
+//! Workloads, summaries of per-query records, reports, plots and experiment sweeps.
+//!
+//! The per-query record itself lives in `node::record`, so both drivers can fill it; this
+//! layer decides what to run (workloads, sweep specs) and what to make of the records.
+
+pub mod summary;
+pub mod workload;

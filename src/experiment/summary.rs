@@ -1,0 +1,228 @@
+//! The figures users compare across runs, computed from per-query records, and the JSON
+//! and CSV writers for records.
+//!
+//! Every figure is defined once here (see the field docs) so the simulator's `--json`, the
+//! experiment sweep's `results.csv` and the live network's report agree on what
+//! "duplicates fraction" or "latency" means. Writers emit a fixed column order and
+//! Rust's shortest round-trip float formatting, so identical inputs give identical bytes.
+
+use std::io::{self, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::node::record::QueryRecord;
+
+/// Aggregate figures over one run's queries.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Number of query records summarised.
+    pub queries: u64,
+    /// Queries with at least one hit at the origin, divided by `queries`.
+    pub success_rate: f64,
+    /// Query descriptors sent over links (all peers), divided by `queries`.
+    pub messages_per_query: f64,
+    /// Query copies dropped as already seen, divided by query descriptors sent
+    /// (`sum duplicates / sum messages`; 0 when nothing was sent).
+    pub duplicates_fraction: f64,
+    /// Mean over queries of the distinct peers other than the origin that received one.
+    pub peers_reached_per_query: f64,
+    /// Mean hops of the first hit, over successful queries (`None` when none succeeded).
+    pub first_hit_hops_mean: Option<f64>,
+    /// Mean milliseconds from start to first hit, over successful queries (`None` when
+    /// none succeeded).
+    pub latency_ms_mean: Option<f64>,
+    /// QueryHits reaching the origin, divided by `queries`.
+    pub hits_per_query: f64,
+    /// QueryHit descriptors sent over links (responders and relays), divided by `queries`.
+    pub hit_messages_per_query: f64,
+    /// Mean over every peer of the network (idle ones included) of the Query and QueryHit
+    /// descriptors it sent during the run: the routing load a typical peer carries.
+    pub messages_per_node_mean: f64,
+    /// The largest such per-peer count: the load on the busiest peer.
+    pub messages_per_node_max: u64,
+    /// Queries that at least one peer answered from its result cache, divided by `queries`.
+    pub cache_hit_rate: f64,
+}
+
+impl Summary {
+    /// Summarises `records`; `messages_per_node` holds, per peer of the network, the Query
+    /// and QueryHit descriptors it sent (e.g. `Recorder::messages_per_peer` padded to the
+    /// network size, or the simulator's own counters).
+    pub fn from_records(records: &[QueryRecord], messages_per_node: &[u64]) -> Summary {
+        let queries = records.len() as u64;
+        let per_query = |total: u64| {
+            if queries == 0 {
+                0.0
+            } else {
+                total as f64 / queries as f64
+            }
+        };
+        let sum = |field: fn(&QueryRecord) -> u64| records.iter().map(field).sum::<u64>();
+        let messages = sum(|r| r.messages);
+        let duplicates = sum(|r| r.duplicates);
+        let successes = records.iter().filter(|r| r.success).count() as u64;
+        let with_cache = records.iter().filter(|r| r.answered_from_cache > 0).count() as u64;
+        let successful = records.iter().filter(|r| r.success);
+        let first_hops = mean(
+            successful
+                .clone()
+                .filter_map(|r| r.first_hit_hops.map(f64::from)),
+        );
+        let latency = mean(successful.filter_map(|r| r.first_hit_ms));
+        let nodes = messages_per_node.len();
+        Summary {
+            queries,
+            success_rate: per_query(successes),
+            messages_per_query: per_query(messages),
+            duplicates_fraction: if messages == 0 {
+                0.0
+            } else {
+                duplicates as f64 / messages as f64
+            },
+            peers_reached_per_query: per_query(sum(|r| r.peers_reached)),
+            first_hit_hops_mean: first_hops,
+            latency_ms_mean: latency,
+            hits_per_query: per_query(sum(|r| r.hits)),
+            hit_messages_per_query: per_query(sum(|r| r.hit_messages)),
+            messages_per_node_mean: if nodes == 0 {
+                0.0
+            } else {
+                messages_per_node.iter().sum::<u64>() as f64 / nodes as f64
+            },
+            messages_per_node_max: messages_per_node.iter().copied().max().unwrap_or(0),
+            cache_hit_rate: per_query(with_cache),
+        }
+    }
+
+    /// The summary's CSV column names, in the order [`Summary::csv_values`] writes them.
+    pub const CSV_COLUMNS: [&'static str; 12] = [
+        "queries",
+        "success_rate",
+        "messages_per_query",
+        "duplicates_fraction",
+        "peers_reached_per_query",
+        "first_hit_hops_mean",
+        "latency_ms_mean",
+        "hits_per_query",
+        "hit_messages_per_query",
+        "messages_per_node_mean",
+        "messages_per_node_max",
+        "cache_hit_rate",
+    ];
+
+    /// The summary's values as CSV cells, empty where a figure is undefined.
+    pub fn csv_values(&self) -> Vec<String> {
+        vec![
+            self.queries.to_string(),
+            self.success_rate.to_string(),
+            self.messages_per_query.to_string(),
+            self.duplicates_fraction.to_string(),
+            self.peers_reached_per_query.to_string(),
+            opt(self.first_hit_hops_mean),
+            opt(self.latency_ms_mean),
+            self.hits_per_query.to_string(),
+            self.hit_messages_per_query.to_string(),
+            self.messages_per_node_mean.to_string(),
+            self.messages_per_node_max.to_string(),
+            self.cache_hit_rate.to_string(),
+        ]
+    }
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (count, total) = values.fold((0u64, 0.0), |(n, s), v| (n + 1, s + v));
+    (count > 0).then(|| total / count as f64)
+}
+
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The record CSV's columns, in order (the per-reason drop maps stay in JSON only).
+pub const RECORD_CSV_COLUMNS: [&str; 19] = [
+    "guid",
+    "query",
+    "origin",
+    "strategy",
+    "ttl",
+    "start_ms",
+    "messages",
+    "duplicates",
+    "peers_reached",
+    "hits",
+    "records",
+    "responders",
+    "first_hit_hops",
+    "first_hit_ms",
+    "hit_messages",
+    "answered",
+    "answered_from_cache",
+    "success",
+    "scope",
+];
+
+/// Writes one CSV row per record, with a header, in the records' order.
+pub fn write_records_csv<W: Write>(out: &mut W, records: &[QueryRecord]) -> io::Result<()> {
+    write_csv_row(out, RECORD_CSV_COLUMNS.iter().map(|c| c.to_string()))?;
+    for r in records {
+        let scope = match r.scope {
+            crate::node::record::Scope::Network => "network",
+            crate::node::record::Scope::Searcher => "searcher",
+        };
+        let cells = [
+            r.guid.clone(),
+            r.query.clone(),
+            opt(r.origin.as_deref()),
+            r.strategy.clone(),
+            r.ttl.to_string(),
+            r.start_ms.to_string(),
+            r.messages.to_string(),
+            r.duplicates.to_string(),
+            r.peers_reached.to_string(),
+            r.hits.to_string(),
+            r.records.to_string(),
+            r.responders.to_string(),
+            opt(r.first_hit_hops),
+            opt(r.first_hit_ms),
+            r.hit_messages.to_string(),
+            r.answered.to_string(),
+            r.answered_from_cache.to_string(),
+            r.success.to_string(),
+            scope.to_string(),
+        ];
+        write_csv_row(out, cells)?;
+    }
+    Ok(())
+}
+
+/// Writes `{"summary": ..., "queries": [...]}`, pretty-printed, with a final newline.
+pub fn write_report_json<W: Write>(
+    out: &mut W,
+    summary: &Summary,
+    records: &[QueryRecord],
+) -> io::Result<()> {
+    let queries: Vec<serde_json::Value> = records.iter().map(QueryRecord::to_json).collect();
+    let report = serde_json::json!({ "summary": summary, "queries": queries });
+    serde_json::to_writer_pretty(&mut *out, &report)?;
+    writeln!(out)
+}
+
+/// Writes one CSV line, quoting cells that need it (RFC 4180).
+pub fn write_csv_row<W: Write>(
+    out: &mut W,
+    cells: impl IntoIterator<Item = String>,
+) -> io::Result<()> {
+    let mut first = true;
+    for cell in cells {
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        if cell.contains([',', '"', '\n', '\r']) {
+            write!(out, "\"{}\"", cell.replace('"', "\"\""))?;
+        } else {
+            out.write_all(cell.as_bytes())?;
+        }
+    }
+    out.write_all(b"\n")
+}
