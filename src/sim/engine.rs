@@ -109,8 +109,6 @@ impl Simulation {
     /// drawn from `seed`.
     pub fn new(links: Links, config: SimConfig, placement: Placement, seed: u64) -> Simulation {
         let n = links.node_count() as usize;
-        let mut config = config;
-        config.latency = config.latency.prepared();
         let mut recorder = Recorder::new();
         recorder.set_peer_count(n);
         Simulation {
@@ -355,10 +353,11 @@ impl Simulation {
                         self.stats.lost += 1;
                         continue;
                     }
-                    let delay = self
-                        .config
-                        .latency
-                        .sample(u, v, self.seed, &mut self.link_rng);
+                    let given = self.links.slot_latency_us(slot);
+                    let delay =
+                        self.config
+                            .latency
+                            .sample(u, v, given, self.seed, &mut self.link_rng);
                     let (_, back) = self.links.mirror(slot);
                     self.queue.push(
                         depart.plus_micros(delay),

@@ -2,8 +2,7 @@
 //!
 //! A per-link model (each link keeps one delay for the whole run, like a real route) is
 //! derived by hashing the link and the seed, so it needs no per-link storage; a per-message
-//! model draws from the simulator's seeded RNG; a table gives each link its own value from
-//! the topology.
+//! model draws from the simulator's seeded RNG; a topology may give each link its own value.
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -18,12 +17,9 @@ pub enum Latency {
     UniformPerLink { min: u64, max: u64 },
     /// Each message gets a fresh delay, uniform in `[min, max]`.
     UniformPerMessage { min: u64, max: u64 },
-    /// One delay per undirected link, keyed by `(min(u, v), max(u, v))`, with a default for
-    /// links the table does not name.
-    PerLink {
-        table: Vec<((u32, u32), u64)>,
-        default: u64,
-    },
+    /// The delay the topology gives each link (a config's `latency_ms`), and `default`
+    /// for links it says nothing about.
+    Topology { default: u64 },
 }
 
 impl Default for Latency {
@@ -34,21 +30,15 @@ impl Default for Latency {
 }
 
 impl Latency {
-    /// Prepares the model for fast lookups (sorts a per-link table).
-    pub(crate) fn prepared(mut self) -> Latency {
-        if let Latency::PerLink { table, .. } = &mut self {
-            for ((a, b), _) in table.iter_mut() {
-                if a > b {
-                    std::mem::swap(a, b);
-                }
-            }
-            table.sort_by_key(|(k, _)| *k);
-        }
-        self
-    }
-
     /// The delay of one message from `from` to `to`.
-    pub(crate) fn sample<R: Rng>(&self, from: u32, to: u32, seed: u64, rng: &mut R) -> u64 {
+    pub(crate) fn sample<R: Rng>(
+        &self,
+        from: u32,
+        to: u32,
+        topology: Option<u64>,
+        seed: u64,
+        rng: &mut R,
+    ) -> u64 {
         match self {
             Latency::Constant { micros } => *micros,
             Latency::UniformPerLink { min, max } => {
@@ -64,13 +54,7 @@ impl Latency {
                     rng.gen_range(*min..=*max)
                 }
             }
-            Latency::PerLink { table, default } => {
-                let key = if from < to { (from, to) } else { (to, from) };
-                match table.binary_search_by_key(&key, |(k, _)| *k) {
-                    Ok(i) => table.get(i).map_or(*default, |(_, v)| *v),
-                    Err(_) => *default,
-                }
-            }
+            Latency::Topology { default } => topology.unwrap_or(*default),
         }
     }
 }
@@ -96,16 +80,12 @@ mod tests {
             max: 5000,
         };
         for (u, v) in [(1, 2), (7, 3), (100, 5)] {
-            let d = model.sample(u, v, 9, &mut rng);
-            assert_eq!(d, model.sample(v, u, 9, &mut rng));
+            let d = model.sample(u, v, None, 9, &mut rng);
+            assert_eq!(d, model.sample(v, u, None, 9, &mut rng));
             assert!((1000..=5000).contains(&d));
         }
-        let table = Latency::PerLink {
-            table: vec![((5, 2), 77)],
-            default: 3,
-        }
-        .prepared();
-        assert_eq!(table.sample(2, 5, 0, &mut rng), 77);
-        assert_eq!(table.sample(1, 5, 0, &mut rng), 3);
+        let topo = Latency::Topology { default: 3 };
+        assert_eq!(topo.sample(2, 5, Some(77), 0, &mut rng), 77);
+        assert_eq!(topo.sample(1, 5, None, 0, &mut rng), 3);
     }
 }

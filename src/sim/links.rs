@@ -6,6 +6,7 @@
 //! the mirror slot of every link is computed once here (`reverse`).
 
 use crate::node::ConnId;
+use crate::topology::Graph;
 
 /// Compressed adjacency (CSR) with, for every directed slot `u -> v`, the slot `v -> u`.
 #[derive(Clone, Debug, Default)]
@@ -13,6 +14,8 @@ pub struct Links {
     offsets: Vec<u32>,
     targets: Vec<u32>,
     reverse: Vec<u32>,
+    /// Per-slot latency in microseconds, when the topology gives one per link.
+    latency_us: Option<Vec<u32>>,
 }
 
 impl Links {
@@ -43,6 +46,7 @@ impl Links {
             offsets,
             targets,
             reverse: Vec::new(),
+            latency_us: None,
         };
         // Neighbour lists are sorted, so the mirror slot is found by binary search.
         let mut reverse = Vec::with_capacity(links.targets.len());
@@ -52,6 +56,46 @@ impl Links {
         }
         links.reverse = reverse;
         links
+    }
+
+    /// The link table of a topology graph (neighbour lists already sorted and simple), with
+    /// the graph's per-link latencies if it has them.
+    pub fn from_graph(graph: &Graph) -> Links {
+        let (offsets, targets) = graph.csr();
+        let offsets: Vec<u32> = offsets.iter().map(|&o| o as u32).collect();
+        let targets = targets.to_vec();
+        let mut links = Links {
+            offsets,
+            targets,
+            reverse: Vec::new(),
+            latency_us: None,
+        };
+        let mut reverse = Vec::with_capacity(links.targets.len());
+        for a in 0..links.node_count() {
+            for &b in links.neighbours(a) {
+                let back = links.neighbours(b).binary_search(&a).unwrap_or(0);
+                reverse.push(links.offsets[b as usize] + back as u32);
+            }
+        }
+        links.reverse = reverse;
+        if graph.has_latencies() {
+            let mut lat = Vec::with_capacity(links.targets.len());
+            for a in 0..links.node_count() {
+                if let Some(ms) = graph.latencies(a) {
+                    lat.extend(ms.iter().map(|&m| (f64::from(m.max(0.0)) * 1000.0) as u32));
+                }
+            }
+            links.latency_us = Some(lat);
+        }
+        links
+    }
+
+    /// The latency the topology gives the link at `slot`, in microseconds.
+    pub fn slot_latency_us(&self, slot: u32) -> Option<u64> {
+        self.latency_us
+            .as_ref()?
+            .get(slot as usize)
+            .map(|&l| u64::from(l))
     }
 
     /// Builds the table from an adjacency function over peers `0..nodes` (e.g. a topology
