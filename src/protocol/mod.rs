@@ -8,6 +8,7 @@ pub mod codec;
 pub mod extensions;
 pub mod ggep;
 pub mod guid;
+pub mod handshake;
 pub mod http;
 pub mod message;
 pub mod payload;
