@@ -1,0 +1,34 @@
+//! Settings of the live driver that are not routing settings: timeouts, queue sizes,
+//! compression and reconnection backoff.
+
+use std::time::Duration;
+
+use super::handshake::HandshakeLimits;
+use super::link::LinkConfig;
+
+/// How a live peer handles its sockets.
+#[derive(Clone, Copy, Debug)]
+pub struct NetConfig {
+    pub handshake: HandshakeLimits,
+    pub link: LinkConfig,
+    /// Offer and accept `deflate` stream compression (PROTOCOL.md §4.5).
+    pub deflate: bool,
+    /// TCP connect timeout (LimeWire: 6 s).
+    pub connect_timeout: Duration,
+    /// First retry delay after a failed dial; doubles per failure up to `backoff_max`.
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            handshake: HandshakeLimits::default(),
+            link: LinkConfig::default(),
+            deflate: true,
+            connect_timeout: Duration::from_secs(6),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+        }
+    }
+}

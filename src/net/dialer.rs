@@ -1,0 +1,181 @@
+//! Outbound links to the neighbours a peer is told about, kept up with retries.
+//!
+//! A dial that fails (nobody listening yet, a refused handshake) is retried after an
+//! exponentially growing delay with seeded jitter, so a thousand peers started at once do
+//! not retry in lockstep, and a run with the same seed retries the same way. A link that
+//! drops is dialled again. The slot for a neighbour is claimed before dialling, so a
+//! connection accepted from that neighbour meanwhile is refused (409) rather than doubled.
+
+use std::net::SocketAddrV4;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+use super::config::NetConfig;
+use super::handshake::{self, HandshakeError, LocalInfo};
+use super::link::{self, LinkCompression};
+use super::peer::{PeerInput, PeerRef};
+use crate::node::PeerInfo;
+
+/// How one dial attempt ended.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error("connect to {0} timed out")]
+    ConnectTimeout(SocketAddrV4),
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddrV4,
+        source: std::io::Error,
+    },
+    #[error("handshake with {addr}: {source}")]
+    Handshake {
+        addr: SocketAddrV4,
+        source: HandshakeError,
+    },
+    #[error("already linked with {0}")]
+    AlreadyLinked(SocketAddrV4),
+    #[error("the peer is stopping")]
+    Stopping,
+}
+
+/// Dials `addr` and keeps the link up until the peer stops.
+pub fn spawn_dialer(
+    addr: SocketAddrV4,
+    peer: PeerRef,
+    local: LocalInfo,
+    net: NetConfig,
+    seed: u64,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut stopping = peer.stopping.clone();
+        let mut failures: u32 = 0;
+        loop {
+            if *stopping.borrow() {
+                return;
+            }
+            match dial_once(addr, &peer, &local, &net).await {
+                Ok(down) => {
+                    failures = 0;
+                    tokio::select! {
+                        _ = down => {}
+                        _ = stopping.wait_for(|s| *s) => return,
+                    }
+                }
+                Err(DialError::Stopping) => return,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    log::debug!("peer {}: {e} (attempt {failures})", peer.index);
+                }
+            }
+            let delay = backoff(&net, failures, &mut rng);
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stopping.wait_for(|s| *s) => return,
+            }
+        }
+    })
+}
+
+/// The delay before the next attempt: `backoff_min * 2^(failures-1)`, capped, times a
+/// jitter factor in [0.5, 1.5).
+pub fn backoff<R: Rng>(net: &NetConfig, failures: u32, rng: &mut R) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    let base = net
+        .backoff_min
+        .saturating_mul(1u32 << exp)
+        .min(net.backoff_max);
+    base.mul_f64(rng.gen_range(0.5..1.5))
+}
+
+/// One attempt: connect, handshake, hand the link to the actor. Returns a receiver that
+/// completes when the link goes down.
+pub async fn dial_once(
+    addr: SocketAddrV4,
+    peer: &PeerRef,
+    local: &LocalInfo,
+    net: &NetConfig,
+) -> Result<tokio::sync::oneshot::Receiver<()>, DialError> {
+    if !peer.shared.claim(addr) {
+        return Err(DialError::AlreadyLinked(addr));
+    }
+    let result = dial_claimed(addr, peer, local, net).await;
+    if result.is_err() {
+        peer.shared.release(&addr);
+        if !matches!(result, Err(DialError::Stopping)) {
+            peer.shared
+                .failed_handshakes
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    result
+}
+
+async fn dial_claimed(
+    addr: SocketAddrV4,
+    peer: &PeerRef,
+    local: &LocalInfo,
+    net: &NetConfig,
+) -> Result<tokio::sync::oneshot::Receiver<()>, DialError> {
+    let mut stream = match tokio::time::timeout(net.connect_timeout, TcpStream::connect(addr)).await
+    {
+        Err(_) => return Err(DialError::ConnectTimeout(addr)),
+        Ok(Err(source)) => return Err(DialError::Connect { addr, source }),
+        Ok(Ok(stream)) => stream,
+    };
+    let remote = stream.peer_addr().ok();
+    let (negotiated, leftover) = handshake::connect(&mut stream, local, remote, &net.handshake)
+        .await
+        .map_err(|source| DialError::Handshake { addr, source })?;
+    let conn = peer.shared.alloc_conn();
+    let compression = LinkCompression {
+        deflate_in: negotiated.deflate_in,
+        deflate_out: negotiated.deflate_out,
+    };
+    let (handle, go) = link::start(
+        stream,
+        leftover,
+        conn,
+        compression,
+        net.link,
+        peer.tx.clone(),
+    );
+    let (down_tx, down_rx) = tokio::sync::oneshot::channel();
+    let info = PeerInfo {
+        listen_addr: Some(addr),
+        accepts_bye: negotiated.accepts_bye,
+    };
+    let up = PeerInput::LinkUp {
+        conn,
+        info,
+        link: handle,
+        down: Some(down_tx),
+    };
+    if peer.tx.send(up).await.is_err() {
+        return Err(DialError::Stopping);
+    }
+    let _ = go.send(());
+    Ok(down_rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_repeats_with_the_seed() {
+        let net = NetConfig::default();
+        let mut a = ChaCha8Rng::seed_from_u64(3);
+        let mut b = ChaCha8Rng::seed_from_u64(3);
+        let first = backoff(&net, 1, &mut a);
+        assert!(first >= Duration::from_millis(50) && first < Duration::from_millis(150));
+        assert_eq!(first, backoff(&net, 1, &mut b));
+        let late = backoff(&net, 40, &mut a);
+        assert!(late < net.backoff_max.mul_f64(1.5));
+        assert!(late >= net.backoff_max.mul_f64(0.5));
+    }
+}

@@ -1,0 +1,305 @@
+//! One established connection: a reader task, a writer task and the bounded queue between
+//! the peer actor and the writer.
+//!
+//! The reader turns bytes into frames for the actor (inflating first if the remote
+//! deflates); the writer drains the send queue in batches (deflating with a sync flush per
+//! batch, PROTOCOL.md §4.5). A remote that sends garbage or an impossible length ends only
+//! this link: the reader reports it down and the actor tells the routing core.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::AbortHandle;
+
+use super::peer::PeerInput;
+use super::send_queue::{QueueDrop, SendQueue};
+use crate::node::ConnId;
+use crate::protocol::{FrameDecoder, Message};
+
+/// Largest batch the writer takes off the queue before one write (and one sync flush).
+const BATCH_BYTES: usize = 64 * 1024;
+/// Inflate output step: the reader decodes frames between steps so a small compressed
+/// input cannot balloon the buffer.
+const INFLATE_STEP: usize = 32 * 1024;
+
+/// Settings of a link.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkConfig {
+    pub queue_bytes: usize,
+    /// A link that delivers nothing for this long is closed.
+    pub idle_timeout: Duration,
+    pub max_payload: usize,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            queue_bytes: super::send_queue::DEFAULT_QUEUE_BYTES,
+            idle_timeout: Duration::from_secs(180),
+            max_payload: crate::protocol::DEFAULT_MAX_PAYLOAD,
+        }
+    }
+}
+
+struct Shared {
+    queue: Mutex<SendQueue>,
+    wake: Notify,
+    closing: AtomicBool,
+}
+
+/// The actor's handle on a link.
+pub struct LinkHandle {
+    shared: Arc<Shared>,
+    reader: Option<AbortHandle>,
+}
+
+impl LinkHandle {
+    fn lock(&self) -> MutexGuard<'_, SendQueue> {
+        // A poisoned queue only means a writer panicked mid-push; the data is still sound.
+        self.shared.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a message; returns what the bounded queue dropped.
+    pub fn send(&self, msg: &Message) -> Vec<QueueDrop> {
+        let drops = self.lock().push(msg);
+        self.shared.wake.notify_one();
+        drops
+    }
+
+    /// Messages dropped by this link's queue so far.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped()
+    }
+
+    /// Flushes what is queued (a Bye, say), then closes the socket; stops reading now.
+    pub fn close(&mut self) {
+        self.shared.closing.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+        if let Some(reader) = self.reader.take() {
+            reader.abort();
+        }
+    }
+}
+
+impl Drop for LinkHandle {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// What a link was negotiated with.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinkCompression {
+    pub deflate_in: bool,
+    pub deflate_out: bool,
+}
+
+/// Starts the writer and the reader. The reader waits for the returned starter to fire:
+/// the caller announces the link to the actor first, so no frame can reach the actor
+/// before the link does. Dropping the starter stops the reader.
+pub fn start(
+    stream: TcpStream,
+    leftover: BytesMut,
+    conn: ConnId,
+    compression: LinkCompression,
+    config: LinkConfig,
+    to_actor: mpsc::Sender<PeerInput>,
+) -> (LinkHandle, oneshot::Sender<()>) {
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(SendQueue::new(config.queue_bytes)),
+        wake: Notify::new(),
+        closing: AtomicBool::new(false),
+    });
+    tokio::spawn(writer(
+        write,
+        shared.clone(),
+        compression.deflate_out,
+        conn,
+        to_actor.clone(),
+    ));
+    let (go, wait) = oneshot::channel();
+    let task = tokio::spawn(async move {
+        if wait.await.is_err() {
+            return;
+        }
+        let mut read = read;
+        let why = read_loop(&mut read, leftover, conn, compression, config, &to_actor).await;
+        let _ = to_actor.send(PeerInput::LinkDown { conn, why }).await;
+    });
+    (
+        LinkHandle {
+            shared,
+            reader: Some(task.abort_handle()),
+        },
+        go,
+    )
+}
+
+async fn read_loop(
+    read: &mut OwnedReadHalf,
+    leftover: BytesMut,
+    conn: ConnId,
+    compression: LinkCompression,
+    config: LinkConfig,
+    to_actor: &mpsc::Sender<PeerInput>,
+) -> String {
+    let mut decoder = FrameDecoder {
+        max_payload: config.max_payload,
+        ..FrameDecoder::default()
+    };
+    let mut inflater = compression.deflate_in.then(|| Decompress::new(true));
+    let (mut raw, mut plain) = if inflater.is_some() {
+        (leftover, BytesMut::new())
+    } else {
+        (BytesMut::new(), leftover)
+    };
+    let mut scratch: Vec<u8> = Vec::with_capacity(INFLATE_STEP);
+    loop {
+        loop {
+            // Decode everything complete, then inflate a bounded step more.
+            loop {
+                match decoder.decode(&mut plain) {
+                    Ok(Some(frame)) => {
+                        if to_actor
+                            .send(PeerInput::Frame { conn, frame })
+                            .await
+                            .is_err()
+                        {
+                            return "peer stopped".into();
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return format!("bad stream: {e}"),
+                }
+            }
+            let Some(z) = inflater.as_mut() else { break };
+            if raw.is_empty() {
+                break;
+            }
+            scratch.clear();
+            let before = z.total_in();
+            if let Err(e) = z.decompress_vec(&raw, &mut scratch, FlushDecompress::None) {
+                return format!("bad deflate stream: {e}");
+            }
+            let used = (z.total_in() - before) as usize;
+            let _ = raw.split_to(used.min(raw.len()));
+            if used == 0 && scratch.is_empty() {
+                break;
+            }
+            plain.extend_from_slice(&scratch);
+        }
+        let target = if inflater.is_some() {
+            &mut raw
+        } else {
+            &mut plain
+        };
+        target.reserve(16 * 1024);
+        match tokio::time::timeout(config.idle_timeout, read.read_buf(target)).await {
+            Err(_) => return "idle timeout".into(),
+            Ok(Err(e)) => return format!("read error: {e}"),
+            Ok(Ok(0)) => return "closed by remote".into(),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+async fn writer(
+    mut write: OwnedWriteHalf,
+    shared: Arc<Shared>,
+    deflate: bool,
+    conn: ConnId,
+    to_actor: mpsc::Sender<PeerInput>,
+) {
+    let mut deflater = deflate.then(|| Compress::new(Compression::new(6), true));
+    let mut batch = Vec::with_capacity(BATCH_BYTES);
+    let mut packed = Vec::new();
+    loop {
+        batch.clear();
+        {
+            let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
+            while batch.len() < BATCH_BYTES {
+                match queue.pop() {
+                    Some(item) => batch.extend_from_slice(&item.bytes),
+                    None => break,
+                }
+            }
+        }
+        if batch.is_empty() {
+            if shared.closing.load(Ordering::SeqCst) {
+                let _ = write.shutdown().await;
+                return;
+            }
+            shared.wake.notified().await;
+            continue;
+        }
+        let out: &[u8] = match deflater.as_mut() {
+            Some(z) => match deflate_batch(z, &batch, &mut packed) {
+                Ok(()) => &packed,
+                Err(e) => {
+                    let _ = to_actor.send(PeerInput::LinkDown { conn, why: e }).await;
+                    return;
+                }
+            },
+            None => &batch,
+        };
+        if let Err(e) = write.write_all(out).await {
+            let _ = to_actor
+                .send(PeerInput::LinkDown {
+                    conn,
+                    why: format!("write error: {e}"),
+                })
+                .await;
+            return;
+        }
+    }
+}
+
+/// Compresses `input` and ends with a sync flush, so the remote can decode every message
+/// of the batch without waiting for more.
+fn deflate_batch(z: &mut Compress, input: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    out.clear();
+    out.reserve(input.len() / 2 + 128);
+    let mut pos = 0;
+    loop {
+        let before = z.total_in();
+        z.compress_vec(&input[pos..], out, FlushCompress::Sync)
+            .map_err(|e| format!("deflate: {e}"))?;
+        pos += (z.total_in() - before) as usize;
+        if pos >= input.len() && out.len() < out.capacity() {
+            return Ok(());
+        }
+        out.reserve(4096);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deflated_batches_inflate_back() {
+        let mut z = Compress::new(Compression::new(6), true);
+        let mut un = Decompress::new(true);
+        let mut packed = Vec::new();
+        let mut plain = Vec::new();
+        for round in 0..3u8 {
+            let input: Vec<u8> = (0..5000u32).map(|i| (i % 7) as u8 + round).collect();
+            deflate_batch(&mut z, &input, &mut packed).unwrap();
+            let mut out = Vec::with_capacity(input.len() + 64);
+            un.decompress_vec(&packed, &mut out, FlushDecompress::None)
+                .unwrap();
+            assert_eq!(out, input, "each batch is decodable on its own arrival");
+            plain.extend(out);
+        }
+        assert_eq!(plain.len(), 15000);
+    }
+}

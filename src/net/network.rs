@@ -1,0 +1,374 @@
+//! Many live peers in one process: bind, start, wait for the overlay, search, settle,
+//! report, shut down.
+//!
+//! This is what `launch`, `demo`, the live tests and the live benchmark share. Every peer's
+//! events go to one recorder task, so a report folds the whole network's view of each query
+//! exactly as the simulator does (same `Recorder`, same record schema).
+
+use std::collections::HashMap;
+use std::net::SocketAddrV4;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::clock;
+use super::config::NetConfig;
+use super::core::RoutingCore;
+use super::dialer::spawn_dialer;
+use super::handshake::LocalInfo;
+use super::listener::{spawn_listener, HttpHandler};
+use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef};
+use crate::node::record::{QueryRecord, Recorder};
+use crate::node::{Event, SearchRequest, Time};
+use crate::protocol::Guid;
+
+/// Why a network could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddrV4,
+        source: std::io::Error,
+    },
+    #[error("listener address of {0} is not IPv4")]
+    NotIpv4(String),
+    #[error("no peer named {0:?}")]
+    UnknownPeer(String),
+    #[error("peer {0} has stopped")]
+    PeerStopped(String),
+    #[error("the overlay was not up after {secs:.1} s: {missing} of {links} links missing")]
+    OverlayTimeout {
+        secs: f64,
+        missing: usize,
+        links: usize,
+    },
+}
+
+/// What one peer of a network needs to start: its core and file server are built once its
+/// listening address is known (a config's port 0 becomes a real port first).
+pub struct PeerPlan {
+    pub id: String,
+    pub listen: SocketAddrV4,
+    pub max_ttl: u8,
+    pub seed: u64,
+}
+
+/// Builds a peer's routing core and HTTP handler once its address is known.
+pub trait PeerFactory {
+    fn core(&mut self, index: usize, listen: SocketAddrV4) -> Box<dyn RoutingCore>;
+    fn http(&mut self, index: usize, listen: SocketAddrV4) -> Option<HttpHandler>;
+}
+
+/// A running peer of the network.
+pub struct LivePeer {
+    pub id: String,
+    pub listen: SocketAddrV4,
+    pub peer: PeerRef,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Totals over the network's peers, for the report's `network` part.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct NetTotals {
+    pub frames_in: u64,
+    pub queue_drops: u64,
+    pub skipped_frames: u64,
+    pub bad_streams: u64,
+    pub failed_handshakes: u64,
+}
+
+/// Peers of one process, their links, and the recorder their events go to.
+pub struct Network {
+    peers: Vec<LivePeer>,
+    index: HashMap<String, usize>,
+    links: Vec<(usize, usize)>,
+    activity: Arc<Activity>,
+    recorder: Arc<Mutex<Recorder>>,
+    fold: Option<JoinHandle<()>>,
+    sink: Option<EventSink>,
+    tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>>,
+}
+
+/// Binds one listener per plan (port 0 = ephemeral) and returns them with the real addresses.
+pub async fn bind_all(plans: &mut [PeerPlan]) -> Result<Vec<TcpListener>, NetworkError> {
+    let mut listeners = Vec::with_capacity(plans.len());
+    for plan in plans.iter_mut() {
+        let listener =
+            TcpListener::bind(plan.listen)
+                .await
+                .map_err(|source| NetworkError::Bind {
+                    addr: plan.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| NetworkError::Bind {
+            addr: plan.listen,
+            source,
+        })?;
+        plan.listen = match addr {
+            std::net::SocketAddr::V4(v4) => v4,
+            other => return Err(NetworkError::NotIpv4(other.to_string())),
+        };
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+impl Network {
+    /// Starts every peer on its bound listener. For each link `(a, b)` with `a < b`, peer `a`
+    /// dials `b` (one dialler per pair, so no pair ever races into two links); `dial_to`
+    /// adds outbound targets outside the plan (e.g. peers of another process).
+    pub fn start(
+        plans: Vec<PeerPlan>,
+        listeners: Vec<TcpListener>,
+        links: Vec<(usize, usize)>,
+        extra_dials: Vec<(usize, SocketAddrV4)>,
+        factory: &mut dyn PeerFactory,
+        net: NetConfig,
+        recorder: Recorder,
+    ) -> Network {
+        let activity = Arc::new(Activity::default());
+        let (sink, rx) = mpsc::unbounded_channel();
+        let recorder = Arc::new(Mutex::new(recorder));
+        let tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>> = Arc::new(Mutex::new(None));
+        let fold = tokio::spawn(fold_events(rx, recorder.clone(), tap.clone()));
+        let addrs: Vec<SocketAddrV4> = plans.iter().map(|p| p.listen).collect();
+        let mut peers = Vec::with_capacity(plans.len());
+        for (i, (plan, listener)) in plans.into_iter().zip(listeners).enumerate() {
+            let core = factory.core(i, plan.listen);
+            let http = factory.http(i, plan.listen);
+            let (peer, actor) = spawn_actor(i as u32, core, activity.clone(), Some(sink.clone()));
+            let local = LocalInfo {
+                listen_addr: plan.listen,
+                max_ttl: plan.max_ttl,
+                deflate: net.deflate,
+            };
+            let mut tasks = vec![
+                actor,
+                spawn_listener(listener, peer.clone(), local.clone(), net, http),
+            ];
+            let dial_seed = plan.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            for (n, &(a, b)) in links.iter().enumerate() {
+                if a == i {
+                    if let Some(&to) = addrs.get(b) {
+                        tasks.push(spawn_dialer(
+                            to,
+                            peer.clone(),
+                            local.clone(),
+                            net,
+                            dial_seed ^ n as u64,
+                        ));
+                    }
+                }
+            }
+            for (n, &(from, to)) in extra_dials.iter().enumerate() {
+                if from == i {
+                    tasks.push(spawn_dialer(
+                        to,
+                        peer.clone(),
+                        local.clone(),
+                        net,
+                        dial_seed ^ !(n as u64),
+                    ));
+                }
+            }
+            peers.push(LivePeer {
+                id: plan.id,
+                listen: plan.listen,
+                peer,
+                tasks,
+            });
+        }
+        let index = peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i))
+            .collect();
+        Network {
+            peers,
+            index,
+            links,
+            activity,
+            recorder,
+            fold: Some(fold),
+            sink: Some(sink),
+            tap,
+        }
+    }
+
+    pub fn peers(&self) -> &[LivePeer] {
+        &self.peers
+    }
+
+    pub fn links(&self) -> &[(usize, usize)] {
+        &self.links
+    }
+
+    pub fn peer_index(&self, id: &str) -> Result<usize, NetworkError> {
+        self.index
+            .get(id)
+            .copied()
+            .ok_or_else(|| NetworkError::UnknownPeer(id.to_string()))
+    }
+
+    /// Configured links that are not established yet (from either side's view).
+    pub fn missing_links(&self) -> usize {
+        self.links
+            .iter()
+            .filter(|&&(a, b)| match (self.peers.get(a), self.peers.get(b)) {
+                (Some(pa), Some(pb)) => {
+                    !pa.peer.shared.is_linked(&pb.listen) || !pb.peer.shared.is_linked(&pa.listen)
+                }
+                _ => false,
+            })
+            .count()
+    }
+
+    /// Waits until every configured link is up.
+    pub async fn wait_overlay(&self, timeout: Duration) -> Result<Duration, NetworkError> {
+        let started = Instant::now();
+        loop {
+            let missing = self.missing_links();
+            if missing == 0 {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() >= timeout {
+                return Err(NetworkError::OverlayTimeout {
+                    secs: timeout.as_secs_f64(),
+                    missing,
+                    links: self.links.len(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Starts a search at peer `index`; returns the query GUID.
+    pub async fn search(&self, index: usize, request: SearchRequest) -> Result<Guid, NetworkError> {
+        let peer = self
+            .peers
+            .get(index)
+            .ok_or_else(|| NetworkError::UnknownPeer(index.to_string()))?;
+        let (reply, answer) = oneshot::channel();
+        let stopped = || NetworkError::PeerStopped(peer.id.clone());
+        peer.peer
+            .tx
+            .send(PeerInput::Search { request, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
+    }
+
+    /// Sends every event of every peer to `tap` too (e.g. to print hits as they arrive).
+    pub fn set_tap(&self, tap: mpsc::UnboundedSender<PeerEvent>) {
+        *self.tap.lock().unwrap_or_else(|e| e.into_inner()) = Some(tap);
+    }
+
+    /// Waits until no frame has arrived anywhere for `quiet`, or `max` has passed.
+    pub async fn settle(&self, quiet: Duration, max: Duration) {
+        let started = Instant::now();
+        let quiet_us = quiet.as_micros() as u64;
+        loop {
+            let idle = clock::now().saturating_sub(self.activity.last());
+            if idle.0 >= quiet_us || started.elapsed() >= max {
+                return;
+            }
+            let left = Duration::from_micros(quiet_us.saturating_sub(idle.0))
+                .max(Duration::from_millis(1));
+            tokio::time::sleep(left).await;
+        }
+    }
+
+    /// Time of the last frame received anywhere in the network.
+    pub fn last_activity(&self) -> Time {
+        self.activity.last()
+    }
+
+    /// Per-query records so far (events still in flight to the recorder may be missing:
+    /// call after [`Network::settle`]).
+    pub async fn records(&self) -> Vec<QueryRecord> {
+        // Let the fold task catch up with what peers already emitted.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.recorder
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .records()
+    }
+
+    /// Counters summed over every peer.
+    pub fn totals(&self) -> NetTotals {
+        let mut t = NetTotals::default();
+        for p in &self.peers {
+            let s = &p.peer.shared;
+            t.frames_in += s.frames_in.load(Ordering::Relaxed);
+            t.queue_drops += s.queue_drops.load(Ordering::Relaxed);
+            t.skipped_frames += s.skipped.load(Ordering::Relaxed);
+            t.bad_streams += s.bad_streams.load(Ordering::Relaxed);
+            t.failed_handshakes += s.failed_handshakes.load(Ordering::Relaxed);
+        }
+        t
+    }
+
+    /// Stops one peer (Bye to its neighbours, links closed), leaving the others running.
+    pub async fn stop_peer(&mut self, index: usize) {
+        if let Some(p) = self.peers.get_mut(index) {
+            stop(p).await;
+        }
+    }
+
+    /// Stops every peer and the recorder.
+    pub async fn shutdown(&mut self) {
+        for p in &mut self.peers {
+            stop(p).await;
+        }
+        // Give writers a moment to put the Byes on the wire before the runtime goes.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.sink = None;
+        if let Some(fold) = self.fold.take() {
+            fold.abort();
+        }
+    }
+}
+
+async fn stop(p: &mut LivePeer) {
+    let (done, wait) = oneshot::channel();
+    if p.peer.tx.send(PeerInput::Shutdown { done }).await.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
+    }
+    for task in p.tasks.drain(..) {
+        task.abort();
+    }
+}
+
+async fn fold_events(
+    mut rx: mpsc::UnboundedReceiver<PeerEvent>,
+    recorder: Arc<Mutex<Recorder>>,
+    tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>>,
+) {
+    let mut batch = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        {
+            let mut rec = recorder.lock().unwrap_or_else(|e| e.into_inner());
+            for e in &batch {
+                rec.record(e.peer, e.at, &e.event);
+            }
+        }
+        let tap = tap.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(tap) = tap {
+            for e in batch.drain(..) {
+                let _ = tap.send(e);
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Whether an event is a hit for one of the origin's searches (for taps printing hits).
+pub fn is_hit(event: &Event) -> bool {
+    matches!(event, Event::HitReceived { .. })
+}

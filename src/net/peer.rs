@@ -1,0 +1,404 @@
+//! One live peer: an actor task that owns the routing core and carries out its actions.
+//!
+//! Every input (a link coming up or going down, a frame, a search, a timer) arrives over one
+//! channel, so the core is driven from a single task and needs no locks. The listener and
+//! the dialers do the handshakes; the links do the byte work; this task only decides
+//! nothing and relays: the core makes every routing decision (ARCHITECTURE.md).
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddrV4;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::clock;
+use super::core::RoutingCore;
+use super::link::LinkHandle;
+use crate::node::{Action, ConnId, DropReason, Event, PeerInfo, SearchRequest, Time};
+use crate::protocol::{kind, Bye, Frame, Guid, Message, Payload};
+
+/// How many inputs the actor takes before it flushes the core's actions and events.
+const INPUT_BATCH: usize = 64;
+/// Depth of a peer's input channel: readers wait when the actor falls behind.
+const INPUT_DEPTH: usize = 1024;
+
+/// An event of one peer, stamped for the process's recorder.
+#[derive(Clone, Debug)]
+pub struct PeerEvent {
+    pub peer: u32,
+    pub at: Time,
+    pub event: Event,
+}
+
+/// Where peers send their events (one recorder per process listens).
+pub type EventSink = mpsc::UnboundedSender<PeerEvent>;
+
+/// Inputs of the peer actor.
+pub enum PeerInput {
+    /// A handshake finished; `down` fires when the link goes away (dialers wait on it).
+    LinkUp {
+        conn: ConnId,
+        info: PeerInfo,
+        link: LinkHandle,
+        down: Option<oneshot::Sender<()>>,
+    },
+    Frame {
+        conn: ConnId,
+        frame: Frame,
+    },
+    LinkDown {
+        conn: ConnId,
+        why: String,
+    },
+    Search {
+        request: SearchRequest,
+        reply: oneshot::Sender<Guid>,
+    },
+    /// Say Bye to every neighbour that accepts it, close every link, stop.
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// Counters and link state of a peer that other tasks read (launcher, listener, dialers).
+#[derive(Debug, Default)]
+pub struct PeerShared {
+    next_conn: AtomicU32,
+    /// Listening addresses of the neighbours we hold a link with.
+    linked: Mutex<HashSet<SocketAddrV4>>,
+    /// Descriptors dropped by full send queues.
+    pub queue_drops: AtomicU64,
+    /// Frames the codec skipped (unknown type, malformed payload).
+    pub skipped: AtomicU64,
+    /// Links closed because the remote sent an undecodable stream.
+    pub bad_streams: AtomicU64,
+    /// Frames received.
+    pub frames_in: AtomicU64,
+    /// Handshakes refused or failed, inbound and outbound.
+    pub failed_handshakes: AtomicU64,
+}
+
+impl PeerShared {
+    pub fn alloc_conn(&self) -> ConnId {
+        ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn linked_set(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddrV4>> {
+        self.linked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether we hold a link with the peer listening at `addr`.
+    pub fn is_linked(&self, addr: &SocketAddrV4) -> bool {
+        self.linked_set().contains(addr)
+    }
+
+    /// Listening addresses of our current neighbours.
+    pub fn linked(&self) -> Vec<SocketAddrV4> {
+        self.linked_set().iter().copied().collect()
+    }
+
+    /// Claims the link slot for `addr`; false if one exists (no double links per pair).
+    pub fn claim(&self, addr: SocketAddrV4) -> bool {
+        self.linked_set().insert(addr)
+    }
+
+    pub fn release(&self, addr: &SocketAddrV4) {
+        self.linked_set().remove(addr);
+    }
+}
+
+/// Process-wide activity clock, to tell when a flood has settled.
+#[derive(Debug, Default)]
+pub struct Activity {
+    last_frame_us: AtomicU64,
+}
+
+impl Activity {
+    pub fn touch(&self, now: Time) {
+        self.last_frame_us.fetch_max(now.0, Ordering::Relaxed);
+    }
+    pub fn last(&self) -> Time {
+        Time(self.last_frame_us.load(Ordering::Relaxed))
+    }
+}
+
+struct LinkState {
+    link: LinkHandle,
+    info: PeerInfo,
+    down: Option<oneshot::Sender<()>>,
+}
+
+struct Actor {
+    index: u32,
+    core: Box<dyn RoutingCore>,
+    rx: mpsc::Receiver<PeerInput>,
+    links: HashMap<ConnId, LinkState>,
+    shared: Arc<PeerShared>,
+    activity: Arc<Activity>,
+    events: Option<EventSink>,
+    stop: watch::Sender<bool>,
+}
+
+/// The running actor's handle: its input channel and shared counters.
+#[derive(Clone)]
+pub struct PeerRef {
+    pub index: u32,
+    pub tx: mpsc::Sender<PeerInput>,
+    pub shared: Arc<PeerShared>,
+    /// Becomes true when the peer stops; listener and dialers watch it.
+    pub stopping: watch::Receiver<bool>,
+}
+
+/// Starts the actor of peer `index`.
+pub fn spawn_actor(
+    index: u32,
+    core: Box<dyn RoutingCore>,
+    activity: Arc<Activity>,
+    events: Option<EventSink>,
+) -> (PeerRef, JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel(INPUT_DEPTH);
+    let (stop, stopping) = watch::channel(false);
+    let shared = Arc::new(PeerShared::default());
+    let actor = Actor {
+        index,
+        core,
+        rx,
+        links: HashMap::new(),
+        shared: shared.clone(),
+        activity,
+        events,
+        stop,
+    };
+    let task = tokio::spawn(actor.run());
+    (
+        PeerRef {
+            index,
+            tx,
+            shared,
+            stopping,
+        },
+        task,
+    )
+}
+
+impl Actor {
+    async fn run(mut self) {
+        loop {
+            let deadline = self.core.poll_timeout();
+            let input = match deadline {
+                Some(at) => {
+                    let sleep = tokio::time::sleep_until(clock::instant_of(at).into());
+                    tokio::select! {
+                        input = self.rx.recv() => input,
+                        _ = sleep => {
+                            self.core.on_timeout(clock::now());
+                            self.flush();
+                            continue;
+                        }
+                    }
+                }
+                None => self.rx.recv().await,
+            };
+            let Some(mut input) = input else { break };
+            let mut taken = 0;
+            loop {
+                if let Some(done) = self.handle(input) {
+                    self.flush();
+                    self.finish(done);
+                    return;
+                }
+                taken += 1;
+                if taken >= INPUT_BATCH {
+                    break;
+                }
+                match self.rx.try_recv() {
+                    Ok(next) => input = next,
+                    Err(_) => break,
+                }
+            }
+            self.flush();
+        }
+        self.finish_links();
+    }
+
+    /// Handles one input; returns the shutdown reply channel when asked to stop.
+    fn handle(&mut self, input: PeerInput) -> Option<oneshot::Sender<()>> {
+        let now = clock::now();
+        match input {
+            PeerInput::LinkUp {
+                conn,
+                info,
+                link,
+                down,
+            } => {
+                self.core.on_connected(now, conn, info.clone());
+                self.links.insert(conn, LinkState { link, info, down });
+            }
+            PeerInput::Frame { conn, frame } => {
+                if !self.links.contains_key(&conn) {
+                    return None;
+                }
+                self.shared.frames_in.fetch_add(1, Ordering::Relaxed);
+                self.activity.touch(now);
+                match frame {
+                    Frame::Message(msg) => {
+                        let is_bye = msg.payload.kind() == kind::BYE;
+                        if let Payload::Bye(bye) = &msg.payload {
+                            log::info!(
+                                "peer {}: link {:?} says bye: {} {}",
+                                self.index,
+                                conn,
+                                bye.code,
+                                bye.message
+                            );
+                        }
+                        self.core.on_message(now, conn, msg);
+                        if is_bye {
+                            // The sender closes after a Bye; do not wait for its FIN.
+                            self.drop_link(now, conn, "bye received");
+                        }
+                    }
+                    Frame::Skipped { header, reason } => {
+                        self.shared.skipped.fetch_add(1, Ordering::Relaxed);
+                        log::debug!(
+                            "peer {}: skipped frame type {:#04x}: {reason}",
+                            self.index,
+                            header.kind
+                        );
+                        self.core.on_skipped(now, conn, &header);
+                    }
+                }
+            }
+            PeerInput::LinkDown { conn, why } => {
+                if why.starts_with("bad") {
+                    self.shared.bad_streams.fetch_add(1, Ordering::Relaxed);
+                }
+                self.drop_link(now, conn, &why);
+            }
+            PeerInput::Search { request, reply } => {
+                let guid = self.core.start_search(now, &request);
+                let _ = reply.send(guid);
+            }
+            PeerInput::Shutdown { done } => return Some(done),
+        }
+        None
+    }
+
+    fn drop_link(&mut self, now: Time, conn: ConnId, why: &str) {
+        if let Some(mut state) = self.links.remove(&conn) {
+            log::debug!("peer {}: link {:?} down: {why}", self.index, conn);
+            state.link.close();
+            if let Some(addr) = state.info.listen_addr {
+                self.shared.release(&addr);
+            }
+            if let Some(down) = state.down.take() {
+                let _ = down.send(());
+            }
+            self.core.on_disconnected(now, conn);
+        }
+    }
+
+    /// Carries out the core's actions and passes its events on.
+    fn flush(&mut self) {
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                Action::Send { to, msg } => {
+                    let Some(state) = self.links.get(&to) else {
+                        continue;
+                    };
+                    let drops = state.link.send(&msg);
+                    if !drops.is_empty() {
+                        self.shared
+                            .queue_drops
+                            .fetch_add(drops.len() as u64, Ordering::Relaxed);
+                        let at = clock::now();
+                        for d in drops {
+                            self.emit(
+                                at,
+                                Event::Dropped {
+                                    guid: d.guid,
+                                    kind: d.kind,
+                                    reason: DropReason::QueueFull,
+                                },
+                            );
+                        }
+                    }
+                }
+                Action::Close { conn, bye } => {
+                    if let (Some(bye), Some(state)) = (bye, self.links.get(&conn)) {
+                        if state.info.accepts_bye {
+                            state.link.send(&bye_message(bye));
+                        }
+                    }
+                    // The core asked for it, so it already forgot the link.
+                    if let Some(mut state) = self.links.remove(&conn) {
+                        state.link.close();
+                        if let Some(addr) = state.info.listen_addr {
+                            self.shared.release(&addr);
+                        }
+                        if let Some(down) = state.down.take() {
+                            let _ = down.send(());
+                        }
+                    }
+                }
+            }
+        }
+        if self.events.is_some() {
+            let at = clock::now();
+            while let Some(event) = self.core.poll_event() {
+                self.emit(at, event);
+            }
+        } else {
+            while self.core.poll_event().is_some() {}
+        }
+    }
+
+    fn emit(&self, at: Time, event: Event) {
+        if let Some(sink) = &self.events {
+            let _ = sink.send(PeerEvent {
+                peer: self.index,
+                at,
+                event,
+            });
+        }
+    }
+
+    fn finish(mut self, done: oneshot::Sender<()>) {
+        let _ = self.stop.send(true);
+        for state in self.links.values() {
+            if state.info.accepts_bye {
+                state.link.send(&bye_message(Bye {
+                    code: 200,
+                    message: "Shutting down".into(),
+                }));
+            }
+        }
+        self.finish_links();
+        let _ = done.send(());
+    }
+
+    fn finish_links(&mut self) {
+        let _ = self.stop.send(true);
+        let now = clock::now();
+        let conns: Vec<ConnId> = self.links.keys().copied().collect();
+        for conn in conns {
+            self.drop_link(now, conn, "shutting down");
+        }
+        self.flush();
+    }
+}
+
+/// A Bye descriptor: link-local, hops 0, TTL 1 (PROTOCOL.md §2.6).
+pub fn bye_message(bye: Bye) -> Message {
+    let mut guid = [0u8; 16];
+    // Bye is never routed, so its GUID need not be unique; mark it for logs.
+    guid[..3].copy_from_slice(b"BYE");
+    Message {
+        guid: Guid(guid),
+        ttl: 1,
+        hops: 0,
+        payload: Payload::Bye(bye),
+    }
+}
