@@ -3,10 +3,14 @@
 //!
 //! A leaf data layer: the live network (`net`), the simulator (`sim`), experiments and
 //! the CLI all read networks from here, so a topology means the same thing everywhere.
+//! It reuses the node layer's `CacheConfig` and `Strategy` so a config's cache and
+//! strategy settings have one definition.
 
 pub mod config;
 pub mod generate;
 pub mod graph;
+pub mod load;
+pub mod stats;
 pub mod synthetic;
 
 pub use config::{
@@ -15,3 +19,6 @@ pub use config::{
 };
 pub use generate::{GenError, GenSpec};
 pub use graph::{AddressError, ConfigOptions, Graph};
+pub use load::{load, LoadError, Topology};
+pub use stats::{Stats, StatsOptions};
+pub use synthetic::{sha1_of, SyntheticReader};
