@@ -1,14 +1,38 @@
 //! The routing state machine of one peer: inputs in, actions and events out (sans-IO).
 //!
-//! A `Node` never touches a socket, a clock or a thread: the driver (the tokio network in
+//! A [`Node`] never touches a socket, a clock or a thread: the driver (the tokio network in
 //! `net`, or the discrete-event simulator in `sim`) passes `now` in and carries the
-//! `Action`s out, so the very same routing decisions run over TCP and in simulation.
-//! `Event`s are the metrics vocabulary both drivers fold into per-query records.
+//! [`Action`]s out, so the very same routing decisions run over TCP and in simulation.
+//! [`Event`]s are the metrics vocabulary both drivers fold into per-query records
+//! ([`record`]). Same inputs and seed give the same outputs.
 //!
-//! SKELETON: the types here are the contract for the other layers; the state machine
-//! itself is being written.
+//! Driving a node:
+//! ```text
+//! node.on_connected(now, conn, info)          // a link is up
+//! node.on_message(now, conn, msg)             // a decoded descriptor
+//! node.on_skipped(now, conn, header, reason)  // a frame the decoder skipped
+//! node.start_search(now, request) -> Guid
+//! node.poll_timeout() / node.on_timeout(now)  // only when a timer is due
+//! while let Some(a) = node.poll_action() { .. } // Send / Close
+//! while let Some(e) = node.poll_event() { .. }  // metrics
+//! while let Some(r) = node.poll_request() { .. } // optional: walker check-backs, pushes
+//! ```
 
+pub mod aged_map;
+pub mod counters;
+pub mod fast_hash;
+pub mod library;
+#[allow(clippy::module_inception)]
+pub mod node;
+pub mod query_rules;
+pub mod record;
+pub mod request;
+pub mod result_cache;
+pub mod rng;
 pub mod types;
 
+pub use counters::Counters;
+pub use library::{Library, SharedFile};
+pub use node::{Node, CHECK_BACK_TIMEOUT};
+pub use request::Request;
 pub use types::*;
-pub mod record;

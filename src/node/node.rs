@@ -1,0 +1,1144 @@
+//! `Node`: one peer's routing state machine — descriptors and timers in, actions and
+//! events out, with no sockets, clocks or threads (see the module docs of `node`).
+//!
+//! The per-descriptor pipeline follows gtk-gnutella and LimeWire (PROTOCOL.md §3.1):
+//! 1. a descriptor arriving with TTL 0 or hops 255 is dropped;
+//! 2. a broadcast (Query, Ping) whose hops+TTL exceeds `max_ttl` is trimmed to
+//!    TTL := max(max_ttl − hops, 1) or dropped, per `over_max_ttl`, and counted;
+//! 3. hops+1, TTL−1 ("hop on receipt");
+//! 4. duplicates are judged on (GUID, payload type);
+//! 5. the reverse route is recorded before anything is forwarded;
+//! 6. the descriptor is handled, then forwarded only while TTL > 0.
+//!
+//! **A duplicate Query with more TTL left than the first copy** is forwarded again (to
+//! every neighbour but its sender) without being handled again, as gtk-gnutella does: the
+//! stored TTL is raised and no new answer, event `QueryReceived` or route is produced.
+//! This keeps a flood's reach equal to the TTL ball even when a longer path delivers
+//! first (variable latencies in the simulator), and it is what lets an expanding ring
+//! re-use one GUID. With equal link latencies the first copy always has the most TTL, so
+//! the closed forms hold exactly: a ring of N with a large TTL carries N+1 query messages,
+//! a tree carries no duplicates, a TTL-t flood on a grid reaches the 2t(t+1) cells within
+//! distance t. Such re-forwarded copies are not reported as `Dropped { Duplicate }`
+//! (they were not dropped); `Counters::reforwarded` counts them.
+//!
+//! **Strategies** (all peers of a network run the same one; it is configuration):
+//! - `Flood`: a query goes to every neighbour but its sender.
+//! - `ExpandingRing { wait_ms }`: the origin floods with TTL 1, 2, 4, ... up to the
+//!   requested TTL, `wait_ms` apart, and stops issuing rounds once a hit has arrived.
+//!   Every round re-uses the search's GUID: peers already reached forward the round
+//!   because it has more TTL left (rule above) but do not answer again, so one search is
+//!   one GUID in every metric, and each round still costs the messages of a full flood of
+//!   its radius, as in Lv et al. (ICS 2002). Relays simply flood.
+//! - `RandomWalk { walkers, check_every }`: the origin sends `walkers` copies (same GUID)
+//!   to distinct random neighbours; a relay handles a query the first time only but passes
+//!   every walker that reaches it on to ONE random neighbour other than the one it came
+//!   from (back to it only when it is the sole neighbour, so walkers do not die in dead
+//!   ends of power-law graphs). Walkers stop when TTL runs out, so runs with walkers set
+//!   `max_ttl` to the walk length (up to 255). Every `check_every` hops a walker parks and
+//!   the node raises `Request::CheckBack`; the driver asks the origin and answers with
+//!   `on_check_back`; an unanswered walker walks on after `CHECK_BACK_TIMEOUT`.
+
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+
+use rand::RngCore;
+
+use super::aged_map::{AgedMap, Bounds};
+use super::counters::Counters;
+use super::fast_hash::KeyedHash;
+use super::library::Library;
+use super::query_rules::check_query;
+use super::request::Request;
+use super::result_cache::{cache_key, ResultCache};
+use super::rng::NodeRng;
+use super::types::{
+    Action, CacheMode, ConnId, DropReason, Event, NodeConfig, OverMaxTtl, PeerInfo, SearchRequest,
+    Strategy, Time,
+};
+use crate::protocol::{
+    kind, Extension, Guid, Header, HitRecord, Message, Payload, Ping, Pong, Push, QhdTrailer,
+    Query, QueryHit, MAX_RECORDS_PER_HIT,
+};
+
+/// How long a parked random walker waits for its origin's answer before walking on.
+pub const CHECK_BACK_TIMEOUT: Time = Time(2_000_000);
+
+/// Vendor code in the trailer of our QueryHits.
+pub const VENDOR_CODE: [u8; 4] = *b"GNRS";
+
+/// Speed (kb/s) we advertise in QueryHits.
+const HIT_SPEED_KBPS: u32 = 1000;
+
+/// Most walkers one node keeps parked; beyond that a walker walks on unchecked, so a
+/// driver that never answers cannot make the node grow without bound.
+const MAX_PARKED: usize = 1024;
+
+/// Most driver requests kept unpolled (a driver that never polls loses the oldest).
+const MAX_REQUESTS: usize = 1024;
+
+/// Where a descriptor with a given (GUID, type) came from.
+#[derive(Clone, Copy, Debug)]
+struct Route {
+    /// `None`: we originated it.
+    from: Option<ConnId>,
+    /// The most TTL any copy had left after our hop.
+    ttl_left: u8,
+}
+
+#[derive(Clone, Debug)]
+struct Neighbour {
+    conn: ConnId,
+    info: PeerInfo,
+}
+
+/// A search this node started.
+#[derive(Clone, Debug)]
+struct OwnSearch {
+    query: Arc<Query>,
+    ttl: u8,
+    /// TTL of the latest expanding-ring round (equals `ttl` for the other strategies).
+    round_ttl: u8,
+    hits: u32,
+}
+
+#[derive(Debug)]
+struct OwnSearches {
+    searches: AgedMap<Guid, OwnSearch>,
+    /// When the next expanding-ring round of a search is due.
+    ring_timers: Vec<(Time, Guid)>,
+}
+
+#[derive(Clone, Debug)]
+struct ParkedWalker {
+    msg: Message,
+    from: ConnId,
+    deadline: Time,
+}
+
+/// State only some nodes ever need, allocated on first use.
+#[derive(Debug, Default)]
+struct Pending {
+    parked: Vec<ParkedWalker>,
+    requests: VecDeque<Request>,
+}
+
+/// One peer's routing state machine. See the module documentation for the rules.
+#[derive(Debug)]
+pub struct Node {
+    config: Arc<NodeConfig>,
+    advertised_addr: SocketAddrV4,
+    servent_guid: Guid,
+    library: Option<Box<Library>>,
+    rng: NodeRng,
+    hash: KeyedHash,
+    neighbours: Vec<Neighbour>,
+    /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
+    table: AgedMap<(Guid, u8), Route>,
+    /// Servent GUID -> the link its QueryHits came in on (Push routing).
+    push_routes: Option<Box<AgedMap<Guid, ConnId>>>,
+    own: Option<Box<OwnSearches>>,
+    cache: Option<Box<ResultCache>>,
+    pending: Option<Box<Pending>>,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+    counters: Counters,
+}
+
+static EMPTY_LIBRARY: Library = Library::EMPTY;
+
+impl Node {
+    /// A node with its own copy of `config` (identity taken from it).
+    pub fn new(config: NodeConfig, library: Library, seed: u64) -> Node {
+        let addr = config.advertised_addr;
+        let guid = config.servent_guid;
+        Node::with_shared_config(Arc::new(config), addr, guid, library, seed)
+    }
+
+    /// A node sharing one `config` with many others (the simulator's million nodes), with
+    /// its own advertised address and servent GUID, which override the config's.
+    pub fn with_shared_config(
+        config: Arc<NodeConfig>,
+        advertised_addr: SocketAddrV4,
+        servent_guid: Guid,
+        library: Library,
+        seed: u64,
+    ) -> Node {
+        let mut rng = NodeRng::seed_from(seed);
+        let hash = KeyedHash::new(rng.next_u64());
+        Node {
+            config,
+            advertised_addr,
+            servent_guid,
+            library: if library.is_empty() {
+                None
+            } else {
+                Some(Box::new(library))
+            },
+            rng,
+            hash,
+            neighbours: Vec::new(),
+            table: AgedMap::new(hash),
+            push_routes: None,
+            own: None,
+            cache: None,
+            pending: None,
+            actions: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    pub fn servent_guid(&self) -> Guid {
+        self.servent_guid
+    }
+
+    pub fn advertised_addr(&self) -> SocketAddrV4 {
+        self.advertised_addr
+    }
+
+    pub fn library(&self) -> &Library {
+        self.library.as_deref().unwrap_or(&EMPTY_LIBRARY)
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The links currently up, in the order they came up.
+    pub fn neighbours(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.neighbours.iter().map(|n| n.conn)
+    }
+
+    /// What the driver told us about a neighbour.
+    pub fn peer_info(&self, conn: ConnId) -> Option<&PeerInfo> {
+        self.neighbours
+            .iter()
+            .find(|n| n.conn == conn)
+            .map(|n| &n.info)
+    }
+
+    /// Heap bytes this node holds (an estimate, for memory reports; the shared config
+    /// is not counted).
+    pub fn heap_bytes(&self) -> usize {
+        let library = self.library.as_ref().map_or(0, |l| {
+            std::mem::size_of::<Library>()
+                + l.files()
+                    .iter()
+                    .map(|f| std::mem::size_of_val(f) + 3 * f.name.len() + 64)
+                    .sum::<usize>()
+        });
+        library
+            + self.neighbours.capacity() * std::mem::size_of::<Neighbour>()
+            + self.table.heap_bytes()
+            + self.push_routes.as_ref().map_or(0, |p| 80 + p.heap_bytes())
+            + self
+                .own
+                .as_ref()
+                .map_or(0, |o| 80 + o.searches.heap_bytes())
+            + self
+                .cache
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<ResultCache>())
+            + self
+                .pending
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<Pending>())
+            + self.actions.capacity() * std::mem::size_of::<Action>()
+            + self.events.capacity() * std::mem::size_of::<Event>()
+    }
+
+    // ----- driver inputs -------------------------------------------------------------
+
+    /// A link came up (after the handshake).
+    pub fn on_connected(&mut self, _now: Time, conn: ConnId, info: PeerInfo) {
+        match self.neighbours.iter_mut().find(|n| n.conn == conn) {
+            Some(existing) => existing.info = info,
+            None => self.neighbours.push(Neighbour { conn, info }),
+        }
+    }
+
+    /// A link went down. Routes through it are dropped lazily: a reply for it is then
+    /// dropped as `NoRoute`. Drivers must not reuse a `ConnId` for a later link.
+    pub fn on_disconnected(&mut self, _now: Time, conn: ConnId) {
+        self.neighbours.retain(|n| n.conn != conn);
+    }
+
+    /// The decoder skipped a complete frame from `from` (unknown type or malformed
+    /// payload): counted, never forwarded; the link stays up.
+    pub fn on_skipped(
+        &mut self,
+        _now: Time,
+        from: ConnId,
+        header: Header,
+        reason: impl std::fmt::Display,
+    ) {
+        let known = matches!(
+            header.kind,
+            kind::PING | kind::PONG | kind::BYE | kind::PUSH | kind::QUERY | kind::QUERY_HIT
+        );
+        let why = if known {
+            self.counters.bad_payload += 1;
+            DropReason::BadPayload
+        } else {
+            self.counters.unknown_type += 1;
+            DropReason::UnknownType
+        };
+        log::debug!("skipped {:#04x} from {:?}: {reason}", header.kind, from);
+        self.dropped(header.guid, header.kind, why);
+    }
+
+    /// A descriptor arrived on `from`.
+    pub fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
+        self.counters.received += 1;
+        let Message {
+            guid,
+            ttl,
+            hops,
+            payload,
+        } = msg;
+        let kind = payload.kind();
+        match payload {
+            Payload::Unknown { .. } => {
+                self.counters.unknown_type += 1;
+                self.dropped(guid, kind, DropReason::UnknownType);
+                return;
+            }
+            Payload::Bye(_) => {
+                // Never answer a Bye with a Bye (PROTOCOL.md §2.6).
+                self.neighbours.retain(|n| n.conn != from);
+                self.actions.push_back(Action::Close {
+                    conn: from,
+                    bye: None,
+                });
+                return;
+            }
+            _ => {}
+        }
+        if ttl == 0 || hops == u8::MAX {
+            self.counters.bad_ttl += 1;
+            let why = if ttl == 0 {
+                DropReason::TtlExpired
+            } else {
+                DropReason::OverMaxTtl
+            };
+            self.dropped(guid, kind, why);
+            return;
+        }
+        match payload {
+            Payload::Query(query) => self.on_query(now, from, guid, ttl, hops, query),
+            Payload::QueryHit(hit) => self.on_hit(now, from, guid, ttl - 1, hops + 1, hit),
+            Payload::Ping(ping) => self.on_ping(now, from, guid, ttl, hops, ping),
+            Payload::Pong(pong) => self.on_pong(now, guid, ttl - 1, hops + 1, pong),
+            Payload::Push(push) => self.on_push(now, from, guid, ttl - 1, hops + 1, push),
+            Payload::Bye(_) | Payload::Unknown { .. } => {}
+        }
+    }
+
+    /// Starts a search of our own and returns its GUID (the one every event, round and
+    /// walker of this search carries). The TTL is clamped to 1..=`max_ttl`.
+    pub fn start_search(&mut self, now: Time, request: SearchRequest) -> Guid {
+        let ttl = request.ttl.clamp(1, self.config.max_ttl.max(1));
+        let guid = Guid::random(&mut self.rng);
+        let mut query = if request.words.trim().is_empty() {
+            match request.sha1 {
+                Some(sha1) => Query::by_urn(sha1),
+                None => Query::keywords(&request.words),
+            }
+        } else {
+            let mut q = Query::keywords(&request.words);
+            if let Some(sha1) = request.sha1 {
+                q.extensions.push(Extension::Sha1(sha1));
+            }
+            q
+        };
+        query.trailing_nul = false;
+        let query = Arc::new(query);
+        self.events.push_back(Event::SearchStarted {
+            guid,
+            words: request.words,
+            ttl,
+        });
+        if self.config.cache.mode != CacheMode::Off {
+            let bounds = self.route_bounds();
+            let key = cache_key(&query);
+            self.cache_mut().note_query(guid, key, now, bounds);
+        }
+        let first_round = match self.config.strategy {
+            Strategy::ExpandingRing { .. } => 1,
+            _ => ttl,
+        };
+        let bounds = self.route_bounds();
+        let own = self.own_mut();
+        own.searches.insert(
+            guid,
+            OwnSearch {
+                query: Arc::clone(&query),
+                ttl,
+                round_ttl: first_round,
+                hits: 0,
+            },
+            now,
+            bounds,
+        );
+        self.remember(
+            guid,
+            kind::QUERY,
+            Route {
+                from: None,
+                ttl_left: first_round,
+            },
+            now,
+        );
+        match self.config.strategy {
+            Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
+            Strategy::ExpandingRing { wait_ms } => {
+                self.flood_query(guid, first_round, 0, &query, None);
+                if first_round < ttl {
+                    let due = now.plus_micros(wait_ms.saturating_mul(1000));
+                    self.own_mut().ring_timers.push((due, guid));
+                }
+            }
+            Strategy::RandomWalk { walkers, .. } => {
+                let mut targets: Vec<ConnId> = self.neighbours().collect();
+                let k = (walkers as usize).min(targets.len());
+                for i in 0..k {
+                    let j = i + self.rng.below(targets.len() - i);
+                    targets.swap(i, j);
+                }
+                targets.truncate(k);
+                let msg = Message {
+                    guid,
+                    ttl,
+                    hops: 0,
+                    payload: Payload::Query(query),
+                };
+                for to in &targets {
+                    self.actions.push_back(Action::Send {
+                        to: *to,
+                        msg: msg.clone(),
+                    });
+                }
+                self.sent(guid, kind::QUERY, k as u32);
+            }
+        }
+        guid
+    }
+
+    /// Whether our search `guid` has had a hit (what a walker's check-back asks).
+    pub fn search_satisfied(&self, guid: Guid) -> bool {
+        self.own
+            .as_ref()
+            .and_then(|o| {
+                o.searches
+                    .get(&guid, Time(u64::MAX), Bounds::new(1, u64::MAX))
+            })
+            .is_some_and(|s| s.hits > 0)
+    }
+
+    /// The origin's answer to a `Request::CheckBack` for `guid`: `satisfied` stops the
+    /// walkers parked here, otherwise they walk on.
+    pub fn on_check_back(&mut self, _now: Time, guid: Guid, satisfied: bool) {
+        let Some(pending) = self.pending.as_mut() else {
+            return;
+        };
+        let mut resumed = Vec::new();
+        pending.parked.retain(|p| {
+            if p.msg.guid == guid {
+                resumed.push(p.clone());
+                false
+            } else {
+                true
+            }
+        });
+        if satisfied {
+            return;
+        }
+        for walker in resumed {
+            self.step_walker(walker.from, walker.msg);
+        }
+    }
+
+    /// Sends a Push asking servent `target` to connect back to us for file `index`,
+    /// along the route its hits came by. `None` when no route is known.
+    pub fn start_push(&mut self, now: Time, target: Guid, index: u32, ttl: u8) -> Option<Guid> {
+        let to = self.push_route(&target, now)?;
+        let guid = Guid::random(&mut self.rng);
+        let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
+        let push = Push {
+            servent_guid: target,
+            index,
+            ip: *self.advertised_addr.ip(),
+            port: self.advertised_addr.port(),
+            ggep: Default::default(),
+        };
+        self.remember(
+            guid,
+            kind::PUSH,
+            Route {
+                from: None,
+                ttl_left: ttl,
+            },
+            now,
+        );
+        let msg = Message {
+            guid,
+            ttl,
+            hops: 0,
+            payload: Payload::Push(push),
+        };
+        self.actions.push_back(Action::Send { to, msg });
+        self.sent(guid, kind::PUSH, 1);
+        Some(guid)
+    }
+
+    /// Sends a Ping of our own on `conn` (a TTL 1 ping is a keep-alive); its Pongs are
+    /// consumed here.
+    pub fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) -> Guid {
+        let guid = Guid::random(&mut self.rng);
+        let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
+        self.remember(
+            guid,
+            kind::PING,
+            Route {
+                from: None,
+                ttl_left: ttl,
+            },
+            now,
+        );
+        let msg = Message {
+            guid,
+            ttl,
+            hops: 0,
+            payload: Payload::Ping(Ping::default()),
+        };
+        self.actions.push_back(Action::Send { to: conn, msg });
+        self.sent(guid, kind::PING, 1);
+        guid
+    }
+
+    /// The next time `on_timeout` has work (expanding-ring rounds, parked walkers);
+    /// `None` when idle, so a driver never ticks idle nodes.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        let ring = self
+            .own
+            .as_ref()
+            .and_then(|o| o.ring_timers.iter().map(|(t, _)| *t).min());
+        let parked = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.parked.iter().map(|w| w.deadline).min());
+        match (ring, parked) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn on_timeout(&mut self, now: Time) {
+        let mut due: Vec<(Time, Guid)> = Vec::new();
+        if let Some(own) = self.own.as_mut() {
+            own.ring_timers.retain(|timer| {
+                if timer.0 <= now {
+                    due.push(*timer);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        due.sort();
+        for (_, guid) in due {
+            self.next_ring_round(now, guid);
+        }
+        let mut expired = Vec::new();
+        if let Some(pending) = self.pending.as_mut() {
+            pending.parked.retain(|p| {
+                if p.deadline <= now {
+                    expired.push(p.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        for walker in expired {
+            self.step_walker(walker.from, walker.msg);
+        }
+    }
+
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Requests only the driver can fulfil (see [`Request`]); optional to poll.
+    pub fn poll_request(&mut self) -> Option<Request> {
+        self.pending.as_mut().and_then(|p| p.requests.pop_front())
+    }
+
+    // ----- per-type handling ---------------------------------------------------------
+
+    fn on_query(
+        &mut self,
+        now: Time,
+        from: ConnId,
+        guid: Guid,
+        ttl: u8,
+        hops: u8,
+        query: Arc<Query>,
+    ) {
+        if check_query(&query).is_err() {
+            self.counters.bad_queries += 1;
+            self.dropped(guid, kind::QUERY, DropReason::BadQuery);
+            return;
+        }
+        let Some(ttl) = self.admit_broadcast(guid, kind::QUERY, ttl, hops) else {
+            return;
+        };
+        let (ttl, hops) = (ttl - 1, hops + 1);
+        let walking = matches!(self.config.strategy, Strategy::RandomWalk { .. });
+        let seen = self.seen_bounds();
+        if let Some(route) = self.table.get_mut(&(guid, kind::QUERY), now, seen) {
+            if walking {
+                self.counters.reforwarded += 1;
+                if ttl == 0 {
+                    self.dropped(guid, kind::QUERY, DropReason::TtlExpired);
+                } else {
+                    let msg = Message {
+                        guid,
+                        ttl,
+                        hops,
+                        payload: Payload::Query(query),
+                    };
+                    self.forward_walker(now, from, msg);
+                }
+            } else if ttl > route.ttl_left {
+                route.ttl_left = ttl;
+                self.counters.reforwarded += 1;
+                self.flood_query(guid, ttl, hops, &query, Some(from));
+            } else {
+                self.counters.duplicates += 1;
+                self.dropped(guid, kind::QUERY, DropReason::Duplicate);
+            }
+            return;
+        }
+        self.remember(
+            guid,
+            kind::QUERY,
+            Route {
+                from: Some(from),
+                ttl_left: ttl,
+            },
+            now,
+        );
+        self.events
+            .push_back(Event::QueryReceived { guid, from, hops });
+        let from_cache = self.answer(now, from, guid, hops, &query);
+        if from_cache && self.config.cache.mode == CacheMode::AnswerAndStop {
+            self.dropped(guid, kind::QUERY, DropReason::AnsweredFromCache);
+            return;
+        }
+        if ttl == 0 {
+            self.dropped(guid, kind::QUERY, DropReason::TtlExpired);
+            return;
+        }
+        if walking {
+            let msg = Message {
+                guid,
+                ttl,
+                hops,
+                payload: Payload::Query(query),
+            };
+            self.forward_walker(now, from, msg);
+        } else {
+            self.flood_query(guid, ttl, hops, &query, Some(from));
+        }
+    }
+
+    /// Answers a fresh query from our library and our result cache; true when the cache
+    /// answered.
+    fn answer(&mut self, now: Time, to: ConnId, guid: Guid, hops: u8, query: &Arc<Query>) -> bool {
+        // Reply TTL = received hops + 2 (LimeWire; the spec's minimum); `hops` is already
+        // incremented, so it is received hops + 1.
+        let reply_ttl = hops.saturating_add(1);
+        let max_results = self.config.max_results;
+        let mut budget = max_results;
+        if let Some(library) = self.library.as_deref() {
+            let records: Vec<HitRecord> = library
+                .search(query, max_results)
+                .iter()
+                .map(|f| f.hit_record())
+                .collect();
+            if !records.is_empty() {
+                budget -= records.len().min(budget);
+                self.counters.answered += 1;
+                self.events.push_back(Event::Answered {
+                    guid,
+                    records: records.len() as u32,
+                    from_cache: false,
+                });
+                let sent = self.send_hits(to, guid, reply_ttl, records);
+                self.sent(guid, kind::QUERY_HIT, sent);
+            }
+        }
+        if self.config.cache.mode == CacheMode::Off {
+            return false;
+        }
+        let key = cache_key(query);
+        let bounds = self.route_bounds();
+        let cache_config = self.config.cache;
+        let cache = self.cache_mut();
+        let cached = cache.lookup(&key, now, &cache_config);
+        cache.note_query(guid, key, now, bounds);
+        let Some(hits) = cached else {
+            return false;
+        };
+        let mut sent = 0u32;
+        let mut records = 0usize;
+        for hit in hits {
+            if hit.servent_guid == self.servent_guid || hit.records.len() > budget {
+                continue;
+            }
+            budget -= hit.records.len();
+            records += hit.records.len();
+            let msg = Message {
+                guid,
+                ttl: reply_ttl,
+                hops: 0,
+                payload: Payload::QueryHit(hit),
+            };
+            self.actions.push_back(Action::Send { to, msg });
+            sent += 1;
+        }
+        if sent == 0 {
+            return false;
+        }
+        self.counters.answered_from_cache += 1;
+        self.events.push_back(Event::Answered {
+            guid,
+            records: records as u32,
+            from_cache: true,
+        });
+        self.sent(guid, kind::QUERY_HIT, sent);
+        true
+    }
+
+    /// `hops` and `ttl` are already hopped.
+    fn on_hit(
+        &mut self,
+        now: Time,
+        from: ConnId,
+        guid: Guid,
+        ttl: u8,
+        hops: u8,
+        hit: Arc<QueryHit>,
+    ) {
+        if hit.servent_guid != self.servent_guid {
+            let bounds = self.route_bounds();
+            let hash = self.hash;
+            self.push_routes
+                .get_or_insert_with(|| Box::new(AgedMap::new(hash)))
+                .insert(hit.servent_guid, from, now, bounds);
+        }
+        if self.config.cache.mode != CacheMode::Off {
+            let bounds = self.route_bounds();
+            let cache_config = self.config.cache;
+            if let Some(cache) = self.cache.as_mut() {
+                cache.add_hit(&guid, &hit, now, &cache_config, bounds);
+            }
+        }
+        let route = self
+            .table
+            .get(&(guid, kind::QUERY), now, self.route_bounds())
+            .map(|r| r.from);
+        match route {
+            None => self.no_route(guid, kind::QUERY_HIT),
+            Some(None) => {
+                let mut finished = false;
+                if let Some(own) = self.own.as_mut() {
+                    if let Some(search) = own.searches.get_mut(&guid, now, Bounds::new(1, u64::MAX))
+                    {
+                        search.hits += 1;
+                        finished = true;
+                    }
+                    if finished {
+                        // The first hit ends an expanding ring: no further rounds.
+                        own.ring_timers.retain(|(_, g)| *g != guid);
+                    }
+                }
+                self.events
+                    .push_back(Event::HitReceived { guid, hops, hit });
+            }
+            Some(Some(conn)) => {
+                if !self.is_connected(conn) {
+                    self.no_route(guid, kind::QUERY_HIT);
+                } else if ttl == 0 {
+                    self.dropped(guid, kind::QUERY_HIT, DropReason::TtlExpired);
+                } else {
+                    let msg = Message {
+                        guid,
+                        ttl,
+                        hops,
+                        payload: Payload::QueryHit(hit),
+                    };
+                    self.actions.push_back(Action::Send { to: conn, msg });
+                    self.sent(guid, kind::QUERY_HIT, 1);
+                }
+            }
+        }
+    }
+
+    fn on_ping(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, ping: Ping) {
+        let Some(ttl) = self.admit_broadcast(guid, kind::PING, ttl, hops) else {
+            return;
+        };
+        let (ttl, hops) = (ttl - 1, hops + 1);
+        let seen = self.seen_bounds();
+        if self.table.get(&(guid, kind::PING), now, seen).is_some() {
+            self.counters.duplicates += 1;
+            self.dropped(guid, kind::PING, DropReason::Duplicate);
+            return;
+        }
+        self.remember(
+            guid,
+            kind::PING,
+            Route {
+                from: Some(from),
+                ttl_left: ttl,
+            },
+            now,
+        );
+        let library = self.library();
+        let pong = Pong {
+            port: self.advertised_addr.port(),
+            ip: *self.advertised_addr.ip(),
+            files: library.len() as u32,
+            kbytes: library.total_kib(),
+            ggep: Default::default(),
+        };
+        // The Pong needs as many hops as the Ping made.
+        let msg = Message {
+            guid,
+            ttl: hops,
+            hops: 0,
+            payload: Payload::Pong(pong),
+        };
+        self.actions.push_back(Action::Send { to: from, msg });
+        self.sent(guid, kind::PONG, 1);
+        if ttl > 0 {
+            let msg = Message {
+                guid,
+                ttl,
+                hops,
+                payload: Payload::Ping(ping),
+            };
+            let n = self.flood(&msg, Some(from));
+            self.sent(guid, kind::PING, n);
+        }
+    }
+
+    fn on_pong(&mut self, now: Time, guid: Guid, ttl: u8, hops: u8, pong: Pong) {
+        let route = self
+            .table
+            .get(&(guid, kind::PING), now, self.route_bounds())
+            .map(|r| r.from);
+        match route {
+            None => self.no_route(guid, kind::PONG),
+            Some(None) => {} // A Pong for our own Ping: the link is alive.
+            Some(Some(conn)) if !self.is_connected(conn) => self.no_route(guid, kind::PONG),
+            Some(Some(_)) if ttl == 0 => self.dropped(guid, kind::PONG, DropReason::TtlExpired),
+            Some(Some(conn)) => {
+                let msg = Message {
+                    guid,
+                    ttl,
+                    hops,
+                    payload: Payload::Pong(pong),
+                };
+                self.actions.push_back(Action::Send { to: conn, msg });
+                self.sent(guid, kind::PONG, 1);
+            }
+        }
+    }
+
+    fn on_push(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, push: Push) {
+        let seen = self.seen_bounds();
+        if self.table.get(&(guid, kind::PUSH), now, seen).is_some() {
+            self.counters.duplicates += 1;
+            self.dropped(guid, kind::PUSH, DropReason::Duplicate);
+            return;
+        }
+        self.remember(
+            guid,
+            kind::PUSH,
+            Route {
+                from: Some(from),
+                ttl_left: ttl,
+            },
+            now,
+        );
+        if push.servent_guid == self.servent_guid {
+            self.request(Request::ConnectBack { push, from });
+            return;
+        }
+        match self.push_route(&push.servent_guid, now) {
+            None => self.no_route(guid, kind::PUSH),
+            Some(_) if ttl == 0 => self.dropped(guid, kind::PUSH, DropReason::TtlExpired),
+            Some(to) => {
+                let msg = Message {
+                    guid,
+                    ttl,
+                    hops,
+                    payload: Payload::Push(push),
+                };
+                self.actions.push_back(Action::Send { to, msg });
+                self.sent(guid, kind::PUSH, 1);
+            }
+        }
+    }
+
+    // ----- strategies ----------------------------------------------------------------
+
+    fn next_ring_round(&mut self, now: Time, guid: Guid) {
+        let Strategy::ExpandingRing { wait_ms } = self.config.strategy else {
+            return;
+        };
+        let Some(own) = self.own.as_mut() else {
+            return;
+        };
+        let Some(search) = own.searches.get_mut(&guid, now, Bounds::new(1, u64::MAX)) else {
+            return;
+        };
+        if search.hits > 0 || search.round_ttl >= search.ttl {
+            return;
+        }
+        let round_ttl = search.round_ttl.saturating_mul(2).min(search.ttl);
+        search.round_ttl = round_ttl;
+        let query = Arc::clone(&search.query);
+        if round_ttl < search.ttl {
+            own.ring_timers
+                .push((now.plus_micros(wait_ms.saturating_mul(1000)), guid));
+        }
+        self.remember(
+            guid,
+            kind::QUERY,
+            Route {
+                from: None,
+                ttl_left: round_ttl,
+            },
+            now,
+        );
+        self.flood_query(guid, round_ttl, 0, &query, None);
+    }
+
+    /// Passes a walker on, parking it for a check-back every `check_every` hops.
+    fn forward_walker(&mut self, now: Time, from: ConnId, msg: Message) {
+        if let Strategy::RandomWalk { check_every, .. } = self.config.strategy {
+            let parked = self.pending.as_ref().map_or(0, |p| p.parked.len());
+            if check_every > 0 && msg.hops % check_every == 0 && parked < MAX_PARKED {
+                let (guid, hops) = (msg.guid, msg.hops);
+                let deadline = now.plus_micros(CHECK_BACK_TIMEOUT.0);
+                self.pending_mut().parked.push(ParkedWalker {
+                    msg,
+                    from,
+                    deadline,
+                });
+                self.request(Request::CheckBack { guid, hops });
+                return;
+            }
+        }
+        self.step_walker(from, msg);
+    }
+
+    /// Sends a walker to one random neighbour other than `from` (or back to `from` when it
+    /// is the only one).
+    fn step_walker(&mut self, from: ConnId, msg: Message) {
+        let others = self.neighbours.iter().filter(|n| n.conn != from).count();
+        let to = if others == 0 {
+            self.neighbours.first().map(|n| n.conn)
+        } else {
+            let pick = self.rng.below(others);
+            self.neighbours
+                .iter()
+                .filter(|n| n.conn != from)
+                .nth(pick)
+                .map(|n| n.conn)
+        };
+        if let Some(to) = to {
+            let guid = msg.guid;
+            self.actions.push_back(Action::Send { to, msg });
+            self.sent(guid, kind::QUERY, 1);
+        }
+    }
+
+    // ----- helpers -------------------------------------------------------------------
+
+    fn flood_query(
+        &mut self,
+        guid: Guid,
+        ttl: u8,
+        hops: u8,
+        query: &Arc<Query>,
+        except: Option<ConnId>,
+    ) {
+        let msg = Message {
+            guid,
+            ttl,
+            hops,
+            payload: Payload::Query(Arc::clone(query)),
+        };
+        let n = self.flood(&msg, except);
+        self.sent(guid, kind::QUERY, n);
+    }
+
+    /// Puts `msg` on every link but `except`; the payload is shared, not copied.
+    fn flood(&mut self, msg: &Message, except: Option<ConnId>) -> u32 {
+        let mut n = 0;
+        for neighbour in &self.neighbours {
+            if Some(neighbour.conn) != except {
+                self.actions.push_back(Action::Send {
+                    to: neighbour.conn,
+                    msg: msg.clone(),
+                });
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Splits `records` into QueryHits of at most 10 records and sends them to `to`.
+    fn send_hits(&mut self, to: ConnId, guid: Guid, ttl: u8, records: Vec<HitRecord>) -> u32 {
+        let mut sent = 0;
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let chunk: Vec<HitRecord> = records.by_ref().take(MAX_RECORDS_PER_HIT).collect();
+            let hit = QueryHit {
+                port: self.advertised_addr.port(),
+                ip: *self.advertised_addr.ip(),
+                speed: HIT_SPEED_KBPS,
+                records: chunk,
+                trailer: Some(QhdTrailer {
+                    vendor: VENDOR_CODE,
+                    // Push flag valid (byte 1 bit 0) and clear (byte 0 bit 0): we accept
+                    // incoming connections; nothing else is claimed.
+                    open_data: vec![0x00, 0x01],
+                    private: Default::default(),
+                }),
+                servent_guid: self.servent_guid,
+            };
+            let msg = Message {
+                guid,
+                ttl,
+                hops: 0,
+                payload: Payload::QueryHit(Arc::new(hit)),
+            };
+            self.actions.push_back(Action::Send { to, msg });
+            sent += 1;
+        }
+        sent
+    }
+
+    /// Applies `max_ttl` to a broadcast before its hop: the TTL to use, or `None` if dropped.
+    fn admit_broadcast(&mut self, guid: Guid, kind: u8, ttl: u8, hops: u8) -> Option<u8> {
+        let max = self.config.max_ttl;
+        if u16::from(hops) + u16::from(ttl) <= u16::from(max) {
+            return Some(ttl);
+        }
+        match self.config.over_max_ttl {
+            OverMaxTtl::Trim => {
+                self.counters.ttl_trimmed += 1;
+                Some(max.saturating_sub(hops).max(1))
+            }
+            OverMaxTtl::Drop => {
+                self.counters.over_max_ttl += 1;
+                self.dropped(guid, kind, DropReason::OverMaxTtl);
+                None
+            }
+        }
+    }
+
+    fn remember(&mut self, guid: Guid, kind: u8, route: Route, now: Time) {
+        let bounds = self.table_bounds();
+        self.table.insert((guid, kind), route, now, bounds);
+    }
+
+    fn push_route(&self, target: &Guid, now: Time) -> Option<ConnId> {
+        let bounds = self.route_bounds();
+        let conn = *self.push_routes.as_ref()?.get(target, now, bounds)?;
+        self.is_connected(conn).then_some(conn)
+    }
+
+    fn is_connected(&self, conn: ConnId) -> bool {
+        self.neighbours.iter().any(|n| n.conn == conn)
+    }
+
+    fn dropped(&mut self, guid: Guid, kind: u8, reason: DropReason) {
+        self.events.push_back(Event::Dropped { guid, kind, reason });
+    }
+
+    fn no_route(&mut self, guid: Guid, kind: u8) {
+        self.counters.no_route += 1;
+        self.dropped(guid, kind, DropReason::NoRoute);
+    }
+
+    fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
+        if count > 0 {
+            self.counters.sent += u64::from(count);
+            self.events.push_back(Event::Sent { guid, kind, count });
+        }
+    }
+
+    fn request(&mut self, request: Request) {
+        let pending = self.pending_mut();
+        if pending.requests.len() >= MAX_REQUESTS {
+            pending.requests.pop_front();
+        }
+        pending.requests.push_back(request);
+    }
+
+    /// Duplicate suppression looks back `seen_max_age_secs`; routes live
+    /// `route_max_age_secs`; one table holds both, sized for the larger.
+    fn seen_bounds(&self) -> Bounds {
+        Bounds::new(self.config.seen_capacity, self.config.seen_max_age_secs)
+    }
+
+    fn route_bounds(&self) -> Bounds {
+        Bounds::new(self.config.route_capacity, self.config.route_max_age_secs)
+    }
+
+    fn table_bounds(&self) -> Bounds {
+        Bounds::new(
+            self.config.seen_capacity.max(self.config.route_capacity),
+            self.config
+                .seen_max_age_secs
+                .max(self.config.route_max_age_secs),
+        )
+    }
+
+    fn own_mut(&mut self) -> &mut OwnSearches {
+        let hash = self.hash;
+        self.own.get_or_insert_with(|| {
+            Box::new(OwnSearches {
+                searches: AgedMap::new(hash),
+                ring_timers: Vec::new(),
+            })
+        })
+    }
+
+    fn cache_mut(&mut self) -> &mut ResultCache {
+        let hash = self.hash;
+        self.cache
+            .get_or_insert_with(|| Box::new(ResultCache::new(hash)))
+    }
+
+    fn pending_mut(&mut self) -> &mut Pending {
+        self.pending.get_or_insert_with(Box::default)
+    }
+}
