@@ -1,13 +1,232 @@
-//! `gnutella topology gen|stats` (being written).
+//! `gnutella topology gen|stats`: write generated networks as topology configs that
+//! `launch` and `sim` load, and print the shape of any topology file.
+
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use gnutella::topology::stats::{Stats, StatsOptions};
+use gnutella::topology::{self, ConfigOptions, Defaults, GenSpec, Graph};
+
+const GEN_EXAMPLES: &str = "\
+Kinds and keys (KIND:key=value,...):
+  ring:n  line:n  star:n  complete:n  grid:w,h (or n)  torus:w,h (or n)  tree:n,k=2
+  random:n,d=4 (mean degree)  gnp:n,p  regular:n,d=4  ba:n,m=2  ws:n,k=4,beta=0.1
+  plrg:n,exp=2.1,min=1,max=n^(1/exp)
+
+Examples:
+  gnutella topology gen ring:n=16 --out ring-16.json
+  gnutella topology gen tree:n=364,k=3 --seed 7 --out tree.json
+  gnutella topology gen random:n=1000,d=4 --seed 1 --port-zero --out random-1000.json
+  gnutella topology gen ba --nodes 100000 --m 2 --out ba.json
+  gnutella topology gen ws --nodes 1000 --param k=6 --param beta=0.2 --out ws.json
+  gnutella topology gen grid:w=5,h=5 --base-port 7000 --latency-ms 20 --out grid.json";
+
+const STATS_EXAMPLES: &str = "\
+Examples:
+  gnutella topology stats topology-configs/quickstart.json
+  gnutella topology stats ../shared/data/topologies/p2p-Gnutella08.txt --json
+  gnutella topology stats --gen ba:n=1000000,m=2 --seed 3";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Generate a topology config.
-    Gen {},
+    /// Generate a topology and write it as a topology config.
+    #[command(after_help = GEN_EXAMPLES)]
+    Gen(GenArgs),
     /// Print statistics of a topology (config or SNAP edge list).
-    Stats {},
+    #[command(after_help = STATS_EXAMPLES)]
+    Stats(StatsArgs),
 }
 
-pub fn run(_cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
-    Err("`gnutella topology` is not implemented yet".into())
+/// Arguments of `gnutella topology gen`.
+#[derive(Debug, clap::Args)]
+pub struct GenArgs {
+    /// `KIND:key=value,...` (e.g. `random:n=1000,d=4`), or just `KIND` with `--nodes`
+    /// and parameters as flags.
+    pub spec: String,
+    /// Number of nodes (`n`).
+    #[arg(long, short = 'n')]
+    pub nodes: Option<String>,
+    /// Any generator key, repeatable: `--param k=3`.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Degree (`d`) of random and regular graphs.
+    #[arg(long, short = 'd')]
+    pub degree: Option<String>,
+    /// Links per new node (`m`) of Barabási–Albert graphs.
+    #[arg(long)]
+    pub m: Option<String>,
+    /// Branching of trees, neighbours of Watts–Strogatz lattices (`k`).
+    #[arg(long)]
+    pub k: Option<String>,
+    /// Link probability (`p`) of G(n,p).
+    #[arg(long)]
+    pub p: Option<String>,
+    /// Rewiring probability (`beta`) of Watts–Strogatz graphs.
+    #[arg(long)]
+    pub beta: Option<String>,
+    /// Power-law exponent (`exp`) of PLRG graphs.
+    #[arg(long)]
+    pub exp: Option<String>,
+    /// Grid and torus width (`w`).
+    #[arg(long)]
+    pub width: Option<String>,
+    /// Grid and torus height (`h`).
+    #[arg(long)]
+    pub height: Option<String>,
+    /// Seed of the generator; also written as the config's `defaults.seed`.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where to write the config (standard output when absent).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
+    /// First listening port; peer i gets base+i.
+    #[arg(long, default_value_t = 6346)]
+    pub base_port: u16,
+    /// Give every peer port 0 (the launcher picks free ports).
+    #[arg(long, conflicts_with = "base_port")]
+    pub port_zero: bool,
+    /// Address every peer listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: Ipv4Addr,
+    /// The config's name (default: the spec).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Default one-way link latency in milliseconds for the simulator.
+    #[arg(long)]
+    pub latency_ms: Option<f64>,
+    /// Default query TTL written to the config.
+    #[arg(long)]
+    pub ttl: Option<u8>,
+}
+
+/// Arguments of `gnutella topology stats`.
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    /// A topology config (JSON) or a SNAP edge list.
+    #[arg(required_unless_present = "gen", conflicts_with = "gen")]
+    pub file: Option<PathBuf>,
+    /// Generate the graph from a spec instead of reading a file.
+    #[arg(long, value_name = "SPEC")]
+    pub gen: Option<String>,
+    /// Seed of `--gen` and of the samples behind estimates.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Compute the diameter exactly (a BFS from every node) however large the graph.
+    #[arg(long)]
+    pub exact: bool,
+}
+
+pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match cmd {
+        Command::Gen(args) => run_gen(args),
+        Command::Stats(args) => run_stats(args),
+    }
+}
+
+/// Turns the `KIND[:k=v,...]` argument and the flags into one spec.
+fn spec_of(args: &GenArgs) -> Result<GenSpec, Box<dyn std::error::Error>> {
+    let (kind, rest) = args.spec.split_once(':').unwrap_or((&args.spec, ""));
+    let mut params: Vec<(String, String)> = Vec::new();
+    for part in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        params.push(key_value(part)?);
+    }
+    for part in &args.params {
+        params.push(key_value(part)?);
+    }
+    let flags = [
+        ("n", &args.nodes),
+        ("d", &args.degree),
+        ("m", &args.m),
+        ("k", &args.k),
+        ("p", &args.p),
+        ("beta", &args.beta),
+        ("exp", &args.exp),
+        ("w", &args.width),
+        ("h", &args.height),
+    ];
+    for (key, value) in flags {
+        if let Some(v) = value {
+            params.push((key.to_string(), v.clone()));
+        }
+    }
+    Ok(GenSpec::from_parts(kind, &params)?)
+}
+
+fn key_value(part: &str) -> Result<(String, String), String> {
+    part.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| format!("\"{part}\" is not KEY=VALUE"))
+}
+
+fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let spec = spec_of(&args)?;
+    let graph = spec.generate(args.seed)?;
+    let mut defaults = Defaults {
+        seed: args.seed,
+        latency_ms: args.latency_ms,
+        ..Defaults::default()
+    };
+    if let Some(ttl) = args.ttl {
+        defaults.ttl = ttl;
+    }
+    let options = ConfigOptions {
+        name: args.name.clone().unwrap_or_else(|| spec.to_string()),
+        host: args.host,
+        base_port: if args.port_zero {
+            None
+        } else {
+            Some(args.base_port)
+        },
+        defaults,
+    };
+    let config = graph.to_config(&options)?;
+    config.validate()?;
+    let json = config.to_json_pretty();
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, json + "\n")
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!(
+                "wrote {}: {} ({} peers, {} links, seed {})",
+                path.display(),
+                spec,
+                graph.node_count(),
+                graph.link_count(),
+                args.seed
+            );
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{json}")?;
+        }
+    }
+    Ok(())
+}
+
+fn run_stats(args: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let graph: Graph = match (&args.gen, &args.file) {
+        (Some(spec), _) => GenSpec::parse(spec)?.generate(args.seed)?,
+        (None, Some(file)) => topology::load(file)?.graph,
+        (None, None) => return Err("give a topology FILE or --gen SPEC".into()),
+    };
+    let options = StatsOptions {
+        seed: args.seed,
+        exact_diameter_work: if args.exact {
+            u64::MAX
+        } else {
+            StatsOptions::default().exact_diameter_work
+        },
+        ..StatsOptions::default()
+    };
+    let stats = Stats::of(&graph, &options);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&stats)?);
+    } else {
+        print!("{stats}");
+    }
+    Ok(())
 }

@@ -18,8 +18,9 @@ use crate::topology::Graph;
 /// How much work the statistics may do.
 #[derive(Clone, Debug)]
 pub struct StatsOptions {
-    /// Largest component size for which the diameter is exact (a BFS from every node).
-    pub exact_diameter_limit: usize,
+    /// Most BFS work (nodes × (nodes + 2·links) of the largest component) spent on an
+    /// exact diameter; above it the diameter is estimated by double sweeps.
+    pub exact_diameter_work: u64,
     /// Sources of the BFS runs that estimate the mean distance (all nodes when fewer).
     pub distance_sources: usize,
     /// Largest graph whose clustering is exact; above it, this many nodes are sampled.
@@ -31,7 +32,7 @@ pub struct StatsOptions {
 impl Default for StatsOptions {
     fn default() -> Self {
         StatsOptions {
-            exact_diameter_limit: 2_000,
+            exact_diameter_work: 400_000_000,
             distance_sources: 200,
             clustering_sample: 20_000,
             seed: 1,
@@ -203,7 +204,8 @@ fn diameter(graph: &Graph, comps: &Components, largest: u32, options: &StatsOpti
         .filter(|&v| comps.label[v as usize] == largest)
         .collect();
     let (mut dist, mut queue) = (Vec::new(), Vec::new());
-    if members.len() <= options.exact_diameter_limit {
+    let work = members.len() as u64 * (graph.node_count() as u64 + 2 * graph.link_count() as u64);
+    if work <= options.exact_diameter_work {
         let d = members
             .iter()
             .map(|&v| eccentricity(graph, v, &mut dist, &mut queue).0)
