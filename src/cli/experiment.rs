@@ -1,9 +1,68 @@
-//! `gnutella experiment` (being written).
+//! `gnutella experiment`: run a sweep spec through the simulator and write its results
+//! and plots.
+
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use gnutella::experiment::spec::ExperimentSpec;
+use gnutella::experiment::sweep::{run_sweep, write_outputs};
 
 /// Arguments of `gnutella experiment`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Examples:
+  gnutella experiment experiments/walkers-vs-flooding.json --out out/walkers
+  gnutella experiment experiments/duplicates-vs-degree.json --out out/degree --jobs 1
 
-pub fn run(_args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    Err("`gnutella experiment` is not implemented yet".into())
+Writes DIR/results.csv (one row per run), DIR/summary.json (the spec, every run and
+the means over seeds) and SVG plots: messages_vs_ttl.svg, success_vs_ttl.svg,
+duplicates_by_topology.svg, strategies.svg. See experiments/README.md for the spec format.")]
+pub struct Args {
+    /// The sweep spec (JSON): topologies x strategies x TTLs x seeds, workload, link model.
+    pub spec: PathBuf,
+    /// Directory for results.csv, summary.json and the plots (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Simulations run at the same time (default: the number of CPU cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let spec = ExperimentSpec::load(&args.spec)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(spec.run_count() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs  {msg}")
+            .map_err(|e| e.to_string())?
+            .progress_chars("=> "),
+    );
+    let results = run_sweep(&spec, jobs, &|run| {
+        bar.set_message(format!(
+            "{} {} ttl={} seed={}",
+            run.topology, run.strategy, run.ttl, run.seed
+        ));
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    let written = write_outputs(&spec, &results, &args.out)?;
+    println!(
+        "{} runs of `{}` done; wrote:",
+        results.len(),
+        spec.spec.name
+    );
+    for path in written {
+        println!("  {}", path.display());
+    }
+    Ok(())
 }
