@@ -341,8 +341,10 @@ fn parse_topology(text: &str, base: Option<&Path>) -> Result<TopologyEntry, Stri
     };
     if let Some(file) = body.strip_prefix("file:") {
         let given = PathBuf::from(file);
-        let path = if given.is_absolute() || given.exists() {
+        let path = if given.exists() {
             given
+        } else if given.is_absolute() {
+            return Err(format!("file `{file}` not found"));
         } else {
             match base.map(|b| b.join(&given)) {
                 Some(beside) if beside.exists() => beside,

@@ -1,0 +1,113 @@
+//! Sweep specs: good ones resolve into the runs they describe; bad ones get an error that
+//! names the place and the problem.
+
+use gnutella::experiment::spec::{ExperimentSpec, StrategyChoice, TopologySource};
+
+fn resolve(text: &str) -> Result<gnutella::experiment::spec::ResolvedSpec, String> {
+    ExperimentSpec::parse(text, "spec.json")
+        .and_then(|spec| spec.resolve(None))
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_good_spec_resolves_into_its_runs() {
+    let spec = resolve(
+        r#"{"name": "t", "topologies": ["random:n=100,d=4", "ring:n=10|label=small ring"],
+            "strategies": ["flood", "walk:8", "flood+cache", "ring"],
+            "ttls": [2, 3], "ttls_by_strategy": {"walk:8": [32]}, "seeds": [1, 2, 3]}"#,
+    )
+    .unwrap();
+    assert_eq!(spec.topologies[1].label, "small ring");
+    assert!(matches!(
+        spec.topologies[0].source,
+        TopologySource::Generated(_)
+    ));
+    assert_eq!(
+        spec.strategies[1],
+        (StrategyChoice::Walk { walkers: 8 }, vec![32])
+    );
+    assert_eq!(spec.strategies[2].1, vec![2, 3]);
+    // 2 topologies x (2 + 1 + 2 + 2 TTLs) x 3 seeds
+    assert_eq!(spec.run_count(), 42);
+}
+
+#[test]
+fn strategy_names_round_trip() {
+    for name in ["flood", "ring", "walk:16", "flood+cache"] {
+        assert_eq!(StrategyChoice::parse(name).unwrap().to_string(), name);
+    }
+    assert!(StrategyChoice::parse("walk:0")
+        .unwrap_err()
+        .contains("walk:K"));
+    assert!(StrategyChoice::parse("gossip")
+        .unwrap_err()
+        .contains("unknown strategy `gossip`"));
+}
+
+#[test]
+fn errors_name_the_file_the_key_and_the_problem() {
+    let cases = [
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [1], "seedz": [1]}"#,
+            "unknown field `seedz`",
+        ),
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [1], "sim": {"latency": 3}}"#,
+            "sim",
+        ),
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [300]}"#,
+            "ttls",
+        ),
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["flood"]}"#,
+            "missing field `ttls`",
+        ),
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["fludd"], "ttls": [1]}"#,
+            "`strategies[0]`: unknown strategy `fludd`",
+        ),
+        (
+            r#"{"topologies": ["hexagon:n=5"], "strategies": ["flood"], "ttls": [1]}"#,
+            "`topologies[0]`",
+        ),
+        (
+            r#"{"topologies": ["file:/nonexistent/x.txt"], "strategies": ["flood"], "ttls": [1]}"#,
+            "not found",
+        ),
+        (
+            r#"{"topologies": [], "strategies": ["flood"], "ttls": [1]}"#,
+            "at least one topology",
+        ),
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [0]}"#,
+            "TTLs must be >= 1",
+        ),
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [1], "ttls_by_strategy": {"ring": [2]}}"#,
+            "not in `strategies`",
+        ),
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [1], "workload": {"miss_rate": 2}}"#,
+            "miss_rate",
+        ),
+        (
+            r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [1], "workload": {"placement": {"kind": "everywhere"}}}"#,
+            "everywhere",
+        ),
+        ("{not json", "spec.json"),
+    ];
+    for (text, expected) in cases {
+        let err = resolve(text).unwrap_err();
+        assert!(
+            err.contains(expected),
+            "spec {text}\n gave {err:?}, expected it to mention {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_spec_file_is_named() {
+    let err = ExperimentSpec::load(std::path::Path::new("/nonexistent/spec.json")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/spec.json"), "{err}");
+}
