@@ -86,6 +86,10 @@ pub struct Args {
     /// Churn: exponential mean session and downtime lengths, SESSION_MS:DOWNTIME_MS.
     #[arg(long, value_name = "SESSION_MS:DOWNTIME_MS", value_parser = parse_churn)]
     pub churn: Option<Churn>,
+    /// What a node does with a query its result cache answers (flood+cache):
+    /// answer-and-stop saves messages; answer-and-forward only speeds up the first hit.
+    #[arg(long, default_value = "answer-and-stop", value_parser = parse_cache_mode)]
+    pub cache_mode: CacheMode,
     /// Result-cache capacity per node (flood+cache).
     #[arg(long, default_value_t = 256)]
     pub cache_capacity: usize,
@@ -166,6 +170,16 @@ fn parse_latency(s: &str) -> Result<LatencyArg, String> {
             Ok(LatencyArg::Range(a, b))
         }
         None => Ok(LatencyArg::Constant(number(s)?)),
+    }
+}
+
+fn parse_cache_mode(s: &str) -> Result<CacheMode, String> {
+    match s {
+        "answer-and-stop" => Ok(CacheMode::AnswerAndStop),
+        "answer-and-forward" => Ok(CacheMode::AnswerAndForward),
+        _ => Err(format!(
+            "unknown cache mode \"{s}\" (expected answer-and-stop or answer-and-forward)"
+        )),
     }
 }
 
@@ -341,7 +355,6 @@ fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
     config.loss = args.loss;
     config.processing_us = args.processing_us;
     config.churn = args.churn;
-    config.check_back_us = micros(2.0 * hop_ms.max(0.001) * 4.0);
     config.settle_us = args.settle_secs.saturating_mul(1_000_000);
     let node = &mut config.node;
     let largest_ttl = scenario.queries.iter().map(|q| q.ttl).max().unwrap_or(0);
@@ -354,7 +367,7 @@ fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
     node.strategy = match args.strategy {
         StrategyArg::Flood => Strategy::Flood,
         StrategyArg::FloodCache => {
-            node.cache.mode = CacheMode::AnswerAndForward;
+            node.cache.mode = args.cache_mode;
             Strategy::Flood
         }
         // A round has to wait for the farthest hit to come back: a round trip at full TTL.

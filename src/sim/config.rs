@@ -19,9 +19,6 @@ pub struct SimConfig {
     pub processing_us: u64,
     /// Peers leaving and rejoining; `None` keeps everyone online.
     pub churn: Option<Churn>,
-    /// Delay before a random walker's check-back with the origin is answered, in
-    /// microseconds (a round trip over the overlay's typical path is a fair choice).
-    pub check_back_us: u64,
     /// How long after the last query starts the run goes on collecting hits, in
     /// microseconds of virtual time.
     pub settle_us: u64,
@@ -36,7 +33,6 @@ impl Default for SimConfig {
             loss: 0.0,
             processing_us: 0,
             churn: None,
-            check_back_us: 50_000,
             settle_us: 60_000_000,
             node: NodeSettings::default(),
         }

@@ -14,19 +14,21 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::node::record::{QueryRecord, Recorder};
-use crate::node::{Action, ConnId, NodeConfig, PeerInfo, SearchRequest, Time};
+use crate::node::{
+    Action, ConnId, Library, Node, NodeConfig, PeerInfo, Request, SearchRequest, SharedFile, Time,
+};
 use crate::protocol::{Guid, Message};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
 use super::latency::mix;
 use super::links::Links;
 use super::queue::EventQueue;
-use super::standin::Node;
 
 /// One thing due at a point of virtual time.
 #[derive(Debug)]
@@ -47,6 +49,13 @@ enum Work {
     Search { index: usize },
     /// Churn: the peer leaves if online, rejoins if offline.
     Toggle { node: u32 },
+    /// The origin's answer to a random walker parked at `walker` (in its session
+    /// `session`) arrives.
+    CheckBack {
+        walker: u32,
+        session: u32,
+        guid: Guid,
+    },
 }
 
 /// Counters about the run itself (not about any one query).
@@ -66,6 +75,8 @@ pub struct SimStats {
     pub closed_by_node: u64,
     pub churn_leaves: u64,
     pub churn_joins: u64,
+    /// Random-walker check-backs answered (each one a message to the origin and its reply).
+    pub check_backs: u64,
     /// Planned queries not started because their origin was offline at the time.
     pub skipped_offline: u64,
     /// Virtual time when the run ended, in microseconds.
@@ -79,6 +90,9 @@ pub struct SimReport {
     pub records: Vec<QueryRecord>,
     /// For each record, the index of its planned query.
     pub planned_index: Vec<usize>,
+    /// For each record, the random-walker check-backs its search cost (each one a message
+    /// to the origin and one back; not included in the record's `messages`).
+    pub check_backs: Vec<u64>,
     /// Query and QueryHit descriptors each peer put on links (index = peer).
     pub messages_per_peer: Vec<u64>,
     pub stats: SimStats,
@@ -88,6 +102,8 @@ pub struct SimReport {
 pub struct Simulation {
     links: Links,
     config: SimConfig,
+    /// The routing configuration every node shares (identity is per node).
+    node_config: Arc<NodeConfig>,
     placement: Placement,
     seed: u64,
     strategy_label: String,
@@ -101,6 +117,9 @@ pub struct Simulation {
     link_rng: ChaCha8Rng,
     churn_rng: ChaCha8Rng,
     recorder: Recorder,
+    /// The origin of every search started, for walker check-backs.
+    origins: HashMap<Guid, u32>,
+    check_backs: HashMap<Guid, u64>,
     stats: SimStats,
 }
 
@@ -111,9 +130,11 @@ impl Simulation {
         let n = links.node_count() as usize;
         let mut recorder = Recorder::new();
         recorder.set_peer_count(n);
+        let node_config = Arc::new(node_config(&config, seed));
         Simulation {
             links,
             config,
+            node_config,
             placement,
             seed,
             strategy_label: "flood".to_string(),
@@ -125,6 +146,8 @@ impl Simulation {
             link_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6c69_6e6b)),
             churn_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6368_7572)),
             recorder,
+            origins: HashMap::new(),
+            check_backs: HashMap::new(),
             stats: SimStats::default(),
         }
     }
@@ -183,6 +206,11 @@ impl Simulation {
                     progress(started);
                 }
                 Work::Toggle { node } => self.toggle(now, node),
+                Work::CheckBack {
+                    walker,
+                    session,
+                    guid,
+                } => self.answer_check_back(now, walker, session, guid),
             }
         }
         self.stats.end_time_us = now.0;
@@ -202,12 +230,23 @@ impl Simulation {
             .collect();
         indexed.sort_by_key(|(i, _)| *i);
         let planned_index = indexed.iter().map(|(i, _)| *i).collect();
+        let check_backs = indexed
+            .iter()
+            .map(|(i, _)| {
+                guid_to_index
+                    .iter()
+                    .find(|(_, j)| *j == i)
+                    .and_then(|(g, _)| self.check_backs.get(g).copied())
+                    .unwrap_or(0)
+            })
+            .collect();
         let records = indexed.into_iter().map(|(_, r)| r).collect();
         let mut messages_per_peer = self.recorder.messages_per_peer().to_vec();
         messages_per_peer.resize(self.links.node_count() as usize, 0);
         SimReport {
             records,
             planned_index,
+            check_backs,
             messages_per_peer,
             stats: self.stats,
         }
@@ -285,7 +324,8 @@ impl Simulation {
             ttl: q.ttl,
         };
         let node = self.node_mut(now, q.origin)?;
-        let guid = node.start_search(now, &request);
+        let guid = node.start_search(now, request);
+        self.origins.insert(guid, q.origin);
         self.after_input(now, q.origin);
         Some(guid)
     }
@@ -376,6 +416,30 @@ impl Simulation {
         while let Some(event) = node.poll_event() {
             self.recorder.record(u, now, &event);
         }
+        while let Some(request) = node.poll_request() {
+            match request {
+                // The walker asks its origin directly (one message there, one back, as in
+                // Lv et al.'s walkers), so the answer comes after two link delays.
+                Request::CheckBack { guid, .. } => {
+                    let origin = self.origins.get(&guid).copied().unwrap_or(u);
+                    let one_way =
+                        self.config
+                            .latency
+                            .sample(u, origin, None, self.seed, &mut self.link_rng);
+                    *self.check_backs.entry(guid).or_insert(0) += 1;
+                    self.queue.push(
+                        now.plus_micros(2 * one_way + self.config.processing_us),
+                        Work::CheckBack {
+                            walker: u,
+                            session: self.session[u as usize],
+                            guid,
+                        },
+                    );
+                }
+                // Pushes ask for a TCP connection back; nothing in a search needs one.
+                Request::ConnectBack { .. } => {}
+            }
+        }
         if let Some(due) = node.poll_timeout() {
             let due = due.max(now);
             if self.timer_due[u as usize] != due.0 {
@@ -385,6 +449,24 @@ impl Simulation {
         }
         for conn in closed {
             self.close_link(now, u, conn);
+        }
+    }
+
+    /// Tells a parked walker whether its origin has a hit yet (asked now, at arrival).
+    fn answer_check_back(&mut self, now: Time, walker: u32, session: u32, guid: Guid) {
+        if self.session.get(walker as usize) != Some(&session) {
+            return;
+        }
+        self.stats.check_backs += 1;
+        let satisfied = self
+            .origins
+            .get(&guid)
+            .and_then(|&o| self.nodes.get(o as usize))
+            .and_then(|n| n.as_deref())
+            .is_some_and(|origin| origin.search_satisfied(guid));
+        if let Some(node) = self.nodes[walker as usize].as_deref_mut() {
+            node.on_check_back(now, guid, satisfied);
+            self.after_input(now, walker);
         }
     }
 
@@ -427,19 +509,23 @@ impl Simulation {
     }
 
     fn build_node(&self, u: u32) -> Node {
-        let settings = &self.config.node;
-        let mut config = NodeConfig::new(peer_addr(u), servent_guid(self.seed, u));
-        config.max_ttl = settings.max_ttl;
-        config.strategy = settings.strategy;
-        config.cache = settings.cache;
-        config.seen_capacity = settings.seen_capacity;
-        config.seen_max_age_secs = settings.seen_max_age_secs;
-        config.route_capacity = settings.route_capacity;
-        config.route_max_age_secs = settings.route_max_age_secs;
-        config.max_results = settings.max_results;
-        let files = self.placement.get(&u).cloned().unwrap_or_default();
+        let files = self.placement.get(&u).map(|files| {
+            files.iter().enumerate().map(|(i, f)| SharedFile {
+                index: i as u32,
+                name: f.name.clone(),
+                size: f.size,
+                sha1: f.sha1,
+            })
+        });
+        let library = files.map(Library::from_files).unwrap_or_default();
         let node_seed = mix(self.seed ^ mix(u64::from(u) ^ 0x6e6f_6465_0000_0000));
-        Node::new(config, files, node_seed)
+        Node::with_shared_config(
+            Arc::clone(&self.node_config),
+            peer_addr(u),
+            servent_guid(self.seed, u),
+            library,
+            node_seed,
+        )
     }
 
     fn peer_info(&self, v: u32) -> PeerInfo {
@@ -448,6 +534,21 @@ impl Simulation {
             accepts_bye: true,
         }
     }
+}
+
+/// The routing configuration all nodes share; identity fields are set per node.
+fn node_config(config: &SimConfig, seed: u64) -> NodeConfig {
+    let settings = &config.node;
+    let mut node = NodeConfig::new(peer_addr(0), servent_guid(seed, 0));
+    node.max_ttl = settings.max_ttl;
+    node.strategy = settings.strategy;
+    node.cache = settings.cache;
+    node.seen_capacity = settings.seen_capacity;
+    node.seen_max_age_secs = settings.seen_max_age_secs;
+    node.route_capacity = settings.route_capacity;
+    node.route_max_age_secs = settings.route_max_age_secs;
+    node.max_results = settings.max_results;
+    node
 }
 
 /// Peer `u`'s made-up address: 10.0.0.0/8 numbered from 10.0.0.1, port 6346.

@@ -10,7 +10,6 @@ pub mod engine;
 pub mod latency;
 pub mod links;
 pub mod queue;
-mod standin;
 
 pub use churn::Churn;
 pub use config::{NodeSettings, Placement, PlannedQuery, SimConfig, SimFile};
