@@ -1,9 +1,97 @@
-//! `gnutella launch` (being written).
+//! `gnutella launch`: every peer of a topology config, in one process or several.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gnutella::net::launch::{launch, LaunchOptions};
+use gnutella::net::shard::{run_child, ChildOptions};
+
+const EXAMPLES: &str = "\
+Examples:
+  gnutella launch topology-configs/quickstart.json
+      run every peer in this process until Ctrl-C, then print the flooding table
+  gnutella launch topology-configs/quickstart.json --run-workload --report report.json
+      wait for the overlay, run the config's workload, wait for answers to settle,
+      write the report and exit
+  gnutella launch topology-configs/ring-16.json --processes --run-workload
+      one OS process per peer (the parent collects every child's counts)
+  gnutella launch big.json --shards 8 --run-workload
+      spread the peers over 8 processes (each process has its own open-file limit)
+
+Ports 0 in the config mean ephemeral ports. The report is JSON:
+  {\"network\": {name, peers, links, overlay_up_ms, queue_drops, ...},
+   \"queries\": [{guid, query, origin, ttl, messages, duplicates, peers_reached, hits,
+                responders, first_hit_hops, first_hit_ms, hit_messages, success, ...}]}
+Logging: RUST_LOG=info (or debug) gnutella launch ...";
 
 /// Arguments of `gnutella launch`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The topology config (JSON).
+    pub config: PathBuf,
+    /// Run one OS process per peer.
+    #[arg(long, conflicts_with = "shards")]
+    pub processes: bool,
+    /// Spread the peers over this many OS processes.
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// Run the config's workload once the overlay is up, write the report and exit.
+    #[arg(long)]
+    pub run_workload: bool,
+    /// Write the JSON report here (on exit).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Seconds to wait for every configured link.
+    #[arg(long, default_value_t = 30.0)]
+    pub overlay_timeout: f64,
+    /// Milliseconds without any message after which a flood counts as settled.
+    #[arg(long, default_value_t = 300)]
+    pub quiet_ms: u64,
+    /// Do not offer deflate stream compression.
+    #[arg(long)]
+    pub no_deflate: bool,
+    /// Print the report to stdout as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// (internal) Run as a child shard holding these config indices.
+    #[arg(long, hide = true, value_delimiter = ',')]
+    pub shard_members: Option<Vec<usize>>,
+    /// (internal) The parent's clock epoch, µs since the Unix epoch.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub epoch_us: u64,
+}
 
-pub fn run(_args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    Err("`gnutella launch` is not implemented yet".into())
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(members) = args.shard_members {
+        let child = ChildOptions {
+            config: args.config,
+            members,
+            epoch_us: args.epoch_us,
+            deflate: !args.no_deflate,
+            overlay_timeout: Duration::from_secs_f64(args.overlay_timeout.max(0.1)),
+        };
+        let runtime = tokio::runtime::Runtime::new()?;
+        return runtime.block_on(run_child(child));
+    }
+    let shards = if args.processes {
+        Some(usize::MAX)
+    } else {
+        args.shards
+    };
+    let options = LaunchOptions {
+        config: args.config,
+        shards,
+        run_workload: args.run_workload,
+        report: args.report,
+        overlay_timeout: Duration::from_secs_f64(args.overlay_timeout.max(0.1)),
+        quiet: Duration::from_millis(args.quiet_ms),
+        deflate: !args.no_deflate,
+        json: args.json,
+        exe: Arc::new(std::env::current_exe()?),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(launch(options))?;
+    Ok(())
 }

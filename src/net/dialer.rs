@@ -147,7 +147,7 @@ async fn dial_claimed(
     let (down_tx, down_rx) = tokio::sync::oneshot::channel();
     let info = PeerInfo {
         listen_addr: Some(addr),
-        accepts_bye: negotiated.accepts_bye,
+        accepts_bye: negotiated.remote.accepts_bye,
     };
     let up = PeerInput::LinkUp {
         conn,

@@ -20,6 +20,7 @@ use super::handshake::{self, LocalInfo};
 use super::link::{self, LinkCompression};
 use super::peer::{PeerInput, PeerRef};
 use crate::node::PeerInfo;
+use crate::protocol::handshake::Rejection;
 
 /// Serves one HTTP connection, given the bytes already read from it.
 pub type HttpHandler =
@@ -114,14 +115,14 @@ async fn incoming(
         &net.handshake,
         |n| {
             if *peer.stopping.borrow() {
-                return Err((503, "Shutting down".into()));
+                return Err(Rejection::Busy);
             }
-            if let Some(addr) = n.remote_listen {
+            if let Some(addr) = n.listen_addr {
                 if addr == local.listen_addr {
-                    return Err((409, "Connected to self".into()));
+                    return Err(Rejection::AlreadyConnected);
                 }
                 if !shared.claim(addr) {
-                    return Err((409, "Already connected".into()));
+                    return Err(Rejection::AlreadyConnected);
                 }
                 claimed = Some(addr);
             }
@@ -157,7 +158,7 @@ async fn incoming(
     );
     let info = PeerInfo {
         listen_addr: claimed,
-        accepts_bye: negotiated.accepts_bye,
+        accepts_bye: negotiated.remote.accepts_bye,
     };
     if peer
         .tx

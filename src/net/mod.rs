@@ -1,4 +1,29 @@
 //! The tokio driver: real peers over TCP, the handshake, HTTP file transfers.
-pub mod share;
+//!
+//! One peer is an actor task that owns its routing core ([`peer`]); a listener per peer
+//! speaks Gnutella and HTTP on one port ([`listener`]); dialers keep configured links up
+//! ([`dialer`]); each link is a reader, a writer and a bounded priority queue ([`link`],
+//! [`send_queue`]). The driver makes no routing decisions: it feeds the core and carries
+//! out its actions.
+
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod dialer;
+pub mod from_config;
 pub mod download;
+pub mod handshake;
 pub mod http_server;
+pub mod launch;
+pub mod link;
+pub mod listener;
+pub mod network;
+pub mod node_core;
+pub mod peer;
+pub mod report;
+pub mod send_queue;
+pub mod shard;
+pub mod share;
+pub mod workload;
+
+pub use config::NetConfig;

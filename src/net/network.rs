@@ -55,6 +55,20 @@ pub struct PeerPlan {
     pub listen: SocketAddrV4,
     pub max_ttl: u8,
     pub seed: u64,
+    /// The peer's index in the whole network (its config index), used in events: a shard
+    /// runs only some of the peers but records them under their global index.
+    pub record_as: u32,
+}
+
+/// A link between a peer of this process and a peer elsewhere (another shard).
+#[derive(Clone, Copy, Debug)]
+pub struct RemoteLink {
+    /// Plan index of our end.
+    pub local: usize,
+    /// The other end's listening address.
+    pub addr: SocketAddrV4,
+    /// Whether our end dials (exactly one end of each link does).
+    pub dial: bool,
 }
 
 /// Builds a peer's routing core and HTTP handler once its address is known.
@@ -72,7 +86,7 @@ pub struct LivePeer {
 }
 
 /// Totals over the network's peers, for the report's `network` part.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct NetTotals {
     pub frames_in: u64,
     pub queue_drops: u64,
@@ -81,11 +95,23 @@ pub struct NetTotals {
     pub failed_handshakes: u64,
 }
 
+impl NetTotals {
+    /// Adds another process's totals.
+    pub fn add(&mut self, other: &NetTotals) {
+        self.frames_in += other.frames_in;
+        self.queue_drops += other.queue_drops;
+        self.skipped_frames += other.skipped_frames;
+        self.bad_streams += other.bad_streams;
+        self.failed_handshakes += other.failed_handshakes;
+    }
+}
+
 /// Peers of one process, their links, and the recorder their events go to.
 pub struct Network {
     peers: Vec<LivePeer>,
     index: HashMap<String, usize>,
     links: Vec<(usize, usize)>,
+    remote: Vec<RemoteLink>,
     activity: Arc<Activity>,
     recorder: Arc<Mutex<Recorder>>,
     fold: Option<JoinHandle<()>>,
@@ -119,13 +145,13 @@ pub async fn bind_all(plans: &mut [PeerPlan]) -> Result<Vec<TcpListener>, Networ
 
 impl Network {
     /// Starts every peer on its bound listener. For each link `(a, b)` with `a < b`, peer `a`
-    /// dials `b` (one dialler per pair, so no pair ever races into two links); `dial_to`
-    /// adds outbound targets outside the plan (e.g. peers of another process).
+    /// dials `b` (one dialler per pair, so no pair ever races into two links); `remote`
+    /// lists links with peers of other processes.
     pub fn start(
         plans: Vec<PeerPlan>,
         listeners: Vec<TcpListener>,
         links: Vec<(usize, usize)>,
-        extra_dials: Vec<(usize, SocketAddrV4)>,
+        remote: Vec<RemoteLink>,
         factory: &mut dyn PeerFactory,
         net: NetConfig,
         recorder: Recorder,
@@ -140,7 +166,8 @@ impl Network {
         for (i, (plan, listener)) in plans.into_iter().zip(listeners).enumerate() {
             let core = factory.core(i, plan.listen);
             let http = factory.http(i, plan.listen);
-            let (peer, actor) = spawn_actor(i as u32, core, activity.clone(), Some(sink.clone()));
+            let (peer, actor) =
+                spawn_actor(plan.record_as, core, activity.clone(), Some(sink.clone()));
             let local = LocalInfo {
                 listen_addr: plan.listen,
                 max_ttl: plan.max_ttl,
@@ -164,10 +191,10 @@ impl Network {
                     }
                 }
             }
-            for (n, &(from, to)) in extra_dials.iter().enumerate() {
-                if from == i {
+            for (n, r) in remote.iter().enumerate() {
+                if r.local == i && r.dial {
                     tasks.push(spawn_dialer(
-                        to,
+                        r.addr,
                         peer.clone(),
                         local.clone(),
                         net,
@@ -191,6 +218,7 @@ impl Network {
             peers,
             index,
             links,
+            remote,
             activity,
             recorder,
             fold: Some(fold),
@@ -214,17 +242,30 @@ impl Network {
             .ok_or_else(|| NetworkError::UnknownPeer(id.to_string()))
     }
 
-    /// Configured links that are not established yet (from either side's view).
+    /// Configured links that are not established yet (from either side's view, or from
+    /// our side for links with other processes).
     pub fn missing_links(&self) -> usize {
-        self.links
+        let remote = self
+            .remote
             .iter()
-            .filter(|&&(a, b)| match (self.peers.get(a), self.peers.get(b)) {
-                (Some(pa), Some(pb)) => {
-                    !pa.peer.shared.is_linked(&pb.listen) || !pb.peer.shared.is_linked(&pa.listen)
-                }
-                _ => false,
+            .filter(|r| {
+                self.peers
+                    .get(r.local)
+                    .is_some_and(|p| !p.peer.shared.is_linked(&r.addr))
             })
-            .count()
+            .count();
+        remote
+            + self
+                .links
+                .iter()
+                .filter(|&&(a, b)| match (self.peers.get(a), self.peers.get(b)) {
+                    (Some(pa), Some(pb)) => {
+                        !pa.peer.shared.is_linked(&pb.listen)
+                            || !pb.peer.shared.is_linked(&pa.listen)
+                    }
+                    _ => false,
+                })
+                .count()
     }
 
     /// Waits until every configured link is up.
@@ -239,7 +280,7 @@ impl Network {
                 return Err(NetworkError::OverlayTimeout {
                     secs: timeout.as_secs_f64(),
                     missing,
-                    links: self.links.len(),
+                    links: self.links.len() + self.remote.len(),
                 });
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -267,12 +308,15 @@ impl Network {
         *self.tap.lock().unwrap_or_else(|e| e.into_inner()) = Some(tap);
     }
 
-    /// Waits until no frame has arrived anywhere for `quiet`, or `max` has passed.
+    /// Waits until no frame has arrived anywhere for `quiet` (counted from the call at the
+    /// earliest), or `max` has passed.
     pub async fn settle(&self, quiet: Duration, max: Duration) {
         let started = Instant::now();
+        let called = clock::now();
         let quiet_us = quiet.as_micros() as u64;
         loop {
-            let idle = clock::now().saturating_sub(self.activity.last());
+            let last = self.activity.last().max(called);
+            let idle = clock::now().saturating_sub(last);
             if idle.0 >= quiet_us || started.elapsed() >= max {
                 return;
             }
@@ -298,6 +342,11 @@ impl Network {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .records()
+    }
+
+    /// Links with peers of other processes.
+    pub fn remote_links(&self) -> &[RemoteLink] {
+        &self.remote
     }
 
     /// Counters summed over every peer.

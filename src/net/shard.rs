@@ -1,0 +1,523 @@
+//! Peers spread over child processes (`launch --processes`, `launch --shards K`).
+//!
+//! One process can hold only so many sockets (20,000 open files here), and a user may want
+//! real process isolation, so the parent re-executes its own binary once per shard. Each
+//! child binds its peers' listeners (ephemeral ports allowed) and reports the addresses;
+//! the parent hands every child the full address table, so cross-shard links can be
+//! dialled. Children fold their own peers' events into per-query records and the parent
+//! merges them: every counter is a sum over disjoint sets of peers, and the origin's shard
+//! alone knows the hits, so the merge is exact.
+//!
+//! The parent talks to each child over its stdin/stdout, one line per message:
+//!
+//! ```text
+//! child:  BOUND <config index> <addr> ... READY
+//! parent: ADDRS <addr of peer 0> <addr of peer 1> ...
+//! child:  UP                      (every link of its peers established) | FAIL <why>
+//! parent: SEARCH <index> <ttl> <words>   child: GUID <hex>
+//! parent: STATUS                         child: STATUS <last frame, µs since the shared epoch>
+//! parent: REPORT                         child: REPORT {"records": [...], "totals": {...}}
+//! parent: STOP                           child: STOPPED, then exits
+//! ```
+//!
+//! Children ignore Ctrl-C (the terminal sends it to the whole process group): the parent
+//! decides when they stop, after collecting their counts; if the parent dies, a child's
+//! stdin closes and it stops too.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+
+use super::clock;
+use super::from_config::ConfigFactory;
+use super::launch::{finish_report, net_config, stop_signal, LaunchError, LaunchOptions};
+use super::network::{bind_all, NetTotals, Network, RemoteLink};
+use super::report::NetworkSummary;
+use super::workload::request_of;
+use crate::node::record::{QueryRecord, Recorder};
+use crate::node::Time;
+use crate::topology::TopologyConfig;
+
+/// What went wrong between the parent and a child.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("cannot start a child process: {0}")]
+    Spawn(std::io::Error),
+    #[error("child {shard}: {what}")]
+    Child { shard: usize, what: String },
+    #[error("the overlay was not up after {0:.1} s")]
+    OverlayTimeout(f64),
+}
+
+fn child_err(shard: usize, what: impl Into<String>) -> ShardError {
+    ShardError::Child {
+        shard,
+        what: what.into(),
+    }
+}
+
+struct ChildShard {
+    index: usize,
+    members: Vec<usize>,
+    process: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl ChildShard {
+    async fn send(&mut self, line: &str) -> Result<(), ShardError> {
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        self.stdin
+            .write_all(&bytes)
+            .await
+            .map_err(|e| child_err(self.index, e.to_string()))?;
+        self.stdin
+            .flush()
+            .await
+            .map_err(|e| child_err(self.index, e.to_string()))
+    }
+
+    async fn recv(&mut self) -> Result<String, ShardError> {
+        match self.lines.next_line().await {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => Err(child_err(self.index, "exited")),
+            Err(e) => Err(child_err(self.index, e.to_string())),
+        }
+    }
+
+    /// The next line starting with `word`, with the rest of the line.
+    async fn expect(&mut self, word: &str) -> Result<String, ShardError> {
+        let line = self.recv().await?;
+        match line.split_once(' ') {
+            Some((w, rest)) if w == word => Ok(rest.to_string()),
+            None if line == word => Ok(String::new()),
+            _ if line.starts_with("FAIL") => Err(child_err(self.index, line)),
+            _ => Err(child_err(
+                self.index,
+                format!("expected {word}, got {line:?}"),
+            )),
+        }
+    }
+}
+
+/// Which shard each peer goes to: contiguous blocks of near-equal size.
+pub fn partition(peers: usize, shards: usize) -> Vec<Vec<usize>> {
+    let shards = shards.clamp(1, peers.max(1));
+    let mut out = vec![Vec::new(); shards];
+    for i in 0..peers {
+        if let Some(s) = out.get_mut(i * shards / peers.max(1)) {
+            s.push(i);
+        }
+    }
+    out
+}
+
+/// Merges per-shard records of the same queries (see the module doc).
+pub fn merge_records(parts: Vec<QueryRecord>) -> Vec<QueryRecord> {
+    let mut by_guid: BTreeMap<String, QueryRecord> = BTreeMap::new();
+    for r in parts {
+        match by_guid.get_mut(&r.guid) {
+            None => {
+                by_guid.insert(r.guid.clone(), r);
+            }
+            Some(m) => {
+                let origin_view = r.origin.is_some();
+                m.messages += r.messages;
+                m.duplicates += r.duplicates;
+                m.peers_reached += r.peers_reached;
+                m.hit_messages += r.hit_messages;
+                m.answered += r.answered;
+                m.answered_from_cache += r.answered_from_cache;
+                m.hits += r.hits;
+                m.records += r.records;
+                m.responders += r.responders;
+                for (k, v) in &r.query_drops {
+                    *m.query_drops.entry(k.clone()).or_default() += v;
+                }
+                for (k, v) in &r.hit_drops {
+                    *m.hit_drops.entry(k.clone()).or_default() += v;
+                }
+                m.success |= r.success;
+                if origin_view {
+                    m.origin = r.origin;
+                    m.query = r.query;
+                    m.ttl = r.ttl;
+                    m.start_ms = r.start_ms;
+                    m.first_hit_hops = r.first_hit_hops;
+                    m.first_hit_ms = r.first_hit_ms;
+                } else if m.origin.is_none() {
+                    m.start_ms = m.start_ms.min(r.start_ms);
+                }
+            }
+        }
+    }
+    let mut out: Vec<QueryRecord> = by_guid.into_values().collect();
+    out.sort_by(|a, b| {
+        a.start_ms
+            .total_cmp(&b.start_ms)
+            .then_with(|| a.guid.cmp(&b.guid))
+    });
+    out
+}
+
+/// The parent side of a sharded launch.
+pub async fn launch_sharded(
+    config: TopologyConfig,
+    options: LaunchOptions,
+) -> Result<(), LaunchError> {
+    let started = Instant::now();
+    let shards = partition(config.peers.len(), options.shards.unwrap_or(1));
+    let epoch = clock::epoch_unix_micros();
+    let mut children = Vec::with_capacity(shards.len());
+    for (index, members) in shards.into_iter().enumerate() {
+        let list: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+        let mut cmd = Command::new(options.exe.as_ref());
+        cmd.arg("launch")
+            .arg(&options.config)
+            .arg("--shard-members")
+            .arg(list.join(","))
+            .arg("--epoch-us")
+            .arg(epoch.to_string())
+            .arg("--overlay-timeout")
+            .arg(options.overlay_timeout.as_secs_f64().to_string());
+        if !options.deflate {
+            cmd.arg("--no-deflate");
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut process = cmd.spawn().map_err(ShardError::Spawn)?;
+        let (Some(stdin), Some(stdout)) = (process.stdin.take(), process.stdout.take()) else {
+            return Err(ShardError::Spawn(std::io::Error::other("no pipes to the child")).into());
+        };
+        children.push(ChildShard {
+            index,
+            members,
+            process,
+            stdin,
+            lines: BufReader::new(stdout).lines(),
+        });
+    }
+    let result = drive(&config, &options, &mut children, started).await;
+    for child in &mut children {
+        let _ = child.send("STOP").await;
+    }
+    for child in &mut children {
+        if tokio::time::timeout(Duration::from_secs(5), child.process.wait())
+            .await
+            .is_err()
+        {
+            let _ = child.process.kill().await;
+        }
+    }
+    let (summary, records) = result?;
+    finish_report(&options, &summary, &records)
+}
+
+async fn drive(
+    config: &TopologyConfig,
+    options: &LaunchOptions,
+    children: &mut [ChildShard],
+    started: Instant,
+) -> Result<(NetworkSummary, Vec<QueryRecord>), LaunchError> {
+    let mut addrs: Vec<Option<SocketAddrV4>> = vec![None; config.peers.len()];
+    for child in children.iter_mut() {
+        loop {
+            let line = child.recv().await?;
+            if line == "READY" {
+                break;
+            }
+            let mut parts = line.split(' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("BOUND"), Some(i), Some(addr)) => {
+                    let i: usize = i
+                        .parse()
+                        .map_err(|_| child_err(child.index, line.clone()))?;
+                    let addr = addr
+                        .parse()
+                        .map_err(|_| child_err(child.index, line.clone()))?;
+                    if let Some(slot) = addrs.get_mut(i) {
+                        *slot = Some(addr);
+                    }
+                }
+                _ => return Err(child_err(child.index, format!("unexpected {line:?}")).into()),
+            }
+        }
+    }
+    let table: Vec<String> = addrs
+        .iter()
+        .map(|a| a.map_or("0.0.0.0:0".to_string(), |a| a.to_string()))
+        .collect();
+    for (i, peer) in config.peers.iter().enumerate() {
+        if let Some(addr) = addrs.get(i).copied().flatten() {
+            println!("peer {:<8} listening on {addr}", peer.id);
+        }
+    }
+    let addrs_line = format!("ADDRS {}", table.join(" "));
+    for child in children.iter_mut() {
+        child.send(&addrs_line).await?;
+    }
+    let mut summary = NetworkSummary {
+        name: config.name.clone(),
+        peers: config.peers.len(),
+        links: config.links().len(),
+        processes: children.len(),
+        ..NetworkSummary::default()
+    };
+    let up = async {
+        for child in children.iter_mut() {
+            child.expect("UP").await?;
+        }
+        Ok::<(), ShardError>(())
+    };
+    let overlay = tokio::select! {
+        up = tokio::time::timeout(options.overlay_timeout + Duration::from_secs(5), up) => Some(up),
+        _ = stop_signal() => None,
+    };
+    match overlay {
+        Some(Ok(Ok(()))) => {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            summary.overlay_up_ms = Some(ms);
+            println!(
+                "overlay up: {} peers, {} links, {} processes in {ms:.0} ms",
+                summary.peers, summary.links, summary.processes
+            );
+            if options.run_workload {
+                let work = run_sharded_workload(config, children, options.quiet);
+                tokio::select! {
+                    done = work => done?,
+                    _ = stop_signal() => {}
+                }
+            } else {
+                println!("running until Ctrl-C");
+                stop_signal().await;
+            }
+        }
+        Some(Ok(Err(e))) => return Err(e.into()),
+        Some(Err(_)) => {
+            return Err(ShardError::OverlayTimeout(options.overlay_timeout.as_secs_f64()).into())
+        }
+        None => {}
+    }
+    let mut parts = Vec::new();
+    for child in children.iter_mut() {
+        child.send("REPORT").await?;
+        let body = child.expect("REPORT").await?;
+        let report: ChildReport = serde_json::from_str(&body)
+            .map_err(|e| child_err(child.index, format!("bad report: {e}")))?;
+        summary.totals.add(&report.totals);
+        parts.extend(report.records);
+    }
+    Ok((summary, merge_records(parts)))
+}
+
+async fn run_sharded_workload(
+    config: &TopologyConfig,
+    children: &mut [ChildShard],
+    quiet: Duration,
+) -> Result<(), ShardError> {
+    let mut queries: Vec<_> = config.workload.queries.iter().collect();
+    queries.sort_by_key(|q| q.at_ms);
+    let started = Instant::now();
+    for q in queries {
+        tokio::time::sleep_until((started + Duration::from_millis(q.at_ms)).into()).await;
+        let Some(index) = config.peer_index(&q.from) else {
+            continue;
+        };
+        let Some(child) = children.iter_mut().find(|c| c.members.contains(&index)) else {
+            continue;
+        };
+        let words = q.words.replace(['\n', '\r'], " ");
+        child
+            .send(&format!("SEARCH {index} {} {words}", config.ttl_of(q)))
+            .await?;
+        child.expect("GUID").await?;
+    }
+    settle_children(children, quiet, Duration::from_secs(10)).await
+}
+
+/// Waits until no child has seen a frame for `quiet` (or `max` passed).
+async fn settle_children(
+    children: &mut [ChildShard],
+    quiet: Duration,
+    max: Duration,
+) -> Result<(), ShardError> {
+    let started = Instant::now();
+    let called = clock::now();
+    loop {
+        let mut last = called;
+        for child in children.iter_mut() {
+            child.send("STATUS").await?;
+            let body = child.expect("STATUS").await?;
+            let us: u64 = body.trim().parse().unwrap_or(0);
+            last = last.max(Time(us));
+        }
+        let idle = clock::now().saturating_sub(last);
+        if idle.0 >= quiet.as_micros() as u64 || started.elapsed() >= max {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChildReport {
+    records: Vec<QueryRecord>,
+    totals: NetTotals,
+}
+
+/// What a child was told on its command line.
+#[derive(Clone, Debug)]
+pub struct ChildOptions {
+    pub config: PathBuf,
+    pub members: Vec<usize>,
+    pub epoch_us: u64,
+    pub deflate: bool,
+    pub overlay_timeout: Duration,
+}
+
+async fn say(out: &mut tokio::io::Stdout, line: &str) -> std::io::Result<()> {
+    let mut bytes = line.as_bytes().to_vec();
+    bytes.push(b'\n');
+    out.write_all(&bytes).await?;
+    out.flush().await
+}
+
+/// The child side: runs its members until told to stop (or until its stdin closes).
+pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::Error>> {
+    clock::adopt_epoch_unix_micros(options.epoch_us);
+    // The parent decides when we stop; Ctrl-C on the terminal reaches us too.
+    tokio::spawn(async {
+        loop {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut out = tokio::io::stdout();
+    let config = Arc::new(TopologyConfig::load(&options.config)?);
+    let mut factory = ConfigFactory::new(config.clone(), options.members.clone())?;
+    let mut plans = factory.plans();
+    let listeners = bind_all(&mut plans).await?;
+    for (plan, &i) in plans.iter().zip(&options.members) {
+        say(&mut out, &format!("BOUND {i} {}", plan.listen)).await?;
+    }
+    say(&mut out, "READY").await?;
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    let Some(line) = input.next_line().await? else {
+        return Ok(());
+    };
+    let addrs: Vec<SocketAddrV4> = line
+        .strip_prefix("ADDRS ")
+        .unwrap_or("")
+        .split(' ')
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let local_of: std::collections::HashMap<usize, usize> = options
+        .members
+        .iter()
+        .enumerate()
+        .map(|(l, &g)| (g, l))
+        .collect();
+    let mut links = Vec::new();
+    let mut remote = Vec::new();
+    for (a, b) in config.links() {
+        match (local_of.get(&a), local_of.get(&b)) {
+            (Some(&la), Some(&lb)) => links.push((la, lb)),
+            (Some(&la), None) => {
+                if let Some(&addr) = addrs.get(b) {
+                    remote.push(RemoteLink {
+                        local: la,
+                        addr,
+                        dial: true,
+                    });
+                }
+            }
+            (None, Some(&lb)) => {
+                if let Some(&addr) = addrs.get(a) {
+                    remote.push(RemoteLink {
+                        local: lb,
+                        addr,
+                        dial: false,
+                    });
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    let names = config.peers.iter().map(|p| p.id.clone()).collect();
+    let mut network = Network::start(
+        plans,
+        listeners,
+        links,
+        remote,
+        &mut factory,
+        net_config(options.deflate),
+        Recorder::with_names(names),
+    );
+    match network.wait_overlay(options.overlay_timeout).await {
+        Ok(_) => say(&mut out, "UP").await?,
+        Err(e) => say(&mut out, &format!("FAIL {e}")).await?,
+    }
+    while let Some(line) = input.next_line().await? {
+        let (word, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        match word {
+            "SEARCH" => {
+                let mut parts = rest.splitn(3, ' ');
+                let index: usize = parts
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(usize::MAX);
+                let ttl: u8 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(7);
+                let words = parts.next().unwrap_or("");
+                let reply = match local_of.get(&index) {
+                    Some(&local) => match network.search(local, request_of(words, ttl)).await {
+                        Ok(guid) => format!("GUID {guid}"),
+                        Err(e) => format!("FAIL {e}"),
+                    },
+                    None => format!("FAIL peer {index} is not in this shard"),
+                };
+                say(&mut out, &reply).await?;
+            }
+            "STATUS" => say(&mut out, &format!("STATUS {}", network.last_activity().0)).await?,
+            "REPORT" => {
+                let report = ChildReport {
+                    records: network.records().await,
+                    totals: network.totals(),
+                };
+                say(
+                    &mut out,
+                    &format!("REPORT {}", serde_json::to_string(&report)?),
+                )
+                .await?;
+            }
+            "STOP" => break,
+            _ => say(&mut out, &format!("FAIL unknown command {word:?}")).await?,
+        }
+    }
+    network.shutdown().await;
+    say(&mut out, "STOPPED").await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_covers_every_peer_once() {
+        let p = partition(10, 3);
+        assert_eq!(p.len(), 3);
+        let all: Vec<usize> = p.concat();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(partition(3, usize::MAX).len(), 3);
+    }
+}
