@@ -267,7 +267,7 @@ impl Actor {
                             self.index,
                             header.kind
                         );
-                        self.core.on_skipped(now, conn, &header);
+                        self.core.on_skipped(now, conn, header, &reason);
                     }
                 }
             }
@@ -344,6 +344,13 @@ impl Actor {
                     }
                 }
             }
+        }
+        while let Some(request) = self.core.poll_request() {
+            // Not carried over the live network; the core has a fallback for each.
+            log::debug!(
+                "peer {}: core request not handled live: {request:?}",
+                self.index
+            );
         }
         if self.events.is_some() {
             let at = clock::now();
