@@ -94,9 +94,7 @@ mod tests {
     use std::hash::Hash;
 
     fn hash_of<T: Hash>(key: u64, value: &T) -> u64 {
-        let mut h = KeyedHash::new(key).build_hasher();
-        value.hash(&mut h);
-        h.finish()
+        KeyedHash::new(key).hash_one(value)
     }
 
     #[test]

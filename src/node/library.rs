@@ -12,6 +12,9 @@
 
 use crate::protocol::{Extension, HitRecord, Query, Sha1};
 
+/// One entry of the keyword index: a normalised word and the file (position) it names.
+type IndexEntry = (Box<str>, u32);
+
 /// One shared file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SharedFile {
@@ -42,7 +45,7 @@ pub struct Library {
     /// Normalised name of each file (words joined by one space), parallel to `files`.
     names: Vec<Box<str>>,
     /// (word, position in `files`), sorted; duplicates within one name removed.
-    words: Vec<(Box<str>, u32)>,
+    words: Vec<IndexEntry>,
     /// (digest, position in `files`), sorted.
     digests: Vec<(Sha1, u32)>,
 }
@@ -160,7 +163,7 @@ impl Library {
 
     /// Positions of files where every word of `words` starts a word of the name.
     fn keyword_matches(&self, words: &[&str]) -> Vec<u32> {
-        let mut rarest: Option<(&str, &[(Box<str>, u32)])> = None;
+        let mut rarest: Option<(&str, &[IndexEntry])> = None;
         for word in words {
             let run = self.prefix_run(word);
             if run.is_empty() {
@@ -189,7 +192,7 @@ impl Library {
     }
 
     /// The contiguous run of index entries whose word starts with `prefix`.
-    fn prefix_run(&self, prefix: &str) -> &[(Box<str>, u32)] {
+    fn prefix_run(&self, prefix: &str) -> &[IndexEntry] {
         let start = self.words.partition_point(|(w, _)| &**w < prefix);
         let rest = self.words.get(start..).unwrap_or(&[]);
         let len = rest.partition_point(|(w, _)| w.starts_with(prefix));

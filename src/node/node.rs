@@ -56,6 +56,7 @@ use super::types::{
     Action, CacheMode, ConnId, DropReason, Event, NodeConfig, OverMaxTtl, PeerInfo, SearchRequest,
     Strategy, Time,
 };
+use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD};
 use crate::protocol::{
     kind, Extension, Guid, Header, HitRecord, Message, Payload, Ping, Pong, Push, QhdTrailer,
     Query, QueryHit, MAX_RECORDS_PER_HIT,
@@ -281,7 +282,13 @@ impl Node {
             header.kind,
             kind::PING | kind::PONG | kind::BYE | kind::PUSH | kind::QUERY | kind::QUERY_HIT
         );
-        let why = if known {
+        let len = header.payload_len as usize;
+        let too_big = (header.kind == kind::QUERY && len > DEFAULT_MAX_QUERY_PAYLOAD)
+            || (header.kind == kind::QUERY_HIT && len > DEFAULT_MAX_HIT_PAYLOAD);
+        let why = if too_big {
+            self.counters.bad_payload += 1;
+            DropReason::TooBig
+        } else if known {
             self.counters.bad_payload += 1;
             DropReason::BadPayload
         } else {

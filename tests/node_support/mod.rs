@@ -1,0 +1,317 @@
+//! A tiny synchronous network of in-memory `Node`s for the node tests: links, a FIFO
+//! message pump (so copies are delivered in breadth-first order, like equal link
+//! latencies), virtual time for timers, and per-query tallies of what happened.
+//!
+//! Node `i` knows its link to node `j` as `ConnId(j)`.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::Arc;
+
+use gnutella::node::{
+    Action, CacheMode, ConnId, DropReason, Event, Library, Node, NodeConfig, PeerInfo, Request,
+    SearchRequest, SharedFile, Strategy, Time,
+};
+use gnutella::protocol::{kind, Guid, Message, QueryHit, Sha1};
+use rand::{Rng, SeedableRng};
+
+/// What the network saw of one query GUID.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// Query descriptors put on links.
+    pub messages: u64,
+    pub duplicates: u64,
+    /// Nodes (not the origin) that received a first copy.
+    pub reached: BTreeSet<usize>,
+    /// Hits that reached a searching node: (node, hops, hit).
+    pub hits: Vec<(usize, u8, Arc<QueryHit>)>,
+    /// QueryHit descriptors put on links, by sending node.
+    pub hit_senders: BTreeMap<usize, u64>,
+    pub hit_messages: u64,
+    pub drops: HashMap<(u8, DropReason), u64>,
+    pub answered_from_cache: u64,
+    pub check_backs: u64,
+}
+
+pub struct Net {
+    pub nodes: Vec<Node>,
+    pub now: Time,
+    queue: VecDeque<(usize, usize, Message)>,
+    pub tallies: BTreeMap<Guid, Tally>,
+    pub origins: BTreeMap<Guid, usize>,
+    /// Every descriptor delivered: (from, to, message).
+    pub delivered: Vec<(usize, usize, Message)>,
+    pub closed: Vec<(usize, ConnId)>,
+    pub requests: Vec<(usize, Request)>,
+}
+
+pub fn addr(i: usize) -> SocketAddrV4 {
+    SocketAddrV4::new(
+        Ipv4Addr::new(10, 0, (i / 250) as u8, (i % 250) as u8 + 1),
+        6346,
+    )
+}
+
+pub fn servent(i: usize) -> Guid {
+    let mut g = [0xA5u8; 16];
+    g[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    Guid(g)
+}
+
+pub fn config(i: usize, strategy: Strategy, max_ttl: u8, cache: CacheMode) -> NodeConfig {
+    let mut c = NodeConfig::new(addr(i), servent(i));
+    c.strategy = strategy;
+    c.max_ttl = max_ttl;
+    c.cache.mode = cache;
+    c
+}
+
+pub fn file(index: u32, name: &str) -> SharedFile {
+    SharedFile {
+        index,
+        name: name.to_string(),
+        size: 4096,
+        sha1: Sha1::of_bytes(name.as_bytes()),
+    }
+}
+
+impl Net {
+    /// `n` nodes with the given per-node config, no files, no links.
+    pub fn new(n: usize, make: impl Fn(usize) -> NodeConfig) -> Net {
+        let nodes = (0..n)
+            .map(|i| Node::new(make(i), Library::new(), 1000 + i as u64))
+            .collect();
+        Net {
+            nodes,
+            now: Time::ZERO,
+            queue: VecDeque::new(),
+            tallies: BTreeMap::new(),
+            origins: BTreeMap::new(),
+            delivered: Vec::new(),
+            closed: Vec::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    pub fn flood(n: usize, max_ttl: u8) -> Net {
+        Net::new(n, |i| config(i, Strategy::Flood, max_ttl, CacheMode::Off))
+    }
+
+    pub fn share(&mut self, i: usize, files: Vec<SharedFile>) {
+        let c = self.nodes[i].config().clone();
+        let links: Vec<ConnId> = self.nodes[i].neighbours().collect();
+        self.nodes[i] = Node::new(c, Library::from_files(files), 1000 + i as u64);
+        for conn in links {
+            self.nodes[i].on_connected(self.now, conn, PeerInfo::default());
+        }
+    }
+
+    pub fn link(&mut self, a: usize, b: usize) {
+        let now = self.now;
+        self.nodes[a].on_connected(now, ConnId(b as u32), PeerInfo::default());
+        self.nodes[b].on_connected(now, ConnId(a as u32), PeerInfo::default());
+    }
+
+    pub fn unlink(&mut self, a: usize, b: usize) {
+        let now = self.now;
+        self.nodes[a].on_disconnected(now, ConnId(b as u32));
+        self.nodes[b].on_disconnected(now, ConnId(a as u32));
+    }
+
+    pub fn search(&mut self, origin: usize, words: &str, ttl: u8) -> Guid {
+        let now = self.now;
+        let request = SearchRequest {
+            words: words.to_string(),
+            sha1: None,
+            ttl,
+        };
+        let guid = self.nodes[origin].start_search(now, request);
+        self.origins.insert(guid, origin);
+        self.run();
+        guid
+    }
+
+    /// Hands `msg` to node `to` as if node `from` had sent it, then runs to quiescence.
+    pub fn inject(&mut self, from: usize, to: usize, msg: Message) {
+        self.queue.push_back((from, to, msg));
+        self.run();
+    }
+
+    /// Delivers messages until none are in flight, then fires due timers (advancing
+    /// virtual time) until no node has a timer left.
+    pub fn run(&mut self) {
+        loop {
+            self.collect();
+            while let Some((from, to, msg)) = self.queue.pop_front() {
+                self.delivered.push((from, to, msg.clone()));
+                let now = self.now;
+                self.nodes[to].on_message(now, ConnId(from as u32), msg);
+                self.collect_one(to);
+            }
+            let next = self.nodes.iter().filter_map(|n| n.poll_timeout()).min();
+            let Some(at) = next else { break };
+            self.now = self.now.max(at);
+            let now = self.now;
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].poll_timeout().is_some_and(|t| t <= now) {
+                    self.nodes[i].on_timeout(now);
+                }
+            }
+        }
+    }
+
+    fn collect(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.collect_one(i);
+        }
+    }
+
+    fn collect_one(&mut self, i: usize) {
+        while let Some(action) = self.nodes[i].poll_action() {
+            match action {
+                Action::Send { to, msg } => self.queue.push_back((i, to.0 as usize, msg)),
+                Action::Close { conn, .. } => self.closed.push((i, conn)),
+            }
+        }
+        while let Some(event) = self.nodes[i].poll_event() {
+            self.fold(i, event);
+        }
+        while let Some(request) = self.nodes[i].poll_request() {
+            if let Request::CheckBack { guid, .. } = &request {
+                // The relay asks the origin; the answer comes back at once.
+                let guid = *guid;
+                let satisfied = self
+                    .origins
+                    .get(&guid)
+                    .is_some_and(|&o| self.nodes[o].search_satisfied(guid));
+                self.tallies.entry(guid).or_default().check_backs += 1;
+                let now = self.now;
+                self.nodes[i].on_check_back(now, guid, satisfied);
+                self.requests.push((i, request));
+                // Resumed walkers produce actions.
+                self.collect_one(i);
+                continue;
+            }
+            self.requests.push((i, request));
+        }
+    }
+
+    fn fold(&mut self, node: usize, event: Event) {
+        match event {
+            Event::SearchStarted { guid, .. } => {
+                self.origins.insert(guid, node);
+                self.tallies.entry(guid).or_default();
+            }
+            Event::QueryReceived { guid, .. } => {
+                self.tallies.entry(guid).or_default().reached.insert(node);
+            }
+            Event::Sent {
+                guid,
+                kind: k,
+                count,
+            } => {
+                let t = self.tallies.entry(guid).or_default();
+                if k == kind::QUERY {
+                    t.messages += u64::from(count);
+                } else if k == kind::QUERY_HIT {
+                    t.hit_messages += u64::from(count);
+                    *t.hit_senders.entry(node).or_default() += u64::from(count);
+                }
+            }
+            Event::Dropped {
+                guid,
+                kind: k,
+                reason,
+            } => {
+                let t = self.tallies.entry(guid).or_default();
+                if k == kind::QUERY && reason == DropReason::Duplicate {
+                    t.duplicates += 1;
+                }
+                *t.drops.entry((k, reason)).or_default() += 1;
+            }
+            Event::Answered {
+                guid, from_cache, ..
+            } => {
+                if from_cache {
+                    self.tallies.entry(guid).or_default().answered_from_cache += 1;
+                }
+            }
+            Event::HitReceived { guid, hops, hit } => {
+                self.tallies
+                    .entry(guid)
+                    .or_default()
+                    .hits
+                    .push((node, hops, hit));
+            }
+        }
+    }
+
+    pub fn tally(&self, guid: Guid) -> Tally {
+        self.tallies.get(&guid).cloned().unwrap_or_default()
+    }
+}
+
+// ----- topologies ------------------------------------------------------------------
+
+pub fn line(net: &mut Net) {
+    for i in 1..net.nodes.len() {
+        net.link(i - 1, i);
+    }
+}
+
+pub fn ring(net: &mut Net) {
+    line(net);
+    let n = net.nodes.len();
+    net.link(n - 1, 0);
+}
+
+pub fn star(net: &mut Net) {
+    for i in 1..net.nodes.len() {
+        net.link(0, i);
+    }
+}
+
+/// A `w` × `h` grid; node `y * w + x`.
+pub fn grid(net: &mut Net, w: usize, h: usize) {
+    for y in 0..h {
+        for x in 0..w {
+            let i = y * w + x;
+            if x + 1 < w {
+                net.link(i, i + 1);
+            }
+            if y + 1 < h {
+                net.link(i, i + w);
+            }
+        }
+    }
+}
+
+/// A complete `k`-ary tree in breadth-first numbering (node i's parent is (i-1)/k).
+pub fn tree(net: &mut Net, k: usize) {
+    for i in 1..net.nodes.len() {
+        net.link((i - 1) / k, i);
+    }
+}
+
+/// A connected random graph: a random spanning tree plus random extra links up to a mean
+/// degree of `degree`.
+pub fn random_graph(net: &mut Net, degree: usize, seed: u64) {
+    let n = net.nodes.len();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut links = BTreeSet::new();
+    for i in 1..n {
+        let j = rng.gen_range(0..i);
+        links.insert((j, i));
+    }
+    while links.len() < n * degree / 2 {
+        let a = rng.gen_range(0..n);
+        let b = rng.gen_range(0..n);
+        if a != b {
+            links.insert((a.min(b), a.max(b)));
+        }
+    }
+    for (a, b) in links {
+        net.link(a, b);
+    }
+}
