@@ -1,0 +1,79 @@
+//! A single peer outside any topology config: `gnutella peer` and the short-lived
+//! searcher of `gnutella search`.
+
+use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::sync::Arc;
+
+use super::core::RoutingCore;
+use super::from_config::{http_handler, library_of, make_core, servent_guid};
+use super::listener::HttpHandler;
+use super::network::PeerFactory;
+use super::share::Share;
+use crate::node::CacheConfig;
+use crate::node::CacheMode;
+
+/// Builds the one peer of a solo network.
+pub struct SoloFactory {
+    pub share: Arc<Share>,
+    pub max_ttl: u8,
+    /// Result-cache capacity; 0 turns the cache off.
+    pub cache: usize,
+    pub seed: u64,
+    /// Serve the share over HTTP on the listening port.
+    pub serve: bool,
+}
+
+impl PeerFactory for SoloFactory {
+    fn core(&mut self, _index: usize, listen: SocketAddrV4) -> Box<dyn RoutingCore> {
+        let cache = self.cache;
+        make_core(
+            listen,
+            servent_guid(self.seed, 0),
+            self.max_ttl,
+            |c| {
+                c.cache = if cache == 0 {
+                    CacheConfig {
+                        capacity: 0,
+                        mode: CacheMode::Off,
+                        ..CacheConfig::default()
+                    }
+                } else {
+                    CacheConfig {
+                        capacity: cache,
+                        ..CacheConfig::default()
+                    }
+                };
+            },
+            library_of(&self.share),
+            self.seed,
+        )
+    }
+
+    fn http(&mut self, _index: usize, _listen: SocketAddrV4) -> Option<HttpHandler> {
+        self.serve.then(|| http_handler(self.share.clone()))
+    }
+}
+
+/// Resolves `host:port` to its first IPv4 address (Gnutella addresses are IPv4).
+pub fn resolve_v4(text: &str) -> Result<SocketAddrV4, String> {
+    let addrs = text
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {text:?}: {e}"))?;
+    addrs
+        .filter_map(|a| match a {
+            SocketAddr::V4(v4) => Some(v4),
+            SocketAddr::V6(_) => None,
+        })
+        .next()
+        .ok_or_else(|| format!("{text:?} has no IPv4 address"))
+}
+
+/// A seed from the wall clock and the process id, for peers and searches the user did
+/// not give a seed: two of them must not share GUIDs.
+pub fn clock_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
