@@ -1,9 +1,144 @@
-//! `gnutella demo` (being written).
+//! `gnutella demo`: the quickstart network, three searches, one verified download, a
+//! flooding table, in a few seconds.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gnutella::net::clock;
+use gnutella::net::download::{download, DownloadOptions, DownloadRequest};
+use gnutella::net::hits::{describe, files_of, FoundFile};
+use gnutella::net::launch::{net_config, start_in_process};
+use gnutella::net::report::flooding_table;
+use gnutella::net::workload::request_of;
+use gnutella::protocol::Sha1;
+use gnutella::topology::TopologyConfig;
+
+const EXAMPLES: &str = "\
+Examples:
+  gnutella demo
+      launch topology-configs/quickstart.json on ephemeral ports, run its searches (a file
+      3+ hops away, a file several peers hold, a word nothing matches), download one hit
+      straight from its holder and verify its SHA-1, print the flooding table, exit
+  RUST_LOG=debug gnutella demo
+      the same, showing every link and descriptor decision";
 
 /// Arguments of `gnutella demo`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The config to demonstrate (default: topology-configs/quickstart.json).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
 
-pub fn run(_args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    Err("`gnutella demo` is not implemented yet".into())
+/// Where the quickstart config is: beside the current directory or the crate's sources.
+fn find_quickstart() -> Option<PathBuf> {
+    let rel = Path::new("topology-configs").join("quickstart.json");
+    [
+        PathBuf::from(&rel),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let path = match args.config {
+        Some(p) => p,
+        None => find_quickstart().ok_or("cannot find topology-configs/quickstart.json (run from the crate folder or pass --config)")?,
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(demo(&path))
+}
+
+async fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = TopologyConfig::load(path)?;
+    // A busy port must not break the demo: every peer gets an ephemeral port.
+    for peer in &mut config.peers {
+        peer.listen.set_port(0);
+    }
+    if config.workload.queries.is_empty() {
+        return Err(format!("{} has no workload to demonstrate", path.display()).into());
+    }
+    let config = Arc::new(config);
+    let started = Instant::now();
+    let mut network = start_in_process(config.clone(), net_config(true)).await?;
+    let outcome = run_demo(&network, &config, started).await;
+    network.shutdown().await;
+    outcome
+}
+
+async fn run_demo(
+    network: &gnutella::net::network::Network,
+    config: &TopologyConfig,
+    started: Instant,
+) -> Result<(), Box<dyn std::error::Error>> {
+    network.wait_overlay(Duration::from_secs(10)).await?;
+    println!(
+        "overlay up: {} peers, {} links on 127.0.0.1 in {:.0} ms ({})",
+        config.peers.len(),
+        network.links().len(),
+        started.elapsed().as_secs_f64() * 1000.0,
+        config.name
+    );
+    let (tap, mut events) = tokio::sync::mpsc::unbounded_channel();
+    network.set_tap(tap);
+    let mut first_found: Option<FoundFile> = None;
+    for q in &config.workload.queries {
+        let origin = network.peer_index(&q.from)?;
+        let ttl = config.ttl_of(q);
+        let t0 = clock::now();
+        let guid = network.search(origin, request_of(&q.words, ttl)).await?;
+        network
+            .settle(Duration::from_millis(200), Duration::from_secs(5))
+            .await;
+        println!("\nsearch {:?} from {} (TTL {ttl}):", q.words, q.from);
+        let mut n = 0;
+        while let Ok(event) = events.try_recv() {
+            for file in files_of(&event).into_iter().filter(|f| f.guid == guid) {
+                n += 1;
+                println!("{}", describe(n, &file, t0));
+                if first_found.is_none() {
+                    first_found = Some(file);
+                }
+            }
+        }
+        if n == 0 {
+            println!("  no results");
+        }
+    }
+    if let Some(file) = first_found {
+        let dir = std::env::temp_dir().join(format!("gnutella-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let result = fetch_and_verify(&file, &dir).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        result?;
+    }
+    let records = network.records().await;
+    println!("\nflooding, per query (messages = Query descriptors on links, network-wide):");
+    print!("{}", flooding_table(&records));
+    Ok(())
+}
+
+async fn fetch_and_verify(file: &FoundFile, dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let request = DownloadRequest::from_hit(file.holder_addr(), &file.record);
+    let done = download(&request, &DownloadOptions::new(dir)).await?;
+    let on_disk = Sha1::of_reader(std::fs::File::open(&done.path)?)?;
+    let expected = file.record.sha1().ok_or("the hit carries no urn:sha1")?;
+    if on_disk != expected {
+        return Err(format!(
+            "downloaded {} but its SHA-1 is {on_disk}, not {expected}",
+            file.record.name
+        )
+        .into());
+    }
+    println!(
+        "\ndownloaded {} ({} bytes) straight from {}: SHA-1 verified ({})",
+        file.record.name,
+        done.bytes_transferred,
+        file.holder,
+        expected.to_urn()
+    );
+    Ok(())
 }
