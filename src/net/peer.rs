@@ -66,8 +66,11 @@ pub enum PeerInput {
 #[derive(Debug, Default)]
 pub struct PeerShared {
     next_conn: AtomicU32,
-    /// Listening addresses of the neighbours we hold a link with.
+    /// Listening addresses of neighbours we hold or are building a link with (a dial or
+    /// an inbound handshake claims the slot first, so a pair never gets two links).
     linked: Mutex<HashSet<SocketAddrV4>>,
+    /// Listening addresses of neighbours whose link the actor (and the core) has.
+    up: Mutex<HashSet<SocketAddrV4>>,
     /// Descriptors dropped by full send queues.
     pub queue_drops: AtomicU64,
     /// Frames the codec skipped (unknown type, malformed payload).
@@ -89,14 +92,18 @@ impl PeerShared {
         self.linked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether we hold a link with the peer listening at `addr`.
+    fn up_set(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddrV4>> {
+        self.up.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the link with the peer listening at `addr` is up (the core knows it).
     pub fn is_linked(&self, addr: &SocketAddrV4) -> bool {
-        self.linked_set().contains(addr)
+        self.up_set().contains(addr)
     }
 
     /// Listening addresses of our current neighbours.
     pub fn linked(&self) -> Vec<SocketAddrV4> {
-        self.linked_set().iter().copied().collect()
+        self.up_set().iter().copied().collect()
     }
 
     /// Claims the link slot for `addr`; false if one exists (no double links per pair).
@@ -105,6 +112,7 @@ impl PeerShared {
     }
 
     pub fn release(&self, addr: &SocketAddrV4) {
+        self.up_set().remove(addr);
         self.linked_set().remove(addr);
     }
 }
@@ -234,6 +242,9 @@ impl Actor {
                 down,
             } => {
                 self.core.on_connected(now, conn, info.clone());
+                if let Some(addr) = info.listen_addr {
+                    self.shared.up_set().insert(addr);
+                }
                 self.links.insert(conn, LinkState { link, info, down });
             }
             PeerInput::Frame { conn, frame } => {

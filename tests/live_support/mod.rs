@@ -1,0 +1,163 @@
+//! Helpers shared by the live-network tests: configs built in code, a network on
+//! ephemeral loopback ports, and searches whose every event is collected.
+#![allow(dead_code)]
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gnutella::net::handshake::HandshakeLimits;
+use gnutella::net::launch::start_in_process;
+use gnutella::net::network::Network;
+use gnutella::net::peer::PeerEvent;
+use gnutella::net::workload::request_of;
+use gnutella::net::NetConfig;
+use gnutella::node::record::QueryRecord;
+use gnutella::protocol::Guid;
+use gnutella::topology::TopologyConfig;
+
+/// Every test body runs under this bound.
+pub const TEST_LIMIT: Duration = Duration::from_secs(60);
+
+pub async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(TEST_LIMIT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what} did not finish within {TEST_LIMIT:?}"),
+    }
+}
+
+/// Loopback settings with short handshake limits, so hostile-client tests stay quick.
+pub fn test_net() -> NetConfig {
+    NetConfig {
+        handshake: HandshakeLimits {
+            timeout: Duration::from_millis(800),
+            ..HandshakeLimits::default()
+        },
+        ..NetConfig::default()
+    }
+}
+
+/// A config from peers given as (neighbours, synthetic files) on ephemeral ports. The
+/// result cache is off, so each search shows the flood itself.
+pub fn config(name: &str, max_ttl: u8, peers: &[(Vec<usize>, Vec<(&str, u64)>)]) -> TopologyConfig {
+    let peers: Vec<serde_json::Value> = peers
+        .iter()
+        .enumerate()
+        .map(|(i, (neighbours, files))| {
+            let files: Vec<serde_json::Value> = files
+                .iter()
+                .map(|(name, size)| serde_json::json!({"name": name, "size": size}))
+                .collect();
+            let mut peer = serde_json::json!({
+                "id": format!("p{i}"),
+                "listen": "127.0.0.1:0",
+                "neighbours": neighbours.iter().map(|n| format!("p{n}")).collect::<Vec<_>>(),
+            });
+            if !files.is_empty() {
+                peer["share"] = serde_json::json!({ "files": files });
+            }
+            peer
+        })
+        .collect();
+    let text = serde_json::json!({
+        "name": name,
+        "defaults": {"ttl": 7, "max_ttl": max_ttl, "seed": 7, "cache": {"mode": "off"}},
+        "peers": peers,
+    })
+    .to_string();
+    TopologyConfig::parse(&text).expect("test config is valid")
+}
+
+/// A ring of `n` peers; `files` are placed at the given peers.
+pub fn ring(n: usize, max_ttl: u8, files: &[(usize, &str, u64)]) -> TopologyConfig {
+    let peers: Vec<(Vec<usize>, Vec<(&str, u64)>)> = (0..n)
+        .map(|i| {
+            let shared = files
+                .iter()
+                .filter(|f| f.0 == i)
+                .map(|f| (f.1, f.2))
+                .collect();
+            (vec![(i + 1) % n], shared)
+        })
+        .collect();
+    config(&format!("ring-{n}"), max_ttl, &peers)
+}
+
+/// Starts a config in this process and waits for its overlay.
+pub async fn start(config: TopologyConfig) -> Network {
+    let network = start_in_process(Arc::new(config), test_net())
+        .await
+        .expect("network starts");
+    network
+        .wait_overlay(Duration::from_secs(20))
+        .await
+        .expect("overlay comes up");
+    network
+}
+
+/// Searches from `origin` and returns the query's record and every event of every peer
+/// about it, once the network has settled.
+pub async fn search(
+    network: &Network,
+    origin: usize,
+    words: &str,
+    ttl: u8,
+) -> (QueryRecord, Vec<PeerEvent>) {
+    let (tap, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    network.set_tap(tap);
+    let guid = network
+        .search(origin, request_of(words, ttl))
+        .await
+        .expect("search starts");
+    network
+        .settle(Duration::from_millis(300), Duration::from_secs(10))
+        .await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if guid_of(&e) == Some(guid) {
+            events.push(e);
+        }
+    }
+    let record = network
+        .records()
+        .await
+        .into_iter()
+        .find(|r| r.guid == guid.to_hex())
+        .expect("the query has a record");
+    (record, events)
+}
+
+fn guid_of(e: &PeerEvent) -> Option<Guid> {
+    use gnutella::node::Event::*;
+    Some(match &e.event {
+        SearchStarted { guid, .. }
+        | QueryReceived { guid, .. }
+        | Sent { guid, .. }
+        | Dropped { guid, .. }
+        | Answered { guid, .. }
+        | HitReceived { guid, .. } => *guid,
+    })
+}
+
+/// Hop distances from `from` over the config's links.
+pub fn distances(config: &TopologyConfig, from: usize) -> Vec<Option<usize>> {
+    let n = config.peers.len();
+    let mut adj = vec![Vec::new(); n];
+    for (a, b) in config.links() {
+        adj[a].push(b);
+        adj[b].push(a);
+    }
+    let mut dist = vec![None; n];
+    dist[from] = Some(0);
+    let mut queue = VecDeque::from([from]);
+    while let Some(u) = queue.pop_front() {
+        for &v in &adj[u] {
+            if dist[v].is_none() {
+                dist[v] = Some(dist[u].unwrap_or(0) + 1);
+                queue.push_back(v);
+            }
+        }
+    }
+    dist
+}
