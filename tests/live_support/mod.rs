@@ -38,9 +38,12 @@ pub fn test_net() -> NetConfig {
     }
 }
 
+/// One peer of a test config: its neighbours (by position) and its synthetic files.
+pub type PeerSpec<'a> = (Vec<usize>, Vec<(&'a str, u64)>);
+
 /// A config from peers given as (neighbours, synthetic files) on ephemeral ports. The
 /// result cache is off, so each search shows the flood itself.
-pub fn config(name: &str, max_ttl: u8, peers: &[(Vec<usize>, Vec<(&str, u64)>)]) -> TopologyConfig {
+pub fn config(name: &str, max_ttl: u8, peers: &[PeerSpec<'_>]) -> TopologyConfig {
     let peers: Vec<serde_json::Value> = peers
         .iter()
         .enumerate()
@@ -71,7 +74,7 @@ pub fn config(name: &str, max_ttl: u8, peers: &[(Vec<usize>, Vec<(&str, u64)>)])
 
 /// A ring of `n` peers; `files` are placed at the given peers.
 pub fn ring(n: usize, max_ttl: u8, files: &[(usize, &str, u64)]) -> TopologyConfig {
-    let peers: Vec<(Vec<usize>, Vec<(&str, u64)>)> = (0..n)
+    let peers: Vec<PeerSpec<'_>> = (0..n)
         .map(|i| {
             let shared = files
                 .iter()
