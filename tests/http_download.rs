@@ -130,7 +130,7 @@ async fn download_verifies_and_renames() {
 async fn a_lying_holder_leaves_no_file() {
     let data = content(50_000);
     let (addr, _seen, task) = fake_holder(|_| {
-        let mut answer = format!("HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n").into_bytes();
+        let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n".to_vec();
         answer.extend(std::iter::repeat(0xAAu8).take(50_000));
         answer
     })

@@ -1,7 +1,6 @@
 //! The upload server over real sockets on 127.0.0.1: what a downloading peer sees on the
 //! wire, and that nothing outside the shared folder can be reached.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
