@@ -199,10 +199,7 @@ fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
                 args.seed
             );
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{json}")?;
-        }
+        None => write_stdout(&(json + "\n"))?,
     }
     Ok(())
 }
@@ -223,10 +220,19 @@ fn run_stats(args: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
         ..StatsOptions::default()
     };
     let stats = Stats::of(&graph, &options);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&stats)?);
+    let text = if args.json {
+        serde_json::to_string_pretty(&stats)? + "\n"
     } else {
-        print!("{stats}");
+        stats.to_string()
+    };
+    write_stdout(&text)
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
-    Ok(())
 }

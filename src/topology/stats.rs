@@ -23,6 +23,9 @@ pub struct StatsOptions {
     pub exact_diameter_work: u64,
     /// Sources of the BFS runs that estimate the mean distance (all nodes when fewer).
     pub distance_sources: usize,
+    /// BFS work (node and link visits) the sampled estimates may spend on a large graph;
+    /// fewer sources and sweeps are used when one BFS is expensive.
+    pub estimate_work: u64,
     /// Largest graph whose clustering is exact; above it, this many nodes are sampled.
     pub clustering_sample: usize,
     /// Seed of every sample.
@@ -35,6 +38,7 @@ impl Default for StatsOptions {
             exact_diameter_work: 400_000_000,
             distance_sources: 200,
             clustering_sample: 20_000,
+            estimate_work: 100_000_000,
             seed: 1,
         }
     }
@@ -220,7 +224,8 @@ fn diameter(graph: &Graph, comps: &Components, largest: u32, options: &StatsOpti
     // Double sweep: the farthest node from anywhere is usually near a diameter end; the
     // best of several sweeps is a tight lower bound on real-world graphs.
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let starts: Vec<u32> = members.choose_multiple(&mut rng, 16).copied().collect();
+    let sweeps = (options.estimate_work / (3 * bfs_cost(graph))).clamp(4, 16) as usize;
+    let starts: Vec<u32> = members.choose_multiple(&mut rng, sweeps).copied().collect();
     let mut best = 0;
     for &s in &starts {
         let (_, far) = eccentricity(graph, s, &mut dist, &mut queue);
@@ -238,14 +243,21 @@ fn diameter(graph: &Graph, comps: &Components, largest: u32, options: &StatsOpti
     }
 }
 
+/// Node and link visits of one BFS over the whole graph.
+fn bfs_cost(graph: &Graph) -> u64 {
+    (graph.node_count() as u64 + 2 * graph.link_count() as u64).max(1)
+}
+
 fn mean_distance(graph: &Graph, options: &StatsOptions) -> Measure {
     let n = graph.node_count();
-    let exact = n <= options.distance_sources;
+    let affordable = (options.estimate_work / bfs_cost(graph)).max(10) as usize;
+    let wanted = options.distance_sources.min(affordable);
+    let exact = n <= wanted;
     let sources: Vec<u32> = if exact {
         (0..n as u32).collect()
     } else {
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x5eed);
-        rand::seq::index::sample(&mut rng, n, options.distance_sources)
+        rand::seq::index::sample(&mut rng, n, wanted)
             .into_iter()
             .map(|i| i as u32)
             .collect()
