@@ -398,3 +398,55 @@ async fn a_slow_head_times_out() {
     .await
     .unwrap();
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_file_swapped_for_a_symlink_after_the_scan_is_not_served() {
+    let f = start(HttpConfig::default()).await;
+    let root = f.server.share().root().unwrap().to_path_buf();
+    std::fs::remove_file(root.join("song.mp3")).unwrap();
+    std::os::unix::fs::symlink(f.outside.path().join("secret.txt"), root.join("song.mp3")).unwrap();
+    let (head, body) = exchange(f.addr, &get("/get/0/song.mp3", "")).await;
+    assert_eq!(head.status, 404);
+    assert!(body.is_empty());
+}
+
+#[tokio::test]
+async fn synthetic_files_are_served_whole_and_by_range() {
+    use std::io::Read;
+    let mut share = Share::new();
+    let index = share
+        .add_synthetic(42, "debian-12-netinst.iso", 300_000)
+        .unwrap();
+    let entry = share.by_index(index).unwrap().clone();
+    let mut expected = Vec::new();
+    share
+        .open(&entry, 0)
+        .unwrap()
+        .read_to_end(&mut expected)
+        .unwrap();
+    let server = HttpServer::new(Arc::new(share), HttpConfig::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = server.run(listener).await;
+    });
+    let (head, body) = exchange(
+        addr,
+        &get(&format!("/uri-res/N2R?{}", entry.sha1.to_urn()), ""),
+    )
+    .await;
+    assert_eq!(head.status, 200);
+    assert_eq!(Sha1::of_bytes(&body), entry.sha1);
+    let (head, body) = exchange(
+        addr,
+        &get(
+            "/get/0/debian-12-netinst.iso",
+            "Range: bytes=123456-200000\r\n",
+        ),
+    )
+    .await;
+    assert_eq!(head.status, 206);
+    assert_eq!(body, expected[123_456..=200_000]);
+    task.abort();
+}
