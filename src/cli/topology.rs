@@ -32,7 +32,7 @@ Examples:
 pub enum Command {
     /// Generate a topology and write it as a topology config.
     #[command(after_help = GEN_EXAMPLES)]
-    Gen(GenArgs),
+    Gen(Box<GenArgs>),
     /// Print statistics of a topology (config or SNAP edge list).
     #[command(after_help = STATS_EXAMPLES)]
     Stats(StatsArgs),
@@ -122,7 +122,7 @@ pub struct StatsArgs {
 
 pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
-        Command::Gen(args) => run_gen(args),
+        Command::Gen(args) => run_gen(*args),
         Command::Stats(args) => run_stats(args),
     }
 }

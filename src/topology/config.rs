@@ -250,7 +250,13 @@ impl TopologyConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut config = TopologyConfig::parse(&text).map_err(|e| ConfigError::InFile {
+        TopologyConfig::parse_from_file(&text, path)
+    }
+
+    /// Parses and validates text already read from `path`: errors name the file and
+    /// `share.dir` paths become relative to its folder.
+    pub fn parse_from_file(text: &str, path: &Path) -> Result<TopologyConfig, ConfigError> {
+        let mut config = TopologyConfig::parse(text).map_err(|e| ConfigError::InFile {
             path: path.to_path_buf(),
             source: Box::new(e),
         })?;
@@ -489,10 +495,79 @@ impl TopologyConfig {
         query.ttl.unwrap_or(self.defaults.ttl)
     }
 
-    /// The config as indented JSON, ready to write to a file.
+    /// The config as JSON for a file: top-level keys indented, one line per peer, link
+    /// and query, so a generated network of thousands of peers stays readable and diffable.
     pub fn to_json_pretty(&self) -> String {
         // Serialising plain structs with string keys cannot fail.
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        let one = |v: &dyn erased::Json| v.to_line();
+        let list = |items: Vec<String>, indent: &str| -> String {
+            if items.is_empty() {
+                return "[]".to_string();
+            }
+            let inner = format!(",\n{indent}  ");
+            format!("[\n{indent}  {}\n{indent}]", items.join(&inner))
+        };
+        let mut out = String::from("{\n");
+        out += &format!("  \"name\": {},\n", one(&self.name));
+        out += &format!("  \"defaults\": {},\n", one(&self.defaults));
+        out += &format!(
+            "  \"peers\": {}",
+            list(self.peers.iter().map(|p| one(p)).collect(), "  ")
+        );
+        if !self.links.is_empty() {
+            out += &format!(
+                ",\n  \"links\": {}",
+                list(self.links.iter().map(|l| one(l)).collect(), "  ")
+            );
+        }
+        if !self.workload.is_empty() {
+            out += &format!(
+                ",\n  \"workload\": {{\n    \"queries\": {}\n  }}",
+                list(
+                    self.workload.queries.iter().map(|q| one(q)).collect(),
+                    "    "
+                )
+            );
+        }
+        out += "\n}\n";
+        out
+    }
+}
+
+mod erased {
+    /// One value as a single line of JSON with a space after `:` and `,`.
+    pub trait Json {
+        fn to_line(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_line(&self) -> String {
+            let compact = serde_json::to_string(self).unwrap_or_default();
+            spaced(&compact)
+        }
+    }
+
+    /// Adds a space after separators outside strings: `{"a":1,"b":[2,3]}` becomes
+    /// `{"a": 1, "b": [2, 3]}`.
+    fn spaced(compact: &str) -> String {
+        let mut out = String::with_capacity(compact.len() + compact.len() / 4);
+        let (mut in_string, mut escaped) = (false, false);
+        for c in compact.chars() {
+            out.push(c);
+            if in_string {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => in_string = false,
+                    _ => {}
+                }
+            } else if c == '"' {
+                in_string = true;
+            } else if c == ':' || c == ',' {
+                out.push(' ');
+            }
+        }
+        out
     }
 }
 

@@ -63,7 +63,7 @@ pub fn load(path: impl AsRef<Path>) -> Result<Topology, LoadError> {
         source,
     })?;
     if looks_like_json(&text) {
-        let config = TopologyConfig::load(path)?;
+        let config = TopologyConfig::parse_from_file(&text, path)?;
         Ok(from_config(config))
     } else {
         parse_snap(&text).map_err(|e| with_path(e, path))

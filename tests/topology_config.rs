@@ -1,0 +1,264 @@
+//! Topology configs: every shipped config loads, and each kind of mistake a user makes
+//! in one is refused with an error that names its place.
+
+use std::path::Path;
+
+use gnutella::node::CacheMode;
+use gnutella::topology::{ConfigError, TopologyConfig};
+
+const SHIPPED: &[&str] = &[
+    "quickstart.json",
+    "ring-16.json",
+    "star-10.json",
+    "grid-5x5.json",
+    "tree-31.json",
+    "random-50.json",
+];
+
+fn shipped(name: &str) -> TopologyConfig {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("topology-configs")
+        .join(name);
+    TopologyConfig::load(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn every_shipped_config_loads() {
+    for name in SHIPPED {
+        let c = shipped(name);
+        assert!(!c.peers.is_empty(), "{name}");
+        assert!(!c.links().is_empty(), "{name}");
+    }
+    let expected = [
+        ("ring-16.json", 16, 16),
+        ("star-10.json", 10, 9),
+        ("grid-5x5.json", 25, 40),
+        ("tree-31.json", 31, 30),
+    ];
+    for (name, peers, links) in expected {
+        let c = shipped(name);
+        assert_eq!((c.peers.len(), c.links().len()), (peers, links), "{name}");
+    }
+}
+
+#[test]
+fn shipped_configs_use_distinct_real_ports() {
+    for name in SHIPPED {
+        let c = shipped(name);
+        assert!(c.peers.iter().all(|p| p.listen.port() >= 1024), "{name}");
+    }
+}
+
+const GOOD: &str = r#"{
+  "name": "t",
+  "defaults": { "ttl": 5, "max_ttl": 7, "seed": 9,
+                "cache": { "capacity": 10, "max_age_secs": 30, "mode": "answer-and-stop" } },
+  "peers": [
+    { "id": "a", "listen": "127.0.0.1:7001", "neighbours": ["b"], "share": { "dir": "files/a" } },
+    { "id": "b", "listen": "127.0.0.1:7002", "neighbours": [],
+      "share": { "files": [ { "name": "x.bin", "size": 10 } ] } },
+    { "id": "c", "listen": "127.0.0.1:0", "neighbours": ["a"] },
+    { "id": "d", "listen": "127.0.0.1:0", "neighbours": ["a", "c"], "max_ttl": 4 }
+  ],
+  "links": [ { "between": ["b", "c"], "latency_ms": 12.5 } ],
+  "workload": { "queries": [ { "from": "a", "words": "x", "at_ms": 5 }, { "from": "d", "words": "y z", "ttl": 2 } ] }
+}"#;
+
+fn err(text: &str) -> ConfigError {
+    match TopologyConfig::parse(text) {
+        Ok(_) => panic!("accepted a bad config:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn good_config_reads_every_key() {
+    let c = TopologyConfig::parse(GOOD).unwrap();
+    assert_eq!(c.name, "t");
+    assert_eq!(
+        (c.defaults.ttl, c.defaults.max_ttl, c.defaults.seed),
+        (5, 7, 9)
+    );
+    assert_eq!(c.defaults.cache.mode, CacheMode::AnswerAndStop);
+    // One-sided neighbours and explicit links all count, once each.
+    assert_eq!(c.links(), vec![(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)]);
+    assert_eq!(c.links_with_latency()[3], (1, 2, Some(12.5)));
+    assert_eq!(c.max_ttl_of(3), 4);
+    assert_eq!(c.max_ttl_of(0), 7);
+    assert_eq!(c.ttl_of(&c.workload.queries[0]), 5);
+    assert_eq!(c.ttl_of(&c.workload.queries[1]), 2);
+    let again = TopologyConfig::parse(&c.to_json_pretty()).unwrap();
+    assert_eq!(again, c);
+}
+
+#[test]
+fn share_dir_is_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.json");
+    std::fs::write(&path, GOOD).unwrap();
+    let c = TopologyConfig::load(&path).unwrap();
+    assert_eq!(c.share_dir(0).unwrap(), dir.path().join("files/a"));
+    assert_eq!(c.share_dir(1), None);
+}
+
+#[test]
+fn malformed_json_gives_line_and_column() {
+    let text = GOOD.replace("\"neighbours\": [\"b\"]", "\"neighbours\": [\"b\",]");
+    let e = err(&text);
+    assert!(matches!(e, ConfigError::Json { line: 6, .. }), "{e:?}");
+    assert!(e.to_string().contains("line 6, column"), "{e}");
+}
+
+#[test]
+fn unknown_key_is_named_with_its_path() {
+    let e = err(&GOOD.replace("\"max_ttl\": 4", "\"maxttl\": 4"));
+    let text = e.to_string();
+    assert!(
+        text.contains("maxttl") && text.contains("peers[3]"),
+        "{text}"
+    );
+    let e = err(&GOOD.replace("\"capacity\"", "\"capacty\"")).to_string();
+    assert!(e.contains("defaults.cache") && e.contains("capacty"), "{e}");
+    let e = err(&GOOD.replace("\"name\": \"t\"", "\"nmae\": \"t\"")).to_string();
+    assert!(e.contains("nmae") && e.contains("line 2"), "{e}");
+}
+
+#[test]
+fn wrong_types_and_bad_addresses_are_named() {
+    let e = err(&GOOD.replace("127.0.0.1:7002", "localhost:7002")).to_string();
+    assert!(e.contains("peers[1].listen"), "{e}");
+    let e = err(&GOOD.replace("\"size\": 10", "\"size\": -1")).to_string();
+    assert!(e.contains("peers[1].share.files[0].size"), "{e}");
+    let e = err(&GOOD.replace("answer-and-stop", "sometimes")).to_string();
+    assert!(e.contains("defaults.cache.mode"), "{e}");
+}
+
+#[test]
+fn unknown_neighbour_is_named() {
+    let e = err(&GOOD.replace("[\"a\", \"c\"]", "[\"a\", \"p9\"]"));
+    assert_eq!(e.to_string(), "peer \"d\": neighbour \"p9\" is not a peer");
+}
+
+#[test]
+fn duplicate_id_and_address_are_refused() {
+    let e = err(&GOOD.replace("\"id\": \"c\"", "\"id\": \"a\""));
+    assert!(
+        matches!(
+            e,
+            ConfigError::DuplicateId {
+                index: 2,
+                first: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = err(&GOOD.replace("7002", "7001"));
+    assert_eq!(
+        e.to_string(),
+        "peer \"b\": address 127.0.0.1:7001 is already used by peer \"a\""
+    );
+}
+
+#[test]
+fn port_zero_may_repeat() {
+    // c and d both listen on port 0: the launcher gives each an ephemeral port.
+    assert!(TopologyConfig::parse(GOOD).is_ok());
+}
+
+#[test]
+fn self_link_empty_peers_and_bad_references_are_refused() {
+    let e = err(&GOOD.replace("\"neighbours\": [\"b\"]", "\"neighbours\": [\"a\"]"));
+    assert_eq!(e.to_string(), "peer \"a\": lists itself as a neighbour");
+    let e = err(r#"{ "name": "x", "peers": [] }"#);
+    assert!(matches!(e, ConfigError::NoPeers));
+    let e = err(&GOOD.replace("\"from\": \"d\"", "\"from\": \"zz\""));
+    assert!(e.to_string().contains("workload.queries[1]"), "{e}");
+    let e = err(&GOOD.replace("[\"b\", \"c\"]", "[\"b\", \"q\"]"));
+    assert!(e.to_string().contains("links[0]"), "{e}");
+    let e = err(&GOOD.replace("x.bin", "../etc/passwd"));
+    assert!(e.to_string().contains("peer \"b\": share.files[0]"), "{e}");
+    let e = err(&GOOD.replace("\"ttl\": 2", "\"ttl\": 0"));
+    assert!(e.to_string().contains("workload.queries[1].ttl"), "{e}");
+    let e = err(&GOOD.replace("\"ttl\": 2", "\"ttl\": 300"));
+    assert!(e.to_string().contains("workload.queries[1].ttl"), "{e}");
+}
+
+#[test]
+fn errors_from_a_file_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    std::fs::write(&path, GOOD.replace("\"b\"]", "\"nobody\"]")).unwrap();
+    let e = TopologyConfig::load(&path).unwrap_err();
+    assert!(
+        e.to_string().starts_with(&path.display().to_string()),
+        "{e}"
+    );
+    assert!(matches!(e.inner(), ConfigError::UnknownNeighbour { .. }));
+    let missing = TopologyConfig::load(dir.path().join("absent.json")).unwrap_err();
+    assert!(matches!(missing, ConfigError::Io { .. }));
+}
+
+/// The query rule of the node's library: every query word is a prefix of a word of the
+/// file name (case-insensitive, split on non-alphanumerics).
+fn matches(words: &str, file: &str) -> bool {
+    let name_words: Vec<String> = file
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words
+        .split_whitespace()
+        .all(|q| name_words.iter().any(|w| w.starts_with(&q.to_lowercase())))
+}
+
+fn holders(c: &TopologyConfig, words: &str) -> Vec<usize> {
+    (0..c.peers.len())
+        .filter(|&i| {
+            c.peers[i]
+                .share
+                .files
+                .iter()
+                .any(|f| matches(words, &f.name))
+        })
+        .collect()
+}
+
+#[test]
+fn quickstart_has_a_far_file_a_replicated_file_and_a_miss() {
+    use gnutella::topology::stats::bfs;
+    use gnutella::topology::Graph;
+    let c = shipped("quickstart.json");
+    assert!((8..=12).contains(&c.peers.len()));
+    let g = Graph::from_config(&c);
+    let degrees: std::collections::BTreeSet<usize> =
+        (0..g.node_count() as u32).map(|v| g.degree(v)).collect();
+    assert!(degrees.len() >= 3, "varied degrees: {degrees:?}");
+    let (mut dist, mut queue) = (Vec::new(), Vec::new());
+    bfs(&g, 0, &mut dist, &mut queue);
+    // The names and distances topology-configs/README.md promises the demo.
+    let far = holders(&c, "deep space");
+    assert_eq!(far.len(), 1);
+    assert_eq!(c.peers[far[0]].id, "p8");
+    assert_eq!(dist[far[0]], 4);
+    let replicated = holders(&c, "free software song");
+    assert_eq!(replicated.len(), 4);
+    assert!(holders(&c, "zzyzx").is_empty());
+    let words: Vec<&str> = c
+        .workload
+        .queries
+        .iter()
+        .map(|q| q.words.as_str())
+        .collect();
+    assert_eq!(&words[..3], ["deep space", "free software song", "zzyzx"]);
+    assert!(c
+        .workload
+        .queries
+        .iter()
+        .all(|q| q.from == "p0" || q.from == "p9"));
+    assert!(c
+        .share_dir(0)
+        .unwrap()
+        .join("welcome-to-gnutella.txt")
+        .is_file());
+}
