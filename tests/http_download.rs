@@ -364,3 +364,37 @@ async fn a_busy_holder_says_when_to_retry() {
     assert!(files_in(to.path()).is_empty());
     task.abort();
 }
+
+#[tokio::test]
+async fn a_hit_without_sha1_is_fetched_by_index_and_name() {
+    let data = content(70_000);
+    let (addr, task, _share) = serve_file("no urn.txt", &data).await;
+    let to = tempfile::tempdir().unwrap();
+    let req = DownloadRequest {
+        addr,
+        index: 0,
+        name: "no urn.txt".into(),
+        size: data.len() as u64,
+        sha1: None,
+    };
+    let got = timeout(LIMIT, download(&req, &DownloadOptions::new(to.path())))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    assert_eq!(got.sha1, Sha1::of_bytes(&data));
+    // The wrong size is caught even without a URN.
+    let wrong = DownloadRequest {
+        size: 69_999,
+        ..req
+    };
+    let mut opts = DownloadOptions::new(to.path());
+    opts.save_as = Some("second.txt".into());
+    let result = timeout(LIMIT, download(&wrong, &opts)).await.unwrap();
+    assert!(
+        matches!(result, Err(DownloadError::BadResponse(_))),
+        "{result:?}"
+    );
+    assert!(!to.path().join("second.txt").exists());
+    task.abort();
+}
