@@ -13,7 +13,8 @@
 //! - `404` for an unknown index or URN, an index whose name differs, or an
 //!   `X-Gnutella-Content-URN` request header naming other content; `416` with
 //!   `Content-Range: bytes */<size>` for an unsatisfiable range; `400` for a malformed
-//!   head, target or `Range`; `413` for a head over the limits; `501` for other methods.
+//!   head, target or `Range`; `413` for a head over the limits; `408` for a head that
+//!   stalls past `head_timeout`; `501` for other methods.
 //! - Upload slots are a semaphore: a `GET` that finds them all taken gets `503` with
 //!   `Retry-After`. `HEAD` needs no slot.
 //! - Keep-alive: several requests on one socket; a head must arrive within
@@ -207,8 +208,19 @@ impl HttpServer {
         buf.extend_from_slice(already_read);
         let mut summary = ServeSummary::default();
         loop {
-            let Some(request) = self.read_head(&mut stream, &mut buf).await? else {
-                return Ok(summary);
+            let request = match self.read_head(&mut stream, &mut buf).await {
+                Ok(Some(request)) => request,
+                Ok(None) => return Ok(summary),
+                // A peer that started a head and stalled is told why it is dropped.
+                Err(ServeError::Timeout) if !buf.is_empty() => {
+                    self.inner.stats.count_status(408);
+                    let reply = self.error_reply(408, true);
+                    let _ =
+                        timeout(config.write_timeout, stream.write_all(&reply.head.encode())).await;
+                    let _ = timeout(config.write_timeout, stream.shutdown()).await;
+                    return Err(ServeError::Timeout);
+                }
+                Err(e) => return Err(e),
             };
             let request = match request {
                 Ok(request) => request,
