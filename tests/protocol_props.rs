@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use gnutella::protocol::ggep::{self, GgepEntry};
 use gnutella::protocol::handshake::{
     parse_block, parse_request, parse_response, ConnectRequest, Headers, Limits, Parsed,
 };
@@ -37,9 +38,10 @@ fn ipv4() -> impl Strategy<Value = Ipv4Addr> {
     any::<u32>().prop_map(Ipv4Addr::from)
 }
 
-/// A well-formed GGEP block of 1-3 extensions; `allow_nul` = false for places where NUL
-/// is forbidden (hit records: senders COBS-encode there).
-fn ggep(allow_nul: bool) -> impl Strategy<Value = Bytes> {
+/// A well-formed GGEP block of 1-3 extensions and the (id, data) pairs it holds;
+/// `allow_nul` = false for places where NUL is forbidden (hit records: senders COBS-encode
+/// there).
+fn ggep_with_entries(allow_nul: bool) -> impl Strategy<Value = (Bytes, Vec<GgepEntry>)> {
     let byte = if allow_nul {
         any::<u8>().boxed()
     } else {
@@ -49,18 +51,24 @@ fn ggep(allow_nul: bool) -> impl Strategy<Value = Bytes> {
     vec(ext, 1..=3).prop_map(|exts| {
         let mut out = vec![0xC3];
         let n = exts.len();
+        let mut entries = Vec::new();
         for (i, (id, data)) in exts.into_iter().enumerate() {
             let last = if i + 1 == n { 0x80 } else { 0 };
             out.push(last | id.len() as u8);
-            out.extend(id);
+            out.extend(&id);
             if data.len() >= 64 {
                 out.push(0x80 | (data.len() >> 6) as u8);
             }
             out.push(0x40 | (data.len() & 0x3F) as u8);
-            out.extend(data);
+            out.extend(&data);
+            entries.push(GgepEntry { id, data });
         }
-        Bytes::from(out)
+        (Bytes::from(out), entries)
     })
+}
+
+fn ggep(allow_nul: bool) -> impl Strategy<Value = Bytes> {
+    ggep_with_entries(allow_nul).prop_map(|(block, _)| block)
 }
 
 fn extension(allow_nul_in_ggep: bool) -> impl Strategy<Value = Extension> {
@@ -204,6 +212,22 @@ fn feed(
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ggep_blocks_measure_and_read_back((block, expected) in ggep_with_entries(true), tail in vec(any::<u8>(), 0..8)) {
+        let mut wire = block.to_vec();
+        wire.extend(&tail);
+        prop_assert!(ggep::run_len(&wire).is_some_and(|n| n >= block.len()));
+        prop_assert_eq!(ggep::block_len(&wire), Some(block.len()));
+        prop_assert_eq!(ggep::entries(&block), Ok(expected));
+    }
+
+    #[test]
+    fn ggep_reader_never_panics(wire in vec(any::<u8>(), 0..200)) {
+        let mut wire = wire;
+        wire.insert(0, 0xC3);
+        let _ = ggep::entries(&wire);
+    }
 
     #[test]
     fn every_message_round_trips(msg in message()) {

@@ -6,10 +6,28 @@
 #![no_main]
 
 use bytes::BytesMut;
-use gnutella::protocol::{Frame, FrameDecoder, HEADER_LEN};
+use gnutella::protocol::{Frame, FrameDecoder, Payload, HEADER_LEN};
 use libfuzzer_sys::fuzz_target;
 
 const MAX_PAYLOAD: usize = 4096;
+
+/// What the node does with opaque parts: look for SHA-1s in GGEP (COBS, deflate).
+fn look_inside(payload: &Payload) {
+    match payload {
+        Payload::Query(q) => {
+            let _ = q.find_sha1();
+        }
+        Payload::QueryHit(h) => {
+            for record in &h.records {
+                let _ = record.find_sha1();
+            }
+            if let Some(trailer) = &h.trailer {
+                let _ = trailer.flags();
+            }
+        }
+        _ => {}
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     // The first 4 bytes choose the chunk sizes the bytes arrive in.
@@ -27,8 +45,12 @@ fuzz_target!(|data: &[u8]| {
             let before = buf.len();
             match dec.decode(&mut buf) {
                 Ok(Some(frame)) => {
-                    assert!(buf.len() + HEADER_LEN <= before, "a frame consumes its bytes");
+                    assert!(
+                        buf.len() + HEADER_LEN <= before,
+                        "a frame consumes its bytes"
+                    );
                     if let Frame::Message(msg) = frame {
+                        look_inside(&msg.payload);
                         let wire = msg.to_bytes();
                         assert_eq!(wire.len(), msg.encoded_len());
                         let mut again = BytesMut::from(&wire[..]);

@@ -9,7 +9,11 @@ use gnutella::protocol::handshake::{parse_block, parse_request, parse_response, 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let tight = Limits { max_line_len: 64, max_headers: 4, max_block_len: 256 };
+    let tight = Limits {
+        max_line_len: 64,
+        max_headers: 4,
+        max_block_len: 256,
+    };
     for limits in [tight, Limits::default()] {
         let _ = parse_request(data, &limits);
         let _ = parse_response(data, &limits);
@@ -19,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(exact, Ok(Parsed::Done { consumed, value }));
             for n in [0, consumed / 2, consumed.saturating_sub(1)] {
                 let early = parse_block(&data[..n], &limits);
-                assert!(!matches!(early, Ok(Parsed::Done { .. })), "prefix {n} complete");
+                assert!(
+                    !matches!(early, Ok(Parsed::Done { .. })),
+                    "prefix {n} complete"
+                );
             }
         }
     }

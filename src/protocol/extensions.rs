@@ -86,6 +86,37 @@ fn classify(block: Bytes) -> Extension {
     }
 }
 
+/// The first SHA-1 among `extensions`: a HUGE `urn:sha1:` string, or else GGEP `H` (type
+/// 0x01 SHA-1, 0x02 SHA-1 + TTH) or `u` (a HUGE URN without `urn:`), which real servents
+/// may send instead of the string.
+pub fn first_sha1(extensions: &[Extension]) -> Option<Sha1> {
+    let huge = extensions.iter().find_map(|e| match e {
+        Extension::Sha1(s) => Some(*s),
+        _ => None,
+    });
+    huge.or_else(|| {
+        extensions.iter().find_map(|e| match e {
+            Extension::Ggep(block) => ggep_sha1(block),
+            _ => None,
+        })
+    })
+}
+
+fn ggep_sha1(block: &[u8]) -> Option<Sha1> {
+    let entries = ggep::entries(block).ok()?;
+    entries.iter().find_map(|entry| match entry.id.as_slice() {
+        b"H" => match entry.data.split_first() {
+            Some((1 | 2, digest)) => digest.get(..20)?.try_into().ok().map(Sha1),
+            _ => None,
+        },
+        b"u" => {
+            let text = std::str::from_utf8(&entry.data).ok()?;
+            Sha1::from_urn(&format!("urn:{text}"))
+        }
+        _ => None,
+    })
+}
+
 /// Bytes `write_area` produces for these blocks.
 pub fn area_len(extensions: &[Extension]) -> usize {
     let blocks: usize = extensions.iter().map(block_len).sum();
@@ -153,6 +184,26 @@ mod tests {
         );
         let (exts, _) = round_trip(b"a\x00b", false);
         assert_eq!(exts.len(), 1);
+    }
+
+    #[test]
+    fn sha1_from_huge_or_ggep() {
+        let digest = Sha1::of_bytes(b"");
+        let mut h = vec![0xC3, 0x81, b'H', 0x55, 0x01];
+        h.extend(digest.0);
+        let ggep_h = Extension::Ggep(Bytes::from(h));
+        assert_eq!(first_sha1(&[ggep_h]), Some(digest));
+        let u = format!("sha1:{}", digest.to_base32());
+        let mut block = vec![0xC3, 0x81, b'u', 0x40 | u.len() as u8];
+        block.extend(u.bytes());
+        assert_eq!(
+            first_sha1(&[Extension::Ggep(Bytes::from(block))]),
+            Some(digest)
+        );
+        assert_eq!(
+            first_sha1(&[Extension::Other(Bytes::from_static(b"x"))]),
+            None
+        );
     }
 
     #[test]

@@ -85,6 +85,121 @@ pub fn write_len(len: usize, out: &mut Vec<u8>) {
     out.push(LEN_LAST | (len as u8 & LEN_BITS));
 }
 
+/// Bound on one inflated GGEP value: a peer's tiny zlib stream must not make us allocate
+/// without limit.
+pub const MAX_INFLATED_LEN: usize = 64 * 1024;
+
+const FLAG_COBS: u8 = 0x40;
+const FLAG_DEFLATE: u8 = 0x20;
+
+/// One extension of a GGEP block, its data un-COBSed and inflated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GgepEntry {
+    /// Case-sensitive binary id, e.g. `H`, `u`, `GTKGV`.
+    pub id: Vec<u8>,
+    pub data: Vec<u8>,
+}
+
+/// Why a GGEP block's values cannot be read. Forwarding is unaffected: blocks travel
+/// opaque; this only concerns looking inside one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GgepError {
+    #[error("malformed GGEP block structure")]
+    Malformed,
+    #[error("malformed COBS encoding in a GGEP value")]
+    BadCobs,
+    #[error("GGEP value does not inflate, or inflates beyond {MAX_INFLATED_LEN} bytes")]
+    BadDeflate,
+}
+
+/// The extensions of the run of GGEP blocks at the start of `bytes`, in wire order.
+pub fn entries(bytes: &[u8]) -> Result<Vec<GgepEntry>, GgepError> {
+    let total = run_len(bytes).ok_or(GgepError::Malformed)?;
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < total {
+        // Every block in the run starts with the magic byte; `run_len` vouched for it.
+        pos += 1;
+        loop {
+            let flags = *bytes.get(pos).ok_or(GgepError::Malformed)?;
+            let id_len = usize::from(flags & ID_LEN_MASK);
+            let id = bytes
+                .get(pos + 1..pos + 1 + id_len)
+                .ok_or(GgepError::Malformed)?;
+            pos += 1 + id_len;
+            let mut data_len = 0usize;
+            loop {
+                let chunk = *bytes.get(pos).ok_or(GgepError::Malformed)?;
+                pos += 1;
+                data_len = (data_len << 6) | usize::from(chunk & LEN_BITS);
+                if chunk & LEN_LAST != 0 {
+                    break;
+                }
+            }
+            let raw = bytes.get(pos..pos + data_len).ok_or(GgepError::Malformed)?;
+            pos += data_len;
+            let mut data = if flags & FLAG_COBS != 0 {
+                cobs_decode(raw)?
+            } else {
+                raw.to_vec()
+            };
+            if flags & FLAG_DEFLATE != 0 {
+                data = inflate(&data)?;
+            }
+            out.push(GgepEntry {
+                id: id.to_vec(),
+                data,
+            });
+            if flags & FLAG_LAST != 0 {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The value of the first extension called `id`, if the block is readable and has one.
+pub fn find(bytes: &[u8], id: &[u8]) -> Option<Vec<u8>> {
+    entries(bytes)
+        .ok()?
+        .into_iter()
+        .find(|e| e.id == id)
+        .map(|e| e.data)
+}
+
+/// Standard COBS (Cheshire/Baker) without a trailing delimiter, as GGEP uses it.
+fn cobs_decode(input: &[u8]) -> Result<Vec<u8>, GgepError> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut pos = 0usize;
+    while pos < input.len() {
+        let code = usize::from(input[pos]);
+        if code == 0 {
+            return Err(GgepError::BadCobs);
+        }
+        let run = input.get(pos + 1..pos + code).ok_or(GgepError::BadCobs)?;
+        out.extend_from_slice(run);
+        pos += code;
+        if code < 0xFF && pos < input.len() {
+            out.push(0);
+        }
+    }
+    Ok(out)
+}
+
+fn inflate(input: &[u8]) -> Result<Vec<u8>, GgepError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let limit = (MAX_INFLATED_LEN + 1) as u64;
+    flate2::read::ZlibDecoder::new(input)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|_| GgepError::BadDeflate)?;
+    if out.len() > MAX_INFLATED_LEN {
+        return Err(GgepError::BadDeflate);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +233,47 @@ mod tests {
         assert_eq!(block_len(&[0x00]), None);
         let two = [0xC3, 0x81, b'A', 0x40, 0xC3, 0x81, b'B', 0x40, 0x1C];
         assert_eq!(run_len(&two), Some(8));
+    }
+
+    #[test]
+    fn reads_values_plain_cobs_and_deflated() {
+        // "DU" = 01 02 plain; "H" COBS-encoded 01 00 02 -> 02 01 02 02; then last.
+        let block = [
+            0xC3, 0x02, b'D', b'U', 0x42, 1, 2, 0xC1, b'H', 0x44, 2, 1, 2, 2,
+        ];
+        let got = entries(&block).expect("readable");
+        assert_eq!(
+            got[0],
+            GgepEntry {
+                id: b"DU".to_vec(),
+                data: vec![1, 2]
+            }
+        );
+        assert_eq!(
+            got[1],
+            GgepEntry {
+                id: b"H".to_vec(),
+                data: vec![1, 0, 2]
+            }
+        );
+        assert_eq!(find(&block, b"H"), Some(vec![1, 0, 2]));
+        // zlib of "aaaa" (78 9C 4B 4C 4C 4C 04 00 03 CE 01 85), flagged deflated.
+        let z = [
+            0x78, 0x9C, 0x4B, 0x4C, 0x4C, 0x4C, 0x04, 0x00, 0x03, 0xCE, 0x01, 0x85,
+        ];
+        let mut block = vec![0xC3, 0xA1, b'Z', 0x40 | z.len() as u8];
+        block.extend(z);
+        assert_eq!(
+            entries(&block).map(|e| e[0].data.clone()),
+            Ok(b"aaaa".to_vec())
+        );
+        assert_eq!(
+            entries(&[0xC3, 0xC1, b'H', 0x42, 0, 1]),
+            Err(GgepError::BadCobs)
+        );
+        assert_eq!(
+            entries(&[0xC3, 0xA1, b'Z', 0x41, 7]),
+            Err(GgepError::BadDeflate)
+        );
     }
 }

@@ -8,9 +8,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::extensions;
 use super::message::Query;
 use super::payload::{until_nul, PayloadError};
+use super::urn::Sha1;
 
 /// Flags (2 bytes) plus the criteria's NUL.
 const MIN_LEN: usize = 3;
+
+impl Query {
+    /// The first SHA-1 asked for, from a HUGE string or GGEP `H`/`u` (gtk-gnutella accepts
+    /// all three); [`Query::sha1s`] yields the HUGE strings only.
+    pub fn find_sha1(&self) -> Option<Sha1> {
+        extensions::first_sha1(&self.extensions)
+    }
+}
 
 pub(crate) fn decode(payload: Bytes) -> Result<Query, PayloadError> {
     if payload.len() < MIN_LEN {
