@@ -262,3 +262,20 @@ fn quickstart_has_a_far_file_a_replicated_file_and_a_miss() {
         .join("welcome-to-gnutella.txt")
         .is_file());
 }
+
+#[test]
+fn generated_configs_match_their_generator() {
+    use gnutella::topology::{GenSpec, Graph};
+    let cases = [
+        ("ring-16.json", "ring:n=16", 1),
+        ("star-10.json", "star:n=10", 1),
+        ("grid-5x5.json", "grid:w=5,h=5", 1),
+        ("tree-31.json", "tree:n=31,k=2", 1),
+        ("random-50.json", "random:n=50,d=4", 4),
+    ];
+    for (file, spec, seed) in cases {
+        let shipped = Graph::from_config(&shipped(file));
+        let generated = GenSpec::parse(spec).unwrap().generate(seed).unwrap();
+        assert_eq!(shipped, generated, "{file} is {spec} with seed {seed}");
+    }
+}

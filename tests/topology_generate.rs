@@ -179,3 +179,31 @@ fn bad_specs_say_what_is_wrong() {
     ));
     assert!(matches!(err(""), GenError::Empty));
 }
+
+#[test]
+fn dense_random_graphs_and_extreme_values_finish() {
+    let g = gen("random:n=300,d=298", 1);
+    assert_eq!(g.link_count(), 300 * 298 / 2);
+    let g = gen("random:n=300,d=299", 1);
+    assert_eq!(g.link_count(), 300 * 299 / 2, "complete");
+    let err = |s: &str| {
+        GenSpec::parse(s)
+            .and_then(|g| g.generate(1).map(|_| ()))
+            .unwrap_err()
+    };
+    assert!(matches!(err("random:n=10,d=10"), GenError::Value { .. }));
+    assert!(matches!(
+        err("plrg:n=10,max=4000000000"),
+        GenError::Value { .. }
+    ));
+    assert!(matches!(err("plrg:n=10,min=10"), GenError::Value { .. }));
+    assert!(matches!(err("plrg:n=10,exp=1"), GenError::Value { .. }));
+    assert_eq!(
+        gen("ba:n=5,m=4", 1).link_count(),
+        10,
+        "m = n-1 is the complete graph"
+    );
+    assert_eq!(gen("gnp:n=50,p=1", 1).link_count(), 1225);
+    assert_eq!(gen("gnp:n=50,p=0", 1).link_count(), 0);
+    assert_eq!(gen("regular:n=1,d=0", 1).link_count(), 0);
+}

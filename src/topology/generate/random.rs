@@ -22,14 +22,27 @@ pub fn random_mean_degree(
         ));
     }
     super::check_link_budget(target)?;
-    let target = target as usize;
-    let mut edges: Vec<(u32, u32)> = Vec::with_capacity(target + target / 16 + 16);
-    if pairs as usize == target {
-        return Ok(super::lattice::complete(n));
+    if target * 2 <= pairs {
+        return Ok(distinct_pairs(n, target as usize, rng));
     }
+    // Dense: choose the pairs to leave out instead, so sampling never crawls through
+    // mostly repeated draws.
+    let left_out: EdgeSet = distinct_pairs(n, (pairs - target) as usize, rng)
+        .into_iter()
+        .map(|(a, b)| edge_key(a, b))
+        .collect();
+    Ok(super::lattice::complete(n)
+        .into_iter()
+        .filter(|&(a, b)| !left_out.contains(&edge_key(a, b)))
+        .collect())
+}
+
+/// `count` distinct uniform random pairs, `count` at most half of all pairs.
+fn distinct_pairs(n: u32, count: usize, rng: &mut ChaCha8Rng) -> Vec<(u32, u32)> {
+    let mut edges: Vec<(u32, u32)> = Vec::with_capacity(count + count / 16 + 16);
     // Draw what is missing, drop repeats, repeat: uniform sampling without replacement.
-    while edges.len() < target {
-        let missing = target - edges.len();
+    while edges.len() < count {
+        let missing = count - edges.len();
         for _ in 0..missing {
             loop {
                 let a = rng.gen_range(0..n);
@@ -45,7 +58,7 @@ pub fn random_mean_degree(
         let mut seen = EdgeSet::with_capacity_and_hasher(edges.len(), Default::default());
         edges.retain(|&(a, b)| seen.insert(edge_key(a, b)));
     }
-    Ok(edges)
+    edges
 }
 
 /// G(n, p): each pair linked independently with probability p, in O(n + m) by skipping

@@ -82,6 +82,19 @@ pub fn plrg(
             format!("{max} is below min = {min}"),
         ));
     }
+    if min >= n {
+        return Err(GenError::value(
+            "min",
+            format!("{min} must be less than n = {n}"),
+        ));
+    }
+    if max >= n {
+        return Err(GenError::value(
+            "max",
+            format!("{max} must be less than n = {n}"),
+        ));
+    }
+    super::check_link_budget(u64::from(min) * u64::from(n) / 2)?;
     // Cumulative weights of k = min..=max, for inverse-transform sampling.
     let mut cumulative = Vec::with_capacity((max - min + 1) as usize);
     let mut sum = 0.0;
@@ -97,8 +110,8 @@ pub fn plrg(
             .min(cumulative.len() - 1);
         let k = min + i as u32;
         stubs.extend(std::iter::repeat(v).take(k as usize));
+        super::check_link_budget(stubs.len() as u64 / 2)?;
     }
-    super::check_link_budget(stubs.len() as u64 / 2)?;
     stubs.shuffle(rng);
     // An odd stub count leaves one stub unpaired; chunks_exact drops it.
     Ok(stubs.chunks_exact(2).map(|p| (p[0], p[1])).collect())
