@@ -173,6 +173,17 @@ impl Simulation {
         queries: &[PlannedQuery],
         progress: &mut dyn FnMut(usize),
     ) -> SimReport {
+        self.execute(queries, progress)
+    }
+
+    /// Runs `queries` like [`Simulation::run_with_progress`] but leaves the simulation
+    /// (every node's state) with the caller: a process about to exit can skip tearing
+    /// down a million nodes one allocation at a time. Call it once per simulation.
+    pub fn execute(
+        &mut self,
+        queries: &[PlannedQuery],
+        progress: &mut dyn FnMut(usize),
+    ) -> SimReport {
         let last_start = queries.iter().map(|q| q.at).max().unwrap_or(Time::ZERO);
         let end = last_start.plus_micros(self.config.settle_us);
         for (index, q) in queries.iter().enumerate() {
@@ -217,7 +228,7 @@ impl Simulation {
         self.finish(guid_to_index)
     }
 
-    fn finish(self, guid_to_index: HashMap<Guid, usize>) -> SimReport {
+    fn finish(&self, guid_to_index: HashMap<Guid, usize>) -> SimReport {
         let by_hex: HashMap<String, usize> = guid_to_index
             .iter()
             .map(|(g, i)| (g.to_hex(), *i))
@@ -230,13 +241,14 @@ impl Simulation {
             .collect();
         indexed.sort_by_key(|(i, _)| *i);
         let planned_index = indexed.iter().map(|(i, _)| *i).collect();
+        let index_to_guid: HashMap<usize, Guid> =
+            guid_to_index.iter().map(|(g, i)| (*i, *g)).collect();
         let check_backs = indexed
             .iter()
             .map(|(i, _)| {
-                guid_to_index
-                    .iter()
-                    .find(|(_, j)| *j == i)
-                    .and_then(|(g, _)| self.check_backs.get(g).copied())
+                index_to_guid
+                    .get(i)
+                    .and_then(|g| self.check_backs.get(g).copied())
                     .unwrap_or(0)
             })
             .collect();
@@ -248,7 +260,7 @@ impl Simulation {
             planned_index,
             check_backs,
             messages_per_peer,
-            stats: self.stats,
+            stats: self.stats.clone(),
         }
     }
 
@@ -282,7 +294,7 @@ impl Simulation {
                 let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                     continue;
                 };
-                let (_, back) = self.links.mirror(slot);
+                let back = self.links.mirror(slot);
                 let peer = self.links.target(slot);
                 if let Some(n) = self.nodes[peer as usize].as_deref_mut() {
                     n.on_disconnected(now, back);
@@ -296,7 +308,7 @@ impl Simulation {
                 let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                     continue;
                 };
-                let (_, back) = self.links.mirror(slot);
+                let back = self.links.mirror(slot);
                 let peer = self.links.target(slot);
                 if !self.online[peer as usize] {
                     continue;
@@ -339,13 +351,16 @@ impl Simulation {
         to_session: u32,
         msg: Message,
     ) {
+        // Without churn every peer stays online in its first session: nothing to check.
+        let churn = self.config.churn.is_some();
         let from = self.links.slot(to, conn).map(|s| self.links.target(s));
-        let link_up = from.is_some_and(|f| {
-            self.online[f as usize]
-                && self.session[f as usize] == from_session
-                && self.online[to as usize]
-                && self.session[to as usize] == to_session
-        });
+        let link_up = !churn
+            || from.is_some_and(|f| {
+                self.online[f as usize]
+                    && self.session[f as usize] == from_session
+                    && self.online[to as usize]
+                    && self.session[to as usize] == to_session
+            });
         if !link_up {
             self.stats.lost_link_down += 1;
             return;
@@ -378,6 +393,7 @@ impl Simulation {
         };
         let depart = now.plus_micros(self.config.processing_us);
         let mut closed: Vec<ConnId> = Vec::new();
+        let churn = self.config.churn.is_some();
         while let Some(action) = node.poll_action() {
             match action {
                 Action::Send { to, msg } => {
@@ -385,10 +401,15 @@ impl Simulation {
                         continue;
                     };
                     let v = self.links.target(slot);
-                    if !self.online[v as usize] {
-                        self.stats.lost_link_down += 1;
-                        continue;
-                    }
+                    let (from_session, to_session) = if churn {
+                        if !self.online[v as usize] {
+                            self.stats.lost_link_down += 1;
+                            continue;
+                        }
+                        (self.session[u as usize], self.session[v as usize])
+                    } else {
+                        (0, 0)
+                    };
                     if self.config.loss > 0.0 && self.link_rng.gen_bool(self.config.loss.min(1.0)) {
                         self.stats.lost += 1;
                         continue;
@@ -398,14 +419,14 @@ impl Simulation {
                         self.config
                             .latency
                             .sample(u, v, given, self.seed, &mut self.link_rng);
-                    let (_, back) = self.links.mirror(slot);
+                    let back = self.links.mirror(slot);
                     self.queue.push(
                         depart.plus_micros(delay),
                         Work::Deliver {
                             to: v,
                             conn: back,
-                            from_session: self.session[u as usize],
-                            to_session: self.session[v as usize],
+                            from_session,
+                            to_session,
                             msg,
                         },
                     );
@@ -477,7 +498,7 @@ impl Simulation {
             return;
         };
         let v = self.links.target(slot);
-        let (_, back) = self.links.mirror(slot);
+        let back = self.links.mirror(slot);
         if let Some(peer) = self.nodes[v as usize].as_deref_mut() {
             peer.on_disconnected(now, back);
             self.after_input(now, v);

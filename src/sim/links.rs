@@ -13,6 +13,8 @@ use crate::topology::Graph;
 pub struct Links {
     offsets: Vec<u32>,
     targets: Vec<u32>,
+    /// For every slot `u -> v`, the `ConnId` under which `v` knows `u` (a local index,
+    /// so a send needs no look-up in `v`'s part of the table).
     reverse: Vec<u32>,
     /// Per-slot latency in microseconds, when the topology gives one per link.
     latency_us: Option<Vec<u32>>,
@@ -52,7 +54,7 @@ impl Links {
         let mut reverse = Vec::with_capacity(links.targets.len());
         for &(a, b) in &pairs {
             let back = links.neighbours(b).binary_search(&a).unwrap_or(0);
-            reverse.push(links.offsets[b as usize] + back as u32);
+            reverse.push(back as u32);
         }
         links.reverse = reverse;
         links
@@ -74,7 +76,7 @@ impl Links {
         for a in 0..links.node_count() {
             for &b in links.neighbours(a) {
                 let back = links.neighbours(b).binary_search(&a).unwrap_or(0);
-                reverse.push(links.offsets[b as usize] + back as u32);
+                reverse.push(back as u32);
             }
         }
         links.reverse = reverse;
@@ -137,11 +139,9 @@ impl Links {
         self.targets[slot as usize]
     }
 
-    /// The far end's slot for the same link, and the `ConnId` it knows the link by.
-    pub fn mirror(&self, slot: u32) -> (u32, ConnId) {
-        let back = self.reverse[slot as usize];
-        let peer = self.targets[slot as usize];
-        (back, ConnId(back - self.offsets[peer as usize]))
+    /// The `ConnId` the far end of `slot` knows the same link by.
+    pub fn mirror(&self, slot: u32) -> ConnId {
+        ConnId(self.reverse[slot as usize])
     }
 
     fn range(&self, node: u32) -> (u32, u32) {
@@ -166,7 +166,8 @@ mod tests {
         for u in 0..4 {
             for (i, &v) in links.neighbours(u).iter().enumerate() {
                 let slot = links.slot(u, ConnId(i as u32)).unwrap();
-                let (back, conn) = links.mirror(slot);
+                let conn = links.mirror(slot);
+                let back = links.slot(v, conn).unwrap();
                 assert_eq!(links.target(back), u);
                 assert_eq!(links.neighbours(v)[conn.0 as usize], u);
             }
