@@ -279,3 +279,43 @@ fn generated_configs_match_their_generator() {
         assert_eq!(shipped, generated, "{file} is {spec} with seed {seed}");
     }
 }
+
+#[test]
+fn generated_style_ids_resolve_and_clash_like_any_other() {
+    let peers = |ids: &[&str]| -> String {
+        let list: Vec<String> = ids
+            .iter()
+            .map(|id| format!("{{\"id\": \"{id}\", \"listen\": \"127.0.0.1:0\"}}"))
+            .collect();
+        format!("{{\"peers\": [{}]}}", list.join(", "))
+    };
+    let c = TopologyConfig::parse(&peers(&["p0", "p1", "x", "p7", "p01"])).unwrap();
+    assert_eq!(c.peer_index("p1"), Some(1));
+    assert_eq!(c.peer_index("p7"), Some(3));
+    assert_eq!(c.peer_index("p01"), Some(4));
+    assert_eq!(c.peer_index("p3"), None);
+    let e = TopologyConfig::parse(&peers(&["p0", "p1", "p1"])).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::DuplicateId {
+                index: 2,
+                first: 1,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = TopologyConfig::parse(&peers(&["p2", "q", "p2"])).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::DuplicateId {
+                index: 2,
+                first: 0,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}

@@ -319,7 +319,7 @@ impl TopologyConfig {
                         peer: peer.id.clone(),
                     });
                 }
-                if !index.contains_key(n.as_str()) {
+                if !index.contains(n) {
                     return Err(ConfigError::UnknownNeighbour {
                         peer: peer.id.clone(),
                         neighbour: n.clone(),
@@ -343,7 +343,7 @@ impl TopologyConfig {
         }
         for (i, link) in self.links.iter().enumerate() {
             for id in &link.between {
-                if !index.contains_key(id.as_str()) {
+                if !index.contains(id) {
                     return Err(ConfigError::UnknownLinkPeer {
                         index: i,
                         id: id.clone(),
@@ -359,7 +359,7 @@ impl TopologyConfig {
             check_latency(&format!("links[{i}].latency_ms"), link.latency_ms)?;
         }
         for (i, q) in self.workload.queries.iter().enumerate() {
-            if !index.contains_key(q.from.as_str()) {
+            if !index.contains(&q.from) {
                 return Err(ConfigError::UnknownQueryOrigin {
                     index: i,
                     from: q.from.clone(),
@@ -379,26 +379,16 @@ impl TopologyConfig {
     }
 
     /// Peer index by id; refuses empty and duplicate ids.
-    pub fn index_by_id(&self) -> Result<HashMap<&str, usize>, ConfigError> {
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(self.peers.len());
-        for (i, peer) in self.peers.iter().enumerate() {
-            if peer.id.is_empty() {
-                return Err(ConfigError::EmptyId { index: i });
-            }
-            if let Some(first) = index.insert(&peer.id, i) {
-                return Err(ConfigError::DuplicateId {
-                    id: peer.id.clone(),
-                    index: i,
-                    first,
-                });
-            }
-        }
-        Ok(index)
+    pub fn index_by_id(&self) -> Result<IdIndex<'_>, ConfigError> {
+        IdIndex::new(&self.peers)
     }
 
-    /// Index of the peer with this id.
+    /// Index of the peer with this id (fast for generated ids `p0..pN-1`).
     pub fn peer_index(&self, id: &str) -> Option<usize> {
-        self.peers.iter().position(|p| p.id == id)
+        match positional(id) {
+            Some(i) if self.peers.get(i).is_some_and(|p| p.id == id) => Some(i),
+            _ => self.peers.iter().position(|p| p.id == id),
+        }
     }
 
     /// Every link once, as peer indices `(a, b)` with `a < b`, sorted: the union of both
@@ -413,17 +403,12 @@ impl TopologyConfig {
     /// Like [`links`](Self::links), with each link's latency: its `links` entry, else
     /// `defaults.latency_ms`, else `None`.
     pub fn links_with_latency(&self) -> Vec<(usize, usize, Option<f64>)> {
-        let index: HashMap<&str, usize> = self
-            .peers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.id.as_str(), i))
-            .collect();
+        let index = IdIndex::lenient(&self.peers);
         let mut latency: HashMap<(usize, usize), f64> = HashMap::new();
         let mut pairs: Vec<(usize, usize)> = Vec::new();
         for (i, peer) in self.peers.iter().enumerate() {
             for n in &peer.neighbours {
-                if let Some(&j) = index.get(n.as_str()) {
+                if let Some(j) = index.get(n) {
                     if i != j {
                         pairs.push((i.min(j), i.max(j)));
                     }
@@ -432,7 +417,7 @@ impl TopologyConfig {
         }
         for link in &self.links {
             let [a, b] = &link.between;
-            if let (Some(&i), Some(&j)) = (index.get(a.as_str()), index.get(b.as_str())) {
+            if let (Some(i), Some(j)) = (index.get(a), index.get(b)) {
                 if i != j {
                     let key = (i.min(j), i.max(j));
                     pairs.push(key);
@@ -531,6 +516,78 @@ impl TopologyConfig {
         }
         out += "\n}\n";
         out
+    }
+}
+
+/// Peer ids to indices. Generated configs name peer `i` `p{i}`, so those ids resolve by
+/// parsing, without hashing a million strings; other ids go through a hash map.
+pub struct IdIndex<'a> {
+    peers: &'a [PeerConfig],
+    others: HashMap<&'a str, usize>,
+}
+
+impl<'a> IdIndex<'a> {
+    /// Refuses empty and duplicate ids.
+    pub fn new(peers: &'a [PeerConfig]) -> Result<IdIndex<'a>, ConfigError> {
+        let mut others: HashMap<&str, usize> = HashMap::new();
+        for (i, peer) in peers.iter().enumerate() {
+            if peer.id.is_empty() {
+                return Err(ConfigError::EmptyId { index: i });
+            }
+            if positional(&peer.id) == Some(i) {
+                continue;
+            }
+            // An id at the wrong position may still clash with the peer it names.
+            let clash = positional(&peer.id)
+                .filter(|&j| peers.get(j).is_some_and(|p| p.id == peer.id))
+                .or_else(|| others.get(peer.id.as_str()).copied());
+            if let Some(first) = clash {
+                let (first, index) = (first.min(i), first.max(i));
+                return Err(ConfigError::DuplicateId {
+                    id: peer.id.clone(),
+                    index,
+                    first,
+                });
+            }
+            others.insert(&peer.id, i);
+        }
+        Ok(IdIndex { peers, others })
+    }
+
+    /// For configs not validated: a repeated id resolves to one of its peers.
+    fn lenient(peers: &'a [PeerConfig]) -> IdIndex<'a> {
+        let mut others: HashMap<&str, usize> = HashMap::new();
+        for (i, peer) in peers.iter().enumerate() {
+            if positional(&peer.id) != Some(i) {
+                others.entry(&peer.id).or_insert(i);
+            }
+        }
+        IdIndex { peers, others }
+    }
+
+    pub fn get(&self, id: &str) -> Option<usize> {
+        match positional(id) {
+            Some(i) if self.peers.get(i).is_some_and(|p| p.id == id) => Some(i),
+            _ => self.others.get(id).copied(),
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+}
+
+/// `i` for an id spelled exactly `p{i}` (no sign, no leading zeros).
+fn positional(id: &str) -> Option<usize> {
+    let digits = id.strip_prefix('p')?;
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && digits.len() <= 9;
+    if canonical {
+        digits.parse().ok()
+    } else {
+        None
     }
 }
 
