@@ -55,6 +55,10 @@ pub struct Args {
     /// Print the report to stdout as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Worker threads of this process's runtime (1 = a single-threaded event loop, which
+    /// avoids cross-thread wake-ups; default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// (internal) Run as a child shard holding these config indices.
     #[arg(long, hide = true, value_delimiter = ',')]
     pub shard_members: Option<Vec<usize>>,
@@ -72,8 +76,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             deflate: !args.no_deflate,
             overlay_timeout: Duration::from_secs_f64(args.overlay_timeout.max(0.1)),
         };
-        let runtime = tokio::runtime::Runtime::new()?;
-        return runtime.block_on(run_child(child));
+        return runtime(args.threads)?.block_on(run_child(child));
     }
     let shards = if args.processes {
         Some(usize::MAX)
@@ -83,6 +86,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let options = LaunchOptions {
         config: args.config,
         shards,
+        threads: args.threads,
         run_workload: args.run_workload,
         report: args.report,
         overlay_timeout: Duration::from_secs_f64(args.overlay_timeout.max(0.1)),
@@ -91,7 +95,20 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         json: args.json,
         exe: Arc::new(std::env::current_exe()?),
     };
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(launch(options))?;
+    runtime(args.threads)?.block_on(launch(options))?;
     Ok(())
+}
+
+/// The tokio runtime with the requested number of worker threads.
+fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n.max(1))
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Runtime::new(),
+    }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::config::NetConfig;
 use super::from_config::{ConfigFactory, PrepareError};
 use super::network::{bind_all, Network, NetworkError};
-use super::report::{flooding_table, report_json, write_report, NetworkSummary};
+use super::report::{flooding_table, peak_rss_bytes, report_json, write_report, NetworkSummary};
 use super::shard;
 use super::workload::{run_workload, Settle};
 use crate::node::record::Recorder;
@@ -22,6 +22,8 @@ pub struct LaunchOptions {
     /// `None`: every peer in this process; `Some(k)`: k child processes (capped at the
     /// number of peers, so `usize::MAX` means one process per peer).
     pub shards: Option<usize>,
+    /// Worker threads per process (passed on to child processes).
+    pub threads: Option<usize>,
     pub run_workload: bool,
     pub report: Option<PathBuf>,
     pub overlay_timeout: Duration,
@@ -170,6 +172,7 @@ async fn launch_in_process(
         }
     }
     summary.totals = network.totals();
+    summary.rss_peak_bytes = peak_rss_bytes();
     let records = network.records().await;
     network.shutdown().await;
     finish_report(&options, &summary, &records)

@@ -25,6 +25,10 @@ use crate::protocol::{FrameDecoder, Message};
 
 /// Largest batch the writer takes off the queue before one write (and one sync flush).
 const BATCH_BYTES: usize = 64 * 1024;
+/// Buffers above this are released after use rather than kept for an idle link.
+const KEEP_BYTES: usize = 16 * 1024;
+/// How much room the reader makes for each read.
+const READ_STEP: usize = 4 * 1024;
 /// Inflate output step: the reader decodes frames between steps so a small compressed
 /// input cannot balloon the buffer.
 const INFLATE_STEP: usize = 32 * 1024;
@@ -162,7 +166,9 @@ async fn read_loop(
     } else {
         (BytesMut::new(), leftover)
     };
-    let mut scratch: Vec<u8> = Vec::with_capacity(INFLATE_STEP);
+    // Buffers start empty and grow on demand: a quiet link costs almost nothing, which
+    // is what lets one process hold thousands of peers.
+    let mut scratch: Vec<u8> = Vec::new();
     loop {
         loop {
             // Decode everything complete, then inflate a bounded step more.
@@ -186,6 +192,7 @@ async fn read_loop(
                 break;
             }
             scratch.clear();
+            scratch.reserve(INFLATE_STEP);
             let before = z.total_in();
             if let Err(e) = z.decompress_vec(&raw, &mut scratch, FlushDecompress::None) {
                 return format!("bad deflate stream: {e}");
@@ -202,7 +209,7 @@ async fn read_loop(
         } else {
             &mut plain
         };
-        target.reserve(16 * 1024);
+        target.reserve(READ_STEP);
         match tokio::time::timeout(config.idle_timeout, read.read_buf(target)).await {
             Err(_) => return "idle timeout".into(),
             Ok(Err(e)) => return format!("read error: {e}"),
@@ -220,7 +227,7 @@ async fn writer(
     to_actor: mpsc::Sender<PeerInput>,
 ) {
     let mut deflater = deflate.then(|| Compress::new(Compression::new(6), true));
-    let mut batch = Vec::with_capacity(BATCH_BYTES);
+    let mut batch = Vec::new();
     let mut packed = Vec::new();
     loop {
         batch.clear();
@@ -259,6 +266,12 @@ async fn writer(
                 })
                 .await;
             return;
+        }
+        if batch.capacity() > KEEP_BYTES {
+            batch = Vec::new();
+        }
+        if packed.capacity() > KEEP_BYTES {
+            packed = Vec::new();
         }
     }
 }

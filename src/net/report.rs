@@ -19,6 +19,8 @@ pub struct NetworkSummary {
     pub processes: usize,
     /// Milliseconds from start until every configured link was established.
     pub overlay_up_ms: Option<f64>,
+    /// Peak resident memory, summed over the processes (Linux; `None` elsewhere).
+    pub rss_peak_bytes: Option<u64>,
     #[serde(flatten)]
     pub totals: NetTotals,
 }
@@ -60,4 +62,12 @@ pub fn flooding_table(records: &[QueryRecord]) -> String {
         ));
     }
     out
+}
+
+/// This process's peak resident set size (`VmHWM`), on Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

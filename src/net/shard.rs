@@ -38,7 +38,7 @@ use super::clock;
 use super::from_config::ConfigFactory;
 use super::launch::{finish_report, net_config, stop_signal, LaunchError, LaunchOptions};
 use super::network::{bind_all, NetTotals, Network, RemoteLink};
-use super::report::NetworkSummary;
+use super::report::{peak_rss_bytes, NetworkSummary};
 use super::workload::request_of;
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::Time;
@@ -190,6 +190,9 @@ pub async fn launch_sharded(
         if !options.deflate {
             cmd.arg("--no-deflate");
         }
+        if let Some(threads) = options.threads {
+            cmd.arg("--threads").arg(threads.to_string());
+        }
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -308,12 +311,16 @@ async fn drive(
         None => {}
     }
     let mut parts = Vec::new();
+    summary.rss_peak_bytes = peak_rss_bytes();
     for child in children.iter_mut() {
         child.send("REPORT").await?;
         let body = child.expect("REPORT").await?;
         let report: ChildReport = serde_json::from_str(&body)
             .map_err(|e| child_err(child.index, format!("bad report: {e}")))?;
         summary.totals.add(&report.totals);
+        if let Some(rss) = report.rss_peak_bytes {
+            summary.rss_peak_bytes = Some(summary.rss_peak_bytes.unwrap_or(0) + rss);
+        }
         parts.extend(report.records);
     }
     Ok((summary, merge_records(parts)))
@@ -372,6 +379,7 @@ async fn settle_children(
 struct ChildReport {
     records: Vec<QueryRecord>,
     totals: NetTotals,
+    rss_peak_bytes: Option<u64>,
 }
 
 /// What a child was told on its command line.
@@ -492,6 +500,7 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
                 let report = ChildReport {
                     records: network.records().await,
                     totals: network.totals(),
+                    rss_peak_bytes: peak_rss_bytes(),
                 };
                 say(
                     &mut out,

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Live-network benchmark: real peers on loopback, random graph of mean degree 4.
+#
+#   scripts/bench-live.sh                # 1,000 peers in one process, then 10,000 in 8 processes
+#   SIZES="1000:1" scripts/bench-live.sh # only the first run ("peers:processes", space-separated)
+#
+# For each size it generates the topology (`gnutella topology gen random`), places one
+# synthetic file per query on a random peer, adds QUERIES TTL-7 queries from random
+# origins (SPACING_MS apart, so floods do not overlap), launches everything with
+# `gnutella launch --run-workload` (release build, no stream compression) and prints:
+# time until every link is up, peak RSS summed over the processes, and over the queries
+# the median and p99 time to first hit, its hops, messages per query and success rate.
+# The reports stay in target/bench-live/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZES=${SIZES:-"1000:1 10000:8"}
+QUERIES=${QUERIES:-100}
+SEED=${SEED:-1}
+OUT=target/bench-live
+mkdir -p "$OUT"
+# One process may hold at most this many open files on this machine.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+cargo build --release --quiet
+BIN=target/release/gnutella
+
+for size in $SIZES; do
+    n=${size%%:*}
+    procs=${size##*:}
+    spacing=${SPACING_MS:-$(( n >= 5000 ? 150 : 40 ))}
+    cfg="$OUT/random-$n.json"
+    report="$OUT/report-$n.json"
+    "$BIN" topology gen "random:n=$n,d=4" --seed "$SEED" --port-zero --ttl 7 --out "$cfg" >/dev/null
+    python3 - "$cfg" "$QUERIES" "$SEED" "$spacing" <<'PY'
+import json, random, sys
+path, queries, seed, spacing = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = random.Random(seed)
+cfg = json.load(open(path))
+peers = cfg["peers"]
+cfg["defaults"]["cache"] = {"mode": "off"}
+work = []
+for q in range(queries):
+    holder = rng.randrange(len(peers))
+    origin = rng.randrange(len(peers))
+    name = f"benchfile{q:04d}.bin"
+    peers[holder].setdefault("share", {}).setdefault("files", []).append({"name": name, "size": 4096})
+    work.append({"from": peers[origin]["id"], "words": f"benchfile{q:04d}", "ttl": 7, "at_ms": q * spacing})
+cfg["workload"] = {"queries": work}
+json.dump(cfg, open(path, "w"))
+PY
+    shard_args=()
+    # Several processes already use both cores: each runs a single-threaded event loop.
+    if [ "$procs" -gt 1 ]; then shard_args=(--shards "$procs" --threads 1); fi
+    echo "== $n peers, $procs process(es) =="
+    "$BIN" launch "$cfg" "${shard_args[@]}" --run-workload --no-deflate --quiet-ms 500 \
+        --overlay-timeout 300 --report "$report" | grep -E "overlay up|report written"
+    python3 - "$report" <<'PY'
+import json, statistics, sys
+r = json.load(open(sys.argv[1]))
+net, qs = r["network"], r["queries"]
+hits = [q for q in qs if q["first_hit_ms"] is not None]
+ms = sorted(q["first_hit_ms"] for q in hits)
+def pct(p):
+    return ms[min(len(ms) - 1, int(round(p / 100 * (len(ms) - 1))))] if ms else float("nan")
+hops = [q["first_hit_hops"] for q in hits]
+at7 = sorted(q["first_hit_ms"] for q in hits if q["first_hit_hops"] >= 6)
+print(f"peers {net['peers']}  links {net['links']}  processes {net['processes']}")
+print(f"overlay up          {net['overlay_up_ms']:.0f} ms")
+print(f"peak RSS (sum)      {net['rss_peak_bytes'] / 2**20:.0f} MiB")
+print(f"queries             {len(qs)}, success {len(hits) / max(1, len(qs)):.0%}")
+print(f"first hit median    {statistics.median(ms):.2f} ms   p99 {pct(99):.2f} ms   (hops median {statistics.median(hops)})")
+if at7:
+    print(f"first hit >=6 hops  median {statistics.median(at7):.2f} ms over {len(at7)} queries")
+print(f"messages per query  {statistics.mean(q['messages'] for q in qs):.0f} (duplicates {statistics.mean(q['duplicates'] for q in qs):.0f})")
+print(f"queue drops         {net['queue_drops']}")
+PY
+done
