@@ -104,45 +104,54 @@ done
 cat "$WORK/share/$FILE" > /dev/null
 
 LOAD=$(cut -d" " -f1-3 /proc/loadavg)
-best_curl=0; best_ours=0; best_curl_ours=0; ours_rss=0
-mbps() { python3 -c "print(f'{$1/($3-$2)/1e6:.1f}')"; }
+: > "$WORK/runs.tsv"
+rate() { python3 -c "print(f'{$1/($3-$2)/1e6:.1f}')"; }
+cpu() { awk -F': ' '/User time/ {u=$2} /System time/ {s=$2} END {printf "%.2f", u+s}' "$1"; }
 for run in $(seq 1 "$RUNS"); do
     # curl from nginx
     t0=$(date +%s.%N)
-    curl -s -o "$WORK/out/curl.bin" "http://127.0.0.1:$NGINX_PORT/$FILE"
+    /usr/bin/time -v -o "$WORK/time-curl.txt" curl -s -o "$WORK/out/curl.bin" "http://127.0.0.1:$NGINX_PORT/$FILE"
     t1=$(date +%s.%N)
     [ "$(stat -c %s "$WORK/out/curl.bin")" = "$BYTES" ] || { echo "curl got a short file" >&2; exit 1; }
     rm -f "$WORK/out/curl.bin"
-    curl_rate=$(mbps "$BYTES" "$t0" "$t1")
+    curl_rate=$(rate "$BYTES" "$t0" "$t1")
+    curl_cpu=$(cpu "$WORK/time-curl.txt")
 
     # our downloader from our server
     t0=$(date +%s.%N)
-    /usr/bin/time -v -o "$WORK/time.txt" "$BENCH" get "$OURS_ADDR" "$URN" "$BYTES" "$FILE" "$WORK/out" > "$WORK/get.out"
+    /usr/bin/time -v -o "$WORK/time-ours.txt" "$BENCH" get "$OURS_ADDR" "$URN" "$BYTES" "$FILE" "$WORK/out" > "$WORK/get.out"
     t1=$(date +%s.%N)
     cmp -s "$WORK/share/$FILE" "$WORK/out/$FILE" || { echo "our download differs" >&2; exit 1; }
     rm -f "$WORK/out/$FILE"
-    ours_rate=$(mbps "$BYTES" "$t0" "$t1")
-    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+    ours_rate=$(rate "$BYTES" "$t0" "$t1")
+    ours_cpu=$(cpu "$WORK/time-ours.txt")
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time-ours.txt")
 
     # curl from our server (the server alone)
     t0=$(date +%s.%N)
     curl -s -o "$WORK/out/curl2.bin" "http://$OURS_ADDR/uri-res/N2R?$URN"
     t1=$(date +%s.%N)
+    [ "$(stat -c %s "$WORK/out/curl2.bin")" = "$BYTES" ] || { echo "curl got a short file from us" >&2; exit 1; }
     rm -f "$WORK/out/curl2.bin"
-    curl_ours_rate=$(mbps "$BYTES" "$t0" "$t1")
+    curl_ours_rate=$(rate "$BYTES" "$t0" "$t1")
 
-    echo "run $run: curl<-nginx $curl_rate MB/s | ours<-ours $ours_rate MB/s (peak RSS ${rss} KiB) | curl<-ours $curl_ours_rate MB/s"
-    best_curl=$(python3 -c "print(max($best_curl, $curl_rate))")
-    best_ours=$(python3 -c "print(max($best_ours, $ours_rate))")
-    best_curl_ours=$(python3 -c "print(max($best_curl_ours, $curl_ours_rate))")
-    ours_rss=$(python3 -c "print(max($ours_rss, $rss))")
+    echo "run $run: curl<-nginx $curl_rate MB/s (client cpu ${curl_cpu}s) | ours<-ours $ours_rate MB/s (client cpu ${ours_cpu}s, peak RSS ${rss} KiB) | curl<-ours $curl_ours_rate MB/s"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$curl_rate" "$ours_rate" "$curl_ours_rate" "$rss" "$curl_cpu" "$ours_cpu" >> "$WORK/runs.tsv"
 done
 server_rss=$(awk '/VmHWM/ {print $2}' "/proc/$OURS_PID/status" 2>/dev/null || echo "?")
 
 echo
-echo "file: $BYTES bytes over 127.0.0.1, files under $BENCH_DIR, best of $RUNS runs (wall time of the whole client process)"
-echo "load average before the runs: $LOAD"
-echo "curl <- nginx (sendfile):               $best_curl MB/s"
-echo "our downloader <- our server:           $best_ours MB/s   ratio $(python3 -c "print(f'{$best_ours/$best_curl:.2f}')")x curl (goal >= 0.8x)"
-echo "curl <- our server:                     $best_curl_ours MB/s"
-echo "peak RSS: our downloader ${ours_rss} KiB, our server ${server_rss} KiB (for a $((BYTES / 1048576)) MiB file)"
+echo "file: $BYTES bytes over 127.0.0.1, files under $BENCH_DIR, $RUNS runs, wall time of the whole client process"
+echo "load average before the runs: $LOAD (other work on this machine's $(nproc) cores disturbs single runs: compare medians)"
+python3 - "$WORK/runs.tsv" "$server_rss" "$BYTES" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+col = lambda i: [r[i] for r in rows]
+med, best = statistics.median, max
+c, o, co = col(0), col(1), col(2)
+print(f"curl <- nginx (sendfile):       median {med(c):7.1f} MB/s  best {best(c):7.1f} MB/s  client cpu {med(col(4)):.2f} s")
+print(f"our downloader <- our server:   median {med(o):7.1f} MB/s  best {best(o):7.1f} MB/s  client cpu {med(col(5)):.2f} s (incl. SHA-1)")
+print(f"curl <- our server:             median {med(co):7.1f} MB/s  best {best(co):7.1f} MB/s")
+print(f"ratio ours/curl: median {med(o)/med(c):.2f}x, best {best(o)/best(c):.2f}x (goal >= 0.8x)")
+print(f"peak RSS: our downloader {int(max(col(3)))} KiB, our server {sys.argv[2]} KiB, for a {int(sys.argv[3])>>20} MiB file")
+PY
