@@ -6,7 +6,7 @@
 //! on the keys, so unknown keys are refused and every error names its place in the file.
 //! The schema is documented in `topology-configs/README.md`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
@@ -329,13 +329,13 @@ impl TopologyConfig {
             if let Some(ttl) = peer.max_ttl {
                 check_ttl(&format!("peer \"{}\": max_ttl", peer.id), ttl)?;
             }
-            let mut names: HashMap<&str, ()> = HashMap::new();
+            let mut names: HashSet<&str> = HashSet::new();
             for (j, f) in peer.share.files.iter().enumerate() {
-                let place = format!("peer \"{}\": share.files[{j}]", peer.id);
-                check_file_name(&place, &f.name)?;
-                if names.insert(&f.name, ()).is_some() {
+                let place = || format!("peer \"{}\": share.files[{j}]", peer.id);
+                check_file_name(place, &f.name)?;
+                if !names.insert(&f.name) {
                     return Err(ConfigError::InvalidValue {
-                        place,
+                        place: place(),
                         message: format!("file name \"{}\" appears twice", f.name),
                     });
                 }
@@ -650,7 +650,7 @@ fn check_latency(place: &str, ms: Option<f64>) -> Result<(), ConfigError> {
 
 /// Synthetic file names travel in QueryHits and become download names, so they must be
 /// plain names (PROTOCOL.md: names are NUL-terminated; downloaders refuse separators).
-fn check_file_name(place: &str, name: &str) -> Result<(), ConfigError> {
+fn check_file_name(place: impl Fn() -> String, name: &str) -> Result<(), ConfigError> {
     let bad = name.is_empty()
         || name == "."
         || name == ".."
@@ -659,7 +659,7 @@ fn check_file_name(place: &str, name: &str) -> Result<(), ConfigError> {
             .any(|c| c == '/' || c == '\\' || c.is_control());
     if bad {
         return Err(ConfigError::InvalidValue {
-            place: place.to_string(),
+            place: place(),
             message: format!(
                 "file name {name:?} must be a plain name (no path separators or control characters)"
             ),
