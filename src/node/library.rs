@@ -6,14 +6,14 @@
 //! at word starts, AND-ed), or when the query carries the file's `urn:sha1:`. Accents are
 //! not stripped (no Unicode normalisation tables here); a repeated query word counts once.
 //!
-//! The index is a sorted list of (word, file) pairs, so all words starting with a prefix
-//! form one contiguous run found by two binary searches; the query word with the shortest
-//! run picks the candidates and the other words are checked on those few files only.
+//! The index is built for speed on the routing hot path: the distinct name words sorted
+//! into a vocabulary, so all words starting with a prefix are one contiguous range of
+//! word ids, found by binary search over 8-byte integer keys rather than strings; and a
+//! posting list (ascending file positions) per word. A query is the intersection of its
+//! words' posting lists, rarest first, so the work is bounded by the rarest word and
+//! reads a few sequential runs of memory instead of chasing every candidate file.
 
 use crate::protocol::{Extension, HitRecord, Query, Sha1};
-
-/// One entry of the keyword index: a normalised word and the file (position) it names.
-type IndexEntry = (Box<str>, u32);
 
 /// One shared file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,20 +42,144 @@ impl SharedFile {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Library {
     files: Vec<SharedFile>,
-    /// Normalised name of each file (words joined by one space), parallel to `files`.
-    names: Vec<Box<str>>,
-    /// (word, position in `files`), sorted; duplicates within one name removed.
-    words: Vec<IndexEntry>,
+    /// Built when the library is not empty.
+    index: Option<Box<KeywordIndex>>,
     /// (digest, position in `files`), sorted.
     digests: Vec<(Sha1, u32)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct KeywordIndex {
+    /// Distinct normalised name words, sorted: word id = position.
+    vocab: Vec<Box<str>>,
+    /// The first 8 bytes of each word as a big-endian integer (zero-padded), parallel to
+    /// `vocab`: since names hold no NUL, integer order is the words' byte order, so a
+    /// prefix of up to 8 bytes is an integer range found without touching the strings.
+    keys: Vec<u64>,
+    /// Word id -> its postings: `postings[postings_at[id]..postings_at[id + 1]]`.
+    postings_at: Vec<u32>,
+    /// File positions, ascending within each word.
+    postings: Vec<u32>,
+}
+
+/// The first 8 bytes of `word`, big-endian, zero-padded.
+fn prefix_key(word: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = word.len().min(8);
+    bytes[..n].copy_from_slice(&word[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+impl KeywordIndex {
+    fn build(files: &[SharedFile]) -> KeywordIndex {
+        let mut pairs: Vec<(String, u32)> = Vec::new();
+        for (position, file) in files.iter().enumerate() {
+            let normal = normalise(&file.name);
+            for word in normal.split(' ').filter(|w| !w.is_empty()) {
+                pairs.push((word.to_string(), position as u32));
+            }
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut index = KeywordIndex::default();
+        for (word, position) in pairs {
+            if index.vocab.last().map(|w| &**w) != Some(word.as_str()) {
+                index.postings_at.push(index.postings.len() as u32);
+                index.keys.push(prefix_key(word.as_bytes()));
+                index.vocab.push(word.into_boxed_str());
+            }
+            index.postings.push(position);
+        }
+        index.postings_at.push(index.postings.len() as u32);
+        index
+    }
+
+    /// The range of word ids whose word starts with `prefix` (non-empty prefix).
+    fn prefix_range(&self, prefix: &str) -> (u32, u32) {
+        let bytes = prefix.as_bytes();
+        let key = prefix_key(bytes);
+        let fixed = bytes.len().min(8);
+        let tail = if fixed == 8 {
+            0
+        } else {
+            u64::MAX >> (8 * fixed)
+        };
+        let lo = self.keys.partition_point(|&k| k < key);
+        let hi = lo
+            + self
+                .keys
+                .get(lo..)
+                .unwrap_or(&[])
+                .partition_point(|&k| k <= key | tail);
+        if bytes.len() <= 8 {
+            return (lo as u32, hi as u32);
+        }
+        // Longer prefixes: the few words sharing the first 8 bytes, compared as strings.
+        let words = self.vocab.get(lo..hi).unwrap_or(&[]);
+        let start = lo + words.partition_point(|w| &**w < prefix);
+        let rest = self.vocab.get(start..hi).unwrap_or(&[]);
+        let len = rest.partition_point(|w| w.starts_with(prefix));
+        (start as u32, (start + len) as u32)
+    }
+
+    fn at(offsets: &[u32], i: u32) -> usize {
+        offsets.get(i as usize).copied().unwrap_or(0) as usize
+    }
+
+    /// How many (word, file) postings a range of word ids has.
+    fn posting_count(&self, (lo, hi): (u32, u32)) -> usize {
+        Self::at(&self.postings_at, hi).saturating_sub(Self::at(&self.postings_at, lo))
+    }
+
+    /// The files (ascending, distinct) named by any word of a range of word ids.
+    fn files_of(&self, (lo, hi): (u32, u32)) -> Vec<u32> {
+        let postings = self
+            .postings
+            .get(Self::at(&self.postings_at, lo)..Self::at(&self.postings_at, hi))
+            .unwrap_or(&[]);
+        let mut files = postings.to_vec();
+        if hi - lo > 1 {
+            files.sort_unstable();
+            files.dedup();
+        }
+        files
+    }
+
+    /// Positions of files where every word of `words` starts a word of the name.
+    fn matches<'w>(&self, words: impl Iterator<Item = &'w str>) -> Vec<u32> {
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for word in words {
+            let range = self.prefix_range(word);
+            if range.0 == range.1 {
+                return Vec::new();
+            }
+            ranges.push(range);
+        }
+        // Intersect posting lists, smallest first, so the work is bounded by the rarest
+        // word and stays in a few sequential runs of memory.
+        ranges.sort_unstable_by_key(|r| self.posting_count(*r));
+        ranges.dedup();
+        let mut ranges = ranges.into_iter();
+        let Some(rarest) = ranges.next() else {
+            return Vec::new();
+        };
+        let mut candidates = self.files_of(rarest);
+        for range in ranges {
+            if candidates.is_empty() {
+                break;
+            }
+            let others = self.files_of(range);
+            candidates.retain(|p| others.binary_search(p).is_ok());
+        }
+        candidates
+    }
 }
 
 impl Library {
     /// The empty library (usable in statics).
     pub const EMPTY: Library = Library {
         files: Vec::new(),
-        names: Vec::new(),
-        words: Vec::new(),
+        index: None,
         digests: Vec::new(),
     };
 
@@ -65,38 +189,33 @@ impl Library {
 
     /// A library of `files` (indexes are taken as given).
     pub fn from_files(files: impl IntoIterator<Item = SharedFile>) -> Library {
-        let mut library = Library::new();
-        for file in files {
-            library.push(file);
-        }
+        let mut library = Library {
+            files: files.into_iter().collect(),
+            ..Library::new()
+        };
         library.reindex();
         library
     }
 
-    /// Adds one file; call [`Library::from_files`] for many (one sort instead of many).
+    /// Adds one file (rebuilds the index: use [`Library::from_files`] for many).
     pub fn add(&mut self, file: SharedFile) {
-        self.push(file);
+        self.files.push(file);
         self.reindex();
     }
 
-    fn push(&mut self, file: SharedFile) {
-        let position = self.files.len() as u32;
-        let normal = normalise(&file.name);
-        let mut seen: Vec<&str> = Vec::new();
-        for word in normal.split(' ').filter(|w| !w.is_empty()) {
-            if !seen.contains(&word) {
-                seen.push(word);
-                self.words.push((word.into(), position));
-            }
-        }
-        self.digests.push((file.sha1, position));
-        self.names.push(normal.into_boxed_str());
-        self.files.push(file);
-    }
-
     fn reindex(&mut self) {
-        self.words.sort_unstable();
+        self.digests = self
+            .files
+            .iter()
+            .enumerate()
+            .map(|(p, f)| (f.sha1, p as u32))
+            .collect();
         self.digests.sort_unstable();
+        self.index = if self.files.is_empty() {
+            None
+        } else {
+            Some(Box::new(KeywordIndex::build(&self.files)))
+        };
     }
 
     pub fn files(&self) -> &[SharedFile] {
@@ -131,8 +250,12 @@ impl Library {
             .and_then(|(_, pos)| self.files.get(*pos as usize))
     }
 
-    /// The files `query` matches, in library order after URN matches, at most `limit`.
+    /// The files `query` matches, URN matches first, then keyword matches in library
+    /// order, at most `limit`.
     pub fn search(&self, query: &Query, limit: usize) -> Vec<&SharedFile> {
+        let Some(index) = self.index.as_deref() else {
+            return Vec::new();
+        };
         let mut found: Vec<u32> = Vec::new();
         for sha1 in query.sha1s() {
             let start = self.digests.partition_point(|(d, _)| d < sha1);
@@ -146,11 +269,8 @@ impl Library {
             }
         }
         let normal = normalise(&query.criteria);
-        let mut words: Vec<&str> = normal.split(' ').filter(|w| !w.is_empty()).collect();
-        words.sort_unstable();
-        words.dedup();
-        if !words.is_empty() && !self.words.is_empty() {
-            let mut keyword_hits = self.keyword_matches(&words);
+        if !normal.is_empty() {
+            let mut keyword_hits = index.matches(normal.split(' '));
             keyword_hits.retain(|pos| !found.contains(pos));
             found.extend(keyword_hits);
         }
@@ -161,42 +281,20 @@ impl Library {
             .collect()
     }
 
-    /// Positions of files where every word of `words` starts a word of the name.
-    fn keyword_matches(&self, words: &[&str]) -> Vec<u32> {
-        let mut rarest: Option<(&str, &[IndexEntry])> = None;
-        for word in words {
-            let run = self.prefix_run(word);
-            if run.is_empty() {
-                return Vec::new();
-            }
-            if rarest.map_or(true, |(_, r)| run.len() < r.len()) {
-                rarest = Some((word, run));
-            }
-        }
-        let Some((picked, run)) = rarest else {
-            return Vec::new();
-        };
-        let mut candidates: Vec<u32> = run.iter().map(|(_, pos)| *pos).collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates.retain(|pos| {
-            let Some(name) = self.names.get(*pos as usize) else {
-                return false;
-            };
-            words
-                .iter()
-                .filter(|w| **w != picked)
-                .all(|w| name.split(' ').any(|n| n.starts_with(w)))
+    /// Heap bytes held (an estimate, for memory reports).
+    pub fn heap_bytes(&self) -> usize {
+        let files: usize = self
+            .files
+            .iter()
+            .map(|f| std::mem::size_of_val(f) + f.name.len())
+            .sum();
+        let index = self.index.as_ref().map_or(0, |i| {
+            std::mem::size_of::<KeywordIndex>()
+                + i.vocab.iter().map(|w| 16 + w.len()).sum::<usize>()
+                + 8 * i.keys.len()
+                + 4 * (i.postings_at.len() + i.postings.len())
         });
-        candidates
-    }
-
-    /// The contiguous run of index entries whose word starts with `prefix`.
-    fn prefix_run(&self, prefix: &str) -> &[IndexEntry] {
-        let start = self.words.partition_point(|(w, _)| &**w < prefix);
-        let rest = self.words.get(start..).unwrap_or(&[]);
-        let len = rest.partition_point(|(w, _)| w.starts_with(prefix));
-        rest.get(..len).unwrap_or(&[])
+        files + index + self.digests.capacity() * std::mem::size_of::<(Sha1, u32)>()
     }
 }
 
@@ -246,6 +344,7 @@ mod tests {
             file(2, "Ubuntu_Desktop 24.04.iso"),
             file(3, "Debian Reference Card.pdf"),
             file(7, "Ünïcode Ñame.txt"),
+            file(8, "supercalifragilistic supercalifornia.ogg"),
         ])
     }
 
@@ -277,6 +376,22 @@ mod tests {
     }
 
     #[test]
+    fn prefixes_longer_than_eight_bytes_match_exactly() {
+        let l = lib();
+        assert_eq!(l.search(&Query::keywords("supercalif"), 10).len(), 1);
+        assert_eq!(l.search(&Query::keywords("supercalifr"), 10).len(), 1);
+        assert_eq!(
+            l.search(&Query::keywords("supercalifo supercalifr"), 10)
+                .len(),
+            1
+        );
+        assert!(l.search(&Query::keywords("supercalifx"), 10).is_empty());
+        assert!(l
+            .search(&Query::keywords("supercalifragilisticx"), 10)
+            .is_empty());
+    }
+
+    #[test]
     fn urn_query_matches_by_digest_and_limit_applies() {
         let l = lib();
         let sha1 = Sha1::of_bytes(b"Debian Reference Card.pdf");
@@ -290,6 +405,44 @@ mod tests {
             l.by_index(7).map(|f| f.name.as_str()),
             Some("Ünïcode Ñame.txt")
         );
+    }
+
+    #[test]
+    fn index_agrees_with_a_brute_force_scan() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let syllables = ["ka", "lo", "mi", "ra", "tu", "ne", "so", "vi", "x1", "Zé"];
+        let word = |rng: &mut rand_chacha::ChaCha8Rng| -> String {
+            (0..rng.gen_range(1..4))
+                .map(|_| syllables[rng.gen_range(0..syllables.len())])
+                .collect()
+        };
+        let files: Vec<SharedFile> = (0..500)
+            .map(|i| {
+                let name: Vec<String> = (0..rng.gen_range(1..6)).map(|_| word(&mut rng)).collect();
+                file(i, &name.join(if i % 2 == 0 { " " } else { "_-" }))
+            })
+            .collect();
+        let library = Library::from_files(files.clone());
+        for _ in 0..300 {
+            let words: Vec<String> = (0..rng.gen_range(1..4)).map(|_| word(&mut rng)).collect();
+            let criteria = words.join(" ");
+            let expected: Vec<&str> = files
+                .iter()
+                .filter(|f| {
+                    let name = normalise(&f.name);
+                    normalise(&criteria)
+                        .split(' ')
+                        .all(|w| name.split(' ').any(|n| n.starts_with(w)))
+                })
+                .map(|f| f.name.as_str())
+                .collect();
+            assert_eq!(
+                names(library.search(&Query::keywords(&criteria), 1000)),
+                expected,
+                "{criteria}"
+            );
+        }
     }
 
     #[test]

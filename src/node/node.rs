@@ -226,13 +226,10 @@ impl Node {
     /// Heap bytes this node holds (an estimate, for memory reports; the shared config
     /// is not counted).
     pub fn heap_bytes(&self) -> usize {
-        let library = self.library.as_ref().map_or(0, |l| {
-            std::mem::size_of::<Library>()
-                + l.files()
-                    .iter()
-                    .map(|f| std::mem::size_of_val(f) + 3 * f.name.len() + 64)
-                    .sum::<usize>()
-        });
+        let library = self
+            .library
+            .as_ref()
+            .map_or(0, |l| std::mem::size_of::<Library>() + l.heap_bytes());
         library
             + self.neighbours.capacity() * std::mem::size_of::<Neighbour>()
             + self.table.heap_bytes()
