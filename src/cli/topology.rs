@@ -206,7 +206,17 @@ fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
 
 fn run_stats(args: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
     let graph: Graph = match (&args.gen, &args.file) {
-        (Some(spec), _) => GenSpec::parse(spec)?.generate(args.seed)?,
+        (Some(spec), _) => {
+            let spec = GenSpec::parse(spec)?;
+            let started = std::time::Instant::now();
+            let graph = spec.generate(args.seed)?;
+            eprintln!(
+                "generated {spec} (seed {}) in {:.2} s",
+                args.seed,
+                started.elapsed().as_secs_f64()
+            );
+            graph
+        }
         (None, Some(file)) => topology::load(file)?.graph,
         (None, None) => return Err("give a topology FILE or --gen SPEC".into()),
     };
