@@ -24,6 +24,9 @@ fn real_gnutella_crawl_loads_with_its_counts() {
     assert_eq!(t.graph.node_count(), 6_301);
     assert_eq!(t.graph.link_count(), GNUTELLA08_LINKS);
     assert!(t.config.is_none());
+    let components = gnutella::topology::stats::components(&t.graph);
+    assert_eq!(components.sizes.len(), 2);
+    assert_eq!(components.sizes.iter().max(), Some(&6_299));
 }
 
 #[test]
