@@ -313,6 +313,10 @@ impl Actor {
 
     /// Carries out the core's actions and passes its events on.
     fn flush(&mut self) {
+        // Events are stamped before the sends go out: once a send is queued another
+        // thread may carry the flood on, and a stamp taken after that (this thread may be
+        // preempted in between) would make a reply seem to come back in no time.
+        let at = clock::now();
         while let Some(action) = self.core.poll_action() {
             match action {
                 Action::Send { to, msg } => {
@@ -324,7 +328,6 @@ impl Actor {
                         self.shared
                             .queue_drops
                             .fetch_add(drops.len() as u64, Ordering::Relaxed);
-                        let at = clock::now();
                         for d in drops {
                             self.emit(
                                 at,
@@ -364,7 +367,6 @@ impl Actor {
             );
         }
         if self.events.is_some() {
-            let at = clock::now();
             while let Some(event) = self.core.poll_event() {
                 self.emit(at, event);
             }
