@@ -8,12 +8,21 @@ floods one query from ORIGIN with TTL hops under Gnutella's rules (a peer forwar
 first copy to every neighbour but the one it came from; later copies are duplicates)
 and prints messages, duplicates, peers reached and the time the flood took.
 
-Usage: flood_networkx.py EDGES ORIGIN TTL
+Two versions of the flood, both timed:
+  bfs  the shortest correct program: one set, one list per wave (a lower bound for Python);
+  des  what the simulator does, the way a student writes it: a heapq event queue with a
+       10 ms link latency, a dict of per-peer state (seen GUIDs, reverse routes), a message
+       dict per copy with TTL and hops decremented per hop.
+
+Usage: flood_networkx.py GRAPH ORIGIN TTL
 """
 
+import heapq
+import itertools
 import json
 import sys
 import time
+import uuid
 
 import networkx as nx
 
@@ -67,6 +76,39 @@ def flood(graph, origin, ttl):
     return messages, duplicates, len(seen) - 1
 
 
+def flood_des(graph, origin, ttl, latency_ms=10.0):
+    peers = {node: {"seen": set(), "routes": {}} for node in graph.nodes}
+    queue = []
+    order = itertools.count()
+    stats = {"messages": 0, "duplicates": 0, "reached": set()}
+
+    def send(now, sender, msg):
+        for neighbour in graph.neighbors(sender):
+            if neighbour == msg.get("from"):
+                continue
+            stats["messages"] += 1
+            copy = dict(msg)
+            copy["from"] = sender
+            heapq.heappush(queue, (now + latency_ms, next(order), neighbour, copy))
+
+    guid = uuid.UUID(int=origin).hex
+    peers[origin]["seen"].add(guid)
+    send(0.0, origin, {"guid": guid, "ttl": ttl, "hops": 0, "from": None})
+    while queue:
+        now, _, node, msg = heapq.heappop(queue)
+        peer = peers[node]
+        if msg["guid"] in peer["seen"]:
+            stats["duplicates"] += 1
+            continue
+        peer["seen"].add(msg["guid"])
+        peer["routes"][msg["guid"]] = msg["from"]
+        stats["reached"].add(node)
+        forward = dict(msg, ttl=msg["ttl"] - 1, hops=msg["hops"] + 1)
+        if forward["ttl"] > 0:
+            send(now, node, forward)
+    return stats["messages"], stats["duplicates"], len(stats["reached"])
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
@@ -75,10 +117,16 @@ def main():
     graph = load(path)
     loaded = time.perf_counter()
     messages, duplicates, reached = flood(graph, origin, ttl)
-    done = time.perf_counter()
+    bfs_done = time.perf_counter()
+    des = flood_des(graph, origin, ttl)
+    des_done = time.perf_counter()
     print(f"nodes={graph.number_of_nodes()} links={graph.number_of_edges()}")
-    print(f"messages={messages} duplicates={duplicates} peers_reached={reached}")
-    print(f"load_s={loaded - started:.3f} flood_s={done - loaded:.3f}")
+    print(f"bfs: messages={messages} duplicates={duplicates} peers_reached={reached}")
+    print(f"des: messages={des[0]} duplicates={des[1]} peers_reached={des[2]}")
+    print(
+        f"load_s={loaded - started:.3f} bfs_s={bfs_done - loaded:.3f} "
+        f"des_s={des_done - bfs_done:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -103,6 +103,12 @@ impl<T> EventQueue<T> {
         }
     }
 
+    /// The item `ahead` places behind the head of the in-order lane, if any: a hint of
+    /// what comes soon (the heap lane is not looked into), for prefetching.
+    pub fn upcoming(&self, ahead: usize) -> Option<&T> {
+        self.fifo.get(ahead).map(|e| &e.item)
+    }
+
     pub fn len(&self) -> usize {
         self.fifo.len() + self.heap.len()
     }
