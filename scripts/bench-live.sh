@@ -28,7 +28,7 @@ BIN=target/release/gnutella
 for size in $SIZES; do
     n=${size%%:*}
     procs=${size##*:}
-    spacing=${SPACING_MS:-$(( n >= 5000 ? 150 : 40 ))}
+    spacing=${SPACING_MS:-$(( n >= 5000 ? 2000 : 250 ))}
     cfg="$OUT/random-$n.json"
     report="$OUT/report-$n.json"
     "$BIN" topology gen "random:n=$n,d=4" --seed "$SEED" --port-zero --ttl 7 --out "$cfg" >/dev/null
