@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use crate::protocol::http::is_safe_file_name;
 use crate::protocol::Sha1;
@@ -170,9 +171,20 @@ impl Share {
         self.push(name.to_string(), size, sha1, Source::Synthetic { seed })
     }
 
-    /// Adds a synthetic file, computing its SHA-1 (blocking: streams the whole content).
+    /// Adds a synthetic file, computing its SHA-1 (blocking: streams the whole content
+    /// the first time a (seed, name, size) is seen in this process; peers that replicate
+    /// the same file reuse the digest).
     pub fn add_synthetic(&mut self, seed: u64, name: &str, size: u64) -> Result<u32, ShareError> {
-        let sha1 = crate::topology::synthetic::sha1_of(seed, name, size);
+        if size > MAX_SHARED_SIZE {
+            return Err(ShareError::TooLarge {
+                name: name.to_string(),
+                size,
+            });
+        }
+        if !is_safe_file_name(name) {
+            return Err(ShareError::UnsafeName(name.to_string()));
+        }
+        let sha1 = synthetic_sha1(seed, name, size);
         self.add_synthetic_with_sha1(seed, name, size, sha1)
     }
 
@@ -256,6 +268,24 @@ impl Share {
             }
         }
     }
+}
+
+/// The SHA-1 of a synthetic file, memoised per process: a config that replicates a file
+/// on many peers (or launches thousands of peers in one process) hashes it once.
+fn synthetic_sha1(seed: u64, name: &str, size: u64) -> Sha1 {
+    type Memo = Mutex<HashMap<(u64, String, u64), Sha1>>;
+    static MEMO: OnceLock<Memo> = OnceLock::new();
+    let memo = MEMO.get_or_init(Memo::default);
+    let key = (seed, name.to_string(), size);
+    if let Some(sha1) = memo.lock().ok().and_then(|m| m.get(&key).copied()) {
+        return sha1;
+    }
+    // Hash outside the lock so peers with different files hash in parallel.
+    let sha1 = crate::topology::synthetic::sha1_of(seed, name, size);
+    if let Ok(mut m) = memo.lock() {
+        m.insert(key, sha1);
+    }
+    sha1
 }
 
 /// Collects the relative paths of shareable files under `dir`.
