@@ -86,3 +86,29 @@ async fn killing_a_peer_leaves_the_rest_answering() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_links_are_kept_alive_by_pings() {
+    bounded("keepalive test", async {
+        use std::sync::Arc;
+        use std::time::Duration;
+        let mut net = live_support::test_net();
+        // Readers give up after 600 ms of silence; actors ping links quiet for 200 ms.
+        net.link.idle_timeout = Duration::from_millis(600);
+        let config = ring(4, 7, &[(2, "kept.bin", 10)]);
+        let mut network = gnutella::net::launch::start_in_process(Arc::new(config), net)
+            .await
+            .unwrap();
+        network.wait_overlay(Duration::from_secs(10)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        assert_eq!(
+            network.missing_links(),
+            0,
+            "an idle but healthy link was dropped"
+        );
+        let (record, _) = search(&network, 0, "kept", 7).await;
+        assert!(record.success);
+        network.shutdown().await;
+    })
+    .await;
+}

@@ -19,6 +19,8 @@ pub trait RoutingCore: Send + 'static {
     fn on_timeout(&mut self, now: Time);
     fn poll_action(&mut self) -> Option<Action>;
     fn poll_event(&mut self) -> Option<Event>;
+    /// Sends a Ping with this TTL on one link (keep-alive of an idle link).
+    fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8);
     /// Requests beyond send/close (walker check-backs, pushes for us). The live driver
     /// does not carry check-backs across the network; the core falls back to its timeout.
     fn poll_request(&mut self) -> Option<Request> {

@@ -166,8 +166,13 @@ impl Network {
         for (i, (plan, listener)) in plans.into_iter().zip(listeners).enumerate() {
             let core = factory.core(i, plan.listen);
             let http = factory.http(i, plan.listen);
-            let (peer, actor) =
-                spawn_actor(plan.record_as, core, activity.clone(), Some(sink.clone()));
+            let (peer, actor) = spawn_actor(
+                plan.record_as,
+                core,
+                activity.clone(),
+                Some(sink.clone()),
+                net.link.idle_timeout / 3,
+            );
             let local = LocalInfo {
                 listen_addr: plan.listen,
                 max_ttl: plan.max_ttl,

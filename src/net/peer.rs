@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddrV4;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -134,6 +135,7 @@ impl Activity {
 
 struct LinkState {
     link: LinkHandle,
+    last_frame: Time,
     info: PeerInfo,
     down: Option<oneshot::Sender<()>>,
 }
@@ -147,6 +149,11 @@ struct Actor {
     activity: Arc<Activity>,
     events: Option<EventSink>,
     stop: watch::Sender<bool>,
+    keepalive: Duration,
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400)
 }
 
 /// The running actor's handle: its input channel and shared counters.
@@ -165,6 +172,7 @@ pub fn spawn_actor(
     core: Box<dyn RoutingCore>,
     activity: Arc<Activity>,
     events: Option<EventSink>,
+    keepalive: Duration,
 ) -> (PeerRef, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INPUT_DEPTH);
     let (stop, stopping) = watch::channel(false);
@@ -178,6 +186,7 @@ pub fn spawn_actor(
         activity,
         events,
         stop,
+        keepalive: keepalive.max(Duration::from_millis(10)),
     };
     let task = tokio::spawn(actor.run());
     (
@@ -193,21 +202,28 @@ pub fn spawn_actor(
 
 impl Actor {
     async fn run(mut self) {
+        // A link that carried nothing for a while gets a TTL-1 Ping, so the remote's idle
+        // timeout only ever closes links whose peer is really gone.
+        let mut keepalive = tokio::time::interval(self.keepalive);
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        keepalive.tick().await;
         loop {
             let deadline = self.core.poll_timeout();
-            let input = match deadline {
-                Some(at) => {
-                    let sleep = tokio::time::sleep_until(clock::instant_of(at).into());
-                    tokio::select! {
-                        input = self.rx.recv() => input,
-                        _ = sleep => {
-                            self.core.on_timeout(clock::now());
-                            self.flush();
-                            continue;
-                        }
-                    }
+            let sleep = tokio::time::sleep_until(
+                deadline.map_or_else(far_future, |at| clock::instant_of(at).into()),
+            );
+            let input = tokio::select! {
+                input = self.rx.recv() => input,
+                _ = sleep, if deadline.is_some() => {
+                    self.core.on_timeout(clock::now());
+                    self.flush();
+                    continue;
                 }
-                None => self.rx.recv().await,
+                _ = keepalive.tick() => {
+                    self.ping_idle_links();
+                    self.flush();
+                    continue;
+                }
             };
             let Some(mut input) = input else { break };
             let mut taken = 0;
@@ -231,6 +247,20 @@ impl Actor {
         self.finish_links();
     }
 
+    fn ping_idle_links(&mut self) {
+        let now = clock::now();
+        let quiet = self.keepalive.as_micros() as u64;
+        let idle: Vec<ConnId> = self
+            .links
+            .iter()
+            .filter(|(_, l)| now.saturating_sub(l.last_frame).0 >= quiet)
+            .map(|(&c, _)| c)
+            .collect();
+        for conn in idle {
+            self.core.send_ping(now, conn, 1);
+        }
+    }
+
     /// Handles one input; returns the shutdown reply channel when asked to stop.
     fn handle(&mut self, input: PeerInput) -> Option<oneshot::Sender<()>> {
         let now = clock::now();
@@ -245,12 +275,21 @@ impl Actor {
                 if let Some(addr) = info.listen_addr {
                     self.shared.up_set().insert(addr);
                 }
-                self.links.insert(conn, LinkState { link, info, down });
+                self.links.insert(
+                    conn,
+                    LinkState {
+                        link,
+                        last_frame: now,
+                        info,
+                        down,
+                    },
+                );
             }
             PeerInput::Frame { conn, frame } => {
-                if !self.links.contains_key(&conn) {
+                let Some(state) = self.links.get_mut(&conn) else {
                     return None;
-                }
+                };
+                state.last_frame = now;
                 self.shared.frames_in.fetch_add(1, Ordering::Relaxed);
                 self.activity.touch(now);
                 match frame {
