@@ -286,9 +286,7 @@ impl Actor {
                 );
             }
             PeerInput::Frame { conn, frame } => {
-                let Some(state) = self.links.get_mut(&conn) else {
-                    return None;
-                };
+                let state = self.links.get_mut(&conn)?;
                 state.last_frame = now;
                 self.shared.frames_in.fetch_add(1, Ordering::Relaxed);
                 self.activity.touch(now);
