@@ -84,7 +84,10 @@ fn y_range(values: impl Iterator<Item = f64>, scale: YScale) -> (f64, f64) {
             if positive.is_empty() {
                 (0.1, 10.0)
             } else {
-                (min / 2.0, max * 2.0)
+                // Whole decades, so the axis always carries labelled powers of ten.
+                let lo = 10f64.powf(min.log10().floor());
+                let hi = 10f64.powf(max.log10().ceil());
+                (lo, if hi > lo { hi } else { lo * 10.0 })
             }
         }
     }
@@ -99,14 +102,46 @@ pub fn line_chart(
     series: &[Series],
     scale: YScale,
 ) -> Result<(), PlotError> {
+    line_chart_with(path, title, x_label, y_label, series, false, scale)
+}
+
+/// Like [`line_chart`], with a logarithmic x axis when `log_x` (e.g. success against
+/// messages per query, where strategies differ by orders of magnitude in cost).
+pub fn line_chart_with(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    log_x: bool,
+    scale: YScale,
+) -> Result<(), PlotError> {
     let err = draw_error(path);
     let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+    let keep = |p: &(f64, f64)| {
+        p.0.is_finite()
+            && p.1.is_finite()
+            && (!log_x || p.0 > 0.0)
+            && (scale != YScale::Log || p.1 > 0.0)
+    };
+    let series: Vec<Series> = series
+        .iter()
+        .map(|s| Series {
+            name: s.name.clone(),
+            points: s.points.iter().copied().filter(keep).collect(),
+        })
+        .collect();
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let (x_min, x_max) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
         (lo.min(x), hi.max(x))
     });
-    let (x_min, x_max) = if x_min.is_finite() && x_max > x_min {
+    let (x_min, x_max) = if log_x {
+        y_range(
+            series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
+            YScale::Log,
+        )
+    } else if x_min.is_finite() && x_max > x_min {
         (x_min, x_max)
     } else if x_min.is_finite() {
         (x_min - 1.0, x_min + 1.0)
@@ -117,67 +152,59 @@ pub fn line_chart(
         series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
         scale,
     );
+    // Rising lines leave the upper left free on cost charts and the lower right free on
+    // share-of-queries charts.
+    let legend_at = if scale == YScale::Fraction {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperLeft
+    };
     let mut builder = ChartBuilder::on(&root);
     builder
         .caption(title, ("sans-serif", 22))
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(70);
-    let style = |s: &Series, i: usize| (s.name.clone(), colour(i));
-    if scale == YScale::Log {
-        let mut chart = builder
-            .build_cartesian_2d(x_min..x_max, (y_lo..y_hi).log_scale())
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        for (i, s) in series.iter().enumerate() {
-            let (name, c) = style(s, i);
-            let points: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1 > 0.0).collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), c.stroke_width(2)))
-                .map_err(|e| err(e.to_string()))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-            chart
-                .draw_series(points.into_iter().map(|p| Circle::new(p, 3, c.filled())))
+    macro_rules! draw_lines {
+        ($x:expr, $y:expr) => {{
+            let mut chart = builder
+                .build_cartesian_2d($x, $y)
                 .map_err(|e| err(e.to_string()))?;
-        }
-        legend(&mut chart).map_err(|e| err(e.to_string()))?;
-    } else {
-        let mut chart = builder
-            .build_cartesian_2d(x_min..x_max, y_lo..y_hi)
-            .map_err(|e| err(e.to_string()))?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .draw()
-            .map_err(|e| err(e.to_string()))?;
-        for (i, s) in series.iter().enumerate() {
-            let (name, c) = style(s, i);
             chart
-                .draw_series(LineSeries::new(s.points.clone(), c.stroke_width(2)))
-                .map_err(|e| err(e.to_string()))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
-            chart
-                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                .configure_mesh()
+                .x_desc(x_label)
+                .y_desc(y_label)
+                .draw()
                 .map_err(|e| err(e.to_string()))?;
-        }
-        legend(&mut chart).map_err(|e| err(e.to_string()))?;
+            for (i, s) in series.iter().enumerate() {
+                let c = colour(i);
+                chart
+                    .draw_series(LineSeries::new(s.points.clone(), c.stroke_width(2)))
+                    .map_err(|e| err(e.to_string()))?
+                    .label(s.name.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                    });
+                chart
+                    .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                    .map_err(|e| err(e.to_string()))?;
+            }
+            legend(&mut chart, legend_at).map_err(|e| err(e.to_string()))?;
+        }};
+    }
+    match (log_x, scale == YScale::Log) {
+        (false, false) => draw_lines!(x_min..x_max, y_lo..y_hi),
+        (false, true) => draw_lines!(x_min..x_max, (y_lo..y_hi).log_scale()),
+        (true, false) => draw_lines!((x_min..x_max).log_scale(), y_lo..y_hi),
+        (true, true) => draw_lines!((x_min..x_max).log_scale(), (y_lo..y_hi).log_scale()),
     }
     root.present().map_err(|e| err(e.to_string()))
 }
 
-fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> Result<(), String>
+fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String>
 where
     DB: DrawingBackend + 'a,
     CT: CoordTranslate,
@@ -186,7 +213,7 @@ where
         .configure_series_labels()
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .draw()
         .map_err(|e| e.to_string())
 }
@@ -242,6 +269,11 @@ fn draw_bars<DB: DrawingBackend>(
         .iter()
         .flat_map(|(_, v)| v.iter().flatten().copied());
     let (y_lo, y_hi) = y_range(values, scale);
+    // Headroom above the tallest bar for the legend.
+    let y_hi = match scale {
+        YScale::Log => y_hi * 10.0,
+        YScale::Linear | YScale::Fraction => y_hi * 1.3,
+    };
     let categories = bars.categories.clone();
     let label_of = move |x: &f64| -> String {
         let i = x.floor();
@@ -287,7 +319,7 @@ fn draw_bars<DB: DrawingBackend>(
                 .label(name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
         }
-        legend(&mut chart)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     } else {
         let mut chart = builder
             .build_cartesian_2d(0.0..groups as f64, y_lo..y_hi)
@@ -312,7 +344,7 @@ fn draw_bars<DB: DrawingBackend>(
                 .label(name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled()));
         }
-        legend(&mut chart)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }

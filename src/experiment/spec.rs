@@ -125,7 +125,10 @@ pub struct SimSettings {
     pub ring_wait_ms: u64,
     /// Walkers check back with the origin every this many hops.
     pub walk_check_every: u8,
-    /// Result cache settings for `flood+cache`.
+    /// Result cache settings for `flood+cache`: `answer-and-forward` (the default, as in
+    /// the live network) only shortens the way back; `answer-and-stop` also saves the
+    /// query messages beyond the answering peer.
+    pub cache_mode: CacheMode,
     pub cache_capacity: usize,
     pub cache_max_age_secs: u64,
     /// How long after the last query a run keeps collecting hits, in milliseconds.
@@ -140,6 +143,7 @@ impl Default for SimSettings {
             max_ttl: 7,
             ring_wait_ms: 300,
             walk_check_every: 4,
+            cache_mode: CacheMode::AnswerAndForward,
             cache_capacity: 1024,
             cache_max_age_secs: 3600,
             settle_ms: 30_000,
@@ -152,7 +156,7 @@ impl SimSettings {
         CacheConfig {
             capacity: self.cache_capacity,
             max_age_secs: self.cache_max_age_secs,
-            mode: CacheMode::AnswerAndForward,
+            mode: self.cache_mode,
         }
     }
 }

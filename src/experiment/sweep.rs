@@ -409,6 +409,42 @@ pub fn write_plots(
     )?;
     written.push(path);
 
+    let path = dir.join("duplicates_vs_ttl.svg");
+    plot::line_chart(
+        &path,
+        &format!("{name}: duplicate share of query messages"),
+        "TTL",
+        "duplicates / messages",
+        &series_of(|s| s.duplicates_fraction),
+        YScale::Fraction,
+    )?;
+    written.push(path);
+
+    let path = dir.join("success_vs_messages.svg");
+    let tradeoff: Vec<Series> = series_of(|s| s.messages_per_query)
+        .into_iter()
+        .zip(series_of(|s| s.success_rate))
+        .map(|(cost, success)| Series {
+            name: cost.name,
+            points: cost
+                .points
+                .iter()
+                .zip(&success.points)
+                .map(|(c, s)| (c.1, s.1))
+                .collect(),
+        })
+        .collect();
+    plot::line_chart_with(
+        &path,
+        &format!("{name}: success against cost (one point per TTL)"),
+        "query messages per query",
+        "share of queries with a hit",
+        &tradeoff,
+        true,
+        YScale::Fraction,
+    )?;
+    written.push(path);
+
     // Bars compare each topology x strategy at its largest TTL (the full reach it was
     // given), which is where duplicates and costs differ most.
     let at_max_ttl = |t: &str, s: &str| -> Option<&AggregateRow> {
