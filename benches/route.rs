@@ -9,12 +9,19 @@
 //! real `FrameDecoder`, hands each to `Node::on_message`, and encodes every `Send`
 //! action into an output buffer. Events are drained and dropped. Throughput is in queries.
 //!
+//! Time is this thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`), so the figure is what one
+//! core does even when other processes share the machine; `ROUTE_BENCH_WALL=1` measures
+//! wall time instead.
+//!
 //! Run: `cargo bench --bench route` (release profile; the figure is queries per second).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use std::time::Instant;
+
+use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gnutella::node::{
     Action, CacheMode, ConnId, Library, Node, NodeConfig, PeerInfo, SharedFile, Time,
@@ -93,7 +100,98 @@ fn wire_queries(vocabulary: &[String], rng: &mut ChaCha8Rng) -> (BytesMut, Vec<u
     (buf, offsets)
 }
 
-fn bench_route(c: &mut Criterion) {
+/// Nanoseconds this thread has run on a CPU, if the clock is available.
+fn thread_cpu_nanos() -> Option<u64> {
+    if std::env::var_os("ROUTE_BENCH_WALL").is_some() {
+        return None;
+    }
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec we pass.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// Criterion measurement of thread CPU time (wall time when that clock is unavailable).
+struct CpuTime;
+
+impl Measurement for CpuTime {
+    type Intermediate = (Option<u64>, Instant);
+    type Value = f64;
+
+    fn start(&self) -> Self::Intermediate {
+        (thread_cpu_nanos(), Instant::now())
+    }
+
+    fn end(&self, (cpu, wall): Self::Intermediate) -> f64 {
+        match (cpu, thread_cpu_nanos()) {
+            (Some(a), Some(b)) => b.saturating_sub(a) as f64,
+            _ => wall.elapsed().as_nanos() as f64,
+        }
+    }
+
+    fn add(&self, a: &f64, b: &f64) -> f64 {
+        a + b
+    }
+
+    fn zero(&self) -> f64 {
+        0.0
+    }
+
+    fn to_f64(&self, value: &f64) -> f64 {
+        *value
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &NanosFormatter
+    }
+}
+
+struct NanosFormatter;
+
+impl ValueFormatter for NanosFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = match typical {
+            t if t < 1e3 => (1.0, "ns"),
+            t if t < 1e6 => (1e-3, "µs"),
+            t if t < 1e9 => (1e-6, "ms"),
+            _ => (1e-9, "s"),
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let per_iteration = match throughput {
+            Throughput::Elements(n) | Throughput::Bytes(n) | Throughput::BytesDecimal(n) => {
+                *n as f64
+            }
+        };
+        let typical_rate = per_iteration * 1e9 / typical;
+        let (factor, unit) = match typical_rate {
+            r if r < 1e3 => (1.0, "elem/s"),
+            r if r < 1e6 => (1e-3, "Kelem/s"),
+            _ => (1e-6, "Melem/s"),
+        };
+        values
+            .iter_mut()
+            .for_each(|v| *v = per_iteration * 1e9 / *v * factor);
+        unit
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn bench_route(c: &mut Criterion<CpuTime>) {
     let mut rng = ChaCha8Rng::seed_from_u64(42);
     let vocabulary: Vec<String> = (0..VOCABULARY).map(|_| word(&mut rng)).collect();
     let library = library(&vocabulary, &mut rng);
@@ -163,5 +261,9 @@ fn bench_route(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_route);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(CpuTime);
+    targets = bench_route
+}
 criterion_main!(benches);
