@@ -350,10 +350,10 @@ async fn fetch(
     // recycled, so memory stays flat whatever the size.
     const BUFFERS: usize = 3;
     let chunk = options.chunk_size.max(4096);
-    let (full_tx, full_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
+    let (full_tx, full_rx) = mpsc::channel::<(Vec<u8>, usize)>(BUFFERS);
     let (empty_tx, mut empty_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
     for _ in 0..BUFFERS {
-        let _ = empty_tx.try_send(Vec::with_capacity(chunk));
+        let _ = empty_tx.try_send(vec![0u8; chunk]);
     }
     let writer_path = part_path.to_path_buf();
     let writer =
@@ -367,24 +367,24 @@ async fn fetch(
             let Some(mut buffer) = empty_rx.recv().await else {
                 return Ok(()); // the writer failed; its error is reported below
             };
-            buffer.clear();
+            // Buffers keep their length: only the first `filled` bytes count, so no
+            // per-chunk zeroing.
+            buffer.resize(chunk, 0);
             let want = usize::try_from(expected - got)
                 .unwrap_or(usize::MAX)
                 .min(chunk);
             let take = pending.len().min(want);
-            buffer.extend_from_slice(&pending[..take]);
+            buffer[..take].copy_from_slice(&pending[..take]);
             pending.advance(take);
             let mut pos = take;
-            buffer.resize(want, 0);
             while pos < want {
                 let n = timeout(options.read_timeout, stream.read(&mut buffer[pos..want]))
                     .await
                     .map_err(|_| DownloadError::Timeout("reading the body"))?
                     .map_err(DownloadError::Network)?;
                 if n == 0 {
-                    buffer.truncate(pos);
                     got += pos as u64;
-                    let _ = full_tx.send(buffer).await;
+                    let _ = full_tx.send((buffer, pos)).await;
                     return Err(DownloadError::Truncated { got, expected });
                 }
                 pos += n;
@@ -393,7 +393,7 @@ async fn fetch(
             if let Some(bar) = &progress {
                 bar.inc(want as u64);
             }
-            if full_tx.send(buffer).await.is_err() {
+            if full_tx.send((buffer, want)).await.is_err() {
                 return Ok(());
             }
         }
@@ -452,7 +452,7 @@ async fn read_response_head(
 fn write_part(
     path: &Path,
     keep: u64,
-    mut full_rx: mpsc::Receiver<Vec<u8>>,
+    mut full_rx: mpsc::Receiver<(Vec<u8>, usize)>,
     empty_tx: mpsc::Sender<Vec<u8>>,
 ) -> io::Result<(u64, Sha1)> {
     let mut file = OpenOptions::new()
@@ -484,10 +484,11 @@ fn write_part(
     file.set_len(keep)?;
     file.seek(SeekFrom::Start(keep))?;
     let mut total = keep;
-    while let Some(buffer) = full_rx.blocking_recv() {
-        hasher.update(&buffer);
-        file.write_all(&buffer)?;
-        total += buffer.len() as u64;
+    while let Some((buffer, filled)) = full_rx.blocking_recv() {
+        let data = buffer.get(..filled).unwrap_or(&buffer);
+        hasher.update(data);
+        file.write_all(data)?;
+        total += data.len() as u64;
         // The reader may be gone (error or done); the buffer is then just dropped.
         let _ = empty_tx.try_send(buffer);
     }
