@@ -140,3 +140,26 @@ fn bad_arguments_are_clear_errors() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_topology_config_runs_its_own_workload_with_its_peer_names() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/topology-configs/quickstart.json"
+    );
+    if !std::path::Path::new(path).exists() {
+        eprintln!("skipped: {path} is absent");
+        return;
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    let config: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let planned = config["workload"]["queries"].as_array().unwrap();
+    let out = sim(&["--topology", path, "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let queries = report["queries"].as_array().unwrap();
+    assert_eq!(queries.len(), planned.len());
+    for (ran, plan) in queries.iter().zip(planned) {
+        assert_eq!(ran["origin"], plan["from"]);
+        assert_eq!(ran["query"], plan["words"]);
+    }
+}

@@ -207,6 +207,8 @@ struct Scenario {
     graph: Graph,
     placement: Placement,
     queries: Vec<PlannedQuery>,
+    /// Peer names of a loaded topology (config ids, SNAP labels), for the records.
+    names: Option<Vec<String>>,
     /// Latency from the config's defaults, when it sets one.
     config_latency_ms: Option<f64>,
 }
@@ -227,6 +229,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = sim_config(&args, &scenario);
     let mut simulation = Simulation::new(links, config, scenario.placement, args.seed);
     simulation.set_strategy_label(args.strategy.label());
+    if let Some(names) = scenario.names.clone() {
+        simulation.set_peer_names(names);
+    }
 
     let bar = progress_bar(scenario.queries.len());
     let run_clock = std::time::Instant::now();
@@ -314,6 +319,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "cache_hit_rate           {:.3}",
             summary.cache_hit_rate
         )?;
+        if stats.check_backs > 0 {
+            // Each check-back is a message to the origin and its answer.
+            let per_query = stats.check_backs as f64 * 2.0 / summary.queries.max(1) as f64;
+            writeln!(out, "check_back_msgs_per_query {per_query:.1}")?;
+        }
         if stats.lost + stats.lost_link_down + stats.churn_leaves + stats.skipped_offline > 0 {
             writeln!(
                 out,
@@ -402,12 +412,12 @@ fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
 }
 
 fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
-    let (graph, topology_config) = match (&args.topology, &args.gen) {
+    let (graph, topology_config, names) = match (&args.topology, &args.gen) {
         (Some(path), _) => {
             let topology = load::load(path)?;
-            (topology.graph, topology.config)
+            (topology.graph, topology.config, Some(topology.names))
         }
-        (None, Some(spec)) => (GenSpec::parse(spec)?.generate(args.seed)?, None),
+        (None, Some(spec)) => (GenSpec::parse(spec)?.generate(args.seed)?, None, None),
         (None, None) => return Err("give --topology FILE or --gen SPEC".into()),
     };
     if graph.node_count() == 0 {
@@ -416,7 +426,7 @@ fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
     let generated_workload_asked = args.workload.is_some() || args.replicas.is_some();
     if let Some(config) = topology_config.as_ref() {
         if !config.workload.is_empty() && !generated_workload_asked {
-            return Ok(from_config(config, graph));
+            return Ok(from_config(config, graph, names));
         }
     }
     let spec = match &args.workload {
@@ -455,13 +465,14 @@ fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
         graph,
         placement,
         queries,
+        names,
         config_latency_ms,
     })
 }
 
 /// A topology config's own files and workload (synthetic files keep the URN the live
 /// network would compute for them; shared folders are not read by the simulator).
-fn from_config(config: &TopologyConfig, graph: Graph) -> Scenario {
+fn from_config(config: &TopologyConfig, graph: Graph, names: Option<Vec<String>>) -> Scenario {
     let seed = config.defaults.seed;
     let mut placement = Placement::new();
     for (i, peer) in config.peers.iter().enumerate() {
@@ -498,6 +509,7 @@ fn from_config(config: &TopologyConfig, graph: Graph) -> Scenario {
         graph,
         placement,
         queries,
+        names,
         config_latency_ms: config.defaults.latency_ms,
     }
 }

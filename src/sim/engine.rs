@@ -158,6 +158,15 @@ impl Simulation {
         self.recorder.set_strategy(self.strategy_label.clone());
     }
 
+    /// Names peers in the records (`origin`) as `names[i]` instead of by index, e.g. a
+    /// config's peer ids or a SNAP file's node labels. Call before running.
+    pub fn set_peer_names(&mut self, names: Vec<String>) {
+        let mut recorder = Recorder::with_names(names);
+        recorder.set_strategy(self.strategy_label.clone());
+        recorder.set_peer_count(self.links.node_count() as usize);
+        self.recorder = recorder;
+    }
+
     pub fn links(&self) -> &Links {
         &self.links
     }
