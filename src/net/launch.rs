@@ -15,6 +15,9 @@ use super::workload::{run_workload, Settle};
 use crate::node::record::Recorder;
 use crate::topology::{ConfigError, TopologyConfig};
 
+/// Larger networks are not listed peer by peer on the terminal.
+pub const MAX_LISTED_PEERS: usize = 64;
+
 /// What `launch` was asked to do.
 #[derive(Clone, Debug)]
 pub struct LaunchOptions {
@@ -124,8 +127,10 @@ async fn launch_in_process(
     let config = Arc::new(config);
     let started = Instant::now();
     let mut network = start_in_process(config.clone(), net_config(options.deflate)).await?;
-    for p in network.peers() {
-        println!("peer {:<8} listening on {}", p.id, p.listen);
+    if network.peers().len() <= MAX_LISTED_PEERS {
+        for p in network.peers() {
+            println!("peer {:<8} listening on {}", p.id, p.listen);
+        }
     }
     let overlay = tokio::select! {
         up = network.wait_overlay(options.overlay_timeout) => Some(up),

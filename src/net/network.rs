@@ -24,7 +24,7 @@ use super::listener::{spawn_listener, HttpHandler};
 use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef};
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{Event, SearchRequest, Time};
-use crate::protocol::Guid;
+use crate::protocol::{kind, Guid};
 
 /// Why a network could not start or answer.
 #[derive(Debug, thiserror::Error)]
@@ -408,7 +408,7 @@ async fn fold_events(
     while rx.recv_many(&mut batch, 256).await > 0 {
         {
             let mut rec = recorder.lock().unwrap_or_else(|e| e.into_inner());
-            for e in &batch {
+            for e in batch.iter().filter(|e| is_query_event(&e.event)) {
                 rec.record(e.peer, e.at, &e.event);
             }
         }
@@ -422,7 +422,13 @@ async fn fold_events(
     }
 }
 
-/// Whether an event is a hit for one of the origin's searches (for taps printing hits).
-pub fn is_hit(event: &Event) -> bool {
-    matches!(event, Event::HitReceived { .. })
+/// Whether an event belongs in a per-query record: keep-alive Pings and their Pongs
+/// carry GUIDs too, but they are not searches.
+pub fn is_query_event(event: &Event) -> bool {
+    match event {
+        Event::Sent { kind, .. } | Event::Dropped { kind, .. } => {
+            *kind == kind::QUERY || *kind == kind::QUERY_HIT
+        }
+        _ => true,
+    }
 }

@@ -36,7 +36,9 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::clock;
 use super::from_config::ConfigFactory;
-use super::launch::{finish_report, net_config, stop_signal, LaunchError, LaunchOptions};
+use super::launch::{
+    finish_report, net_config, stop_signal, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
+};
 use super::network::{bind_all, NetTotals, Network, RemoteLink};
 use super::report::{peak_rss_bytes, NetworkSummary};
 use super::workload::request_of;
@@ -259,7 +261,8 @@ async fn drive(
         .iter()
         .map(|a| a.map_or("0.0.0.0:0".to_string(), |a| a.to_string()))
         .collect();
-    for (i, peer) in config.peers.iter().enumerate() {
+    let listed = config.peers.len() <= MAX_LISTED_PEERS;
+    for (i, peer) in config.peers.iter().enumerate().filter(|_| listed) {
         if let Some(addr) = addrs.get(i).copied().flatten() {
             println!("peer {:<8} listening on {addr}", peer.id);
         }
