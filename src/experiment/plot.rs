@@ -165,6 +165,32 @@ pub fn line_chart_with(
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(70);
+    // Integer x values (TTLs) get integer labels only, not 1.5, 2.5, ...
+    let integral_x = series
+        .iter()
+        .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
+    let x_format = move |x: &f64| -> String {
+        if !integral_x {
+            format!("{x}")
+        } else if x.fract() == 0.0 {
+            format!("{x:.0}")
+        } else {
+            String::new()
+        }
+    };
+    // Integer x values (TTLs) get integer labels only, not 1.5, 2.5, ...
+    let integral_x = series
+        .iter()
+        .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
+    let x_format = move |x: &f64| -> String {
+        if !integral_x {
+            format!("{x}")
+        } else if x.fract() == 0.0 {
+            format!("{x:.0}")
+        } else {
+            String::new()
+        }
+    };
     macro_rules! draw_lines {
         ($x:expr, $y:expr) => {{
             let mut chart = builder
@@ -174,6 +200,7 @@ pub fn line_chart_with(
                 .configure_mesh()
                 .x_desc(x_label)
                 .y_desc(y_label)
+                .x_label_formatter(&x_format)
                 .draw()
                 .map_err(|e| err(e.to_string()))?;
             for (i, s) in series.iter().enumerate() {
