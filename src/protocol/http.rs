@@ -348,12 +348,12 @@ pub fn parse_response_head(
     })
 }
 
+/// Bytes consumed by a complete head, and its lines.
+type HeadLines<'a> = (usize, Vec<&'a [u8]>);
+
 /// Finds the end of a head. Returns the bytes consumed and the head's lines (terminators
 /// stripped, the empty line excluded), or `None` if more bytes are needed.
-fn split_head<'a>(
-    buf: &'a [u8],
-    limits: &HeadLimits,
-) -> Result<Option<(usize, Vec<&'a [u8]>)>, HeadError> {
+fn split_head<'a>(buf: &'a [u8], limits: &HeadLimits) -> Result<Option<HeadLines<'a>>, HeadError> {
     let mut lines = Vec::new();
     let mut start = 0;
     // Leading empty lines before a request are tolerated (RFC 7230 §3.5), e.g. a stray
