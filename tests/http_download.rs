@@ -398,3 +398,20 @@ async fn a_hit_without_sha1_is_fetched_by_index_and_name() {
     assert!(!to.path().join("second.txt").exists());
     task.abort();
 }
+
+#[tokio::test]
+async fn a_progress_bar_does_not_change_the_result() {
+    let data = content(600_000);
+    let (addr, task, _share) = serve_file("p.bin", &data).await;
+    let to = tempfile::tempdir().unwrap();
+    let mut opts = DownloadOptions::new(to.path());
+    opts.progress = true;
+    opts.progress_min_size = 0;
+    opts.chunk_size = 4096;
+    let got = timeout(LIMIT, download(&request(addr, "p.bin", &data), &opts))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    task.abort();
+}
