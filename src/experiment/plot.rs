@@ -178,19 +178,6 @@ pub fn line_chart_with(
             String::new()
         }
     };
-    // Integer x values (TTLs) get integer labels only, not 1.5, 2.5, ...
-    let integral_x = series
-        .iter()
-        .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
-    let x_format = move |x: &f64| -> String {
-        if !integral_x {
-            format!("{x}")
-        } else if x.fract() == 0.0 {
-            format!("{x:.0}")
-        } else {
-            String::new()
-        }
-    };
     macro_rules! draw_lines {
         ($x:expr, $y:expr) => {{
             let mut chart = builder
