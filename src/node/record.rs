@@ -159,8 +159,10 @@ struct Accumulator {
     hit_messages: u64,
     answered: u64,
     answered_from_cache: u64,
-    query_drops: BTreeMap<String, u64>,
-    hit_drops: BTreeMap<String, u64>,
+    /// Drop counts by reason; a handful of reasons at most, so a short list beats a map
+    /// on the hot path (a flood over a million peers drops millions of duplicates).
+    query_drops: Vec<(DropReason, u64)>,
+    hit_drops: Vec<(DropReason, u64)>,
 }
 
 impl Accumulator {
@@ -243,7 +245,11 @@ impl Recorder {
             | Event::Answered { guid, .. }
             | Event::HitReceived { guid, .. } => *guid,
         };
-        let guid = self.aliases.get(&guid).copied().unwrap_or(guid);
+        let guid = if self.aliases.is_empty() {
+            guid
+        } else {
+            self.aliases.get(&guid).copied().unwrap_or(guid)
+        };
         let acc = self.queries.entry(guid).or_default();
         acc.first_seen = Some(acc.first_seen.map_or(now, |t| t.min(now)));
         match event {
@@ -285,7 +291,10 @@ impl Recorder {
                     kind::QUERY_HIT => &mut acc.hit_drops,
                     _ => return,
                 };
-                *drops.entry(reason_name(*reason)).or_insert(0) += 1;
+                match drops.iter_mut().find(|(r, _)| r == reason) {
+                    Some((_, n)) => *n += 1,
+                    None => drops.push((*reason, 1)),
+                }
             }
             Event::Answered { from_cache, .. } => {
                 acc.answered += 1;
@@ -355,12 +364,19 @@ impl Recorder {
             hit_messages: acc.hit_messages,
             answered: acc.answered,
             answered_from_cache: acc.answered_from_cache,
-            query_drops: acc.query_drops.clone(),
-            hit_drops: acc.hit_drops.clone(),
+            query_drops: named_counts(&acc.query_drops),
+            hit_drops: named_counts(&acc.hit_drops),
             success: acc.hits > 0,
             scope: self.scope,
         }
     }
+}
+
+fn named_counts(counts: &[(DropReason, u64)]) -> BTreeMap<String, u64> {
+    counts
+        .iter()
+        .map(|&(reason, n)| (reason_name(reason), n))
+        .collect()
 }
 
 /// The drop reason's name as it appears in reports (its serde name, e.g. `ttl_expired`).
