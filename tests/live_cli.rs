@@ -121,3 +121,27 @@ async fn search_json_prints_the_searchers_view() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_end_to_end() {
+    bounded("demo", async {
+        let out = run(&["demo"]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "stdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("overlay up"), "{stdout}");
+        assert!(stdout.contains("SHA-1 verified"), "{stdout}");
+        assert!(
+            stdout.contains("no results"),
+            "the word nothing matches finds nothing: {stdout}"
+        );
+        assert!(
+            stdout.contains("messages"),
+            "the flooding table is printed: {stdout}"
+        );
+    })
+    .await;
+}
