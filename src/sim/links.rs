@@ -50,13 +50,7 @@ impl Links {
             reverse: Vec::new(),
             latency_us: None,
         };
-        // Neighbour lists are sorted, so the mirror slot is found by binary search.
-        let mut reverse = Vec::with_capacity(links.targets.len());
-        for &(a, b) in &pairs {
-            let back = links.neighbours(b).binary_search(&a).unwrap_or(0);
-            reverse.push(back as u32);
-        }
-        links.reverse = reverse;
+        links.reverse = mirror_positions(&links.offsets, &links.targets);
         links
     }
 
@@ -72,14 +66,7 @@ impl Links {
             reverse: Vec::new(),
             latency_us: None,
         };
-        let mut reverse = Vec::with_capacity(links.targets.len());
-        for a in 0..links.node_count() {
-            for &b in links.neighbours(a) {
-                let back = links.neighbours(b).binary_search(&a).unwrap_or(0);
-                reverse.push(back as u32);
-            }
-        }
-        links.reverse = reverse;
+        links.reverse = mirror_positions(&links.offsets, &links.targets);
         if graph.has_latencies() {
             let mut lat = Vec::with_capacity(links.targets.len());
             for a in 0..links.node_count() {
@@ -151,6 +138,24 @@ impl Links {
             _ => (0, 0),
         }
     }
+}
+
+/// For every slot `a -> b` of sorted, symmetric neighbour lists, the position of `a` in
+/// `b`'s list. Visiting the `a`s in ascending order meets each `b`'s neighbours in their
+/// sorted order too, so one cursor per node replaces a search per slot.
+fn mirror_positions(offsets: &[u32], targets: &[u32]) -> Vec<u32> {
+    let nodes = offsets.len().saturating_sub(1);
+    let mut cursor = vec![0u32; nodes];
+    let mut reverse = vec![0u32; targets.len()];
+    for a in 0..nodes {
+        let (start, end) = (offsets[a] as usize, offsets[a + 1] as usize);
+        for (slot, &b) in targets[start..end].iter().enumerate() {
+            let seen = &mut cursor[b as usize];
+            reverse[start + slot] = *seen;
+            *seen += 1;
+        }
+    }
+    reverse
 }
 
 #[cfg(test)]
