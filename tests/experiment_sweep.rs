@@ -15,13 +15,14 @@ const SPEC: &str = r#"{
   "sim": { "latency_ms": 5, "settle_ms": 2000 }
 }"#;
 
-fn run_experiment(spec: &Path, out: &Path) {
+fn run_experiment(spec: &Path, out: &Path, jobs: &str) {
     let status = Command::new(env!("CARGO_BIN_EXE_gnutella"))
         .arg("experiment")
         .arg(spec)
         .arg("--out")
         .arg(out)
         .arg("--quiet")
+        .args(["--jobs", jobs])
         .status()
         .unwrap();
     assert!(status.success());
@@ -33,8 +34,9 @@ fn tiny_sweep_writes_results_summary_and_plots_deterministically() {
     let spec = dir.path().join("tiny.json");
     std::fs::write(&spec, SPEC).unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    run_experiment(&spec, &a);
-    run_experiment(&spec, &b);
+    // One worker or two: scheduling must not change a byte.
+    run_experiment(&spec, &a, "2");
+    run_experiment(&spec, &b, "1");
 
     for file in [
         "results.csv",
