@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::fast_hash::KeyedHash;
 use super::types::{DropReason, Event, Time};
 use crate::protocol::{kind, Guid};
 
@@ -177,7 +178,9 @@ pub struct Recorder {
     names: Option<Vec<String>>,
     strategy: String,
     scope: Scope,
-    queries: HashMap<Guid, Accumulator>,
+    /// Keyed with a per-process random key: the live network's GUIDs come from peers, and
+    /// SipHash would cost more than the rest of an event's bookkeeping.
+    queries: HashMap<Guid, Accumulator, KeyedHash>,
     /// Descriptor GUIDs that belong to another search (e.g. the rounds of an expanding
     /// ring), mapped to the GUID the search is recorded under.
     aliases: HashMap<Guid, Guid>,
@@ -200,6 +203,7 @@ impl Recorder {
         Recorder {
             names: Some(names),
             strategy: "flood".to_string(),
+            queries: HashMap::with_hasher(random_key()),
             sent_per_peer: vec![0; peers],
             ..Recorder::default()
         }
@@ -370,6 +374,17 @@ impl Recorder {
             scope: self.scope,
         }
     }
+}
+
+/// A hash key the network cannot guess (std seeds `RandomState` from the OS). Records are
+/// sorted before they leave, so the key never shows in any output.
+fn random_key() -> KeyedHash {
+    use std::hash::{BuildHasher, Hasher};
+    KeyedHash::new(
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish(),
+    )
 }
 
 fn named_counts(counts: &[(DropReason, u64)]) -> BTreeMap<String, u64> {
