@@ -7,7 +7,7 @@
 # For each size it generates the topology (`gnutella topology gen random`), places one
 # synthetic file per query on a random peer, adds QUERIES TTL-7 queries from random
 # origins (SPACING_MS apart, so floods do not overlap), launches everything with
-# `gnutella launch --run-workload` (release build, no stream compression) and prints:
+# `gnutella launch --run-workload` (release build; stream compression is off by default in `launch`) and prints:
 # time until every link is up, peak RSS summed over the processes, and over the queries
 # the median and p99 time to first hit, its hops, messages per query and success rate.
 # The reports stay in target/bench-live/.
@@ -53,7 +53,7 @@ PY
     # Several processes already use both cores: each runs a single-threaded event loop.
     if [ "$procs" -gt 1 ]; then shard_args=(--shards "$procs" --threads 1); fi
     echo "== $n peers, $procs process(es) =="
-    "$BIN" launch "$cfg" "${shard_args[@]}" --run-workload --no-deflate --quiet-ms 500 \
+    "$BIN" launch "$cfg" "${shard_args[@]}" --run-workload --quiet-ms 500 \
         --overlay-timeout 300 --report "$report" | grep -E "overlay up|report written"
     python3 - "$report" <<'PY'
 import json, statistics, sys

@@ -189,8 +189,8 @@ pub async fn launch_sharded(
             .arg(epoch.to_string())
             .arg("--overlay-timeout")
             .arg(options.overlay_timeout.as_secs_f64().to_string());
-        if !options.deflate {
-            cmd.arg("--no-deflate");
+        if options.deflate {
+            cmd.arg("--deflate");
         }
         if let Some(threads) = options.threads {
             cmd.arg("--threads").arg(threads.to_string());
