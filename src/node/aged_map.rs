@@ -101,6 +101,45 @@ impl<K: Hash + Eq + Clone, V> AgedMap<K, V> {
         }
     }
 
+    /// One lookup for the common "seen it?" question: if `key` is live (younger than
+    /// `live`), `on_live` may update it and its answer is returned; otherwise `fresh` is
+    /// stored (as by [`AgedMap::insert`]) and `None` is returned.
+    pub fn upsert<R>(
+        &mut self,
+        key: K,
+        fresh: V,
+        now: Time,
+        live: Bounds,
+        bounds: Bounds,
+        on_live: impl FnOnce(&mut V) -> R,
+    ) -> Option<R> {
+        self.purge(now, bounds);
+        match self.map.entry(key.clone()) {
+            Entry::Occupied(mut slot) => {
+                if !live.expired(slot.get().at, now) {
+                    return Some(on_live(&mut slot.get_mut().value));
+                }
+                *slot.get_mut() = Slot {
+                    value: fresh,
+                    at: now,
+                };
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(Slot {
+                    value: fresh,
+                    at: now,
+                });
+            }
+        }
+        self.order.push_back((key, now));
+        while self.map.len() > bounds.capacity || self.order.len() > 2 * bounds.capacity {
+            if !self.pop_oldest() {
+                break;
+            }
+        }
+        None
+    }
+
     /// Drops every entry older than the age limit.
     pub fn purge(&mut self, now: Time, bounds: Bounds) {
         while let Some((_, at)) = self.order.front() {
@@ -167,6 +206,22 @@ mod tests {
         assert!(m.get(&0, Time::from_secs(5), b).is_none());
         assert!(m.get(&1, Time::from_secs(5), b).is_none());
         assert_eq!(m.get(&4, Time::from_secs(5), b), Some(&40));
+    }
+
+    #[test]
+    fn upsert_updates_live_entries_and_replaces_expired_ones() {
+        let b = Bounds::new(100, 10);
+        let mut m = map();
+        assert_eq!(m.upsert(1, 5, Time::from_secs(0), b, b, |v| *v), None);
+        assert_eq!(
+            m.upsert(1, 6, Time::from_secs(1), b, b, |v| {
+                *v += 1;
+                *v
+            }),
+            Some(6)
+        );
+        assert_eq!(m.upsert(1, 9, Time::from_secs(20), b, b, |v| *v), None);
+        assert_eq!(m.get(&1, Time::from_secs(20), b), Some(&9));
     }
 
     #[test]

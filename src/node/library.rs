@@ -13,6 +13,8 @@
 //! words' posting lists, rarest first, so the work is bounded by the rarest word and
 //! reads a few sequential runs of memory instead of chasing every candidate file.
 
+use std::borrow::Cow;
+
 use crate::protocol::{Extension, HitRecord, Query, Sha1};
 
 /// One shared file.
@@ -56,11 +58,17 @@ struct KeywordIndex {
     /// `vocab`: since names hold no NUL, integer order is the words' byte order, so a
     /// prefix of up to 8 bytes is an integer range found without touching the strings.
     keys: Vec<u64>,
+    /// For vocabularies of `FIRST_BYTE_TABLE_MIN` words or more, the first word id whose
+    /// leading byte is >= b, for b in 0..=256: a prefix's search starts in its byte's run.
+    first_byte: Vec<u32>,
     /// Word id -> its postings: `postings[postings_at[id]..postings_at[id + 1]]`.
     postings_at: Vec<u32>,
     /// File positions, ascending within each word.
     postings: Vec<u32>,
 }
+
+/// Vocabulary size from which the leading-byte table pays for its 1 KiB.
+const FIRST_BYTE_TABLE_MIN: usize = 256;
 
 /// The first 8 bytes of `word`, big-endian, zero-padded.
 fn prefix_key(word: &[u8]) -> u64 {
@@ -91,6 +99,11 @@ impl KeywordIndex {
             index.postings.push(position);
         }
         index.postings_at.push(index.postings.len() as u32);
+        if index.vocab.len() >= FIRST_BYTE_TABLE_MIN {
+            index.first_byte = (0..=256u64)
+                .map(|b| index.keys.partition_point(|&k| (k >> 56) < b) as u32)
+                .collect();
+        }
         index
     }
 
@@ -104,13 +117,28 @@ impl KeywordIndex {
         } else {
             u64::MAX >> (8 * fixed)
         };
-        let lo = self.keys.partition_point(|&k| k < key);
-        let hi = lo
+        let (mut from, mut to) = (0, self.keys.len());
+        let b = (key >> 56) as usize;
+        if let (Some(&f), Some(&t)) = (self.first_byte.get(b), self.first_byte.get(b + 1)) {
+            (from, to) = (f as usize, t as usize);
+        }
+        let keys = self.keys.get(from..to).unwrap_or(&[]);
+        let lo = from + keys.partition_point(|&k| k < key);
+        // Runs are short: gallop from `lo` instead of a second full binary search.
+        let upper = key | tail;
+        let mut step = 1;
+        let mut hi = lo;
+        while self.keys.get(hi).is_some_and(|&k| k <= upper) {
+            hi = lo + step;
+            step *= 2;
+        }
+        let probe_from = lo + step / 4;
+        let hi = probe_from
             + self
                 .keys
-                .get(lo..)
+                .get(probe_from..hi.min(self.keys.len()))
                 .unwrap_or(&[])
-                .partition_point(|&k| k <= key | tail);
+                .partition_point(|&k| k <= upper);
         if bytes.len() <= 8 {
             return (lo as u32, hi as u32);
         }
@@ -132,22 +160,23 @@ impl KeywordIndex {
     }
 
     /// The files (ascending, distinct) named by any word of a range of word ids.
-    fn files_of(&self, (lo, hi): (u32, u32)) -> Vec<u32> {
+    fn files_of(&self, (lo, hi): (u32, u32)) -> Cow<'_, [u32]> {
         let postings = self
             .postings
             .get(Self::at(&self.postings_at, lo)..Self::at(&self.postings_at, hi))
             .unwrap_or(&[]);
-        let mut files = postings.to_vec();
-        if hi - lo > 1 {
-            files.sort_unstable();
-            files.dedup();
+        if hi - lo <= 1 {
+            return Cow::Borrowed(postings);
         }
-        files
+        let mut files = postings.to_vec();
+        files.sort_unstable();
+        files.dedup();
+        Cow::Owned(files)
     }
 
     /// Positions of files where every word of `words` starts a word of the name.
     fn matches<'w>(&self, words: impl Iterator<Item = &'w str>) -> Vec<u32> {
-        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        let mut ranges: Vec<(u32, u32)> = Vec::with_capacity(4);
         for word in words {
             let range = self.prefix_range(word);
             if range.0 == range.1 {
@@ -159,20 +188,43 @@ impl KeywordIndex {
         // word and stays in a few sequential runs of memory.
         ranges.sort_unstable_by_key(|r| self.posting_count(*r));
         ranges.dedup();
-        let mut ranges = ranges.into_iter();
-        let Some(rarest) = ranges.next() else {
+        let Some(&rarest) = ranges.first() else {
             return Vec::new();
         };
-        let mut candidates = self.files_of(rarest);
-        for range in ranges {
+        let rarest = self.files_of(rarest);
+        let mut candidates: Vec<u32> = match ranges.get(1) {
+            None => rarest.into_owned(),
+            Some(&second) => {
+                let others = self.files_of(second);
+                rarest
+                    .iter()
+                    .copied()
+                    .filter(|p| others.binary_search(p).is_ok())
+                    .collect()
+            }
+        };
+        for &range in ranges.iter().skip(2) {
             if candidates.is_empty() {
                 break;
             }
-            let others = self.files_of(range);
-            candidates.retain(|p| others.binary_search(p).is_ok());
+            candidates = intersect(&candidates, &self.files_of(range));
         }
         candidates
     }
+}
+
+/// The common elements of two ascending lists, by a linear merge.
+fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
+        if x == y {
+            out.push(x);
+        }
+        i += usize::from(x <= y);
+        j += usize::from(y <= x);
+    }
+    out
 }
 
 impl Library {
@@ -268,9 +320,25 @@ impl Library {
                 }
             }
         }
-        let normal = normalise(&query.criteria);
-        if !normal.is_empty() {
-            let mut keyword_hits = index.matches(normal.split(' '));
+        // Lower-case ASCII criteria (most queries) are split in place; anything else is
+        // normalised first.
+        let criteria = query.criteria.as_str();
+        let mut keyword_hits = if criteria
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        {
+            index.matches(
+                criteria
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|w| !w.is_empty()),
+            )
+        } else {
+            let normal = normalise(criteria);
+            index.matches(normal.split(' ').filter(|w| !w.is_empty()))
+        };
+        if found.is_empty() {
+            found = keyword_hits;
+        } else {
             keyword_hits.retain(|pos| !found.contains(pos));
             found.extend(keyword_hits);
         }
@@ -292,7 +360,7 @@ impl Library {
             std::mem::size_of::<KeywordIndex>()
                 + i.vocab.iter().map(|w| 16 + w.len()).sum::<usize>()
                 + 8 * i.keys.len()
-                + 4 * (i.postings_at.len() + i.postings.len())
+                + 4 * (i.first_byte.len() + i.postings_at.len() + i.postings.len())
         });
         files + index + self.digests.capacity() * std::mem::size_of::<(Sha1, u32)>()
     }
@@ -424,6 +492,8 @@ mod tests {
             })
             .collect();
         let library = Library::from_files(files.clone());
+        let index = library.index.as_deref().map(|i| i.first_byte.len());
+        assert_eq!(index, Some(257), "large enough to use the leading-byte table");
         for _ in 0..300 {
             let words: Vec<String> = (0..rng.gen_range(1..4)).map(|_| word(&mut rng)).collect();
             let criteria = words.join(" ");

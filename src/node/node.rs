@@ -78,13 +78,47 @@ const MAX_PARKED: usize = 1024;
 /// Most driver requests kept unpolled (a driver that never polls loses the oldest).
 const MAX_REQUESTS: usize = 1024;
 
-/// Where a descriptor with a given (GUID, type) came from.
+/// Where a descriptor with a given (GUID, type) came from. Packed into 8 bytes because
+/// the table holds up to `seen_capacity` of them per node.
 #[derive(Clone, Copy, Debug)]
 struct Route {
-    /// `None`: we originated it.
-    from: Option<ConnId>,
+    /// The link it came in on, or `LOCAL` when we originated it.
+    from: u32,
     /// The most TTL any copy had left after our hop.
     ttl_left: u8,
+}
+
+/// `Route::from` of our own descriptors (drivers never use this `ConnId`).
+const LOCAL: u32 = u32::MAX;
+
+impl Route {
+    fn local(ttl_left: u8) -> Route {
+        Route {
+            from: LOCAL,
+            ttl_left,
+        }
+    }
+
+    fn via(conn: ConnId, ttl_left: u8) -> Route {
+        Route {
+            from: conn.0,
+            ttl_left,
+        }
+    }
+
+    /// `None` for our own descriptors.
+    fn origin(&self) -> Option<ConnId> {
+        (self.from != LOCAL).then_some(ConnId(self.from))
+    }
+}
+
+/// What to do with a copy of a query already in the table.
+enum Repeat {
+    /// A random walker seen again: pass it on.
+    Walker,
+    /// More TTL left than any copy before: forward without handling.
+    Reforward,
+    Duplicate,
 }
 
 #[derive(Clone, Debug)]
@@ -389,15 +423,7 @@ impl Node {
             now,
             bounds,
         );
-        self.remember(
-            guid,
-            kind::QUERY,
-            Route {
-                from: None,
-                ttl_left: first_round,
-            },
-            now,
-        );
+        self.remember(guid, kind::QUERY, Route::local(first_round), now);
         match self.config.strategy {
             Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
             Strategy::ExpandingRing { wait_ms } => {
@@ -480,15 +506,7 @@ impl Node {
             port: self.advertised_addr.port(),
             ggep: Default::default(),
         };
-        self.remember(
-            guid,
-            kind::PUSH,
-            Route {
-                from: None,
-                ttl_left: ttl,
-            },
-            now,
-        );
+        self.remember(guid, kind::PUSH, Route::local(ttl), now);
         let msg = Message {
             guid,
             ttl,
@@ -505,15 +523,7 @@ impl Node {
     pub fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) -> Guid {
         let guid = Guid::random(&mut self.rng);
         let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
-        self.remember(
-            guid,
-            kind::PING,
-            Route {
-                from: None,
-                ttl_left: ttl,
-            },
-            now,
-        );
+        self.remember(guid, kind::PING, Route::local(ttl), now);
         let msg = Message {
             guid,
             ttl,
@@ -609,9 +619,23 @@ impl Node {
         };
         let (ttl, hops) = (ttl - 1, hops + 1);
         let walking = matches!(self.config.strategy, Strategy::RandomWalk { .. });
-        let seen = self.seen_bounds();
-        if let Some(route) = self.table.get_mut(&(guid, kind::QUERY), now, seen) {
-            if walking {
+        let (seen, bounds) = (self.seen_bounds(), self.table_bounds());
+        let fresh = Route::via(from, ttl);
+        let repeat = self
+            .table
+            .upsert((guid, kind::QUERY), fresh, now, seen, bounds, |route| {
+                if walking {
+                    Repeat::Walker
+                } else if ttl > route.ttl_left {
+                    route.ttl_left = ttl;
+                    Repeat::Reforward
+                } else {
+                    Repeat::Duplicate
+                }
+            });
+        match repeat {
+            None => {}
+            Some(Repeat::Walker) => {
                 self.counters.reforwarded += 1;
                 if ttl == 0 {
                     self.dropped(guid, kind::QUERY, DropReason::TtlExpired);
@@ -624,25 +648,19 @@ impl Node {
                     };
                     self.forward_walker(now, from, msg);
                 }
-            } else if ttl > route.ttl_left {
-                route.ttl_left = ttl;
+                return;
+            }
+            Some(Repeat::Reforward) => {
                 self.counters.reforwarded += 1;
                 self.flood_query(guid, ttl, hops, &query, Some(from));
-            } else {
+                return;
+            }
+            Some(Repeat::Duplicate) => {
                 self.counters.duplicates += 1;
                 self.dropped(guid, kind::QUERY, DropReason::Duplicate);
+                return;
             }
-            return;
         }
-        self.remember(
-            guid,
-            kind::QUERY,
-            Route {
-                from: Some(from),
-                ttl_left: ttl,
-            },
-            now,
-        );
         self.events
             .push_back(Event::QueryReceived { guid, from, hops });
         let from_cache = self.answer(now, from, guid, hops, &query);
@@ -762,7 +780,7 @@ impl Node {
         let route = self
             .table
             .get(&(guid, kind::QUERY), now, self.route_bounds())
-            .map(|r| r.from);
+            .map(|r| r.origin());
         match route {
             None => self.no_route(guid, kind::QUERY_HIT),
             Some(None) => {
@@ -811,15 +829,7 @@ impl Node {
             self.dropped(guid, kind::PING, DropReason::Duplicate);
             return;
         }
-        self.remember(
-            guid,
-            kind::PING,
-            Route {
-                from: Some(from),
-                ttl_left: ttl,
-            },
-            now,
-        );
+        self.remember(guid, kind::PING, Route::via(from, ttl), now);
         let library = self.library();
         let pong = Pong {
             port: self.advertised_addr.port(),
@@ -853,7 +863,7 @@ impl Node {
         let route = self
             .table
             .get(&(guid, kind::PING), now, self.route_bounds())
-            .map(|r| r.from);
+            .map(|r| r.origin());
         match route {
             None => self.no_route(guid, kind::PONG),
             Some(None) => {} // A Pong for our own Ping: the link is alive.
@@ -879,15 +889,7 @@ impl Node {
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
-        self.remember(
-            guid,
-            kind::PUSH,
-            Route {
-                from: Some(from),
-                ttl_left: ttl,
-            },
-            now,
-        );
+        self.remember(guid, kind::PUSH, Route::via(from, ttl), now);
         if push.servent_guid == self.servent_guid {
             self.request(Request::ConnectBack { push, from });
             return;
@@ -930,15 +932,7 @@ impl Node {
             own.ring_timers
                 .push((now.plus_micros(wait_ms.saturating_mul(1000)), guid));
         }
-        self.remember(
-            guid,
-            kind::QUERY,
-            Route {
-                from: None,
-                ttl_left: round_ttl,
-            },
-            now,
-        );
+        self.remember(guid, kind::QUERY, Route::local(round_ttl), now);
         self.flood_query(guid, round_ttl, 0, &query, None);
     }
 
