@@ -11,6 +11,17 @@
 //! Memory stays proportional to what a run touches: a peer's `Node` is created the first
 //! time something reaches it (a million-peer graph with one short query costs only the
 //! peers it reaches), and a message that fans out shares its payload (`Arc`) across links.
+//!
+//! Modelling choices, each the simplest that keeps the search figures honest:
+//! - links exist before the run starts; what nodes say when a link comes up (handshake
+//!   Pings) is not simulated;
+//! - a peer that leaves (churn) loses its links at both ends and its state; it comes back
+//!   with fresh state and links to the neighbours online then; messages in flight on a link
+//!   that went down are lost;
+//! - a random walker's check-back is a direct exchange with the origin (one message there,
+//!   one back, as in Lv et al. 2002): answered after two link delays, counted per query in
+//!   [`SimReport::check_backs`] and not in the record's `messages` (Query descriptors);
+//! - the processing delay is added to every message a node sends in reply to an input.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
