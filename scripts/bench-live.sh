@@ -51,7 +51,7 @@ json.dump(cfg, open(path, "w"))
 PY
     shard_args=()
     # Several processes already use both cores: each runs a single-threaded event loop.
-    if [ "$procs" -gt 1 ]; then shard_args=(--shards "$procs" --threads 1); fi
+    if [ "$procs" -gt 1 ]; then shard_args=(--shards "$procs"); fi
     echo "== $n peers, $procs process(es) =="
     "$BIN" launch "$cfg" "${shard_args[@]}" --run-workload --quiet-ms 500 \
         --overlay-timeout 300 --report "$report" | grep -E "overlay up|report written"

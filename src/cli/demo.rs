@@ -48,7 +48,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Some(p) => p,
         None => find_quickstart().ok_or("cannot find topology-configs/quickstart.json (run from the crate folder or pass --config)")?,
     };
-    let runtime = tokio::runtime::Runtime::new()?;
+    // One event loop for the whole network: the flood advances breadth-first (see
+    // `launch --threads`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(demo(&path))
 }
 

@@ -56,10 +56,12 @@ pub struct Args {
     /// Print the report to stdout as JSON instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Worker threads of this process's runtime (1 = a single-threaded event loop, which
-    /// avoids cross-thread wake-ups; default: one per core).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Worker threads per process. The default, 1, runs every peer of a process on one
+    /// event loop in FIFO order: floods then advance breadth-first, as over links of
+    /// equal latency (what the simulator models). More threads use more cores, but a
+    /// descheduled thread lets longer paths win races.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
     /// (internal) Run as a child shard holding these config indices.
     #[arg(long, hide = true, value_delimiter = ',')]
     pub shard_members: Option<Vec<usize>>,
@@ -87,7 +89,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let options = LaunchOptions {
         config: args.config,
         shards,
-        threads: args.threads,
+        threads: Some(args.threads),
         run_workload: args.run_workload,
         report: args.report,
         overlay_timeout: Duration::from_secs_f64(args.overlay_timeout.max(0.1)),
@@ -101,15 +103,15 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The tokio runtime with the requested number of worker threads.
-fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
-    match threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread()
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build(),
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n.max(1))
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
             .enable_all()
-            .build(),
-        None => tokio::runtime::Runtime::new(),
+            .build()
     }
 }
