@@ -21,6 +21,7 @@
 pub mod aged_map;
 pub mod counters;
 pub mod fast_hash;
+pub mod generations;
 pub mod library;
 #[allow(clippy::module_inception)]
 pub mod node;

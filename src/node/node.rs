@@ -47,6 +47,7 @@ use rand::RngCore;
 use super::aged_map::{AgedMap, Bounds};
 use super::counters::Counters;
 use super::fast_hash::KeyedHash;
+use super::generations::Generations;
 use super::library::Library;
 use super::query_rules::check_query;
 use super::request::Request;
@@ -169,7 +170,7 @@ pub struct Node {
     hash: KeyedHash,
     neighbours: Vec<Neighbour>,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
-    table: AgedMap<(Guid, u8), Route>,
+    table: Generations<(Guid, u8), Route>,
     /// Servent GUID -> the link its QueryHits came in on (Push routing).
     push_routes: Option<Box<AgedMap<Guid, ConnId>>>,
     own: Option<Box<OwnSearches>>,
@@ -213,7 +214,7 @@ impl Node {
             rng,
             hash,
             neighbours: Vec::new(),
-            table: AgedMap::new(hash),
+            table: Generations::new(hash),
             push_routes: None,
             own: None,
             cache: None,

@@ -1,0 +1,197 @@
+//! The duplicate/route table as two generations, as LimeWire's route tables are
+//! (PROTOCOL.md §3.4): new entries go into the current generation; when it holds half the
+//! capacity or is older than half the age limit, it becomes the previous generation and
+//! the old previous one is dropped whole.
+//!
+//! Why not [`AgedMap`](super::aged_map::AgedMap)'s strict insertion order: at steady state
+//! every insert there also evicts one entry by key, a second random probe into a table of
+//! up to 100,000 entries per query. Dropping a generation clears it in one sweep of its
+//! control bytes instead, which is what the routing hot path needs. Entries live between
+//! half and the whole of the limits; lookups still check each entry's own age, so nothing
+//! older than the age limit is ever reported.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use super::aged_map::Bounds;
+use super::fast_hash::KeyedHash;
+use super::types::Time;
+
+#[derive(Clone, Copy, Debug)]
+struct Slot<V> {
+    value: V,
+    at: Time,
+}
+
+/// Two-generation bounded map with per-entry ages.
+#[derive(Clone, Debug)]
+pub struct Generations<K, V> {
+    current: HashMap<K, Slot<V>, KeyedHash>,
+    previous: HashMap<K, Slot<V>, KeyedHash>,
+    /// When the current generation was started.
+    since: Time,
+}
+
+impl<K: Hash + Eq, V> Generations<K, V> {
+    pub fn new(hash: KeyedHash) -> Generations<K, V> {
+        Generations {
+            current: HashMap::with_hasher(hash),
+            previous: HashMap::with_hasher(hash),
+            since: Time::ZERO,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The live value for `key`, if any.
+    pub fn get(&self, key: &K, now: Time, live: Bounds) -> Option<&V> {
+        let fresh = |s: &&Slot<V>| now.saturating_sub(s.at).0 <= live.max_age_micros;
+        self.current
+            .get(key)
+            .filter(fresh)
+            .or_else(|| self.previous.get(key).filter(fresh))
+            .map(|s| &s.value)
+    }
+
+    /// Inserts or replaces `key` in the current generation.
+    pub fn insert(&mut self, key: K, value: V, now: Time, bounds: Bounds) {
+        self.rotate(now, bounds);
+        self.previous.remove(&key);
+        self.current.insert(key, Slot { value, at: now });
+    }
+
+    /// If `key` is live, lets `on_live` update it and returns its answer; otherwise stores
+    /// `fresh` and returns `None`.
+    pub fn upsert<R>(
+        &mut self,
+        key: K,
+        fresh: V,
+        now: Time,
+        live: Bounds,
+        bounds: Bounds,
+        on_live: impl FnOnce(&mut V) -> R,
+    ) -> Option<R> {
+        self.rotate(now, bounds);
+        let is_live = |s: &Slot<V>| now.saturating_sub(s.at).0 <= live.max_age_micros;
+        if let Some(slot) = self.current.get_mut(&key) {
+            if is_live(slot) {
+                return Some(on_live(&mut slot.value));
+            }
+            *slot = Slot {
+                value: fresh,
+                at: now,
+            };
+            return None;
+        }
+        if let Some(slot) = self.previous.get_mut(&key) {
+            if is_live(slot) {
+                return Some(on_live(&mut slot.value));
+            }
+            self.previous.remove(&key);
+        }
+        self.current.insert(
+            key,
+            Slot {
+                value: fresh,
+                at: now,
+            },
+        );
+        None
+    }
+
+    /// Starts a new generation when the current one is full or old; frees both when
+    /// everything has expired (a node idle since a burst gives the burst's memory back).
+    fn rotate(&mut self, now: Time, bounds: Bounds) {
+        let age = now.saturating_sub(self.since).0;
+        if age > bounds.max_age_micros {
+            // Both generations are older than the limit.
+            if self.current.capacity() > 64 || self.previous.capacity() > 64 {
+                let hash = *self.current.hasher();
+                self.current = HashMap::with_hasher(hash);
+                self.previous = HashMap::with_hasher(hash);
+            } else {
+                self.current.clear();
+                self.previous.clear();
+            }
+            self.since = now;
+            return;
+        }
+        let half = (bounds.capacity / 2).max(1);
+        if self.current.len() >= half || age > bounds.max_age_micros / 2 {
+            std::mem::swap(&mut self.current, &mut self.previous);
+            self.current.clear();
+            self.since = now;
+        }
+    }
+
+    /// Heap bytes held (an estimate, for memory reports).
+    pub fn heap_bytes(&self) -> usize {
+        (self.current.capacity() + self.previous.capacity())
+            * (std::mem::size_of::<(K, Slot<V>)>() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> Generations<u32, u32> {
+        Generations::new(KeyedHash::new(1))
+    }
+
+    #[test]
+    fn fresh_map_allocates_nothing() {
+        assert_eq!(map().heap_bytes(), 0);
+    }
+
+    #[test]
+    fn never_holds_more_than_capacity_and_keeps_the_newest() {
+        let b = Bounds::new(10, 600);
+        let mut m = map();
+        for k in 0..100 {
+            m.insert(k, k, Time::from_secs(1), b);
+            assert!(m.len() <= 10);
+        }
+        for k in 95..100 {
+            assert_eq!(m.get(&k, Time::from_secs(1), b), Some(&k));
+        }
+        assert_eq!(m.get(&0, Time::from_secs(1), b), None);
+    }
+
+    #[test]
+    fn entries_expire_with_age_and_upsert_sees_live_ones() {
+        let b = Bounds::new(100, 10);
+        let mut m = map();
+        assert_eq!(m.upsert(1, 5, Time::from_secs(0), b, b, |v| *v), None);
+        assert_eq!(
+            m.upsert(1, 6, Time::from_secs(1), b, b, |v| {
+                *v += 1;
+                *v
+            }),
+            Some(6)
+        );
+        assert_eq!(m.get(&1, Time::from_secs(10), b), Some(&6));
+        assert_eq!(m.get(&1, Time::from_secs(11), b), None);
+        assert_eq!(m.upsert(1, 9, Time::from_secs(11), b, b, |v| *v), None);
+        assert_eq!(m.get(&1, Time::from_secs(11), b), Some(&9));
+        // Idle past the limit: everything is dropped and the memory freed.
+        m.insert(2, 2, Time::from_secs(100), b);
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn an_entry_found_in_the_previous_generation_is_still_a_duplicate() {
+        let b = Bounds::new(4, 600);
+        let mut m = map();
+        m.insert(1, 1, Time::from_secs(0), b);
+        m.insert(2, 2, Time::from_secs(0), b);
+        m.insert(3, 3, Time::from_secs(0), b); // rotation: 1 and 2 now in the previous generation
+        assert_eq!(m.upsert(1, 0, Time::from_secs(0), b, b, |v| *v), Some(1));
+    }
+}
