@@ -23,7 +23,11 @@ struct Flood {
 fn flood(offsets: &[usize], neighbours: &[u32], origin: u32, ttl: u8) -> Flood {
     let n = offsets.len() - 1;
     let mut seen = vec![false; n];
-    let mut result = Flood { messages: 0, duplicates: 0, reached: 0 };
+    let mut result = Flood {
+        messages: 0,
+        duplicates: 0,
+        reached: 0,
+    };
     if origin as usize >= n {
         return result;
     }
@@ -59,7 +63,10 @@ fn flood(offsets: &[usize], neighbours: &[u32], origin: u32, ttl: u8) -> Flood {
 
 fn main() {
     // `cargo bench` passes `--bench`; keep only our positional arguments.
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let spec = args.first().map_or("random:n=1000000,d=4", String::as_str);
     let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
     let origin: u32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
