@@ -15,8 +15,9 @@ use std::sync::Arc;
 
 use lru::LruCache;
 
-use super::aged_map::{AgedMap, Bounds};
+use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
+use super::generations::Generations;
 use super::library::normalise;
 use super::types::{CacheConfig, Time};
 use crate::protocol::{Guid, Query, QueryHit};
@@ -35,14 +36,27 @@ struct CacheEntry {
 pub struct ResultCache {
     entries: LruCache<Box<str>, CacheEntry, KeyedHash>,
     /// Query GUID -> normalised query, for the queries whose hits we may still see.
-    asked: AgedMap<Guid, Arc<str>>,
+    asked: Generations<Guid, Arc<str>>,
 }
 
 /// The key a query is cached under: its words lower-cased, sorted and de-duplicated,
 /// then its URNs, so "Debian  NETINST" and "netinst debian" share an entry.
 pub fn cache_key(query: &Query) -> Arc<str> {
-    let normal = normalise(&query.criteria);
-    let mut words: Vec<&str> = normal.split(' ').filter(|w| !w.is_empty()).collect();
+    let criteria = query.criteria.as_str();
+    let normal;
+    let text = if criteria
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        criteria
+    } else {
+        normal = normalise(criteria);
+        normal.as_str()
+    };
+    let mut words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
     words.sort_unstable();
     words.dedup();
     let mut key = words.join(" ");
@@ -57,7 +71,7 @@ impl ResultCache {
     pub fn new(hash: KeyedHash) -> ResultCache {
         ResultCache {
             entries: LruCache::unbounded_with_hasher(hash),
-            asked: AgedMap::new(hash),
+            asked: Generations::new(hash),
         }
     }
 
