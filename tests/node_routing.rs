@@ -327,7 +327,10 @@ fn bye_closes_the_link_without_a_bye_back_and_unknown_types_are_never_forwarded(
 fn a_fresh_node_is_small_and_holds_no_heap() {
     let net = Net::flood(1, 7);
     let size = std::mem::size_of::<gnutella::node::Node>();
-    eprintln!("size_of::<Node>() = {size}");
+    eprintln!(
+        "size_of::<Node>() = {size}, size_of::<NodeConfig>() = {}",
+        std::mem::size_of::<gnutella::node::NodeConfig>()
+    );
     assert!(size <= 400, "Node is {size} bytes");
     assert_eq!(net.nodes[0].heap_bytes(), 0);
     assert_eq!(
