@@ -68,7 +68,11 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig { capacity: 1024, max_age_secs: 300, mode: CacheMode::AnswerAndForward }
+        CacheConfig {
+            capacity: 1024,
+            max_age_secs: 300,
+            mode: CacheMode::AnswerAndForward,
+        }
     }
 }
 
@@ -192,9 +196,21 @@ pub enum Event {
     /// We put `count` descriptors of payload type `kind` for this GUID on links.
     Sent { guid: Guid, kind: u8, count: u32 },
     /// A descriptor for this GUID was dropped here.
-    Dropped { guid: Guid, kind: u8, reason: DropReason },
+    Dropped {
+        guid: Guid,
+        kind: u8,
+        reason: DropReason,
+    },
     /// We answered a query with `records` records, from our library or our result cache.
-    Answered { guid: Guid, records: u32, from_cache: bool },
+    Answered {
+        guid: Guid,
+        records: u32,
+        from_cache: bool,
+    },
     /// A hit for one of our own searches arrived.
-    HitReceived { guid: Guid, hops: u8, hit: Arc<QueryHit> },
+    HitReceived {
+        guid: Guid,
+        hops: u8,
+        hit: Arc<QueryHit>,
+    },
 }
