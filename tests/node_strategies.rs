@@ -155,3 +155,70 @@ fn walkers_go_to_distinct_neighbours_and_stop_when_the_origin_is_satisfied() {
     assert_eq!(t.messages, 3 + 3);
     assert_eq!(t.check_backs, 3);
 }
+
+#[test]
+fn more_walkers_than_links_share_links_and_each_walks_the_full_length() {
+    // A ring: every peer has 2 links, so 8 walkers start 4 to a link. Nothing matches, so
+    // no walker stops early: each makes exactly `ttl` hops.
+    let walkers_run = |walkers: u32| {
+        let mut net = Net::new(64, |i| {
+            config(
+                i,
+                Strategy::RandomWalk {
+                    walkers,
+                    check_every: 0,
+                },
+                255,
+                CacheMode::Off,
+            )
+        });
+        ring(&mut net);
+        let guid = net.search(0, "nothing matches", 20);
+        let first_hop: Vec<usize> = net
+            .delivered
+            .iter()
+            .filter(|(f, _, m)| *f == 0 && m.guid == guid && m.hops == 0)
+            .map(|(_, t, _)| *t)
+            .collect();
+        (first_hop, net.tally(guid).messages)
+    };
+    let (two, two_messages) = walkers_run(2);
+    let (eight, eight_messages) = walkers_run(8);
+    assert_eq!(two.len(), 2);
+    assert_eq!(two_messages, 2 * 20);
+    assert_eq!(eight.len(), 8, "all 8 walkers leave the degree-2 origin");
+    for side in [1, 63] {
+        assert_eq!(eight.iter().filter(|&&t| t == side).count(), 4);
+    }
+    assert_eq!(eight_messages, 8 * 20);
+}
+
+#[test]
+fn more_walkers_reach_more_peers_on_a_low_degree_graph() {
+    let reach = |walkers: u32| {
+        let mut net = Net::new(500, |i| {
+            config(
+                i,
+                Strategy::RandomWalk {
+                    walkers,
+                    check_every: 0,
+                },
+                255,
+                CacheMode::Off,
+            )
+        });
+        random_graph(&mut net, 3, 11);
+        let guid = net.search(0, "nothing matches", 32);
+        let t = net.tally(guid);
+        (t.reached.len(), t.messages)
+    };
+    let (reach4, messages4) = reach(4);
+    let (reach16, messages16) = reach(16);
+    let (reach32, messages32) = reach(32);
+    eprintln!("walk:4 {reach4}/{messages4}, walk:16 {reach16}/{messages16}, walk:32 {reach32}/{messages32}");
+    assert_eq!(
+        (messages4, messages16, messages32),
+        (4 * 32, 16 * 32, 32 * 32)
+    );
+    assert!(reach4 < reach16 && reach16 < reach32);
+}

@@ -122,3 +122,39 @@ fn the_result_cache_cuts_messages_under_zipf_queries() {
     );
     assert!(field(&cached, "success_rate") >= field(&plain, "success_rate") - 0.05);
 }
+
+#[test]
+fn more_walkers_than_the_origins_links_still_add_reach_on_a_degree_4_graph() {
+    // Lv et al. send k walkers even when k exceeds the origin's degree: walk:16 and
+    // walk:32 must not collapse to walk:4 on a degree-4 graph.
+    let common = [
+        "--gen",
+        "random:n=3000,d=4",
+        "--files",
+        "20",
+        "--replicas",
+        "3",
+        "--queries",
+        "20",
+        "--ttl",
+        "32",
+        "--seed",
+        "4",
+    ];
+    let run = |strategy: &'static str| {
+        let mut args = common.to_vec();
+        args.extend(["--strategy", strategy]);
+        summary(&args)
+    };
+    let (w4, w16, w32) = (run("walk:4"), run("walk:16"), run("walk:32"));
+    let reach = |s: &serde_json::Value| field(s, "peers_reached_per_query");
+    let messages = |s: &serde_json::Value| field(s, "messages_per_query");
+    assert!(messages(&w4) < messages(&w16) && messages(&w16) < messages(&w32));
+    assert!(
+        reach(&w4) < reach(&w16) && reach(&w16) < reach(&w32),
+        "peers reached: walk:4 {}, walk:16 {}, walk:32 {}",
+        reach(&w4),
+        reach(&w16),
+        reach(&w32)
+    );
+}

@@ -30,7 +30,8 @@
 //!   one GUID in every metric, and each round still costs the messages of a full flood of
 //!   its radius, as in Lv et al. (ICS 2002). Relays simply flood.
 //! - `RandomWalk { walkers, check_every }`: the origin sends `walkers` copies (same GUID)
-//!   to distinct random neighbours; a relay handles a query the first time only but passes
+//!   to distinct random neighbours, several per link when there are more walkers than
+//!   links; a relay handles a query the first time only but passes
 //!   every walker that reaches it on to ONE random neighbour other than the one it came
 //!   from (back to it only when it is the sole neighbour, so walkers do not die in dead
 //!   ends of power-law graphs). Walkers stop when TTL runs out, so runs with walkers set
@@ -435,26 +436,31 @@ impl Node {
                 }
             }
             Strategy::RandomWalk { walkers, .. } => {
+                // The first `degree` walkers go to distinct random neighbours; when there
+                // are more walkers than links (Lv et al.'s k = 16 or 32 on a degree-4
+                // graph), the rest go round the same shuffled links again: several walkers
+                // share a link, each then an independent walk.
                 let mut targets: Vec<ConnId> = self.neighbours().collect();
-                let k = (walkers as usize).min(targets.len());
-                for i in 0..k {
+                let distinct = (walkers as usize).min(targets.len());
+                for i in 0..distinct {
                     let j = i + self.rng.below(targets.len() - i);
                     targets.swap(i, j);
                 }
-                targets.truncate(k);
+                targets.truncate(distinct);
                 let msg = Message {
                     guid,
                     ttl,
                     hops: 0,
                     payload: Payload::Query(query),
                 };
-                for to in &targets {
+                let k = if targets.is_empty() { 0 } else { walkers };
+                for to in targets.iter().cycle().take(k as usize) {
                     self.actions.push_back(Action::Send {
                         to: *to,
                         msg: msg.clone(),
                     });
                 }
-                self.sent(guid, kind::QUERY, k as u32);
+                self.sent(guid, kind::QUERY, k);
             }
         }
         guid
