@@ -57,7 +57,10 @@ pub enum Payload {
     Query(Arc<Query>),
     QueryHit(Arc<QueryHit>),
     /// A payload type we do not handle (QRP, vendor messages, ...), kept as bytes.
-    Unknown { kind: u8, body: Bytes },
+    Unknown {
+        kind: u8,
+        body: Bytes,
+    },
 }
 
 impl Payload {

@@ -20,8 +20,8 @@ pub use codec::{
     decode_header, decode_message, encode_header, DecodeError, Frame, FrameDecoder, SkipReason,
     DEFAULT_MAX_PAYLOAD,
 };
-pub use payload::PayloadError;
-pub use query_hit::{QhdFlags, OUR_VENDOR};
 pub use guid::Guid;
 pub use message::*;
+pub use payload::PayloadError;
+pub use query_hit::{QhdFlags, OUR_VENDOR};
 pub use urn::Sha1;

@@ -101,8 +101,14 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         assert_eq!(Sha1::from_urn("urn:sha1:SHORT"), None);
-        assert_eq!(Sha1::from_urn("urn:md5:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"), None);
-        assert_eq!(Sha1::from_urn("urn:sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBY1"), None);
+        assert_eq!(
+            Sha1::from_urn("urn:md5:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ"),
+            None
+        );
+        assert_eq!(
+            Sha1::from_urn("urn:sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBY1"),
+            None
+        );
         assert_eq!(Sha1::from_urn("ü"), None);
     }
 
