@@ -23,11 +23,104 @@ struct Slot<V> {
     at: Time,
 }
 
+/// One generation: a single entry inline, a hash map beyond that.
+///
+/// In a simulated flood almost every peer sees one GUID; holding that entry inside the
+/// node instead of in a freshly allocated hash table saves a heap object and a cache miss
+/// per peer. Once a generation has held two entries it keeps its map (cleared, not freed,
+/// on rotation) until the whole table idles out.
+#[derive(Clone, Debug)]
+struct Generation<K, V> {
+    one: Option<(K, Slot<V>)>,
+    /// Boxed so an inline-only generation costs one word for it, not a map's 40 bytes.
+    #[allow(clippy::box_collection)]
+    map: Option<Box<HashMap<K, Slot<V>, KeyedHash>>>,
+}
+
+impl<K: Hash + Eq, V> Generation<K, V> {
+    fn new() -> Self {
+        Generation {
+            one: None,
+            map: None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.map {
+            Some(map) => map.len(),
+            None => usize::from(self.one.is_some()),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&Slot<V>> {
+        match &self.map {
+            Some(map) => map.get(key),
+            None => self.one.as_ref().filter(|(k, _)| k == key).map(|(_, s)| s),
+        }
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut Slot<V>> {
+        match &mut self.map {
+            Some(map) => map.get_mut(key),
+            None => self.one.as_mut().filter(|(k, _)| k == key).map(|(_, s)| s),
+        }
+    }
+
+    fn insert(&mut self, key: K, slot: Slot<V>, hash: KeyedHash) {
+        if let Some(map) = &mut self.map {
+            map.insert(key, slot);
+            return;
+        }
+        match self.one.take() {
+            None => self.one = Some((key, slot)),
+            Some((k, _)) if k == key => self.one = Some((key, slot)),
+            Some((k, s)) => {
+                let mut map = HashMap::with_capacity_and_hasher(3, hash);
+                map.insert(k, s);
+                map.insert(key, slot);
+                self.map = Some(Box::new(map));
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &K) {
+        match &mut self.map {
+            Some(map) => {
+                map.remove(key);
+            }
+            None => {
+                if self.one.as_ref().is_some_and(|(k, _)| k == key) {
+                    self.one = None;
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.one = None;
+        if let Some(map) = &mut self.map {
+            map.clear();
+        }
+    }
+
+    /// Entries the heap part can hold.
+    fn capacity(&self) -> usize {
+        self.map.as_ref().map_or(0, |m| m.capacity())
+    }
+
+    /// Drops everything, heap included.
+    fn free(&mut self) {
+        self.one = None;
+        self.map = None;
+    }
+}
+
 /// Two-generation bounded map with per-entry ages.
 #[derive(Clone, Debug)]
 pub struct Generations<K, V> {
-    current: HashMap<K, Slot<V>, KeyedHash>,
-    previous: HashMap<K, Slot<V>, KeyedHash>,
+    current: Generation<K, V>,
+    previous: Generation<K, V>,
+    hash: KeyedHash,
     /// When the current generation was started.
     since: Time,
 }
@@ -35,8 +128,9 @@ pub struct Generations<K, V> {
 impl<K: Hash + Eq, V> Generations<K, V> {
     pub fn new(hash: KeyedHash) -> Generations<K, V> {
         Generations {
-            current: HashMap::with_hasher(hash),
-            previous: HashMap::with_hasher(hash),
+            current: Generation::new(),
+            previous: Generation::new(),
+            hash,
             since: Time::ZERO,
         }
     }
@@ -63,7 +157,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     pub fn insert(&mut self, key: K, value: V, now: Time, bounds: Bounds) {
         self.rotate(now, bounds);
         self.previous.remove(&key);
-        self.current.insert(key, Slot { value, at: now });
+        self.current.insert(key, Slot { value, at: now }, self.hash);
     }
 
     /// If `key` is live, lets `on_live` update it and returns its answer; otherwise stores
@@ -101,6 +195,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
                 value: fresh,
                 at: now,
             },
+            self.hash,
         );
         None
     }
@@ -112,9 +207,8 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         if age > bounds.max_age_micros {
             // Both generations are older than the limit.
             if self.current.capacity() > 64 || self.previous.capacity() > 64 {
-                let hash = *self.current.hasher();
-                self.current = HashMap::with_hasher(hash);
-                self.previous = HashMap::with_hasher(hash);
+                self.current.free();
+                self.previous.free();
             } else {
                 self.current.clear();
                 self.previous.clear();
@@ -132,8 +226,11 @@ impl<K: Hash + Eq, V> Generations<K, V> {
 
     /// Heap bytes held (an estimate, for memory reports).
     pub fn heap_bytes(&self) -> usize {
-        (self.current.capacity() + self.previous.capacity())
-            * (std::mem::size_of::<(K, Slot<V>)>() + 1)
+        let boxes =
+            usize::from(self.current.map.is_some()) + usize::from(self.previous.map.is_some());
+        boxes * std::mem::size_of::<HashMap<K, Slot<V>, KeyedHash>>()
+            + (self.current.capacity() + self.previous.capacity())
+                * (std::mem::size_of::<(K, Slot<V>)>() + 1)
     }
 }
 
@@ -148,6 +245,24 @@ mod tests {
     #[test]
     fn fresh_map_allocates_nothing() {
         assert_eq!(map().heap_bytes(), 0);
+    }
+
+    #[test]
+    fn one_entry_stays_inline_and_more_spill_to_the_heap_without_loss() {
+        let b = Bounds::new(100, 600);
+        let mut m = map();
+        m.insert(1, 10, Time::from_secs(1), b);
+        m.insert(1, 11, Time::from_secs(1), b);
+        assert_eq!(m.heap_bytes(), 0, "a single key needs no heap");
+        assert_eq!(m.get(&1, Time::from_secs(1), b), Some(&11));
+        assert_eq!(m.get(&2, Time::from_secs(1), b), None);
+        m.insert(2, 20, Time::from_secs(1), b);
+        m.insert(3, 30, Time::from_secs(1), b);
+        assert!(m.heap_bytes() > 0);
+        assert_eq!(m.len(), 3);
+        for (k, v) in [(1, 11), (2, 20), (3, 30)] {
+            assert_eq!(m.get(&k, Time::from_secs(1), b), Some(&v));
+        }
     }
 
     #[test]

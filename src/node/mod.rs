@@ -34,6 +34,6 @@ pub mod types;
 
 pub use counters::Counters;
 pub use library::{Library, SharedFile};
-pub use node::{Node, CHECK_BACK_TIMEOUT};
+pub use node::{Node, Outbox, CHECK_BACK_TIMEOUT};
 pub use request::Request;
 pub use types::*;

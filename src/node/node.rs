@@ -177,9 +177,19 @@ pub struct Node {
     own: Option<Box<OwnSearches>>,
     cache: Option<Box<ResultCache>>,
     pending: Option<Box<Pending>>,
-    actions: VecDeque<Action>,
-    events: VecDeque<Event>,
+    /// Actions and events not yet polled; allocated on first output, or lent by the
+    /// driver (`swap_outbox`).
+    out: Option<Box<Outbox>>,
     counters: Counters,
+}
+
+/// A node's output queues: what the driver must do ([`Action`]s) and what happened
+/// ([`Event`]s). A driver of many nodes (the simulator) keeps one and lends it to the node
+/// it is about to call ([`Node::swap_outbox`]), so idle nodes hold no queues at all.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub actions: VecDeque<Action>,
+    pub events: VecDeque<Event>,
 }
 
 static EMPTY_LIBRARY: Library = Library::EMPTY;
@@ -220,8 +230,7 @@ impl Node {
             own: None,
             cache: None,
             pending: None,
-            actions: VecDeque::new(),
-            events: VecDeque::new(),
+            out: None,
             counters: Counters::default(),
         }
     }
@@ -282,8 +291,11 @@ impl Node {
                 .pending
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<Pending>())
-            + self.actions.capacity() * std::mem::size_of::<Action>()
-            + self.events.capacity() * std::mem::size_of::<Event>()
+            + self.out.as_ref().map_or(0, |o| {
+                std::mem::size_of::<Outbox>()
+                    + o.actions.capacity() * std::mem::size_of::<Action>()
+                    + o.events.capacity() * std::mem::size_of::<Event>()
+            })
     }
 
     // ----- driver inputs -------------------------------------------------------------
@@ -351,7 +363,7 @@ impl Node {
             Payload::Bye(_) => {
                 // Never answer a Bye with a Bye (PROTOCOL.md §2.6).
                 self.neighbours.retain(|n| n.conn != from);
-                self.actions.push_back(Action::Close {
+                self.outbox().actions.push_back(Action::Close {
                     conn: from,
                     bye: None,
                 });
@@ -398,7 +410,7 @@ impl Node {
         };
         query.trailing_nul = false;
         let query = Arc::new(query);
-        self.events.push_back(Event::SearchStarted {
+        self.outbox().events.push_back(Event::SearchStarted {
             guid,
             words: request.words,
             ttl,
@@ -455,7 +467,7 @@ impl Node {
                 };
                 let k = if targets.is_empty() { 0 } else { walkers };
                 for to in targets.iter().cycle().take(k as usize) {
-                    self.actions.push_back(Action::Send {
+                    self.outbox().actions.push_back(Action::Send {
                         to: *to,
                         msg: msg.clone(),
                     });
@@ -520,7 +532,7 @@ impl Node {
             hops: 0,
             payload: Payload::Push(push),
         };
-        self.actions.push_back(Action::Send { to, msg });
+        self.outbox().actions.push_back(Action::Send { to, msg });
         self.sent(guid, kind::PUSH, 1);
         Some(guid)
     }
@@ -537,7 +549,9 @@ impl Node {
             hops: 0,
             payload: Payload::Ping(Ping::default()),
         };
-        self.actions.push_back(Action::Send { to: conn, msg });
+        self.outbox()
+            .actions
+            .push_back(Action::Send { to: conn, msg });
         self.sent(guid, kind::PING, 1);
         guid
     }
@@ -592,12 +606,20 @@ impl Node {
         }
     }
 
+    /// Exchanges the node's output queues with `outbox`. A driver of many nodes lends
+    /// its (empty, pre-grown) outbox before an input and takes it back, filled, after:
+    /// between inputs the node then holds no queue memory. `poll_action`/`poll_event`
+    /// read the same queues, so drivers may mix both styles.
+    pub fn swap_outbox(&mut self, outbox: &mut Option<Box<Outbox>>) {
+        std::mem::swap(&mut self.out, outbox);
+    }
+
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        self.out.as_mut()?.actions.pop_front()
     }
 
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.as_mut()?.events.pop_front()
     }
 
     /// Requests only the driver can fulfil (see [`Request`]); optional to poll.
@@ -668,7 +690,8 @@ impl Node {
                 return;
             }
         }
-        self.events
+        self.outbox()
+            .events
             .push_back(Event::QueryReceived { guid, from, hops });
         let from_cache = self.answer(now, from, guid, hops, &query);
         if from_cache && self.config.cache.mode == CacheMode::AnswerAndStop {
@@ -709,7 +732,7 @@ impl Node {
             if !records.is_empty() {
                 budget -= records.len().min(budget);
                 self.counters.answered += 1;
-                self.events.push_back(Event::Answered {
+                self.outbox().events.push_back(Event::Answered {
                     guid,
                     records: records.len() as u32,
                     from_cache: false,
@@ -744,14 +767,14 @@ impl Node {
                 hops: 0,
                 payload: Payload::QueryHit(hit),
             };
-            self.actions.push_back(Action::Send { to, msg });
+            self.outbox().actions.push_back(Action::Send { to, msg });
             sent += 1;
         }
         if sent == 0 {
             return false;
         }
         self.counters.answered_from_cache += 1;
-        self.events.push_back(Event::Answered {
+        self.outbox().events.push_back(Event::Answered {
             guid,
             records: records as u32,
             from_cache: true,
@@ -803,7 +826,8 @@ impl Node {
                         own.ring_timers.retain(|(_, g)| *g != guid);
                     }
                 }
-                self.events
+                self.outbox()
+                    .events
                     .push_back(Event::HitReceived { guid, hops, hit });
             }
             Some(Some(conn)) => {
@@ -818,7 +842,9 @@ impl Node {
                         hops,
                         payload: Payload::QueryHit(hit),
                     };
-                    self.actions.push_back(Action::Send { to: conn, msg });
+                    self.outbox()
+                        .actions
+                        .push_back(Action::Send { to: conn, msg });
                     self.sent(guid, kind::QUERY_HIT, 1);
                 }
             }
@@ -852,7 +878,9 @@ impl Node {
             hops: 0,
             payload: Payload::Pong(pong),
         };
-        self.actions.push_back(Action::Send { to: from, msg });
+        self.outbox()
+            .actions
+            .push_back(Action::Send { to: from, msg });
         self.sent(guid, kind::PONG, 1);
         if ttl > 0 {
             let msg = Message {
@@ -883,7 +911,9 @@ impl Node {
                     hops,
                     payload: Payload::Pong(pong),
                 };
-                self.actions.push_back(Action::Send { to: conn, msg });
+                self.outbox()
+                    .actions
+                    .push_back(Action::Send { to: conn, msg });
                 self.sent(guid, kind::PONG, 1);
             }
         }
@@ -911,7 +941,7 @@ impl Node {
                     hops,
                     payload: Payload::Push(push),
                 };
-                self.actions.push_back(Action::Send { to, msg });
+                self.outbox().actions.push_back(Action::Send { to, msg });
                 self.sent(guid, kind::PUSH, 1);
             }
         }
@@ -947,7 +977,7 @@ impl Node {
     fn forward_walker(&mut self, now: Time, from: ConnId, msg: Message) {
         if let Strategy::RandomWalk { check_every, .. } = self.config.strategy {
             let parked = self.pending.as_ref().map_or(0, |p| p.parked.len());
-            if check_every > 0 && msg.hops % check_every == 0 && parked < MAX_PARKED {
+            if check_every > 0 && msg.hops.is_multiple_of(check_every) && parked < MAX_PARKED {
                 let (guid, hops) = (msg.guid, msg.hops);
                 let deadline = now.plus_micros(CHECK_BACK_TIMEOUT.0);
                 self.pending_mut().parked.push(ParkedWalker {
@@ -978,7 +1008,7 @@ impl Node {
         };
         if let Some(to) = to {
             let guid = msg.guid;
-            self.actions.push_back(Action::Send { to, msg });
+            self.outbox().actions.push_back(Action::Send { to, msg });
             self.sent(guid, kind::QUERY, 1);
         }
     }
@@ -1006,9 +1036,10 @@ impl Node {
     /// Puts `msg` on every link but `except`; the payload is shared, not copied.
     fn flood(&mut self, msg: &Message, except: Option<ConnId>) -> u32 {
         let mut n = 0;
+        let out = self.out.get_or_insert_with(Box::default);
         for neighbour in &self.neighbours {
             if Some(neighbour.conn) != except {
-                self.actions.push_back(Action::Send {
+                out.actions.push_back(Action::Send {
                     to: neighbour.conn,
                     msg: msg.clone(),
                 });
@@ -1044,7 +1075,7 @@ impl Node {
                 hops: 0,
                 payload: Payload::QueryHit(Arc::new(hit)),
             };
-            self.actions.push_back(Action::Send { to, msg });
+            self.outbox().actions.push_back(Action::Send { to, msg });
             sent += 1;
         }
         sent
@@ -1085,7 +1116,9 @@ impl Node {
     }
 
     fn dropped(&mut self, guid: Guid, kind: u8, reason: DropReason) {
-        self.events.push_back(Event::Dropped { guid, kind, reason });
+        self.outbox()
+            .events
+            .push_back(Event::Dropped { guid, kind, reason });
     }
 
     fn no_route(&mut self, guid: Guid, kind: u8) {
@@ -1096,7 +1129,9 @@ impl Node {
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
         if count > 0 {
             self.counters.sent += u64::from(count);
-            self.events.push_back(Event::Sent { guid, kind, count });
+            self.outbox()
+                .events
+                .push_back(Event::Sent { guid, kind, count });
         }
     }
 
@@ -1141,6 +1176,10 @@ impl Node {
         let hash = self.hash;
         self.cache
             .get_or_insert_with(|| Box::new(ResultCache::new(hash)))
+    }
+
+    fn outbox(&mut self) -> &mut Outbox {
+        self.out.get_or_insert_with(Box::default)
     }
 
     fn pending_mut(&mut self) -> &mut Pending {

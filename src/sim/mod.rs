@@ -9,6 +9,7 @@ pub mod config;
 pub mod engine;
 pub mod latency;
 pub mod links;
+pub mod packed;
 pub mod queue;
 
 pub use churn::Churn;
