@@ -160,7 +160,11 @@ pub fn merge_records(parts: Vec<QueryRecord>) -> Vec<QueryRecord> {
             }
         }
     }
-    let mut out: Vec<QueryRecord> = by_guid.into_values().collect();
+    // Queries no launched peer started (junk from outside) are not reported.
+    let mut out: Vec<QueryRecord> = by_guid
+        .into_values()
+        .filter(|r| r.origin.is_some())
+        .collect();
     out.sort_by(|a, b| {
         a.start_ms
             .total_cmp(&b.start_ms)
@@ -465,6 +469,10 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
         }
     }
     let names = config.peers.iter().map(|p| p.id.clone()).collect();
+    // This shard may only relay a query another shard started: report those records too,
+    // the parent adds their counts to the origin's.
+    let mut recorder = Recorder::with_names(names);
+    recorder.keep_relayed();
     let mut network = Network::start(
         plans,
         listeners,
@@ -472,7 +480,7 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
         remote,
         &mut factory,
         net_config(options.deflate),
-        Recorder::with_names(names),
+        recorder,
     );
     match network.wait_overlay(options.overlay_timeout).await {
         Ok(_) => say(&mut out, "UP").await?,

@@ -7,8 +7,17 @@
 //! same thing whether the numbers come from TCP sockets or from virtual links. Events may
 //! arrive in any interleaving across nodes (the live network runs nodes on many tasks);
 //! the records come out in a deterministic order (start time, then GUID).
+//!
+//! Only query traffic opens a record: a `SearchStarted`, or a Query descriptor a recorded
+//! peer received, sent or dropped. QueryHits, hit drops and answers only add to a record
+//! that already exists, so junk QueryHits from the network (random GUIDs, no route) cost
+//! nothing and never show up as phantom queries. Records of queries that started outside
+//! the recorded peers are kept (a shard relaying another shard's query needs its counts for
+//! the parent's merge) but left out of [`Recorder::records`] unless
+//! [`Recorder::keep_relayed`] asks for them; and the number of open records is capped
+//! ([`Recorder::set_max_queries`]), relayed ones evicted first, oldest first.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -172,12 +181,28 @@ impl Accumulator {
     }
 }
 
+/// How many queries a live-network recorder ([`Recorder::with_names`]) keeps open before
+/// it evicts the oldest: a long-running peer sees every query the network floods, and
+/// each open record holds a few hundred bytes (more for a wide reach).
+pub const DEFAULT_LIVE_MAX_QUERIES: usize = 100_000;
+
 /// Folds node events from any number of peers into per-query records.
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
     names: Option<Vec<String>>,
     strategy: String,
     scope: Scope,
+    /// Open records beyond this many evict the oldest (`None`: no cap, the simulator's
+    /// default, whose workload is local and bounded).
+    max_queries: Option<usize>,
+    /// Report records of queries no recorded peer started (a shard child does, for the
+    /// parent's merge).
+    keep_relayed: bool,
+    /// Record GUIDs in creation order, split by whether a recorded peer started the query:
+    /// relayed ones are evicted first. Entries may be stale (evicted, or since started
+    /// here); eviction skips those.
+    relayed_order: VecDeque<Guid>,
+    started_order: VecDeque<Guid>,
     /// Keyed with a per-process random key: the live network's GUIDs come from peers, and
     /// SipHash would cost more than the rest of an event's bookkeeping.
     queries: HashMap<Guid, Accumulator, KeyedHash>,
@@ -205,6 +230,7 @@ impl Recorder {
             strategy: "flood".to_string(),
             queries: HashMap::with_hasher(random_key()),
             sent_per_peer: vec![0; peers],
+            max_queries: Some(DEFAULT_LIVE_MAX_QUERIES),
             ..Recorder::default()
         }
     }
@@ -219,6 +245,45 @@ impl Recorder {
     /// Labels every record with the strategy the driver ran (`flood` unless set).
     pub fn set_strategy(&mut self, strategy: impl Into<String>) {
         self.strategy = strategy.into();
+    }
+
+    /// Caps the number of open query records at `max` (at least 1); beyond it the oldest
+    /// record of a query started elsewhere is dropped, or else the oldest record. `None`
+    /// lifts the cap.
+    pub fn set_max_queries(&mut self, max: Option<usize>) {
+        if self.max_queries.is_none() && max.is_some() {
+            // Records opened while uncapped join the order lists, oldest first.
+            let mut open: Vec<(Time, Guid, bool)> = self
+                .queries
+                .iter()
+                .map(|(g, a)| (a.start(), *g, a.started.is_some()))
+                .collect();
+            open.sort();
+            for (_, guid, started) in open {
+                if started {
+                    self.started_order.push_back(guid);
+                } else {
+                    self.relayed_order.push_back(guid);
+                }
+            }
+        }
+        self.max_queries = max.map(|m| m.max(1));
+        if max.is_none() {
+            self.relayed_order.clear();
+            self.started_order.clear();
+        }
+    }
+
+    /// Makes [`Recorder::records`] include queries no recorded peer started (origin
+    /// `None`): a shard child reports them so the parent can add their counts to the
+    /// origin shard's record.
+    pub fn keep_relayed(&mut self) {
+        self.keep_relayed = true;
+    }
+
+    /// Number of query records currently open (reported or not).
+    pub fn open_queries(&self) -> usize {
+        self.queries.len()
     }
 
     /// Makes sure per-peer counts cover `peers` peers, so peers that sent nothing count
@@ -254,7 +319,51 @@ impl Recorder {
         } else {
             self.aliases.get(&guid).copied().unwrap_or(guid)
         };
-        let acc = self.queries.entry(guid).or_default();
+        if let Event::Sent { kind: k, count, .. } = event {
+            if *k == kind::QUERY || *k == kind::QUERY_HIT {
+                let index = peer as usize;
+                if self.sent_per_peer.len() <= index {
+                    self.sent_per_peer.resize(index + 1, 0);
+                }
+                if let Some(slot) = self.sent_per_peer.get_mut(index) {
+                    *slot += u64::from(*count);
+                }
+            }
+        }
+        let starts = matches!(event, Event::SearchStarted { .. });
+        match self.queries.get(&guid) {
+            Some(acc) => {
+                if starts && acc.started.is_none() && self.max_queries.is_some() {
+                    self.started_order.push_back(guid);
+                }
+            }
+            None => {
+                let opens = match event {
+                    Event::SearchStarted { .. } | Event::QueryReceived { .. } => true,
+                    Event::Sent { kind: k, .. } | Event::Dropped { kind: k, .. } => {
+                        *k == kind::QUERY
+                    }
+                    Event::Answered { .. } | Event::HitReceived { .. } => false,
+                };
+                if !opens {
+                    return;
+                }
+                self.make_room();
+                self.queries.insert(guid, Accumulator::default());
+                // Without a cap nothing is ever evicted: spare the order lists (a
+                // simulated workload may hold millions of queries).
+                if self.max_queries.is_some() {
+                    if starts {
+                        self.started_order.push_back(guid);
+                    } else {
+                        self.relayed_order.push_back(guid);
+                    }
+                }
+            }
+        }
+        let Some(acc) = self.queries.get_mut(&guid) else {
+            return;
+        };
         acc.first_seen = Some(acc.first_seen.map_or(now, |t| t.min(now)));
         match event {
             Event::SearchStarted { words, ttl, .. } => {
@@ -272,14 +381,7 @@ impl Recorder {
                 match *k {
                     kind::QUERY => acc.messages += count,
                     kind::QUERY_HIT => acc.hit_messages += count,
-                    _ => return,
-                }
-                let index = peer as usize;
-                if self.sent_per_peer.len() <= index {
-                    self.sent_per_peer.resize(index + 1, 0);
-                }
-                if let Some(slot) = self.sent_per_peer.get_mut(index) {
-                    *slot += count;
+                    _ => {}
                 }
             }
             Event::Dropped {
@@ -321,9 +423,34 @@ impl Recorder {
         }
     }
 
-    /// The records so far, ordered by start time, then GUID.
+    /// Drops open records until one more fits under the cap: first the oldest record of a
+    /// query no recorded peer started, then the oldest of all.
+    fn make_room(&mut self) {
+        let Some(max) = self.max_queries else {
+            return;
+        };
+        while self.queries.len() >= max {
+            if let Some(guid) = self.relayed_order.pop_front() {
+                if self.queries.get(&guid).is_some_and(|a| a.started.is_none()) {
+                    self.queries.remove(&guid);
+                }
+            } else if let Some(guid) = self.started_order.pop_front() {
+                self.queries.remove(&guid);
+            } else {
+                // The order lists always cover every open record; never loop forever.
+                break;
+            }
+        }
+    }
+
+    /// The records so far, ordered by start time, then GUID: only queries a recorded peer
+    /// started, unless [`Recorder::keep_relayed`] was called.
     pub fn records(&self) -> Vec<QueryRecord> {
-        let mut ordered: Vec<(&Guid, &Accumulator)> = self.queries.iter().collect();
+        let mut ordered: Vec<(&Guid, &Accumulator)> = self
+            .queries
+            .iter()
+            .filter(|(_, acc)| self.keep_relayed || acc.origin.is_some())
+            .collect();
         ordered.sort_by(|a, b| a.1.start().cmp(&b.1.start()).then(a.0.cmp(b.0)));
         ordered
             .into_iter()
