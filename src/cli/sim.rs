@@ -8,6 +8,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+use gnutella::experiment::spec::MAX_WALKERS;
 use gnutella::experiment::summary::{write_records_csv, write_report_json, Summary};
 use gnutella::experiment::sweep::placement_of;
 use gnutella::experiment::workload::{Workload, WorkloadSpec};
@@ -138,9 +139,9 @@ fn parse_strategy(s: &str) -> Result<StrategyArg, String> {
         "flood+cache" | "cache" => Ok(StrategyArg::FloodCache),
         _ => match s.strip_prefix("walk:") {
             Some(k) => match k.parse::<u32>() {
-                Ok(k) if k > 0 => Ok(StrategyArg::Walk(k)),
+                Ok(k) if (1..=MAX_WALKERS).contains(&k) => Ok(StrategyArg::Walk(k)),
                 _ => Err(format!(
-                    "walk:K needs a positive number of walkers, not \"{k}\""
+                    "walk:K needs a number of walkers from 1 to {MAX_WALKERS}, not \"{k}\""
                 )),
             },
             None => Err(format!(

@@ -40,6 +40,10 @@ pub enum SpecError {
     Invalid { path: String, message: String },
 }
 
+/// Most random walkers one query may send (`walk:K`): each walker is a message the origin
+/// queues at once, so a typo such as `walk:1000000000` must be refused, not allocated.
+pub const MAX_WALKERS: u32 = 1024;
+
 /// A search strategy as users name it: `flood`, `ring`, `walk:K` or `flood+cache`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StrategyChoice {
@@ -54,7 +58,7 @@ pub enum StrategyChoice {
 }
 
 impl StrategyChoice {
-    /// Parses `flood`, `ring`, `walk:K` (K >= 1) or `flood+cache`.
+    /// Parses `flood`, `ring`, `walk:K` (1 <= K <= [`MAX_WALKERS`]) or `flood+cache`.
     pub fn parse(text: &str) -> Result<StrategyChoice, String> {
         match text.trim() {
             "flood" => Ok(StrategyChoice::Flood),
@@ -62,9 +66,11 @@ impl StrategyChoice {
             "flood+cache" => Ok(StrategyChoice::FloodCache),
             other => match other.strip_prefix("walk:") {
                 Some(k) => match k.parse::<u32>() {
-                    Ok(walkers) if walkers >= 1 => Ok(StrategyChoice::Walk { walkers }),
+                    Ok(walkers) if (1..=MAX_WALKERS).contains(&walkers) => {
+                        Ok(StrategyChoice::Walk { walkers })
+                    }
                     _ => Err(format!(
-                        "`{other}`: K in walk:K must be a whole number >= 1"
+                        "`{other}`: K in walk:K must be a whole number from 1 to {MAX_WALKERS}"
                     )),
                 },
                 None => Err(format!(

@@ -15,6 +15,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::node::Time;
 
+/// Most queries one workload plans: every planned query is held in memory before the run,
+/// so `--queries 100000000000` is refused with a message instead of aborting the process.
+pub const MAX_QUERIES: usize = 10_000_000;
+
+/// Most files in one catalogue (each one is named and sized up front).
+pub const MAX_FILES: usize = 10_000_000;
+
 /// Why a workload description cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
@@ -139,6 +146,18 @@ impl WorkloadSpec {
         let invalid = |msg: String| Err(WorkloadError::Invalid(msg));
         if self.files == 0 {
             return invalid("`files` must be at least 1".into());
+        }
+        if self.files > MAX_FILES {
+            return invalid(format!(
+                "`files` ({}) must be at most {MAX_FILES}",
+                self.files
+            ));
+        }
+        if self.queries > MAX_QUERIES {
+            return invalid(format!(
+                "`queries` ({}) must be at most {MAX_QUERIES}",
+                self.queries
+            ));
         }
         match &self.placement {
             Placement::Replicas { per_file: 0 } => {

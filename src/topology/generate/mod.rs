@@ -23,6 +23,11 @@ use crate::topology::Graph;
 /// Most links a generator will build (keeps a typo from eating all memory).
 pub const MAX_LINKS: u64 = 200_000_000;
 
+/// Most nodes a generator will build: a graph of this size already takes gigabytes in the
+/// simulator, and a typo such as `ring:n=4000000000` must be refused before any
+/// allocation, not abort the process.
+pub const MAX_NODES: u64 = 50_000_000;
+
 /// Every kind, with the keys it takes (first the required ones) and their defaults.
 pub const KINDS: &[(&str, &str)] = &[
     ("ring", "n"),
@@ -131,6 +136,8 @@ pub enum GenError {
     Value { key: String, message: String },
     #[error("{links} links is more than this tool builds ({MAX_LINKS})")]
     TooLarge { links: u64 },
+    #[error("{nodes} nodes is more than this tool builds ({MAX_NODES})")]
+    TooManyNodes { nodes: u64 },
 }
 
 impl GenError {
@@ -144,6 +151,13 @@ impl GenError {
 
 fn kind_names() -> String {
     KINDS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+}
+
+fn check_node_budget(nodes: u64) -> Result<(), GenError> {
+    if nodes > MAX_NODES {
+        return Err(GenError::TooManyNodes { nodes });
+    }
+    Ok(())
 }
 
 pub(crate) fn check_link_budget(links: u64) -> Result<(), GenError> {
@@ -293,6 +307,7 @@ impl GenSpec {
             _ => return Err(GenError::UnknownKind { kind }),
         };
         p.finish()?;
+        check_node_budget(u64::from(spec.node_count()))?;
         Ok(spec)
     }
 
@@ -335,8 +350,10 @@ impl GenSpec {
 
     /// Generates the graph; the seed drives every random choice.
     pub fn generate(&self, seed: u64) -> Result<Graph, GenError> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let n = self.node_count();
+        // Specs built in code skip `from_parts`: check again before allocating.
+        check_node_budget(u64::from(n))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let edges = match *self {
             GenSpec::Ring { n } => lattice::ring(n),
             GenSpec::Line { n } => lattice::line(n),
