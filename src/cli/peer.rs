@@ -19,7 +19,10 @@ Examples:
   gnutella peer --listen 127.0.0.1:6347 --share ./films --connect 127.0.0.1:6346
       a second peer, linked to the first (the link is retried with backoff until it is up)
   gnutella peer --listen 0.0.0.0:6346 --share ./pub --connect 192.0.2.7:6346 --connect 192.0.2.8:6346
-      a peer on a real machine, reachable from others
+      a peer on a real machine, reachable from others (each link tells the neighbour the
+      address it reached us at; hits carry it too)
+  gnutella peer --listen 0.0.0.0:6346 --advertise 203.0.113.5:6346 --share ./pub
+      the same behind a port forward: neighbours and downloaders are told 203.0.113.5
 
 The same port speaks Gnutella 0.6 and HTTP: other peers download from it
 (GET /uri-res/N2R?urn:sha1:... or /get/<index>/<name>). Stop with Ctrl-C; neighbours
@@ -32,6 +35,14 @@ pub struct Args {
     /// Address to listen on (Gnutella and HTTP on the same port).
     #[arg(long)]
     pub listen: SocketAddrV4,
+    /// Address to tell others (handshakes, hits) when it is not --listen: a public address
+    /// behind NAT, say. Default: --listen, or, listening on 0.0.0.0, the address each
+    /// neighbour reached us at.
+    #[arg(long)]
+    pub advertise: Option<SocketAddrV4>,
+    /// Most links this peer holds; further inbound handshakes get 503.
+    #[arg(long, default_value_t = 32)]
+    pub max_links: usize,
     /// Folder to share (scanned recursively; symlinks out of it are ignored).
     #[arg(long)]
     pub share: Option<PathBuf>,
@@ -77,6 +88,7 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_ttl: args.ttl,
         seed,
         record_as: 0,
+        advertise: args.advertise,
     }];
     let listeners = bind_all(&mut plans).await?;
     let listen = plans.first().map(|p| p.listen).unwrap_or(args.listen);
@@ -90,6 +102,7 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let net = NetConfig {
         deflate: !args.no_deflate,
+        max_links: args.max_links,
         ..NetConfig::default()
     };
     let mut network = Network::start(

@@ -81,6 +81,7 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_ttl: args.ttl.max(7),
         seed,
         record_as: 0,
+        advertise: None,
     }];
     let listeners = bind_all(&mut plans).await?;
     let mut factory = SoloFactory {

@@ -18,6 +18,12 @@ pub struct NetConfig {
     /// First retry delay after a failed dial; doubles per failure up to `backoff_max`.
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Most links a peer holds; an inbound handshake beyond it is answered 503 (configured
+    /// neighbours we dial are always linked).
+    pub max_links: usize,
+    /// Most accepted sockets still in their handshake or HTTP exchange; more are closed at
+    /// once, so a flood of idle connections cannot use up our descriptors.
+    pub max_pending: usize,
 }
 
 impl Default for NetConfig {
@@ -29,6 +35,8 @@ impl Default for NetConfig {
             connect_timeout: Duration::from_secs(6),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
+            max_links: 32,
+            max_pending: 64,
         }
     }
 }

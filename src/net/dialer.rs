@@ -5,6 +5,11 @@
 //! not retry in lockstep, and a run with the same seed retries the same way. A link that
 //! drops is dialled again. The slot for a neighbour is claimed before dialling, so a
 //! connection accepted from that neighbour meanwhile is refused (409) rather than doubled.
+//!
+//! An inbound link that claims the address holds the slot only softly: anyone can say
+//! `Listen-IP: <a configured neighbour>`. We dial anyway; if the handshake with the
+//! configured address succeeds, we reached the real listener, so the inbound link was an
+//! impostor (or a duplicate) and is closed in favour of the dialled one.
 
 use std::net::SocketAddrV4;
 use std::sync::atomic::Ordering;
@@ -18,8 +23,8 @@ use tokio::task::JoinHandle;
 use super::config::NetConfig;
 use super::handshake::{self, HandshakeError, LocalInfo};
 use super::link::{self, LinkCompression};
-use super::peer::{PeerInput, PeerRef};
-use crate::node::PeerInfo;
+use super::peer::{DialClaim, PeerInput, PeerRef};
+use crate::node::{ConnId, PeerInfo};
 
 /// How one dial attempt ended.
 #[derive(Debug, thiserror::Error)]
@@ -100,12 +105,13 @@ pub async fn dial_once(
     local: &LocalInfo,
     net: &NetConfig,
 ) -> Result<tokio::sync::oneshot::Receiver<()>, DialError> {
-    if !peer.shared.claim(addr) {
+    let conn = peer.shared.alloc_conn();
+    if peer.shared.claim_dial(addr, conn) == DialClaim::Held {
         return Err(DialError::AlreadyLinked(addr));
     }
-    let result = dial_claimed(addr, peer, local, net).await;
+    let result = dial_claimed(addr, conn, peer, local, net).await;
     if result.is_err() {
-        peer.shared.release(&addr);
+        peer.shared.release(&addr, conn);
         if !matches!(result, Err(DialError::Stopping)) {
             peer.shared
                 .failed_handshakes
@@ -117,6 +123,7 @@ pub async fn dial_once(
 
 async fn dial_claimed(
     addr: SocketAddrV4,
+    conn: ConnId,
     peer: &PeerRef,
     local: &LocalInfo,
     net: &NetConfig,
@@ -128,10 +135,31 @@ async fn dial_claimed(
         Ok(Ok(stream)) => stream,
     };
     let remote = stream.peer_addr().ok();
-    let (negotiated, leftover) = handshake::connect(&mut stream, local, remote, &net.handshake)
+    let local = local.on_socket(stream.local_addr().ok());
+    let (negotiated, leftover) = handshake::connect(&mut stream, &local, remote, &net.handshake)
         .await
         .map_err(|source| DialError::Handshake { addr, source })?;
-    let conn = peer.shared.alloc_conn();
+    // The configured address answered: the slot is ours, and whoever claimed it from
+    // inside an inbound link goes.
+    let displaced = peer.shared.take_over(addr, conn);
+    if !peer.shared.owns(&addr, conn) {
+        return Err(DialError::AlreadyLinked(addr));
+    }
+    if let Some(old) = displaced {
+        log::info!(
+            "peer {}: dial reached {addr}; closing the inbound link that claimed it",
+            peer.index
+        );
+        if peer
+            .tx
+            .send(PeerInput::Displace { conn: old })
+            .await
+            .is_err()
+        {
+            return Err(DialError::Stopping);
+        }
+    }
+    peer.shared.add_degree();
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
         deflate_out: negotiated.deflate_out,
@@ -156,6 +184,7 @@ async fn dial_claimed(
         down: Some(down_tx),
     };
     if peer.tx.send(up).await.is_err() {
+        peer.shared.drop_degree();
         return Err(DialError::Stopping);
     }
     let _ = go.send(());

@@ -138,6 +138,7 @@ impl ConfigFactory {
                     max_ttl: self.config.max_ttl_of(i),
                     seed: peer_seed(self.config.defaults.seed, i),
                     record_as: i as u32,
+                    advertise: None,
                 })
             })
             .collect()

@@ -62,6 +62,21 @@ pub struct LocalInfo {
 }
 
 impl LocalInfo {
+    /// What we say on one socket: listening on an unspecified address (0.0.0.0) says
+    /// nothing a remote could dial, so we give the address this socket's remote reaches us
+    /// at instead (and a second machine run with the same command is not taken for us).
+    pub fn on_socket(&self, socket_local: Option<SocketAddr>) -> LocalInfo {
+        let mut info = self.clone();
+        if self.listen_addr.ip().is_unspecified() {
+            if let Some(ip) = ipv4_of(socket_local) {
+                if !ip.is_unspecified() {
+                    info.listen_addr = SocketAddrV4::new(ip, self.listen_addr.port());
+                }
+            }
+        }
+        info
+    }
+
     fn capabilities(&self) -> LocalCapabilities {
         LocalCapabilities {
             listen_addr: Some(self.listen_addr),
@@ -83,6 +98,22 @@ pub struct Negotiated {
     pub deflate_out: bool,
     /// The remote deflates what it sends.
     pub deflate_in: bool,
+}
+
+/// Why `admit` turned a remote away, and headers to send with it (`X-Try-Ultrapeers`).
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    pub rejection: Rejection,
+    pub headers: Headers,
+}
+
+impl From<Rejection> for Refusal {
+    fn from(rejection: Rejection) -> Self {
+        Refusal {
+            rejection,
+            headers: Headers::new(),
+        }
+    }
 }
 
 fn ipv4_of(addr: Option<SocketAddr>) -> Option<Ipv4Addr> {
@@ -208,7 +239,7 @@ pub async fn accept<S, F>(
 ) -> Result<(Negotiated, BytesMut), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&PeerCapabilities) -> Result<(), Rejection>,
+    F: FnOnce(&PeerCapabilities) -> Result<(), Refusal>,
 {
     let work = async {
         let ours = local.capabilities();
@@ -222,10 +253,10 @@ where
             Err(e) => return Err(e),
         };
         let peer = PeerCapabilities::from_headers(&request.headers);
-        if let Err(rejection) = admit(&peer) {
-            let no = Response::reject(rejection, Headers::new());
+        if let Err(refusal) = admit(&peer) {
+            let no = Response::reject(refusal.rejection, refusal.headers);
             stream.write_all(&no.to_bytes()).await?;
-            return Err(HandshakeError::WeRefused(rejection));
+            return Err(HandshakeError::WeRefused(refusal.rejection));
         }
         let ok = Response::ok(ours.accept_headers(&request.headers, ipv4_of(remote)));
         stream.write_all(&ok.to_bytes()).await?;
@@ -308,7 +339,7 @@ mod tests {
         tokio::spawn(async move {
             let buf = BytesMut::new();
             let _ = accept(&mut b, buf, &local(2, false), None, &limits, |_| {
-                Err(Rejection::AlreadyConnected)
+                Err(Rejection::AlreadyConnected.into())
             })
             .await;
         });

@@ -6,6 +6,7 @@
 //! batch, PROTOCOL.md §4.5). A remote that sends garbage or an impossible length ends only
 //! this link: the reader reports it down and the actor tells the routing core.
 
+use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -39,6 +40,9 @@ pub struct LinkConfig {
     pub queue_bytes: usize,
     /// A link that delivers nothing for this long is closed.
     pub idle_timeout: Duration,
+    /// A single write that cannot finish in this long (the remote stopped reading) closes
+    /// the link as "send stalled".
+    pub send_timeout: Duration,
     pub max_payload: usize,
 }
 
@@ -47,6 +51,7 @@ impl Default for LinkConfig {
         LinkConfig {
             queue_bytes: super::send_queue::DEFAULT_QUEUE_BYTES,
             idle_timeout: Duration::from_secs(180),
+            send_timeout: Duration::from_secs(180),
             max_payload: crate::protocol::DEFAULT_MAX_PAYLOAD,
         }
     }
@@ -62,6 +67,10 @@ struct Shared {
 pub struct LinkHandle {
     shared: Arc<Shared>,
     reader: Option<AbortHandle>,
+    /// Our end of the socket: the address this neighbour reaches us at.
+    pub local_addr: Option<SocketAddrV4>,
+    /// The neighbour's end of the socket.
+    pub remote_addr: Option<SocketAddrV4>,
 }
 
 impl LinkHandle {
@@ -117,6 +126,8 @@ pub fn start(
     to_actor: mpsc::Sender<PeerInput>,
 ) -> (LinkHandle, oneshot::Sender<()>) {
     let _ = stream.set_nodelay(true);
+    let local_addr = v4(stream.local_addr());
+    let remote_addr = v4(stream.peer_addr());
     let (read, write) = stream.into_split();
     let shared = Arc::new(Shared {
         queue: Mutex::new(SendQueue::new(config.queue_bytes)),
@@ -127,6 +138,7 @@ pub fn start(
         write,
         shared.clone(),
         compression.deflate_out,
+        config.send_timeout,
         conn,
         to_actor.clone(),
     ));
@@ -143,9 +155,18 @@ pub fn start(
         LinkHandle {
             shared,
             reader: Some(task.abort_handle()),
+            local_addr,
+            remote_addr,
         },
         go,
     )
+}
+
+fn v4(addr: std::io::Result<SocketAddr>) -> Option<SocketAddrV4> {
+    match addr {
+        Ok(SocketAddr::V4(a)) => Some(a),
+        _ => None,
+    }
 }
 
 async fn read_loop(
@@ -223,6 +244,7 @@ async fn writer(
     mut write: OwnedWriteHalf,
     shared: Arc<Shared>,
     deflate: bool,
+    send_timeout: Duration,
     conn: ConnId,
     to_actor: mpsc::Sender<PeerInput>,
 ) {
@@ -258,13 +280,15 @@ async fn writer(
             },
             None => &batch,
         };
-        if let Err(e) = write.write_all(out).await {
-            let _ = to_actor
-                .send(PeerInput::LinkDown {
-                    conn,
-                    why: format!("write error: {e}"),
-                })
-                .await;
+        // A remote that stops reading fills its TCP window and then ours; without a bound
+        // this write would hang forever and the link (and its queue) would never go.
+        let why = match tokio::time::timeout(send_timeout, write.write_all(out)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("write error: {e}")),
+            Err(_) => Some("send stalled".to_string()),
+        };
+        if let Some(why) = why {
+            let _ = to_actor.send(PeerInput::LinkDown { conn, why }).await;
             return;
         }
         if batch.capacity() > KEEP_BYTES {

@@ -4,23 +4,37 @@
 //! the file server with the bytes already read, anything else (including the refused 0.4
 //! handshake) is closed. Each accepted socket gets its own task, so a slow or hostile client
 //! holds only itself up, for at most the handshake timeout.
+//!
+//! Two bounds keep a flood of clients from using the peer up: at most `max_pending`
+//! sockets may be in their first exchange (more are closed unanswered, before we read a
+//! byte), and at most `max_links` links may be up (a further handshake is answered 503
+//! with a few neighbours to try instead, as gtk-gnutella and LimeWire do).
+//!
+//! A remote's word on its listening address (`Listen-IP`, `Node`) decides which neighbour
+//! slot it takes, so it is believed only when its IP is the socket's, and then only
+//! softly: a dial to that address that reaches a real listener displaces it (see
+//! `dialer`).
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, SocketAddrV4};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::config::NetConfig;
-use super::handshake::{self, LocalInfo};
+use super::handshake::{self, LocalInfo, Refusal};
 use super::link::{self, LinkCompression};
 use super::peer::{PeerInput, PeerRef};
 use crate::node::PeerInfo;
-use crate::protocol::handshake::Rejection;
+use crate::protocol::handshake::{Headers, Rejection};
+
+/// Neighbours listed in `X-Try-Ultrapeers` when we are full.
+const TRY_LISTED: usize = 10;
 
 /// Serves one HTTP connection, given the bytes already read from it.
 pub type HttpHandler =
@@ -36,6 +50,7 @@ pub fn spawn_listener(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut stopping = peer.stopping.clone();
+        let pending = Arc::new(Semaphore::new(net.max_pending.max(1)));
         loop {
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
@@ -43,11 +58,19 @@ pub fn spawn_listener(
             };
             match accepted {
                 Ok((stream, remote)) => {
+                    let Ok(permit) = pending.clone().try_acquire_owned() else {
+                        log::debug!("{remote}: closed unanswered, too many pending sockets");
+                        peer.shared
+                            .failed_handshakes
+                            .fetch_add(1, Ordering::Relaxed);
+                        drop(stream);
+                        continue;
+                    };
                     let peer = peer.clone();
                     let local = local.clone();
                     let http = http.clone();
                     tokio::spawn(async move {
-                        incoming(stream, remote, peer, local, net, http).await;
+                        incoming(stream, remote, peer, local, net, http, permit).await;
                     });
                 }
                 Err(e) => {
@@ -67,7 +90,12 @@ async fn incoming(
     local: LocalInfo,
     net: NetConfig,
     http: Option<HttpHandler>,
+    permit: OwnedSemaphorePermit,
 ) {
+    // Held through the handshake or the HTTP exchange; an established link is no longer
+    // pending (max_links bounds those).
+    let _permit = permit;
+    let local = local.on_socket(stream.local_addr().ok());
     let mut buf = BytesMut::with_capacity(1024);
     let first = tokio::time::timeout(
         net.handshake.timeout,
@@ -106,7 +134,13 @@ async fn incoming(
         return;
     }
     let shared = peer.shared.clone();
+    let conn = shared.alloc_conn();
+    let remote_ip = match remote.ip() {
+        IpAddr::V4(ip) => Some(ip),
+        IpAddr::V6(_) => None,
+    };
     let mut claimed = None;
+    let mut reserved = false;
     let result = handshake::accept(
         &mut stream,
         buf,
@@ -115,17 +149,29 @@ async fn incoming(
         &net.handshake,
         |n| {
             if *peer.stopping.borrow() {
-                return Err(Rejection::Busy);
+                return Err(Rejection::Busy.into());
             }
-            if let Some(addr) = n.listen_addr {
+            if let Some(said) = n.listen_addr {
+                let addr = claimed_addr(said, remote_ip);
                 if addr == local.listen_addr {
-                    return Err(Rejection::AlreadyConnected);
+                    return Err(Rejection::AlreadyConnected.into());
                 }
-                if !shared.claim(addr) {
-                    return Err(Rejection::AlreadyConnected);
+                if Some(*addr.ip()) == remote_ip {
+                    if !shared.claim_inbound(addr, conn) {
+                        return Err(Rejection::AlreadyConnected.into());
+                    }
+                    claimed = Some(addr);
+                } else {
+                    log::debug!("{remote}: ignoring its claim to listen at {said}");
                 }
-                claimed = Some(addr);
             }
+            if !shared.reserve_degree(net.max_links) {
+                if let Some(addr) = claimed.take() {
+                    shared.release(&addr, conn);
+                }
+                return Err(busy(&shared.linked()));
+            }
+            reserved = true;
             Ok(())
         },
     )
@@ -138,12 +184,14 @@ async fn incoming(
                 .failed_handshakes
                 .fetch_add(1, Ordering::Relaxed);
             if let Some(addr) = claimed {
-                peer.shared.release(&addr);
+                peer.shared.release(&addr, conn);
+            }
+            if reserved {
+                peer.shared.drop_degree();
             }
             return;
         }
     };
-    let conn = peer.shared.alloc_conn();
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
         deflate_out: negotiated.deflate_out,
@@ -172,7 +220,36 @@ async fn incoming(
         .is_ok()
     {
         let _ = go.send(());
-    } else if let Some(addr) = claimed {
-        peer.shared.release(&addr);
+    } else {
+        if let Some(addr) = claimed {
+            peer.shared.release(&addr, conn);
+        }
+        peer.shared.drop_degree();
+    }
+}
+
+/// A claimed listening address with an unspecified IP (a peer listening on 0.0.0.0)
+/// means "where you reach me": the socket's IP.
+fn claimed_addr(said: SocketAddrV4, remote_ip: Option<std::net::Ipv4Addr>) -> SocketAddrV4 {
+    match remote_ip {
+        Some(ip) if said.ip().is_unspecified() => SocketAddrV4::new(ip, said.port()),
+        _ => said,
+    }
+}
+
+/// The 503 of a full peer, with a few neighbours to try instead.
+fn busy(neighbours: &[SocketAddrV4]) -> Refusal {
+    let mut headers = Headers::new();
+    if !neighbours.is_empty() {
+        let list: Vec<String> = neighbours
+            .iter()
+            .take(TRY_LISTED)
+            .map(|a| a.to_string())
+            .collect();
+        headers.set("X-Try-Ultrapeers", &list.join(","));
+    }
+    Refusal {
+        rejection: Rejection::Busy,
+        headers,
     }
 }

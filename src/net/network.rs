@@ -58,6 +58,9 @@ pub struct PeerPlan {
     /// The peer's index in the whole network (its config index), used in events: a shard
     /// runs only some of the peers but records them under their global index.
     pub record_as: u32,
+    /// The address others reach the peer at, when not `listen` (behind NAT, or listening
+    /// on 0.0.0.0): what its handshakes and hits say.
+    pub advertise: Option<SocketAddrV4>,
 }
 
 /// A link between a peer of this process and a peer elsewhere (another shard).
@@ -164,8 +167,9 @@ impl Network {
         let addrs: Vec<SocketAddrV4> = plans.iter().map(|p| p.listen).collect();
         let mut peers = Vec::with_capacity(plans.len());
         for (i, (plan, listener)) in plans.into_iter().zip(listeners).enumerate() {
-            let core = factory.core(i, plan.listen);
-            let http = factory.http(i, plan.listen);
+            let public = plan.advertise.unwrap_or(plan.listen);
+            let core = factory.core(i, public);
+            let http = factory.http(i, public);
             let (peer, actor) = spawn_actor(
                 plan.record_as,
                 core,
@@ -174,7 +178,7 @@ impl Network {
                 net.link.idle_timeout / 3,
             );
             let local = LocalInfo {
-                listen_addr: plan.listen,
+                listen_addr: public,
                 max_ttl: plan.max_ttl,
                 deflate: net.deflate,
             };

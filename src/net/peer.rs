@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddrV4;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +53,11 @@ pub enum PeerInput {
         conn: ConnId,
         why: String,
     },
+    /// A dial reached the real listener at an address an inbound link claimed: that
+    /// inbound link was an impostor or a duplicate, and goes.
+    Displace {
+        conn: ConnId,
+    },
     Search {
         request: SearchRequest,
         reply: oneshot::Sender<Guid>,
@@ -68,8 +73,11 @@ pub enum PeerInput {
 pub struct PeerShared {
     next_conn: AtomicU32,
     /// Listening addresses of neighbours we hold or are building a link with (a dial or
-    /// an inbound handshake claims the slot first, so a pair never gets two links).
-    linked: Mutex<HashSet<SocketAddrV4>>,
+    /// an inbound handshake claims the slot first, so a pair never gets two links), and
+    /// which connection holds each.
+    linked: Mutex<HashMap<SocketAddrV4, Slot>>,
+    /// Links up or admitted and on their way up: what `NetConfig::max_links` bounds.
+    degree: AtomicUsize,
     /// Listening addresses of neighbours whose link the actor (and the core) has.
     up: Mutex<HashSet<SocketAddrV4>>,
     /// Descriptors dropped by full send queues.
@@ -84,12 +92,33 @@ pub struct PeerShared {
     pub failed_handshakes: AtomicU64,
 }
 
+/// Who holds the link slot of a neighbour address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub conn: ConnId,
+    /// Held by an inbound handshake: only the remote's word says it is that neighbour, so
+    /// a dial to the address may take the slot over.
+    pub inbound: bool,
+}
+
+/// What a dial finds when it asks for a neighbour's slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialClaim {
+    /// The slot was free and is now the dial's.
+    Free,
+    /// An inbound link claims the address: dial anyway; the slot is the dial's once its
+    /// handshake succeeds ([`PeerShared::take_over`]).
+    HeldInbound,
+    /// We dialled it ourselves: already linked.
+    Held,
+}
+
 impl PeerShared {
     pub fn alloc_conn(&self) -> ConnId {
         ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed))
     }
 
-    fn linked_set(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddrV4>> {
+    fn linked_set(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddrV4, Slot>> {
         self.linked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -107,14 +136,111 @@ impl PeerShared {
         self.up_set().iter().copied().collect()
     }
 
-    /// Claims the link slot for `addr`; false if one exists (no double links per pair).
-    pub fn claim(&self, addr: SocketAddrV4) -> bool {
-        self.linked_set().insert(addr)
+    /// Claims the link slot for `addr` for an inbound handshake; false if one exists (no
+    /// double links per pair).
+    pub fn claim_inbound(&self, addr: SocketAddrV4, conn: ConnId) -> bool {
+        use std::collections::hash_map::Entry;
+        match self.linked_set().entry(addr) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(v) => {
+                v.insert(Slot {
+                    conn,
+                    inbound: true,
+                });
+                true
+            }
+        }
     }
 
-    pub fn release(&self, addr: &SocketAddrV4) {
-        self.up_set().remove(addr);
-        self.linked_set().remove(addr);
+    /// Claims the link slot for `addr` for a dial by `conn`.
+    pub fn claim_dial(&self, addr: SocketAddrV4, conn: ConnId) -> DialClaim {
+        let mut set = self.linked_set();
+        match set.get(&addr) {
+            None => {
+                set.insert(
+                    addr,
+                    Slot {
+                        conn,
+                        inbound: false,
+                    },
+                );
+                DialClaim::Free
+            }
+            Some(slot) if slot.inbound => DialClaim::HeldInbound,
+            Some(_) => DialClaim::Held,
+        }
+    }
+
+    /// A dial to `addr` succeeded: the slot becomes `conn`'s. Returns the inbound link that
+    /// held it, which must go. `None` with the slot taken by another dial means the dial
+    /// lost a race and must not come up (the caller checks [`Self::owns`]).
+    pub fn take_over(&self, addr: SocketAddrV4, conn: ConnId) -> Option<ConnId> {
+        let mut set = self.linked_set();
+        match set.get(&addr).copied() {
+            Some(slot) if slot.conn == conn => None,
+            Some(slot) if slot.inbound => {
+                set.insert(
+                    addr,
+                    Slot {
+                        conn,
+                        inbound: false,
+                    },
+                );
+                Some(slot.conn)
+            }
+            Some(_) => None,
+            None => {
+                set.insert(
+                    addr,
+                    Slot {
+                        conn,
+                        inbound: false,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether `conn` holds the slot of `addr`.
+    pub fn owns(&self, addr: &SocketAddrV4, conn: ConnId) -> bool {
+        self.linked_set().get(addr).is_some_and(|s| s.conn == conn)
+    }
+
+    /// Frees the slot of `addr` if `conn` still holds it (a displaced link must not free
+    /// the slot of the link that replaced it).
+    pub fn release(&self, addr: &SocketAddrV4, conn: ConnId) {
+        let mut set = self.linked_set();
+        if set.get(addr).is_some_and(|s| s.conn == conn) {
+            set.remove(addr);
+            self.up_set().remove(addr);
+        }
+    }
+
+    /// Links up or admitted.
+    pub fn degree(&self) -> usize {
+        self.degree.load(Ordering::SeqCst)
+    }
+
+    /// Takes one of `max` link places for an inbound handshake; false when all are taken.
+    pub fn reserve_degree(&self, max: usize) -> bool {
+        self.degree
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
+                (d < max).then_some(d + 1)
+            })
+            .is_ok()
+    }
+
+    /// Takes a link place regardless of the bound (a configured neighbour we dialled).
+    pub fn add_degree(&self) {
+        self.degree.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Gives back a link place.
+    pub fn drop_degree(&self) {
+        let _ = self
+            .degree
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1));
     }
 }
 
@@ -271,10 +397,21 @@ impl Actor {
                 link,
                 down,
             } => {
-                self.core.on_connected(now, conn, info.clone());
                 if let Some(addr) = info.listen_addr {
+                    if !self.shared.owns(&addr, conn) {
+                        // A dial to that address won the slot meanwhile; this one goes.
+                        log::debug!("peer {}: link {conn:?} lost the slot of {addr}", self.index);
+                        let mut link = link;
+                        link.close();
+                        self.shared.drop_degree();
+                        if let Some(down) = down {
+                            let _ = down.send(());
+                        }
+                        return None;
+                    }
                     self.shared.up_set().insert(addr);
                 }
+                self.core.on_connected(now, conn, info.clone());
                 self.links.insert(
                     conn,
                     LinkState {
@@ -292,6 +429,7 @@ impl Actor {
                 self.activity.touch(now);
                 match frame {
                     Frame::Message(msg) => {
+                        let msg = advertise_on(msg, state.link.remote_addr);
                         let is_bye = msg.payload.kind() == kind::BYE;
                         if let Payload::Bye(bye) = &msg.payload {
                             log::info!(
@@ -325,6 +463,9 @@ impl Actor {
                 }
                 self.drop_link(now, conn, &why);
             }
+            PeerInput::Displace { conn } => {
+                self.drop_link(now, conn, "displaced by a dial to the address it claimed");
+            }
             PeerInput::Search { request, reply } => {
                 let guid = self.core.start_search(now, &request);
                 let _ = reply.send(guid);
@@ -338,8 +479,9 @@ impl Actor {
         if let Some(mut state) = self.links.remove(&conn) {
             log::debug!("peer {}: link {:?} down: {why}", self.index, conn);
             state.link.close();
+            self.shared.drop_degree();
             if let Some(addr) = state.info.listen_addr {
-                self.shared.release(&addr);
+                self.shared.release(&addr, conn);
             }
             if let Some(down) = state.down.take() {
                 let _ = down.send(());
@@ -360,6 +502,7 @@ impl Actor {
                     let Some(state) = self.links.get(&to) else {
                         continue;
                     };
+                    let msg = advertise_on(msg, state.link.local_addr);
                     let drops = state.link.send(&msg);
                     if !drops.is_empty() {
                         self.shared
@@ -386,8 +529,9 @@ impl Actor {
                     // The core asked for it, so it already forgot the link.
                     if let Some(mut state) = self.links.remove(&conn) {
                         state.link.close();
+                        self.shared.drop_degree();
                         if let Some(addr) = state.info.listen_addr {
-                            self.shared.release(&addr);
+                            self.shared.release(&addr, conn);
                         }
                         if let Some(down) = state.down.take() {
                             let _ = down.send(());
@@ -445,6 +589,21 @@ impl Actor {
         }
         self.flush();
     }
+}
+
+/// A hit whose holder gave no address (a peer listening on 0.0.0.0 that cannot know which
+/// of its addresses others reach) gets the address of the link it crosses first: ours on
+/// the way out of its origin (hops 0), the sender's socket address on the way in. Nobody
+/// could download from 0.0.0.0, and LimeWire drops such hits.
+fn advertise_on(mut msg: Message, link_addr: Option<SocketAddrV4>) -> Message {
+    if msg.hops == 0 {
+        if let (Payload::QueryHit(hit), Some(addr)) = (&mut msg.payload, link_addr) {
+            if hit.ip.is_unspecified() && !addr.ip().is_unspecified() {
+                std::sync::Arc::make_mut(hit).ip = *addr.ip();
+            }
+        }
+    }
+    msg
 }
 
 /// A Bye descriptor: link-local, hops 0, TTL 1 (PROTOCOL.md §2.6).

@@ -33,11 +33,35 @@ pub fn report_json(summary: &NetworkSummary, records: &[QueryRecord]) -> Value {
     })
 }
 
-/// Writes the report to `path` (pretty JSON, trailing newline).
+/// Writes the report to `path` (pretty JSON, trailing newline). The text goes to a temp
+/// file in the same folder first and is renamed into place, so a reader (or a crash) never
+/// sees a half-written report.
 pub fn write_report(path: &std::path::Path, report: &Value) -> std::io::Result<()> {
     let mut text = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
     text.push('\n');
-    std::fs::write(path, text)
+    write_atomically(path, text.as_bytes())
+}
+
+/// Writes `bytes` to `path` via a sibling temp file and a rename (atomic on one filesystem).
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other(format!("{} names no file", path.display())))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// A per-query flooding table for a terminal.
@@ -70,4 +94,28 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_replaces_the_old_file_whole_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "old").unwrap();
+        write_report(&path, &json!({"network": {"peers": 3}})).unwrap();
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(back["network"]["peers"], 3);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "the temp file was renamed into place");
+    }
+
+    #[test]
+    fn report_into_a_missing_folder_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope").join("report.json");
+        assert!(write_report(&path, &json!({})).is_err());
+    }
 }
