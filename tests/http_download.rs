@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gnutella::net::download::{download, DownloadError, DownloadOptions, DownloadRequest};
+use gnutella::net::download::{
+    download, sanitize_file_name, DownloadError, DownloadOptions, DownloadRequest,
+};
 use gnutella::net::http_server::{HttpConfig, HttpServer};
 use gnutella::net::share::Share;
 use gnutella::protocol::Sha1;
@@ -284,9 +286,11 @@ async fn unsafe_names_from_the_network_are_refused() {
         "a\\b",
         "nul\0byte",
         "line\nbreak",
-        "C:evil",
         "/etc/passwd",
-    ] {
+    ]
+    .into_iter()
+    .chain(cfg!(windows).then_some("C:evil"))
+    {
         let req = DownloadRequest {
             addr,
             index: 0,
@@ -300,8 +304,95 @@ async fn unsafe_names_from_the_network_are_refused() {
             "{name:?}: {result:?}"
         );
     }
+    // A safe hit name does not launder an unsafe name to save it under.
+    for save_as in ["../evil", "a/b", "..", "", "tab\there"] {
+        let req = DownloadRequest {
+            addr,
+            index: 0,
+            name: "fine.txt".into(),
+            size: 1,
+            sha1: None,
+        };
+        let mut opts = DownloadOptions::new(to.path());
+        opts.save_as = Some(save_as.into());
+        let result = download(&req, &opts).await;
+        assert!(
+            matches!(result, Err(DownloadError::UnsafeName(_))),
+            "{save_as:?}: {result:?}"
+        );
+    }
     assert!(files_in(to.path()).is_empty());
     assert!(!to.path().parent().unwrap().join("evil").exists());
+}
+
+/// LimeWire and gtk-gnutella hits carry names like "Live: 2003.mp3"; on Unix that is an
+/// ordinary file name, shared, served and downloaded both by URN and by `/get/`.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_name_with_a_colon_is_downloaded_by_urn_and_by_get() {
+    let name = "Live: 2003.mp3";
+    let data = content(40_000);
+    let (addr, task, _share) = serve_file(name, &data).await;
+    let by_urn = tempfile::tempdir().unwrap();
+    let got = timeout(
+        LIMIT,
+        download(
+            &request(addr, name, &data),
+            &DownloadOptions::new(by_urn.path()),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(got.path, by_urn.path().join(name));
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    let by_get = tempfile::tempdir().unwrap();
+    let no_urn = DownloadRequest {
+        sha1: None,
+        ..request(addr, name, &data)
+    };
+    let got = timeout(
+        LIMIT,
+        download(&no_urn, &DownloadOptions::new(by_get.path())),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    assert_eq!(files_in(by_get.path()), vec![name]);
+    task.abort();
+}
+
+/// A hit whose name could not be a file name is still fetched by its URN when saved
+/// under the sanitised name; the holder's own name never touches the disk.
+#[tokio::test]
+async fn a_hostile_hit_name_is_saved_under_its_sanitised_name() {
+    let data = content(9_000);
+    let (addr, task, _share) = serve_file("real.bin", &data).await;
+    let to = tempfile::tempdir().unwrap();
+    let hostile = "../../etc/cron.d/evil\n";
+    let req = request(addr, hostile, &data);
+    let refused = download(&req, &DownloadOptions::new(to.path())).await;
+    assert!(
+        matches!(refused, Err(DownloadError::UnsafeName(_))),
+        "{refused:?}"
+    );
+    let mut opts = DownloadOptions::new(to.path());
+    opts.save_as = Some(sanitize_file_name(hostile).unwrap());
+    let got = timeout(LIMIT, download(&req, &opts))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.path, to.path().join("_._.._etc_cron.d_evil_"));
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    assert_eq!(files_in(to.path()), vec!["_._.._etc_cron.d_evil_"]);
+    for hopeless in ["", ".", ".."] {
+        assert!(matches!(
+            sanitize_file_name(hopeless),
+            Err(DownloadError::UnsafeName(_))
+        ));
+    }
+    task.abort();
 }
 
 #[tokio::test]

@@ -188,8 +188,221 @@ async fn bad_ranges_get_416_or_400() {
     }
     let (head, _) = exchange(f.addr, &get("/get/0/song.mp3", "Range: bytes=9-1\r\n")).await;
     assert_eq!(head.status, 400);
-    let (head, _) = exchange(f.addr, &get("/get/0/song.mp3", "Range: pages=1-2\r\n")).await;
-    assert_eq!(head.status, 400);
+    for malformed in ["bytes=", "bytes=x-1", "bytes", "=0-3"] {
+        let (head, _) = exchange(
+            f.addr,
+            &get("/get/0/song.mp3", &format!("Range: {malformed}\r\n")),
+        )
+        .await;
+        assert_eq!(head.status, 400, "{malformed}");
+    }
+}
+
+/// RFC 9110 §14.2: a Range in a unit the server does not understand MUST be ignored:
+/// the whole file comes back with 200, not a 400.
+#[tokio::test]
+async fn a_range_in_another_unit_is_ignored() {
+    let f = start(HttpConfig::default()).await;
+    for range in ["items=0-3", "pages=1-2", "Chunks 5-9"] {
+        let (head, body) = exchange(
+            f.addr,
+            &get("/get/0/song.mp3", &format!("Range: {range}\r\n")),
+        )
+        .await;
+        assert_eq!(head.status, 200, "{range}");
+        assert_eq!(head.headers.get("Content-Range"), None, "{range}");
+        assert_eq!(head.content_length(), Some(100_000));
+        assert_eq!(body, f.data, "{range}");
+    }
+}
+
+/// LimeWire and gtk-gnutella hits carry names like "Live: 2003.mp3"; on Unix they are
+/// shared and served by `/get/`, encoded or raw.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_name_with_a_colon_is_shared_and_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = content(3_000);
+    std::fs::write(dir.path().join("odd: name.txt"), &data).unwrap();
+    let share = Share::scan_dir_async(dir.path().to_path_buf())
+        .await
+        .unwrap();
+    let entry = share
+        .entries()
+        .iter()
+        .find(|e| e.name == "odd: name.txt")
+        .expect("the colon name is shared")
+        .clone();
+    let server = HttpServer::new(Arc::new(share), HttpConfig::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = server.run(listener).await;
+    });
+    let index = entry.index;
+    for target in [
+        format!("/get/{index}/odd%3A%20name.txt"),
+        format!("/get/{index}/odd:%20name.txt"),
+        format!("/uri-res/N2R?{}", Sha1::of_bytes(&data).to_urn()),
+    ] {
+        let (head, body) = exchange(addr, &get(&target, "")).await;
+        assert_eq!(head.status, 200, "{target}");
+        assert_eq!(body, data, "{target}");
+    }
+    task.abort();
+}
+
+/// Reads one response (head and `Content-Length` body) off a kept-alive socket.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> (ResponseHead, Vec<u8>) {
+    loop {
+        if let Parsed::Done { consumed, head } =
+            parse_response_head(buf, &HeadLimits::default()).unwrap()
+        {
+            let len = head.content_length().unwrap() as usize;
+            while buf.len() < consumed + len {
+                let mut more = [0u8; 65536];
+                let n = stream.read(&mut more).await.unwrap();
+                assert!(n > 0, "closed inside a body");
+                buf.extend_from_slice(&more[..n]);
+            }
+            let body = buf[consumed..consumed + len].to_vec();
+            buf.drain(..consumed + len);
+            return (head, body);
+        }
+        let mut more = [0u8; 4096];
+        let n = stream.read(&mut more).await.unwrap();
+        assert!(n > 0, "closed before a response head");
+        buf.extend_from_slice(&more[..n]);
+    }
+}
+
+/// Requests as real downloaders send them (PROTOCOL.md §5.1): LimeWire by URN with its
+/// extra headers, gtk-gnutella by index with an open range, an HTTP/1.0 client with no
+/// Host. Each gets the content URN on 200/206 and a `Connection` header that matches
+/// what happens to the socket.
+#[tokio::test]
+async fn requests_as_limewire_and_gtk_gnutella_send_them() {
+    let f = start(HttpConfig::default()).await;
+    let urn = f.sha1.to_urn();
+    let limewire = format!(
+        "GET /uri-res/N2R?{urn} HTTP/1.1\r\nHost: 127.0.0.1:6346\r\n\
+         User-Agent: LimeWire/4.18.8\r\nX-Queue: 0.1\r\nX-Features: fwalt/0.1, browse/1.0\r\n\
+         X-Downloaded: 0\r\nRange: bytes=0-99999\r\nX-Gnutella-Content-URN: {urn}\r\n\
+         X-Alt: 1.2.3.4:6346, 5.6.7.8\r\nConnection: close\r\n\r\n"
+    );
+    let (head, body) = exchange(f.addr, limewire.as_bytes()).await;
+    assert_eq!(head.status, 206);
+    assert_eq!(
+        head.headers.get("Content-Range"),
+        Some("bytes 0-99999/100000")
+    );
+    assert_eq!(
+        head.headers.get("X-Gnutella-Content-URN"),
+        Some(urn.as_str())
+    );
+    assert_eq!(head.headers.get("Connection"), Some("close"));
+    assert_eq!(body, f.data);
+
+    // HTTP/1.0 with no Host and no Connection header: served, then closed (exchange
+    // reads to the end, so a kept-open socket would time out here).
+    let (head, body) = exchange(f.addr, b"GET /get/0/song.mp3 HTTP/1.0\r\n\r\n").await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.headers.get("Connection"), Some("close"));
+    assert_eq!(
+        head.headers.get("X-Gnutella-Content-URN"),
+        Some(urn.as_str())
+    );
+    assert_eq!(body, f.data);
+    // HTTP/1.1 without Host is accepted too (gtk-gnutella refuses it; we serve).
+    let (head, _) = exchange(
+        f.addr,
+        b"HEAD /get/0/song.mp3 HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.headers.get("X-Gnutella-Content-URN"),
+        Some(urn.as_str())
+    );
+
+    // gtk-gnutella style keep-alive over HTTP/1.1, and an HTTP/1.0 client that asks for
+    // keep-alive: the socket stays usable until a request says close.
+    timeout(LIMIT, async {
+        let mut stream = TcpStream::connect(f.addr).await.unwrap();
+        let mut buf = Vec::new();
+        stream
+            .write_all(
+                b"GET /get/0/song.mp3 HTTP/1.1\r\nHost: x\r\n\
+                  User-Agent: gtk-gnutella/1.2.2 (2022-02-25; GTK2; Linux x86_64)\r\n\
+                  X-Features: browse/1.0\r\nRange: bytes=99000-\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let (head, body) = read_response(&mut stream, &mut buf).await;
+        assert_eq!(head.status, 206);
+        assert_eq!(head.headers.get("Connection"), Some("Keep-Alive"));
+        assert_eq!(
+            head.headers.get("X-Gnutella-Content-URN"),
+            Some(urn.as_str())
+        );
+        assert_eq!(body, f.data[99_000..]);
+        stream
+            .write_all(
+                b"GET /get/0/song.mp3 HTTP/1.0\r\nConnection: Keep-Alive\r\n\
+                  Range: bytes=0-9\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let (head, body) = read_response(&mut stream, &mut buf).await;
+        assert_eq!(head.status, 206);
+        assert_eq!(head.headers.get("Connection"), Some("Keep-Alive"));
+        assert_eq!(body, f.data[..10]);
+        // Without Keep-Alive an HTTP/1.0 request ends the connection.
+        stream
+            .write_all(b"HEAD /get/0/song.mp3 HTTP/1.0\r\n\r\n")
+            .await
+            .unwrap();
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).await.unwrap();
+        buf.extend_from_slice(&rest);
+        let Parsed::Done { consumed, head } =
+            parse_response_head(&buf, &HeadLimits::default()).unwrap()
+        else {
+            panic!("no response to the HTTP/1.0 HEAD")
+        };
+        assert_eq!(head.status, 200);
+        assert_eq!(head.headers.get("Connection"), Some("close"));
+        assert_eq!(consumed, buf.len(), "HEAD has no body");
+    })
+    .await
+    .unwrap();
+}
+
+/// An answer sent just before the server hangs up says `Connection: close`, so a
+/// keep-alive downloader does not try to reuse the socket.
+#[tokio::test]
+async fn answers_before_a_hang_up_say_connection_close() {
+    let f = start(HttpConfig {
+        head_timeout: Duration::from_millis(200),
+        ..HttpConfig::default()
+    })
+    .await;
+    for request in [
+        &b"GET\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nno colon here\r\n\r\n",
+        b"GET / HTTP/3.0\r\n\r\n",
+        b"GET /get/0/song.mp3 HTTP/1.1\r\n",
+    ] {
+        let (head, _) = exchange(f.addr, request).await;
+        assert!(head.status >= 400, "{head:?}");
+        assert_eq!(
+            head.headers.get("Connection"),
+            Some("close"),
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+        assert_eq!(head.headers.count("Connection"), 1);
+    }
 }
 
 #[tokio::test]

@@ -4,10 +4,12 @@
 //! downloader asks the holder over HTTP/1.1 and only ever puts a file under its final name
 //! once its content is known to be right:
 //!
-//! - the name comes from the network, so it must be a plain file name
-//!   ([`is_safe_file_name`]: no separators, `..`, NUL, control characters, drive letters
-//!   or device names), else [`DownloadError::UnsafeName`]; an existing file of that name
-//!   is never overwritten;
+//! - the name written to disk (`save_as`, else the hit's name) must be a plain file name
+//!   ([`is_safe_file_name`]: no separators, `..`, NUL or control characters; on Windows
+//!   no drive letters or device names either), else [`DownloadError::UnsafeName`]; an
+//!   existing file of that name is never overwritten. Only that name is checked: a hit
+//!   whose own name could not be a file name is still fetched (by URN) when the caller
+//!   saves it under another, e.g. the one [`sanitize_file_name`] makes of it;
 //! - bytes go to `.<name>.part` beside the target, are hashed as they arrive, and the
 //!   temporary file is renamed only after the SHA-1 matches the hit's URN; on a mismatch
 //!   it is deleted and [`DownloadError::Sha1Mismatch`] returned;
@@ -153,12 +155,22 @@ pub fn check_file_name(name: &str) -> Result<(), DownloadError> {
     }
 }
 
+/// A name to save a hit under, made from the hit's name when that is not a plain file
+/// name: separators and control characters become `_` (see
+/// [`crate::protocol::http::sanitize_file_name`]). Refused only when nothing safe can be
+/// made of it (an empty name, `.`, `..`). Meant for `DownloadOptions::save_as`.
+pub fn sanitize_file_name(name: &str) -> Result<String, DownloadError> {
+    crate::protocol::http::sanitize_file_name(name)
+        .ok_or_else(|| DownloadError::UnsafeName(name.to_string()))
+}
+
 /// Downloads `request` into `options.dir`; see the module doc for the guarantees.
 pub async fn download(
     request: &DownloadRequest,
     options: &DownloadOptions,
 ) -> Result<Downloaded, DownloadError> {
-    check_file_name(&request.name)?;
+    // Only the name that lands on disk matters here; the hit's own name goes to the
+    // holder percent-encoded in a `/get/` target, never into a path.
     let name = options.save_as.as_deref().unwrap_or(&request.name);
     check_file_name(name)?;
     let final_path = options.dir.join(name);
@@ -341,7 +353,15 @@ async fn fetch(
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
-        bar.set_message(request.name.clone());
+        // The hit's name is no longer checked, so keep its control characters (escape
+        // sequences) off the terminal.
+        bar.set_message(
+            request
+                .name
+                .chars()
+                .map(|c| if c.is_control() { '_' } else { c })
+                .collect::<String>(),
+        );
         bar.set_position(start);
         bar
     });

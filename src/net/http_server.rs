@@ -13,11 +13,14 @@
 //! - `404` for an unknown index or URN, an index whose name differs, or an
 //!   `X-Gnutella-Content-URN` request header naming other content; `416` with
 //!   `Content-Range: bytes */<size>` for an unsatisfiable range; `400` for a malformed
-//!   head, target or `Range`; `413` for a head over the limits; `408` for a head that
+//!   head, target or `bytes` `Range` (a `Range` in another unit is ignored: `200`, as
+//!   RFC 9110 §14.2 requires); no `Host` is required (HTTP/1.0 and old servents omit it); `413` for a head over the limits; `408` for a head that
 //!   stalls past `head_timeout`; `501` for other methods.
 //! - Upload slots are a semaphore: a `GET` that finds them all taken gets `503` with
 //!   `Retry-After`. `HEAD` needs no slot.
-//! - Keep-alive: several requests on one socket; a head must arrive within
+//! - Every answer carries `Connection: close` or `Keep-Alive`. Keep-alive follows the
+//!   request: HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
+//!   `Connection: Keep-Alive`. Several requests on one socket; a head must arrive within
 //!   `head_timeout`, the next request within `idle_timeout`.
 //! - Only entries of the [`Share`] are reachable, and the share re-checks at open time
 //!   that a file is still inside its folder; a request path never becomes a file path.
@@ -214,7 +217,7 @@ impl HttpServer {
                 // A peer that started a head and stalled is told why it is dropped.
                 Err(ServeError::Timeout) if !buf.is_empty() => {
                     self.inner.stats.count_status(408);
-                    let reply = self.error_reply(408, true);
+                    let reply = self.closing_error_reply(408);
                     let _ =
                         timeout(config.write_timeout, stream.write_all(&reply.head.encode())).await;
                     let _ = timeout(config.write_timeout, stream.shutdown()).await;
@@ -226,7 +229,7 @@ impl HttpServer {
                 Ok(request) => request,
                 Err(e) => {
                     self.inner.stats.count_status(e.status());
-                    let reply = self.error_reply(e.status(), true);
+                    let reply = self.closing_error_reply(e.status());
                     let _ =
                         timeout(config.write_timeout, stream.write_all(&reply.head.encode())).await;
                     linger_close(&mut stream).await;
@@ -325,6 +328,15 @@ impl HttpServer {
             body: None,
             close,
         }
+    }
+
+    /// An error answer sent outside the request loop, on a connection about to close:
+    /// it says so, as every other answer does (a keep-alive downloader would otherwise
+    /// wait to reuse the socket).
+    fn closing_error_reply(&self, status: u16) -> Reply {
+        let mut reply = self.error_reply(status, true);
+        reply.head.headers.push("Connection", "close");
+        reply
     }
 
     /// Decides the answer to one request (and opens the file for a body).
@@ -439,7 +451,8 @@ impl HttpServer {
         }
         match parse_range(value) {
             Err(_) => Err(self.error_reply(400, false)),
-            Ok(RangeRequest::Multiple) => Ok(None),
+            // Several ranges, or a unit other than bytes (RFC 9110 §14.2: MUST ignore).
+            Ok(RangeRequest::Multiple | RangeRequest::OtherUnit) => Ok(None),
             Ok(RangeRequest::Single(spec)) => match spec.resolve(entry.size) {
                 Some(range) => Ok(Some(range)),
                 None => {

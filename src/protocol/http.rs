@@ -531,9 +531,12 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         .then(|| &s[prefix.len()..])
 }
 
-/// Whether `name` is a plain file name: not empty, not `.`/`..`, no path separator, no NUL
-/// or control character, not a Windows drive or reserved device name. The server applies
-/// it to `/get/` names and the downloader to every name that comes from the network.
+/// Whether `name` is a plain file name: not empty, not `.`/`..`, no path separator (`/`
+/// or `\\`), no NUL or control character. On Windows also no `:` (a drive letter or an
+/// alternate data stream) and no reserved device name (`CON`, `NUL`...); on Unix those are
+/// ordinary names, and real hits carry them ("Live: 2003.mp3"), so they are shared,
+/// served and downloaded there. The share and the server apply it to `/get/` names, the
+/// downloader to the name it writes to disk.
 pub fn is_safe_file_name(name: &str) -> bool {
     if name.is_empty() || name.len() > 255 || name == "." || name == ".." {
         return false;
@@ -547,17 +550,70 @@ pub fn is_safe_file_name(name: &str) -> bool {
     if name.contains("..") && (name.starts_with("..") || name.ends_with("..")) {
         return false;
     }
-    // "C:foo" is a path on Windows.
+    if cfg!(windows) {
+        !is_windows_special_name(name)
+    } else {
+        true
+    }
+}
+
+/// Names Windows gives a meaning beyond a plain file: `C:foo` is relative to drive C,
+/// `a:b` names a data stream, and the device names open devices whatever the extension.
+fn is_windows_special_name(name: &str) -> bool {
     if name.contains(':') {
-        return false;
+        return true;
     }
     let stem = name
         .split('.')
         .next()
         .unwrap_or_default()
         .to_ascii_uppercase();
-    const RESERVED: [&str; 6] = ["CON", "PRN", "AUX", "NUL", "COM1", "LPT1"];
-    !RESERVED.contains(&stem.as_str())
+    const RESERVED: [&str; 4] = ["CON", "PRN", "AUX", "NUL"];
+    let numbered = |prefix: &str| {
+        stem.strip_prefix(prefix)
+            .is_some_and(|n| n.len() == 1 && n.bytes().all(|b| (b'1'..=b'9').contains(&b)))
+    };
+    RESERVED.contains(&stem.as_str()) || numbered("COM") || numbered("LPT")
+}
+
+/// Longest name [`sanitize_file_name`] returns, in bytes: room is left for the
+/// downloader's `.<name>.part` temporary within the usual 255-byte limit.
+pub const MAX_SANITIZED_NAME: usize = 240;
+
+/// Turns a file name from the network into one that [`is_safe_file_name`] accepts, for
+/// saving a hit whose name is not a plain file name: path separators and control
+/// characters (NUL included; on Windows also `:`) become `_`, a leading or trailing `..`
+/// loses a dot to `_`, a Windows device name gets a `_` prefix, and an overlong name is
+/// cut at a character boundary. `None` only for what has no safe form: an empty name or
+/// one made only of dots (`.`, `..`, `...`).
+pub fn sanitize_file_name(name: &str) -> Option<String> {
+    if name.is_empty() || name.chars().all(|c| c == '.') {
+        return None;
+    }
+    let unsafe_char =
+        |c: char| c == '/' || c == '\\' || c.is_control() || (cfg!(windows) && c == ':');
+    let mut out: String = name
+        .chars()
+        .map(|c| if unsafe_char(c) { '_' } else { c })
+        .collect();
+    if out.len() > MAX_SANITIZED_NAME {
+        let mut cut = MAX_SANITIZED_NAME;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    if out.starts_with("..") {
+        out.replace_range(..1, "_");
+    }
+    if out.ends_with("..") {
+        let last = out.len() - 1;
+        out.replace_range(last.., "_");
+    }
+    if cfg!(windows) && is_windows_special_name(&out) {
+        out.insert(0, '_');
+    }
+    is_safe_file_name(&out).then_some(out)
 }
 
 /// Decodes `%XX` escapes; `None` on a truncated or non-hex escape. `+` stays `+`: this is
@@ -610,6 +666,9 @@ pub enum RangeRequest {
     Single(ByteRangeSpec),
     /// Several ranges: we do not serve multipart/byteranges (see the module doc).
     Multiple,
+    /// A range unit other than `bytes` (`items=0-3`): RFC 9110 §14.2 says a server MUST
+    /// ignore such a header and serve the whole representation (`200`).
+    OtherUnit,
 }
 
 /// A malformed `Range` header (answered `400`).
@@ -639,9 +698,21 @@ pub fn parse_range(value: &str) -> Result<RangeRequest, RangeError> {
     let bad = || RangeError(truncate_for_error(value));
     let value = value.trim();
     // GTKG and LimeWire accept "bytes=" and, from old clients, "bytes " too.
-    let set = strip_prefix_ignore_case(value, "bytes=")
+    let Some(set) = strip_prefix_ignore_case(value, "bytes=")
         .or_else(|| strip_prefix_ignore_case(value, "bytes "))
-        .ok_or_else(bad)?;
+    else {
+        // Another well-formed unit is ignored (RFC 9110 §14.2); no unit at all is malformed.
+        let unit = value.split(['=', ' ', '\t']).next().unwrap_or_default();
+        let has_set = value.len() > unit.len();
+        if has_set
+            && !unit.is_empty()
+            && !unit.eq_ignore_ascii_case("bytes")
+            && unit.bytes().all(is_token_byte)
+        {
+            return Ok(RangeRequest::OtherUnit);
+        }
+        return Err(bad());
+    };
     let specs: Vec<&str> = set
         .split(',')
         .map(str::trim)
@@ -944,12 +1015,21 @@ mod tests {
         );
         assert_eq!(parse_range("bytes=-5"), Ok(RangeRequest::Single(Suffix(5))));
         assert_eq!(parse_range("bytes=0-1,5-6"), Ok(RangeRequest::Multiple));
+        for other_unit in ["items=0-3", "Pages=1", "none=", "x-chunks 2-5"] {
+            assert_eq!(
+                parse_range(other_unit),
+                Ok(RangeRequest::OtherUnit),
+                "{other_unit}"
+            );
+        }
         for bad in [
             "bytes=5-1",
             "bytes=-",
             "bytes=a-b",
-            "items=0-1",
             "bytes=",
+            "bytes",
+            "=0-1",
+            "0-1",
             "bytes=0-1,x",
         ] {
             assert!(parse_range(bad).is_err(), "{bad}");
@@ -997,12 +1077,76 @@ mod tests {
     #[test]
     fn unsafe_names() {
         for bad in [
-            "", ".", "..", "a/b", "a\\b", "..\\x", "a\0b", "a\nb", "C:x", "CON", "nul.txt", "../x",
+            "", ".", "..", "a/b", "a\\b", "..\\x", "a\0b", "a\nb", "../x", "x/..", "a\u{7f}b",
         ] {
             assert!(!is_safe_file_name(bad), "{bad:?}");
         }
         for good in ["a.mp3", "debian-12.iso", "été.txt", "a..b.txt", ".hidden"] {
             assert!(is_safe_file_name(good), "{good:?}");
+        }
+        // Windows-only meanings: refused there, plain names elsewhere.
+        for windows_special in [
+            "C:x",
+            "Live: 2003.mp3",
+            "CON",
+            "nul.txt",
+            "com7.log",
+            "LPT1",
+        ] {
+            assert_eq!(
+                is_safe_file_name(windows_special),
+                !cfg!(windows),
+                "{windows_special:?}"
+            );
+        }
+        assert!(is_safe_file_name("COM10.txt") && is_safe_file_name("console.txt"));
+    }
+
+    #[test]
+    fn colon_names_are_served_by_get_on_unix() {
+        let parsed = Target::parse("/get/4/odd%3A%20name.txt");
+        if cfg!(windows) {
+            assert!(matches!(parsed, Err(TargetError::Malformed(_))));
+        } else {
+            assert_eq!(
+                parsed,
+                Ok(Target::Get {
+                    index: 4,
+                    name: "odd: name.txt".into()
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn sanitizing_makes_network_names_safe() {
+        let cases = [
+            ("a.mp3", "a.mp3"),
+            ("../../etc/passwd", "_._.._etc_passwd"),
+            ("dir/sub\\file.txt", "dir_sub_file.txt"),
+            ("a\0b\nc\td\u{7f}", "a_b_c_d_"),
+            ("..hidden", "_.hidden"),
+            ("trail..", "trail._"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(sanitize_file_name(raw).as_deref(), Some(want), "{raw:?}");
+        }
+        let colon = sanitize_file_name("Live: 2003.mp3");
+        let want = if cfg!(windows) {
+            "Live_ 2003.mp3"
+        } else {
+            "Live: 2003.mp3"
+        };
+        assert_eq!(colon.as_deref(), Some(want));
+        for hopeless in ["", ".", "..", "...."] {
+            assert_eq!(sanitize_file_name(hopeless), None, "{hopeless:?}");
+        }
+        let long = "é".repeat(200);
+        let cut = sanitize_file_name(&long).unwrap_or_default();
+        assert!(cut.len() <= MAX_SANITIZED_NAME && cut.chars().all(|c| c == 'é'));
+        for raw in ["/", "\\\\", "a/..", "\u{1}", "CON", "x:y", "../a/../b"] {
+            let clean = sanitize_file_name(raw).unwrap_or_default();
+            assert!(is_safe_file_name(&clean), "{raw:?} -> {clean:?}");
         }
     }
 }
