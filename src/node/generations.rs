@@ -30,6 +30,7 @@ struct Slot<V> {
 /// per peer. Once a generation has held two entries it keeps its map (cleared, not freed,
 /// on rotation) until the whole table idles out.
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct Generation<K, V> {
     one: Option<(K, Slot<V>)>,
     /// Boxed so an inline-only generation costs one word for it, not a map's 40 bytes.
@@ -115,8 +116,10 @@ impl<K: Hash + Eq, V> Generation<K, V> {
     }
 }
 
-/// Two-generation bounded map with per-entry ages.
+/// Two-generation bounded map with per-entry ages (`repr(C)`: the inline entries first,
+/// where a lookup looks, see `Node`'s layout).
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Generations<K, V> {
     current: Generation<K, V>,
     previous: Generation<K, V>,

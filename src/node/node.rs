@@ -161,26 +161,31 @@ struct Pending {
 }
 
 /// One peer's routing state machine. See the module documentation for the rules.
+///
+/// `repr(C)` to keep the fields every descriptor touches (configuration, output, links,
+/// the duplicate/route table, the first counters) together in the first four cache lines:
+/// a simulator streams a million of these, and each cache line is a wait for memory.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Node {
     config: Arc<NodeConfig>,
-    advertised_addr: SocketAddrV4,
-    servent_guid: Guid,
-    library: Option<Box<Library>>,
-    rng: NodeRng,
-    hash: KeyedHash,
-    neighbours: Vec<Neighbour>,
-    /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
-    table: Generations<(Guid, u8), Route>,
-    /// Servent GUID -> the link its QueryHits came in on (Push routing).
-    push_routes: Option<Box<AgedMap<Guid, ConnId>>>,
-    own: Option<Box<OwnSearches>>,
-    cache: Option<Box<ResultCache>>,
-    pending: Option<Box<Pending>>,
     /// Actions and events not yet polled; allocated on first output, or lent by the
     /// driver (`swap_outbox`).
     out: Option<Box<Outbox>>,
+    library: Option<Box<Library>>,
+    own: Option<Box<OwnSearches>>,
+    cache: Option<Box<ResultCache>>,
+    neighbours: Vec<Neighbour>,
+    /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
+    table: Generations<(Guid, u8), Route>,
     counters: Counters,
+    rng: NodeRng,
+    hash: KeyedHash,
+    advertised_addr: SocketAddrV4,
+    servent_guid: Guid,
+    /// Servent GUID -> the link its QueryHits came in on (Push routing).
+    push_routes: Option<Box<AgedMap<Guid, ConnId>>>,
+    pending: Option<Box<Pending>>,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -258,6 +263,13 @@ impl Node {
     /// The links currently up, in the order they came up.
     pub fn neighbours(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.neighbours.iter().map(|n| n.conn)
+    }
+
+    /// Where this node's neighbour list lives: a hint for a driver of many nodes that
+    /// prefetches the next node's memory (never dereferenced through this pointer).
+    #[doc(hidden)]
+    pub fn prefetch_hint(&self) -> *const u8 {
+        self.neighbours.as_ptr() as *const u8
     }
 
     /// What the driver told us about a neighbour.

@@ -260,12 +260,26 @@ impl Simulation {
     /// Deliveries touch nodes scattered over gigabytes, so most of a delivery's time is a
     /// wait for memory. The in-order lane says which nodes come next: warm the node slot
     /// a few deliveries ahead and the node itself a little later, so those waits overlap.
+    ///
+    /// Two stages: far ahead, the node and its entry in the link offsets; nearer, what
+    /// those point to (the node's neighbour list, its links' targets and mirrors), which
+    /// by then can be read without waiting.
     fn prefetch_upcoming(&self) {
         if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_NODE_AHEAD) {
             if let Some(slot) = self.nodes.get(*to as usize) {
-                let lines = std::mem::size_of::<Option<Node>>().div_ceil(64);
-                prefetch(slot as *const Option<Node> as *const u8, lines);
+                // The fields a delivery touches lie in the node's first 256 bytes
+                // (`Node` is laid out for that); five lines cover them at any alignment.
+                prefetch(slot as *const Option<Node> as *const u8, NODE_HOT_LINES);
             }
+            prefetch(self.links.prefetch_targets(*to, false)[0], 1);
+        }
+        if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_LINKS_AHEAD) {
+            if let Some(Some(node)) = self.nodes.get(*to as usize) {
+                prefetch(node.prefetch_hint(), 1);
+            }
+            let [_, targets, reverse] = self.links.prefetch_targets(*to, true);
+            prefetch(targets, 1);
+            prefetch(reverse, 1);
         }
     }
 
@@ -387,14 +401,17 @@ impl Simulation {
     ) {
         // Without churn every peer stays online in its first session: nothing to check.
         let churn = self.config.churn.is_some();
-        let from = self.links.slot(to, conn).map(|s| self.links.target(s));
         let link_up = !churn
-            || from.is_some_and(|f| {
-                self.online[f as usize]
-                    && self.session[f as usize] == from_session
-                    && self.online[to as usize]
-                    && self.session[to as usize] == to_session
-            });
+            || self
+                .links
+                .slot(to, conn)
+                .map(|s| self.links.target(s))
+                .is_some_and(|f| {
+                    self.online[f as usize]
+                        && self.session[f as usize] == from_session
+                        && self.online[to as usize]
+                        && self.session[to as usize] == to_session
+                });
         if !link_up {
             self.stats.lost_link_down += 1;
             return;
@@ -542,8 +559,9 @@ impl Simulation {
         }
         if self.nodes[i].is_none() {
             let mut node = self.build_node(u);
+            let churn = self.config.churn.is_some();
             for (conn, &v) in self.links.neighbours(u).iter().enumerate() {
-                if self.online[v as usize] {
+                if !churn || self.online[v as usize] {
                     node.on_connected(now, ConnId(conn as u32), self.peer_info(v));
                 }
             }
@@ -596,8 +614,11 @@ impl Simulation {
     }
 }
 
-/// How far ahead in the in-order lane nodes are prefetched.
-const PREFETCH_NODE_AHEAD: usize = 4;
+/// How far ahead in the in-order lane nodes, and then what they point to, are prefetched.
+const PREFETCH_NODE_AHEAD: usize = 8;
+const PREFETCH_LINKS_AHEAD: usize = 4;
+/// Cache lines of a node prefetched before its delivery.
+const NODE_HOT_LINES: usize = 5;
 
 /// Asks the CPU to start loading `lines` cache lines from `ptr` (a hint: no effect on
 /// results, and a no-op on other architectures).

@@ -131,6 +131,22 @@ impl Links {
         ConnId(self.reverse[slot as usize])
     }
 
+    /// Addresses of what sending from `node` will read (its offsets entry; with
+    /// `deep`, its slots' targets and mirrors too), for a driver that prefetches.
+    pub fn prefetch_targets(&self, node: u32, deep: bool) -> [*const u8; 3] {
+        let i = node as usize;
+        let offset = self.offsets.as_ptr().wrapping_add(i) as *const u8;
+        if !deep {
+            return [offset, std::ptr::null(), std::ptr::null()];
+        }
+        let a = self.offsets.get(i).copied().unwrap_or(0) as usize;
+        [
+            offset,
+            self.targets.as_ptr().wrapping_add(a) as *const u8,
+            self.reverse.as_ptr().wrapping_add(a) as *const u8,
+        ]
+    }
+
     fn range(&self, node: u32) -> (u32, u32) {
         let i = node as usize;
         match (self.offsets.get(i), self.offsets.get(i + 1)) {
