@@ -243,6 +243,8 @@ async fn a_name_with_a_colon_is_shared_and_served() {
     for target in [
         format!("/get/{index}/odd%3A%20name.txt"),
         format!("/get/{index}/odd:%20name.txt"),
+        // LimeWire's downloader sends the name raw, spaces and all.
+        format!("/get/{index}/odd: name.txt"),
         format!("/uri-res/N2R?{}", Sha1::of_bytes(&data).to_urn()),
     ] {
         let (head, body) = exchange(addr, &get(&target, "")).await;

@@ -289,12 +289,19 @@ pub fn parse_request_head(
     let first = lines.next().unwrap_or_default();
     let bad = || HeadError::BadRequestLine(truncate_for_error(&String::from_utf8_lossy(first)));
     let text = std::str::from_utf8(first).map_err(|_| bad())?;
-    let mut parts = text.split([' ', '\t']).filter(|p| !p.is_empty());
-    let (method, target, version) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(m), Some(t), Some(v), None) => (m, t, v),
-        _ => return Err(bad()),
-    };
-    if !method.bytes().all(is_token_byte) || target.bytes().any(|b| b.is_ascii_control()) {
+    // Method is the first word and version the last; everything between is the target,
+    // spaces included: LimeWire's downloader sends `/get/<index>/<name>` names raw
+    // (PROTOCOL.md §5.1), so "GET /get/2/my song.mp3 HTTP/1.1" is one request.
+    let text = text.trim_matches([' ', '\t']);
+    let (method, rest) = text.split_once([' ', '\t']).ok_or_else(bad)?;
+    let (target, version) = rest.rsplit_once([' ', '\t']).ok_or_else(bad)?;
+    let target = target.trim_matches([' ', '\t']);
+    if method.is_empty()
+        || !method.bytes().all(is_token_byte)
+        || target.is_empty()
+        || target.bytes().any(|b| b.is_ascii_control())
+        || !version.starts_with("HTTP/")
+    {
         return Err(bad());
     }
     let method = match method {
@@ -880,6 +887,24 @@ mod tests {
                 name: "a b.mp3".into()
             })
         );
+    }
+
+    #[test]
+    fn a_raw_name_with_spaces_is_one_target() {
+        let Ok(Parsed::Done { head, .. }) = req("GET /get/2/Live: 2003  mix.mp3 HTTP/1.1\r\n\r\n")
+        else {
+            panic!("not parsed")
+        };
+        assert_eq!(head.target, "/get/2/Live: 2003  mix.mp3");
+        assert_eq!(head.version, Version::Http11);
+        assert!(matches!(
+            req("GET / HTTP/1.1 extra\r\n\r\n"),
+            Err(HeadError::BadRequestLine(_))
+        ));
+        assert!(matches!(
+            req("GET  HTTP/1.1\r\n\r\n"),
+            Err(HeadError::BadRequestLine(_))
+        ));
     }
 
     #[test]
