@@ -989,7 +989,7 @@ impl Node {
     fn forward_walker(&mut self, now: Time, from: ConnId, msg: Message) {
         if let Strategy::RandomWalk { check_every, .. } = self.config.strategy {
             let parked = self.pending.as_ref().map_or(0, |p| p.parked.len());
-            if check_every > 0 && msg.hops.is_multiple_of(check_every) && parked < MAX_PARKED {
+            if check_every > 0 && msg.hops % check_every == 0 && parked < MAX_PARKED {
                 let (guid, hops) = (msg.guid, msg.hops);
                 let deadline = now.plus_micros(CHECK_BACK_TIMEOUT.0);
                 self.pending_mut().parked.push(ParkedWalker {
