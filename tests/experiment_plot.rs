@@ -107,3 +107,26 @@ fn an_unwritable_path_is_an_error_not_a_panic() {
     );
     assert!(result.is_err());
 }
+
+/// A chart is drawn in memory and saved in one rename: redrawing over a larger file
+/// leaves exactly the new chart and no temporary file beside it.
+#[test]
+fn redrawing_a_chart_replaces_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chart.svg");
+    std::fs::write(&path, "x".repeat(1_000_000)).unwrap();
+    let series = vec![Series {
+        name: "only series".into(),
+        points: vec![(1.0, 1.0), (2.0, 3.0)],
+    }];
+    line_chart(&path, "t", "x", "y", &series, YScale::Linear).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.starts_with("<svg"), "{}", &text[..40.min(text.len())]);
+    assert!(text.trim_end().ends_with("</svg>"));
+    assert!(text.contains("only series"));
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["chart.svg"]);
+}

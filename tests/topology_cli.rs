@@ -115,3 +115,50 @@ fn stats_names_the_bad_file_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("edges.txt: line 2"), "{err}");
 }
+
+/// `--out` goes through a temporary file and a rename: an existing (longer) file is
+/// replaced whole, and no temporary is left next to it; a target that cannot be replaced
+/// (a folder) is an error that leaves the folder's contents as they were.
+#[test]
+fn gen_out_replaces_the_file_whole_and_leaves_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.json");
+    std::fs::write(&path, "x".repeat(1_000_000)).unwrap();
+    let out = gnutella(&[
+        "topology",
+        "gen",
+        "ring:n=5",
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = TopologyConfig::load(&path).unwrap();
+    assert_eq!(config.peers.len(), 5);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["net.json"]);
+
+    let folder = dir.path().join("taken");
+    std::fs::create_dir(&folder).unwrap();
+    let out = gnutella(&[
+        "topology",
+        "gen",
+        "ring:n=5",
+        "--out",
+        folder.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write"));
+    let mut names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["net.json", "taken"]);
+}

@@ -188,7 +188,7 @@ fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
     let json = config.to_json_pretty();
     match &args.out {
         Some(path) => {
-            std::fs::write(path, json + "\n")
+            gnutella::experiment::atomic_write(path, json + "\n")
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             eprintln!(
                 "wrote {}: {} ({} peers, {} links, seed {})",

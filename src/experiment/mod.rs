@@ -3,8 +3,11 @@
 //! The per-query record itself lives in `node::record`, so both drivers can fill it; this
 //! layer decides what to run (workloads, sweep specs) and what to make of the records.
 
+pub mod atomic_write;
 pub mod plot;
 pub mod spec;
 pub mod summary;
 pub mod sweep;
 pub mod workload;
+
+pub use atomic_write::atomic_write;

@@ -10,11 +10,26 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::atomic_write;
+
 /// Why a chart could not be drawn.
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
     #[error("plotting {path}: {message}")]
     Draw { path: String, message: String },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Saves a drawn chart under its final name in one step (see [`atomic_write`]).
+fn save_svg(path: &Path, svg: &str) -> Result<(), PlotError> {
+    atomic_write(path, svg).map_err(|source| PlotError::Write {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// One line: a name for the legend and its (x, y) points.
@@ -117,102 +132,107 @@ pub fn line_chart_with(
     scale: YScale,
 ) -> Result<(), PlotError> {
     let err = draw_error(path);
-    let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let keep = |p: &(f64, f64)| {
-        p.0.is_finite()
-            && p.1.is_finite()
-            && (!log_x || p.0 > 0.0)
-            && (scale != YScale::Log || p.1 > 0.0)
-    };
-    let series: Vec<Series> = series
-        .iter()
-        .map(|s| Series {
-            name: s.name.clone(),
-            points: s.points.iter().copied().filter(keep).collect(),
-        })
-        .collect();
-    let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
-    let (x_min, x_max) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-        (lo.min(x), hi.max(x))
-    });
-    let (x_min, x_max) = if log_x {
-        y_range(
-            series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
-            YScale::Log,
-        )
-    } else if x_min.is_finite() && x_max > x_min {
-        (x_min, x_max)
-    } else if x_min.is_finite() {
-        (x_min - 1.0, x_min + 1.0)
-    } else {
-        (0.0, 1.0)
-    };
-    let (y_lo, y_hi) = y_range(
-        series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
-        scale,
-    );
-    // Rising lines leave the upper left free on cost charts and the lower right free on
-    // share-of-queries charts.
-    let legend_at = if scale == YScale::Fraction {
-        SeriesLabelPosition::LowerRight
-    } else {
-        SeriesLabelPosition::UpperLeft
-    };
-    let mut builder = ChartBuilder::on(&root);
-    builder
-        .caption(title, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(70);
-    // Integer x values (TTLs) get integer labels only, not 1.5, 2.5, ...
-    let integral_x = series
-        .iter()
-        .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
-    let x_format = move |x: &f64| -> String {
-        if !integral_x {
-            format!("{x}")
-        } else if x.fract() == 0.0 {
-            format!("{x:.0}")
+    // Drawn in memory, so a failure never leaves a half-written file.
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        let keep = |p: &(f64, f64)| {
+            p.0.is_finite()
+                && p.1.is_finite()
+                && (!log_x || p.0 > 0.0)
+                && (scale != YScale::Log || p.1 > 0.0)
+        };
+        let series: Vec<Series> = series
+            .iter()
+            .map(|s| Series {
+                name: s.name.clone(),
+                points: s.points.iter().copied().filter(keep).collect(),
+            })
+            .collect();
+        let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+        let (x_min, x_max) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+        let (x_min, x_max) = if log_x {
+            y_range(
+                series.iter().flat_map(|s| s.points.iter().map(|p| p.0)),
+                YScale::Log,
+            )
+        } else if x_min.is_finite() && x_max > x_min {
+            (x_min, x_max)
+        } else if x_min.is_finite() {
+            (x_min - 1.0, x_min + 1.0)
         } else {
-            String::new()
-        }
-    };
-    macro_rules! draw_lines {
-        ($x:expr, $y:expr) => {{
-            let mut chart = builder
-                .build_cartesian_2d($x, $y)
-                .map_err(|e| err(e.to_string()))?;
-            chart
-                .configure_mesh()
-                .x_desc(x_label)
-                .y_desc(y_label)
-                .x_label_formatter(&x_format)
-                .draw()
-                .map_err(|e| err(e.to_string()))?;
-            for (i, s) in series.iter().enumerate() {
-                let c = colour(i);
-                chart
-                    .draw_series(LineSeries::new(s.points.clone(), c.stroke_width(2)))
-                    .map_err(|e| err(e.to_string()))?
-                    .label(s.name.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                    });
-                chart
-                    .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))
-                    .map_err(|e| err(e.to_string()))?;
+            (0.0, 1.0)
+        };
+        let (y_lo, y_hi) = y_range(
+            series.iter().flat_map(|s| s.points.iter().map(|p| p.1)),
+            scale,
+        );
+        // Rising lines leave the upper left free on cost charts and the lower right free on
+        // share-of-queries charts.
+        let legend_at = if scale == YScale::Fraction {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperLeft
+        };
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(70);
+        // Integer x values (TTLs) get integer labels only, not 1.5, 2.5, ...
+        let integral_x = series
+            .iter()
+            .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
+        let x_format = move |x: &f64| -> String {
+            if !integral_x {
+                format!("{x}")
+            } else if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                String::new()
             }
-            legend(&mut chart, legend_at).map_err(|e| err(e.to_string()))?;
-        }};
+        };
+        macro_rules! draw_lines {
+            ($x:expr, $y:expr) => {{
+                let mut chart = builder
+                    .build_cartesian_2d($x, $y)
+                    .map_err(|e| err(e.to_string()))?;
+                chart
+                    .configure_mesh()
+                    .x_desc(x_label)
+                    .y_desc(y_label)
+                    .x_label_formatter(&x_format)
+                    .draw()
+                    .map_err(|e| err(e.to_string()))?;
+                for (i, s) in series.iter().enumerate() {
+                    let c = colour(i);
+                    chart
+                        .draw_series(LineSeries::new(s.points.clone(), c.stroke_width(2)))
+                        .map_err(|e| err(e.to_string()))?
+                        .label(s.name.clone())
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                        });
+                    chart
+                        .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                        .map_err(|e| err(e.to_string()))?;
+                }
+                legend(&mut chart, legend_at).map_err(|e| err(e.to_string()))?;
+            }};
+        }
+        match (log_x, scale == YScale::Log) {
+            (false, false) => draw_lines!(x_min..x_max, y_lo..y_hi),
+            (false, true) => draw_lines!(x_min..x_max, (y_lo..y_hi).log_scale()),
+            (true, false) => draw_lines!((x_min..x_max).log_scale(), y_lo..y_hi),
+            (true, true) => draw_lines!((x_min..x_max).log_scale(), (y_lo..y_hi).log_scale()),
+        }
+        root.present().map_err(|e| err(e.to_string()))?;
     }
-    match (log_x, scale == YScale::Log) {
-        (false, false) => draw_lines!(x_min..x_max, y_lo..y_hi),
-        (false, true) => draw_lines!(x_min..x_max, (y_lo..y_hi).log_scale()),
-        (true, false) => draw_lines!((x_min..x_max).log_scale(), y_lo..y_hi),
-        (true, true) => draw_lines!((x_min..x_max).log_scale(), (y_lo..y_hi).log_scale()),
-    }
-    root.present().map_err(|e| err(e.to_string()))
+    save_svg(path, &svg)
 }
 
 fn legend<'a, DB, CT>(
@@ -241,10 +261,15 @@ pub fn bar_chart(
     scale: YScale,
 ) -> Result<(), PlotError> {
     let err = draw_error(path);
-    let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    draw_bars(&root, title, y_label, bars, scale).map_err(&err)?;
-    root.present().map_err(|e| err(e.to_string()))
+    // Drawn in memory, so a failure never leaves a half-written file.
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        draw_bars(&root, title, y_label, bars, scale).map_err(&err)?;
+        root.present().map_err(|e| err(e.to_string()))?;
+    }
+    save_svg(path, &svg)
 }
 
 /// Draws several bar charts side by side in one file (e.g. messages and success per
@@ -256,17 +281,23 @@ pub fn bar_panels(
 ) -> Result<(), PlotError> {
     let err = draw_error(path);
     let count = panels.len().max(1);
-    let root =
-        SVGBackend::new(path, (WIDTH * count as u32 / 2 + WIDTH / 2, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-    let root = root
-        .titled(title, ("sans-serif", 24))
-        .map_err(|e| err(e.to_string()))?;
-    let areas = root.split_evenly((1, count));
-    for (area, (panel_title, y_label, bars, scale)) in areas.iter().zip(panels) {
-        draw_bars(area, panel_title, y_label, bars, *scale).map_err(&err)?;
+    // Drawn in memory, so a failure never leaves a half-written file.
+    let mut svg = String::new();
+    {
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH * count as u32 / 2 + WIDTH / 2, HEIGHT))
+                .into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
+        let root = root
+            .titled(title, ("sans-serif", 24))
+            .map_err(|e| err(e.to_string()))?;
+        let areas = root.split_evenly((1, count));
+        for (area, (panel_title, y_label, bars, scale)) in areas.iter().zip(panels) {
+            draw_bars(area, panel_title, y_label, bars, *scale).map_err(&err)?;
+        }
+        root.present().map_err(|e| err(e.to_string()))?;
     }
-    root.present().map_err(|e| err(e.to_string()))
+    save_svg(path, &svg)
 }
 
 fn draw_bars<DB: DrawingBackend>(

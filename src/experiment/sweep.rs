@@ -20,6 +20,7 @@ use crate::sim::{
 };
 use crate::topology::Graph;
 
+use super::atomic_write;
 use super::plot::{self, Bars, PlotError, Series, YScale};
 use super::spec::{ResolvedSpec, StrategyChoice, TopologySource};
 use super::summary::{write_csv_row, Summary};
@@ -303,7 +304,7 @@ pub fn write_outputs(
         path: csv_path.clone(),
         source,
     })?;
-    std::fs::write(&csv_path, csv).map_err(|source| SweepError::Write {
+    atomic_write(&csv_path, csv).map_err(|source| SweepError::Write {
         path: csv_path.clone(),
         source,
     })?;
@@ -320,7 +321,7 @@ pub fn write_outputs(
     });
     let mut text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     text.push('\n');
-    std::fs::write(&summary_path, text).map_err(|source| SweepError::Write {
+    atomic_write(&summary_path, text).map_err(|source| SweepError::Write {
         path: summary_path.clone(),
         source,
     })?;
