@@ -4,12 +4,77 @@
 mod live_support;
 
 use std::net::SocketAddrV4;
+use std::sync::Arc;
 use std::time::Duration;
 
-use gnutella::net::handshake::{connect, HandshakeLimits, LocalInfo};
-use live_support::{bounded, config, search, start};
+use gnutella::net::from_config::ConfigFactory;
+use gnutella::net::handshake::{connect, HandshakeError, HandshakeLimits, LocalInfo};
+use gnutella::net::network::{bind_all, Network, RemoteLink};
+use gnutella::net::NetConfig;
+use gnutella::node::record::Recorder;
+use gnutella::node::Event;
+use gnutella::protocol::{Guid, Message, Payload, Query};
+use gnutella::topology::TopologyConfig;
+use live_support::{bounded, config, search, start, test_net};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+/// Starts a config's peers in this process with links to peers elsewhere (`remote`).
+async fn start_with(config: TopologyConfig, remote: Vec<RemoteLink>, net: NetConfig) -> Network {
+    let config = Arc::new(config);
+    let members = (0..config.peers.len()).collect();
+    let mut factory = ConfigFactory::new(config.clone(), members).expect("config prepares");
+    let mut plans = factory.plans();
+    let listeners = bind_all(&mut plans).await.expect("binds");
+    let names = plans.iter().map(|p| p.id.clone()).collect();
+    Network::start(
+        plans,
+        listeners,
+        config.links(),
+        remote,
+        &mut factory,
+        net,
+        Recorder::with_names(names),
+    )
+}
+
+/// A raw client's word on who it is.
+fn claiming(addr: &str) -> LocalInfo {
+    LocalInfo {
+        listen_addr: addr.parse().expect("address"),
+        max_ttl: 7,
+        deflate: false,
+    }
+}
+
+/// Waits (bounded) until `cond` holds.
+async fn until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn neighbours_of(network: &Network, peer: usize) -> Vec<SocketAddrV4> {
+    network.peers()[peer].peer.shared.linked()
+}
+
+/// Whether the remote has closed the connection (or has not, within `within`).
+async fn still_open(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return true,
+            Ok(Ok(0)) | Ok(Err(_)) => return false,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
 
 /// Reads until the peer closes the connection; returns what it sent before closing.
 /// Panics if it is still open after `within`.
@@ -125,6 +190,322 @@ async fn hostile_clients_lose_only_their_own_connection() {
             Ok(Ok(0)) | Ok(Err(_)) => panic!("a skipped frame must not cost the link"),
             Ok(Ok(_)) | Err(_) => {}
         }
+        network.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_claiming_a_neighbours_address_cannot_keep_it_from_linking() {
+    bounded("impostor test", async {
+        // The configured neighbour's port is held by a stand-in that closes every
+        // connection, so our peer's dials fail until the real neighbour starts there.
+        let stand_in = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let real: SocketAddrV4 = match stand_in.local_addr().unwrap() {
+            std::net::SocketAddr::V4(a) => a,
+            other => panic!("not IPv4: {other}"),
+        };
+        let refuser = tokio::spawn(async move {
+            while let Ok((s, _)) = stand_in.accept().await {
+                drop(s);
+            }
+        });
+        let mut ours = start_with(
+            config("dialler", 7, &[(vec![], vec![])]),
+            vec![RemoteLink {
+                local: 0,
+                addr: real,
+                dial: true,
+            }],
+            test_net(),
+        )
+        .await;
+        let target = ours.peers()[0].listen;
+
+        // A claim to an address that is not the socket's is not believed.
+        let mut liar = TcpStream::connect(target).await.unwrap();
+        connect(
+            &mut liar,
+            &claiming("10.9.8.7:6346"),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await
+        .expect("the link itself is accepted");
+        // The impostor says it is the configured neighbour, from the right IP: believed
+        // for now, so it holds the slot.
+        let mut impostor = TcpStream::connect(target).await.unwrap();
+        connect(
+            &mut impostor,
+            &claiming(&real.to_string()),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await
+        .expect("handshake");
+        until("the impostor's link is up", Duration::from_secs(5), || {
+            neighbours_of(&ours, 0).contains(&real)
+        })
+        .await;
+        assert!(!neighbours_of(&ours, 0).contains(&"10.9.8.7:6346".parse().unwrap()));
+
+        // The real neighbour comes up at its address: our dial reaches it and the
+        // impostor's link is closed in its favour.
+        refuser.abort();
+        let _ = refuser.await;
+        let mut theirs_config = config("real", 7, &[(vec![], vec![("the-real-one.bin", 1234)])]);
+        theirs_config.peers[0].listen = real;
+        let mut theirs = start_with(theirs_config, vec![], test_net()).await;
+        closed_by_peer(&mut impostor, Duration::from_secs(20)).await;
+        ours.wait_overlay(Duration::from_secs(20))
+            .await
+            .expect("the configured link comes up");
+        let (record, _) = search(&ours, 0, "the real one", 7).await;
+        assert!(
+            record.success,
+            "the real neighbour answers through the link"
+        );
+        assert!(still_open(&mut liar, Duration::from_millis(200)).await);
+        ours.shutdown().await;
+        theirs.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_listening_on_all_interfaces_advertises_the_address_it_is_reached_at() {
+    bounded("0.0.0.0 test", async {
+        let mut searcher = start_with(
+            config("searcher", 7, &[(vec![], vec![])]),
+            vec![],
+            test_net(),
+        )
+        .await;
+        let searcher_addr = searcher.peers()[0].listen;
+        let mut wide_config = config("wide", 7, &[(vec![], vec![("everywhere.bin", 4321)])]);
+        wide_config.peers[0].listen = "0.0.0.0:0".parse().unwrap();
+        // The wide peer dials the searcher over loopback.
+        let mut wide = start_with(
+            wide_config,
+            vec![RemoteLink {
+                local: 0,
+                addr: searcher_addr,
+                dial: true,
+            }],
+            test_net(),
+        )
+        .await;
+        let port = wide.peers()[0].listen.port();
+        let reached_at = SocketAddrV4::new([127, 0, 0, 1].into(), port);
+        wide.wait_overlay(Duration::from_secs(20))
+            .await
+            .expect("link up");
+        until(
+            "the searcher knows its neighbour",
+            Duration::from_secs(5),
+            || !neighbours_of(&searcher, 0).is_empty(),
+        )
+        .await;
+        assert_eq!(
+            neighbours_of(&searcher, 0),
+            vec![reached_at],
+            "the handshake gave the address the link runs over, not 0.0.0.0"
+        );
+        let (record, events) = search(&searcher, 0, "everywhere", 7).await;
+        assert!(record.success);
+        let hits: Vec<(std::net::Ipv4Addr, u16)> = events
+            .iter()
+            .filter_map(|e| match &e.event {
+                Event::HitReceived { hit, .. } => Some((hit.ip, hit.port)),
+                _ => None,
+            })
+            .collect();
+        assert!(!hits.is_empty());
+        for (ip, hit_port) in hits {
+            assert_eq!(
+                (ip, hit_port),
+                (*reached_at.ip(), port),
+                "a downloadable address"
+            );
+        }
+
+        // A second machine running the same command is not taken for ourselves: its
+        // unspecified claim means "the address you reach me at".
+        let mut twin = TcpStream::connect(reached_at).await.unwrap();
+        connect(
+            &mut twin,
+            &claiming(&format!("0.0.0.0:{}", port + 1)),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await
+        .expect("not refused as self");
+        let twin_addr = SocketAddrV4::new([127, 0, 0, 1].into(), port + 1);
+        until(
+            "the twin is known by its socket IP",
+            Duration::from_secs(5),
+            || neighbours_of(&wide, 0).contains(&twin_addr),
+        )
+        .await;
+        searcher.shutdown().await;
+        wide.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_peer_answers_503_and_keeps_its_links() {
+    bounded("max links test", async {
+        let net = NetConfig {
+            max_links: 2,
+            ..test_net()
+        };
+        let mut network = start_with(
+            config(
+                "full",
+                7,
+                &[(vec![1], vec![]), (vec![], vec![("kept.bin", 99)])],
+            ),
+            vec![],
+            net,
+        )
+        .await;
+        network
+            .wait_overlay(Duration::from_secs(20))
+            .await
+            .expect("overlay");
+        let target = network.peers()[1].listen;
+        let first = network.peers()[0].listen;
+
+        // Link 2 of 2.
+        let mut second = TcpStream::connect(target).await.unwrap();
+        connect(
+            &mut second,
+            &claiming("127.0.0.1:11"),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await
+        .expect("a second link fits");
+        until("the second link is up", Duration::from_secs(5), || {
+            neighbours_of(&network, 1).len() == 2
+        })
+        .await;
+
+        // A third handshake: 503, with neighbours to try instead, then closed.
+        let mut third = TcpStream::connect(target).await.unwrap();
+        third
+            .write_all(
+                b"GNUTELLA CONNECT/0.6\r\nUser-Agent: third\r\nListen-IP: 127.0.0.1:12\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let answer =
+            String::from_utf8_lossy(&closed_by_peer(&mut third, Duration::from_secs(3)).await)
+                .to_string();
+        assert!(answer.starts_with("GNUTELLA/0.6 503"), "got {answer:?}");
+        let tries = answer
+            .lines()
+            .find_map(|l| l.strip_prefix("X-Try-Ultrapeers:"))
+            .unwrap_or_default();
+        assert!(tries.contains(&first.to_string()), "got {answer:?}");
+        let mut fourth = TcpStream::connect(target).await.unwrap();
+        let refused = connect(
+            &mut fourth,
+            &claiming("127.0.0.1:13"),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(HandshakeError::Refused { code: 503, .. })),
+            "{refused:?}"
+        );
+
+        // The links we have keep working.
+        let (record, _) = search(&network, 0, "kept", 7).await;
+        assert!(record.success, "the existing link still answers");
+        assert!(still_open(&mut second, Duration::from_millis(200)).await);
+        network.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_neighbour_that_stops_reading_is_dropped() {
+    bounded("stalled reader test", async {
+        let mut net = test_net();
+        net.link.send_timeout = Duration::from_millis(500);
+        let names: Vec<String> = (0..50)
+            .map(|i| format!("flood-{i:03}-some-long-name.bin"))
+            .collect();
+        let files: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 1000)).collect();
+        let mut network = start_with(
+            config(
+                "stall",
+                7,
+                &[(vec![1], files), (vec![], vec![("other.bin", 5)])],
+            ),
+            vec![],
+            net,
+        )
+        .await;
+        network
+            .wait_overlay(Duration::from_secs(20))
+            .await
+            .expect("overlay");
+        let target = network.peers()[0].listen;
+
+        // A client with a tiny receive window that asks and asks and never reads.
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut sink = socket.connect(target.into()).await.unwrap();
+        let claim: SocketAddrV4 = "127.0.0.1:14".parse().unwrap();
+        connect(
+            &mut sink,
+            &claiming(&claim.to_string()),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await
+        .expect("handshake");
+        until("the sink is linked", Duration::from_secs(5), || {
+            neighbours_of(&network, 0).contains(&claim)
+        })
+        .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+        let mut n: u32 = 0;
+        while neighbours_of(&network, 0).contains(&claim) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a stalled neighbour was kept"
+            );
+            let mut batch = bytes::BytesMut::new();
+            for _ in 0..100 {
+                n += 1;
+                let mut guid = [0x5au8; 16];
+                guid[..4].copy_from_slice(&n.to_le_bytes());
+                Message {
+                    guid: Guid(guid),
+                    ttl: 1,
+                    hops: 0,
+                    payload: Payload::Query(Arc::new(Query::keywords("flood"))),
+                }
+                .encode(&mut batch);
+            }
+            if sink.write_all(&batch).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        until(
+            "the stalled neighbour is dropped",
+            Duration::from_secs(10),
+            || !neighbours_of(&network, 0).contains(&claim),
+        )
+        .await;
+        let (record, _) = search(&network, 1, "flood", 7).await;
+        assert!(record.success, "the others keep answering");
         network.shutdown().await;
     })
     .await;
