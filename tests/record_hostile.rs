@@ -1,12 +1,12 @@
 //! Events a hostile network can provoke must not turn into phantom query records or
 //! unbounded recorder memory: junk QueryHits (random GUIDs, no route back) open nothing,
 //! queries from outside the recorded peers stay out of the report, and the number of open
-//! records of a live recorder is capped with the oldest relayed ones evicted first.
+//! records is capped, with the oldest relayed ones evicted first.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use gnutella::node::record::Recorder;
+use gnutella::node::record::{Recorder, DEFAULT_MAX_RELAYED};
 use gnutella::node::{ConnId, DropReason, Event, Time};
 use gnutella::protocol::{kind, Guid, QueryHit};
 
@@ -136,4 +136,49 @@ fn the_cap_evicts_relayed_queries_before_our_own_searches() {
     }
     let words: Vec<String> = own.records().into_iter().map(|r| r.query).collect();
     assert_eq!(words, ["q1", "q2"]);
+}
+
+/// A long-running peer (`gnutella peer` folds its own events with `Recorder::new()`)
+/// relaying a flood of distinct queries keeps at most `DEFAULT_MAX_RELAYED` of them open,
+/// and the searches it started itself survive.
+#[test]
+fn a_relay_flood_is_capped_by_default_and_keeps_our_search() {
+    let mut rec = Recorder::new();
+    start(&mut rec, 0, guid_of(u32::MAX), "ours");
+    let flood = DEFAULT_MAX_RELAYED as u32 + 20_000;
+    for n in 0..flood {
+        rec.record(
+            1,
+            Time::ZERO,
+            &Event::QueryReceived {
+                guid: guid_of(n),
+                from: ConnId(1),
+                hops: 1,
+            },
+        );
+    }
+    assert_eq!(rec.open_queries(), DEFAULT_MAX_RELAYED + 1);
+    let records = rec.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].query, "ours");
+
+    // The newest relayed queries are the ones kept: a late copy of the newest one still
+    // counts, one of the oldest (evicted) is forgotten.
+    let mut shard = Recorder::new();
+    shard.keep_relayed();
+    shard.set_max_relayed(Some(3));
+    for n in 0..5u32 {
+        shard.record(
+            1,
+            Time::from_millis(u64::from(n)),
+            &Event::QueryReceived {
+                guid: guid_of(n),
+                from: ConnId(1),
+                hops: 1,
+            },
+        );
+    }
+    let kept: Vec<String> = shard.records().into_iter().map(|r| r.guid).collect();
+    let expected: Vec<String> = (2..5u32).map(|n| guid_of(n).to_hex()).collect();
+    assert_eq!(kept, expected);
 }

@@ -14,8 +14,10 @@
 //! nothing and never show up as phantom queries. Records of queries that started outside
 //! the recorded peers are kept (a shard relaying another shard's query needs its counts for
 //! the parent's merge) but left out of [`Recorder::records`] unless
-//! [`Recorder::keep_relayed`] asks for them; and the number of open records is capped
-//! ([`Recorder::set_max_queries`]), relayed ones evicted first, oldest first.
+//! [`Recorder::keep_relayed`] asks for them. Memory stays bounded for long-running peers:
+//! at most [`DEFAULT_MAX_RELAYED`] records of relayed queries stay open (oldest evicted
+//! first, [`Recorder::set_max_relayed`]), and an optional cap on all open records
+//! ([`Recorder::set_max_queries`]) evicts relayed ones first, then the oldest searches.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -181,10 +183,13 @@ impl Accumulator {
     }
 }
 
-/// How many queries a live-network recorder ([`Recorder::with_names`]) keeps open before
-/// it evicts the oldest: a long-running peer sees every query the network floods, and
-/// each open record holds a few hundred bytes (more for a wide reach).
-pub const DEFAULT_LIVE_MAX_QUERIES: usize = 100_000;
+/// How many records of queries started outside the recorded peers a recorder keeps open
+/// before it evicts the oldest: a long-running peer (`gnutella peer`, a launched network)
+/// sees every query the network floods, each open record holds a few hundred bytes (more
+/// for a wide reach), and such records are never reported on their own. Searches the
+/// recorded peers started are bounded by the driver's workload and are not capped unless
+/// [`Recorder::set_max_queries`] asks.
+pub const DEFAULT_MAX_RELAYED: usize = 100_000;
 
 /// Folds node events from any number of peers into per-query records.
 #[derive(Clone, Debug, Default)]
@@ -192,15 +197,18 @@ pub struct Recorder {
     names: Option<Vec<String>>,
     strategy: String,
     scope: Scope,
-    /// Open records beyond this many evict the oldest (`None`: no cap, the simulator's
-    /// default, whose workload is local and bounded).
+    /// Open records beyond this many evict the oldest (`None`: no cap, the default).
     max_queries: Option<usize>,
+    /// Open records of relayed queries beyond this many evict the oldest of them.
+    max_relayed: Option<usize>,
+    /// Open records no recorded peer has started (yet).
+    relayed_open: usize,
     /// Report records of queries no recorded peer started (a shard child does, for the
     /// parent's merge).
     keep_relayed: bool,
     /// Record GUIDs in creation order, split by whether a recorded peer started the query:
     /// relayed ones are evicted first. Entries may be stale (evicted, or since started
-    /// here); eviction skips those.
+    /// here); eviction skips those. `started_order` is kept only under `max_queries`.
     relayed_order: VecDeque<Guid>,
     started_order: VecDeque<Guid>,
     /// Keyed with a per-process random key: the live network's GUIDs come from peers, and
@@ -218,6 +226,7 @@ impl Recorder {
     pub fn new() -> Recorder {
         Recorder {
             strategy: "flood".to_string(),
+            max_relayed: Some(DEFAULT_MAX_RELAYED),
             ..Recorder::default()
         }
     }
@@ -230,7 +239,7 @@ impl Recorder {
             strategy: "flood".to_string(),
             queries: HashMap::with_hasher(random_key()),
             sent_per_peer: vec![0; peers],
-            max_queries: Some(DEFAULT_LIVE_MAX_QUERIES),
+            max_relayed: Some(DEFAULT_MAX_RELAYED),
             ..Recorder::default()
         }
     }
@@ -248,30 +257,31 @@ impl Recorder {
     }
 
     /// Caps the number of open query records at `max` (at least 1); beyond it the oldest
-    /// record of a query started elsewhere is dropped, or else the oldest record. `None`
-    /// lifts the cap.
+    /// record of a query started elsewhere is dropped, or else the oldest search. `None`
+    /// (the default) lifts the cap.
     pub fn set_max_queries(&mut self, max: Option<usize>) {
         if self.max_queries.is_none() && max.is_some() {
-            // Records opened while uncapped join the order lists, oldest first.
-            let mut open: Vec<(Time, Guid, bool)> = self
+            // Searches opened while uncapped join the order list, oldest first.
+            let mut open: Vec<(Time, Guid)> = self
                 .queries
                 .iter()
-                .map(|(g, a)| (a.start(), *g, a.started.is_some()))
+                .filter(|(_, a)| a.started.is_some())
+                .map(|(g, a)| (a.start(), *g))
                 .collect();
             open.sort();
-            for (_, guid, started) in open {
-                if started {
-                    self.started_order.push_back(guid);
-                } else {
-                    self.relayed_order.push_back(guid);
-                }
-            }
+            self.started_order = open.into_iter().map(|(_, g)| g).collect();
         }
         self.max_queries = max.map(|m| m.max(1));
         if max.is_none() {
-            self.relayed_order.clear();
             self.started_order.clear();
         }
+    }
+
+    /// Caps the open records of relayed queries (no recorded peer started them) at `max`
+    /// (at least 1), evicting the oldest; `None` lifts the cap. Default:
+    /// [`DEFAULT_MAX_RELAYED`].
+    pub fn set_max_relayed(&mut self, max: Option<usize>) {
+        self.max_relayed = max.map(|m| m.max(1));
     }
 
     /// Makes [`Recorder::records`] include queries no recorded peer started (origin
@@ -333,8 +343,11 @@ impl Recorder {
         let starts = matches!(event, Event::SearchStarted { .. });
         match self.queries.get(&guid) {
             Some(acc) => {
-                if starts && acc.started.is_none() && self.max_queries.is_some() {
-                    self.started_order.push_back(guid);
+                if starts && acc.started.is_none() {
+                    self.relayed_open = self.relayed_open.saturating_sub(1);
+                    if self.max_queries.is_some() {
+                        self.started_order.push_back(guid);
+                    }
                 }
             }
             None => {
@@ -348,16 +361,15 @@ impl Recorder {
                 if !opens {
                     return;
                 }
-                self.make_room();
+                self.make_room(starts);
                 self.queries.insert(guid, Accumulator::default());
-                // Without a cap nothing is ever evicted: spare the order lists (a
-                // simulated workload may hold millions of queries).
-                if self.max_queries.is_some() {
-                    if starts {
-                        self.started_order.push_back(guid);
-                    } else {
-                        self.relayed_order.push_back(guid);
-                    }
+                if !starts {
+                    self.relayed_open += 1;
+                    self.relayed_order.push_back(guid);
+                } else if self.max_queries.is_some() {
+                    // Without a cap no search is evicted: spare the list (a simulated
+                    // workload may hold millions of queries).
+                    self.started_order.push_back(guid);
                 }
             }
         }
@@ -423,24 +435,53 @@ impl Recorder {
         }
     }
 
-    /// Drops open records until one more fits under the cap: first the oldest record of a
-    /// query no recorded peer started, then the oldest of all.
-    fn make_room(&mut self) {
-        let Some(max) = self.max_queries else {
-            return;
-        };
-        while self.queries.len() >= max {
-            if let Some(guid) = self.relayed_order.pop_front() {
-                if self.queries.get(&guid).is_some_and(|a| a.started.is_none()) {
-                    self.queries.remove(&guid);
-                }
-            } else if let Some(guid) = self.started_order.pop_front() {
-                self.queries.remove(&guid);
-            } else {
-                // The order lists always cover every open record; never loop forever.
-                break;
+    /// Drops open records until one more fits under the caps: a new relayed record
+    /// (`starts` false) must fit under the relayed cap, any new record under the total
+    /// cap; relayed records go first, oldest first, then the oldest searches.
+    fn make_room(&mut self, starts: bool) {
+        if !starts {
+            if let Some(max) = self.max_relayed {
+                while self.relayed_open >= max && self.evict_relayed() {}
             }
         }
+        if let Some(max) = self.max_queries {
+            while self.queries.len() >= max {
+                if !self.evict_relayed() && !self.evict_started() {
+                    // The order lists cover every open record; never loop forever.
+                    break;
+                }
+            }
+        }
+        // Entries of relayed queries since started here go stale; keep the list near the
+        // number of open relayed records.
+        if self.relayed_order.len() > 2 * self.relayed_open + 1024 {
+            let queries = &self.queries;
+            self.relayed_order
+                .retain(|g| queries.get(g).is_some_and(|a| a.started.is_none()));
+        }
+    }
+
+    /// Drops the oldest open relayed record; false when there is none.
+    fn evict_relayed(&mut self) -> bool {
+        while let Some(guid) = self.relayed_order.pop_front() {
+            if self.queries.get(&guid).is_some_and(|a| a.started.is_none()) {
+                self.queries.remove(&guid);
+                self.relayed_open = self.relayed_open.saturating_sub(1);
+                return true;
+            }
+        }
+        self.relayed_open = 0;
+        false
+    }
+
+    /// Drops the oldest open search; false when there is none.
+    fn evict_started(&mut self) -> bool {
+        while let Some(guid) = self.started_order.pop_front() {
+            if self.queries.remove(&guid).is_some() {
+                return true;
+            }
+        }
+        false
     }
 
     /// The records so far, ordered by start time, then GUID: only queries a recorded peer
