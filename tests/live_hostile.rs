@@ -510,3 +510,51 @@ async fn a_neighbour_that_stops_reading_is_dropped() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_beyond_the_pending_cap_are_closed_unanswered() {
+    bounded("pending cap test", async {
+        let net = NetConfig {
+            max_pending: 2,
+            handshake: HandshakeLimits {
+                // Long, so the idle sockets below are still pending when the third comes.
+                timeout: Duration::from_secs(30),
+                ..HandshakeLimits::default()
+            },
+            ..test_net()
+        };
+        let mut network = start_with(config("pending", 7, &[(vec![], vec![])]), vec![], net).await;
+        let target = network.peers()[0].listen;
+        let mut idle = Vec::new();
+        for _ in 0..2 {
+            idle.push(TcpStream::connect(target).await.unwrap());
+        }
+        // Let the listener accept them before the third arrives.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut third = TcpStream::connect(target).await.unwrap();
+        third.write_all(b"GNUTELLA CONNECT/0.6\r\n\r\n").await.ok();
+        assert!(closed_by_peer(&mut third, Duration::from_secs(5))
+            .await
+            .is_empty());
+        for socket in &mut idle {
+            assert!(
+                still_open(socket, Duration::from_millis(100)).await,
+                "pending sockets are kept until their timeout"
+            );
+        }
+        // Once one of them goes, a place is free again.
+        idle.pop();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut late = TcpStream::connect(target).await.unwrap();
+        connect(
+            &mut late,
+            &claiming("127.0.0.1:15"),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await
+        .expect("a freed place takes a handshake");
+        network.shutdown().await;
+    })
+    .await;
+}

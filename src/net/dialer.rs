@@ -111,7 +111,7 @@ pub async fn dial_once(
     }
     let result = dial_claimed(addr, conn, peer, local, net).await;
     if result.is_err() {
-        peer.shared.release(&addr, conn);
+        peer.shared.release_slot(&addr, conn);
         if !matches!(result, Err(DialError::Stopping)) {
             peer.shared
                 .failed_handshakes

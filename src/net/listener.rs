@@ -167,7 +167,7 @@ async fn incoming(
             }
             if !shared.reserve_degree(net.max_links) {
                 if let Some(addr) = claimed.take() {
-                    shared.release(&addr, conn);
+                    shared.release_slot(&addr, conn);
                 }
                 return Err(busy(&shared.linked()));
             }
@@ -184,7 +184,7 @@ async fn incoming(
                 .failed_handshakes
                 .fetch_add(1, Ordering::Relaxed);
             if let Some(addr) = claimed {
-                peer.shared.release(&addr, conn);
+                peer.shared.release_slot(&addr, conn);
             }
             if reserved {
                 peer.shared.drop_degree();
@@ -222,7 +222,7 @@ async fn incoming(
         let _ = go.send(());
     } else {
         if let Some(addr) = claimed {
-            peer.shared.release(&addr, conn);
+            peer.shared.release_slot(&addr, conn);
         }
         peer.shared.drop_degree();
     }

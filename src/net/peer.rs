@@ -207,13 +207,21 @@ impl PeerShared {
         self.linked_set().get(addr).is_some_and(|s| s.conn == conn)
     }
 
-    /// Frees the slot of `addr` if `conn` still holds it (a displaced link must not free
-    /// the slot of the link that replaced it).
+    /// The link `conn` to `addr` is gone: frees the slot if `conn` still holds it (a
+    /// displaced link must not free the slot of the dial that replaced it). The address
+    /// is no longer up either way: a replacing link announces itself after the displaced
+    /// one is dropped, and marks it up again.
     pub fn release(&self, addr: &SocketAddrV4, conn: ConnId) {
+        self.release_slot(addr, conn);
+        self.up_set().remove(addr);
+    }
+
+    /// A handshake by `conn` failed: frees the slot of `addr` if `conn` holds it. (A dial
+    /// made past an inbound link's claim holds nothing, and that link stays up.)
+    pub fn release_slot(&self, addr: &SocketAddrV4, conn: ConnId) {
         let mut set = self.linked_set();
         if set.get(addr).is_some_and(|s| s.conn == conn) {
             set.remove(addr);
-            self.up_set().remove(addr);
         }
     }
 
@@ -591,17 +599,21 @@ impl Actor {
     }
 }
 
-/// A hit whose holder gave no address (a peer listening on 0.0.0.0 that cannot know which
-/// of its addresses others reach) gets the address of the link it crosses first: ours on
-/// the way out of its origin (hops 0), the sender's socket address on the way in. Nobody
-/// could download from 0.0.0.0, and LimeWire drops such hits.
+/// A hit or pong whose origin gave no address (a peer listening on 0.0.0.0 cannot know
+/// which of its addresses others reach) gets the address of the link it crosses first:
+/// ours on the way out of its origin (hops 0), the sender's socket address on the way in.
+/// Nobody could download from or connect to 0.0.0.0, and LimeWire drops such hits.
 fn advertise_on(mut msg: Message, link_addr: Option<SocketAddrV4>) -> Message {
-    if msg.hops == 0 {
-        if let (Payload::QueryHit(hit), Some(addr)) = (&mut msg.payload, link_addr) {
-            if hit.ip.is_unspecified() && !addr.ip().is_unspecified() {
-                std::sync::Arc::make_mut(hit).ip = *addr.ip();
-            }
+    let Some(addr) = link_addr else { return msg };
+    if msg.hops != 0 || addr.ip().is_unspecified() {
+        return msg;
+    }
+    match &mut msg.payload {
+        Payload::QueryHit(hit) if hit.ip.is_unspecified() => {
+            std::sync::Arc::make_mut(hit).ip = *addr.ip();
         }
+        Payload::Pong(pong) if pong.ip.is_unspecified() => pong.ip = *addr.ip(),
+        _ => {}
     }
     msg
 }
