@@ -558,3 +558,37 @@ async fn sockets_beyond_the_pending_cap_are_closed_unanswered() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_cap_never_refuses_a_configured_neighbour() {
+    bounded("hub test", async {
+        let net = NetConfig {
+            max_links: 2,
+            ..test_net()
+        };
+        // Three leaves dial a hub with a cap of 2: all three are configured, all link.
+        let mut network = start_with(
+            config(
+                "hub",
+                7,
+                &[
+                    (vec![3], vec![]),
+                    (vec![3], vec![]),
+                    (vec![3], vec![]),
+                    (vec![], vec![("at-the-hub.bin", 7)]),
+                ],
+            ),
+            vec![],
+            net,
+        )
+        .await;
+        network
+            .wait_overlay(Duration::from_secs(20))
+            .await
+            .expect("every configured link comes up");
+        let (record, _) = search(&network, 2, "at the hub", 7).await;
+        assert!(record.success);
+        network.shutdown().await;
+    })
+    .await;
+}

@@ -122,6 +122,25 @@ pub struct Network {
     tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>>,
 }
 
+/// A peer's listener settings: the link cap never refuses a configured neighbour, so a
+/// hub of a launched topology with more neighbours than `max_links` still gets them all.
+fn listener_net(
+    net: &NetConfig,
+    index: usize,
+    links: &[(usize, usize)],
+    remote: &[RemoteLink],
+) -> NetConfig {
+    let configured = links
+        .iter()
+        .filter(|&&(a, b)| a == index || b == index)
+        .count()
+        + remote.iter().filter(|r| r.local == index).count();
+    NetConfig {
+        max_links: net.max_links.max(configured),
+        ..*net
+    }
+}
+
 /// Binds one listener per plan (port 0 = ephemeral) and returns them with the real addresses.
 pub async fn bind_all(plans: &mut [PeerPlan]) -> Result<Vec<TcpListener>, NetworkError> {
     let mut listeners = Vec::with_capacity(plans.len());
@@ -184,7 +203,13 @@ impl Network {
             };
             let mut tasks = vec![
                 actor,
-                spawn_listener(listener, peer.clone(), local.clone(), net, http),
+                spawn_listener(
+                    listener,
+                    peer.clone(),
+                    local.clone(),
+                    listener_net(&net, i, &links, &remote),
+                    http,
+                ),
             ];
             let dial_seed = plan.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             for (n, &(a, b)) in links.iter().enumerate() {
