@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gnutella::net::clock;
-use gnutella::net::download::{download, DownloadOptions, DownloadRequest};
+use gnutella::net::download::{
+    check_file_name, download, sanitize_file_name, DownloadOptions, DownloadRequest,
+};
 use gnutella::net::hits::{describe, files_of, FoundFile};
 use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
 use gnutella::net::report::{report_json, NetworkSummary};
@@ -168,6 +170,11 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .ok_or_else(|| format!("there is no hit number {n} ({} hits)", found.len()))?;
         let mut options = DownloadOptions::new(&args.to);
         options.progress = !args.json;
+        // A name from the network that is unsafe on disk (separators, control
+        // characters) is saved under a sanitised name rather than refused.
+        if check_file_name(&file.record.name).is_err() {
+            options.save_as = Some(sanitize_file_name(&file.record.name)?);
+        }
         let request = DownloadRequest::from_hit(file.holder_addr(), &file.record);
         let done = download(&request, &options).await?;
         let line = format!(
