@@ -314,6 +314,12 @@ impl Node {
 
     /// A link came up (after the handshake).
     pub fn on_connected(&mut self, _now: Time, conn: ConnId, info: PeerInfo) {
+        // Drivers number links in increasing order: a new highest id is new, with no
+        // scan (a simulated hub of thousands of links would otherwise pay quadratically).
+        if !matches!(self.neighbours.last(), Some(last) if last.conn >= conn) {
+            self.neighbours.push(Neighbour { conn, info });
+            return;
+        }
         match self.neighbours.iter_mut().find(|n| n.conn == conn) {
             Some(existing) => existing.info = info,
             None => self.neighbours.push(Neighbour { conn, info }),

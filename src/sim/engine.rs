@@ -215,7 +215,7 @@ impl Simulation {
         let last_start = queries.iter().map(|q| q.at).max().unwrap_or(Time::ZERO);
         let end = last_start.plus_micros(self.config.settle_us);
         for (index, q) in queries.iter().enumerate() {
-            self.queue.push(q.at, Work::Search { index });
+            self.queue.push_planned(q.at, Work::Search { index });
         }
         self.start_churn();
         let mut guid_to_index: HashMap<Guid, usize> = HashMap::new();

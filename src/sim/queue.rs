@@ -7,6 +7,10 @@
 //! latency makes every delivery monotone), so those go to a FIFO lane that costs O(1); only
 //! the out-of-order rest pays for the binary heap. Popping takes the smaller head of the two
 //! lanes, which keeps the global (time, seq) order exact.
+//!
+//! Items planned up front (the searches of a run, seconds apart) get a third in-order lane
+//! of their own: in the FIFO lane they would sit at its back, far in the future, and send
+//! every delivery queued after them to the heap.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
@@ -48,6 +52,7 @@ impl<T> Ord for Scheduled<T> {
 #[derive(Debug)]
 pub struct EventQueue<T> {
     fifo: VecDeque<Scheduled<T>>,
+    planned: VecDeque<Scheduled<T>>,
     heap: BinaryHeap<Reverse<Scheduled<T>>>,
     next_seq: u64,
 }
@@ -56,6 +61,7 @@ impl<T> Default for EventQueue<T> {
     fn default() -> Self {
         EventQueue {
             fifo: VecDeque::new(),
+            planned: VecDeque::new(),
             heap: BinaryHeap::new(),
             next_seq: 0,
         }
@@ -78,28 +84,47 @@ impl<T> EventQueue<T> {
         }
     }
 
+    /// Queues an item planned before the run (same order rules as [`EventQueue::push`]);
+    /// planned items pushed in time order cost O(1) and keep the other lanes cheap.
+    pub fn push_planned(&mut self, time: Time, item: T) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let entry = Scheduled { time, seq, item };
+        match self.planned.back() {
+            Some(last) if last.time > time => self.heap.push(Reverse(entry)),
+            _ => self.planned.push_back(entry),
+        }
+    }
+
+    /// The lane holding the earliest item: 0 FIFO, 1 planned, 2 heap.
+    fn earliest_lane(&self) -> Option<usize> {
+        [
+            self.fifo.front().map(|e| e.key()),
+            self.planned.front().map(|e| e.key()),
+            self.heap.peek().map(|Reverse(e)| e.key()),
+        ]
+        .iter()
+        .enumerate()
+        .filter_map(|(lane, key)| key.map(|k| (k, lane)))
+        .min()
+        .map(|(_, lane)| lane)
+    }
+
     /// Due time of the next item, if any.
     pub fn peek_time(&self) -> Option<Time> {
-        match (self.fifo.front(), self.heap.peek()) {
-            (Some(a), Some(Reverse(b))) => Some(a.time.min(b.time)),
-            (Some(a), None) => Some(a.time),
-            (None, Some(Reverse(b))) => Some(b.time),
-            (None, None) => None,
+        match self.earliest_lane()? {
+            0 => self.fifo.front().map(|e| e.time),
+            1 => self.planned.front().map(|e| e.time),
+            _ => self.heap.peek().map(|Reverse(e)| e.time),
         }
     }
 
     /// Removes and returns the earliest item (ties: first queued first).
     pub fn pop(&mut self) -> Option<Scheduled<T>> {
-        let take_fifo = match (self.fifo.front(), self.heap.peek()) {
-            (Some(a), Some(Reverse(b))) => a.key() < b.key(),
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return None,
-        };
-        if take_fifo {
-            self.fifo.pop_front()
-        } else {
-            self.heap.pop().map(|Reverse(e)| e)
+        match self.earliest_lane()? {
+            0 => self.fifo.pop_front(),
+            1 => self.planned.pop_front(),
+            _ => self.heap.pop().map(|Reverse(e)| e),
         }
     }
 
@@ -110,7 +135,7 @@ impl<T> EventQueue<T> {
     }
 
     pub fn len(&self) -> usize {
-        self.fifo.len() + self.heap.len()
+        self.fifo.len() + self.planned.len() + self.heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -133,5 +158,21 @@ mod tests {
         q.push(Time(3), "f");
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|e| e.item)).collect();
         assert_eq!(order, ["c", "f", "a", "d", "b", "e"]);
+    }
+
+    #[test]
+    fn planned_items_interleave_exactly_by_time_then_insertion() {
+        let mut q = EventQueue::new();
+        q.push_planned(Time(5), "p5");
+        q.push_planned(Time(20), "p20");
+        q.push_planned(Time(10), "p10"); // out of order: goes to the heap
+        q.push(Time(5), "a5");
+        q.push(Time(10), "a10");
+        q.push(Time(30), "a30");
+        q.push(Time(7), "h7");
+        assert_eq!(q.peek_time(), Some(Time(5)));
+        assert_eq!(q.len(), 7);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|e| e.item)).collect();
+        assert_eq!(order, ["p5", "a5", "h7", "p10", "a10", "p20", "a30"]);
     }
 }
