@@ -11,7 +11,7 @@
 //! older than the age limit is ever reported.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
@@ -23,85 +23,118 @@ struct Slot<V> {
     at: Time,
 }
 
-/// One generation: a single entry inline, a hash map beyond that.
+/// One generation: its newest entry inline, older ones in a hash map.
 ///
 /// In a simulated flood almost every peer sees one GUID; holding that entry inside the
 /// node instead of in a freshly allocated hash table saves a heap object and a cache miss
-/// per peer. Once a generation has held two entries it keeps its map (cleared, not freed,
-/// on rotation) until the whole table idles out.
+/// per peer. When searches follow one another, the GUID in flight is the newest entry, so
+/// its many duplicates are found inline too; a 64-bit Bloom filter of the map's keys lets
+/// a lookup of a new GUID skip the map (and its cache misses) nearly always. Once a
+/// generation has held two entries it keeps its map (cleared, not freed, on rotation)
+/// until the whole table idles out.
 #[derive(Clone, Debug)]
 #[repr(C)]
 struct Generation<K, V> {
-    one: Option<(K, Slot<V>)>,
+    newest: Option<(K, Slot<V>)>,
+    /// Two bits per key ever put in `map` since the last clear (removals leave theirs:
+    /// a stale bit only costs a map lookup).
+    bloom: u64,
+    /// `map`'s length, kept here so that counting entries reads no heap.
+    map_len: u32,
     /// Boxed so an inline-only generation costs one word for it, not a map's 40 bytes.
     #[allow(clippy::box_collection)]
     map: Option<Box<HashMap<K, Slot<V>, KeyedHash>>>,
 }
 
+fn bloom_bits(hash: u64) -> u64 {
+    (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63))
+}
+
 impl<K: Hash + Eq, V> Generation<K, V> {
     fn new() -> Self {
         Generation {
-            one: None,
+            newest: None,
+            bloom: 0,
+            map_len: 0,
             map: None,
         }
     }
 
     fn len(&self) -> usize {
-        match &self.map {
-            Some(map) => map.len(),
-            None => usize::from(self.one.is_some()),
+        self.map_len as usize + usize::from(self.newest.is_some())
+    }
+
+    fn maybe_in_map(&self, bits: u64) -> bool {
+        self.map_len > 0 && self.bloom & bits == bits
+    }
+
+    fn get(&self, key: &K, bits: u64) -> Option<&Slot<V>> {
+        if let Some((k, slot)) = &self.newest {
+            if k == key {
+                return Some(slot);
+            }
+        }
+        if !self.maybe_in_map(bits) {
+            return None;
+        }
+        self.map.as_ref()?.get(key)
+    }
+
+    fn get_mut(&mut self, key: &K, bits: u64) -> Option<&mut Slot<V>> {
+        if matches!(&self.newest, Some((k, _)) if k == key) {
+            return self.newest.as_mut().map(|(_, slot)| slot);
+        }
+        if !self.maybe_in_map(bits) {
+            return None;
+        }
+        self.map.as_mut()?.get_mut(key)
+    }
+
+    /// Stores `key` as the newest entry (replacing any older value for it).
+    fn insert(&mut self, key: K, bits: u64, slot: Slot<V>, hash: KeyedHash) {
+        match self.newest.take() {
+            Some((k, _)) if k == key => {}
+            Some((k, old)) => {
+                self.remove_from_map(&key, bits);
+                let map = self
+                    .map
+                    .get_or_insert_with(|| Box::new(HashMap::with_capacity_and_hasher(3, hash)));
+                self.bloom |= bloom_bits(hash.hash_one(&k));
+                map.insert(k, old);
+                self.map_len = map.len() as u32;
+            }
+            None => self.remove_from_map(&key, bits),
+        }
+        self.newest = Some((key, slot));
+    }
+
+    fn remove(&mut self, key: &K, bits: u64) {
+        if matches!(&self.newest, Some((k, _)) if k == key) {
+            self.newest = None;
+        } else {
+            self.remove_from_map(key, bits);
         }
     }
 
-    fn get(&self, key: &K) -> Option<&Slot<V>> {
-        match &self.map {
-            Some(map) => map.get(key),
-            None => self.one.as_ref().filter(|(k, _)| k == key).map(|(_, s)| s),
-        }
-    }
-
-    fn get_mut(&mut self, key: &K) -> Option<&mut Slot<V>> {
-        match &mut self.map {
-            Some(map) => map.get_mut(key),
-            None => self.one.as_mut().filter(|(k, _)| k == key).map(|(_, s)| s),
-        }
-    }
-
-    fn insert(&mut self, key: K, slot: Slot<V>, hash: KeyedHash) {
-        if let Some(map) = &mut self.map {
-            map.insert(key, slot);
+    fn remove_from_map(&mut self, key: &K, bits: u64) {
+        if !self.maybe_in_map(bits) {
             return;
         }
-        match self.one.take() {
-            None => self.one = Some((key, slot)),
-            Some((k, _)) if k == key => self.one = Some((key, slot)),
-            Some((k, s)) => {
-                let mut map = HashMap::with_capacity_and_hasher(3, hash);
-                map.insert(k, s);
-                map.insert(key, slot);
-                self.map = Some(Box::new(map));
-            }
-        }
-    }
-
-    fn remove(&mut self, key: &K) {
-        match &mut self.map {
-            Some(map) => {
-                map.remove(key);
-            }
-            None => {
-                if self.one.as_ref().is_some_and(|(k, _)| k == key) {
-                    self.one = None;
-                }
-            }
+        if let Some(map) = &mut self.map {
+            map.remove(key);
+            self.map_len = map.len() as u32;
         }
     }
 
     fn clear(&mut self) {
-        self.one = None;
-        if let Some(map) = &mut self.map {
-            map.clear();
+        self.newest = None;
+        self.bloom = 0;
+        if self.map_len > 0 {
+            if let Some(map) = &mut self.map {
+                map.clear();
+            }
         }
+        self.map_len = 0;
     }
 
     /// Entries the heap part can hold.
@@ -111,7 +144,7 @@ impl<K: Hash + Eq, V> Generation<K, V> {
 
     /// Drops everything, heap included.
     fn free(&mut self) {
-        self.one = None;
+        self.clear();
         self.map = None;
     }
 }
@@ -149,18 +182,25 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     /// The live value for `key`, if any.
     pub fn get(&self, key: &K, now: Time, live: Bounds) -> Option<&V> {
         let fresh = |s: &&Slot<V>| now.saturating_sub(s.at).0 <= live.max_age_micros;
+        let bits = self.bits(key);
         self.current
-            .get(key)
+            .get(key, bits)
             .filter(fresh)
-            .or_else(|| self.previous.get(key).filter(fresh))
+            .or_else(|| self.previous.get(key, bits).filter(fresh))
             .map(|s| &s.value)
+    }
+
+    fn bits(&self, key: &K) -> u64 {
+        bloom_bits(self.hash.hash_one(key))
     }
 
     /// Inserts or replaces `key` in the current generation.
     pub fn insert(&mut self, key: K, value: V, now: Time, bounds: Bounds) {
         self.rotate(now, bounds);
-        self.previous.remove(&key);
-        self.current.insert(key, Slot { value, at: now }, self.hash);
+        let bits = self.bits(&key);
+        self.previous.remove(&key, bits);
+        self.current
+            .insert(key, bits, Slot { value, at: now }, self.hash);
     }
 
     /// If `key` is live, lets `on_live` update it and returns its answer; otherwise stores
@@ -176,7 +216,8 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     ) -> Option<R> {
         self.rotate(now, bounds);
         let is_live = |s: &Slot<V>| now.saturating_sub(s.at).0 <= live.max_age_micros;
-        if let Some(slot) = self.current.get_mut(&key) {
+        let bits = self.bits(&key);
+        if let Some(slot) = self.current.get_mut(&key, bits) {
             if is_live(slot) {
                 return Some(on_live(&mut slot.value));
             }
@@ -186,14 +227,15 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             };
             return None;
         }
-        if let Some(slot) = self.previous.get_mut(&key) {
+        if let Some(slot) = self.previous.get_mut(&key, bits) {
             if is_live(slot) {
                 return Some(on_live(&mut slot.value));
             }
-            self.previous.remove(&key);
+            self.previous.remove(&key, bits);
         }
         self.current.insert(
             key,
+            bits,
             Slot {
                 value: fresh,
                 at: now,
@@ -265,6 +307,36 @@ mod tests {
         assert_eq!(m.len(), 3);
         for (k, v) in [(1, 11), (2, 20), (3, 30)] {
             assert_eq!(m.get(&k, Time::from_secs(1), b), Some(&v));
+        }
+    }
+
+    #[test]
+    fn behaves_like_a_plain_map_below_its_limits() {
+        // Inline newest entry, Bloom filter and map together must answer exactly as one
+        // map would (no rotation: capacity and age far above what is used).
+        let b = Bounds::new(1_000_000, 600);
+        let t = Time::from_secs(1);
+        let mut m = map();
+        let mut model = std::collections::HashMap::new();
+        let mut x: u64 = 7;
+        for step in 0..5000u32 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = ((x >> 33) % 300) as u32;
+            match (x >> 20) % 3 {
+                0 => {
+                    m.insert(key, step, t, b);
+                    model.insert(key, step);
+                }
+                1 => {
+                    let got = m.upsert(key, step, t, b, b, |v| *v);
+                    assert_eq!(got, model.get(&key).copied());
+                    model.entry(key).or_insert(step);
+                }
+                _ => assert_eq!(m.get(&key, t, b), model.get(&key)),
+            }
+            assert_eq!(m.len(), model.len());
         }
     }
 

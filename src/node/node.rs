@@ -175,6 +175,8 @@ pub struct Node {
     library: Option<Box<Library>>,
     own: Option<Box<OwnSearches>>,
     cache: Option<Box<ResultCache>>,
+    /// Read after every input (`poll_request`, `poll_timeout`), so it is hot too.
+    pending: Option<Box<Pending>>,
     neighbours: Vec<Neighbour>,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
     table: Generations<(Guid, u8), Route>,
@@ -185,7 +187,6 @@ pub struct Node {
     servent_guid: Guid,
     /// Servent GUID -> the link its QueryHits came in on (Push routing).
     push_routes: Option<Box<AgedMap<Guid, ConnId>>>,
-    pending: Option<Box<Pending>>,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
