@@ -46,6 +46,10 @@ struct Generation<K, V> {
     map: Option<Box<HashMap<K, Slot<V>, KeyedHash>>>,
 }
 
+/// Past this many keys in a map its Bloom filter is nearly all ones: it is then set to all
+/// ones and no longer computed (a large table, as in a live node, pays no extra hash).
+const BLOOM_MAX_KEYS: u32 = 16;
+
 fn bloom_bits(hash: u64) -> u64 {
     (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63))
 }
@@ -99,7 +103,11 @@ impl<K: Hash + Eq, V> Generation<K, V> {
                 let map = self
                     .map
                     .get_or_insert_with(|| Box::new(HashMap::with_capacity_and_hasher(3, hash)));
-                self.bloom |= bloom_bits(hash.hash_one(&k));
+                self.bloom |= if self.map_len < BLOOM_MAX_KEYS {
+                    bloom_bits(hash.hash_one(&k))
+                } else {
+                    u64::MAX
+                };
                 map.insert(k, old);
                 self.map_len = map.len() as u32;
             }
@@ -190,8 +198,14 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             .map(|s| &s.value)
     }
 
+    /// The key's Bloom bits, or all ones when no generation's filter could use them.
     fn bits(&self, key: &K) -> u64 {
-        bloom_bits(self.hash.hash_one(key))
+        let useful = |g: &Generation<K, V>| g.map_len > 0 && g.bloom != u64::MAX;
+        if useful(&self.current) || useful(&self.previous) {
+            bloom_bits(self.hash.hash_one(key))
+        } else {
+            u64::MAX
+        }
     }
 
     /// Inserts or replaces `key` in the current generation.
