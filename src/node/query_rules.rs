@@ -35,7 +35,9 @@ pub fn check_query(query: &Query) -> Result<(), BadQuery> {
     if query.criteria.len() > MAX_CRITERIA_BYTES {
         return Err(BadQuery::TooLong);
     }
-    if query.sha1s().next().is_none() && query.criteria.trim().chars().count() <= 1 {
+    // At most one character: no second one (without counting a long criteria through).
+    let short = query.criteria.trim().chars().nth(1).is_none();
+    if short && query.sha1s().next().is_none() {
         return Err(BadQuery::TooShort);
     }
     Ok(())

@@ -554,12 +554,13 @@ impl Simulation {
     /// neighbours online now. `None` if the peer is offline or out of range.
     fn node_mut(&mut self, now: Time, u: u32) -> Option<&mut Node> {
         let i = u as usize;
-        if !*self.online.get(i)? {
+        // Without churn every peer is online: skip a memory access per delivery.
+        let churn = self.config.churn.is_some();
+        if i >= self.nodes.len() || (churn && !self.online[i]) {
             return None;
         }
         if self.nodes[i].is_none() {
             let mut node = self.build_node(u);
-            let churn = self.config.churn.is_some();
             for (conn, &v) in self.links.neighbours(u).iter().enumerate() {
                 if !churn || self.online[v as usize] {
                     node.on_connected(now, ConnId(conn as u32), self.peer_info(v));
