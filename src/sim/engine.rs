@@ -8,9 +8,11 @@
 //! wall clock and every random draw comes from RNGs seeded from the run's seed, so a run is
 //! a pure function of its inputs.
 //!
-//! Memory stays proportional to what a run touches: a peer's `Node` is created the first
-//! time something reaches it (a million-peer graph with one short query costs only the
-//! peers it reaches), and a message that fans out shares its payload (`Arc`) across links.
+//! Memory: every peer has a slot holding its `Node` in place (no box, so a delivery costs
+//! one memory wait less; the table is advised onto huge pages), created the first time
+//! something reaches it; nodes hold no output queues between inputs (the driver lends them
+//! one `Outbox`); queued messages are packed to 40 bytes, and a message that fans out
+//! shares its payload (`Arc`) across links.
 //!
 //! Modelling choices, each the simplest that keeps the search figures honest:
 //! - links exist before the run starts; what nodes say when a link comes up (handshake
@@ -156,7 +158,7 @@ impl Simulation {
             placement,
             seed,
             strategy_label: "flood".to_string(),
-            nodes: (0..n).map(|_| None).collect(),
+            nodes: super::huge_pages::filled_vec(n, || None),
             outbox: Some(Box::default()),
             online: vec![true; n],
             session: vec![0; n],

@@ -7,6 +7,7 @@
 pub mod churn;
 pub mod config;
 pub mod engine;
+pub mod huge_pages;
 pub mod latency;
 pub mod links;
 pub mod packed;
