@@ -12,7 +12,10 @@
 //!
 //! **A duplicate Query with more TTL left than the first copy** is forwarded again (to
 //! every neighbour but its sender) without being handled again, as gtk-gnutella does: the
-//! stored TTL is raised and no new answer, event `QueryReceived` or route is produced.
+//! stored TTL is raised and no new answer or event `QueryReceived` is produced. The
+//! reverse route moves to that copy's sender: it came the shorter way, and a responder
+//! reached only through the re-forward sets its hit's TTL (hops + 2) from that shorter
+//! hop count, so the hit would run out of TTL on the first copy's longer way back.
 //! This keeps a flood's reach equal to the TTL ball even when a longer path delivers
 //! first (variable latencies in the simulator), and it is what lets an expanding ring
 //! re-use one GUID. With equal link latencies the first copy always has the most TTL, so
@@ -676,6 +679,12 @@ impl Node {
                     Repeat::Walker
                 } else if ttl > route.ttl_left {
                     route.ttl_left = ttl;
+                    // Replies follow the copy we forwarded last: it came the shorter
+                    // way, and a responder it reaches sets its hit's TTL from that
+                    // shorter hop count.
+                    if route.from != LOCAL {
+                        route.from = from.0;
+                    }
                     Repeat::Reforward
                 } else {
                     Repeat::Duplicate
