@@ -554,8 +554,7 @@ impl Node {
             hops: 0,
             payload: Payload::Push(push),
         };
-        self.outbox().actions.push_back(Action::Send { to, msg });
-        self.sent(guid, kind::PUSH, 1);
+        self.send_one(to, msg);
         Some(guid)
     }
 
@@ -571,10 +570,7 @@ impl Node {
             hops: 0,
             payload: Payload::Ping(Ping::default()),
         };
-        self.outbox()
-            .actions
-            .push_back(Action::Send { to: conn, msg });
-        self.sent(guid, kind::PING, 1);
+        self.send_one(conn, msg);
         guid
     }
 
@@ -870,10 +866,7 @@ impl Node {
                         hops,
                         payload: Payload::QueryHit(hit),
                     };
-                    self.outbox()
-                        .actions
-                        .push_back(Action::Send { to: conn, msg });
-                    self.sent(guid, kind::QUERY_HIT, 1);
+                    self.send_one(conn, msg);
                 }
             }
         }
@@ -906,10 +899,7 @@ impl Node {
             hops: 0,
             payload: Payload::Pong(pong),
         };
-        self.outbox()
-            .actions
-            .push_back(Action::Send { to: from, msg });
-        self.sent(guid, kind::PONG, 1);
+        self.send_one(from, msg);
         if ttl > 0 {
             let msg = Message {
                 guid,
@@ -939,10 +929,7 @@ impl Node {
                     hops,
                     payload: Payload::Pong(pong),
                 };
-                self.outbox()
-                    .actions
-                    .push_back(Action::Send { to: conn, msg });
-                self.sent(guid, kind::PONG, 1);
+                self.send_one(conn, msg);
             }
         }
     }
@@ -969,8 +956,7 @@ impl Node {
                     hops,
                     payload: Payload::Push(push),
                 };
-                self.outbox().actions.push_back(Action::Send { to, msg });
-                self.sent(guid, kind::PUSH, 1);
+                self.send_one(to, msg);
             }
         }
     }
@@ -1035,9 +1021,7 @@ impl Node {
                 .map(|n| n.conn)
         };
         if let Some(to) = to {
-            let guid = msg.guid;
-            self.outbox().actions.push_back(Action::Send { to, msg });
-            self.sent(guid, kind::QUERY, 1);
+            self.send_one(to, msg);
         }
     }
 
@@ -1152,6 +1136,13 @@ impl Node {
     fn no_route(&mut self, guid: Guid, kind: u8) {
         self.counters.no_route += 1;
         self.dropped(guid, kind, DropReason::NoRoute);
+    }
+
+    /// Puts one descriptor on one link and counts it under its own GUID and type.
+    fn send_one(&mut self, to: ConnId, msg: Message) {
+        let (guid, kind) = (msg.guid, msg.payload.kind());
+        self.outbox().actions.push_back(Action::Send { to, msg });
+        self.sent(guid, kind, 1);
     }
 
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
