@@ -24,7 +24,8 @@ use std::time::Instant;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gnutella::node::{
-    Action, CacheMode, ConnId, Library, Node, NodeConfig, PeerInfo, SharedFile, Time,
+    Action, CacheMode, ConnId, Library, Node, PeerIdentity, PeerInfo, RoutingConfig, SharedFile,
+    Time,
 };
 use gnutella::protocol::{Frame, FrameDecoder, Guid, Message, Payload, Query, Sha1};
 use rand::{Rng, SeedableRng};
@@ -72,9 +73,13 @@ fn library(vocabulary: &[String], rng: &mut ChaCha8Rng) -> Library {
 
 fn node(library: Library, mode: CacheMode) -> Node {
     let addr = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 6346);
-    let mut config = NodeConfig::new(addr, Guid([1; 16]));
+    let mut config = RoutingConfig::default();
     config.cache.mode = mode;
-    let mut node = Node::new(config, library, 7);
+    let identity = PeerIdentity {
+        servent_guid: Guid([1; 16]),
+        seed: 7,
+    };
+    let mut node = Node::new(Arc::new(config), identity, addr, library);
     for c in 0..NEIGHBOURS {
         node.on_connected(Time::ZERO, ConnId(c), PeerInfo::default());
     }

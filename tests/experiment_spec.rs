@@ -1,7 +1,8 @@
 //! Sweep specs: good ones resolve into the runs they describe; bad ones get an error that
 //! names the place and the problem.
 
-use gnutella::experiment::spec::{ExperimentSpec, StrategyChoice, TopologySource};
+use gnutella::experiment::spec::{ExperimentSpec, TopologySource};
+use gnutella::node::{Forwarding, StrategySpec};
 
 fn resolve(text: &str) -> Result<gnutella::experiment::spec::ResolvedSpec, String> {
     ExperimentSpec::parse(text, "spec.json")
@@ -24,7 +25,13 @@ fn a_good_spec_resolves_into_its_runs() {
     ));
     assert_eq!(
         spec.strategies[1],
-        (StrategyChoice::Walk { walkers: 8 }, vec![32])
+        (
+            StrategySpec {
+                forwarding: Forwarding::Walk { walkers: 8 },
+                cache: false
+            },
+            vec![32]
+        )
     );
     assert_eq!(spec.strategies[2].1, vec![2, 3]);
     // 2 topologies x (2 + 1 + 2 + 2 TTLs) x 3 seeds
@@ -34,14 +41,16 @@ fn a_good_spec_resolves_into_its_runs() {
 #[test]
 fn strategy_names_round_trip() {
     for name in ["flood", "ring", "walk:16", "flood+cache"] {
-        assert_eq!(StrategyChoice::parse(name).unwrap().to_string(), name);
+        assert_eq!(name.parse::<StrategySpec>().unwrap().to_string(), name);
     }
-    assert!(StrategyChoice::parse("walk:0")
+    assert!("walk:0"
+        .parse::<StrategySpec>()
         .unwrap_err()
         .contains("walk:K"));
-    assert!(StrategyChoice::parse("gossip")
+    assert!("gossip"
+        .parse::<StrategySpec>()
         .unwrap_err()
-        .contains("unknown strategy `gossip`"));
+        .contains("unknown strategy \"gossip\""));
 }
 
 #[test]
@@ -65,7 +74,7 @@ fn errors_name_the_file_the_key_and_the_problem() {
         ),
         (
             r#"{"topologies": ["ring:n=5"], "strategies": ["fludd"], "ttls": [1]}"#,
-            "`strategies[0]`: unknown strategy `fludd`",
+            "`strategies[0]`: unknown strategy \"fludd\"",
         ),
         (
             r#"{"topologies": ["hexagon:n=5"], "strategies": ["flood"], "ttls": [1]}"#,

@@ -113,7 +113,7 @@ fn a_bad_spec_fails_with_a_message_naming_it() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown strategy `flod`"), "{stderr}");
+    assert!(stderr.contains("unknown strategy \"flod\""), "{stderr}");
     assert!(
         !dir.path().join("o").exists(),
         "nothing is written for a bad spec"

@@ -328,8 +328,8 @@ fn a_fresh_node_is_small_and_holds_no_heap() {
     let net = Net::flood(1, 7);
     let size = std::mem::size_of::<gnutella::node::Node>();
     eprintln!(
-        "size_of::<Node>() = {size}, size_of::<NodeConfig>() = {}",
-        std::mem::size_of::<gnutella::node::NodeConfig>()
+        "size_of::<Node>() = {size}, size_of::<RoutingConfig>() = {}",
+        std::mem::size_of::<gnutella::node::RoutingConfig>()
     );
     assert!(size <= 400, "Node is {size} bytes");
     assert_eq!(net.nodes[0].heap_bytes(), 0);

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use gnutella::node::record::{Recorder, DEFAULT_MAX_RELAYED};
-use gnutella::node::{ConnId, DropReason, Event, Time};
+use gnutella::node::{ConnId, DropReason, Event, StrategySpec, Time};
 use gnutella::protocol::{kind, Guid, QueryHit};
 
 fn guid_of(n: u32) -> Guid {
@@ -39,6 +39,7 @@ fn start(rec: &mut Recorder, peer: u32, g: Guid, words: &str) {
             guid: g,
             words: words.into(),
             ttl: 4,
+            strategy: StrategySpec::FLOOD,
         },
     );
 }

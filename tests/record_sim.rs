@@ -15,7 +15,7 @@ fn run(
 ) -> gnutella::node::record::QueryRecord {
     let graph = GenSpec::parse(spec).unwrap().generate(1).unwrap();
     let mut config = SimConfig::default();
-    config.node.max_ttl = config.node.max_ttl.max(ttl);
+    config.routing.max_ttl = config.routing.max_ttl.max(ttl);
     let sim = Simulation::new(Links::from_graph(&graph), config, placement, 1);
     let query = PlannedQuery {
         at: Time::ZERO,

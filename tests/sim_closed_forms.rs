@@ -31,7 +31,7 @@ fn grid(w: u32, h: u32) -> Links {
 
 fn flood_once(links: Links, origin: u32, ttl: u8, max_ttl: u8) -> SimReport {
     let mut config = SimConfig::default();
-    config.node.max_ttl = max_ttl;
+    config.routing.max_ttl = max_ttl;
     let query = PlannedQuery {
         at: Time::ZERO,
         origin,

@@ -27,7 +27,7 @@ fn a_hit_follows_the_route_of_the_copy_that_reached_its_responder() {
         latency: Latency::Topology { default: 1_000 },
         ..SimConfig::default()
     };
-    config.node.max_ttl = 4;
+    config.routing.max_ttl = 4;
     let mut placement = Placement::new();
     placement.insert(5, vec![SimFile::named("needle in the haystack.txt", 1000)]);
     let sim = Simulation::new(Links::from_graph(&graph), config, placement, 1);

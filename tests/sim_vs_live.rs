@@ -9,47 +9,26 @@ mod live_support;
 
 use gnutella::node::record::QueryRecord;
 use gnutella::node::Time;
-use gnutella::sim::{
-    Latency, Links, NodeSettings, Placement, PlannedQuery, SimConfig, SimFile, Simulation,
-};
-use gnutella::topology::{synthetic, Graph, TopologyConfig};
+use gnutella::sim::{Latency, Links, PlannedQuery, SimConfig, Simulation};
+use gnutella::topology::{synthetic_placement, Scenario, TopologyConfig};
 use live_support::{bounded, config, ring, search, start, PeerSpec};
 
 fn simulate(config: &TopologyConfig, origin: usize, words: &str, ttl: u8) -> QueryRecord {
-    let graph = Graph::from_config(config);
-    let mut placement = Placement::new();
-    for (i, peer) in config.peers.iter().enumerate() {
-        let files: Vec<SimFile> = peer
-            .share
-            .files
-            .iter()
-            .map(|f| SimFile {
-                name: f.name.clone(),
-                size: f.size,
-                sha1: synthetic::sha1_of(config.defaults.seed, &f.name, f.size),
-            })
-            .collect();
-        if !files.is_empty() {
-            placement.insert(i as u32, files);
-        }
-    }
-    let settings = NodeSettings {
-        max_ttl: config.defaults.max_ttl,
-        ..NodeSettings::default()
-    };
+    // The same peers `launch` builds: the config's scenario (routing, identities).
+    let scenario = Scenario::from_config(config);
     let sim = SimConfig {
         latency: Latency::Constant { micros: 1000 },
-        node: settings,
         ..SimConfig::default()
     };
-    let query = PlannedQuery {
-        at: Time::ZERO,
-        origin: origin as u32,
-        words: words.to_string(),
-        sha1: None,
-        ttl,
-    };
-    let report = Simulation::new(Links::from_graph(&graph), sim, placement, 1).run(&[query]);
+    let mut simulation = Simulation::new(
+        Links::from_graph(&scenario.graph),
+        sim,
+        synthetic_placement(config),
+        scenario.seed,
+    );
+    simulation.set_peers(scenario.seed, scenario.routing());
+    let query = PlannedQuery::new(Time::ZERO, origin as u32, words, ttl);
+    let report = simulation.run(&[query]);
     report.records.into_iter().next().expect("the query ran")
 }
 

@@ -76,15 +76,15 @@ fn good_config_reads_every_key() {
     let c = TopologyConfig::parse(GOOD).unwrap();
     assert_eq!(c.name, "t");
     assert_eq!(
-        (c.defaults.ttl, c.defaults.max_ttl, c.defaults.seed),
+        (c.defaults.ttl, c.defaults.routing.max_ttl, c.defaults.seed),
         (5, 7, 9)
     );
-    assert_eq!(c.defaults.cache.mode, CacheMode::AnswerAndStop);
+    assert_eq!(c.defaults.routing.cache.mode, CacheMode::AnswerAndStop);
     // One-sided neighbours and explicit links all count, once each.
     assert_eq!(c.links(), vec![(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)]);
     assert_eq!(c.links_with_latency()[3], (1, 2, Some(12.5)));
-    assert_eq!(c.max_ttl_of(3), 4);
-    assert_eq!(c.max_ttl_of(0), 7);
+    assert_eq!(c.routing_of(3).max_ttl, 4);
+    assert_eq!(c.routing_of(0).max_ttl, 7);
     assert_eq!(c.ttl_of(&c.workload.queries[0]), 5);
     assert_eq!(c.ttl_of(&c.workload.queries[1]), 2);
     let again = TopologyConfig::parse(&c.to_json_pretty()).unwrap();

@@ -10,7 +10,7 @@ use gnutella::net::download::{download, DownloadOptions, DownloadRequest};
 use gnutella::net::hits::{describe, files_of, FoundFile};
 use gnutella::net::launch::{net_config, start_in_process};
 use gnutella::net::report::flooding_table;
-use gnutella::net::workload::request_of;
+use gnutella::node::SearchRequest;
 use gnutella::protocol::Sha1;
 use gnutella::topology::TopologyConfig;
 
@@ -93,7 +93,9 @@ async fn run_demo(
         let origin = network.peer_index(&q.from)?;
         let ttl = config.ttl_of(q);
         let t0 = clock::now();
-        let guid = network.search(origin, request_of(&q.words, ttl)).await?;
+        let guid = network
+            .search(origin, SearchRequest::from_words(&q.words, ttl))
+            .await?;
         network
             .settle(Duration::from_millis(200), Duration::from_secs(5))
             .await;

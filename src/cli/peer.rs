@@ -11,6 +11,7 @@ use gnutella::net::share::Share;
 use gnutella::net::solo::{resolve_v4, SoloFactory};
 use gnutella::net::NetConfig;
 use gnutella::node::record::Recorder;
+use gnutella::node::{CacheMode, PeerIdentity, RoutingConfig, StrategyParams, StrategySpec};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -49,12 +50,20 @@ pub struct Args {
     /// A neighbour to link with (repeatable); host:port.
     #[arg(long)]
     pub connect: Vec<String>,
-    /// Largest hops+TTL this peer relays (higher TTLs are trimmed).
-    #[arg(long, default_value_t = 7)]
-    pub ttl: u8,
-    /// Result-cache capacity in queries (0 = off).
-    #[arg(long, default_value_t = 1024)]
-    pub cache: usize,
+    /// Routing settings as JSON (max_ttl, cache, strategy, seen_capacity, ...: the keys
+    /// of a topology config's "defaults"); missing keys take the documented defaults.
+    #[arg(long, value_name = "FILE")]
+    pub routing: Option<PathBuf>,
+    /// Largest hops+TTL this peer relays (higher TTLs are trimmed) [default: 7].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    pub ttl: Option<u8>,
+    /// Result-cache capacity in queries, 0 = off [default: 1024].
+    #[arg(long)]
+    pub cache: Option<usize>,
+    /// Search strategy of this peer's own searches and relays: flood, ring, walk:K,
+    /// each optionally +cache (overrides the cache mode).
+    #[arg(long)]
+    pub strategy: Option<StrategySpec>,
     /// Seed of this peer's GUIDs and jitter (default: from the clock, so peers differ).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -81,12 +90,14 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             dial: true,
         });
     }
+    let routing = routing_of(&args)?;
     let seed = args.seed.unwrap_or_else(gnutella::net::solo::clock_seed);
+    let identity = PeerIdentity::of_seed(seed);
     let mut plans = vec![PeerPlan {
         id: "peer".into(),
         listen: args.listen,
-        max_ttl: args.ttl,
-        seed,
+        max_ttl: routing.max_ttl,
+        seed: identity.seed,
         record_as: 0,
         advertise: args.advertise,
     }];
@@ -95,9 +106,8 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on {listen}, sharing {} files", share.len());
     let mut factory = SoloFactory {
         share: Arc::new(share),
-        max_ttl: args.ttl,
-        cache: args.cache,
-        seed,
+        routing: Arc::new(routing),
+        identity,
         serve: true,
     };
     let net = NetConfig {
@@ -135,4 +145,38 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("shutting down");
     network.shutdown().await;
     Ok(())
+}
+
+/// The peer's routing configuration: the file's, or the defaults, with the flags on top.
+fn routing_of(args: &Args) -> Result<RoutingConfig, Box<dyn std::error::Error>> {
+    let mut routing = match &args.routing {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            serde_json::from_str::<RoutingConfig>(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => RoutingConfig::default(),
+    };
+    if let Some(ttl) = args.ttl {
+        routing.max_ttl = ttl;
+    }
+    if let Some(capacity) = args.cache {
+        routing.cache.capacity = capacity;
+        if capacity == 0 {
+            routing.cache.mode = CacheMode::Off;
+        }
+    }
+    if let Some(strategy) = args.strategy {
+        let params = StrategyParams {
+            cache_mode: match routing.cache.mode {
+                CacheMode::Off => StrategyParams::default().cache_mode,
+                mode => mode,
+            },
+            ..StrategyParams::default()
+        };
+        strategy.apply(&mut routing, &params);
+    }
+    routing.validate()?;
+    Ok(routing)
 }

@@ -14,9 +14,10 @@ use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
 use gnutella::net::report::{report_json, NetworkSummary};
 use gnutella::net::share::Share;
 use gnutella::net::solo::{resolve_v4, SoloFactory};
-use gnutella::net::workload::request_of;
 use gnutella::net::NetConfig;
 use gnutella::node::record::Recorder;
+use gnutella::node::SearchRequest;
+use gnutella::node::{CacheMode, PeerIdentity, RoutingConfig};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -77,20 +78,26 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         return Err("--ttl must be at least 1".into());
     }
     let seed = args.seed.unwrap_or_else(gnutella::net::solo::clock_seed);
+    let identity = PeerIdentity::of_seed(seed);
+    // A searcher relays nothing and keeps no cache: only its own query's TTL matters.
+    let mut routing = RoutingConfig {
+        max_ttl: args.ttl.max(7),
+        ..RoutingConfig::default()
+    };
+    routing.cache.mode = CacheMode::Off;
     let mut plans = vec![PeerPlan {
         id: "searcher".into(),
         listen: args.listen,
-        max_ttl: args.ttl.max(7),
-        seed,
+        max_ttl: routing.max_ttl,
+        seed: identity.seed,
         record_as: 0,
         advertise: None,
     }];
     let listeners = bind_all(&mut plans).await?;
     let mut factory = SoloFactory {
         share: Arc::new(Share::new()),
-        max_ttl: args.ttl.max(7),
-        cache: 0,
-        seed,
+        routing: Arc::new(routing),
+        identity,
         serve: false,
     };
     let remote = vec![RemoteLink {
@@ -117,7 +124,9 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let (tap, mut events) = tokio::sync::mpsc::unbounded_channel();
     network.set_tap(tap);
     let started = clock::now();
-    network.search(0, request_of(&words, args.ttl)).await?;
+    network
+        .search(0, SearchRequest::from_words(&words, args.ttl))
+        .await?;
     if !args.json {
         eprintln!(
             "searching for {words:?} via {via} (TTL {}) for {:.1} s",

@@ -8,15 +8,15 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use gnutella::experiment::spec::MAX_WALKERS;
 use gnutella::experiment::summary::{write_records_csv, write_report_json, Summary};
 use gnutella::experiment::sweep::placement_of;
 use gnutella::experiment::workload::{Workload, WorkloadSpec};
-use gnutella::node::{CacheMode, Strategy, Time};
-use gnutella::sim::{
-    Churn, Latency, Links, Placement, PlannedQuery, SimConfig, SimFile, Simulation,
-};
-use gnutella::topology::{load, synthetic, GenSpec, Graph, TopologyConfig};
+use std::sync::Arc;
+
+use gnutella::node::{CacheMode, RoutingConfig, StrategyParams, StrategySpec};
+use gnutella::sim::{Churn, Latency, Links, Placement, PlannedQuery, SimConfig, Simulation};
+use gnutella::topology::config::DEFAULT_SEED;
+use gnutella::topology::{load, synthetic_placement, GenSpec, Graph, Scenario as TopologyScenario};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -42,15 +42,17 @@ pub struct Args {
     /// Generate the topology: KIND:key=value,... e.g. random:n=10000,d=10.
     #[arg(long, value_name = "SPEC")]
     pub gen: Option<String>,
-    /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers) or
-    /// flood+cache (flooding with the LRU result cache).
-    #[arg(long, default_value = "flood", value_parser = parse_strategy)]
-    pub strategy: StrategyArg,
+    /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers), each
+    /// optionally +cache (peers answer from their LRU result cache), e.g. flood+cache.
+    /// Default: a topology config's own settings, else flood.
+    #[arg(long)]
+    pub strategy: Option<StrategySpec>,
     /// TTL of each query (a random walk's length limit for walk:K).
     #[arg(long, default_value_t = 7)]
     pub ttl: u8,
-    /// Broadcast limit (hops + TTL) enforced by every node; defaults to max(7, --ttl).
-    #[arg(long)]
+    /// Broadcast limit (hops + TTL) enforced by every node; default: a topology config's
+    /// own, else max(7, --ttl).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
     pub max_ttl: Option<u8>,
     /// Number of queries (generated workloads).
     #[arg(long, default_value_t = 100)]
@@ -70,9 +72,10 @@ pub struct Args {
     /// Milliseconds between query starts (generated workloads).
     #[arg(long, default_value_t = 1000.0, conflicts_with = "workload")]
     pub every_ms: f64,
-    /// Seed of everything random: topology, placement, queries, latencies, churn, nodes.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Seed of everything random: topology, placement, queries, latencies, churn, peers'
+    /// identities [default: a topology config's seed, else 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Link latency in ms: a constant (10) or a per-link uniform range (5..50).
     #[arg(long, default_value = "10", value_parser = parse_latency)]
     pub latency: LatencyArg,
@@ -88,19 +91,21 @@ pub struct Args {
     /// Churn: exponential mean session and downtime lengths, SESSION_MS:DOWNTIME_MS.
     #[arg(long, value_name = "SESSION_MS:DOWNTIME_MS", value_parser = parse_churn)]
     pub churn: Option<Churn>,
-    /// What a node does with a query its result cache answers (flood+cache):
-    /// answer-and-stop saves messages; answer-and-forward only speeds up the first hit.
-    #[arg(long, default_value = "answer-and-stop", value_parser = parse_cache_mode)]
-    pub cache_mode: CacheMode,
-    /// Result-cache capacity per node (flood+cache).
-    #[arg(long, default_value_t = 256)]
-    pub cache_capacity: usize,
-    /// Result-cache entry lifetime in seconds (flood+cache).
-    #[arg(long, default_value_t = 300)]
-    pub cache_age_secs: u64,
-    /// Duplicate/route table capacity per node: at least the searches in flight at once.
-    #[arg(long, default_value_t = 64)]
-    pub seen_capacity: usize,
+    /// What a node does with a query its result cache answers (+cache strategies):
+    /// answer-and-stop saves messages; answer-and-forward only speeds up the first hit
+    /// [default: a topology config's own, else answer-and-stop].
+    #[arg(long, value_parser = parse_cache_mode)]
+    pub cache_mode: Option<CacheMode>,
+    /// Result-cache capacity per node [default: a topology config's own, else 256].
+    #[arg(long)]
+    pub cache_capacity: Option<usize>,
+    /// Result-cache entry lifetime in seconds [default: a topology config's own, else 300].
+    #[arg(long)]
+    pub cache_age_secs: Option<u64>,
+    /// Duplicate/route table capacity per node: at least the searches in flight at once
+    /// [default: a topology config's own, else 64].
+    #[arg(long)]
+    pub seen_capacity: Option<usize>,
     /// Virtual seconds after the last query starts during which hits are still collected.
     #[arg(long, default_value_t = 60)]
     pub settle_secs: u64,
@@ -110,45 +115,6 @@ pub struct Args {
     /// Print one CSV row per query.
     #[arg(long)]
     pub csv: bool,
-}
-
-/// The strategy named on the command line.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum StrategyArg {
-    Flood,
-    Ring,
-    Walk(u32),
-    FloodCache,
-}
-
-impl StrategyArg {
-    fn label(self) -> String {
-        match self {
-            StrategyArg::Flood => "flood".into(),
-            StrategyArg::Ring => "ring".into(),
-            StrategyArg::Walk(k) => format!("walk:{k}"),
-            StrategyArg::FloodCache => "flood+cache".into(),
-        }
-    }
-}
-
-fn parse_strategy(s: &str) -> Result<StrategyArg, String> {
-    match s {
-        "flood" => Ok(StrategyArg::Flood),
-        "ring" => Ok(StrategyArg::Ring),
-        "flood+cache" | "cache" => Ok(StrategyArg::FloodCache),
-        _ => match s.strip_prefix("walk:") {
-            Some(k) => match k.parse::<u32>() {
-                Ok(k) if (1..=MAX_WALKERS).contains(&k) => Ok(StrategyArg::Walk(k)),
-                _ => Err(format!(
-                    "walk:K needs a number of walkers from 1 to {MAX_WALKERS}, not \"{k}\""
-                )),
-            },
-            None => Err(format!(
-                "unknown strategy \"{s}\" (expected flood, ring, walk:K or flood+cache)"
-            )),
-        },
-    }
 }
 
 /// A latency given in milliseconds.
@@ -203,7 +169,8 @@ fn micros(ms: f64) -> u64 {
     (ms * 1000.0).round() as u64
 }
 
-/// The network, its files and its queries, whichever way they were given.
+/// The network, its files, its peers' settings and its queries, whichever way they were
+/// given.
 struct Scenario {
     graph: Graph,
     placement: Placement,
@@ -212,6 +179,13 @@ struct Scenario {
     names: Option<Vec<String>>,
     /// Latency from the config's defaults, when it sets one.
     config_latency_ms: Option<f64>,
+    /// Every node's routing when all share one (generated or SNAP topologies).
+    routing: RoutingConfig,
+    /// A topology config's peers: identities from the config's seed and each peer's own
+    /// routing, exactly as `launch` builds them.
+    peers: Option<(u64, Vec<Arc<RoutingConfig>>)>,
+    /// The run's seed.
+    seed: u64,
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -228,8 +202,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let links = Links::from_graph(&scenario.graph);
     log::info!("link table ready in {:.3}s", clock.elapsed().as_secs_f64());
     let config = sim_config(&args, &scenario);
-    let mut simulation = Simulation::new(links, config, scenario.placement, args.seed);
-    simulation.set_strategy_label(args.strategy.label());
+    let label = strategy_label(&scenario);
+    let mut simulation = Simulation::new(links, config, scenario.placement, scenario.seed);
+    if let Some((network_seed, routing)) = scenario.peers.clone() {
+        simulation.set_peers(network_seed, routing);
+    }
     if let Some(names) = scenario.names.clone() {
         simulation.set_peer_names(names);
     }
@@ -269,9 +246,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "{} peers, {} links, strategy {}, ttl {}, seed {}",
             scenario.graph.node_count(),
             scenario.graph.link_count(),
-            args.strategy.label(),
+            label,
             args.ttl,
-            args.seed
+            scenario.seed
         )?;
         writeln!(out, "queries                  {}", summary.queries)?;
         writeln!(out, "success_rate             {:.3}", summary.success_rate)?;
@@ -354,12 +331,17 @@ fn progress_bar(total: usize) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
-    let mut config = SimConfig::default();
-    let base = match (scenario.config_latency_ms, args.latency) {
+/// The latency the run uses: a config's own constant unless a range was asked for.
+fn base_latency(args: &Args, config_latency_ms: Option<f64>) -> LatencyArg {
+    match (config_latency_ms, args.latency) {
         (Some(ms), LatencyArg::Constant(_)) => LatencyArg::Constant(ms),
         (_, given) => given,
-    };
+    }
+}
+
+fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
+    let mut config = SimConfig::default();
+    let base = base_latency(args, scenario.config_latency_ms);
     config.latency = match base {
         LatencyArg::Constant(ms) => Latency::Constant { micros: micros(ms) },
         LatencyArg::Range(a, b) if args.latency_per_message => Latency::UniformPerMessage {
@@ -378,38 +360,76 @@ fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
         };
         config.latency = Latency::Topology { default };
     }
-    let hop_ms = match base {
-        LatencyArg::Constant(ms) => ms,
-        LatencyArg::Range(_, b) => b,
-    } + args.processing_us as f64 / 1000.0;
     config.loss = args.loss;
     config.processing_us = args.processing_us;
     config.churn = args.churn;
     config.settle_us = args.settle_secs.saturating_mul(1_000_000);
-    let node = &mut config.node;
-    let largest_ttl = scenario.queries.iter().map(|q| q.ttl).max().unwrap_or(0);
-    node.max_ttl = args.max_ttl.unwrap_or(args.ttl.max(7).max(largest_ttl));
-    node.seen_capacity = args.seen_capacity;
-    node.route_capacity = args.seen_capacity;
-    node.cache.capacity = args.cache_capacity;
-    node.cache.max_age_secs = args.cache_age_secs;
-    node.cache.mode = CacheMode::Off;
-    node.strategy = match args.strategy {
-        StrategyArg::Flood => Strategy::Flood,
-        StrategyArg::FloodCache => {
-            node.cache.mode = args.cache_mode;
-            Strategy::Flood
-        }
-        // A round has to wait for the farthest hit to come back: a round trip at full TTL.
-        StrategyArg::Ring => Strategy::ExpandingRing {
-            wait_ms: (2.0 * f64::from(args.ttl) * hop_ms).ceil().max(1.0) as u64,
-        },
-        StrategyArg::Walk(k) => Strategy::RandomWalk {
-            walkers: k,
-            check_every: 4,
-        },
-    };
+    config.routing = scenario.routing.clone();
     config
+}
+
+/// The routing of a run without a topology config: the routing defaults sized for a
+/// simulation (small duplicate tables, a smaller cache, answer-and-stop when cached), a
+/// broadcast limit that lets the workload's TTLs through, flooding unless asked otherwise.
+fn generated_routing(largest_ttl: u8) -> RoutingConfig {
+    let mut routing = RoutingConfig {
+        max_ttl: largest_ttl.max(7),
+        seen_capacity: 64,
+        route_capacity: 64,
+        ..RoutingConfig::default()
+    };
+    routing.cache.capacity = 256;
+    routing.cache.max_age_secs = 300;
+    routing.cache.mode = CacheMode::Off;
+    routing
+}
+
+/// The command line's routing flags applied to `routing` (only the flags given; a
+/// topology config's peers keep the rest of their own settings).
+fn apply_flags(args: &Args, routing: &mut RoutingConfig, hop_ms: f64) {
+    if let Some(max_ttl) = args.max_ttl {
+        routing.max_ttl = max_ttl;
+    }
+    if let Some(capacity) = args.seen_capacity {
+        routing.seen_capacity = capacity;
+        routing.route_capacity = capacity;
+    }
+    if let Some(capacity) = args.cache_capacity {
+        routing.cache.capacity = capacity;
+    }
+    if let Some(age) = args.cache_age_secs {
+        routing.cache.max_age_secs = age;
+    }
+    if let (Some(mode), true) = (args.cache_mode, routing.cache.mode != CacheMode::Off) {
+        routing.cache.mode = mode;
+    }
+    if let Some(strategy) = args.strategy {
+        let params = StrategyParams {
+            // A round has to wait for the farthest hit to come back: a round trip at
+            // full TTL.
+            ring_wait_ms: (2.0 * f64::from(args.ttl) * hop_ms).ceil().max(1.0) as u64,
+            walk_check_every: 4,
+            cache_mode: match (args.cache_mode, routing.cache.mode) {
+                (Some(mode), _) => mode,
+                (None, CacheMode::Off) => CacheMode::AnswerAndStop,
+                (None, mode) => mode,
+            },
+        };
+        strategy.apply(routing, &params);
+    }
+}
+
+/// The strategy the run's records carry, for the text summary's header line.
+fn strategy_label(scenario: &Scenario) -> String {
+    match &scenario.peers {
+        Some((_, routing)) => {
+            let mut labels: Vec<String> = routing.iter().map(|r| r.label()).collect();
+            labels.sort();
+            labels.dedup();
+            labels.join("/")
+        }
+        None => scenario.routing.label(),
+    }
 }
 
 fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
@@ -418,18 +438,73 @@ fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
             let topology = load::load(path)?;
             (topology.graph, topology.config, Some(topology.names))
         }
-        (None, Some(spec)) => (GenSpec::parse(spec)?.generate(args.seed)?, None, None),
+        (None, Some(spec)) => (
+            GenSpec::parse(spec)?.generate(args.seed.unwrap_or(DEFAULT_SEED))?,
+            None,
+            None,
+        ),
         (None, None) => return Err("give --topology FILE or --gen SPEC".into()),
     };
     if graph.node_count() == 0 {
         return Err("the topology has no peers".into());
     }
-    let generated_workload_asked = args.workload.is_some() || args.replicas.is_some();
-    if let Some(config) = topology_config.as_ref() {
-        if !config.workload.is_empty() && !generated_workload_asked {
-            return Ok(from_config(config, graph, names));
+    let config_latency_ms = topology_config.as_ref().and_then(|c| c.defaults.latency_ms);
+    let hop_ms = match base_latency(args, config_latency_ms) {
+        LatencyArg::Constant(ms) => ms,
+        LatencyArg::Range(_, b) => b,
+    } + args.processing_us as f64 / 1000.0;
+    // A config's peers run as `launch` runs them: the config's seed (unless --seed),
+    // identities and per-peer routing from its scenario, the command line's flags on top.
+    let mut config_scenario = topology_config.map(|mut config| {
+        if let Some(seed) = args.seed {
+            config.defaults.seed = seed;
         }
-    }
+        (TopologyScenario::from_config(&config), config)
+    });
+    let seed = match &config_scenario {
+        Some((scenario, _)) => scenario.seed,
+        None => args.seed.unwrap_or(DEFAULT_SEED),
+    };
+    let peers = config_scenario.as_mut().map(|(scenario, _)| {
+        let routing: Vec<Arc<RoutingConfig>> = scenario
+            .peers
+            .iter()
+            .map(|p| {
+                let mut routing = (*p.routing).clone();
+                apply_flags(args, &mut routing, hop_ms);
+                Arc::new(routing)
+            })
+            .collect();
+        (scenario.seed, routing)
+    });
+    let generated_workload_asked = args.workload.is_some() || args.replicas.is_some();
+    let (placement, queries) = match &config_scenario {
+        Some((scenario, config)) if !config.workload.is_empty() && !generated_workload_asked => {
+            (synthetic_placement(config), scenario.queries.clone())
+        }
+        _ => generated_workload(args, graph.node_count(), seed)?,
+    };
+    let largest_ttl = queries.iter().map(|q| q.ttl).max().unwrap_or(0);
+    let mut routing = generated_routing(largest_ttl.max(args.ttl));
+    apply_flags(args, &mut routing, hop_ms);
+    Ok(Scenario {
+        graph,
+        placement,
+        queries,
+        names,
+        config_latency_ms,
+        routing,
+        peers,
+        seed,
+    })
+}
+
+/// A workload generated from the command line (or a workload file) over `nodes` peers.
+fn generated_workload(
+    args: &Args,
+    nodes: usize,
+    seed: u64,
+) -> Result<(Placement, Vec<PlannedQuery>), Box<dyn std::error::Error>> {
     let spec = match &args.workload {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -448,69 +523,12 @@ fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
             }
         }
     };
-    let workload = Workload::generate(&spec, graph.node_count(), args.seed)?;
+    let workload = Workload::generate(&spec, nodes, seed)?;
     let placement = placement_of(&workload);
     let queries = workload
         .queries
         .iter()
-        .map(|q| PlannedQuery {
-            at: q.at.time(),
-            origin: q.origin,
-            words: q.words.clone(),
-            sha1: None,
-            ttl: args.ttl,
-        })
+        .map(|q| PlannedQuery::new(q.at.time(), q.origin, &q.words, args.ttl))
         .collect();
-    let config_latency_ms = topology_config.and_then(|c| c.defaults.latency_ms);
-    Ok(Scenario {
-        graph,
-        placement,
-        queries,
-        names,
-        config_latency_ms,
-    })
-}
-
-/// A topology config's own files and workload (synthetic files keep the URN the live
-/// network would compute for them; shared folders are not read by the simulator).
-fn from_config(config: &TopologyConfig, graph: Graph, names: Option<Vec<String>>) -> Scenario {
-    let seed = config.defaults.seed;
-    let mut placement = Placement::new();
-    for (i, peer) in config.peers.iter().enumerate() {
-        if peer.share.files.is_empty() {
-            continue;
-        }
-        let files = peer
-            .share
-            .files
-            .iter()
-            .map(|f| SimFile {
-                name: f.name.clone(),
-                size: f.size,
-                sha1: synthetic::sha1_of(seed, &f.name, f.size),
-            })
-            .collect();
-        placement.insert(i as u32, files);
-    }
-    let queries = config
-        .workload
-        .queries
-        .iter()
-        .filter_map(|q| {
-            Some(PlannedQuery {
-                at: Time::from_millis(q.at_ms),
-                origin: config.peer_index(&q.from)? as u32,
-                words: q.words.clone(),
-                sha1: None,
-                ttl: config.ttl_of(q),
-            })
-        })
-        .collect();
-    Scenario {
-        graph,
-        placement,
-        queries,
-        names,
-        config_latency_ms: config.defaults.latency_ms,
-    }
+    Ok((placement, queries))
 }

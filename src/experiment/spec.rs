@@ -12,15 +12,14 @@
 //!   "sim": { "latency_ms": 10 } }
 //! ```
 //!
-//! Strategy names are the ones `gnutella sim --strategy` takes, parsed by [`StrategyChoice`].
+//! Strategy names are the ones `gnutella sim --strategy` takes: [`StrategySpec`]'s grammar.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{CacheConfig, CacheMode, Strategy};
+use crate::node::{CacheMode, RoutingConfig, StrategyParams, StrategySpec};
 use crate::topology::GenSpec;
 
 use super::workload::{WorkloadError, WorkloadSpec};
@@ -38,83 +37,6 @@ pub enum SpecError {
     Json { path: String, message: String },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
-}
-
-/// Most random walkers one query may send (`walk:K`): each walker is a message the origin
-/// queues at once, so a typo such as `walk:1000000000` must be refused, not allocated.
-pub const MAX_WALKERS: u32 = 1024;
-
-/// A search strategy as users name it: `flood`, `ring`, `walk:K` or `flood+cache`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StrategyChoice {
-    /// Every neighbour but the sender, no result cache.
-    Flood,
-    /// TTL 1, 2, 4, ... up to the search TTL until a hit arrives.
-    Ring,
-    /// K random walkers with periodic check-back.
-    Walk { walkers: u32 },
-    /// Flooding with every peer's LRU result cache on (answer and forward).
-    FloodCache,
-}
-
-impl StrategyChoice {
-    /// Parses `flood`, `ring`, `walk:K` (1 <= K <= [`MAX_WALKERS`]) or `flood+cache`.
-    pub fn parse(text: &str) -> Result<StrategyChoice, String> {
-        match text.trim() {
-            "flood" => Ok(StrategyChoice::Flood),
-            "ring" => Ok(StrategyChoice::Ring),
-            "flood+cache" => Ok(StrategyChoice::FloodCache),
-            other => match other.strip_prefix("walk:") {
-                Some(k) => match k.parse::<u32>() {
-                    Ok(walkers) if (1..=MAX_WALKERS).contains(&walkers) => {
-                        Ok(StrategyChoice::Walk { walkers })
-                    }
-                    _ => Err(format!(
-                        "`{other}`: K in walk:K must be a whole number from 1 to {MAX_WALKERS}"
-                    )),
-                },
-                None => Err(format!(
-                    "unknown strategy `{other}` (expected flood, ring, walk:K or flood+cache)"
-                )),
-            },
-        }
-    }
-
-    /// The node strategy and cache settings this choice runs with.
-    pub fn node_settings(&self, sim: &SimSettings) -> (Strategy, CacheConfig) {
-        let cache_off = CacheConfig {
-            mode: CacheMode::Off,
-            ..sim.cache()
-        };
-        match *self {
-            StrategyChoice::Flood => (Strategy::Flood, cache_off),
-            StrategyChoice::Ring => (
-                Strategy::ExpandingRing {
-                    wait_ms: sim.ring_wait_ms,
-                },
-                cache_off,
-            ),
-            StrategyChoice::Walk { walkers } => (
-                Strategy::RandomWalk {
-                    walkers,
-                    check_every: sim.walk_check_every,
-                },
-                cache_off,
-            ),
-            StrategyChoice::FloodCache => (Strategy::Flood, sim.cache()),
-        }
-    }
-}
-
-impl fmt::Display for StrategyChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StrategyChoice::Flood => f.write_str("flood"),
-            StrategyChoice::Ring => f.write_str("ring"),
-            StrategyChoice::Walk { walkers } => write!(f, "walk:{walkers}"),
-            StrategyChoice::FloodCache => f.write_str("flood+cache"),
-        }
-    }
 }
 
 /// Link model and node settings shared by every run of a sweep.
@@ -137,6 +59,10 @@ pub struct SimSettings {
     pub cache_mode: CacheMode,
     pub cache_capacity: usize,
     pub cache_max_age_secs: u64,
+    /// Duplicate-table and reverse-route capacity per node: it only has to cover the
+    /// searches in flight at once, and a sweep over large graphs holds one table per
+    /// peer reached. The routing default (100,000) suits a long-lived live peer.
+    pub seen_capacity: usize,
     /// How long after the last query a run keeps collecting hits, in milliseconds.
     pub settle_ms: u64,
 }
@@ -152,18 +78,31 @@ impl Default for SimSettings {
             cache_mode: CacheMode::AnswerAndForward,
             cache_capacity: 1024,
             cache_max_age_secs: 3600,
+            seen_capacity: 64,
             settle_ms: 30_000,
         }
     }
 }
 
 impl SimSettings {
-    fn cache(&self) -> CacheConfig {
-        CacheConfig {
-            capacity: self.cache_capacity,
-            max_age_secs: self.cache_max_age_secs,
-            mode: self.cache_mode,
-        }
+    /// The routing configuration of every node in a run of `strategy` at TTL `ttl`: the
+    /// routing defaults with this sweep's settings.
+    pub fn routing(&self, strategy: StrategySpec, ttl: u8) -> RoutingConfig {
+        let mut routing = RoutingConfig {
+            max_ttl: self.max_ttl.max(ttl),
+            seen_capacity: self.seen_capacity,
+            route_capacity: self.seen_capacity,
+            ..RoutingConfig::default()
+        };
+        routing.cache.capacity = self.cache_capacity;
+        routing.cache.max_age_secs = self.cache_max_age_secs;
+        let params = StrategyParams {
+            ring_wait_ms: self.ring_wait_ms,
+            walk_check_every: self.walk_check_every,
+            cache_mode: self.cache_mode,
+        };
+        strategy.apply(&mut routing, &params);
+        routing
     }
 }
 
@@ -229,7 +168,7 @@ pub struct ResolvedSpec {
     pub spec: ExperimentSpec,
     pub topologies: Vec<TopologyEntry>,
     /// Strategies with the TTLs each runs with, in spec order.
-    pub strategies: Vec<(StrategyChoice, Vec<u8>)>,
+    pub strategies: Vec<(StrategySpec, Vec<u8>)>,
 }
 
 impl ResolvedSpec {
@@ -316,7 +255,8 @@ impl ExperimentSpec {
         }
         let mut strategies = Vec::new();
         for (i, text) in self.strategies.iter().enumerate() {
-            let choice = StrategyChoice::parse(text)
+            let choice = text
+                .parse::<StrategySpec>()
                 .map_err(|m| invalid(format!("`strategies[{i}]`: {m}")))?;
             let ttls = self
                 .ttls_by_strategy

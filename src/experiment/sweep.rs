@@ -15,16 +15,15 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::node::Time;
-use crate::sim::{
-    Latency, Links, NodeSettings, Placement, PlannedQuery, SimConfig, SimFile, Simulation,
-};
+use crate::sim::{Latency, Links, Placement, PlannedQuery, SimConfig, SimFile, Simulation};
 use crate::topology::Graph;
 
 use super::atomic_write;
 use super::plot::{self, Bars, PlotError, Series, YScale};
-use super::spec::{ResolvedSpec, StrategyChoice, TopologySource};
+use super::spec::{ResolvedSpec, TopologySource};
 use super::summary::{write_csv_row, Summary};
 use super::workload::{Workload, WorkloadError};
+use crate::node::StrategySpec;
 
 /// Why a sweep stopped.
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +135,7 @@ struct RunContext<'a> {
 
 fn run_parallel(
     ctx: &RunContext<'_>,
-    cases: &[(StrategyChoice, u8)],
+    cases: &[(StrategySpec, u8)],
     jobs: usize,
     progress: &(dyn Fn(&RunResult) + Sync),
 ) -> Vec<RunResult> {
@@ -167,21 +166,15 @@ fn run_parallel(
         .collect()
 }
 
-fn run_one(ctx: &RunContext<'_>, strategy: StrategyChoice, ttl: u8) -> RunResult {
+fn run_one(ctx: &RunContext<'_>, strategy: StrategySpec, ttl: u8) -> RunResult {
     let settings = &ctx.spec.spec.sim;
-    let (node_strategy, cache) = strategy.node_settings(settings);
     let config = SimConfig {
         latency: Latency::Constant {
             micros: (settings.latency_ms * 1000.0).round() as u64,
         },
         loss: settings.loss,
         settle_us: settings.settle_ms.saturating_mul(1000),
-        node: NodeSettings {
-            max_ttl: settings.max_ttl.max(ttl),
-            strategy: node_strategy,
-            cache,
-            ..NodeSettings::default()
-        },
+        routing: settings.routing(strategy, ttl),
         ..SimConfig::default()
     };
     let queries: Vec<PlannedQuery> = ctx
@@ -196,9 +189,7 @@ fn run_one(ctx: &RunContext<'_>, strategy: StrategyChoice, ttl: u8) -> RunResult
             ttl,
         })
         .collect();
-    let mut simulation =
-        Simulation::new(ctx.links.clone(), config, ctx.placement.clone(), ctx.seed);
-    simulation.set_strategy_label(strategy.to_string());
+    let simulation = Simulation::new(ctx.links.clone(), config, ctx.placement.clone(), ctx.seed);
     let report = simulation.run(&queries);
     let mut per_node = report.messages_per_peer;
     per_node.resize(ctx.nodes.max(per_node.len()), 0);

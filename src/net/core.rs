@@ -3,11 +3,17 @@
 //! The driver only needs the core's inputs and outputs, so it is written against this trait
 //! rather than a concrete type: `node::Node` implements it (see `node_core.rs`).
 
-use crate::node::{Action, ConnId, Event, PeerInfo, Request, SearchRequest, Time};
+use std::sync::Arc;
+
+use crate::node::{Action, ConnId, Event, PeerInfo, Request, RoutingConfig, SearchRequest, Time};
 use crate::protocol::{Guid, Header, Message, SkipReason};
 
 /// What the live driver needs from a peer's routing core.
 pub trait RoutingCore: Send + 'static {
+    /// The routing configuration the core runs.
+    fn routing(&self) -> &Arc<RoutingConfig>;
+    /// The servent GUID of the core's hits.
+    fn servent_guid(&self) -> Guid;
     fn on_connected(&mut self, now: Time, conn: ConnId, info: PeerInfo);
     fn on_message(&mut self, now: Time, from: ConnId, msg: Message);
     /// A complete descriptor the codec skipped (unknown type, bad payload).

@@ -1,14 +1,13 @@
 //! Turning a topology config into live peers: addresses, shares, routing cores and file
 //! servers.
 //!
-//! Everything random a peer gets (its servent GUID, its core's RNG, its dialers' jitter)
-//! is derived from the config's seed and the peer's position, so a launch is repeatable.
+//! Every peer's routing settings and identity (servent GUID, RNG seed) come from the
+//! config's [`Scenario`], the same one the simulator builds from, so a launch and a
+//! simulation of one config run the same peers; dialers' jitter derives from the
+//! identity's seed, so a launch is repeatable.
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
-
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use super::core::RoutingCore;
 use super::http_server::{HttpConfig, HttpServer};
@@ -17,27 +16,14 @@ use super::network::{PeerFactory, PeerPlan};
 use super::node_core::node_core;
 use super::share::{Share, ShareError};
 use crate::node::library::{Library, SharedFile};
-use crate::node::NodeConfig;
-use crate::protocol::Guid;
-use crate::topology::TopologyConfig;
+use crate::node::PeerIdentity;
+use crate::topology::{Scenario, TopologyConfig};
 
 /// Why a config's peers could not be prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum PrepareError {
     #[error("peer {peer}: {source}")]
     Share { peer: String, source: ShareError },
-}
-
-/// A seed for peer `index`, derived from the network's seed.
-pub fn peer_seed(seed: u64, index: usize) -> u64 {
-    seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// The stable servent GUID of peer `index`.
-pub fn servent_guid(seed: u64, index: usize) -> Guid {
-    Guid::random(&mut ChaCha8Rng::seed_from_u64(
-        peer_seed(seed, index) ^ 0x5E47,
-    ))
 }
 
 /// What peer `index` shares: its folder, if any, then its synthetic files.
@@ -78,24 +64,11 @@ pub fn http_handler(share: Arc<Share>) -> HttpHandler {
     })
 }
 
-/// Builds a peer's core from its settings and library.
-pub fn make_core(
-    listen: SocketAddrV4,
-    servent: Guid,
-    max_ttl: u8,
-    tune: impl FnOnce(&mut NodeConfig),
-    library: Library,
-    seed: u64,
-) -> Box<dyn RoutingCore> {
-    let mut config = NodeConfig::new(listen, servent);
-    config.max_ttl = max_ttl;
-    tune(&mut config);
-    node_core(config, library, seed)
-}
-
 /// Builds the peers of a config (all of them, or the ones a shard runs).
 pub struct ConfigFactory {
     config: Arc<TopologyConfig>,
+    /// Every peer as every driver builds it (routing settings, identity).
+    scenario: Scenario,
     /// Config index of each planned peer, in plan order.
     members: Vec<usize>,
     shares: Vec<Arc<Share>>,
@@ -120,6 +93,7 @@ impl ConfigFactory {
             shares.push(Arc::new(share));
         }
         Ok(ConfigFactory {
+            scenario: Scenario::from_config(&config),
             config,
             members,
             shares,
@@ -131,12 +105,12 @@ impl ConfigFactory {
         self.members
             .iter()
             .filter_map(|&i| {
-                let p = self.config.peers.get(i)?;
+                let p = self.scenario.peers.get(i)?;
                 Some(PeerPlan {
                     id: p.id.clone(),
                     listen: p.listen,
-                    max_ttl: self.config.max_ttl_of(i),
-                    seed: peer_seed(self.config.defaults.seed, i),
+                    max_ttl: p.routing.max_ttl,
+                    seed: p.identity.seed,
                     record_as: i as u32,
                     advertise: None,
                 })
@@ -152,26 +126,19 @@ impl ConfigFactory {
 impl PeerFactory for ConfigFactory {
     fn core(&mut self, index: usize, listen: SocketAddrV4) -> Box<dyn RoutingCore> {
         let i = self.members.get(index).copied().unwrap_or(index);
-        let config = &self.config;
-        let seed = peer_seed(config.defaults.seed, i);
         let library = self
             .shares
             .get(index)
             .map(|s| library_of(s))
             .unwrap_or_default();
-        let cache = config.cache_of(i);
-        let strategy = config.strategy_of(i);
-        make_core(
-            listen,
-            servent_guid(config.defaults.seed, i),
-            config.max_ttl_of(i),
-            |c| {
-                c.cache = cache;
-                c.strategy = strategy;
-            },
-            library,
-            seed,
-        )
+        let (routing, identity) = match self.scenario.peers.get(i) {
+            Some(p) => (Arc::clone(&p.routing), p.identity),
+            None => (
+                Arc::new(self.config.defaults.routing.clone()),
+                PeerIdentity::derive(self.config.defaults.seed, i as u32),
+            ),
+        };
+        node_core(routing, identity, listen, library)
     }
 
     fn http(&mut self, index: usize, _listen: SocketAddrV4) -> Option<HttpHandler> {

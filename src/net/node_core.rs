@@ -1,17 +1,34 @@
 //! The routing core the live driver runs: `node::Node` behind the driver's seam.
 
+use std::net::SocketAddrV4;
+use std::sync::Arc;
+
 use super::core::RoutingCore;
 use crate::node::{
-    Action, ConnId, Event, Library, Node, NodeConfig, PeerInfo, Request, SearchRequest, Time,
+    Action, ConnId, Event, Library, Node, PeerIdentity, PeerInfo, Request, RoutingConfig,
+    SearchRequest, Time,
 };
 use crate::protocol::{Guid, Header, Message, SkipReason};
 
-/// The core for a peer with these settings.
-pub fn node_core(config: NodeConfig, library: Library, seed: u64) -> Box<dyn RoutingCore> {
-    Box::new(Node::new(config, library, seed))
+/// The core of peer `identity`, advertising `addr`, routing by `routing`.
+pub fn node_core(
+    routing: Arc<RoutingConfig>,
+    identity: PeerIdentity,
+    addr: SocketAddrV4,
+    library: Library,
+) -> Box<dyn RoutingCore> {
+    Box::new(Node::new(routing, identity, addr, library))
 }
 
 impl RoutingCore for Node {
+    fn routing(&self) -> &Arc<RoutingConfig> {
+        Node::config_arc(self)
+    }
+
+    fn servent_guid(&self) -> Guid {
+        Node::servent_guid(self)
+    }
+
     fn on_connected(&mut self, now: Time, conn: ConnId, info: PeerInfo) {
         Node::on_connected(self, now, conn, info)
     }

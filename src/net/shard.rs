@@ -41,8 +41,8 @@ use super::launch::{
 };
 use super::network::{bind_all, NetTotals, Network, RemoteLink};
 use super::report::{peak_rss_bytes, NetworkSummary};
-use super::workload::request_of;
 use crate::node::record::{QueryRecord, Recorder};
+use crate::node::SearchRequest;
 use crate::node::Time;
 use crate::topology::TopologyConfig;
 
@@ -498,7 +498,10 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
                 let ttl: u8 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(7);
                 let words = parts.next().unwrap_or("");
                 let reply = match local_of.get(&index) {
-                    Some(&local) => match network.search(local, request_of(words, ttl)).await {
+                    Some(&local) => match network
+                        .search(local, SearchRequest::from_words(words, ttl))
+                        .await
+                    {
                         Ok(guid) => format!("GUID {guid}"),
                         Err(e) => format!("FAIL {e}"),
                     },

@@ -5,47 +5,29 @@ use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
 
 use super::core::RoutingCore;
-use super::from_config::{http_handler, library_of, make_core, servent_guid};
+use super::from_config::{http_handler, library_of};
 use super::listener::HttpHandler;
 use super::network::PeerFactory;
+use super::node_core::node_core;
 use super::share::Share;
-use crate::node::CacheConfig;
-use crate::node::CacheMode;
+use crate::node::{PeerIdentity, RoutingConfig};
 
 /// Builds the one peer of a solo network.
 pub struct SoloFactory {
     pub share: Arc<Share>,
-    pub max_ttl: u8,
-    /// Result-cache capacity; 0 turns the cache off.
-    pub cache: usize,
-    pub seed: u64,
+    pub routing: Arc<RoutingConfig>,
+    pub identity: PeerIdentity,
     /// Serve the share over HTTP on the listening port.
     pub serve: bool,
 }
 
 impl PeerFactory for SoloFactory {
     fn core(&mut self, _index: usize, listen: SocketAddrV4) -> Box<dyn RoutingCore> {
-        let cache = self.cache;
-        make_core(
+        node_core(
+            Arc::clone(&self.routing),
+            self.identity,
             listen,
-            servent_guid(self.seed, 0),
-            self.max_ttl,
-            |c| {
-                c.cache = if cache == 0 {
-                    CacheConfig {
-                        capacity: 0,
-                        mode: CacheMode::Off,
-                        ..CacheConfig::default()
-                    }
-                } else {
-                    CacheConfig {
-                        capacity: cache,
-                        ..CacheConfig::default()
-                    }
-                };
-            },
             library_of(&self.share),
-            self.seed,
         )
     }
 

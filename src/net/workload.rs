@@ -4,26 +4,8 @@
 use std::time::{Duration, Instant};
 
 use super::network::{Network, NetworkError};
-use crate::node::SearchRequest;
-use crate::protocol::{Guid, Sha1};
-use crate::topology::TopologyConfig;
-
-/// A search request from what a user typed: `urn:sha1:...` searches by hash, anything else
-/// by keywords.
-pub fn request_of(words: &str, ttl: u8) -> SearchRequest {
-    match Sha1::from_urn(words.trim()) {
-        Some(sha1) => SearchRequest {
-            words: String::new(),
-            sha1: Some(sha1),
-            ttl,
-        },
-        None => SearchRequest {
-            words: words.to_string(),
-            sha1: None,
-            ttl,
-        },
-    }
-}
+use crate::protocol::Guid;
+use crate::topology::{Scenario, TopologyConfig};
 
 /// How long to wait for a flood to settle.
 #[derive(Clone, Copy, Debug)]
@@ -50,19 +32,20 @@ pub async fn run_workload(
     config: &TopologyConfig,
     settle: Settle,
 ) -> Result<Vec<Guid>, NetworkError> {
-    let mut queries: Vec<_> = config.workload.queries.iter().collect();
-    queries.sort_by_key(|q| q.at_ms);
+    let scenario = Scenario::from_config(config);
+    let mut queries: Vec<_> = scenario.queries.iter().collect();
+    queries.sort_by_key(|q| q.at);
     let started = Instant::now();
     let mut guids = Vec::with_capacity(queries.len());
     for q in queries {
-        let at = started + Duration::from_millis(q.at_ms);
+        let at = started + Duration::from_micros(q.at.0);
         tokio::time::sleep_until(at.into()).await;
-        let index = network.peer_index(&q.from)?;
-        guids.push(
-            network
-                .search(index, request_of(&q.words, config.ttl_of(q)))
-                .await?,
-        );
+        let id = scenario
+            .peers
+            .get(q.origin as usize)
+            .map_or("", |p| p.id.as_str());
+        let index = network.peer_index(id)?;
+        guids.push(network.search(index, q.request()).await?);
     }
     network.settle(settle.quiet, settle.max).await;
     Ok(guids)

@@ -22,6 +22,7 @@ pub mod aged_map;
 pub mod counters;
 pub mod fast_hash;
 pub mod generations;
+pub mod identity;
 pub mod library;
 #[allow(clippy::module_inception)]
 pub mod node;
@@ -30,10 +31,15 @@ pub mod record;
 pub mod request;
 pub mod result_cache;
 pub mod rng;
+pub mod routing;
+pub mod strategy;
 pub mod types;
 
 pub use counters::Counters;
+pub use identity::PeerIdentity;
 pub use library::{Library, SharedFile};
 pub use node::{Node, Outbox, CHECK_BACK_TIMEOUT};
 pub use request::Request;
+pub use routing::RoutingConfig;
+pub use strategy::{Forwarding, Strategy, StrategyParams, StrategySpec, MAX_WALKERS};
 pub use types::*;

@@ -52,14 +52,16 @@ use super::aged_map::{AgedMap, Bounds};
 use super::counters::Counters;
 use super::fast_hash::KeyedHash;
 use super::generations::Generations;
+use super::identity::PeerIdentity;
 use super::library::Library;
 use super::query_rules::check_query;
 use super::request::Request;
 use super::result_cache::{cache_key, ResultCache};
 use super::rng::NodeRng;
+use super::routing::RoutingConfig;
+use super::strategy::{Strategy, StrategySpec};
 use super::types::{
-    Action, CacheMode, ConnId, DropReason, Event, NodeConfig, OverMaxTtl, PeerInfo, SearchRequest,
-    Strategy, Time,
+    Action, CacheMode, ConnId, DropReason, Event, OverMaxTtl, PeerInfo, SearchRequest, Time,
 };
 use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD};
 use crate::protocol::{
@@ -171,7 +173,7 @@ struct Pending {
 #[derive(Debug)]
 #[repr(C)]
 pub struct Node {
-    config: Arc<NodeConfig>,
+    config: Arc<RoutingConfig>,
     /// Actions and events not yet polled; allocated on first output, or lent by the
     /// driver (`swap_outbox`).
     out: Option<Box<Outbox>>,
@@ -204,22 +206,16 @@ pub struct Outbox {
 static EMPTY_LIBRARY: Library = Library::EMPTY;
 
 impl Node {
-    /// A node with its own copy of `config` (identity taken from it).
-    pub fn new(config: NodeConfig, library: Library, seed: u64) -> Node {
-        let addr = config.advertised_addr;
-        let guid = config.servent_guid;
-        Node::with_shared_config(Arc::new(config), addr, guid, library, seed)
-    }
-
-    /// A node sharing one `config` with many others (the simulator's million nodes), with
-    /// its own advertised address and servent GUID, which override the config's.
-    pub fn with_shared_config(
-        config: Arc<NodeConfig>,
+    /// A node of peer `identity`, listening at `advertised_addr` (what its hits and Pongs
+    /// say), routing by `config`. Many nodes may share one `config` (the simulator's
+    /// million nodes hold one between them).
+    pub fn new(
+        config: Arc<RoutingConfig>,
+        identity: PeerIdentity,
         advertised_addr: SocketAddrV4,
-        servent_guid: Guid,
         library: Library,
-        seed: u64,
     ) -> Node {
+        let PeerIdentity { servent_guid, seed } = identity;
         let mut rng = NodeRng::seed_from(seed);
         let hash = KeyedHash::new(rng.next_u64());
         Node {
@@ -244,7 +240,13 @@ impl Node {
         }
     }
 
-    pub fn config(&self) -> &NodeConfig {
+    /// The routing configuration this node runs.
+    pub fn config(&self) -> &RoutingConfig {
+        &self.config
+    }
+
+    /// The shared handle of this node's routing configuration.
+    pub fn config_arc(&self) -> &Arc<RoutingConfig> {
         &self.config
     }
 
@@ -432,10 +434,12 @@ impl Node {
         };
         query.trailing_nul = false;
         let query = Arc::new(query);
+        let strategy = StrategySpec::of(&self.config);
         self.outbox().events.push_back(Event::SearchStarted {
             guid,
             words: request.words,
             ttl,
+            strategy,
         });
         if self.config.cache.mode != CacheMode::Off {
             let bounds = self.route_bounds();

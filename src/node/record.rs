@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::fast_hash::KeyedHash;
+use super::strategy::StrategySpec;
 use super::types::{DropReason, Event, Time};
 use crate::protocol::{kind, Guid};
 
@@ -55,7 +56,8 @@ pub struct QueryRecord {
     /// The originating peer's name; `None` when the query came from outside the recorded
     /// peers (e.g. a `gnutella search` client joining a launched network).
     pub origin: Option<String>,
-    /// The forwarding strategy label the driver set (`flood`, `ring`, `walk:4`, ...).
+    /// The strategy the origin ran the search under (`flood`, `flood+cache`, `ring`,
+    /// `walk:4`, ...), from its own settings; `unknown` when the origin was not recorded.
     pub strategy: String,
     /// The TTL the origin gave the query (0 when the origin was not recorded).
     pub ttl: u8,
@@ -159,6 +161,7 @@ struct Accumulator {
     origin: Option<u32>,
     words: String,
     ttl: u8,
+    strategy: Option<StrategySpec>,
     started: Option<Time>,
     first_seen: Option<Time>,
     messages: u64,
@@ -195,7 +198,6 @@ pub const DEFAULT_MAX_RELAYED: usize = 100_000;
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
     names: Option<Vec<String>>,
-    strategy: String,
     scope: Scope,
     /// Open records beyond this many evict the oldest (`None`: no cap, the default).
     max_queries: Option<usize>,
@@ -225,7 +227,6 @@ impl Recorder {
     /// A recorder naming peers by their index (`"0"`, `"1"`, ...), as the simulator does.
     pub fn new() -> Recorder {
         Recorder {
-            strategy: "flood".to_string(),
             max_relayed: Some(DEFAULT_MAX_RELAYED),
             ..Recorder::default()
         }
@@ -236,7 +237,6 @@ impl Recorder {
         let peers = names.len();
         Recorder {
             names: Some(names),
-            strategy: "flood".to_string(),
             queries: HashMap::with_hasher(random_key()),
             sent_per_peer: vec![0; peers],
             max_relayed: Some(DEFAULT_MAX_RELAYED),
@@ -249,11 +249,6 @@ impl Recorder {
         let mut recorder = Recorder::with_names(vec![name.into()]);
         recorder.scope = Scope::Searcher;
         recorder
-    }
-
-    /// Labels every record with the strategy the driver ran (`flood` unless set).
-    pub fn set_strategy(&mut self, strategy: impl Into<String>) {
-        self.strategy = strategy.into();
     }
 
     /// Caps the number of open query records at `max` (at least 1); beyond it the oldest
@@ -378,12 +373,18 @@ impl Recorder {
         };
         acc.first_seen = Some(acc.first_seen.map_or(now, |t| t.min(now)));
         match event {
-            Event::SearchStarted { words, ttl, .. } => {
+            Event::SearchStarted {
+                words,
+                ttl,
+                strategy,
+                ..
+            } => {
                 // A re-issued round of a grouped search keeps the first start.
                 if acc.started.is_none() {
                     acc.origin = Some(peer);
                     acc.words = words.clone();
                     acc.started = Some(now);
+                    acc.strategy = Some(*strategy);
                 }
                 acc.ttl = acc.ttl.max(*ttl);
             }
@@ -522,7 +523,9 @@ impl Recorder {
             guid: guid.to_hex(),
             query: acc.words.clone(),
             origin: acc.origin.map(|o| self.peer_name(o)),
-            strategy: self.strategy.clone(),
+            strategy: acc
+                .strategy
+                .map_or_else(|| "unknown".to_string(), |s| s.to_string()),
             ttl: acc.ttl,
             start_ms: start.as_millis_f64(),
             messages: acc.messages,
@@ -640,6 +643,7 @@ mod tests {
                 guid: g,
                 words: "nothing".into(),
                 ttl: 2,
+                strategy: StrategySpec::FLOOD,
             },
         );
         rec.record(0, t, &sent(g, kind::QUERY, 2));
@@ -672,7 +676,6 @@ mod tests {
         let g = guid(2);
         let mut rec =
             Recorder::with_names(vec!["p0".into(), "p1".into(), "p2".into(), "p3".into()]);
-        rec.set_strategy("flood+cache");
         rec.record(
             0,
             Time::from_millis(10),
@@ -680,6 +683,7 @@ mod tests {
                 guid: g,
                 words: "debian netinst".into(),
                 ttl: 7,
+                strategy: "flood+cache".parse().unwrap(),
             },
         );
         rec.record(0, Time::from_millis(10), &sent(g, kind::QUERY, 1));
@@ -765,6 +769,7 @@ mod tests {
                 guid: g,
                 words: "zzz".into(),
                 ttl: 1,
+                strategy: StrategySpec::FLOOD,
             },
         );
         rec.record(0, Time::ZERO, &sent(g, kind::QUERY, 1));
@@ -799,6 +804,7 @@ mod tests {
                 guid: guid(9),
                 words: "a".into(),
                 ttl: 3,
+                strategy: StrategySpec::FLOOD,
             },
         );
         rec.record(
@@ -808,6 +814,7 @@ mod tests {
                 guid: guid(8),
                 words: "b".into(),
                 ttl: 3,
+                strategy: StrategySpec::FLOOD,
             },
         );
         rec.record(
@@ -817,6 +824,7 @@ mod tests {
                 guid: guid(7),
                 words: "c".into(),
                 ttl: 3,
+                strategy: StrategySpec::FLOOD,
             },
         );
         let order: Vec<String> = rec.records().into_iter().map(|r| r.query).collect();
@@ -834,6 +842,7 @@ mod tests {
                 guid: search,
                 words: "x".into(),
                 ttl: 1,
+                strategy: StrategySpec::FLOOD,
             },
         );
         rec.record(0, Time::ZERO, &sent(search, kind::QUERY, 1));
@@ -846,6 +855,7 @@ mod tests {
                 guid: round2,
                 words: "x".into(),
                 ttl: 2,
+                strategy: StrategySpec::FLOOD,
             },
         );
         rec.record(0, Time::from_millis(100), &sent(round2, kind::QUERY, 1));
@@ -870,6 +880,7 @@ mod tests {
                 guid: g,
                 words: "iso".into(),
                 ttl: 4,
+                strategy: StrategySpec::FLOOD,
             },
         );
         rec.record(0, Time::ZERO, &sent(g, kind::QUERY, 2));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::strategy::StrategySpec;
 use crate::protocol::{Bye, Guid, Message, QueryHit, Sha1};
 
 /// Driver time in microseconds since an epoch the driver chooses (virtual in the
@@ -87,61 +88,6 @@ pub enum OverMaxTtl {
     Drop,
 }
 
-/// How a node forwards a query (the seam the simulator's strategies plug into).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum Strategy {
-    /// Every neighbour but the sender.
-    #[default]
-    Flood,
-    /// The origin floods with TTL 1, 2, 4, ... (up to the search TTL) until a hit arrives.
-    ExpandingRing { wait_ms: u64 },
-    /// The origin sends `walkers` copies to random neighbours; each relay passes a walker to
-    /// one random neighbour; every `check_every` hops a walker checks back with the origin
-    /// and stops once the origin has a hit.
-    RandomWalk { walkers: u32, check_every: u8 },
-}
-
-/// Everything a node is configured with.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NodeConfig {
-    /// The address put in our QueryHits (where downloads come to) and Pongs.
-    pub advertised_addr: SocketAddrV4,
-    /// Our stable servent GUID (QueryHit trailer, Push target).
-    pub servent_guid: Guid,
-    /// Broadcast limit: hops+TTL above it is trimmed or dropped (`over_max_ttl`).
-    pub max_ttl: u8,
-    pub over_max_ttl: OverMaxTtl,
-    /// Capacity and age limit of the duplicate table keyed by (GUID, payload type).
-    pub seen_capacity: usize,
-    pub seen_max_age_secs: u64,
-    /// Capacity and age limit of the reverse-route table (Query/Ping GUID -> connection).
-    pub route_capacity: usize,
-    pub route_max_age_secs: u64,
-    pub cache: CacheConfig,
-    pub strategy: Strategy,
-    /// Most hit records returned for one query (split into QueryHits of <= 10 records).
-    pub max_results: usize,
-}
-
-impl NodeConfig {
-    pub fn new(advertised_addr: SocketAddrV4, servent_guid: Guid) -> NodeConfig {
-        NodeConfig {
-            advertised_addr,
-            servent_guid,
-            max_ttl: 7,
-            over_max_ttl: OverMaxTtl::Trim,
-            seen_capacity: 100_000,
-            seen_max_age_secs: 600,
-            route_capacity: 100_000,
-            route_max_age_secs: 600,
-            cache: CacheConfig::default(),
-            strategy: Strategy::Flood,
-            max_results: 50,
-        }
-    }
-}
-
 /// A search the local user starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchRequest {
@@ -149,6 +95,26 @@ pub struct SearchRequest {
     pub words: String,
     pub sha1: Option<Sha1>,
     pub ttl: u8,
+}
+
+impl SearchRequest {
+    /// The search a user means by typing `words`: `urn:sha1:...` searches by hash,
+    /// anything else by keywords. Every driver reads workloads through this, so the same
+    /// entry is the same search live and simulated.
+    pub fn from_words(words: &str, ttl: u8) -> SearchRequest {
+        match Sha1::from_urn(words.trim()) {
+            Some(sha1) => SearchRequest {
+                words: String::new(),
+                sha1: Some(sha1),
+                ttl,
+            },
+            None => SearchRequest {
+                words: words.to_string(),
+                sha1: None,
+                ttl,
+            },
+        }
+    }
 }
 
 /// What the driver must do.
@@ -189,8 +155,13 @@ pub enum DropReason {
 /// Metrics: what happened at this node, for the driver to fold into per-query records.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    /// We originated a query with this GUID.
-    SearchStarted { guid: Guid, words: String, ttl: u8 },
+    /// We originated a query with this GUID, running `strategy` (our settings' name).
+    SearchStarted {
+        guid: Guid,
+        words: String,
+        ttl: u8,
+        strategy: StrategySpec,
+    },
     /// The first copy of a query reached us (`hops` after our increment).
     QueryReceived { guid: Guid, from: ConnId, hops: u8 },
     /// We put `count` descriptors of payload type `kind` for this GUID on links.

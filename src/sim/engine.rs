@@ -34,16 +34,16 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{
-    Action, ConnId, Library, Node, NodeConfig, Outbox, PeerInfo, Request, SearchRequest,
+    Action, ConnId, Library, Node, Outbox, PeerIdentity, PeerInfo, Request, RoutingConfig,
     SharedFile, Time,
 };
 use crate::protocol::Guid;
 
 use super::config::{Placement, PlannedQuery, SimConfig};
-use super::latency::mix;
 use super::links::Links;
 use super::packed::PackedMessage;
 use super::queue::EventQueue;
+use crate::node::identity::mix;
 
 /// One thing due at a point of virtual time.
 #[derive(Debug)]
@@ -117,11 +117,13 @@ pub struct SimReport {
 pub struct Simulation {
     links: Links,
     config: SimConfig,
-    /// The routing configuration every node shares (identity is per node).
-    node_config: Arc<NodeConfig>,
+    /// The routing configuration of each peer (`config.routing` for all when empty).
+    per_peer_routing: Vec<Arc<RoutingConfig>>,
+    shared_routing: Arc<RoutingConfig>,
     placement: Placement,
     seed: u64,
-    strategy_label: String,
+    /// The seed peers' identities derive from (the run's seed unless `set_peers` says).
+    network_seed: u64,
     /// Every peer's node in place (no box: one cache miss less per delivery), created on
     /// first use.
     nodes: Vec<Option<Node>>,
@@ -150,14 +152,15 @@ impl Simulation {
         let n = links.node_count() as usize;
         let mut recorder = Recorder::new();
         recorder.set_peer_count(n);
-        let node_config = Arc::new(node_config(&config, seed));
+        let shared_routing = Arc::new(config.routing.clone());
         Simulation {
             links,
             config,
-            node_config,
+            per_peer_routing: Vec::new(),
+            shared_routing,
             placement,
             seed,
-            strategy_label: "flood".to_string(),
+            network_seed: seed,
             nodes: super::huge_pages::filled_vec(n, || None),
             outbox: Some(Box::default()),
             online: vec![true; n],
@@ -173,17 +176,31 @@ impl Simulation {
         }
     }
 
-    /// Labels the records with the strategy's name (`flood`, `ring`, `walk:4`, ...).
-    pub fn set_strategy_label(&mut self, label: impl Into<String>) {
-        self.strategy_label = label.into();
-        self.recorder.set_strategy(self.strategy_label.clone());
+    /// Gives every peer its own routing configuration (`routing[u]` for peer `u`; peers
+    /// beyond the list keep `config.routing`) and derives identities from
+    /// `network_seed`: a topology config's peers, exactly as `launch` builds them (see
+    /// [`crate::topology::Scenario`]). Call before running.
+    pub fn set_peers(&mut self, network_seed: u64, routing: Vec<Arc<RoutingConfig>>) {
+        self.network_seed = network_seed;
+        self.per_peer_routing = routing;
+    }
+
+    /// The routing configuration peer `u` runs.
+    pub fn routing_of(&self, u: u32) -> &Arc<RoutingConfig> {
+        self.per_peer_routing
+            .get(u as usize)
+            .unwrap_or(&self.shared_routing)
+    }
+
+    /// The identity peer `u` runs with.
+    pub fn identity_of(&self, u: u32) -> PeerIdentity {
+        PeerIdentity::derive(self.network_seed, u)
     }
 
     /// Names peers in the records (`origin`) as `names[i]` instead of by index, e.g. a
     /// config's peer ids or a SNAP file's node labels. Call before running.
     pub fn set_peer_names(&mut self, names: Vec<String>) {
         let mut recorder = Recorder::with_names(names);
-        recorder.set_strategy(self.strategy_label.clone());
         recorder.set_peer_count(self.links.node_count() as usize);
         self.recorder = recorder;
     }
@@ -381,11 +398,7 @@ impl Simulation {
             self.stats.skipped_offline += 1;
             return None;
         }
-        let request = SearchRequest {
-            words: q.words.clone(),
-            sha1: q.sha1,
-            ttl: q.ttl,
-        };
+        let request = q.request();
         self.node_mut(now, q.origin)?;
         let guid = self.with_node(now, q.origin, |n| n.start_search(now, request))?;
         self.origins.insert(guid, q.origin);
@@ -589,7 +602,9 @@ impl Simulation {
         Some(result)
     }
 
-    fn build_node(&self, u: u32) -> Node {
+    /// Peer `u`'s node as the simulation creates it the first time something reaches it
+    /// (public so tests can compare it with the live network's build of the same peer).
+    pub fn build_node(&self, u: u32) -> Node {
         let files = self.placement.get(&u).map(|files| {
             files.iter().enumerate().map(|(i, f)| SharedFile {
                 index: i as u32,
@@ -599,13 +614,11 @@ impl Simulation {
             })
         });
         let library = files.map(Library::from_files).unwrap_or_default();
-        let node_seed = mix(self.seed ^ mix(u64::from(u) ^ 0x6e6f_6465_0000_0000));
-        Node::with_shared_config(
-            Arc::clone(&self.node_config),
+        Node::new(
+            Arc::clone(self.routing_of(u)),
+            self.identity_of(u),
             peer_addr(u),
-            servent_guid(self.seed, u),
             library,
-            node_seed,
         )
     }
 
@@ -638,32 +651,7 @@ fn prefetch(ptr: *const u8, lines: usize) {
     let _ = (ptr, lines);
 }
 
-/// The routing configuration all nodes share; identity fields are set per node.
-fn node_config(config: &SimConfig, seed: u64) -> NodeConfig {
-    let settings = &config.node;
-    let mut node = NodeConfig::new(peer_addr(0), servent_guid(seed, 0));
-    node.max_ttl = settings.max_ttl;
-    node.strategy = settings.strategy;
-    node.cache = settings.cache;
-    node.seen_capacity = settings.seen_capacity;
-    node.seen_max_age_secs = settings.seen_max_age_secs;
-    node.route_capacity = settings.route_capacity;
-    node.route_max_age_secs = settings.route_max_age_secs;
-    node.max_results = settings.max_results;
-    node
-}
-
 /// Peer `u`'s made-up address: 10.0.0.0/8 numbered from 10.0.0.1, port 6346.
 pub fn peer_addr(u: u32) -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::from(0x0A00_0001u32.wrapping_add(u)), 6346)
-}
-
-/// Peer `u`'s servent GUID, fixed by the seed.
-pub fn servent_guid(seed: u64, u: u32) -> Guid {
-    let a = mix(seed ^ mix(u64::from(u) ^ 0x7365_7276));
-    let b = mix(a);
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&a.to_le_bytes());
-    bytes[8..].copy_from_slice(&b.to_le_bytes());
-    Guid(bytes)
 }

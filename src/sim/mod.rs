@@ -14,7 +14,7 @@ pub mod packed;
 pub mod queue;
 
 pub use churn::Churn;
-pub use config::{NodeSettings, Placement, PlannedQuery, SimConfig, SimFile};
-pub use engine::{peer_addr, servent_guid, SimReport, SimStats, Simulation};
+pub use config::{Placement, PlannedQuery, SimConfig, SimFile};
+pub use engine::{peer_addr, SimReport, SimStats, Simulation};
 pub use latency::Latency;
 pub use links::Links;

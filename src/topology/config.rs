@@ -13,12 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{CacheConfig, Strategy};
+use crate::node::{CacheConfig, RoutingConfig, Strategy};
 
 /// Default TTL of queries when neither the query nor the config says otherwise.
 pub const DEFAULT_TTL: u8 = 7;
-/// Default broadcast limit (hops + TTL), as gtk-gnutella and LimeWire use.
-pub const DEFAULT_MAX_TTL: u8 = 7;
 /// Default seed for everything random a config drives (synthetic file bytes, sim).
 pub const DEFAULT_SEED: u64 = 1;
 
@@ -44,35 +42,72 @@ pub struct TopologyConfig {
     pub base_dir: PathBuf,
 }
 
-/// Settings every peer gets unless it overrides them.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Settings every peer gets unless it overrides them: the workload's TTL, the network's
+/// seed, the simulator's latency, and the routing configuration, whose keys
+/// (`max_ttl`, `cache`, `strategy`, `seen_capacity`, ... see [`RoutingConfig`]) sit
+/// directly in `defaults`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Defaults {
     /// TTL of workload queries that do not give their own.
     pub ttl: u8,
-    /// Broadcast limit: descriptors whose hops + TTL exceed it are trimmed.
-    pub max_ttl: u8,
-    /// Seed of synthetic file contents and of anything random a driver does for this config.
+    /// Seed of everything random a config drives: synthetic file contents, every peer's
+    /// identity (servent GUID, RNG), and a simulation of the config.
     pub seed: u64,
-    pub cache: CacheConfig,
-    /// Forwarding strategy, e.g. `{"kind": "flood"}`.
-    pub strategy: Strategy,
     /// Link latency in milliseconds for links that do not set their own (simulator only;
     /// `None` lets the simulator use its own default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+    /// How every peer routes, unless it overrides `max_ttl`, `cache` or `strategy`.
+    #[serde(flatten)]
+    pub routing: RoutingConfig,
 }
 
 impl Default for Defaults {
     fn default() -> Self {
         Defaults {
             ttl: DEFAULT_TTL,
-            max_ttl: DEFAULT_MAX_TTL,
             seed: DEFAULT_SEED,
-            cache: CacheConfig::default(),
-            strategy: Strategy::default(),
             latency_ms: None,
+            routing: RoutingConfig::default(),
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Defaults {
+    /// By hand rather than `#[serde(flatten)]`: flattening would lose the place of an
+    /// error inside a routing key (`defaults.cache.mode`) and could not refuse unknown keys.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DefaultsVisitor;
+        impl<'de> serde::de::Visitor<'de> for DefaultsVisitor {
+            type Value = Defaults;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the defaults (an object)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Defaults, A::Error> {
+                let mut defaults = Defaults::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "ttl" => defaults.ttl = map.next_value()?,
+                        "seed" => defaults.seed = map.next_value()?,
+                        "latency_ms" => defaults.latency_ms = map.next_value()?,
+                        _ => {
+                            if !defaults.routing.read_key(&key, &mut map)? {
+                                return Err(serde::de::Error::custom(format!(
+                                    "unknown field `{key}`, expected ttl, seed, latency_ms or \
+                                     a routing key: {}",
+                                    RoutingConfig::KEYS.join(", ")
+                                )));
+                            }
+                        }
+                    }
+                }
+                Ok(defaults)
+            }
+        }
+        deserializer.deserialize_map(DefaultsVisitor)
     }
 }
 
@@ -299,7 +334,14 @@ impl TopologyConfig {
             return Err(ConfigError::NoPeers);
         }
         check_ttl("defaults.ttl", self.defaults.ttl)?;
-        check_ttl("defaults.max_ttl", self.defaults.max_ttl)?;
+        check_ttl("defaults.max_ttl", self.defaults.routing.max_ttl)?;
+        self.defaults
+            .routing
+            .validate()
+            .map_err(|message| ConfigError::InvalidValue {
+                place: "defaults".to_string(),
+                message,
+            })?;
         check_latency("defaults.latency_ms", self.defaults.latency_ms)?;
         let index = self.index_by_id()?;
         let mut addrs: HashMap<SocketAddrV4, &str> = HashMap::new();
@@ -451,28 +493,28 @@ impl TopologyConfig {
         })
     }
 
-    /// The max TTL a peer runs with (its override, else the default).
-    pub fn max_ttl_of(&self, peer: usize) -> u8 {
-        self.peers
-            .get(peer)
-            .and_then(|p| p.max_ttl)
-            .unwrap_or(self.defaults.max_ttl)
+    /// The routing configuration peer `peer` runs: the defaults with its own overrides.
+    pub fn routing_of(&self, peer: usize) -> RoutingConfig {
+        let mut routing = self.defaults.routing.clone();
+        if let Some(p) = self.peers.get(peer) {
+            if let Some(max_ttl) = p.max_ttl {
+                routing.max_ttl = max_ttl;
+            }
+            if let Some(cache) = p.cache {
+                routing.cache = cache;
+            }
+            if let Some(strategy) = p.strategy {
+                routing.strategy = strategy;
+            }
+        }
+        routing
     }
 
-    /// The result-cache settings a peer runs with.
-    pub fn cache_of(&self, peer: usize) -> CacheConfig {
+    /// Whether peer `peer` overrides any routing default.
+    pub fn overrides_routing(&self, peer: usize) -> bool {
         self.peers
             .get(peer)
-            .and_then(|p| p.cache)
-            .unwrap_or(self.defaults.cache)
-    }
-
-    /// The strategy a peer runs with.
-    pub fn strategy_of(&self, peer: usize) -> Strategy {
-        self.peers
-            .get(peer)
-            .and_then(|p| p.strategy)
-            .unwrap_or(self.defaults.strategy)
+            .is_some_and(|p| p.max_ttl.is_some() || p.cache.is_some() || p.strategy.is_some())
     }
 
     /// The TTL of a workload query (its own, else the default).

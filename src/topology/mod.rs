@@ -3,13 +3,14 @@
 //!
 //! A leaf data layer: the live network (`net`), the simulator (`sim`), experiments and
 //! the CLI all read networks from here, so a topology means the same thing everywhere.
-//! It reuses the node layer's `CacheConfig` and `Strategy` so a config's cache and
-//! strategy settings have one definition.
+//! It reuses the node layer's `RoutingConfig` so a config's routing settings have one
+//! definition, and [`Scenario`] is the one way any driver turns a config into peers.
 
 pub mod config;
 pub mod generate;
 pub mod graph;
 pub mod load;
+pub mod scenario;
 pub mod stats;
 pub mod synthetic;
 
@@ -20,5 +21,6 @@ pub use config::{
 pub use generate::{GenError, GenSpec};
 pub use graph::{AddressError, ConfigOptions, Graph};
 pub use load::{load, LoadError, Topology};
+pub use scenario::{synthetic_placement, PeerSetup, Placement, PlannedQuery, Scenario, SimFile};
 pub use stats::{Stats, StatsOptions};
 pub use synthetic::{sha1_of, SyntheticReader};

@@ -11,9 +11,9 @@ use gnutella::net::handshake::HandshakeLimits;
 use gnutella::net::launch::start_in_process;
 use gnutella::net::network::Network;
 use gnutella::net::peer::PeerEvent;
-use gnutella::net::workload::request_of;
 use gnutella::net::NetConfig;
 use gnutella::node::record::QueryRecord;
+use gnutella::node::SearchRequest;
 use gnutella::protocol::Guid;
 use gnutella::topology::TopologyConfig;
 
@@ -110,7 +110,7 @@ pub async fn search(
     let (tap, mut rx) = tokio::sync::mpsc::unbounded_channel();
     network.set_tap(tap);
     let guid = network
-        .search(origin, request_of(words, ttl))
+        .search(origin, SearchRequest::from_words(words, ttl))
         .await
         .expect("search starts");
     network

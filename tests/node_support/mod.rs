@@ -10,8 +10,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
 use gnutella::node::{
-    Action, CacheMode, ConnId, DropReason, Event, Library, Node, NodeConfig, PeerInfo, Request,
-    SearchRequest, SharedFile, Strategy, Time,
+    Action, CacheMode, ConnId, DropReason, Event, Library, Node, PeerIdentity, PeerInfo, Request,
+    RoutingConfig, SearchRequest, SharedFile, Strategy, Time,
 };
 use gnutella::protocol::{kind, Guid, Message, QueryHit, Sha1};
 use rand::{Rng, SeedableRng};
@@ -59,10 +59,25 @@ pub fn servent(i: usize) -> Guid {
     Guid(g)
 }
 
-pub fn config(i: usize, strategy: Strategy, max_ttl: u8, cache: CacheMode) -> NodeConfig {
-    let mut c = NodeConfig::new(addr(i), servent(i));
-    c.strategy = strategy;
-    c.max_ttl = max_ttl;
+/// Node `i`'s identity: a recognisable servent GUID and a fixed seed.
+pub fn identity(i: usize) -> PeerIdentity {
+    PeerIdentity {
+        servent_guid: servent(i),
+        seed: 1000 + i as u64,
+    }
+}
+
+/// Node `i`'s node, routing by `config`.
+pub fn node(i: usize, config: Arc<RoutingConfig>, library: Library) -> Node {
+    Node::new(config, identity(i), addr(i), library)
+}
+
+pub fn config(_i: usize, strategy: Strategy, max_ttl: u8, cache: CacheMode) -> RoutingConfig {
+    let mut c = RoutingConfig {
+        strategy,
+        max_ttl,
+        ..RoutingConfig::default()
+    };
     c.cache.mode = cache;
     c
 }
@@ -78,9 +93,9 @@ pub fn file(index: u32, name: &str) -> SharedFile {
 
 impl Net {
     /// `n` nodes with the given per-node config, no files, no links.
-    pub fn new(n: usize, make: impl Fn(usize) -> NodeConfig) -> Net {
+    pub fn new(n: usize, make: impl Fn(usize) -> RoutingConfig) -> Net {
         let nodes = (0..n)
-            .map(|i| Node::new(make(i), Library::new(), 1000 + i as u64))
+            .map(|i| node(i, Arc::new(make(i)), Library::new()))
             .collect();
         Net {
             nodes,
@@ -99,9 +114,9 @@ impl Net {
     }
 
     pub fn share(&mut self, i: usize, files: Vec<SharedFile>) {
-        let c = self.nodes[i].config().clone();
+        let c = Arc::clone(self.nodes[i].config_arc());
         let links: Vec<ConnId> = self.nodes[i].neighbours().collect();
-        self.nodes[i] = Node::new(c, Library::from_files(files), 1000 + i as u64);
+        self.nodes[i] = node(i, c, Library::from_files(files));
         for conn in links {
             self.nodes[i].on_connected(self.now, conn, PeerInfo::default());
         }

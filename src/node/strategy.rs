@@ -1,0 +1,198 @@
+//! Search strategies: how a node forwards a query ([`Strategy`], a routing setting) and
+//! the one grammar users name strategies by ([`StrategySpec`]: `flood`, `ring`, `walk:K`,
+//! each optionally `+cache`), used by `sim --strategy`, experiment specs and the labels
+//! of every record.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::routing::RoutingConfig;
+use super::types::CacheMode;
+
+/// Most random walkers one query may send (`walk:K`): each walker is a message the origin
+/// queues at once, so a typo such as `walk:1000000000` must be refused, not allocated.
+pub const MAX_WALKERS: u32 = 1024;
+
+/// How a node forwards a query (all peers of a network usually run the same one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Strategy {
+    /// Every neighbour but the sender.
+    #[default]
+    Flood,
+    /// The origin floods with TTL 1, 2, 4, ... (up to the search TTL) until a hit arrives.
+    ExpandingRing { wait_ms: u64 },
+    /// The origin sends `walkers` copies to random neighbours; each relay passes a walker to
+    /// one random neighbour; every `check_every` hops a walker checks back with the origin
+    /// and stops once the origin has a hit.
+    RandomWalk { walkers: u32, check_every: u8 },
+}
+
+/// The forwarding part of a strategy's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Forwarding {
+    Flood,
+    Ring,
+    Walk { walkers: u32 },
+}
+
+/// A strategy as users name it: forwarding plus whether peers answer from their result
+/// cache. `Display` and `FromStr` are each other's inverse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StrategySpec {
+    pub forwarding: Forwarding,
+    pub cache: bool,
+}
+
+/// The parameters a strategy's name leaves open, used when a name becomes settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrategyParams {
+    /// Pause between expanding-ring rounds, in milliseconds.
+    pub ring_wait_ms: u64,
+    /// Hops between a random walker's check-backs.
+    pub walk_check_every: u8,
+    /// What a `+cache` strategy's peers do with a query their cache answers.
+    pub cache_mode: CacheMode,
+}
+
+impl Default for StrategyParams {
+    fn default() -> Self {
+        StrategyParams {
+            ring_wait_ms: 300,
+            walk_check_every: 4,
+            cache_mode: CacheMode::AnswerAndForward,
+        }
+    }
+}
+
+impl StrategySpec {
+    pub const FLOOD: StrategySpec = StrategySpec {
+        forwarding: Forwarding::Flood,
+        cache: false,
+    };
+
+    /// The name of the strategy these settings run.
+    pub fn of(config: &RoutingConfig) -> StrategySpec {
+        let forwarding = match config.strategy {
+            Strategy::Flood => Forwarding::Flood,
+            Strategy::ExpandingRing { .. } => Forwarding::Ring,
+            Strategy::RandomWalk { walkers, .. } => Forwarding::Walk { walkers },
+        };
+        StrategySpec {
+            forwarding,
+            cache: config.cache.mode != CacheMode::Off && config.cache.capacity > 0,
+        }
+    }
+
+    /// Sets `config`'s strategy and cache mode to run this strategy; everything else
+    /// (TTLs, table sizes, cache capacity) is left as it is.
+    pub fn apply(self, config: &mut RoutingConfig, params: &StrategyParams) {
+        config.strategy = match self.forwarding {
+            Forwarding::Flood => Strategy::Flood,
+            Forwarding::Ring => Strategy::ExpandingRing {
+                wait_ms: params.ring_wait_ms,
+            },
+            Forwarding::Walk { walkers } => Strategy::RandomWalk {
+                walkers,
+                check_every: params.walk_check_every,
+            },
+        };
+        config.cache.mode = if self.cache {
+            params.cache_mode
+        } else {
+            CacheMode::Off
+        };
+    }
+}
+
+impl fmt::Display for StrategySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.forwarding {
+            Forwarding::Flood => f.write_str("flood")?,
+            Forwarding::Ring => f.write_str("ring")?,
+            Forwarding::Walk { walkers } => write!(f, "walk:{walkers}")?,
+        }
+        if self.cache {
+            f.write_str("+cache")?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for StrategySpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<StrategySpec, String> {
+        let text = text.trim();
+        if text == "cache" {
+            return Ok(StrategySpec {
+                cache: true,
+                ..StrategySpec::FLOOD
+            });
+        }
+        let (base, cache) = match text.strip_suffix("+cache") {
+            Some(base) => (base, true),
+            None => (text, false),
+        };
+        let forwarding = match base {
+            "flood" => Forwarding::Flood,
+            "ring" => Forwarding::Ring,
+            _ => match base.strip_prefix("walk:") {
+                Some(k) => match k.parse::<u32>() {
+                    Ok(walkers) if (1..=MAX_WALKERS).contains(&walkers) => {
+                        Forwarding::Walk { walkers }
+                    }
+                    _ => {
+                        return Err(format!(
+                            "walk:K needs a whole number of walkers from 1 to {MAX_WALKERS}, not \"{k}\""
+                        ))
+                    }
+                },
+                None => {
+                    return Err(format!(
+                        "unknown strategy \"{text}\" (expected flood, ring or walk:K, each optionally +cache)"
+                    ))
+                }
+            },
+        };
+        Ok(StrategySpec { forwarding, cache })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_display_and_map_to_settings_and_back() {
+        for name in [
+            "flood",
+            "ring",
+            "walk:16",
+            "flood+cache",
+            "ring+cache",
+            "walk:1+cache",
+        ] {
+            let spec: StrategySpec = name.parse().unwrap();
+            assert_eq!(spec.to_string(), name);
+            let mut config = RoutingConfig::default();
+            spec.apply(&mut config, &StrategyParams::default());
+            assert_eq!(StrategySpec::of(&config), spec, "{name}");
+            assert_eq!(config.label(), name);
+        }
+        assert_eq!(
+            "cache".parse::<StrategySpec>().unwrap().to_string(),
+            "flood+cache"
+        );
+    }
+
+    #[test]
+    fn bad_names_say_what_is_expected() {
+        for bad in ["walk:0", "walk:x", "walk:1025", "bfs", "flood+cash", ""] {
+            let e = bad.parse::<StrategySpec>().unwrap_err();
+            assert!(e.contains("walk:K"), "{bad}: {e}");
+        }
+    }
+}
