@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gnutella::net::launch::{launch, LaunchOptions};
-use gnutella::net::shard::{run_child, ChildOptions};
+use gnutella::net::launch::launch_in_process;
+use gnutella::net::launch_options::{LaunchError, LaunchOptions};
+use gnutella::net::shard::{launch_sharded, run_child, ChildOptions};
+use gnutella::topology::TopologyConfig;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -21,8 +23,12 @@ Examples:
 
 Ports 0 in the config mean ephemeral ports. The report is JSON:
   {\"network\": {name, peers, links, overlay_up_ms, queue_drops, ...},
-   \"queries\": [{guid, query, origin, ttl, messages, duplicates, peers_reached, hits,
-                responders, first_hit_hops, first_hit_ms, hit_messages, success, ...}]}
+   \"queries\": [{guid, query, origin, strategy, ttl, messages, duplicates, reforwards,
+                refused, lost, peers_reached, hits, responders, first_hit_hops,
+                first_hit_ms, hit_messages, success, ...}]}
+Every Query copy sent is counted once: messages = peers_reached + duplicates +
+reforwards + refused + lost (reforwards: later copies with more TTL left, a timing effect;
+lost: dropped by a full queue, a link gone, or still travelling at the end).
 Logging: RUST_LOG=info (or debug) gnutella launch ...";
 
 /// Arguments of `gnutella launch`.
@@ -100,6 +106,17 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     runtime(args.threads)?.block_on(launch(options))?;
     Ok(())
+}
+
+/// Runs the launch in this process or over child processes.
+async fn launch(options: LaunchOptions) -> Result<(), LaunchError> {
+    let config = TopologyConfig::load(&options.config)?;
+    match options.shards {
+        Some(k) if k > 1 || config.peers.len() == 1 && k == 1 => {
+            launch_sharded(config, options).await
+        }
+        _ => launch_in_process(config, options).await,
+    }
 }
 
 /// The tokio runtime with the requested number of worker threads.

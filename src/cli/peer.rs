@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gnutella::net::launch::stop_signal;
 use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
 use gnutella::net::share::Share;
+use gnutella::net::signal::stop_signal;
 use gnutella::net::solo::{resolve_v4, SoloFactory};
 use gnutella::net::NetConfig;
 use gnutella::node::record::Recorder;

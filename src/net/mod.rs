@@ -16,6 +16,7 @@ pub mod handshake;
 pub mod hits;
 pub mod http_server;
 pub mod launch;
+pub mod launch_options;
 pub mod link;
 pub mod listener;
 pub mod network;
@@ -24,7 +25,9 @@ pub mod peer;
 pub mod report;
 pub mod send_queue;
 pub mod shard;
+pub mod shard_protocol;
 pub mod share;
+pub mod signal;
 pub mod solo;
 pub mod workload;
 

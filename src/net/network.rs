@@ -21,7 +21,7 @@ use super::core::RoutingCore;
 use super::dialer::spawn_dialer;
 use super::handshake::LocalInfo;
 use super::listener::{spawn_listener, HttpHandler};
-use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef};
+use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef, ToRecorder};
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{Event, SearchRequest, Time};
 use crate::protocol::{kind, Guid};
@@ -365,12 +365,14 @@ impl Network {
         self.activity.last()
     }
 
-    /// Per-query records so far (events still in flight to the recorder may be missing:
-    /// call after [`Network::settle`]).
+    /// Per-query records of every event peers emitted before the call (call after
+    /// [`Network::settle`] so that the floods are over).
     pub async fn records(&self) -> Vec<QueryRecord> {
-        // Let the fold task catch up with what peers already emitted.
-        for _ in 0..3 {
-            tokio::task::yield_now().await;
+        if let Some(sink) = &self.sink {
+            let (done, folded) = oneshot::channel();
+            if sink.send(ToRecorder::Barrier(done)).is_ok() {
+                let _ = folded.await;
+            }
         }
         self.recorder
             .lock()
@@ -429,17 +431,29 @@ async fn stop(p: &mut LivePeer) {
 }
 
 async fn fold_events(
-    mut rx: mpsc::UnboundedReceiver<PeerEvent>,
+    mut rx: mpsc::UnboundedReceiver<ToRecorder>,
     recorder: Arc<Mutex<Recorder>>,
     tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>>,
 ) {
+    let mut items = Vec::with_capacity(256);
     let mut batch = Vec::with_capacity(256);
-    while rx.recv_many(&mut batch, 256).await > 0 {
+    while rx.recv_many(&mut items, 256).await > 0 {
+        let mut barriers = Vec::new();
+        for item in items.drain(..) {
+            match item {
+                ToRecorder::Event(e) => batch.push(e),
+                ToRecorder::Barrier(done) => barriers.push(done),
+            }
+        }
         {
             let mut rec = recorder.lock().unwrap_or_else(|e| e.into_inner());
             for e in batch.iter().filter(|e| is_query_event(&e.event)) {
                 rec.record(e.peer, e.at, &e.event);
             }
+        }
+        // Everything sent before a barrier is in this batch or an earlier one.
+        for done in barriers {
+            let _ = done.send(());
         }
         let tap = tap.lock().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(tap) = tap {

@@ -33,8 +33,15 @@ pub struct PeerEvent {
     pub event: Event,
 }
 
+/// What reaches a process's recorder: peers' events, and barriers that fire once every
+/// event sent before them has been folded (so a report misses nothing already emitted).
+pub enum ToRecorder {
+    Event(PeerEvent),
+    Barrier(oneshot::Sender<()>),
+}
+
 /// Where peers send their events (one recorder per process listens).
-pub type EventSink = mpsc::UnboundedSender<PeerEvent>;
+pub type EventSink = mpsc::UnboundedSender<ToRecorder>;
 
 /// Inputs of the peer actor.
 pub enum PeerInput {
@@ -431,7 +438,20 @@ impl Actor {
                 );
             }
             PeerInput::Frame { conn, frame } => {
-                let state = self.links.get_mut(&conn)?;
+                let Some(state) = self.links.get_mut(&conn) else {
+                    // Read before its link went down, never handled: a lost copy.
+                    if let Frame::Message(msg) = frame {
+                        self.emit(
+                            now,
+                            Event::Dropped {
+                                guid: msg.guid,
+                                kind: msg.payload.kind(),
+                                reason: DropReason::LinkDown,
+                            },
+                        );
+                    }
+                    return None;
+                };
                 state.last_frame = now;
                 self.shared.frames_in.fetch_add(1, Ordering::Relaxed);
                 self.activity.touch(now);
@@ -508,6 +528,15 @@ impl Actor {
             match action {
                 Action::Send { to, msg } => {
                     let Some(state) = self.links.get(&to) else {
+                        // The link went down since the core chose it: the copy is lost.
+                        self.emit(
+                            at,
+                            Event::Dropped {
+                                guid: msg.guid,
+                                kind: msg.payload.kind(),
+                                reason: DropReason::LinkDown,
+                            },
+                        );
                         continue;
                     };
                     let msg = advertise_on(msg, state.link.local_addr);
@@ -566,11 +595,11 @@ impl Actor {
 
     fn emit(&self, at: Time, event: Event) {
         if let Some(sink) = &self.events {
-            let _ = sink.send(PeerEvent {
+            let _ = sink.send(ToRecorder::Event(PeerEvent {
                 peer: self.index,
                 at,
                 event,
-            });
+            }));
         }
     }
 

@@ -8,17 +8,8 @@
 //! merges them: every counter is a sum over disjoint sets of peers, and the origin's shard
 //! alone knows the hits, so the merge is exact.
 //!
-//! The parent talks to each child over its stdin/stdout, one line per message:
-//!
-//! ```text
-//! child:  BOUND <config index> <addr> ... READY
-//! parent: ADDRS <addr of peer 0> <addr of peer 1> ...
-//! child:  UP                      (every link of its peers established) | FAIL <why>
-//! parent: SEARCH <index> <ttl> <words>   child: GUID <hex>
-//! parent: STATUS                         child: STATUS <last frame, µs since the shared epoch>
-//! parent: REPORT                         child: REPORT {"records": [...], "totals": {...}}
-//! parent: STOP                           child: STOPPED, then exits
-//! ```
+//! The parent talks to each child over its stdin/stdout, one line per message of
+//! [`shard_protocol`](super::shard_protocol).
 //!
 //! Children ignore Ctrl-C (the terminal sends it to the whole process group): the parent
 //! decides when they stop, after collecting their counts; if the parent dies, a child's
@@ -35,26 +26,16 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 use super::clock;
 use super::from_config::ConfigFactory;
-use super::launch::{
-    finish_report, net_config, stop_signal, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
+use super::launch_options::{
+    finish_report, net_config, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
 };
-use super::network::{bind_all, NetTotals, Network, RemoteLink};
+use super::network::{bind_all, Network, RemoteLink};
 use super::report::{peak_rss_bytes, NetworkSummary};
+use super::shard_protocol::{ChildReport, ShardError, ToChild, ToParent};
+use super::signal::stop_signal;
 use crate::node::record::{merge_records, QueryRecord, Recorder};
 use crate::node::SearchRequest;
-use crate::node::Time;
 use crate::topology::TopologyConfig;
-
-/// What went wrong between the parent and a child.
-#[derive(Debug, thiserror::Error)]
-pub enum ShardError {
-    #[error("cannot start a child process: {0}")]
-    Spawn(std::io::Error),
-    #[error("child {shard}: {what}")]
-    Child { shard: usize, what: String },
-    #[error("the overlay was not up after {0:.1} s")]
-    OverlayTimeout(f64),
-}
 
 fn child_err(shard: usize, what: impl Into<String>) -> ShardError {
     ShardError::Child {
@@ -72,8 +53,8 @@ struct ChildShard {
 }
 
 impl ChildShard {
-    async fn send(&mut self, line: &str) -> Result<(), ShardError> {
-        let mut bytes = line.as_bytes().to_vec();
+    async fn send(&mut self, msg: ToChild) -> Result<(), ShardError> {
+        let mut bytes = msg.to_string().into_bytes();
         bytes.push(b'\n');
         self.stdin
             .write_all(&bytes)
@@ -85,24 +66,29 @@ impl ChildShard {
             .map_err(|e| child_err(self.index, e.to_string()))
     }
 
-    async fn recv(&mut self) -> Result<String, ShardError> {
+    async fn recv(&mut self) -> Result<ToParent, ShardError> {
         match self.lines.next_line().await {
-            Ok(Some(line)) => Ok(line),
+            Ok(Some(line)) => line
+                .parse()
+                .map_err(|e: super::shard_protocol::BadLine| child_err(self.index, e.to_string())),
             Ok(None) => Err(child_err(self.index, "exited")),
             Err(e) => Err(child_err(self.index, e.to_string())),
         }
     }
 
-    /// The next line starting with `word`, with the rest of the line.
-    async fn expect(&mut self, word: &str) -> Result<String, ShardError> {
-        let line = self.recv().await?;
-        match line.split_once(' ') {
-            Some((w, rest)) if w == word => Ok(rest.to_string()),
-            None if line == word => Ok(String::new()),
-            _ if line.starts_with("FAIL") => Err(child_err(self.index, line)),
-            _ => Err(child_err(
+    /// What `pick` takes from the next message, which must be the kind `want` names (a
+    /// `FAIL` is the child's error).
+    async fn expect<T>(
+        &mut self,
+        want: &str,
+        pick: impl FnOnce(ToParent) -> Result<T, ToParent>,
+    ) -> Result<T, ShardError> {
+        match pick(self.recv().await?) {
+            Ok(msg) => Ok(msg),
+            Err(ToParent::Fail(why)) => Err(child_err(self.index, format!("FAIL {why}"))),
+            Err(other) => Err(child_err(
                 self.index,
-                format!("expected {word}, got {line:?}"),
+                format!("expected {want}, got {}", other.word()),
             )),
         }
     }
@@ -164,7 +150,7 @@ pub async fn launch_sharded(
     }
     let result = drive(&config, &options, &mut children, started).await;
     for child in &mut children {
-        let _ = child.send("STOP").await;
+        let _ = child.send(ToChild::Stop).await;
     }
     for child in &mut children {
         if tokio::time::timeout(Duration::from_secs(5), child.process.wait())
@@ -187,30 +173,26 @@ async fn drive(
     let mut addrs: Vec<Option<SocketAddrV4>> = vec![None; config.peers.len()];
     for child in children.iter_mut() {
         loop {
-            let line = child.recv().await?;
-            if line == "READY" {
-                break;
-            }
-            let mut parts = line.split(' ');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some("BOUND"), Some(i), Some(addr)) => {
-                    let i: usize = i
-                        .parse()
-                        .map_err(|_| child_err(child.index, line.clone()))?;
-                    let addr = addr
-                        .parse()
-                        .map_err(|_| child_err(child.index, line.clone()))?;
-                    if let Some(slot) = addrs.get_mut(i) {
+            match child.recv().await? {
+                ToParent::Ready => break,
+                ToParent::Bound { peer, addr } => {
+                    if let Some(slot) = addrs.get_mut(peer) {
                         *slot = Some(addr);
                     }
                 }
-                _ => return Err(child_err(child.index, format!("unexpected {line:?}")).into()),
+                other => {
+                    return Err(child_err(
+                        child.index,
+                        format!("expected BOUND or READY, got {}", other.word()),
+                    )
+                    .into())
+                }
             }
         }
     }
-    let table: Vec<String> = addrs
+    let table: Vec<SocketAddrV4> = addrs
         .iter()
-        .map(|a| a.map_or("0.0.0.0:0".to_string(), |a| a.to_string()))
+        .map(|a| a.unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0)))
         .collect();
     let listed = config.peers.len() <= MAX_LISTED_PEERS;
     for (i, peer) in config.peers.iter().enumerate().filter(|_| listed) {
@@ -218,9 +200,8 @@ async fn drive(
             println!("peer {:<8} listening on {addr}", peer.id);
         }
     }
-    let addrs_line = format!("ADDRS {}", table.join(" "));
     for child in children.iter_mut() {
-        child.send(&addrs_line).await?;
+        child.send(ToChild::Addrs(table.clone())).await?;
     }
     let mut summary = NetworkSummary {
         name: config.name.clone(),
@@ -231,7 +212,12 @@ async fn drive(
     };
     let up = async {
         for child in children.iter_mut() {
-            child.expect("UP").await?;
+            child
+                .expect("UP", |m| match m {
+                    ToParent::Up => Ok(()),
+                    other => Err(other),
+                })
+                .await?;
         }
         Ok::<(), ShardError>(())
     };
@@ -267,10 +253,13 @@ async fn drive(
     let mut parts = Vec::new();
     summary.rss_peak_bytes = peak_rss_bytes();
     for child in children.iter_mut() {
-        child.send("REPORT").await?;
-        let body = child.expect("REPORT").await?;
-        let report: ChildReport = serde_json::from_str(&body)
-            .map_err(|e| child_err(child.index, format!("bad report: {e}")))?;
+        child.send(ToChild::Report).await?;
+        let report = child
+            .expect("REPORT", |m| match m {
+                ToParent::Report(report) => Ok(report),
+                other => Err(other),
+            })
+            .await?;
         summary.totals.add(&report.totals);
         if let Some(rss) = report.rss_peak_bytes {
             summary.rss_peak_bytes = Some(summary.rss_peak_bytes.unwrap_or(0) + rss);
@@ -296,11 +285,19 @@ async fn run_sharded_workload(
         let Some(child) = children.iter_mut().find(|c| c.members.contains(&index)) else {
             continue;
         };
-        let words = q.words.replace(['\n', '\r'], " ");
         child
-            .send(&format!("SEARCH {index} {} {words}", config.ttl_of(q)))
+            .send(ToChild::Search {
+                peer: index,
+                ttl: config.ttl_of(q),
+                words: q.words.clone(),
+            })
             .await?;
-        child.expect("GUID").await?;
+        child
+            .expect("GUID", |m| match m {
+                ToParent::Guid(guid) => Ok(guid),
+                other => Err(other),
+            })
+            .await?;
     }
     settle_children(children, quiet, Duration::from_secs(10)).await
 }
@@ -316,10 +313,14 @@ async fn settle_children(
     loop {
         let mut last = called;
         for child in children.iter_mut() {
-            child.send("STATUS").await?;
-            let body = child.expect("STATUS").await?;
-            let us: u64 = body.trim().parse().unwrap_or(0);
-            last = last.max(Time(us));
+            child.send(ToChild::Status).await?;
+            let at = child
+                .expect("STATUS", |m| match m {
+                    ToParent::Status(at) => Ok(at),
+                    other => Err(other),
+                })
+                .await?;
+            last = last.max(at);
         }
         let idle = clock::now().saturating_sub(last);
         if idle.0 >= quiet.as_micros() as u64 || started.elapsed() >= max {
@@ -327,13 +328,6 @@ async fn settle_children(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ChildReport {
-    records: Vec<QueryRecord>,
-    totals: NetTotals,
-    rss_peak_bytes: Option<u64>,
 }
 
 /// What a child was told on its command line.
@@ -346,8 +340,8 @@ pub struct ChildOptions {
     pub overlay_timeout: Duration,
 }
 
-async fn say(out: &mut tokio::io::Stdout, line: &str) -> std::io::Result<()> {
-    let mut bytes = line.as_bytes().to_vec();
+async fn say(out: &mut tokio::io::Stdout, msg: ToParent) -> std::io::Result<()> {
+    let mut bytes = msg.to_string().into_bytes();
     bytes.push(b'\n');
     out.write_all(&bytes).await?;
     out.flush().await
@@ -370,19 +364,24 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
     let mut plans = factory.plans();
     let listeners = bind_all(&mut plans).await?;
     for (plan, &i) in plans.iter().zip(&options.members) {
-        say(&mut out, &format!("BOUND {i} {}", plan.listen)).await?;
+        say(
+            &mut out,
+            ToParent::Bound {
+                peer: i,
+                addr: plan.listen,
+            },
+        )
+        .await?;
     }
-    say(&mut out, "READY").await?;
+    say(&mut out, ToParent::Ready).await?;
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     let Some(line) = input.next_line().await? else {
         return Ok(());
     };
-    let addrs: Vec<SocketAddrV4> = line
-        .strip_prefix("ADDRS ")
-        .unwrap_or("")
-        .split(' ')
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let addrs: Vec<SocketAddrV4> = match line.parse()? {
+        ToChild::Addrs(addrs) => addrs,
+        other => return Err(format!("expected ADDRS from the parent, got {other}").into()),
+    };
     let local_of: std::collections::HashMap<usize, usize> = options
         .members
         .iter()
@@ -430,51 +429,35 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
         recorder,
     );
     match network.wait_overlay(options.overlay_timeout).await {
-        Ok(_) => say(&mut out, "UP").await?,
-        Err(e) => say(&mut out, &format!("FAIL {e}")).await?,
+        Ok(_) => say(&mut out, ToParent::Up).await?,
+        Err(e) => say(&mut out, ToParent::Fail(e.to_string())).await?,
     }
     while let Some(line) = input.next_line().await? {
-        let (word, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
-        match word {
-            "SEARCH" => {
-                let mut parts = rest.splitn(3, ' ');
-                let index: usize = parts
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(usize::MAX);
-                let ttl: u8 = parts.next().and_then(|s| s.parse().ok()).unwrap_or(7);
-                let words = parts.next().unwrap_or("");
-                let reply = match local_of.get(&index) {
-                    Some(&local) => match network
-                        .search(local, SearchRequest::from_words(words, ttl))
-                        .await
-                    {
-                        Ok(guid) => format!("GUID {guid}"),
-                        Err(e) => format!("FAIL {e}"),
-                    },
-                    None => format!("FAIL peer {index} is not in this shard"),
-                };
-                say(&mut out, &reply).await?;
-            }
-            "STATUS" => say(&mut out, &format!("STATUS {}", network.last_activity().0)).await?,
-            "REPORT" => {
-                let report = ChildReport {
-                    records: network.records().await,
-                    totals: network.totals(),
-                    rss_peak_bytes: peak_rss_bytes(),
-                };
-                say(
-                    &mut out,
-                    &format!("REPORT {}", serde_json::to_string(&report)?),
-                )
-                .await?;
-            }
-            "STOP" => break,
-            _ => say(&mut out, &format!("FAIL unknown command {word:?}")).await?,
-        }
+        let reply = match line.parse::<ToChild>() {
+            Err(e) => ToParent::Fail(e.to_string()),
+            Ok(ToChild::Stop) => break,
+            Ok(ToChild::Addrs(_)) => ToParent::Fail("addresses were already given".into()),
+            Ok(ToChild::Search { peer, ttl, words }) => match local_of.get(&peer) {
+                Some(&local) => match network
+                    .search(local, SearchRequest::from_words(&words, ttl))
+                    .await
+                {
+                    Ok(guid) => ToParent::Guid(guid),
+                    Err(e) => ToParent::Fail(e.to_string()),
+                },
+                None => ToParent::Fail(format!("peer {peer} is not in this shard")),
+            },
+            Ok(ToChild::Status) => ToParent::Status(network.last_activity()),
+            Ok(ToChild::Report) => ToParent::Report(Box::new(ChildReport {
+                records: network.records().await,
+                totals: network.totals(),
+                rss_peak_bytes: peak_rss_bytes(),
+            })),
+        };
+        say(&mut out, reply).await?;
     }
     network.shutdown().await;
-    say(&mut out, "STOPPED").await?;
+    say(&mut out, ToParent::Stopped).await?;
     Ok(())
 }
 

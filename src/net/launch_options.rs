@@ -1,0 +1,88 @@
+//! What a launch is asked to do and how it ends, shared by a launch in one process
+//! (`launch`) and one over child processes (`shard`), so neither needs the other.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::config::NetConfig;
+use super::from_config::PrepareError;
+use super::network::NetworkError;
+use super::report::{flooding_table, report_json, write_report, NetworkSummary};
+use super::shard_protocol::ShardError;
+use crate::node::record::QueryRecord;
+use crate::topology::ConfigError;
+
+/// Larger networks are not listed peer by peer on the terminal.
+pub const MAX_LISTED_PEERS: usize = 64;
+
+/// What `launch` was asked to do.
+#[derive(Clone, Debug)]
+pub struct LaunchOptions {
+    pub config: PathBuf,
+    /// `None`: every peer in this process; `Some(k)`: k child processes (capped at the
+    /// number of peers, so `usize::MAX` means one process per peer).
+    pub shards: Option<usize>,
+    /// Worker threads per process (passed on to child processes).
+    pub threads: Option<usize>,
+    pub run_workload: bool,
+    pub report: Option<PathBuf>,
+    pub overlay_timeout: Duration,
+    pub quiet: Duration,
+    pub deflate: bool,
+    /// Print the report as JSON on stdout instead of the table.
+    pub json: bool,
+    /// The binary to re-execute for child processes.
+    pub exe: Arc<PathBuf>,
+}
+
+/// Why a launch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Prepare(#[from] PrepareError),
+    #[error("{0}")]
+    Network(#[from] NetworkError),
+    #[error("{0}")]
+    Shard(#[from] ShardError),
+    #[error("cannot write the report to {path}: {source}")]
+    Report {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Net settings for a launch.
+pub fn net_config(deflate: bool) -> NetConfig {
+    NetConfig {
+        deflate,
+        ..NetConfig::default()
+    }
+}
+
+/// Prints the table (or the JSON) and writes the report file.
+pub fn finish_report(
+    options: &LaunchOptions,
+    summary: &NetworkSummary,
+    records: &[QueryRecord],
+) -> Result<(), LaunchError> {
+    let report = report_json(summary, records);
+    if options.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else if !records.is_empty() {
+        print!("{}", flooding_table(records));
+    }
+    if let Some(path) = &options.report {
+        write_report(path, &report).map_err(|source| LaunchError::Report {
+            path: path.clone(),
+            source,
+        })?;
+        println!("report written to {}", path.display());
+    }
+    Ok(())
+}

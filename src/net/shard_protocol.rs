@@ -1,0 +1,320 @@
+//! The lines a sharded launch's parent and its children exchange over the children's
+//! stdin and stdout, as two typed enums with `Display`/`FromStr`: one line per message,
+//! and a line that does not parse is an error naming the line, never a guess.
+//!
+//! ```text
+//! child:  BOUND <config index> <addr> ... READY
+//! parent: ADDRS <addr of peer 0> <addr of peer 1> ...
+//! child:  UP                      (every link of its peers established) | FAIL <why>
+//! parent: SEARCH <index> <ttl> <words>   child: GUID <hex>
+//! parent: STATUS                         child: STATUS <last frame, µs since the shared epoch>
+//! parent: REPORT                         child: REPORT {"records": [...], "totals": {...}}
+//! parent: STOP                           child: STOPPED, then exits
+//! ```
+
+use std::fmt;
+use std::net::SocketAddrV4;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::network::NetTotals;
+use crate::node::record::QueryRecord;
+use crate::node::Time;
+use crate::protocol::Guid;
+
+/// What went wrong between the parent and a child.
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("cannot start a child process: {0}")]
+    Spawn(std::io::Error),
+    #[error("child {shard}: {what}")]
+    Child { shard: usize, what: String },
+    #[error("the overlay was not up after {0:.1} s")]
+    OverlayTimeout(f64),
+}
+
+/// What a child reports at the end: its peers' records (those of queries it only
+/// relayed too, for the parent's merge) and its totals.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChildReport {
+    pub records: Vec<QueryRecord>,
+    pub totals: NetTotals,
+    pub rss_peak_bytes: Option<u64>,
+}
+
+/// A line from the parent to a child.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ToChild {
+    /// Every peer's listening address, by config index.
+    Addrs(Vec<SocketAddrV4>),
+    /// Start a search from config peer `peer`.
+    Search {
+        peer: usize,
+        ttl: u8,
+        words: String,
+    },
+    /// When did a frame last arrive anywhere in the child?
+    Status,
+    Report,
+    Stop,
+}
+
+/// A line from a child to the parent.
+#[derive(Clone, Debug)]
+pub enum ToParent {
+    /// Config peer `peer` listens on `addr`.
+    Bound {
+        peer: usize,
+        addr: SocketAddrV4,
+    },
+    /// Every peer is bound.
+    Ready,
+    /// Every link of the child's peers is up.
+    Up,
+    /// A command failed (the reason is one line).
+    Fail(String),
+    /// The GUID of the search just started.
+    Guid(Guid),
+    /// Driver time of the last frame received anywhere in the child.
+    Status(Time),
+    Report(Box<ChildReport>),
+    Stopped,
+}
+
+/// A line that is not a message of the shard protocol.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("not a shard protocol line: {0:?}")]
+pub struct BadLine(pub String);
+
+/// Text on one line: a line break would split the message in two.
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+impl fmt::Display for ToChild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToChild::Addrs(addrs) => {
+                f.write_str("ADDRS")?;
+                for addr in addrs {
+                    write!(f, " {addr}")?;
+                }
+                Ok(())
+            }
+            ToChild::Search { peer, ttl, words } => {
+                write!(f, "SEARCH {peer} {ttl} {}", one_line(words))
+            }
+            ToChild::Status => f.write_str("STATUS"),
+            ToChild::Report => f.write_str("REPORT"),
+            ToChild::Stop => f.write_str("STOP"),
+        }
+    }
+}
+
+impl FromStr for ToChild {
+    type Err = BadLine;
+
+    fn from_str(line: &str) -> Result<ToChild, BadLine> {
+        let bad = || BadLine(line.to_string());
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        Ok(match word {
+            "ADDRS" => ToChild::Addrs(
+                rest.split(' ')
+                    .filter(|a| !a.is_empty())
+                    .map(|a| a.parse().map_err(|_| bad()))
+                    .collect::<Result<_, _>>()?,
+            ),
+            "SEARCH" => {
+                let mut parts = rest.splitn(3, ' ');
+                let peer = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+                let ttl = parts.next().and_then(|t| t.parse().ok()).ok_or_else(bad)?;
+                let words = parts.next().unwrap_or("").to_string();
+                ToChild::Search { peer, ttl, words }
+            }
+            "STATUS" if rest.is_empty() => ToChild::Status,
+            "REPORT" if rest.is_empty() => ToChild::Report,
+            "STOP" if rest.is_empty() => ToChild::Stop,
+            _ => return Err(bad()),
+        })
+    }
+}
+
+impl fmt::Display for ToParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ToParent::Bound { peer, addr } => write!(f, "BOUND {peer} {addr}"),
+            ToParent::Ready => f.write_str("READY"),
+            ToParent::Up => f.write_str("UP"),
+            ToParent::Fail(why) => write!(f, "FAIL {}", one_line(why)),
+            ToParent::Guid(guid) => write!(f, "GUID {}", guid.to_hex()),
+            ToParent::Status(at) => write!(f, "STATUS {}", at.0),
+            ToParent::Report(report) => {
+                // Serialising plain structs with string keys cannot fail.
+                let json = serde_json::to_string(report).unwrap_or_default();
+                write!(f, "REPORT {json}")
+            }
+            ToParent::Stopped => f.write_str("STOPPED"),
+        }
+    }
+}
+
+impl FromStr for ToParent {
+    type Err = BadLine;
+
+    fn from_str(line: &str) -> Result<ToParent, BadLine> {
+        let bad = || BadLine(line.to_string());
+        let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+        Ok(match word {
+            "BOUND" => {
+                let (peer, addr) = rest.split_once(' ').ok_or_else(bad)?;
+                ToParent::Bound {
+                    peer: peer.parse().map_err(|_| bad())?,
+                    addr: addr.parse().map_err(|_| bad())?,
+                }
+            }
+            "READY" if rest.is_empty() => ToParent::Ready,
+            "UP" if rest.is_empty() => ToParent::Up,
+            "FAIL" => ToParent::Fail(rest.to_string()),
+            "GUID" => ToParent::Guid(Guid::from_hex(rest).ok_or_else(bad)?),
+            "STATUS" => ToParent::Status(Time(rest.parse().map_err(|_| bad())?)),
+            "REPORT" => ToParent::Report(Box::new(
+                serde_json::from_str(rest).map_err(|e| BadLine(format!("{line}: {e}")))?,
+            )),
+            "STOPPED" if rest.is_empty() => ToParent::Stopped,
+            _ => return Err(bad()),
+        })
+    }
+}
+
+impl ToParent {
+    /// The message's first word, to name what was expected in errors.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ToParent::Bound { .. } => "BOUND",
+            ToParent::Ready => "READY",
+            ToParent::Up => "UP",
+            ToParent::Fail(_) => "FAIL",
+            ToParent::Guid(_) => "GUID",
+            ToParent::Status(_) => "STATUS",
+            ToParent::Report(_) => "REPORT",
+            ToParent::Stopped => "STOPPED",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::record::Scope;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn parent_lines_round_trip() {
+        let lines = [
+            ToChild::Addrs(vec![
+                "127.0.0.1:6346".parse().unwrap(),
+                "127.0.0.2:1".parse().unwrap(),
+            ]),
+            ToChild::Search {
+                peer: 12,
+                ttl: 7,
+                words: "debian netinst iso".into(),
+            },
+            ToChild::Status,
+            ToChild::Report,
+            ToChild::Stop,
+        ];
+        for msg in lines {
+            let text = msg.to_string();
+            assert!(!text.contains('\n'));
+            assert_eq!(text.parse::<ToChild>(), Ok(msg), "{text}");
+        }
+    }
+
+    #[test]
+    fn words_with_line_breaks_stay_on_one_line() {
+        let msg = ToChild::Search {
+            peer: 1,
+            ttl: 3,
+            words: "a\nSTOP\r\nb".into(),
+        };
+        let text = msg.to_string();
+        assert_eq!(text, "SEARCH 1 3 a STOP  b");
+        assert!(matches!(text.parse(), Ok(ToChild::Search { .. })));
+    }
+
+    #[test]
+    fn child_lines_round_trip() {
+        let record = QueryRecord {
+            guid: Guid([7; 16]).to_hex(),
+            query: "x".into(),
+            origin: Some("p1".into()),
+            strategy: "flood+cache".into(),
+            ttl: 4,
+            start_ms: 1.5,
+            messages: 10,
+            duplicates: 2,
+            reforwards: 1,
+            refused: 0,
+            lost: 0,
+            peers_reached: 7,
+            hits: 1,
+            records: 1,
+            responders: 1,
+            first_hit_hops: Some(2),
+            first_hit_ms: Some(3.0),
+            hit_messages: 2,
+            answered: 1,
+            answered_from_cache: 0,
+            query_drops: BTreeMap::from([("duplicate".to_string(), 2)]),
+            hit_drops: BTreeMap::new(),
+            success: true,
+            scope: Scope::Network,
+        };
+        let lines = [
+            ToParent::Bound {
+                peer: 3,
+                addr: "127.0.0.1:40000".parse().unwrap(),
+            },
+            ToParent::Ready,
+            ToParent::Up,
+            ToParent::Fail("the overlay was not up\nafter 3 s".into()),
+            ToParent::Guid(Guid([9; 16])),
+            ToParent::Status(Time(123_456)),
+            ToParent::Report(Box::new(ChildReport {
+                records: vec![record.clone()],
+                totals: NetTotals::default(),
+                rss_peak_bytes: Some(4096),
+            })),
+            ToParent::Stopped,
+        ];
+        for msg in lines {
+            let text = msg.to_string();
+            assert!(!text.contains('\n'), "{text}");
+            let back: ToParent = text.parse().expect(&text);
+            assert_eq!(back.to_string(), text);
+            if let ToParent::Report(report) = back {
+                assert_eq!(report.records, vec![record.clone()]);
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_is_refused_with_the_line() {
+        for line in [
+            "",
+            "HELLO",
+            "BOUND x 1.2.3.4:5",
+            "GUID zz",
+            "STATUS soon",
+            "STOP now",
+            "REPORT {",
+        ] {
+            assert!(line.parse::<ToParent>().is_err(), "{line:?}");
+        }
+        for line in ["", "SEARCH x 7 a", "ADDRS nowhere", "STOP now"] {
+            assert!(line.parse::<ToChild>().is_err(), "{line:?}");
+        }
+    }
+}
