@@ -24,7 +24,7 @@ use std::time::Instant;
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use gnutella::node::{
-    Action, CacheMode, ConnId, Library, Node, PeerIdentity, PeerInfo, RoutingConfig, SharedFile,
+    CacheMode, ConnId, Library, Node, Output, PeerIdentity, PeerInfo, RoutingConfig, SharedFile,
     Time,
 };
 use gnutella::protocol::{Frame, FrameDecoder, Guid, Message, Payload, Query, Sha1};
@@ -231,12 +231,13 @@ fn bench_route(c: &mut Criterion<CpuTime>) {
                     if let Frame::Message(msg) = frame {
                         node.on_message(now, ConnId(0), msg);
                     }
-                    while let Some(action) = node.poll_action() {
-                        if let Action::Send { msg, .. } = action {
-                            msg.encode(&mut output);
+                    loop {
+                        match node.poll_output() {
+                            Output::Send { msg, .. } => msg.encode(&mut output),
+                            Output::Timeout(_) => break,
+                            Output::Close { .. } | Output::Event(_) | Output::Request(_) => {}
                         }
                     }
-                    while node.poll_event().is_some() {}
                 }
                 output.len()
             })

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use gnutella::node::{Action, ConnId, DropReason, Event, OverMaxTtl, Request, Time};
+use gnutella::node::{ConnId, DropReason, Event, Output, OverMaxTtl, Request, Time};
 use gnutella::protocol::{
     kind, Bye, Guid, Header, HitRecord, Message, Payload, Ping, Push, Query, QueryHit,
 };
@@ -311,11 +311,11 @@ fn bye_closes_the_link_without_a_bye_back_and_unknown_types_are_never_forwarded(
     };
     net.nodes[1].on_message(now, ConnId(0), bye);
     assert_eq!(
-        net.nodes[1].poll_action(),
-        Some(Action::Close {
+        net.nodes[1].poll_output(),
+        Output::Close {
             conn: ConnId(0),
             bye: None
-        })
+        }
     );
     assert_eq!(
         net.nodes[1].neighbours().collect::<Vec<_>>(),
@@ -325,7 +325,7 @@ fn bye_closes_the_link_without_a_bye_back_and_unknown_types_are_never_forwarded(
 
 #[test]
 fn a_fresh_node_is_small_and_holds_no_heap() {
-    let net = Net::flood(1, 7);
+    let mut net = Net::flood(1, 7);
     let size = std::mem::size_of::<gnutella::node::Node>();
     eprintln!(
         "size_of::<Node>() = {size}, size_of::<RoutingConfig>() = {}",
@@ -334,8 +334,8 @@ fn a_fresh_node_is_small_and_holds_no_heap() {
     assert!(size <= 400, "Node is {size} bytes");
     assert_eq!(net.nodes[0].heap_bytes(), 0);
     assert_eq!(
-        net.nodes[0].poll_timeout(),
-        None::<Time>,
+        net.nodes[0].poll_output(),
+        Output::Timeout(None::<Time>),
         "an idle node needs no ticks"
     );
 }
@@ -348,8 +348,12 @@ fn events_report_what_happened_to_a_query() {
     let now = net.now;
     net.nodes[1].on_message(now, ConnId(0), query_msg(8, 1, 0, "event"));
     let mut events = Vec::new();
-    while let Some(e) = net.nodes[1].poll_event() {
-        events.push(e);
+    loop {
+        match net.nodes[1].poll_output() {
+            Output::Event(e) => events.push(e),
+            Output::Timeout(_) => break,
+            Output::Send { .. } | Output::Close { .. } | Output::Request(_) => {}
+        }
     }
     let g = Guid([8; 16]);
     assert_eq!(

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::node::{Action, ConnId, Event, PeerInfo, Request, RoutingConfig, SearchRequest, Time};
+use crate::node::{ConnId, Output, PeerInfo, RoutingConfig, SearchRequest, Time};
 use crate::protocol::{Guid, Header, Message, SkipReason};
 
 /// What the live driver needs from a peer's routing core.
@@ -20,16 +20,10 @@ pub trait RoutingCore: Send + 'static {
     fn on_skipped(&mut self, now: Time, from: ConnId, header: Header, reason: &SkipReason);
     fn on_disconnected(&mut self, now: Time, conn: ConnId);
     fn start_search(&mut self, now: Time, request: &SearchRequest) -> Guid;
-    /// When the core next wants `on_timeout`.
-    fn poll_timeout(&self) -> Option<Time>;
     fn on_timeout(&mut self, now: Time);
-    fn poll_action(&mut self) -> Option<Action>;
-    fn poll_event(&mut self) -> Option<Event>;
     /// Sends a Ping with this TTL on one link (keep-alive of an idle link).
     fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8);
-    /// Requests beyond send/close (walker check-backs, pushes for us). The live driver
-    /// does not carry check-backs across the network; the core falls back to its timeout.
-    fn poll_request(&mut self) -> Option<Request> {
-        None
-    }
+    /// The core's next output; after every input, drain until `Output::Timeout` (see
+    /// `Node::poll_output`).
+    fn poll_output(&mut self) -> Output;
 }

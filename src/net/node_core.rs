@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use super::core::RoutingCore;
 use crate::node::{
-    Action, ConnId, Event, Library, Node, PeerIdentity, PeerInfo, Request, RoutingConfig,
-    SearchRequest, Time,
+    ConnId, Library, Node, Output, PeerIdentity, PeerInfo, RoutingConfig, SearchRequest, Time,
 };
 use crate::protocol::{Guid, Header, Message, SkipReason};
 
@@ -49,27 +48,15 @@ impl RoutingCore for Node {
         Node::start_search(self, now, request.clone())
     }
 
-    fn poll_timeout(&self) -> Option<Time> {
-        Node::poll_timeout(self)
-    }
-
     fn on_timeout(&mut self, now: Time) {
         Node::on_timeout(self, now)
-    }
-
-    fn poll_action(&mut self) -> Option<Action> {
-        Node::poll_action(self)
-    }
-
-    fn poll_event(&mut self) -> Option<Event> {
-        Node::poll_event(self)
     }
 
     fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) {
         Node::send_ping(self, now, conn, ttl);
     }
 
-    fn poll_request(&mut self) -> Option<Request> {
-        Node::poll_request(self)
+    fn poll_output(&mut self) -> Output {
+        Node::poll_output(self)
     }
 }

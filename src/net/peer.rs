@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use super::clock;
 use super::core::RoutingCore;
 use super::link::LinkHandle;
-use crate::node::{Action, ConnId, DropReason, Event, PeerInfo, SearchRequest, Time};
+use crate::node::{ConnId, DropReason, Event, Output, PeerInfo, SearchRequest, Time};
 use crate::protocol::{kind, Bye, Frame, Guid, Message, Payload};
 
 /// How many inputs the actor takes before it flushes the core's actions and events.
@@ -291,6 +291,8 @@ struct Actor {
     events: Option<EventSink>,
     stop: watch::Sender<bool>,
     keepalive: Duration,
+    /// When the core next wants `on_timeout` (the last drain's `Output::Timeout`).
+    next_timeout: Option<Time>,
 }
 
 fn far_future() -> tokio::time::Instant {
@@ -328,6 +330,7 @@ pub fn spawn_actor(
         events,
         stop,
         keepalive: keepalive.max(Duration::from_millis(10)),
+        next_timeout: None,
     };
     let task = tokio::spawn(actor.run());
     (
@@ -349,7 +352,7 @@ impl Actor {
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         keepalive.tick().await;
         loop {
-            let deadline = self.core.poll_timeout();
+            let deadline = self.next_timeout;
             let sleep = tokio::time::sleep_until(
                 deadline.map_or_else(far_future, |at| clock::instant_of(at).into()),
             );
@@ -518,78 +521,83 @@ impl Actor {
         }
     }
 
-    /// Carries out the core's actions and passes its events on.
+    /// Drains the core after an input (its drain rule): carries out sends and closes,
+    /// passes events on, and keeps the next timeout.
     fn flush(&mut self) {
         // Events are stamped before the sends go out: once a send is queued another
         // thread may carry the flood on, and a stamp taken after that (this thread may be
         // preempted in between) would make a reply seem to come back in no time.
         let at = clock::now();
-        while let Some(action) = self.core.poll_action() {
-            match action {
-                Action::Send { to, msg } => {
-                    let Some(state) = self.links.get(&to) else {
-                        // The link went down since the core chose it: the copy is lost.
-                        self.emit(
-                            at,
-                            Event::Dropped {
-                                guid: msg.guid,
-                                kind: msg.payload.kind(),
-                                reason: DropReason::LinkDown,
-                            },
-                        );
-                        continue;
-                    };
-                    let msg = advertise_on(msg, state.link.local_addr);
-                    let drops = state.link.send(&msg);
-                    if !drops.is_empty() {
-                        self.shared
-                            .queue_drops
-                            .fetch_add(drops.len() as u64, Ordering::Relaxed);
-                        for d in drops {
-                            self.emit(
-                                at,
-                                Event::Dropped {
-                                    guid: d.guid,
-                                    kind: d.kind,
-                                    reason: DropReason::QueueFull,
-                                },
-                            );
-                        }
-                    }
+        loop {
+            match self.core.poll_output() {
+                Output::Send { to, msg } => self.send(at, to, msg),
+                Output::Close { conn, bye } => self.close(conn, bye),
+                Output::Event(event) => self.emit(at, event),
+                // Not carried over the live network; the core has a fallback for each.
+                Output::Request(request) => {
+                    log::debug!(
+                        "peer {}: core request not handled live: {request:?}",
+                        self.index
+                    );
                 }
-                Action::Close { conn, bye } => {
-                    if let (Some(bye), Some(state)) = (bye, self.links.get(&conn)) {
-                        if state.info.accepts_bye {
-                            state.link.send(&bye_message(bye));
-                        }
-                    }
-                    // The core asked for it, so it already forgot the link.
-                    if let Some(mut state) = self.links.remove(&conn) {
-                        state.link.close();
-                        self.shared.drop_degree();
-                        if let Some(addr) = state.info.listen_addr {
-                            self.shared.release(&addr, conn);
-                        }
-                        if let Some(down) = state.down.take() {
-                            let _ = down.send(());
-                        }
-                    }
+                Output::Timeout(next) => {
+                    self.next_timeout = next;
+                    return;
                 }
             }
         }
-        while let Some(request) = self.core.poll_request() {
-            // Not carried over the live network; the core has a fallback for each.
-            log::debug!(
-                "peer {}: core request not handled live: {request:?}",
-                self.index
+    }
+
+    /// Queues one copy on its link; a copy for a link gone or dropped by the full queue
+    /// is lost to its query.
+    fn send(&mut self, at: Time, to: ConnId, msg: Message) {
+        let Some(state) = self.links.get(&to) else {
+            // The link went down since the core chose it: the copy is lost.
+            self.emit(
+                at,
+                Event::Dropped {
+                    guid: msg.guid,
+                    kind: msg.payload.kind(),
+                    reason: DropReason::LinkDown,
+                },
             );
-        }
-        if self.events.is_some() {
-            while let Some(event) = self.core.poll_event() {
-                self.emit(at, event);
+            return;
+        };
+        let msg = advertise_on(msg, state.link.local_addr);
+        let drops = state.link.send(&msg);
+        if !drops.is_empty() {
+            self.shared
+                .queue_drops
+                .fetch_add(drops.len() as u64, Ordering::Relaxed);
+            for d in drops {
+                self.emit(
+                    at,
+                    Event::Dropped {
+                        guid: d.guid,
+                        kind: d.kind,
+                        reason: DropReason::QueueFull,
+                    },
+                );
             }
-        } else {
-            while self.core.poll_event().is_some() {}
+        }
+    }
+
+    /// Closes a link the core asked to close (it already forgot the link).
+    fn close(&mut self, conn: ConnId, bye: Option<Bye>) {
+        if let (Some(bye), Some(state)) = (bye, self.links.get(&conn)) {
+            if state.info.accepts_bye {
+                state.link.send(&bye_message(bye));
+            }
+        }
+        if let Some(mut state) = self.links.remove(&conn) {
+            state.link.close();
+            self.shared.drop_degree();
+            if let Some(addr) = state.info.listen_addr {
+                self.shared.release(&addr, conn);
+            }
+            if let Some(down) = state.down.take() {
+                let _ = down.send(());
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! A [`Node`] never touches a socket, a clock or a thread: the driver (the tokio network in
 //! `net`, or the discrete-event simulator in `sim`) passes `now` in and carries the
-//! [`Action`]s out, so the very same routing decisions run over TCP and in simulation.
+//! [`Output`]s out, so the very same routing decisions run over TCP and in simulation.
 //! [`Event`]s are the metrics vocabulary both drivers fold into per-query records
 //! ([`record`]). Same inputs and seed give the same outputs.
 //!
@@ -12,10 +12,16 @@
 //! node.on_message(now, conn, msg)             // a decoded descriptor
 //! node.on_skipped(now, conn, header, reason)  // a frame the decoder skipped
 //! node.start_search(now, request) -> Guid
-//! node.poll_timeout() / node.on_timeout(now)  // only when a timer is due
-//! while let Some(a) = node.poll_action() { .. } // Send / Close
-//! while let Some(e) = node.poll_event() { .. }  // metrics
-//! while let Some(r) = node.poll_request() { .. } // optional: walker check-backs, pushes
+//! node.on_timeout(now)                       // when the last Timeout said so
+//! loop {                                      // after every input, drain:
+//!     match node.poll_output() {
+//!         Output::Send { to, msg } => ..,
+//!         Output::Close { conn, bye } => ..,
+//!         Output::Request(r) => ..,           // optional: walker check-backs, pushes
+//!         Output::Event(e) => ..,             // metrics, folded into records
+//!         Output::Timeout(next) => break,     // when to call on_timeout next
+//!     }
+//! }
 //! ```
 
 pub mod aged_map;

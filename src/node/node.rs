@@ -62,7 +62,7 @@ use super::rng::NodeRng;
 use super::routing::RoutingConfig;
 use super::strategy::{Strategy, StrategySpec};
 use super::types::{
-    Action, CacheMode, ConnId, DropReason, Event, OverMaxTtl, PeerInfo, SearchRequest, Time,
+    Action, CacheMode, ConnId, DropReason, Event, Output, OverMaxTtl, PeerInfo, SearchRequest, Time,
 };
 use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD};
 use crate::protocol::{
@@ -625,24 +625,38 @@ impl Node {
     }
 
     /// Exchanges the node's output queues with `outbox`. A driver of many nodes lends
-    /// its (empty, pre-grown) outbox before an input and takes it back, filled, after:
-    /// between inputs the node then holds no queue memory. `poll_action`/`poll_event`
-    /// read the same queues, so drivers may mix both styles.
+    /// its (empty, pre-grown) outbox before an input and takes it back after draining
+    /// [`Node::poll_output`]: between inputs the node then holds no queue memory.
     pub fn swap_outbox(&mut self, outbox: &mut Option<Box<Outbox>>) {
         std::mem::swap(&mut self.out, outbox);
     }
 
-    pub fn poll_action(&mut self) -> Option<Action> {
-        self.out.as_mut()?.actions.pop_front()
-    }
-
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.out.as_mut()?.events.pop_front()
-    }
-
-    /// Requests only the driver can fulfil (see [`Request`]); optional to poll.
-    pub fn poll_request(&mut self) -> Option<Request> {
-        self.pending.as_mut().and_then(|p| p.requests.pop_front())
+    /// The node's next output. **Drain rule:** after every input (`on_connected`,
+    /// `on_message`, `on_skipped`, `on_disconnected`, `start_search`, `on_timeout`,
+    /// `on_check_back`, `send_ping`, `start_push`), call `poll_output` until it returns
+    /// [`Output::Timeout`]; that value is when the node next wants `on_timeout` (`None`:
+    /// not until another input). Handling a [`Output::Request`] may be an input too
+    /// (`on_check_back`): keep draining until `Timeout`.
+    ///
+    /// Outputs come in this order: what to put on links or close, then events, then
+    /// requests. Each driver drains them with one exhaustive `match`, so a new kind of
+    /// output fails to compile in every driver rather than being ignored by one.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(out) = self.out.as_mut() {
+            if let Some(action) = out.actions.pop_front() {
+                return match action {
+                    Action::Send { to, msg } => Output::Send { to, msg },
+                    Action::Close { conn, bye } => Output::Close { conn, bye },
+                };
+            }
+            if let Some(event) = out.events.pop_front() {
+                return Output::Event(event);
+            }
+        }
+        if let Some(request) = self.pending.as_mut().and_then(|p| p.requests.pop_front()) {
+            return Output::Request(request);
+        }
+        Output::Timeout(self.poll_timeout())
     }
 
     // ----- per-type handling ---------------------------------------------------------

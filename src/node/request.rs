@@ -1,9 +1,8 @@
 //! Requests a node makes of its driver beyond "send this" and "close that".
 //!
-//! They have their own queue (`Node::poll_request`) rather than new `Action` variants so
-//! that a driver which cannot honour them simply never polls: every request has a
-//! fallback inside the node (a parked walker walks on after a timeout; a push for us is
-//! just not acted on).
+//! They come out of `Node::poll_output` as `Output::Request`; a driver which cannot
+//! honour one lets it go: every request has a fallback inside the node (a parked walker
+//! walks on after a timeout; a push for us is just not acted on).
 
 use crate::protocol::{Guid, Push};
 

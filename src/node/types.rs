@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::request::Request;
 use super::strategy::StrategySpec;
 use crate::protocol::{Bye, Guid, Message, QueryHit, Sha1};
 
@@ -132,7 +133,25 @@ impl Event {
     }
 }
 
-/// What the driver must do.
+/// Everything a node asks of its driver, one at a time from [`crate::node::Node::poll_output`]
+/// (see its drain rule).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// Put `msg` on the link `to`.
+    Send { to: ConnId, msg: Message },
+    /// Close the link, after sending `bye` if the neighbour accepts Bye.
+    Close { conn: ConnId, bye: Option<Bye> },
+    /// Something only the driver can do (walker check-backs, connect-backs); every
+    /// request has a fallback in the node, so a driver may answer it or let it go.
+    Request(Request),
+    /// Metrics, for the driver to fold into records (and log).
+    Event(Event),
+    /// Nothing more for now: call `on_timeout` at this time (`None`: not until another
+    /// input). Draining stops here.
+    Timeout(Option<Time>),
+}
+
+/// What the driver must do (the queued form of [`Output::Send`] and [`Output::Close`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Put `msg` on the link `to`.

@@ -34,10 +34,10 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{
-    Action, ConnId, DropReason, Event, Library, Node, Outbox, PeerIdentity, PeerInfo, Request,
+    ConnId, DropReason, Event, Library, Node, Outbox, Output, PeerIdentity, PeerInfo, Request,
     RoutingConfig, SharedFile, Time,
 };
-use crate::protocol::Guid;
+use crate::protocol::{Guid, Message};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
 use super::links::Links;
@@ -473,74 +473,23 @@ impl Simulation {
         }
     }
 
-    /// Carries out what node `u` asked for after an input: sends become deliveries, events
-    /// go to the recorder, a new timer deadline is queued.
-    fn after_input(&mut self, now: Time, u: u32) {
-        let mut out = self.outbox.take().unwrap_or_default();
+    /// Drains what node `u` asked for after an input (the node's drain rule): sends
+    /// become deliveries, events go to the recorder, a check-back is scheduled, the next
+    /// timer is queued; links it closed go down last, once its outbox is back with us.
+    fn drain(&mut self, now: Time, u: u32) {
         let depart = now.plus_micros(self.config.processing_us);
         let mut closed: Vec<ConnId> = Vec::new();
-        let churn = self.config.churn.is_some();
-        while let Some(action) = out.actions.pop_front() {
-            match action {
-                Action::Send { to, msg } => {
-                    let Some(slot) = self.links.slot(u, to) else {
-                        self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
-                        continue;
-                    };
-                    let v = self.links.target(slot);
-                    let (from_session, to_session) = if churn {
-                        if !self.online[v as usize] {
-                            self.stats.lost_link_down += 1;
-                            self.lost_copy(
-                                u,
-                                now,
-                                msg.guid,
-                                msg.payload.kind(),
-                                DropReason::LinkDown,
-                            );
-                            continue;
-                        }
-                        (self.session[u as usize], self.session[v as usize])
-                    } else {
-                        (0, 0)
-                    };
-                    if self.config.loss > 0.0 && self.link_rng.gen_bool(self.config.loss.min(1.0)) {
-                        self.stats.lost += 1;
-                        self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkLoss);
-                        continue;
-                    }
-                    let given = self.links.slot_latency_us(slot);
-                    let delay =
-                        self.config
-                            .latency
-                            .sample(u, v, given, self.seed, &mut self.link_rng);
-                    let back = self.links.mirror(slot);
-                    self.queue.push(
-                        depart.plus_micros(delay),
-                        Work::Deliver {
-                            to: v,
-                            conn: back,
-                            from_session,
-                            to_session,
-                            msg: msg.into(),
-                        },
-                    );
-                }
-                Action::Close { conn, .. } => closed.push(conn),
-            }
-        }
-        while let Some(event) = out.events.pop_front() {
-            self.recorder.record(u, now, &event);
-        }
-        self.outbox = Some(out);
-        let Some(node) = self.nodes[u as usize].as_mut() else {
-            return;
-        };
-        while let Some(request) = node.poll_request() {
-            match request {
+        loop {
+            let Some(node) = self.nodes[u as usize].as_mut() else {
+                break;
+            };
+            match node.poll_output() {
+                Output::Send { to, msg } => self.send(now, depart, u, to, msg),
+                Output::Close { conn, .. } => closed.push(conn),
+                Output::Event(event) => self.recorder.record(u, now, &event),
                 // The walker asks its origin directly (one message there, one back, as in
                 // Lv et al.'s walkers), so the answer comes after two link delays.
-                Request::CheckBack { guid, .. } => {
+                Output::Request(Request::CheckBack { guid, .. }) => {
                     let origin = self.origins.get(&guid).copied().unwrap_or(u);
                     let one_way =
                         self.config
@@ -557,19 +506,63 @@ impl Simulation {
                     );
                 }
                 // Pushes ask for a TCP connection back; nothing in a search needs one.
-                Request::ConnectBack { .. } => {}
-            }
-        }
-        if let Some(due) = node.poll_timeout() {
-            let due = due.max(now);
-            if self.timer_due[u as usize] != due.0 {
-                self.timer_due[u as usize] = due.0;
-                self.queue.push(due, Work::Timer { node: u });
+                Output::Request(Request::ConnectBack { .. }) => {}
+                Output::Timeout(next) => {
+                    node.swap_outbox(&mut self.outbox);
+                    if let Some(due) = next {
+                        let due = due.max(now);
+                        if self.timer_due[u as usize] != due.0 {
+                            self.timer_due[u as usize] = due.0;
+                            self.queue.push(due, Work::Timer { node: u });
+                        }
+                    }
+                    break;
+                }
             }
         }
         for conn in closed {
             self.close_link(now, u, conn);
         }
+    }
+
+    /// Puts one copy from `u` on its link `to`: a delivery later, or a loss.
+    fn send(&mut self, now: Time, depart: Time, u: u32, to: ConnId, msg: Message) {
+        let Some(slot) = self.links.slot(u, to) else {
+            self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
+            return;
+        };
+        let v = self.links.target(slot);
+        let (from_session, to_session) = if self.config.churn.is_some() {
+            if !self.online[v as usize] {
+                self.stats.lost_link_down += 1;
+                self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
+                return;
+            }
+            (self.session[u as usize], self.session[v as usize])
+        } else {
+            (0, 0)
+        };
+        if self.config.loss > 0.0 && self.link_rng.gen_bool(self.config.loss.min(1.0)) {
+            self.stats.lost += 1;
+            self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkLoss);
+            return;
+        }
+        let given = self.links.slot_latency_us(slot);
+        let delay = self
+            .config
+            .latency
+            .sample(u, v, given, self.seed, &mut self.link_rng);
+        let back = self.links.mirror(slot);
+        self.queue.push(
+            depart.plus_micros(delay),
+            Work::Deliver {
+                to: v,
+                conn: back,
+                from_session,
+                to_session,
+                msg: msg.into(),
+            },
+        );
     }
 
     /// Tells a parked walker whether its origin has a hit yet (asked now, at arrival).
@@ -616,8 +609,7 @@ impl Simulation {
             }
             // Links exist before the run starts; what a node says when they come up (e.g.
             // handshake Pings) is not part of any search, so it is not simulated.
-            while node.poll_action().is_some() {}
-            while node.poll_event().is_some() {}
+            while !matches!(node.poll_output(), Output::Timeout(_)) {}
             self.stats.nodes_created += 1;
             self.nodes[i] = Some(node);
         }
@@ -625,13 +617,12 @@ impl Simulation {
     }
 
     /// Hands an input to peer `u`'s node (if it exists) with the shared outbox lent to
-    /// it, then carries out what it produced.
+    /// it, then drains what it produced (the outbox comes back at the end of the drain).
     fn with_node<R>(&mut self, now: Time, u: u32, input: impl FnOnce(&mut Node) -> R) -> Option<R> {
         let node = self.nodes.get_mut(u as usize)?.as_mut()?;
         node.swap_outbox(&mut self.outbox);
         let result = input(node);
-        node.swap_outbox(&mut self.outbox);
-        self.after_input(now, u);
+        self.drain(now, u);
         Some(result)
     }
 

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
+use gnutella::node::record::{QueryRecord, Recorder};
 use gnutella::node::{
-    Action, CacheMode, ConnId, DropReason, Event, Library, Node, PeerIdentity, PeerInfo, Request,
+    CacheMode, ConnId, DropReason, Event, Library, Node, Output, PeerIdentity, PeerInfo, Request,
     RoutingConfig, SearchRequest, SharedFile, Strategy, Time,
 };
 use gnutella::protocol::{kind, Guid, Message, QueryHit, Sha1};
@@ -45,6 +46,10 @@ pub struct Net {
     pub delivered: Vec<(usize, usize, Message)>,
     pub closed: Vec<(usize, ConnId)>,
     pub requests: Vec<(usize, Request)>,
+    /// Each node's next timer, from its last drain.
+    timeouts: Vec<Option<Time>>,
+    /// The same recorder the drivers fold events into.
+    recorder: Recorder,
 }
 
 pub fn addr(i: usize) -> SocketAddrV4 {
@@ -107,6 +112,8 @@ impl Net {
             delivered: Vec::new(),
             closed: Vec::new(),
             requests: Vec::new(),
+            timeouts: vec![None; n],
+            recorder: Recorder::new(),
         }
     }
 
@@ -165,12 +172,13 @@ impl Net {
                 self.nodes[to].on_message(now, ConnId(from as u32), msg);
                 self.collect_one(to);
             }
-            let next = self.nodes.iter().filter_map(|n| n.poll_timeout()).min();
+            let next = self.timeouts.iter().flatten().min().copied();
             let Some(at) = next else { break };
             self.now = self.now.max(at);
             let now = self.now;
             for i in 0..self.nodes.len() {
-                if self.nodes[i].poll_timeout().is_some_and(|t| t <= now) {
+                if self.timeouts[i].is_some_and(|t| t <= now) {
+                    self.timeouts[i] = None;
                     self.nodes[i].on_timeout(now);
                 }
             }
@@ -183,37 +191,38 @@ impl Net {
         }
     }
 
+    /// Drains node `i` after an input (the node's drain rule), with one match.
     fn collect_one(&mut self, i: usize) {
-        while let Some(action) = self.nodes[i].poll_action() {
-            match action {
-                Action::Send { to, msg } => self.queue.push_back((i, to.0 as usize, msg)),
-                Action::Close { conn, .. } => self.closed.push((i, conn)),
+        loop {
+            match self.nodes[i].poll_output() {
+                Output::Send { to, msg } => self.queue.push_back((i, to.0 as usize, msg)),
+                Output::Close { conn, .. } => self.closed.push((i, conn)),
+                Output::Event(event) => self.fold(i, event),
+                Output::Request(request) => {
+                    if let Request::CheckBack { guid, .. } = &request {
+                        // The relay asks the origin; the answer comes back at once (an
+                        // input: draining goes on with the walkers it resumes).
+                        let guid = *guid;
+                        let satisfied = self
+                            .origins
+                            .get(&guid)
+                            .is_some_and(|&o| self.nodes[o].search_satisfied(guid));
+                        self.tallies.entry(guid).or_default().check_backs += 1;
+                        let now = self.now;
+                        self.nodes[i].on_check_back(now, guid, satisfied);
+                    }
+                    self.requests.push((i, request));
+                }
+                Output::Timeout(next) => {
+                    self.timeouts[i] = next;
+                    return;
+                }
             }
-        }
-        while let Some(event) = self.nodes[i].poll_event() {
-            self.fold(i, event);
-        }
-        while let Some(request) = self.nodes[i].poll_request() {
-            if let Request::CheckBack { guid, .. } = &request {
-                // The relay asks the origin; the answer comes back at once.
-                let guid = *guid;
-                let satisfied = self
-                    .origins
-                    .get(&guid)
-                    .is_some_and(|&o| self.nodes[o].search_satisfied(guid));
-                self.tallies.entry(guid).or_default().check_backs += 1;
-                let now = self.now;
-                self.nodes[i].on_check_back(now, guid, satisfied);
-                self.requests.push((i, request));
-                // Resumed walkers produce actions.
-                self.collect_one(i);
-                continue;
-            }
-            self.requests.push((i, request));
         }
     }
 
     fn fold(&mut self, node: usize, event: Event) {
+        self.recorder.record(node as u32, self.now, &event);
         match event {
             Event::SearchStarted { guid, .. } => {
                 self.origins.insert(guid, node);
@@ -266,8 +275,32 @@ impl Net {
         }
     }
 
+    /// What the network saw of `guid`. For a search a node started, the tally must
+    /// agree with the record the shared `Recorder` folded from the same events, and the
+    /// record must account for every copy sent.
     pub fn tally(&self, guid: Guid) -> Tally {
-        self.tallies.get(&guid).cloned().unwrap_or_default()
+        let tally = self.tallies.get(&guid).cloned().unwrap_or_default();
+        if let Some(record) = self.record(guid) {
+            assert_eq!(
+                (record.messages, record.duplicates, record.reforwards),
+                (tally.messages, tally.duplicates, tally.reforwards),
+                "the recorder and the harness disagree on {guid}"
+            );
+            assert_eq!(record.peers_reached as usize, tally.reached.len());
+            assert_eq!(record.hit_messages, tally.hit_messages);
+            assert_eq!(
+                record.unaccounted(),
+                0,
+                "copies unaccounted for: {record:?}"
+            );
+        }
+        tally
+    }
+
+    /// The record of a search a node of this network started.
+    pub fn record(&self, guid: Guid) -> Option<QueryRecord> {
+        let hex = guid.to_hex();
+        self.recorder.records().into_iter().find(|r| r.guid == hex)
     }
 }
 
