@@ -479,10 +479,7 @@ impl Simulation {
     fn drain(&mut self, now: Time, u: u32) {
         let depart = now.plus_micros(self.config.processing_us);
         let mut closed: Vec<ConnId> = Vec::new();
-        loop {
-            let Some(node) = self.nodes[u as usize].as_mut() else {
-                break;
-            };
+        while let Some(node) = self.nodes[u as usize].as_mut() {
             match node.poll_output() {
                 Output::Send { to, msg } => self.send(now, depart, u, to, msg),
                 Output::Close { conn, .. } => closed.push(conn),
