@@ -23,7 +23,8 @@ Ports 0 in the config mean ephemeral ports. The report is JSON:
   {\"network\": {name, peers, links, overlay_up_ms, queue_drops, ...},
    \"queries\": [{guid, query, origin, ttl, messages, duplicates, peers_reached, hits,
                 responders, first_hit_hops, first_hit_ms, hit_messages, success, ...}]}
-Logging: RUST_LOG=info (or debug) gnutella launch ...";
+Logging (stderr): RUST_LOG=debug shows every link up and down and every refused
+handshake or failed dial; RUST_LOG=trace also every routing decision (see the README).";
 
 /// Arguments of `gnutella launch`.
 #[derive(Debug, clap::Args)]

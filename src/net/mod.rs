@@ -18,6 +18,7 @@ pub mod http_server;
 pub mod launch;
 pub mod link;
 pub mod listener;
+pub mod logs;
 pub mod network;
 pub mod node_core;
 pub mod peer;

@@ -21,6 +21,7 @@ use super::core::RoutingCore;
 use super::dialer::spawn_dialer;
 use super::handshake::LocalInfo;
 use super::listener::{spawn_listener, HttpHandler};
+use super::logs::LogNames;
 use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef};
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{Event, SearchRequest, Time};
@@ -184,13 +185,28 @@ impl Network {
         let tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>> = Arc::new(Mutex::new(None));
         let fold = tokio::spawn(fold_events(rx, recorder.clone(), tap.clone()));
         let addrs: Vec<SocketAddrV4> = plans.iter().map(|p| p.listen).collect();
+        // Logs name the neighbours of this process by config id.
+        let mut known = HashMap::new();
+        for plan in &plans {
+            let id: Arc<str> = plan.id.as_str().into();
+            known.insert(plan.listen, id.clone());
+            if let Some(public) = plan.advertise {
+                known.insert(public, id);
+            }
+        }
+        let known = Arc::new(known);
         let mut peers = Vec::with_capacity(plans.len());
         for (i, (plan, listener)) in plans.into_iter().zip(listeners).enumerate() {
             let public = plan.advertise.unwrap_or(plan.listen);
             let core = factory.core(i, public);
             let http = factory.http(i, public);
+            let names = LogNames {
+                own: plan.id.as_str().into(),
+                known: known.clone(),
+            };
             let (peer, actor) = spawn_actor(
                 plan.record_as,
+                names,
                 core,
                 activity.clone(),
                 Some(sink.clone()),
