@@ -209,6 +209,59 @@ async fn demo_trace_shows_links_and_decisions() {
     ));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_in_other_processes_are_named_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("line.json");
+    let line = r#"{
+      "name": "line-3",
+      "defaults": {"ttl": 7, "max_ttl": 7, "seed": 3, "cache": {"mode": "off"}},
+      "peers": [
+        {"id": "a", "listen": "127.0.0.1:0", "neighbours": ["b"]},
+        {"id": "b", "listen": "127.0.0.1:0", "neighbours": ["c"]},
+        {"id": "c", "listen": "127.0.0.1:0"}
+      ],
+      "workload": {"queries": []}
+    }"#;
+    std::fs::write(&cfg, line).unwrap();
+    let child = tokio::process::Command::new(BIN)
+        .args([
+            "launch",
+            cfg.to_str().unwrap(),
+            "--processes",
+            "--run-workload",
+        ])
+        .env("RUST_LOG", "debug")
+        .env("RUST_LOG_STYLE", "never")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the binary starts");
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the launch finishes in time")
+        .expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr: {stderr}");
+    for (me, them, dir) in [
+        ("a", "b", "out"),
+        ("b", "a", "in"),
+        ("b", "c", "out"),
+        ("c", "b", "in"),
+    ] {
+        let up = format!("{me}: link up {them} 127.0.0.1:");
+        let line = stderr.lines().find(|l| l.contains(&up));
+        assert!(
+            line.is_some_and(|l| l.contains(&format!(" ({dir}) agent="))),
+            "no {up:?} ({dir}) in {stderr}"
+        );
+        let down = format!("{me}: link down {them} 127.0.0.1:");
+        assert!(stderr.contains(&down), "no {down:?} in {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn hostile_text_stays_on_one_line() {
     capture_logs();

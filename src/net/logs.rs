@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddrV4;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::node::{DropReason, Event};
 use crate::protocol::handshake::PeerCapabilities;
@@ -116,27 +116,36 @@ impl<T: fmt::Display> fmt::Display for Quoted<T> {
     }
 }
 
-/// How a peer's log lines name it and the neighbours this process knows.
+/// Config ids by listening address, shared by the peers of a process (read when a link
+/// comes up, so a lock costs nothing that matters).
+#[derive(Debug, Default)]
+pub struct Directory(RwLock<HashMap<SocketAddrV4, Arc<str>>>);
+
+impl Directory {
+    pub fn insert(&self, addr: SocketAddrV4, id: &str) {
+        let mut map = self.0.write().unwrap_or_else(|e| e.into_inner());
+        map.insert(addr, id.into());
+    }
+
+    pub fn get(&self, addr: &SocketAddrV4) -> Option<Arc<str>> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.get(addr).cloned()
+    }
+}
+
+/// How a peer's log lines name it and the other peers its process knows.
 #[derive(Clone, Debug, Default)]
 pub struct LogNames {
     /// The peer's config id.
     pub own: Arc<str>,
-    /// Config ids by listening address (the peers of this process).
-    pub known: Arc<HashMap<SocketAddrV4, Arc<str>>>,
+    /// Config ids of the peers this process knows.
+    pub known: Arc<Directory>,
 }
 
 impl LogNames {
-    /// A peer named `own` that knows no other peer's name.
-    pub fn solo(own: &str) -> LogNames {
-        LogNames {
-            own: own.into(),
-            known: Arc::default(),
-        }
-    }
-
     /// The config id of the peer listening at `addr`, if known.
     pub fn of(&self, addr: Option<SocketAddrV4>) -> Option<Arc<str>> {
-        self.known.get(&addr?).cloned()
+        self.known.get(&addr?)
     }
 }
 
