@@ -21,6 +21,9 @@ fn record(
         start_ms: 0.0,
         messages,
         duplicates,
+        reforwards: 0,
+        refused: 0,
+        lost: 0,
         peers_reached: reached,
         hits: u64::from(hit.is_some()) * 2,
         records: u64::from(hit.is_some()) * 3,
@@ -87,16 +90,16 @@ fn record_csv_is_quoted_and_byte_stable() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3);
     assert!(lines[0]
-        .starts_with("guid,query,origin,strategy,ttl,start_ms,messages,duplicates,peers_reached"));
+        .starts_with("guid,query,origin,strategy,ttl,start_ms,messages,duplicates,reforwards,refused,lost,peers_reached"));
     assert!(
         lines[1].contains(
-            ",\"amber, \"\"river\"\"\",3,flood,4,0,10,2,8,2,3,1,2,3.5,4,0,0,true,network"
+            ",\"amber, \"\"river\"\"\",3,flood,4,0,10,2,0,0,0,8,2,3,1,2,3.5,4,0,0,true,network"
         ),
         "{}",
         lines[1]
     );
     assert!(
-        lines[2].contains(",30,0,10,0,0,0,,,0,0,0,false,network"),
+        lines[2].contains(",30,0,0,0,0,10,0,0,0,,,0,0,0,false,network"),
         "{}",
         lines[2]
     );

@@ -139,7 +139,7 @@ fn opt<T: ToString>(value: Option<T>) -> String {
 }
 
 /// The record CSV's columns, in order (the per-reason drop maps stay in JSON only).
-pub const RECORD_CSV_COLUMNS: [&str; 19] = [
+pub const RECORD_CSV_COLUMNS: [&str; 22] = [
     "guid",
     "query",
     "origin",
@@ -148,6 +148,9 @@ pub const RECORD_CSV_COLUMNS: [&str; 19] = [
     "start_ms",
     "messages",
     "duplicates",
+    "reforwards",
+    "refused",
+    "lost",
     "peers_reached",
     "hits",
     "records",
@@ -178,6 +181,9 @@ pub fn write_records_csv<W: Write>(out: &mut W, records: &[QueryRecord]) -> io::
             r.start_ms.to_string(),
             r.messages.to_string(),
             r.duplicates.to_string(),
+            r.reforwards.to_string(),
+            r.refused.to_string(),
+            r.lost.to_string(),
             r.peers_reached.to_string(),
             r.hits.to_string(),
             r.records.to_string(),

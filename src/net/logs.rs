@@ -228,7 +228,11 @@ pub fn drop_reason(reason: DropReason) -> &'static str {
         DropReason::UnknownType => "unknown payload type",
         DropReason::BadQuery => "bad query criteria",
         DropReason::AnsweredFromCache => "answered from the cache (answer-and-stop)",
+        DropReason::BadTtl => "arrived with TTL 0 or hops 255",
         DropReason::QueueFull => "send queue full",
+        DropReason::LinkDown => "its link went down",
+        DropReason::LinkLoss => "lost on the link",
+        DropReason::InFlight => "still in flight at the end",
     }
 }
 
@@ -343,8 +347,7 @@ fn hit_summary(hops: u8, hit: &crate::protocol::QueryHit, holder: bool) -> Strin
 /// The trace lines for what the core did after one input: one line for a descriptor that
 /// arrived (`received`), with every decision it led to; one line per event otherwise (a
 /// search of ours, a timer). `sends` are the descriptors put on links meanwhile; `walking`
-/// says the strategy is random walks (a repeat of a query is a walker passing, not a
-/// re-forward).
+/// says the strategy is random walks (a repeated query is then a walker passing again).
 pub fn describe(
     received: Option<&Received>,
     events: &[Event],
@@ -361,24 +364,21 @@ fn describe_received(r: &Received, events: &[Event], sends: &[SentTo], walking: 
     let first_copy = events
         .iter()
         .any(|e| matches!(e, Event::QueryReceived { guid, .. } if *guid == r.guid));
+    let repeat = events
+        .iter()
+        .any(|e| matches!(e, Event::Reforwarded { guid, .. } if *guid == r.guid));
     let mut parts: Vec<String> = Vec::new();
     let mut went_on = false;
     for event in events {
-        let other = match event {
-            Event::SearchStarted { guid, .. }
-            | Event::QueryReceived { guid, .. }
-            | Event::Sent { guid, .. }
-            | Event::Dropped { guid, .. }
-            | Event::Answered { guid, .. }
-            | Event::HitReceived { guid, .. } => *guid != r.guid,
-        };
-        if other {
+        if event.guid() != r.guid {
             parts.push(describe_event(event, sends));
             continue;
         }
         let part = match event {
             Event::SearchStarted { .. } => describe_event(event, sends),
             Event::QueryReceived { hops, .. } => format!("first copy (hops {hops})"),
+            // Said with the forward that follows (or its absence, below).
+            Event::Reforwarded { .. } => continue,
             Event::Answered {
                 records,
                 from_cache,
@@ -397,10 +397,10 @@ fn describe_received(r: &Received, events: &[Event], sends: &[SentTo], walking: 
                 if *kind == r.kind {
                     went_on = true;
                     match *kind {
-                        kind::QUERY if !first_copy && walking => {
+                        kind::QUERY if repeat && walking => {
                             format!("walker passed on to {}{to}", links(*count))
                         }
-                        kind::QUERY if !first_copy => format!(
+                        kind::QUERY if repeat => format!(
                             "re-forwarded to {}{to} (a repeat with more TTL left)",
                             links(*count)
                         ),
@@ -448,6 +448,9 @@ fn describe_received(r: &Received, events: &[Event], sends: &[SentTo], walking: 
     if first_copy && !went_on {
         parts.push("forwarded to no link (no other neighbour)".into());
     }
+    if repeat && !went_on {
+        parts.push("re-forwarded to no link (no other neighbour)".into());
+    }
     if parts.is_empty() {
         parts.push(match r.kind {
             kind::PONG => "a reply to our own Ping (the link is alive)".into(),
@@ -482,6 +485,9 @@ fn describe_event(event: &Event, sends: &[SentTo]) -> String {
                 "Query {guid}: first copy from link {} (hops {hops})",
                 from.0
             )
+        }
+        Event::Reforwarded { guid, from } => {
+            format!("Query {guid}: a repeat from link {} re-forwarded", from.0)
         }
         Event::Sent { guid, kind, count } => format!(
             "{} {guid} sent to {}{}",
@@ -654,11 +660,17 @@ mod tests {
         }];
         let line = &describe(Some(&r), &dup, &[], false)[0];
         assert!(line.ends_with(": duplicate, dropped"), "{line}");
-        let again = vec![Event::Sent {
-            guid: guid(1),
-            kind: kind::QUERY,
-            count: 3,
-        }];
+        let again = vec![
+            Event::Reforwarded {
+                guid: guid(1),
+                from: crate::node::ConnId(0),
+            },
+            Event::Sent {
+                guid: guid(1),
+                kind: kind::QUERY,
+                count: 3,
+            },
+        ];
         let out = sends(kind::QUERY, &["p3", "p5", "p7"]);
         let line = &describe(Some(&r), &again, &out, false)[0];
         assert!(

@@ -68,8 +68,17 @@ pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result
 pub fn flooding_table(records: &[QueryRecord]) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "{:<28} {:>8} {:>6} {:>7} {:>5} {:>10} {:>9} {:>9}\n",
-        "query", "messages", "dups", "reached", "hits", "responders", "1st hops", "1st ms"
+        "{:<28} {:>8} {:>6} {:>6} {:>5} {:>7} {:>5} {:>10} {:>9} {:>9}\n",
+        "query",
+        "messages",
+        "dups",
+        "refwd",
+        "lost",
+        "reached",
+        "hits",
+        "responders",
+        "1st hops",
+        "1st ms"
     ));
     for r in records {
         let hops = r.first_hit_hops.map_or("-".to_string(), |h| h.to_string());
@@ -81,8 +90,17 @@ pub fn flooding_table(records: &[QueryRecord]) -> String {
             query = query.chars().take(27).collect::<String>() + "…";
         }
         out.push_str(&format!(
-            "{:<28} {:>8} {:>6} {:>7} {:>5} {:>10} {:>9} {:>9}\n",
-            query, r.messages, r.duplicates, r.peers_reached, r.hits, r.responders, hops, ms
+            "{:<28} {:>8} {:>6} {:>6} {:>5} {:>7} {:>5} {:>10} {:>9} {:>9}\n",
+            query,
+            r.messages,
+            r.duplicates,
+            r.reforwards,
+            r.lost,
+            r.peers_reached,
+            r.hits,
+            r.responders,
+            hops,
+            ms
         ));
     }
     out

@@ -24,7 +24,6 @@
 //! decides when they stop, after collecting their counts; if the parent dies, a child's
 //! stdin closes and it stops too.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -41,7 +40,7 @@ use super::launch::{
 };
 use super::network::{bind_all, NetTotals, Network, RemoteLink};
 use super::report::{peak_rss_bytes, NetworkSummary};
-use crate::node::record::{QueryRecord, Recorder};
+use crate::node::record::{merge_records, QueryRecord, Recorder};
 use crate::node::SearchRequest;
 use crate::node::Time;
 use crate::topology::TopologyConfig;
@@ -118,58 +117,6 @@ pub fn partition(peers: usize, shards: usize) -> Vec<Vec<usize>> {
             s.push(i);
         }
     }
-    out
-}
-
-/// Merges per-shard records of the same queries (see the module doc).
-pub fn merge_records(parts: Vec<QueryRecord>) -> Vec<QueryRecord> {
-    let mut by_guid: BTreeMap<String, QueryRecord> = BTreeMap::new();
-    for r in parts {
-        match by_guid.get_mut(&r.guid) {
-            None => {
-                by_guid.insert(r.guid.clone(), r);
-            }
-            Some(m) => {
-                let origin_view = r.origin.is_some();
-                m.messages += r.messages;
-                m.duplicates += r.duplicates;
-                m.peers_reached += r.peers_reached;
-                m.hit_messages += r.hit_messages;
-                m.answered += r.answered;
-                m.answered_from_cache += r.answered_from_cache;
-                m.hits += r.hits;
-                m.records += r.records;
-                m.responders += r.responders;
-                for (k, v) in &r.query_drops {
-                    *m.query_drops.entry(k.clone()).or_default() += v;
-                }
-                for (k, v) in &r.hit_drops {
-                    *m.hit_drops.entry(k.clone()).or_default() += v;
-                }
-                m.success |= r.success;
-                if origin_view {
-                    m.origin = r.origin;
-                    m.query = r.query;
-                    m.ttl = r.ttl;
-                    m.start_ms = r.start_ms;
-                    m.first_hit_hops = r.first_hit_hops;
-                    m.first_hit_ms = r.first_hit_ms;
-                } else if m.origin.is_none() {
-                    m.start_ms = m.start_ms.min(r.start_ms);
-                }
-            }
-        }
-    }
-    // Queries no launched peer started (junk from outside) are not reported.
-    let mut out: Vec<QueryRecord> = by_guid
-        .into_values()
-        .filter(|r| r.origin.is_some())
-        .collect();
-    out.sort_by(|a, b| {
-        a.start_ms
-            .total_cmp(&b.start_ms)
-            .then_with(|| a.guid.cmp(&b.guid))
-    });
     out
 }
 

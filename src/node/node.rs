@@ -22,7 +22,8 @@
 //! the closed forms hold exactly: a ring of N with a large TTL carries N+1 query messages,
 //! a tree carries no duplicates, a TTL-t flood on a grid reaches the 2t(t+1) cells within
 //! distance t. Such re-forwarded copies are not reported as `Dropped { Duplicate }`
-//! (they were not dropped); `Counters::reforwarded` counts them.
+//! (they were not dropped); they raise `Event::Reforwarded` and `Counters::reforwarded`
+//! counts them.
 //!
 //! **Strategies** (all peers of a network run the same one; it is configuration):
 //! - `Flood`: a query goes to every neighbour but its sender.
@@ -397,12 +398,7 @@ impl Node {
         }
         if ttl == 0 || hops == u8::MAX {
             self.counters.bad_ttl += 1;
-            let why = if ttl == 0 {
-                DropReason::TtlExpired
-            } else {
-                DropReason::OverMaxTtl
-            };
-            self.dropped(guid, kind, why);
+            self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
         match payload {
@@ -694,6 +690,9 @@ impl Node {
             None => {}
             Some(Repeat::Walker) => {
                 self.counters.reforwarded += 1;
+                self.outbox()
+                    .events
+                    .push_back(Event::Reforwarded { guid, from });
                 if ttl == 0 {
                     self.dropped(guid, kind::QUERY, DropReason::TtlExpired);
                 } else {
@@ -709,6 +708,9 @@ impl Node {
             }
             Some(Repeat::Reforward) => {
                 self.counters.reforwarded += 1;
+                self.outbox()
+                    .events
+                    .push_back(Event::Reforwarded { guid, from });
                 self.flood_query(guid, ttl, hops, &query, Some(from));
                 return;
             }

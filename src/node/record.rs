@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::fast_hash::KeyedHash;
 use super::strategy::StrategySpec;
-use super::types::{DropReason, Event, Time};
+use super::types::{CopyFate, DropReason, Event, Time};
 use crate::protocol::{kind, Guid};
 
 /// Whose view a record gives: the whole network's, or only the searcher's own.
@@ -46,6 +46,16 @@ pub enum Scope {
 /// Counters are exact totals over every recorded peer: a descriptor is counted once per
 /// link it was put on, so `messages` for a flood over a ring of N peers with a large TTL
 /// is N+1.
+///
+/// Every Query copy put on a link is accounted for exactly once:
+///
+/// `messages == peers_reached + duplicates + reforwards + refused + lost`
+///
+/// (see [`QueryRecord::unaccounted`]). `reforwards` are timing effects (a copy that came
+/// the shorter way after a longer one), `lost` are copies never handled; a run with
+/// neither has the closed-form counts, live or simulated. Under simulated churn a peer
+/// that rejoined with fresh state may take a first copy again while `peers_reached`
+/// counts it once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRecord {
@@ -68,6 +78,17 @@ pub struct QueryRecord {
     pub messages: u64,
     /// Query copies dropped because the receiving peer had already seen the GUID.
     pub duplicates: u64,
+    /// Query copies that reached a peer again with more TTL left than any before (or a
+    /// random walker passing again) and were forwarded again, not handled again.
+    #[serde(default)]
+    pub reforwards: u64,
+    /// Query copies the receiving peer refused on arrival (malformed, over its limits).
+    #[serde(default)]
+    pub refused: u64,
+    /// Query copies sent but never handled: dropped from a send queue, lost on a link or
+    /// with it, or still travelling when the run ended (by reason in `query_drops`).
+    #[serde(default)]
+    pub lost: u64,
     /// Distinct peers other than the origin that received at least one copy.
     pub peers_reached: u64,
     /// QueryHit descriptors that reached the origin.
@@ -98,9 +119,12 @@ pub struct QueryRecord {
 }
 
 /// The fields a searcher alone cannot know; printed as `null` in its view.
-const NETWORK_WIDE_FIELDS: [&str; 5] = [
+const NETWORK_WIDE_FIELDS: [&str; 8] = [
     "messages",
     "duplicates",
+    "reforwards",
+    "refused",
+    "lost",
     "peers_reached",
     "hit_messages",
     "answered",
@@ -122,6 +146,78 @@ impl QueryRecord {
         }
         value
     }
+}
+
+impl QueryRecord {
+    /// Query copies sent that no other counter accounts for: 0 when the books balance
+    /// (`messages == peers_reached + duplicates + reforwards + refused + lost`), positive
+    /// when copies went missing, negative when more were handled than sent.
+    pub fn unaccounted(&self) -> i64 {
+        let handled = self.peers_reached + self.duplicates + self.reforwards + self.refused;
+        self.messages as i64 - (handled + self.lost) as i64
+    }
+
+    /// Adds `other`, the record of the same query folded from a disjoint set of peers
+    /// (another shard's), to this one. Every counter is a sum over disjoint peers; the
+    /// origin's view alone knows the search itself (words, TTL, strategy, start) and its
+    /// hits' timing, so those come from whichever of the two has an origin.
+    pub fn merge(&mut self, other: QueryRecord) {
+        self.messages += other.messages;
+        self.duplicates += other.duplicates;
+        self.reforwards += other.reforwards;
+        self.refused += other.refused;
+        self.lost += other.lost;
+        self.peers_reached += other.peers_reached;
+        self.hit_messages += other.hit_messages;
+        self.answered += other.answered;
+        self.answered_from_cache += other.answered_from_cache;
+        self.hits += other.hits;
+        self.records += other.records;
+        self.responders += other.responders;
+        for (k, v) in other.query_drops {
+            *self.query_drops.entry(k).or_default() += v;
+        }
+        for (k, v) in other.hit_drops {
+            *self.hit_drops.entry(k).or_default() += v;
+        }
+        self.success |= other.success;
+        if other.origin.is_some() {
+            self.origin = other.origin;
+            self.query = other.query;
+            self.strategy = other.strategy;
+            self.ttl = other.ttl;
+            self.start_ms = other.start_ms;
+            self.first_hit_hops = other.first_hit_hops;
+            self.first_hit_ms = other.first_hit_ms;
+        } else if self.origin.is_none() {
+            self.start_ms = self.start_ms.min(other.start_ms);
+        }
+    }
+}
+
+/// Merges records of the same queries folded in different processes (shards of one
+/// network) into one record per query a recorded peer started, ordered by start, then
+/// GUID. Records of queries no recorded peer started (junk from outside) are dropped.
+pub fn merge_records(parts: Vec<QueryRecord>) -> Vec<QueryRecord> {
+    let mut by_guid: BTreeMap<String, QueryRecord> = BTreeMap::new();
+    for r in parts {
+        match by_guid.get_mut(&r.guid) {
+            None => {
+                by_guid.insert(r.guid.clone(), r);
+            }
+            Some(m) => m.merge(r),
+        }
+    }
+    let mut out: Vec<QueryRecord> = by_guid
+        .into_values()
+        .filter(|r| r.origin.is_some())
+        .collect();
+    out.sort_by(|a, b| {
+        a.start_ms
+            .total_cmp(&b.start_ms)
+            .then_with(|| a.guid.cmp(&b.guid))
+    });
+    out
 }
 
 /// A set of peer indices, one bit each: a flood over a million peers stays at 125 KB per
@@ -166,6 +262,9 @@ struct Accumulator {
     first_seen: Option<Time>,
     messages: u64,
     duplicates: u64,
+    reforwards: u64,
+    refused: u64,
+    lost: u64,
     reached: PeerSet,
     hits: u64,
     records: u64,
@@ -311,14 +410,7 @@ impl Recorder {
 
     /// Folds one event that happened at `peer` at time `now`.
     pub fn record(&mut self, peer: u32, now: Time, event: &Event) {
-        let guid = match event {
-            Event::SearchStarted { guid, .. }
-            | Event::QueryReceived { guid, .. }
-            | Event::Sent { guid, .. }
-            | Event::Dropped { guid, .. }
-            | Event::Answered { guid, .. }
-            | Event::HitReceived { guid, .. } => *guid,
-        };
+        let guid = event.guid();
         let guid = if self.aliases.is_empty() {
             guid
         } else {
@@ -347,7 +439,9 @@ impl Recorder {
             }
             None => {
                 let opens = match event {
-                    Event::SearchStarted { .. } | Event::QueryReceived { .. } => true,
+                    Event::SearchStarted { .. }
+                    | Event::QueryReceived { .. }
+                    | Event::Reforwarded { .. } => true,
                     Event::Sent { kind: k, .. } | Event::Dropped { kind: k, .. } => {
                         *k == kind::QUERY
                     }
@@ -389,6 +483,7 @@ impl Recorder {
                 acc.ttl = acc.ttl.max(*ttl);
             }
             Event::QueryReceived { .. } => acc.reached.insert(peer),
+            Event::Reforwarded { .. } => acc.reforwards += 1,
             Event::Sent { kind: k, count, .. } => {
                 let count = u64::from(*count);
                 match *k {
@@ -402,8 +497,11 @@ impl Recorder {
             } => {
                 let drops = match *k {
                     kind::QUERY => {
-                        if *reason == DropReason::Duplicate {
-                            acc.duplicates += 1;
+                        match reason.copy_fate() {
+                            Some(CopyFate::Duplicate) => acc.duplicates += 1,
+                            Some(CopyFate::Refused) => acc.refused += 1,
+                            Some(CopyFate::Lost) => acc.lost += 1,
+                            _ => {}
                         }
                         &mut acc.query_drops
                     }
@@ -530,6 +628,9 @@ impl Recorder {
             start_ms: start.as_millis_f64(),
             messages: acc.messages,
             duplicates: acc.duplicates,
+            reforwards: acc.reforwards,
+            refused: acc.refused,
+            lost: acc.lost,
             peers_reached: acc.reached.len - u64::from(origin_reached),
             hits: acc.hits,
             records: acc.records,

@@ -117,6 +117,21 @@ impl SearchRequest {
     }
 }
 
+impl Event {
+    /// The GUID of the descriptor or search the event is about.
+    pub fn guid(&self) -> Guid {
+        match self {
+            Event::SearchStarted { guid, .. }
+            | Event::QueryReceived { guid, .. }
+            | Event::Reforwarded { guid, .. }
+            | Event::Sent { guid, .. }
+            | Event::Dropped { guid, .. }
+            | Event::Answered { guid, .. }
+            | Event::HitReceived { guid, .. } => *guid,
+        }
+    }
+}
+
 /// What the driver must do.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -148,8 +163,56 @@ pub enum DropReason {
     BadQuery,
     /// Answered from the result cache and not forwarded (`answer-and-stop`).
     AnsweredFromCache,
+    /// Arrived with TTL 0 or hops 255 (never sent so by a well-behaved servent).
+    BadTtl,
     /// Dropped by the driver's send queue (flow control).
     QueueFull,
+    /// Put on a link that went down before it was handled at the other end (or sent to
+    /// a link already gone).
+    LinkDown,
+    /// Lost on a simulated link (the loss probability).
+    LinkLoss,
+    /// Still travelling when the run ended.
+    InFlight,
+}
+
+/// What became of one copy of a descriptor put on a link, as the records count it: every
+/// copy sent is exactly one of these (see [`crate::node::record::QueryRecord`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyFate {
+    /// The first copy a peer handled.
+    First,
+    /// A copy of a GUID the peer had already handled.
+    Duplicate,
+    /// A later copy with more TTL left (or a random walker passing again), forwarded again.
+    Reforwarded,
+    /// Refused by the receiving peer on arrival (malformed, over its limits).
+    Refused,
+    /// Never handled: dropped by a queue, a link that went down, or still travelling.
+    Lost,
+}
+
+impl DropReason {
+    /// The fate of a copy that this drop ends, if the drop is about a copy on arrival or
+    /// on a link (the other reasons stop forwarding after a copy was handled).
+    pub fn copy_fate(self) -> Option<CopyFate> {
+        match self {
+            DropReason::Duplicate => Some(CopyFate::Duplicate),
+            DropReason::BadTtl
+            | DropReason::OverMaxTtl
+            | DropReason::TooBig
+            | DropReason::BadPayload
+            | DropReason::BadQuery => Some(CopyFate::Refused),
+            DropReason::QueueFull
+            | DropReason::LinkDown
+            | DropReason::LinkLoss
+            | DropReason::InFlight => Some(CopyFate::Lost),
+            DropReason::TtlExpired
+            | DropReason::NoRoute
+            | DropReason::UnknownType
+            | DropReason::AnsweredFromCache => None,
+        }
+    }
 }
 
 /// Metrics: what happened at this node, for the driver to fold into per-query records.
@@ -164,6 +227,9 @@ pub enum Event {
     },
     /// The first copy of a query reached us (`hops` after our increment).
     QueryReceived { guid: Guid, from: ConnId, hops: u8 },
+    /// A later copy of a query we already handled arrived with more TTL left than any
+    /// before (or a random walker passed again) and was forwarded again, not handled.
+    Reforwarded { guid: Guid, from: ConnId },
     /// We put `count` descriptors of payload type `kind` for this GUID on links.
     Sent { guid: Guid, kind: u8, count: u32 },
     /// A descriptor for this GUID was dropped here.

@@ -34,8 +34,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{
-    Action, ConnId, Library, Node, Outbox, PeerIdentity, PeerInfo, Request, RoutingConfig,
-    SharedFile, Time,
+    Action, ConnId, DropReason, Event, Library, Node, Outbox, PeerIdentity, PeerInfo, Request,
+    RoutingConfig, SharedFile, Time,
 };
 use crate::protocol::Guid;
 
@@ -242,6 +242,8 @@ impl Simulation {
         let mut now = Time::ZERO;
         while let Some(item) = self.queue.pop() {
             if item.time > end {
+                // Every copy still travelling at the end is lost to its query's record.
+                self.drain_in_flight(now, item.item);
                 break;
             }
             self.prefetch_upcoming();
@@ -429,11 +431,33 @@ impl Simulation {
                 });
         if !link_up {
             self.stats.lost_link_down += 1;
+            self.lost(to, now, &msg, DropReason::LinkDown);
             return;
         }
         self.stats.delivered += 1;
         if self.node_mut(now, to).is_some() {
             self.with_node(now, to, |n| n.on_message(now, conn, msg.into()));
+        }
+    }
+
+    /// A copy that will never be handled, counted against its query.
+    fn lost(&mut self, peer: u32, now: Time, msg: &PackedMessage, reason: DropReason) {
+        self.lost_copy(peer, now, msg.guid(), msg.kind(), reason);
+    }
+
+    fn lost_copy(&mut self, peer: u32, now: Time, guid: Guid, kind: u8, reason: DropReason) {
+        self.recorder
+            .record(peer, now, &Event::Dropped { guid, kind, reason });
+    }
+
+    /// Counts the deliveries still queued when the run ends (`first` already popped).
+    fn drain_in_flight(&mut self, now: Time, first: Work) {
+        let mut next = Some(first);
+        while let Some(work) = next {
+            if let Work::Deliver { to, msg, .. } = &work {
+                self.lost(*to, now, msg, DropReason::InFlight);
+            }
+            next = self.queue.pop().map(|item| item.item);
         }
     }
 
@@ -460,12 +484,20 @@ impl Simulation {
             match action {
                 Action::Send { to, msg } => {
                     let Some(slot) = self.links.slot(u, to) else {
+                        self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
                         continue;
                     };
                     let v = self.links.target(slot);
                     let (from_session, to_session) = if churn {
                         if !self.online[v as usize] {
                             self.stats.lost_link_down += 1;
+                            self.lost_copy(
+                                u,
+                                now,
+                                msg.guid,
+                                msg.payload.kind(),
+                                DropReason::LinkDown,
+                            );
                             continue;
                         }
                         (self.session[u as usize], self.session[v as usize])
@@ -474,6 +506,7 @@ impl Simulation {
                     };
                     if self.config.loss > 0.0 && self.link_rng.gen_bool(self.config.loss.min(1.0)) {
                         self.stats.lost += 1;
+                        self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkLoss);
                         continue;
                     }
                     let given = self.links.slot_latency_us(slot);

@@ -26,6 +26,21 @@ enum PackedPayload {
     Other(Box<Payload>),
 }
 
+impl PackedMessage {
+    pub fn guid(&self) -> Guid {
+        self.guid
+    }
+
+    /// The payload type code (`protocol::kind`).
+    pub fn kind(&self) -> u8 {
+        match &self.payload {
+            PackedPayload::Query(_) => crate::protocol::kind::QUERY,
+            PackedPayload::QueryHit(_) => crate::protocol::kind::QUERY_HIT,
+            PackedPayload::Other(p) => p.kind(),
+        }
+    }
+}
+
 impl From<Message> for PackedMessage {
     fn from(msg: Message) -> PackedMessage {
         let payload = match msg.payload {

@@ -132,15 +132,7 @@ pub async fn search(
 }
 
 fn guid_of(e: &PeerEvent) -> Option<Guid> {
-    use gnutella::node::Event::*;
-    Some(match &e.event {
-        SearchStarted { guid, .. }
-        | QueryReceived { guid, .. }
-        | Sent { guid, .. }
-        | Dropped { guid, .. }
-        | Answered { guid, .. }
-        | HitReceived { guid, .. } => *guid,
-    })
+    Some(e.event.guid())
 }
 
 /// Hop distances from `from` over the config's links.

@@ -22,6 +22,7 @@ pub struct Tally {
     /// Query descriptors put on links.
     pub messages: u64,
     pub duplicates: u64,
+    pub reforwards: u64,
     /// Nodes (not the origin) that received a first copy.
     pub reached: BTreeSet<usize>,
     /// Hits that reached a searching node: (node, hops, hit).
@@ -220,6 +221,9 @@ impl Net {
             }
             Event::QueryReceived { guid, .. } => {
                 self.tallies.entry(guid).or_default().reached.insert(node);
+            }
+            Event::Reforwarded { guid, .. } => {
+                self.tallies.entry(guid).or_default().reforwards += 1;
             }
             Event::Sent {
                 guid,
