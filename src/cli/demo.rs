@@ -22,7 +22,12 @@ Examples:
       3+ hops away, a file several peers hold, a word nothing matches), download one hit
       straight from its holder and verify its SHA-1, print the flooding table, exit
   RUST_LOG=debug gnutella demo
-      the same, showing every link and descriptor decision";
+      the same, logging on stderr every link up and down (address, user agent, the
+      handshake headers that shaped it, why it ended) and every refused handshake
+  RUST_LOG=trace gnutella demo
+      also every routing decision, one line per descriptor a peer receives: forwarded to
+      which neighbours, duplicate, re-forwarded, dropped and why, answered, hit routed back
+      or delivered to the search";
 
 /// Arguments of `gnutella demo`.
 #[derive(Debug, clap::Args)]

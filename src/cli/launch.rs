@@ -29,7 +29,8 @@ Ports 0 in the config mean ephemeral ports. The report is JSON:
 Every Query copy sent is counted once: messages = peers_reached + duplicates +
 reforwards + refused + lost (reforwards: later copies with more TTL left, a timing effect;
 lost: dropped by a full queue, a link gone, or still travelling at the end).
-Logging: RUST_LOG=info (or debug) gnutella launch ...";
+Logging (stderr): RUST_LOG=debug shows every link up and down and every refused
+handshake or failed dial; RUST_LOG=trace also every routing decision (see the README).";
 
 /// Arguments of `gnutella launch`.
 #[derive(Debug, clap::Args)]

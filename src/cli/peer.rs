@@ -27,7 +27,8 @@ Examples:
 
 The same port speaks Gnutella 0.6 and HTTP: other peers download from it
 (GET /uri-res/N2R?urn:sha1:... or /get/<index>/<name>). Stop with Ctrl-C; neighbours
-that understand it get a Bye. Logging: RUST_LOG=info gnutella peer ...";
+that understand it get a Bye. Logging: RUST_LOG=debug gnutella peer ... shows every link
+up and down and every refused handshake; RUST_LOG=trace every routing decision.";
 
 /// Arguments of `gnutella peer`.
 #[derive(Debug, clap::Args)]

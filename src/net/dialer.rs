@@ -23,7 +23,8 @@ use tokio::task::JoinHandle;
 use super::config::NetConfig;
 use super::handshake::{self, HandshakeError, LocalInfo};
 use super::link::{self, LinkCompression};
-use super::peer::{DialClaim, PeerInput, PeerRef};
+use super::logs::Clean;
+use super::peer::{DialClaim, LinkOrigin, PeerInput, PeerRef};
 use crate::node::{ConnId, PeerInfo};
 
 /// How one dial attempt ended.
@@ -74,7 +75,11 @@ pub fn spawn_dialer(
                 Err(DialError::Stopping) => return,
                 Err(e) => {
                     failures = failures.saturating_add(1);
-                    log::debug!("peer {}: {e} (attempt {failures})", peer.index);
+                    log::debug!(
+                        "{}: dial failed: {} (attempt {failures})",
+                        peer.name,
+                        Clean(&e)
+                    );
                 }
             }
             let delay = backoff(&net, failures, &mut rng);
@@ -147,8 +152,8 @@ async fn dial_claimed(
     }
     if let Some(old) = displaced {
         log::info!(
-            "peer {}: dial reached {addr}; closing the inbound link that claimed it",
-            peer.index
+            "{}: dial reached {addr}; closing the inbound link that claimed it",
+            peer.name
         );
         if peer
             .tx
@@ -182,6 +187,10 @@ async fn dial_claimed(
         info,
         link: handle,
         down: Some(down_tx),
+        origin: LinkOrigin {
+            outbound: true,
+            negotiated,
+        },
     };
     if peer.tx.send(up).await.is_err() {
         peer.shared.drop_degree();

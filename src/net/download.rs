@@ -205,8 +205,9 @@ pub async fn download(
                 reason,
             }) if attempt + 1 < targets.len() => {
                 log::debug!(
-                    "{} answered {target:?} with {reason}; trying /get/",
-                    request.addr
+                    "{} answered {target:?} with {}; trying /get/",
+                    request.addr,
+                    super::logs::Quoted(&reason)
                 );
                 last_error = Some(DownloadError::Status {
                     status: 404,

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::AbortHandle;
 
+use super::logs::{Clean, Quoted};
 use super::peer::PeerInput;
 use super::send_queue::{QueueDrop, SendQueue};
 use crate::node::ConnId;
@@ -33,6 +34,65 @@ const READ_STEP: usize = 4 * 1024;
 /// Inflate output step: the reader decodes frames between steps so a small compressed
 /// input cannot balloon the buffer.
 const INFLATE_STEP: usize = 32 * 1024;
+
+/// Why a link ended. The text parts may come from the remote (a Bye's reason) or carry
+/// its bytes (a decoder error): `Display` escapes them for the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkEnd {
+    /// The remote closed the connection (end of stream).
+    ClosedByRemote,
+    /// Reading failed (reset by the remote, ...).
+    ReadError(String),
+    /// Writing failed.
+    WriteError(String),
+    /// Nothing arrived for the idle timeout.
+    IdleTimeout,
+    /// One write could not finish within the send timeout: the remote stopped reading.
+    SendStalled,
+    /// The remote sent a stream we cannot decode (an impossible length, ...).
+    BadStream(String),
+    /// The remote's deflated stream does not inflate.
+    BadDeflate(String),
+    /// Our deflater failed.
+    Deflate(String),
+    /// The remote said Bye.
+    Bye { code: u16, reason: String },
+    /// The routing core closed it.
+    ClosedByCore,
+    /// A dial reached the real listener at the address this inbound link claimed.
+    Displaced,
+    /// We are shutting down (a Bye 200 went first where the remote accepts it).
+    Shutdown,
+    /// Our peer stopped while the link was reading.
+    PeerStopped,
+}
+
+impl LinkEnd {
+    /// The remote sent bytes that make no stream (counted as a bad stream).
+    pub fn is_bad_stream(&self) -> bool {
+        matches!(self, LinkEnd::BadStream(_) | LinkEnd::BadDeflate(_))
+    }
+}
+
+impl std::fmt::Display for LinkEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinkEnd::ClosedByRemote => f.write_str("closed by the remote"),
+            LinkEnd::ReadError(e) => write!(f, "read error: {}", Clean(e)),
+            LinkEnd::WriteError(e) => write!(f, "write error: {}", Clean(e)),
+            LinkEnd::IdleTimeout => f.write_str("idle timeout"),
+            LinkEnd::SendStalled => f.write_str("send stalled"),
+            LinkEnd::BadStream(e) => write!(f, "bad stream: {}", Clean(e)),
+            LinkEnd::BadDeflate(e) => write!(f, "bad deflate stream: {}", Clean(e)),
+            LinkEnd::Deflate(e) => write!(f, "deflate failed: {}", Clean(e)),
+            LinkEnd::Bye { code, reason } => write!(f, "Bye {code} {}", Quoted(reason)),
+            LinkEnd::ClosedByCore => f.write_str("closed by the routing core"),
+            LinkEnd::Displaced => f.write_str("displaced by a dial to the address it claimed"),
+            LinkEnd::Shutdown => f.write_str("shutting down"),
+            LinkEnd::PeerStopped => f.write_str("peer stopped"),
+        }
+    }
+}
 
 /// Settings of a link.
 #[derive(Clone, Copy, Debug)]
@@ -176,7 +236,7 @@ async fn read_loop(
     compression: LinkCompression,
     config: LinkConfig,
     to_actor: &mpsc::Sender<PeerInput>,
-) -> String {
+) -> LinkEnd {
     let mut decoder = FrameDecoder {
         max_payload: config.max_payload,
         ..FrameDecoder::default()
@@ -201,11 +261,11 @@ async fn read_loop(
                             .await
                             .is_err()
                         {
-                            return "peer stopped".into();
+                            return LinkEnd::PeerStopped;
                         }
                     }
                     Ok(None) => break,
-                    Err(e) => return format!("bad stream: {e}"),
+                    Err(e) => return LinkEnd::BadStream(e.to_string()),
                 }
             }
             let Some(z) = inflater.as_mut() else { break };
@@ -216,7 +276,7 @@ async fn read_loop(
             scratch.reserve(INFLATE_STEP);
             let before = z.total_in();
             if let Err(e) = z.decompress_vec(&raw, &mut scratch, FlushDecompress::None) {
-                return format!("bad deflate stream: {e}");
+                return LinkEnd::BadDeflate(e.to_string());
             }
             let used = (z.total_in() - before) as usize;
             let _ = raw.split_to(used.min(raw.len()));
@@ -232,9 +292,9 @@ async fn read_loop(
         };
         target.reserve(READ_STEP);
         match tokio::time::timeout(config.idle_timeout, read.read_buf(target)).await {
-            Err(_) => return "idle timeout".into(),
-            Ok(Err(e)) => return format!("read error: {e}"),
-            Ok(Ok(0)) => return "closed by remote".into(),
+            Err(_) => return LinkEnd::IdleTimeout,
+            Ok(Err(e)) => return LinkEnd::ReadError(e.to_string()),
+            Ok(Ok(0)) => return LinkEnd::ClosedByRemote,
             Ok(Ok(_)) => {}
         }
     }
@@ -274,7 +334,8 @@ async fn writer(
             Some(z) => match deflate_batch(z, &batch, &mut packed) {
                 Ok(()) => &packed,
                 Err(e) => {
-                    let _ = to_actor.send(PeerInput::LinkDown { conn, why: e }).await;
+                    let why = LinkEnd::Deflate(e);
+                    let _ = to_actor.send(PeerInput::LinkDown { conn, why }).await;
                     return;
                 }
             },
@@ -284,8 +345,8 @@ async fn writer(
         // this write would hang forever and the link (and its queue) would never go.
         let why = match tokio::time::timeout(send_timeout, write.write_all(out)).await {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(format!("write error: {e}")),
-            Err(_) => Some("send stalled".to_string()),
+            Ok(Err(e)) => Some(LinkEnd::WriteError(e.to_string())),
+            Err(_) => Some(LinkEnd::SendStalled),
         };
         if let Some(why) = why {
             let _ = to_actor.send(PeerInput::LinkDown { conn, why }).await;

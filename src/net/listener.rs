@@ -27,9 +27,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::config::NetConfig;
-use super::handshake::{self, LocalInfo, Refusal};
+use super::handshake::{self, HandshakeError, LocalInfo, Refusal};
 use super::link::{self, LinkCompression};
-use super::peer::{PeerInput, PeerRef};
+use super::logs::{Clean, Quoted};
+use super::peer::{LinkOrigin, PeerInput, PeerRef};
 use crate::node::PeerInfo;
 use crate::protocol::handshake::{Headers, Rejection};
 
@@ -59,7 +60,10 @@ pub fn spawn_listener(
             match accepted {
                 Ok((stream, remote)) => {
                     let Ok(permit) = pending.clone().try_acquire_owned() else {
-                        log::debug!("{remote}: closed unanswered, too many pending sockets");
+                        log::debug!(
+                            "{}: inbound {remote} closed unanswered: too many pending sockets",
+                            peer.name
+                        );
                         peer.shared
                             .failed_handshakes
                             .fetch_add(1, Ordering::Relaxed);
@@ -75,7 +79,7 @@ pub fn spawn_listener(
                 }
                 Err(e) => {
                     // Out of file descriptors, typically: wait a little rather than spin.
-                    log::warn!("accept failed: {e}");
+                    log::warn!("{}: accept failed: {e}", peer.name);
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             }
@@ -105,14 +109,17 @@ async fn incoming(
     let first = match first {
         Ok(Ok(line)) => line,
         Ok(Err(e)) => {
-            log::debug!("{remote}: {e}");
+            log::debug!("{}: inbound {remote} closed: {}", peer.name, Clean(&e));
             peer.shared
                 .failed_handshakes
                 .fetch_add(1, Ordering::Relaxed);
             return;
         }
         Err(_) => {
-            log::debug!("{remote}: no first line in time");
+            log::debug!(
+                "{}: inbound {remote} closed: no first line in time",
+                peer.name
+            );
             peer.shared
                 .failed_handshakes
                 .fetch_add(1, Ordering::Relaxed);
@@ -122,12 +129,19 @@ async fn incoming(
     if first.starts_with("GET ") || first.starts_with("HEAD ") {
         match http {
             Some(serve) => serve(stream, buf).await,
-            None => log::debug!("{remote}: HTTP request but no file server"),
+            None => log::debug!(
+                "{}: inbound {remote} closed: HTTP request but no file server",
+                peer.name
+            ),
         }
         return;
     }
     if !handshake::is_connect_06(&first) {
-        log::debug!("{remote}: closing, not a 0.6 handshake: {first:?}");
+        log::debug!(
+            "{}: inbound {remote} closed: not a 0.6 handshake: {}",
+            peer.name,
+            Quoted(&first)
+        );
         peer.shared
             .failed_handshakes
             .fetch_add(1, Ordering::Relaxed);
@@ -141,6 +155,9 @@ async fn incoming(
     };
     let mut claimed = None;
     let mut reserved = false;
+    // What the remote said about itself, for the log of a refusal.
+    let mut said_agent: Option<String> = None;
+    let mut said_listen = None;
     let result = handshake::accept(
         &mut stream,
         buf,
@@ -148,6 +165,8 @@ async fn incoming(
         Some(remote),
         &net.handshake,
         |n| {
+            said_agent = n.user_agent.clone();
+            said_listen = n.listen_addr;
             if *peer.stopping.borrow() {
                 return Err(Rejection::Busy.into());
             }
@@ -162,7 +181,10 @@ async fn incoming(
                     }
                     claimed = Some(addr);
                 } else {
-                    log::debug!("{remote}: ignoring its claim to listen at {said}");
+                    log::debug!(
+                        "{}: inbound {remote}: ignoring its claim to listen at {said}",
+                        peer.name
+                    );
                 }
             }
             if !shared.reserve_degree(net.max_links) {
@@ -179,7 +201,35 @@ async fn incoming(
     let (negotiated, leftover) = match result {
         Ok(ok) => ok,
         Err(e) => {
-            log::debug!("{remote}: inbound handshake failed: {e}");
+            let me = &peer.name;
+            let agent = said_agent.as_deref().map(Quoted);
+            let claim = said_listen.map_or(String::new(), |a| format!(" Listen-IP={a}"));
+            match &e {
+                HandshakeError::WeRefused(no) => log::debug!(
+                    "{me}: refused inbound handshake from {remote}: {} {} (agent={}{claim})",
+                    no.code(),
+                    no.reason(),
+                    agent.map_or("none".into(), |a| a.to_string()),
+                ),
+                // A malformed request is answered with its rejection code before closing.
+                HandshakeError::Protocol(bad) if !reserved => {
+                    let no = bad.rejection();
+                    log::debug!(
+                        "{me}: refused inbound handshake from {remote}: {} {} ({})",
+                        no.code(),
+                        no.reason(),
+                        Clean(bad)
+                    );
+                }
+                HandshakeError::Refused { code, reason } => log::debug!(
+                    "{me}: inbound handshake from {remote} refused by the remote: {code} {}",
+                    Quoted(reason)
+                ),
+                _ => log::debug!(
+                    "{me}: inbound handshake from {remote} failed: {}",
+                    Clean(&e)
+                ),
+            }
             peer.shared
                 .failed_handshakes
                 .fetch_add(1, Ordering::Relaxed);
@@ -208,6 +258,10 @@ async fn incoming(
         listen_addr: claimed,
         accepts_bye: negotiated.remote.accepts_bye,
     };
+    let origin = LinkOrigin {
+        outbound: false,
+        negotiated,
+    };
     if peer
         .tx
         .send(PeerInput::LinkUp {
@@ -215,6 +269,7 @@ async fn incoming(
             info,
             link: handle,
             down: None,
+            origin,
         })
         .await
         .is_ok()

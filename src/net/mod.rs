@@ -19,6 +19,7 @@ pub mod launch;
 pub mod launch_options;
 pub mod link;
 pub mod listener;
+pub mod logs;
 pub mod network;
 pub mod node_core;
 pub mod peer;

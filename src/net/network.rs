@@ -21,6 +21,7 @@ use super::core::RoutingCore;
 use super::dialer::spawn_dialer;
 use super::handshake::LocalInfo;
 use super::listener::{spawn_listener, HttpHandler};
+use super::logs::{Directory, LogNames};
 use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef, ToRecorder};
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{Event, SearchRequest, Time};
@@ -120,6 +121,8 @@ pub struct Network {
     fold: Option<JoinHandle<()>>,
     sink: Option<EventSink>,
     tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>>,
+    /// Config ids by listening address, for the peers' log lines.
+    known: Arc<Directory>,
 }
 
 /// A peer's listener settings: the link cap never refuses a configured neighbour, so a
@@ -184,13 +187,26 @@ impl Network {
         let tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>> = Arc::new(Mutex::new(None));
         let fold = tokio::spawn(fold_events(rx, recorder.clone(), tap.clone()));
         let addrs: Vec<SocketAddrV4> = plans.iter().map(|p| p.listen).collect();
+        // Logs name the neighbours of this process by config id.
+        let known = Arc::new(Directory::default());
+        for plan in &plans {
+            known.insert(plan.listen, &plan.id);
+            if let Some(public) = plan.advertise {
+                known.insert(public, &plan.id);
+            }
+        }
         let mut peers = Vec::with_capacity(plans.len());
         for (i, (plan, listener)) in plans.into_iter().zip(listeners).enumerate() {
             let public = plan.advertise.unwrap_or(plan.listen);
             let core = factory.core(i, public);
             let http = factory.http(i, public);
+            let names = LogNames {
+                own: plan.id.as_str().into(),
+                known: known.clone(),
+            };
             let (peer, actor) = spawn_actor(
                 plan.record_as,
+                names,
                 core,
                 activity.clone(),
                 Some(sink.clone()),
@@ -258,6 +274,15 @@ impl Network {
             fold: Some(fold),
             sink: Some(sink),
             tap,
+            known,
+        }
+    }
+
+    /// Names peers of other processes in this process's logs: a link with the peer
+    /// listening at an address is then logged with its config id.
+    pub fn name_peers<'a>(&self, peers: impl IntoIterator<Item = (SocketAddrV4, &'a str)>) {
+        for (addr, id) in peers {
+            self.known.insert(addr, id);
         }
     }
 

@@ -16,9 +16,11 @@ use tokio::task::JoinHandle;
 
 use super::clock;
 use super::core::RoutingCore;
-use super::link::LinkHandle;
-use crate::node::{ConnId, DropReason, Event, Output, PeerInfo, SearchRequest, Time};
-use crate::protocol::{kind, Bye, Frame, Guid, Message, Payload};
+use super::handshake::Negotiated;
+use super::link::{LinkEnd, LinkHandle};
+use super::logs::{self, Clean, KindName, LogNames, Received, SentTo};
+use crate::node::{ConnId, DropReason, Event, Output, PeerInfo, SearchRequest, Strategy, Time};
+use crate::protocol::{Bye, Frame, Guid, Message, Payload};
 
 /// How many inputs the actor takes before it flushes the core's actions and events.
 const INPUT_BATCH: usize = 64;
@@ -51,6 +53,7 @@ pub enum PeerInput {
         info: PeerInfo,
         link: LinkHandle,
         down: Option<oneshot::Sender<()>>,
+        origin: LinkOrigin,
     },
     Frame {
         conn: ConnId,
@@ -58,7 +61,7 @@ pub enum PeerInput {
     },
     LinkDown {
         conn: ConnId,
-        why: String,
+        why: LinkEnd,
     },
     /// A dial reached the real listener at an address an inbound link claimed: that
     /// inbound link was an impostor or a duplicate, and goes.
@@ -73,6 +76,15 @@ pub enum PeerInput {
     Shutdown {
         done: oneshot::Sender<()>,
     },
+}
+
+/// How a link came about, for its log lines.
+#[derive(Clone, Debug, Default)]
+pub struct LinkOrigin {
+    /// We dialled it.
+    pub outbound: bool,
+    /// What its handshake settled.
+    pub negotiated: Negotiated,
 }
 
 /// Counters and link state of a peer that other tasks read (launcher, listener, dialers).
@@ -279,10 +291,54 @@ struct LinkState {
     last_frame: Time,
     info: PeerInfo,
     down: Option<oneshot::Sender<()>>,
+    /// When it came up, whether we dialled it, and the neighbour's config id if this
+    /// process knows it: for the log.
+    since: Time,
+    outbound: bool,
+    name: Option<Arc<str>>,
+}
+
+impl LinkState {
+    /// `p5 127.0.0.1:40012 (in, up 1.234 s)`: the neighbour for link lines (without the
+    /// time up when `now` is `None`).
+    fn describe(&self, now: Option<Time>) -> String {
+        let mut out = String::new();
+        if let Some(name) = &self.name {
+            out.push_str(name);
+            out.push(' ');
+        }
+        match self.link.remote_addr {
+            Some(addr) => out.push_str(&addr.to_string()),
+            None => out.push('?'),
+        }
+        let dir = if self.outbound { "out" } else { "in" };
+        match now {
+            Some(now) => {
+                let up = now.saturating_sub(self.since).0 as f64 / 1e6;
+                out.push_str(&format!(" ({dir}, up {up:.3} s)"));
+            }
+            None => out.push_str(&format!(" ({dir})")),
+        }
+        out
+    }
+
+    /// The neighbour in decision lines: its config id, or its address.
+    fn label(&self) -> String {
+        match (&self.name, self.info.listen_addr, self.link.remote_addr) {
+            (Some(name), _, _) => name.to_string(),
+            (None, Some(addr), _) | (None, None, Some(addr)) => addr.to_string(),
+            (None, None, None) => "?".into(),
+        }
+    }
 }
 
 struct Actor {
     index: u32,
+    names: LogNames,
+    /// The strategy is random walks: a repeated query is a walker, not a re-forward.
+    walking: bool,
+    /// Under trace: the descriptor the current input brought, for the decision line.
+    received: Option<Received>,
     core: Box<dyn RoutingCore>,
     rx: mpsc::Receiver<PeerInput>,
     links: HashMap<ConnId, LinkState>,
@@ -303,15 +359,18 @@ fn far_future() -> tokio::time::Instant {
 #[derive(Clone)]
 pub struct PeerRef {
     pub index: u32,
+    /// The peer's config id, for log lines.
+    pub name: Arc<str>,
     pub tx: mpsc::Sender<PeerInput>,
     pub shared: Arc<PeerShared>,
     /// Becomes true when the peer stops; listener and dialers watch it.
     pub stopping: watch::Receiver<bool>,
 }
 
-/// Starts the actor of peer `index`.
+/// Starts the actor of peer `index`, named in logs as `names` says.
 pub fn spawn_actor(
     index: u32,
+    names: LogNames,
     core: Box<dyn RoutingCore>,
     activity: Arc<Activity>,
     events: Option<EventSink>,
@@ -320,8 +379,13 @@ pub fn spawn_actor(
     let (tx, rx) = mpsc::channel(INPUT_DEPTH);
     let (stop, stopping) = watch::channel(false);
     let shared = Arc::new(PeerShared::default());
+    let name = names.own.clone();
+    let walking = matches!(core.routing().strategy, Strategy::RandomWalk { .. });
     let actor = Actor {
         index,
+        names,
+        walking,
+        received: None,
         core,
         rx,
         links: HashMap::new(),
@@ -336,6 +400,7 @@ pub fn spawn_actor(
     (
         PeerRef {
             index,
+            name,
             tx,
             shared,
             stopping,
@@ -370,12 +435,18 @@ impl Actor {
                 }
             };
             let Some(mut input) = input else { break };
+            // Under trace every input is flushed on its own, so its decisions make one
+            // line; otherwise inputs are batched.
+            let tracing = log::log_enabled!(log::Level::Trace);
             let mut taken = 0;
             loop {
                 if let Some(done) = self.handle(input) {
                     self.flush();
                     self.finish(done);
                     return;
+                }
+                if tracing {
+                    self.flush();
                 }
                 taken += 1;
                 if taken >= INPUT_BATCH {
@@ -414,11 +485,16 @@ impl Actor {
                 info,
                 link,
                 down,
+                origin,
             } => {
                 if let Some(addr) = info.listen_addr {
                     if !self.shared.owns(&addr, conn) {
                         // A dial to that address won the slot meanwhile; this one goes.
-                        log::debug!("peer {}: link {conn:?} lost the slot of {addr}", self.index);
+                        log::debug!(
+                            "{}: link {} not brought up: a dial to {addr} holds its slot",
+                            self.names.own,
+                            link.remote_addr.map_or("?".into(), |a| a.to_string()),
+                        );
                         let mut link = link;
                         link.close();
                         self.shared.drop_degree();
@@ -430,15 +506,30 @@ impl Actor {
                     self.shared.up_set().insert(addr);
                 }
                 self.core.on_connected(now, conn, info.clone());
-                self.links.insert(
-                    conn,
-                    LinkState {
-                        link,
-                        last_frame: now,
-                        info,
-                        down,
-                    },
-                );
+                let state = LinkState {
+                    since: now,
+                    outbound: origin.outbound,
+                    name: self.names.of(info.listen_addr),
+                    link,
+                    last_frame: now,
+                    info,
+                    down,
+                };
+                if log::log_enabled!(log::Level::Debug) {
+                    let n = &origin.negotiated;
+                    log::debug!(
+                        "{}: link up {} {}",
+                        self.names.own,
+                        state.describe(None),
+                        logs::handshake_fields(
+                            &n.remote,
+                            state.info.listen_addr,
+                            n.deflate_in,
+                            n.deflate_out
+                        )
+                    );
+                }
+                self.links.insert(conn, state);
             }
             PeerInput::Frame { conn, frame } => {
                 let Some(state) = self.links.get_mut(&conn) else {
@@ -461,41 +552,44 @@ impl Actor {
                 match frame {
                     Frame::Message(msg) => {
                         let msg = advertise_on(msg, state.link.remote_addr);
-                        let is_bye = msg.payload.kind() == kind::BYE;
-                        if let Payload::Bye(bye) = &msg.payload {
-                            log::info!(
-                                "peer {}: link {:?} says bye: {} {}",
-                                self.index,
-                                conn,
-                                bye.code,
-                                bye.message
-                            );
+                        let bye = match &msg.payload {
+                            Payload::Bye(bye) => Some(LinkEnd::Bye {
+                                code: bye.code,
+                                reason: bye.message.clone(),
+                            }),
+                            _ => None,
+                        };
+                        if bye.is_none() && log::log_enabled!(log::Level::Trace) {
+                            self.received = Some(Received::of(&msg, state.label()));
                         }
                         self.core.on_message(now, conn, msg);
-                        if is_bye {
+                        if let Some(why) = bye {
                             // The sender closes after a Bye; do not wait for its FIN.
-                            self.drop_link(now, conn, "bye received");
+                            self.drop_link(now, conn, why);
                         }
                     }
                     Frame::Skipped { header, reason } => {
                         self.shared.skipped.fetch_add(1, Ordering::Relaxed);
                         log::debug!(
-                            "peer {}: skipped frame type {:#04x}: {reason}",
-                            self.index,
-                            header.kind
+                            "{}: skipped {} {} from {}: {}",
+                            self.names.own,
+                            KindName(header.kind),
+                            header.guid,
+                            state.label(),
+                            Clean(&reason)
                         );
                         self.core.on_skipped(now, conn, header, &reason);
                     }
                 }
             }
             PeerInput::LinkDown { conn, why } => {
-                if why.starts_with("bad") {
+                if why.is_bad_stream() {
                     self.shared.bad_streams.fetch_add(1, Ordering::Relaxed);
                 }
-                self.drop_link(now, conn, &why);
+                self.drop_link(now, conn, why);
             }
             PeerInput::Displace { conn } => {
-                self.drop_link(now, conn, "displaced by a dial to the address it claimed");
+                self.drop_link(now, conn, LinkEnd::Displaced);
             }
             PeerInput::Search { request, reply } => {
                 let guid = self.core.start_search(now, &request);
@@ -506,9 +600,13 @@ impl Actor {
         None
     }
 
-    fn drop_link(&mut self, now: Time, conn: ConnId, why: &str) {
+    fn drop_link(&mut self, now: Time, conn: ConnId, why: LinkEnd) {
         if let Some(mut state) = self.links.remove(&conn) {
-            log::debug!("peer {}: link {:?} down: {why}", self.index, conn);
+            log::debug!(
+                "{}: link down {}: {why}",
+                self.names.own,
+                state.describe(Some(now))
+            );
             state.link.close();
             self.shared.drop_degree();
             if let Some(addr) = state.info.listen_addr {
@@ -522,35 +620,60 @@ impl Actor {
     }
 
     /// Drains the core after an input (its drain rule): carries out sends and closes,
-    /// passes events on, and keeps the next timeout.
+    /// passes events on, keeps the next timeout, and under trace logs what the input led
+    /// to.
     fn flush(&mut self) {
         // Events are stamped before the sends go out: once a send is queued another
         // thread may carry the flood on, and a stamp taken after that (this thread may be
         // preempted in between) would make a reply seem to come back in no time.
         let at = clock::now();
+        let tracing = log::log_enabled!(log::Level::Trace);
+        // Under trace: where each descriptor went and what happened, for the decision lines.
+        let mut sends: Vec<SentTo> = Vec::new();
+        let mut events: Vec<Event> = Vec::new();
         loop {
             match self.core.poll_output() {
-                Output::Send { to, msg } => self.send(at, to, msg),
-                Output::Close { conn, bye } => self.close(conn, bye),
-                Output::Event(event) => self.emit(at, event),
+                Output::Send { to, msg } => {
+                    if let (true, Some(state)) = (tracing, self.links.get(&to)) {
+                        sends.push(SentTo {
+                            guid: msg.guid,
+                            kind: msg.payload.kind(),
+                            to: state.label(),
+                        });
+                    }
+                    self.send(at, to, msg, tracing);
+                }
+                Output::Close { conn, bye } => self.close(at, conn, bye),
+                Output::Event(event) => {
+                    if tracing {
+                        events.push(event.clone());
+                    }
+                    self.emit(at, event);
+                }
                 // Not carried over the live network; the core has a fallback for each.
                 Output::Request(request) => {
                     log::debug!(
-                        "peer {}: core request not handled live: {request:?}",
-                        self.index
+                        "{}: core request not handled live: {request:?}",
+                        self.names.own
                     );
                 }
                 Output::Timeout(next) => {
                     self.next_timeout = next;
-                    return;
+                    break;
                 }
+            }
+        }
+        if tracing {
+            let received = self.received.take();
+            for line in logs::describe(received.as_ref(), &events, &sends, self.walking) {
+                log::trace!("{}: {line}", self.names.own);
             }
         }
     }
 
     /// Queues one copy on its link; a copy for a link gone or dropped by the full queue
     /// is lost to its query.
-    fn send(&mut self, at: Time, to: ConnId, msg: Message) {
+    fn send(&mut self, at: Time, to: ConnId, msg: Message, tracing: bool) {
         let Some(state) = self.links.get(&to) else {
             // The link went down since the core chose it: the copy is lost.
             self.emit(
@@ -565,31 +688,48 @@ impl Actor {
         };
         let msg = advertise_on(msg, state.link.local_addr);
         let drops = state.link.send(&msg);
-        if !drops.is_empty() {
-            self.shared
-                .queue_drops
-                .fetch_add(drops.len() as u64, Ordering::Relaxed);
-            for d in drops {
-                self.emit(
-                    at,
-                    Event::Dropped {
-                        guid: d.guid,
-                        kind: d.kind,
-                        reason: DropReason::QueueFull,
-                    },
+        if drops.is_empty() {
+            return;
+        }
+        self.shared
+            .queue_drops
+            .fetch_add(drops.len() as u64, Ordering::Relaxed);
+        let label = state.label();
+        for d in drops {
+            if tracing {
+                log::trace!(
+                    "{}: {} {} to {} dropped: send queue full",
+                    self.names.own,
+                    KindName(d.kind),
+                    d.guid,
+                    label
                 );
             }
+            self.emit(
+                at,
+                Event::Dropped {
+                    guid: d.guid,
+                    kind: d.kind,
+                    reason: DropReason::QueueFull,
+                },
+            );
         }
     }
 
     /// Closes a link the core asked to close (it already forgot the link).
-    fn close(&mut self, conn: ConnId, bye: Option<Bye>) {
+    fn close(&mut self, at: Time, conn: ConnId, bye: Option<Bye>) {
         if let (Some(bye), Some(state)) = (bye, self.links.get(&conn)) {
             if state.info.accepts_bye {
                 state.link.send(&bye_message(bye));
             }
         }
         if let Some(mut state) = self.links.remove(&conn) {
+            log::debug!(
+                "{}: link down {}: {}",
+                self.names.own,
+                state.describe(Some(at)),
+                LinkEnd::ClosedByCore
+            );
             state.link.close();
             self.shared.drop_degree();
             if let Some(addr) = state.info.listen_addr {
@@ -630,7 +770,7 @@ impl Actor {
         let now = clock::now();
         let conns: Vec<ConnId> = self.links.keys().copied().collect();
         for conn in conns {
-            self.drop_link(now, conn, "shutting down");
+            self.drop_link(now, conn, LinkEnd::Shutdown);
         }
         self.flush();
     }

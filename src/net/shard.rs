@@ -428,6 +428,13 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
         net_config(options.deflate),
         recorder,
     );
+    // Before the first await: on the default one-thread runtime no link is up yet.
+    network.name_peers(
+        addrs
+            .iter()
+            .zip(&config.peers)
+            .map(|(&addr, p)| (addr, p.id.as_str())),
+    );
     match network.wait_overlay(options.overlay_timeout).await {
         Ok(_) => say(&mut out, ToParent::Up).await?,
         Err(e) => say(&mut out, ToParent::Fail(e.to_string())).await?,
