@@ -221,6 +221,99 @@ fn query_hit_with_gtk_gnutella_qhd() {
 }
 
 #[test]
+fn query_hit_whose_sha1_is_only_in_ggep_h() {
+    // What gtk-gnutella sends to a query flagged "understands GGEP H": no HUGE string,
+    // the digest in GGEP "H" (type 01 + 20 bytes) between the record's NULs.
+    let digest = Sha1::of_bytes(b"");
+    let mut block = h(r#"C3 81 "H" 55 01"#);
+    block.extend(digest.0);
+    let wire = [
+        h(&format!(
+            r#"{MUID} 81 05 02 {len:02X} 00 00 00
+               01 CA 18 C0 A8 01 0A E8 03 00 00
+               07 00 00 00 00 00 10 00 "a.iso" 00"#,
+            len = 11 + 8 + 6 + block.len() + 1 + 7 + 16
+        )),
+        block.clone(),
+        h(&format!(r#"00 "GTKG" 02 2C 01 {SERVENT}"#)),
+    ]
+    .concat();
+    let record = HitRecord {
+        index: 7,
+        size: 1 << 20,
+        name: "a.iso".into(),
+        extensions: vec![Extension::Ggep(Bytes::from(block))],
+    };
+    assert_eq!(record.sha1(), Some(digest), "GGEP H alone is the SHA-1");
+    let hit = QueryHit {
+        port: 6346,
+        ip: Ipv4Addr::new(192, 168, 1, 10),
+        speed: 1000,
+        records: vec![record],
+        trailer: Some(QhdTrailer {
+            vendor: *b"GTKG",
+            open_data: vec![0x2C, 0x01],
+            private: Bytes::new(),
+        }),
+        servent_guid: servent(),
+    };
+    golden(&wire, msg(5, 2, Payload::QueryHit(Arc::new(hit))));
+}
+
+#[test]
+fn a_record_sha1_is_read_from_every_form() {
+    let digest = Sha1::of_bytes(b"");
+    let base32 = digest.to_base32();
+    let tiger = "A".repeat(39);
+    let record = |extensions: Vec<Extension>| HitRecord {
+        index: 0,
+        size: 0,
+        name: "x".into(),
+        extensions,
+    };
+    let ggep = |id: &str, data: &[u8]| {
+        let mut block = vec![0xC3, 0x80 | id.len() as u8];
+        block.extend(id.bytes());
+        block.push(0x40 | data.len() as u8);
+        block.extend(data);
+        Extension::Ggep(Bytes::from(block))
+    };
+    let area = |text: String| {
+        let bytes = Bytes::from(text.into_bytes());
+        gnutella::protocol::extensions::parse_area(&bytes, false)
+            .expect("valid area")
+            .0
+    };
+    let mut h_bitprint = vec![0x02];
+    h_bitprint.extend(digest.0);
+    h_bitprint.extend([7u8; 24]);
+    let forms = [
+        ("HUGE sha1", area(format!("urn:sha1:{base32}"))),
+        (
+            "HUGE bitprint",
+            area(format!("urn:bitprint:{base32}.{tiger}")),
+        ),
+        (
+            "GGEP H sha1",
+            vec![ggep("H", &[&[1u8][..], &digest.0].concat())],
+        ),
+        ("GGEP H bitprint", vec![ggep("H", &h_bitprint)]),
+        (
+            "GGEP u sha1",
+            vec![ggep("u", format!("sha1:{base32}").as_bytes())],
+        ),
+        (
+            "after metadata",
+            area(format!("192 kbps\x1curn:sha1:{base32}")),
+        ),
+    ];
+    for (what, extensions) in forms {
+        assert_eq!(record(extensions).sha1(), Some(digest), "{what}");
+    }
+    assert_eq!(record(area("192 kbps".into())).sha1(), None);
+}
+
+#[test]
 fn query_hit_limewire_shape_two_records_push_needed() {
     // QHD "LIME" with 4 open bytes: 3D 11 = push needed (valid), measured speed; XML size 1
     // (just its NUL, the last byte before the GUID).

@@ -19,7 +19,7 @@ fn look_inside(payload: &Payload) {
         }
         Payload::QueryHit(h) => {
             for record in &h.records {
-                let _ = record.find_sha1();
+                let _ = record.sha1();
             }
             if let Some(trailer) = &h.trailer {
                 let _ = trailer.flags();
