@@ -456,6 +456,7 @@ Node: 5.6.7.8:6346\r\n\
 Remote-IP: 1.2.3.4\r\n\
 Bye-Packet: 0.1\r\n\
 GGEP: 0.5\r\n\
+GUID: 101112131415161718191a1b1c1d1e1f\r\n\
 Accept-Encoding: deflate\r\n\
 Content-Encoding: deflate\r\n\
 \r\n";
@@ -487,6 +488,7 @@ fn handshake_three_way_golden() {
     assert_eq!(client.listen_addr, Some("1.2.3.4:6346".parse().unwrap()));
     assert_eq!(client.max_ttl, Some(3));
     assert!(client.accepts_deflate && !client.accepts_bye && !client.ggep);
+    assert_eq!(client.servent_guid, None, "LimeWire sends no GUID header");
 
     // Step 2.
     let (_, answer) = done(parse_response(GTKG_ANSWER, &limits).expect("valid"));
@@ -496,6 +498,11 @@ fn handshake_three_way_golden() {
     assert_eq!(server.listen_addr, Some("5.6.7.8:6346".parse().unwrap()));
     assert_eq!(server.remote_ip, Some(Ipv4Addr::new(1, 2, 3, 4)));
     assert!(server.accepts_bye && server.ggep && server.sends_deflate);
+    assert_eq!(
+        server.servent_guid,
+        Some(servent()),
+        "gtk-gnutella's GUID header"
+    );
 
     // Step 3.
     let (_, last) = done(parse_response(FINAL_OK, &limits).expect("valid"));
@@ -546,4 +553,21 @@ Accept-Encoding: deflate\r\n\
         ConnectRequest::new(local.connect_headers(None)).to_bytes(),
         expected
     );
+    // With our servent GUID, the `GUID` line gtk-gnutella sends and reads.
+    let named = LocalCapabilities {
+        servent_guid: Some(servent()),
+        ..local
+    };
+    let headers = named.connect_headers(None);
+    assert_eq!(
+        headers.get("GUID"),
+        Some("101112131415161718191a1b1c1d1e1f")
+    );
+    assert_eq!(
+        PeerCapabilities::from_headers(&headers).servent_guid,
+        Some(servent())
+    );
+    let mut garbage = Headers::new();
+    garbage.append("GUID", "not-a-guid");
+    assert_eq!(PeerCapabilities::from_headers(&garbage).servent_guid, None);
 }
