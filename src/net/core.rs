@@ -19,6 +19,10 @@ pub trait RoutingCore: Send + 'static {
     fn on_timeout(&mut self, now: Time);
     fn poll_action(&mut self) -> Option<Action>;
     fn poll_event(&mut self) -> Option<Event>;
+    /// Our servent GUID, which the handshake tells neighbours (`GUID`).
+    fn servent_guid(&self) -> Option<Guid> {
+        None
+    }
     /// Sends a Ping with this TTL on one link (keep-alive of an idle link).
     fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8);
     /// Requests beyond send/close (walker check-backs, pushes for us). The live driver

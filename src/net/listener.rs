@@ -207,6 +207,7 @@ async fn incoming(
     let info = PeerInfo {
         listen_addr: claimed,
         accepts_bye: negotiated.remote.accepts_bye,
+        servent_guid: negotiated.remote.servent_guid,
     };
     if peer
         .tx

@@ -48,6 +48,10 @@ impl RoutingCore for Node {
         Node::poll_event(self)
     }
 
+    fn servent_guid(&self) -> Option<Guid> {
+        Some(Node::servent_guid(self))
+    }
+
     fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) {
         Node::send_ping(self, now, conn, ttl);
     }

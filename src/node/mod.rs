@@ -30,6 +30,7 @@ pub mod record;
 pub mod request;
 pub mod result_cache;
 pub mod rng;
+pub mod servent_routes;
 pub mod types;
 
 pub use counters::Counters;
