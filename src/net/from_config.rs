@@ -29,8 +29,18 @@ pub enum PrepareError {
 }
 
 /// A seed for peer `index`, derived from the network's seed.
+///
+/// Mixed, not merely offset: a node's SplitMix64 generator steps its state by the same
+/// constant `(index + 1) * 0x9E37_79B9_7F4A_7C15` used to offset it, so with a small
+/// network seed two peers' generators were the same stream a few steps apart and drew the
+/// same search GUIDs (seed 5: p0's second search and p2's first), which the network then
+/// dropped as duplicates.
 pub fn peer_seed(seed: u64, index: usize) -> u64 {
-    seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    let mut z = seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // SplitMix64's output function: neighbouring inputs land far apart.
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The stable servent GUID of peer `index`.
@@ -176,5 +186,29 @@ impl PeerFactory for ConfigFactory {
 
     fn http(&mut self, index: usize, _listen: SocketAddrV4) -> Option<HttpHandler> {
         self.shares.get(index).map(|s| http_handler(s.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::rng::NodeRng;
+    use rand::RngCore;
+    use std::collections::HashSet;
+
+    #[test]
+    fn peers_of_one_network_draw_different_random_streams() {
+        for seed in 0..64u64 {
+            let mut seen = HashSet::new();
+            for index in 0..8 {
+                let mut rng = NodeRng::seed_from(peer_seed(seed, index));
+                for _ in 0..64 {
+                    assert!(
+                        seen.insert(rng.next_u64()),
+                        "seed {seed}: peer {index} repeats another peer's stream"
+                    );
+                }
+            }
+        }
     }
 }
