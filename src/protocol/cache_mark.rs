@@ -68,8 +68,8 @@ fn is_marker_block(extension: &Extension) -> bool {
     let Extension::Ggep(block) = extension else {
         return false;
     };
-    matches!(ggep::entries(block), Ok(entries)
-        if !entries.is_empty() && entries.iter().all(|e| e.id == CACHE_MARK_ID))
+    matches!(ggep::ids(block), Ok(ids)
+        if !ids.is_empty() && ids.iter().all(|id| *id == CACHE_MARK_ID))
 }
 
 #[cfg(test)]

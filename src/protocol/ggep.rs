@@ -161,6 +161,58 @@ pub enum GgepError {
 
 /// The extensions of the run of GGEP blocks at the start of `bytes`, in wire order.
 pub fn entries(bytes: &[u8]) -> Result<Vec<GgepEntry>, GgepError> {
+    raw_entries(bytes)?
+        .into_iter()
+        .map(|raw| {
+            Ok(GgepEntry {
+                id: raw.id.to_vec(),
+                data: raw.decode()?,
+            })
+        })
+        .collect()
+}
+
+/// The value of the first extension called `id`, if the block is readable and has one.
+/// Only that value is un-COBSed and inflated, so a peer's other (maybe deflated) values
+/// cost us nothing.
+pub fn find(bytes: &[u8], id: &[u8]) -> Option<Vec<u8>> {
+    raw_entries(bytes)
+        .ok()?
+        .into_iter()
+        .find(|e| e.id == id)?
+        .decode()
+        .ok()
+}
+
+/// The ids of the extensions of the run of GGEP blocks at the start of `bytes`, in wire
+/// order, without decoding any value.
+pub fn ids(bytes: &[u8]) -> Result<Vec<&[u8]>, GgepError> {
+    Ok(raw_entries(bytes)?.into_iter().map(|e| e.id).collect())
+}
+
+/// One extension as transmitted.
+struct RawEntry<'a> {
+    flags: u8,
+    id: &'a [u8],
+    data: &'a [u8],
+}
+
+impl RawEntry<'_> {
+    /// The value: un-COBSed, then inflated, as the flags say.
+    fn decode(&self) -> Result<Vec<u8>, GgepError> {
+        let mut data = if self.flags & FLAG_COBS != 0 {
+            cobs_decode(self.data)?
+        } else {
+            self.data.to_vec()
+        };
+        if self.flags & FLAG_DEFLATE != 0 {
+            data = inflate(&data)?;
+        }
+        Ok(data)
+    }
+}
+
+fn raw_entries(bytes: &[u8]) -> Result<Vec<RawEntry<'_>>, GgepError> {
     let total = run_len(bytes).ok_or(GgepError::Malformed)?;
     let mut out = Vec::new();
     let mut pos = 0usize;
@@ -183,35 +235,15 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<GgepEntry>, GgepError> {
                     break;
                 }
             }
-            let raw = bytes.get(pos..pos + data_len).ok_or(GgepError::Malformed)?;
+            let data = bytes.get(pos..pos + data_len).ok_or(GgepError::Malformed)?;
             pos += data_len;
-            let mut data = if flags & FLAG_COBS != 0 {
-                cobs_decode(raw)?
-            } else {
-                raw.to_vec()
-            };
-            if flags & FLAG_DEFLATE != 0 {
-                data = inflate(&data)?;
-            }
-            out.push(GgepEntry {
-                id: id.to_vec(),
-                data,
-            });
+            out.push(RawEntry { flags, id, data });
             if flags & FLAG_LAST != 0 {
                 break;
             }
         }
     }
     Ok(out)
-}
-
-/// The value of the first extension called `id`, if the block is readable and has one.
-pub fn find(bytes: &[u8], id: &[u8]) -> Option<Vec<u8>> {
-    entries(bytes)
-        .ok()?
-        .into_iter()
-        .find(|e| e.id == id)
-        .map(|e| e.data)
 }
 
 /// Standard COBS (Cheshire/Baker) without a trailing delimiter, as GGEP uses it: the
@@ -397,5 +429,10 @@ mod tests {
             entries(&[0xC3, 0xA1, b'Z', 0x41, 7]),
             Err(GgepError::BadDeflate)
         );
+        // `find` decodes only the value asked for: a broken other value does not hide it.
+        let mixed = [0xC3, 0x21, b'Z', 0x41, 7, 0x81, b'H', 0x41, 9];
+        assert_eq!(find(&mixed, b"H"), Some(vec![9]));
+        assert_eq!(find(&mixed, b"Z"), None);
+        assert_eq!(ids(&mixed), Ok(vec![&b"Z"[..], b"H"]));
     }
 }
