@@ -34,14 +34,16 @@ pub struct CacheMark {
 }
 
 impl QueryHit {
-    /// The cache marker of the first record carrying one, if this hit is a cached answer.
+    /// The cache marker, if this hit is a cached answer: the last one in the first record
+    /// that has any (a cache appends its marker after what the record already holds).
     pub fn cache_mark(&self) -> Option<CacheMark> {
         self.records
             .iter()
-            .flat_map(|r| r.extensions.iter())
-            .find_map(|e| match e {
-                Extension::Ggep(block) => ggep::find(block, CACHE_MARK_ID),
-                _ => None,
+            .find_map(|r| {
+                r.extensions.iter().rev().find_map(|e| match e {
+                    Extension::Ggep(block) => ggep::find(block, CACHE_MARK_ID),
+                    _ => None,
+                })
             })
             .and_then(|data| data.first().copied())
             .map(|holder_hops| CacheMark { holder_hops })
@@ -143,6 +145,15 @@ mod tests {
             assert_eq!(record.extensions.len(), 2, "{:?}", record.extensions);
             assert_eq!(record.extensions[0], foreign);
         }
+        // A block that mixes our key with others is not ours to remove; ours, appended
+        // after it, is the one read.
+        let mut mixed = Vec::new();
+        ggep::write_block(&[(b"TT", b"x"), (CACHE_MARK_ID, &[9])], &mut mixed);
+        let odd = hit(vec![Extension::Ggep(Bytes::from(mixed))]);
+        assert_eq!(odd.cache_mark(), Some(CacheMark { holder_hops: 9 }));
+        let marked = odd.marked_as_cached(2);
+        assert_eq!(marked.records[0].extensions.len(), 2);
+        assert_eq!(marked.cache_mark(), Some(CacheMark { holder_hops: 2 }));
         assert_eq!(
             hit(vec![]).marked_as_cached(0).cache_mark(),
             Some(CacheMark { holder_hops: 1 }),

@@ -95,8 +95,8 @@ const FLAG_COBS: u8 = 0x40;
 const FLAG_DEFLATE: u8 = 0x20;
 
 /// Appends one GGEP block holding `extensions` (id, data) in order, the last flagged as
-/// such. Data containing a NUL is COBS-encoded (flag 0x40), so the block may sit where
-/// NUL is forbidden (a hit record's extension area, PROTOCOL.md §2.4); nothing is
+/// such. Data containing a NUL is COBS-encoded (flag 0x40), so with NUL-free ids the block
+/// may sit where NUL is forbidden (a hit record's extension area, PROTOCOL.md §2.4); nothing is
 /// deflated. Ids must be 1 to 15 bytes and data short enough for three length chunks
 /// (262,143 bytes after COBS); an extension outside those bounds is left out rather than
 /// written malformed. Nothing is written when no extension remains.
