@@ -7,12 +7,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use gnutella::net::download::{
     download, sanitize_file_name, DownloadError, DownloadOptions, DownloadRequest,
 };
 use gnutella::net::http_server::{HttpConfig, HttpServer};
 use gnutella::net::share::Share;
-use gnutella::protocol::Sha1;
+use gnutella::protocol::{Extension, HitRecord, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::time::timeout;
@@ -116,6 +117,7 @@ async fn download_verifies_and_renames() {
     assert_eq!(got.bytes_transferred, data.len() as u64);
     assert_eq!(got.resumed_from, 0);
     assert_eq!(got.sha1, Sha1::of_bytes(&data));
+    assert!(got.verified);
     assert_eq!(std::fs::read(&got.path).unwrap(), data);
     assert_eq!(files_in(to.path()), vec!["big file.bin"]);
     // A second download never overwrites the first.
@@ -474,6 +476,7 @@ async fn a_hit_without_sha1_is_fetched_by_index_and_name() {
         .unwrap();
     assert_eq!(std::fs::read(&got.path).unwrap(), data);
     assert_eq!(got.sha1, Sha1::of_bytes(&data));
+    assert!(!got.verified, "no SHA-1 in the hit, so no check claimed");
     // The wrong size is caught even without a URN.
     let wrong = DownloadRequest {
         size: 69_999,
@@ -504,5 +507,89 @@ async fn a_progress_bar_does_not_change_the_result() {
         .unwrap()
         .unwrap();
     assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    task.abort();
+}
+
+/// A record as gtk-gnutella answers a query flagged "GGEP H understood": the SHA-1 only
+/// in GGEP "H" (type 1 + 20 bytes), no `urn:sha1:` string.
+fn ggep_h_record(name: &str, data: &[u8]) -> HitRecord {
+    let mut block = vec![0xC3, 0x81, b'H', 0x55, 0x01];
+    block.extend(Sha1::of_bytes(data).0);
+    HitRecord {
+        index: 3,
+        size: data.len() as u32,
+        name: name.into(),
+        extensions: vec![Extension::Ggep(Bytes::from(block))],
+    }
+}
+
+/// A holder that serves `body` for the N2R request of `data`'s SHA-1 and 404 otherwise.
+async fn n2r_holder(
+    data: &[u8],
+    body: Vec<u8>,
+) -> (
+    SocketAddr,
+    Arc<Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let target = format!(
+        "GET /uri-res/N2R?{} HTTP/1.1\r\n",
+        Sha1::of_bytes(data).to_urn()
+    );
+    fake_holder(move |head| {
+        if head.starts_with(&target) {
+            let mut answer =
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+            answer.extend_from_slice(&body);
+            answer
+        } else {
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec()
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_hit_whose_sha1_is_only_in_ggep_h_is_fetched_by_urn_and_verified() {
+    let data = content(90_000);
+    let record = ggep_h_record("h.bin", &data);
+
+    let (addr, seen, task) = n2r_holder(&data, data.clone()).await;
+    let request = DownloadRequest::from_hit(addr, &record);
+    assert_eq!(request.sha1, Some(Sha1::of_bytes(&data)));
+    let to = tempfile::tempdir().unwrap();
+    let got = timeout(LIMIT, download(&request, &DownloadOptions::new(to.path())))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got.verified, "compared with the hit's GGEP H digest");
+    assert_eq!(std::fs::read(&got.path).unwrap(), data);
+    let heads = seen.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "no fallback to /get/: {heads:?}");
+    assert!(
+        heads[0].starts_with("GET /uri-res/N2R?urn:sha1:"),
+        "{heads:?}"
+    );
+    task.abort();
+
+    // A holder that sends other bytes under that URN: refused, nothing left behind.
+    let mut corrupt = data.clone();
+    corrupt[45_000] ^= 0x01;
+    let (addr, _seen, task) = n2r_holder(&data, corrupt).await;
+    let to = tempfile::tempdir().unwrap();
+    let result = timeout(
+        LIMIT,
+        download(
+            &DownloadRequest::from_hit(addr, &record),
+            &DownloadOptions::new(to.path()),
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(result, Err(DownloadError::Sha1Mismatch { .. })),
+        "{result:?}"
+    );
+    assert!(files_in(to.path()).is_empty(), "{:?}", files_in(to.path()));
     task.abort();
 }

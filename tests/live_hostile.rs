@@ -44,6 +44,7 @@ fn claiming(addr: &str) -> LocalInfo {
         listen_addr: addr.parse().expect("address"),
         max_ttl: 7,
         deflate: false,
+        servent_guid: None,
     }
 }
 
@@ -152,6 +153,7 @@ async fn hostile_clients_lose_only_their_own_connection() {
             listen_addr: "127.0.0.1:9".parse().unwrap(),
             max_ttl: 7,
             deflate: false,
+            servent_guid: None,
         };
         connect(&mut liar, &me, None, &HandshakeLimits::default())
             .await
@@ -168,6 +170,7 @@ async fn hostile_clients_lose_only_their_own_connection() {
             listen_addr: "127.0.0.1:10".parse().unwrap(),
             max_ttl: 7,
             deflate: false,
+            servent_guid: None,
         };
         connect(&mut odd, &me, None, &HandshakeLimits::default())
             .await

@@ -379,6 +379,7 @@ async fn trace_tells_first_copies_re_forwards_and_duplicates() {
             listen_addr: "127.0.0.1:9".parse().unwrap(),
             max_ttl: 7,
             deflate: false,
+            servent_guid: None,
         };
         let (_, leftover) = connect(&mut client, &local, None, &HandshakeLimits::default())
             .await

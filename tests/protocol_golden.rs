@@ -221,6 +221,99 @@ fn query_hit_with_gtk_gnutella_qhd() {
 }
 
 #[test]
+fn query_hit_whose_sha1_is_only_in_ggep_h() {
+    // What gtk-gnutella sends to a query flagged "understands GGEP H": no HUGE string,
+    // the digest in GGEP "H" (type 01 + 20 bytes) between the record's NULs.
+    let digest = Sha1::of_bytes(b"");
+    let mut block = h(r#"C3 81 "H" 55 01"#);
+    block.extend(digest.0);
+    let wire = [
+        h(&format!(
+            r#"{MUID} 81 05 02 {len:02X} 00 00 00
+               01 CA 18 C0 A8 01 0A E8 03 00 00
+               07 00 00 00 00 00 10 00 "a.iso" 00"#,
+            len = 11 + 8 + 6 + block.len() + 1 + 7 + 16
+        )),
+        block.clone(),
+        h(&format!(r#"00 "GTKG" 02 2C 01 {SERVENT}"#)),
+    ]
+    .concat();
+    let record = HitRecord {
+        index: 7,
+        size: 1 << 20,
+        name: "a.iso".into(),
+        extensions: vec![Extension::Ggep(Bytes::from(block))],
+    };
+    assert_eq!(record.sha1(), Some(digest), "GGEP H alone is the SHA-1");
+    let hit = QueryHit {
+        port: 6346,
+        ip: Ipv4Addr::new(192, 168, 1, 10),
+        speed: 1000,
+        records: vec![record],
+        trailer: Some(QhdTrailer {
+            vendor: *b"GTKG",
+            open_data: vec![0x2C, 0x01],
+            private: Bytes::new(),
+        }),
+        servent_guid: servent(),
+    };
+    golden(&wire, msg(5, 2, Payload::QueryHit(Arc::new(hit))));
+}
+
+#[test]
+fn a_record_sha1_is_read_from_every_form() {
+    let digest = Sha1::of_bytes(b"");
+    let base32 = digest.to_base32();
+    let tiger = "A".repeat(39);
+    let record = |extensions: Vec<Extension>| HitRecord {
+        index: 0,
+        size: 0,
+        name: "x".into(),
+        extensions,
+    };
+    let ggep = |id: &str, data: &[u8]| {
+        let mut block = vec![0xC3, 0x80 | id.len() as u8];
+        block.extend(id.bytes());
+        block.push(0x40 | data.len() as u8);
+        block.extend(data);
+        Extension::Ggep(Bytes::from(block))
+    };
+    let area = |text: String| {
+        let bytes = Bytes::from(text.into_bytes());
+        gnutella::protocol::extensions::parse_area(&bytes, false)
+            .expect("valid area")
+            .0
+    };
+    let mut h_bitprint = vec![0x02];
+    h_bitprint.extend(digest.0);
+    h_bitprint.extend([7u8; 24]);
+    let forms = [
+        ("HUGE sha1", area(format!("urn:sha1:{base32}"))),
+        (
+            "HUGE bitprint",
+            area(format!("urn:bitprint:{base32}.{tiger}")),
+        ),
+        (
+            "GGEP H sha1",
+            vec![ggep("H", &[&[1u8][..], &digest.0].concat())],
+        ),
+        ("GGEP H bitprint", vec![ggep("H", &h_bitprint)]),
+        (
+            "GGEP u sha1",
+            vec![ggep("u", format!("sha1:{base32}").as_bytes())],
+        ),
+        (
+            "after metadata",
+            area(format!("192 kbps\x1curn:sha1:{base32}")),
+        ),
+    ];
+    for (what, extensions) in forms {
+        assert_eq!(record(extensions).sha1(), Some(digest), "{what}");
+    }
+    assert_eq!(record(area("192 kbps".into())).sha1(), None);
+}
+
+#[test]
 fn query_hit_limewire_shape_two_records_push_needed() {
     // QHD "LIME" with 4 open bytes: 3D 11 = push needed (valid), measured speed; XML size 1
     // (just its NUL, the last byte before the GUID).
@@ -363,6 +456,7 @@ Node: 5.6.7.8:6346\r\n\
 Remote-IP: 1.2.3.4\r\n\
 Bye-Packet: 0.1\r\n\
 GGEP: 0.5\r\n\
+GUID: 101112131415161718191a1b1c1d1e1f\r\n\
 Accept-Encoding: deflate\r\n\
 Content-Encoding: deflate\r\n\
 \r\n";
@@ -394,6 +488,7 @@ fn handshake_three_way_golden() {
     assert_eq!(client.listen_addr, Some("1.2.3.4:6346".parse().unwrap()));
     assert_eq!(client.max_ttl, Some(3));
     assert!(client.accepts_deflate && !client.accepts_bye && !client.ggep);
+    assert_eq!(client.servent_guid, None, "LimeWire sends no GUID header");
 
     // Step 2.
     let (_, answer) = done(parse_response(GTKG_ANSWER, &limits).expect("valid"));
@@ -403,6 +498,11 @@ fn handshake_three_way_golden() {
     assert_eq!(server.listen_addr, Some("5.6.7.8:6346".parse().unwrap()));
     assert_eq!(server.remote_ip, Some(Ipv4Addr::new(1, 2, 3, 4)));
     assert!(server.accepts_bye && server.ggep && server.sends_deflate);
+    assert_eq!(
+        server.servent_guid,
+        Some(servent()),
+        "gtk-gnutella's GUID header"
+    );
 
     // Step 3.
     let (_, last) = done(parse_response(FINAL_OK, &limits).expect("valid"));
@@ -453,4 +553,21 @@ Accept-Encoding: deflate\r\n\
         ConnectRequest::new(local.connect_headers(None)).to_bytes(),
         expected
     );
+    // With our servent GUID, the `GUID` line gtk-gnutella sends and reads.
+    let named = LocalCapabilities {
+        servent_guid: Some(servent()),
+        ..local
+    };
+    let headers = named.connect_headers(None);
+    assert_eq!(
+        headers.get("GUID"),
+        Some("101112131415161718191a1b1c1d1e1f")
+    );
+    assert_eq!(
+        PeerCapabilities::from_headers(&headers).servent_guid,
+        Some(servent())
+    );
+    let mut garbage = Headers::new();
+    garbage.append("GUID", "not-a-guid");
+    assert_eq!(PeerCapabilities::from_headers(&garbage).servent_guid, None);
 }

@@ -230,6 +230,40 @@ proptest! {
     }
 
     #[test]
+    fn ggep_blocks_we_write_read_back_and_hold_no_nul(
+        exts in vec((vec(1u8..=255, 1..=15), vec(any::<u8>(), 0..600)), 1..=4),
+    ) {
+        let pairs: Vec<(&[u8], &[u8])> =
+            exts.iter().map(|(id, data)| (id.as_slice(), data.as_slice())).collect();
+        let mut block = Vec::new();
+        ggep::write_block(&pairs, &mut block);
+        prop_assert!(!block.contains(&0), "room for a hit record");
+        prop_assert_eq!(ggep::block_len(&block), Some(block.len()));
+        let expected: Vec<GgepEntry> = exts
+            .iter()
+            .map(|(id, data)| GgepEntry { id: id.clone(), data: data.clone() })
+            .collect();
+        prop_assert_eq!(ggep::entries(&block), Ok(expected));
+    }
+
+    #[test]
+    fn a_hit_marked_as_cached_round_trips_and_keeps_its_hashes(
+        hit in query_hit(),
+        holder_hops in any::<u8>(),
+    ) {
+        let marked = hit.marked_as_cached(holder_hops);
+        let msg = Message { guid: Guid([3; 16]), ttl: 2, hops: holder_hops.max(1), payload: Payload::QueryHit(Arc::new(marked.clone())) };
+        let mut buf = BytesMut::from(&msg.to_bytes()[..]);
+        let frame = unlimited().decode(&mut buf).unwrap();
+        prop_assert_eq!(frame, Some(Frame::Message(msg)));
+        let mark = marked.cache_mark().map(|m| m.holder_hops);
+        prop_assert_eq!(mark, (!hit.records.is_empty()).then_some(holder_hops.max(1)));
+        for (before, after) in hit.records.iter().zip(&marked.records) {
+            prop_assert_eq!(before.sha1(), after.sha1());
+        }
+    }
+
+    #[test]
     fn every_message_round_trips(msg in message()) {
         let wire = msg.to_bytes();
         prop_assert_eq!(wire.len(), msg.encoded_len());

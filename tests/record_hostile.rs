@@ -28,6 +28,7 @@ fn junk_hit(g: Guid) -> Event {
             trailer: None,
             servent_guid: Guid([7; 16]),
         }),
+        cached: None,
     }
 }
 

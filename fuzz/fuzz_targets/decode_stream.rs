@@ -11,7 +11,8 @@ use libfuzzer_sys::fuzz_target;
 
 const MAX_PAYLOAD: usize = 4096;
 
-/// What the node does with opaque parts: look for SHA-1s in GGEP (COBS, deflate).
+/// What the node does with opaque parts: look for SHA-1s and our cache marker in GGEP
+/// (COBS, deflate), and mark a hit as a cache answer.
 fn look_inside(payload: &Payload) {
     match payload {
         Payload::Query(q) => {
@@ -19,7 +20,13 @@ fn look_inside(payload: &Payload) {
         }
         Payload::QueryHit(h) => {
             for record in &h.records {
-                let _ = record.find_sha1();
+                let _ = record.sha1();
+            }
+            // What a result cache and a searcher do with someone's hit.
+            let _ = h.cache_mark();
+            let marked = h.marked_as_cached(3);
+            if !h.records.is_empty() {
+                assert_eq!(marked.cache_mark().map(|m| m.holder_hops), Some(3));
             }
             if let Some(trailer) = &h.trailer {
                 let _ = trailer.flags();

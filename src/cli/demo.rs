@@ -137,7 +137,7 @@ async fn fetch_and_verify(file: &FoundFile, dir: &Path) -> Result<(), Box<dyn st
     let request = DownloadRequest::from_hit(file.holder_addr(), &file.record);
     let done = download(&request, &DownloadOptions::new(dir)).await?;
     let on_disk = Sha1::of_reader(std::fs::File::open(&done.path)?)?;
-    let expected = file.record.sha1().ok_or("the hit carries no urn:sha1")?;
+    let expected = file.record.sha1().ok_or("the hit carried no SHA-1")?;
     if on_disk != expected {
         return Err(format!(
             "downloaded {} but its SHA-1 is {on_disk}, not {expected}",

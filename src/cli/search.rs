@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use gnutella::net::clock;
 use gnutella::net::download::{
-    check_file_name, download, sanitize_file_name, DownloadOptions, DownloadRequest,
+    check_file_name, download, sanitize_file_name, DownloadOptions, DownloadRequest, Downloaded,
 };
 use gnutella::net::hits::{describe, files_of, FoundFile};
 use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
@@ -26,12 +26,15 @@ Examples:
   gnutella search debian --via 127.0.0.1:6346 --ttl 2 --wait 1
   gnutella search debian --via 127.0.0.1:6346 --download 1 --to ~/Downloads
       fetch the first hit straight from the peer that holds it, verified by SHA-1
+      (a hit that carries no SHA-1 is fetched by index and only its size is checked)
   gnutella search urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB --via 127.0.0.1:6346
       search by content hash
   gnutella search debian --via 127.0.0.1:6346 --json
       the searcher's own view (hits, responders, first hit) in the report's record shape
 
-Each hit line shows: name, size, URN, holder address, hops, milliseconds since the query left.";
+Each hit line shows: name, size, SHA-1 URN, holder address, hops, milliseconds since the
+query left. A hit answered from a peer's result cache is labelled cached, with how far
+that peer was and how far the holder was from it: its holder may lie beyond the TTL.";
 
 /// Arguments of `gnutella search`.
 #[derive(Debug, clap::Args)]
@@ -186,12 +189,7 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         let request = DownloadRequest::from_hit(file.holder_addr(), &file.record);
         let done = download(&request, &options).await?;
-        let line = format!(
-            "downloaded {} ({} bytes, {} verified)",
-            done.path.display(),
-            done.bytes_transferred,
-            done.sha1.to_urn()
-        );
+        let line = download_line(&done);
         if args.json {
             eprintln!("{line}");
         } else {
@@ -199,4 +197,23 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     Ok(())
+}
+
+/// What a finished download says: "verified" only when the bytes were compared with a
+/// SHA-1 the hit carried.
+fn download_line(done: &Downloaded) -> String {
+    if done.verified {
+        format!(
+            "downloaded {} ({} bytes, {} verified)",
+            done.path.display(),
+            done.bytes_transferred,
+            done.sha1.to_urn()
+        )
+    } else {
+        format!(
+            "downloaded {} ({} bytes, not verified: the hit carried no SHA-1)",
+            done.path.display(),
+            done.bytes_transferred
+        )
+    }
 }

@@ -181,6 +181,7 @@ async fn dial_claimed(
     let info = PeerInfo {
         listen_addr: Some(addr),
         accepts_bye: negotiated.remote.accepts_bye,
+        servent_guid: negotiated.remote.servent_guid,
     };
     let up = PeerInput::LinkUp {
         conn,

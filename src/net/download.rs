@@ -18,6 +18,9 @@
 //!   retried once as `/get/<index>/<name>`, still verified against the hit's SHA-1. A hit
 //!   without a SHA-1 can only be fetched with `/get/`, and then only its size can be
 //!   checked (this is what LimeWire does for SHA-1-less hits, PROTOCOL.md §5.1);
+//!   [`Downloaded::verified`] tells the caller which happened, so nothing claims a check
+//!   that was not made. The hit's SHA-1 counts in any form it came in (HUGE string,
+//!   bitprint, GGEP `H`), see [`HitRecord::sha1`];
 //! - an interrupted transfer leaves its `.part` file; the next call resumes it with
 //!   `Range: bytes=<len>-`. A `200` answer (the holder ignores ranges) restarts from 0,
 //!   a `416` too (the partial file does not fit the holder's file);
@@ -114,7 +117,11 @@ pub struct Downloaded {
     pub bytes_transferred: u64,
     /// Bytes of an earlier partial file that were kept.
     pub resumed_from: u64,
+    /// The SHA-1 of the bytes on disk.
     pub sha1: Sha1,
+    /// The bytes were compared with a SHA-1 the hit carried (and matched it). `false`
+    /// when the hit carried none: then only the size was checked.
+    pub verified: bool,
 }
 
 /// Why a download failed.
@@ -198,6 +205,7 @@ pub async fn download(
                     bytes_transferred: transferred,
                     resumed_from,
                     sha1,
+                    verified: request.sha1.is_some(),
                 });
             }
             Err(DownloadError::Status {

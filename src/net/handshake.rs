@@ -17,6 +17,7 @@ use crate::protocol::handshake::{
     PeerCapabilities, Rejection, Response,
 };
 pub use crate::protocol::handshake::{Limits, USER_AGENT};
+use crate::protocol::Guid;
 
 /// Limits on what a remote may send during the handshake, and how long it may take.
 #[derive(Clone, Copy, Debug)]
@@ -59,6 +60,9 @@ pub struct LocalInfo {
     pub max_ttl: u8,
     /// We offer to receive, and agree to send, a deflated stream.
     pub deflate: bool,
+    /// Our servent GUID, sent as `GUID` (as gtk-gnutella does), so the remote knows which
+    /// hits are our own.
+    pub servent_guid: Option<Guid>,
 }
 
 impl LocalInfo {
@@ -84,6 +88,7 @@ impl LocalInfo {
             accept_deflate: self.deflate,
             send_deflate: self.deflate,
             ggep: true,
+            servent_guid: self.servent_guid,
             ..LocalCapabilities::default()
         }
     }
@@ -288,6 +293,7 @@ mod tests {
             listen_addr: SocketAddrV4::new([127, 0, 0, 1].into(), port),
             max_ttl: 7,
             deflate,
+            servent_guid: Some(Guid([port as u8; 16])),
         }
     }
 
@@ -321,6 +327,8 @@ mod tests {
         assert_eq!(server.remote.listen_addr.map(|a| a.port()), Some(1));
         assert!(client.deflate_out && client.deflate_in && server.deflate_in && server.deflate_out);
         assert!(client.remote.accepts_bye && server.remote.accepts_bye);
+        assert_eq!(client.remote.servent_guid, Some(Guid([2; 16])));
+        assert_eq!(server.remote.servent_guid, Some(Guid([1; 16])));
     }
 
     #[tokio::test]

@@ -257,6 +257,7 @@ async fn incoming(
     let info = PeerInfo {
         listen_addr: claimed,
         accepts_bye: negotiated.remote.accepts_bye,
+        servent_guid: negotiated.remote.servent_guid,
     };
     let origin = LinkOrigin {
         outbound: false,

@@ -223,6 +223,7 @@ pub fn drop_reason(reason: DropReason) -> &'static str {
         DropReason::TtlExpired => "TTL expired",
         DropReason::OverMaxTtl => "hops+TTL above max_ttl",
         DropReason::NoRoute => "no reverse route",
+        DropReason::BackToHolder => "its next hop is the servent it names",
         DropReason::TooBig => "too big to forward",
         DropReason::BadPayload => "malformed payload",
         DropReason::UnknownType => "unknown payload type",
@@ -321,8 +322,16 @@ fn links(n: u32) -> String {
 
 /// What a hit for our own search brought: its first file names, and where it came from
 /// unless the line already says (`holder`).
-fn hit_summary(hops: u8, hit: &crate::protocol::QueryHit, holder: bool) -> String {
+fn hit_summary(
+    hops: u8,
+    cached: Option<u8>,
+    hit: &crate::protocol::QueryHit,
+    holder: bool,
+) -> String {
     let mut out = format!("hit for our own search (hops {hops}");
+    if let Some(holder_hops) = cached {
+        let _ = write!(out, ", from a cache: holder {holder_hops} hops beyond");
+    }
     if holder {
         let n = hit.records.len();
         let _ = write!(
@@ -438,9 +447,11 @@ fn describe_received(r: &Received, events: &[Event], sends: &[SentTo], walking: 
                     _ => format!("dropped{what}: {}", drop_reason(*reason)),
                 }
             }
-            Event::HitReceived { hops, hit, .. } => {
+            Event::HitReceived {
+                hops, hit, cached, ..
+            } => {
                 went_on = true;
-                hit_summary(*hops, hit, false)
+                hit_summary(*hops, *cached, hit, false)
             }
         };
         parts.push(part);
@@ -515,8 +526,16 @@ fn describe_event(event: &Event, sends: &[SentTo]) -> String {
                 "the library"
             }
         ),
-        Event::HitReceived { guid, hops, hit } => {
-            format!("QueryHit {guid}: {}", hit_summary(*hops, hit, true))
+        Event::HitReceived {
+            guid,
+            hops,
+            hit,
+            cached,
+        } => {
+            format!(
+                "QueryHit {guid}: {}",
+                hit_summary(*hops, *cached, hit, true)
+            )
         }
     }
 }
@@ -722,6 +741,7 @@ mod tests {
             guid: guid(1),
             hops: 3,
             hit,
+            cached: None,
         }];
         let line = &describe(Some(&r), &ours, &[], false)[0];
         assert!(

@@ -199,6 +199,7 @@ impl Network {
         for (i, (plan, listener)) in plans.into_iter().zip(listeners).enumerate() {
             let public = plan.advertise.unwrap_or(plan.listen);
             let core = factory.core(i, public);
+            let servent_guid = Some(core.servent_guid());
             let http = factory.http(i, public);
             let names = LogNames {
                 own: plan.id.as_str().into(),
@@ -216,6 +217,7 @@ impl Network {
                 listen_addr: public,
                 max_ttl: plan.max_ttl,
                 deflate: net.deflate,
+                servent_guid,
             };
             let mut tasks = vec![
                 actor,

@@ -64,4 +64,24 @@ mod tests {
         assert_ne!(a.seed, PeerIdentity::derive(1, 1).seed);
         assert_eq!((a.servent_guid.0[8], a.servent_guid.0[15]), (0xFF, 0));
     }
+
+    /// Seeds offset by multiples of SplitMix64's own step would make two peers' RNGs the
+    /// same stream a few steps apart (and draw the same search GUIDs); mixed seeds do not.
+    #[test]
+    fn peers_of_one_network_draw_different_random_streams() {
+        use crate::node::rng::NodeRng;
+        use rand::RngCore;
+        for network_seed in 0..64u64 {
+            let mut seen = std::collections::HashSet::new();
+            for peer in 0..8 {
+                let mut rng = NodeRng::seed_from(PeerIdentity::derive(network_seed, peer).seed);
+                for _ in 0..64 {
+                    assert!(
+                        seen.insert(rng.next_u64()),
+                        "seed {network_seed}: peer {peer} repeats another peer's stream"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -38,6 +38,7 @@ pub mod request;
 pub mod result_cache;
 pub mod rng;
 pub mod routing;
+pub mod servent_routes;
 pub mod strategy;
 pub mod types;
 

@@ -25,6 +25,16 @@
 //! (they were not dropped); they raise `Event::Reforwarded` and `Counters::reforwarded`
 //! counts them.
 //!
+//! **Answers from the result cache are labelled, and never go home.** A cached answer is
+//! another servent's hit: it keeps the hops it had made to reach this node (a hops-0 hit
+//! is the sending neighbour's own to a real servent; gtk-gnutella counts any other as
+//! "weird" and closes the link with `412 Security violation` after five) and carries our
+//! cache marker (`protocol::cache_mark`), which the searcher reads back into
+//! `Event::HitReceived::cached`. It is never sent on the link of the servent it names
+//! (known from the handshake's `GUID` header and from that neighbour's hops-0 hits), and a
+//! hit whose reverse route leads to the servent it names is dropped (`BackToHolder`), as
+//! gtk-gnutella drops it.
+//!
 //! **Strategies** (all peers of a network run the same one; it is configuration):
 //! - `Flood`: a query goes to every neighbour but its sender.
 //! - `ExpandingRing { wait_ms }`: the origin floods with TTL 1, 2, 4, ... up to the
@@ -60,6 +70,7 @@ use super::request::Request;
 use super::result_cache::{cache_key, ResultCache};
 use super::rng::NodeRng;
 use super::routing::RoutingConfig;
+use super::servent_routes::ServentRoutes;
 use super::strategy::{Strategy, StrategySpec};
 use super::types::{
     Action, CacheMode, ConnId, DropReason, Event, Output, OverMaxTtl, PeerInfo, SearchRequest, Time,
@@ -129,10 +140,23 @@ enum Repeat {
     Duplicate,
 }
 
-#[derive(Clone, Debug)]
+/// A link and what the node keeps of its `PeerInfo` (16 bytes: flooding walks these).
+/// The neighbour's servent GUID is kept in the cold `servents` box.
+#[derive(Clone, Copy, Debug)]
 struct Neighbour {
     conn: ConnId,
-    info: PeerInfo,
+    listen_addr: Option<SocketAddrV4>,
+    accepts_bye: bool,
+}
+
+impl Neighbour {
+    fn new(conn: ConnId, info: &PeerInfo) -> Neighbour {
+        Neighbour {
+            conn,
+            listen_addr: info.listen_addr,
+            accepts_bye: info.accepts_bye,
+        }
+    }
 }
 
 /// A search this node started.
@@ -191,8 +215,8 @@ pub struct Node {
     hash: KeyedHash,
     advertised_addr: SocketAddrV4,
     servent_guid: Guid,
-    /// Servent GUID -> the link its QueryHits came in on (Push routing).
-    push_routes: Option<Box<AgedMap<Guid, ConnId>>>,
+    /// Push routes and the servent on each link.
+    servents: Option<Box<ServentRoutes>>,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -232,7 +256,7 @@ impl Node {
             hash,
             neighbours: Vec::new(),
             table: Generations::new(hash),
-            push_routes: None,
+            servents: None,
             own: None,
             cache: None,
             pending: None,
@@ -279,12 +303,15 @@ impl Node {
         self.neighbours.as_ptr() as *const u8
     }
 
-    /// What the driver told us about a neighbour.
-    pub fn peer_info(&self, conn: ConnId) -> Option<&PeerInfo> {
-        self.neighbours
-            .iter()
-            .find(|n| n.conn == conn)
-            .map(|n| &n.info)
+    /// What the driver told us about a neighbour, with the servent GUID it gave in its
+    /// handshake or, failing that, in its own hits.
+    pub fn peer_info(&self, conn: ConnId) -> Option<PeerInfo> {
+        let n = self.neighbours.iter().find(|n| n.conn == conn)?;
+        Some(PeerInfo {
+            listen_addr: n.listen_addr,
+            accepts_bye: n.accepts_bye,
+            servent_guid: self.servents.as_ref().and_then(|s| s.guid_of(conn)),
+        })
     }
 
     /// Heap bytes this node holds (an estimate, for memory reports; the shared config
@@ -297,7 +324,10 @@ impl Node {
         library
             + self.neighbours.capacity() * std::mem::size_of::<Neighbour>()
             + self.table.heap_bytes()
-            + self.push_routes.as_ref().map_or(0, |p| 80 + p.heap_bytes())
+            + self
+                .servents
+                .as_ref()
+                .map_or(0, |s| std::mem::size_of::<ServentRoutes>() + s.heap_bytes())
             + self
                 .own
                 .as_ref()
@@ -321,22 +351,26 @@ impl Node {
 
     /// A link came up (after the handshake).
     pub fn on_connected(&mut self, _now: Time, conn: ConnId, info: PeerInfo) {
+        if let Some(guid) = info.servent_guid {
+            self.servents_mut().from_header(conn, guid);
+        }
+        let neighbour = Neighbour::new(conn, &info);
         // Drivers number links in increasing order: a new highest id is new, with no
         // scan (a simulated hub of thousands of links would otherwise pay quadratically).
         if !matches!(self.neighbours.last(), Some(last) if last.conn >= conn) {
-            self.neighbours.push(Neighbour { conn, info });
+            self.neighbours.push(neighbour);
             return;
         }
         match self.neighbours.iter_mut().find(|n| n.conn == conn) {
-            Some(existing) => existing.info = info,
-            None => self.neighbours.push(Neighbour { conn, info }),
+            Some(existing) => *existing = neighbour,
+            None => self.neighbours.push(neighbour),
         }
     }
 
     /// A link went down. Routes through it are dropped lazily: a reply for it is then
     /// dropped as `NoRoute`. Drivers must not reuse a `ConnId` for a later link.
     pub fn on_disconnected(&mut self, _now: Time, conn: ConnId) {
-        self.neighbours.retain(|n| n.conn != conn);
+        self.forget_link(conn);
     }
 
     /// The decoder skipped a complete frame from `from` (unknown type or malformed
@@ -387,7 +421,7 @@ impl Node {
             }
             Payload::Bye(_) => {
                 // Never answer a Bye with a Bye (PROTOCOL.md §2.6).
-                self.neighbours.retain(|n| n.conn != from);
+                self.forget_link(from);
                 self.outbox().actions.push_back(Action::Close {
                     conn: from,
                     bye: None,
@@ -791,24 +825,35 @@ impl Node {
         let key = cache_key(query);
         let bounds = self.route_bounds();
         let cache_config = self.config.cache;
-        let cache = self.cache_mut();
-        let cached = cache.lookup(&key, now, &cache_config);
+        let hash = self.hash;
+        let servents = self.servents.as_deref();
+        let cache = self
+            .cache
+            .get_or_insert_with(|| Box::new(ResultCache::new(hash)));
+        // Never a hit of the neighbour that sent the query: it would go back to its holder.
+        let cached = cache.lookup(&key, now, &cache_config, |holder| {
+            !servents.is_some_and(|s| s.is_on(to, holder))
+        });
         cache.note_query(guid, key, now, bounds);
         let Some(hits) = cached else {
             return false;
         };
         let mut sent = 0u32;
         let mut records = 0usize;
-        for hit in hits {
+        for cached in hits {
+            let hit = cached.hit;
             if hit.servent_guid == self.servent_guid || hit.records.len() > budget {
                 continue;
             }
             budget -= hit.records.len();
             records += hit.records.len();
+            // The hops the hit had made to reach us, never 0: a servent takes a hops-0
+            // hit for its neighbour's own (gtk-gnutella counts one naming another servent
+            // as "weird" and closes the link after five).
             let msg = Message {
                 guid,
                 ttl: reply_ttl,
-                hops: 0,
+                hops: cached.hops,
                 payload: Payload::QueryHit(hit),
             };
             self.outbox().actions.push_back(Action::Send { to, msg });
@@ -839,16 +884,16 @@ impl Node {
     ) {
         if hit.servent_guid != self.servent_guid {
             let bounds = self.route_bounds();
-            let hash = self.hash;
-            self.push_routes
-                .get_or_insert_with(|| Box::new(AgedMap::new(hash)))
-                .insert(hit.servent_guid, from, now, bounds);
+            // Hops 0 on arrival (1 after our hop): the neighbour's own hit.
+            let own = hops == 1;
+            self.servents_mut()
+                .hit_from(from, hit.servent_guid, own, now, bounds);
         }
         if self.config.cache.mode != CacheMode::Off {
             let bounds = self.route_bounds();
             let cache_config = self.config.cache;
             if let Some(cache) = self.cache.as_mut() {
-                cache.add_hit(&guid, &hit, now, &cache_config, bounds);
+                cache.add_hit(&guid, &hit, hops, now, &cache_config, bounds);
             }
         }
         let route = self
@@ -870,13 +915,23 @@ impl Node {
                         own.ring_timers.retain(|(_, g)| *g != guid);
                     }
                 }
-                self.outbox()
-                    .events
-                    .push_back(Event::HitReceived { guid, hops, hit });
+                // A cached answer's hops count the holder's way to the cache too.
+                let cached = hit.cache_mark().map(|m| m.holder_hops.min(hops - 1));
+                let hops = hops - cached.unwrap_or(0);
+                self.outbox().events.push_back(Event::HitReceived {
+                    guid,
+                    hops,
+                    hit,
+                    cached,
+                });
             }
             Some(Some(conn)) => {
                 if !self.is_connected(conn) {
                     self.no_route(guid, kind::QUERY_HIT);
+                } else if self.holder_is_on(conn, &hit.servent_guid) {
+                    // Someone's cache answer on its way to the servent it names: the
+                    // holder would count it as weird (gtk-gnutella routes none there).
+                    self.dropped(guid, kind::QUERY_HIT, DropReason::BackToHolder);
                 } else if ttl == 0 {
                     self.dropped(guid, kind::QUERY_HIT, DropReason::TtlExpired);
                 } else {
@@ -1139,8 +1194,22 @@ impl Node {
 
     fn push_route(&self, target: &Guid, now: Time) -> Option<ConnId> {
         let bounds = self.route_bounds();
-        let conn = *self.push_routes.as_ref()?.get(target, now, bounds)?;
+        let conn = self.servents.as_ref()?.push_route(target, now, bounds)?;
         self.is_connected(conn).then_some(conn)
+    }
+
+    /// Whether servent `holder` is the neighbour on `conn`, as far as we know.
+    fn holder_is_on(&self, conn: ConnId, holder: &Guid) -> bool {
+        self.servents
+            .as_ref()
+            .is_some_and(|s| s.is_on(conn, holder))
+    }
+
+    fn forget_link(&mut self, conn: ConnId) {
+        self.neighbours.retain(|n| n.conn != conn);
+        if let Some(servents) = self.servents.as_mut() {
+            servents.forget(conn);
+        }
     }
 
     fn is_connected(&self, conn: ConnId) -> bool {
@@ -1209,6 +1278,12 @@ impl Node {
                 ring_timers: Vec::new(),
             })
         })
+    }
+
+    fn servents_mut(&mut self) -> &mut ServentRoutes {
+        let hash = self.hash;
+        self.servents
+            .get_or_insert_with(|| Box::new(ServentRoutes::new(hash)))
     }
 
     fn cache_mut(&mut self) -> &mut ResultCache {

@@ -97,7 +97,8 @@ pub struct QueryRecord {
     pub records: u64,
     /// Distinct servent GUIDs among the hits that reached the origin.
     pub responders: u64,
-    /// Hops of the first hit to reach the origin.
+    /// Hops from the origin to the peer that sent the first hit to reach it (the holder,
+    /// or a peer that answered from its result cache).
     pub first_hit_hops: Option<u8>,
     /// Milliseconds from the start to the first hit reaching the origin.
     pub first_hit_ms: Option<f64>,
@@ -821,6 +822,7 @@ mod tests {
                 guid: g,
                 hops: 2,
                 hit: hit(3, 1),
+                cached: None,
             },
         );
         rec.record(
@@ -830,6 +832,7 @@ mod tests {
                 guid: g,
                 hops: 2,
                 hit: hit(2, 2),
+                cached: None,
             },
         );
         rec.record(
@@ -839,6 +842,7 @@ mod tests {
                 guid: g,
                 hops: 2,
                 hit: hit(2, 1),
+                cached: None,
             },
         );
         let r = &rec.records()[0];
@@ -992,6 +996,7 @@ mod tests {
                 guid: g,
                 hops: 3,
                 hit: hit(1, 1),
+                cached: None,
             },
         );
         let json = rec.records()[0].to_json();

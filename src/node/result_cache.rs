@@ -7,6 +7,14 @@
 //! and pushes still go to the holder. An entry expires `max_age_secs` after it was
 //! created, so a cached answer is never older than that.
 //!
+//! A cached answer must not pass for the holder's own hit (gtk-gnutella counts such hits
+//! as "weird" and bans the sender after five, see `link_servents`): each hit keeps the
+//! hops it had made when it reached this peer, which the answer carries instead of 0, and
+//! is answered with our cache marker (`protocol::cache_mark`) so our searchers can tell.
+//! The marked copy is made the first time the hit answers a query, so hits that never do
+//! cost no copy. The node says which holders may answer a given query (never the
+//! neighbour that sent it).
+//!
 //! Memory: the cache is created on first use and does not preallocate its capacity (the
 //! `lru` crate's `new(cap)` would), so peers that never see a hit pay nothing.
 
@@ -25,10 +33,25 @@ use crate::protocol::{Guid, Query, QueryHit};
 /// Most hits kept for one query (one per responder, newest wins).
 const MAX_HITS_PER_ENTRY: usize = 16;
 
+/// A hit as a cache answer sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedHit {
+    /// The hit, carrying our cache marker once it has answered a query.
+    pub hit: Arc<QueryHit>,
+    /// Hops from the holder to this peer (1 to 254): the hop count the answer carries.
+    pub hops: u8,
+}
+
+#[derive(Debug)]
+struct Stored {
+    cached: CachedHit,
+    marked: bool,
+}
+
 #[derive(Debug)]
 struct CacheEntry {
     created: Time,
-    hits: Vec<Arc<QueryHit>>,
+    hits: Vec<Stored>,
 }
 
 /// Cached hits by normalised query, plus which in-flight query GUID asked what.
@@ -80,11 +103,13 @@ impl ResultCache {
         self.asked.insert(guid, key, now, bounds);
     }
 
-    /// Files a hit for query `guid` (if we noted it) under that query's key.
+    /// Files a hit for query `guid` (if we noted it) under that query's key; `hops` is the
+    /// hop count it reached us with (after our increment).
     pub fn add_hit(
         &mut self,
         guid: &Guid,
         hit: &Arc<QueryHit>,
+        hops: u8,
         now: Time,
         config: &CacheConfig,
         asked_bounds: Bounds,
@@ -95,14 +120,23 @@ impl ResultCache {
         if hit.records.is_empty() {
             return;
         }
+        let stored = || Stored {
+            cached: CachedHit {
+                hit: Arc::clone(hit),
+                hops: hops.clamp(1, u8::MAX - 1),
+            },
+            marked: false,
+        };
         let max_age = Bounds::new(config.capacity, config.max_age_secs);
         let fresh = match self.entries.get_mut(&*key) {
             Some(entry) if !max_age_expired(entry.created, now, max_age) => {
-                entry.hits.retain(|h| h.servent_guid != hit.servent_guid);
+                entry
+                    .hits
+                    .retain(|h| h.cached.hit.servent_guid != hit.servent_guid);
                 if entry.hits.len() >= MAX_HITS_PER_ENTRY {
                     entry.hits.remove(0);
                 }
-                entry.hits.push(Arc::clone(hit));
+                entry.hits.push(stored());
                 true
             }
             _ => false,
@@ -112,7 +146,7 @@ impl ResultCache {
                 Box::from(&*key),
                 CacheEntry {
                     created: now,
-                    hits: vec![Arc::clone(hit)],
+                    hits: vec![stored()],
                 },
             );
             let capacity = NonZeroUsize::new(config.capacity).map_or(1, NonZeroUsize::get);
@@ -122,18 +156,32 @@ impl ResultCache {
         }
     }
 
-    /// The live cached hits for `key`, most recently filed last.
+    /// The live cached hits for `key` whose holder `may_answer` allows, most recently
+    /// filed last, marked as cached answers.
     pub fn lookup(
         &mut self,
         key: &str,
         now: Time,
         config: &CacheConfig,
-    ) -> Option<Vec<Arc<QueryHit>>> {
+        may_answer: impl Fn(&Guid) -> bool,
+    ) -> Option<Vec<CachedHit>> {
         let max_age = Bounds::new(config.capacity, config.max_age_secs);
-        let expired = match self.entries.get(key) {
+        let expired = match self.entries.get_mut(key) {
             None => return None,
             Some(entry) if !max_age_expired(entry.created, now, max_age) => {
-                return Some(entry.hits.clone());
+                let mut out = Vec::with_capacity(entry.hits.len());
+                for stored in &mut entry.hits {
+                    if !may_answer(&stored.cached.hit.servent_guid) {
+                        continue;
+                    }
+                    if !stored.marked {
+                        let marked = stored.cached.hit.marked_as_cached(stored.cached.hops);
+                        stored.cached.hit = Arc::new(marked);
+                        stored.marked = true;
+                    }
+                    out.push(stored.cached.clone());
+                }
+                return Some(out);
             }
             Some(_) => true,
         };
@@ -197,18 +245,47 @@ mod tests {
         let mut cache = ResultCache::new(KeyedHash::new(3));
         let key = cache_key(&Query::keywords("debian"));
         cache.note_query(Guid([1; 16]), Arc::clone(&key), Time::ZERO, bounds);
-        cache.add_hit(&Guid([1; 16]), &hit(7), Time::ZERO, &config, bounds);
-        cache.add_hit(&Guid([1; 16]), &hit(7), Time::ZERO, &config, bounds);
-        cache.add_hit(&Guid([2; 16]), &hit(8), Time::ZERO, &config, bounds);
+        cache.add_hit(&Guid([1; 16]), &hit(7), 2, Time::ZERO, &config, bounds);
+        cache.add_hit(&Guid([1; 16]), &hit(7), 3, Time::ZERO, &config, bounds);
+        cache.add_hit(&Guid([2; 16]), &hit(8), 1, Time::ZERO, &config, bounds);
         let hits = cache
-            .lookup(&key, Time::from_secs(10), &config)
+            .lookup(&key, Time::from_secs(10), &config, |_| true)
             .unwrap_or_default();
         assert_eq!(
             hits.len(),
             1,
             "one hit per responder; unasked GUIDs ignored"
         );
-        assert_eq!(hits[0].ip, Ipv4Addr::new(10, 0, 0, 7));
-        assert!(cache.lookup(&key, Time::from_secs(11), &config).is_none());
+        assert_eq!(hits[0].hit.ip, Ipv4Addr::new(10, 0, 0, 7));
+        assert_eq!(hits[0].hops, 3, "the hops of the newest copy");
+        assert!(cache
+            .lookup(&key, Time::from_secs(11), &config, |_| true)
+            .is_none());
+    }
+
+    #[test]
+    fn answers_carry_hops_and_the_marker_and_skip_refused_holders() {
+        let config = CacheConfig::default();
+        let bounds = Bounds::new(100, 600);
+        let mut cache = ResultCache::new(KeyedHash::new(3));
+        let key = cache_key(&Query::keywords("debian"));
+        cache.note_query(Guid([1; 16]), Arc::clone(&key), Time::ZERO, bounds);
+        cache.add_hit(&Guid([1; 16]), &hit(7), 4, Time::ZERO, &config, bounds);
+        cache.add_hit(&Guid([1; 16]), &hit(8), 0, Time::ZERO, &config, bounds);
+        let to_holder = cache.lookup(&key, Time::ZERO, &config, |g| *g != Guid([7; 16]));
+        let servents: Vec<Guid> = to_holder
+            .unwrap_or_default()
+            .iter()
+            .map(|c| c.hit.servent_guid)
+            .collect();
+        assert_eq!(servents, vec![Guid([8; 16])], "7's hit is not sent to 7");
+        let all = cache
+            .lookup(&key, Time::ZERO, &config, |_| true)
+            .unwrap_or_default();
+        let marks: Vec<(u8, Option<u8>)> = all
+            .iter()
+            .map(|c| (c.hops, c.hit.cache_mark().map(|m| m.holder_hops)))
+            .collect();
+        assert_eq!(marks, vec![(4, Some(4)), (1, Some(1))], "hops at least 1");
     }
 }

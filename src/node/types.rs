@@ -44,6 +44,9 @@ pub struct PeerInfo {
     pub listen_addr: Option<SocketAddrV4>,
     /// The neighbour advertised `Bye-Packet: 0.1`, so we may send it a Bye (PROTOCOL.md §2.6).
     pub accepts_bye: bool,
+    /// The neighbour's servent GUID, if its handshake said (`GUID`, gtk-gnutella and us).
+    /// The node also learns it from the neighbour's own hits (hops 0), so `None` is fine.
+    pub servent_guid: Option<Guid>,
 }
 
 /// What the result cache does with a query it can answer (issue: "LRU result cache").
@@ -172,6 +175,8 @@ pub enum DropReason {
     OverMaxTtl,
     /// A reply (QueryHit, Pong, Push) whose reverse route is unknown or gone.
     NoRoute,
+    /// A QueryHit (some peer's cache answer) whose next hop is the servent it names.
+    BackToHolder,
     /// Larger than the forwarding limit for its type.
     TooBig,
     /// Malformed payload.
@@ -228,6 +233,7 @@ impl DropReason {
             | DropReason::InFlight => Some(CopyFate::Lost),
             DropReason::TtlExpired
             | DropReason::NoRoute
+            | DropReason::BackToHolder
             | DropReason::UnknownType
             | DropReason::AnsweredFromCache => None,
         }
@@ -266,7 +272,13 @@ pub enum Event {
     /// A hit for one of our own searches arrived.
     HitReceived {
         guid: Guid,
+        /// Hops from us to the peer that answered: the holder, or for an answer from a
+        /// result cache, the peer that answered from its cache.
         hops: u8,
         hit: Arc<QueryHit>,
+        /// `Some(h)` when a peer answered from its result cache (our marker,
+        /// `protocol::cache_mark`): the holder was `h` hops from that peer, so the hit
+        /// made `hops + h` hops in all and its holder may lie beyond the query's TTL.
+        cached: Option<u8>,
     },
 }

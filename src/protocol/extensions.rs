@@ -102,19 +102,19 @@ pub fn first_sha1(extensions: &[Extension]) -> Option<Sha1> {
     })
 }
 
+/// The SHA-1 in GGEP `H`, else in `u`; only those values are decoded (a peer's other
+/// values, maybe deflated, are never inflated for this).
 fn ggep_sha1(block: &[u8]) -> Option<Sha1> {
-    let entries = ggep::entries(block).ok()?;
-    entries.iter().find_map(|entry| match entry.id.as_slice() {
-        b"H" => match entry.data.split_first() {
-            Some((1 | 2, digest)) => digest.get(..20)?.try_into().ok().map(Sha1),
-            _ => None,
-        },
-        b"u" => {
-            let text = std::str::from_utf8(&entry.data).ok()?;
-            Sha1::from_urn(&format!("urn:{text}"))
-        }
+    let from_h = || match ggep::find(block, b"H")?.split_first() {
+        Some((1 | 2, digest)) => digest.get(..20)?.try_into().ok().map(Sha1),
         _ => None,
-    })
+    };
+    let from_u = || {
+        let data = ggep::find(block, b"u")?;
+        let text = std::str::from_utf8(&data).ok()?;
+        Sha1::from_urn(&format!("urn:{text}"))
+    };
+    from_h().or_else(from_u)
 }
 
 /// Bytes `write_area` produces for these blocks.

@@ -1,8 +1,10 @@
-//! Where a GGEP block ends (PROTOCOL.md §2.9).
+//! GGEP blocks (PROTOCOL.md §2.9): where one ends, what is inside, and writing our own.
 //!
-//! We keep GGEP opaque and forward it untouched, but we must know where it stops: in a
-//! Query's extension area GGEP comes last and may contain the 0x1C separator (and, in
-//! gtk-gnutella style queries, a NUL), so splitting on separators alone would cut it.
+//! We keep other servents' GGEP opaque and forward it untouched, but we must know where it
+//! stops: in a Query's extension area GGEP comes last and may contain the 0x1C separator
+//! (and, in gtk-gnutella style queries, a NUL), so splitting on separators alone would cut
+//! it. Reading values ([`entries`]) serves the few keys we understand (`H`, `u`, our
+//! cache marker); writing ([`write_block`]) serves the one block we add ourselves.
 
 /// The byte that opens every GGEP block.
 pub const GGEP_MAGIC: u8 = 0xC3;
@@ -92,6 +94,51 @@ pub const MAX_INFLATED_LEN: usize = 64 * 1024;
 const FLAG_COBS: u8 = 0x40;
 const FLAG_DEFLATE: u8 = 0x20;
 
+/// Appends one GGEP block holding `extensions` (id, data) in order, the last flagged as
+/// such. Data containing a NUL is COBS-encoded (flag 0x40), so with NUL-free ids the block
+/// may sit where NUL is forbidden (a hit record's extension area, PROTOCOL.md §2.4); nothing is
+/// deflated. Ids must be 1 to 15 bytes and data short enough for three length chunks
+/// (262,143 bytes after COBS); an extension outside those bounds is left out rather than
+/// written malformed. Nothing is written when no extension remains.
+pub fn write_block(extensions: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
+    let fits = |id: &[u8]| (1..=usize::from(ID_LEN_MASK)).contains(&id.len());
+    let encoded: Vec<(&[u8], bool, Vec<u8>)> = extensions
+        .iter()
+        .filter(|(id, _)| fits(id))
+        .map(|(id, data)| {
+            let cobs = data.contains(&0);
+            let bytes = if cobs {
+                cobs_encode(data)
+            } else {
+                data.to_vec()
+            };
+            (*id, cobs, bytes)
+        })
+        .filter(|(_, _, bytes)| bytes.len() <= MAX_DATA_LEN)
+        .collect();
+    if encoded.is_empty() {
+        return;
+    }
+    out.push(GGEP_MAGIC);
+    let last = encoded.len() - 1;
+    for (i, (id, cobs, bytes)) in encoded.iter().enumerate() {
+        let mut flags = id.len() as u8;
+        if *cobs {
+            flags |= FLAG_COBS;
+        }
+        if i == last {
+            flags |= FLAG_LAST;
+        }
+        out.push(flags);
+        out.extend_from_slice(id);
+        write_len(bytes.len(), out);
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// Largest data length three 6-bit length chunks can say.
+const MAX_DATA_LEN: usize = 0x3_FFFF;
+
 /// One extension of a GGEP block, its data un-COBSed and inflated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GgepEntry {
@@ -114,6 +161,58 @@ pub enum GgepError {
 
 /// The extensions of the run of GGEP blocks at the start of `bytes`, in wire order.
 pub fn entries(bytes: &[u8]) -> Result<Vec<GgepEntry>, GgepError> {
+    raw_entries(bytes)?
+        .into_iter()
+        .map(|raw| {
+            Ok(GgepEntry {
+                id: raw.id.to_vec(),
+                data: raw.decode()?,
+            })
+        })
+        .collect()
+}
+
+/// The value of the first extension called `id`, if the block is readable and has one.
+/// Only that value is un-COBSed and inflated, so a peer's other (maybe deflated) values
+/// cost us nothing.
+pub fn find(bytes: &[u8], id: &[u8]) -> Option<Vec<u8>> {
+    raw_entries(bytes)
+        .ok()?
+        .into_iter()
+        .find(|e| e.id == id)?
+        .decode()
+        .ok()
+}
+
+/// The ids of the extensions of the run of GGEP blocks at the start of `bytes`, in wire
+/// order, without decoding any value.
+pub fn ids(bytes: &[u8]) -> Result<Vec<&[u8]>, GgepError> {
+    Ok(raw_entries(bytes)?.into_iter().map(|e| e.id).collect())
+}
+
+/// One extension as transmitted.
+struct RawEntry<'a> {
+    flags: u8,
+    id: &'a [u8],
+    data: &'a [u8],
+}
+
+impl RawEntry<'_> {
+    /// The value: un-COBSed, then inflated, as the flags say.
+    fn decode(&self) -> Result<Vec<u8>, GgepError> {
+        let mut data = if self.flags & FLAG_COBS != 0 {
+            cobs_decode(self.data)?
+        } else {
+            self.data.to_vec()
+        };
+        if self.flags & FLAG_DEFLATE != 0 {
+            data = inflate(&data)?;
+        }
+        Ok(data)
+    }
+}
+
+fn raw_entries(bytes: &[u8]) -> Result<Vec<RawEntry<'_>>, GgepError> {
     let total = run_len(bytes).ok_or(GgepError::Malformed)?;
     let mut out = Vec::new();
     let mut pos = 0usize;
@@ -136,20 +235,9 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<GgepEntry>, GgepError> {
                     break;
                 }
             }
-            let raw = bytes.get(pos..pos + data_len).ok_or(GgepError::Malformed)?;
+            let data = bytes.get(pos..pos + data_len).ok_or(GgepError::Malformed)?;
             pos += data_len;
-            let mut data = if flags & FLAG_COBS != 0 {
-                cobs_decode(raw)?
-            } else {
-                raw.to_vec()
-            };
-            if flags & FLAG_DEFLATE != 0 {
-                data = inflate(&data)?;
-            }
-            out.push(GgepEntry {
-                id: id.to_vec(),
-                data,
-            });
+            out.push(RawEntry { flags, id, data });
             if flags & FLAG_LAST != 0 {
                 break;
             }
@@ -158,13 +246,32 @@ pub fn entries(bytes: &[u8]) -> Result<Vec<GgepEntry>, GgepError> {
     Ok(out)
 }
 
-/// The value of the first extension called `id`, if the block is readable and has one.
-pub fn find(bytes: &[u8], id: &[u8]) -> Option<Vec<u8>> {
-    entries(bytes)
-        .ok()?
-        .into_iter()
-        .find(|e| e.id == id)
-        .map(|e| e.data)
+/// Standard COBS (Cheshire/Baker) without a trailing delimiter, as GGEP uses it: the
+/// output holds no NUL, and [`cobs_decode`] gives `input` back.
+fn cobs_encode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + input.len() / 254 + 2);
+    let mut code_at = out.len();
+    out.push(0);
+    let mut code = 1u8;
+    for &byte in input {
+        if byte == 0 {
+            out[code_at] = code;
+            code_at = out.len();
+            out.push(0);
+            code = 1;
+        } else {
+            out.push(byte);
+            code += 1;
+            if code == 0xFF {
+                out[code_at] = code;
+                code_at = out.len();
+                out.push(0);
+                code = 1;
+            }
+        }
+    }
+    out[code_at] = code;
+    out
 }
 
 /// Standard COBS (Cheshire/Baker) without a trailing delimiter, as GGEP uses it.
@@ -236,6 +343,53 @@ mod tests {
     }
 
     #[test]
+    fn written_blocks_read_back_and_hold_no_nul() {
+        let long = vec![7u8; 300];
+        let with_nuls = [0u8, 1, 0, 0, 2, 0];
+        let mut block = Vec::new();
+        let extensions: [(&[u8], &[u8]); 4] = [
+            (b"GNRSC", &[3]),
+            (b"Z", &with_nuls),
+            (b"L", &long),
+            (b"", b"no id"),
+        ];
+        write_block(&extensions, &mut block);
+        assert_eq!(
+            &block[..9],
+            &[0xC3, 0x05, b'G', b'N', b'R', b'S', b'C', 0x41, 3]
+        );
+        assert!(!block.contains(&0), "COBS keeps NUL out: {block:?}");
+        assert_eq!(block_len(&block), Some(block.len()));
+        let got = entries(&block).expect("readable");
+        let ids: Vec<&[u8]> = got.iter().map(|e| e.id.as_slice()).collect();
+        assert_eq!(
+            ids,
+            [&b"GNRSC"[..], b"Z", b"L"],
+            "the id-less one is left out"
+        );
+        assert_eq!(got[1].data, with_nuls);
+        assert_eq!(got[2].data, long);
+        let mut empty = Vec::new();
+        write_block(&[], &mut empty);
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn cobs_round_trips_runs_around_254() {
+        for len in [0usize, 1, 253, 254, 255, 256, 600] {
+            for fill in [0u8, 9] {
+                let data: Vec<u8> = (0..len)
+                    .map(|i| if i % 97 == 5 { 0 } else { fill.max(1) })
+                    .chain(std::iter::repeat(fill).take(len % 3))
+                    .collect();
+                let coded = cobs_encode(&data);
+                assert!(!coded.contains(&0), "len {len} fill {fill}");
+                assert_eq!(cobs_decode(&coded), Ok(data), "len {len} fill {fill}");
+            }
+        }
+    }
+
+    #[test]
     fn reads_values_plain_cobs_and_deflated() {
         // "DU" = 01 02 plain; "H" COBS-encoded 01 00 02 -> 02 01 02 02; then last.
         let block = [
@@ -275,5 +429,10 @@ mod tests {
             entries(&[0xC3, 0xA1, b'Z', 0x41, 7]),
             Err(GgepError::BadDeflate)
         );
+        // `find` decodes only the value asked for: a broken other value does not hide it.
+        let mixed = [0xC3, 0x21, b'Z', 0x41, 7, 0x81, b'H', 0x41, 9];
+        assert_eq!(find(&mixed, b"H"), Some(vec![9]));
+        assert_eq!(find(&mixed, b"Z"), None);
+        assert_eq!(ids(&mixed), Ok(vec![&b"Z"[..], b"H"]));
     }
 }

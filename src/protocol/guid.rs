@@ -31,10 +31,10 @@ impl Guid {
         s
     }
 
-    /// Parses 32 hex characters, case-insensitively.
+    /// Parses exactly 32 hex digits, case-insensitively (no sign, no separators).
     pub fn from_hex(s: &str) -> Option<Guid> {
         let s = s.as_bytes();
-        if s.len() != 32 {
+        if s.len() != 32 || !s.iter().all(u8::is_ascii_hexdigit) {
             return None;
         }
         let mut out = [0u8; 16];
@@ -72,6 +72,7 @@ mod tests {
         assert_eq!(Guid::from_hex(&g.to_hex()), Some(g));
         assert_eq!(Guid::from_hex(&g.to_hex().to_uppercase()), Some(g));
         assert_eq!(Guid::from_hex("zz"), None);
+        assert_eq!(Guid::from_hex(&format!("+f{}", &g.to_hex()[2..])), None);
         assert_eq!(g.0[8], 0xFF);
     }
 }

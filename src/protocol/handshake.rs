@@ -19,6 +19,8 @@
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use super::guid::Guid;
+
 /// The `User-Agent` we send.
 pub const USER_AGENT: &str = concat!("gnutella-rs/", env!("CARGO_PKG_VERSION"));
 /// Longest line we accept (LimeWire's limit; gtk-gnutella's for the first line).
@@ -551,6 +553,9 @@ pub struct LocalCapabilities {
     pub dynamic_querying: bool,
     /// `X-Ultrapeer-Query-Routing: 0.1` (only if the node exchanges QRP tables).
     pub ultrapeer_query_routing: bool,
+    /// `GUID: <32 hex>`, our servent GUID, as gtk-gnutella sends its own: the peer then
+    /// knows which hits are ours, and a peer already linked to us can refuse a second link.
+    pub servent_guid: Option<Guid>,
 }
 
 impl Default for LocalCapabilities {
@@ -566,6 +571,7 @@ impl Default for LocalCapabilities {
             ggep: false,
             dynamic_querying: false,
             ultrapeer_query_routing: false,
+            servent_guid: None,
         }
     }
 }
@@ -584,6 +590,9 @@ impl LocalCapabilities {
             h.append("Remote-IP", &ip.to_string());
         }
         h.append("Bye-Packet", "0.1");
+        if let Some(guid) = self.servent_guid {
+            h.append("GUID", &guid.to_hex());
+        }
         if self.ggep {
             h.append("GGEP", "0.5");
         }
@@ -651,6 +660,8 @@ pub struct PeerCapabilities {
     pub sends_deflate: bool,
     pub max_ttl: Option<u8>,
     pub degree: Option<u32>,
+    /// Its servent GUID, from `GUID` (gtk-gnutella; 32 hex digits), if well formed.
+    pub servent_guid: Option<Guid>,
 }
 
 impl PeerCapabilities {
@@ -672,6 +683,7 @@ impl PeerCapabilities {
             sends_deflate: h.has_token("Content-Encoding", "deflate"),
             max_ttl: h.get_number("X-Max-TTL"),
             degree: h.get_number("X-Degree"),
+            servent_guid: h.get("GUID").and_then(|v| Guid::from_hex(v.trim())),
         }
     }
 }

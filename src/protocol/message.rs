@@ -195,12 +195,12 @@ pub struct HitRecord {
 }
 
 impl HitRecord {
-    /// The record's SHA-1, if it carries one.
+    /// The record's SHA-1 in whichever form the holder sent it: a HUGE `urn:sha1:` or
+    /// `urn:bitprint:` string, else GGEP `H` or `u` (gtk-gnutella puts it only in `H` when
+    /// the query says it reads GGEP `H`). Every user of a hit's hash (display, download
+    /// URL, verification) goes through here, so no form is missed by one of them.
     pub fn sha1(&self) -> Option<Sha1> {
-        self.extensions.iter().find_map(|e| match e {
-            Extension::Sha1(s) => Some(*s),
-            _ => None,
-        })
+        super::extensions::first_sha1(&self.extensions)
     }
 }
 

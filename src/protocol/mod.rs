@@ -4,6 +4,7 @@
 //! (gtk-gnutella, LimeWire) speak it; where this module departs from the old spec it is to
 //! follow them.
 
+pub mod cache_mark;
 pub mod codec;
 pub mod extensions;
 pub mod ggep;
@@ -16,6 +17,7 @@ pub mod query;
 pub mod query_hit;
 pub mod urn;
 
+pub use cache_mark::CacheMark;
 pub use codec::{
     decode_header, decode_message, encode_header, DecodeError, Frame, FrameDecoder, SkipReason,
     DEFAULT_MAX_PAYLOAD,

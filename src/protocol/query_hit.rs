@@ -11,7 +11,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::extensions;
 use super::message::{HitRecord, QhdTrailer, QueryHit};
 use super::payload::{guid, ipv4, u16_le, u32_le, until_nul, PayloadError};
-use super::urn::Sha1;
 
 /// The vendor code in the QHD of the hits we send.
 pub const OUR_VENDOR: [u8; 4] = *b"GNRS";
@@ -85,14 +84,6 @@ impl QhdTrailer {
     /// The vendor code compared case-insensitively, as both major servents do.
     pub fn vendor_is(&self, code: &[u8; 4]) -> bool {
         self.vendor.eq_ignore_ascii_case(code)
-    }
-}
-
-impl HitRecord {
-    /// The record's SHA-1 from its HUGE string or, failing that, from GGEP `H`/`u` (see
-    /// [`extensions::first_sha1`]); [`HitRecord::sha1`] looks at the HUGE string only.
-    pub fn find_sha1(&self) -> Option<Sha1> {
-        extensions::first_sha1(&self.extensions)
     }
 }
 

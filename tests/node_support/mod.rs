@@ -28,6 +28,8 @@ pub struct Tally {
     pub reached: BTreeSet<usize>,
     /// Hits that reached a searching node: (node, hops, hit).
     pub hits: Vec<(usize, u8, Arc<QueryHit>)>,
+    /// For each of `hits`, the holder's hops from the cache that answered, if one did.
+    pub cached: Vec<Option<u8>>,
     /// QueryHit descriptors put on links, by sending node.
     pub hit_senders: BTreeMap<usize, u64>,
     pub hit_messages: u64,
@@ -63,6 +65,14 @@ pub fn servent(i: usize) -> Guid {
     let mut g = [0xA5u8; 16];
     g[..8].copy_from_slice(&(i as u64).to_le_bytes());
     Guid(g)
+}
+
+/// What node `i` says of itself in a handshake.
+pub fn said(i: usize) -> PeerInfo {
+    PeerInfo {
+        servent_guid: Some(servent(i)),
+        ..PeerInfo::default()
+    }
 }
 
 /// Node `i`'s identity: a recognisable servent GUID and a fixed seed.
@@ -126,11 +136,19 @@ impl Net {
         let links: Vec<ConnId> = self.nodes[i].neighbours().collect();
         self.nodes[i] = node(i, c, Library::from_files(files));
         for conn in links {
-            self.nodes[i].on_connected(self.now, conn, PeerInfo::default());
+            self.nodes[i].on_connected(self.now, conn, said(conn.0 as usize));
         }
     }
 
+    /// Links `a` and `b`; each gives its servent GUID in the handshake, as live peers do.
     pub fn link(&mut self, a: usize, b: usize) {
+        let now = self.now;
+        self.nodes[a].on_connected(now, ConnId(b as u32), said(b));
+        self.nodes[b].on_connected(now, ConnId(a as u32), said(a));
+    }
+
+    /// Links `a` and `b` without naming them (a servent that sends no `GUID` header).
+    pub fn link_anonymous(&mut self, a: usize, b: usize) {
         let now = self.now;
         self.nodes[a].on_connected(now, ConnId(b as u32), PeerInfo::default());
         self.nodes[b].on_connected(now, ConnId(a as u32), PeerInfo::default());
@@ -265,12 +283,15 @@ impl Net {
                     self.tallies.entry(guid).or_default().answered_from_cache += 1;
                 }
             }
-            Event::HitReceived { guid, hops, hit } => {
-                self.tallies
-                    .entry(guid)
-                    .or_default()
-                    .hits
-                    .push((node, hops, hit));
+            Event::HitReceived {
+                guid,
+                hops,
+                hit,
+                cached,
+            } => {
+                let t = self.tallies.entry(guid).or_default();
+                t.hits.push((node, hops, hit));
+                t.cached.push(cached);
             }
         }
     }
