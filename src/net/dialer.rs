@@ -24,7 +24,7 @@ use super::config::NetConfig;
 use super::handshake::{self, HandshakeError, LocalInfo};
 use super::link::{self, LinkCompression};
 use super::logs::Clean;
-use super::peer::{DialClaim, LinkOrigin, PeerInput, PeerRef};
+use super::peer::{DialClaim, LinkOrigin, LinkPlaces, PeerInput, PeerRef, SlotClaim};
 use crate::node::{ConnId, PeerInfo};
 
 /// How one dial attempt ended.
@@ -111,17 +111,17 @@ pub async fn dial_once(
     net: &NetConfig,
 ) -> Result<tokio::sync::oneshot::Receiver<()>, DialError> {
     let conn = peer.shared.alloc_conn();
-    if peer.shared.claim_dial(addr, conn) == DialClaim::Held {
-        return Err(DialError::AlreadyLinked(addr));
-    }
-    let result = dial_claimed(addr, conn, peer, local, net).await;
-    if result.is_err() {
-        peer.shared.release_slot(&addr, conn);
-        if !matches!(result, Err(DialError::Stopping)) {
-            peer.shared
-                .failed_handshakes
-                .fetch_add(1, Ordering::Relaxed);
-        }
+    let claim = match peer.shared.claim_dial(addr, conn) {
+        DialClaim::Held => return Err(DialError::AlreadyLinked(addr)),
+        DialClaim::Free(claim) => Some(claim),
+        DialClaim::HeldInbound => None,
+    };
+    // A failed attempt drops its claim, which frees the slot.
+    let result = dial_claimed(addr, conn, claim, peer, local, net).await;
+    if result.is_err() && !matches!(result, Err(DialError::Stopping)) {
+        peer.shared
+            .failed_handshakes
+            .fetch_add(1, Ordering::Relaxed);
     }
     result
 }
@@ -129,6 +129,7 @@ pub async fn dial_once(
 async fn dial_claimed(
     addr: SocketAddrV4,
     conn: ConnId,
+    claim: Option<SlotClaim>,
     peer: &PeerRef,
     local: &LocalInfo,
     net: &NetConfig,
@@ -146,10 +147,13 @@ async fn dial_claimed(
         .map_err(|source| DialError::Handshake { addr, source })?;
     // The configured address answered: the slot is ours, and whoever claimed it from
     // inside an inbound link goes.
-    let displaced = peer.shared.take_over(addr, conn);
-    if !peer.shared.owns(&addr, conn) {
-        return Err(DialError::AlreadyLinked(addr));
-    }
+    let (slot, displaced) = match claim {
+        Some(claim) => (claim, None),
+        None => peer
+            .shared
+            .take_over(addr, conn)
+            .ok_or(DialError::AlreadyLinked(addr))?,
+    };
     if let Some(old) = displaced {
         log::info!(
             "{}: dial reached {addr}; closing the inbound link that claimed it",
@@ -164,7 +168,10 @@ async fn dial_claimed(
             return Err(DialError::Stopping);
         }
     }
-    peer.shared.add_degree();
+    let places = LinkPlaces {
+        degree: peer.shared.add_degree(),
+        slot: Some(slot),
+    };
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
         deflate_out: negotiated.deflate_out,
@@ -192,9 +199,9 @@ async fn dial_claimed(
             outbound: true,
             negotiated,
         },
+        places,
     };
     if peer.tx.send(up).await.is_err() {
-        peer.shared.drop_degree();
         return Err(DialError::Stopping);
     }
     let _ = go.send(());

@@ -30,7 +30,7 @@ use super::config::NetConfig;
 use super::handshake::{self, HandshakeError, LocalInfo, Refusal};
 use super::link::{self, LinkCompression};
 use super::logs::{Clean, Quoted};
-use super::peer::{LinkOrigin, PeerInput, PeerRef};
+use super::peer::{DegreePlace, LinkOrigin, LinkPlaces, PeerInput, PeerRef, SlotClaim};
 use crate::node::PeerInfo;
 use crate::protocol::handshake::{Headers, Rejection};
 
@@ -153,8 +153,10 @@ async fn incoming(
         IpAddr::V4(ip) => Some(ip),
         IpAddr::V6(_) => None,
     };
-    let mut claimed = None;
-    let mut reserved = false;
+    // The slot of the address it claims and its link place: guards, given back when
+    // dropped on any way out of the handshake.
+    let mut claimed: Option<SlotClaim> = None;
+    let mut reserved: Option<DegreePlace> = None;
     // What the remote said about itself, for the log of a refusal.
     let mut said_agent: Option<String> = None;
     let mut said_listen = None;
@@ -176,10 +178,10 @@ async fn incoming(
                     return Err(Rejection::AlreadyConnected.into());
                 }
                 if Some(*addr.ip()) == remote_ip {
-                    if !shared.claim_inbound(addr, conn) {
-                        return Err(Rejection::AlreadyConnected.into());
+                    match shared.claim_inbound(addr, conn) {
+                        Some(claim) => claimed = Some(claim),
+                        None => return Err(Rejection::AlreadyConnected.into()),
                     }
-                    claimed = Some(addr);
                 } else {
                     log::debug!(
                         "{}: inbound {remote}: ignoring its claim to listen at {said}",
@@ -187,13 +189,13 @@ async fn incoming(
                     );
                 }
             }
-            if !shared.reserve_degree(net.max_links) {
-                if let Some(addr) = claimed.take() {
-                    shared.release_slot(&addr, conn);
+            match shared.reserve_degree(net.max_links) {
+                Some(place) => reserved = Some(place),
+                None => {
+                    claimed = None;
+                    return Err(busy(&shared.linked()));
                 }
-                return Err(busy(&shared.linked()));
             }
-            reserved = true;
             Ok(())
         },
     )
@@ -212,7 +214,7 @@ async fn incoming(
                     agent.map_or("none".into(), |a| a.to_string()),
                 ),
                 // A malformed request is answered with its rejection code before closing.
-                HandshakeError::Protocol(bad) if !reserved => {
+                HandshakeError::Protocol(bad) if reserved.is_none() => {
                     let no = bad.rejection();
                     log::debug!(
                         "{me}: refused inbound handshake from {remote}: {} {} ({})",
@@ -233,14 +235,12 @@ async fn incoming(
             peer.shared
                 .failed_handshakes
                 .fetch_add(1, Ordering::Relaxed);
-            if let Some(addr) = claimed {
-                peer.shared.release_slot(&addr, conn);
-            }
-            if reserved {
-                peer.shared.drop_degree();
-            }
             return;
         }
+    };
+    let Some(degree) = reserved else {
+        // accept() succeeds only past the check that reserves the place.
+        return;
     };
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
@@ -255,7 +255,7 @@ async fn incoming(
         peer.tx.clone(),
     );
     let info = PeerInfo {
-        listen_addr: claimed,
+        listen_addr: claimed.as_ref().map(SlotClaim::addr),
         accepts_bye: negotiated.remote.accepts_bye,
         servent_guid: negotiated.remote.servent_guid,
     };
@@ -271,16 +271,15 @@ async fn incoming(
             link: handle,
             down: None,
             origin,
+            places: LinkPlaces {
+                degree,
+                slot: claimed,
+            },
         })
         .await
         .is_ok()
     {
         let _ = go.send(());
-    } else {
-        if let Some(addr) = claimed {
-            peer.shared.release_slot(&addr, conn);
-        }
-        peer.shared.drop_degree();
     }
 }
 

@@ -48,12 +48,14 @@ pub type EventSink = mpsc::UnboundedSender<ToRecorder>;
 /// Inputs of the peer actor.
 pub enum PeerInput {
     /// A handshake finished; `down` fires when the link goes away (dialers wait on it).
+    /// The link's places come with it: dropped unused, they are given back.
     LinkUp {
         conn: ConnId,
         info: PeerInfo,
         link: LinkHandle,
         down: Option<oneshot::Sender<()>>,
         origin: LinkOrigin,
+        places: LinkPlaces,
     },
     Frame {
         conn: ConnId,
@@ -121,10 +123,10 @@ pub struct Slot {
 }
 
 /// What a dial finds when it asks for a neighbour's slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum DialClaim {
-    /// The slot was free and is now the dial's.
-    Free,
+    /// The slot was free and is now the dial's (freed when the claim is dropped).
+    Free(SlotClaim),
     /// An inbound link claims the address: dial anyway; the slot is the dial's once its
     /// handshake succeeds ([`PeerShared::take_over`]).
     HeldInbound,
@@ -155,24 +157,24 @@ impl PeerShared {
         self.up_set().iter().copied().collect()
     }
 
-    /// Claims the link slot for `addr` for an inbound handshake; false if one exists (no
-    /// double links per pair).
-    pub fn claim_inbound(&self, addr: SocketAddrV4, conn: ConnId) -> bool {
+    /// Claims the link slot for `addr` for an inbound handshake; `None` if one exists
+    /// (no double links per pair).
+    pub fn claim_inbound(self: &Arc<Self>, addr: SocketAddrV4, conn: ConnId) -> Option<SlotClaim> {
         use std::collections::hash_map::Entry;
         match self.linked_set().entry(addr) {
-            Entry::Occupied(_) => false,
+            Entry::Occupied(_) => None,
             Entry::Vacant(v) => {
                 v.insert(Slot {
                     conn,
                     inbound: true,
                 });
-                true
+                Some(SlotClaim::new(self, addr, conn))
             }
         }
     }
 
     /// Claims the link slot for `addr` for a dial by `conn`.
-    pub fn claim_dial(&self, addr: SocketAddrV4, conn: ConnId) -> DialClaim {
+    pub fn claim_dial(self: &Arc<Self>, addr: SocketAddrV4, conn: ConnId) -> DialClaim {
         let mut set = self.linked_set();
         match set.get(&addr) {
             None => {
@@ -183,42 +185,35 @@ impl PeerShared {
                         inbound: false,
                     },
                 );
-                DialClaim::Free
+                DialClaim::Free(SlotClaim::new(self, addr, conn))
             }
             Some(slot) if slot.inbound => DialClaim::HeldInbound,
             Some(_) => DialClaim::Held,
         }
     }
 
-    /// A dial to `addr` succeeded: the slot becomes `conn`'s. Returns the inbound link that
-    /// held it, which must go. `None` with the slot taken by another dial means the dial
-    /// lost a race and must not come up (the caller checks [`Self::owns`]).
-    pub fn take_over(&self, addr: SocketAddrV4, conn: ConnId) -> Option<ConnId> {
+    /// A dial by `conn` past an inbound link's claim succeeded: the slot becomes the
+    /// dial's, with the inbound link that held it (which must go). `None` when another
+    /// dial holds the slot: this one lost a race and must not come up.
+    pub fn take_over(
+        self: &Arc<Self>,
+        addr: SocketAddrV4,
+        conn: ConnId,
+    ) -> Option<(SlotClaim, Option<ConnId>)> {
         let mut set = self.linked_set();
-        match set.get(&addr).copied() {
-            Some(slot) if slot.conn == conn => None,
-            Some(slot) if slot.inbound => {
-                set.insert(
-                    addr,
-                    Slot {
-                        conn,
-                        inbound: false,
-                    },
-                );
-                Some(slot.conn)
-            }
-            Some(_) => None,
-            None => {
-                set.insert(
-                    addr,
-                    Slot {
-                        conn,
-                        inbound: false,
-                    },
-                );
-                None
-            }
-        }
+        let displaced = match set.get(&addr).copied() {
+            Some(slot) if slot.inbound => Some(slot.conn),
+            Some(_) => return None,
+            None => None,
+        };
+        set.insert(
+            addr,
+            Slot {
+                conn,
+                inbound: false,
+            },
+        );
+        Some((SlotClaim::new(self, addr, conn), displaced))
     }
 
     /// Whether `conn` holds the slot of `addr`.
@@ -226,18 +221,9 @@ impl PeerShared {
         self.linked_set().get(addr).is_some_and(|s| s.conn == conn)
     }
 
-    /// The link `conn` to `addr` is gone: frees the slot if `conn` still holds it (a
-    /// displaced link must not free the slot of the dial that replaced it). The address
-    /// is no longer up either way: a replacing link announces itself after the displaced
-    /// one is dropped, and marks it up again.
-    pub fn release(&self, addr: &SocketAddrV4, conn: ConnId) {
-        self.release_slot(addr, conn);
-        self.up_set().remove(addr);
-    }
-
-    /// A handshake by `conn` failed: frees the slot of `addr` if `conn` holds it. (A dial
-    /// made past an inbound link's claim holds nothing, and that link stays up.)
-    pub fn release_slot(&self, addr: &SocketAddrV4, conn: ConnId) {
+    /// Frees the slot of `addr` if `conn` still holds it (a displaced link must not free
+    /// the slot of the dial that replaced it).
+    fn release_slot(&self, addr: &SocketAddrV4, conn: ConnId) {
         let mut set = self.linked_set();
         if set.get(addr).is_some_and(|s| s.conn == conn) {
             set.remove(addr);
@@ -249,26 +235,98 @@ impl PeerShared {
         self.degree.load(Ordering::SeqCst)
     }
 
-    /// Takes one of `max` link places for an inbound handshake; false when all are taken.
-    pub fn reserve_degree(&self, max: usize) -> bool {
+    /// Takes one of `max` link places for an inbound handshake; `None` when all are
+    /// taken.
+    pub fn reserve_degree(self: &Arc<Self>, max: usize) -> Option<DegreePlace> {
         self.degree
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
                 (d < max).then_some(d + 1)
             })
-            .is_ok()
+            .ok()
+            .map(|_| DegreePlace {
+                shared: Arc::clone(self),
+            })
     }
 
     /// Takes a link place regardless of the bound (a configured neighbour we dialled).
-    pub fn add_degree(&self) {
+    pub fn add_degree(self: &Arc<Self>) -> DegreePlace {
         self.degree.fetch_add(1, Ordering::SeqCst);
+        DegreePlace {
+            shared: Arc::clone(self),
+        }
     }
+}
 
-    /// Gives back a link place.
-    pub fn drop_degree(&self) {
+/// One of a peer's link places (what `NetConfig::max_links` bounds), given back when
+/// dropped: whichever way a handshake or a link ends, the place cannot leak.
+#[derive(Debug)]
+pub struct DegreePlace {
+    shared: Arc<PeerShared>,
+}
+
+impl Drop for DegreePlace {
+    fn drop(&mut self) {
         let _ = self
+            .shared
             .degree
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1));
     }
+}
+
+/// The link slot of a neighbour's listening address, held by one connection and freed
+/// when dropped (if that connection still holds it). Once the link is up the address is
+/// marked up too, and no longer up once the claim goes.
+#[derive(Debug)]
+pub struct SlotClaim {
+    shared: Arc<PeerShared>,
+    addr: SocketAddrV4,
+    conn: ConnId,
+    up: bool,
+}
+
+impl SlotClaim {
+    fn new(shared: &Arc<PeerShared>, addr: SocketAddrV4, conn: ConnId) -> SlotClaim {
+        SlotClaim {
+            shared: Arc::clone(shared),
+            addr,
+            conn,
+            up: false,
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddrV4 {
+        self.addr
+    }
+
+    /// Whether the claim still holds the slot (a dial may have taken it over).
+    pub fn holds(&self) -> bool {
+        self.shared.owns(&self.addr, self.conn)
+    }
+
+    /// The link is up: the address counts among the peer's neighbours.
+    fn mark_up(&mut self) {
+        self.up = true;
+        self.shared.up_set().insert(self.addr);
+    }
+}
+
+impl Drop for SlotClaim {
+    fn drop(&mut self) {
+        self.shared.release_slot(&self.addr, self.conn);
+        if self.up {
+            // A replacing link announces itself after the displaced one is dropped, and
+            // marks the address up again.
+            self.shared.up_set().remove(&self.addr);
+        }
+    }
+}
+
+/// The places a link holds while it lives: released together when it is dropped.
+#[derive(Debug)]
+pub struct LinkPlaces {
+    pub degree: DegreePlace,
+    /// The slot of the neighbour's listening address, when it gave one we believe.
+    pub slot: Option<SlotClaim>,
 }
 
 /// Process-wide activity clock, to tell when a flood has settled.
@@ -286,16 +344,27 @@ impl Activity {
     }
 }
 
+/// A link the actor holds. Dropping it ends the link: the socket closes (the handle's
+/// drop), its places are given back, and whoever waits on `down` (a dialer) learns it.
 struct LinkState {
     link: LinkHandle,
     last_frame: Time,
     info: PeerInfo,
     down: Option<oneshot::Sender<()>>,
+    _places: LinkPlaces,
     /// When it came up, whether we dialled it, and the neighbour's config id if this
     /// process knows it: for the log.
     since: Time,
     outbound: bool,
     name: Option<Arc<str>>,
+}
+
+impl Drop for LinkState {
+    fn drop(&mut self) {
+        if let Some(down) = self.down.take() {
+            let _ = down.send(());
+        }
+    }
 }
 
 impl LinkState {
@@ -486,24 +555,24 @@ impl Actor {
                 link,
                 down,
                 origin,
+                mut places,
             } => {
-                if let Some(addr) = info.listen_addr {
-                    if !self.shared.owns(&addr, conn) {
-                        // A dial to that address won the slot meanwhile; this one goes.
+                if let Some(slot) = places.slot.as_mut() {
+                    if !slot.holds() {
+                        // A dial to that address won the slot meanwhile; this one goes
+                        // (its socket and places with it).
                         log::debug!(
-                            "{}: link {} not brought up: a dial to {addr} holds its slot",
+                            "{}: link {} not brought up: a dial to {} holds its slot",
                             self.names.own,
                             link.remote_addr.map_or("?".into(), |a| a.to_string()),
+                            slot.addr()
                         );
-                        let mut link = link;
-                        link.close();
-                        self.shared.drop_degree();
                         if let Some(down) = down {
                             let _ = down.send(());
                         }
                         return None;
                     }
-                    self.shared.up_set().insert(addr);
+                    slot.mark_up();
                 }
                 self.core.on_connected(now, conn, info.clone());
                 let state = LinkState {
@@ -514,6 +583,7 @@ impl Actor {
                     last_frame: now,
                     info,
                     down,
+                    _places: places,
                 };
                 if log::log_enabled!(log::Level::Debug) {
                     let n = &origin.negotiated;
@@ -601,20 +671,13 @@ impl Actor {
     }
 
     fn drop_link(&mut self, now: Time, conn: ConnId, why: LinkEnd) {
-        if let Some(mut state) = self.links.remove(&conn) {
+        if let Some(state) = self.links.remove(&conn) {
             log::debug!(
                 "{}: link down {}: {why}",
                 self.names.own,
                 state.describe(Some(now))
             );
-            state.link.close();
-            self.shared.drop_degree();
-            if let Some(addr) = state.info.listen_addr {
-                self.shared.release(&addr, conn);
-            }
-            if let Some(down) = state.down.take() {
-                let _ = down.send(());
-            }
+            drop(state);
             self.core.on_disconnected(now, conn);
         }
     }
@@ -723,21 +786,13 @@ impl Actor {
                 state.link.send(&bye_message(bye));
             }
         }
-        if let Some(mut state) = self.links.remove(&conn) {
+        if let Some(state) = self.links.remove(&conn) {
             log::debug!(
                 "{}: link down {}: {}",
                 self.names.own,
                 state.describe(Some(at)),
                 LinkEnd::ClosedByCore
             );
-            state.link.close();
-            self.shared.drop_degree();
-            if let Some(addr) = state.info.listen_addr {
-                self.shared.release(&addr, conn);
-            }
-            if let Some(down) = state.down.take() {
-                let _ = down.send(());
-            }
         }
     }
 
@@ -805,5 +860,58 @@ pub fn bye_message(bye: Bye) -> Message {
         ttl: 1,
         hops: 0,
         payload: Payload::Bye(bye),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, port)
+    }
+
+    #[test]
+    fn link_places_come_back_when_their_guards_drop() {
+        let shared = Arc::new(PeerShared::default());
+        let a = shared.reserve_degree(2).expect("a place");
+        let b = shared.reserve_degree(2).expect("a second place");
+        assert!(shared.reserve_degree(2).is_none(), "the bound holds");
+        drop(a);
+        assert_eq!(shared.degree(), 1);
+        let forced = shared.add_degree();
+        assert_eq!(shared.degree(), 2);
+        drop((b, forced));
+        assert_eq!(shared.degree(), 0);
+    }
+
+    #[test]
+    fn a_slot_is_freed_by_its_holder_only_and_marked_up_while_up() {
+        let shared = Arc::new(PeerShared::default());
+        let mut inbound = shared.claim_inbound(addr(1), ConnId(1)).expect("free slot");
+        assert!(shared.claim_inbound(addr(1), ConnId(2)).is_none());
+        inbound.mark_up();
+        assert!(shared.is_linked(&addr(1)));
+        // A dial takes the slot over: the displaced claim frees nothing when it goes.
+        assert!(matches!(
+            shared.claim_dial(addr(1), ConnId(3)),
+            DialClaim::HeldInbound
+        ));
+        let (mut dial, displaced) = shared.take_over(addr(1), ConnId(3)).expect("taken");
+        assert_eq!(displaced, Some(ConnId(1)));
+        assert!(!inbound.holds() && dial.holds());
+        drop(inbound);
+        assert!(shared.owns(&addr(1), ConnId(3)));
+        dial.mark_up();
+        assert!(matches!(
+            shared.claim_dial(addr(1), ConnId(4)),
+            DialClaim::Held
+        ));
+        drop(dial);
+        assert!(!shared.owns(&addr(1), ConnId(3)) && !shared.is_linked(&addr(1)));
+        assert!(matches!(
+            shared.claim_dial(addr(1), ConnId(5)),
+            DialClaim::Free(_)
+        ));
     }
 }
