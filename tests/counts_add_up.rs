@@ -151,3 +151,37 @@ fn simulated_counts_add_up_with_loss_and_variable_latency() {
     assert_balanced("sim cut short", &cut);
     assert!(cut.iter().any(|r| r.query_drops.contains_key("in_flight")));
 }
+
+#[test]
+fn a_live_and_a_simulated_run_of_every_shipped_config_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let configs =
+        std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topology-configs"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"));
+    let mut checked = 0;
+    for path in configs {
+        let name = path.display().to_string();
+        let sim = simulate(&path, &[]);
+        assert_balanced(&format!("sim {name}"), &sim);
+        let live = launch(&path, &[], &report);
+        assert_balanced(&format!("launch {name}"), &live);
+        assert_eq!(live.len(), sim.len(), "{name}: every query has a record");
+        let sim = keyed(&sim);
+        for (key, r) in keyed(&live) {
+            let s = sim.get(&key).unwrap_or_else(|| panic!("{name}: {key:?}"));
+            // One process runs a flood breadth-first, as the simulator does: no timing
+            // effects, so the counts are the same.
+            assert_eq!((r.reforwards, r.lost), (0, 0), "{name}: {key:?}");
+            assert_eq!(
+                (r.messages, r.duplicates, r.peers_reached, &r.strategy),
+                (s.messages, s.duplicates, s.peers_reached, &s.strategy),
+                "{name}: {key:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} queries compared");
+}

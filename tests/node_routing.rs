@@ -298,7 +298,7 @@ fn bye_closes_the_link_without_a_bye_back_and_unknown_types_are_never_forwarded(
         hops: 0,
         payload_len: 6,
     };
-    net.nodes[1].on_skipped(now, ConnId(0), header, "QRP route table update");
+    net.nodes[1].on_skipped(now, ConnId(0), header);
     assert_eq!(net.nodes[1].counters().unknown_type, 2);
     let bye = Message {
         guid: Guid([5; 16]),

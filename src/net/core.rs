@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::node::{ConnId, Output, PeerInfo, RoutingConfig, SearchRequest, Time};
-use crate::protocol::{Guid, Header, Message, SkipReason};
+use crate::protocol::{Guid, Header, Message};
 
 /// What the live driver needs from a peer's routing core.
 pub trait RoutingCore: Send + 'static {
@@ -17,7 +17,7 @@ pub trait RoutingCore: Send + 'static {
     fn on_connected(&mut self, now: Time, conn: ConnId, info: PeerInfo);
     fn on_message(&mut self, now: Time, from: ConnId, msg: Message);
     /// A complete descriptor the codec skipped (unknown type, bad payload).
-    fn on_skipped(&mut self, now: Time, from: ConnId, header: Header, reason: &SkipReason);
+    fn on_skipped(&mut self, now: Time, from: ConnId, header: Header);
     fn on_disconnected(&mut self, now: Time, conn: ConnId);
     fn start_search(&mut self, now: Time, request: &SearchRequest) -> Guid;
     fn on_timeout(&mut self, now: Time);

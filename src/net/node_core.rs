@@ -7,7 +7,7 @@ use super::core::RoutingCore;
 use crate::node::{
     ConnId, Library, Node, Output, PeerIdentity, PeerInfo, RoutingConfig, SearchRequest, Time,
 };
-use crate::protocol::{Guid, Header, Message, SkipReason};
+use crate::protocol::{Guid, Header, Message};
 
 /// The core of peer `identity`, advertising `addr`, routing by `routing`.
 pub fn node_core(
@@ -36,8 +36,8 @@ impl RoutingCore for Node {
         Node::on_message(self, now, from, msg)
     }
 
-    fn on_skipped(&mut self, now: Time, from: ConnId, header: Header, reason: &SkipReason) {
-        Node::on_skipped(self, now, from, header, reason)
+    fn on_skipped(&mut self, now: Time, from: ConnId, header: Header) {
+        Node::on_skipped(self, now, from, header)
     }
 
     fn on_disconnected(&mut self, now: Time, conn: ConnId) {

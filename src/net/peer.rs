@@ -648,7 +648,7 @@ impl Actor {
                             state.label(),
                             Clean(&reason)
                         );
-                        self.core.on_skipped(now, conn, header, &reason);
+                        self.core.on_skipped(now, conn, header);
                     }
                 }
             }

@@ -10,7 +10,7 @@
 //! ```text
 //! node.on_connected(now, conn, info)          // a link is up
 //! node.on_message(now, conn, msg)             // a decoded descriptor
-//! node.on_skipped(now, conn, header, reason)  // a frame the decoder skipped
+//! node.on_skipped(now, conn, header)          // a frame the decoder skipped
 //! node.start_search(now, request) -> Guid
 //! node.on_timeout(now)                       // when the last Timeout said so
 //! loop {                                      // after every input, drain:

@@ -373,15 +373,10 @@ impl Node {
         self.forget_link(conn);
     }
 
-    /// The decoder skipped a complete frame from `from` (unknown type or malformed
-    /// payload): counted, never forwarded; the link stays up.
-    pub fn on_skipped(
-        &mut self,
-        _now: Time,
-        from: ConnId,
-        header: Header,
-        reason: impl std::fmt::Display,
-    ) {
+    /// The decoder skipped a complete frame from `_from` (unknown type or malformed
+    /// payload): counted, never forwarded; the link stays up. (Why it was skipped is the
+    /// driver's to log: it knows the peer's name.)
+    pub fn on_skipped(&mut self, _now: Time, _from: ConnId, header: Header) {
         let known = matches!(
             header.kind,
             kind::PING | kind::PONG | kind::BYE | kind::PUSH | kind::QUERY | kind::QUERY_HIT
@@ -399,7 +394,6 @@ impl Node {
             self.counters.unknown_type += 1;
             DropReason::UnknownType
         };
-        log::debug!("skipped {:#04x} from {:?}: {reason}", header.kind, from);
         self.dropped(header.guid, header.kind, why);
     }
 
