@@ -21,8 +21,12 @@ fn records_of(json: &serde_json::Value) -> Vec<QueryRecord> {
     serde_json::from_value(json["queries"].clone()).expect("records in the report")
 }
 
+/// The shipped configs listen on fixed ports: one launch at a time in this binary.
+static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Launches `config` with the mode's flags, runs its workload and returns the records.
 fn launch(config: &Path, mode: &[&str], report: &Path) -> Vec<QueryRecord> {
+    let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new(env!("CARGO_BIN_EXE_gnutella"))
         .arg("launch")
         .arg(config)
