@@ -475,51 +475,79 @@ impl Simulation {
 
     /// Drains what node `u` asked for after an input (the node's drain rule): sends
     /// become deliveries, events go to the recorder, a check-back is scheduled, the next
-    /// timer is queued; links it closed go down last, once its outbox is back with us.
+    /// timer is queued; links it closed go down last. The lent outbox comes back first and
+    /// is drained in place (the bulk of a flood's outputs then costs no trip through the
+    /// node), then the node gives what only it holds (requests, the timeout).
     fn drain(&mut self, now: Time, u: u32) {
         let depart = now.plus_micros(self.config.processing_us);
         let mut closed: Vec<ConnId> = Vec::new();
+        if let Some(node) = self.nodes[u as usize].as_mut() {
+            node.swap_outbox(&mut self.outbox);
+        }
+        if let Some(mut out) = self.outbox.take() {
+            while let Some(output) = out.pop_output() {
+                self.carry_out(now, depart, u, output, &mut closed);
+            }
+            self.outbox = Some(out);
+        }
         while let Some(node) = self.nodes[u as usize].as_mut() {
-            match node.poll_output() {
-                Output::Send { to, msg } => self.send(now, depart, u, to, msg),
-                Output::Close { conn, .. } => closed.push(conn),
-                Output::Event(event) => self.recorder.record(u, now, &event),
-                // The walker asks its origin directly (one message there, one back, as in
-                // Lv et al.'s walkers), so the answer comes after two link delays.
-                Output::Request(Request::CheckBack { guid, .. }) => {
-                    let origin = self.origins.get(&guid).copied().unwrap_or(u);
-                    let one_way =
-                        self.config
-                            .latency
-                            .sample(u, origin, None, self.seed, &mut self.link_rng);
-                    *self.check_backs.entry(guid).or_insert(0) += 1;
-                    self.queue.push(
-                        now.plus_micros(2 * one_way + self.config.processing_us),
-                        Work::CheckBack {
-                            walker: u,
-                            session: self.session[u as usize],
-                            guid,
-                        },
-                    );
-                }
-                // Pushes ask for a TCP connection back; nothing in a search needs one.
-                Output::Request(Request::ConnectBack { .. }) => {}
-                Output::Timeout(next) => {
-                    node.swap_outbox(&mut self.outbox);
-                    if let Some(due) = next {
-                        let due = due.max(now);
-                        if self.timer_due[u as usize] != due.0 {
-                            self.timer_due[u as usize] = due.0;
-                            self.queue.push(due, Work::Timer { node: u });
-                        }
-                    }
-                    break;
-                }
+            let output = node.poll_output();
+            if self.carry_out(now, depart, u, output, &mut closed) {
+                break;
             }
         }
         for conn in closed {
             self.close_link(now, u, conn);
         }
+    }
+
+    /// Carries out one output of node `u` (the one exhaustive match over the node's
+    /// outputs); true at `Output::Timeout`, the end of a drain.
+    #[inline(always)]
+    fn carry_out(
+        &mut self,
+        now: Time,
+        depart: Time,
+        u: u32,
+        output: Output,
+        closed: &mut Vec<ConnId>,
+    ) -> bool {
+        match output {
+            Output::Send { to, msg } => self.send(now, depart, u, to, msg),
+            Output::Close { conn, .. } => closed.push(conn),
+            Output::Event(event) => self.recorder.record(u, now, &event),
+            // The walker asks its origin directly (one message there, one back, as in
+            // Lv et al.'s walkers), so the answer comes after two link delays.
+            Output::Request(Request::CheckBack { guid, .. }) => {
+                let origin = self.origins.get(&guid).copied().unwrap_or(u);
+                let one_way =
+                    self.config
+                        .latency
+                        .sample(u, origin, None, self.seed, &mut self.link_rng);
+                *self.check_backs.entry(guid).or_insert(0) += 1;
+                self.queue.push(
+                    now.plus_micros(2 * one_way + self.config.processing_us),
+                    Work::CheckBack {
+                        walker: u,
+                        session: self.session[u as usize],
+                        guid,
+                    },
+                );
+            }
+            // Pushes ask for a TCP connection back; nothing in a search needs one.
+            Output::Request(Request::ConnectBack { .. }) => {}
+            Output::Timeout(next) => {
+                if let Some(due) = next {
+                    let due = due.max(now);
+                    if self.timer_due[u as usize] != due.0 {
+                        self.timer_due[u as usize] = due.0;
+                        self.queue.push(due, Work::Timer { node: u });
+                    }
+                }
+                return true;
+            }
+        }
+        false
     }
 
     /// Puts one copy from `u` on its link `to`: a delivery later, or a loss.
