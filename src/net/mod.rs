@@ -26,6 +26,7 @@ pub mod peer;
 pub mod report;
 pub mod send_queue;
 pub mod shard;
+pub mod shard_children;
 pub mod shard_protocol;
 pub mod share;
 pub mod signal;
