@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod dialer;
 pub mod download;
+pub mod download_progress;
 pub mod from_config;
 pub mod handshake;
 pub mod hits;
