@@ -8,7 +8,6 @@ fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = cli::Cli::parse();
     if let Err(e) = cli::run(cli) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
+        std::process::exit(cli::fail(&*e));
     }
 }

@@ -222,8 +222,10 @@ async fn a_ggep_h_hit_is_downloaded_verified_and_a_hashless_one_says_so() {
             stdout.contains(&urn),
             "the hit line shows the GGEP H hash: {stdout}"
         );
+        assert_eq!(gtkg.len(), 70_000);
         assert!(
-            stdout.contains(&format!("({} bytes, {urn} verified)", gtkg.len())),
+            stdout.contains("gtkg-style.bin: 70,000 bytes in ")
+                && stdout.contains(&format!("; {urn} verified")),
             "{stdout}"
         );
         same_file(&to.path().join("gtkg-style.bin"), &gtkg);
@@ -257,7 +259,11 @@ async fn a_ggep_h_hit_is_downloaded_verified_and_a_hashless_one_says_so() {
             stdout.contains("not verified: the hit carried no SHA-1"),
             "{stdout}"
         );
-        assert!(!stdout.contains(" verified)"), "{stdout}");
+        assert!(
+            stdout.contains("plain-style.bin: 5,000 bytes in "),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("; urn:sha1:"), "{stdout}");
         same_file(&to.path().join("plain-style.bin"), &plain);
         neighbour.abort();
         server.abort();

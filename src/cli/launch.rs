@@ -26,6 +26,10 @@ Ports 0 in the config mean ephemeral ports. The report is JSON:
    \"queries\": [{guid, query, origin, strategy, ttl, messages, duplicates, reforwards,
                 refused, lost, peers_reached, hits, responders, first_hit_hops,
                 first_hit_ms, hit_messages, success, ...}]}
+A child process (--shards, --processes) that dies is announced on stderr and left out:
+the launch goes on with the others, still writes the report with what they recorded,
+names the lost ones in network.lost_shards ([{shard, peers, at_ms, why, stderr,
+queries_not_run}]) and exits with status 3 (other errors: 1).
 Every Query copy sent is counted once: messages = peers_reached + duplicates +
 reforwards + refused + lost (reforwards: later copies with more TTL left, a timing effect;
 lost: dropped by a full queue, a link gone, or still travelling at the end).

@@ -12,6 +12,16 @@ pub mod sim;
 pub mod topology;
 
 use clap::{Parser, Subcommand};
+use gnutella::net::download::DownloadError;
+use gnutella::net::launch_options::LaunchError;
+use gnutella::net::shard_protocol::ShardError;
+
+/// Exit status of `launch --shards`/`--processes` when child processes were lost: the
+/// launch went on without them and wrote its report (see `network.lost_shards`).
+pub const EXIT_SHARDS_LOST: i32 = 3;
+/// Exit status of an interrupted download (Ctrl-C): the partial file is kept, and the
+/// same command resumes it (128 + SIGINT, as shells report a Ctrl-C).
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// An unstructured Gnutella 0.6 search network, and the tools to study flooding search.
 #[derive(Debug, Parser)]
@@ -50,5 +60,20 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Sim(args) => sim::run(args),
         Command::Experiment(args) => experiment::run(args),
         Command::Topology(cmd) => topology::run(cmd),
+    }
+}
+
+/// Prints why a command failed and returns the process's exit status: 3 when shards of a
+/// launch were lost, 130 when a download was interrupted, 1 for every other error (and
+/// clap's 2 for a bad command line, before this).
+pub fn fail(e: &(dyn std::error::Error + 'static)) -> i32 {
+    if let Some(DownloadError::Interrupted { part, kept, size }) = e.downcast_ref() {
+        eprintln!("{}", search::interrupted_line(part, *kept, *size));
+        return EXIT_INTERRUPTED;
+    }
+    eprintln!("error: {e}");
+    match e.downcast_ref() {
+        Some(LaunchError::Shard(ShardError::Lost { .. })) => EXIT_SHARDS_LOST,
+        _ => 1,
     }
 }

@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use gnutella::net::clock;
 use gnutella::net::download::{
-    check_file_name, download, sanitize_file_name, DownloadOptions, DownloadRequest, Downloaded,
+    check_file_name, download_until, sanitize_file_name, DownloadOptions, DownloadRequest,
+    Downloaded,
 };
 use gnutella::net::hits::{describe, files_of, FoundFile};
 use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
 use gnutella::net::report::{report_json, NetworkSummary};
 use gnutella::net::share::Share;
+use gnutella::net::signal::stop_signal;
 use gnutella::net::solo::{resolve_v4, SoloFactory};
 use gnutella::net::NetConfig;
 use gnutella::node::record::Recorder;
@@ -26,7 +28,9 @@ Examples:
   gnutella search debian --via 127.0.0.1:6346 --ttl 2 --wait 1
   gnutella search debian --via 127.0.0.1:6346 --download 1 --to ~/Downloads
       fetch the first hit straight from the peer that holds it, verified by SHA-1
-      (a hit that carries no SHA-1 is fetched by index and only its size is checked)
+      (a hit that carries no SHA-1 is fetched by index and only its size is checked).
+      Ctrl-C keeps what arrived in ~/Downloads/.<name>.part and exits with status 130;
+      the same command again resumes it
   gnutella search urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB --via 127.0.0.1:6346
       search by content hash
   gnutella search debian --via 127.0.0.1:6346 --json
@@ -188,7 +192,8 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             options.save_as = Some(sanitize_file_name(&file.record.name)?);
         }
         let request = DownloadRequest::from_hit(file.holder_addr(), &file.record);
-        let done = download(&request, &options).await?;
+        // Ctrl-C keeps what arrived; `cli::fail` says where and how to resume.
+        let done = download_until(&request, &options, stop_signal()).await?;
         let line = download_line(&done);
         if args.json {
             eprintln!("{line}");
@@ -199,21 +204,122 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// What a finished download says: "verified" only when the bytes were compared with a
-/// SHA-1 the hit carried.
+/// What a finished download says: the file's size, what was kept from an earlier run and
+/// fetched by this one, this run's time and rate, and "verified" only when the bytes were
+/// compared with a SHA-1 the hit carried.
 fn download_line(done: &Downloaded) -> String {
+    let mut line = format!(
+        "downloaded {}: {} bytes",
+        done.path.display(),
+        thousands(done.size)
+    );
+    if done.resumed_from > 0 {
+        line.push_str(&format!(
+            " (resumed at {}; fetched {} this time)",
+            thousands(done.resumed_from),
+            thousands(done.bytes_transferred)
+        ));
+    }
+    if let Some(rate) = done.bytes_per_sec() {
+        line.push_str(&format!(
+            " in {:.1} s, {}/s",
+            done.elapsed.as_secs_f64(),
+            indicatif::HumanBytes(rate as u64)
+        ));
+    }
     if done.verified {
-        format!(
-            "downloaded {} ({} bytes, {} verified)",
-            done.path.display(),
-            done.bytes_transferred,
-            done.sha1.to_urn()
-        )
+        line.push_str(&format!("; {} verified", done.sha1.to_urn()));
     } else {
-        format!(
-            "downloaded {} ({} bytes, not verified: the hit carried no SHA-1)",
-            done.path.display(),
-            done.bytes_transferred
-        )
+        line.push_str("; not verified: the hit carried no SHA-1");
+    }
+    line
+}
+
+/// What an interrupted download says: where the partial file is and how to resume it.
+pub fn interrupted_line(part: &std::path::Path, kept: u64, size: u64) -> String {
+    if kept == 0 {
+        return "interrupted before any byte of the file arrived; nothing was kept".to_string();
+    }
+    format!(
+        "interrupted: {} of {} bytes are in {}; run the same command again to resume",
+        thousands(kept),
+        thousands(size),
+        part.display()
+    )
+}
+
+/// `1500000` as `1,500,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gnutella::protocol::Sha1;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    fn done(resumed_from: u64, fetched: u64, verified: bool) -> Downloaded {
+        Downloaded {
+            path: PathBuf::from("/tmp/x.iso"),
+            size: resumed_from + fetched,
+            bytes_transferred: fetched,
+            resumed_from,
+            elapsed: Duration::from_millis(500),
+            sha1: Sha1::of_bytes(b""),
+            verified,
+        }
+    }
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_500_000), "1,500,000");
+    }
+
+    #[test]
+    fn the_final_line_gives_the_size_and_this_runs_bytes_and_rate() {
+        let urn = Sha1::of_bytes(b"").to_urn();
+        assert_eq!(
+            download_line(&done(1_000_000, 500_000, true)),
+            format!(
+                "downloaded /tmp/x.iso: 1,500,000 bytes (resumed at 1,000,000; fetched \
+                 500,000 this time) in 0.5 s, 976.56 KiB/s; {urn} verified"
+            )
+        );
+        assert_eq!(
+            download_line(&done(0, 2048, false)),
+            "downloaded /tmp/x.iso: 2,048 bytes in 0.5 s, 4.00 KiB/s; not verified: the hit \
+             carried no SHA-1"
+        );
+        assert_eq!(
+            download_line(&done(2048, 0, true)),
+            format!(
+                "downloaded /tmp/x.iso: 2,048 bytes (resumed at 2,048; fetched 0 this time); \
+                 {urn} verified"
+            )
+        );
+    }
+
+    #[test]
+    fn an_interruption_says_where_the_partial_file_is() {
+        let part = Path::new("/tmp/.x.iso.part");
+        assert_eq!(
+            interrupted_line(part, 600_000, 1_500_000),
+            "interrupted: 600,000 of 1,500,000 bytes are in /tmp/.x.iso.part; run the same \
+             command again to resume"
+        );
+        assert!(interrupted_line(part, 0, 10).contains("nothing was kept"));
     }
 }

@@ -23,7 +23,10 @@
 //!   bitprint, GGEP `H`), see [`HitRecord::sha1`];
 //! - an interrupted transfer leaves its `.part` file; the next call resumes it with
 //!   `Range: bytes=<len>-`. A `200` answer (the holder ignores ranges) restarts from 0,
-//!   a `416` too (the partial file does not fit the holder's file);
+//!   a `416` too (the partial file does not fit the holder's file). The caller can
+//!   interrupt a download itself ([`download_until`], e.g. on Ctrl-C): every byte received
+//!   by then is written to the `.part` file before [`DownloadError::Interrupted`] says how
+//!   many it holds;
 //! - the `.part` file is not fsync'ed before the rename: a crash may lose the download,
 //!   never expose a wrong file under the final name, since the rename comes after the check.
 //!
@@ -31,10 +34,11 @@
 //! must not happen; the caller (one download per hit) avoids that.
 
 use std::fs::{self, File, OpenOptions};
+use std::future::Future;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use sha1::{Digest, Sha1 as Sha1Hasher};
@@ -43,6 +47,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
+use super::download_progress::{progress_bar, rate};
 use crate::protocol::http::{
     is_safe_file_name, parse_response_head, ByteRangeSpec, ContentRange, HeadError, HeadLimits,
     Headers, Method, Parsed, RequestHead, ResponseHead, Target, Version,
@@ -113,15 +118,28 @@ impl DownloadOptions {
 pub struct Downloaded {
     /// Where the verified file now is.
     pub path: PathBuf,
+    /// The file's size.
+    pub size: u64,
     /// Body bytes received over the network by this call (less than the size on resume).
     pub bytes_transferred: u64,
     /// Bytes of an earlier partial file that were kept.
     pub resumed_from: u64,
+    /// How long this call took, from its start (before connecting) to the file being in
+    /// place.
+    pub elapsed: Duration,
     /// The SHA-1 of the bytes on disk.
     pub sha1: Sha1,
     /// The bytes were compared with a SHA-1 the hit carried (and matched it). `false`
     /// when the hit carried none: then only the size was checked.
     pub verified: bool,
+}
+
+impl Downloaded {
+    /// This call's rate: the bytes it received over the time it took (`None` when it
+    /// received nothing, e.g. a complete partial file was only checked).
+    pub fn bytes_per_sec(&self) -> Option<f64> {
+        rate(self.bytes_transferred, self.elapsed)
+    }
 }
 
 /// Why a download failed.
@@ -151,6 +169,10 @@ pub enum DownloadError {
     Truncated { got: u64, expected: u64 },
     #[error("content SHA-1 {actual} does not match the hit's {expected}; file discarded")]
     Sha1Mismatch { expected: Sha1, actual: Sha1 },
+    /// The caller stopped the download; `part` holds the first `kept` bytes (the next
+    /// download of the same file resumes from there).
+    #[error("interrupted with {kept} of {size} bytes in {}", part.display())]
+    Interrupted { part: PathBuf, kept: u64, size: u64 },
 }
 
 /// Checks a file name from the network before it names anything on disk.
@@ -176,6 +198,18 @@ pub async fn download(
     request: &DownloadRequest,
     options: &DownloadOptions,
 ) -> Result<Downloaded, DownloadError> {
+    download_until(request, options, std::future::pending()).await
+}
+
+/// [`download`], stopped when `stop` resolves (e.g. on Ctrl-C) with
+/// [`DownloadError::Interrupted`], once every byte received is in the `.part` file.
+pub async fn download_until(
+    request: &DownloadRequest,
+    options: &DownloadOptions,
+    stop: impl Future<Output = ()>,
+) -> Result<Downloaded, DownloadError> {
+    let began = Instant::now();
+    let mut stop = std::pin::pin!(stop);
     // Only the name that lands on disk matters here; the hit's own name goes to the
     // holder percent-encoded in a `/get/` target, never into a path.
     let name = options.save_as.as_deref().unwrap_or(&request.name);
@@ -197,13 +231,15 @@ pub async fn download(
 
     let mut last_error = None;
     for (attempt, target) in targets.iter().enumerate() {
-        match fetch_verified(request, options, target, &part_path).await {
+        match fetch_verified(request, options, target, &part_path, &mut stop).await {
             Ok((transferred, resumed_from, sha1)) => {
                 fs::rename(&part_path, &final_path).map_err(file_err(&part_path))?;
                 return Ok(Downloaded {
                     path: final_path,
+                    size: request.size,
                     bytes_transferred: transferred,
                     resumed_from,
+                    elapsed: began.elapsed(),
                     sha1,
                     verified: request.sha1.is_some(),
                 });
@@ -235,13 +271,23 @@ fn file_err(path: &Path) -> impl FnOnce(io::Error) -> DownloadError + '_ {
     }
 }
 
+/// What an interruption says when nothing is being written: what the `.part` holds.
+fn interrupted(part_path: &Path, size: u64) -> DownloadError {
+    DownloadError::Interrupted {
+        part: part_path.to_path_buf(),
+        kept: fs::metadata(part_path).map_or(0, |m| m.len()),
+        size,
+    }
+}
+
 /// Fetches into `part_path` (resuming it if possible) and verifies it; returns the bytes
 /// received, the bytes kept from before and the SHA-1.
-async fn fetch_verified(
+async fn fetch_verified<S: Future<Output = ()> + Unpin>(
     request: &DownloadRequest,
     options: &DownloadOptions,
     target: &Target,
     part_path: &Path,
+    stop: &mut S,
 ) -> Result<(u64, u64, Sha1), DownloadError> {
     let mut have = match fs::metadata(part_path) {
         Ok(meta) if meta.len() <= request.size => meta.len(),
@@ -264,22 +310,139 @@ async fn fetch_verified(
         }
         have = 0;
     }
-    match fetch(request, options, target, part_path, have).await {
+    match fetch(request, options, target, part_path, have, stop).await {
         // The partial file does not fit what the holder has: start again once.
         Err(DownloadError::Status { status: 416, .. }) if have > 0 => {
-            fetch(request, options, target, part_path, 0).await
+            fetch(request, options, target, part_path, 0, stop).await
         }
         other => other,
     }
 }
 
-async fn fetch(
+async fn fetch<S: Future<Output = ()> + Unpin>(
     request: &DownloadRequest,
     options: &DownloadOptions,
     target: &Target,
     part_path: &Path,
     have: u64,
+    stop: &mut S,
 ) -> Result<(u64, u64, Sha1), DownloadError> {
+    let (mut stream, mut buf, start) = tokio::select! {
+        head = ask_holder(request, options, target, have) => head?,
+        _ = &mut *stop => return Err(interrupted(part_path, request.size)),
+    };
+    let expected = request.size - start;
+    let progress = options.progress && request.size >= options.progress_min_size;
+    let progress = progress.then(|| progress_bar(&request.name, request.size, start));
+
+    // A blocking thread hashes and writes while this task reads the socket; buffers are
+    // recycled, so memory stays flat whatever the size.
+    const BUFFERS: usize = 3;
+    let chunk = options.chunk_size.max(4096);
+    let (full_tx, full_rx) = mpsc::channel::<(Vec<u8>, usize)>(BUFFERS);
+    let (empty_tx, mut empty_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        let _ = empty_tx.try_send(vec![0u8; chunk]);
+    }
+    let writer_path = part_path.to_path_buf();
+    let writer =
+        tokio::task::spawn_blocking(move || write_part(&writer_path, start, full_rx, empty_tx));
+
+    let mut got = 0u64;
+    // `Ok(true)`: the caller stopped us, after every byte read was handed to the writer.
+    let received: Result<bool, DownloadError> = async {
+        // Body bytes that arrived with the head come first.
+        let mut pending = buf.split().freeze();
+        while got < expected {
+            let mut buffer = tokio::select! {
+                buffer = empty_rx.recv() => match buffer {
+                    Some(buffer) => buffer,
+                    None => return Ok(false), // the writer failed; its error is reported below
+                },
+                _ = &mut *stop => return Ok(true),
+            };
+            // Buffers keep their length: only the first `filled` bytes count, so no
+            // per-chunk zeroing.
+            buffer.resize(chunk, 0);
+            let want = usize::try_from(expected - got)
+                .unwrap_or(usize::MAX)
+                .min(chunk);
+            let take = pending.len().min(want);
+            buffer[..take].copy_from_slice(&pending[..take]);
+            pending.advance(take);
+            let mut pos = take;
+            while pos < want {
+                let read = tokio::select! {
+                    read = timeout(options.read_timeout, stream.read(&mut buffer[pos..want])) => read,
+                    _ = &mut *stop => {
+                        got += pos as u64;
+                        let _ = full_tx.send((buffer, pos)).await;
+                        return Ok(true);
+                    }
+                };
+                let n = read
+                    .map_err(|_| DownloadError::Timeout("reading the body"))?
+                    .map_err(DownloadError::Network)?;
+                if n == 0 {
+                    got += pos as u64;
+                    let _ = full_tx.send((buffer, pos)).await;
+                    return Err(DownloadError::Truncated { got, expected });
+                }
+                pos += n;
+            }
+            got += want as u64;
+            if let Some(bar) = &progress {
+                bar.inc(want as u64);
+            }
+            if full_tx.send((buffer, want)).await.is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(false)
+    }
+    .await;
+    drop(full_tx);
+    let written = writer
+        .await
+        .map_err(|e| DownloadError::Network(io::Error::other(e)))?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if let Ok(true) = received {
+        return Err(match written {
+            Ok((kept, _)) => DownloadError::Interrupted {
+                part: part_path.to_path_buf(),
+                kept,
+                size: request.size,
+            },
+            Err(_) => interrupted(part_path, request.size),
+        });
+    }
+    received?;
+    let (total, actual) = written.map_err(file_err(part_path))?;
+    if total != request.size {
+        return Err(DownloadError::Truncated {
+            got: total,
+            expected: request.size,
+        });
+    }
+    if let Some(expected) = request.sha1 {
+        if actual != expected {
+            let _ = fs::remove_file(part_path);
+            return Err(DownloadError::Sha1Mismatch { expected, actual });
+        }
+    }
+    Ok((got, start, actual))
+}
+
+/// Connects, sends the request and reads the answer's head; returns the stream, the body
+/// bytes that came with the head and the offset the body starts at.
+async fn ask_holder(
+    request: &DownloadRequest,
+    options: &DownloadOptions,
+    target: &Target,
+    have: u64,
+) -> Result<(TcpStream, BytesMut, u64), DownloadError> {
     let addr = request.addr;
     let mut stream = timeout(options.connect_timeout, TcpStream::connect(addr))
         .await
@@ -351,106 +514,7 @@ async fn fetch(
             })
         }
     };
-    let expected = request.size - start;
-
-    let progress = (options.progress && request.size >= options.progress_min_size).then(|| {
-        let bar = indicatif::ProgressBar::new(request.size);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        // The hit's name is no longer checked, so keep its control characters (escape
-        // sequences) off the terminal.
-        bar.set_message(
-            request
-                .name
-                .chars()
-                .map(|c| if c.is_control() { '_' } else { c })
-                .collect::<String>(),
-        );
-        bar.set_position(start);
-        bar
-    });
-
-    // A blocking thread hashes and writes while this task reads the socket; buffers are
-    // recycled, so memory stays flat whatever the size.
-    const BUFFERS: usize = 3;
-    let chunk = options.chunk_size.max(4096);
-    let (full_tx, full_rx) = mpsc::channel::<(Vec<u8>, usize)>(BUFFERS);
-    let (empty_tx, mut empty_rx) = mpsc::channel::<Vec<u8>>(BUFFERS);
-    for _ in 0..BUFFERS {
-        let _ = empty_tx.try_send(vec![0u8; chunk]);
-    }
-    let writer_path = part_path.to_path_buf();
-    let writer =
-        tokio::task::spawn_blocking(move || write_part(&writer_path, start, full_rx, empty_tx));
-
-    let mut got = 0u64;
-    let received: Result<(), DownloadError> = async {
-        // Body bytes that arrived with the head come first.
-        let mut pending = buf.split().freeze();
-        while got < expected {
-            let Some(mut buffer) = empty_rx.recv().await else {
-                return Ok(()); // the writer failed; its error is reported below
-            };
-            // Buffers keep their length: only the first `filled` bytes count, so no
-            // per-chunk zeroing.
-            buffer.resize(chunk, 0);
-            let want = usize::try_from(expected - got)
-                .unwrap_or(usize::MAX)
-                .min(chunk);
-            let take = pending.len().min(want);
-            buffer[..take].copy_from_slice(&pending[..take]);
-            pending.advance(take);
-            let mut pos = take;
-            while pos < want {
-                let n = timeout(options.read_timeout, stream.read(&mut buffer[pos..want]))
-                    .await
-                    .map_err(|_| DownloadError::Timeout("reading the body"))?
-                    .map_err(DownloadError::Network)?;
-                if n == 0 {
-                    got += pos as u64;
-                    let _ = full_tx.send((buffer, pos)).await;
-                    return Err(DownloadError::Truncated { got, expected });
-                }
-                pos += n;
-            }
-            got += want as u64;
-            if let Some(bar) = &progress {
-                bar.inc(want as u64);
-            }
-            if full_tx.send((buffer, want)).await.is_err() {
-                return Ok(());
-            }
-        }
-        Ok(())
-    }
-    .await;
-    drop(full_tx);
-    let written = writer
-        .await
-        .map_err(|e| DownloadError::Network(io::Error::other(e)))?;
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
-    }
-    received?;
-    let (total, actual) = written.map_err(file_err(part_path))?;
-    if total != request.size {
-        return Err(DownloadError::Truncated {
-            got: total,
-            expected: request.size,
-        });
-    }
-    if let Some(expected) = request.sha1 {
-        if actual != expected {
-            let _ = fs::remove_file(part_path);
-            return Err(DownloadError::Sha1Mismatch { expected, actual });
-        }
-    }
-    Ok((got, start, actual))
+    Ok((stream, buf, start))
 }
 
 async fn read_response_head(

@@ -23,6 +23,29 @@ pub struct NetworkSummary {
     pub rss_peak_bytes: Option<u64>,
     #[serde(flatten)]
     pub totals: NetTotals,
+    /// Child processes of a sharded launch that ended before handing over their counts
+    /// (absent when none did): their peers' counts are missing from every record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost_shards: Vec<LostShard>,
+}
+
+/// A child process of a sharded launch that ended before the parent had its counts.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LostShard {
+    /// The shard's number (0-based, in the order the shards were started).
+    pub shard: usize,
+    /// Config ids of the peers it ran.
+    pub peers: Vec<String>,
+    /// Milliseconds from the launch's start until the parent saw it end.
+    pub at_ms: f64,
+    /// How it ended: `killed by signal 9 (SIGKILL)`, `exited with status 1`, ...
+    pub why: String,
+    /// The last line it wrote to stderr, if it wrote any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    /// Workload queries from its peers that were due after it ended, so never started.
+    #[serde(default)]
+    pub queries_not_run: usize,
 }
 
 /// The whole report as JSON.

@@ -13,16 +13,19 @@
 //!
 //! Children ignore Ctrl-C (the terminal sends it to the whole process group): the parent
 //! decides when they stop, after collecting their counts; if the parent dies, a child's
-//! stdin closes and it stops too.
+//! stdin closes and it stops too. A child that dies is noticed whatever the parent is
+//! doing ([`shard_children`](super::shard_children)); the launch goes on with the others
+//! and its report names the lost shards, since a long run's numbers from the survivors are
+//! worth more than an error. A child waiting for its overlay also listens to the parent,
+//! so a parent that stops waiting (a loss, Ctrl-C) gets its report at once.
 
 use std::net::SocketAddrV4;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
 
 use super::clock;
 use super::from_config::ConfigFactory;
@@ -31,68 +34,12 @@ use super::launch_options::{
 };
 use super::network::{bind_all, Network, RemoteLink};
 use super::report::{peak_rss_bytes, NetworkSummary};
+use super::shard_children::{Children, Heard, ShardSpec};
 use super::shard_protocol::{ChildReport, ShardError, ToChild, ToParent};
-use super::signal::stop_signal;
+use super::signal::StopFlag;
 use crate::node::record::{merge_records, QueryRecord, Recorder};
-use crate::node::SearchRequest;
+use crate::node::{SearchRequest, Time};
 use crate::topology::TopologyConfig;
-
-fn child_err(shard: usize, what: impl Into<String>) -> ShardError {
-    ShardError::Child {
-        shard,
-        what: what.into(),
-    }
-}
-
-struct ChildShard {
-    index: usize,
-    members: Vec<usize>,
-    process: Child,
-    stdin: ChildStdin,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl ChildShard {
-    async fn send(&mut self, msg: ToChild) -> Result<(), ShardError> {
-        let mut bytes = msg.to_string().into_bytes();
-        bytes.push(b'\n');
-        self.stdin
-            .write_all(&bytes)
-            .await
-            .map_err(|e| child_err(self.index, e.to_string()))?;
-        self.stdin
-            .flush()
-            .await
-            .map_err(|e| child_err(self.index, e.to_string()))
-    }
-
-    async fn recv(&mut self) -> Result<ToParent, ShardError> {
-        match self.lines.next_line().await {
-            Ok(Some(line)) => line
-                .parse()
-                .map_err(|e: super::shard_protocol::BadLine| child_err(self.index, e.to_string())),
-            Ok(None) => Err(child_err(self.index, "exited")),
-            Err(e) => Err(child_err(self.index, e.to_string())),
-        }
-    }
-
-    /// What `pick` takes from the next message, which must be the kind `want` names (a
-    /// `FAIL` is the child's error).
-    async fn expect<T>(
-        &mut self,
-        want: &str,
-        pick: impl FnOnce(ToParent) -> Result<T, ToParent>,
-    ) -> Result<T, ShardError> {
-        match pick(self.recv().await?) {
-            Ok(msg) => Ok(msg),
-            Err(ToParent::Fail(why)) => Err(child_err(self.index, format!("FAIL {why}"))),
-            Err(other) => Err(child_err(
-                self.index,
-                format!("expected {want}, got {}", other.word()),
-            )),
-        }
-    }
-}
 
 /// Which shard each peer goes to: contiguous blocks of near-equal size.
 pub fn partition(peers: usize, shards: usize) -> Vec<Vec<usize>> {
@@ -106,103 +53,71 @@ pub fn partition(peers: usize, shards: usize) -> Vec<Vec<usize>> {
     out
 }
 
-/// The parent side of a sharded launch.
+/// The parent side of a sharded launch. A child that dies is announced, left out, and
+/// named in the report's `network.lost_shards`; the launch goes on with the others and
+/// still writes its report, then fails with [`ShardError::Lost`].
 pub async fn launch_sharded(
     config: TopologyConfig,
     options: LaunchOptions,
 ) -> Result<(), LaunchError> {
     let started = Instant::now();
-    let shards = partition(config.peers.len(), options.shards.unwrap_or(1));
+    // One listener for the whole launch: a Ctrl-C between two phases is not missed.
+    let stop = StopFlag::install();
     let epoch = clock::epoch_unix_micros();
-    let mut children = Vec::with_capacity(shards.len());
-    for (index, members) in shards.into_iter().enumerate() {
-        let list: Vec<String> = members.iter().map(|m| m.to_string()).collect();
-        let mut cmd = Command::new(options.exe.as_ref());
-        cmd.arg("launch")
-            .arg(&options.config)
-            .arg("--shard-members")
-            .arg(list.join(","))
-            .arg("--epoch-us")
-            .arg(epoch.to_string())
-            .arg("--overlay-timeout")
-            .arg(options.overlay_timeout.as_secs_f64().to_string());
-        if options.deflate {
-            cmd.arg("--deflate");
-        }
-        if let Some(threads) = options.threads {
-            cmd.arg("--threads").arg(threads.to_string());
-        }
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let mut process = cmd.spawn().map_err(ShardError::Spawn)?;
-        let (Some(stdin), Some(stdout)) = (process.stdin.take(), process.stdout.take()) else {
-            return Err(ShardError::Spawn(std::io::Error::other("no pipes to the child")).into());
-        };
-        children.push(ChildShard {
-            index,
+    let specs = partition(config.peers.len(), options.shards.unwrap_or(1))
+        .into_iter()
+        .map(|members| ShardSpec {
+            command: child_command(&options, &members, epoch),
+            peers: members
+                .iter()
+                .filter_map(|&m| config.peers.get(m).map(|p| p.id.clone()))
+                .collect(),
             members,
-            process,
-            stdin,
-            lines: BufReader::new(stdout).lines(),
-        });
+        })
+        .collect();
+    let mut children = Children::spawn(specs, started).await?;
+    let result = drive(&config, &options, &mut children, &stop, started).await;
+    children.stop().await;
+    let (mut summary, records) = result?;
+    summary.lost_shards = children.lost().to_vec();
+    finish_report(&options, &summary, &records)?;
+    match children.lost_error() {
+        Some(lost) => Err(lost.into()),
+        None => Ok(()),
     }
-    let result = drive(&config, &options, &mut children, started).await;
-    for child in &mut children {
-        let _ = child.send(ToChild::Stop).await;
-    }
-    for child in &mut children {
-        if tokio::time::timeout(Duration::from_secs(5), child.process.wait())
-            .await
-            .is_err()
-        {
-            let _ = child.process.kill().await;
-        }
-    }
-    let (summary, records) = result?;
-    finish_report(&options, &summary, &records)
 }
 
+/// The command line of the child that runs `members`.
+fn child_command(options: &LaunchOptions, members: &[usize], epoch: u64) -> Command {
+    let list: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+    let mut cmd = Command::new(options.exe.as_ref());
+    cmd.arg("launch")
+        .arg(&options.config)
+        .arg("--shard-members")
+        .arg(list.join(","))
+        .arg("--epoch-us")
+        .arg(epoch.to_string())
+        .arg("--overlay-timeout")
+        .arg(options.overlay_timeout.as_secs_f64().to_string());
+    if options.deflate {
+        cmd.arg("--deflate");
+    }
+    if let Some(threads) = options.threads {
+        cmd.arg("--threads").arg(threads.to_string());
+    }
+    cmd
+}
+
+/// Runs the phases of a sharded launch; returns what the shards still running at the
+/// end recorded. A loss before the overlay is up skips the workload (the overlay cannot
+/// come up without the lost peers); a loss after it does not.
 async fn drive(
     config: &TopologyConfig,
     options: &LaunchOptions,
-    children: &mut [ChildShard],
+    children: &mut Children,
+    stop: &StopFlag,
     started: Instant,
 ) -> Result<(NetworkSummary, Vec<QueryRecord>), LaunchError> {
-    let mut addrs: Vec<Option<SocketAddrV4>> = vec![None; config.peers.len()];
-    for child in children.iter_mut() {
-        loop {
-            match child.recv().await? {
-                ToParent::Ready => break,
-                ToParent::Bound { peer, addr } => {
-                    if let Some(slot) = addrs.get_mut(peer) {
-                        *slot = Some(addr);
-                    }
-                }
-                other => {
-                    return Err(child_err(
-                        child.index,
-                        format!("expected BOUND or READY, got {}", other.word()),
-                    )
-                    .into())
-                }
-            }
-        }
-    }
-    let table: Vec<SocketAddrV4> = addrs
-        .iter()
-        .map(|a| a.unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0)))
-        .collect();
-    let listed = config.peers.len() <= MAX_LISTED_PEERS;
-    for (i, peer) in config.peers.iter().enumerate().filter(|_| listed) {
-        if let Some(addr) = addrs.get(i).copied().flatten() {
-            println!("peer {:<8} listening on {addr}", peer.id);
-        }
-    }
-    for child in children.iter_mut() {
-        child.send(ToChild::Addrs(table.clone())).await?;
-    }
     let mut summary = NetworkSummary {
         name: config.name.clone(),
         peers: config.peers.len(),
@@ -210,56 +125,78 @@ async fn drive(
         processes: children.len(),
         ..NetworkSummary::default()
     };
-    let up = async {
-        for child in children.iter_mut() {
-            child
-                .expect("UP", |m| match m {
-                    ToParent::Up => Ok(()),
-                    other => Err(other),
-                })
-                .await?;
-        }
-        Ok::<(), ShardError>(())
+    let addrs = tokio::select! {
+        addrs = bound_addresses(children, config.peers.len()) => addrs,
+        _ = stop.wait() => None,
     };
-    let overlay = tokio::select! {
-        up = tokio::time::timeout(options.overlay_timeout + Duration::from_secs(5), up) => Some(up),
-        _ = stop_signal() => None,
+    // Nothing ran yet: the children are waiting for addresses, not asked for reports.
+    let Some(addrs) = addrs else {
+        summary.rss_peak_bytes = peak_rss_bytes();
+        return Ok((summary, Vec::new()));
     };
-    match overlay {
-        Some(Ok(Ok(()))) => {
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
-            summary.overlay_up_ms = Some(ms);
-            println!(
-                "overlay up: {} peers, {} links, {} processes in {ms:.0} ms",
-                summary.peers, summary.links, summary.processes
-            );
-            if options.run_workload {
-                let work = run_sharded_workload(config, children, options.quiet);
-                tokio::select! {
-                    done = work => done?,
-                    _ = stop_signal() => {}
-                }
-            } else {
-                println!("running until Ctrl-C");
-                stop_signal().await;
-            }
+    let listed = config.peers.len() <= MAX_LISTED_PEERS;
+    for (peer, addr) in config.peers.iter().zip(&addrs).filter(|_| listed) {
+        if let Some(addr) = addr {
+            println!("peer {:<8} listening on {addr}", peer.id);
         }
-        Some(Ok(Err(e))) => return Err(e.into()),
+    }
+    let table: Vec<SocketAddrV4> = addrs
+        .iter()
+        .map(|a| a.unwrap_or(SocketAddrV4::new(std::net::Ipv4Addr::UNSPECIFIED, 0)))
+        .collect();
+    let lost_before = children.lost().len();
+    let everyone = children.running();
+    let addrs = ToChild::Addrs(table);
+    let up = tokio::select! {
+        up = tokio::time::timeout(
+            options.overlay_timeout + Duration::from_secs(5),
+            children.ask(&everyone, &addrs, true, |m| match m {
+                ToParent::Up => Ok(()),
+                other => Err(other),
+            }),
+        ) => Some(up),
+        _ = stop.wait() => None,
+    };
+    match up {
         Some(Err(_)) => {
             return Err(ShardError::OverlayTimeout(options.overlay_timeout.as_secs_f64()).into())
+        }
+        // A shard lost: the overlay cannot come up, collect what the others have.
+        Some(Ok(_)) if children.lost().len() > lost_before => {}
+        Some(Ok(answers)) => {
+            if let Some((shard, Err(why))) = answers.into_iter().find(|(_, a)| a.is_err()) {
+                return Err(ShardError::Child {
+                    shard,
+                    what: format!("FAIL {why}"),
+                }
+                .into());
+            }
+            if !stop.is_raised() {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                summary.overlay_up_ms = Some(ms);
+                println!(
+                    "overlay up: {} peers, {} links, {} processes in {ms:.0} ms",
+                    summary.peers, summary.links, summary.processes
+                );
+                run_or_wait(config, options, children, stop).await;
+            }
         }
         None => {}
     }
     let mut parts = Vec::new();
     summary.rss_peak_bytes = peak_rss_bytes();
-    for child in children.iter_mut() {
-        child.send(ToChild::Report).await?;
-        let report = child
-            .expect("REPORT", |m| match m {
-                ToParent::Report(report) => Ok(report),
-                other => Err(other),
-            })
-            .await?;
+    let running = children.running();
+    let reports = children
+        .ask(&running, &ToChild::Report, false, |m| match m {
+            ToParent::Report(report) => Ok(report),
+            other => Err(other),
+        })
+        .await;
+    for (shard, report) in reports {
+        let report = report.map_err(|why| ShardError::Child {
+            shard,
+            what: format!("FAIL {why}"),
+        })?;
         summary.totals.add(&report.totals);
         if let Some(rss) = report.rss_peak_bytes {
             summary.rss_peak_bytes = Some(summary.rss_peak_bytes.unwrap_or(0) + rss);
@@ -269,62 +206,120 @@ async fn drive(
     Ok((summary, merge_records(parts)))
 }
 
-async fn run_sharded_workload(
+/// Every peer's listening address, by config index, once every child said READY; `None`
+/// when a child was lost first (nothing can be launched without its peers).
+async fn bound_addresses(
+    children: &mut Children,
+    peers: usize,
+) -> Option<Vec<Option<SocketAddrV4>>> {
+    let mut addrs = vec![None; peers];
+    let mut pending = children.running();
+    while !pending.is_empty() {
+        match children.next().await? {
+            Heard::Said(shard, ToParent::Bound { peer, addr })
+                if children.members(shard).contains(&peer) =>
+            {
+                if let Some(slot) = addrs.get_mut(peer) {
+                    *slot = Some(addr);
+                }
+            }
+            Heard::Said(shard, ToParent::Ready) if pending.contains(&shard) => {
+                pending.retain(|&p| p != shard);
+            }
+            Heard::Said(shard, other) => {
+                children.unasked(shard, &other);
+                return None;
+            }
+            Heard::Lost(_) => return None,
+            Heard::Ended(_) => {}
+        }
+    }
+    Some(addrs)
+}
+
+/// The workload, or waiting for Ctrl-C, until done or stopped.
+async fn run_or_wait(
     config: &TopologyConfig,
-    children: &mut [ChildShard],
-    quiet: Duration,
-) -> Result<(), ShardError> {
+    options: &LaunchOptions,
+    children: &mut Children,
+    stop: &StopFlag,
+) {
+    if options.run_workload {
+        tokio::select! {
+            _ = run_sharded_workload(config, children, options.quiet) => {}
+            _ = stop.wait() => {}
+        }
+    } else {
+        println!("running until Ctrl-C");
+        tokio::select! {
+            _ = children.watch() => println!("every shard has ended"),
+            _ = stop.wait() => {}
+        }
+    }
+}
+
+async fn run_sharded_workload(config: &TopologyConfig, children: &mut Children, quiet: Duration) {
     let mut queries: Vec<_> = config.workload.queries.iter().collect();
     queries.sort_by_key(|q| q.at_ms);
     let started = Instant::now();
     for q in queries {
-        tokio::time::sleep_until((started + Duration::from_millis(q.at_ms)).into()).await;
+        let due = started + Duration::from_millis(q.at_ms);
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.into()) => {}
+            // Only ends when every child has: then nothing more can be asked.
+            _ = children.watch() => return,
+        }
         let Some(index) = config.peer_index(&q.from) else {
             continue;
         };
-        let Some(child) = children.iter_mut().find(|c| c.members.contains(&index)) else {
+        let Some(shard) = children.shard_of(index) else {
             continue;
         };
-        child
-            .send(ToChild::Search {
-                peer: index,
-                ttl: config.ttl_of(q),
-                words: q.words.clone(),
-            })
-            .await?;
-        child
-            .expect("GUID", |m| match m {
+        if !children.is_running(shard) {
+            children.note_query_not_run(shard);
+            continue;
+        }
+        let search = ToChild::Search {
+            peer: index,
+            ttl: config.ttl_of(q),
+            words: q.words.clone(),
+        };
+        let answers = children
+            .ask(&[shard], &search, false, |m| match m {
                 ToParent::Guid(guid) => Ok(guid),
                 other => Err(other),
             })
-            .await?;
+            .await;
+        match answers.first() {
+            Some((_, Ok(_))) => {}
+            Some((_, Err(why))) => {
+                log::warn!("query {:?} from {} not started: {why}", q.words, q.from)
+            }
+            None => children.note_query_not_run(shard),
+        }
     }
-    settle_children(children, quiet, Duration::from_secs(10)).await
+    settle_children(children, quiet, Duration::from_secs(10)).await;
 }
 
-/// Waits until no child has seen a frame for `quiet` (or `max` passed).
-async fn settle_children(
-    children: &mut [ChildShard],
-    quiet: Duration,
-    max: Duration,
-) -> Result<(), ShardError> {
+/// Waits until no running child has seen a frame for `quiet` (or `max` passed).
+async fn settle_children(children: &mut Children, quiet: Duration, max: Duration) {
     let started = Instant::now();
     let called = clock::now();
     loop {
-        let mut last = called;
-        for child in children.iter_mut() {
-            child.send(ToChild::Status).await?;
-            let at = child
-                .expect("STATUS", |m| match m {
-                    ToParent::Status(at) => Ok(at),
-                    other => Err(other),
-                })
-                .await?;
-            last = last.max(at);
-        }
+        let running = children.running();
+        let answers = children
+            .ask(&running, &ToChild::Status, false, |m| match m {
+                ToParent::Status(at) => Ok(at),
+                other => Err(other),
+            })
+            .await;
+        let last = answers
+            .into_iter()
+            .filter_map(|(_, at)| at.ok())
+            .fold(called, Time::max);
         let idle = clock::now().saturating_sub(last);
         if idle.0 >= quiet.as_micros() as u64 || started.elapsed() >= max {
-            return Ok(());
+            return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -380,6 +375,8 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
     };
     let addrs: Vec<SocketAddrV4> = match line.parse()? {
         ToChild::Addrs(addrs) => addrs,
+        // The launch ended before it began (another shard could not start).
+        ToChild::Stop => return Ok(()),
         other => return Err(format!("expected ADDRS from the parent, got {other}").into()),
     };
     let local_of: std::collections::HashMap<usize, usize> = options
@@ -435,11 +432,25 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
             .zip(&config.peers)
             .map(|(&addr, p)| (addr, p.id.as_str())),
     );
-    match network.wait_overlay(options.overlay_timeout).await {
-        Ok(_) => say(&mut out, ToParent::Up).await?,
-        Err(e) => say(&mut out, ToParent::Fail(e.to_string())).await?,
+    // The parent may stop waiting first (another shard was lost, or Ctrl-C): its next
+    // line ends our wait too, and is then handled like any other.
+    let mut early = None;
+    let overlay = tokio::select! {
+        up = network.wait_overlay(options.overlay_timeout) => up.map(|_| ()).map_err(|e| e.to_string()),
+        line = input.next_line() => {
+            early = Some(line?);
+            Err("the parent stopped waiting for the overlay".to_string())
+        }
+    };
+    match overlay {
+        Ok(()) => say(&mut out, ToParent::Up).await?,
+        Err(why) => say(&mut out, ToParent::Fail(why)).await?,
     }
-    while let Some(line) = input.next_line().await? {
+    let mut next = match early {
+        Some(line) => line,
+        None => input.next_line().await?,
+    };
+    while let Some(line) = next.take() {
         let reply = match line.parse::<ToChild>() {
             Err(e) => ToParent::Fail(e.to_string()),
             Ok(ToChild::Stop) => break,
@@ -462,6 +473,7 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
             })),
         };
         say(&mut out, reply).await?;
+        next = input.next_line().await?;
     }
     network.shutdown().await;
     say(&mut out, ToParent::Stopped).await?;

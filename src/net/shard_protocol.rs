@@ -32,6 +32,18 @@ pub enum ShardError {
     Child { shard: usize, what: String },
     #[error("the overlay was not up after {0:.1} s")]
     OverlayTimeout(f64),
+    /// Children ended before handing over their counts. The launch still finished with
+    /// the others and wrote its report (`network.lost_shards` names the lost ones); the
+    /// command line exits with status 3 for this.
+    #[error(
+        "{lost} of {shards} shards lost ({first}); the results cover only the surviving shards"
+    )]
+    Lost {
+        lost: usize,
+        shards: usize,
+        /// The first loss, in words.
+        first: String,
+    },
 }
 
 /// What a child reports at the end: its peers' records (those of queries it only
