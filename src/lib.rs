@@ -11,6 +11,8 @@
 //! | [`net`] | the tokio driver: real peers over TCP, HTTP transfers |
 //! | [`sim`] | the discrete-event driver: many nodes over virtual links |
 //! | [`experiment`] | workloads, per-query records, reports and plots |
+//! | [`validate`] | (a leaf under all of them) one policy for user input: TTL ranges, search
+//! words, writable output paths |
 
 pub mod experiment;
 pub mod net;
@@ -18,3 +20,4 @@ pub mod node;
 pub mod protocol;
 pub mod sim;
 pub mod topology;
+pub mod validate;

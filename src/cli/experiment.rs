@@ -33,6 +33,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let spec = ExperimentSpec::load(&args.spec)?;
+    gnutella::validate::check_output_dir(&args.out, true).map_err(|e| format!("--out: {e}"))?;
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))

@@ -47,12 +47,12 @@ pub struct Args {
     /// Default: a topology config's own settings, else flood.
     #[arg(long)]
     pub strategy: Option<StrategySpec>,
-    /// TTL of each query (a random walk's length limit for walk:K).
-    #[arg(long, default_value_t = 7)]
+    /// TTL of each query, 1 to 255 (a random walk's length limit for walk:K).
+    #[arg(long, default_value_t = 7, value_parser = gnutella::validate::parse_ttl)]
     pub ttl: u8,
     /// Broadcast limit (hops + TTL) enforced by every node; default: a topology config's
     /// own, else max(7, --ttl).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    #[arg(long, value_parser = gnutella::validate::parse_ttl)]
     pub max_ttl: Option<u8>,
     /// Number of queries (generated workloads).
     #[arg(long, default_value_t = 100)]

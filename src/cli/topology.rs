@@ -95,8 +95,8 @@ pub struct GenArgs {
     /// Default one-way link latency in milliseconds for the simulator.
     #[arg(long)]
     pub latency_ms: Option<f64>,
-    /// Default query TTL written to the config.
-    #[arg(long)]
+    /// Default query TTL written to the config, 1 to 255.
+    #[arg(long, value_parser = gnutella::validate::parse_ttl)]
     pub ttl: Option<u8>,
 }
 
@@ -164,6 +164,9 @@ fn key_value(part: &str) -> Result<(String, String), String> {
 
 fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
     let spec = spec_of(&args)?;
+    if let Some(path) = &args.out {
+        gnutella::validate::check_output_file(path).map_err(|e| format!("--out: {e}"))?;
+    }
     let graph = spec.generate(args.seed)?;
     let mut defaults = Defaults {
         seed: args.seed,
