@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use gnutella::experiment::spec::ExperimentSpec;
 use gnutella::experiment::sweep::{run_sweep, write_outputs};
 
@@ -26,9 +24,6 @@ pub struct Args {
     /// Simulations run at the same time (default: the number of CPU cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -38,16 +33,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(spec.run_count() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} runs  {msg}")
-            .map_err(|e| e.to_string())?
-            .progress_chars("=> "),
-    );
+    let bar = super::progress::bar(spec.run_count() as u64, "runs");
     let results = run_sweep(&spec, jobs, &|run| {
         bar.set_message(format!(
             "{} {} ttl={} seed={}",

@@ -6,7 +6,9 @@
 pub mod demo;
 pub mod experiment;
 pub mod launch;
+pub mod memory_check;
 pub mod peer;
+pub mod progress;
 pub mod search;
 pub mod sim;
 pub mod topology;
@@ -19,6 +21,10 @@ use clap::{Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No progress bars, spinners or memory notes on stderr (they are never drawn when
+    /// stderr is not a terminal).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +48,8 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    progress::set_quiet(cli.quiet);
+    progress::observe_library_tasks();
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Peer(args) => peer::run(args),
