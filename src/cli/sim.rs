@@ -33,7 +33,14 @@ Examples:
   gnutella sim --gen random:n=2000,d=6 --churn 60000:20000 --loss 0.01 --latency 5..50
 
 Topology SPECs are KIND:key=value,... (ring, line, star, complete, grid, torus, tree,
-random, gnp, regular, ba, ws, plrg). The same seed and inputs give byte-identical output.";
+random, gnp, regular, ba, ws, plrg). The same seed and inputs give byte-identical output.
+
+How long (release build, one core of a 2-core machine): every example above takes under
+2 s except the ba:n=100000 one, about 10 minutes and 2 GB (each of its 1,000 floods
+reaches all 100,000 peers; --queries 100 takes 36 s). On a terminal a bar shows searches
+started, messages delivered and an ETA (--quiet hides it). A run whose memory estimate
+(an upper bound: every search reaching every peer) exceeds the memory available is
+refused before it allocates; --force runs it anyway.";
 
 /// Arguments of `gnutella sim`.
 #[derive(Debug, clap::Args)]

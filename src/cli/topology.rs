@@ -30,7 +30,9 @@ const STATS_EXAMPLES: &str = "\
 Examples:
   gnutella topology stats topology-configs/quickstart.json
   gnutella topology stats ../shared/data/topologies/p2p-Gnutella08.txt --json
-  gnutella topology stats --gen ba:n=1000000,m=2 --seed 3";
+  gnutella topology stats --gen ba:n=1000000,m=2 --seed 3
+      about 5 s: most of it breadth-first searches for the distance estimates (a bar
+      shows them on a terminal; --quiet hides it)";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

@@ -10,19 +10,20 @@
 //!
 //! | run | peak RSS | formula |
 //! |---|---|---|
-//! | `--gen ring:n=1000000 --ttl 1 --queries 1` | 443 MB | 729 MB |
-//! | `--gen random:n=2000000,d=4 --ttl 1 --queries 1` | 922 MB | 1506 MB |
-//! | `--gen random:n=1000000,d=4 --ttl 12 --queries 1` | 714 MB | 753 MB |
-//! | `--gen random:n=1000000,d=4 --ttl 12 --queries 4` | 945 MB | 1008 MB |
-//! | `--gen ba:n=100000,m=2 --queries 40` | 399 MB | 407 MB |
-//! | `--gen ba:n=100000,m=2 --queries 100` | 661 MB | 917 MB |
-//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1508 MB | 1817 MB |
-//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` | 1.9 GB | 3.5 GB |
+//! | `--gen ring:n=1000000 --ttl 1 --queries 1` | 443 MB | 739 MB |
+//! | `--gen random:n=2000000,d=4 --ttl 1 --queries 1` | 922 MB | 1526 MB |
+//! | `--gen random:n=1000000,d=4 --ttl 12 --queries 1` | 714 MB | 763 MB |
+//! | `--gen random:n=1000000,d=4 --ttl 12 --queries 4` | 945 MB | 1048 MB |
+//! | `--gen ba:n=100000,m=2 --queries 40` | 399 MB | 447 MB |
+//! | `--gen ba:n=100000,m=2 --queries 100` | 661 MB | 675 MB |
+//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1508 MB | 1575 MB |
+//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` | 1.9 GB | 3.0 GB |
+//! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`scripts/bench-sim.sh b`) | 1361 MB | 1428 MB |
 //!
 //! Per peer 440 bytes (link offsets, node slot, placement), per link 24 bytes; a peer a
 //! search reaches costs 180 bytes more (its node is built on first use), and each search
-//! it remembers 85 bytes (duplicate table and reverse routes; at most two generations of
-//! `seen_capacity`), each cached answer 90 bytes (at most `cache.capacity`). The formula
+//! it remembers 95 bytes (duplicate table and reverse routes, at most `seen_capacity`),
+//! each cached answer 90 bytes (at most `cache.capacity`). The formula
 //! assumes every search reaches every peer (a flood that covers the graph), so it is an
 //! upper bound: walkers, small TTLs and cache answers stay well below it.
 //!
@@ -38,7 +39,7 @@ pub const BYTES_PER_LINK: u64 = 24;
 /// Bytes of a node built when a search first reaches its peer.
 pub const BYTES_PER_REACHED_PEER: u64 = 180;
 /// Bytes per search a node remembers (duplicate detection and reverse routes).
-pub const BYTES_PER_HELD_SEARCH: u64 = 85;
+pub const BYTES_PER_HELD_SEARCH: u64 = 95;
 /// Bytes per entry of a node's result cache.
 pub const BYTES_PER_CACHE_ENTRY: u64 = 90;
 /// Generator peak per node and per link.
@@ -59,9 +60,10 @@ pub struct SimShape {
 }
 
 impl SimShape {
-    /// Searches a node holds at once, at most: two generations of its table.
+    /// Searches a node holds at once, at most (its table's two generations together
+    /// hold at most `seen_capacity`).
     pub fn held_searches(&self) -> u64 {
-        self.queries.min(self.seen_capacity.saturating_mul(2))
+        self.queries.min(self.seen_capacity)
     }
 
     /// Cache entries a node holds at most.
@@ -194,12 +196,21 @@ mod tests {
             cache_capacity: 0,
         };
         assert!((399e6..450e6).contains(&(ba.estimate_bytes() as f64)));
-        // A thousand searches are held at most two table generations deep.
+        // A node holds at most `seen_capacity` searches: the benchmark's million-peer
+        // run with --seen-capacity 8 and 1000 floods peaked at 1361 MB.
         let many = SimShape {
             queries: 1000,
             ..ba
         };
-        assert_eq!(many.held_searches(), 128);
+        assert_eq!(many.held_searches(), 64);
+        let bench = SimShape {
+            peers: 1_000_000,
+            links: 2_000_000,
+            queries: 1000,
+            seen_capacity: 8,
+            cache_capacity: 0,
+        };
+        assert!((1361e6..1500e6).contains(&(bench.estimate_bytes() as f64)));
     }
 
     #[test]
