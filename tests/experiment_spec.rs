@@ -90,7 +90,7 @@ fn errors_name_the_file_the_key_and_the_problem() {
         ),
         (
             r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [0]}"#,
-            "TTLs must be >= 1",
+            "from 1 to 255",
         ),
         (
             r#"{"topologies": ["ring:n=5"], "strategies": ["flood"], "ttls": [1], "ttls_by_strategy": {"ring": [2]}}"#,

@@ -125,21 +125,25 @@ async fn scripted_neighbour(answers: Vec<(u8, QueryHit)>) -> (SocketAddrV4, Join
         servent_guid: Some(NEIGHBOUR),
     };
     let task = tokio::spawn(async move {
-        let Ok((mut stream, remote)) = listener.accept().await else {
-            return;
-        };
-        let limits = HandshakeLimits::default();
-        let Ok((_, mut buf)) = accept(
-            &mut stream,
-            BytesMut::new(),
-            &me,
-            Some(remote),
-            &limits,
-            |_| Ok(()),
-        )
-        .await
-        else {
-            return;
+        // Like any peer, it accepts again after a handshake that did not finish (the
+        // searcher probes once before it joins).
+        let (mut stream, mut buf) = loop {
+            let Ok((mut stream, remote)) = listener.accept().await else {
+                return;
+            };
+            let limits = HandshakeLimits::default();
+            if let Ok((_, buf)) = accept(
+                &mut stream,
+                BytesMut::new(),
+                &me,
+                Some(remote),
+                &limits,
+                |_| Ok(()),
+            )
+            .await
+            {
+                break (stream, buf);
+            }
         };
         let mut decoder = FrameDecoder::new();
         let mut answers = Some(answers);

@@ -92,6 +92,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         };
         return runtime(args.threads)?.block_on(run_child(child));
     }
+    if let Some(path) = &args.report {
+        gnutella::validate::check_output_file(path).map_err(|e| format!("--report: {e}"))?;
+    }
     let shards = if args.processes {
         Some(usize::MAX)
     } else {

@@ -6,7 +6,9 @@
 pub mod demo;
 pub mod experiment;
 pub mod launch;
+pub mod memory_check;
 pub mod peer;
+pub mod progress;
 pub mod search;
 pub mod sim;
 pub mod topology;
@@ -29,6 +31,10 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No progress bars, spinners or memory notes on stderr (they are never drawn when
+    /// stderr is not a terminal).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +58,8 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    progress::set_quiet(cli.quiet);
+    progress::observe_library_tasks();
     match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Peer(args) => peer::run(args),

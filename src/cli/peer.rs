@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub routing: Option<PathBuf>,
     /// Largest hops+TTL this peer relays (higher TTLs are trimmed) [default: 7].
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..))]
+    #[arg(long, value_parser = gnutella::validate::parse_ttl)]
     pub ttl: Option<u8>,
     /// Result-cache capacity in queries, 0 = off [default: 1024].
     #[arg(long)]

@@ -10,8 +10,10 @@ use gnutella::net::download::{
     check_file_name, download_until, sanitize_file_name, DownloadOptions, DownloadRequest,
     Downloaded,
 };
+use gnutella::net::handshake::LocalInfo;
 use gnutella::net::hits::{describe, files_of, FoundFile};
 use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
+use gnutella::net::probe::probe;
 use gnutella::net::report::{report_json, NetworkSummary};
 use gnutella::net::share::Share;
 use gnutella::net::signal::stop_signal;
@@ -50,8 +52,8 @@ pub struct Args {
     /// A peer of the network to join through (host:port).
     #[arg(long)]
     pub via: String,
-    /// TTL of the query.
-    #[arg(long, default_value_t = 7)]
+    /// TTL of the query, 1 to 255.
+    #[arg(long, default_value_t = 7, value_parser = gnutella::validate::parse_ttl)]
     pub ttl: u8,
     /// Seconds to wait for hits.
     #[arg(long, default_value_t = 3.0)]
@@ -79,11 +81,12 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let via = resolve_v4(&args.via)?;
     let words = args.words.join(" ");
-    if args.ttl == 0 {
-        return Err("--ttl must be at least 1".into());
+    gnutella::validate::check_search_words(&words)?;
+    if args.download.is_some() {
+        gnutella::validate::check_output_dir(&args.to, false).map_err(|e| format!("--to: {e}"))?;
     }
+    let via = resolve_v4(&args.via)?;
     let seed = args.seed.unwrap_or_else(gnutella::net::solo::clock_seed);
     let identity = PeerIdentity::of_seed(seed);
     // A searcher relays nothing and keeps no cache: only its own query's TTL matters.
@@ -101,6 +104,18 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         advertise: None,
     }];
     let listeners = bind_all(&mut plans).await?;
+    let net = NetConfig::default();
+    // One direct attempt first: a dead or wrong address fails now, with its reason,
+    // instead of after the network's retries.
+    let local = LocalInfo {
+        listen_addr: plans.first().map_or(args.listen, |p| p.listen),
+        max_ttl: routing.max_ttl,
+        deflate: net.deflate,
+        servent_guid: Some(identity.servent_guid),
+    };
+    probe(via, &local, &net)
+        .await
+        .map_err(|e| format!("cannot join the network via {via}: {e}"))?;
     let mut factory = SoloFactory {
         share: Arc::new(Share::new()),
         routing: Arc::new(routing),
@@ -118,13 +133,13 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         Vec::new(),
         remote,
         &mut factory,
-        NetConfig::default(),
+        net,
         Recorder::searcher("searcher"),
     );
     if network.wait_overlay(Duration::from_secs(10)).await.is_err() {
         network.shutdown().await;
         return Err(format!(
-            "could not join the network via {via} within 10 s (is a peer listening there?)"
+            "{via} accepted a probe handshake but the link did not come up within 10 s"
         )
         .into());
     }

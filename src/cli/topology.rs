@@ -5,7 +5,11 @@ use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use gnutella::sim::memory;
 use gnutella::topology::stats::{Stats, StatsOptions};
+
+use super::memory_check::check_memory;
+use super::progress;
 use gnutella::topology::{self, ConfigOptions, Defaults, GenSpec, Graph};
 
 const GEN_EXAMPLES: &str = "\
@@ -26,7 +30,9 @@ const STATS_EXAMPLES: &str = "\
 Examples:
   gnutella topology stats topology-configs/quickstart.json
   gnutella topology stats ../shared/data/topologies/p2p-Gnutella08.txt --json
-  gnutella topology stats --gen ba:n=1000000,m=2 --seed 3";
+  gnutella topology stats --gen ba:n=1000000,m=2 --seed 3
+      about 5 s: most of it breadth-first searches for the distance estimates (a bar
+      shows them on a terminal; --quiet hides it)";
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -95,9 +101,12 @@ pub struct GenArgs {
     /// Default one-way link latency in milliseconds for the simulator.
     #[arg(long)]
     pub latency_ms: Option<f64>,
-    /// Default query TTL written to the config.
-    #[arg(long)]
+    /// Default query TTL written to the config, 1 to 255.
+    #[arg(long, value_parser = gnutella::validate::parse_ttl)]
     pub ttl: Option<u8>,
+    /// Generate even when the memory estimate is larger than the memory available.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `gnutella topology stats`.
@@ -118,6 +127,9 @@ pub struct StatsArgs {
     /// Compute the diameter exactly (a BFS from every node) however large the graph.
     #[arg(long)]
     pub exact: bool,
+    /// Generate even when the memory estimate is larger than the memory available.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
@@ -164,7 +176,10 @@ fn key_value(part: &str) -> Result<(String, String), String> {
 
 fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
     let spec = spec_of(&args)?;
-    let graph = spec.generate(args.seed)?;
+    if let Some(path) = &args.out {
+        gnutella::validate::check_output_file(path).map_err(|e| format!("--out: {e}"))?;
+    }
+    let graph = generate(&spec, args.seed, args.force)?;
     let mut defaults = Defaults {
         seed: args.seed,
         latency_ms: args.latency_ms,
@@ -183,9 +198,11 @@ fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
         defaults,
     };
-    let config = graph.to_config(&options)?;
-    config.validate()?;
-    let json = config.to_json_pretty();
+    let json = progress::with_spinner("writing the config", || {
+        let config = graph.to_config(&options)?;
+        config.validate()?;
+        Ok::<_, Box<dyn std::error::Error>>(config.to_json_pretty())
+    })?;
     match &args.out {
         Some(path) => {
             gnutella::experiment::atomic_write(path, json + "\n")
@@ -204,12 +221,24 @@ fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Generates `spec` under a spinner, after checking that the graph fits in memory.
+fn generate(spec: &GenSpec, seed: u64, force: bool) -> Result<Graph, Box<dyn std::error::Error>> {
+    let (nodes, links) = (u64::from(spec.node_count()), spec.link_estimate());
+    check_memory(
+        memory::graph_bytes(nodes, links),
+        "generating this graph",
+        force,
+    )?;
+    let message = format!("generating {spec} ({nodes} nodes, about {links} links)");
+    Ok(progress::with_spinner(message, || spec.generate(seed))?)
+}
+
 fn run_stats(args: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
     let graph: Graph = match (&args.gen, &args.file) {
         (Some(spec), _) => {
             let spec = GenSpec::parse(spec)?;
             let started = std::time::Instant::now();
-            let graph = spec.generate(args.seed)?;
+            let graph = generate(&spec, args.seed, args.force)?;
             eprintln!(
                 "generated {spec} (seed {}) in {:.2} s",
                 args.seed,
@@ -217,7 +246,12 @@ fn run_stats(args: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
             );
             graph
         }
-        (None, Some(file)) => topology::load(file)?.graph,
+        (None, Some(file)) => {
+            progress::with_spinner(format!("loading {}", file.display()), || {
+                topology::load(file)
+            })?
+            .graph
+        }
         (None, None) => return Err("give a topology FILE or --gen SPEC".into()),
     };
     let options = StatsOptions {
@@ -229,7 +263,19 @@ fn run_stats(args: StatsArgs) -> Result<(), Box<dyn std::error::Error>> {
         },
         ..StatsOptions::default()
     };
-    let stats = Stats::of(&graph, &options);
+    let bar = progress::bar(1, "searches");
+    bar.set_message("degrees and components");
+    let mut phase = "";
+    let stats = Stats::of_with_progress(&graph, &options, &mut |p| {
+        if p.phase != phase {
+            phase = p.phase;
+            bar.reset();
+            bar.set_length(p.total);
+            bar.set_message(p.phase);
+        }
+        bar.set_position(p.done);
+    });
+    bar.finish_and_clear();
     let text = if args.json {
         serde_json::to_string_pretty(&stats)? + "\n"
     } else {

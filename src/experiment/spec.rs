@@ -48,6 +48,7 @@ pub struct SimSettings {
     /// Probability that a message is lost on a link.
     pub loss: f64,
     /// The nodes' broadcast limit (hops+TTL above it is trimmed); raise it for walkers.
+    #[serde(deserialize_with = "crate::validate::ttl")]
     pub max_ttl: u8,
     /// How long an expanding ring waits for a hit before the next, wider round.
     pub ring_wait_ms: u64,
@@ -140,6 +141,7 @@ pub struct ExperimentSpec {
     /// `flood`, `ring`, `walk:K`, `flood+cache`.
     pub strategies: Vec<String>,
     /// The TTLs every strategy runs with.
+    #[serde(deserialize_with = "crate::validate::ttls")]
     pub ttls: Vec<u8>,
     /// Per-strategy TTL lists that replace `ttls` (walkers need far larger TTLs).
     #[serde(default)]
@@ -266,10 +268,11 @@ impl ExperimentSpec {
             if ttls.is_empty() {
                 return Err(invalid(format!("strategy `{text}` has no TTLs to run")));
             }
-            if let Some(bad) = ttls.iter().find(|&&t| t == 0) {
-                return Err(invalid(format!(
-                    "TTL {bad} for `{text}`: TTLs must be >= 1"
-                )));
+            if let Some(e) = ttls
+                .iter()
+                .find_map(|&t| crate::validate::check_ttl(t).err())
+            {
+                return Err(invalid(format!("`{text}`: {e}")));
             }
             strategies.push((choice, ttls));
         }

@@ -231,6 +231,36 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|_| HandshakeError::Timeout)?
 }
 
+/// The client side of a probe: CONNECT, read the answer, then decline with
+/// `decline` instead of the final 200, so the remote never brings a link up. Returns the
+/// remote's accepting answer; a refusal is `Refused`, a non-Gnutella answer `Protocol`.
+pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    local: &LocalInfo,
+    remote: Option<SocketAddr>,
+    limits: &HandshakeLimits,
+    decline: &Response,
+) -> Result<Response, HandshakeError> {
+    let work = async {
+        let ours = local.capabilities();
+        let hello = ConnectRequest::new(ours.connect_headers(ipv4_of(remote)));
+        stream.write_all(&hello.to_bytes()).await?;
+        let mut buf = BytesMut::with_capacity(2048);
+        let answer = read_parsed(stream, &mut buf, &limits.parse, parse_response).await?;
+        if !answer.is_ok() {
+            return Err(HandshakeError::Refused {
+                code: answer.code,
+                reason: answer.reason,
+            });
+        }
+        let _ = stream.write_all(&decline.to_bytes()).await;
+        Ok(answer)
+    };
+    tokio::time::timeout(limits.timeout, work)
+        .await
+        .map_err(|_| HandshakeError::Timeout)?
+}
+
 /// The server side; the first line (still in `buf`) said `GNUTELLA CONNECT/0.6`. Reads the
 /// request, answers 200 unless `admit` refuses, reads the final 200. A malformed request
 /// is answered with the matching rejection code before closing.

@@ -24,6 +24,7 @@ pub mod logs;
 pub mod network;
 pub mod node_core;
 pub mod peer;
+pub mod probe;
 pub mod report;
 pub mod send_queue;
 pub mod shard;

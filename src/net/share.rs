@@ -115,6 +115,16 @@ impl Share {
             root: Some(root.clone()),
             ..Share::default()
         };
+        let total: u64 = found
+            .iter()
+            .filter_map(|r| fs::metadata(root.join(r)).ok())
+            .map(|m| m.len())
+            .filter(|&len| len <= MAX_SHARED_SIZE)
+            .sum();
+        let mut task = crate::progress::Task::start(
+            &format!("hashing {} files in {}", found.len(), dir.display()),
+            total,
+        );
         for relative in found {
             let path = root.join(&relative);
             let Some(name) = relative
@@ -133,7 +143,7 @@ impl Share {
                 );
                 continue;
             }
-            let sha1 = Sha1::of_reader(io::BufReader::with_capacity(256 * 1024, file))
+            let sha1 = Sha1::of_reader(io::BufReader::with_capacity(256 * 1024, task.reader(file)))
                 .map_err(io_err(&path))?;
             share.push(name, size, sha1, Source::File { relative })?;
         }

@@ -90,7 +90,7 @@ impl RoutingConfig {
         map: &mut A,
     ) -> Result<bool, A::Error> {
         match key {
-            "max_ttl" => self.max_ttl = map.next_value()?,
+            "max_ttl" => self.max_ttl = map.next_value::<crate::validate::Ttl>()?.0,
             "over_max_ttl" => self.over_max_ttl = map.next_value()?,
             "seen_capacity" => self.seen_capacity = map.next_value()?,
             "seen_max_age_secs" => self.seen_max_age_secs = map.next_value()?,
@@ -106,8 +106,8 @@ impl RoutingConfig {
 
     /// What a driver must refuse before building nodes from this config.
     pub fn validate(&self) -> Result<(), String> {
-        if self.max_ttl == 0 {
-            return Err("max_ttl must be from 1 to 255".into());
+        if let Err(e) = crate::validate::check_ttl(self.max_ttl) {
+            return Err(format!("max_ttl: {e}"));
         }
         if self.seen_capacity == 0 || self.route_capacity == 0 {
             return Err("seen_capacity and route_capacity must be at least 1".into());

@@ -98,6 +98,23 @@ pub struct SimStats {
     pub end_time_us: u64,
 }
 
+/// Events between two progress calls of [`Simulation::execute`] (a few per second of a
+/// large run; the check costs one increment per event).
+pub const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// How far a run is, for a progress bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimProgress {
+    /// Searches started so far.
+    pub started: usize,
+    /// This call is for a search that just started (else for a batch of events).
+    pub search_started: bool,
+    /// Messages delivered so far.
+    pub delivered: u64,
+    /// Virtual time, µs.
+    pub now_us: u64,
+}
+
 /// What a run produced.
 #[derive(Clone, Debug)]
 pub struct SimReport {
@@ -220,16 +237,23 @@ impl Simulation {
         queries: &[PlannedQuery],
         progress: &mut dyn FnMut(usize),
     ) -> SimReport {
-        self.execute(queries, progress)
+        self.execute(queries, &mut |p: SimProgress| {
+            if p.search_started {
+                progress(p.started)
+            }
+        })
     }
 
     /// Runs `queries` like [`Simulation::run_with_progress`] but leaves the simulation
     /// (every node's state) with the caller: a process about to exit can skip tearing
     /// down a million nodes one allocation at a time. Call it once per simulation.
+    ///
+    /// `progress` is called each time a search starts and every [`PROGRESS_EVERY`]
+    /// events, so a long settle after the last start still shows work going on.
     pub fn execute(
         &mut self,
         queries: &[PlannedQuery],
-        progress: &mut dyn FnMut(usize),
+        progress: &mut dyn FnMut(SimProgress),
     ) -> SimReport {
         let last_start = queries.iter().map(|q| q.at).max().unwrap_or(Time::ZERO);
         let end = last_start.plus_micros(self.config.settle_us);
@@ -240,7 +264,17 @@ impl Simulation {
         let mut guid_to_index: HashMap<Guid, usize> = HashMap::new();
         let mut started = 0usize;
         let mut now = Time::ZERO;
+        let mut events: u64 = 0;
         while let Some(item) = self.queue.pop() {
+            events += 1;
+            if events % PROGRESS_EVERY == 0 {
+                progress(SimProgress {
+                    started,
+                    search_started: false,
+                    delivered: self.stats.delivered,
+                    now_us: now.0,
+                });
+            }
             if item.time > end {
                 // Every copy still travelling at the end is lost to its query's record.
                 self.drain_in_flight(now, item.item);
@@ -264,7 +298,12 @@ impl Simulation {
                         }
                     }
                     started += 1;
-                    progress(started);
+                    progress(SimProgress {
+                        started,
+                        search_started: true,
+                        delivered: self.stats.delivered,
+                        now_us: now.0,
+                    });
                 }
                 Work::Toggle { node } => self.toggle(now, node),
                 Work::CheckBack {

@@ -10,11 +10,12 @@ pub mod engine;
 pub mod huge_pages;
 pub mod latency;
 pub mod links;
+pub mod memory;
 pub mod packed;
 pub mod queue;
 
 pub use churn::Churn;
 pub use config::{Placement, PlannedQuery, SimConfig, SimFile};
-pub use engine::{peer_addr, SimReport, SimStats, Simulation};
+pub use engine::{peer_addr, SimProgress, SimReport, SimStats, Simulation};
 pub use latency::Latency;
 pub use links::Links;

@@ -90,7 +90,7 @@ impl<'de> Deserialize<'de> for Defaults {
                 let mut defaults = Defaults::default();
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
-                        "ttl" => defaults.ttl = map.next_value()?,
+                        "ttl" => defaults.ttl = map.next_value::<crate::validate::Ttl>()?.0,
                         "seed" => defaults.seed = map.next_value()?,
                         "latency_ms" => defaults.latency_ms = map.next_value()?,
                         _ => {
@@ -125,7 +125,11 @@ pub struct PeerConfig {
     #[serde(default, skip_serializing_if = "ShareConfig::is_empty")]
     pub share: ShareConfig,
     /// Overrides `defaults.max_ttl` for this peer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::validate::opt_ttl",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_ttl: Option<u8>,
     /// Overrides `defaults.cache` for this peer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,7 +201,11 @@ pub struct QuerySpec {
     /// Keywords, as a user types them.
     pub words: String,
     /// TTL of this query; `defaults.ttl` when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::validate::opt_ttl",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ttl: Option<u8>,
     /// When to start it, in milliseconds after the overlay is up.
     #[serde(default)]
@@ -410,10 +418,10 @@ impl TopologyConfig {
             if let Some(ttl) = q.ttl {
                 check_ttl(&format!("workload.queries[{i}].ttl"), ttl)?;
             }
-            if q.words.trim().is_empty() {
+            if let Err(e) = crate::validate::check_search_words(&q.words) {
                 return Err(ConfigError::InvalidValue {
                     place: format!("workload.queries[{i}].words"),
-                    message: "empty search words".to_string(),
+                    message: e.to_string(),
                 });
             }
         }
@@ -671,13 +679,12 @@ mod erased {
 }
 
 fn check_ttl(place: &str, ttl: u8) -> Result<(), ConfigError> {
-    if ttl == 0 {
-        return Err(ConfigError::InvalidValue {
+    crate::validate::check_ttl(ttl)
+        .map(|_| ())
+        .map_err(|e| ConfigError::InvalidValue {
             place: place.to_string(),
-            message: "must be at least 1".to_string(),
-        });
-    }
-    Ok(())
+            message: e.to_string(),
+        })
 }
 
 fn check_latency(place: &str, ms: Option<f64>) -> Result<(), ConfigError> {

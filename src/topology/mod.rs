@@ -22,5 +22,5 @@ pub use generate::{GenError, GenSpec};
 pub use graph::{AddressError, ConfigOptions, Graph};
 pub use load::{load, LoadError, Topology};
 pub use scenario::{synthetic_placement, PeerSetup, Placement, PlannedQuery, Scenario, SimFile};
-pub use stats::{Stats, StatsOptions};
+pub use stats::{Stats, StatsOptions, StatsProgress};
 pub use synthetic::{sha1_of, SyntheticReader};

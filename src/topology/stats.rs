@@ -84,6 +84,16 @@ pub struct Stats {
 impl Stats {
     /// Computes every statistic of a graph.
     pub fn of(graph: &Graph, options: &StatsOptions) -> Stats {
+        Stats::of_with_progress(graph, options, &mut |_| {})
+    }
+
+    /// Like [`Stats::of`], telling `progress` after each breadth-first search (the bulk
+    /// of the work on a large graph) how far its phase is.
+    pub fn of_with_progress(
+        graph: &Graph,
+        options: &StatsOptions,
+        progress: &mut dyn FnMut(StatsProgress),
+    ) -> Stats {
         let n = graph.node_count();
         let components = components(graph);
         let largest_label = largest_component_label(&components.sizes);
@@ -99,8 +109,8 @@ impl Stats {
             components: components.sizes.len(),
             largest_component: largest,
             isolated: (0..n as u32).filter(|&v| graph.degree(v) == 0).count(),
-            diameter: diameter(graph, &components, largest_label, options),
-            mean_distance: mean_distance(graph, options),
+            diameter: diameter(graph, &components, largest_label, options, progress),
+            mean_distance: mean_distance(graph, options, progress),
             clustering: clustering(graph, options),
         }
     }
@@ -203,18 +213,37 @@ fn eccentricity(
     (dist[far as usize], far)
 }
 
-fn diameter(graph: &Graph, comps: &Components, largest: u32, options: &StatsOptions) -> Measure {
+/// How far [`Stats::of_with_progress`] is: `done` of `total` searches of `phase`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatsProgress {
+    pub phase: &'static str,
+    pub done: u64,
+    pub total: u64,
+}
+
+fn diameter(
+    graph: &Graph,
+    comps: &Components,
+    largest: u32,
+    options: &StatsOptions,
+    progress: &mut dyn FnMut(StatsProgress),
+) -> Measure {
     let members: Vec<u32> = (0..graph.node_count() as u32)
         .filter(|&v| comps.label[v as usize] == largest)
         .collect();
     let (mut dist, mut queue) = (Vec::new(), Vec::new());
     let work = members.len() as u64 * (graph.node_count() as u64 + 2 * graph.link_count() as u64);
     if work <= options.exact_diameter_work {
-        let d = members
-            .iter()
-            .map(|&v| eccentricity(graph, v, &mut dist, &mut queue).0)
-            .max()
-            .unwrap_or(0);
+        let total = members.len() as u64;
+        let mut d = 0;
+        for (i, &v) in members.iter().enumerate() {
+            d = d.max(eccentricity(graph, v, &mut dist, &mut queue).0);
+            progress(StatsProgress {
+                phase: "diameter: BFS from every node",
+                done: i as u64 + 1,
+                total,
+            });
+        }
         return Measure {
             value: f64::from(d),
             exact: true,
@@ -227,11 +256,16 @@ fn diameter(graph: &Graph, comps: &Components, largest: u32, options: &StatsOpti
     let sweeps = (options.estimate_work / (3 * bfs_cost(graph))).clamp(4, 16) as usize;
     let starts: Vec<u32> = members.choose_multiple(&mut rng, sweeps).copied().collect();
     let mut best = 0;
-    for &s in &starts {
+    for (i, &s) in starts.iter().enumerate() {
         let (_, far) = eccentricity(graph, s, &mut dist, &mut queue);
         let (e, far2) = eccentricity(graph, far, &mut dist, &mut queue);
         let (e2, _) = eccentricity(graph, far2, &mut dist, &mut queue);
         best = best.max(e).max(e2);
+        progress(StatsProgress {
+            phase: "diameter: double sweeps",
+            done: i as u64 + 1,
+            total: starts.len() as u64,
+        });
     }
     Measure {
         value: f64::from(best),
@@ -248,7 +282,11 @@ fn bfs_cost(graph: &Graph) -> u64 {
     (graph.node_count() as u64 + 2 * graph.link_count() as u64).max(1)
 }
 
-fn mean_distance(graph: &Graph, options: &StatsOptions) -> Measure {
+fn mean_distance(
+    graph: &Graph,
+    options: &StatsOptions,
+    progress: &mut dyn FnMut(StatsProgress),
+) -> Measure {
     let n = graph.node_count();
     let affordable = (options.estimate_work / bfs_cost(graph)).max(10) as usize;
     let wanted = options.distance_sources.min(affordable);
@@ -264,12 +302,17 @@ fn mean_distance(graph: &Graph, options: &StatsOptions) -> Measure {
     };
     let (mut dist, mut queue) = (Vec::new(), Vec::new());
     let (mut total, mut pairs) = (0u64, 0u64);
-    for &s in &sources {
+    for (i, &s) in sources.iter().enumerate() {
         bfs(graph, s, &mut dist, &mut queue);
         for &v in queue.iter().skip(1) {
             total += u64::from(dist[v as usize]);
             pairs += 1;
         }
+        progress(StatsProgress {
+            phase: "mean distance: BFS",
+            done: i as u64 + 1,
+            total: sources.len() as u64,
+        });
     }
     Measure {
         value: if pairs == 0 {

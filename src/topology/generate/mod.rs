@@ -348,6 +348,35 @@ impl GenSpec {
         }
     }
 
+    /// About how many links the graph will have (exact for the regular kinds, the
+    /// expectation for random ones), to estimate memory before generating.
+    pub fn link_estimate(&self) -> u64 {
+        let n = u64::from(self.node_count());
+        let half = |degree: f64| (n as f64 * degree / 2.0).max(0.0) as u64;
+        match *self {
+            GenSpec::Ring { .. } => n,
+            GenSpec::Line { .. } | GenSpec::Star { .. } | GenSpec::Tree { .. } => {
+                n.saturating_sub(1)
+            }
+            GenSpec::Complete { .. } => n * n.saturating_sub(1) / 2,
+            GenSpec::Grid { .. } | GenSpec::Torus { .. } => 2 * n,
+            GenSpec::Random { d, .. } => half(d),
+            GenSpec::Gnp { p, .. } => half(p * n.saturating_sub(1) as f64),
+            GenSpec::Regular { d, .. } => half(f64::from(d)),
+            GenSpec::Ba { m, .. } => n.saturating_mul(u64::from(m)),
+            GenSpec::Ws { k, .. } => half(f64::from(k)),
+            // Mean of a power law with exponent > 2 from `min`: min·(exp-1)/(exp-2).
+            GenSpec::Plrg { exp, min, .. } => {
+                let mean = if exp > 2.0 {
+                    f64::from(min) * (exp - 1.0) / (exp - 2.0)
+                } else {
+                    f64::from(min) * 10.0
+                };
+                half(mean.min(n as f64))
+            }
+        }
+    }
+
     /// Generates the graph; the seed drives every random choice.
     pub fn generate(&self, seed: u64) -> Result<Graph, GenError> {
         let n = self.node_count();
