@@ -27,8 +27,8 @@
 //!
 //! **Pings are answered here, never relayed** (pong caching, as gtk-gnutella and
 //! LimeWire do; `pong_cache`): with our own Pong and up to ten cached ones, at most one
-//! Ping per link per `ping_throttle::PING_INTERVAL` (keep-alives, hops 0 and TTL 1, are
-//! always answered, one Pong each). Pongs are never routed either: those answering our
+//! Ping per link per `ping_throttle::PING_INTERVAL` (keep-alives, hops 0 and TTL 1, get
+//! one Pong each, at most one per link per 100 ms). Pongs are never routed either: those answering our
 //! own Pings (keep-alives, and the Pings that refill the cache when it has gone stale)
 //! feed the cache and go on to the Pings still waiting for some. A Ping or Pong with more
 //! than 1,536 bytes of GGEP is dropped. So a Ping costs the network a bounded number of
@@ -74,7 +74,7 @@ use super::fast_hash::KeyedHash;
 use super::generations::Generations;
 use super::identity::PeerIdentity;
 use super::library::Library;
-use super::ping_throttle::PingThrottle;
+use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
 use super::pong_cache::{Pinger, PongCache, PongCacheConfig};
 use super::query_rules::check_query;
 use super::request::Request;
@@ -205,6 +205,7 @@ struct ParkedWalker {
 struct Pings {
     cache: PongCache,
     throttle: PingThrottle,
+    keep_alives: PingThrottle,
     refreshed: Option<Time>,
 }
 
@@ -370,7 +371,7 @@ impl Node {
             + self.pings().map_or(0, |p| {
                 std::mem::size_of::<Pings>()
                     + p.cache.len() * std::mem::size_of::<super::pong_cache::CachedPong>()
-                    + p.throttle.len() * 24
+                    + (p.throttle.len() + p.keep_alives.len()) * 24
             })
             + self.out.as_ref().map_or(0, |o| {
                 std::mem::size_of::<Outbox>()
@@ -975,9 +976,9 @@ impl Node {
 
     /// A Ping is answered here and never relayed (pong caching, see `pong_cache`): with
     /// our own Pong, plus, unless it is a keep-alive (hops 0, TTL 1), up to ten cached
-    /// Pongs from as far as it could have reached. Keep-alives are always answered (one
-    /// Pong each, as gtk-gnutella and LimeWire do); other Pings at most one per link per
-    /// `PING_INTERVAL`, the rest dropped as `Throttled`. A Ping whose GGEP is over
+    /// Pongs from as far as it could have reached. At most one Ping per link per
+    /// `PING_INTERVAL` is answered (one keep-alive per `KEEP_ALIVE_INTERVAL`), the rest
+    /// are dropped as `Throttled`. A Ping whose GGEP is over
     /// `MAX_PING_GGEP` bytes is dropped as `TooBig`. No (GUID, type) entry is kept for
     /// others' Pings: nothing is relayed, so there is no loop to stop, and a Ping flood
     /// cannot push query routes out of the table.
@@ -991,7 +992,13 @@ impl Node {
             return;
         };
         let keep_alive = hops == 0 && ttl == 1;
-        if !keep_alive && !self.pings_mut().throttle.admit(now, from) {
+        let pings = self.pings_mut();
+        let throttle = if keep_alive {
+            &mut pings.keep_alives
+        } else {
+            &mut pings.throttle
+        };
+        if !throttle.admit(now, from) {
             self.counters.pings_throttled += 1;
             self.dropped(guid, kind::PING, DropReason::Throttled);
             return;
@@ -1302,6 +1309,7 @@ impl Node {
         self.neighbours.retain(|n| n.conn != conn);
         if let Some(pings) = self.pending.as_mut().and_then(|p| p.pings.as_mut()) {
             pings.throttle.forget(conn);
+            pings.keep_alives.forget(conn);
             pings.cache.forget(conn);
         }
         if let Some(servents) = self.servents.as_mut() {
@@ -1405,7 +1413,8 @@ impl Node {
         self.pending_mut().pings.get_or_insert_with(|| {
             Box::new(Pings {
                 cache: PongCache::new(PongCacheConfig::default()),
-                throttle: PingThrottle::default(),
+                throttle: PingThrottle::new(PING_INTERVAL),
+                keep_alives: PingThrottle::new(KEEP_ALIVE_INTERVAL),
                 refreshed: None,
             })
         })

@@ -5,8 +5,11 @@
 //! for at most one "real" Ping per connection per second; gtk-gnutella keeps a per-node
 //! `ping_accept` time, drops every Ping before it (counted as `MSG_DROP_THROTTLE`) and
 //! moves it `PING_REG_THROTTLE` (3 s) on after each one it accepts. This is that, per
-//! link, and nothing more: the node decides which Pings are subject to it (keep-alive
-//! Pings are not: each one is answered by exactly one Pong, as both servents do).
+//! link, and nothing more: the node decides which Pings are subject to which interval.
+//! Keep-alive Pings (hops 0, TTL 1) cost one Pong each and both servents answer them
+//! all; a peer sends one only after a quiet while, so the node answers at most one per
+//! link per `KEEP_ALIVE_INTERVAL`, which no honest keep-alive comes near, and a flood of
+//! them is not answered one for one.
 
 use std::collections::HashMap;
 
@@ -14,6 +17,9 @@ use super::types::{ConnId, Time};
 
 /// gtk-gnutella's `PING_REG_THROTTLE`.
 pub const PING_INTERVAL: Time = Time(3_000_000);
+
+/// Keep-alive Pings answered per link: at most one per 100 ms.
+pub const KEEP_ALIVE_INTERVAL: Time = Time(100_000);
 
 /// When each link may next have a Ping handled.
 #[derive(Clone, Debug)]
