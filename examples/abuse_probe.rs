@@ -8,9 +8,10 @@
 //!     links to ADDR twice (link A sends, link B only listens), sends COUNT Pings on A,
 //!     then counts until both links are quiet for 2 s: Pongs back on A, Pings the peer
 //!     relayed to B and their bytes, and whether the peer closed A.
-//! cargo run --example abuse_probe -- lockout ADDR KIND SOCKETS [SECONDS] [FROM_IP]
-//!     keeps SOCKETS sockets from FROM_IP (default 127.0.0.2) open, each reopened whenever
-//!     the peer closes it, misbehaving as KIND:
+//! cargo run --example abuse_probe -- lockout ADDR KIND SOCKETS [SECONDS] [FROM]
+//!     keeps SOCKETS sockets from FROM (an IP, default 127.0.0.2, or a range such as
+//!     127.0.0.2-127.0.0.101 to spread them) open, each reopened whenever the peer closes
+//!     it, misbehaving as KIND:
 //!       idle       connect and send nothing
 //!       half       send half a handshake ("GNUTELLA CONNECT/0.6\r\nUser-Ag") and stall
 //!       keepalive  send one HEAD, read its answer, keep the connection open
@@ -58,7 +59,9 @@ async fn main() -> ExitCode {
         }
         ["lockout", addr, kind, sockets, rest @ ..] if rest.len() <= 2 => {
             let secs = rest.first().map_or(Ok(10.0), |s| s.parse());
-            let from = rest.get(1).map_or(Ok([127, 0, 0, 2].into()), |f| f.parse());
+            let from = rest
+                .get(1)
+                .map_or(Some(vec![[127, 0, 0, 2].into()]), |f| ips(f));
             let kind = match *kind {
                 "idle" => Kind::Idle,
                 "half" => Kind::Half,
@@ -66,7 +69,7 @@ async fn main() -> ExitCode {
                 _ => return usage(),
             };
             match (addr.parse(), sockets.parse(), secs, from) {
-                (Ok(addr), Ok(n), Ok(secs), Ok(from)) => lockout(addr, kind, n, secs, from).await,
+                (Ok(addr), Ok(n), Ok(secs), Some(from)) => lockout(addr, kind, n, secs, from).await,
                 _ => return usage(),
             }
         }
@@ -82,6 +85,17 @@ async fn main() -> ExitCode {
 }
 
 type Error = Box<dyn std::error::Error>;
+
+/// `A` or `A-B` (IPv4, inclusive).
+fn ips(spec: &str) -> Option<Vec<IpAddr>> {
+    let (a, b) = spec.split_once('-').unwrap_or((spec, spec));
+    let a: std::net::Ipv4Addr = a.parse().ok()?;
+    let b: std::net::Ipv4Addr = b.parse().ok()?;
+    let all: Vec<IpAddr> = (u32::from(a)..=u32::from(b))
+        .map(|n| IpAddr::from(std::net::Ipv4Addr::from(n)))
+        .collect();
+    (!all.is_empty()).then_some(all)
+}
 
 /// A link to the peer, claiming a listening port of its own so two links can coexist.
 async fn link(addr: SocketAddrV4, claim_port: u16) -> Result<(TcpStream, BytesMut), Error> {
@@ -329,17 +343,22 @@ async fn lockout(
     kind: Kind,
     n: usize,
     secs: f64,
-    ip: IpAddr,
+    from: Vec<IpAddr>,
 ) -> Result<(), Error> {
     let stop = Instant::now() + Duration::from_secs_f64(secs + 1.0);
     let opened = Arc::new(AtomicU64::new(0));
     let hostiles: Vec<_> = (0..n)
-        .map(|_| tokio::spawn(keep_hostile(kind, ip, to, stop, opened.clone())))
+        .map(|i| {
+            let ip = from[i % from.len()];
+            tokio::spawn(keep_hostile(kind, ip, to, stop, opened.clone()))
+        })
         .collect();
     // Let the hostile sockets take their places first.
     tokio::time::sleep(Duration::from_secs(1)).await;
     println!(
-        "{kind:?}: {n} sockets from {ip}, each reopened whenever the peer closes it; {} open after 1 s",
+        "{kind:?}: {n} sockets from {} address(es) starting {}, each reopened whenever the peer closes it ({} connections in the first second)",
+        from.len(),
+        from[0],
         opened.load(Ordering::Relaxed)
     );
     let probing = Instant::now();
@@ -366,7 +385,7 @@ async fn lockout(
         first.map_or("never".to_string(), |d| format!("{:.2} s", d.as_secs_f64()))
     );
     println!(
-        "hostile sockets: {} opened in all, closed or refused by the peer {closes} times",
+        "hostile sockets: {} connections in all, closed or refused by the peer {closes} times",
         opened.load(Ordering::Relaxed)
     );
     Ok(())
