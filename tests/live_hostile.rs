@@ -515,7 +515,7 @@ async fn a_neighbour_that_stops_reading_is_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sockets_beyond_the_pending_cap_are_closed_unanswered() {
+async fn a_full_pending_budget_closes_the_socket_idle_the_longest() {
     bounded("pending cap test", async {
         let net = NetConfig {
             max_pending: 2,
@@ -524,30 +524,18 @@ async fn sockets_beyond_the_pending_cap_are_closed_unanswered() {
                 timeout: Duration::from_secs(30),
                 ..HandshakeLimits::default()
             },
+            first_line_timeout: Duration::from_secs(30),
             ..test_net()
         };
         let mut network = start_with(config("pending", 7, &[(vec![], vec![])]), vec![], net).await;
         let target = network.peers()[0].listen;
-        let mut idle = Vec::new();
-        for _ in 0..2 {
-            idle.push(TcpStream::connect(target).await.unwrap());
-        }
-        // Let the listener accept them before the third arrives.
+        let mut oldest = TcpStream::connect(target).await.unwrap();
+        // Let the listener take them one after the other.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let mut third = TcpStream::connect(target).await.unwrap();
-        third.write_all(b"GNUTELLA CONNECT/0.6\r\n\r\n").await.ok();
-        assert!(closed_by_peer(&mut third, Duration::from_secs(5))
-            .await
-            .is_empty());
-        for socket in &mut idle {
-            assert!(
-                still_open(socket, Duration::from_millis(100)).await,
-                "pending sockets are kept until their timeout"
-            );
-        }
-        // Once one of them goes, a place is free again.
-        idle.pop();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut newer = TcpStream::connect(target).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Both places are taken by sockets that said nothing: a newcomer still gets in,
+        // and the socket idle the longest goes to make room.
         let mut late = TcpStream::connect(target).await.unwrap();
         connect(
             &mut late,
@@ -556,7 +544,14 @@ async fn sockets_beyond_the_pending_cap_are_closed_unanswered() {
             &HandshakeLimits::default(),
         )
         .await
-        .expect("a freed place takes a handshake");
+        .expect("a newcomer links while idle sockets hold every pending place");
+        assert!(closed_by_peer(&mut oldest, Duration::from_secs(5))
+            .await
+            .is_empty());
+        assert!(
+            still_open(&mut newer, Duration::from_millis(100)).await,
+            "only one idle socket had to go"
+        );
         network.shutdown().await;
     })
     .await;

@@ -1,5 +1,5 @@
 //! Routing rules of one node and a few neighbours: replies without a route, TTL limits,
-//! Push by servent GUID, Ping/Pong, Bye, unknown and refused descriptors.
+//! Push by servent GUID, Bye, unknown and refused descriptors (Ping/Pong: `node_pings`).
 
 mod node_support;
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use gnutella::node::{ConnId, DropReason, Event, Output, OverMaxTtl, Request, Time};
 use gnutella::protocol::{
-    kind, Bye, Guid, Header, HitRecord, Message, Payload, Ping, Push, Query, QueryHit,
+    kind, Bye, Guid, Header, HitRecord, Message, Payload, Push, Query, QueryHit,
 };
 use node_support::*;
 
@@ -237,41 +237,6 @@ fn push_is_routed_by_servent_guid_learned_from_hits() {
     assert!(net.nodes[0]
         .start_push(net.now, Guid([0x77; 16]), 1, 7)
         .is_none());
-}
-
-#[test]
-fn ping_is_answered_with_our_pong_and_a_ttl_one_ping_is_not_relayed() {
-    let mut net = Net::flood(3, 7);
-    line(&mut net);
-    net.share(1, vec![file(1, "one.txt"), file(2, "two.txt")]);
-    let ping = |g: u8, ttl: u8| Message {
-        guid: Guid([g; 16]),
-        ttl,
-        hops: 0,
-        payload: Payload::Ping(Ping::default()),
-    };
-    net.inject(0, 1, ping(1, 1));
-    let back = sent_between(&net, 1, 0);
-    assert_eq!(back.len(), 1);
-    match &back[0].payload {
-        Payload::Pong(pong) => {
-            assert_eq!(
-                (pong.ip, pong.port, pong.files),
-                (*addr(1).ip(), addr(1).port(), 2)
-            );
-            assert_eq!((back[0].guid, back[0].hops), (Guid([1; 16]), 0));
-            assert!(back[0].ttl >= 1);
-        }
-        other => panic!("expected a pong, got {other:?}"),
-    }
-    assert!(sent_between(&net, 1, 2).is_empty(), "keep-alive stops here");
-    // A TTL 2 ping is relayed, and node 2's pong is routed back to node 0.
-    net.inject(0, 1, ping(2, 2));
-    let pongs_to_0 = sent_between(&net, 1, 0)
-        .into_iter()
-        .filter(|m| m.guid == Guid([2; 16]))
-        .count();
-    assert_eq!(pongs_to_0, 2, "node 1's own pong and node 2's relayed one");
 }
 
 #[test]

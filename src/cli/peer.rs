@@ -28,7 +28,12 @@ Examples:
 The same port speaks Gnutella 0.6 and HTTP: other peers download from it
 (GET /uri-res/N2R?urn:sha1:... or /get/<index>/<name>). Stop with Ctrl-C; neighbours
 that understand it get a Bye. Logging: RUST_LOG=debug gnutella peer ... shows every link
-up and down and every refused handshake; RUST_LOG=trace every routing decision.";
+up and down and every refused handshake; RUST_LOG=trace every routing decision.
+
+Clients that misbehave lose only their own sockets: at most 64 sockets wait for their
+handshake (32 per address, 3 s to send a first line) and 64 HTTP connections stay open
+(8 per address); when all are taken, the one idle the longest is closed for a newcomer.
+Pings are answered from a pong cache (one per link per 3 s), never relayed.";
 
 /// Arguments of `gnutella peer`.
 #[derive(Debug, clap::Args)]

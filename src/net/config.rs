@@ -21,9 +21,20 @@ pub struct NetConfig {
     /// Most links a peer holds; an inbound handshake beyond it is answered 503 (configured
     /// neighbours we dial are always linked).
     pub max_links: usize,
-    /// Most accepted sockets still in their handshake or HTTP exchange; more are closed at
-    /// once, so a flood of idle connections cannot use up our descriptors.
+    /// Most accepted sockets still in their first line or handshake (so a flood of idle
+    /// connections cannot use up our descriptors). When all are taken, the one idle the
+    /// longest is closed to make room (see `admission`).
     pub max_pending: usize,
+    /// Most of those from one IP address: beyond it, that address's own oldest goes.
+    pub max_pending_per_ip: usize,
+    /// Time a new socket has to send its first line (a real client sends it at once).
+    pub first_line_timeout: Duration,
+    /// Most HTTP connections (uploads and keep-alive waits between requests); when all
+    /// are taken, the connection idle the longest between requests is closed, or the
+    /// newcomer is answered 503.
+    pub max_http: usize,
+    /// Most of those from one IP address (gtk-gnutella and LimeWire cap uploads per host).
+    pub max_http_per_ip: usize,
 }
 
 impl Default for NetConfig {
@@ -37,6 +48,10 @@ impl Default for NetConfig {
             backoff_max: Duration::from_secs(10),
             max_links: 32,
             max_pending: 64,
+            max_pending_per_ip: 32,
+            first_line_timeout: Duration::from_secs(3),
+            max_http: 64,
+            max_http_per_ip: 8,
         }
     }
 }

@@ -54,11 +54,16 @@ pub fn library_of(share: &Share) -> Library {
 /// A listener hook that serves `share` over HTTP.
 pub fn http_handler(share: Arc<Share>) -> HttpHandler {
     let server = HttpServer::new(share, HttpConfig::default());
-    Arc::new(move |stream, already| {
+    Arc::new(move |stream, already, place| {
         let server = server.clone();
         Box::pin(async move {
-            if let Err(e) = server.serve(stream, &already).await {
-                log::debug!("http connection ended: {e}");
+            match place {
+                Ok(place) => {
+                    if let Err(e) = server.serve_placed(stream, &already, place).await {
+                        log::debug!("http connection ended: {e}");
+                    }
+                }
+                Err(_) => server.refuse_busy(stream).await,
             }
         })
     })

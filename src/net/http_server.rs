@@ -18,6 +18,11 @@
 //!   stalls past `head_timeout`; `501` for other methods.
 //! - Upload slots are a semaphore: a `GET` that finds them all taken gets `503` with
 //!   `Retry-After`. `HEAD` needs no slot.
+//! - On a peer's port each connection holds a place in the peer's HTTP budget
+//!   (`admission`): while it waits between requests the place is idle, and a newcomer
+//!   that needs it closes the connection (oldest wait first), so keep-alive connections
+//!   cannot lock new downloaders out; so does a head that stalls past `BUSY_GRACE`. A connection that finds no place is answered `503`
+//!   with `Retry-After` and closed ([`HttpServer::refuse_busy`]).
 //! - Every answer carries `Connection: close` or `Keep-Alive`. Keep-alive follows the
 //!   request: HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
 //!   `Connection: Keep-Alive`. Several requests on one socket; a head must arrive within
@@ -44,6 +49,7 @@ use crate::protocol::http::{
 };
 use crate::protocol::Sha1;
 
+use super::admission::{Place, BUSY_GRACE};
 use super::share::{Share, SharedEntry};
 
 /// Settings of the upload server.
@@ -198,10 +204,48 @@ impl HttpServer {
     /// Serves HTTP requests on `stream` until the peer closes it, asks to close, errs or
     /// idles out. `already_read` holds the bytes the listener consumed to tell HTTP from
     /// a Gnutella handshake (the start of the first request).
-    pub async fn serve<S>(
+    pub async fn serve<S>(&self, stream: S, already_read: &[u8]) -> Result<ServeSummary, ServeError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        self.serve_inner(stream, already_read, None).await
+    }
+
+    /// [`HttpServer::serve`] for a connection holding `place` in its peer's HTTP budget:
+    /// idle while it waits between requests, and closed (as if the client had) when a
+    /// newcomer takes the place.
+    pub async fn serve_placed<S>(
+        &self,
+        stream: S,
+        already_read: &[u8],
+        mut place: Place,
+    ) -> Result<ServeSummary, ServeError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        self.serve_inner(stream, already_read, Some(&mut place))
+            .await
+    }
+
+    /// Answers a connection that found no place `503` with `Retry-After` and closes it,
+    /// without reading its request (holding it open to read would hold a socket the
+    /// budget does not count).
+    pub async fn refuse_busy<S>(&self, mut stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send,
+    {
+        const BRIEF: Duration = Duration::from_secs(1);
+        self.inner.stats.count_status(503);
+        let reply = self.closing_error_reply(503);
+        let _ = timeout(BRIEF, stream.write_all(&reply.head.encode())).await;
+        let _ = timeout(BRIEF, stream.shutdown()).await;
+    }
+
+    async fn serve_inner<S>(
         &self,
         mut stream: S,
         already_read: &[u8],
+        mut place: Option<&mut Place>,
     ) -> Result<ServeSummary, ServeError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send,
@@ -211,7 +255,10 @@ impl HttpServer {
         buf.extend_from_slice(already_read);
         let mut summary = ServeSummary::default();
         loop {
-            let request = match self.read_head(&mut stream, &mut buf).await {
+            let request = match self
+                .read_head(&mut stream, &mut buf, place.as_deref_mut())
+                .await
+            {
                 Ok(Some(request)) => request,
                 Ok(None) => return Ok(summary),
                 // A peer that started a head and stalled is told why it is dropped.
@@ -260,11 +307,13 @@ impl HttpServer {
         }
     }
 
-    /// Reads one request head: `None` when the peer closed between requests.
+    /// Reads one request head: `None` when the peer closed between requests, or a
+    /// newcomer took the connection's place while it waited for one.
     async fn read_head<S>(
         &self,
         stream: &mut S,
         buf: &mut BytesMut,
+        mut place: Option<&mut Place>,
     ) -> Result<Option<Result<RequestHead, HeadError>>, ServeError>
     where
         S: AsyncRead + Unpin,
@@ -276,6 +325,7 @@ impl HttpServer {
             } else {
                 config.head_timeout
             };
+        let mut head_started = Instant::now();
         loop {
             match parse_request_head(buf, &config.limits) {
                 Ok(Parsed::Done { consumed, head }) => {
@@ -286,9 +336,25 @@ impl HttpServer {
                 Err(e) => return Ok(Some(Err(e))),
             }
             let was_empty = buf.is_empty();
-            let n = timeout_at(deadline, stream.read_buf(buf))
-                .await
-                .map_err(|_| ServeError::Timeout)??;
+            let read = timeout_at(deadline, stream.read_buf(buf));
+            let n = match place.as_deref_mut() {
+                // Waiting for the next request, the place is idle; a head under way is
+                // busy for a grace, then idle too (it has stalled).
+                Some(place) => {
+                    let busy_until = if was_empty {
+                        Instant::now()
+                    } else {
+                        head_started + BUSY_GRACE
+                    };
+                    match place.busy_then_idle(busy_until, read).await {
+                        Some(n) => n,
+                        None if was_empty => return Ok(None),
+                        None => return Err(ServeError::Timeout),
+                    }
+                }
+                None => read.await,
+            }
+            .map_err(|_| ServeError::Timeout)??;
             if n == 0 {
                 // A peer closing between requests is the normal end of keep-alive.
                 return if was_empty {
@@ -299,6 +365,7 @@ impl HttpServer {
             }
             if was_empty {
                 deadline = Instant::now() + config.head_timeout;
+                head_started = Instant::now();
             }
         }
     }

@@ -5,10 +5,19 @@
 //! handshake) is closed. Each accepted socket gets its own task, so a slow or hostile client
 //! holds only itself up, for at most the handshake timeout.
 //!
-//! Two bounds keep a flood of clients from using the peer up: at most `max_pending`
-//! sockets may be in their first exchange (more are closed unanswered, before we read a
-//! byte), and at most `max_links` links may be up (a further handshake is answered 503
-//! with a few neighbours to try instead, as gtk-gnutella and LimeWire do).
+//! Bounds keep a flood of clients from using the peer up, without letting a few of them
+//! lock everyone else out (`admission`):
+//! - at most `max_pending` sockets may be in their first line or handshake, at most
+//!   `max_pending_per_ip` from one address; when they are all taken, the socket idle the
+//!   longest (of that address, when it is the address that is at its cap) is closed to
+//!   make room. A socket has `first_line_timeout` to say what it is, and counts as idle
+//!   until it does; a handshake under way is idle once it has taken `BUSY_GRACE`.
+//! - once its first line says HTTP, a socket leaves those places for one of `max_http`
+//!   (`max_http_per_ip` per address); a keep-alive connection waiting between requests
+//!   is closed when a newcomer needs its place, and a newcomer finding none idle is
+//!   answered 503;
+//! - at most `max_links` links may be up (a further handshake is answered 503 with a few
+//!   neighbours to try instead, as gtk-gnutella and LimeWire do).
 //!
 //! A remote's word on its listening address (`Listen-IP`, `Node`) decides which neighbour
 //! slot it takes, so it is believed only when its IP is the socket's, and then only
@@ -23,9 +32,9 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
+use super::admission::{Budget, BudgetLimits, Place, Refused, BUSY_GRACE};
 use super::config::NetConfig;
 use super::handshake::{self, HandshakeError, LocalInfo, Refusal};
 use super::link::{self, LinkCompression};
@@ -37,9 +46,13 @@ use crate::protocol::handshake::{Headers, Rejection};
 /// Neighbours listed in `X-Try-Ultrapeers` when we are full.
 const TRY_LISTED: usize = 10;
 
-/// Serves one HTTP connection, given the bytes already read from it.
-pub type HttpHandler =
-    Arc<dyn Fn(TcpStream, BytesMut) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// Serves one HTTP connection, given the bytes already read from it and its place in the
+/// peer's HTTP budget (or why it got none: it is then answered 503).
+pub type HttpHandler = Arc<
+    dyn Fn(TcpStream, BytesMut, Result<Place, Refused>) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Accepts connections until the peer stops.
 pub fn spawn_listener(
@@ -51,7 +64,14 @@ pub fn spawn_listener(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut stopping = peer.stopping.clone();
-        let pending = Arc::new(Semaphore::new(net.max_pending.max(1)));
+        let pending = Budget::new(BudgetLimits {
+            total: net.max_pending,
+            per_ip: net.max_pending_per_ip,
+        });
+        let http_places = Budget::new(BudgetLimits {
+            total: net.max_http,
+            per_ip: net.max_http_per_ip,
+        });
         loop {
             let accepted = tokio::select! {
                 accepted = listener.accept() => accepted,
@@ -59,22 +79,29 @@ pub fn spawn_listener(
             };
             match accepted {
                 Ok((stream, remote)) => {
-                    let Ok(permit) = pending.clone().try_acquire_owned() else {
+                    let evicted_before = pending.evictions();
+                    let place = match pending.admit(remote.ip(), true) {
+                        Ok(place) => place,
+                        Err(why) => {
+                            log::debug!("{}: inbound {remote} closed unanswered: {why}", peer.name);
+                            peer.shared
+                                .failed_handshakes
+                                .fetch_add(1, Ordering::Relaxed);
+                            drop(stream);
+                            continue;
+                        }
+                    };
+                    if pending.evictions() > evicted_before {
                         log::debug!(
-                            "{}: inbound {remote} closed unanswered: too many pending sockets",
+                            "{}: inbound {remote} took the place of the socket idle the longest",
                             peer.name
                         );
-                        peer.shared
-                            .failed_handshakes
-                            .fetch_add(1, Ordering::Relaxed);
-                        drop(stream);
-                        continue;
-                    };
+                    }
                     let peer = peer.clone();
                     let local = local.clone();
-                    let http = http.clone();
+                    let http = http.clone().map(|h| (h, http_places.clone()));
                     tokio::spawn(async move {
-                        incoming(stream, remote, peer, local, net, http, permit).await;
+                        incoming(stream, remote, peer, local, net, http, place).await;
                     });
                 }
                 Err(e) => {
@@ -93,19 +120,31 @@ async fn incoming(
     peer: PeerRef,
     local: LocalInfo,
     net: NetConfig,
-    http: Option<HttpHandler>,
-    permit: OwnedSemaphorePermit,
+    http: Option<(HttpHandler, Budget)>,
+    mut place: Place,
 ) {
-    // Held through the handshake or the HTTP exchange; an established link is no longer
-    // pending (max_links bounds those).
-    let _permit = permit;
+    // Held through the first line and the handshake, and given up if a newcomer needs
+    // it (the socket then closes); an established link is no longer pending (max_links
+    // bounds those), an HTTP connection takes a place of the HTTP budget instead.
     let local = local.on_socket(stream.local_addr().ok());
     let mut buf = BytesMut::with_capacity(1024);
-    let first = tokio::time::timeout(
-        net.handshake.timeout,
-        handshake::peek_first_line(&mut stream, &mut buf, &net.handshake),
-    )
-    .await;
+    let first_line_timeout = net.first_line_timeout.min(net.handshake.timeout);
+    let first = place
+        .unless_evicted(tokio::time::timeout(
+            first_line_timeout,
+            handshake::peek_first_line(&mut stream, &mut buf, &net.handshake),
+        ))
+        .await;
+    let Some(first) = first else {
+        log::debug!(
+            "{}: inbound {remote} closed: its place went to a newer socket",
+            peer.name
+        );
+        peer.shared
+            .failed_handshakes
+            .fetch_add(1, Ordering::Relaxed);
+        return;
+    };
     let first = match first {
         Ok(Ok(line)) => line,
         Ok(Err(e)) => {
@@ -128,7 +167,14 @@ async fn incoming(
     };
     if first.starts_with("GET ") || first.starts_with("HEAD ") {
         match http {
-            Some(serve) => serve(stream, buf).await,
+            Some((serve, budget)) => {
+                let http_place = budget.admit(remote.ip(), false);
+                drop(place);
+                if let Err(why) = &http_place {
+                    log::debug!("{}: inbound {remote} HTTP answered 503: {why}", peer.name);
+                }
+                serve(stream, buf, http_place).await
+            }
             None => log::debug!(
                 "{}: inbound {remote} closed: HTTP request but no file server",
                 peer.name
@@ -160,7 +206,7 @@ async fn incoming(
     // What the remote said about itself, for the log of a refusal.
     let mut said_agent: Option<String> = None;
     let mut said_listen = None;
-    let result = handshake::accept(
+    let accepting = handshake::accept(
         &mut stream,
         buf,
         &local,
@@ -198,8 +244,20 @@ async fn incoming(
             }
             Ok(())
         },
-    )
-    .await;
+    );
+    // Busy for a grace (an honest handshake is over by then), then a stalled one may
+    // lose its place to a newcomer.
+    let grace = tokio::time::Instant::now() + BUSY_GRACE;
+    let Some(result) = place.busy_then_idle(grace, accepting).await else {
+        log::debug!(
+            "{}: inbound handshake from {remote} closed: its place went to a newer socket",
+            peer.name
+        );
+        peer.shared
+            .failed_handshakes
+            .fetch_add(1, Ordering::Relaxed);
+        return;
+    };
     let (negotiated, leftover) = match result {
         Ok(ok) => ok,
         Err(e) => {

@@ -230,6 +230,7 @@ pub fn drop_reason(reason: DropReason) -> &'static str {
         DropReason::BadQuery => "bad query criteria",
         DropReason::AnsweredFromCache => "answered from the cache (answer-and-stop)",
         DropReason::BadTtl => "arrived with TTL 0 or hops 255",
+        DropReason::Throttled => "Ping within the link's Ping interval",
         DropReason::QueueFull => "send queue full",
         DropReason::LinkDown => "its link went down",
         DropReason::LinkLoss => "lost on the link",

@@ -6,6 +6,7 @@
 //! [`send_queue`]). The driver makes no routing decisions: it feeds the core and carries
 //! out its actions.
 
+pub mod admission;
 pub mod clock;
 pub mod config;
 pub mod core;

@@ -35,4 +35,8 @@ pub struct Counters {
     pub answered: u64,
     /// Queries answered from the result cache.
     pub answered_from_cache: u64,
+    /// Pings dropped by the per-link Ping throttle.
+    pub pings_throttled: u64,
+    /// Pongs sent from the pong cache in answer to Pings.
+    pub cached_pongs_sent: u64,
 }

@@ -32,6 +32,8 @@ pub mod identity;
 pub mod library;
 #[allow(clippy::module_inception)]
 pub mod node;
+pub mod ping_throttle;
+pub mod pong_cache;
 pub mod query_rules;
 pub mod record;
 pub mod request;

@@ -6,7 +6,7 @@
 //! 2. a broadcast (Query, Ping) whose hops+TTL exceeds `max_ttl` is trimmed to
 //!    TTL := max(max_ttl − hops, 1) or dropped, per `over_max_ttl`, and counted;
 //! 3. hops+1, TTL−1 ("hop on receipt");
-//! 4. duplicates are judged on (GUID, payload type);
+//! 4. duplicates are judged on (GUID, payload type) (Pings, never relayed, are not kept);
 //! 5. the reverse route is recorded before anything is forwarded;
 //! 6. the descriptor is handled, then forwarded only while TTL > 0.
 //!
@@ -24,6 +24,15 @@
 //! distance t. Such re-forwarded copies are not reported as `Dropped { Duplicate }`
 //! (they were not dropped); they raise `Event::Reforwarded` and `Counters::reforwarded`
 //! counts them.
+//!
+//! **Pings are answered here, never relayed** (pong caching, as gtk-gnutella and
+//! LimeWire do; `pong_cache`): with our own Pong and up to ten cached ones, at most one
+//! Ping per link per `ping_throttle::PING_INTERVAL` (keep-alives, hops 0 and TTL 1, get
+//! one Pong each, at most one per link per 100 ms). Pongs are never routed either: those answering our
+//! own Pings (keep-alives, and the Pings that refill the cache when it has gone stale)
+//! feed the cache and go on to the Pings still waiting for some. A Ping or Pong with more
+//! than 1,536 bytes of GGEP is dropped. So a Ping costs the network a bounded number of
+//! Pongs, and one neighbour's Ping flood costs nobody else anything.
 //!
 //! **Answers from the result cache are labelled, and never go home.** A cached answer is
 //! another servent's hit: it keeps the hops it had made to reach this node (a hops-0 hit
@@ -65,6 +74,8 @@ use super::fast_hash::KeyedHash;
 use super::generations::Generations;
 use super::identity::PeerIdentity;
 use super::library::Library;
+use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
+use super::pong_cache::{Pinger, PongCache, PongCacheConfig};
 use super::query_rules::check_query;
 use super::request::Request;
 use super::result_cache::{cache_key, ResultCache};
@@ -75,7 +86,7 @@ use super::strategy::{Strategy, StrategySpec};
 use super::types::{
     Action, CacheMode, ConnId, DropReason, Event, Output, OverMaxTtl, PeerInfo, SearchRequest, Time,
 };
-use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD};
+use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD, MAX_PING_GGEP};
 use crate::protocol::{
     kind, Extension, Guid, Header, HitRecord, Message, Payload, Ping, Pong, Push, QhdTrailer,
     Query, QueryHit, MAX_RECORDS_PER_HIT,
@@ -96,6 +107,10 @@ const MAX_PARKED: usize = 1024;
 
 /// Most driver requests kept unpolled (a driver that never polls loses the oldest).
 const MAX_REQUESTS: usize = 1024;
+
+/// TTL of the Pings that refill the pong cache (gtk-gnutella's `my_ttl`): a neighbour
+/// answers one with Pongs from up to 3 hops beyond it.
+const REFRESH_TTL: u8 = 4;
 
 /// Where a descriptor with a given (GUID, type) came from. Packed into 8 bytes because
 /// the table holds up to `seen_capacity` of them per node.
@@ -183,11 +198,24 @@ struct ParkedWalker {
     deadline: Time,
 }
 
+/// Ping/Pong state, allocated on the first Ping or Pong (simulated searches never have
+/// any): the pong cache, the per-link Ping throttle, and when we last pinged our
+/// neighbours to refill the cache.
+#[derive(Debug)]
+struct Pings {
+    cache: PongCache,
+    throttle: PingThrottle,
+    keep_alives: PingThrottle,
+    refreshed: Option<Time>,
+}
+
 /// State only some nodes ever need, allocated on first use.
 #[derive(Debug, Default)]
 struct Pending {
     parked: Vec<ParkedWalker>,
     requests: VecDeque<Request>,
+    /// Boxed again: a node that only ever parks walkers does not pay for a pong cache.
+    pings: Option<Box<Pings>>,
 }
 
 /// One peer's routing state machine. See the module documentation for the rules.
@@ -357,6 +385,11 @@ impl Node {
                 .pending
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<Pending>())
+            + self.pings().map_or(0, |p| {
+                std::mem::size_of::<Pings>()
+                    + p.cache.len() * std::mem::size_of::<super::pong_cache::CachedPong>()
+                    + (p.throttle.len() + p.keep_alives.len()) * 24
+            })
             + self.out.as_ref().map_or(0, |o| {
                 std::mem::size_of::<Outbox>()
                     + o.actions.capacity() * std::mem::size_of::<Action>()
@@ -450,7 +483,7 @@ impl Node {
             Payload::Query(query) => self.on_query(now, from, guid, ttl, hops, query),
             Payload::QueryHit(hit) => self.on_hit(now, from, guid, ttl - 1, hops + 1, hit),
             Payload::Ping(ping) => self.on_ping(now, from, guid, ttl, hops, ping),
-            Payload::Pong(pong) => self.on_pong(now, guid, ttl - 1, hops + 1, pong),
+            Payload::Pong(pong) => self.on_pong(now, from, guid, hops + 1, pong),
             Payload::Push(push) => self.on_push(now, from, guid, ttl - 1, hops + 1, push),
             Payload::Bye(_) | Payload::Unknown { .. } => {}
         }
@@ -951,18 +984,37 @@ impl Node {
         }
     }
 
+    /// A Ping is answered here and never relayed (pong caching, see `pong_cache`): with
+    /// our own Pong, plus, unless it is a keep-alive (hops 0, TTL 1), up to ten cached
+    /// Pongs from as far as it could have reached. At most one Ping per link per
+    /// `PING_INTERVAL` is answered (one keep-alive per `KEEP_ALIVE_INTERVAL`), the rest
+    /// are dropped as `Throttled`. A Ping whose GGEP is over
+    /// `MAX_PING_GGEP` bytes is dropped as `TooBig`. No (GUID, type) entry is kept for
+    /// others' Pings: nothing is relayed, so there is no loop to stop, and a Ping flood
+    /// cannot push query routes out of the table.
     fn on_ping(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, ping: Ping) {
+        if ping.ggep.len() > MAX_PING_GGEP {
+            self.counters.bad_payload += 1;
+            self.dropped(guid, kind::PING, DropReason::TooBig);
+            return;
+        }
         let Some(ttl) = self.admit_broadcast(guid, kind::PING, ttl, hops) else {
             return;
         };
-        let (ttl, hops) = (ttl - 1, hops + 1);
-        let seen = self.seen_bounds();
-        if self.table.get(&(guid, kind::PING), now, seen).is_some() {
-            self.counters.duplicates += 1;
-            self.dropped(guid, kind::PING, DropReason::Duplicate);
+        let keep_alive = hops == 0 && ttl == 1;
+        let pings = self.pings_mut();
+        let throttle = if keep_alive {
+            &mut pings.keep_alives
+        } else {
+            &mut pings.throttle
+        };
+        if !throttle.admit(now, from) {
+            self.counters.pings_throttled += 1;
+            self.dropped(guid, kind::PING, DropReason::Throttled);
             return;
         }
-        self.remember(guid, kind::PING, Route::via(from, ttl), now);
+        // Answers need as many hops as the Ping made (hops after our own).
+        let back = hops + 1;
         let library = self.library();
         let pong = Pong {
             port: self.advertised_addr.port(),
@@ -971,46 +1023,100 @@ impl Node {
             kbytes: library.total_kib(),
             ggep: Default::default(),
         };
-        // The Pong needs as many hops as the Ping made.
         let msg = Message {
             guid,
-            ttl: hops,
+            ttl: back,
             hops: 0,
             payload: Payload::Pong(pong),
         };
         self.send_one(from, msg);
-        if ttl > 0 {
-            let msg = Message {
-                guid,
-                ttl,
-                hops,
-                payload: Payload::Ping(ping),
-            };
-            let n = self.flood(&msg, Some(from));
-            self.sent(guid, kind::PING, n);
+        if keep_alive {
+            return;
+        }
+        // The Ping could reach hosts up to ttl - 1 hops beyond us.
+        let pinger = Pinger {
+            conn: from,
+            guid,
+            ttl: back,
+            within: ttl - 1,
+            addr: self
+                .neighbours
+                .iter()
+                .find(|n| n.conn == from)
+                .and_then(|n| n.listen_addr),
+        };
+        let cache = &mut self.pings_mut().cache;
+        let cached: Vec<(u8, Pong)> = cache
+            .answers(now, &pinger)
+            .into_iter()
+            .map(|c| (c.hops, c.pong.clone()))
+            .collect();
+        cache.wait(now, pinger, cached.len());
+        for (hops, pong) in cached {
+            self.send_cached_pong(pinger, hops, pong);
+        }
+        self.refresh_pong_cache(now);
+    }
+
+    /// Pings every neighbour when the pong cache has gone stale, so the next Pings find
+    /// fresh Pongs (gtk-gnutella `pcache_possibly_expired`): at most once per cache age.
+    fn refresh_pong_cache(&mut self, now: Time) {
+        let pings = self.pings_mut();
+        let max_age = pings.cache.config().max_age;
+        if pings
+            .refreshed
+            .is_some_and(|at| now.saturating_sub(at) < max_age)
+        {
+            return;
+        }
+        pings.refreshed = Some(now);
+        let links: Vec<ConnId> = self.neighbours().collect();
+        for conn in links {
+            self.send_ping(now, conn, REFRESH_TTL);
         }
     }
 
-    fn on_pong(&mut self, now: Time, guid: Guid, ttl: u8, hops: u8, pong: Pong) {
-        let route = self
-            .table
-            .get(&(guid, kind::PING), now, self.route_bounds())
-            .map(|r| r.origin());
-        match route {
-            None => self.no_route(guid, kind::PONG),
-            Some(None) => {} // A Pong for our own Ping: the link is alive.
-            Some(Some(conn)) if !self.is_connected(conn) => self.no_route(guid, kind::PONG),
-            Some(Some(_)) if ttl == 0 => self.dropped(guid, kind::PONG, DropReason::TtlExpired),
-            Some(Some(conn)) => {
-                let msg = Message {
-                    guid,
-                    ttl,
-                    hops,
-                    payload: Payload::Pong(pong),
-                };
-                self.send_one(conn, msg);
-            }
+    /// A Pong answering one of our own Pings feeds the pong cache. Pongs are never routed
+    /// (we relay no Ping, as gtk-gnutella): any other is dropped as `NoRoute`, and one
+    /// whose GGEP is over `MAX_PING_GGEP` bytes as `TooBig`.
+    fn on_pong(&mut self, now: Time, from: ConnId, guid: Guid, hops: u8, pong: Pong) {
+        if pong.ggep.len() > MAX_PING_GGEP {
+            self.counters.bad_payload += 1;
+            self.dropped(guid, kind::PONG, DropReason::TooBig);
+            return;
         }
+        let ours = matches!(
+            self.table
+                .get(&(guid, kind::PING), now, self.route_bounds())
+                .map(|r| r.origin()),
+            Some(None)
+        );
+        if !ours {
+            self.no_route(guid, kind::PONG);
+            return;
+        }
+        if SocketAddrV4::new(pong.ip, pong.port) == self.advertised_addr {
+            return;
+        }
+        let cache = &mut self.pings_mut().cache;
+        let Some(entry) = cache.insert(now, from, hops, pong).cloned() else {
+            return;
+        };
+        // Pings answered a moment ago still want some (pong demultiplexing).
+        for pinger in cache.waiting_for(now, &entry) {
+            self.send_cached_pong(pinger, entry.hops, entry.pong.clone());
+        }
+    }
+
+    fn send_cached_pong(&mut self, to: Pinger, hops: u8, pong: Pong) {
+        self.counters.cached_pongs_sent += 1;
+        let msg = Message {
+            guid: to.guid,
+            ttl: to.ttl,
+            hops,
+            payload: Payload::Pong(pong),
+        };
+        self.send_one(to.conn, msg);
     }
 
     fn on_push(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, push: Push) {
@@ -1211,6 +1317,11 @@ impl Node {
 
     fn forget_link(&mut self, conn: ConnId) {
         self.neighbours.retain(|n| n.conn != conn);
+        if let Some(pings) = self.pending.as_mut().and_then(|p| p.pings.as_mut()) {
+            pings.throttle.forget(conn);
+            pings.keep_alives.forget(conn);
+            pings.cache.forget(conn);
+        }
         if let Some(servents) = self.servents.as_mut() {
             servents.forget(conn);
         }
@@ -1302,5 +1413,25 @@ impl Node {
 
     fn pending_mut(&mut self) -> &mut Pending {
         self.pending.get_or_insert_with(Box::default)
+    }
+
+    fn pings(&self) -> Option<&Pings> {
+        self.pending.as_ref().and_then(|p| p.pings.as_deref())
+    }
+
+    fn pings_mut(&mut self) -> &mut Pings {
+        self.pending_mut().pings.get_or_insert_with(|| {
+            Box::new(Pings {
+                cache: PongCache::new(PongCacheConfig::default()),
+                throttle: PingThrottle::new(PING_INTERVAL),
+                keep_alives: PingThrottle::new(KEEP_ALIVE_INTERVAL),
+                refreshed: None,
+            })
+        })
+    }
+
+    /// The pong cache, once a Pong has come back to one of our Pings.
+    pub fn pong_cache(&self) -> Option<&PongCache> {
+        self.pings().map(|p| &p.cache)
     }
 }

@@ -189,6 +189,8 @@ pub enum DropReason {
     AnsweredFromCache,
     /// Arrived with TTL 0 or hops 255 (never sent so by a well-behaved servent).
     BadTtl,
+    /// A Ping within the per-link Ping interval of the last one handled.
+    Throttled,
     /// Dropped by the driver's send queue (flow control).
     QueueFull,
     /// Put on a link that went down before it was handled at the other end (or sent to
@@ -223,6 +225,7 @@ impl DropReason {
         match self {
             DropReason::Duplicate => Some(CopyFate::Duplicate),
             DropReason::BadTtl
+            | DropReason::Throttled
             | DropReason::OverMaxTtl
             | DropReason::TooBig
             | DropReason::BadPayload

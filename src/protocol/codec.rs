@@ -18,6 +18,9 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 64 * 1024;
 pub const DEFAULT_MAX_QUERY_PAYLOAD: usize = 256;
 /// ... nor a QueryHit above 16 KiB.
 pub const DEFAULT_MAX_HIT_PAYLOAD: usize = 16 * 1024;
+/// gtk-gnutella drops a Ping or Pong carrying more than 1,536 bytes of GGEP
+/// (PROTOCOL.md §1.3); the routing core does too, and relays neither whole.
+pub const MAX_PING_GGEP: usize = 1536;
 
 /// Why a byte stream cannot go on: the connection that sent it must be closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
