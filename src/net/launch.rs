@@ -49,7 +49,7 @@ pub async fn launch_in_process(
     let mut network = start_in_process(config.clone(), net_config(options.deflate)).await?;
     if network.peers().len() <= MAX_LISTED_PEERS {
         for p in network.peers() {
-            println!("peer {:<8} listening on {}", p.id, p.listen);
+            options.say(format_args!("peer {:<8} listening on {}", p.id, p.listen));
         }
     }
     let overlay = tokio::select! {
@@ -67,10 +67,10 @@ pub async fn launch_in_process(
         Some(Ok(_)) => {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             summary.overlay_up_ms = Some(ms);
-            println!(
+            options.say(format_args!(
                 "overlay up: {} peers, {} links in {ms:.0} ms",
                 summary.peers, summary.links
-            );
+            ));
         }
         Some(Err(e)) => {
             network.shutdown().await;
@@ -89,7 +89,7 @@ pub async fn launch_in_process(
                 _ = stop_signal() => {}
             }
         } else {
-            println!("running until Ctrl-C");
+            options.say("running until Ctrl-C");
             stop_signal().await;
             network
                 .settle(Duration::from_millis(50), Duration::from_millis(500))

@@ -197,7 +197,7 @@ async fn drive(
     let listed = config.peers.len() <= MAX_LISTED_PEERS;
     for (i, peer) in config.peers.iter().enumerate().filter(|_| listed) {
         if let Some(addr) = addrs.get(i).copied().flatten() {
-            println!("peer {:<8} listening on {addr}", peer.id);
+            options.say(format_args!("peer {:<8} listening on {addr}", peer.id));
         }
     }
     for child in children.iter_mut() {
@@ -229,10 +229,10 @@ async fn drive(
         Some(Ok(Ok(()))) => {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             summary.overlay_up_ms = Some(ms);
-            println!(
+            options.say(format_args!(
                 "overlay up: {} peers, {} links, {} processes in {ms:.0} ms",
                 summary.peers, summary.links, summary.processes
-            );
+            ));
             if options.run_workload {
                 let work = run_sharded_workload(config, children, options.quiet);
                 tokio::select! {
@@ -240,7 +240,7 @@ async fn drive(
                     _ = stop_signal() => {}
                 }
             } else {
-                println!("running until Ctrl-C");
+                options.say("running until Ctrl-C");
                 stop_signal().await;
             }
         }
