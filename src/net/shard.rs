@@ -170,6 +170,9 @@ async fn drive(
     children: &mut [ChildShard],
     started: Instant,
 ) -> Result<(NetworkSummary, Vec<QueryRecord>), LaunchError> {
+    // One stop signal for the whole run, installed before the first line we print.
+    let stop = stop_signal();
+    tokio::pin!(stop);
     let mut addrs: Vec<Option<SocketAddrV4>> = vec![None; config.peers.len()];
     for child in children.iter_mut() {
         loop {
@@ -223,7 +226,7 @@ async fn drive(
     };
     let overlay = tokio::select! {
         up = tokio::time::timeout(options.overlay_timeout + Duration::from_secs(5), up) => Some(up),
-        _ = stop_signal() => None,
+        _ = &mut stop => None,
     };
     match overlay {
         Some(Ok(Ok(()))) => {
@@ -237,11 +240,11 @@ async fn drive(
                 let work = run_sharded_workload(config, children, options.quiet);
                 tokio::select! {
                     done = work => done?,
-                    _ = stop_signal() => {}
+                    _ = &mut stop => {}
                 }
             } else {
                 options.say("running until Ctrl-C");
-                stop_signal().await;
+                (&mut stop).await;
             }
         }
         Some(Ok(Err(e))) => return Err(e.into()),
