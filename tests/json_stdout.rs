@@ -131,7 +131,10 @@ fn launch_json_prints_only_the_report() {
         assert_eq!(json["network"]["peers"], 3, "{mode:?}");
         assert_eq!(json["queries"][0]["success"], true, "{mode:?}");
         for said in ["listening on", "overlay up", "report written to"] {
-            assert!(stderr.contains(said), "{mode:?}: {said:?} on stderr: {stderr}");
+            assert!(
+                stderr.contains(said),
+                "{mode:?}: {said:?} on stderr: {stderr}"
+            );
         }
     }
 }
@@ -165,7 +168,10 @@ fn sim_json_and_csv_print_only_their_document() {
     let (json, _) = run_json(&[
         "sim",
         "--topology",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/topology-configs/quickstart.json"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/topology-configs/quickstart.json"
+        ),
         "--json",
     ]);
     assert!(json["summary"].is_object());

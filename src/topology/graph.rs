@@ -254,7 +254,7 @@ impl AddressError {
     /// otherwise port 0 (which `sim` ignores and `launch` turns into free ports).
     fn hint(&self) -> String {
         let port_zero =
-            "--port-zero gives every peer port 0 (`launch` picks free ports; `sim` ignores ports)";
+            "--port-zero (every peer gets port 0: `launch` picks free ports, `sim` ignores them)";
         if self.nodes + FIRST_USER_PORT <= 65536 {
             format!(
                 "use --base-port {} or lower, or {port_zero}",
