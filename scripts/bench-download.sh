@@ -50,8 +50,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x /usr/bin/time ] || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null)
 
 echo "building the benchmark helper (release)..." >&2
-(cd "$ROOT" && cargo build --release --quiet --example http_bench)
-BENCH="$ROOT/target/release/examples/http_bench"
+BENCH=$("$ROOT/scripts/release-bin.sh" --example http_bench)
 
 mkdir -p "$WORK/share" "$WORK/out" "$WORK/nginx"
 FILE=bench.bin

@@ -22,8 +22,7 @@ mkdir -p "$OUT"
 # One process may hold at most this many open files on this machine.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-cargo build --release --quiet
-BIN=target/release/gnutella
+BIN=$(scripts/release-bin.sh)
 
 for size in $SIZES; do
     n=${size%%:*}

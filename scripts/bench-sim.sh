@@ -23,8 +23,7 @@ OUT=${OUT:-target/bench-sim}
 PARTS=${*:-a b c}
 mkdir -p "$OUT"
 
-cargo build --release --bin gnutella
-SIM=target/release/gnutella
+SIM=$(scripts/release-bin.sh)
 PLAIN=$(cargo bench --bench plain_flood --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
 
 # Runs a command under /usr/bin/time -v; prints wall seconds and peak RSS (MiB).

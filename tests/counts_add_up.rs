@@ -21,15 +21,33 @@ fn records_of(json: &serde_json::Value) -> Vec<QueryRecord> {
     serde_json::from_value(json["queries"].clone()).expect("records in the report")
 }
 
-/// The shipped configs listen on fixed ports: one launch at a time in this binary.
-static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// A copy of `config` beside `report` whose peers listen on ephemeral ports (the shipped
+/// configs name fixed ports that another program on the machine may hold) and whose
+/// shared folders are absolute.
+fn port_zero_copy(config: &Path, report: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config).expect("the config reads");
+    let mut json: serde_json::Value = serde_json::from_str(&text).expect("the config is JSON");
+    let base = config.parent().expect("a config folder");
+    for peer in json["peers"].as_array_mut().expect("peers") {
+        let listen = peer["listen"].as_str().expect("listen").to_string();
+        let ip = listen.rsplit_once(':').map_or("127.0.0.1", |(ip, _)| ip);
+        peer["listen"] = serde_json::Value::String(format!("{ip}:0"));
+        if let Some(dir) = peer["share"]["dir"].as_str() {
+            let absolute = base.join(dir).display().to_string();
+            peer["share"]["dir"] = serde_json::Value::String(absolute);
+        }
+    }
+    let copy = report.with_extension("config.json");
+    std::fs::write(&copy, json.to_string()).expect("the copy is written");
+    copy
+}
 
 /// Launches `config` with the mode's flags, runs its workload and returns the records.
 fn launch(config: &Path, mode: &[&str], report: &Path) -> Vec<QueryRecord> {
-    let _ports = PORTS.lock().unwrap_or_else(|e| e.into_inner());
+    let copy = port_zero_copy(config, report);
     let out = Command::new(env!("CARGO_BIN_EXE_gnutella"))
         .arg("launch")
-        .arg(config)
+        .arg(&copy)
         .args(mode)
         .args(["--run-workload", "--overlay-timeout", "20", "--report"])
         .arg(report)

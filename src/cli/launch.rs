@@ -18,8 +18,10 @@ Examples:
       write the report and exit
   gnutella launch topology-configs/ring-16.json --processes --run-workload
       one OS process per peer (the parent collects every child's counts)
-  gnutella launch big.json --shards 8 --run-workload
-      spread the peers over 8 processes (each process has its own open-file limit)
+  gnutella launch topology-configs/random-50.json --shards 4 --run-workload
+      spread the peers over 4 processes (each process has its own open-file limit)
+  gnutella launch topology-configs/quickstart.json --run-workload --json
+      only the JSON report on stdout; the other lines go to stderr
 
 Ports 0 in the config mean ephemeral ports. The report is JSON:
   {\"network\": {name, peers, links, overlay_up_ms, queue_drops, ...},
@@ -64,7 +66,8 @@ pub struct Args {
     /// costs memory, about 0.2 MiB of zlib state per compressed direction).
     #[arg(long)]
     pub deflate: bool,
-    /// Print the report to stdout as JSON instead of the table.
+    /// Print the report to stdout as JSON instead of the table (stdout then holds only
+    /// the report; the other lines go to stderr).
     #[arg(long)]
     pub json: bool,
     /// Worker threads per process. The default, 1, runs every peer of a process on one

@@ -109,6 +109,8 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }];
     let listeners = bind_all(&mut plans).await?;
     let listen = plans.first().map(|p| p.listen).unwrap_or(args.listen);
+    // Before saying we listen, so Ctrl-C from then on always stops us cleanly.
+    let stop = stop_signal();
     println!("listening on {listen}, sharing {} files", share.len());
     let mut factory = SoloFactory {
         share: Arc::new(share),
@@ -132,7 +134,6 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut last = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let stop = stop_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {

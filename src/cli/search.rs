@@ -33,10 +33,13 @@ Examples:
       (a hit that carries no SHA-1 is fetched by index and only its size is checked).
       Ctrl-C keeps what arrived in ~/Downloads/.<name>.part and exits with status 130;
       the same command again resumes it
-  gnutella search urn:sha1:PLSTHIPQGSSZTS5FJUPAKUZWUGYQYPFB --via 127.0.0.1:6346
-      search by content hash
+  gnutella search urn:sha1:QD66NULYLNDT2I6JF7GWPXITDVWUJ476 --via 127.0.0.1:6346
+      search by content hash (this one is the quickstart's debian-12-netinst.iso)
   gnutella search debian --via 127.0.0.1:6346 --json
       the searcher's own view (hits, responders, first hit) in the report's record shape
+
+The examples search the quickstart network: start it first in another terminal with
+`gnutella launch topology-configs/quickstart.json` (its peer p0 listens on 127.0.0.1:6346).
 
 Each hit line shows: name, size, SHA-1 URN, holder address, hops, milliseconds since the
 query left. A hit answered from a peer's result cache is labelled cached, with how far

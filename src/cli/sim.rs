@@ -28,7 +28,7 @@ Examples:
   gnutella sim --gen tree:n=364,k=3 --strategy flood --ttl 7 --queries 100 --csv
   gnutella sim --gen random:n=10000,d=10 --strategy walk:16 --ttl 255 --replicas 20 --json
   gnutella sim --gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000
-  gnutella sim --topology ../shared/data/topologies/p2p-Gnutella08.txt --ttl 5 --queries 200
+  gnutella sim --topology data/topologies/p2p-Gnutella08.txt --ttl 5 --queries 200
   gnutella sim --topology topology-configs/quickstart.json --json
   gnutella sim --gen random:n=2000,d=6 --churn 60000:20000 --loss 0.01 --latency 5..50
 

@@ -22,14 +22,14 @@ Examples:
   gnutella topology gen ring:n=16 --out ring-16.json
   gnutella topology gen tree:n=364,k=3 --seed 7 --out tree.json
   gnutella topology gen random:n=1000,d=4 --seed 1 --port-zero --out random-1000.json
-  gnutella topology gen ba --nodes 100000 --m 2 --out ba.json
+  gnutella topology gen ba --nodes 100000 --m 2 --port-zero --out ba.json
   gnutella topology gen ws --nodes 1000 --param k=6 --param beta=0.2 --out ws.json
   gnutella topology gen grid:w=5,h=5 --base-port 7000 --latency-ms 20 --out grid.json";
 
 const STATS_EXAMPLES: &str = "\
 Examples:
   gnutella topology stats topology-configs/quickstart.json
-  gnutella topology stats ../shared/data/topologies/p2p-Gnutella08.txt --json
+  gnutella topology stats data/topologies/p2p-Gnutella08.txt --json
   gnutella topology stats --gen ba:n=1000000,m=2 --seed 3
       about 5 s: most of it breadth-first searches for the distance estimates (a bar
       shows them on a terminal; --quiet hides it)";
@@ -86,7 +86,8 @@ pub struct GenArgs {
     /// Where to write the config (standard output when absent).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
-    /// First listening port; peer i gets base+i.
+    /// First listening port; peer i gets base+i (so at most 65536-base peers: for more,
+    /// --port-zero).
     #[arg(long, default_value_t = 6346)]
     pub base_port: u16,
     /// Give every peer port 0 (the launcher picks free ports).

@@ -3,7 +3,7 @@
 //!
 //! ```json
 //! { "name": "walkers",
-//!   "topologies": ["random:n=2000,d=4", "file:../shared/data/topologies/p2p-Gnutella08.txt"],
+//!   "topologies": ["random:n=2000,d=4", "file:../data/topologies/p2p-Gnutella08.txt"],
 //!   "strategies": ["flood", "ring", "walk:16", "flood+cache"],
 //!   "ttls": [2, 3, 4, 5],
 //!   "ttls_by_strategy": { "walk:16": [64, 128] },

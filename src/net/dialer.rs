@@ -11,16 +11,16 @@
 //! configured address succeeds, we reached the real listener, so the inbound link was an
 //! impostor (or a duplicate) and is closed in favour of the dialled one.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use super::config::NetConfig;
+use super::connect::connect_from;
 use super::handshake::{self, HandshakeError, LocalInfo};
 use super::link::{self, LinkCompression};
 use super::logs::Clean;
@@ -48,9 +48,11 @@ pub enum DialError {
     Stopping,
 }
 
-/// Dials `addr` and keeps the link up until the peer stops.
+/// Dials `addr` from `source` (the peer's listening IP, see `connect`) and keeps the link
+/// up until the peer stops.
 pub fn spawn_dialer(
     addr: SocketAddrV4,
+    source: Ipv4Addr,
     peer: PeerRef,
     local: LocalInfo,
     net: NetConfig,
@@ -64,7 +66,7 @@ pub fn spawn_dialer(
             if *stopping.borrow() {
                 return;
             }
-            match dial_once(addr, &peer, &local, &net).await {
+            match dial_once(addr, source, &peer, &local, &net).await {
                 Ok(down) => {
                     failures = 0;
                     tokio::select! {
@@ -106,6 +108,7 @@ pub fn backoff<R: Rng>(net: &NetConfig, failures: u32, rng: &mut R) -> Duration 
 /// completes when the link goes down.
 pub async fn dial_once(
     addr: SocketAddrV4,
+    source: Ipv4Addr,
     peer: &PeerRef,
     local: &LocalInfo,
     net: &NetConfig,
@@ -117,7 +120,7 @@ pub async fn dial_once(
         DialClaim::HeldInbound => None,
     };
     // A failed attempt drops its claim, which frees the slot.
-    let result = dial_claimed(addr, conn, claim, peer, local, net).await;
+    let result = dial_claimed(addr, source, conn, claim, peer, local, net).await;
     if result.is_err() && !matches!(result, Err(DialError::Stopping)) {
         peer.shared
             .failed_handshakes
@@ -128,18 +131,19 @@ pub async fn dial_once(
 
 async fn dial_claimed(
     addr: SocketAddrV4,
+    source: Ipv4Addr,
     conn: ConnId,
     claim: Option<SlotClaim>,
     peer: &PeerRef,
     local: &LocalInfo,
     net: &NetConfig,
 ) -> Result<tokio::sync::oneshot::Receiver<()>, DialError> {
-    let mut stream = match tokio::time::timeout(net.connect_timeout, TcpStream::connect(addr)).await
-    {
-        Err(_) => return Err(DialError::ConnectTimeout(addr)),
-        Ok(Err(source)) => return Err(DialError::Connect { addr, source }),
-        Ok(Ok(stream)) => stream,
-    };
+    let mut stream =
+        match tokio::time::timeout(net.connect_timeout, connect_from(source, addr)).await {
+            Err(_) => return Err(DialError::ConnectTimeout(addr)),
+            Ok(Err(source)) => return Err(DialError::Connect { addr, source }),
+            Ok(Ok(stream)) => stream,
+        };
     let remote = stream.peer_addr().ok();
     let local = local.on_socket(stream.local_addr().ok());
     let (negotiated, leftover) = handshake::connect(&mut stream, &local, remote, &net.handshake)

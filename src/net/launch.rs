@@ -47,14 +47,17 @@ pub async fn launch_in_process(
     let config = Arc::new(config);
     let started = Instant::now();
     let mut network = start_in_process(config.clone(), net_config(options.deflate)).await?;
+    // One stop signal for the whole run, installed before the first line we print.
+    let stop = stop_signal();
+    tokio::pin!(stop);
     if network.peers().len() <= MAX_LISTED_PEERS {
         for p in network.peers() {
-            println!("peer {:<8} listening on {}", p.id, p.listen);
+            options.say(format_args!("peer {:<8} listening on {}", p.id, p.listen));
         }
     }
     let overlay = tokio::select! {
         up = network.wait_overlay(options.overlay_timeout) => Some(up),
-        _ = stop_signal() => None,
+        _ = &mut stop => None,
     };
     let mut summary = NetworkSummary {
         name: config.name.clone(),
@@ -67,10 +70,10 @@ pub async fn launch_in_process(
         Some(Ok(_)) => {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             summary.overlay_up_ms = Some(ms);
-            println!(
+            options.say(format_args!(
                 "overlay up: {} peers, {} links in {ms:.0} ms",
                 summary.peers, summary.links
-            );
+            ));
         }
         Some(Err(e)) => {
             network.shutdown().await;
@@ -86,11 +89,11 @@ pub async fn launch_in_process(
             };
             tokio::select! {
                 done = run_workload(&network, &config, settle) => { done?; }
-                _ = stop_signal() => {}
+                _ = &mut stop => {}
             }
         } else {
-            println!("running until Ctrl-C");
-            stop_signal().await;
+            options.say("running until Ctrl-C");
+            (&mut stop).await;
             network
                 .settle(Duration::from_millis(50), Duration::from_millis(500))
                 .await;

@@ -54,6 +54,18 @@ pub enum LaunchError {
     },
 }
 
+impl LaunchOptions {
+    /// Prints a line for the person watching ("listening on", "overlay up", ...): on
+    /// stdout beside the table, on stderr when stdout holds the JSON report alone.
+    pub fn say(&self, line: impl std::fmt::Display) {
+        if self.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+}
+
 /// Net settings for a launch.
 pub fn net_config(deflate: bool) -> NetConfig {
     NetConfig {
@@ -82,7 +94,7 @@ pub fn finish_report(
             path: path.clone(),
             source,
         })?;
-        println!("report written to {}", path.display());
+        options.say(format_args!("report written to {}", path.display()));
     }
     Ok(())
 }

@@ -2,13 +2,14 @@
 //!
 //! One peer is an actor task that owns its routing core ([`peer`]); a listener per peer
 //! speaks Gnutella and HTTP on one port ([`listener`]); dialers keep configured links up
-//! ([`dialer`]); each link is a reader, a writer and a bounded priority queue ([`link`],
-//! [`send_queue`]). The driver makes no routing decisions: it feeds the core and carries
-//! out its actions.
+//! ([`dialer`]), leaving from the peer's own listening address ([`connect`]); each link is
+//! a reader, a writer and a bounded priority queue ([`link`], [`send_queue`]). The driver
+//! makes no routing decisions: it feeds the core and carries out its actions.
 
 pub mod admission;
 pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod core;
 pub mod dialer;
 pub mod download;

@@ -235,6 +235,7 @@ impl Network {
                     if let Some(&to) = addrs.get(b) {
                         tasks.push(spawn_dialer(
                             to,
+                            *plan.listen.ip(),
                             peer.clone(),
                             local.clone(),
                             net,
@@ -247,6 +248,7 @@ impl Network {
                 if r.local == i && r.dial {
                     tasks.push(spawn_dialer(
                         r.addr,
+                        *plan.listen.ip(),
                         peer.clone(),
                         local.clone(),
                         net,

@@ -137,7 +137,7 @@ async fn drive(
     let listed = config.peers.len() <= MAX_LISTED_PEERS;
     for (peer, addr) in config.peers.iter().zip(&addrs).filter(|_| listed) {
         if let Some(addr) = addr {
-            println!("peer {:<8} listening on {addr}", peer.id);
+            options.say(format_args!("peer {:<8} listening on {addr}", peer.id));
         }
     }
     let table: Vec<SocketAddrV4> = addrs
@@ -174,10 +174,10 @@ async fn drive(
             if !stop.is_raised() {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 summary.overlay_up_ms = Some(ms);
-                println!(
+                options.say(format_args!(
                     "overlay up: {} peers, {} links, {} processes in {ms:.0} ms",
                     summary.peers, summary.links, summary.processes
-                );
+                ));
                 run_or_wait(config, options, children, stop).await;
             }
         }
@@ -250,9 +250,9 @@ async fn run_or_wait(
             _ = stop.wait() => {}
         }
     } else {
-        println!("running until Ctrl-C");
+        options.say("running until Ctrl-C");
         tokio::select! {
-            _ = children.watch() => println!("every shard has ended"),
+            _ = children.watch() => options.say("every shard has ended"),
             _ = stop.wait() => {}
         }
     }

@@ -3,29 +3,41 @@
 //! [`stop_signal`] is one wait; a command that waits in several places in turn uses a
 //! [`StopFlag`], which stays raised, so a signal that arrives between two waits is not
 //! missed.
+//!
+//! The handlers are installed when [`stop_signal`] is called, not when its future is first
+//! polled: a command calls it before it says it is ready ("listening on", "overlay up"),
+//! so a signal sent as soon as that line appears stops it cleanly instead of killing it.
+
+use std::future::Future;
 
 use tokio::sync::watch;
 
-/// Resolves when the user asks us to stop (Ctrl-C or SIGTERM).
-pub async fn stop_signal() {
+/// Resolves when the user asks us to stop (Ctrl-C or SIGTERM). Call it inside the runtime.
+pub fn stop_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            match (term, interrupt) {
+                (Ok(mut term), Ok(mut interrupt)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -37,8 +49,10 @@ impl StopFlag {
     /// Starts listening (a task that lives as long as the runtime).
     pub fn install() -> StopFlag {
         let (raise, flag) = watch::channel(false);
+        // The handlers are in place from here on, before the task first runs.
+        let signal = stop_signal();
         tokio::spawn(async move {
-            stop_signal().await;
+            signal.await;
             let _ = raise.send(true);
         });
         StopFlag(flag)

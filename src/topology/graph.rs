@@ -237,12 +237,33 @@ impl Default for ConfigOptions {
 /// Consecutive ports from the base port do not fit below 65536.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{nodes} peers need ports {base_port}..{} but ports end at 65535 (use a lower --base-port, or port 0)",
-    (u64::from(*base_port) + *nodes as u64).saturating_sub(1)
+    "{nodes} peers need ports {base_port}..{} on one address, but ports end at 65535; {}",
+    (u64::from(*base_port) + *nodes as u64).saturating_sub(1),
+    self.hint()
 )]
 pub struct AddressError {
     pub nodes: usize,
     pub base_port: u16,
+}
+
+/// Ports from here up are not privileged.
+const FIRST_USER_PORT: usize = 1024;
+
+impl AddressError {
+    /// What would fit: a lower base port while one exists above the privileged ports,
+    /// otherwise port 0 (which `sim` ignores and `launch` turns into free ports).
+    fn hint(&self) -> String {
+        let port_zero =
+            "--port-zero (every peer gets port 0: `launch` picks free ports, `sim` ignores them)";
+        if self.nodes + FIRST_USER_PORT <= 65536 {
+            format!(
+                "use --base-port {} or lower, or {port_zero}",
+                65536 - self.nodes
+            )
+        } else {
+            format!("use {port_zero}")
+        }
+    }
 }
 
 #[cfg(test)]
@@ -276,6 +297,27 @@ mod tests {
             base_port: Some(65530),
             ..Default::default()
         };
-        assert!(g.to_config(&opts).is_err());
+        let err = g.to_config(&opts).unwrap_err().to_string();
+        assert!(err.contains("--base-port 65526 or lower"), "{err}");
+    }
+
+    #[test]
+    fn too_many_peers_for_one_address_are_pointed_at_port_zero() {
+        let g = Graph::from_edges(100_000, &[]);
+        let err = g
+            .to_config(&ConfigOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ports 6346..106345"), "{err}");
+        assert!(err.contains("use --port-zero"), "{err}");
+        assert!(
+            !err.contains("--base-port"),
+            "a lower base port cannot help: {err}"
+        );
+        let zero = ConfigOptions {
+            base_port: None,
+            ..Default::default()
+        };
+        assert!(g.to_config(&zero).is_ok());
     }
 }
