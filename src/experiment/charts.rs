@@ -147,6 +147,9 @@ struct Namer {
     topology: bool,
     strategy: bool,
     params: Vec<Param>,
+    /// The name when nothing varies: the strategy, or (for bars grouped by strategy) the
+    /// topology.
+    fallback_topology: bool,
 }
 
 impl Namer {
@@ -160,6 +163,7 @@ impl Namer {
                 .filter(|(p, values)| values.len() > 1 && *p != Param::Walkers)
                 .map(|(p, _)| *p)
                 .collect(),
+            fallback_topology: false,
         }
     }
 
@@ -176,7 +180,9 @@ impl Namer {
                 parts.push(format!("{param}={v}"));
             }
         }
-        if parts.is_empty() {
+        if parts.is_empty() && self.fallback_topology {
+            topology.to_string()
+        } else if parts.is_empty() {
             strategy.to_string()
         } else {
             parts.join(" / ")
@@ -246,12 +252,12 @@ fn ttl_series(rows: &[&AggregateRow], figure: Figure, namer: &Namer) -> Vec<Seri
         .collect()
 }
 
-/// "mean of 2 seeds, bars: ±1 standard deviation" (or "one seed").
+/// "mean of 2 seeds, error bars ±1 standard deviation" (or "one seed: no spread").
 fn spread_note(seeds: usize) -> String {
     if seeds > 1 {
-        format!("mean of {seeds} seeds, bars ±1 sd")
+        format!("mean of {seeds} seeds, error bars ±1 standard deviation")
     } else {
-        "one seed".to_string()
+        "one seed: no spread to show".to_string()
     }
 }
 
@@ -287,7 +293,7 @@ fn ttl_chart(
         });
     }
     Chart::Lines {
-        title: format!("{name}: {what} ({note})"),
+        title: format!("{name}: {what}\n{note}"),
         panels,
     }
 }
@@ -384,23 +390,25 @@ pub fn plan(spec: &ResolvedSpec, rows: &[AggregateRow]) -> Vec<PlannedPlot> {
                 .into_iter()
                 .map(|(key, mut members)| {
                     members.sort_by_key(|r| r.ttl);
+                    let mut points: Vec<Point> = members
+                        .iter()
+                        .map(|r| Point {
+                            x: r.summary.messages_per_query,
+                            y: r.summary.success_rate,
+                            x_sd: r.sd(Figure::MessagesPerQuery),
+                            y_sd: r.sd(Figure::SuccessRate),
+                            label: r.ttl.to_string(),
+                        })
+                        .collect();
+                    merge_close_labels(&mut points);
                     Series {
                         name: namer.name(&key.topology, &key.strategy, &key.params),
-                        points: members
-                            .iter()
-                            .map(|r| Point {
-                                x: r.summary.messages_per_query,
-                                y: r.summary.success_rate,
-                                x_sd: r.sd(Figure::MessagesPerQuery),
-                                y_sd: r.sd(Figure::SuccessRate),
-                                label: r.ttl.to_string(),
-                            })
-                            .collect(),
+                        points,
                     }
                 })
                 .collect();
             PlotOutcome::Draw(Chart::Lines {
-                title: format!("{name}: success against cost (labels: TTL; {note})"),
+                title: format!("{name}: success against cost\none point per TTL, labelled; {note}"),
                 panels: vec![LinePanel {
                     title: String::new(),
                     x_label: "query messages per query".into(),
@@ -434,6 +442,7 @@ pub fn plan(spec: &ResolvedSpec, rows: &[AggregateRow]) -> Vec<PlannedPlot> {
                 topology: !by_topology && namer.topology,
                 strategy: by_topology && namer.strategy,
                 params: namer.params.clone(),
+                fallback_topology: !by_topology,
             };
             within.name(&k.topology, &k.strategy, &k.params)
         };
@@ -475,7 +484,7 @@ pub fn plan(spec: &ResolvedSpec, rows: &[AggregateRow]) -> Vec<PlannedPlot> {
         } else {
             PlotOutcome::Draw(Chart::Bars {
                 title: format!(
-                    "{name}: duplicate share of query messages at the largest TTL ({note})"
+                    "{name}: duplicate share of query messages\nat each strategy's largest TTL; {note}"
                 ),
                 panels: vec![(
                     String::new(),
@@ -492,7 +501,9 @@ pub fn plan(spec: &ResolvedSpec, rows: &[AggregateRow]) -> Vec<PlannedPlot> {
             PlotOutcome::Skip("one strategy: nothing to compare".into())
         } else {
             PlotOutcome::Draw(Chart::Bars {
-                title: format!("{name}: strategies side by side at their largest TTL ({note})"),
+                title: format!(
+                    "{name}: strategies side by side\nat each strategy's largest TTL; {note}"
+                ),
                 panels: vec![
                     (
                         "messages per query".into(),
@@ -611,8 +622,33 @@ fn param_chart(
         })
         .collect();
     Chart::Lines {
-        title: format!("{name}: against {param}, each line at its largest TTL ({note})"),
+        title: format!("{name}: against {param}\neach line at its largest TTL; {note}"),
         panels,
+    }
+}
+
+/// Where consecutive trade-off points sit on top of each other (a walk that stopped
+/// growing: walk:16 at 64, 128 and 255 costs the same), one label names the run
+/// (`64–255`) instead of three labels printed over each other. "On top": within 12% on
+/// the log cost axis and 0.02 in success.
+fn merge_close_labels(points: &mut [Point]) {
+    let close = |a: &Point, b: &Point| {
+        a.x > 0.0 && b.x > 0.0 && (b.x / a.x).log10().abs() < 0.05 && (b.y - a.y).abs() < 0.02
+    };
+    let mut start = 0;
+    while start < points.len() {
+        let mut end = start;
+        while end + 1 < points.len() && close(&points[end], &points[end + 1]) {
+            end += 1;
+        }
+        if end > start {
+            let last = points[end].label.clone();
+            points[start].label = format!("{}–{last}", points[start].label);
+            for p in &mut points[start + 1..=end] {
+                p.label.clear();
+            }
+        }
+        start = end + 1;
     }
 }
 

@@ -14,6 +14,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -169,6 +170,26 @@ macro_rules! error_bar {
     }};
 }
 
+/// How the i-th line is drawn beyond its colour: past ten lines the colours repeat, so
+/// the next ten are dashed with square markers and the ten after that dotted with
+/// triangles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    Solid,
+    Dashed,
+    Dotted,
+}
+
+impl Variant {
+    fn of(i: usize) -> Variant {
+        match (i / 10) % 3 {
+            0 => Variant::Solid,
+            1 => Variant::Dashed,
+            _ => Variant::Dotted,
+        }
+    }
+}
+
 fn draw_error(path: &Path) -> impl Fn(String) -> PlotError + '_ {
     move |message| PlotError::Draw {
         path: path.display().to_string(),
@@ -292,9 +313,7 @@ pub fn line_panels(path: &Path, title: &str, panels: &[LinePanel]) -> Result<(),
     {
         let root = SVGBackend::with_string(&mut svg, (layout.width, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let root = root
-            .titled(title, ("sans-serif", 22))
-            .map_err(|e| err(e.to_string()))?;
+        let root = titled(&root, title).map_err(&err)?;
         let areas = layout.split(&root, &names, false).map_err(&err)?;
         for (area, panel) in areas.iter().zip(&panels) {
             draw_line_panel(area, panel, range_of(panel)).map_err(&err)?;
@@ -302,6 +321,33 @@ pub fn line_panels(path: &Path, title: &str, panels: &[LinePanel]) -> Result<(),
         root.present().map_err(|e| err(e.to_string()))?;
     }
     save_svg(path, &svg)
+}
+
+/// Writes `title` above everything and returns the area below it. The first line is the
+/// title proper; further lines (after `\n`) are a smaller subtitle, e.g. what the error
+/// bars mean. Long lines get a smaller font rather than running off the sides.
+fn titled<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    let width = root.dim_in_pixel().0 as f64;
+    let fit = |text: &str, size: f64| -> f64 {
+        // Sans-serif glyphs average about 0.55 em.
+        let needed = text.chars().count() as f64 * 0.55 * size;
+        if needed > width - 24.0 {
+            (width - 24.0) / (text.chars().count() as f64 * 0.55)
+        } else {
+            size
+        }
+    };
+    let mut area = root.clone();
+    for (i, line) in title.lines().enumerate() {
+        let size = fit(line, if i == 0 { 22.0 } else { 15.0 });
+        area = area
+            .titled(line, ("sans-serif", size))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(area)
 }
 
 /// The panel without points its axes cannot show (non-finite, or not positive on a log
@@ -419,10 +465,22 @@ fn draw_legend<DB: DrawingBackend>(
             area.draw(&Rectangle::new([(6, y - 5), (18, y + 5)], c.filled()))
                 .map_err(|e| e.to_string())?;
         } else {
-            area.draw(&PathElement::new(vec![(2, y), (22, y)], c.stroke_width(2)))
-                .map_err(|e| e.to_string())?;
-            area.draw(&Circle::new((12, y), 3, c.filled()))
-                .map_err(|e| e.to_string())?;
+            let line = [(2, y), (22, y)];
+            let style = c.stroke_width(2);
+            match Variant::of(i) {
+                Variant::Solid => area.draw(&PathElement::new(line, style)),
+                Variant::Dashed => area.draw(&DashedPathElement::new(line, 9, 5, style)),
+                Variant::Dotted => area.draw(&DashedPathElement::new(line, 3, 4, style)),
+            }
+            .map_err(|e| e.to_string())?;
+            match Variant::of(i) {
+                Variant::Solid => area.draw(&Circle::new((12, y), 3, c.filled())),
+                Variant::Dashed => {
+                    area.draw(&Rectangle::new([(9, y - 3), (15, y + 3)], c.filled()))
+                }
+                Variant::Dotted => area.draw(&TriangleMarker::new((12, y), 4, c.filled())),
+            }
+            .map_err(|e| e.to_string())?;
         }
         area.draw(&Text::new(
             name.clone(),
@@ -469,6 +527,23 @@ fn x_formatter(panel: &LinePanel) -> impl Fn(&f64) -> String {
 fn y_formatter(scale: YScale) -> impl Fn(&f64) -> String {
     move |y: &f64| match scale {
         YScale::Fraction => format!("{y:.1}"),
+        // Within one decade a log axis ticks every multiple (1000, 2000, ... 9000, 10000):
+        // label 1, 2, 3 and 5 of each decade only, so the labels do not run together.
+        YScale::Log if *y > 0.0 => {
+            let mantissa = y / 10f64.powf(y.log10().floor());
+            if [1.0, 2.0, 3.0, 5.0, 10.0]
+                .iter()
+                .any(|m| (mantissa - m).abs() < 1e-6)
+            {
+                if y.fract() == 0.0 {
+                    format!("{y:.0}")
+                } else {
+                    short_number(*y)
+                }
+            } else {
+                String::new()
+            }
+        }
         YScale::Log | YScale::Linear if y.fract() == 0.0 => format!("{y:.0}"),
         YScale::Log | YScale::Linear => short_number(*y),
     }
@@ -535,19 +610,33 @@ fn draw_line_panel<DB: DrawingBackend>(
             mesh.draw().map_err(|e| e.to_string())?;
             for (i, s) in panel.series.iter().enumerate() {
                 let c = colour(i);
-                chart
-                    .draw_series(LineSeries::new(
-                        s.points.iter().map(|p| (p.x, p.y)),
-                        c.stroke_width(2),
-                    ))
-                    .map_err(|e| e.to_string())?;
-                chart
-                    .draw_series(
-                        s.points
-                            .iter()
-                            .map(|p| Circle::new((p.x, p.y), 3, c.filled())),
-                    )
-                    .map_err(|e| e.to_string())?;
+                let xy = s.points.iter().map(|p| (p.x, p.y));
+                match Variant::of(i) {
+                    Variant::Solid => chart
+                        .draw_series(LineSeries::new(xy.clone(), c.stroke_width(2)))
+                        .map(|_| ()),
+                    Variant::Dashed => chart
+                        .draw_series(DashedLineSeries::new(xy.clone(), 9, 5, c.stroke_width(2)))
+                        .map(|_| ()),
+                    Variant::Dotted => chart
+                        .draw_series(DashedLineSeries::new(xy.clone(), 3, 4, c.stroke_width(2)))
+                        .map(|_| ()),
+                }
+                .map_err(|e| e.to_string())?;
+                match Variant::of(i) {
+                    Variant::Solid => chart
+                        .draw_series(xy.map(|p| Circle::new(p, 3, c.filled())))
+                        .map(|_| ()),
+                    Variant::Dashed => chart
+                        .draw_series(xy.map(|p| {
+                            EmptyElement::at(p) + Rectangle::new([(-3, -3), (3, 3)], c.filled())
+                        }))
+                        .map(|_| ()),
+                    Variant::Dotted => chart
+                        .draw_series(xy.map(|p| TriangleMarker::new(p, 4, c.filled())))
+                        .map(|_| ()),
+                }
+                .map_err(|e| e.to_string())?;
                 for p in s.points.iter().filter(|p| p.y_sd > 0.0) {
                     let (lo, hi) = (clamp_y(p.y - p.y_sd), clamp_y(p.y + p.y_sd));
                     error_bar!(chart, (p.x, lo), (p.x, hi), true, c);
@@ -605,9 +694,7 @@ pub fn bar_panels(
     {
         let root = SVGBackend::with_string(&mut svg, (layout.width, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
-        let root = root
-            .titled(title, ("sans-serif", 22))
-            .map_err(|e| err(e.to_string()))?;
+        let root = titled(&root, title).map_err(&err)?;
         let areas = layout.split(&root, &names, true).map_err(&err)?;
         for (area, (panel_title, y_label, bars, scale)) in areas.iter().zip(panels) {
             draw_bars(area, panel_title, y_label, bars, *scale).map_err(&err)?;
