@@ -120,3 +120,19 @@ fn a_missing_spec_file_is_named() {
     let err = ExperimentSpec::load(std::path::Path::new("/nonexistent/spec.json")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/spec.json"), "{err}");
 }
+
+/// Every example under experiments/ is a spec the command accepts (the README runs them).
+#[test]
+fn the_shipped_experiments_resolve() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let spec = ExperimentSpec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(spec.run_count() > 0, "{}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} specs in {}", dir.display());
+}

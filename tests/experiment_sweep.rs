@@ -43,6 +43,10 @@ fn tiny_sweep_writes_results_summary_and_plots_deterministically() {
         "summary.json",
         "messages_vs_ttl.svg",
         "success_vs_ttl.svg",
+        "duplicates_vs_ttl.svg",
+        "first_hit_hops_vs_ttl.svg",
+        "cache_hit_rate_vs_ttl.svg",
+        "success_vs_messages.svg",
         "duplicates_by_topology.svg",
         "strategies.svg",
     ] {
@@ -85,6 +89,23 @@ fn tiny_sweep_writes_results_summary_and_plots_deterministically() {
     assert_eq!(summary["runs"].as_array().unwrap().len(), 24);
     assert_eq!(summary["means"].as_array().unwrap().len(), 12);
     assert_eq!(summary["means"][0]["seeds"], 2);
+    // Each mean comes with its spread: the sample standard deviation of the two runs.
+    let runs = summary["runs"].as_array().unwrap();
+    let first = &summary["means"][0];
+    let values: Vec<f64> = runs
+        .iter()
+        .filter(|r| {
+            r["topology"] == first["topology"]
+                && r["strategy"] == first["strategy"]
+                && r["ttl"] == first["ttl"]
+        })
+        .map(|r| r["summary"]["messages_per_query"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values.len(), 2);
+    let expected = (values[0] - values[1]).abs() / 2f64.sqrt();
+    let sd = first["std"]["messages_per_query"].as_f64().unwrap();
+    assert!((sd - expected).abs() < 1e-9, "{sd} vs {expected}");
+    assert_eq!(first["n"]["messages_per_query"], 2);
 
     let svg = std::fs::read_to_string(a.join("messages_vs_ttl.svg")).unwrap();
     assert!(

@@ -14,11 +14,13 @@ use gnutella::experiment::sweep::{run_sweep, write_outputs};
   gnutella experiment experiments/duplicates-vs-degree.json --out out/degree --jobs 1
       about 1.5 s
 
-Writes DIR/results.csv (one row per run), DIR/summary.json (the spec, every run and
-the means over seeds) and SVG plots: messages_vs_ttl.svg, success_vs_ttl.svg,
-duplicates_by_topology.svg, strategies.svg. See experiments/README.md for the spec format.")]
+Writes DIR/results.csv (one row per run, a column per swept parameter), DIR/summary.json
+(the spec, every run, the means over seeds with their standard deviation) and the SVG
+plots the sweep has something to compare in; it lists the plots it skipped and why.
+See experiments/README.md for the spec format and the plots.")]
 pub struct Args {
-    /// The sweep spec (JSON): topologies x strategies x TTLs x seeds, workload, link model.
+    /// The sweep spec (JSON): topologies x strategies x TTLs x seeds x swept parameters,
+    /// workload, link model.
     pub spec: PathBuf,
     /// Directory for results.csv, summary.json and the plots (created if missing).
     #[arg(long, value_name = "DIR")]
@@ -50,8 +52,14 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         results.len(),
         spec.spec.name
     );
-    for path in written {
+    for path in &written.files {
         println!("  {}", path.display());
+    }
+    if !written.skipped.is_empty() {
+        println!("skipped plots:");
+        for (file, why) in &written.skipped {
+            println!("  {file}: {why}");
+        }
     }
     Ok(())
 }

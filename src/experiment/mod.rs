@@ -3,7 +3,10 @@
 //! The per-query record itself lives in `node::record`, so both drivers can fill it; this
 //! layer decides what to run (workloads, sweep specs) and what to make of the records.
 
+pub mod aggregate;
 pub mod atomic_write;
+pub mod charts;
+pub mod params;
 pub mod plot;
 pub mod spec;
 pub mod summary;

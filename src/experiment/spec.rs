@@ -1,5 +1,6 @@
 //! The experiment spec: which topologies, strategies, TTLs and seeds a sweep crosses, with
-//! which workload and link model, as a JSON file users write.
+//! which workload and link model, and which further parameters it varies (`sweep`, see
+//! [`super::params`]), as a JSON file users write.
 //!
 //! ```json
 //! { "name": "walkers",
@@ -9,7 +10,8 @@
 //!   "ttls_by_strategy": { "walk:16": [64, 128] },
 //!   "seeds": [1, 2],
 //!   "workload": { "files": 100, "placement": {"kind": "replicas", "per_file": 20}, "queries": 100 },
-//!   "sim": { "latency_ms": 10 } }
+//!   "sim": { "latency_ms": 10 },
+//!   "sweep": { "loss": [0, 0.01, 0.05] } }
 //! ```
 //!
 //! Strategy names are the ones `gnutella sim --strategy` takes: [`StrategySpec`]'s grammar.
@@ -20,8 +22,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::node::{CacheMode, RoutingConfig, StrategyParams, StrategySpec};
+use crate::sim::Churn;
 use crate::topology::GenSpec;
 
+use super::params::{check_churn, Param, ParamValue, SweepSpec};
 use super::workload::{WorkloadError, WorkloadSpec};
 
 /// Why a spec cannot be used.
@@ -47,6 +51,11 @@ pub struct SimSettings {
     pub latency_ms: f64,
     /// Probability that a message is lost on a link.
     pub loss: f64,
+    /// Peers leaving and rejoining (`{"mean_session_ms": S, "mean_downtime_ms": D}`);
+    /// `null`, the default, keeps every peer online. Queries whose origin is offline
+    /// when they are due are not issued (and not counted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub churn: Option<Churn>,
     /// The nodes' broadcast limit (hops+TTL above it is trimmed); raise it for walkers.
     #[serde(deserialize_with = "crate::validate::ttl")]
     pub max_ttl: u8,
@@ -73,6 +82,7 @@ impl Default for SimSettings {
         SimSettings {
             latency_ms: 10.0,
             loss: 0.0,
+            churn: None,
             max_ttl: 7,
             ring_wait_ms: 300,
             walk_check_every: 4,
@@ -154,6 +164,10 @@ pub struct ExperimentSpec {
     pub workload: WorkloadSpec,
     #[serde(default)]
     pub sim: SimSettings,
+    /// Further parameters to vary, each a list crossed with the rest of the sweep:
+    /// `loss`, `latency_ms`, `churn`, `replicas`, `cache_capacity`, `walkers`.
+    #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
+    pub sweep: SweepSpec,
 }
 
 fn default_name() -> String {
@@ -171,13 +185,36 @@ pub struct ResolvedSpec {
     pub topologies: Vec<TopologyEntry>,
     /// Strategies with the TTLs each runs with, in spec order.
     pub strategies: Vec<(StrategySpec, Vec<u8>)>,
+    /// The swept parameters and their values, in [`Param`] order (empty: none swept).
+    pub swept: Vec<(Param, Vec<ParamValue>)>,
 }
 
 impl ResolvedSpec {
-    /// Runs in the sweep: topologies x strategies x TTLs x seeds.
+    /// Runs in the sweep: topologies x seeds x, per strategy, TTLs x the swept values
+    /// that apply to it.
     pub fn run_count(&self) -> usize {
-        let per_seed: usize = self.strategies.iter().map(|(_, ttls)| ttls.len()).sum();
+        let per_seed: usize = self
+            .strategies
+            .iter()
+            .map(|(strategy, ttls)| {
+                let crossed: usize = self
+                    .swept
+                    .iter()
+                    .filter(|(p, _)| p.applies_to(*strategy))
+                    .map(|(_, values)| values.len())
+                    .product();
+                ttls.len() * crossed
+            })
+            .sum();
         self.topologies.len() * per_seed * self.spec.seeds.len()
+    }
+
+    /// The values of `param` this sweep varies, if it varies it.
+    pub fn values_of(&self, param: Param) -> Option<&[ParamValue]> {
+        self.swept
+            .iter()
+            .find(|(p, _)| *p == param)
+            .map(|(_, v)| v.as_slice())
     }
 }
 
@@ -242,6 +279,9 @@ impl ExperimentSpec {
         if !(self.sim.latency_ms.is_finite() && self.sim.latency_ms >= 0.0) {
             return Err(invalid("`sim.latency_ms` must be a number >= 0".into()));
         }
+        if let Some(churn) = &self.sim.churn {
+            check_churn(churn).map_err(|m| invalid(format!("`sim.churn`: {m}")))?;
+        }
         let mut topologies = Vec::new();
         for (i, text) in self.topologies.iter().enumerate() {
             let entry = parse_topology(text, base)
@@ -276,10 +316,13 @@ impl ExperimentSpec {
             }
             strategies.push((choice, ttls));
         }
+        let chosen: Vec<StrategySpec> = strategies.iter().map(|(s, _)| *s).collect();
+        let swept = self.sweep.resolve(&chosen).map_err(invalid)?;
         Ok(ResolvedSpec {
             spec: self,
             topologies,
             strategies,
+            swept,
         })
     }
 }

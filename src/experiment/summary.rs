@@ -129,6 +129,82 @@ impl Summary {
     }
 }
 
+/// A figure of [`Summary`] that differs between runs (every field but `queries`): what
+/// means and spreads over seeds are taken of, and what a plot picks to draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Figure {
+    SuccessRate,
+    MessagesPerQuery,
+    DuplicatesFraction,
+    PeersReachedPerQuery,
+    FirstHitHopsMean,
+    LatencyMsMean,
+    HitsPerQuery,
+    HitMessagesPerQuery,
+    MessagesPerNodeMean,
+    MessagesPerNodeMax,
+    CacheHitRate,
+}
+
+impl Figure {
+    /// Every figure, in the order of [`Summary`]'s fields.
+    pub const ALL: [Figure; 11] = [
+        Figure::SuccessRate,
+        Figure::MessagesPerQuery,
+        Figure::DuplicatesFraction,
+        Figure::PeersReachedPerQuery,
+        Figure::FirstHitHopsMean,
+        Figure::LatencyMsMean,
+        Figure::HitsPerQuery,
+        Figure::HitMessagesPerQuery,
+        Figure::MessagesPerNodeMean,
+        Figure::MessagesPerNodeMax,
+        Figure::CacheHitRate,
+    ];
+
+    /// The field's name in [`Summary`] (and its CSV column).
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::SuccessRate => "success_rate",
+            Figure::MessagesPerQuery => "messages_per_query",
+            Figure::DuplicatesFraction => "duplicates_fraction",
+            Figure::PeersReachedPerQuery => "peers_reached_per_query",
+            Figure::FirstHitHopsMean => "first_hit_hops_mean",
+            Figure::LatencyMsMean => "latency_ms_mean",
+            Figure::HitsPerQuery => "hits_per_query",
+            Figure::HitMessagesPerQuery => "hit_messages_per_query",
+            Figure::MessagesPerNodeMean => "messages_per_node_mean",
+            Figure::MessagesPerNodeMax => "messages_per_node_max",
+            Figure::CacheHitRate => "cache_hit_rate",
+        }
+    }
+
+    /// The figure's value in `summary`; `None` where it is undefined (no successful query).
+    pub fn of(self, summary: &Summary) -> Option<f64> {
+        match self {
+            Figure::SuccessRate => Some(summary.success_rate),
+            Figure::MessagesPerQuery => Some(summary.messages_per_query),
+            Figure::DuplicatesFraction => Some(summary.duplicates_fraction),
+            Figure::PeersReachedPerQuery => Some(summary.peers_reached_per_query),
+            Figure::FirstHitHopsMean => summary.first_hit_hops_mean,
+            Figure::LatencyMsMean => summary.latency_ms_mean,
+            Figure::HitsPerQuery => Some(summary.hits_per_query),
+            Figure::HitMessagesPerQuery => Some(summary.hit_messages_per_query),
+            Figure::MessagesPerNodeMean => Some(summary.messages_per_node_mean),
+            Figure::MessagesPerNodeMax => Some(summary.messages_per_node_max as f64),
+            Figure::CacheHitRate => Some(summary.cache_hit_rate),
+        }
+    }
+
+    /// Whether the figure is a share of something, drawn on an axis from 0 to 1.
+    pub fn is_share(self) -> bool {
+        matches!(
+            self,
+            Figure::SuccessRate | Figure::DuplicatesFraction | Figure::CacheHitRate
+        )
+    }
+}
+
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
     let (count, total) = values.fold((0u64, 0.0), |(n, s), v| (n + 1, s + v));
     (count > 0).then(|| total / count as f64)

@@ -1,29 +1,30 @@
-//! Running a sweep: every topology x strategy x TTL x seed of a spec through the
-//! simulator, then `results.csv`, `summary.json` and the plots.
+//! Running a sweep: every topology x strategy x TTL x seed x swept value of a spec
+//! through the simulator, then `results.csv`, `summary.json` and the plots.
 //!
-//! For one topology and seed, every strategy and TTL runs on the same graph, the same
-//! file placement and the same queries, so differences between rows come from the
-//! strategy and TTL alone. Runs are independent and spread over worker threads; results
+//! For one topology, seed and replica count, every strategy, TTL and swept link or node
+//! setting runs on the same graph, the same file placement and the same queries, so
+//! differences between rows come from what the sweep varies alone. Runs are independent and spread over worker threads; results
 //! are put back in sweep order, so the output bytes do not depend on scheduling.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::node::Time;
+use crate::node::{StrategySpec, Time};
 use crate::sim::{Latency, Links, Placement, PlannedQuery, SimConfig, SimFile, Simulation};
 use crate::topology::Graph;
 
+use super::aggregate::aggregate;
 use super::atomic_write;
-use super::plot::{self, Bars, PlotError, Series, YScale};
+use super::charts::{self, PlotOutcome};
+use super::params::{self, Param, Params};
+use super::plot::PlotError;
 use super::spec::{ResolvedSpec, TopologySource};
 use super::summary::{write_csv_row, Summary};
 use super::workload::{Workload, WorkloadError};
-use crate::node::StrategySpec;
 
 /// Why a sweep stopped.
 #[derive(Debug, thiserror::Error)]
@@ -43,26 +44,27 @@ pub enum SweepError {
 }
 
 /// One simulation of the sweep and its summary.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunResult {
     pub topology: String,
     pub nodes: usize,
     pub links: usize,
+    /// The strategy run (with a swept walker count: `walk:` that count).
     pub strategy: String,
     pub ttl: u8,
     pub seed: u64,
+    /// The swept values of this run (absent when nothing is swept).
+    #[serde(skip_serializing_if = "Params::is_empty")]
+    pub params: Params,
     pub summary: Summary,
 }
 
-/// The mean over seeds of one topology x strategy x TTL.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AggregateRow {
-    pub topology: String,
-    pub strategy: String,
-    pub ttl: u8,
-    pub seeds: usize,
-    /// Every figure is the mean of the runs' figures (undefined ones left out).
-    pub summary: Summary,
+/// One simulation to run on a graph and workload: what it varies.
+#[derive(Clone, Debug)]
+struct Case {
+    strategy: StrategySpec,
+    ttl: u8,
+    params: Params,
 }
 
 /// Runs every simulation of `spec` on `jobs` threads (at least one), calling `progress`
@@ -97,26 +99,45 @@ pub fn run_sweep(
                 },
             };
             let nodes = graph.node_count();
-            let workload = Workload::generate(&spec.spec.workload, nodes, seed)?;
-            let placement = placement_of(&workload);
             let links = Links::from_graph(&graph);
-            let mut cases = Vec::new();
-            for (strategy, ttls) in &spec.strategies {
-                for &ttl in ttls {
-                    cases.push((*strategy, ttl));
-                }
-            }
-            let ctx = RunContext {
-                spec,
-                label: &topology.label,
-                nodes,
-                link_count: graph.link_count(),
-                links: &links,
-                placement: &placement,
-                workload: &workload,
-                seed,
+            // One workload per replica count; everything else is crossed on top of it.
+            let replicas: Vec<Params> = match spec.values_of(Param::Replicas) {
+                Some(values) => values
+                    .iter()
+                    .map(|v| Params::default().with(Param::Replicas, *v))
+                    .collect(),
+                None => vec![Params::default()],
             };
-            results.extend(run_parallel(&ctx, &cases, jobs, progress));
+            for base in &replicas {
+                let workload_spec =
+                    params::with_replicas(&spec.spec.workload, base.get(Param::Replicas));
+                let workload = Workload::generate(&workload_spec, nodes, seed)?;
+                let placement = placement_of(&workload);
+                let mut cases = Vec::new();
+                for (strategy, ttls) in &spec.strategies {
+                    for combo in params::combinations(&spec.swept, *strategy, base, Param::Replicas)
+                    {
+                        for &ttl in ttls {
+                            cases.push(Case {
+                                strategy: combo.apply_strategy(*strategy),
+                                ttl,
+                                params: combo.clone(),
+                            });
+                        }
+                    }
+                }
+                let ctx = RunContext {
+                    spec,
+                    label: &topology.label,
+                    nodes,
+                    link_count: graph.link_count(),
+                    links: &links,
+                    placement: &placement,
+                    workload: &workload,
+                    seed,
+                };
+                results.extend(run_parallel(&ctx, &cases, jobs, progress));
+            }
         }
     }
     Ok(results)
@@ -135,7 +156,7 @@ struct RunContext<'a> {
 
 fn run_parallel(
     ctx: &RunContext<'_>,
-    cases: &[(StrategySpec, u8)],
+    cases: &[Case],
     jobs: usize,
     progress: &(dyn Fn(&RunResult) + Sync),
 ) -> Vec<RunResult> {
@@ -145,10 +166,10 @@ fn run_parallel(
         for _ in 0..jobs.clamp(1, cases.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(strategy, ttl)) = cases.get(i) else {
+                let Some(case) = cases.get(i) else {
                     break;
                 };
-                let result = run_one(ctx, strategy, ttl);
+                let result = run_one(ctx, case);
                 progress(&result);
                 if let Ok(mut slots) = slots.lock() {
                     if let Some(slot) = slots.get_mut(i) {
@@ -166,13 +187,15 @@ fn run_parallel(
         .collect()
 }
 
-fn run_one(ctx: &RunContext<'_>, strategy: StrategySpec, ttl: u8) -> RunResult {
-    let settings = &ctx.spec.spec.sim;
+fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
+    let settings = case.params.apply_sim(&ctx.spec.spec.sim);
+    let (strategy, ttl) = (case.strategy, case.ttl);
     let config = SimConfig {
         latency: Latency::Constant {
             micros: (settings.latency_ms * 1000.0).round() as u64,
         },
         loss: settings.loss,
+        churn: settings.churn,
         settle_us: settings.settle_ms.saturating_mul(1000),
         routing: settings.routing(strategy, ttl),
         ..SimConfig::default()
@@ -200,6 +223,7 @@ fn run_one(ctx: &RunContext<'_>, strategy: StrategySpec, ttl: u8) -> RunResult {
         strategy: strategy.to_string(),
         ttl,
         seed: ctx.seed,
+        params: case.params.clone(),
         summary: Summary::from_records(&report.records, &per_node),
     }
 }
@@ -221,68 +245,24 @@ pub fn placement_of(workload: &Workload) -> Placement {
     placement
 }
 
-/// Means over seeds, in first-appearance order of (topology, strategy, TTL).
-pub fn aggregate(results: &[RunResult]) -> Vec<AggregateRow> {
-    let mut order: Vec<(String, String, u8)> = Vec::new();
-    let mut groups: BTreeMap<(String, String, u8), Vec<&Summary>> = BTreeMap::new();
-    for r in results {
-        let key = (r.topology.clone(), r.strategy.clone(), r.ttl);
-        if !groups.contains_key(&key) {
-            order.push(key.clone());
-        }
-        groups.entry(key).or_default().push(&r.summary);
-    }
-    order
-        .into_iter()
-        .map(|key| {
-            let summaries = groups.get(&key).cloned().unwrap_or_default();
-            let (topology, strategy, ttl) = key;
-            AggregateRow {
-                topology,
-                strategy,
-                ttl,
-                seeds: summaries.len(),
-                summary: mean_summary(&summaries),
-            }
-        })
-        .collect()
+/// What [`write_outputs`] did: the files written, and the plots the sweep had nothing to
+/// show in (with why).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Written {
+    pub files: Vec<PathBuf>,
+    /// (plot file name, why it was not drawn).
+    pub skipped: Vec<(String, String)>,
 }
 
-fn mean_summary(summaries: &[&Summary]) -> Summary {
-    let n = summaries.len().max(1) as f64;
-    let mean = |f: fn(&Summary) -> f64| summaries.iter().map(|s| f(s)).sum::<f64>() / n;
-    let mean_opt = |f: fn(&Summary) -> Option<f64>| {
-        let values: Vec<f64> = summaries.iter().filter_map(|s| f(s)).collect();
-        (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-    };
-    Summary {
-        queries: summaries.iter().map(|s| s.queries).sum(),
-        success_rate: mean(|s| s.success_rate),
-        messages_per_query: mean(|s| s.messages_per_query),
-        duplicates_fraction: mean(|s| s.duplicates_fraction),
-        peers_reached_per_query: mean(|s| s.peers_reached_per_query),
-        first_hit_hops_mean: mean_opt(|s| s.first_hit_hops_mean),
-        latency_ms_mean: mean_opt(|s| s.latency_ms_mean),
-        hits_per_query: mean(|s| s.hits_per_query),
-        hit_messages_per_query: mean(|s| s.hit_messages_per_query),
-        messages_per_node_mean: mean(|s| s.messages_per_node_mean),
-        messages_per_node_max: (summaries
-            .iter()
-            .map(|s| s.messages_per_node_max as f64)
-            .sum::<f64>()
-            / n)
-            .round() as u64,
-        cache_hit_rate: mean(|s| s.cache_hit_rate),
-    }
-}
-
-/// Writes `results.csv` (one row per run), `summary.json` (the spec, every run and the
-/// means over seeds) and the plots into `dir`; returns the files written.
+/// Writes `results.csv` (one row per run), `summary.json` (the spec, every run, the means
+/// and spreads over seeds, and which plots were drawn) and the plots into `dir`. A plot
+/// the sweep has nothing to compare in is not drawn, and a copy an earlier sweep left in
+/// `dir` is removed, so every plot in `dir` belongs to these results.
 pub fn write_outputs(
     spec: &ResolvedSpec,
     results: &[RunResult],
     dir: &Path,
-) -> Result<Vec<PathBuf>, SweepError> {
+) -> Result<Written, SweepError> {
     std::fs::create_dir_all(dir).map_err(|source| SweepError::Write {
         path: dir.to_path_buf(),
         source,
@@ -291,7 +271,8 @@ pub fn write_outputs(
 
     let csv_path = dir.join("results.csv");
     let mut csv = Vec::new();
-    write_results_csv(&mut csv, results).map_err(|source| SweepError::Write {
+    let columns: Vec<Param> = spec.swept.iter().map(|(p, _)| *p).collect();
+    write_results_csv(&mut csv, &columns, results).map_err(|source| SweepError::Write {
         path: csv_path.clone(),
         source,
     })?;
@@ -302,11 +283,23 @@ pub fn write_outputs(
     written.push(csv_path);
 
     let rows = aggregate(results);
+    let plan = charts::plan(spec, &rows);
+    let plots = serde_json::json!({
+        "drawn": plan.iter().filter_map(|p| match &p.outcome {
+            PlotOutcome::Draw(_) => Some(p.file.clone()),
+            PlotOutcome::Skip(_) => None,
+        }).collect::<Vec<_>>(),
+        "skipped": plan.iter().filter_map(|p| match &p.outcome {
+            PlotOutcome::Skip(why) => Some(serde_json::json!({"file": p.file, "why": why})),
+            PlotOutcome::Draw(_) => None,
+        }).collect::<Vec<_>>(),
+    });
     let summary_path = dir.join("summary.json");
     let summary = serde_json::json!({
         "name": spec.spec.name,
         "description": spec.spec.description,
         "spec": spec.spec,
+        "plots": plots,
         "means": rows,
         "runs": results,
     });
@@ -318,14 +311,48 @@ pub fn write_outputs(
     })?;
     written.push(summary_path);
 
-    written.extend(write_plots(&spec.spec.name, &rows, dir)?);
-    Ok(written)
+    let mut skipped = Vec::new();
+    let remove_stale = |path: PathBuf| -> Result<(), SweepError> {
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|source| SweepError::Write { path, source })?;
+        }
+        Ok(())
+    };
+    for file in charts::possible_files() {
+        if !plan.iter().any(|p| p.file == file) {
+            remove_stale(dir.join(file))?;
+        }
+    }
+    for entry in &plan {
+        let path = dir.join(&entry.file);
+        match &entry.outcome {
+            PlotOutcome::Draw(chart) => {
+                chart.draw(&path)?;
+                written.push(path);
+            }
+            PlotOutcome::Skip(why) => {
+                remove_stale(path)?;
+                skipped.push((entry.file.clone(), why.clone()));
+            }
+        }
+    }
+    Ok(Written {
+        files: written,
+        skipped,
+    })
 }
 
-/// Writes one row per run: topology, nodes, links, strategy, ttl, seed, then the summary.
-pub fn write_results_csv<W: Write>(out: &mut W, results: &[RunResult]) -> std::io::Result<()> {
+/// Writes one row per run: topology, nodes, links, strategy, ttl, seed, one column per
+/// swept parameter in `columns` (empty where the run's strategy does not use it), then
+/// the summary.
+pub fn write_results_csv<W: Write>(
+    out: &mut W,
+    columns: &[Param],
+    results: &[RunResult],
+) -> std::io::Result<()> {
     let header = ["topology", "nodes", "links", "strategy", "ttl", "seed"]
         .into_iter()
+        .chain(columns.iter().map(|p| p.name()))
         .chain(Summary::CSV_COLUMNS)
         .map(str::to_string);
     write_csv_row(out, header)?;
@@ -339,174 +366,13 @@ pub fn write_results_csv<W: Write>(out: &mut W, results: &[RunResult]) -> std::i
             r.seed.to_string(),
         ]
         .into_iter()
+        .chain(
+            columns
+                .iter()
+                .map(|p| r.params.get(*p).map(|v| v.to_string()).unwrap_or_default()),
+        )
         .chain(r.summary.csv_values());
         write_csv_row(out, cells)?;
     }
     Ok(())
-}
-
-/// The plots of a sweep, from its means over seeds.
-pub fn write_plots(
-    name: &str,
-    rows: &[AggregateRow],
-    dir: &Path,
-) -> Result<Vec<PathBuf>, SweepError> {
-    let mut written = Vec::new();
-    let topologies = distinct(rows.iter().map(|r| r.topology.clone()));
-    let strategies = distinct(rows.iter().map(|r| r.strategy.clone()));
-    let line_name = |t: &str, s: &str| match (topologies.len(), strategies.len()) {
-        (1, _) => s.to_string(),
-        (_, 1) => t.to_string(),
-        _ => format!("{t} / {s}"),
-    };
-    let series_of = |figure: fn(&Summary) -> f64| -> Vec<Series> {
-        let mut out = Vec::new();
-        for t in &topologies {
-            for s in &strategies {
-                let points: Vec<(f64, f64)> = rows
-                    .iter()
-                    .filter(|r| &r.topology == t && &r.strategy == s)
-                    .map(|r| (f64::from(r.ttl), figure(&r.summary)))
-                    .collect();
-                if !points.is_empty() {
-                    out.push(Series {
-                        name: line_name(t, s),
-                        points,
-                    });
-                }
-            }
-        }
-        out
-    };
-
-    let path = dir.join("messages_vs_ttl.svg");
-    plot::line_chart(
-        &path,
-        &format!("{name}: query messages per query"),
-        "TTL",
-        "messages per query",
-        &series_of(|s| s.messages_per_query),
-        YScale::Log,
-    )?;
-    written.push(path);
-
-    let path = dir.join("success_vs_ttl.svg");
-    plot::line_chart(
-        &path,
-        &format!("{name}: success rate"),
-        "TTL",
-        "share of queries with a hit",
-        &series_of(|s| s.success_rate),
-        YScale::Fraction,
-    )?;
-    written.push(path);
-
-    let path = dir.join("duplicates_vs_ttl.svg");
-    plot::line_chart(
-        &path,
-        &format!("{name}: duplicate share of query messages"),
-        "TTL",
-        "duplicates / messages",
-        &series_of(|s| s.duplicates_fraction),
-        YScale::Fraction,
-    )?;
-    written.push(path);
-
-    let path = dir.join("success_vs_messages.svg");
-    let tradeoff: Vec<Series> = series_of(|s| s.messages_per_query)
-        .into_iter()
-        .zip(series_of(|s| s.success_rate))
-        .map(|(cost, success)| Series {
-            name: cost.name,
-            points: cost
-                .points
-                .iter()
-                .zip(&success.points)
-                .map(|(c, s)| (c.1, s.1))
-                .collect(),
-        })
-        .collect();
-    plot::line_chart_with(
-        &path,
-        &format!("{name}: success against cost (one point per TTL)"),
-        "query messages per query",
-        "share of queries with a hit",
-        &tradeoff,
-        true,
-        YScale::Fraction,
-    )?;
-    written.push(path);
-
-    // Bars compare each topology x strategy at its largest TTL (the full reach it was
-    // given), which is where duplicates and costs differ most.
-    let at_max_ttl = |t: &str, s: &str| -> Option<&AggregateRow> {
-        rows.iter()
-            .filter(|r| r.topology == t && r.strategy == s)
-            .max_by_key(|r| r.ttl)
-    };
-    let bars_of = |categories: &[String],
-                   series: &[String],
-                   by_topology: bool,
-                   figure: fn(&Summary) -> f64| Bars {
-        categories: categories.to_vec(),
-        series: series
-            .iter()
-            .map(|name| {
-                let values = categories
-                    .iter()
-                    .map(|cat| {
-                        let (t, s) = if by_topology {
-                            (cat, name)
-                        } else {
-                            (name, cat)
-                        };
-                        at_max_ttl(t, s).map(|r| figure(&r.summary))
-                    })
-                    .collect();
-                (name.clone(), values)
-            })
-            .collect(),
-    };
-
-    let path = dir.join("duplicates_by_topology.svg");
-    plot::bar_chart(
-        &path,
-        &format!("{name}: share of query messages that were duplicates (largest TTL)"),
-        "duplicates / messages",
-        &bars_of(&topologies, &strategies, true, |s| s.duplicates_fraction),
-        YScale::Fraction,
-    )?;
-    written.push(path);
-
-    let path = dir.join("strategies.svg");
-    plot::bar_panels(
-        &path,
-        &format!("{name}: strategies side by side (largest TTL)"),
-        &[
-            (
-                "messages per query".to_string(),
-                "messages per query".to_string(),
-                bars_of(&strategies, &topologies, false, |s| s.messages_per_query),
-                YScale::Log,
-            ),
-            (
-                "success rate".to_string(),
-                "share of queries with a hit".to_string(),
-                bars_of(&strategies, &topologies, false, |s| s.success_rate),
-                YScale::Fraction,
-            ),
-        ],
-    )?;
-    written.push(path);
-    Ok(written)
-}
-
-fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
 }
