@@ -292,6 +292,13 @@ impl HttpServer {
             let connection = if reply.close { "close" } else { "Keep-Alive" };
             reply.head.headers.push("Connection", connection);
             self.inner.stats.count_status(reply.head.status);
+            // A kept-alive connection without a body to send is idle from its answer's
+            // write on: marked before it, so a client that has read the whole answer and
+            // sends someone else along never finds the place still busy. (A body keeps
+            // the place busy until its end: a download holds its place.)
+            if let (None, false, Some(place)) = (&reply.body, reply.close, place.as_deref()) {
+                place.set_idle(true);
+            }
             self.write(&mut stream, &reply.head.encode()).await?;
             if let Some(body) = reply.body {
                 summary.body_bytes_sent += self.send_body(&mut stream, body).await?;
