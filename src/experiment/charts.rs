@@ -96,6 +96,9 @@ fn y_label(figure: Figure) -> &'static str {
         Figure::HitMessagesPerQuery => "QueryHit messages per query",
         Figure::MessagesPerNodeMean => "messages per peer",
         Figure::MessagesPerNodeMax => "messages of the busiest peer",
+        Figure::LargestComponentFraction => "largest component / all peers",
+        Figure::MeanDegreeStart => "mean degree at the start",
+        Figure::MeanDegreeEnd => "mean degree at the end",
     }
 }
 

@@ -224,7 +224,8 @@ fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
         ttl,
         seed: ctx.seed,
         params: case.params.clone(),
-        summary: Summary::from_records(&report.records, &per_node),
+        summary: Summary::from_records(&report.records, &per_node)
+            .with_overlay(&report.overlay_start, &report.overlay_end),
     }
 }
 
