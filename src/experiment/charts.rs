@@ -558,6 +558,9 @@ fn param_chart(
             Figure::MessagesPerQuery,
             Figure::FirstHitHopsMean,
         ],
+        Param::RemoveKind | Param::RemoveFraction => {
+            &[Figure::LargestComponentFraction, Figure::SuccessRate]
+        }
         Param::Loss | Param::Churn | Param::Replicas | Param::Walkers => {
             &[Figure::SuccessRate, Figure::MessagesPerQuery]
         }
