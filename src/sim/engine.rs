@@ -20,6 +20,14 @@
 //! - a peer that leaves (churn) loses its links at both ends and its state; it comes back
 //!   with fresh state and links to the neighbours online then; messages in flight on a link
 //!   that went down are lost;
+//! - a removal ([`SimConfig::removal`], see [`super::removal`]) takes its peers offline
+//!   the same way, for good: they never rejoin, and their planned queries are skipped and
+//!   counted in [`SimStats::skipped_removed`];
+//! - the overlay figures (mean degree, largest component) count a link when both its ends
+//!   are online (links a node closed itself, see `SimStats::closed_by_node`, still count);
+//! - the per-second timeseries recomputes the largest component (one pass over all links)
+//!   only at the end of a second in which a peer left or joined: free without churn, about
+//!   3 ms per second of virtual time for 100,000 peers under churn.
 //! - a random walker's check-back is a direct exchange with the origin (one message there,
 //!   one back, as in Lv et al. 2002): answered after two link delays, counted per query in
 //!   [`SimReport::check_backs`] and not in the record's `messages` (Query descriptors);
