@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use gnutella::node::{CacheMode, RoutingConfig, StrategyParams, StrategySpec};
 use gnutella::sim::memory::{self, SimShape};
-use gnutella::sim::{Churn, Latency, Links, Placement, PlannedQuery, SimConfig, Simulation};
+use gnutella::sim::{
+    Churn, Latency, Links, Placement, PlannedQuery, Removal, SimConfig, SimReport, Simulation,
+};
 
 use super::memory_check::{available_note, check_memory};
 use super::progress;
@@ -31,6 +33,7 @@ Examples:
   gnutella sim --topology data/topologies/p2p-Gnutella08.txt --ttl 5 --queries 200
   gnutella sim --topology topology-configs/quickstart.json --json
   gnutella sim --gen random:n=2000,d=6 --churn 60000:20000 --loss 0.01 --latency 5..50
+  gnutella sim --gen ba:n=2000,m=2 --remove targeted:0.05 --ttl 5 --queries 50
 
 Topology SPECs are KIND:key=value,... (ring, line, star, complete, grid, torus, tree,
 random, gnp, regular, ba, ws, plrg). The same seed and inputs give byte-identical output.
@@ -102,6 +105,20 @@ pub struct Args {
     /// Churn: exponential mean session and downtime lengths, SESSION_MS:DOWNTIME_MS.
     #[arg(long, value_name = "SESSION_MS:DOWNTIME_MS", value_parser = parse_churn)]
     pub churn: Option<Churn>,
+    /// Removes a share of the peers for good: `random:F` (a seeded random F of them) or
+    /// `targeted:F` (highest degree first, ties by lower index), F in [0, 1]. Removed
+    /// peers' links go down at both ends; queries they would have started are skipped and
+    /// counted.
+    #[arg(long, value_name = "random:F|targeted:F", value_parser = Removal::parse)]
+    pub remove: Option<Removal>,
+    /// Virtual time of the removal in milliseconds (0: before the first query).
+    #[arg(long, value_name = "MS", default_value_t = 0, requires = "remove")]
+    pub remove_at: u64,
+    /// Writes, per virtual second, online peers, mean degree, largest component fraction,
+    /// queries started and those of them that succeeded, as CSV (see the header). The
+    /// largest component is recomputed only in seconds where a peer left or joined.
+    #[arg(long, value_name = "FILE.csv")]
+    pub timeseries: Option<PathBuf>,
     /// What a node does with a query its result cache answers (+cache strategies):
     /// answer-and-stop saves messages; answer-and-forward only speeds up the first hit
     /// [default: a topology config's own, else answer-and-stop].
@@ -207,6 +224,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if !(0.0..=1.0).contains(&args.loss) {
         return Err(format!("--loss {} is not a probability in [0, 1]", args.loss).into());
     }
+    if let Some(path) = &args.timeseries {
+        check_output_path(path, "--timeseries")?;
+    }
     // Phase timings go to the log (RUST_LOG=info), never to the deterministic output.
     let clock = std::time::Instant::now();
     let phase = match (&args.topology, &args.gen) {
@@ -271,6 +291,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(names) = scenario.names.clone() {
         simulation.set_peer_names(names);
     }
+    if args.timeseries.is_some() {
+        simulation.record_timeseries();
+    }
 
     let bar = progress::bar(scenario.queries.len() as u64, "searches started");
     let run_clock = std::time::Instant::now();
@@ -295,7 +318,12 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         report.stats.delivered,
         report.stats.nodes_created
     );
-    let summary = Summary::from_records(&report.records, &report.messages_per_peer);
+    let summary = Summary::from_records(&report.records, &report.messages_per_peer)
+        .with_overlay(&report.overlay_start, &report.overlay_end);
+    if let Some(path) = &args.timeseries {
+        gnutella::experiment::atomic_write::atomic_write(path, timeseries_csv(&report))
+            .map_err(|e| format!("--timeseries {}: {e}", path.display()))?;
+    }
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -361,10 +389,32 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "cache_hit_rate           {:.3}",
             summary.cache_hit_rate
         )?;
+        writeln!(
+            out,
+            "largest_component_fraction {}",
+            fmt_opt(summary.largest_component_fraction, 3)
+        )?;
+        writeln!(
+            out,
+            "mean_degree_start        {}",
+            fmt_opt(summary.mean_degree_start, 2)
+        )?;
+        writeln!(
+            out,
+            "mean_degree_end          {}",
+            fmt_opt(summary.mean_degree_end, 2)
+        )?;
         if stats.check_backs > 0 {
             // Each check-back is a message to the origin and its answer.
             let per_query = stats.check_backs as f64 * 2.0 / summary.queries.max(1) as f64;
             writeln!(out, "check_back_msgs_per_query {per_query:.1}")?;
+        }
+        if stats.removed > 0 {
+            writeln!(
+                out,
+                "removed {} peers; {} queries skipped (origin removed)",
+                stats.removed, stats.skipped_removed
+            )?;
         }
         if stats.lost + stats.lost_link_down + stats.churn_leaves + stats.skipped_offline > 0 {
             writeln!(
@@ -376,6 +426,44 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Refuses an output path whose folder does not exist, before a long run.
+fn check_output_path(path: &std::path::Path, flag: &str) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if path.file_name().is_none() || path.is_dir() {
+        return Err(format!("{flag} {}: not a file name", path.display()));
+    }
+    if !dir.is_dir() {
+        return Err(format!(
+            "{flag} {}: folder {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The `--timeseries` CSV: one row per virtual second of the run.
+fn timeseries_csv(report: &SimReport) -> String {
+    let mut out = String::from(
+        "second,online_peers,mean_degree,largest_component_fraction,queries_started,queries_succeeded\n",
+    );
+    for row in &report.timeseries {
+        out.push_str(&format!(
+            "{},{},{},{},{},{}\n",
+            row.second,
+            row.overlay.online,
+            row.overlay.mean_degree,
+            row.overlay.largest_component_fraction,
+            row.queries_started,
+            row.queries_succeeded
+        ));
+    }
+    out
 }
 
 fn fmt_opt(value: Option<f64>, decimals: usize) -> String {
@@ -443,6 +531,10 @@ fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
     config.loss = args.loss;
     config.processing_us = args.processing_us;
     config.churn = args.churn;
+    config.removal = args.remove.map(|r| Removal {
+        at_us: args.remove_at.saturating_mul(1000),
+        ..r
+    });
     config.settle_us = args.settle_secs.saturating_mul(1_000_000);
     config.routing = scenario.routing.clone();
     config

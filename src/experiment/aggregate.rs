@@ -17,7 +17,7 @@ use super::sweep::RunResult;
 
 /// One value per [`Figure`]; serialised as a map in [`Figure::ALL`] order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct PerFigure<T>(pub [T; 11]);
+pub struct PerFigure<T>(pub [T; Figure::ALL.len()]);
 
 impl<T: Copy> PerFigure<T> {
     pub fn get(&self, figure: Figure) -> T {
@@ -146,5 +146,8 @@ fn mean_summary(summaries: &[&Summary]) -> Summary {
             / n)
             .round() as u64,
         cache_hit_rate: mean(|s| s.cache_hit_rate),
+        largest_component_fraction: mean_opt(|s| s.largest_component_fraction),
+        mean_degree_start: mean_opt(|s| s.mean_degree_start),
+        mean_degree_end: mean_opt(|s| s.mean_degree_end),
     }
 }

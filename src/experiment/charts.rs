@@ -96,6 +96,9 @@ fn y_label(figure: Figure) -> &'static str {
         Figure::HitMessagesPerQuery => "QueryHit messages per query",
         Figure::MessagesPerNodeMean => "messages per peer",
         Figure::MessagesPerNodeMax => "messages of the busiest peer",
+        Figure::LargestComponentFraction => "largest component / all peers",
+        Figure::MeanDegreeStart => "mean degree at the start",
+        Figure::MeanDegreeEnd => "mean degree at the end",
     }
 }
 
@@ -555,6 +558,9 @@ fn param_chart(
             Figure::MessagesPerQuery,
             Figure::FirstHitHopsMean,
         ],
+        Param::RemoveKind | Param::RemoveFraction => {
+            &[Figure::LargestComponentFraction, Figure::SuccessRate]
+        }
         Param::Loss | Param::Churn | Param::Replicas | Param::Walkers => {
             &[Figure::SuccessRate, Figure::MessagesPerQuery]
         }

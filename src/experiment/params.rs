@@ -1,6 +1,6 @@
 //! Swept parameters: the dimensions a sweep crosses beyond topology x strategy x TTL x
-//! seed (link loss, link latency, churn, replicas per file, result-cache capacity and the
-//! number of random walkers).
+//! seed (link loss, link latency, churn, replicas per file, result-cache capacity, the
+//! number of random walkers, and which share of the peers a removal takes and how).
 //!
 //! A spec lists several values under `sweep`:
 //!
@@ -24,7 +24,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::node::{Forwarding, StrategySpec, MAX_WALKERS};
-use crate::sim::Churn;
+use crate::sim::{Churn, RemovalKind};
 
 use super::spec::SimSettings;
 use super::workload::{Placement, WorkloadSpec};
@@ -45,17 +45,23 @@ pub enum Param {
     CacheCapacity,
     /// Random walkers per query: the K of `walk:K` strategies.
     Walkers,
+    /// How removed peers are picked (`sim.remove_kind`): `random` or `targeted`.
+    RemoveKind,
+    /// Share of all peers removed for good (`sim.remove_fraction`), within 0..=1.
+    RemoveFraction,
 }
 
 impl Param {
     /// Every parameter, in column order.
-    pub const ALL: [Param; 6] = [
+    pub const ALL: [Param; 8] = [
         Param::Loss,
         Param::LatencyMs,
         Param::Churn,
         Param::Replicas,
         Param::CacheCapacity,
         Param::Walkers,
+        Param::RemoveKind,
+        Param::RemoveFraction,
     ];
 
     /// The key under `sweep`, the `results.csv` column and the plot file's suffix.
@@ -67,6 +73,8 @@ impl Param {
             Param::Replicas => "replicas",
             Param::CacheCapacity => "cache_capacity",
             Param::Walkers => "walkers",
+            Param::RemoveKind => "remove_kind",
+            Param::RemoveFraction => "remove_fraction",
         }
     }
 
@@ -79,6 +87,8 @@ impl Param {
             Param::Replicas => "copies per file",
             Param::CacheCapacity => "result cache entries per peer",
             Param::Walkers => "random walkers per query",
+            Param::RemoveKind => "removal (random failure or targeted attack)",
+            Param::RemoveFraction => "share of peers removed",
         }
     }
 
@@ -87,7 +97,12 @@ impl Param {
         match self {
             Param::Walkers => matches!(strategy.forwarding, Forwarding::Walk { .. }),
             Param::CacheCapacity => strategy.cache,
-            Param::Loss | Param::LatencyMs | Param::Churn | Param::Replicas => true,
+            Param::Loss
+            | Param::LatencyMs
+            | Param::Churn
+            | Param::Replicas
+            | Param::RemoveKind
+            | Param::RemoveFraction => true,
         }
     }
 }
@@ -107,6 +122,8 @@ pub enum ParamValue {
     Count(u64),
     /// `churn`: `None` keeps every peer online.
     Churn(Option<Churn>),
+    /// `remove_kind`.
+    Kind(RemovalKind),
 }
 
 impl ParamValue {
@@ -116,7 +133,7 @@ impl ParamValue {
         match *self {
             ParamValue::Number(v) => Some(v),
             ParamValue::Count(v) => Some(v as f64),
-            ParamValue::Churn(_) => None,
+            ParamValue::Churn(_) | ParamValue::Kind(_) => None,
         }
     }
 }
@@ -129,6 +146,8 @@ impl fmt::Display for ParamValue {
             ParamValue::Number(v) => write!(f, "{v}"),
             ParamValue::Count(v) => write!(f, "{v}"),
             ParamValue::Churn(None) => f.write_str("none"),
+            ParamValue::Kind(RemovalKind::Random) => f.write_str("random"),
+            ParamValue::Kind(RemovalKind::Targeted) => f.write_str("targeted"),
             ParamValue::Churn(Some(c)) => {
                 write!(f, "{}:{}", c.mean_session_ms, c.mean_downtime_ms)
             }
@@ -142,6 +161,7 @@ impl Serialize for ParamValue {
             ParamValue::Number(v) => s.serialize_f64(*v),
             ParamValue::Count(v) => s.serialize_u64(*v),
             ParamValue::Churn(c) => c.serialize(s),
+            ParamValue::Kind(k) => k.serialize(s),
         }
     }
 }
@@ -188,6 +208,8 @@ impl Params {
                 (Param::Loss, ParamValue::Number(v)) => sim.loss = *v,
                 (Param::LatencyMs, ParamValue::Number(v)) => sim.latency_ms = *v,
                 (Param::Churn, ParamValue::Churn(c)) => sim.churn = *c,
+                (Param::RemoveKind, ParamValue::Kind(k)) => sim.remove_kind = *k,
+                (Param::RemoveFraction, ParamValue::Number(v)) => sim.remove_fraction = *v,
                 (Param::CacheCapacity, ParamValue::Count(v)) => {
                     sim.cache_capacity = usize::try_from(*v).unwrap_or(usize::MAX)
                 }
@@ -255,6 +277,11 @@ pub struct SweepSpec {
     pub cache_capacity: Option<Vec<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walkers: Option<Vec<u64>>,
+    /// `"random"` or `"targeted"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_kind: Option<Vec<RemovalKind>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_fraction: Option<Vec<f64>>,
 }
 
 impl SweepSpec {
@@ -338,6 +365,18 @@ impl SweepSpec {
                     .walkers
                     .as_deref()
                     .map(|l| counts(param, l, u64::from(MAX_WALKERS))),
+                Param::RemoveKind => self
+                    .remove_kind
+                    .as_deref()
+                    .map(|l| Ok(l.iter().map(|k| ParamValue::Kind(*k)).collect())),
+                Param::RemoveFraction => self.remove_fraction.as_deref().map(|l| {
+                    numbers(
+                        param,
+                        l,
+                        |v| (0.0..=1.0).contains(&v),
+                        "a share of peers within 0..=1",
+                    )
+                }),
             };
             let Some(values) = values else { continue };
             let values = values?;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::node::{CacheMode, RoutingConfig, StrategyParams, StrategySpec};
-use crate::sim::Churn;
+use crate::sim::{Churn, RemovalKind};
 use crate::topology::GenSpec;
 
 use super::params::{check_churn, Param, ParamValue, SweepSpec};
@@ -75,6 +75,28 @@ pub struct SimSettings {
     pub seen_capacity: usize,
     /// How long after the last query a run keeps collecting hits, in milliseconds.
     pub settle_ms: u64,
+    /// How removed peers are picked: `random` (a seeded sample) or `targeted` (highest
+    /// degree first), as `gnutella sim --remove`.
+    #[serde(skip_serializing_if = "is_random")]
+    pub remove_kind: RemovalKind,
+    /// Share of all peers removed for good (0, the default, removes nobody).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub remove_fraction: f64,
+    /// Virtual time of the removal, ms (0: before the first query).
+    #[serde(skip_serializing_if = "is_zero_ms")]
+    pub remove_at_ms: u64,
+}
+
+fn is_random(kind: &RemovalKind) -> bool {
+    *kind == RemovalKind::Random
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
+}
+
+fn is_zero_ms(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Default for SimSettings {
@@ -91,6 +113,9 @@ impl Default for SimSettings {
             cache_max_age_secs: 3600,
             seen_capacity: 64,
             settle_ms: 30_000,
+            remove_kind: RemovalKind::Random,
+            remove_fraction: 0.0,
+            remove_at_ms: 0,
         }
     }
 }
@@ -278,6 +303,12 @@ impl ExperimentSpec {
         }
         if !(self.sim.latency_ms.is_finite() && self.sim.latency_ms >= 0.0) {
             return Err(invalid("`sim.latency_ms` must be a number >= 0".into()));
+        }
+        if !(0.0..=1.0).contains(&self.sim.remove_fraction) {
+            return Err(invalid(format!(
+                "`sim.remove_fraction` must be a share of peers within 0..=1, not {}",
+                self.sim.remove_fraction
+            )));
         }
         if let Some(churn) = &self.sim.churn {
             check_churn(churn).map_err(|m| invalid(format!("`sim.churn`: {m}")))?;

@@ -11,6 +11,7 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::node::record::QueryRecord;
+use crate::sim::OverlayShape;
 
 /// Aggregate figures over one run's queries.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -42,6 +43,18 @@ pub struct Summary {
     pub messages_per_node_max: u64,
     /// Queries that at least one peer answered from its result cache, divided by `queries`.
     pub cache_hit_rate: f64,
+    /// Simulator only (`None` elsewhere): peers in the largest connected component of the
+    /// overlay among peers online at the end of the run, divided by all peers (removed and
+    /// offline ones included), as in Albert, Jeong & Barabási (2000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub largest_component_fraction: Option<f64>,
+    /// Simulator only: mean degree of online peers (links to online peers) at the start,
+    /// before any removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_degree_start: Option<f64>,
+    /// Simulator only: the same at the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_degree_end: Option<f64>,
 }
 
 impl Summary {
@@ -91,11 +104,22 @@ impl Summary {
             },
             messages_per_node_max: messages_per_node.iter().copied().max().unwrap_or(0),
             cache_hit_rate: per_query(with_cache),
+            largest_component_fraction: None,
+            mean_degree_start: None,
+            mean_degree_end: None,
         }
     }
 
+    /// The summary with the overlay figures of a simulated run.
+    pub fn with_overlay(mut self, start: &OverlayShape, end: &OverlayShape) -> Summary {
+        self.largest_component_fraction = Some(end.largest_component_fraction);
+        self.mean_degree_start = Some(start.mean_degree);
+        self.mean_degree_end = Some(end.mean_degree);
+        self
+    }
+
     /// The summary's CSV column names, in the order [`Summary::csv_values`] writes them.
-    pub const CSV_COLUMNS: [&'static str; 12] = [
+    pub const CSV_COLUMNS: [&'static str; 15] = [
         "queries",
         "success_rate",
         "messages_per_query",
@@ -108,6 +132,9 @@ impl Summary {
         "messages_per_node_mean",
         "messages_per_node_max",
         "cache_hit_rate",
+        "largest_component_fraction",
+        "mean_degree_start",
+        "mean_degree_end",
     ];
 
     /// The summary's values as CSV cells, empty where a figure is undefined.
@@ -125,6 +152,9 @@ impl Summary {
             self.messages_per_node_mean.to_string(),
             self.messages_per_node_max.to_string(),
             self.cache_hit_rate.to_string(),
+            opt(self.largest_component_fraction),
+            opt(self.mean_degree_start),
+            opt(self.mean_degree_end),
         ]
     }
 }
@@ -144,11 +174,14 @@ pub enum Figure {
     MessagesPerNodeMean,
     MessagesPerNodeMax,
     CacheHitRate,
+    LargestComponentFraction,
+    MeanDegreeStart,
+    MeanDegreeEnd,
 }
 
 impl Figure {
     /// Every figure, in the order of [`Summary`]'s fields.
-    pub const ALL: [Figure; 11] = [
+    pub const ALL: [Figure; 14] = [
         Figure::SuccessRate,
         Figure::MessagesPerQuery,
         Figure::DuplicatesFraction,
@@ -160,6 +193,9 @@ impl Figure {
         Figure::MessagesPerNodeMean,
         Figure::MessagesPerNodeMax,
         Figure::CacheHitRate,
+        Figure::LargestComponentFraction,
+        Figure::MeanDegreeStart,
+        Figure::MeanDegreeEnd,
     ];
 
     /// The field's name in [`Summary`] (and its CSV column).
@@ -176,6 +212,9 @@ impl Figure {
             Figure::MessagesPerNodeMean => "messages_per_node_mean",
             Figure::MessagesPerNodeMax => "messages_per_node_max",
             Figure::CacheHitRate => "cache_hit_rate",
+            Figure::LargestComponentFraction => "largest_component_fraction",
+            Figure::MeanDegreeStart => "mean_degree_start",
+            Figure::MeanDegreeEnd => "mean_degree_end",
         }
     }
 
@@ -193,6 +232,9 @@ impl Figure {
             Figure::MessagesPerNodeMean => Some(summary.messages_per_node_mean),
             Figure::MessagesPerNodeMax => Some(summary.messages_per_node_max as f64),
             Figure::CacheHitRate => Some(summary.cache_hit_rate),
+            Figure::LargestComponentFraction => summary.largest_component_fraction,
+            Figure::MeanDegreeStart => summary.mean_degree_start,
+            Figure::MeanDegreeEnd => summary.mean_degree_end,
         }
     }
 
@@ -200,7 +242,10 @@ impl Figure {
     pub fn is_share(self) -> bool {
         matches!(
             self,
-            Figure::SuccessRate | Figure::DuplicatesFraction | Figure::CacheHitRate
+            Figure::SuccessRate
+                | Figure::DuplicatesFraction
+                | Figure::CacheHitRate
+                | Figure::LargestComponentFraction
         )
     }
 }

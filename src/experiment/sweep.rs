@@ -14,7 +14,9 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::node::{StrategySpec, Time};
-use crate::sim::{Latency, Links, Placement, PlannedQuery, SimConfig, SimFile, Simulation};
+use crate::sim::{
+    Latency, Links, Placement, PlannedQuery, Removal, SimConfig, SimFile, Simulation,
+};
 use crate::topology::Graph;
 
 use super::aggregate::aggregate;
@@ -198,6 +200,11 @@ fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
         churn: settings.churn,
         settle_us: settings.settle_ms.saturating_mul(1000),
         routing: settings.routing(strategy, ttl),
+        removal: (settings.remove_fraction > 0.0).then_some(Removal {
+            kind: settings.remove_kind,
+            fraction: settings.remove_fraction,
+            at_us: settings.remove_at_ms.saturating_mul(1000),
+        }),
         ..SimConfig::default()
     };
     let queries: Vec<PlannedQuery> = ctx
@@ -224,7 +231,8 @@ fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
         ttl,
         seed: ctx.seed,
         params: case.params.clone(),
-        summary: Summary::from_records(&report.records, &per_node),
+        summary: Summary::from_records(&report.records, &per_node)
+            .with_overlay(&report.overlay_start, &report.overlay_end),
     }
 }
 

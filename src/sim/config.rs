@@ -6,6 +6,7 @@ pub use crate::topology::scenario::{Placement, PlannedQuery, SimFile};
 
 use super::churn::Churn;
 use super::latency::Latency;
+use super::removal::Removal;
 
 /// Everything about a run except the graph, the files and the queries.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +18,8 @@ pub struct SimConfig {
     pub processing_us: u64,
     /// Peers leaving and rejoining; `None` keeps everyone online.
     pub churn: Option<Churn>,
+    /// Peers removed for good at one point of virtual time; `None` removes nobody.
+    pub removal: Option<Removal>,
     /// How long after the last query starts the run goes on collecting hits, in
     /// microseconds of virtual time.
     pub settle_us: u64,
@@ -32,6 +35,7 @@ impl Default for SimConfig {
             loss: 0.0,
             processing_us: 0,
             churn: None,
+            removal: None,
             settle_us: 60_000_000,
             routing: RoutingConfig::default(),
         }

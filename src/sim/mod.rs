@@ -13,9 +13,11 @@ pub mod links;
 pub mod memory;
 pub mod packed;
 pub mod queue;
+pub mod removal;
 
 pub use churn::Churn;
 pub use config::{Placement, PlannedQuery, SimConfig, SimFile};
-pub use engine::{peer_addr, SimProgress, SimReport, SimStats, Simulation};
+pub use engine::{peer_addr, SecondRow, SimProgress, SimReport, SimStats, Simulation};
 pub use latency::Latency;
 pub use links::Links;
+pub use removal::{overlay_shape, OverlayShape, Removal, RemovalKind};
