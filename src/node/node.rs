@@ -701,7 +701,6 @@ impl Node {
     /// when the cache answered.
     fn answer(&mut self, now: Time, to: ConnId, guid: Guid, hops: u8, query: &Arc<Query>) -> bool {
         let reply_ttl = answering::reply_ttl(hops);
-        let me = self.responder();
         let max_results = self.config.max_results;
         let mut budget = max_results;
         if let Some(library) = self.library.as_deref() {
@@ -714,6 +713,7 @@ impl Node {
                     records: records.len() as u32,
                     from_cache: false,
                 });
+                let me = self.responder();
                 let out = &mut self.out;
                 let sent = answering::send_hits(me, guid, reply_ttl, records, |msg| {
                     let out = out.get_or_insert_with(Box::default);
@@ -727,6 +727,7 @@ impl Node {
         }
         let key = cache_key(query);
         let bounds = route_bounds(&self.config);
+        let me = self.responder();
         let hash = self.hash;
         let servents = self.servents.as_deref();
         let cache = self

@@ -44,6 +44,7 @@ impl OwnSearches {
     }
 
     /// Records a search whose first round goes out with `first_round` of its `ttl`.
+    #[inline]
     pub(super) fn start(
         &mut self,
         guid: Guid,
@@ -63,11 +64,13 @@ impl OwnSearches {
     }
 
     /// Schedules the next ring round of `guid` at `due`.
+    #[inline]
     pub(super) fn schedule_round(&mut self, due: Time, guid: Guid) {
         self.ring_timers.push((due, guid));
     }
 
     /// Whether search `guid` has had a hit.
+    #[inline]
     pub(super) fn satisfied(&self, guid: Guid) -> bool {
         self.searches
             .get(&guid, Time(u64::MAX), any_age())
@@ -75,6 +78,7 @@ impl OwnSearches {
     }
 
     /// Counts a hit for `guid`; the first hit ends an expanding ring (no further rounds).
+    #[inline]
     pub(super) fn on_hit(&mut self, guid: Guid, now: Time) {
         if let Some(search) = self.searches.get_mut(&guid, now, any_age()) {
             search.hits += 1;
@@ -84,6 +88,7 @@ impl OwnSearches {
 
     /// The next round of `guid` (its TTL and query), scheduling the one after it
     /// `wait_ms` later; `None` once the search has a hit or reached its TTL.
+    #[inline]
     pub(super) fn next_round(
         &mut self,
         now: Time,
@@ -105,6 +110,7 @@ impl OwnSearches {
     }
 
     /// Takes the rounds due at `now`, in time order.
+    #[inline]
     pub(super) fn take_due(&mut self, now: Time) -> Vec<(Time, Guid)> {
         let mut due: Vec<(Time, Guid)> = Vec::new();
         self.ring_timers.retain(|timer| {
@@ -120,10 +126,12 @@ impl OwnSearches {
     }
 
     /// When the next round is due.
+    #[inline]
     pub(super) fn next_timeout(&self) -> Option<Time> {
         self.ring_timers.iter().map(|(t, _)| *t).min()
     }
 
+    #[inline]
     pub(super) fn heap_bytes(&self) -> usize {
         80 + self.searches.heap_bytes()
     }

@@ -54,11 +54,13 @@ pub(super) fn next_step(
 }
 
 impl ParkedWalkers {
+    #[inline]
     pub(super) fn len(&self) -> usize {
         self.parked.len()
     }
 
     /// Parks a walker that came on `from` until `now` + `CHECK_BACK_TIMEOUT`.
+    #[inline]
     pub(super) fn park(&mut self, msg: Message, from: ConnId, now: Time) {
         let deadline = now.plus_micros(CHECK_BACK_TIMEOUT.0);
         self.parked.push(ParkedWalker {
@@ -69,11 +71,13 @@ impl ParkedWalkers {
     }
 
     /// Unparks the walkers of search `guid` (the origin answered), in parking order.
+    #[inline]
     pub(super) fn take(&mut self, guid: Guid) -> Vec<(ConnId, Message)> {
         self.take_where(|p| p.msg.guid == guid)
     }
 
     /// Unparks the walkers whose deadline is past, in parking order.
+    #[inline]
     pub(super) fn take_expired(&mut self, now: Time) -> Vec<(ConnId, Message)> {
         self.take_where(|p| p.deadline <= now)
     }
@@ -92,6 +96,7 @@ impl ParkedWalkers {
     }
 
     /// The earliest deadline.
+    #[inline]
     pub(super) fn next_timeout(&self) -> Option<Time> {
         self.parked.iter().map(|w| w.deadline).min()
     }
