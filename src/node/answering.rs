@@ -39,6 +39,7 @@ pub(super) fn reply_ttl(hops: u8) -> u8 {
 }
 
 /// Our library's records matching `query`, at most `max_results`.
+#[inline]
 pub(super) fn library_records(
     library: &Library,
     query: &Query,
@@ -53,6 +54,7 @@ pub(super) fn library_records(
 
 /// Splits `records` into QueryHits of at most 10 records and passes each to `send`;
 /// returns how many there were.
+#[inline]
 pub(super) fn send_hits(
     me: Responder,
     guid: Guid,
@@ -102,6 +104,7 @@ pub(super) struct CachedAnswer {
 /// passing each hit to `send`, and notes the query (so hits coming back for it are
 /// cached). Skips hits of ours and hits held by the querier (`held_by_querier`): a hit
 /// sent there would go back to its holder.
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn answer_from_cache(
     cache: &mut ResultCache,
