@@ -25,6 +25,7 @@
 //! ```
 
 pub mod aged_map;
+mod answering;
 pub mod counters;
 pub mod fast_hash;
 pub mod generations;
@@ -32,6 +33,7 @@ pub mod identity;
 pub mod library;
 #[allow(clippy::module_inception)]
 pub mod node;
+mod own_searches;
 pub mod ping_throttle;
 pub mod pong_cache;
 pub mod query_rules;
@@ -39,10 +41,12 @@ pub mod record;
 pub mod request;
 pub mod result_cache;
 pub mod rng;
+mod routes;
 pub mod routing;
 pub mod servent_routes;
 pub mod strategy;
 pub mod types;
+mod walkers;
 
 pub use counters::Counters;
 pub use identity::PeerIdentity;

@@ -68,42 +68,33 @@ use std::sync::Arc;
 
 use rand::RngCore;
 
-use super::aged_map::{AgedMap, Bounds};
+use super::answering::{self, Responder};
 use super::counters::Counters;
 use super::fast_hash::KeyedHash;
-use super::generations::Generations;
 use super::identity::PeerIdentity;
 use super::library::Library;
+use super::own_searches::OwnSearches;
 use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
 use super::pong_cache::{Pinger, PongCache, PongCacheConfig};
 use super::query_rules::check_query;
 use super::request::Request;
 use super::result_cache::{cache_key, ResultCache};
 use super::rng::NodeRng;
+use super::routes::{route_bounds, Admission, Origin, Routes};
 use super::routing::RoutingConfig;
 use super::servent_routes::ServentRoutes;
 use super::strategy::{Strategy, StrategySpec};
 use super::types::{
     Action, CacheMode, ConnId, DropReason, Event, Output, OverMaxTtl, PeerInfo, SearchRequest, Time,
 };
+use super::walkers::{self, ParkedWalkers};
 use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD, MAX_PING_GGEP};
 use crate::protocol::{
-    kind, Extension, Guid, Header, HitRecord, Message, Payload, Ping, Pong, Push, QhdTrailer,
-    Query, QueryHit, MAX_RECORDS_PER_HIT,
+    kind, Extension, Guid, Header, Message, Payload, Ping, Pong, Push, Query, QueryHit,
 };
 
-/// How long a parked random walker waits for its origin's answer before walking on.
-pub const CHECK_BACK_TIMEOUT: Time = Time(2_000_000);
-
-/// Vendor code in the trailer of our QueryHits.
-pub const VENDOR_CODE: [u8; 4] = *b"GNRS";
-
-/// Speed (kb/s) we advertise in QueryHits.
-const HIT_SPEED_KBPS: u32 = 1000;
-
-/// Most walkers one node keeps parked; beyond that a walker walks on unchecked, so a
-/// driver that never answers cannot make the node grow without bound.
-const MAX_PARKED: usize = 1024;
+pub use super::answering::VENDOR_CODE;
+pub use super::walkers::CHECK_BACK_TIMEOUT;
 
 /// Most driver requests kept unpolled (a driver that never polls loses the oldest).
 const MAX_REQUESTS: usize = 1024;
@@ -111,49 +102,6 @@ const MAX_REQUESTS: usize = 1024;
 /// TTL of the Pings that refill the pong cache (gtk-gnutella's `my_ttl`): a neighbour
 /// answers one with Pongs from up to 3 hops beyond it.
 const REFRESH_TTL: u8 = 4;
-
-/// Where a descriptor with a given (GUID, type) came from. Packed into 8 bytes because
-/// the table holds up to `seen_capacity` of them per node.
-#[derive(Clone, Copy, Debug)]
-struct Route {
-    /// The link it came in on, or `LOCAL` when we originated it.
-    from: u32,
-    /// The most TTL any copy had left after our hop.
-    ttl_left: u8,
-}
-
-/// `Route::from` of our own descriptors (drivers never use this `ConnId`).
-const LOCAL: u32 = u32::MAX;
-
-impl Route {
-    fn local(ttl_left: u8) -> Route {
-        Route {
-            from: LOCAL,
-            ttl_left,
-        }
-    }
-
-    fn via(conn: ConnId, ttl_left: u8) -> Route {
-        Route {
-            from: conn.0,
-            ttl_left,
-        }
-    }
-
-    /// `None` for our own descriptors.
-    fn origin(&self) -> Option<ConnId> {
-        (self.from != LOCAL).then_some(ConnId(self.from))
-    }
-}
-
-/// What to do with a copy of a query already in the table.
-enum Repeat {
-    /// A random walker seen again: pass it on.
-    Walker,
-    /// More TTL left than any copy before: forward without handling.
-    Reforward,
-    Duplicate,
-}
 
 /// A link and what the node keeps of its `PeerInfo` (16 bytes: flooding walks these).
 /// The neighbour's servent GUID is kept in the cold `servents` box.
@@ -174,30 +122,6 @@ impl Neighbour {
     }
 }
 
-/// A search this node started.
-#[derive(Clone, Debug)]
-struct OwnSearch {
-    query: Arc<Query>,
-    ttl: u8,
-    /// TTL of the latest expanding-ring round (equals `ttl` for the other strategies).
-    round_ttl: u8,
-    hits: u32,
-}
-
-#[derive(Debug)]
-struct OwnSearches {
-    searches: AgedMap<Guid, OwnSearch>,
-    /// When the next expanding-ring round of a search is due.
-    ring_timers: Vec<(Time, Guid)>,
-}
-
-#[derive(Clone, Debug)]
-struct ParkedWalker {
-    msg: Message,
-    from: ConnId,
-    deadline: Time,
-}
-
 /// Ping/Pong state, allocated on the first Ping or Pong (simulated searches never have
 /// any): the pong cache, the per-link Ping throttle, and when we last pinged our
 /// neighbours to refill the cache.
@@ -212,7 +136,7 @@ struct Pings {
 /// State only some nodes ever need, allocated on first use.
 #[derive(Debug, Default)]
 struct Pending {
-    parked: Vec<ParkedWalker>,
+    parked: ParkedWalkers,
     requests: VecDeque<Request>,
     /// Boxed again: a node that only ever parks walkers does not pay for a pong cache.
     pings: Option<Box<Pings>>,
@@ -237,7 +161,7 @@ pub struct Node {
     pending: Option<Box<Pending>>,
     neighbours: Vec<Neighbour>,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
-    table: Generations<(Guid, u8), Route>,
+    routes: Routes,
     counters: Counters,
     rng: NodeRng,
     hash: KeyedHash,
@@ -300,7 +224,7 @@ impl Node {
             rng,
             hash,
             neighbours: Vec::new(),
-            table: Generations::new(hash),
+            routes: Routes::new(hash),
             servents: None,
             own: None,
             cache: None,
@@ -368,15 +292,12 @@ impl Node {
             .map_or(0, |l| std::mem::size_of::<Library>() + l.heap_bytes());
         library
             + self.neighbours.capacity() * std::mem::size_of::<Neighbour>()
-            + self.table.heap_bytes()
+            + self.routes.heap_bytes()
             + self
                 .servents
                 .as_ref()
                 .map_or(0, |s| std::mem::size_of::<ServentRoutes>() + s.heap_bytes())
-            + self
-                .own
-                .as_ref()
-                .map_or(0, |o| 80 + o.searches.heap_bytes())
+            + self.own.as_ref().map_or(0, |o| o.heap_bytes())
             + self
                 .cache
                 .as_ref()
@@ -516,7 +437,7 @@ impl Node {
             strategy,
         });
         if self.config.cache.mode != CacheMode::Off {
-            let bounds = self.route_bounds();
+            let bounds = route_bounds(&self.config);
             let key = cache_key(&query);
             self.cache_mut().note_query(guid, key, now, bounds);
         }
@@ -524,27 +445,18 @@ impl Node {
             Strategy::ExpandingRing { .. } => 1,
             _ => ttl,
         };
-        let bounds = self.route_bounds();
-        let own = self.own_mut();
-        own.searches.insert(
-            guid,
-            OwnSearch {
-                query: Arc::clone(&query),
-                ttl,
-                round_ttl: first_round,
-                hits: 0,
-            },
-            now,
-            bounds,
-        );
-        self.remember(guid, kind::QUERY, Route::local(first_round), now);
+        let bounds = route_bounds(&self.config);
+        self.own_mut()
+            .start(guid, Arc::clone(&query), ttl, first_round, now, bounds);
+        self.routes
+            .remember_ours(&self.config, guid, kind::QUERY, first_round, now);
         match self.config.strategy {
             Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
             Strategy::ExpandingRing { wait_ms } => {
                 self.flood_query(guid, first_round, 0, &query, None);
                 if first_round < ttl {
                     let due = now.plus_micros(wait_ms.saturating_mul(1000));
-                    self.own_mut().ring_timers.push((due, guid));
+                    self.own_mut().schedule_round(due, guid);
                 }
             }
             Strategy::RandomWalk { walkers, .. } => {
@@ -580,13 +492,7 @@ impl Node {
 
     /// Whether our search `guid` has had a hit (what a walker's check-back asks).
     pub fn search_satisfied(&self, guid: Guid) -> bool {
-        self.own
-            .as_ref()
-            .and_then(|o| {
-                o.searches
-                    .get(&guid, Time(u64::MAX), Bounds::new(1, u64::MAX))
-            })
-            .is_some_and(|s| s.hits > 0)
+        self.own.as_ref().is_some_and(|o| o.satisfied(guid))
     }
 
     /// The origin's answer to a `Request::CheckBack` for `guid`: `satisfied` stops the
@@ -595,20 +501,12 @@ impl Node {
         let Some(pending) = self.pending.as_mut() else {
             return;
         };
-        let mut resumed = Vec::new();
-        pending.parked.retain(|p| {
-            if p.msg.guid == guid {
-                resumed.push(p.clone());
-                false
-            } else {
-                true
-            }
-        });
+        let resumed = pending.parked.take(guid);
         if satisfied {
             return;
         }
-        for walker in resumed {
-            self.step_walker(walker.from, walker.msg);
+        for (from, msg) in resumed {
+            self.step_walker(from, msg);
         }
     }
 
@@ -625,7 +523,8 @@ impl Node {
             port: self.advertised_addr.port(),
             ggep: Default::default(),
         };
-        self.remember(guid, kind::PUSH, Route::local(ttl), now);
+        self.routes
+            .remember_ours(&self.config, guid, kind::PUSH, ttl, now);
         let msg = Message {
             guid,
             ttl,
@@ -641,7 +540,8 @@ impl Node {
     pub fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) -> Guid {
         let guid = Guid::random(&mut self.rng);
         let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
-        self.remember(guid, kind::PING, Route::local(ttl), now);
+        self.routes
+            .remember_ours(&self.config, guid, kind::PING, ttl, now);
         let msg = Message {
             guid,
             ttl,
@@ -652,17 +552,14 @@ impl Node {
         guid
     }
 
-    /// The next time `on_timeout` has work (expanding-ring rounds, parked walkers);
-    /// `None` when idle, so a driver never ticks idle nodes.
+    /// The next time `on_timeout` has work; `None` when idle, so a driver never ticks
+    /// idle nodes. **Timers** live in the parts that own them and are gathered here and
+    /// in `on_timeout`: expanding-ring rounds (`own_searches`), then parked walkers'
+    /// deadlines (`walkers`). A part with timers adds its `next_timeout` here and its
+    /// due work to `on_timeout`, in that order.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let ring = self
-            .own
-            .as_ref()
-            .and_then(|o| o.ring_timers.iter().map(|(t, _)| *t).min());
-        let parked = self
-            .pending
-            .as_ref()
-            .and_then(|p| p.parked.iter().map(|w| w.deadline).min());
+        let ring = self.own.as_ref().and_then(|o| o.next_timeout());
+        let parked = self.pending.as_ref().and_then(|p| p.parked.next_timeout());
         match (ring, parked) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -671,34 +568,21 @@ impl Node {
 
     /// Runs every timer due at `now`.
     pub fn on_timeout(&mut self, now: Time) {
-        let mut due: Vec<(Time, Guid)> = Vec::new();
-        if let Some(own) = self.own.as_mut() {
-            own.ring_timers.retain(|timer| {
-                if timer.0 <= now {
-                    due.push(*timer);
-                    false
-                } else {
-                    true
-                }
-            });
-        }
-        due.sort();
+        let due = self
+            .own
+            .as_mut()
+            .map(|o| o.take_due(now))
+            .unwrap_or_default();
         for (_, guid) in due {
             self.next_ring_round(now, guid);
         }
-        let mut expired = Vec::new();
-        if let Some(pending) = self.pending.as_mut() {
-            pending.parked.retain(|p| {
-                if p.deadline <= now {
-                    expired.push(p.clone());
-                    false
-                } else {
-                    true
-                }
-            });
-        }
-        for walker in expired {
-            self.step_walker(walker.from, walker.msg);
+        let expired = self
+            .pending
+            .as_mut()
+            .map(|p| p.parked.take_expired(now))
+            .unwrap_or_default();
+        for (from, msg) in expired {
+            self.step_walker(from, msg);
         }
     }
 
@@ -751,29 +635,12 @@ impl Node {
         };
         let (ttl, hops) = (ttl - 1, hops + 1);
         let walking = matches!(self.config.strategy, Strategy::RandomWalk { .. });
-        let (seen, bounds) = (self.seen_bounds(), self.table_bounds());
-        let fresh = Route::via(from, ttl);
-        let repeat = self
-            .table
-            .upsert((guid, kind::QUERY), fresh, now, seen, bounds, |route| {
-                if walking {
-                    Repeat::Walker
-                } else if ttl > route.ttl_left {
-                    route.ttl_left = ttl;
-                    // Replies follow the copy we forwarded last: it came the shorter
-                    // way, and a responder it reaches sets its hit's TTL from that
-                    // shorter hop count.
-                    if route.from != LOCAL {
-                        route.from = from.0;
-                    }
-                    Repeat::Reforward
-                } else {
-                    Repeat::Duplicate
-                }
-            });
-        match repeat {
-            None => {}
-            Some(Repeat::Walker) => {
+        match self
+            .routes
+            .admit_query(&self.config, guid, from, ttl, walking, now)
+        {
+            Admission::Fresh => {}
+            Admission::Walker => {
                 self.counters.reforwarded += 1;
                 self.outbox()
                     .events
@@ -791,7 +658,7 @@ impl Node {
                 }
                 return;
             }
-            Some(Repeat::Reforward) => {
+            Admission::Reforward => {
                 self.counters.reforwarded += 1;
                 self.outbox()
                     .events
@@ -799,7 +666,7 @@ impl Node {
                 self.flood_query(guid, ttl, hops, &query, Some(from));
                 return;
             }
-            Some(Repeat::Duplicate) => {
+            Admission::Duplicate => {
                 self.counters.duplicates += 1;
                 self.dropped(guid, kind::QUERY, DropReason::Duplicate);
                 return;
@@ -830,20 +697,14 @@ impl Node {
         }
     }
 
-    /// Answers a fresh query from our library and our result cache; true when the cache
-    /// answered.
+    /// Answers a fresh query from our library and our result cache (`answering`); true
+    /// when the cache answered.
     fn answer(&mut self, now: Time, to: ConnId, guid: Guid, hops: u8, query: &Arc<Query>) -> bool {
-        // Reply TTL = received hops + 2 (LimeWire; the spec's minimum); `hops` is already
-        // incremented, so it is received hops + 1.
-        let reply_ttl = hops.saturating_add(1);
+        let reply_ttl = answering::reply_ttl(hops);
         let max_results = self.config.max_results;
         let mut budget = max_results;
         if let Some(library) = self.library.as_deref() {
-            let records: Vec<HitRecord> = library
-                .search(query, max_results)
-                .iter()
-                .map(|f| f.hit_record())
-                .collect();
+            let records = answering::library_records(library, query, max_results);
             if !records.is_empty() {
                 budget -= records.len().min(budget);
                 self.counters.answered += 1;
@@ -852,7 +713,12 @@ impl Node {
                     records: records.len() as u32,
                     from_cache: false,
                 });
-                let sent = self.send_hits(to, guid, reply_ttl, records);
+                let me = self.responder();
+                let out = &mut self.out;
+                let sent = answering::send_hits(me, guid, reply_ttl, records, |msg| {
+                    let out = out.get_or_insert_with(Box::default);
+                    out.actions.push_back(Action::Send { to, msg })
+                });
                 self.sent(guid, kind::QUERY_HIT, sent);
             }
         }
@@ -860,53 +726,49 @@ impl Node {
             return false;
         }
         let key = cache_key(query);
-        let bounds = self.route_bounds();
-        let cache_config = self.config.cache;
+        let bounds = route_bounds(&self.config);
+        let me = self.responder();
         let hash = self.hash;
         let servents = self.servents.as_deref();
         let cache = self
             .cache
             .get_or_insert_with(|| Box::new(ResultCache::new(hash)));
-        // Never a hit of the neighbour that sent the query: it would go back to its holder.
-        let cached = cache.lookup(&key, now, &cache_config, |holder| {
-            !servents.is_some_and(|s| s.is_on(to, holder))
-        });
-        cache.note_query(guid, key, now, bounds);
-        let Some(hits) = cached else {
-            return false;
-        };
-        let mut sent = 0u32;
-        let mut records = 0usize;
-        for cached in hits {
-            let hit = cached.hit;
-            if hit.servent_guid == self.servent_guid || hit.records.len() > budget {
-                continue;
-            }
-            budget -= hit.records.len();
-            records += hit.records.len();
-            // The hops the hit had made to reach us, never 0: a servent takes a hops-0
-            // hit for its neighbour's own (gtk-gnutella counts one naming another servent
-            // as "weird" and closes the link after five).
-            let msg = Message {
-                guid,
-                ttl: reply_ttl,
-                hops: cached.hops,
-                payload: Payload::QueryHit(hit),
-            };
-            self.outbox().actions.push_back(Action::Send { to, msg });
-            sent += 1;
-        }
-        if sent == 0 {
+        let out = &mut self.out;
+        let answer = answering::answer_from_cache(
+            cache,
+            &self.config.cache,
+            me,
+            guid,
+            key,
+            reply_ttl,
+            budget,
+            now,
+            bounds,
+            |holder| servents.is_some_and(|s| s.is_on(to, holder)),
+            |msg| {
+                let out = out.get_or_insert_with(Box::default);
+                out.actions.push_back(Action::Send { to, msg })
+            },
+        );
+        if answer.hits == 0 {
             return false;
         }
         self.counters.answered_from_cache += 1;
         self.outbox().events.push_back(Event::Answered {
             guid,
-            records: records as u32,
+            records: answer.records,
             from_cache: true,
         });
-        self.sent(guid, kind::QUERY_HIT, sent);
+        self.sent(guid, kind::QUERY_HIT, answer.hits);
         true
+    }
+
+    /// Who our hits say we are.
+    fn responder(&self) -> Responder {
+        Responder {
+            addr: self.advertised_addr,
+            servent_guid: self.servent_guid,
+        }
     }
 
     /// `hops` and `ttl` are already hopped.
@@ -920,37 +782,24 @@ impl Node {
         hit: Arc<QueryHit>,
     ) {
         if hit.servent_guid != self.servent_guid {
-            let bounds = self.route_bounds();
+            let bounds = route_bounds(&self.config);
             // Hops 0 on arrival (1 after our hop): the neighbour's own hit.
             let own = hops == 1;
             self.servents_mut()
                 .hit_from(from, hit.servent_guid, own, now, bounds);
         }
         if self.config.cache.mode != CacheMode::Off {
-            let bounds = self.route_bounds();
+            let bounds = route_bounds(&self.config);
             let cache_config = self.config.cache;
             if let Some(cache) = self.cache.as_mut() {
                 cache.add_hit(&guid, &hit, hops, now, &cache_config, bounds);
             }
         }
-        let route = self
-            .table
-            .get(&(guid, kind::QUERY), now, self.route_bounds())
-            .map(|r| r.origin());
-        match route {
+        match self.routes.route_of(&self.config, guid, kind::QUERY, now) {
             None => self.no_route(guid, kind::QUERY_HIT),
-            Some(None) => {
-                let mut finished = false;
+            Some(Origin::Ours) => {
                 if let Some(own) = self.own.as_mut() {
-                    if let Some(search) = own.searches.get_mut(&guid, now, Bounds::new(1, u64::MAX))
-                    {
-                        search.hits += 1;
-                        finished = true;
-                    }
-                    if finished {
-                        // The first hit ends an expanding ring: no further rounds.
-                        own.ring_timers.retain(|(_, g)| *g != guid);
-                    }
+                    own.on_hit(guid, now);
                 }
                 // A cached answer's hops count the holder's way to the cache too.
                 let cached = hit.cache_mark().map(|m| m.holder_hops.min(hops - 1));
@@ -962,7 +811,7 @@ impl Node {
                     cached,
                 });
             }
-            Some(Some(conn)) => {
+            Some(Origin::Via(conn)) => {
                 if !self.is_connected(conn) {
                     self.no_route(guid, kind::QUERY_HIT);
                 } else if self.holder_is_on(conn, &hit.servent_guid) {
@@ -1085,12 +934,7 @@ impl Node {
             self.dropped(guid, kind::PONG, DropReason::TooBig);
             return;
         }
-        let ours = matches!(
-            self.table
-                .get(&(guid, kind::PING), now, self.route_bounds())
-                .map(|r| r.origin()),
-            Some(None)
-        );
+        let ours = self.routes.route_of(&self.config, guid, kind::PING, now) == Some(Origin::Ours);
         if !ours {
             self.no_route(guid, kind::PONG);
             return;
@@ -1120,13 +964,13 @@ impl Node {
     }
 
     fn on_push(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, push: Push) {
-        let seen = self.seen_bounds();
-        if self.table.get(&(guid, kind::PUSH), now, seen).is_some() {
+        if self.routes.seen(&self.config, guid, kind::PUSH, now) {
             self.counters.duplicates += 1;
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
-        self.remember(guid, kind::PUSH, Route::via(from, ttl), now);
+        self.routes
+            .remember_via(&self.config, guid, kind::PUSH, from, ttl, now);
         if push.servent_guid == self.servent_guid {
             self.request(Request::ConnectBack { push, from });
             return;
@@ -1155,20 +999,11 @@ impl Node {
         let Some(own) = self.own.as_mut() else {
             return;
         };
-        let Some(search) = own.searches.get_mut(&guid, now, Bounds::new(1, u64::MAX)) else {
+        let Some((round_ttl, query)) = own.next_round(now, guid, wait_ms) else {
             return;
         };
-        if search.hits > 0 || search.round_ttl >= search.ttl {
-            return;
-        }
-        let round_ttl = search.round_ttl.saturating_mul(2).min(search.ttl);
-        search.round_ttl = round_ttl;
-        let query = Arc::clone(&search.query);
-        if round_ttl < search.ttl {
-            own.ring_timers
-                .push((now.plus_micros(wait_ms.saturating_mul(1000)), guid));
-        }
-        self.remember(guid, kind::QUERY, Route::local(round_ttl), now);
+        self.routes
+            .remember_ours(&self.config, guid, kind::QUERY, round_ttl, now);
         self.flood_query(guid, round_ttl, 0, &query, None);
     }
 
@@ -1176,14 +1011,9 @@ impl Node {
     fn forward_walker(&mut self, now: Time, from: ConnId, msg: Message) {
         if let Strategy::RandomWalk { check_every, .. } = self.config.strategy {
             let parked = self.pending.as_ref().map_or(0, |p| p.parked.len());
-            if check_every > 0 && msg.hops % check_every == 0 && parked < MAX_PARKED {
+            if walkers::parks(check_every, msg.hops, parked) {
                 let (guid, hops) = (msg.guid, msg.hops);
-                let deadline = now.plus_micros(CHECK_BACK_TIMEOUT.0);
-                self.pending_mut().parked.push(ParkedWalker {
-                    msg,
-                    from,
-                    deadline,
-                });
+                self.pending_mut().parked.park(msg, from, now);
                 self.request(Request::CheckBack { guid, hops });
                 return;
             }
@@ -1194,18 +1024,8 @@ impl Node {
     /// Sends a walker to one random neighbour other than `from` (or back to `from` when it
     /// is the only one).
     fn step_walker(&mut self, from: ConnId, msg: Message) {
-        let others = self.neighbours.iter().filter(|n| n.conn != from).count();
-        let to = if others == 0 {
-            self.neighbours.first().map(|n| n.conn)
-        } else {
-            let pick = self.rng.below(others);
-            self.neighbours
-                .iter()
-                .filter(|n| n.conn != from)
-                .nth(pick)
-                .map(|n| n.conn)
-        };
-        if let Some(to) = to {
+        let links = self.neighbours.iter().map(|n| n.conn);
+        if let Some(to) = walkers::next_step(links, from, &mut self.rng) {
             self.send_one(to, msg);
         }
     }
@@ -1246,38 +1066,6 @@ impl Node {
         n
     }
 
-    /// Splits `records` into QueryHits of at most 10 records and sends them to `to`.
-    fn send_hits(&mut self, to: ConnId, guid: Guid, ttl: u8, records: Vec<HitRecord>) -> u32 {
-        let mut sent = 0;
-        let mut records = records.into_iter().peekable();
-        while records.peek().is_some() {
-            let chunk: Vec<HitRecord> = records.by_ref().take(MAX_RECORDS_PER_HIT).collect();
-            let hit = QueryHit {
-                port: self.advertised_addr.port(),
-                ip: *self.advertised_addr.ip(),
-                speed: HIT_SPEED_KBPS,
-                records: chunk,
-                trailer: Some(QhdTrailer {
-                    vendor: VENDOR_CODE,
-                    // Push flag valid (byte 1 bit 0) and clear (byte 0 bit 0): we accept
-                    // incoming connections; nothing else is claimed.
-                    open_data: vec![0x00, 0x01],
-                    private: Default::default(),
-                }),
-                servent_guid: self.servent_guid,
-            };
-            let msg = Message {
-                guid,
-                ttl,
-                hops: 0,
-                payload: Payload::QueryHit(Arc::new(hit)),
-            };
-            self.outbox().actions.push_back(Action::Send { to, msg });
-            sent += 1;
-        }
-        sent
-    }
-
     /// Applies `max_ttl` to a broadcast before its hop: the TTL to use, or `None` if dropped.
     fn admit_broadcast(&mut self, guid: Guid, kind: u8, ttl: u8, hops: u8) -> Option<u8> {
         let max = self.config.max_ttl;
@@ -1297,13 +1085,8 @@ impl Node {
         }
     }
 
-    fn remember(&mut self, guid: Guid, kind: u8, route: Route, now: Time) {
-        let bounds = self.table_bounds();
-        self.table.insert((guid, kind), route, now, bounds);
-    }
-
     fn push_route(&self, target: &Guid, now: Time) -> Option<ConnId> {
-        let bounds = self.route_bounds();
+        let bounds = route_bounds(&self.config);
         let conn = self.servents.as_ref()?.push_route(target, now, bounds)?;
         self.is_connected(conn).then_some(conn)
     }
@@ -1366,33 +1149,10 @@ impl Node {
         pending.requests.push_back(request);
     }
 
-    /// Duplicate suppression looks back `seen_max_age_secs`; routes live
-    /// `route_max_age_secs`; one table holds both, sized for the larger.
-    fn seen_bounds(&self) -> Bounds {
-        Bounds::new(self.config.seen_capacity, self.config.seen_max_age_secs)
-    }
-
-    fn route_bounds(&self) -> Bounds {
-        Bounds::new(self.config.route_capacity, self.config.route_max_age_secs)
-    }
-
-    fn table_bounds(&self) -> Bounds {
-        Bounds::new(
-            self.config.seen_capacity.max(self.config.route_capacity),
-            self.config
-                .seen_max_age_secs
-                .max(self.config.route_max_age_secs),
-        )
-    }
-
     fn own_mut(&mut self) -> &mut OwnSearches {
         let hash = self.hash;
-        self.own.get_or_insert_with(|| {
-            Box::new(OwnSearches {
-                searches: AgedMap::new(hash),
-                ring_timers: Vec::new(),
-            })
-        })
+        self.own
+            .get_or_insert_with(|| Box::new(OwnSearches::new(hash)))
     }
 
     fn servents_mut(&mut self) -> &mut ServentRoutes {
