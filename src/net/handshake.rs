@@ -206,16 +206,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(Negotiated, BytesMut), HandshakeError> {
     let work = async {
         let ours = local.capabilities();
-        let hello = ConnectRequest::new(ours.connect_headers(ipv4_of(remote)));
-        stream.write_all(&hello.to_bytes()).await?;
-        let mut buf = BytesMut::with_capacity(2048);
-        let answer = read_parsed(stream, &mut buf, &limits.parse, parse_response).await?;
-        if !answer.is_ok() {
-            return Err(HandshakeError::Refused {
-                code: answer.code,
-                reason: answer.reason,
-            });
-        }
+        let (answer, buf) = hello(stream, &ours, remote, limits).await?;
         let fin = Response::ok(ours.final_headers(&answer.headers));
         stream.write_all(&fin.to_bytes()).await?;
         let remote = PeerCapabilities::from_headers(&answer.headers);
@@ -242,23 +233,34 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
     decline: &Response,
 ) -> Result<Response, HandshakeError> {
     let work = async {
-        let ours = local.capabilities();
-        let hello = ConnectRequest::new(ours.connect_headers(ipv4_of(remote)));
-        stream.write_all(&hello.to_bytes()).await?;
-        let mut buf = BytesMut::with_capacity(2048);
-        let answer = read_parsed(stream, &mut buf, &limits.parse, parse_response).await?;
-        if !answer.is_ok() {
-            return Err(HandshakeError::Refused {
-                code: answer.code,
-                reason: answer.reason,
-            });
-        }
+        let (answer, _) = hello(stream, &local.capabilities(), remote, limits).await?;
         let _ = stream.write_all(&decline.to_bytes()).await;
         Ok(answer)
     };
     tokio::time::timeout(limits.timeout, work)
         .await
         .map_err(|_| HandshakeError::Timeout)?
+}
+
+/// The client's first two steps, shared by `connect` and `probe`: sends CONNECT and reads
+/// the answer, which must accept us; returns it with any bytes read past it.
+async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    ours: &LocalCapabilities,
+    remote: Option<SocketAddr>,
+    limits: &HandshakeLimits,
+) -> Result<(Response, BytesMut), HandshakeError> {
+    let hello = ConnectRequest::new(ours.connect_headers(ipv4_of(remote)));
+    stream.write_all(&hello.to_bytes()).await?;
+    let mut buf = BytesMut::with_capacity(2048);
+    let answer = read_parsed(stream, &mut buf, &limits.parse, parse_response).await?;
+    if !answer.is_ok() {
+        return Err(HandshakeError::Refused {
+            code: answer.code,
+            reason: answer.reason,
+        });
+    }
+    Ok((answer, buf))
 }
 
 /// The server side; the first line (still in `buf`) said `GNUTELLA CONNECT/0.6`. Reads the
