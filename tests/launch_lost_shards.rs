@@ -134,26 +134,57 @@ fn origins(report: &Value) -> Vec<String> {
     origins
 }
 
+/// A sharded launch of [`LINE`] writing its report into a temporary folder, read line by
+/// line, and waited for until it said `ready`.
+struct Run {
+    _dir: tempfile::TempDir,
+    report: PathBuf,
+    parent: Child,
+    stdout: Lines<BufReader<tokio::process::ChildStdout>>,
+    stderr: Lines<BufReader<tokio::process::ChildStderr>>,
+}
+
+impl Run {
+    async fn start(extra: &[&str], ready: &str) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), LINE);
+        let report = dir.path().join("report.json");
+        let mut args = extra.to_vec();
+        args.extend(["--report", report.to_str().unwrap()]);
+        let mut parent = launch(&config, &args);
+        let mut stdout = lines(parent.stdout.take());
+        let stderr = lines(parent.stderr.take());
+        read_until(&mut stdout, ready).await;
+        Run {
+            _dir: dir,
+            report,
+            parent,
+            stdout,
+            stderr,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.parent.id().unwrap()
+    }
+
+    /// The rest of stdout and stderr, and the exit status.
+    async fn finish(&mut self) -> (String, String, std::process::ExitStatus) {
+        let (out, err, status) = tokio::join!(
+            read_rest(&mut self.stdout),
+            read_rest(&mut self.stderr),
+            self.parent.wait()
+        );
+        (out, err, status.unwrap())
+    }
+}
+
 #[tokio::test]
 async fn a_shard_killed_during_the_workload_is_reported_and_the_others_counts_kept() {
     bounded("launch --shards 2 --run-workload", async {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), LINE);
-        let path = dir.path().join("report.json");
-        let mut parent = launch(
-            &config,
-            &["--run-workload", "--report", path.to_str().unwrap()],
-        );
-        let mut stdout = lines(parent.stdout.take());
-        let mut stderr = lines(parent.stderr.take());
-        read_until(&mut stdout, "overlay up").await;
-        signal(shard_pid(parent.id().unwrap(), "0,1"), libc::SIGKILL);
-        let (out, err, status) = tokio::join!(
-            read_rest(&mut stdout),
-            read_rest(&mut stderr),
-            parent.wait()
-        );
-        let status = status.unwrap();
+        let mut run = Run::start(&["--run-workload"], "overlay up").await;
+        signal(shard_pid(run.pid(), "0,1"), libc::SIGKILL);
+        let (out, err, status) = run.finish().await;
         assert_eq!(status.code(), Some(SHARDS_LOST), "{out}\n{err}");
         assert!(
             err.contains("warning: shard 0 with peers a, b lost"),
@@ -162,7 +193,7 @@ async fn a_shard_killed_during_the_workload_is_reported_and_the_others_counts_ke
         assert!(err.contains("error: 1 of 2 shards lost"), "{err}");
         assert!(out.contains("report written to"), "{out}");
 
-        let report = report(&path);
+        let report = report(&run.report);
         let lost = report["network"]["lost_shards"].as_array().unwrap();
         assert_eq!(lost.len(), 1, "{report}");
         assert_eq!(lost[0]["shard"], 0);
@@ -185,17 +216,11 @@ async fn a_shard_killed_during_the_workload_is_reported_and_the_others_counts_ke
 #[tokio::test]
 async fn ctrl_c_after_a_shard_died_still_writes_the_report() {
     bounded("launch --shards 2, then Ctrl-C", async {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), LINE);
-        let path = dir.path().join("report.json");
-        let mut parent = launch(&config, &["--report", path.to_str().unwrap()]);
-        let pid = parent.id().unwrap();
-        let mut stdout = lines(parent.stdout.take());
-        let mut stderr = lines(parent.stderr.take());
-        read_until(&mut stdout, "running until Ctrl-C").await;
+        let mut run = Run::start(&[], "running until Ctrl-C").await;
+        let pid = run.pid();
         signal(shard_pid(pid, "2,3"), libc::SIGKILL);
         // The parent says so at once, while it keeps running.
-        let said = read_until(&mut stderr, "lost").await;
+        let said = read_until(&mut run.stderr, "lost").await;
         assert!(
             said.contains("shard 1 with peers c, d lost")
                 && said.contains("killed by signal 9 (SIGKILL)")
@@ -203,14 +228,10 @@ async fn ctrl_c_after_a_shard_died_still_writes_the_report() {
             "{said}"
         );
         signal(pid as i32, libc::SIGINT);
-        let (out, err, status) = tokio::join!(
-            read_rest(&mut stdout),
-            read_rest(&mut stderr),
-            parent.wait()
-        );
-        assert_eq!(status.unwrap().code(), Some(SHARDS_LOST), "{out}\n{err}");
+        let (out, err, status) = run.finish().await;
+        assert_eq!(status.code(), Some(SHARDS_LOST), "{out}\n{err}");
         assert!(!err.contains("Broken pipe"), "{err}");
-        let report = report(&path);
+        let report = report(&run.report);
         let lost = report["network"]["lost_shards"].as_array().unwrap();
         assert_eq!(lost.len(), 1, "{report}");
         assert_eq!(lost[0]["shard"], 1);
@@ -365,27 +386,14 @@ async fn a_shard_that_breaks_the_protocol_is_killed_and_counted_lost() {
 #[tokio::test]
 async fn ctrl_c_during_the_workload_loses_no_shard() {
     bounded("launch --shards 2 --run-workload, then Ctrl-C", async {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_config(dir.path(), LINE);
-        let path = dir.path().join("report.json");
-        let mut parent = launch(
-            &config,
-            &["--run-workload", "--report", path.to_str().unwrap()],
-        );
-        let mut stdout = lines(parent.stdout.take());
-        let mut stderr = lines(parent.stderr.take());
-        read_until(&mut stdout, "overlay up").await;
+        let mut run = Run::start(&["--run-workload"], "overlay up").await;
         // Whatever the parent was waiting for (a GUID, a STATUS), the answers that come
         // after it gave up are not mistaken for the report.
-        signal(parent.id().unwrap() as i32, libc::SIGINT);
-        let (out, err, status) = tokio::join!(
-            read_rest(&mut stdout),
-            read_rest(&mut stderr),
-            parent.wait()
-        );
-        assert!(status.unwrap().success(), "{out}\n{err}");
+        signal(run.pid() as i32, libc::SIGINT);
+        let (out, err, status) = run.finish().await;
+        assert!(status.success(), "{out}\n{err}");
         assert!(!err.contains("lost"), "{err}");
-        let report = report(&path);
+        let report = report(&run.report);
         assert!(report["network"].get("lost_shards").is_none(), "{report}");
         assert_eq!(report["network"]["processes"], 2);
     })
