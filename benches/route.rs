@@ -235,7 +235,10 @@ fn bench_route(c: &mut Criterion<CpuTime>) {
                         match node.poll_output() {
                             Output::Send { msg, .. } => msg.encode(&mut output),
                             Output::Timeout(_) => break,
-                            Output::Close { .. } | Output::Event(_) | Output::Request(_) => {}
+                            Output::Close { .. }
+                            | Output::Event(_)
+                            | Output::Request(_)
+                            | Output::Dial(_) => {}
                         }
                     }
                 }

@@ -19,6 +19,7 @@
 //!         Output::Close { conn, bye } => ..,
 //!         Output::Request(r) => ..,           // optional: walker check-backs, pushes
 //!         Output::Event(e) => ..,             // metrics, folded into records
+//!         Output::Dial(addr) => ..,           // dynamic overlay: link with this host
 //!         Output::Timeout(next) => break,     // when to call on_timeout next
 //!     }
 //! }
@@ -29,10 +30,12 @@ mod answering;
 pub mod counters;
 pub mod fast_hash;
 pub mod generations;
+pub mod host_cache;
 pub mod identity;
 pub mod library;
 #[allow(clippy::module_inception)]
 pub mod node;
+pub mod overlay;
 mod own_searches;
 pub mod ping_throttle;
 pub mod pong_cache;
@@ -49,9 +52,11 @@ pub mod types;
 mod walkers;
 
 pub use counters::Counters;
+pub use host_cache::{HostCache, HostEntry, HostSource};
 pub use identity::PeerIdentity;
 pub use library::{Library, SharedFile};
 pub use node::{Node, Outbox, CHECK_BACK_TIMEOUT};
+pub use overlay::{OverlayConfig, OverlayMode};
 pub use request::Request;
 pub use routing::RoutingConfig;
 pub use strategy::{Forwarding, Strategy, StrategyParams, StrategySpec, MAX_WALKERS};

@@ -71,8 +71,10 @@ use rand::RngCore;
 use super::answering::{self, Responder};
 use super::counters::Counters;
 use super::fast_hash::KeyedHash;
+use super::host_cache::HostSource;
 use super::identity::PeerIdentity;
 use super::library::Library;
+use super::overlay::{Overlay, OverlayConfig};
 use super::own_searches::OwnSearches;
 use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
 use super::pong_cache::{Pinger, PongCache, PongCacheConfig};
@@ -140,6 +142,9 @@ struct Pending {
     requests: VecDeque<Request>,
     /// Boxed again: a node that only ever parks walkers does not pay for a pong cache.
     pings: Option<Box<Pings>>,
+    /// The degree policy and host cache of a dynamic overlay (`overlay`); `None` in a
+    /// static one.
+    overlay: Option<Box<Overlay>>,
 }
 
 /// One peer's routing state machine. See the module documentation for the rules.
@@ -306,6 +311,9 @@ impl Node {
                 .pending
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<Pending>())
+            + self
+                .overlay()
+                .map_or(0, |o| std::mem::size_of::<Overlay>() + o.heap_bytes())
             + self.pings().map_or(0, |p| {
                 std::mem::size_of::<Pings>()
                     + p.cache.len() * std::mem::size_of::<super::pong_cache::CachedPong>()
@@ -321,9 +329,12 @@ impl Node {
     // ----- driver inputs -------------------------------------------------------------
 
     /// A link came up (after the handshake).
-    pub fn on_connected(&mut self, _now: Time, conn: ConnId, info: PeerInfo) {
+    pub fn on_connected(&mut self, now: Time, conn: ConnId, info: PeerInfo) {
         if let Some(guid) = info.servent_guid {
             self.servents_mut().from_header(conn, guid);
+        }
+        if let Some(overlay) = self.overlay_mut() {
+            overlay.linked(now, info.listen_addr);
         }
         let neighbour = Neighbour::new(conn, &info);
         // Drivers number links in increasing order: a new highest id is new, with no
@@ -340,8 +351,79 @@ impl Node {
 
     /// A link went down. Routes through it are dropped lazily: a reply for it is then
     /// dropped as `NoRoute`. Drivers must not reuse a `ConnId` for a later link.
-    pub fn on_disconnected(&mut self, _now: Time, conn: ConnId) {
+    pub fn on_disconnected(&mut self, now: Time, conn: ConnId) {
         self.forget_link(conn);
+        let degree = self.neighbours.len();
+        if let Some(overlay) = self.overlay_mut() {
+            overlay.unlinked(now, degree);
+        }
+    }
+
+    /// Turns on the dynamic overlay's degree policy and host cache (`overlay`); a static
+    /// `config` leaves the node as it is. Bootstrap hosts are added with
+    /// [`Node::learn_hosts`].
+    pub fn enable_overlay(&mut self, config: OverlayConfig) {
+        if config.is_dynamic() {
+            self.pending_mut().overlay = Some(Box::new(Overlay::new(config)));
+        }
+    }
+
+    /// The degree policy and host cache, in a dynamic overlay.
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.pending.as_ref().and_then(|p| p.overlay.as_deref())
+    }
+
+    /// Hosts heard of outside the descriptors (`X-Try` headers, the user's bootstrap
+    /// list): kept in the host cache of a dynamic overlay, ignored in a static one.
+    pub fn learn_hosts(
+        &mut self,
+        now: Time,
+        hosts: impl IntoIterator<Item = SocketAddrV4>,
+        source: HostSource,
+    ) {
+        let own = self.advertised_addr;
+        if let Some(overlay) = self.overlay_mut() {
+            for addr in hosts.into_iter().filter(|&a| a != own) {
+                overlay.learn(now, addr, source);
+            }
+        }
+    }
+
+    /// Adds hosts read back from a saved host cache: (address, failures, age).
+    pub fn restore_hosts(
+        &mut self,
+        now: Time,
+        hosts: impl IntoIterator<Item = (SocketAddrV4, u8, Time)>,
+    ) {
+        let own = self.advertised_addr;
+        if let Some(overlay) = self.overlay_mut() {
+            for (addr, failures, age) in hosts.into_iter().filter(|h| h.0 != own) {
+                overlay.restore(now, addr, failures, age);
+            }
+        }
+    }
+
+    /// The driver could not link with `addr`, which this node asked it to dial
+    /// (`Output::Dial`): a connect error, a timeout or a refused handshake.
+    pub fn on_dial_failed(&mut self, now: Time, addr: SocketAddrV4) {
+        if let Some(overlay) = self.overlay_mut() {
+            overlay.dial_failed(now, addr);
+        }
+    }
+
+    /// Whether a dynamic overlay has all the links it accepts (an inbound handshake is
+    /// then answered 503 with `X-Try`); always false in a static one.
+    pub fn overlay_full(&self) -> bool {
+        self.overlay()
+            .is_some_and(|o| o.full(self.neighbours.len()))
+    }
+
+    /// Up to `n` hosts for an `X-Try` header (a dynamic overlay's host cache, freshest
+    /// first; empty in a static one).
+    pub fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4> {
+        self.overlay()
+            .map(|o| o.try_hosts(n, self.advertised_addr))
+            .unwrap_or_default()
     }
 
     /// The decoder skipped a complete frame from `_from` (unknown type or malformed
@@ -560,10 +642,8 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Time> {
         let ring = self.own.as_ref().and_then(|o| o.next_timeout());
         let parked = self.pending.as_ref().and_then(|p| p.parked.next_timeout());
-        match (ring, parked) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let overlay = self.overlay().map(|o| o.next_timeout());
+        [ring, parked, overlay].into_iter().flatten().min()
     }
 
     /// Runs every timer due at `now`.
@@ -583,6 +663,27 @@ impl Node {
             .unwrap_or_default();
         for (from, msg) in expired {
             self.step_walker(from, msg);
+        }
+        self.maintain_overlay(now);
+    }
+
+    /// The dynamic overlay's check: dials up to the minimum degree, and Pings the
+    /// neighbours for Pongs (new hosts) when the host cache runs short.
+    fn maintain_overlay(&mut self, now: Time) {
+        let degree = self.neighbours.len();
+        let own = self.advertised_addr;
+        let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
+            return;
+        };
+        let neighbours = &self.neighbours;
+        let linked =
+            |a: SocketAddrV4| a == own || neighbours.iter().any(|n| n.listen_addr == Some(a));
+        let wants = overlay.maintain(now, degree, &mut self.rng, linked);
+        if wants.ask_neighbours {
+            let links: Vec<ConnId> = self.neighbours().collect();
+            for conn in links {
+                self.send_ping(now, conn, REFRESH_TTL);
+            }
         }
     }
 
@@ -608,8 +709,13 @@ impl Node {
         if let Some(output) = self.out.as_mut().and_then(|out| out.pop_output()) {
             return output;
         }
-        if let Some(request) = self.pending.as_mut().and_then(|p| p.requests.pop_front()) {
-            return Output::Request(request);
+        if let Some(pending) = self.pending.as_mut() {
+            if let Some(request) = pending.requests.pop_front() {
+                return Output::Request(request);
+            }
+            if let Some(addr) = pending.overlay.as_mut().and_then(|o| o.pop_dial()) {
+                return Output::Dial(addr);
+            }
         }
         Output::Timeout(self.poll_timeout())
     }
@@ -782,6 +888,10 @@ impl Node {
         hit: Arc<QueryHit>,
     ) {
         if hit.servent_guid != self.servent_guid {
+            let addr = SocketAddrV4::new(hit.ip, hit.port);
+            if let Some(overlay) = self.overlay_mut() {
+                overlay.learn(now, addr, HostSource::Hit);
+            }
             let bounds = route_bounds(&self.config);
             // Hops 0 on arrival (1 after our hop): the neighbour's own hit.
             let own = hops == 1;
@@ -939,8 +1049,12 @@ impl Node {
             self.no_route(guid, kind::PONG);
             return;
         }
-        if SocketAddrV4::new(pong.ip, pong.port) == self.advertised_addr {
+        let addr = SocketAddrV4::new(pong.ip, pong.port);
+        if addr == self.advertised_addr {
             return;
+        }
+        if let Some(overlay) = self.overlay_mut() {
+            overlay.learn(now, addr, HostSource::Pong);
         }
         let cache = &mut self.pings_mut().cache;
         let Some(entry) = cache.insert(now, from, hops, pong).cloned() else {
@@ -1173,6 +1287,10 @@ impl Node {
 
     fn pending_mut(&mut self) -> &mut Pending {
         self.pending.get_or_insert_with(Box::default)
+    }
+
+    fn overlay_mut(&mut self) -> Option<&mut Overlay> {
+        self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut())
     }
 
     fn pings(&self) -> Option<&Pings> {

@@ -16,10 +16,10 @@ pub struct Time(pub u64);
 
 impl Time {
     pub const ZERO: Time = Time(0);
-    pub fn from_millis(ms: u64) -> Time {
+    pub const fn from_millis(ms: u64) -> Time {
         Time(ms.saturating_mul(1000))
     }
-    pub fn from_secs(s: u64) -> Time {
+    pub const fn from_secs(s: u64) -> Time {
         Time(s.saturating_mul(1_000_000))
     }
     pub fn as_millis_f64(self) -> f64 {
@@ -149,6 +149,11 @@ pub enum Output {
     Request(Request),
     /// Metrics, for the driver to fold into records (and log).
     Event(Event),
+    /// Open a link to the servent listening at this address (a dynamic overlay below its
+    /// minimum degree). The driver answers with `on_connected` (its `listen_addr` being
+    /// this address) or `on_dial_failed`; unanswered, the dial counts as failed after
+    /// `overlay::DIAL_TIMEOUT`.
+    Dial(SocketAddrV4),
     /// Nothing more for now: call `on_timeout` at this time (`None`: not until another
     /// input). Draining stops here.
     Timeout(Option<Time>),

@@ -724,6 +724,9 @@ impl Simulation {
                     },
                 );
             }
+            // Only a dynamic overlay dials, and the simulator runs static ones so far; an
+            // unanswered dial counts as failed in the node after `DIAL_TIMEOUT`.
+            Output::Dial(_) => {}
             // Pushes ask for a TCP connection back; nothing in a search needs one.
             Output::Request(Request::ConnectBack { .. }) => {}
             Output::Timeout(next) => {

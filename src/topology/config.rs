@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{CacheConfig, RoutingConfig, Strategy};
+use crate::node::{CacheConfig, OverlayConfig, OverlayMode, RoutingConfig, Strategy};
 
 /// Default TTL of queries when neither the query nor the config says otherwise.
 pub const DEFAULT_TTL: u8 = 7;
@@ -36,6 +36,10 @@ pub struct TopologyConfig {
     pub links: Vec<LinkConfig>,
     #[serde(default, skip_serializing_if = "Workload::is_empty")]
     pub workload: Workload,
+    /// Static (the listed links only, the default) or dynamic (discovery and a degree
+    /// policy: `node::overlay`).
+    #[serde(default, skip_serializing_if = "OverlayBlock::is_default")]
+    pub overlay: OverlayBlock,
     /// The folder `share.dir` paths are relative to: the config file's folder when
     /// loaded from a file, the current directory when parsed from a string.
     #[serde(skip)]
@@ -109,6 +113,57 @@ impl<'de> Deserialize<'de> for Defaults {
         }
         deserializer.deserialize_map(DefaultsVisitor)
     }
+}
+
+/// A config's `overlay` block: the degree policy (`node::OverlayConfig`'s keys) and the
+/// bootstrap hosts every peer of a dynamic overlay starts from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OverlayBlock {
+    pub mode: OverlayMode,
+    pub min_degree: usize,
+    pub max_degree: usize,
+    pub host_cache: usize,
+    /// Peer ids of this config or `ip:port` addresses of servents outside it; every
+    /// peer of a dynamic overlay knows them from the start (besides its neighbours).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bootstrap: Vec<String>,
+}
+
+impl Default for OverlayBlock {
+    fn default() -> Self {
+        let c = OverlayConfig::default();
+        OverlayBlock {
+            mode: c.mode,
+            min_degree: c.min_degree,
+            max_degree: c.max_degree,
+            host_cache: c.host_cache,
+            bootstrap: Vec::new(),
+        }
+    }
+}
+
+impl OverlayBlock {
+    fn is_default(&self) -> bool {
+        *self == OverlayBlock::default()
+    }
+
+    /// The degree policy every peer runs.
+    pub fn policy(&self) -> OverlayConfig {
+        OverlayConfig {
+            mode: self.mode,
+            min_degree: self.min_degree,
+            max_degree: self.max_degree,
+            host_cache: self.host_cache,
+        }
+    }
+}
+
+/// A bootstrap host of a config: one of its peers, or a servent elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BootstrapHost {
+    Peer(usize),
+    Addr(SocketAddrV4),
 }
 
 /// One peer.
@@ -352,6 +407,21 @@ impl TopologyConfig {
             })?;
         check_latency("defaults.latency_ms", self.defaults.latency_ms)?;
         let index = self.index_by_id()?;
+        self.overlay
+            .policy()
+            .validate()
+            .map_err(|message| ConfigError::InvalidValue {
+                place: "overlay".to_string(),
+                message,
+            })?;
+        for (i, host) in self.overlay.bootstrap.iter().enumerate() {
+            if !index.contains(host) && host.parse::<SocketAddrV4>().is_err() {
+                return Err(ConfigError::InvalidValue {
+                    place: format!("overlay.bootstrap[{i}]"),
+                    message: format!("\"{host}\" is neither a peer id nor an IPv4 ip:port"),
+                });
+            }
+        }
         let mut addrs: HashMap<SocketAddrV4, &str> = HashMap::new();
         for peer in &self.peers {
             if peer.listen.port() != 0 {
@@ -431,6 +501,19 @@ impl TopologyConfig {
     /// Peer index by id; refuses empty and duplicate ids.
     pub fn index_by_id(&self) -> Result<IdIndex<'_>, ConfigError> {
         IdIndex::new(&self.peers)
+    }
+
+    /// The `overlay.bootstrap` hosts, peer ids resolved to peer indices (call on a
+    /// validated config: entries that are neither are skipped).
+    pub fn bootstrap_hosts(&self) -> Vec<BootstrapHost> {
+        self.overlay
+            .bootstrap
+            .iter()
+            .filter_map(|host| match self.peer_index(host) {
+                Some(i) => Some(BootstrapHost::Peer(i)),
+                None => host.parse().ok().map(BootstrapHost::Addr),
+            })
+            .collect()
     }
 
     /// Index of the peer with this id (fast for generated ids `p0..pN-1`).

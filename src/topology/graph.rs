@@ -201,6 +201,7 @@ impl Graph {
             peers,
             links,
             workload: Default::default(),
+            overlay: Default::default(),
             base_dir: Default::default(),
         })
     }

@@ -15,8 +15,8 @@ pub mod stats;
 pub mod synthetic;
 
 pub use config::{
-    ConfigError, Defaults, FileSpec, LinkConfig, PeerConfig, QuerySpec, ShareConfig,
-    TopologyConfig, Workload,
+    BootstrapHost, ConfigError, Defaults, FileSpec, LinkConfig, OverlayBlock, PeerConfig,
+    QuerySpec, ShareConfig, TopologyConfig, Workload,
 };
 pub use generate::{GenError, GenSpec};
 pub use graph::{AddressError, ConfigOptions, Graph};

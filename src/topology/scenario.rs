@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 
-use super::config::TopologyConfig;
+use super::config::{BootstrapHost, TopologyConfig};
 use super::graph::Graph;
 use super::synthetic;
-use crate::node::{PeerIdentity, RoutingConfig, SearchRequest, Time};
+use crate::node::{OverlayConfig, PeerIdentity, RoutingConfig, SearchRequest, Time};
 use crate::protocol::Sha1;
 
 /// One peer as every driver builds it.
@@ -42,6 +42,10 @@ pub struct Scenario {
     pub queries: Vec<PlannedQuery>,
     /// The config's default link latency (simulator only).
     pub latency_ms: Option<f64>,
+    /// The degree policy every peer runs (static: the graph's links only).
+    pub overlay: OverlayConfig,
+    /// Hosts every peer of a dynamic overlay knows from the start.
+    pub bootstrap: Vec<BootstrapHost>,
 }
 
 impl Scenario {
@@ -84,6 +88,8 @@ impl Scenario {
             peers,
             queries,
             latency_ms: config.defaults.latency_ms,
+            overlay: config.overlay.policy(),
+            bootstrap: config.bootstrap_hosts(),
         }
     }
 

@@ -48,6 +48,8 @@ pub struct Net {
     pub delivered: Vec<(usize, usize, Message)>,
     pub closed: Vec<(usize, ConnId)>,
     pub requests: Vec<(usize, Request)>,
+    /// Dials asked by nodes of a dynamic overlay (node, address), not carried out.
+    pub dials: Vec<(usize, std::net::SocketAddrV4)>,
     /// Each node's next timer, from its last drain.
     timeouts: Vec<Option<Time>>,
     /// The same recorder the drivers fold events into.
@@ -122,6 +124,7 @@ impl Net {
             delivered: Vec::new(),
             closed: Vec::new(),
             requests: Vec::new(),
+            dials: Vec::new(),
             timeouts: vec![None; n],
             recorder: Recorder::new(),
         }
@@ -231,6 +234,7 @@ impl Net {
                     }
                     self.requests.push((i, request));
                 }
+                Output::Dial(addr) => self.dials.push((i, addr)),
                 Output::Timeout(next) => {
                     self.timeouts[i] = next;
                     return;
