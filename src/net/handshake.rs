@@ -48,7 +48,12 @@ pub enum HandshakeError {
     #[error("bad handshake: {0}")]
     Protocol(#[from] crate::protocol::handshake::HandshakeError),
     #[error("refused by the remote: {code} {reason}")]
-    Refused { code: u16, reason: String },
+    Refused {
+        code: u16,
+        reason: String,
+        /// Hosts its refusal suggested instead (`X-Try`, `X-Try-Ultrapeers`).
+        try_hosts: Vec<SocketAddrV4>,
+    },
     #[error("we refused the remote: {0:?}")]
     WeRefused(Rejection),
 }
@@ -256,6 +261,7 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
     let answer = read_parsed(stream, &mut buf, &limits.parse, parse_response).await?;
     if !answer.is_ok() {
         return Err(HandshakeError::Refused {
+            try_hosts: PeerCapabilities::from_headers(&answer.headers).try_hosts,
             code: answer.code,
             reason: answer.reason,
         });
@@ -268,7 +274,7 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
 /// is answered with the matching rejection code before closing.
 pub async fn accept<S, F>(
     stream: &mut S,
-    mut buf: BytesMut,
+    buf: BytesMut,
     local: &LocalInfo,
     remote: Option<SocketAddr>,
     limits: &HandshakeLimits,
@@ -277,6 +283,25 @@ pub async fn accept<S, F>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&PeerCapabilities) -> Result<(), Refusal>,
+{
+    accept_with(stream, buf, local, remote, limits, |peer| {
+        admit(peer).map(|()| Headers::new())
+    })
+    .await
+}
+
+/// [`accept`], where `admit` also gives headers to add to our 200 (`X-Try`).
+pub async fn accept_with<S, F>(
+    stream: &mut S,
+    mut buf: BytesMut,
+    local: &LocalInfo,
+    remote: Option<SocketAddr>,
+    limits: &HandshakeLimits,
+    admit: F,
+) -> Result<(Negotiated, BytesMut), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&PeerCapabilities) -> Result<Headers, Refusal>,
 {
     let work = async {
         let ours = local.capabilities();
@@ -290,16 +315,24 @@ where
             Err(e) => return Err(e),
         };
         let peer = PeerCapabilities::from_headers(&request.headers);
-        if let Err(refusal) = admit(&peer) {
-            let no = Response::reject(refusal.rejection, refusal.headers);
-            stream.write_all(&no.to_bytes()).await?;
-            return Err(HandshakeError::WeRefused(refusal.rejection));
+        let extra = match admit(&peer) {
+            Ok(extra) => extra,
+            Err(refusal) => {
+                let no = Response::reject(refusal.rejection, refusal.headers);
+                stream.write_all(&no.to_bytes()).await?;
+                return Err(HandshakeError::WeRefused(refusal.rejection));
+            }
+        };
+        let mut headers = ours.accept_headers(&request.headers, ipv4_of(remote));
+        for (name, value) in extra.iter() {
+            headers.append(name, value);
         }
-        let ok = Response::ok(ours.accept_headers(&request.headers, ipv4_of(remote)));
+        let ok = Response::ok(headers);
         stream.write_all(&ok.to_bytes()).await?;
         let fin = read_parsed(stream, &mut buf, &limits.parse, parse_response).await?;
         if !fin.is_ok() {
             return Err(HandshakeError::Refused {
+                try_hosts: PeerCapabilities::from_headers(&fin.headers).try_hosts,
                 code: fin.code,
                 reason: fin.reason,
             });
@@ -373,21 +406,47 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refusal_code_reaches_the_client() {
+    async fn refusal_code_and_its_hosts_to_try_reach_the_client() {
         let (mut a, mut b) = tokio::io::duplex(4096);
         let limits = HandshakeLimits::default();
+        let elsewhere: SocketAddrV4 = "10.1.2.3:6346".parse().unwrap();
         tokio::spawn(async move {
             let buf = BytesMut::new();
             let _ = accept(&mut b, buf, &local(2, false), None, &limits, |_| {
-                Err(Rejection::AlreadyConnected.into())
+                Err(Refusal {
+                    rejection: Rejection::Busy,
+                    headers: crate::protocol::handshake::try_headers(&[elsewhere]),
+                })
             })
             .await;
         });
         let err = connect(&mut a, &local(1, false), None, &limits).await;
-        assert!(matches!(
-            err,
-            Err(HandshakeError::Refused { code: 409, .. })
-        ));
+        match err {
+            Err(HandshakeError::Refused {
+                code: 503,
+                try_hosts,
+                ..
+            }) => assert_eq!(try_hosts, vec![elsewhere]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn headers_admit_adds_reach_the_client_in_the_200() {
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let limits = HandshakeLimits::default();
+        let elsewhere: SocketAddrV4 = "10.1.2.3:6346".parse().unwrap();
+        tokio::spawn(async move {
+            let buf = BytesMut::new();
+            let _ = accept_with(&mut b, buf, &local(2, false), None, &limits, |_| {
+                Ok(crate::protocol::handshake::try_headers(&[elsewhere]))
+            })
+            .await;
+        });
+        let (negotiated, _) = connect(&mut a, &local(1, false), None, &limits)
+            .await
+            .unwrap();
+        assert_eq!(negotiated.remote.try_hosts, vec![elsewhere]);
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub async fn probe(
     let outcome = handshake::probe(&mut stream, &local, remote, &net.handshake, &decline).await;
     match outcome {
         Ok(_) => Ok(()),
-        Err(HandshakeError::Refused { code, reason }) => {
+        Err(HandshakeError::Refused { code, reason, .. }) => {
             Err(ProbeError::Rejected { addr, code, reason })
         }
         Err(HandshakeError::Protocol(

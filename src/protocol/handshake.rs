@@ -662,6 +662,53 @@ pub struct PeerCapabilities {
     pub degree: Option<u32>,
     /// Its servent GUID, from `GUID` (gtk-gnutella; 32 hex digits), if well formed.
     pub servent_guid: Option<Guid>,
+    /// Hosts it suggests we try (`X-Try`, `X-Try-Ultrapeers`; sent with refusals and by
+    /// many servents with every answer), at most [`MAX_TRY_HOSTS`].
+    pub try_hosts: Vec<SocketAddrV4>,
+}
+
+/// Most hosts read from the `X-Try` headers of one block (LimeWire sends 10; the block's
+/// size limit bounds the rest).
+pub const MAX_TRY_HOSTS: usize = 32;
+
+/// The hosts of `X-Try` and `X-Try-Ultrapeers` values: comma-separated `ip:port`, each
+/// possibly followed by Shareaza's ` 2004-12-18T23:47Z` timestamp. Junk entries (names,
+/// IPv6, missing ports) are skipped, duplicates kept once, at most `max` returned.
+pub fn parse_try_hosts<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Vec<SocketAddrV4> {
+    let mut hosts = Vec::new();
+    for value in values {
+        for entry in value.split(',') {
+            if hosts.len() >= max {
+                return hosts;
+            }
+            let Some(addr) = entry.split_whitespace().next() else {
+                continue;
+            };
+            if let Ok(addr) = addr.parse::<SocketAddrV4>() {
+                if !hosts.contains(&addr) {
+                    hosts.push(addr);
+                }
+            }
+        }
+    }
+    hosts
+}
+
+/// The `X-Try` and `X-Try-Ultrapeers` headers naming `hosts` (none when it is empty).
+/// Every peer here relays like an ultrapeer, so both names list the same hosts: LimeWire
+/// reads the second, older servents the first.
+pub fn try_headers(hosts: &[SocketAddrV4]) -> Headers {
+    let mut h = Headers::new();
+    if !hosts.is_empty() {
+        let list: Vec<String> = hosts.iter().map(|a| a.to_string()).collect();
+        let list = list.join(",");
+        h.append("X-Try", &list);
+        h.append("X-Try-Ultrapeers", &list);
+    }
+    h
 }
 
 impl PeerCapabilities {
@@ -684,6 +731,12 @@ impl PeerCapabilities {
             max_ttl: h.get_number("X-Max-TTL"),
             degree: h.get_number("X-Degree"),
             servent_guid: h.get("GUID").and_then(|v| Guid::from_hex(v.trim())),
+            try_hosts: parse_try_hosts(
+                ["X-Try-Ultrapeers", "X-Try"]
+                    .iter()
+                    .filter_map(|name| h.get(name)),
+                MAX_TRY_HOSTS,
+            ),
         }
     }
 }
@@ -797,6 +850,30 @@ mod tests {
             bytes,
             b"GNUTELLA/0.6 200 OK\r\nUser-Agent: evil  X-Injected: 1\r\n\r\n".to_vec()
         );
+    }
+
+    #[test]
+    fn try_hosts_are_read_from_both_headers_with_timestamps_and_junk_skipped() {
+        let wire = b"GNUTELLA/0.6 503 Busy\r\n\
+X-Try-Ultrapeers: 1.2.3.4:6346 2004-12-18T23:47Z, 5.6.7.8:6347 2004-12-18T23:48Z\r\n\
+X-Try: host.example:6346, ,::1:80, 9.9.9.9, 1.2.3.4:6346,10.0.0.1:99999,10.0.0.2:6348\r\n\
+\r\n";
+        let Ok(Parsed::Done { value, .. }) = parse_response(wire, &Limits::default()) else {
+            panic!("a valid block");
+        };
+        let seen = PeerCapabilities::from_headers(&value.headers);
+        let want: Vec<SocketAddrV4> = ["1.2.3.4:6346", "5.6.7.8:6347", "10.0.0.2:6348"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(seen.try_hosts, want);
+        let many = vec!["1.1.1.1:1"; 100].join(",");
+        let distinct: String = (0..100).map(|i| format!("1.1.1.{i}:1,")).collect();
+        assert_eq!(parse_try_hosts([many.as_str()], 10).len(), 1);
+        assert_eq!(parse_try_hosts([distinct.as_str()], 10).len(), 10);
+        let back = PeerCapabilities::from_headers(&try_headers(&want));
+        assert_eq!(back.try_hosts, want);
+        assert!(try_headers(&[]).is_empty());
     }
 
     #[test]
