@@ -3,9 +3,13 @@
 //! The driver only needs the core's inputs and outputs, so it is written against this trait
 //! rather than a concrete type: `node::Node` implements it (see `node_core.rs`).
 
+use std::net::SocketAddrV4;
 use std::sync::Arc;
 
-use crate::node::{ConnId, Output, PeerInfo, RoutingConfig, SearchRequest, Time};
+use crate::node::{
+    ConnId, HostEntry, HostSource, Output, OverlayConfig, PeerInfo, RoutingConfig, SearchRequest,
+    Time,
+};
 use crate::protocol::{Guid, Header, Message};
 
 /// What the live driver needs from a peer's routing core.
@@ -26,4 +30,19 @@ pub trait RoutingCore: Send + 'static {
     /// The core's next output; after every input, drain until `Output::Timeout` (see
     /// `Node::poll_output`).
     fn poll_output(&mut self) -> Output;
+
+    // ----- the dynamic overlay (`node::overlay`); a static core ignores these ---------
+
+    /// The degree policy, when the core runs a dynamic overlay.
+    fn overlay(&self) -> Option<OverlayConfig>;
+    /// Hosts heard of outside the descriptors (`X-Try` headers, the user).
+    fn learn_hosts(&mut self, now: Time, hosts: &[SocketAddrV4], source: HostSource);
+    /// A dial the core asked for (`Output::Dial`) did not give a link.
+    fn on_dial_failed(&mut self, now: Time, addr: SocketAddrV4);
+    /// Whether the core has all the links it accepts.
+    fn overlay_full(&self) -> bool;
+    /// Up to `n` hosts to name in an `X-Try` header.
+    fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4>;
+    /// Every host the core knows, oldest insertion first (to save them).
+    fn known_hosts(&self) -> Vec<HostEntry>;
 }

@@ -6,6 +6,16 @@
 //! drops is dialled again. The slot for a neighbour is claimed before dialling, so a
 //! connection accepted from that neighbour meanwhile is refused (409) rather than doubled.
 //!
+//! In a dynamic overlay (`node::overlay`) configured links are only a start: a dialer
+//! gives up once its link has come up and dropped, or after [`GIVE_UP_AFTER`] failed
+//! attempts in a row, and the core's degree policy dials replacements
+//! ([`Redial::UntilReplaced`]). The core's own dials are one attempt each
+//! ([`dial_placed`]): the core decides whether and when to try a host again.
+//!
+//! A refusal's `X-Try` hosts are passed to the peer (`PeerInput::Hosts`) before the
+//! dial reports its failure, so a core that learns of the failure already knows where
+//! else to go.
+//!
 //! An inbound link that claims the address holds the slot only softly: anyone can say
 //! `Listen-IP: <a configured neighbour>`. We dial anyway; if the handshake with the
 //! configured address succeeds, we reached the real listener, so the inbound link was an
@@ -24,7 +34,7 @@ use super::connect::connect_from;
 use super::handshake::{self, HandshakeError, LocalInfo};
 use super::link::{self, LinkCompression};
 use super::logs::Clean;
-use super::peer::{DialClaim, LinkOrigin, LinkPlaces, PeerInput, PeerRef, SlotClaim};
+use super::peer::{DegreePlace, DialClaim, LinkOrigin, LinkPlaces, PeerInput, PeerRef, SlotClaim};
 use crate::node::{ConnId, PeerInfo};
 
 /// How one dial attempt ended.
@@ -48,8 +58,34 @@ pub enum DialError {
     Stopping,
 }
 
+/// Failed attempts in a row after which a configured link of a dynamic overlay is left
+/// to the degree policy.
+pub const GIVE_UP_AFTER: u32 = 3;
+
+/// How long a dialer keeps a configured link up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redial {
+    /// Static overlay: for as long as the peer runs, whatever happens.
+    Always,
+    /// Dynamic overlay: until the link has come up and dropped, or after
+    /// [`GIVE_UP_AFTER`] failures in a row; the degree policy replaces it.
+    UntilReplaced,
+}
+
+impl Redial {
+    /// Whether to dial again after a link that `was_up` ended, or after `failures`
+    /// failed attempts in a row.
+    pub fn again(self, was_up: bool, failures: u32) -> bool {
+        match self {
+            Redial::Always => true,
+            Redial::UntilReplaced => !was_up && failures < GIVE_UP_AFTER,
+        }
+    }
+}
+
 /// Dials `addr` from `source` (the peer's listening IP, see `connect`) and keeps the link
-/// up until the peer stops.
+/// up until the peer stops (or, as `redial` says, until the link is left to the degree
+/// policy).
 pub fn spawn_dialer(
     addr: SocketAddrV4,
     source: Ipv4Addr,
@@ -57,6 +93,7 @@ pub fn spawn_dialer(
     local: LocalInfo,
     net: NetConfig,
     seed: u64,
+    redial: Redial,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -66,9 +103,11 @@ pub fn spawn_dialer(
             if *stopping.borrow() {
                 return;
             }
+            let mut was_up = false;
             match dial_once(addr, source, &peer, &local, &net).await {
                 Ok(down) => {
                     failures = 0;
+                    was_up = true;
                     tokio::select! {
                         _ = down => {}
                         _ = stopping.wait_for(|s| *s) => return,
@@ -83,6 +122,13 @@ pub fn spawn_dialer(
                         Clean(&e)
                     );
                 }
+            }
+            if !redial.again(was_up, failures) {
+                log::debug!(
+                    "{}: configured link to {addr} left to the degree policy",
+                    peer.name
+                );
+                return;
             }
             let delay = backoff(&net, failures, &mut rng);
             tokio::select! {
@@ -105,13 +151,38 @@ pub fn backoff<R: Rng>(net: &NetConfig, failures: u32, rng: &mut R) -> Duration 
 }
 
 /// One attempt: connect, handshake, hand the link to the actor. Returns a receiver that
-/// completes when the link goes down.
+/// completes when the link goes down. The link takes a place beyond the listener's
+/// bound: a configured neighbour is always linked.
 pub async fn dial_once(
     addr: SocketAddrV4,
     source: Ipv4Addr,
     peer: &PeerRef,
     local: &LocalInfo,
     net: &NetConfig,
+) -> Result<tokio::sync::oneshot::Receiver<()>, DialError> {
+    dial_with(addr, source, peer, local, net, None).await
+}
+
+/// One attempt holding `place`, a link place taken before dialling (the degree policy's
+/// dials count against the peer's maximum while they are under way).
+pub async fn dial_placed(
+    addr: SocketAddrV4,
+    source: Ipv4Addr,
+    peer: &PeerRef,
+    local: &LocalInfo,
+    net: &NetConfig,
+    place: DegreePlace,
+) -> Result<tokio::sync::oneshot::Receiver<()>, DialError> {
+    dial_with(addr, source, peer, local, net, Some(place)).await
+}
+
+async fn dial_with(
+    addr: SocketAddrV4,
+    source: Ipv4Addr,
+    peer: &PeerRef,
+    local: &LocalInfo,
+    net: &NetConfig,
+    place: Option<DegreePlace>,
 ) -> Result<tokio::sync::oneshot::Receiver<()>, DialError> {
     let conn = peer.shared.alloc_conn();
     let claim = match peer.shared.claim_dial(addr, conn) {
@@ -120,20 +191,36 @@ pub async fn dial_once(
         DialClaim::HeldInbound => None,
     };
     // A failed attempt drops its claim, which frees the slot.
-    let result = dial_claimed(addr, source, conn, claim, peer, local, net).await;
+    let result = dial_claimed(addr, source, conn, claim, place, peer, local, net).await;
     if result.is_err() && !matches!(result, Err(DialError::Stopping)) {
         peer.shared
             .failed_handshakes
             .fetch_add(1, Ordering::Relaxed);
     }
+    if let Err(DialError::Handshake {
+        source: HandshakeError::Refused { try_hosts, .. },
+        ..
+    }) = &result
+    {
+        if !try_hosts.is_empty() {
+            let hosts = PeerInput::Hosts {
+                hosts: try_hosts.clone(),
+            };
+            if peer.tx.send(hosts).await.is_err() {
+                return Err(DialError::Stopping);
+            }
+        }
+    }
     result
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn dial_claimed(
     addr: SocketAddrV4,
     source: Ipv4Addr,
     conn: ConnId,
     claim: Option<SlotClaim>,
+    place: Option<DegreePlace>,
     peer: &PeerRef,
     local: &LocalInfo,
     net: &NetConfig,
@@ -173,7 +260,7 @@ async fn dial_claimed(
         }
     }
     let places = LinkPlaces {
-        degree: peer.shared.add_degree(),
+        degree: place.unwrap_or_else(|| peer.shared.add_degree()),
         slot: Some(slot),
     };
     let compression = LinkCompression {
@@ -227,5 +314,16 @@ mod tests {
         let late = backoff(&net, 40, &mut a);
         assert!(late < net.backoff_max.mul_f64(1.5));
         assert!(late >= net.backoff_max.mul_f64(0.5));
+    }
+
+    #[test]
+    fn a_dynamic_overlays_configured_link_is_dialled_until_it_was_up_or_keeps_failing() {
+        assert!(Redial::Always.again(true, 0) && Redial::Always.again(false, 1000));
+        assert!(Redial::UntilReplaced.again(false, GIVE_UP_AFTER - 1));
+        assert!(!Redial::UntilReplaced.again(false, GIVE_UP_AFTER));
+        assert!(
+            !Redial::UntilReplaced.again(true, 0),
+            "a link that came up and dropped is replaced, not redialled"
+        );
     }
 }

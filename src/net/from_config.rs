@@ -5,6 +5,11 @@
 //! config's [`Scenario`], the same one the simulator builds from, so a launch and a
 //! simulation of one config run the same peers; dialers' jitter derives from the
 //! identity's seed, so a launch is repeatable.
+//!
+//! In a dynamic overlay (the config's `overlay.mode`) every peer runs the config's degree
+//! policy and starts knowing the `overlay.bootstrap` hosts (never itself); a bootstrap
+//! peer of the config is known by the address it is bound to, which the launcher tells
+//! the factory once every listener is bound ([`ConfigFactory::set_addresses`]).
 
 use std::net::SocketAddrV4;
 use std::sync::Arc;
@@ -13,11 +18,11 @@ use super::core::RoutingCore;
 use super::http_server::{HttpConfig, HttpServer};
 use super::listener::HttpHandler;
 use super::network::{PeerFactory, PeerPlan};
-use super::node_core::node_core;
+use super::node_core::{node_core_with, OverlayStart};
 use super::share::{Share, ShareError};
 use crate::node::library::{Library, SharedFile};
 use crate::node::PeerIdentity;
-use crate::topology::{Scenario, TopologyConfig};
+use crate::topology::{BootstrapHost, Scenario, TopologyConfig};
 
 /// Why a config's peers could not be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,8 @@ pub struct ConfigFactory {
     /// Config index of each planned peer, in plan order.
     members: Vec<usize>,
     shares: Vec<Arc<Share>>,
+    /// Bound listening address of every peer of the config, by config index, once known.
+    addrs: Vec<SocketAddrV4>,
 }
 
 impl ConfigFactory {
@@ -102,6 +109,52 @@ impl ConfigFactory {
             config,
             members,
             shares,
+            addrs: Vec::new(),
+        })
+    }
+
+    /// The bound listening address of every peer of the config, by config index (a
+    /// config's port 0 becomes a real port only when bound, possibly in another process):
+    /// bootstrap peers are dialled there. Unspecified entries are ignored.
+    pub fn set_addresses(&mut self, addrs: &[SocketAddrV4]) {
+        self.addrs = addrs.to_vec();
+    }
+
+    /// Where peer `index` of the config listens: its bound address, or the config's when
+    /// it names a port.
+    fn address_of(&self, index: usize) -> Option<SocketAddrV4> {
+        let bound = self
+            .addrs
+            .get(index)
+            .filter(|a| a.port() != 0 && !a.ip().is_unspecified());
+        let configured = self
+            .config
+            .peers
+            .get(index)
+            .map(|p| p.listen)
+            .filter(|a| a.port() != 0);
+        bound.copied().or(configured)
+    }
+
+    /// How config peer `index` starts its dynamic overlay (`None` in a static config).
+    fn overlay_start(&self, index: usize) -> Option<OverlayStart> {
+        if !self.scenario.overlay.is_dynamic() {
+            return None;
+        }
+        let bootstrap = self
+            .scenario
+            .bootstrap
+            .iter()
+            .filter_map(|host| match *host {
+                BootstrapHost::Peer(j) if j == index => None,
+                BootstrapHost::Peer(j) => self.address_of(j),
+                BootstrapHost::Addr(addr) => Some(addr),
+            })
+            .collect();
+        Some(OverlayStart {
+            policy: self.scenario.overlay,
+            bootstrap,
+            saved: Vec::new(),
         })
     }
 
@@ -143,7 +196,8 @@ impl PeerFactory for ConfigFactory {
                 PeerIdentity::derive(self.config.defaults.seed, i as u32),
             ),
         };
-        node_core(routing, identity, listen, library)
+        let overlay = self.overlay_start(i);
+        node_core_with(routing, identity, listen, library, overlay.as_ref())
     }
 
     fn http(&mut self, index: usize, _listen: SocketAddrV4) -> Option<HttpHandler> {

@@ -26,6 +26,7 @@ pub async fn start_in_process(
     let mut factory = ConfigFactory::new(config.clone(), members)?;
     let mut plans = factory.plans();
     let listeners = bind_all(&mut plans).await?;
+    factory.set_addresses(&plans.iter().map(|p| p.listen).collect::<Vec<_>>());
     let names = plans.iter().map(|p| p.id.clone()).collect();
     let recorder = Recorder::with_names(names);
     Ok(Network::start(
@@ -70,6 +71,10 @@ pub async fn launch_in_process(
         Some(Ok(_)) => {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             summary.overlay_up_ms = Some(ms);
+            // A dynamic overlay's links are the ones its peers grew, not the config's.
+            if network.peers().iter().any(|p| p.overlay().is_some()) {
+                summary.links = network.live_links();
+            }
             options.say(format_args!(
                 "overlay up: {} peers, {} links in {ms:.0} ms",
                 summary.peers, summary.links

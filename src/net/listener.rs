@@ -17,7 +17,10 @@
 //!   is closed when a newcomer needs its place, and a newcomer finding none idle is
 //!   answered 503;
 //! - at most `max_links` links may be up (a further handshake is answered 503 with a few
-//!   neighbours to try instead, as gtk-gnutella and LimeWire do).
+//!   hosts to try instead in `X-Try` and `X-Try-Ultrapeers`, as gtk-gnutella and
+//!   LimeWire do: the hosts the core published, see `discovery`, then neighbours). In a
+//!   dynamic overlay `max_links` is the policy's `max_degree`, and the 200s name hosts
+//!   too, which speeds up discovery.
 //!
 //! A remote's word on its listening address (`Listen-IP`, `Node`) decides which neighbour
 //! slot it takes, so it is believed only when its IP is the socket's, and then only
@@ -36,15 +39,13 @@ use tokio::task::JoinHandle;
 
 use super::admission::{Budget, BudgetLimits, Place, Refused, BUSY_GRACE};
 use super::config::NetConfig;
+use super::discovery::try_list;
 use super::handshake::{self, HandshakeError, LocalInfo, Refusal};
 use super::link::{self, LinkCompression};
 use super::logs::{Clean, Quoted};
 use super::peer::{DegreePlace, LinkOrigin, LinkPlaces, PeerInput, PeerRef, SlotClaim};
 use crate::node::PeerInfo;
-use crate::protocol::handshake::{Headers, Rejection};
-
-/// Neighbours listed in `X-Try-Ultrapeers` when we are full.
-const TRY_LISTED: usize = 10;
+use crate::protocol::handshake::{try_headers, Rejection};
 
 /// Serves one HTTP connection, given the bytes already read from it and its place in the
 /// peer's HTTP budget (or why it got none: it is then answered 503).
@@ -206,7 +207,7 @@ async fn incoming(
     // What the remote said about itself, for the log of a refusal.
     let mut said_agent: Option<String> = None;
     let mut said_listen = None;
-    let accepting = handshake::accept(
+    let accepting = handshake::accept_with(
         &mut stream,
         buf,
         &local,
@@ -235,14 +236,21 @@ async fn incoming(
                     );
                 }
             }
+            let remote_listen = claimed.as_ref().map(SlotClaim::addr);
             match shared.reserve_degree(net.max_links) {
                 Some(place) => reserved = Some(place),
                 None => {
                     claimed = None;
-                    return Err(busy(&shared.linked()));
+                    let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
+                    return Err(busy(&hosts));
                 }
             }
-            Ok(())
+            // A dynamic peer names hosts in its 200s too (a static one publishes none).
+            Ok(try_headers(&try_list(
+                &shared.try_hosts(),
+                &[],
+                remote_listen,
+            )))
         },
     );
     // Busy for a grace (an honest handshake is over by then), then a stalled one may
@@ -281,7 +289,7 @@ async fn incoming(
                         Clean(bad)
                     );
                 }
-                HandshakeError::Refused { code, reason } => log::debug!(
+                HandshakeError::Refused { code, reason, .. } => log::debug!(
                     "{me}: inbound handshake from {remote} refused by the remote: {code} {}",
                     Quoted(reason)
                 ),
@@ -350,19 +358,10 @@ fn claimed_addr(said: SocketAddrV4, remote_ip: Option<std::net::Ipv4Addr>) -> So
     }
 }
 
-/// The 503 of a full peer, with a few neighbours to try instead.
-fn busy(neighbours: &[SocketAddrV4]) -> Refusal {
-    let mut headers = Headers::new();
-    if !neighbours.is_empty() {
-        let list: Vec<String> = neighbours
-            .iter()
-            .take(TRY_LISTED)
-            .map(|a| a.to_string())
-            .collect();
-        headers.set("X-Try-Ultrapeers", &list.join(","));
-    }
+/// The 503 of a full peer, with a few hosts to try instead.
+fn busy(hosts: &[SocketAddrV4]) -> Refusal {
     Refusal {
         rejection: Rejection::Busy,
-        headers,
+        headers: try_headers(hosts),
     }
 }

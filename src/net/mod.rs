@@ -12,6 +12,7 @@ pub mod config;
 pub mod connect;
 pub mod core;
 pub mod dialer;
+pub mod discovery;
 pub mod download;
 pub mod download_progress;
 pub mod from_config;

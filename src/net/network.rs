@@ -18,13 +18,14 @@ use tokio::task::JoinHandle;
 use super::clock;
 use super::config::NetConfig;
 use super::core::RoutingCore;
-use super::dialer::spawn_dialer;
+use super::dialer::{spawn_dialer, Redial};
+use super::discovery::DialKit;
 use super::handshake::LocalInfo;
 use super::listener::{spawn_listener, HttpHandler};
 use super::logs::{Directory, LogNames};
 use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef, ToRecorder};
 use crate::node::record::{QueryRecord, Recorder};
-use crate::node::{Event, SearchRequest, Time};
+use crate::node::{Event, HostEntry, OverlayConfig, SearchRequest, Time};
 use crate::protocol::{kind, Guid};
 
 /// Why a network could not start or answer.
@@ -46,6 +47,16 @@ pub enum NetworkError {
         secs: f64,
         missing: usize,
         links: usize,
+    },
+    #[error(
+        "the dynamic overlay was not up after {secs:.1} s: {short} of {peers} peers have \
+         fewer than {target} links"
+    )]
+    DegreeTimeout {
+        secs: f64,
+        short: usize,
+        peers: usize,
+        target: usize,
     },
 }
 
@@ -87,6 +98,22 @@ pub struct LivePeer {
     pub listen: SocketAddrV4,
     pub peer: PeerRef,
     tasks: Vec<JoinHandle<()>>,
+    /// The degree policy of a peer in a dynamic overlay (`None`: static).
+    overlay: Option<OverlayConfig>,
+    /// Stopped by [`Network::stop_peer`] (or the network's shutdown).
+    stopped: bool,
+}
+
+impl LivePeer {
+    /// The degree policy of a peer in a dynamic overlay (`None`: static).
+    pub fn overlay(&self) -> Option<&OverlayConfig> {
+        self.overlay.as_ref()
+    }
+
+    /// Whether the peer was stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
 }
 
 /// Totals over the network's peers, for the report's `network` part.
@@ -127,19 +154,22 @@ pub struct Network {
 
 /// A peer's listener settings: the link cap never refuses a configured neighbour, so a
 /// hub of a launched topology with more neighbours than `max_links` still gets them all.
+/// In a dynamic overlay the cap is the policy's `max_degree`.
 fn listener_net(
     net: &NetConfig,
     index: usize,
     links: &[(usize, usize)],
     remote: &[RemoteLink],
+    overlay: Option<&OverlayConfig>,
 ) -> NetConfig {
     let configured = links
         .iter()
         .filter(|&&(a, b)| a == index || b == index)
         .count()
         + remote.iter().filter(|r| r.local == index).count();
+    let cap = overlay.map_or(net.max_links, |o| o.max_degree);
     NetConfig {
-        max_links: net.max_links.max(configured),
+        max_links: cap.max(configured),
         ..*net
     }
 }
@@ -171,7 +201,10 @@ pub async fn bind_all(plans: &mut [PeerPlan]) -> Result<Vec<TcpListener>, Networ
 impl Network {
     /// Starts every peer on its bound listener. For each link `(a, b)` with `a < b`, peer `a`
     /// dials `b` (one dialler per pair, so no pair ever races into two links); `remote`
-    /// lists links with peers of other processes.
+    /// lists links with peers of other processes. A peer whose core runs a dynamic overlay
+    /// (`RoutingCore::overlay`) also dials what its core asks for, caps its links at the
+    /// policy's `max_degree`, and leaves a configured link to the policy once it has come
+    /// up and dropped (`dialer::Redial`).
     pub fn start(
         plans: Vec<PeerPlan>,
         listeners: Vec<TcpListener>,
@@ -200,10 +233,27 @@ impl Network {
             let public = plan.advertise.unwrap_or(plan.listen);
             let core = factory.core(i, public);
             let servent_guid = Some(core.servent_guid());
+            let overlay = core.overlay();
             let http = factory.http(i, public);
             let names = LogNames {
                 own: plan.id.as_str().into(),
                 known: known.clone(),
+            };
+            let local = LocalInfo {
+                listen_addr: public,
+                max_ttl: plan.max_ttl,
+                deflate: net.deflate,
+                servent_guid,
+            };
+            let dials = overlay.map(|o| DialKit {
+                local: local.clone(),
+                net,
+                source: *plan.listen.ip(),
+                max_degree: o.max_degree,
+            });
+            let redial = match overlay {
+                Some(_) => Redial::UntilReplaced,
+                None => Redial::Always,
             };
             let (peer, actor) = spawn_actor(
                 plan.record_as,
@@ -212,20 +262,15 @@ impl Network {
                 activity.clone(),
                 Some(sink.clone()),
                 net.link.idle_timeout / 3,
+                dials,
             );
-            let local = LocalInfo {
-                listen_addr: public,
-                max_ttl: plan.max_ttl,
-                deflate: net.deflate,
-                servent_guid,
-            };
             let mut tasks = vec![
                 actor,
                 spawn_listener(
                     listener,
                     peer.clone(),
                     local.clone(),
-                    listener_net(&net, i, &links, &remote),
+                    listener_net(&net, i, &links, &remote, overlay.as_ref()),
                     http,
                 ),
             ];
@@ -240,6 +285,7 @@ impl Network {
                             local.clone(),
                             net,
                             dial_seed ^ n as u64,
+                            redial,
                         ));
                     }
                 }
@@ -253,6 +299,7 @@ impl Network {
                         local.clone(),
                         net,
                         dial_seed ^ !(n as u64),
+                        redial,
                     ));
                 }
             }
@@ -261,6 +308,8 @@ impl Network {
                 listen: plan.listen,
                 peer,
                 tasks,
+                overlay,
+                stopped: false,
             });
         }
         let index = peers
@@ -306,21 +355,26 @@ impl Network {
     }
 
     /// Configured links that are not established yet (from either side's view, or from
-    /// our side for links with other processes).
+    /// our side for links with other processes). Links of a dynamic peer are not
+    /// counted: its degree policy may have replaced them (see [`Network::short_peers`]).
     pub fn missing_links(&self) -> usize {
+        let is_static = |i: usize| self.peers.get(i).is_some_and(|p| p.overlay.is_none());
         let remote = self
             .remote
             .iter()
             .filter(|r| {
-                self.peers
-                    .get(r.local)
-                    .is_some_and(|p| !p.peer.shared.is_linked(&r.addr))
+                is_static(r.local)
+                    && self
+                        .peers
+                        .get(r.local)
+                        .is_some_and(|p| !p.peer.shared.is_linked(&r.addr))
             })
             .count();
         remote
             + self
                 .links
                 .iter()
+                .filter(|&&(a, b)| is_static(a) && is_static(b))
                 .filter(|&&(a, b)| match (self.peers.get(a), self.peers.get(b)) {
                     (Some(pa), Some(pb)) => {
                         !pa.peer.shared.is_linked(&pb.listen)
@@ -331,23 +385,110 @@ impl Network {
                 .count()
     }
 
-    /// Waits until every configured link is up.
+    /// Peers this process knows of that still run: its own and those at the other end
+    /// of its remote links.
+    fn population(&self) -> usize {
+        let mut others: Vec<SocketAddrV4> = self.remote.iter().map(|r| r.addr).collect();
+        others.sort();
+        others.dedup();
+        self.peers.iter().filter(|p| !p.stopped).count() + others.len()
+    }
+
+    /// The links a running dynamic peer needs for its overlay to count as up: its
+    /// `min_degree`, or every other running peer when there are fewer.
+    pub fn degree_target(&self, policy: &OverlayConfig) -> usize {
+        policy.min_degree.min(self.population().saturating_sub(1))
+    }
+
+    /// Running dynamic peers with fewer links than [`Network::degree_target`].
+    pub fn short_peers(&self) -> usize {
+        self.peers
+            .iter()
+            .filter(|p| !p.stopped)
+            .filter(|p| {
+                p.overlay
+                    .as_ref()
+                    .is_some_and(|o| p.peer.shared.linked().len() < self.degree_target(o))
+            })
+            .count()
+    }
+
+    /// Waits until the overlay is up: every configured link between static peers, and
+    /// every running dynamic peer at its degree target (`min_degree`, or all the others
+    /// in a smaller network; its configured links need not be the ones it holds).
     pub async fn wait_overlay(&self, timeout: Duration) -> Result<Duration, NetworkError> {
         let started = Instant::now();
         loop {
             let missing = self.missing_links();
-            if missing == 0 {
+            let short = self.short_peers();
+            if missing == 0 && short == 0 {
                 return Ok(started.elapsed());
             }
             if started.elapsed() >= timeout {
-                return Err(NetworkError::OverlayTimeout {
-                    secs: timeout.as_secs_f64(),
-                    missing,
-                    links: self.links.len() + self.remote.len(),
+                let secs = timeout.as_secs_f64();
+                if missing > 0 {
+                    return Err(NetworkError::OverlayTimeout {
+                        secs,
+                        missing,
+                        links: self.links.len() + self.remote.len(),
+                    });
+                }
+                let target = self
+                    .peers
+                    .iter()
+                    .filter_map(|p| p.overlay.as_ref())
+                    .map(|o| self.degree_target(o))
+                    .max()
+                    .unwrap_or(0);
+                return Err(NetworkError::DegreeTimeout {
+                    secs,
+                    short,
+                    peers: self.peers.iter().filter(|p| !p.stopped).count(),
+                    target,
                 });
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// Links between this process's running peers and anyone, each counted once when
+    /// both ends are here (what a dynamic overlay grew, for reports).
+    pub fn live_links(&self) -> usize {
+        let here: std::collections::HashSet<SocketAddrV4> = self
+            .peers
+            .iter()
+            .filter(|p| !p.stopped)
+            .map(|p| p.listen)
+            .collect();
+        let mut twice = 0;
+        let mut once = 0;
+        for p in self.peers.iter().filter(|p| !p.stopped) {
+            for n in p.peer.shared.linked() {
+                if here.contains(&n) {
+                    twice += 1;
+                } else {
+                    once += 1;
+                }
+            }
+        }
+        twice / 2 + once
+    }
+
+    /// Every host peer `index`'s core knows (a dynamic overlay's host cache; empty in a
+    /// static one), to save them.
+    pub async fn known_hosts(&self, index: usize) -> Result<Vec<HostEntry>, NetworkError> {
+        let peer = self
+            .peers
+            .get(index)
+            .ok_or_else(|| NetworkError::UnknownPeer(index.to_string()))?;
+        let (reply, answer) = oneshot::channel();
+        let stopped = || NetworkError::PeerStopped(peer.id.clone());
+        peer.peer
+            .tx
+            .send(PeerInput::KnownHosts { reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())
     }
 
     /// Starts a search at peer `index`; returns the query GUID.
@@ -450,6 +591,7 @@ impl Network {
 }
 
 async fn stop(p: &mut LivePeer) {
+    p.stopped = true;
     let (done, wait) = oneshot::channel();
     if p.peer.tx.send(PeerInput::Shutdown { done }).await.is_ok() {
         let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;

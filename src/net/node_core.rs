@@ -3,9 +3,11 @@
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 
+use super::clock;
 use super::core::RoutingCore;
 use crate::node::{
-    ConnId, Library, Node, Output, PeerIdentity, PeerInfo, RoutingConfig, SearchRequest, Time,
+    ConnId, HostEntry, HostSource, Library, Node, Output, OverlayConfig, PeerIdentity, PeerInfo,
+    RoutingConfig, SearchRequest, Time,
 };
 use crate::protocol::{Guid, Header, Message};
 
@@ -17,6 +19,37 @@ pub fn node_core(
     library: Library,
 ) -> Box<dyn RoutingCore> {
     Box::new(Node::new(routing, identity, addr, library))
+}
+
+/// How a peer of a dynamic overlay starts: its degree policy, the hosts it is given
+/// (`--bootstrap`, a config's `overlay.bootstrap`) and those a previous run saved.
+#[derive(Clone, Debug, Default)]
+pub struct OverlayStart {
+    pub policy: OverlayConfig,
+    pub bootstrap: Vec<SocketAddrV4>,
+    /// (address, failed dials, time since last heard of), as `host_file` reads them.
+    pub saved: Vec<(SocketAddrV4, u8, Time)>,
+}
+
+/// [`node_core`], running the dynamic overlay `overlay` starts (a static policy, or
+/// `None`, leaves the core static).
+pub fn node_core_with(
+    routing: Arc<RoutingConfig>,
+    identity: PeerIdentity,
+    addr: SocketAddrV4,
+    library: Library,
+    overlay: Option<&OverlayStart>,
+) -> Box<dyn RoutingCore> {
+    let mut node = Node::new(routing, identity, addr, library);
+    if let Some(start) = overlay.filter(|s| s.policy.is_dynamic()) {
+        let now = clock::now();
+        node.enable_overlay(start.policy);
+        // Bootstrap first: a host both given and saved stays a bootstrap host (never
+        // evicted), with what the saved file knew of it.
+        node.learn_hosts(now, start.bootstrap.iter().copied(), HostSource::Bootstrap);
+        node.restore_hosts(now, start.saved.iter().copied());
+    }
+    Box::new(node)
 }
 
 impl RoutingCore for Node {
@@ -58,5 +91,31 @@ impl RoutingCore for Node {
 
     fn poll_output(&mut self) -> Output {
         Node::poll_output(self)
+    }
+
+    fn overlay(&self) -> Option<OverlayConfig> {
+        Node::overlay(self).map(|o| *o.config())
+    }
+
+    fn learn_hosts(&mut self, now: Time, hosts: &[SocketAddrV4], source: HostSource) {
+        Node::learn_hosts(self, now, hosts.iter().copied(), source);
+    }
+
+    fn on_dial_failed(&mut self, now: Time, addr: SocketAddrV4) {
+        Node::on_dial_failed(self, now, addr);
+    }
+
+    fn overlay_full(&self) -> bool {
+        Node::overlay_full(self)
+    }
+
+    fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4> {
+        Node::try_hosts(self, n)
+    }
+
+    fn known_hosts(&self) -> Vec<HostEntry> {
+        Node::overlay(self)
+            .map(|o| o.hosts().iter().copied().collect())
+            .unwrap_or_default()
     }
 }

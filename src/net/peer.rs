@@ -16,10 +16,14 @@ use tokio::task::JoinHandle;
 
 use super::clock;
 use super::core::RoutingCore;
+use super::discovery::{DialKit, Publisher, TRY_LISTED};
 use super::handshake::Negotiated;
 use super::link::{LinkEnd, LinkHandle};
 use super::logs::{self, Clean, KindName, LogNames, Received, SentTo};
-use crate::node::{ConnId, DropReason, Event, Output, PeerInfo, SearchRequest, Strategy, Time};
+use crate::node::{
+    ConnId, DropReason, Event, HostEntry, HostSource, Output, PeerInfo, SearchRequest, Strategy,
+    Time,
+};
 use crate::protocol::{Bye, Frame, Guid, Message, Payload};
 
 /// How many inputs the actor takes before it flushes the core's actions and events.
@@ -78,6 +82,19 @@ pub enum PeerInput {
     Shutdown {
         done: oneshot::Sender<()>,
     },
+    /// A dial the core asked for (`Output::Dial`) gave no link: connect or handshake
+    /// failed, or we were already linked with `addr`.
+    DialFailed {
+        addr: SocketAddrV4,
+    },
+    /// Hosts a handshake suggested (`X-Try` of a refusal), for the core's host cache.
+    Hosts {
+        hosts: Vec<SocketAddrV4>,
+    },
+    /// Every host the core knows (to save them).
+    KnownHosts {
+        reply: oneshot::Sender<Vec<HostEntry>>,
+    },
 }
 
 /// How a link came about, for its log lines.
@@ -101,6 +118,9 @@ pub struct PeerShared {
     degree: AtomicUsize,
     /// Listening addresses of neighbours whose link the actor (and the core) has.
     up: Mutex<HashSet<SocketAddrV4>>,
+    /// Hosts the core names in `X-Try` headers, as the actor last published them (empty
+    /// in a static overlay): the listener runs outside the actor and reads them here.
+    try_hosts: Mutex<Vec<SocketAddrV4>>,
     /// Descriptors dropped by full send queues.
     pub queue_drops: AtomicU64,
     /// Frames the codec skipped (unknown type, malformed payload).
@@ -145,6 +165,21 @@ impl PeerShared {
 
     fn up_set(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddrV4>> {
         self.up.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Hosts to name in an `X-Try` header (see `discovery`); empty in a static overlay.
+    pub fn try_hosts(&self) -> Vec<SocketAddrV4> {
+        self.try_hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn set_try_hosts(&self, hosts: Vec<SocketAddrV4>) {
+        let mut held = self.try_hosts.lock().unwrap_or_else(|e| e.into_inner());
+        if *held != hosts {
+            *held = hosts;
+        }
     }
 
     /// Whether the link with the peer listening at `addr` is up (the core knows it).
@@ -418,6 +453,18 @@ struct Actor {
     keepalive: Duration,
     /// When the core next wants `on_timeout` (the last drain's `Output::Timeout`).
     next_timeout: Option<Time>,
+    /// A dynamic overlay's dials and `X-Try` list (`None` in a static one).
+    discovery: Option<Discovery>,
+}
+
+/// What the actor of a dynamic peer needs to carry out the core's dials and publish its
+/// `X-Try` list.
+struct Discovery {
+    kit: DialKit,
+    /// Our own input channel, for the dial tasks; weak, so that it never keeps the
+    /// actor's channel open on its own.
+    tx: mpsc::WeakSender<PeerInput>,
+    publisher: Publisher,
 }
 
 fn far_future() -> tokio::time::Instant {
@@ -436,7 +483,8 @@ pub struct PeerRef {
     pub stopping: watch::Receiver<bool>,
 }
 
-/// Starts the actor of peer `index`, named in logs as `names` says.
+/// Starts the actor of peer `index`, named in logs as `names` says. `dials` carries out
+/// the dials of a core that runs a dynamic overlay (`None`: a static peer).
 pub fn spawn_actor(
     index: u32,
     names: LogNames,
@@ -444,6 +492,7 @@ pub fn spawn_actor(
     activity: Arc<Activity>,
     events: Option<EventSink>,
     keepalive: Duration,
+    dials: Option<DialKit>,
 ) -> (PeerRef, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INPUT_DEPTH);
     let (stop, stopping) = watch::channel(false);
@@ -464,6 +513,11 @@ pub fn spawn_actor(
         stop,
         keepalive: keepalive.max(Duration::from_millis(10)),
         next_timeout: None,
+        discovery: dials.map(|kit| Discovery {
+            kit,
+            tx: tx.downgrade(),
+            publisher: Publisher::default(),
+        }),
     };
     let task = tokio::spawn(actor.run());
     (
@@ -485,6 +539,9 @@ impl Actor {
         let mut keepalive = tokio::time::interval(self.keepalive);
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         keepalive.tick().await;
+        // What the core wants before any input (a dynamic overlay's first check is due
+        // at once).
+        self.flush();
         loop {
             let deadline = self.next_timeout;
             let sleep = tokio::time::sleep_until(
@@ -575,6 +632,10 @@ impl Actor {
                     slot.mark_up();
                 }
                 self.core.on_connected(now, conn, info.clone());
+                let suggested = &origin.negotiated.remote.try_hosts;
+                if !suggested.is_empty() {
+                    self.core.learn_hosts(now, suggested, HostSource::XTry);
+                }
                 let state = LinkState {
                     since: now,
                     outbound: origin.outbound,
@@ -666,8 +727,48 @@ impl Actor {
                 let _ = reply.send(guid);
             }
             PeerInput::Shutdown { done } => return Some(done),
+            PeerInput::DialFailed { addr } => self.core.on_dial_failed(now, addr),
+            PeerInput::Hosts { hosts } => self.core.learn_hosts(now, &hosts, HostSource::XTry),
+            PeerInput::KnownHosts { reply } => {
+                let _ = reply.send(self.core.known_hosts());
+            }
         }
         None
+    }
+
+    /// Carries out a dial the core asked for; without a dial kit (a static peer, whose
+    /// core never dials) it is answered as failed at once.
+    fn dial(&mut self, addr: SocketAddrV4) -> bool {
+        let Some(d) = &self.discovery else {
+            log::debug!(
+                "{}: dial of {addr}: no dynamic overlay here",
+                self.names.own
+            );
+            return false;
+        };
+        let Some(tx) = d.tx.upgrade() else {
+            return true;
+        };
+        let peer = PeerRef {
+            index: self.index,
+            name: self.names.own.clone(),
+            tx,
+            shared: self.shared.clone(),
+            stopping: self.stop.subscribe(),
+        };
+        d.kit.dial(addr, peer);
+        true
+    }
+
+    /// Publishes the core's `X-Try` list for the listener when it may have changed.
+    fn publish(&mut self) {
+        let degree = self.links.len();
+        let Some(d) = self.discovery.as_mut() else {
+            return;
+        };
+        if d.publisher.due(degree) {
+            self.shared.set_try_hosts(self.core.try_hosts(TRY_LISTED));
+        }
     }
 
     fn drop_link(&mut self, now: Time, conn: ConnId, why: LinkEnd) {
@@ -720,10 +821,11 @@ impl Actor {
                         self.names.own
                     );
                 }
-                // Dynamic overlays are not run live yet; the core counts an unanswered
-                // dial as failed after its timeout.
                 Output::Dial(addr) => {
-                    log::debug!("{}: dial of {addr} not carried out live", self.names.own);
+                    if !self.dial(addr) {
+                        // Answered at once, so the core does not wait out its timeout.
+                        self.core.on_dial_failed(at, addr);
+                    }
                 }
                 Output::Timeout(next) => {
                     self.next_timeout = next;
@@ -731,6 +833,7 @@ impl Actor {
                 }
             }
         }
+        self.publish();
         if tracing {
             let received = self.received.take();
             for line in logs::describe(received.as_ref(), &events, &sends, self.walking) {

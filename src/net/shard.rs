@@ -379,6 +379,7 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
         ToChild::Stop => return Ok(()),
         other => return Err(format!("expected ADDRS from the parent, got {other}").into()),
     };
+    factory.set_addresses(&addrs);
     let local_of: std::collections::HashMap<usize, usize> = options
         .members
         .iter()
