@@ -186,10 +186,17 @@ fn a_live_and_a_simulated_run_of_every_shipped_config_agree() {
     let mut checked = 0;
     for path in configs {
         let name = path.display().to_string();
-        let sim = simulate(&path, &[]);
-        assert_balanced(&format!("sim {name}"), &sim);
         let live = launch(&path, &[], &report);
         assert_balanced(&format!("launch {name}"), &live);
+        // A dynamic overlay grows its own links, different each run: its counts add up,
+        // but there is no fixed graph for the simulator to run the same floods over.
+        let dynamic = gnutella::topology::TopologyConfig::load(&path)
+            .is_ok_and(|c| c.overlay.policy().is_dynamic());
+        if dynamic {
+            continue;
+        }
+        let sim = simulate(&path, &[]);
+        assert_balanced(&format!("sim {name}"), &sim);
         assert_eq!(live.len(), sim.len(), "{name}: every query has a record");
         let sim = keyed(&sim);
         for (key, r) in keyed(&live) {

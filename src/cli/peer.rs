@@ -1,17 +1,26 @@
 //! `gnutella peer`: one peer, sharing a folder, until Ctrl-C.
 
 use std::net::SocketAddrV4;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gnutella::net::clock;
+use gnutella::net::host_file;
 use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
+use gnutella::net::node_core::OverlayStart;
 use gnutella::net::share::Share;
 use gnutella::net::signal::stop_signal;
 use gnutella::net::solo::{resolve_v4, SoloFactory};
 use gnutella::net::NetConfig;
 use gnutella::node::record::Recorder;
-use gnutella::node::{CacheMode, PeerIdentity, RoutingConfig, StrategyParams, StrategySpec};
+use gnutella::node::{
+    CacheMode, OverlayConfig, OverlayMode, PeerIdentity, RoutingConfig, StrategyParams,
+    StrategySpec,
+};
+
+/// How often a dynamic peer saves its host cache (and once more when it stops).
+const SAVE_EVERY: Duration = Duration::from_secs(30);
 
 const EXAMPLES: &str = "\
 Examples:
@@ -24,6 +33,18 @@ Examples:
       address it reached us at; hits carry it too)
   gnutella peer --listen 0.0.0.0:6346 --advertise 203.0.113.5:6346 --share ./pub
       the same behind a port forward: neighbours and downloaders are told 203.0.113.5
+  gnutella peer --listen 127.0.0.1:6348 --share ./films --bootstrap 127.0.0.1:6346 --min-degree 2 --max-degree 4
+      a peer of a dynamic overlay: it knows one host, learns others from Pongs and X-Try
+      headers, keeps 2 to 4 links and replaces a neighbour that leaves; its host cache
+      is saved to ./films.hosts, so the same command without --bootstrap rejoins
+
+Dynamic overlay: --bootstrap, --min-degree, --max-degree, --hosts-file or
+--overlay dynamic make the peer dynamic, and so does an existing <share>.hosts file
+(unless --overlay static). A dynamic peer dials hosts from its cache while it has fewer
+than --min-degree links, answers handshakes beyond --max-degree with 503 and a list of
+hosts to try (X-Try), and gives up a --connect link once it has dropped (the policy
+replaces it). The host cache is written every 30 s and on Ctrl-C, one host per line:
+`ip:port failures age_secs source`; a line it cannot read is reported and skipped.
 
 The same port speaks Gnutella 0.6 and HTTP: other peers download from it
 (GET /uri-res/N2R?urn:sha1:... or /get/<index>/<name>). Stop with Ctrl-C; neighbours
@@ -47,7 +68,8 @@ pub struct Args {
     /// neighbour reached us at.
     #[arg(long)]
     pub advertise: Option<SocketAddrV4>,
-    /// Most links this peer holds; further inbound handshakes get 503.
+    /// Most links this peer holds; further inbound handshakes get 503 (a dynamic peer
+    /// holds at most --max-degree instead).
     #[arg(long, default_value_t = 32)]
     pub max_links: usize,
     /// Folder to share (scanned recursively; symlinks out of it are ignored).
@@ -76,6 +98,120 @@ pub struct Args {
     /// Do not offer deflate stream compression.
     #[arg(long)]
     pub no_deflate: bool,
+    /// Static: only the --connect links. Dynamic: discover hosts and keep
+    /// --min-degree..--max-degree links [default: dynamic when any option below is given
+    /// or <share>.hosts exists, else static].
+    #[arg(long, value_enum)]
+    pub overlay: Option<OverlayArg>,
+    /// A host to start a dynamic overlay from (repeatable, or comma-separated); host:port.
+    #[arg(long, value_delimiter = ',')]
+    pub bootstrap: Vec<String>,
+    /// Fewest links a dynamic peer keeps: below it, it dials hosts it knows [default: 4,
+    /// or --max-degree if lower].
+    #[arg(long)]
+    pub min_degree: Option<usize>,
+    /// Most links a dynamic peer holds [default: 8, or --min-degree if higher].
+    #[arg(long)]
+    pub max_degree: Option<usize>,
+    /// Where a dynamic peer keeps its host cache [default: <share>.hosts beside the
+    /// shared folder; none without --share].
+    #[arg(long, value_name = "PATH")]
+    pub hosts_file: Option<PathBuf>,
+}
+
+/// `--overlay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OverlayArg {
+    Static,
+    Dynamic,
+}
+
+/// A dynamic peer's overlay: its start and where its hosts are kept.
+struct Dynamic {
+    start: OverlayStart,
+    hosts_file: Option<PathBuf>,
+}
+
+/// Whether the peer runs a dynamic overlay, and how it starts (reads its hosts file).
+fn dynamic_of(args: &Args) -> Result<Option<Dynamic>, Box<dyn std::error::Error>> {
+    let hosts_file = args
+        .hosts_file
+        .clone()
+        .or_else(|| args.share.as_deref().and_then(host_file::default_path));
+    let asked = args.overlay == Some(OverlayArg::Dynamic)
+        || !args.bootstrap.is_empty()
+        || args.min_degree.is_some()
+        || args.max_degree.is_some()
+        || args.hosts_file.is_some();
+    if args.overlay == Some(OverlayArg::Static) {
+        if asked {
+            return Err(
+                "--overlay static cannot be combined with --bootstrap, --min-degree, \
+                        --max-degree or --hosts-file"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    }
+    let saved_exists = hosts_file.as_deref().is_some_and(Path::exists);
+    if !asked && !saved_exists {
+        return Ok(None);
+    }
+    let defaults = OverlayConfig::default();
+    let min_degree = args.min_degree.unwrap_or_else(|| {
+        args.max_degree
+            .map_or(defaults.min_degree, |max| defaults.min_degree.min(max))
+    });
+    let policy = OverlayConfig {
+        mode: OverlayMode::Dynamic,
+        min_degree,
+        max_degree: args
+            .max_degree
+            .unwrap_or_else(|| defaults.max_degree.max(min_degree)),
+        ..defaults
+    };
+    policy
+        .validate()
+        .map_err(|e| e.replace("overlay.", "--").replace('_', "-"))?;
+    let mut bootstrap = Vec::new();
+    for host in &args.bootstrap {
+        bootstrap.push(resolve_v4(host.trim()).map_err(|e| format!("--bootstrap: {e}"))?);
+    }
+    let mut saved = Vec::new();
+    if let Some(path) = &hosts_file {
+        let loaded = host_file::load(path)
+            .map_err(|e| format!("cannot read the hosts file {}: {e}", path.display()))?;
+        for warning in &loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        if !loaded.hosts.is_empty() {
+            println!("read {} hosts from {}", loaded.hosts.len(), path.display());
+        }
+        saved = loaded.for_core();
+    }
+    Ok(Some(Dynamic {
+        start: OverlayStart {
+            policy,
+            bootstrap,
+            saved,
+        },
+        hosts_file,
+    }))
+}
+
+/// Saves peer 0's host cache to `path`; a failure is reported, never fatal.
+async fn save_hosts(network: &Network, path: &Path) -> Option<usize> {
+    let hosts = network.known_hosts(0).await.ok()?;
+    match host_file::save(path, &hosts, clock::now()) {
+        Ok(()) => Some(hosts.len()),
+        Err(e) => {
+            eprintln!(
+                "warning: cannot save the hosts file {}: {e}",
+                path.display()
+            );
+            None
+        }
+    }
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -97,6 +233,7 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let routing = routing_of(&args)?;
+    let dynamic = dynamic_of(&args)?;
     let seed = args.seed.unwrap_or_else(gnutella::net::solo::clock_seed);
     let identity = PeerIdentity::of_seed(seed);
     let mut plans = vec![PeerPlan {
@@ -112,11 +249,24 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     // Before saying we listen, so Ctrl-C from then on always stops us cleanly.
     let stop = stop_signal();
     println!("listening on {listen}, sharing {} files", share.len());
+    if let Some(d) = &dynamic {
+        let kept = d.hosts_file.as_ref().map_or("not kept".to_string(), |p| {
+            format!("kept in {}", p.display())
+        });
+        println!(
+            "dynamic overlay: {} to {} links, {} bootstrap hosts, host cache {kept}",
+            d.start.policy.min_degree,
+            d.start.policy.max_degree,
+            d.start.bootstrap.len()
+        );
+    }
+    let hosts_file = dynamic.as_ref().and_then(|d| d.hosts_file.clone());
     let mut factory = SoloFactory {
         share: Arc::new(share),
         routing: Arc::new(routing),
         identity,
         serve: true,
+        overlay: dynamic.map(|d| d.start),
     };
     let net = NetConfig {
         deflate: !args.no_deflate,
@@ -134,10 +284,17 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut last = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut save = tokio::time::interval(SAVE_EVERY);
+    save.tick().await;
     tokio::pin!(stop);
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            _ = save.tick(), if hosts_file.is_some() => {
+                if let Some(path) = &hosts_file {
+                    save_hosts(&network, path).await;
+                }
+            }
             _ = tick.tick() => {
                 let mut now: Vec<_> = network.peers().iter().flat_map(|p| p.peer.shared.linked()).collect();
                 now.sort();
@@ -150,6 +307,11 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("shutting down");
+    if let Some(path) = &hosts_file {
+        if let Some(n) = save_hosts(&network, path).await {
+            println!("saved {n} hosts to {}", path.display());
+        }
+    }
     network.shutdown().await;
     Ok(())
 }

@@ -124,6 +124,7 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         routing: Arc::new(routing),
         identity,
         serve: false,
+        overlay: None,
     };
     let remote = vec![RemoteLink {
         local: 0,

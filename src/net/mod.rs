@@ -18,6 +18,7 @@ pub mod download_progress;
 pub mod from_config;
 pub mod handshake;
 pub mod hits;
+pub mod host_file;
 pub mod http_server;
 pub mod launch;
 pub mod launch_options;

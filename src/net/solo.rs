@@ -8,7 +8,7 @@ use super::core::RoutingCore;
 use super::from_config::{http_handler, library_of};
 use super::listener::HttpHandler;
 use super::network::PeerFactory;
-use super::node_core::node_core;
+use super::node_core::{node_core_with, OverlayStart};
 use super::share::Share;
 use crate::node::{PeerIdentity, RoutingConfig};
 
@@ -19,15 +19,18 @@ pub struct SoloFactory {
     pub identity: PeerIdentity,
     /// Serve the share over HTTP on the listening port.
     pub serve: bool,
+    /// How the peer starts a dynamic overlay (`None`: a static peer).
+    pub overlay: Option<OverlayStart>,
 }
 
 impl PeerFactory for SoloFactory {
     fn core(&mut self, _index: usize, listen: SocketAddrV4) -> Box<dyn RoutingCore> {
-        node_core(
+        node_core_with(
             Arc::clone(&self.routing),
             self.identity,
             listen,
             library_of(&self.share),
+            self.overlay.as_ref(),
         )
     }
 
