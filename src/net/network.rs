@@ -150,6 +150,8 @@ pub struct Network {
     tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>>,
     /// Config ids by listening address, for the peers' log lines.
     known: Arc<Directory>,
+    /// Peers of the whole network, when this process runs only some of them.
+    expected: Option<usize>,
 }
 
 /// A peer's listener settings: the link cap never refuses a configured neighbour, so a
@@ -328,7 +330,14 @@ impl Network {
             sink: Some(sink),
             tap,
             known,
+            expected: None,
         }
+    }
+
+    /// Says how many peers the whole network has, when this process runs only some of
+    /// them (a shard): a dynamic peer's degree target counts them all.
+    pub fn expect_peers(&mut self, total: usize) {
+        self.expected = Some(total);
     }
 
     /// Names peers of other processes in this process's logs: a link with the peer
@@ -386,12 +395,17 @@ impl Network {
     }
 
     /// Peers this process knows of that still run: its own and those at the other end
-    /// of its remote links.
+    /// of its remote links, or the whole network's as [`Network::expect_peers`] said
+    /// (less those stopped here).
     fn population(&self) -> usize {
+        let stopped = self.peers.iter().filter(|p| p.stopped).count();
+        if let Some(total) = self.expected {
+            return total.saturating_sub(stopped);
+        }
         let mut others: Vec<SocketAddrV4> = self.remote.iter().map(|r| r.addr).collect();
         others.sort();
         others.dedup();
-        self.peers.iter().filter(|p| !p.stopped).count() + others.len()
+        self.peers.len() - stopped + others.len()
     }
 
     /// The links a running dynamic peer needs for its overlay to count as up: its

@@ -426,6 +426,7 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
         net_config(options.deflate),
         recorder,
     );
+    network.expect_peers(config.peers.len());
     // Before the first await: on the default one-thread runtime no link is up yet.
     network.name_peers(
         addrs
