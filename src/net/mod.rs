@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod control;
+pub mod control_http;
 pub mod core;
 pub mod dialer;
 pub mod download;
