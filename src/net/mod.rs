@@ -14,6 +14,8 @@ pub mod config;
 pub mod connect;
 pub mod control;
 pub mod control_http;
+pub mod control_local;
+pub mod control_shards;
 pub mod core;
 pub mod dialer;
 pub mod download;
