@@ -329,6 +329,8 @@ mod tests {
         let early = controller.call(Call::Peers).await.unwrap_err();
         assert_eq!(early.status(), 503, "{early}");
         let mut one = One { up: true };
+        // As the server does, hold an asking end for as long as the launch serves.
+        let _held = controller.clone();
         let asker = tokio::spawn(async move {
             // Wait until the launch serves.
             let mut serving = controller.serving.clone();
