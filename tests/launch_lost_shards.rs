@@ -308,6 +308,7 @@ fn options(config: &Path, report: &Path, exe: PathBuf) -> LaunchOptions {
         deflate: false,
         json: false,
         exe: Arc::new(exe),
+        control: None,
     }
 }
 

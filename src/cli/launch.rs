@@ -22,6 +22,10 @@ Examples:
       spread the peers over 4 processes (each process has its own open-file limit)
   gnutella launch topology-configs/quickstart.json --run-workload --json
       only the JSON report on stdout; the other lines go to stderr
+  gnutella launch topology-configs/quickstart.json --control 127.0.0.1:6380
+      serve the control API until Ctrl-C: curl http://127.0.0.1:6380/peers lists the
+      peers; POST /peers/p3/kill, POST /peers/p3/revive, POST /search with
+      {\"from\": \"p0\", \"words\": \"jazz\", \"ttl\": 7}, GET /report (see the README)
 
 Ports 0 in the config mean ephemeral ports. The report is JSON:
   {\"network\": {name, peers, links, overlay_up_ms, queue_drops, ...},
@@ -70,6 +74,12 @@ pub struct Args {
     /// the report; the other lines go to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Serve the control API (HTTP/JSON) on this loopback address while the network runs:
+    /// list peers, stop and revive them, search, read the report (see the README). Port 0
+    /// picks a free port; the launch prints the URL. The launch then runs until Ctrl-C,
+    /// after its workload too.
+    #[arg(long, value_name = "IP:PORT", value_parser = gnutella::net::control_http::parse_control_addr)]
+    pub control: Option<std::net::SocketAddr>,
     /// Worker threads per process. The default, 1, runs every peer of a process on one
     /// event loop in FIFO order: floods then advance breadth-first, as over links of
     /// equal latency (what the simulator models). More threads use more cores, but a
@@ -114,6 +124,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         deflate: args.deflate,
         json: args.json,
         exe: Arc::new(std::env::current_exe()?),
+        control: args.control,
     };
     runtime(args.threads)?.block_on(launch(options))?;
     Ok(())

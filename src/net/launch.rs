@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::config::NetConfig;
+use super::control;
+use super::control_http::ControlServer;
+use super::control_local::LocalControl;
 use super::from_config::ConfigFactory;
 use super::launch_options::{
     finish_report, net_config, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
@@ -22,6 +25,15 @@ pub async fn start_in_process(
     config: Arc<TopologyConfig>,
     net: NetConfig,
 ) -> Result<Network, LaunchError> {
+    Ok(start_with_factory(config, net).await?.0)
+}
+
+/// [`start_in_process`], keeping the factory that built the peers (to start a stopped
+/// one again as the same peer).
+pub async fn start_with_factory(
+    config: Arc<TopologyConfig>,
+    net: NetConfig,
+) -> Result<(Network, ConfigFactory), LaunchError> {
     let members: Vec<usize> = (0..config.peers.len()).collect();
     let mut factory = ConfigFactory::new(config.clone(), members)?;
     let mut plans = factory.plans();
@@ -29,7 +41,7 @@ pub async fn start_in_process(
     factory.set_addresses(&plans.iter().map(|p| p.listen).collect::<Vec<_>>());
     let names = plans.iter().map(|p| p.id.clone()).collect();
     let recorder = Recorder::with_names(names);
-    Ok(Network::start(
+    let network = Network::start(
         plans,
         listeners,
         config.links(),
@@ -37,7 +49,8 @@ pub async fn start_in_process(
         &mut factory,
         net,
         recorder,
-    ))
+    );
+    Ok((network, factory))
 }
 
 /// Runs `launch` with every peer of `config` in this process.
@@ -47,10 +60,20 @@ pub async fn launch_in_process(
 ) -> Result<(), LaunchError> {
     let config = Arc::new(config);
     let started = Instant::now();
-    let mut network = start_in_process(config.clone(), net_config(options.deflate)).await?;
+    // The control API first: a port taken fails the launch before any peer starts.
+    let (controller, mut calls) = control::channel();
+    let server = match options.control {
+        Some(addr) => Some(ControlServer::start(addr, controller).await?),
+        None => None,
+    };
+    let (mut network, mut factory) =
+        start_with_factory(config.clone(), net_config(options.deflate)).await?;
     // One stop signal for the whole run, installed before the first line we print.
     let stop = stop_signal();
     tokio::pin!(stop);
+    if let Some(server) = &server {
+        options.say(format_args!("control API on {}", server.url()));
+    }
     if network.peers().len() <= MAX_LISTED_PEERS {
         for p in network.peers() {
             options.say(format_args!("peer {:<8} listening on {}", p.id, p.listen));
@@ -87,6 +110,7 @@ pub async fn launch_in_process(
         None => {}
     }
     if overlay.is_some() {
+        let mut stopped = false;
         if options.run_workload {
             let settle = Settle {
                 quiet: options.quiet,
@@ -94,11 +118,27 @@ pub async fn launch_in_process(
             };
             tokio::select! {
                 done = run_workload(&network, &config, settle) => { done?; }
-                _ = &mut stop => {}
+                _ = &mut stop => { stopped = true; }
             }
-        } else {
+        }
+        // With the control API the launch stays up after its workload, until Ctrl-C.
+        if !stopped && (server.is_some() || !options.run_workload) {
             options.say("running until Ctrl-C");
-            (&mut stop).await;
+            if server.is_some() {
+                let mut control = LocalControl {
+                    network: &mut network,
+                    factory: &mut factory,
+                    config: &config,
+                    summary: summary.clone(),
+                    quiet: options.quiet,
+                };
+                tokio::select! {
+                    _ = calls.serve(&mut control) => {}
+                    _ = &mut stop => {}
+                }
+            } else {
+                (&mut stop).await;
+            }
             network
                 .settle(Duration::from_millis(50), Duration::from_millis(500))
                 .await;

@@ -1,11 +1,13 @@
 //! What a launch is asked to do and how it ends, shared by a launch in one process
 //! (`launch`) and one over child processes (`shard`), so neither needs the other.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::config::NetConfig;
+use super::control_http::ControlBindError;
 use super::from_config::PrepareError;
 use super::network::NetworkError;
 use super::report::{flooding_table, report_json, write_report, NetworkSummary};
@@ -34,6 +36,9 @@ pub struct LaunchOptions {
     pub json: bool,
     /// The binary to re-execute for child processes.
     pub exe: Arc<PathBuf>,
+    /// Serve the control API here (loopback only); the launch then runs until Ctrl-C,
+    /// after its workload too.
+    pub control: Option<SocketAddr>,
 }
 
 /// Why a launch failed.
@@ -47,6 +52,8 @@ pub enum LaunchError {
     Network(#[from] NetworkError),
     #[error("{0}")]
     Shard(#[from] ShardError),
+    #[error("{0}")]
+    Control(#[from] ControlBindError),
     #[error("cannot write the report to {path}: {source}")]
     Report {
         path: PathBuf,

@@ -4,12 +4,18 @@
 //! speaks Gnutella and HTTP on one port ([`listener`]); dialers keep configured links up
 //! ([`dialer`]), leaving from the peer's own listening address ([`connect`]); each link is
 //! a reader, a writer and a bounded priority queue ([`link`], [`send_queue`]). The driver
-//! makes no routing decisions: it feeds the core and carries out its actions.
+//! makes no routing decisions: it feeds the core and carries out its actions. A launch may
+//! serve a control API over HTTP ([`control`], [`control_http`]) to stop, restart and
+//! search from its peers while it runs.
 
 pub mod admission;
 pub mod clock;
 pub mod config;
 pub mod connect;
+pub mod control;
+pub mod control_http;
+pub mod control_local;
+pub mod control_shards;
 pub mod core;
 pub mod dialer;
 pub mod discovery;

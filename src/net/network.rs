@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::clock;
 use super::config::NetConfig;
+use super::control::PeerStatus;
 use super::core::RoutingCore;
 use super::dialer::{spawn_dialer, Redial};
 use super::discovery::DialKit;
@@ -42,6 +43,8 @@ pub enum NetworkError {
     UnknownPeer(String),
     #[error("peer {0} has stopped")]
     PeerStopped(String),
+    #[error("peer {0} is running")]
+    PeerRunning(String),
     #[error("the overlay was not up after {secs:.1} s: {missing} of {links} links missing")]
     OverlayTimeout {
         secs: f64,
@@ -61,7 +64,9 @@ pub enum NetworkError {
 }
 
 /// What one peer of a network needs to start: its core and file server are built once its
-/// listening address is known (a config's port 0 becomes a real port first).
+/// listening address is known (a config's port 0 becomes a real port first). Kept for the
+/// network's life, so a stopped peer can start again as the same peer.
+#[derive(Clone, Debug)]
 pub struct PeerPlan {
     pub id: String,
     pub listen: SocketAddrV4,
@@ -92,7 +97,7 @@ pub trait PeerFactory {
     fn http(&mut self, index: usize, listen: SocketAddrV4) -> Option<HttpHandler>;
 }
 
-/// A running peer of the network.
+/// A peer of the network (running, or stopped by [`Network::stop_peer`]).
 pub struct LivePeer {
     pub id: String,
     pub listen: SocketAddrV4,
@@ -100,8 +105,9 @@ pub struct LivePeer {
     tasks: Vec<JoinHandle<()>>,
     /// The degree policy of a peer in a dynamic overlay (`None`: static).
     overlay: Option<OverlayConfig>,
-    /// Stopped by [`Network::stop_peer`] (or the network's shutdown).
-    stopped: bool,
+    /// False once stopped by [`Network::stop_peer`] (or the network's shutdown), true
+    /// again when started again ([`Network::revive_peer`]).
+    up: bool,
 }
 
 impl LivePeer {
@@ -110,9 +116,14 @@ impl LivePeer {
         self.overlay.as_ref()
     }
 
-    /// Whether the peer was stopped.
+    /// Whether the peer runs (it was not stopped, or was started again since).
+    pub fn is_up(&self) -> bool {
+        self.up
+    }
+
+    /// Whether the peer was stopped (and not started again).
     pub fn is_stopped(&self) -> bool {
-        self.stopped
+        !self.up
     }
 }
 
@@ -152,6 +163,9 @@ pub struct Network {
     known: Arc<Directory>,
     /// Peers of the whole network, when this process runs only some of them.
     expected: Option<usize>,
+    /// What each peer was started from, so a stopped one can start again.
+    plans: Vec<PeerPlan>,
+    net: NetConfig,
 }
 
 /// A peer's listener settings: the link cap never refuses a configured neighbour, so a
@@ -221,7 +235,6 @@ impl Network {
         let recorder = Arc::new(Mutex::new(recorder));
         let tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>> = Arc::new(Mutex::new(None));
         let fold = tokio::spawn(fold_events(rx, recorder.clone(), tap.clone()));
-        let addrs: Vec<SocketAddrV4> = plans.iter().map(|p| p.listen).collect();
         // Logs name the neighbours of this process by config id.
         let known = Arc::new(Directory::default());
         for plan in &plans {
@@ -230,97 +243,13 @@ impl Network {
                 known.insert(public, &plan.id);
             }
         }
-        let mut peers = Vec::with_capacity(plans.len());
-        for (i, (plan, listener)) in plans.into_iter().zip(listeners).enumerate() {
-            let public = plan.advertise.unwrap_or(plan.listen);
-            let core = factory.core(i, public);
-            let servent_guid = Some(core.servent_guid());
-            let overlay = core.overlay();
-            let http = factory.http(i, public);
-            let names = LogNames {
-                own: plan.id.as_str().into(),
-                known: known.clone(),
-            };
-            let local = LocalInfo {
-                listen_addr: public,
-                max_ttl: plan.max_ttl,
-                deflate: net.deflate,
-                servent_guid,
-            };
-            let dials = overlay.map(|o| DialKit {
-                local: local.clone(),
-                net,
-                source: *plan.listen.ip(),
-                max_degree: o.max_degree,
-            });
-            let redial = match overlay {
-                Some(_) => Redial::UntilReplaced,
-                None => Redial::Always,
-            };
-            let (peer, actor) = spawn_actor(
-                plan.record_as,
-                names,
-                core,
-                activity.clone(),
-                Some(sink.clone()),
-                net.link.idle_timeout / 3,
-                dials,
-            );
-            let mut tasks = vec![
-                actor,
-                spawn_listener(
-                    listener,
-                    peer.clone(),
-                    local.clone(),
-                    listener_net(&net, i, &links, &remote, overlay.as_ref()),
-                    http,
-                ),
-            ];
-            let dial_seed = plan.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            for (n, &(a, b)) in links.iter().enumerate() {
-                if a == i {
-                    if let Some(&to) = addrs.get(b) {
-                        tasks.push(spawn_dialer(
-                            to,
-                            *plan.listen.ip(),
-                            peer.clone(),
-                            local.clone(),
-                            net,
-                            dial_seed ^ n as u64,
-                            redial,
-                        ));
-                    }
-                }
-            }
-            for (n, r) in remote.iter().enumerate() {
-                if r.local == i && r.dial {
-                    tasks.push(spawn_dialer(
-                        r.addr,
-                        *plan.listen.ip(),
-                        peer.clone(),
-                        local.clone(),
-                        net,
-                        dial_seed ^ !(n as u64),
-                        redial,
-                    ));
-                }
-            }
-            peers.push(LivePeer {
-                id: plan.id,
-                listen: plan.listen,
-                peer,
-                tasks,
-                overlay,
-                stopped: false,
-            });
-        }
-        let index = peers
+        let index = plans
             .iter()
             .enumerate()
             .map(|(i, p)| (p.id.clone(), i))
             .collect();
-        Network {
-            peers,
+        let mut network = Network {
+            peers: Vec::with_capacity(plans.len()),
             index,
             links,
             remote,
@@ -331,7 +260,108 @@ impl Network {
             tap,
             known,
             expected: None,
+            plans,
+            net,
+        };
+        for (i, listener) in listeners.into_iter().enumerate() {
+            if let Some(peer) = network.spawn_peer(i, listener, factory) {
+                network.peers.push(peer);
+            }
         }
+        network
+    }
+
+    /// Starts peer `i` of the plans on its bound listener: its actor, its listener and a
+    /// dialer for each configured link it dials.
+    fn spawn_peer(
+        &self,
+        i: usize,
+        listener: TcpListener,
+        factory: &mut dyn PeerFactory,
+    ) -> Option<LivePeer> {
+        let plan = self.plans.get(i)?;
+        let net = self.net;
+        let public = plan.advertise.unwrap_or(plan.listen);
+        let core = factory.core(i, public);
+        let servent_guid = Some(core.servent_guid());
+        let overlay = core.overlay();
+        let http = factory.http(i, public);
+        let names = LogNames {
+            own: plan.id.as_str().into(),
+            known: self.known.clone(),
+        };
+        let local = LocalInfo {
+            listen_addr: public,
+            max_ttl: plan.max_ttl,
+            deflate: net.deflate,
+            servent_guid,
+        };
+        let dials = overlay.map(|o| DialKit {
+            local: local.clone(),
+            net,
+            source: *plan.listen.ip(),
+            max_degree: o.max_degree,
+        });
+        let redial = match overlay {
+            Some(_) => Redial::UntilReplaced,
+            None => Redial::Always,
+        };
+        let (peer, actor) = spawn_actor(
+            plan.record_as,
+            names,
+            core,
+            self.activity.clone(),
+            self.sink.clone(),
+            net.link.idle_timeout / 3,
+            dials,
+        );
+        let mut tasks = vec![
+            actor,
+            spawn_listener(
+                listener,
+                peer.clone(),
+                local.clone(),
+                listener_net(&net, i, &self.links, &self.remote, overlay.as_ref()),
+                http,
+            ),
+        ];
+        let dial_seed = plan.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for (n, &(a, b)) in self.links.iter().enumerate() {
+            if a == i {
+                if let Some(to) = self.plans.get(b) {
+                    tasks.push(spawn_dialer(
+                        to.listen,
+                        *plan.listen.ip(),
+                        peer.clone(),
+                        local.clone(),
+                        net,
+                        dial_seed ^ n as u64,
+                        redial,
+                    ));
+                }
+            }
+        }
+        for (n, r) in self.remote.iter().enumerate() {
+            if r.local == i && r.dial {
+                tasks.push(spawn_dialer(
+                    r.addr,
+                    *plan.listen.ip(),
+                    peer.clone(),
+                    local.clone(),
+                    net,
+                    dial_seed ^ !(n as u64),
+                    redial,
+                ));
+            }
+        }
+        Some(LivePeer {
+            id: plan.id.clone(),
+            listen: plan.listen,
+            peer,
+            tasks,
+            overlay,
+            up: true,
+        })
     }
 
     /// Says how many peers the whole network has, when this process runs only some of
@@ -398,7 +428,7 @@ impl Network {
     /// of its remote links, or the whole network's as [`Network::expect_peers`] said
     /// (less those stopped here).
     fn population(&self) -> usize {
-        let stopped = self.peers.iter().filter(|p| p.stopped).count();
+        let stopped = self.peers.iter().filter(|p| !p.up).count();
         if let Some(total) = self.expected {
             return total.saturating_sub(stopped);
         }
@@ -418,7 +448,7 @@ impl Network {
     pub fn short_peers(&self) -> usize {
         self.peers
             .iter()
-            .filter(|p| !p.stopped)
+            .filter(|p| p.up)
             .filter(|p| {
                 p.overlay
                     .as_ref()
@@ -457,7 +487,7 @@ impl Network {
                 return Err(NetworkError::DegreeTimeout {
                     secs,
                     short,
-                    peers: self.peers.iter().filter(|p| !p.stopped).count(),
+                    peers: self.peers.iter().filter(|p| p.up).count(),
                     target,
                 });
             }
@@ -471,12 +501,12 @@ impl Network {
         let here: std::collections::HashSet<SocketAddrV4> = self
             .peers
             .iter()
-            .filter(|p| !p.stopped)
+            .filter(|p| p.up)
             .map(|p| p.listen)
             .collect();
         let mut twice = 0;
         let mut once = 0;
-        for p in self.peers.iter().filter(|p| !p.stopped) {
+        for p in self.peers.iter().filter(|p| p.up) {
             for n in p.peer.shared.linked() {
                 if here.contains(&n) {
                     twice += 1;
@@ -583,11 +613,73 @@ impl Network {
         t
     }
 
-    /// Stops one peer (Bye to its neighbours, links closed), leaving the others running.
+    /// Stops one peer (Bye to its neighbours, links closed, listener closed), leaving the
+    /// others running.
     pub async fn stop_peer(&mut self, index: usize) {
         if let Some(p) = self.peers.get_mut(index) {
             stop(p).await;
         }
+    }
+
+    /// Starts stopped peer `index` again as the same peer: on the same address, with the
+    /// identity, share and settings `factory` builds for it (the one the network was
+    /// started with), dialling its configured links as at the start. Its neighbours'
+    /// dialers find it again at their next retry.
+    pub async fn revive_peer(
+        &mut self,
+        index: usize,
+        factory: &mut dyn PeerFactory,
+    ) -> Result<(), NetworkError> {
+        let (id, listen) = match (self.peers.get(index), self.plans.get(index)) {
+            (Some(p), Some(plan)) if !p.up => (p.id.clone(), plan.listen),
+            (Some(p), Some(_)) => return Err(NetworkError::PeerRunning(p.id.clone())),
+            _ => return Err(NetworkError::UnknownPeer(index.to_string())),
+        };
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|source| NetworkError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let peer = self
+            .spawn_peer(index, listener, factory)
+            .ok_or(NetworkError::UnknownPeer(id))?;
+        if let Some(slot) = self.peers.get_mut(index) {
+            *slot = peer;
+        }
+        Ok(())
+    }
+
+    /// What each peer looks like now: running or not, its degree and neighbours (by config
+    /// id when this process knows the peer, else by address).
+    pub fn statuses(&self) -> Vec<PeerStatus> {
+        self.peers
+            .iter()
+            .map(|p| {
+                let mut neighbours: Vec<String> = if p.up {
+                    p.peer
+                        .shared
+                        .linked()
+                        .into_iter()
+                        .map(|a| {
+                            self.known
+                                .get(&a)
+                                .map_or(a.to_string(), |id| id.to_string())
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                neighbours.sort();
+                PeerStatus {
+                    id: p.id.clone(),
+                    address: p.listen,
+                    up: p.up,
+                    degree: neighbours.len(),
+                    neighbours,
+                }
+            })
+            .collect()
     }
 
     /// Stops every peer and the recorder.
@@ -605,13 +697,18 @@ impl Network {
 }
 
 async fn stop(p: &mut LivePeer) {
-    p.stopped = true;
+    p.up = false;
     let (done, wait) = oneshot::channel();
     if p.peer.tx.send(PeerInput::Shutdown { done }).await.is_ok() {
         let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
     }
-    for task in p.tasks.drain(..) {
+    for task in &p.tasks {
         task.abort();
+    }
+    // An aborted task is dropped (its listener closed, the address free) when its handle
+    // resolves.
+    for task in p.tasks.drain(..) {
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     }
 }
 

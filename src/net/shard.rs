@@ -28,6 +28,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use super::clock;
+use super::control::{self, Calls};
+use super::control_http::ControlServer;
+use super::control_shards::{answer_in_child, ShardControl};
 use super::from_config::ConfigFactory;
 use super::launch_options::{
     finish_report, net_config, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
@@ -75,8 +78,18 @@ pub async fn launch_sharded(
             members,
         })
         .collect();
+    // The control API before the children: a port taken fails the launch at once.
+    let (controller, mut calls) = control::channel();
+    let server = match options.control {
+        Some(addr) => Some(ControlServer::start(addr, controller).await?),
+        None => None,
+    };
+    if let Some(server) = &server {
+        options.say(format_args!("control API on {}", server.url()));
+    }
+    let control = server.as_ref().map(|_| &mut calls);
     let mut children = Children::spawn(specs, started).await?;
-    let result = drive(&config, &options, &mut children, &stop, started).await;
+    let result = drive(&config, &options, &mut children, &stop, started, control).await;
     children.stop().await;
     let (mut summary, records) = result?;
     summary.lost_shards = children.lost().to_vec();
@@ -117,6 +130,7 @@ async fn drive(
     children: &mut Children,
     stop: &StopFlag,
     started: Instant,
+    control: Option<&mut Calls>,
 ) -> Result<(NetworkSummary, Vec<QueryRecord>), LaunchError> {
     let mut summary = NetworkSummary {
         name: config.name.clone(),
@@ -146,7 +160,7 @@ async fn drive(
         .collect();
     let lost_before = children.lost().len();
     let everyone = children.running();
-    let addrs = ToChild::Addrs(table);
+    let addrs = ToChild::Addrs(table.clone());
     let up = tokio::select! {
         up = tokio::time::timeout(
             options.overlay_timeout + Duration::from_secs(5),
@@ -179,6 +193,16 @@ async fn drive(
                     summary.peers, summary.links, summary.processes
                 ));
                 run_or_wait(config, options, children, stop).await;
+                if let Some(calls) = control {
+                    let mut control = ShardControl {
+                        children,
+                        config,
+                        addrs: &table,
+                        summary: summary.clone(),
+                        quiet: options.quiet,
+                    };
+                    serve_calls(calls, &mut control, options, stop).await;
+                }
             }
         }
         None => {}
@@ -237,7 +261,28 @@ async fn bound_addresses(
     Some(addrs)
 }
 
-/// The workload, or waiting for Ctrl-C, until done or stopped.
+/// With the control API, after the workload if any: answers calls until Ctrl-C (or until
+/// every shard has ended).
+async fn serve_calls(
+    calls: &mut Calls,
+    control: &mut ShardControl<'_>,
+    options: &LaunchOptions,
+    stop: &StopFlag,
+) {
+    if stop.is_raised() {
+        return;
+    }
+    if options.run_workload {
+        options.say("running until Ctrl-C");
+    }
+    tokio::select! {
+        _ = calls.serve(control) => options.say("every shard has ended"),
+        _ = stop.wait() => {}
+    }
+}
+
+/// The workload, or waiting for Ctrl-C, until done or stopped. (With the control API,
+/// the waiting is [`serve_calls`]'s.)
 async fn run_or_wait(
     config: &TopologyConfig,
     options: &LaunchOptions,
@@ -249,6 +294,8 @@ async fn run_or_wait(
             _ = run_sharded_workload(config, children, options.quiet) => {}
             _ = stop.wait() => {}
         }
+    } else if options.control.is_some() {
+        options.say("running until Ctrl-C");
     } else {
         options.say("running until Ctrl-C");
         tokio::select! {
@@ -302,7 +349,7 @@ async fn run_sharded_workload(config: &TopologyConfig, children: &mut Children, 
 }
 
 /// Waits until no running child has seen a frame for `quiet` (or `max` passed).
-async fn settle_children(children: &mut Children, quiet: Duration, max: Duration) {
+pub(super) async fn settle_children(children: &mut Children, quiet: Duration, max: Duration) {
     let started = Instant::now();
     let called = clock::now();
     loop {
@@ -473,6 +520,13 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
                 totals: network.totals(),
                 rss_peak_bytes: peak_rss_bytes(),
             })),
+            Ok(
+                msg @ (ToChild::Peers
+                | ToChild::Kill(_)
+                | ToChild::Revive(_)
+                | ToChild::Record(_)
+                | ToChild::Snapshot),
+            ) => answer_in_child(&mut network, &mut factory, &local_of, msg).await,
         };
         say(&mut out, reply).await?;
         next = input.next_line().await?;

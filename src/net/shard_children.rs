@@ -434,13 +434,7 @@ fn peer_list(peers: &[String]) -> String {
 }
 
 fn msg_word(msg: &ToChild) -> &'static str {
-    match msg {
-        ToChild::Addrs(_) => "ADDRS",
-        ToChild::Search { .. } => "SEARCH",
-        ToChild::Status => "STATUS",
-        ToChild::Report => "REPORT",
-        ToChild::Stop => "STOP",
-    }
+    msg.word()
 }
 
 /// Starts child `index` and its watcher.

@@ -11,6 +11,15 @@
 //! parent: REPORT                         child: REPORT {"records": [...], "totals": {...}}
 //! parent: STOP                           child: STOPPED, then exits
 //! ```
+//!
+//! The control API (`launch --control`) reaches the child that holds a peer with:
+//!
+//! ```text
+//! parent: PEERS                          child: PEERS [{"id", "address", "up", ...}, ...]
+//! parent: KILL <index> | REVIVE <index>  child: DONE | FAIL <why>
+//! parent: RECORD <guid hex>              child: RECORDS [record, ...]   (its part of that query)
+//! parent: SNAPSHOT                       child: SNAPSHOT {like REPORT; the child runs on}
+//! ```
 
 use std::fmt;
 use std::net::SocketAddrV4;
@@ -18,6 +27,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::control::PeerStatus;
 use super::network::NetTotals;
 use crate::node::record::QueryRecord;
 use crate::node::Time;
@@ -70,6 +80,17 @@ pub enum ToChild {
     Status,
     Report,
     Stop,
+    /// Every peer of the child, as the control API shows them.
+    Peers,
+    /// Stop config peer `index`.
+    Kill(usize),
+    /// Start stopped config peer `index` again.
+    Revive(usize),
+    /// The child's records of one query.
+    Record(Guid),
+    /// Records and totals so far, without ending anything (unlike `Report`, which is the
+    /// child's last word).
+    Snapshot,
 }
 
 /// A line from a child to the parent.
@@ -92,6 +113,11 @@ pub enum ToParent {
     Status(Time),
     Report(Box<ChildReport>),
     Stopped,
+    Peers(Vec<PeerStatus>),
+    /// A `KILL` or `REVIVE` was carried out.
+    Done,
+    Records(Vec<QueryRecord>),
+    Snapshot(Box<ChildReport>),
 }
 
 /// A line that is not a message of the shard protocol.
@@ -120,6 +146,11 @@ impl fmt::Display for ToChild {
             ToChild::Status => f.write_str("STATUS"),
             ToChild::Report => f.write_str("REPORT"),
             ToChild::Stop => f.write_str("STOP"),
+            ToChild::Peers => f.write_str("PEERS"),
+            ToChild::Kill(peer) => write!(f, "KILL {peer}"),
+            ToChild::Revive(peer) => write!(f, "REVIVE {peer}"),
+            ToChild::Record(guid) => write!(f, "RECORD {}", guid.to_hex()),
+            ToChild::Snapshot => f.write_str("SNAPSHOT"),
         }
     }
 }
@@ -147,6 +178,11 @@ impl FromStr for ToChild {
             "STATUS" if rest.is_empty() => ToChild::Status,
             "REPORT" if rest.is_empty() => ToChild::Report,
             "STOP" if rest.is_empty() => ToChild::Stop,
+            "PEERS" if rest.is_empty() => ToChild::Peers,
+            "KILL" => ToChild::Kill(rest.parse().map_err(|_| bad())?),
+            "REVIVE" => ToChild::Revive(rest.parse().map_err(|_| bad())?),
+            "RECORD" => ToChild::Record(Guid::from_hex(rest).ok_or_else(bad)?),
+            "SNAPSHOT" if rest.is_empty() => ToChild::Snapshot,
             _ => return Err(bad()),
         })
     }
@@ -167,6 +203,25 @@ impl fmt::Display for ToParent {
                 write!(f, "REPORT {json}")
             }
             ToParent::Stopped => f.write_str("STOPPED"),
+            // Serialising plain structs with string keys cannot fail.
+            ToParent::Peers(peers) => {
+                write!(
+                    f,
+                    "PEERS {}",
+                    serde_json::to_string(peers).unwrap_or_default()
+                )
+            }
+            ToParent::Done => f.write_str("DONE"),
+            ToParent::Records(records) => write!(
+                f,
+                "RECORDS {}",
+                serde_json::to_string(records).unwrap_or_default()
+            ),
+            ToParent::Snapshot(report) => write!(
+                f,
+                "SNAPSHOT {}",
+                serde_json::to_string(report).unwrap_or_default()
+            ),
         }
     }
 }
@@ -194,8 +249,35 @@ impl FromStr for ToParent {
                 serde_json::from_str(rest).map_err(|e| BadLine(format!("{line}: {e}")))?,
             )),
             "STOPPED" if rest.is_empty() => ToParent::Stopped,
+            "PEERS" => ToParent::Peers(json(line, rest)?),
+            "DONE" if rest.is_empty() => ToParent::Done,
+            "RECORDS" => ToParent::Records(json(line, rest)?),
+            "SNAPSHOT" => ToParent::Snapshot(Box::new(json(line, rest)?)),
             _ => return Err(bad()),
         })
+    }
+}
+
+/// The JSON part of a line, or an error naming the line.
+fn json<T: serde::de::DeserializeOwned>(line: &str, rest: &str) -> Result<T, BadLine> {
+    serde_json::from_str(rest).map_err(|e| BadLine(format!("{line}: {e}")))
+}
+
+impl ToChild {
+    /// The message's first word, to name it in errors.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ToChild::Addrs(_) => "ADDRS",
+            ToChild::Search { .. } => "SEARCH",
+            ToChild::Status => "STATUS",
+            ToChild::Report => "REPORT",
+            ToChild::Stop => "STOP",
+            ToChild::Peers => "PEERS",
+            ToChild::Kill(_) => "KILL",
+            ToChild::Revive(_) => "REVIVE",
+            ToChild::Record(_) => "RECORD",
+            ToChild::Snapshot => "SNAPSHOT",
+        }
     }
 }
 
@@ -211,6 +293,10 @@ impl ToParent {
             ToParent::Status(_) => "STATUS",
             ToParent::Report(_) => "REPORT",
             ToParent::Stopped => "STOPPED",
+            ToParent::Peers(_) => "PEERS",
+            ToParent::Done => "DONE",
+            ToParent::Records(_) => "RECORDS",
+            ToParent::Snapshot(_) => "SNAPSHOT",
         }
     }
 }
@@ -236,6 +322,11 @@ mod tests {
             ToChild::Status,
             ToChild::Report,
             ToChild::Stop,
+            ToChild::Peers,
+            ToChild::Kill(3),
+            ToChild::Revive(40_000),
+            ToChild::Record(Guid([0xAB; 16])),
+            ToChild::Snapshot,
         ];
         for msg in lines {
             let text = msg.to_string();
@@ -284,6 +375,13 @@ mod tests {
             success: true,
             scope: Scope::Network,
         };
+        let status = PeerStatus {
+            id: "p 3\nSTOP".into(),
+            address: "127.0.0.1:40001".parse().unwrap(),
+            up: true,
+            degree: 2,
+            neighbours: vec!["p1".into(), "127.0.0.1:9".into()],
+        };
         let lines = [
             ToParent::Bound {
                 peer: 3,
@@ -300,14 +398,28 @@ mod tests {
                 rss_peak_bytes: Some(4096),
             })),
             ToParent::Stopped,
+            ToParent::Peers(vec![status.clone()]),
+            ToParent::Done,
+            ToParent::Records(vec![record.clone()]),
+            ToParent::Snapshot(Box::new(ChildReport {
+                records: vec![record.clone()],
+                totals: NetTotals::default(),
+                rss_peak_bytes: None,
+            })),
         ];
         for msg in lines {
             let text = msg.to_string();
             assert!(!text.contains('\n'), "{text}");
             let back: ToParent = text.parse().expect(&text);
             assert_eq!(back.to_string(), text);
-            if let ToParent::Report(report) = back {
-                assert_eq!(report.records, vec![record.clone()]);
+            assert_eq!(back.word(), msg.word());
+            match back {
+                ToParent::Report(report) | ToParent::Snapshot(report) => {
+                    assert_eq!(report.records, vec![record.clone()])
+                }
+                ToParent::Records(records) => assert_eq!(records, vec![record.clone()]),
+                ToParent::Peers(peers) => assert_eq!(peers, vec![status.clone()]),
+                _ => {}
             }
         }
     }
@@ -322,10 +434,24 @@ mod tests {
             "STATUS soon",
             "STOP now",
             "REPORT {",
+            "PEERS {}",
+            "DONE now",
+            "RECORDS [1]",
+            "SNAPSHOT",
         ] {
             assert!(line.parse::<ToParent>().is_err(), "{line:?}");
         }
-        for line in ["", "SEARCH x 7 a", "ADDRS nowhere", "STOP now"] {
+        for line in [
+            "",
+            "SEARCH x 7 a",
+            "ADDRS nowhere",
+            "STOP now",
+            "KILL",
+            "KILL p3",
+            "REVIVE -1",
+            "RECORD zz",
+            "PEERS now",
+        ] {
             assert!(line.parse::<ToChild>().is_err(), "{line:?}");
         }
     }
