@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod atomic_write;
 pub mod charts;
 pub mod params;
+pub mod plan;
 pub mod plot;
 pub mod spec;
 pub mod summary;
