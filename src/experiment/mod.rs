@@ -9,6 +9,7 @@ pub mod charts;
 pub mod params;
 pub mod plan;
 pub mod plot;
+pub mod shard;
 pub mod spec;
 pub mod summary;
 pub mod sweep;
