@@ -10,6 +10,7 @@ pub mod params;
 pub mod plan;
 pub mod plot;
 pub mod shard;
+pub mod slurm;
 pub mod spec;
 pub mod summary;
 pub mod sweep;
