@@ -2,6 +2,7 @@
 //! and plots; or list its runs, run one shard of them, merge shards, or write the Slurm
 //! job array that runs the shards on a cluster.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use gnutella::experiment::plan::{self, Shard};
@@ -112,8 +113,15 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             out.push_str(&run.line(&spec));
             out.push('\n');
         }
-        print!("{out}");
-        return Ok(());
+        // `--list-runs | head` closes the pipe early: not an error.
+        let mut stdout = std::io::stdout().lock();
+        return match stdout
+            .write_all(out.as_bytes())
+            .and_then(|_| stdout.flush())
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+            _ => Ok(()),
+        };
     }
     if let Some(dir) = &args.emit_slurm {
         return emit_slurm(&spec, &spec_path, dir, &args);
@@ -222,7 +230,7 @@ fn emit_slurm(
     dir: &Path,
     args: &Args,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    gnutella::validate::check_output_dir(dir, true).map_err(|e| format!("--emit-slurm: {e}"))?;
+    let given = dir;
     let dir = absolute(dir)?;
     let out = match &args.out {
         Some(out) => absolute(out)?,
@@ -242,6 +250,8 @@ fn emit_slurm(
     let shards = args.shards.unwrap_or_else(|| slurm::default_shards(spec));
     let res = slurm::resources(spec, shards, args.jobs.unwrap_or(1))?;
     let scripts = slurm::scripts(spec, &paths, &res)?;
+    // Only once the scripts can be written: a refused path or count leaves no folder.
+    gnutella::validate::check_output_dir(given, true).map_err(|e| format!("--emit-slurm: {e}"))?;
     let files = slurm::write_scripts(&scripts, &dir)?;
     let runs = spec.run_count();
     println!(
