@@ -41,7 +41,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null ||
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null
 fi
-say "$(sbatch --version), munge $(munged --version 2>&1 | head -1 | awk '{print $2}')"
+say "$(slurmd -V), $(munged -V)"
 
 BIN=${GNUTELLA:-$(scripts/release-bin.sh)}
 BIN=$(realpath "$BIN")
@@ -56,11 +56,22 @@ chmod 755 "$WORK/run"
 export SLURM_CONF=$WORK/etc/slurm.conf
 
 stop() {
-    # Only the daemons this script started, by the pids they wrote.
+    # Only the daemons this script started, by the pids they wrote; then wait (up to 30 s)
+    # until they are gone, so the script ends with nothing left running.
+    local pids=()
     for pidfile in "$WORK/run/slurmd.pid" "$WORK/run/slurmctld.pid" "$WORK/run/munged.pid"; do
         if [ -s "$pidfile" ]; then
-            kill "$(cat "$pidfile")" 2>/dev/null || true
+            pid=$(cat "$pidfile")
+            kill "$pid" 2>/dev/null && pids+=("$pid")
         fi
+    done
+    for _ in $(seq 60); do
+        alive=0
+        for pid in "${pids[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ "$alive" -eq 0 ] && break
+        sleep 0.5
     done
     say "daemons stopped; everything is in $WORK"
 }
