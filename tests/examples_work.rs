@@ -87,6 +87,14 @@ const NOT_RUN: &[(&str, &str)] = &[
     ("cargo install", "installs into ~/.cargo/bin"),
     ("cargo fuzz", "needs cargo-fuzz and a minute per target"),
     (
+        "out/slurm/submit.sh",
+        "submits jobs to a Slurm cluster (scripts/slurm-local.sh makes one, as root)",
+    ),
+    (
+        "scripts/slurm-local.sh",
+        "installs Slurm with apt-get and starts its daemons, as root (minutes)",
+    ),
+    (
         "cargo run --example abuse_probe",
         "a measurement against peers started by hand, 15 s a case",
     ),
@@ -242,7 +250,9 @@ fn help_pages() -> Vec<(Vec<String>, String)> {
                 }
             }
         }
-        if !path.is_empty() && !children {
+        // A command with subcommands of its own (`experiment` and `experiment merge`) is
+        // a page too when it shows examples.
+        if !path.is_empty() && (!children || help.lines().any(|l| l.trim() == "Examples:")) {
             pages.push((path, help));
         }
     }
@@ -1066,6 +1076,7 @@ fn the_readers_find_the_examples() {
         "search",
         "sim",
         "experiment",
+        "experiment merge",
         "topology gen",
         "topology stats",
     ] {

@@ -275,6 +275,21 @@ impl ExperimentSpec {
     /// Checks every value and parses topology and strategy names; `base` is the spec's
     /// directory for relative topology files.
     pub fn resolve(self, base: Option<&Path>) -> Result<ResolvedSpec, SpecError> {
+        self.resolve_locating(&|file| find_file(file, base))
+    }
+
+    /// Checks and parses the spec as [`ExperimentSpec::resolve`] does, but takes each
+    /// `file:` topology path as written, without looking for the file: for work that needs
+    /// the labels and the runs but reads no graph (merging a sweep's shards, which may
+    /// happen on another machine or in another folder than the runs did).
+    pub fn resolve_without_reading(self) -> Result<ResolvedSpec, SpecError> {
+        self.resolve_locating(&|file| Ok(PathBuf::from(file)))
+    }
+
+    fn resolve_locating(
+        self,
+        locate: &dyn Fn(&str) -> Result<PathBuf, String>,
+    ) -> Result<ResolvedSpec, SpecError> {
         let invalid = |message: String| SpecError::Invalid {
             path: self.name.clone(),
             message,
@@ -315,7 +330,7 @@ impl ExperimentSpec {
         }
         let mut topologies = Vec::new();
         for (i, text) in self.topologies.iter().enumerate() {
-            let entry = parse_topology(text, base)
+            let entry = parse_topology(text, locate)
                 .map_err(|m| invalid(format!("`topologies[{i}]` ({text}): {m}")))?;
             topologies.push(entry);
         }
@@ -358,7 +373,26 @@ impl ExperimentSpec {
     }
 }
 
-fn parse_topology(text: &str, base: Option<&Path>) -> Result<TopologyEntry, String> {
+/// Where a `file:` topology is: the path as given when it exists (from the current
+/// directory), else beside the spec.
+fn find_file(file: &str, base: Option<&Path>) -> Result<PathBuf, String> {
+    let given = PathBuf::from(file);
+    if given.exists() {
+        Ok(given)
+    } else if given.is_absolute() {
+        Err(format!("file `{file}` not found"))
+    } else {
+        match base.map(|b| b.join(&given)) {
+            Some(beside) if beside.exists() => Ok(beside),
+            _ => Err(format!("file `{file}` not found")),
+        }
+    }
+}
+
+fn parse_topology(
+    text: &str,
+    locate: &dyn Fn(&str) -> Result<PathBuf, String>,
+) -> Result<TopologyEntry, String> {
     let (body, label) = match text.split_once('|') {
         Some((body, rest)) => match rest.trim().strip_prefix("label=") {
             Some(label) if !label.is_empty() => (body.trim(), Some(label.to_string())),
@@ -367,17 +401,7 @@ fn parse_topology(text: &str, base: Option<&Path>) -> Result<TopologyEntry, Stri
         None => (text.trim(), None),
     };
     if let Some(file) = body.strip_prefix("file:") {
-        let given = PathBuf::from(file);
-        let path = if given.exists() {
-            given
-        } else if given.is_absolute() {
-            return Err(format!("file `{file}` not found"));
-        } else {
-            match base.map(|b| b.join(&given)) {
-                Some(beside) if beside.exists() => beside,
-                _ => return Err(format!("file `{file}` not found")),
-            }
-        };
+        let path = locate(file)?;
         let label = label.unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

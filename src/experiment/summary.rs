@@ -159,6 +159,49 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// The summary from its CSV cells (as [`Summary::csv_values`] writes them, in
+    /// [`Summary::CSV_COLUMNS`] order): the same bits back, as Rust writes floats in their
+    /// shortest round-trip form. Merging a sharded sweep relies on it.
+    pub fn from_csv_values<S: AsRef<str>>(cells: &[S]) -> Result<Summary, String> {
+        if cells.len() != Summary::CSV_COLUMNS.len() {
+            return Err(format!(
+                "{} summary cells, expected {} ({})",
+                cells.len(),
+                Summary::CSV_COLUMNS.len(),
+                Summary::CSV_COLUMNS.join(",")
+            ));
+        }
+        let cell = |i: usize| cells[i].as_ref();
+        let bad = |i: usize, what: &str| {
+            format!("`{}` is not {what} ({})", cell(i), Summary::CSV_COLUMNS[i])
+        };
+        let count = |i: usize| cell(i).parse::<u64>().map_err(|_| bad(i, "a count"));
+        let number = |i: usize| cell(i).parse::<f64>().map_err(|_| bad(i, "a number"));
+        let optional = |i: usize| match cell(i) {
+            "" => Ok(None),
+            _ => number(i).map(Some),
+        };
+        Ok(Summary {
+            queries: count(0)?,
+            success_rate: number(1)?,
+            messages_per_query: number(2)?,
+            duplicates_fraction: number(3)?,
+            peers_reached_per_query: number(4)?,
+            first_hit_hops_mean: optional(5)?,
+            latency_ms_mean: optional(6)?,
+            hits_per_query: number(7)?,
+            hit_messages_per_query: number(8)?,
+            messages_per_node_mean: number(9)?,
+            messages_per_node_max: count(10)?,
+            cache_hit_rate: number(11)?,
+            largest_component_fraction: optional(12)?,
+            mean_degree_start: optional(13)?,
+            mean_degree_end: optional(14)?,
+        })
+    }
+}
+
 /// A figure of [`Summary`] that differs between runs (every field but `queries`): what
 /// means and spreads over seeds are taken of, and what a plot picks to draw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -352,4 +395,39 @@ pub fn write_csv_row<W: Write>(
         }
     }
     out.write_all(b"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_read_back_to_the_same_bits() {
+        let summary = Summary {
+            queries: 7,
+            success_rate: 1.0 / 3.0,
+            messages_per_query: 0.1 + 0.2,
+            duplicates_fraction: 2.0f64.sqrt() / 10.0,
+            peers_reached_per_query: 1e-300,
+            first_hit_hops_mean: Some(std::f64::consts::PI),
+            latency_ms_mean: None,
+            hits_per_query: 123_456_789.123_456_79,
+            hit_messages_per_query: 5e17,
+            messages_per_node_mean: f64::MIN_POSITIVE,
+            messages_per_node_max: u64::MAX,
+            cache_hit_rate: 0.0,
+            largest_component_fraction: Some(0.999_999_999_999_9),
+            mean_degree_start: Some(4.0),
+            mean_degree_end: None,
+        };
+        let cells = summary.csv_values();
+        let back = Summary::from_csv_values(&cells).unwrap();
+        assert_eq!(back, summary);
+        assert_eq!(back.csv_values(), cells);
+        let mut bad = cells.clone();
+        bad[2] = "many".into();
+        let err = Summary::from_csv_values(&bad).unwrap_err();
+        assert!(err.contains("messages_per_query"), "{err}");
+        assert!(Summary::from_csv_values(&cells[1..]).is_err());
+    }
 }

@@ -23,6 +23,7 @@ use super::aggregate::aggregate;
 use super::atomic_write;
 use super::charts::{self, PlotOutcome};
 use super::params::{self, Param, Params};
+use super::plan::{self, PlannedRun};
 use super::plot::PlotError;
 use super::spec::{ResolvedSpec, TopologySource};
 use super::summary::{write_csv_row, Summary};
@@ -76,71 +77,76 @@ pub fn run_sweep(
     jobs: usize,
     progress: &(dyn Fn(&RunResult) + Sync),
 ) -> Result<Vec<RunResult>, SweepError> {
-    let mut results = Vec::with_capacity(spec.run_count());
-    for topology in &spec.topologies {
-        let mut file_graph: Option<Graph> = None;
-        for &seed in &spec.spec.seeds {
-            let graph = match &topology.source {
-                TopologySource::Generated(gen) => {
-                    gen.generate(seed).map_err(|e| SweepError::Topology {
+    let runs = plan::plan(spec);
+    let all: Vec<&PlannedRun> = runs.iter().collect();
+    run_planned(spec, &all, jobs, progress)
+}
+
+/// Runs `runs` (some of [`plan::plan`]'s, in sweep order: a shard's, or all) and returns
+/// their results in that order. A graph and a workload are built only for the groups
+/// (topology, seed, replicas) that `runs` has runs in, exactly as the full sweep builds
+/// them, so a run gives the same result in a shard as in the full sweep.
+pub fn run_planned(
+    spec: &ResolvedSpec,
+    runs: &[&PlannedRun],
+    jobs: usize,
+    progress: &(dyn Fn(&RunResult) + Sync),
+) -> Result<Vec<RunResult>, SweepError> {
+    let mut results = Vec::with_capacity(runs.len());
+    // A file topology is the same graph for every seed: loaded once while its runs last.
+    let mut file_graph: Option<(usize, Graph)> = None;
+    for group in runs.chunk_by(|a, b| a.group() == b.group()) {
+        let Some(first) = group.first() else {
+            continue;
+        };
+        let Some(topology) = spec.topologies.get(first.topology) else {
+            continue;
+        };
+        let seed = first.seed;
+        let graph = match &topology.source {
+            TopologySource::Generated(gen) => {
+                gen.generate(seed).map_err(|e| SweepError::Topology {
+                    label: topology.label.clone(),
+                    message: e.to_string(),
+                })?
+            }
+            TopologySource::File(path) => match &file_graph {
+                Some((at, graph)) if *at == first.topology => graph.clone(),
+                _ => {
+                    let loaded = crate::topology::load(path).map_err(|e| SweepError::Topology {
                         label: topology.label.clone(),
                         message: e.to_string(),
-                    })?
+                    })?;
+                    file_graph = Some((first.topology, loaded.graph.clone()));
+                    loaded.graph
                 }
-                TopologySource::File(path) => match &file_graph {
-                    Some(graph) => graph.clone(),
-                    None => {
-                        let loaded =
-                            crate::topology::load(path).map_err(|e| SweepError::Topology {
-                                label: topology.label.clone(),
-                                message: e.to_string(),
-                            })?;
-                        file_graph = Some(loaded.graph.clone());
-                        loaded.graph
-                    }
-                },
-            };
-            let nodes = graph.node_count();
-            let links = Links::from_graph(&graph);
-            // One workload per replica count; everything else is crossed on top of it.
-            let replicas: Vec<Params> = match spec.values_of(Param::Replicas) {
-                Some(values) => values
-                    .iter()
-                    .map(|v| Params::default().with(Param::Replicas, *v))
-                    .collect(),
-                None => vec![Params::default()],
-            };
-            for base in &replicas {
-                let workload_spec =
-                    params::with_replicas(&spec.spec.workload, base.get(Param::Replicas));
-                let workload = Workload::generate(&workload_spec, nodes, seed)?;
-                let placement = placement_of(&workload);
-                let mut cases = Vec::new();
-                for (strategy, ttls) in &spec.strategies {
-                    for combo in params::combinations(&spec.swept, *strategy, base, Param::Replicas)
-                    {
-                        for &ttl in ttls {
-                            cases.push(Case {
-                                strategy: combo.apply_strategy(*strategy),
-                                ttl,
-                                params: combo.clone(),
-                            });
-                        }
-                    }
-                }
-                let ctx = RunContext {
-                    spec,
-                    label: &topology.label,
-                    nodes,
-                    link_count: graph.link_count(),
-                    links: &links,
-                    placement: &placement,
-                    workload: &workload,
-                    seed,
-                };
-                results.extend(run_parallel(&ctx, &cases, jobs, progress));
-            }
-        }
+            },
+        };
+        let nodes = graph.node_count();
+        let links = Links::from_graph(&graph);
+        // One workload per replica count; everything else is crossed on top of it.
+        let workload_spec = params::with_replicas(&spec.spec.workload, first.replicas);
+        let workload = Workload::generate(&workload_spec, nodes, seed)?;
+        let placement = placement_of(&workload);
+        let cases: Vec<Case> = group
+            .iter()
+            .map(|run| Case {
+                strategy: run.strategy,
+                ttl: run.ttl,
+                params: run.params.clone(),
+            })
+            .collect();
+        let ctx = RunContext {
+            spec,
+            label: &topology.label,
+            nodes,
+            link_count: graph.link_count(),
+            links: &links,
+            placement: &placement,
+            workload: &workload,
+            seed,
+        };
+        results.extend(run_parallel(&ctx, &cases, jobs, progress));
     }
     Ok(results)
 }
