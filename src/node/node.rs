@@ -333,19 +333,21 @@ impl Node {
         if let Some(guid) = info.servent_guid {
             self.servents_mut().from_header(conn, guid);
         }
-        if let Some(overlay) = self.overlay_mut() {
-            overlay.linked(now, info.listen_addr);
-        }
+
         let neighbour = Neighbour::new(conn, &info);
         // Drivers number links in increasing order: a new highest id is new, with no
         // scan (a simulated hub of thousands of links would otherwise pay quadratically).
         if !matches!(self.neighbours.last(), Some(last) if last.conn >= conn) {
             self.neighbours.push(neighbour);
-            return;
+        } else {
+            match self.neighbours.iter_mut().find(|n| n.conn == conn) {
+                Some(existing) => *existing = neighbour,
+                None => self.neighbours.push(neighbour),
+            }
         }
-        match self.neighbours.iter_mut().find(|n| n.conn == conn) {
-            Some(existing) => *existing = neighbour,
-            None => self.neighbours.push(neighbour),
+        let degree = self.neighbours.len();
+        if let Some(overlay) = self.overlay_mut() {
+            overlay.linked(now, info.listen_addr, degree);
         }
     }
 
@@ -354,8 +356,8 @@ impl Node {
     pub fn on_disconnected(&mut self, now: Time, conn: ConnId) {
         self.forget_link(conn);
         let degree = self.neighbours.len();
-        if let Some(overlay) = self.overlay_mut() {
-            overlay.unlinked(now, degree);
+        if let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) {
+            overlay.unlinked(now, degree, &mut self.rng);
         }
     }
 

@@ -414,6 +414,26 @@ impl TopologyConfig {
                 place: "overlay".to_string(),
                 message,
             })?;
+        if self.overlay.mode == OverlayMode::Dynamic
+            && self.overlay.bootstrap.is_empty()
+            && self.peers.len() > 1
+        {
+            let mut linked = vec![false; self.peers.len()];
+            for (a, b) in self.links() {
+                linked[a] = true;
+                linked[b] = true;
+            }
+            if let Some(lonely) = linked.iter().position(|l| !l) {
+                return Err(ConfigError::InvalidValue {
+                    place: "overlay".to_string(),
+                    message: format!(
+                        "peer \"{}\" has no neighbour and the overlay no bootstrap host: \
+                         it could never join (list one in overlay.bootstrap)",
+                        self.peers[lonely].id
+                    ),
+                });
+            }
+        }
         for (i, host) in self.overlay.bootstrap.iter().enumerate() {
             if !index.contains(host) && host.parse::<SocketAddrV4>().is_err() {
                 return Err(ConfigError::InvalidValue {
