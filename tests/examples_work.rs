@@ -99,6 +99,10 @@ const NOT_RUN: &[(&str, &str)] = &[
         "a measurement against peers started by hand, 15 s a case",
     ),
     (
+        "scripts/heal-live.py",
+        "launches 1,000 peers and watches them heal for a minute (about 2 minutes)",
+    ),
+    (
         "curl",
         "calls the control API of a launch; tests/live_control.rs makes the same calls",
     ),
