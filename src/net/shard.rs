@@ -188,6 +188,23 @@ async fn drive(
             if !stop.is_raised() {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
                 summary.overlay_up_ms = Some(ms);
+                if config.overlay.policy().is_dynamic() {
+                    // The peers chose their links: count those up now (each from both ends).
+                    let running = children.running();
+                    let parts = children
+                        .ask(&running, &ToChild::Peers, false, |m| match m {
+                            ToParent::Peers(peers) => Ok(peers),
+                            other => Err(other),
+                        })
+                        .await;
+                    let ends: usize = parts
+                        .into_iter()
+                        .filter_map(|(_, part)| part.ok())
+                        .flatten()
+                        .map(|p| p.degree)
+                        .sum();
+                    summary.links = ends / 2;
+                }
                 options.say(format_args!(
                     "overlay up: {} peers, {} links, {} processes in {ms:.0} ms",
                     summary.peers, summary.links, summary.processes
