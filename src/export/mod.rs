@@ -9,3 +9,6 @@
 //! the unmodified `gnutella peer` binary, whose own outputs it reads ([`counters`]).
 
 pub mod counters;
+pub mod shadow;
+pub mod shadow_hosts;
+pub mod shadow_report;
