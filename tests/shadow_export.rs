@@ -9,7 +9,7 @@
 //! ```
 //!
 //! and review the diff. The report is read from the recorded Shadow run in
-//! `tests/data/shadow-sample/` (a searcher host, as recorded) and from a fixture in the same
+//! `data/shadow-sample/` (a searcher host, as recorded) and from a fixture in the same
 //! layout with the peers' `counters` lines (`tests/data/shadow-export/shadow.data/`).
 
 use std::path::{Path, PathBuf};
@@ -170,7 +170,7 @@ fn report(dir: &Path) -> Value {
 
 #[test]
 fn the_recorded_sample_reads_as_the_searchers_view() {
-    let r = report(&data("shadow-sample"));
+    let r = report(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/shadow-sample"));
     assert_eq!(r["network"]["peers"], 20);
     assert_eq!(r["network"]["processes"], 21);
     let queries = r["queries"].as_array().unwrap();

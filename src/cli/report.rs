@@ -17,11 +17,13 @@ pub enum Command {
 /// Arguments of `gnutella report shadow`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  gnutella report shadow tests/data/shadow-sample
-      the recorded sample: a searcher host's view of one search (hits, first hit)
-  gnutella report shadow /tmp/quickstart-shadow/shadow.data --out report.json
-      a run of `gnutella export shadow`: every query's record, summed over the peers'
-      counters lines, written as `launch --report` writes it
+  gnutella report shadow data/shadow-sample
+      a recorded run (20 peers and a searcher host): the searcher's view of its search
+  gnutella report shadow data/shadow-sample --json --out report.json
+      the report as JSON, also written to report.json
+
+On the data directory of a run of `gnutella export shadow` (DIR/shadow.data) every
+query's record is the sum of the peers' counters lines, as `launch --report` writes it.
 
 The report is {\"network\": {name, peers, links, processes, ...}, \"queries\": [...],
 \"shadow\": {peers_with_counters, notes}}: the records are those of `launch --report` and
