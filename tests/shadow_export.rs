@@ -321,3 +321,30 @@ fn a_peer_that_wrote_nothing_is_a_note_with_its_stderr() {
     assert_eq!(r["queries"][0]["peers_reached"], 1);
     assert_eq!(r["queries"][0]["hits"], 1);
 }
+
+#[test]
+fn the_recorded_sample_agrees_with_sim_of_the_same_network() {
+    // The sample's network (20 peers, 20 ms links, the two matching files where the run
+    // found them) with its searcher as a leaf of p0, as it ran.
+    let sim: Value = serde_json::from_str(&ok(&gnutella(&[
+        "sim",
+        "--topology",
+        data("shadow-export/sample-with-searcher.json")
+            .to_str()
+            .unwrap(),
+        "--json",
+        "--quiet",
+    ])))
+    .unwrap();
+    let sim = &sim["queries"][0];
+    let shadow = report(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/shadow-sample"));
+    let shadow = &shadow["queries"][0];
+    for field in ["hits", "responders", "first_hit_hops", "ttl", "success"] {
+        assert_eq!(shadow[field], sim[field], "{field}");
+    }
+    let (a, b) = (
+        shadow["first_hit_ms"].as_f64().unwrap(),
+        sim["first_hit_ms"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() / b < 0.01, "shadow {a} ms, sim {b} ms");
+}
