@@ -11,11 +11,13 @@
 //! | [`net`] | the tokio driver: real peers over TCP, HTTP transfers |
 //! | [`sim`] | the discrete-event driver: many nodes over virtual links |
 //! | [`experiment`] | workloads, per-query records, reports and plots |
+//! | [`export`] | configs for other engines (Shadow) and their outputs read back as reports |
 //! | [`progress`] | (a leaf) long work deep in the layers, reported to the CLI's bars |
 //! | [`validate`] | (a leaf under all of them) one policy for user input: TTL ranges, search
 //! words, writable output paths |
 
 pub mod experiment;
+pub mod export;
 pub mod net;
 pub mod node;
 pub mod progress;

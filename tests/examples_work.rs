@@ -106,6 +106,11 @@ const NOT_RUN: &[(&str, &str)] = &[
         "curl",
         "calls the control API of a launch; tests/live_control.rs makes the same calls",
     ),
+    (
+        "shadow ",
+        "Shadow is installed by the user, not by this project; tests/shadow_export.rs reads \
+         a recorded run",
+    ),
 ];
 
 /// Output shown in a document: `(document, command, first line of its ```text block)`.

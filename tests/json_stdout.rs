@@ -85,11 +85,14 @@ fn subcommands_offering_documents() -> BTreeSet<String> {
             }
         }
         for flag in ["--json", "--csv"] {
-            if help
-                .lines()
-                .any(|l| l.trim_start().starts_with(flag) || l.contains(&format!(" {flag} ")))
-                && !path.is_empty()
-            {
+            // The flag itself, not a longer one (`peer --json-counters`).
+            let offered = |l: &str| {
+                l.trim_start()
+                    .strip_prefix(flag)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', ',']))
+                    || l.contains(&format!(" {flag} "))
+            };
+            if help.lines().any(offered) && !path.is_empty() {
                 found.insert(format!("{} {flag}", path.join(" ")));
             }
         }
@@ -101,6 +104,7 @@ fn subcommands_offering_documents() -> BTreeSet<String> {
 fn every_machine_readable_flag_is_checked_here() {
     let expected: BTreeSet<String> = [
         "launch --json",
+        "report shadow --json",
         "search --json",
         "sim --csv",
         "sim --json",
@@ -237,4 +241,24 @@ async fn search_json_prints_only_the_searchers_view() {
         assert!(dir.path().join("json-search-target.dat").is_file());
     })
     .await;
+}
+
+#[test]
+fn report_shadow_json_prints_only_the_report_even_when_it_writes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.json");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/shadow-sample");
+    let args = [
+        "report",
+        "shadow",
+        sample.to_str().unwrap(),
+        "--json",
+        "--out",
+        file.to_str().unwrap(),
+    ];
+    let (json, _) = run_json(&args);
+    assert_eq!(json["network"]["peers"], 20);
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(written, json);
 }

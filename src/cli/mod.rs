@@ -5,10 +5,12 @@
 
 pub mod demo;
 pub mod experiment;
+pub mod export;
 pub mod launch;
 pub mod memory_check;
 pub mod peer;
 pub mod progress;
+pub mod report;
 pub mod search;
 pub mod sim;
 pub mod topology;
@@ -54,6 +56,12 @@ pub enum Command {
     /// Generate topologies and print their statistics.
     #[command(subcommand)]
     Topology(topology::Command),
+    /// Write a topology config as another engine's input (Shadow).
+    #[command(subcommand)]
+    Export(export::Command),
+    /// Read another engine's outputs into the report `launch` writes (Shadow).
+    #[command(subcommand)]
+    Report(report::Command),
 }
 
 /// Runs the parsed command line.
@@ -68,6 +76,8 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Sim(args) => sim::run(args),
         Command::Experiment(args) => experiment::run(args),
         Command::Topology(cmd) => topology::run(cmd),
+        Command::Export(cmd) => export::run(cmd),
+        Command::Report(cmd) => report::run(cmd),
     }
 }
 

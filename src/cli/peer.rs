@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gnutella::export::counters::PeerCounters;
 use gnutella::net::clock;
 use gnutella::net::host_file;
 use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
@@ -15,8 +16,8 @@ use gnutella::net::solo::{resolve_v4, SoloFactory};
 use gnutella::net::NetConfig;
 use gnutella::node::record::Recorder;
 use gnutella::node::{
-    CacheMode, OverlayConfig, OverlayMode, PeerIdentity, RoutingConfig, StrategyParams,
-    StrategySpec,
+    CacheMode, OverlayConfig, OverlayMode, PeerIdentity, RoutingConfig, SearchRequest,
+    StrategyParams, StrategySpec,
 };
 
 /// How often a dynamic peer saves its host cache (and once more when it stops).
@@ -37,6 +38,9 @@ Examples:
       a peer of a dynamic overlay: it knows one host, learns others from Pongs and X-Try
       headers, keeps 2 to 4 links and replaces a neighbour that leaves; its host cache
       is saved to ./films.hosts, so the same command without --bootstrap rejoins
+  gnutella peer --listen 127.0.0.1:6349 --connect 127.0.0.1:6346 --seed 1 --index 3 --search-at 2000:7:jazz --json-counters
+      peer 3 of a network whose seed is 1 (the identity `launch` gives it), searching
+      for jazz 2 s after it starts; when stopped it prints its `counters {...}` line
 
 Dynamic overlay: --bootstrap, --min-degree, --max-degree, --hosts-file or
 --overlay dynamic make the peer dynamic, and so does an existing <share>.hosts file
@@ -117,6 +121,48 @@ pub struct Args {
     /// shared folder; none without --share].
     #[arg(long, value_name = "PATH")]
     pub hosts_file: Option<PathBuf>,
+    /// With --seed: be peer N of a network whose seed is --seed, with the servent GUID and
+    /// random streams `launch` and `sim` give peer N of a config with that seed.
+    #[arg(long, value_name = "N", requires = "seed")]
+    pub index: Option<u32>,
+    /// Start a search of our own MS milliseconds after the peer started, with this TTL
+    /// (repeatable), e.g. 9000:7:deep space. Its hits are in the --json-counters line.
+    #[arg(long, value_name = "MS:TTL:WORDS", value_parser = parse_search_at)]
+    pub search_at: Vec<SearchAt>,
+    /// When the peer stops (Ctrl-C, SIGTERM), print one line `counters {JSON}`: its
+    /// share of every query it took part in (record shape of reports, relayed queries
+    /// with origin null) and its totals, for reports gathered from peers' outputs
+    /// (`gnutella report shadow`).
+    #[arg(long)]
+    pub json_counters: bool,
+}
+
+/// A search `--search-at` starts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchAt {
+    pub after: Duration,
+    pub ttl: u8,
+    pub words: String,
+}
+
+fn parse_search_at(text: &str) -> Result<SearchAt, String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(ms), Some(ttl), Some(words)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!(
+            "\"{text}\" is not MS:TTL:WORDS (e.g. 9000:7:deep space)"
+        ));
+    };
+    let ms: u64 = ms
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{ms}\" is not a number of milliseconds"))?;
+    let ttl = gnutella::validate::parse_ttl(ttl).map_err(|e| e.to_string())?;
+    gnutella::validate::check_search_words(words).map_err(|e| e.to_string())?;
+    Ok(SearchAt {
+        after: Duration::from_millis(ms),
+        ttl,
+        words: words.to_string(),
+    })
 }
 
 /// `--overlay`.
@@ -220,6 +266,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let started = tokio::time::Instant::now();
     let share = match &args.share {
         Some(dir) => Share::scan_dir_async(dir.clone()).await?,
         None => Share::new(),
@@ -235,7 +282,10 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let routing = routing_of(&args)?;
     let dynamic = dynamic_of(&args)?;
     let seed = args.seed.unwrap_or_else(gnutella::net::solo::clock_seed);
-    let identity = PeerIdentity::of_seed(seed);
+    let identity = match args.index {
+        Some(index) => PeerIdentity::derive(seed, index),
+        None => PeerIdentity::of_seed(seed),
+    };
     let mut plans = vec![PeerPlan {
         id: "peer".into(),
         listen: args.listen,
@@ -273,6 +323,10 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_links: args.max_links,
         ..NetConfig::default()
     };
+    let mut recorder = Recorder::new();
+    if args.json_counters {
+        recorder.keep_relayed();
+    }
     let mut network = Network::start(
         plans,
         listeners,
@@ -280,16 +334,34 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         remote,
         &mut factory,
         net,
-        Recorder::new(),
+        recorder,
     );
+    let mut searches = args.search_at.clone();
+    searches.sort_by_key(|s| s.after);
+    let mut next_search = 0;
     let mut last = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut save = tokio::time::interval(SAVE_EVERY);
     save.tick().await;
     tokio::pin!(stop);
     loop {
+        // Far enough never to come when no search is left.
+        let search_due = searches
+            .get(next_search)
+            .map_or(started + Duration::from_secs(1 << 40), |s| {
+                started + s.after
+            });
         tokio::select! {
             _ = &mut stop => break,
+            _ = tokio::time::sleep_until(search_due), if next_search < searches.len() => {
+                if let Some(s) = searches.get(next_search) {
+                    match network.search(0, SearchRequest::from_words(&s.words, s.ttl)).await {
+                        Ok(guid) => println!("search {}: {:?}, TTL {}", guid.to_hex(), s.words, s.ttl),
+                        Err(e) => eprintln!("warning: search {:?} not started: {e}", s.words),
+                    }
+                }
+                next_search += 1;
+            }
             _ = save.tick(), if hosts_file.is_some() => {
                 if let Some(path) = &hosts_file {
                     save_hosts(&network, path).await;
@@ -305,6 +377,13 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
+    }
+    if args.json_counters {
+        let totals = serde_json::to_value(network.totals())
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        println!("{}", PeerCounters::new(network.records().await, totals));
     }
     println!("shutting down");
     if let Some(path) = &hosts_file {

@@ -96,9 +96,10 @@ pub struct Args {
     /// Draw a range latency afresh for every message instead of once per link.
     #[arg(long)]
     pub latency_per_message: bool,
-    /// Probability that a message is lost on a link.
-    #[arg(long, default_value_t = 0.0)]
-    pub loss: f64,
+    /// Probability that a message is lost on a link, on every link [default: a topology
+    /// config's `loss` per link (its link model), else 0].
+    #[arg(long)]
+    pub loss: Option<f64>,
     /// Per-message processing delay at each peer, in microseconds.
     #[arg(long, default_value_t = 0)]
     pub processing_us: u64,
@@ -221,8 +222,8 @@ struct Scenario {
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    if !(0.0..=1.0).contains(&args.loss) {
-        return Err(format!("--loss {} is not a probability in [0, 1]", args.loss).into());
+    if let Some(loss) = args.loss.filter(|l| !(0.0..=1.0).contains(l)) {
+        return Err(format!("--loss {loss} is not a probability in [0, 1]").into());
     }
     if let Some(path) = &args.timeseries {
         check_output_path(path, "--timeseries")?;
@@ -528,7 +529,7 @@ fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
         };
         config.latency = Latency::Topology { default };
     }
-    config.loss = args.loss;
+    config.loss = args.loss.unwrap_or(0.0);
     config.processing_us = args.processing_us;
     config.churn = args.churn;
     config.removal = args.remove.map(|r| Removal {
@@ -605,7 +606,7 @@ fn strategy_label(scenario: &Scenario) -> String {
 }
 
 fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
-    let (graph, topology_config, names) = match (&args.topology, &args.gen) {
+    let (mut graph, topology_config, names) = match (&args.topology, &args.gen) {
         (Some(path), _) => {
             let topology = load::load(path)?;
             (topology.graph, topology.config, Some(topology.names))
@@ -620,7 +621,13 @@ fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
     if graph.node_count() == 0 {
         return Err("the topology has no peers".into());
     }
-    let config_latency_ms = topology_config.as_ref().and_then(|c| c.defaults.latency_ms);
+    // --loss sets every link's loss, the config's link model included.
+    if args.loss.is_some() {
+        graph.clear_losses();
+    }
+    let config_latency_ms = topology_config
+        .as_ref()
+        .and_then(|c| c.defaults.latency_ms.map(|l| l.max_ms()));
     let hop_ms = match base_latency(args, config_latency_ms) {
         LatencyArg::Constant(ms) => ms,
         LatencyArg::Range(_, b) => b,

@@ -10,7 +10,7 @@ use gnutella::topology::stats::{Stats, StatsOptions};
 
 use super::memory_check::check_memory;
 use super::progress;
-use gnutella::topology::{self, ConfigOptions, Defaults, GenSpec, Graph};
+use gnutella::topology::{self, ConfigOptions, Defaults, GenSpec, Graph, LatencySpec};
 
 const GEN_EXAMPLES: &str = "\
 Kinds and keys (KIND:key=value,...):
@@ -99,9 +99,12 @@ pub struct GenArgs {
     /// The config's name (default: the spec).
     #[arg(long)]
     pub name: Option<String>,
-    /// Default one-way link latency in milliseconds for the simulator.
+    /// Default one-way link latency in milliseconds (`defaults.latency_ms`).
     #[arg(long)]
     pub latency_ms: Option<f64>,
+    /// Default fraction of messages lost on a link, 0 to 1 (`defaults.loss`).
+    #[arg(long)]
+    pub loss: Option<f64>,
     /// Default query TTL written to the config, 1 to 255.
     #[arg(long, value_parser = gnutella::validate::parse_ttl)]
     pub ttl: Option<u8>,
@@ -183,7 +186,8 @@ fn run_gen(args: GenArgs) -> Result<(), Box<dyn std::error::Error>> {
     let graph = generate(&spec, args.seed, args.force)?;
     let mut defaults = Defaults {
         seed: args.seed,
-        latency_ms: args.latency_ms,
+        latency_ms: args.latency_ms.map(LatencySpec::Fixed),
+        loss: args.loss,
         ..Defaults::default()
     };
     if let Some(ttl) = args.ttl {

@@ -760,7 +760,8 @@ impl Simulation {
         } else {
             (0, 0)
         };
-        if self.config.loss > 0.0 && self.link_rng.gen_bool(self.config.loss.min(1.0)) {
+        let loss = self.links.slot_loss(slot).unwrap_or(self.config.loss);
+        if loss > 0.0 && self.link_rng.gen_bool(loss.min(1.0)) {
             self.stats.lost += 1;
             self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkLoss);
             return;

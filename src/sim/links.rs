@@ -18,6 +18,8 @@ pub struct Links {
     reverse: Vec<u32>,
     /// Per-slot latency in microseconds, when the topology gives one per link.
     latency_us: Option<Vec<u32>>,
+    /// Per-slot loss rate, when the topology gives links their own (its link model).
+    loss: Option<Vec<f32>>,
 }
 
 impl Links {
@@ -49,13 +51,14 @@ impl Links {
             targets,
             reverse: Vec::new(),
             latency_us: None,
+            loss: None,
         };
         links.reverse = mirror_positions(&links.offsets, &links.targets);
         links
     }
 
     /// The link table of a topology graph (neighbour lists already sorted and simple), with
-    /// the graph's per-link latencies if it has them.
+    /// the graph's per-link latencies and loss rates if it has them.
     pub fn from_graph(graph: &Graph) -> Links {
         let (offsets, targets) = graph.csr();
         let offsets: Vec<u32> = offsets.iter().map(|&o| o as u32).collect();
@@ -65,6 +68,7 @@ impl Links {
             targets,
             reverse: Vec::new(),
             latency_us: None,
+            loss: None,
         };
         links.reverse = mirror_positions(&links.offsets, &links.targets);
         if graph.has_latencies() {
@@ -76,7 +80,22 @@ impl Links {
             }
             links.latency_us = Some(lat);
         }
+        if graph.has_losses() {
+            let mut loss = Vec::with_capacity(links.targets.len());
+            for a in 0..links.node_count() {
+                loss.extend_from_slice(graph.losses(a).unwrap_or(&[]));
+            }
+            links.loss = Some(loss);
+        }
         links
+    }
+
+    /// The loss rate the topology gives the link at `slot`.
+    pub fn slot_loss(&self, slot: u32) -> Option<f64> {
+        self.loss
+            .as_ref()?
+            .get(slot as usize)
+            .map(|&l| f64::from(l))
     }
 
     /// The latency the topology gives the link at `slot`, in microseconds.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::link_model::{loss_problem, LatencySpec, LinkModel, LinkParams};
 use crate::node::{CacheConfig, OverlayConfig, OverlayMode, RoutingConfig, Strategy};
 
 /// Default TTL of queries when neither the query nor the config says otherwise.
@@ -30,8 +31,8 @@ pub struct TopologyConfig {
     #[serde(default)]
     pub defaults: Defaults,
     pub peers: Vec<PeerConfig>,
-    /// Optional links with settings (latency for the simulator). A link listed here
-    /// exists even if neither peer names the other in `neighbours`.
+    /// Optional links with settings (latency, loss: see [`LinkModel`]). A link listed
+    /// here exists even if neither peer names the other in `neighbours`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<LinkConfig>,
     #[serde(default, skip_serializing_if = "Workload::is_empty")]
@@ -47,7 +48,7 @@ pub struct TopologyConfig {
 }
 
 /// Settings every peer gets unless it overrides them: the workload's TTL, the network's
-/// seed, the simulator's latency, and the routing configuration, whose keys
+/// seed, the links' latency and loss, and the routing configuration, whose keys
 /// (`max_ttl`, `cache`, `strategy`, `seen_capacity`, ... see [`RoutingConfig`]) sit
 /// directly in `defaults`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -57,10 +58,13 @@ pub struct Defaults {
     /// Seed of everything random a config drives: synthetic file contents, every peer's
     /// identity (servent GUID, RNG), and a simulation of the config.
     pub seed: u64,
-    /// Link latency in milliseconds for links that do not set their own (simulator only;
-    /// `None` lets the simulator use its own default).
+    /// One-way latency of links that do not set their own: milliseconds, or a range
+    /// drawn per link from the seed (`None`: each engine's default, see [`LinkModel`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
+    pub latency_ms: Option<LatencySpec>,
+    /// Fraction of messages lost on links that do not set their own (`None`: 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
     /// How every peer routes, unless it overrides `max_ttl`, `cache` or `strategy`.
     #[serde(flatten)]
     pub routing: RoutingConfig,
@@ -72,6 +76,7 @@ impl Default for Defaults {
             ttl: DEFAULT_TTL,
             seed: DEFAULT_SEED,
             latency_ms: None,
+            loss: None,
             routing: RoutingConfig::default(),
         }
     }
@@ -96,12 +101,13 @@ impl<'de> Deserialize<'de> for Defaults {
                     match key.as_str() {
                         "ttl" => defaults.ttl = map.next_value::<crate::validate::Ttl>()?.0,
                         "seed" => defaults.seed = map.next_value()?,
-                        "latency_ms" => defaults.latency_ms = map.next_value()?,
+                        "latency_ms" => defaults.latency_ms = Some(map.next_value()?),
+                        "loss" => defaults.loss = Some(map.next_value()?),
                         _ => {
                             if !defaults.routing.read_key(&key, &mut map)? {
                                 return Err(serde::de::Error::custom(format!(
-                                    "unknown field `{key}`, expected ttl, seed, latency_ms or \
-                                     a routing key: {}",
+                                    "unknown field `{key}`, expected ttl, seed, latency_ms, loss \
+                                     or a routing key: {}",
                                     RoutingConfig::KEYS.join(", ")
                                 )));
                             }
@@ -228,9 +234,13 @@ pub struct FileSpec {
 pub struct LinkConfig {
     /// The two peer ids.
     pub between: [String; 2],
-    /// One-way latency in milliseconds (simulator only).
+    /// One-way latency in milliseconds, or a range drawn from the seed; overrides
+    /// `defaults.latency_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
+    pub latency_ms: Option<LatencySpec>,
+    /// Fraction of messages lost on this link; overrides `defaults.loss`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
 }
 
 /// Searches to run once the network is up.
@@ -406,6 +416,7 @@ impl TopologyConfig {
                 message,
             })?;
         check_latency("defaults.latency_ms", self.defaults.latency_ms)?;
+        check_loss("defaults.loss", self.defaults.loss)?;
         let index = self.index_by_id()?;
         self.overlay
             .policy()
@@ -497,6 +508,7 @@ impl TopologyConfig {
                 });
             }
             check_latency(&format!("links[{i}].latency_ms"), link.latency_ms)?;
+            check_loss(&format!("links[{i}].loss"), link.loss)?;
         }
         for (i, q) in self.workload.queries.iter().enumerate() {
             if !index.contains(&q.from) {
@@ -547,17 +559,7 @@ impl TopologyConfig {
     /// Every link once, as peer indices `(a, b)` with `a < b`, sorted: the union of both
     /// sides' `neighbours` and `links`. Unknown ids are skipped (`validate` refuses them).
     pub fn links(&self) -> Vec<(usize, usize)> {
-        self.links_with_latency()
-            .into_iter()
-            .map(|(a, b, _)| (a, b))
-            .collect()
-    }
-
-    /// Like [`links`](Self::links), with each link's latency: its `links` entry, else
-    /// `defaults.latency_ms`, else `None`.
-    pub fn links_with_latency(&self) -> Vec<(usize, usize, Option<f64>)> {
         let index = IdIndex::lenient(&self.peers);
-        let mut latency: HashMap<(usize, usize), f64> = HashMap::new();
         let mut pairs: Vec<(usize, usize)> = Vec::new();
         for (i, peer) in self.peers.iter().enumerate() {
             for n in &peer.neighbours {
@@ -572,26 +574,37 @@ impl TopologyConfig {
             let [a, b] = &link.between;
             if let (Some(i), Some(j)) = (index.get(a), index.get(b)) {
                 if i != j {
-                    let key = (i.min(j), i.max(j));
-                    pairs.push(key);
-                    if let Some(ms) = link.latency_ms {
-                        latency.insert(key, ms);
-                    }
+                    pairs.push((i.min(j), i.max(j)));
                 }
             }
         }
         pairs.sort_unstable();
         pairs.dedup();
         pairs
+    }
+
+    /// Like [`links`](Self::links), with each link's latency from the [`LinkModel`]: its
+    /// own, else `defaults.latency_ms` (ranges drawn from the seed), else `None`.
+    pub fn links_with_latency(&self) -> Vec<(usize, usize, Option<f64>)> {
+        self.links_with_params()
             .into_iter()
-            .map(|key| {
-                (
-                    key.0,
-                    key.1,
-                    latency.get(&key).copied().or(self.defaults.latency_ms),
-                )
-            })
+            .map(|(a, b, p)| (a, b, p.latency_ms))
             .collect()
+    }
+
+    /// Like [`links`](Self::links), with each link's latency and loss from the
+    /// [`LinkModel`].
+    pub fn links_with_params(&self) -> Vec<(usize, usize, LinkParams)> {
+        let model = LinkModel::of(self);
+        self.links()
+            .into_iter()
+            .map(|(a, b)| (a, b, model.link(a, b)))
+            .collect()
+    }
+
+    /// Peer ids to indices without refusing repeated ids (for configs not validated).
+    pub(crate) fn lenient_index(&self) -> IdIndex<'_> {
+        IdIndex::lenient(&self.peers)
     }
 
     /// The real folder a peer shares, resolved against the config's folder.
@@ -790,13 +803,23 @@ fn check_ttl(place: &str, ttl: u8) -> Result<(), ConfigError> {
         })
 }
 
-fn check_latency(place: &str, ms: Option<f64>) -> Result<(), ConfigError> {
-    match ms {
-        Some(ms) if !(ms.is_finite() && ms >= 0.0) => Err(ConfigError::InvalidValue {
+fn check_latency(place: &str, spec: Option<LatencySpec>) -> Result<(), ConfigError> {
+    match spec.and_then(|s| s.problem()) {
+        Some(message) => Err(ConfigError::InvalidValue {
             place: place.to_string(),
-            message: format!("latency must be a finite number >= 0, not {ms}"),
+            message,
         }),
-        _ => Ok(()),
+        None => Ok(()),
+    }
+}
+
+fn check_loss(place: &str, loss: Option<f64>) -> Result<(), ConfigError> {
+    match loss.and_then(loss_problem) {
+        Some(message) => Err(ConfigError::InvalidValue {
+            place: place.to_string(),
+            message,
+        }),
+        None => Ok(()),
     }
 }
 

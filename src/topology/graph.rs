@@ -8,8 +8,9 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::topology::config::{Defaults, LinkConfig, PeerConfig, TopologyConfig};
+use crate::topology::link_model::{LatencySpec, DEFAULT_LATENCY_MS};
 
-/// An undirected simple graph, optionally with a latency (ms) per link.
+/// An undirected simple graph, optionally with a latency (ms) and a loss rate per link.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Graph {
     /// `neighbours[offsets[v]..offsets[v + 1]]` are v's neighbours; `offsets.len() == n + 1`.
@@ -17,6 +18,9 @@ pub struct Graph {
     neighbours: Vec<u32>,
     /// Parallel to `neighbours`: the latency of each link end, both ends equal.
     latencies: Option<Vec<f32>>,
+    /// Parallel to `neighbours`: the loss rate of each link end, both ends equal (only
+    /// when some link loses messages).
+    losses: Option<Vec<f32>>,
 }
 
 impl Graph {
@@ -30,7 +34,7 @@ impl Graph {
             .collect();
         norm.sort_unstable();
         norm.dedup();
-        Graph::from_sorted_unique(n, &norm, None)
+        Graph::from_sorted_unique(n, &norm, None, None)
     }
 
     /// Like [`from_edges`](Self::from_edges) with a latency in ms per link; of repeated
@@ -46,11 +50,17 @@ impl Graph {
         norm.dedup_by_key(|e| (e.0, e.1));
         let pairs: Vec<(u32, u32)> = norm.iter().map(|e| (e.0, e.1)).collect();
         let lat: Vec<f32> = norm.iter().map(|e| edges[e.2].2).collect();
-        Graph::from_sorted_unique(n, &pairs, Some(&lat))
+        Graph::from_sorted_unique(n, &pairs, Some(&lat), None)
     }
 
-    /// `edges` sorted, deduplicated, each `(a, b)` with `a < b < n`.
-    fn from_sorted_unique(n: usize, edges: &[(u32, u32)], lat: Option<&[f32]>) -> Graph {
+    /// `edges` sorted, deduplicated, each `(a, b)` with `a < b < n`; `lat` and `loss`
+    /// parallel to `edges`.
+    fn from_sorted_unique(
+        n: usize,
+        edges: &[(u32, u32)],
+        lat: Option<&[f32]>,
+        loss: Option<&[f32]>,
+    ) -> Graph {
         let mut offsets = vec![0usize; n + 1];
         for &(a, b) in edges {
             offsets[a as usize + 1] += 1;
@@ -62,6 +72,7 @@ impl Graph {
         let mut fill = offsets.clone();
         let mut neighbours = vec![0u32; 2 * edges.len()];
         let mut latencies = lat.map(|_| vec![0f32; 2 * edges.len()]);
+        let mut losses = loss.map(|_| vec![0f32; 2 * edges.len()]);
         // Edges sorted by (a, b) fill every list in ascending order: a node's lower
         // neighbours all come from edges sorted before its own higher ones.
         for (i, &(a, b)) in edges.iter().enumerate() {
@@ -72,6 +83,10 @@ impl Graph {
                 out[ia] = lat[i];
                 out[ib] = lat[i];
             }
+            if let (Some(out), Some(loss)) = (losses.as_mut(), loss) {
+                out[ia] = loss[i];
+                out[ib] = loss[i];
+            }
             fill[a as usize] += 1;
             fill[b as usize] += 1;
         }
@@ -79,6 +94,7 @@ impl Graph {
             offsets,
             neighbours,
             latencies,
+            losses,
         }
     }
 
@@ -118,6 +134,25 @@ impl Graph {
         self.latencies.is_some()
     }
 
+    /// The loss rates of `v`'s links, parallel to [`neighbours`](Self::neighbours), when
+    /// some link of the graph loses messages.
+    pub fn losses(&self, v: u32) -> Option<&[f32]> {
+        let v = v as usize;
+        self.losses
+            .as_ref()
+            .map(|l| &l[self.offsets[v]..self.offsets[v + 1]])
+    }
+
+    /// Whether the graph carries per-link loss rates.
+    pub fn has_losses(&self) -> bool {
+        self.losses.is_some()
+    }
+
+    /// Forgets the per-link loss rates (a run that sets one loss rate for every link).
+    pub fn clear_losses(&mut self) {
+        self.losses = None;
+    }
+
     /// Whether `a` and `b` are linked (binary search).
     pub fn has_link(&self, a: u32, b: u32) -> bool {
         (a as usize) < self.node_count() && self.neighbours(a).binary_search(&b).is_ok()
@@ -138,30 +173,31 @@ impl Graph {
         (&self.offsets, &self.neighbours)
     }
 
-    /// The graph of a topology config: peer `i` is node `i`.
+    /// The graph of a topology config: peer `i` is node `i`, with each link's latency
+    /// and loss from the config's [`LinkModel`](crate::topology::LinkModel). When the
+    /// config gives any latency, every link gets one (links it leaves out get
+    /// [`DEFAULT_LATENCY_MS`]); otherwise the graph has none and the simulator applies its
+    /// own. Loss rates are kept only when some link loses messages.
     pub fn from_config(config: &TopologyConfig) -> Graph {
-        let links = config.links_with_latency();
+        let links = config.links_with_params();
         let n = config.peers.len();
-        if links.iter().any(|l| l.2.is_some()) {
-            // Links without a latency of their own get 0 only when others have one;
-            // the simulator's default applies to graphs without latencies at all.
-            let edges: Vec<(u32, u32, f32)> = links
+        let pairs: Vec<(u32, u32)> = links.iter().map(|l| (l.0 as u32, l.1 as u32)).collect();
+        let lat: Option<Vec<f32>> = links.iter().any(|l| l.2.latency_ms.is_some()).then(|| {
+            links
                 .iter()
-                .map(|&(a, b, l)| (a as u32, b as u32, l.unwrap_or(0.0) as f32))
-                .collect();
-            Graph::from_edges_with_latency(n, &edges)
-        } else {
-            let edges: Vec<(u32, u32)> = links
-                .iter()
-                .map(|&(a, b, _)| (a as u32, b as u32))
-                .collect();
-            Graph::from_edges(n, &edges)
-        }
+                .map(|l| l.2.latency_ms.unwrap_or(DEFAULT_LATENCY_MS) as f32)
+                .collect()
+        });
+        let loss: Option<Vec<f32>> = links
+            .iter()
+            .any(|l| l.2.loss > 0.0)
+            .then(|| links.iter().map(|l| l.2.loss as f32).collect());
+        Graph::from_sorted_unique(n, &pairs, lat.as_deref(), loss.as_deref())
     }
 
     /// A topology config for this graph: peers `p0..p{n-1}` on `options.host` with
     /// consecutive ports from `options.base_port` (or all port 0), each listing all its
-    /// neighbours. Per-link latencies become `links` entries.
+    /// neighbours. Per-link latencies and loss rates become `links` entries.
     pub fn to_config(&self, options: &ConfigOptions) -> Result<TopologyConfig, AddressError> {
         let n = self.node_count();
         let base_port = options.base_port.filter(|&p| p != 0);
@@ -185,15 +221,18 @@ impl Graph {
                 strategy: None,
             })
             .collect();
-        let links = match &self.latencies {
-            None => Vec::new(),
-            Some(_) => self
-                .links()
+        let links = if self.latencies.is_none() && self.losses.is_none() {
+            Vec::new()
+        } else {
+            self.links()
                 .map(|(a, b)| LinkConfig {
                     between: [format!("p{a}"), format!("p{b}")],
-                    latency_ms: self.latency_of(a, b).map(f64::from),
+                    latency_ms: self
+                        .latency_of(a, b)
+                        .map(|ms| LatencySpec::Fixed(f64::from(ms))),
+                    loss: self.loss_of(a, b).map(f64::from),
                 })
-                .collect(),
+                .collect()
         };
         Ok(TopologyConfig {
             name: options.name.clone(),
@@ -210,6 +249,12 @@ impl Graph {
     pub fn latency_of(&self, a: u32, b: u32) -> Option<f32> {
         let i = self.neighbours(a).binary_search(&b).ok()?;
         self.latencies(a).and_then(|l| l.get(i).copied())
+    }
+
+    /// The loss rate of link `a`-`b`, if the graph has loss rates and the link exists.
+    pub fn loss_of(&self, a: u32, b: u32) -> Option<f32> {
+        let i = self.neighbours(a).binary_search(&b).ok()?;
+        self.losses(a).and_then(|l| l.get(i).copied())
     }
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::config::{BootstrapHost, TopologyConfig};
 use super::graph::Graph;
+use super::link_model::LinkModel;
 use super::synthetic;
 use crate::node::{OverlayConfig, PeerIdentity, RoutingConfig, SearchRequest, Time};
 use crate::protocol::Sha1;
@@ -40,8 +41,8 @@ pub struct Scenario {
     pub peers: Vec<PeerSetup>,
     /// The workload, in config order.
     pub queries: Vec<PlannedQuery>,
-    /// The config's default link latency (simulator only).
-    pub latency_ms: Option<f64>,
+    /// Each link's latency and loss.
+    pub link_model: LinkModel,
     /// The degree policy every peer runs (static: the graph's links only).
     pub overlay: OverlayConfig,
     /// Hosts every peer of a dynamic overlay knows from the start.
@@ -87,7 +88,7 @@ impl Scenario {
             graph: Graph::from_config(config),
             peers,
             queries,
-            latency_ms: config.defaults.latency_ms,
+            link_model: LinkModel::of(config),
             overlay: config.overlay.policy(),
             bootstrap: config.bootstrap_hosts(),
         }

@@ -1,0 +1,182 @@
+//! `gnutella peer --search-at ... --json-counters`: peers run as separate processes (as
+//! under Shadow) start their own searches and, when stopped, print their share of every
+//! query's counts; merged, the shares are the network's record of the search.
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use gnutella::export::counters::PeerCounters;
+use gnutella::node::record::merge_records;
+
+/// Generous bound on anything a peer is waited for.
+const WITHIN: Duration = Duration::from_secs(20);
+
+/// A `gnutella peer` process and its stdout, line by line.
+struct PeerProcess {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: Vec<String>,
+}
+
+impl PeerProcess {
+    fn start(args: &[&str]) -> PeerProcess {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gnutella"))
+            .arg("peer")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        PeerProcess {
+            child,
+            lines: tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout)),
+            seen: Vec::new(),
+        }
+    }
+
+    async fn wait_for<T>(&mut self, what: &str, pick: impl Fn(&str) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + WITHIN;
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
+                .await
+                .unwrap_or_else(|_| panic!("no {what} in time; said {:?}", self.seen))
+                .expect("stdout reads")
+                .unwrap_or_else(|| panic!("ended before {what}; said {:?}", self.seen));
+            self.seen.push(line.clone());
+            if let Some(v) = pick(&line) {
+                return v;
+            }
+        }
+    }
+
+    async fn listening(&mut self) -> SocketAddrV4 {
+        self.wait_for("listening line", |l| {
+            l.strip_prefix("listening on ")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .await
+    }
+
+    /// SIGTERM; the peer must exit cleanly. Returns its `counters` line.
+    async fn stop(mut self) -> PeerCounters {
+        let pid = self.child.id().expect("still running") as i32;
+        // SAFETY: kill(2) on our own child's pid with a valid signal number.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        while let Ok(Some(line)) = tokio::time::timeout(WITHIN, self.lines.next_line())
+            .await
+            .expect("stdout ends")
+        {
+            self.seen.push(line);
+        }
+        let status = tokio::time::timeout(WITHIN, self.child.wait())
+            .await
+            .expect("stops in time")
+            .expect("status");
+        assert!(status.success(), "{status}; said {:?}", self.seen);
+        let lines: Vec<&String> = self
+            .seen
+            .iter()
+            .filter(|l| l.starts_with("counters "))
+            .collect();
+        assert_eq!(lines.len(), 1, "one counters line; said {:?}", self.seen);
+        lines[0].parse().expect("a counters line")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peer_processes_count_their_shares_of_a_search_and_the_shares_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("far-away-song.ogg"), b"la la la").unwrap();
+    let share = dir.path().to_str().unwrap().to_string();
+    let mut holder = PeerProcess::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--share",
+        &share,
+        "--seed",
+        "1",
+        "--json-counters",
+    ]);
+    let at = holder.listening().await.to_string();
+    // The searcher is peer 1 of a network of seed 1; it searches 3 s after it starts.
+    let mut searcher = PeerProcess::start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--connect",
+        &at,
+        "--seed",
+        "1",
+        "--index",
+        "1",
+        "--search-at",
+        "3000:4:far away song",
+        "--json-counters",
+    ]);
+    let guid = searcher
+        .wait_for("search line", |l| {
+            Some(l.strip_prefix("search ")?.split(':').next()?.to_string())
+        })
+        .await;
+    // The hit comes back over loopback within milliseconds; leave it ample time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let theirs = searcher.stop().await;
+    let mine = holder.stop().await;
+
+    let own = theirs
+        .queries
+        .iter()
+        .find(|q| q.guid == guid)
+        .expect("the searcher's own record");
+    assert_eq!(own.origin.as_deref(), Some("0"));
+    assert_eq!((own.messages, own.hits, own.ttl), (1, 1, 4));
+    assert_eq!(own.first_hit_hops, Some(1));
+    let relayed = mine
+        .queries
+        .iter()
+        .find(|q| q.guid == guid)
+        .expect("the holder's share");
+    assert_eq!(relayed.origin, None);
+    assert_eq!(
+        (
+            relayed.peers_reached,
+            relayed.answered,
+            relayed.hit_messages
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(mine.sent, 1, "the holder sent one QueryHit");
+
+    let merged = merge_records(theirs.queries.into_iter().chain(mine.queries).collect());
+    let record = merged.iter().find(|q| q.guid == guid).expect("merged");
+    assert_eq!(record.messages, 1);
+    assert_eq!(record.peers_reached, 1);
+    assert_eq!(record.hits, 1);
+    assert_eq!(record.hit_messages, 1);
+    assert_eq!(record.unaccounted(), 0);
+}
+
+#[test]
+fn a_bad_search_at_is_refused_with_its_format() {
+    for (bad, says) in [
+        ("3000:7", "MS:TTL:WORDS"),
+        ("soon:7:jazz", "milliseconds"),
+        ("10:0:jazz", "TTL"),
+        ("10:7:  ", "word"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gnutella"))
+            .args(["peer", "--listen", "127.0.0.1:0", "--search-at", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{bad}: {err}");
+    }
+}
