@@ -99,6 +99,9 @@ fn y_label(figure: Figure) -> &'static str {
         Figure::LargestComponentFraction => "largest component / all peers",
         Figure::MeanDegreeStart => "mean degree at the start",
         Figure::MeanDegreeEnd => "mean degree at the end",
+        Figure::Dials => "dials",
+        Figure::DialsFailed => "failed dials",
+        Figure::LinksMade => "links made by dials",
     }
 }
 
