@@ -73,7 +73,7 @@ use crate::node::{
 use crate::protocol::{Guid, Message};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
-use super::dynamic::{DynamicLinks, NO_SLOT};
+use super::dynamic::DynamicLinks;
 use super::links::Links;
 use super::packed::PackedMessage;
 use super::queue::EventQueue;
@@ -360,6 +360,22 @@ impl Simulation {
         }
     }
 
+    /// `close_link` in a dynamic overlay: the link leaves the table, both ends hear of it.
+    #[cold]
+    #[inline(never)]
+    fn close_dynamic_link(&mut self, now: Time, u: u32, conn: ConnId) {
+        let Some(link) = self
+            .dynamic
+            .as_deref_mut()
+            .and_then(|d| d.links.unlink(u, conn))
+        else {
+            return;
+        };
+        self.shape_dirty = true;
+        self.with_node(now, link.peer, |peer| peer.on_disconnected(now, link.back));
+        self.with_node(now, u, |n| n.on_disconnected(now, conn));
+    }
+
     /// Peer `u`'s node, if it is online and something created it.
     pub fn node(&self, u: u32) -> Option<&Node> {
         self.nodes.get(u as usize)?.as_ref()
@@ -547,29 +563,11 @@ impl Simulation {
         self.shape_dirty = true;
         self.online[i] = false;
         self.session[i] = self.session[i].wrapping_add(1);
-        let gone = self.nodes[i].take();
-        self.timer_due[i] = u64::MAX;
-        if let Some(dynamic) = self.dynamic.as_deref_mut() {
-            if !self.removed[i] {
-                let hosts = gone.as_ref().and_then(|n| n.overlay()).map(|o| {
-                    o.hosts()
-                        .iter()
-                        .map(|e| SavedHost {
-                            addr: e.addr,
-                            failures: e.failures,
-                            last_seen: e.last_seen,
-                        })
-                        .collect()
-                });
-                dynamic.saved[i] = Some(hosts.unwrap_or_default());
-            }
-            drop(gone);
-            for link in dynamic.links.unlink_all(node) {
-                self.with_node(now, link.peer, |n| n.on_disconnected(now, link.back));
-            }
-            return;
+        if self.dynamic.is_some() {
+            return self.leave_dynamic(now, node);
         }
-        drop(gone);
+        self.nodes[i] = None;
+        self.timer_due[i] = u64::MAX;
         for conn in 0..self.links.degree(node) {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                 continue;
@@ -688,6 +686,36 @@ impl Simulation {
             .push(now.plus_micros(wait), Work::Toggle { node });
     }
 
+    /// `leave` in a dynamic overlay: the node's host cache is kept (the file a live peer
+    /// saves) unless the peer is removed for good; its links leave the table.
+    #[cold]
+    #[inline(never)]
+    fn leave_dynamic(&mut self, now: Time, node: u32) {
+        let i = node as usize;
+        let hosts: Option<Vec<SavedHost>> =
+            self.nodes[i].as_ref().and_then(|n| n.overlay()).map(|o| {
+                o.hosts()
+                    .iter()
+                    .map(|e| SavedHost {
+                        addr: e.addr,
+                        failures: e.failures,
+                        last_seen: e.last_seen,
+                    })
+                    .collect()
+            });
+        self.nodes[i] = None;
+        self.timer_due[i] = u64::MAX;
+        let Some(dynamic) = self.dynamic.as_deref_mut() else {
+            return;
+        };
+        if !self.removed[i] {
+            dynamic.saved[i] = Some(hosts.unwrap_or_default());
+        }
+        for link in dynamic.links.unlink_all(node) {
+            self.with_node(now, link.peer, |n| n.on_disconnected(now, link.back));
+        }
+    }
+
     /// Static overlay: a peer back online is linked again with its neighbours online now
     /// (its own node is created when something first reaches it).
     fn relink(&mut self, now: Time, node: u32) {
@@ -774,6 +802,8 @@ impl Simulation {
     }
 
     /// Node `u` asked to dial `addr`: the outcome is due after a connect and handshake.
+    #[cold]
+    #[inline(never)]
     fn dial(&mut self, now: Time, u: u32, addr: SocketAddrV4) {
         self.stats.dials += 1;
         let target = peer_of_addr(addr, self.links.node_count()).unwrap_or(u);
@@ -792,6 +822,7 @@ impl Simulation {
     }
 
     /// The outcome of `from`'s dial of `addr` (see the module documentation).
+    #[inline(never)]
     fn connect(&mut self, now: Time, from: u32, session: u32, addr: SocketAddrV4) {
         let i = from as usize;
         if self.session.get(i) != Some(&session) || !self.online[i] {
@@ -891,13 +922,22 @@ impl Simulation {
         }
     }
 
+    /// A dynamic run's link `conn` of `u`: (far end, its id there, static slot or
+    /// `NO_SLOT`). Out of line, so static runs' sends stay as small as they were.
+    #[cold]
+    #[inline(never)]
+    fn dynamic_link(&self, u: u32, conn: ConnId) -> Option<(u32, ConnId, u32)> {
+        let link = self.dynamic.as_deref()?.links.get(u, conn)?;
+        Some((link.peer, link.back, link.slot))
+    }
+
     /// Whether `to`'s link `conn` is still the one a message sent in the two ends'
     /// sessions `from_session` and `to_session` travelled on.
     #[inline]
     fn link_up(&self, to: u32, conn: ConnId, from_session: u32, to_session: u32) -> bool {
-        if let Some(dynamic) = self.dynamic.as_deref() {
+        if self.dynamic.is_some() {
             // Ids are never reused: a link under this id is the one it was sent on.
-            return dynamic.links.get(to, conn).is_some();
+            return self.dynamic_link(to, conn).is_some();
         }
         self.links
             .slot(to, conn)
@@ -1024,12 +1064,12 @@ impl Simulation {
 
     /// Puts one copy from `u` on its link `to`: a delivery later, or a loss.
     fn send(&mut self, now: Time, depart: Time, u: u32, to: ConnId, msg: Message) {
-        let found = match self.dynamic.as_deref() {
-            None => self
-                .links
+        let found = if self.dynamic.is_none() {
+            self.links
                 .slot(u, to)
-                .map(|slot| (self.links.target(slot), self.links.mirror(slot), slot)),
-            Some(dynamic) => dynamic.links.get(u, to).map(|l| (l.peer, l.back, l.slot)),
+                .map(|slot| (self.links.target(slot), self.links.mirror(slot), slot))
+        } else {
+            self.dynamic_link(u, to)
         };
         let Some((v, back, slot)) = found else {
             self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
@@ -1050,11 +1090,8 @@ impl Simulation {
             self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkLoss);
             return;
         }
-        let given = if slot == NO_SLOT {
-            None
-        } else {
-            self.links.slot_latency_us(slot)
-        };
+        // A link made at run time has `NO_SLOT`, beyond the table: no latency of its own.
+        let given = self.links.slot_latency_us(slot);
         let delay = self
             .config
             .latency
@@ -1090,14 +1127,8 @@ impl Simulation {
     /// overlay the link leaves the table and the closing node's policy hears of it too).
     fn close_link(&mut self, now: Time, u: u32, conn: ConnId) {
         self.stats.closed_by_node += 1;
-        if let Some(dynamic) = self.dynamic.as_deref_mut() {
-            let Some(link) = dynamic.links.unlink(u, conn) else {
-                return;
-            };
-            self.shape_dirty = true;
-            self.with_node(now, link.peer, |peer| peer.on_disconnected(now, link.back));
-            self.with_node(now, u, |n| n.on_disconnected(now, conn));
-            return;
+        if self.dynamic.is_some() {
+            return self.close_dynamic_link(now, u, conn);
         }
         let Some(slot) = self.links.slot(u, conn) else {
             return;
