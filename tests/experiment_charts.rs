@@ -28,6 +28,7 @@ fn run(seed: u64, success_rate: f64, first_hit_hops_mean: Option<f64>) -> RunRes
             first_hit_hops_mean,
             ..Summary::default()
         },
+        over_time: Vec::new(),
     }
 }
 

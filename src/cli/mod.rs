@@ -50,7 +50,7 @@ pub enum Command {
     /// Join a network as a short-lived peer, flood a query, print (and download) hits.
     Search(search::Args),
     /// Simulate searches over a topology, deterministically, at any scale.
-    Sim(sim::Args),
+    Sim(Box<sim::Args>),
     /// Run a sweep of simulations and write results and plots.
     Experiment(experiment::Args),
     /// Generate topologies and print their statistics.
@@ -73,7 +73,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Peer(args) => peer::run(args),
         Command::Launch(args) => launch::run(args),
         Command::Search(args) => search::run(args),
-        Command::Sim(args) => sim::run(args),
+        Command::Sim(args) => sim::run(*args),
         Command::Experiment(args) => experiment::run(args),
         Command::Topology(cmd) => topology::run(cmd),
         Command::Export(cmd) => export::run(cmd),

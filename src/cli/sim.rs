@@ -13,11 +13,17 @@ use gnutella::experiment::sweep::placement_of;
 use gnutella::experiment::workload::{Workload, WorkloadSpec};
 use std::sync::Arc;
 
-use gnutella::node::{CacheMode, RoutingConfig, StrategyParams, StrategySpec};
+use std::net::SocketAddrV4;
+
+use gnutella::node::{
+    CacheMode, OverlayConfig, OverlayMode, RoutingConfig, StrategyParams, StrategySpec,
+};
 use gnutella::sim::memory::{self, SimShape};
 use gnutella::sim::{
-    Churn, Latency, Links, Placement, PlannedQuery, Removal, SimConfig, SimReport, Simulation,
+    peer_addr, Churn, Latency, Links, Placement, PlannedQuery, Removal, SimConfig, SimReport,
+    Simulation,
 };
+use gnutella::topology::BootstrapHost;
 
 use super::memory_check::{available_note, check_memory};
 use super::progress;
@@ -34,6 +40,7 @@ Examples:
   gnutella sim --topology topology-configs/quickstart.json --json
   gnutella sim --gen random:n=2000,d=6 --churn 60000:20000 --loss 0.01 --latency 5..50
   gnutella sim --gen ba:n=2000,m=2 --remove targeted:0.05 --ttl 5 --queries 50
+  gnutella sim --gen random:n=2000,d=4 --overlay dynamic --remove random:0.3 --remove-at 20000 --queries 60
 
 Topology SPECs are KIND:key=value,... (ring, line, star, complete, grid, torus, tree,
 random, gnp, regular, ba, ws, plrg). The same seed and inputs give byte-identical output.
@@ -115,6 +122,22 @@ pub struct Args {
     /// Virtual time of the removal in milliseconds (0: before the first query).
     #[arg(long, value_name = "MS", default_value_t = 0, requires = "remove")]
     pub remove_at: u64,
+    /// How the overlay is kept: `static` links exactly the topology's links (the default,
+    /// or a topology config's `overlay.mode`); `dynamic` makes them a start: every peer
+    /// keeps a host cache (its graph neighbours and a config's `overlay.bootstrap` hosts,
+    /// then what Pongs, hits and refusals name) and dials from it to keep between
+    /// --min-degree and --max-degree links, so survivors of churn or a removal relink and
+    /// a returning peer rejoins through its saved host cache.
+    #[arg(long, value_name = "static|dynamic", value_parser = parse_overlay)]
+    pub overlay: Option<OverlayMode>,
+    /// Dynamic overlay: below this many links a peer dials [default: a config's
+    /// `overlay.min_degree`, else 4].
+    #[arg(long, value_name = "N")]
+    pub min_degree: Option<usize>,
+    /// Dynamic overlay: a peer with this many links refuses more (the 503 with X-Try of
+    /// the live network) [default: a config's `overlay.max_degree`, else 8].
+    #[arg(long, value_name = "M")]
+    pub max_degree: Option<usize>,
     /// Writes, per virtual second, online peers, mean degree, largest component fraction,
     /// queries started and those of them that succeeded, as CSV (see the header). The
     /// largest component is recomputed only in seconds where a peer left or joined.
@@ -184,6 +207,16 @@ fn parse_cache_mode(s: &str) -> Result<CacheMode, String> {
     }
 }
 
+fn parse_overlay(s: &str) -> Result<OverlayMode, String> {
+    match s {
+        "static" => Ok(OverlayMode::Static),
+        "dynamic" => Ok(OverlayMode::Dynamic),
+        _ => Err(format!(
+            "unknown overlay \"{s}\" (expected static or dynamic)"
+        )),
+    }
+}
+
 fn parse_churn(s: &str) -> Result<Churn, String> {
     let (a, b) = s
         .split_once(':')
@@ -219,6 +252,10 @@ struct Scenario {
     peers: Option<(u64, Vec<Arc<RoutingConfig>>)>,
     /// The run's seed.
     seed: u64,
+    /// The degree policy every node runs (a config's `overlay` block, then the flags).
+    overlay: OverlayConfig,
+    /// A config's bootstrap hosts (its peers by their simulated addresses).
+    bootstrap: Vec<SocketAddrV4>,
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -319,8 +356,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         report.stats.delivered,
         report.stats.nodes_created
     );
-    let summary = Summary::from_records(&report.records, &report.messages_per_peer)
+    let mut summary = Summary::from_records(&report.records, &report.messages_per_peer)
         .with_overlay(&report.overlay_start, &report.overlay_end);
+    if scenario.overlay.is_dynamic() {
+        summary = summary.with_dials(&report.stats);
+    }
     if let Some(path) = &args.timeseries {
         gnutella::experiment::atomic_write::atomic_write(path, timeseries_csv(&report))
             .map_err(|e| format!("--timeseries {}: {e}", path.display()))?;
@@ -409,6 +449,18 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             // Each check-back is a message to the origin and its answer.
             let per_query = stats.check_backs as f64 * 2.0 / summary.queries.max(1) as f64;
             writeln!(out, "check_back_msgs_per_query {per_query:.1}")?;
+        }
+        if scenario.overlay.is_dynamic() {
+            writeln!(
+                out,
+                "dynamic overlay (degree {}..={}): {} dials, {} failed ({} refused: full), {} links made",
+                scenario.overlay.min_degree,
+                scenario.overlay.max_degree,
+                stats.dials,
+                stats.dials_failed,
+                stats.dials_refused,
+                stats.links_made
+            )?;
         }
         if stats.removed > 0 {
             writeln!(
@@ -538,6 +590,8 @@ fn sim_config(args: &Args, scenario: &Scenario) -> SimConfig {
     });
     config.settle_us = args.settle_secs.saturating_mul(1_000_000);
     config.routing = scenario.routing.clone();
+    config.overlay = scenario.overlay;
+    config.bootstrap = scenario.bootstrap.clone();
     config
 }
 
@@ -666,6 +720,7 @@ fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
     let largest_ttl = queries.iter().map(|q| q.ttl).max().unwrap_or(0);
     let mut routing = generated_routing(largest_ttl.max(args.ttl));
     apply_flags(args, &mut routing, hop_ms);
+    let (overlay, bootstrap) = overlay_of(args, config_scenario.as_ref().map(|(s, _)| s))?;
     Ok(Scenario {
         graph,
         placement,
@@ -675,7 +730,49 @@ fn scenario(args: &Args) -> Result<Scenario, Box<dyn std::error::Error>> {
         routing,
         peers,
         seed,
+        overlay,
+        bootstrap,
     })
+}
+
+/// The degree policy of the run: a config's `overlay` block (or the default, static),
+/// with --overlay, --min-degree and --max-degree on top; and the config's bootstrap
+/// hosts, its peers named by their simulated addresses.
+fn overlay_of(
+    args: &Args,
+    config: Option<&TopologyScenario>,
+) -> Result<(OverlayConfig, Vec<SocketAddrV4>), String> {
+    let mut overlay = config.map(|c| c.overlay).unwrap_or_default();
+    if let Some(mode) = args.overlay {
+        overlay.mode = mode;
+    }
+    if let Some(min) = args.min_degree {
+        overlay.min_degree = min;
+    }
+    if let Some(max) = args.max_degree {
+        overlay.max_degree = max;
+    }
+    if !overlay.is_dynamic() && (args.min_degree.is_some() || args.max_degree.is_some()) {
+        return Err(
+            "--min-degree and --max-degree set the dynamic overlay's policy: add --overlay dynamic"
+                .into(),
+        );
+    }
+    overlay
+        .validate()
+        .map_err(|e| format!("{} (from --min-degree/--max-degree or the config)", e))?;
+    let bootstrap = config
+        .map(|c| {
+            c.bootstrap
+                .iter()
+                .map(|host| match *host {
+                    BootstrapHost::Peer(i) => peer_addr(i as u32),
+                    BootstrapHost::Addr(addr) => addr,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((overlay, bootstrap))
 }
 
 /// A workload generated from the command line (or a workload file) over `nodes` peers.

@@ -149,5 +149,15 @@ fn mean_summary(summaries: &[&Summary]) -> Summary {
         largest_component_fraction: mean_opt(|s| s.largest_component_fraction),
         mean_degree_start: mean_opt(|s| s.mean_degree_start),
         mean_degree_end: mean_opt(|s| s.mean_degree_end),
+        dials: mean_count(summaries, |s| s.dials),
+        dials_failed: mean_count(summaries, |s| s.dials_failed),
+        links_made: mean_count(summaries, |s| s.links_made),
     }
+}
+
+/// The rounded mean of a count the runs may lack (dial counts of static runs).
+fn mean_count(summaries: &[&Summary], f: fn(&Summary) -> Option<u64>) -> Option<u64> {
+    let values: Vec<u64> = summaries.iter().filter_map(|s| f(s)).collect();
+    (!values.is_empty())
+        .then(|| (values.iter().sum::<u64>() as f64 / values.len() as f64).round() as u64)
 }

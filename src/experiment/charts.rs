@@ -16,12 +16,14 @@
 //! | `duplicates_by_topology.svg` | two topologies or more |
 //! | `strategies.svg` | two strategies or more |
 //! | `vs_PARAM.svg` | `sweep.PARAM` lists two values or more |
+//! | `over_time.svg` | the spec has `over_time` (mean degree and success against virtual time) |
 
 use std::path::Path;
 
 use crate::node::{Forwarding, StrategySpec};
 
 use super::aggregate::AggregateRow;
+use super::over_time::{self, Spread};
 use super::params::{Param, ParamValue, Params};
 use super::plot::{self, BarSeries, Bars, LinePanel, PlotError, Point, Series, XAxis, YScale};
 use super::spec::ResolvedSpec;
@@ -75,11 +77,122 @@ pub fn possible_files() -> Vec<String> {
         "success_vs_messages.svg",
         "duplicates_by_topology.svg",
         "strategies.svg",
+        OVER_TIME_FILE,
     ]
     .map(String::from)
     .to_vec();
     files.extend(Param::ALL.iter().map(|p| format!("vs_{p}.svg")));
     files
+}
+
+const OVER_TIME_FILE: &str = "over_time.svg";
+
+/// `over_time.svg`: mean degree and success rate against virtual time, one line per
+/// topology x strategy x TTL x swept values (means over seeds, bucket by bucket, each
+/// point at the middle of its bucket).
+pub fn over_time_plot(spec: &ResolvedSpec, lines: &[over_time::Line]) -> PlannedPlot {
+    let outcome = match spec.spec.over_time {
+        None => PlotOutcome::Skip("the spec has no `over_time`".into()),
+        Some(_) if lines.is_empty() => {
+            PlotOutcome::Skip("no run recorded figures over time".into())
+        }
+        Some(o) => PlotOutcome::Draw(over_time_chart(spec, o.bucket_secs, lines)),
+    };
+    PlannedPlot {
+        file: OVER_TIME_FILE.to_string(),
+        outcome,
+    }
+}
+
+fn over_time_chart(spec: &ResolvedSpec, bucket_secs: u64, lines: &[over_time::Line]) -> Chart {
+    let varies = |f: fn(&over_time::Line) -> String| distinct(lines.iter().map(f)).len() > 1;
+    let (topology, strategy, ttl) = (
+        varies(|l| l.topology.clone()),
+        varies(|l| l.strategy.clone()),
+        varies(|l| l.ttl.to_string()),
+    );
+    // The overlay first: it is what these plots compare.
+    let mut params: Vec<Param> = spec
+        .swept
+        .iter()
+        .filter(|(_, values)| values.len() > 1)
+        .map(|(p, _)| *p)
+        .collect();
+    params.sort_by_key(|p| *p != Param::Overlay);
+    let name = |l: &over_time::Line| {
+        let mut parts = Vec::new();
+        if topology {
+            parts.push(l.topology.clone());
+        }
+        if strategy {
+            parts.push(l.strategy.clone());
+        }
+        if ttl {
+            parts.push(format!("ttl {}", l.ttl));
+        }
+        for p in &params {
+            if let Some(v) = l.params.get(*p) {
+                parts.push(short_value(*p, v));
+            }
+        }
+        if parts.is_empty() {
+            l.strategy.clone()
+        } else {
+            parts.join(", ")
+        }
+    };
+    let series = |pick: fn(&over_time::LinePoint) -> Option<Spread>| -> Vec<Series> {
+        lines
+            .iter()
+            .map(|l| Series {
+                name: name(l),
+                points: l
+                    .points
+                    .iter()
+                    .filter_map(|p| {
+                        let value = pick(p)?;
+                        Some(Point {
+                            x: (p.from_s + p.to_s) as f64 / 2.0,
+                            y: value.mean,
+                            x_sd: 0.0,
+                            y_sd: value.sd(),
+                            label: String::new(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    let panel = |title: &str, y: &str, scale: YScale, s: Vec<Series>| LinePanel {
+        title: title.to_string(),
+        x_label: "virtual time (s)".to_string(),
+        y_label: y.to_string(),
+        x_axis: XAxis::Linear,
+        scale,
+        series: s,
+    };
+    let seeds = lines.iter().map(|l| l.seeds).max().unwrap_or(1);
+    Chart::Lines {
+        title: format!(
+            "{}: against virtual time\nbuckets of {bucket_secs} s, each point at its middle; {}",
+            spec.spec.name,
+            spread_note(seeds)
+        ),
+        panels: vec![
+            panel(
+                "mean degree of online peers",
+                "links per online peer",
+                YScale::Linear,
+                series(|p| p.mean_degree),
+            ),
+            panel(
+                "success rate of the searches started",
+                y_label(Figure::SuccessRate),
+                YScale::Fraction,
+                series(|p| p.success_rate),
+            ),
+        ],
+    }
 }
 
 /// The figure's axis description.
@@ -99,6 +212,9 @@ fn y_label(figure: Figure) -> &'static str {
         Figure::LargestComponentFraction => "largest component / all peers",
         Figure::MeanDegreeStart => "mean degree at the start",
         Figure::MeanDegreeEnd => "mean degree at the end",
+        Figure::Dials => "dials",
+        Figure::DialsFailed => "failed dials",
+        Figure::LinksMade => "links made by dials",
     }
 }
 
@@ -561,6 +677,11 @@ fn param_chart(
         Param::RemoveKind | Param::RemoveFraction => {
             &[Figure::LargestComponentFraction, Figure::SuccessRate]
         }
+        Param::Overlay => &[
+            Figure::MeanDegreeEnd,
+            Figure::LargestComponentFraction,
+            Figure::SuccessRate,
+        ],
         Param::Loss | Param::Churn | Param::Replicas | Param::Walkers => {
             &[Figure::SuccessRate, Figure::MessagesPerQuery]
         }
@@ -630,6 +751,34 @@ fn param_chart(
     Chart::Lines {
         title: format!("{name}: against {param}\neach line at its largest TTL; {note}"),
         panels,
+    }
+}
+
+/// A swept value as a short legend entry that says what it is (`dynamic`, `no churn`,
+/// `churn 60:20 s`, `30% removed`), for legends that name several swept values at once.
+fn short_value(param: Param, value: ParamValue) -> String {
+    match value {
+        ParamValue::Overlay(_) => value.to_string(),
+        ParamValue::Churn(None) => "no churn".to_string(),
+        ParamValue::Churn(Some(c)) => format!(
+            "churn {}:{} s",
+            short_secs(c.mean_session_ms),
+            short_secs(c.mean_downtime_ms)
+        ),
+        ParamValue::Number(v) if param == Param::RemoveFraction => {
+            format!("{}% removed", (v * 1000.0).round() / 10.0)
+        }
+        ParamValue::Kind(_) => format!("{value} removal"),
+        _ => format!("{param}={value}"),
+    }
+}
+
+fn short_secs(ms: f64) -> String {
+    let s = ms / 1000.0;
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
     }
 }
 

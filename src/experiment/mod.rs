@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod atomic_write;
 pub mod charts;
+pub mod over_time;
 pub mod params;
 pub mod plan;
 pub mod plot;

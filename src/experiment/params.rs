@@ -1,6 +1,7 @@
 //! Swept parameters: the dimensions a sweep crosses beyond topology x strategy x TTL x
 //! seed (link loss, link latency, churn, replicas per file, result-cache capacity, the
-//! number of random walkers, and which share of the peers a removal takes and how).
+//! number of random walkers, which share of the peers a removal takes and how, and
+//! whether the overlay is static or dynamic).
 //!
 //! A spec lists several values under `sweep`:
 //!
@@ -23,7 +24,7 @@ use std::fmt;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::node::{Forwarding, StrategySpec, MAX_WALKERS};
+use crate::node::{Forwarding, OverlayMode, StrategySpec, MAX_WALKERS};
 use crate::sim::{Churn, RemovalKind};
 
 use super::spec::SimSettings;
@@ -49,11 +50,13 @@ pub enum Param {
     RemoveKind,
     /// Share of all peers removed for good (`sim.remove_fraction`), within 0..=1.
     RemoveFraction,
+    /// How the overlay is kept (`sim.overlay.mode`): `static` or `dynamic`.
+    Overlay,
 }
 
 impl Param {
     /// Every parameter, in column order.
-    pub const ALL: [Param; 8] = [
+    pub const ALL: [Param; 9] = [
         Param::Loss,
         Param::LatencyMs,
         Param::Churn,
@@ -62,6 +65,7 @@ impl Param {
         Param::Walkers,
         Param::RemoveKind,
         Param::RemoveFraction,
+        Param::Overlay,
     ];
 
     /// The key under `sweep`, the `results.csv` column and the plot file's suffix.
@@ -75,6 +79,7 @@ impl Param {
             Param::Walkers => "walkers",
             Param::RemoveKind => "remove_kind",
             Param::RemoveFraction => "remove_fraction",
+            Param::Overlay => "overlay",
         }
     }
 
@@ -89,6 +94,7 @@ impl Param {
             Param::Walkers => "random walkers per query",
             Param::RemoveKind => "removal (random failure or targeted attack)",
             Param::RemoveFraction => "share of peers removed",
+            Param::Overlay => "overlay (static links, or dynamic: peers dial to keep their degree)",
         }
     }
 
@@ -102,7 +108,8 @@ impl Param {
             | Param::Churn
             | Param::Replicas
             | Param::RemoveKind
-            | Param::RemoveFraction => true,
+            | Param::RemoveFraction
+            | Param::Overlay => true,
         }
     }
 }
@@ -124,6 +131,8 @@ pub enum ParamValue {
     Churn(Option<Churn>),
     /// `remove_kind`.
     Kind(RemovalKind),
+    /// `overlay`.
+    Overlay(OverlayMode),
 }
 
 impl ParamValue {
@@ -133,7 +142,7 @@ impl ParamValue {
         match *self {
             ParamValue::Number(v) => Some(v),
             ParamValue::Count(v) => Some(v as f64),
-            ParamValue::Churn(_) | ParamValue::Kind(_) => None,
+            ParamValue::Churn(_) | ParamValue::Kind(_) | ParamValue::Overlay(_) => None,
         }
     }
 }
@@ -148,6 +157,8 @@ impl fmt::Display for ParamValue {
             ParamValue::Churn(None) => f.write_str("none"),
             ParamValue::Kind(RemovalKind::Random) => f.write_str("random"),
             ParamValue::Kind(RemovalKind::Targeted) => f.write_str("targeted"),
+            ParamValue::Overlay(OverlayMode::Static) => f.write_str("static"),
+            ParamValue::Overlay(OverlayMode::Dynamic) => f.write_str("dynamic"),
             ParamValue::Churn(Some(c)) => {
                 write!(f, "{}:{}", c.mean_session_ms, c.mean_downtime_ms)
             }
@@ -162,6 +173,7 @@ impl Serialize for ParamValue {
             ParamValue::Count(v) => s.serialize_u64(*v),
             ParamValue::Churn(c) => c.serialize(s),
             ParamValue::Kind(k) => k.serialize(s),
+            ParamValue::Overlay(m) => m.serialize(s),
         }
     }
 }
@@ -210,6 +222,7 @@ impl Params {
                 (Param::Churn, ParamValue::Churn(c)) => sim.churn = *c,
                 (Param::RemoveKind, ParamValue::Kind(k)) => sim.remove_kind = *k,
                 (Param::RemoveFraction, ParamValue::Number(v)) => sim.remove_fraction = *v,
+                (Param::Overlay, ParamValue::Overlay(m)) => sim.overlay.mode = *m,
                 (Param::CacheCapacity, ParamValue::Count(v)) => {
                     sim.cache_capacity = usize::try_from(*v).unwrap_or(usize::MAX)
                 }
@@ -282,6 +295,9 @@ pub struct SweepSpec {
     pub remove_kind: Option<Vec<RemovalKind>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_fraction: Option<Vec<f64>>,
+    /// `"static"` or `"dynamic"` (the rest of the policy comes from `sim.overlay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<Vec<OverlayMode>>,
 }
 
 impl SweepSpec {
@@ -377,6 +393,10 @@ impl SweepSpec {
                         "a share of peers within 0..=1",
                     )
                 }),
+                Param::Overlay => self
+                    .overlay
+                    .as_deref()
+                    .map(|l| Ok(l.iter().map(|m| ParamValue::Overlay(*m)).collect())),
             };
             let Some(values) = values else { continue };
             let values = values?;

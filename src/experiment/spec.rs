@@ -21,10 +21,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::node::{CacheMode, RoutingConfig, StrategyParams, StrategySpec};
+use crate::node::{CacheMode, OverlayConfig, RoutingConfig, StrategyParams, StrategySpec};
 use crate::sim::{Churn, RemovalKind};
 use crate::topology::GenSpec;
 
+use super::over_time::OverTimeSpec;
 use super::params::{check_churn, Param, ParamValue, SweepSpec};
 use super::workload::{WorkloadError, WorkloadSpec};
 
@@ -85,6 +86,17 @@ pub struct SimSettings {
     /// Virtual time of the removal, ms (0: before the first query).
     #[serde(skip_serializing_if = "is_zero_ms")]
     pub remove_at_ms: u64,
+    /// How the overlay is kept, as a topology config's `overlay` block (without its
+    /// bootstrap list): `{"mode": "static"}` (the default) links exactly the graph's
+    /// links; `{"mode": "dynamic", "min_degree": 4, "max_degree": 8, "host_cache": 100}`
+    /// makes them a start that every peer maintains by dialling from its host cache, as
+    /// `gnutella sim --overlay dynamic`.
+    #[serde(skip_serializing_if = "is_default_overlay")]
+    pub overlay: OverlayConfig,
+}
+
+fn is_default_overlay(overlay: &OverlayConfig) -> bool {
+    *overlay == OverlayConfig::default()
 }
 
 fn is_random(kind: &RemovalKind) -> bool {
@@ -116,6 +128,7 @@ impl Default for SimSettings {
             remove_kind: RemovalKind::Random,
             remove_fraction: 0.0,
             remove_at_ms: 0,
+            overlay: OverlayConfig::default(),
         }
     }
 }
@@ -190,9 +203,14 @@ pub struct ExperimentSpec {
     #[serde(default)]
     pub sim: SimSettings,
     /// Further parameters to vary, each a list crossed with the rest of the sweep:
-    /// `loss`, `latency_ms`, `churn`, `replicas`, `cache_capacity`, `walkers`.
+    /// `loss`, `latency_ms`, `churn`, `replicas`, `cache_capacity`, `walkers`,
+    /// `remove_kind`, `remove_fraction`, `overlay` (see `params`).
     #[serde(default, skip_serializing_if = "SweepSpec::is_empty")]
     pub sweep: SweepSpec,
+    /// Figures against virtual time (`{"bucket_secs": 5}`): every run records them and
+    /// the sweep writes `over_time.csv` and `over_time.svg` (see `over_time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over_time: Option<OverTimeSpec>,
 }
 
 fn default_name() -> String {
@@ -327,6 +345,13 @@ impl ExperimentSpec {
         }
         if let Some(churn) = &self.sim.churn {
             check_churn(churn).map_err(|m| invalid(format!("`sim.churn`: {m}")))?;
+        }
+        self.sim
+            .overlay
+            .validate()
+            .map_err(|m| invalid(format!("sim.{m}")))?;
+        if self.over_time.is_some_and(|o| o.bucket_secs == 0) {
+            return Err(invalid("`over_time.bucket_secs` must be at least 1".into()));
         }
         let mut topologies = Vec::new();
         for (i, text) in self.topologies.iter().enumerate() {

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::node::record::QueryRecord;
-use crate::sim::OverlayShape;
+use crate::sim::{OverlayShape, SimStats};
 
 /// Aggregate figures over one run's queries.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -55,6 +55,15 @@ pub struct Summary {
     /// Simulator only: the same at the end of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mean_degree_end: Option<f64>,
+    /// Simulator with a dynamic overlay only: dials the peers asked for during the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dials: Option<u64>,
+    /// Of those, the ones that failed (target offline or gone, already linked, or full).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dials_failed: Option<u64>,
+    /// Links the dials made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links_made: Option<u64>,
 }
 
 impl Summary {
@@ -107,6 +116,9 @@ impl Summary {
             largest_component_fraction: None,
             mean_degree_start: None,
             mean_degree_end: None,
+            dials: None,
+            dials_failed: None,
+            links_made: None,
         }
     }
 
@@ -118,8 +130,16 @@ impl Summary {
         self
     }
 
+    /// The summary with the dial counts of a simulated run with a dynamic overlay.
+    pub fn with_dials(mut self, stats: &SimStats) -> Summary {
+        self.dials = Some(stats.dials);
+        self.dials_failed = Some(stats.dials_failed);
+        self.links_made = Some(stats.links_made);
+        self
+    }
+
     /// The summary's CSV column names, in the order [`Summary::csv_values`] writes them.
-    pub const CSV_COLUMNS: [&'static str; 15] = [
+    pub const CSV_COLUMNS: [&'static str; 18] = [
         "queries",
         "success_rate",
         "messages_per_query",
@@ -135,6 +155,9 @@ impl Summary {
         "largest_component_fraction",
         "mean_degree_start",
         "mean_degree_end",
+        "dials",
+        "dials_failed",
+        "links_made",
     ];
 
     /// The summary's values as CSV cells, empty where a figure is undefined.
@@ -155,6 +178,9 @@ impl Summary {
             opt(self.largest_component_fraction),
             opt(self.mean_degree_start),
             opt(self.mean_degree_end),
+            opt(self.dials),
+            opt(self.dials_failed),
+            opt(self.links_made),
         ]
     }
 }
@@ -220,11 +246,14 @@ pub enum Figure {
     LargestComponentFraction,
     MeanDegreeStart,
     MeanDegreeEnd,
+    Dials,
+    DialsFailed,
+    LinksMade,
 }
 
 impl Figure {
     /// Every figure, in the order of [`Summary`]'s fields.
-    pub const ALL: [Figure; 14] = [
+    pub const ALL: [Figure; 17] = [
         Figure::SuccessRate,
         Figure::MessagesPerQuery,
         Figure::DuplicatesFraction,
@@ -239,6 +268,9 @@ impl Figure {
         Figure::LargestComponentFraction,
         Figure::MeanDegreeStart,
         Figure::MeanDegreeEnd,
+        Figure::Dials,
+        Figure::DialsFailed,
+        Figure::LinksMade,
     ];
 
     /// The field's name in [`Summary`] (and its CSV column).
@@ -258,6 +290,9 @@ impl Figure {
             Figure::LargestComponentFraction => "largest_component_fraction",
             Figure::MeanDegreeStart => "mean_degree_start",
             Figure::MeanDegreeEnd => "mean_degree_end",
+            Figure::Dials => "dials",
+            Figure::DialsFailed => "dials_failed",
+            Figure::LinksMade => "links_made",
         }
     }
 
@@ -278,6 +313,9 @@ impl Figure {
             Figure::LargestComponentFraction => summary.largest_component_fraction,
             Figure::MeanDegreeStart => summary.mean_degree_start,
             Figure::MeanDegreeEnd => summary.mean_degree_end,
+            Figure::Dials => summary.dials.map(|v| v as f64),
+            Figure::DialsFailed => summary.dials_failed.map(|v| v as f64),
+            Figure::LinksMade => summary.links_made.map(|v| v as f64),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::topology::Graph;
 use super::aggregate::aggregate;
 use super::atomic_write;
 use super::charts::{self, PlotOutcome};
+use super::over_time::{self, Bucket};
 use super::params::{self, Param, Params};
 use super::plan::{self, PlannedRun};
 use super::plot::PlotError;
@@ -60,6 +61,10 @@ pub struct RunResult {
     #[serde(skip_serializing_if = "Params::is_empty")]
     pub params: Params,
     pub summary: Summary,
+    /// The run's figures over virtual time, when the spec asks for them (`over_time`);
+    /// written to `over_time.csv`, not to `summary.json`'s runs.
+    #[serde(skip)]
+    pub over_time: Vec<Bucket>,
 }
 
 /// One simulation to run on a graph and workload: what it varies.
@@ -211,6 +216,7 @@ fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
             fraction: settings.remove_fraction,
             at_us: settings.remove_at_ms.saturating_mul(1000),
         }),
+        overlay: settings.overlay,
         ..SimConfig::default()
     };
     let queries: Vec<PlannedQuery> = ctx
@@ -225,10 +231,21 @@ fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
             ttl,
         })
         .collect();
-    let simulation = Simulation::new(ctx.links.clone(), config, ctx.placement.clone(), ctx.seed);
+    let dynamic = config.overlay.is_dynamic();
+    let mut simulation =
+        Simulation::new(ctx.links.clone(), config, ctx.placement.clone(), ctx.seed);
+    let bucket_secs = ctx.spec.spec.over_time.map(|o| o.bucket_secs);
+    if bucket_secs.is_some() {
+        simulation.record_timeseries();
+    }
     let report = simulation.run(&queries);
     let mut per_node = report.messages_per_peer;
     per_node.resize(ctx.nodes.max(per_node.len()), 0);
+    let mut summary = Summary::from_records(&report.records, &per_node)
+        .with_overlay(&report.overlay_start, &report.overlay_end);
+    if dynamic {
+        summary = summary.with_dials(&report.stats);
+    }
     RunResult {
         topology: ctx.label.to_string(),
         nodes: ctx.nodes,
@@ -237,8 +254,8 @@ fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
         ttl,
         seed: ctx.seed,
         params: case.params.clone(),
-        summary: Summary::from_records(&report.records, &per_node)
-            .with_overlay(&report.overlay_start, &report.overlay_end),
+        summary,
+        over_time: bucket_secs.map_or_else(Vec::new, |b| over_time::buckets(&report.timeseries, b)),
     }
 }
 
@@ -297,7 +314,28 @@ pub fn write_outputs(
     written.push(csv_path);
 
     let rows = aggregate(results);
-    let plan = charts::plan(spec, &rows);
+    let lines = over_time::lines(results);
+    let mut plan = charts::plan(spec, &rows);
+    plan.push(charts::over_time_plot(spec, &lines));
+    let over_time_path = dir.join("over_time.csv");
+    if spec.spec.over_time.is_some() {
+        let mut csv = Vec::new();
+        write_over_time_csv(&mut csv, &columns, results).map_err(|source| SweepError::Write {
+            path: over_time_path.clone(),
+            source,
+        })?;
+        atomic_write(&over_time_path, csv).map_err(|source| SweepError::Write {
+            path: over_time_path.clone(),
+            source,
+        })?;
+        written.push(over_time_path);
+    } else if over_time_path.is_file() {
+        // An earlier sweep's, which these results do not go with.
+        std::fs::remove_file(&over_time_path).map_err(|source| SweepError::Write {
+            path: over_time_path.clone(),
+            source,
+        })?;
+    }
     let plots = serde_json::json!({
         "drawn": plan.iter().filter_map(|p| match &p.outcome {
             PlotOutcome::Draw(_) => Some(p.file.clone()),
@@ -309,7 +347,7 @@ pub fn write_outputs(
         }).collect::<Vec<_>>(),
     });
     let summary_path = dir.join("summary.json");
-    let summary = serde_json::json!({
+    let mut summary = serde_json::json!({
         "name": spec.spec.name,
         "description": spec.spec.description,
         "spec": spec.spec,
@@ -317,6 +355,9 @@ pub fn write_outputs(
         "means": rows,
         "runs": results,
     });
+    if spec.spec.over_time.is_some() {
+        summary["over_time"] = serde_json::to_value(&lines).unwrap_or_default();
+    }
     let mut text = serde_json::to_string_pretty(&summary).unwrap_or_default();
     text.push('\n');
     atomic_write(&summary_path, text).map_err(|source| SweepError::Write {
@@ -354,6 +395,42 @@ pub fn write_outputs(
         files: written,
         skipped,
     })
+}
+
+/// Writes `over_time.csv`: one row per run and bucket, the run's columns as in
+/// `results.csv` (topology ... seed, the swept values), then the bucket's figures.
+pub fn write_over_time_csv<W: Write>(
+    out: &mut W,
+    columns: &[Param],
+    results: &[RunResult],
+) -> std::io::Result<()> {
+    let header = ["topology", "nodes", "links", "strategy", "ttl", "seed"]
+        .into_iter()
+        .chain(columns.iter().map(|p| p.name()))
+        .chain(over_time::CSV_COLUMNS)
+        .map(str::to_string);
+    write_csv_row(out, header)?;
+    for r in results {
+        for bucket in &r.over_time {
+            let cells = [
+                r.topology.clone(),
+                r.nodes.to_string(),
+                r.links.to_string(),
+                r.strategy.clone(),
+                r.ttl.to_string(),
+                r.seed.to_string(),
+            ]
+            .into_iter()
+            .chain(
+                columns
+                    .iter()
+                    .map(|p| r.params.get(*p).map(|v| v.to_string()).unwrap_or_default()),
+            )
+            .chain(bucket.csv_values());
+            write_csv_row(out, cells)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes one row per run: topology, nodes, links, strategy, ttl, seed, one column per

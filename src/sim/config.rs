@@ -1,7 +1,10 @@
-//! What a simulation is given: link behaviour, churn and the nodes' routing configuration
-//! (the files each peer shares and the searches to run are the scenario's types).
+//! What a simulation is given: link behaviour, churn, the overlay's degree policy and the
+//! nodes' routing configuration (the files each peer shares and the searches to run are
+//! the scenario's types).
 
-use crate::node::RoutingConfig;
+use std::net::SocketAddrV4;
+
+use crate::node::{OverlayConfig, RoutingConfig};
 pub use crate::topology::scenario::{Placement, PlannedQuery, SimFile};
 
 use super::churn::Churn;
@@ -26,6 +29,15 @@ pub struct SimConfig {
     /// The routing settings of every node (unless the simulation is given per-peer
     /// settings, see [`crate::sim::Simulation::set_peers`]).
     pub routing: RoutingConfig,
+    /// The degree policy of every node. Static (the default): the graph's links and no
+    /// others, as they always were. Dynamic: the graph's links are a start; every node
+    /// keeps a host cache and dials from it to stay within `min_degree..=max_degree`
+    /// (see [`crate::sim::engine`] for how dials are carried out).
+    pub overlay: OverlayConfig,
+    /// Hosts every node of a dynamic overlay knows from the start, besides its graph
+    /// neighbours (a config's `overlay.bootstrap`; peers are named by
+    /// [`crate::sim::peer_addr`]). Ignored in a static overlay.
+    pub bootstrap: Vec<SocketAddrV4>,
 }
 
 impl Default for SimConfig {
@@ -38,6 +50,8 @@ impl Default for SimConfig {
             removal: None,
             settle_us: 60_000_000,
             routing: RoutingConfig::default(),
+            overlay: OverlayConfig::default(),
+            bootstrap: Vec::new(),
         }
     }
 }

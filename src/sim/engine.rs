@@ -15,11 +15,15 @@
 //! shares its payload (`Arc`) across links.
 //!
 //! Modelling choices, each the simplest that keeps the search figures honest:
-//! - links exist before the run starts; what nodes say when a link comes up (handshake
-//!   Pings) is not simulated;
-//! - a peer that leaves (churn) loses its links at both ends and its state; it comes back
-//!   with fresh state and links to the neighbours online then; messages in flight on a link
-//!   that went down are lost;
+//! - in a static overlay (the default) links exist before the run starts; what nodes say
+//!   when a link comes up (handshake Pings) is not simulated;
+//! - a peer that leaves (churn) loses its links at both ends and its state; in a static
+//!   overlay it comes back with fresh state and links to the neighbours online then;
+//!   messages in flight on a link that went down are lost;
+//! - in a dynamic overlay ([`SimConfig::overlay`]) the graph's links are only a start:
+//!   every node runs the degree policy of `node::overlay` and the driver carries out its
+//!   dials (see "Dynamic overlay" below); a peer that comes back keeps nothing but its
+//!   host cache and rejoins by dialling from it;
 //! - a removal ([`SimConfig::removal`], see [`super::removal`]) takes its peers offline
 //!   the same way, for good: they never rejoin, and their planned queries are skipped and
 //!   counted in [`SimStats::skipped_removed`];
@@ -32,6 +36,27 @@
 //!   one back, as in Lv et al. 2002): answered after two link delays, counted per query in
 //!   [`SimReport::check_backs`] and not in the record's `messages` (Query descriptors);
 //! - the processing delay is added to every message a node sends in reply to an input.
+//!
+//! Dynamic overlay. Every online peer's node exists from the start with the overlay
+//! enabled; its host cache starts with the config's bootstrap hosts (`SimConfig::bootstrap`)
+//! and its graph neighbours (as saved hosts: what a servent that ran before would have in
+//! its host file), so a generated graph needs no bootstrap list. Links live in the
+//! [`DynamicLinks`] table instead of the static one (which a static run keeps using, and
+//! pays nothing for any of this). A node's `Output::Dial(addr)` is answered
+//! [`CONNECT_ONE_WAYS`] one-way link delays later (a TCP connect, one round trip, and the
+//! 0.6 handshake's CONNECT and answer, one more), judged on the state at that moment:
+//! - the address names no peer of the run, the peer is offline or removed, or the two are
+//!   already linked: `on_dial_failed` (a refused or timed-out connect);
+//! - the peer has all the links it accepts (`Node::overlay_full`): refused like the live
+//!   503, whose `X-Try` header names [`X_TRY_HOSTS`] hosts of the target's cache; the
+//!   dialler learns them (`HostSource::XTry`), then `on_dial_failed`;
+//! - otherwise the link comes up at both ends at once (`on_connected`, each told the
+//!   other's listening address), with fresh `ConnId`s;
+//! - a dialler that left meanwhile is not answered (its node is gone).
+//!
+//! A leaving peer's host cache is kept as a live peer saves its host file, and read back
+//! (`Node::restore_hosts`, ages counted on) when it returns; a removed peer never returns.
+//! Survivors of a removal or of churn see their links go down and dial replacements.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -48,11 +73,19 @@ use crate::node::{
 use crate::protocol::{Guid, Message};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
+use super::dynamic::DynamicLinks;
 use super::links::Links;
 use super::packed::PackedMessage;
 use super::queue::EventQueue;
-use super::removal::{overlay_shape, OverlayShape};
+use super::removal::{overlay_shape, shape_of, OverlayShape};
 use crate::node::identity::mix;
+use crate::node::HostSource;
+
+/// One-way link delays between a dial and its outcome: a TCP connect (one round trip)
+/// and the 0.6 handshake's CONNECT and its answer (one more).
+pub const CONNECT_ONE_WAYS: u64 = 4;
+/// Hosts a refusal names in its `X-Try` header.
+pub const X_TRY_HOSTS: usize = 10;
 
 /// One thing due at a point of virtual time.
 #[derive(Debug)]
@@ -81,6 +114,13 @@ enum Work {
         walker: u32,
         session: u32,
         guid: Guid,
+    },
+    /// The outcome of peer `from`'s dial of `addr` (asked in its session `session`) is
+    /// known (dynamic overlay only).
+    Connect {
+        from: u32,
+        session: u32,
+        addr: SocketAddrV4,
     },
 }
 
@@ -111,6 +151,14 @@ pub struct SimStats {
     pub skipped_removed: u64,
     /// Virtual time when the run ended, in microseconds.
     pub end_time_us: u64,
+    /// Dynamic overlay: dials the nodes asked for.
+    pub dials: u64,
+    /// Of those, the ones that failed (no such peer, offline, already linked, or full).
+    pub dials_failed: u64,
+    /// Of the failed ones, those the target refused because it was full (503 + X-Try).
+    pub dials_refused: u64,
+    /// Links the dials made.
+    pub links_made: u64,
 }
 
 /// Events between two progress calls of [`Simulation::execute`] (a few per second of a
@@ -204,6 +252,25 @@ pub struct Simulation {
     origins: HashMap<Guid, u32>,
     check_backs: HashMap<Guid, u64>,
     stats: SimStats,
+    /// What only a dynamic overlay needs; `None` in a static run, which pays for none
+    /// of it.
+    dynamic: Option<Box<DynamicRun>>,
+}
+
+/// The state of a dynamic overlay's run (see the module documentation).
+struct DynamicRun {
+    links: DynamicLinks,
+    /// Each peer's host cache as it left it (a live peer's saved host file); `None` for a
+    /// peer that has not run yet, whose cache starts from its graph neighbours.
+    saved: Vec<Option<Vec<SavedHost>>>,
+}
+
+/// One host of a saved host cache.
+#[derive(Clone, Copy, Debug)]
+struct SavedHost {
+    addr: SocketAddrV4,
+    failures: u8,
+    last_seen: Time,
 }
 
 impl Simulation {
@@ -214,7 +281,8 @@ impl Simulation {
         let mut recorder = Recorder::new();
         recorder.set_peer_count(n);
         let shared_routing = Arc::new(config.routing.clone());
-        let presence = config.churn.is_some() || config.removal.is_some();
+        let presence =
+            config.churn.is_some() || config.removal.is_some() || config.overlay.is_dynamic();
         Simulation {
             links,
             config,
@@ -239,6 +307,7 @@ impl Simulation {
             origins: HashMap::new(),
             check_backs: HashMap::new(),
             stats: SimStats::default(),
+            dynamic: None,
         }
     }
 
@@ -275,6 +344,43 @@ impl Simulation {
         &self.links
     }
 
+    /// The peers `u` has a link up with now: its online neighbours of the graph, or in a
+    /// dynamic overlay its live links (after [`Simulation::execute`], as the run ended).
+    pub fn linked_peers(&self, u: u32) -> Vec<u32> {
+        match self.dynamic.as_deref() {
+            Some(dynamic) => dynamic.links.neighbours(u).collect(),
+            None if !self.online.get(u as usize).copied().unwrap_or(false) => Vec::new(),
+            None => self
+                .links
+                .neighbours(u)
+                .iter()
+                .copied()
+                .filter(|&v| self.online[v as usize])
+                .collect(),
+        }
+    }
+
+    /// `close_link` in a dynamic overlay: the link leaves the table, both ends hear of it.
+    #[cold]
+    #[inline(never)]
+    fn close_dynamic_link(&mut self, now: Time, u: u32, conn: ConnId) {
+        let Some(link) = self
+            .dynamic
+            .as_deref_mut()
+            .and_then(|d| d.links.unlink(u, conn))
+        else {
+            return;
+        };
+        self.shape_dirty = true;
+        self.with_node(now, link.peer, |peer| peer.on_disconnected(now, link.back));
+        self.with_node(now, u, |n| n.on_disconnected(now, conn));
+    }
+
+    /// Peer `u`'s node, if it is online and something created it.
+    pub fn node(&self, u: u32) -> Option<&Node> {
+        self.nodes.get(u as usize)?.as_ref()
+    }
+
     /// Asks for [`SimReport::timeseries`]: one row per virtual second of the run.
     pub fn record_timeseries(&mut self) {
         self.timeseries = Some(Vec::new());
@@ -293,7 +399,7 @@ impl Simulation {
         }
         let shape = if self.shape_dirty || rows.is_empty() {
             self.shape_dirty = false;
-            overlay_shape(&self.links, &self.online)
+            self.shape()
         } else {
             rows.last().map(|r| r.overlay).unwrap_or_default()
         };
@@ -347,7 +453,8 @@ impl Simulation {
                 self.queue.push(Time(removal.at_us), Work::Remove);
             }
         }
-        let overlay_start = overlay_shape(&self.links, &self.online);
+        self.start_dynamic();
+        let overlay_start = self.shape();
         if self.config.removal.is_some_and(|r| r.at_us == 0) {
             self.remove(Time::ZERO);
         }
@@ -405,6 +512,11 @@ impl Simulation {
                     session,
                     guid,
                 } => self.answer_check_back(now, walker, session, guid),
+                Work::Connect {
+                    from,
+                    session,
+                    addr,
+                } => self.connect(now, from, session, addr),
             }
         }
         self.stats.end_time_us = now.0;
@@ -414,7 +526,7 @@ impl Simulation {
         }
         let mut report = self.finish(guid_to_index);
         report.overlay_start = overlay_start;
-        report.overlay_end = overlay_shape(&self.links, &self.online);
+        report.overlay_end = self.shape();
         if let Some(mut rows) = self.timeseries.take() {
             for (record, &index) in report.records.iter().zip(&report.planned_index) {
                 let second = queries.get(index).map_or(0, |q| q.at.0 / 1_000_000) as usize;
@@ -444,12 +556,16 @@ impl Simulation {
         }
     }
 
-    /// Peer `node` goes offline: its links go down at both ends, its state goes with it.
+    /// Peer `node` goes offline: its links go down at both ends, its state goes with it
+    /// (in a dynamic overlay, all but its host cache, kept for its return).
     fn leave(&mut self, now: Time, node: u32) {
         let i = node as usize;
         self.shape_dirty = true;
         self.online[i] = false;
         self.session[i] = self.session[i].wrapping_add(1);
+        if self.dynamic.is_some() {
+            return self.leave_dynamic(now, node);
+        }
         self.nodes[i] = None;
         self.timer_due[i] = u64::MAX;
         for conn in 0..self.links.degree(node) {
@@ -558,22 +674,208 @@ impl Simulation {
             self.stats.churn_joins += 1;
             self.shape_dirty = true;
             self.online[i] = true;
-            for conn in 0..self.links.degree(node) {
-                let Some(slot) = self.links.slot(node, ConnId(conn)) else {
-                    continue;
-                };
-                let back = self.links.mirror(slot);
-                let peer = self.links.target(slot);
-                if !self.online[peer as usize] {
-                    continue;
-                }
-                let info = self.peer_info(node);
-                self.with_node(now, peer, |n| n.on_connected(now, back, info));
+            if self.dynamic.is_some() {
+                // Back with its saved host cache, not its old links: it dials.
+                self.start_node(now, node);
+            } else {
+                self.relink(now, node);
             }
         }
         let wait = churn.next_period_us(!was_online, &mut self.churn_rng);
         self.queue
             .push(now.plus_micros(wait), Work::Toggle { node });
+    }
+
+    /// `leave` in a dynamic overlay: the node's host cache is kept (the file a live peer
+    /// saves) unless the peer is removed for good; its links leave the table.
+    #[cold]
+    #[inline(never)]
+    fn leave_dynamic(&mut self, now: Time, node: u32) {
+        let i = node as usize;
+        let hosts: Option<Vec<SavedHost>> =
+            self.nodes[i].as_ref().and_then(|n| n.overlay()).map(|o| {
+                o.hosts()
+                    .iter()
+                    .map(|e| SavedHost {
+                        addr: e.addr,
+                        failures: e.failures,
+                        last_seen: e.last_seen,
+                    })
+                    .collect()
+            });
+        self.nodes[i] = None;
+        self.timer_due[i] = u64::MAX;
+        let Some(dynamic) = self.dynamic.as_deref_mut() else {
+            return;
+        };
+        if !self.removed[i] {
+            dynamic.saved[i] = Some(hosts.unwrap_or_default());
+        }
+        for link in dynamic.links.unlink_all(node) {
+            self.with_node(now, link.peer, |n| n.on_disconnected(now, link.back));
+        }
+    }
+
+    /// Static overlay: a peer back online is linked again with its neighbours online now
+    /// (its own node is created when something first reaches it).
+    fn relink(&mut self, now: Time, node: u32) {
+        for conn in 0..self.links.degree(node) {
+            let Some(slot) = self.links.slot(node, ConnId(conn)) else {
+                continue;
+            };
+            let back = self.links.mirror(slot);
+            let peer = self.links.target(slot);
+            if !self.online[peer as usize] {
+                continue;
+            }
+            let info = self.peer_info(node);
+            self.with_node(now, peer, |n| n.on_connected(now, back, info));
+        }
+    }
+
+    /// Dynamic overlay: every peer online at the start gets its node now, with the
+    /// graph's links between online peers up (a no-op in a static run).
+    fn start_dynamic(&mut self) {
+        if !self.config.overlay.is_dynamic() {
+            return;
+        }
+        let n = self.links.node_count();
+        self.dynamic = Some(Box::new(DynamicRun {
+            links: DynamicLinks::from_static(&self.links, &self.online),
+            saved: vec![None; n as usize],
+        }));
+        for u in 0..n {
+            if self.online[u as usize] {
+                self.start_node(Time::ZERO, u);
+            }
+        }
+    }
+
+    /// Dynamic overlay: peer `u` (online) starts its node with the overlay on, its host
+    /// cache (saved when it last left, else its graph neighbours) and the bootstrap hosts,
+    /// and the links it has in the table (the graph's, at the start of the run).
+    fn start_node(&mut self, now: Time, u: u32) {
+        let i = u as usize;
+        let Some(dynamic) = self.dynamic.as_deref_mut() else {
+            return;
+        };
+        let saved = dynamic.saved.get_mut(i).and_then(Option::take);
+        let links: Vec<(ConnId, u32)> = dynamic
+            .links
+            .of(u)
+            .iter()
+            .map(|l| (l.conn, l.peer))
+            .collect();
+        let neighbours: Vec<SocketAddrV4> = match saved {
+            Some(_) => Vec::new(),
+            None => self
+                .links
+                .neighbours(u)
+                .iter()
+                .map(|&v| peer_addr(v))
+                .collect(),
+        };
+        let links: Vec<(ConnId, PeerInfo)> = links
+            .into_iter()
+            .map(|(conn, v)| (conn, self.peer_info(v)))
+            .collect();
+        let mut node = self.build_node(u);
+        node.enable_overlay(self.config.overlay);
+        self.nodes[i] = Some(node);
+        self.stats.nodes_created += 1;
+        let bootstrap = self.config.bootstrap.clone();
+        self.with_node(now, u, |n| {
+            n.learn_hosts(now, bootstrap, HostSource::Bootstrap);
+            match saved {
+                Some(hosts) => n.restore_hosts(
+                    now,
+                    hosts
+                        .into_iter()
+                        .map(|h| (h.addr, h.failures, now.saturating_sub(h.last_seen))),
+                ),
+                None => n.learn_hosts(now, neighbours, HostSource::Saved),
+            }
+            for (conn, info) in links {
+                n.on_connected(now, conn, info);
+            }
+        });
+    }
+
+    /// Node `u` asked to dial `addr`: the outcome is due after a connect and handshake.
+    #[cold]
+    #[inline(never)]
+    fn dial(&mut self, now: Time, u: u32, addr: SocketAddrV4) {
+        self.stats.dials += 1;
+        let target = peer_of_addr(addr, self.links.node_count()).unwrap_or(u);
+        let one_way = self
+            .config
+            .latency
+            .sample(u, target, None, self.seed, &mut self.link_rng);
+        self.queue.push(
+            now.plus_micros(CONNECT_ONE_WAYS.saturating_mul(one_way)),
+            Work::Connect {
+                from: u,
+                session: self.session[u as usize],
+                addr,
+            },
+        );
+    }
+
+    /// The outcome of `from`'s dial of `addr` (see the module documentation).
+    #[inline(never)]
+    fn connect(&mut self, now: Time, from: u32, session: u32, addr: SocketAddrV4) {
+        let i = from as usize;
+        if self.session.get(i) != Some(&session) || !self.online[i] {
+            // The dialler left: nobody is waiting for the answer.
+            return;
+        }
+        let target = peer_of_addr(addr, self.links.node_count())
+            .filter(|&v| v != from && self.online[v as usize]);
+        let Some(v) = target else {
+            return self.dial_failed(now, from, addr, Vec::new());
+        };
+        let Some(dynamic) = self.dynamic.as_deref_mut() else {
+            return;
+        };
+        if dynamic.links.linked(from, v) {
+            return self.dial_failed(now, from, addr, Vec::new());
+        }
+        if let Some(full) = self.nodes[v as usize].as_ref().filter(|n| n.overlay_full()) {
+            // The live network's 503, with hosts to try instead.
+            let tries = full.try_hosts(X_TRY_HOSTS);
+            self.stats.dials_refused += 1;
+            return self.dial_failed(now, from, addr, tries);
+        }
+        let (mine, theirs) = dynamic.links.link(from, v);
+        self.stats.links_made += 1;
+        self.shape_dirty = true;
+        let (to_them, to_me) = (self.peer_info(v), self.peer_info(from));
+        self.with_node(now, from, |n| n.on_connected(now, mine, to_them));
+        self.with_node(now, v, |n| n.on_connected(now, theirs, to_me));
+    }
+
+    /// `from`'s dial of `addr` failed; a refusal's `X-Try` hosts are learnt first.
+    fn dial_failed(&mut self, now: Time, from: u32, addr: SocketAddrV4, tries: Vec<SocketAddrV4>) {
+        self.stats.dials_failed += 1;
+        self.with_node(now, from, |n| {
+            if !tries.is_empty() {
+                n.learn_hosts(now, tries, HostSource::XTry);
+            }
+            n.on_dial_failed(now, addr);
+        });
+    }
+
+    /// The overlay among online peers now: the static table's links, or the live links
+    /// of a dynamic run.
+    fn shape(&self) -> OverlayShape {
+        match self.dynamic.as_deref() {
+            None => overlay_shape(&self.links, &self.online),
+            Some(dynamic) => shape_of(
+                self.links.node_count() as usize,
+                |u| dynamic.links.neighbours(u),
+                &self.online,
+            ),
+        }
     }
 
     fn start_search(&mut self, now: Time, q: &PlannedQuery) -> Option<Guid> {
@@ -606,19 +908,9 @@ impl Simulation {
         to_session: u32,
         msg: PackedMessage,
     ) {
-        // Without churn or removal every peer stays online in its first session: nothing
-        // to check.
-        let link_up = !self.presence
-            || self
-                .links
-                .slot(to, conn)
-                .map(|s| self.links.target(s))
-                .is_some_and(|f| {
-                    self.online[f as usize]
-                        && self.session[f as usize] == from_session
-                        && self.online[to as usize]
-                        && self.session[to as usize] == to_session
-                });
+        // Without churn, removal or a dynamic overlay every peer stays online in its first
+        // session: nothing to check.
+        let link_up = !self.presence || self.link_up(to, conn, from_session, to_session);
         if !link_up {
             self.stats.lost_link_down += 1;
             self.lost(to, now, &msg, DropReason::LinkDown);
@@ -628,6 +920,34 @@ impl Simulation {
         if self.node_mut(now, to).is_some() {
             self.with_node(now, to, |n| n.on_message(now, conn, msg.into()));
         }
+    }
+
+    /// A dynamic run's link `conn` of `u`: (far end, its id there, static slot or
+    /// `NO_SLOT`). Out of line, so static runs' sends stay as small as they were.
+    #[cold]
+    #[inline(never)]
+    fn dynamic_link(&self, u: u32, conn: ConnId) -> Option<(u32, ConnId, u32)> {
+        let link = self.dynamic.as_deref()?.links.get(u, conn)?;
+        Some((link.peer, link.back, link.slot))
+    }
+
+    /// Whether `to`'s link `conn` is still the one a message sent in the two ends'
+    /// sessions `from_session` and `to_session` travelled on.
+    #[inline]
+    fn link_up(&self, to: u32, conn: ConnId, from_session: u32, to_session: u32) -> bool {
+        if self.dynamic.is_some() {
+            // Ids are never reused: a link under this id is the one it was sent on.
+            return self.dynamic_link(to, conn).is_some();
+        }
+        self.links
+            .slot(to, conn)
+            .map(|s| self.links.target(s))
+            .is_some_and(|f| {
+                self.online[f as usize]
+                    && self.session[f as usize] == from_session
+                    && self.online[to as usize]
+                    && self.session[to as usize] == to_session
+            })
     }
 
     /// A copy that will never be handled, counted against its query.
@@ -724,9 +1044,8 @@ impl Simulation {
                     },
                 );
             }
-            // Only a dynamic overlay dials, and the simulator runs static ones so far; an
-            // unanswered dial counts as failed in the node after `DIAL_TIMEOUT`.
-            Output::Dial(_) => {}
+            // Only a dynamic overlay dials.
+            Output::Dial(addr) => self.dial(now, u, addr),
             // Pushes ask for a TCP connection back; nothing in a search needs one.
             Output::Request(Request::ConnectBack { .. }) => {}
             Output::Timeout(next) => {
@@ -745,11 +1064,17 @@ impl Simulation {
 
     /// Puts one copy from `u` on its link `to`: a delivery later, or a loss.
     fn send(&mut self, now: Time, depart: Time, u: u32, to: ConnId, msg: Message) {
-        let Some(slot) = self.links.slot(u, to) else {
+        let found = if self.dynamic.is_none() {
+            self.links
+                .slot(u, to)
+                .map(|slot| (self.links.target(slot), self.links.mirror(slot), slot))
+        } else {
+            self.dynamic_link(u, to)
+        };
+        let Some((v, back, slot)) = found else {
             self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
             return;
         };
-        let v = self.links.target(slot);
         let (from_session, to_session) = if self.presence {
             if !self.online[v as usize] {
                 self.stats.lost_link_down += 1;
@@ -766,12 +1091,12 @@ impl Simulation {
             self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkLoss);
             return;
         }
+        // A link made at run time has `NO_SLOT`, beyond the table: no latency of its own.
         let given = self.links.slot_latency_us(slot);
         let delay = self
             .config
             .latency
             .sample(u, v, given, self.seed, &mut self.link_rng);
-        let back = self.links.mirror(slot);
         self.queue.push(
             depart.plus_micros(delay),
             Work::Deliver {
@@ -799,9 +1124,13 @@ impl Simulation {
         self.with_node(now, walker, |n| n.on_check_back(now, guid, satisfied));
     }
 
-    /// A node dropped one of its links: the far end sees it go down.
+    /// A node dropped one of its links: the far end sees it go down (in a dynamic
+    /// overlay the link leaves the table and the closing node's policy hears of it too).
     fn close_link(&mut self, now: Time, u: u32, conn: ConnId) {
         self.stats.closed_by_node += 1;
+        if self.dynamic.is_some() {
+            return self.close_dynamic_link(now, u, conn);
+        }
         let Some(slot) = self.links.slot(u, conn) else {
             return;
         };
@@ -820,6 +1149,10 @@ impl Simulation {
             return None;
         }
         if self.nodes[i].is_none() {
+            if self.dynamic.is_some() {
+                // Every online peer of a dynamic run has its node from the start.
+                return None;
+            }
             let mut node = self.build_node(u);
             for (conn, &v) in self.links.neighbours(u).iter().enumerate() {
                 if !churn || self.online[v as usize] {
@@ -903,4 +1236,14 @@ fn prefetch(ptr: *const u8, lines: usize) {
 /// Peer `u`'s made-up address: 10.0.0.0/8 numbered from 10.0.0.1, port 6346.
 pub fn peer_addr(u: u32) -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::from(0x0A00_0001u32.wrapping_add(u)), 6346)
+}
+
+/// The peer of a run of `nodes` peers whose made-up address is `addr` (the inverse of
+/// [`peer_addr`]); `None` for any other address.
+pub fn peer_of_addr(addr: SocketAddrV4, nodes: u32) -> Option<u32> {
+    if addr.port() != 6346 {
+        return None;
+    }
+    let u = u32::from(*addr.ip()).checked_sub(0x0A00_0001)?;
+    (u < nodes).then_some(u)
 }

@@ -6,6 +6,7 @@
 
 pub mod churn;
 pub mod config;
+pub mod dynamic;
 pub mod engine;
 pub mod huge_pages;
 pub mod latency;
@@ -17,7 +18,10 @@ pub mod removal;
 
 pub use churn::Churn;
 pub use config::{Placement, PlannedQuery, SimConfig, SimFile};
-pub use engine::{peer_addr, SecondRow, SimProgress, SimReport, SimStats, Simulation};
+pub use dynamic::DynamicLinks;
+pub use engine::{
+    peer_addr, peer_of_addr, SecondRow, SimProgress, SimReport, SimStats, Simulation,
+};
 pub use latency::Latency;
 pub use links::Links;
-pub use removal::{overlay_shape, OverlayShape, Removal, RemovalKind};
+pub use removal::{overlay_shape, shape_of, OverlayShape, Removal, RemovalKind};

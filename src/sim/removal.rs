@@ -111,7 +111,21 @@ pub struct OverlayShape {
 
 /// The shape of the overlay of `links` restricted to the peers with `online[u]`.
 pub fn overlay_shape(links: &Links, online: &[bool]) -> OverlayShape {
-    let n = links.node_count() as usize;
+    shape_of(
+        links.node_count() as usize,
+        |u| links.neighbours(u).iter().copied(),
+        online,
+    )
+}
+
+/// The shape of the overlay over peers `0..n` whose links `neighbours(u)` lists (each
+/// link from both ends), restricted to the peers with `online[u]`: the static table or
+/// the live links of a dynamic run.
+pub fn shape_of<I: Iterator<Item = u32>>(
+    n: usize,
+    neighbours: impl Fn(u32) -> I,
+    online: &[bool],
+) -> OverlayShape {
     let is_on = |u: u32| online.get(u as usize).copied().unwrap_or(true);
     let mut on = 0u32;
     let mut degree_sum = 0u64;
@@ -123,11 +137,7 @@ pub fn overlay_shape(links: &Links, online: &[bool]) -> OverlayShape {
             continue;
         }
         on += 1;
-        degree_sum += links
-            .neighbours(start)
-            .iter()
-            .filter(|&&v| is_on(v))
-            .count() as u64;
+        degree_sum += neighbours(start).filter(|&v| is_on(v)).count() as u64;
         if seen[start as usize] {
             continue;
         }
@@ -136,7 +146,7 @@ pub fn overlay_shape(links: &Links, online: &[bool]) -> OverlayShape {
         let mut size = 0u32;
         while let Some(u) = stack.pop() {
             size += 1;
-            for &v in links.neighbours(u) {
+            for v in neighbours(u) {
                 if is_on(v) && !seen[v as usize] {
                     seen[v as usize] = true;
                     stack.push(v);
