@@ -77,13 +77,18 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 }
 
 fn assert_same_outputs(full: &Path, merged: &Path) {
+    assert_same_outputs_with(full, merged, "messages_vs_ttl.svg");
+}
+
+/// Like [`assert_same_outputs`], `plot` being one plot the sweep must have drawn.
+fn assert_same_outputs_with(full: &Path, merged: &Path, plot: &str) {
     let (a, b) = (files(full), files(merged));
     assert_eq!(
         a.keys().collect::<Vec<_>>(),
         b.keys().collect::<Vec<_>>(),
         "different files"
     );
-    for name in ["results.csv", "summary.json", "messages_vs_ttl.svg"] {
+    for name in ["results.csv", "summary.json", plot] {
         assert!(a.contains_key(name), "{name} missing from the full sweep");
     }
     for (name, bytes) in &a {
@@ -447,4 +452,46 @@ fn emitted_slurm_scripts_are_valid_bash_that_runs_the_shards_and_the_merge() {
         .unwrap();
     assert!(!alone.status.success());
     assert!(String::from_utf8_lossy(&alone.stderr).contains("submit this script with sbatch"));
+}
+
+/// A spec with figures over time and a dynamic overlay: its buckets travel with the shards.
+const OVER_TIME_SPEC: &str = r#"{
+  "name": "over-time",
+  "topologies": ["regular:n=60,d=4"],
+  "strategies": ["flood"],
+  "ttls": [4],
+  "seeds": [1, 2],
+  "workload": { "files": 6, "placement": {"kind": "replicas", "per_file": 2},
+                "popularity": {"kind": "uniform"}, "queries": 20,
+                "arrival": {"kind": "fixed", "every_ms": 500} },
+  "sim": { "latency_ms": 5, "settle_ms": 1000, "remove_at_ms": 3000,
+           "overlay": {"mode": "static", "min_degree": 3, "max_degree": 6} },
+  "sweep": { "remove_fraction": [0, 0.3], "overlay": ["static", "dynamic"] },
+  "over_time": { "bucket_secs": 2 }
+}"#;
+
+#[test]
+fn figures_over_time_survive_sharding_byte_for_byte() {
+    let (dir, _) = workspace();
+    let cwd = dir.path();
+    std::fs::write(cwd.join("over-time.json"), OVER_TIME_SPEC).unwrap();
+    ok(&["experiment", "over-time.json", "--out", "full"], cwd);
+    assert!(cwd.join("full/over_time.csv").is_file());
+    let shards = run_shards("over-time.json", cwd, 3);
+    let out = merge(&shards, "merged", cwd);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_outputs_with(&cwd.join("full"), &cwd.join("merged"), "over_time.svg");
+    // A shard whose figures over time are gone is refused, not merged without them.
+    std::fs::remove_file(cwd.join(&shards[0]).join("over_time.json")).unwrap();
+    let out = merge(&shards, "merged-again", cwd);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("over_time.json"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -33,7 +33,7 @@ pub struct OverTimeSpec {
 }
 
 /// One bucket of one run (see the module documentation).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// The bucket covers virtual seconds `from_s..to_s`.
     pub from_s: u64,

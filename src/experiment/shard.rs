@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 use super::atomic_write;
+use super::over_time::Bucket;
 use super::plan::{self, PlannedRun, Shard};
 use super::spec::{ExperimentSpec, ResolvedSpec, SpecError};
 use super::summary::Summary;
@@ -38,6 +39,9 @@ pub const MANIFEST: &str = "shard.json";
 pub const SPEC_COPY: &str = "spec.json";
 /// The shard's rows.
 pub const RESULTS: &str = "results.csv";
+/// The shard's figures over time (a spec with `over_time`): one list of buckets per row
+/// of `results.csv`, as JSON (which gives floats back to the same bits).
+pub const OVER_TIME: &str = "over_time.json";
 /// `shard.json`'s `format`.
 pub const FORMAT: &str = "gnutella-experiment-shard/1";
 
@@ -184,11 +188,15 @@ pub fn write_shard(
     };
     let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     text.push('\n');
-    Ok(vec![
-        write(RESULTS, csv)?,
-        write(SPEC_COPY, spec_text.to_vec())?,
-        write(MANIFEST, text.into_bytes())?,
-    ])
+    let mut written = vec![write(RESULTS, csv)?];
+    if spec.spec.over_time.is_some() {
+        let buckets: Vec<&Vec<Bucket>> = results.iter().map(|r| &r.over_time).collect();
+        let json = serde_json::to_vec(&buckets).unwrap_or_default();
+        written.push(write(OVER_TIME, json)?);
+    }
+    written.push(write(SPEC_COPY, spec_text.to_vec())?);
+    written.push(write(MANIFEST, text.into_bytes())?);
+    Ok(written)
 }
 
 /// A merged sweep: its spec (parsed from the shards' copy) and every run's result, in
@@ -289,7 +297,29 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, ShardError> {
                 manifest.runs
             )));
         }
-        for result in read_results(dir, &spec, &mine)? {
+        let mut read = read_results(dir, &spec, &mine)?;
+        if spec.spec.over_time.is_some() {
+            let path = dir.join(OVER_TIME);
+            let buckets: Vec<Vec<Bucket>> =
+                serde_json::from_slice(&read_bytes(&path)?).map_err(|e| ShardError::Damaged {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?;
+            if buckets.len() != read.len() {
+                return Err(ShardError::Damaged {
+                    path,
+                    message: format!(
+                        "{} runs' figures over time for {} rows of {RESULTS}",
+                        buckets.len(),
+                        read.len()
+                    ),
+                });
+            }
+            for ((_, result), over_time) in read.iter_mut().zip(buckets) {
+                result.over_time = over_time;
+            }
+        }
+        for result in read {
             if let Some(slot) = results.get_mut(result.0) {
                 *slot = Some(result.1);
             }
@@ -314,6 +344,10 @@ fn split_of(dir: &Path, manifest: &Manifest) -> Result<Shard, ShardError> {
         path: dir.join(MANIFEST),
         message,
     })
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ShardError> {
+    read(path)
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ShardError> {
@@ -463,6 +497,7 @@ fn read_results(
                 seed: run.seed,
                 params: run.params.clone(),
                 summary,
+                over_time: Vec::new(),
             },
         ));
     }

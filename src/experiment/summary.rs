@@ -208,6 +208,10 @@ impl Summary {
             "" => Ok(None),
             _ => number(i).map(Some),
         };
+        let optional_count = |i: usize| match cell(i) {
+            "" => Ok(None),
+            _ => count(i).map(Some),
+        };
         Ok(Summary {
             queries: count(0)?,
             success_rate: number(1)?,
@@ -224,6 +228,9 @@ impl Summary {
             largest_component_fraction: optional(12)?,
             mean_degree_start: optional(13)?,
             mean_degree_end: optional(14)?,
+            dials: optional_count(15)?,
+            dials_failed: optional_count(16)?,
+            links_made: optional_count(17)?,
         })
     }
 }
@@ -457,6 +464,9 @@ mod tests {
             largest_component_fraction: Some(0.999_999_999_999_9),
             mean_degree_start: Some(4.0),
             mean_degree_end: None,
+            dials: Some(70_000),
+            dials_failed: Some(0),
+            links_made: None,
         };
         let cells = summary.csv_values();
         let back = Summary::from_csv_values(&cells).unwrap();
