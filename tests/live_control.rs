@@ -418,3 +418,64 @@ fn a_control_address_off_loopback_is_refused() {
         assert!(err.contains("loopback only"), "{addr}: {err}");
     }
 }
+
+/// 30 peers of a dynamic overlay, no configured links, joining through p0 (the shape of
+/// `topology-configs/dynamic-30.json`, on port 0).
+fn dynamic_config(dir: &Path) -> PathBuf {
+    let peers: Vec<Value> = (0..30)
+        .map(|i| {
+            let mut p = json!({"id": format!("p{i}"), "listen": "127.0.0.1:0"});
+            if i == 29 {
+                p["share"] = json!({"files": [{"name": "far-away-song.ogg", "size": 1000}]});
+            }
+            p
+        })
+        .collect();
+    let config = json!({
+        "name": "dynamic-30",
+        "defaults": {"seed": 3},
+        "overlay": {"mode": "dynamic", "min_degree": 3, "max_degree": 6, "bootstrap": ["p0"]},
+        "peers": peers,
+    });
+    let path = dir.join("dynamic.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn survivors_of_a_dynamic_overlay_killed_through_the_api_get_back_their_minimum_degree() {
+    let dir = tempfile::tempdir().unwrap();
+    let launch = Launch::start(&dynamic_config(dir.path()), &["--shards", "2"]);
+    let min = 3;
+    launch.until_peers("every peer at its minimum degree", |peers| {
+        peers.len() == 30 && peers.iter().all(|p| p["degree"].as_u64() >= Some(min))
+    });
+    // 30 %: nine peers, the bootstrap p0 among them.
+    let killed: Vec<String> = (0..9).map(|i| format!("p{}", i * 3)).collect();
+    for id in &killed {
+        let (status, answer) = launch.call("POST", &format!("/peers/{id}/kill"), None);
+        assert_eq!((status, &answer["up"]), (200, &json!(false)), "{answer}");
+    }
+    let survivor = |p: &&Value| !killed.iter().any(|k| p["id"] == k.as_str());
+    launch.until_peers("every survivor back at its minimum degree", |peers| {
+        let alive: Vec<&Value> = peers.iter().filter(survivor).collect();
+        alive.len() == 21
+            && alive.iter().all(|p| {
+                p["up"] == true
+                    && p["degree"].as_u64() >= Some(min)
+                    && p["degree"].as_u64() <= Some(6)
+                    && p["neighbours"]
+                        .as_array()
+                        .is_some_and(|n| n.iter().all(|n| !killed.iter().any(|k| n == k.as_str())))
+            })
+    });
+    // And the survivors still find each other's files.
+    let (status, record) = launch.call(
+        "POST",
+        "/search",
+        Some(&json!({"from": "p1", "words": "far away song", "ttl": 7})),
+    );
+    assert_eq!(status, 200, "{record}");
+    assert!(record["hits"].as_u64() >= Some(1), "{record:#}");
+    launch.stop();
+}
