@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`protocol`] | the Gnutella 0.6 wire format: descriptors, handshake, URNs |
 //! | [`node`] | the sans-IO routing state machine of one peer |
+//! | [`trace`] | flood traces: a fold over node events and sends, one schema for both drivers |
 //! | [`topology`] | topology configs, generators and loaders |
 //! | [`net`] | the tokio driver: real peers over TCP, HTTP transfers |
 //! | [`sim`] | the discrete-event driver: many nodes over virtual links |
@@ -22,4 +23,5 @@ pub mod progress;
 pub mod protocol;
 pub mod sim;
 pub mod topology;
+pub mod trace;
 pub mod validate;

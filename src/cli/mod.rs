@@ -12,6 +12,7 @@ pub mod progress;
 pub mod search;
 pub mod sim;
 pub mod topology;
+pub mod trace;
 
 use clap::{Parser, Subcommand};
 use gnutella::net::download::DownloadError;

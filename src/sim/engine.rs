@@ -46,6 +46,7 @@ use crate::node::{
     RoutingConfig, SharedFile, Time,
 };
 use crate::protocol::{Guid, Message};
+use crate::trace::{TracedCopy, Tracer};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
 use super::links::Links;
@@ -204,6 +205,8 @@ pub struct Simulation {
     origins: HashMap<Guid, u32>,
     check_backs: HashMap<Guid, u64>,
     stats: SimStats,
+    /// The flood trace, when one was asked for ([`Simulation::trace`]).
+    tracer: Option<Box<Tracer>>,
 }
 
 impl Simulation {
@@ -239,7 +242,20 @@ impl Simulation {
             origins: HashMap::new(),
             check_backs: HashMap::new(),
             stats: SimStats::default(),
+            tracer: None,
         }
+    }
+
+    /// Traces floods into `tracer` (see `crate::trace`): every copy sent, every
+    /// arrival's verdict, every hit. Call before running; take it back with
+    /// [`Simulation::take_tracer`] to finish the file with the run's records.
+    pub fn trace(&mut self, tracer: Tracer) {
+        self.tracer = Some(Box::new(tracer));
+    }
+
+    /// The tracer given to [`Simulation::trace`], once the run is over.
+    pub fn take_tracer(&mut self) -> Option<Tracer> {
+        self.tracer.take().map(|t| *t)
     }
 
     /// Gives every peer its own routing configuration (`routing[u]` for peer `u`; peers
@@ -621,18 +637,35 @@ impl Simulation {
                 });
         if !link_up {
             self.stats.lost_link_down += 1;
-            self.lost(to, now, &msg, DropReason::LinkDown);
+            self.lost(to, conn, now, msg, DropReason::LinkDown);
             return;
         }
         self.stats.delivered += 1;
         if self.node_mut(now, to).is_some() {
-            self.with_node(now, to, |n| n.on_message(now, conn, msg.into()));
+            let msg: Message = msg.into();
+            if let Some(tracer) = self.tracer.as_deref_mut() {
+                let from = self.links.slot(to, conn).map(|s| self.links.target(s));
+                if let Some(copy) = TracedCopy::of(&msg, from, Some(to)) {
+                    tracer.arrival(to, copy);
+                }
+            }
+            self.with_node(now, to, |n| n.on_message(now, conn, msg));
+            if let Some(tracer) = self.tracer.as_deref_mut() {
+                tracer.input_done(to);
+            }
         }
     }
 
-    /// A copy that will never be handled, counted against its query.
-    fn lost(&mut self, peer: u32, now: Time, msg: &PackedMessage, reason: DropReason) {
+    /// A copy that will never be handled by `peer` (arriving on its link `conn`), counted
+    /// against its query.
+    fn lost(&mut self, peer: u32, conn: ConnId, now: Time, msg: PackedMessage, reason: DropReason) {
         self.lost_copy(peer, now, msg.guid(), msg.kind(), reason);
+        if let Some(tracer) = self.tracer.as_deref_mut() {
+            let from = self.links.slot(peer, conn).map(|s| self.links.target(s));
+            if let Some(copy) = TracedCopy::of(&msg.into(), from, Some(peer)) {
+                tracer.lost(now, peer, &copy, reason);
+            }
+        }
     }
 
     fn lost_copy(&mut self, peer: u32, now: Time, guid: Guid, kind: u8, reason: DropReason) {
@@ -644,8 +677,8 @@ impl Simulation {
     fn drain_in_flight(&mut self, now: Time, first: Work) {
         let mut next = Some(first);
         while let Some(work) = next {
-            if let Work::Deliver { to, msg, .. } = &work {
-                self.lost(*to, now, msg, DropReason::InFlight);
+            if let Work::Deliver { to, conn, msg, .. } = work {
+                self.lost(to, conn, now, msg, DropReason::InFlight);
             }
             next = self.queue.pop().map(|item| item.item);
         }
@@ -705,7 +738,12 @@ impl Simulation {
         match output {
             Output::Send { to, msg } => self.send(now, depart, u, to, msg),
             Output::Close { conn, .. } => closed.push(conn),
-            Output::Event(event) => self.recorder.record(u, now, &event),
+            Output::Event(event) => {
+                if let Some(tracer) = self.tracer.as_deref_mut() {
+                    tracer.event(u, now, &event);
+                }
+                self.recorder.record(u, now, &event)
+            }
             // The walker asks its origin directly (one message there, one back, as in
             // Lv et al.'s walkers), so the answer comes after two link delays.
             Output::Request(Request::CheckBack { guid, .. }) => {
@@ -745,15 +783,21 @@ impl Simulation {
 
     /// Puts one copy from `u` on its link `to`: a delivery later, or a loss.
     fn send(&mut self, now: Time, depart: Time, u: u32, to: ConnId, msg: Message) {
-        let Some(slot) = self.links.slot(u, to) else {
-            self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
+        let slot = self.links.slot(u, to);
+        let v = slot.map(|s| self.links.target(s));
+        if let Some(tracer) = self.tracer.as_deref_mut() {
+            if let Some(copy) = TracedCopy::of(&msg, Some(u), v) {
+                tracer.sent(now, &copy);
+            }
+        }
+        let (Some(slot), Some(v)) = (slot, v) else {
+            self.lost_on_send(u, None, now, &msg, DropReason::LinkDown);
             return;
         };
-        let v = self.links.target(slot);
         let (from_session, to_session) = if self.presence {
             if !self.online[v as usize] {
                 self.stats.lost_link_down += 1;
-                self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
+                self.lost_on_send(u, Some(v), now, &msg, DropReason::LinkDown);
                 return;
             }
             (self.session[u as usize], self.session[v as usize])
@@ -762,7 +806,7 @@ impl Simulation {
         };
         if self.config.loss > 0.0 && self.link_rng.gen_bool(self.config.loss.min(1.0)) {
             self.stats.lost += 1;
-            self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkLoss);
+            self.lost_on_send(u, Some(v), now, &msg, DropReason::LinkLoss);
             return;
         }
         let given = self.links.slot_latency_us(slot);
@@ -781,6 +825,16 @@ impl Simulation {
                 msg: msg.into(),
             },
         );
+    }
+
+    /// A copy `u` put on its link to `v` that never left (no such link, `v` offline, lost).
+    fn lost_on_send(&mut self, u: u32, v: Option<u32>, now: Time, msg: &Message, why: DropReason) {
+        self.lost_copy(u, now, msg.guid, msg.payload.kind(), why);
+        if let Some(tracer) = self.tracer.as_deref_mut() {
+            if let Some(copy) = TracedCopy::of(msg, Some(u), v) {
+                tracer.lost(now, u, &copy, why);
+            }
+        }
     }
 
     /// Tells a parked walker whether its origin has a hit yet (asked now, at arrival).
