@@ -12,6 +12,7 @@
 //! | [`net`] | the tokio driver: real peers over TCP, HTTP transfers |
 //! | [`sim`] | the discrete-event driver: many nodes over virtual links |
 //! | [`experiment`] | workloads, per-query records, reports and plots |
+//! | [`view`] | the flood page: a trace drawn and replayed in one self-contained HTML file |
 //! | [`progress`] | (a leaf) long work deep in the layers, reported to the CLI's bars |
 //! | [`validate`] | (a leaf under all of them) one policy for user input: TTL ranges, search
 //! words, writable output paths |
@@ -25,3 +26,4 @@ pub mod sim;
 pub mod topology;
 pub mod trace;
 pub mod validate;
+pub mod view;

@@ -13,6 +13,7 @@ pub mod search;
 pub mod sim;
 pub mod topology;
 pub mod trace;
+pub mod view;
 
 use clap::{Parser, Subcommand};
 use gnutella::net::download::DownloadError;
@@ -55,6 +56,8 @@ pub enum Command {
     /// Generate topologies and print their statistics.
     #[command(subcommand)]
     Topology(topology::Command),
+    /// Draw a flood trace as one self-contained HTML page that replays it.
+    View(view::Args),
 }
 
 /// Runs the parsed command line.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Sim(args) => sim::run(args),
         Command::Experiment(args) => experiment::run(args),
         Command::Topology(cmd) => topology::run(cmd),
+        Command::View(args) => view::run(args),
     }
 }
 

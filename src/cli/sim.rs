@@ -315,7 +315,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         let links = scenario.graph.links().map(|(a, b)| [a, b]).collect();
         let name = match (&args.topology, &args.gen) {
-            (Some(path), _) => Some(path.display().to_string()),
+            (Some(path), _) => path.file_stem().map(|s| s.to_string_lossy().into_owned()),
             (None, gen) => gen.clone(),
         };
         let tracer = args
