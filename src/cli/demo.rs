@@ -28,8 +28,10 @@ Examples:
       also every routing decision, one line per descriptor a peer receives: forwarded to
       which neighbours, duplicate, re-forwarded, dropped and why, answered, hit routed back
       or delivered to the search
-  gnutella demo --trace demo.jsonl && gnutella view demo.jsonl --out demo.html
-      the same, writing a flood trace of its searches, then a page that replays them";
+  gnutella demo --trace demo.jsonl
+      the same, also writing a flood trace of its searches
+  gnutella view demo.jsonl --out demo.html
+      a page that replays them hop by hop (open demo.html in a browser)";
 
 /// Arguments of `gnutella demo`.
 #[derive(Debug, clap::Args)]
