@@ -21,7 +21,7 @@ Examples:
 
 The page needs no server and fetches nothing (script and data are inline). The same
 trace and --seed give the same bytes. Overlays above 20,000 peers are drawn as the peers
-the traced queries touched. For scripts the page exposes window.gnutellaView (peers,
+the traced queries touched (refused when those are more than 20,000). For scripts the page exposes window.gnutellaView (peers,
 queries, select(guid), step(), play(), pause(), hop, totals, ...; see the README).";
 
 /// Arguments of `gnutella view`.

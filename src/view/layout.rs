@@ -5,7 +5,7 @@
 //! links pull, every pair of nearby peers pushes, a mild pull to the centre keeps
 //! components together, and the temperature falls linearly over a fixed number of
 //! rounds. Repulsion only counts peers in the neighbouring cells of a grid, so one round
-//! costs O(peers + links) and 10,000 peers lay out in about a second. Start positions are
+//! costs O(peers + links): 10,000 peers lay out in a few seconds. Start positions are
 //! drawn from the seed.
 
 use rand::{Rng, SeedableRng};

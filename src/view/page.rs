@@ -51,6 +51,11 @@ pub enum ViewError {
     UnknownPeer(String),
     #[error("the trace follows no query (was the run's first search traced?)")]
     NoQuery,
+    #[error(
+        "the traced queries touch {touched} of the {peers} peers; a page draws at most \
+         {MAX_DRAWN}: trace fewer queries (--trace-queries 1, --trace-guid) or smaller floods"
+    )]
+    TooMany { touched: usize, peers: usize },
 }
 
 /// The page for `trace`, as one self-contained HTML document.
@@ -131,6 +136,13 @@ fn drawn_overlay(trace: &Trace, options: &ViewOptions) -> Result<Drawn, ViewErro
                 keep[*d as usize] = true;
             }
         }
+    }
+    let touched = keep.iter().filter(|&&k| k).count();
+    if touched > MAX_DRAWN {
+        return Err(ViewError::TooMany {
+            touched,
+            peers: ids.len(),
+        });
     }
     let mut renumber = vec![None; ids.len()];
     let mut kept_ids = Vec::new();
