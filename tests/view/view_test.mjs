@@ -94,6 +94,20 @@ async function checkPage(browser, tracePath, pagePath, shot) {
       // By time too: the whole flood, then the record again.
       const byTime = await page.evaluate(() => { gnutellaView.seekMs(1e12); return gnutellaView.totals; });
       check(same(byTime, last), `${name} ${guid}: the time slider's end gives the same totals`);
+      if (trace.header.peers.length <= 100) {
+        // Per-peer statistics add up to the query's totals.
+        const sums = await page.evaluate((ids) => {
+          const s = { out: 0, dups: 0 };
+          for (const id of ids) {
+            const st = gnutellaView.peerStats(id);
+            s.out += st.copies_out;
+            s.dups += st.duplicates;
+          }
+          return s;
+        }, trace.header.peers.map((p) => p.id));
+        check(sums.out === record.messages && sums.dups === record.duplicates,
+          `${name} ${guid}: per-peer copies out and duplicates add up to the record (${JSON.stringify(sums)})`);
+      }
       await page.evaluate(() => gnutellaView.setMode("hop"));
     }
     if (record && record.hits > 0 && withHit === null) withHit = guid;

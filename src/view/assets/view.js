@@ -229,6 +229,27 @@
     return t;
   }
 
+  // What one peer did in the selected query up to the current step.
+  function peerStats(p) {
+    var o = order();
+    var st = { copies_in: 0, copies_out: 0, duplicates: 0, reforwards: 0, dropped: 0, answered: 0,
+      answered_from_cache: 0, hits_sent: 0, hits_relayed: 0 };
+    for (var k = 0; k < pos; k++) {
+      var r = o[k].r;
+      if (r[3] !== p) continue;
+      switch (r[0]) {
+        case SEND: st.copies_out++; break;
+        case FIRST: st.copies_in++; break;
+        case DUP: st.copies_in++; st.duplicates++; break;
+        case REFORWARD: st.copies_in++; st.reforwards++; break;
+        case DROP: st.dropped++; break;
+        case ANSWERED: if (r[5]) st.answered_from_cache++; else st.answered++; break;
+        case HIT_ROUTED: if (r[5] === 1) st.hits_sent++; else st.hits_relayed++; break;
+      }
+    }
+    return st;
+  }
+
   function select(guid) {
     var i = typeof guid === "number" ? guid : -1;
     for (var k = 0; k < queries.length && i < 0; k++) if (queries[k].guid === guid) i = k;
@@ -572,6 +593,13 @@
     var lines = [ids[p] + (p === q.origin ? " (origin)" : "")];
     if (q.firstHop.has(p)) lines.push("reached at hop " + q.firstHop.get(p) + " from " + (q.parent.get(p) >= 0 ? ids[q.parent.get(p)] : "?"));
     else if (p !== q.origin) lines.push("not reached");
+    var st = peerStats(p);
+    lines.push("so far: " + st.copies_in + " copies in (" + st.duplicates + " duplicates), " +
+      st.copies_out + " out");
+    if (st.answered + st.answered_from_cache + st.hits_sent + st.hits_relayed > 0) {
+      lines.push("answered " + st.answered + (st.answered_from_cache ? " (+" + st.answered_from_cache + " from cache)" : "") +
+        ", hits sent " + st.hits_sent + ", relayed " + st.hits_relayed);
+    }
     tip.textContent = lines.join("\n");
     var rect = canvas.getBoundingClientRect();
     tip.style.left = (ev.clientX - rect.left + 12) + "px";
@@ -623,6 +651,7 @@
     get table() { return Q().table.map(function (r) { return { hop: r.hop, new_peers: r.newPeers, messages: r.messages, duplicates: r.duplicates, hits: r.hits }; }); },
     get hits() { return Q().hits.map(function (h) { return { responder: h.responder >= 0 ? ids[h.responder] : null, hops: h.hops, records: h.records }; }); },
     clickHit: clickHit,
+    peerStats: function (id) { var p = ids.indexOf(String(id)); return p >= 0 ? peerStats(p) : null; },
     get hitPath() { var q = Q(); return selectedHit >= 0 ? hitPath(q.hits[selectedHit]).map(function (p) { return ids[p]; }) : []; },
     addQuery: function (guid) { var i = addQuery(guid); fillQueries(); return i; },
     addRows: addRows,
