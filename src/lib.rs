@@ -7,11 +7,13 @@
 //! |---|---|
 //! | [`protocol`] | the Gnutella 0.6 wire format: descriptors, handshake, URNs |
 //! | [`node`] | the sans-IO routing state machine of one peer |
+//! | [`trace`] | flood traces: a fold over node events and sends, one schema for both drivers |
 //! | [`topology`] | topology configs, generators and loaders |
 //! | [`net`] | the tokio driver: real peers over TCP, HTTP transfers |
 //! | [`sim`] | the discrete-event driver: many nodes over virtual links |
 //! | [`experiment`] | workloads, per-query records, reports and plots |
 //! | [`export`] | configs for other engines (Shadow) and their outputs read back as reports |
+//! | [`view`] | the flood page: a trace drawn and replayed in one self-contained HTML file |
 //! | [`progress`] | (a leaf) long work deep in the layers, reported to the CLI's bars |
 //! | [`validate`] | (a leaf under all of them) one policy for user input: TTL ranges, search
 //! words, writable output paths |
@@ -24,4 +26,6 @@ pub mod progress;
 pub mod protocol;
 pub mod sim;
 pub mod topology;
+pub mod trace;
 pub mod validate;
+pub mod view;

@@ -309,6 +309,7 @@ fn options(config: &Path, report: &Path, exe: PathBuf) -> LaunchOptions {
         json: false,
         exe: Arc::new(exe),
         control: None,
+        trace: None,
     }
 }
 

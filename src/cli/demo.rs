@@ -27,7 +27,11 @@ Examples:
   RUST_LOG=trace gnutella demo
       also every routing decision, one line per descriptor a peer receives: forwarded to
       which neighbours, duplicate, re-forwarded, dropped and why, answered, hit routed back
-      or delivered to the search";
+      or delivered to the search
+  gnutella demo --trace demo.jsonl
+      the same, also writing a flood trace of its searches
+  gnutella view demo.jsonl --out demo.html
+      a page that replays them hop by hop (open demo.html in a browser)";
 
 /// Arguments of `gnutella demo`.
 #[derive(Debug, clap::Args)]
@@ -36,6 +40,8 @@ pub struct Args {
     /// The config to demonstrate (default: topology-configs/quickstart.json).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub trace: super::trace::TraceArgs,
 }
 
 /// Where the quickstart config is: beside the current directory or the crate's sources.
@@ -50,6 +56,15 @@ fn find_quickstart() -> Option<PathBuf> {
 }
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    args.trace.check()?;
+    let trace = args
+        .trace
+        .trace
+        .clone()
+        .map(|path| gnutella::net::trace::TraceRequest {
+            path,
+            filter: args.trace.filter(),
+        });
     let path = match args.config {
         Some(p) => p,
         None => find_quickstart().ok_or("cannot find topology-configs/quickstart.json (run from the crate folder or pass --config)")?,
@@ -59,10 +74,13 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(demo(&path))
+    runtime.block_on(demo(&path, trace))
 }
 
-async fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+async fn demo(
+    path: &Path,
+    trace: Option<gnutella::net::trace::TraceRequest>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = TopologyConfig::load(path)?;
     // A busy port must not break the demo: every peer gets an ephemeral port.
     for peer in &mut config.peers {
@@ -74,7 +92,7 @@ async fn demo(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let config = Arc::new(config);
     let started = Instant::now();
     let mut network = start_in_process(config.clone(), net_config(true)).await?;
-    let outcome = run_demo(&network, &config, started).await;
+    let outcome = run_demo(&network, &config, started, trace.as_ref()).await;
     network.shutdown().await;
     outcome
 }
@@ -83,8 +101,14 @@ async fn run_demo(
     network: &gnutella::net::network::Network,
     config: &TopologyConfig,
     started: Instant,
+    trace: Option<&gnutella::net::trace::TraceRequest>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     network.wait_overlay(Duration::from_secs(10)).await?;
+    if let Some(trace) = trace {
+        trace
+            .start(network, Some(config.name.clone()))
+            .map_err(|e| format!("--trace {}: {e}", trace.path.display()))?;
+    }
     println!(
         "overlay up: {} peers, {} links on 127.0.0.1 in {:.0} ms ({})",
         config.peers.len(),
@@ -128,6 +152,13 @@ async fn run_demo(
         result?;
     }
     let records = network.records().await;
+    if let Some(trace) = trace {
+        network
+            .finish_trace(&records)
+            .await
+            .map_err(|e| format!("--trace {}: {e}", trace.path.display()))?;
+        println!("\nflood trace written to {}", trace.path.display());
+    }
     println!("\nflooding, per query (messages = Query descriptors on links, network-wide):");
     print!("{}", flooding_table(&records));
     Ok(())

@@ -22,6 +22,8 @@ Examples:
       spread the peers over 4 processes (each process has its own open-file limit)
   gnutella launch topology-configs/quickstart.json --run-workload --json
       only the JSON report on stdout; the other lines go to stderr
+  gnutella launch topology-configs/quickstart.json --run-workload --trace live.jsonl
+      also write a flood trace of the workload's searches (gnutella view draws it)
   gnutella launch topology-configs/quickstart.json --control 127.0.0.1:6380
       serve the control API until Ctrl-C: curl http://127.0.0.1:6380/peers lists the
       peers; POST /peers/p3/kill, POST /peers/p3/revive, POST /search with
@@ -86,6 +88,8 @@ pub struct Args {
     /// descheduled thread lets longer paths win races.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    #[command(flatten)]
+    pub trace: super::trace::TraceArgs,
     /// (internal) Run as a child shard holding these config indices.
     #[arg(long, hide = true, value_delimiter = ',')]
     pub shard_members: Option<Vec<usize>>,
@@ -113,6 +117,18 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         args.shards
     };
+    args.trace.check()?;
+    if args.trace.trace.is_some() && shards.is_some() {
+        return Err("--trace follows a launch in one process: drop --shards/--processes".into());
+    }
+    let trace = args
+        .trace
+        .trace
+        .clone()
+        .map(|path| gnutella::net::trace::TraceRequest {
+            path,
+            filter: args.trace.filter(),
+        });
     let options = LaunchOptions {
         config: args.config,
         shards,
@@ -125,6 +141,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         json: args.json,
         exe: Arc::new(std::env::current_exe()?),
         control: args.control,
+        trace,
     };
     runtime(args.threads)?.block_on(launch(options))?;
     Ok(())

@@ -14,6 +14,8 @@ pub mod report;
 pub mod search;
 pub mod sim;
 pub mod topology;
+pub mod trace;
+pub mod view;
 
 use clap::{Parser, Subcommand};
 use gnutella::net::download::DownloadError;
@@ -62,6 +64,8 @@ pub enum Command {
     /// Read another engine's outputs into the report `launch` writes (Shadow).
     #[command(subcommand)]
     Report(report::Command),
+    /// Draw a flood trace as one self-contained HTML page that replays it.
+    View(view::Args),
 }
 
 /// Runs the parsed command line.
@@ -78,6 +82,7 @@ pub fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Topology(cmd) => topology::run(cmd),
         Command::Export(cmd) => export::run(cmd),
         Command::Report(cmd) => report::run(cmd),
+        Command::View(args) => view::run(args),
     }
 }
 

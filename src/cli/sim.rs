@@ -27,8 +27,11 @@ use gnutella::topology::BootstrapHost;
 
 use super::memory_check::{available_note, check_memory};
 use super::progress;
+use super::trace::TraceArgs;
 use gnutella::topology::config::DEFAULT_SEED;
 use gnutella::topology::{load, synthetic_placement, GenSpec, Graph, Scenario as TopologyScenario};
+use gnutella::trace::schema::World;
+use gnutella::trace::TracePeer;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -41,6 +44,9 @@ Examples:
   gnutella sim --gen random:n=2000,d=6 --churn 60000:20000 --loss 0.01 --latency 5..50
   gnutella sim --gen ba:n=2000,m=2 --remove targeted:0.05 --ttl 5 --queries 50
   gnutella sim --gen random:n=2000,d=4 --overlay dynamic --remove random:0.3 --remove-at 20000 --queries 60
+  gnutella sim --topology topology-configs/quickstart.json --trace flood.jsonl
+      also write a flood trace of the first 10 searches (--trace-queries N for more,
+      --trace-guid GUID for one); `gnutella view flood.jsonl --out flood.html` draws it
 
 Topology SPECs are KIND:key=value,... (ring, line, star, complete, grid, torus, tree,
 random, gnp, regular, ba, ws, plrg). The same seed and inputs give byte-identical output.
@@ -171,6 +177,8 @@ pub struct Args {
     /// may then be killed or abort when an allocation fails).
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub trace: TraceArgs,
 }
 
 /// A latency given in milliseconds.
@@ -265,6 +273,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.timeseries {
         check_output_path(path, "--timeseries")?;
     }
+    args.trace.check()?;
     // Phase timings go to the log (RUST_LOG=info), never to the deterministic output.
     let clock = std::time::Instant::now();
     let phase = match (&args.topology, &args.gen) {
@@ -332,6 +341,28 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.timeseries.is_some() {
         simulation.record_timeseries();
     }
+    if args.trace.trace.is_some() {
+        let names = scenario.names.as_ref();
+        let peers = (0..scenario.graph.node_count())
+            .map(|i| TracePeer {
+                id: names
+                    .and_then(|n| n.get(i).cloned())
+                    .unwrap_or_else(|| i.to_string()),
+                addr: None,
+            })
+            .collect();
+        let links = scenario.graph.links().map(|(a, b)| [a, b]).collect();
+        let name = match (&args.topology, &args.gen) {
+            (Some(path), _) => path.file_stem().map(|s| s.to_string_lossy().into_owned()),
+            (None, gen) => gen.clone(),
+        };
+        let tracer = args
+            .trace
+            .open(World::Sim, name, Some(scenario.seed), peers, links)?;
+        if let Some(tracer) = tracer {
+            simulation.trace(tracer);
+        }
+    }
 
     let bar = progress::bar(scenario.queries.len() as u64, "searches started");
     let run_clock = std::time::Instant::now();
@@ -345,6 +376,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             ));
         }
     });
+    if let Some(tracer) = simulation.take_tracer() {
+        tracer
+            .finish(&report.records)
+            .map_err(|e| args.trace.failed(e))?;
+    }
     // The process ends right after printing: the OS takes the nodes back at once, where
     // dropping them would free up to a million nodes one allocation at a time.
     std::mem::forget(simulation);

@@ -102,6 +102,15 @@ pub async fn launch_in_process(
                 "overlay up: {} peers, {} links in {ms:.0} ms",
                 summary.peers, summary.links
             ));
+            if let Some(trace) = &options.trace {
+                if let Err(source) = trace.start(&network, Some(config.name.clone())) {
+                    network.shutdown().await;
+                    return Err(LaunchError::Trace {
+                        path: trace.path.clone(),
+                        source,
+                    });
+                }
+            }
         }
         Some(Err(e)) => {
             network.shutdown().await;
@@ -147,6 +156,13 @@ pub async fn launch_in_process(
     summary.totals = network.totals();
     summary.rss_peak_bytes = peak_rss_bytes();
     let records = network.records().await;
+    let traced = network.finish_trace(&records).await;
     network.shutdown().await;
+    if let (Some(trace), Err(source)) = (&options.trace, traced) {
+        return Err(LaunchError::Trace {
+            path: trace.path.clone(),
+            source,
+        });
+    }
     finish_report(&options, &summary, &records)
 }

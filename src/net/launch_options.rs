@@ -39,6 +39,8 @@ pub struct LaunchOptions {
     /// Serve the control API here (loopback only); the launch then runs until Ctrl-C,
     /// after its workload too.
     pub control: Option<SocketAddr>,
+    /// Write a flood trace (a launch in one process only).
+    pub trace: Option<super::trace::TraceRequest>,
 }
 
 /// Why a launch failed.
@@ -54,6 +56,11 @@ pub enum LaunchError {
     Shard(#[from] ShardError),
     #[error("{0}")]
     Control(#[from] ControlBindError),
+    #[error("cannot write the trace to {path}: {source}")]
+    Trace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write the report to {path}: {source}")]
     Report {
         path: PathBuf,

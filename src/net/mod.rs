@@ -43,6 +43,7 @@ pub mod shard_protocol;
 pub mod share;
 pub mod signal;
 pub mod solo;
+pub mod trace;
 pub mod workload;
 
 pub use config::NetConfig;

@@ -25,9 +25,11 @@ use super::handshake::LocalInfo;
 use super::listener::{spawn_listener, HttpHandler};
 use super::logs::{Directory, LogNames};
 use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef, ToRecorder};
+use super::trace::{trace_peers, LiveTrace};
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{Event, HostEntry, OverlayConfig, SearchRequest, Time};
 use crate::protocol::{kind, Guid};
+use crate::trace::{TracePeer, Tracer};
 
 /// Why a network could not start or answer.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +161,8 @@ pub struct Network {
     fold: Option<JoinHandle<()>>,
     sink: Option<EventSink>,
     tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>>,
+    /// The flood trace, folded with the records ([`Network::start_trace`]).
+    trace: Arc<Mutex<Option<LiveTrace>>>,
     /// Config ids by listening address, for the peers' log lines.
     known: Arc<Directory>,
     /// Peers of the whole network, when this process runs only some of them.
@@ -234,7 +238,13 @@ impl Network {
         let (sink, rx) = mpsc::unbounded_channel();
         let recorder = Arc::new(Mutex::new(recorder));
         let tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>> = Arc::new(Mutex::new(None));
-        let fold = tokio::spawn(fold_events(rx, recorder.clone(), tap.clone()));
+        let trace: Arc<Mutex<Option<LiveTrace>>> = Arc::new(Mutex::new(None));
+        let fold = tokio::spawn(fold_events(
+            rx,
+            recorder.clone(),
+            tap.clone(),
+            trace.clone(),
+        ));
         // Logs name the neighbours of this process by config id.
         let known = Arc::new(Directory::default());
         for plan in &plans {
@@ -258,6 +268,7 @@ impl Network {
             fold: Some(fold),
             sink: Some(sink),
             tap,
+            trace,
             known,
             expected: None,
             plans,
@@ -556,6 +567,70 @@ impl Network {
         *self.tap.lock().unwrap_or_else(|e| e.into_inner()) = Some(tap);
     }
 
+    /// The trace header's view of this network: its peers (config id, listening address;
+    /// index = the peer's record index) and the links up between them now.
+    pub fn trace_overlay(&self) -> (Vec<TracePeer>, Vec<[u32; 2]>) {
+        let peers: Vec<(String, SocketAddrV4)> = self
+            .plans
+            .iter()
+            .map(|p| (p.id.clone(), p.advertise.unwrap_or(p.listen)))
+            .collect();
+        let index: HashMap<SocketAddrV4, u32> = self.trace_index().into_iter().collect();
+        let mut links: Vec<[u32; 2]> = Vec::new();
+        for (i, p) in self.peers.iter().enumerate().filter(|(_, p)| p.up) {
+            let Some(a) = self.plans.get(i).map(|plan| plan.record_as) else {
+                continue;
+            };
+            for n in p.peer.shared.linked() {
+                if let Some(&b) = index.get(&n) {
+                    if a < b {
+                        links.push([a, b]);
+                    }
+                }
+            }
+        }
+        links.sort_unstable();
+        links.dedup();
+        (trace_peers(&peers), links)
+    }
+
+    /// Every address a peer of this process is known by, with its record index.
+    fn trace_index(&self) -> Vec<(SocketAddrV4, u32)> {
+        let mut index = Vec::new();
+        for plan in &self.plans {
+            index.push((plan.listen, plan.record_as));
+            if let Some(public) = plan.advertise {
+                index.push((public, plan.record_as));
+            }
+        }
+        index
+    }
+
+    /// Traces floods from now on into `tracer` (its header written already, e.g. from
+    /// [`Network::trace_overlay`]); finish with [`Network::finish_trace`].
+    pub fn start_trace(&self, tracer: Tracer) {
+        let live = LiveTrace::new(tracer, self.trace_index());
+        *self.trace.lock().unwrap_or_else(|e| e.into_inner()) = Some(live);
+        self.activity.set_tracing(true);
+    }
+
+    /// Stops tracing and writes the trace's end (the traced queries' `records`); false
+    /// when no trace was on.
+    pub async fn finish_trace(&self, records: &[QueryRecord]) -> std::io::Result<bool> {
+        self.activity.set_tracing(false);
+        if let Some(sink) = &self.sink {
+            let (done, folded) = oneshot::channel();
+            if sink.send(ToRecorder::Barrier(done)).is_ok() {
+                let _ = folded.await;
+            }
+        }
+        let live = self.trace.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match live {
+            Some(live) => live.finish(records).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// Waits until no frame has arrived anywhere for `quiet` (counted from the call at the
     /// earliest), or `max` has passed.
     pub async fn settle(&self, quiet: Duration, max: Duration) {
@@ -716,15 +791,32 @@ async fn fold_events(
     mut rx: mpsc::UnboundedReceiver<ToRecorder>,
     recorder: Arc<Mutex<Recorder>>,
     tap: Arc<Mutex<Option<mpsc::UnboundedSender<PeerEvent>>>>,
+    trace: Arc<Mutex<Option<LiveTrace>>>,
 ) {
     let mut items = Vec::with_capacity(256);
     let mut batch = Vec::with_capacity(256);
     while rx.recv_many(&mut items, 256).await > 0 {
         let mut barriers = Vec::new();
-        for item in items.drain(..) {
-            match item {
-                ToRecorder::Event(e) => batch.push(e),
-                ToRecorder::Barrier(done) => barriers.push(done),
+        {
+            // Notes and events go to the trace in channel order (each actor's in its own).
+            let mut trace = trace.lock().unwrap_or_else(|e| e.into_inner());
+            for item in items.drain(..) {
+                match item {
+                    ToRecorder::Event(e) => {
+                        if let Some(live) = trace.as_mut() {
+                            if is_query_event(&e.event) {
+                                live.event(&e);
+                            }
+                        }
+                        batch.push(e)
+                    }
+                    ToRecorder::Barrier(done) => barriers.push(done),
+                    ToRecorder::Trace(note) => {
+                        if let Some(live) = trace.as_mut() {
+                            live.note(note);
+                        }
+                    }
+                }
             }
         }
         {

@@ -25,6 +25,9 @@ use crate::node::{
     Time,
 };
 use crate::protocol::{Bye, Frame, Guid, Message, Payload};
+use crate::trace::TracedCopy;
+
+use super::trace::TraceNote;
 
 /// How many inputs the actor takes before it flushes the core's actions and events.
 const INPUT_BATCH: usize = 64;
@@ -44,6 +47,8 @@ pub struct PeerEvent {
 pub enum ToRecorder {
     Event(PeerEvent),
     Barrier(oneshot::Sender<()>),
+    /// What a flood trace needs besides events (sent only while one is on).
+    Trace(TraceNote),
 }
 
 /// Where peers send their events (one recorder per process listens).
@@ -364,10 +369,12 @@ pub struct LinkPlaces {
     pub slot: Option<SlotClaim>,
 }
 
-/// Process-wide activity clock, to tell when a flood has settled.
+/// Process-wide activity clock, to tell when a flood has settled; and whether a flood
+/// trace listens (every actor of the process reads both).
 #[derive(Debug, Default)]
 pub struct Activity {
     last_frame_us: AtomicU64,
+    tracing: std::sync::atomic::AtomicBool,
 }
 
 impl Activity {
@@ -376,6 +383,14 @@ impl Activity {
     }
     pub fn last(&self) -> Time {
         Time(self.last_frame_us.load(Ordering::Relaxed))
+    }
+    /// Actors send trace notes ([`TraceNote`]) from now on (or no longer).
+    pub fn set_tracing(&self, on: bool) {
+        self.tracing.store(on, Ordering::Relaxed);
+    }
+    /// Whether a flood trace listens.
+    pub fn tracing(&self) -> bool {
+        self.tracing.load(Ordering::Relaxed)
     }
 }
 
@@ -443,6 +458,9 @@ struct Actor {
     walking: bool,
     /// Under trace: the descriptor the current input brought, for the decision line.
     received: Option<Received>,
+    /// A flood trace was told of the copy the current input brought (and is told when
+    /// the input's outputs are drained).
+    noted_arrival: bool,
     core: Box<dyn RoutingCore>,
     rx: mpsc::Receiver<PeerInput>,
     links: HashMap<ConnId, LinkState>,
@@ -504,6 +522,7 @@ pub fn spawn_actor(
         names,
         walking,
         received: None,
+        noted_arrival: false,
         core,
         rx,
         links: HashMap::new(),
@@ -562,8 +581,9 @@ impl Actor {
             };
             let Some(mut input) = input else { break };
             // Under trace every input is flushed on its own, so its decisions make one
-            // line; otherwise inputs are batched.
-            let tracing = log::log_enabled!(log::Level::Trace);
+            // line (and a flood trace's notes frame its events); otherwise inputs are
+            // batched.
+            let tracing = log::log_enabled!(log::Level::Trace) || self.activity.tracing();
             let mut taken = 0;
             loop {
                 if let Some(done) = self.handle(input) {
@@ -693,6 +713,17 @@ impl Actor {
                         if bye.is_none() && log::log_enabled!(log::Level::Trace) {
                             self.received = Some(Received::of(&msg, state.label()));
                         }
+                        if self.activity.tracing() {
+                            let from = state.info.listen_addr.or(state.link.remote_addr);
+                            if let Some(copy) = TracedCopy::of(&msg, None, None) {
+                                self.note(TraceNote::Arrival {
+                                    peer: self.index,
+                                    from,
+                                    copy,
+                                });
+                                self.noted_arrival = true;
+                            }
+                        }
                         self.core.on_message(now, conn, msg);
                         if let Some(why) = bye {
                             // The sender closes after a Bye; do not wait for its FIN.
@@ -795,9 +826,26 @@ impl Actor {
         // Under trace: where each descriptor went and what happened, for the decision lines.
         let mut sends: Vec<SentTo> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
+        let noting = self.activity.tracing();
         loop {
             match self.core.poll_output() {
                 Output::Send { to, msg } => {
+                    if noting {
+                        // Before it goes on the wire: the arrival at the far end is noted
+                        // after it in the channel.
+                        if let Some(copy) = TracedCopy::of(&msg, None, None) {
+                            let to = self
+                                .links
+                                .get(&to)
+                                .and_then(|s| s.info.listen_addr.or(s.link.remote_addr));
+                            self.note(TraceNote::Sent {
+                                peer: self.index,
+                                at,
+                                to,
+                                copy,
+                            });
+                        }
+                    }
                     if let (true, Some(state)) = (tracing, self.links.get(&to)) {
                         sends.push(SentTo {
                             guid: msg.guid,
@@ -834,6 +882,9 @@ impl Actor {
             }
         }
         self.publish();
+        if std::mem::take(&mut self.noted_arrival) {
+            self.note(TraceNote::Done { peer: self.index });
+        }
         if tracing {
             let received = self.received.take();
             for line in logs::describe(received.as_ref(), &events, &sends, self.walking) {
@@ -901,6 +952,12 @@ impl Actor {
                 state.describe(Some(at)),
                 LinkEnd::ClosedByCore
             );
+        }
+    }
+
+    fn note(&self, note: TraceNote) {
+        if let Some(sink) = &self.events {
+            let _ = sink.send(ToRecorder::Trace(note));
         }
     }
 

@@ -71,6 +71,7 @@ use crate::node::{
     RoutingConfig, SharedFile, Time,
 };
 use crate::protocol::{Guid, Message};
+use crate::trace::{TracedCopy, Tracer};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
 use super::dynamic::DynamicLinks;
@@ -255,6 +256,8 @@ pub struct Simulation {
     /// What only a dynamic overlay needs; `None` in a static run, which pays for none
     /// of it.
     dynamic: Option<Box<DynamicRun>>,
+    /// The flood trace, when one was asked for ([`Simulation::trace`]).
+    tracer: Option<Box<Tracer>>,
 }
 
 /// The state of a dynamic overlay's run (see the module documentation).
@@ -308,7 +311,20 @@ impl Simulation {
             check_backs: HashMap::new(),
             stats: SimStats::default(),
             dynamic: None,
+            tracer: None,
         }
+    }
+
+    /// Traces floods into `tracer` (see `crate::trace`): every copy sent, every
+    /// arrival's verdict, every hit. Call before running; take it back with
+    /// [`Simulation::take_tracer`] to finish the file with the run's records.
+    pub fn trace(&mut self, tracer: Tracer) {
+        self.tracer = Some(Box::new(tracer));
+    }
+
+    /// The tracer given to [`Simulation::trace`], once the run is over.
+    pub fn take_tracer(&mut self) -> Option<Tracer> {
+        self.tracer.take().map(|t| *t)
     }
 
     /// Gives every peer its own routing configuration (`routing[u]` for peer `u`; peers
@@ -913,12 +929,23 @@ impl Simulation {
         let link_up = !self.presence || self.link_up(to, conn, from_session, to_session);
         if !link_up {
             self.stats.lost_link_down += 1;
-            self.lost(to, now, &msg, DropReason::LinkDown);
+            self.lost(to, conn, now, msg, DropReason::LinkDown);
             return;
         }
         self.stats.delivered += 1;
         if self.node_mut(now, to).is_some() {
-            self.with_node(now, to, |n| n.on_message(now, conn, msg.into()));
+            let msg: Message = msg.into();
+            if self.tracer.is_some() {
+                let from = self.far_end(to, conn);
+                let tracer = self.tracer.as_deref_mut().expect("checked");
+                if let Some(copy) = TracedCopy::of(&msg, from, Some(to)) {
+                    tracer.arrival(to, copy);
+                }
+            }
+            self.with_node(now, to, |n| n.on_message(now, conn, msg));
+            if let Some(tracer) = self.tracer.as_deref_mut() {
+                tracer.input_done(to);
+            }
         }
     }
 
@@ -929,6 +956,15 @@ impl Simulation {
     fn dynamic_link(&self, u: u32, conn: ConnId) -> Option<(u32, ConnId, u32)> {
         let link = self.dynamic.as_deref()?.links.get(u, conn)?;
         Some((link.peer, link.back, link.slot))
+    }
+
+    /// The peer at the other end of `u`'s link `conn`, in a static or a dynamic run.
+    fn far_end(&self, u: u32, conn: ConnId) -> Option<u32> {
+        if self.dynamic.is_some() {
+            self.dynamic_link(u, conn).map(|(far, _, _)| far)
+        } else {
+            self.links.slot(u, conn).map(|s| self.links.target(s))
+        }
     }
 
     /// Whether `to`'s link `conn` is still the one a message sent in the two ends'
@@ -950,9 +986,17 @@ impl Simulation {
             })
     }
 
-    /// A copy that will never be handled, counted against its query.
-    fn lost(&mut self, peer: u32, now: Time, msg: &PackedMessage, reason: DropReason) {
+    /// A copy that will never be handled by `peer` (arriving on its link `conn`), counted
+    /// against its query.
+    fn lost(&mut self, peer: u32, conn: ConnId, now: Time, msg: PackedMessage, reason: DropReason) {
         self.lost_copy(peer, now, msg.guid(), msg.kind(), reason);
+        if self.tracer.is_some() {
+            let from = self.far_end(peer, conn);
+            let tracer = self.tracer.as_deref_mut().expect("checked");
+            if let Some(copy) = TracedCopy::of(&msg.into(), from, Some(peer)) {
+                tracer.lost(now, peer, &copy, reason);
+            }
+        }
     }
 
     fn lost_copy(&mut self, peer: u32, now: Time, guid: Guid, kind: u8, reason: DropReason) {
@@ -964,8 +1008,8 @@ impl Simulation {
     fn drain_in_flight(&mut self, now: Time, first: Work) {
         let mut next = Some(first);
         while let Some(work) = next {
-            if let Work::Deliver { to, msg, .. } = &work {
-                self.lost(*to, now, msg, DropReason::InFlight);
+            if let Work::Deliver { to, conn, msg, .. } = work {
+                self.lost(to, conn, now, msg, DropReason::InFlight);
             }
             next = self.queue.pop().map(|item| item.item);
         }
@@ -1025,7 +1069,12 @@ impl Simulation {
         match output {
             Output::Send { to, msg } => self.send(now, depart, u, to, msg),
             Output::Close { conn, .. } => closed.push(conn),
-            Output::Event(event) => self.recorder.record(u, now, &event),
+            Output::Event(event) => {
+                if let Some(tracer) = self.tracer.as_deref_mut() {
+                    tracer.event(u, now, &event);
+                }
+                self.recorder.record(u, now, &event)
+            }
             // The walker asks its origin directly (one message there, one back, as in
             // Lv et al.'s walkers), so the answer comes after two link delays.
             Output::Request(Request::CheckBack { guid, .. }) => {
@@ -1071,14 +1120,19 @@ impl Simulation {
         } else {
             self.dynamic_link(u, to)
         };
+        if let Some(tracer) = self.tracer.as_deref_mut() {
+            if let Some(copy) = TracedCopy::of(&msg, Some(u), found.map(|f| f.0)) {
+                tracer.sent(now, &copy);
+            }
+        }
         let Some((v, back, slot)) = found else {
-            self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
+            self.lost_on_send(u, None, now, &msg, DropReason::LinkDown);
             return;
         };
         let (from_session, to_session) = if self.presence {
             if !self.online[v as usize] {
                 self.stats.lost_link_down += 1;
-                self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkDown);
+                self.lost_on_send(u, Some(v), now, &msg, DropReason::LinkDown);
                 return;
             }
             (self.session[u as usize], self.session[v as usize])
@@ -1088,7 +1142,7 @@ impl Simulation {
         let loss = self.links.slot_loss(slot).unwrap_or(self.config.loss);
         if loss > 0.0 && self.link_rng.gen_bool(loss.min(1.0)) {
             self.stats.lost += 1;
-            self.lost_copy(u, now, msg.guid, msg.payload.kind(), DropReason::LinkLoss);
+            self.lost_on_send(u, Some(v), now, &msg, DropReason::LinkLoss);
             return;
         }
         // A link made at run time has `NO_SLOT`, beyond the table: no latency of its own.
@@ -1107,6 +1161,16 @@ impl Simulation {
                 msg: msg.into(),
             },
         );
+    }
+
+    /// A copy `u` put on its link to `v` that never left (no such link, `v` offline, lost).
+    fn lost_on_send(&mut self, u: u32, v: Option<u32>, now: Time, msg: &Message, why: DropReason) {
+        self.lost_copy(u, now, msg.guid, msg.payload.kind(), why);
+        if let Some(tracer) = self.tracer.as_deref_mut() {
+            if let Some(copy) = TracedCopy::of(msg, Some(u), v) {
+                tracer.lost(now, u, &copy, why);
+            }
+        }
     }
 
     /// Tells a parked walker whether its origin has a hit yet (asked now, at arrival).
