@@ -39,4 +39,8 @@ pub struct Counters {
     pub pings_throttled: u64,
     /// Pongs sent from the pong cache in answer to Pings.
     pub cached_pongs_sent: u64,
+    /// QRP Route-Table-Update messages (RESET or PATCH) taken in from neighbours.
+    pub qrp_updates: u64,
+    /// Links closed (Bye 413) for a hostile QRP table.
+    pub qrp_refused: u64,
 }
