@@ -545,7 +545,6 @@ impl Node {
         if !self.is_connected(from) {
             return;
         }
-        self.counters.qrp_updates += 1;
         let links = &mut self.pending_mut().qrp;
         let at = match links.iter().position(|(c, _)| *c == from) {
             Some(at) => at,
@@ -557,7 +556,8 @@ impl Node {
         let Err(error) = links[at].1.apply(update) else {
             return;
         };
-        self.counters.qrp_refused += 1;
+        self.counters.bad_payload += 1;
+        self.dropped(guid, kind, DropReason::BadPayload);
         self.forget_link(from);
         self.outbox().actions.push_back(Action::Close {
             conn: from,
