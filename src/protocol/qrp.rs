@@ -31,7 +31,10 @@
 //! - PATCH: `01 | seq_no u8 | seq_size u8 | compressor u8 | entry_bits u8 | data`, with at
 //!   least one byte of data.
 //!
-//! gtk-gnutella drops (does not kick) a RESET of another length, a PATCH without data and
+//! This is the layout gtk-gnutella writes (`qrp_send_reset`, `qrp_send_patch`: the table
+//! length little-endian, compressor 1 for zlib) and reads (`qrp_recv_reset` wants exactly
+//! 6 bytes, `qrp_recv_patch` more than 5), and LimeWire's `ResetTableMessage` /
+//! `PatchTableMessage`. gtk-gnutella drops (does not kick) a RESET of another length, a PATCH without data and
 //! an unknown variant; here they are payload errors, which skip the descriptor and keep
 //! the link. Out-of-range *values* (a table length that is not a power of two, infinity
 //! 0, entry bits outside {1, 2, 4, 8}, ...) decode fine: they are judged by the receiving
