@@ -540,3 +540,71 @@ fn a_node_keeps_each_links_table_and_drops_a_hostile_one() {
     node.on_disconnected(T0, ConnId(1));
     assert!(node.neighbour_qrp_table(ConnId(1)).is_none());
 }
+
+/// Figures for the report, not a check (`--ignored`): for libraries of 100 to 10,000
+/// files named from a 5,000-word vocabulary, the table's fill, how many bytes its RESET +
+/// PATCH messages take on the wire, and how many queries for absent words it lets
+/// through. `cargo test --release --test qrp -- --ignored --nocapture qrp_figures`
+#[test]
+#[ignore]
+fn qrp_figures() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+    let word = |rng: &mut rand_chacha::ChaCha8Rng| -> String {
+        (0..rng.gen_range(4..10))
+            .map(|_| rng.gen_range(b'a'..=b'z') as char)
+            .collect()
+    };
+    let vocabulary: Vec<String> = (0..5000).map(|_| word(&mut rng)).collect();
+    let absent: Vec<String> = (0..10_000).map(|_| word(&mut rng)).collect();
+    println!("files  distinct-words  bits  fill%  messages  wire-bytes  build-ms  receive-ms  absent-passed%");
+    for files in [100usize, 1000, 10_000] {
+        let names: Vec<String> = (0..files)
+            .map(|_| {
+                (0..rng.gen_range(3..7))
+                    .map(|_| vocabulary[rng.gen_range(0..vocabulary.len())].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        let distinct: std::collections::BTreeSet<&str> =
+            names.iter().flat_map(|n| n.split(' ')).collect();
+        let library = library(&names);
+        for bits in [16u8, 17, 20] {
+            let started = Instant::now();
+            let table = QrpTable::from_library_with_bits(&library, bits);
+            let build = started.elapsed();
+            let updates = table.update_messages(None);
+            let wire: usize = updates
+                .iter()
+                .map(|u| {
+                    Message {
+                        guid: Guid([0; 16]),
+                        ttl: 1,
+                        hops: 0,
+                        payload: Payload::RouteTableUpdate(u.clone()),
+                    }
+                    .encoded_len()
+                })
+                .sum();
+            let started = Instant::now();
+            let received = receive(&mut QrpReceiver::new(), &updates);
+            let receive_time = started.elapsed();
+            assert_eq!(received, table);
+            let passed = absent
+                .iter()
+                .filter(|w| !distinct.contains(w.as_str()))
+                .filter(|w| table.contains_query(&Query::keywords(w)))
+                .count();
+            println!(
+                "{files:>5}  {:>14}  {bits:>4}  {:>5.1}  {:>8}  {wire:>10}  {:>8.1}  {:>10.1}  {:>14.1}",
+                distinct.len(),
+                100.0 * table.fill_ratio(),
+                updates.len(),
+                build.as_secs_f64() * 1e3,
+                receive_time.as_secs_f64() * 1e3,
+                100.0 * passed as f64 / absent.len() as f64,
+            );
+        }
+    }
+}
