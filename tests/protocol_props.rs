@@ -11,8 +11,8 @@ use gnutella::protocol::handshake::{
     parse_block, parse_request, parse_response, ConnectRequest, Headers, Limits, Parsed,
 };
 use gnutella::protocol::{
-    Bye, DecodeError, Extension, Frame, FrameDecoder, Guid, HitRecord, Message, Payload, Ping,
-    Pong, Push, QhdTrailer, Query, QueryHit, Sha1, HEADER_LEN,
+    Bye, DecodeError, Extension, Frame, FrameDecoder, Guid, HitRecord, Message, Patch, Payload,
+    Ping, Pong, Push, QhdTrailer, Query, QueryHit, RouteTableUpdate, Sha1, HEADER_LEN,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -173,6 +173,21 @@ fn payload() -> impl Strategy<Value = Payload> {
         ),
         query().prop_map(|q| Payload::Query(Arc::new(q))),
         query_hit().prop_map(|h| Payload::QueryHit(Arc::new(h))),
+        (any::<u32>(), any::<u8>()).prop_map(|(table_len, infinity)| {
+            Payload::RouteTableUpdate(RouteTableUpdate::Reset {
+                table_len,
+                infinity,
+            })
+        }),
+        (any::<[u8; 4]>(), vec(any::<u8>(), 1..200)).prop_map(|(head, data)| {
+            Payload::RouteTableUpdate(RouteTableUpdate::Patch(Patch {
+                seq_no: head[0],
+                seq_size: head[1],
+                compressor: head[2],
+                entry_bits: head[3],
+                data: Bytes::from(data),
+            }))
+        }),
     ]
 }
 

@@ -27,7 +27,8 @@ pub struct Counters {
     pub no_route: u64,
     /// Descriptors of a payload type we do not handle.
     pub unknown_type: u64,
-    /// Frames the decoder skipped as malformed or too big to relay.
+    /// Frames the decoder skipped as malformed or too big to relay, and QRP tables
+    /// refused as hostile (their link is closed with Bye 413).
     pub bad_payload: u64,
     /// Queries refused by the query rules (too short, too long, ancient).
     pub bad_queries: u64,

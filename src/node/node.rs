@@ -78,6 +78,8 @@ use super::overlay::{Overlay, OverlayConfig};
 use super::own_searches::OwnSearches;
 use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
 use super::pong_cache::{Pinger, PongCache, PongCacheConfig};
+use super::qrp_receiver::{QrpError, QrpReceiver};
+use super::qrp_table::QrpTable;
 use super::query_rules::check_query;
 use super::request::Request;
 use super::result_cache::{cache_key, ResultCache};
@@ -92,7 +94,8 @@ use super::types::{
 use super::walkers::{self, ParkedWalkers};
 use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD, MAX_PING_GGEP};
 use crate::protocol::{
-    kind, Extension, Guid, Header, Message, Payload, Ping, Pong, Push, Query, QueryHit,
+    kind, Bye, Extension, Guid, Header, Message, Payload, Ping, Pong, Push, Query, QueryHit,
+    RouteTableUpdate,
 };
 
 pub use super::answering::VENDOR_CODE;
@@ -145,6 +148,8 @@ struct Pending {
     /// The degree policy and host cache of a dynamic overlay (`overlay`); `None` in a
     /// static one.
     overlay: Option<Box<Overlay>>,
+    /// The QRP tables our neighbours sent us, per link (`on_route_table_update`).
+    qrp: Vec<(ConnId, QrpReceiver)>,
 }
 
 /// One peer's routing state machine. See the module documentation for the rules.
@@ -307,10 +312,13 @@ impl Node {
                 .cache
                 .as_ref()
                 .map_or(0, |_| std::mem::size_of::<ResultCache>())
-            + self
-                .pending
-                .as_ref()
-                .map_or(0, |_| std::mem::size_of::<Pending>())
+            + self.pending.as_ref().map_or(0, |p| {
+                std::mem::size_of::<Pending>()
+                    + p.qrp
+                        .iter()
+                        .map(|(_, rx)| std::mem::size_of::<QrpReceiver>() + rx.heap_bytes())
+                        .sum::<usize>()
+            })
             + self
                 .overlay()
                 .map_or(0, |o| std::mem::size_of::<Overlay>() + o.heap_bytes())
@@ -434,7 +442,13 @@ impl Node {
     pub fn on_skipped(&mut self, _now: Time, _from: ConnId, header: Header) {
         let known = matches!(
             header.kind,
-            kind::PING | kind::PONG | kind::BYE | kind::PUSH | kind::QUERY | kind::QUERY_HIT
+            kind::PING
+                | kind::PONG
+                | kind::BYE
+                | kind::PUSH
+                | kind::QUERY
+                | kind::QUERY_HIT
+                | kind::ROUTE_TABLE_UPDATE
         );
         let len = header.payload_len as usize;
         let too_big = (header.kind == kind::QUERY && len > DEFAULT_MAX_QUERY_PAYLOAD)
@@ -477,6 +491,10 @@ impl Node {
                 });
                 return;
             }
+            Payload::RouteTableUpdate(update) => {
+                self.on_route_table_update(from, guid, ttl, hops, &update);
+                return;
+            }
             _ => {}
         }
         if ttl == 0 || hops == u8::MAX {
@@ -490,8 +508,64 @@ impl Node {
             Payload::Ping(ping) => self.on_ping(now, from, guid, ttl, hops, ping),
             Payload::Pong(pong) => self.on_pong(now, from, guid, hops + 1, pong),
             Payload::Push(push) => self.on_push(now, from, guid, ttl - 1, hops + 1, push),
-            Payload::Bye(_) | Payload::Unknown { .. } => {}
+            Payload::Bye(_) | Payload::RouteTableUpdate(_) | Payload::Unknown { .. } => {}
         }
+    }
+
+    /// The last complete QRP table the neighbour on `conn` sent us, if any. Nothing
+    /// routes by it yet (that waits for ultrapeer and leaf roles); it is kept so that
+    /// a table seen on a link can be checked.
+    pub fn neighbour_qrp_table(&self, conn: ConnId) -> Option<&QrpTable> {
+        let links = &self.pending.as_ref()?.qrp;
+        links
+            .iter()
+            .find(|(c, _)| *c == conn)
+            .and_then(|(_, rx)| rx.table())
+    }
+
+    /// A Route-Table-Update (QRP RESET or PATCH) from `from`: link-local, never relayed.
+    /// It must come with hops 0 and TTL at most 1 (gtk-gnutella drops it otherwise). The
+    /// link's table is rebuilt from the messages; a hostile table (`QrpError`: a bad
+    /// size, a broken sequence, a decompression bomb) closes that link with Bye 413, as
+    /// gtk-gnutella does.
+    fn on_route_table_update(
+        &mut self,
+        from: ConnId,
+        guid: Guid,
+        ttl: u8,
+        hops: u8,
+        update: &RouteTableUpdate,
+    ) {
+        let kind = kind::ROUTE_TABLE_UPDATE;
+        if hops != 0 || ttl > 1 {
+            self.counters.bad_ttl += 1;
+            self.dropped(guid, kind, DropReason::BadTtl);
+            return;
+        }
+        if !self.is_connected(from) {
+            return;
+        }
+        let links = &mut self.pending_mut().qrp;
+        let at = match links.iter().position(|(c, _)| *c == from) {
+            Some(at) => at,
+            None => {
+                links.push((from, QrpReceiver::new()));
+                links.len() - 1
+            }
+        };
+        let Err(error) = links[at].1.apply(update) else {
+            return;
+        };
+        self.counters.bad_payload += 1;
+        self.dropped(guid, kind, DropReason::BadPayload);
+        self.forget_link(from);
+        self.outbox().actions.push_back(Action::Close {
+            conn: from,
+            bye: Some(Bye {
+                code: QrpError::BYE_CODE,
+                message: error.to_string(),
+            }),
+        });
     }
 
     /// Starts a search of our own and returns its GUID (the one every event, round and
@@ -1223,6 +1297,9 @@ impl Node {
         }
         if let Some(servents) = self.servents.as_mut() {
             servents.forget(conn);
+        }
+        if let Some(pending) = self.pending.as_mut() {
+            pending.qrp.retain(|(c, _)| *c != conn);
         }
     }
 

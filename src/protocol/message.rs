@@ -12,6 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::guid::Guid;
+pub use super::qrp::{Patch, RouteTableUpdate};
 use super::urn::Sha1;
 
 /// Size of the descriptor header on the wire.
@@ -22,6 +23,7 @@ pub mod kind {
     pub const PING: u8 = 0x00;
     pub const PONG: u8 = 0x01;
     pub const BYE: u8 = 0x02;
+    pub const ROUTE_TABLE_UPDATE: u8 = 0x30;
     pub const PUSH: u8 = 0x40;
     pub const QUERY: u8 = 0x80;
     pub const QUERY_HIT: u8 = 0x81;
@@ -56,7 +58,9 @@ pub enum Payload {
     Push(Push),
     Query(Arc<Query>),
     QueryHit(Arc<QueryHit>),
-    /// A payload type we do not handle (QRP, vendor messages, ...), kept as bytes.
+    /// A QRP Route-Table-Update (RESET or PATCH): link-local, never relayed.
+    RouteTableUpdate(RouteTableUpdate),
+    /// A payload type we do not handle (vendor messages, HSEP, ...), kept as bytes.
     Unknown {
         kind: u8,
         body: Bytes,
@@ -73,6 +77,7 @@ impl Payload {
             Payload::Push(_) => kind::PUSH,
             Payload::Query(_) => kind::QUERY,
             Payload::QueryHit(_) => kind::QUERY_HIT,
+            Payload::RouteTableUpdate(_) => kind::ROUTE_TABLE_UPDATE,
             Payload::Unknown { kind, .. } => *kind,
         }
     }

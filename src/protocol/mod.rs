@@ -13,6 +13,7 @@ pub mod handshake;
 pub mod http;
 pub mod message;
 pub mod payload;
+pub mod qrp;
 pub mod query;
 pub mod query_hit;
 pub mod urn;

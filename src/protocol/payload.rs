@@ -1,7 +1,7 @@
 //! Payload bodies to and from bytes, per payload type (PROTOCOL.md §2).
 //!
-//! The fixed-layout payloads (Ping, Pong, Push, Bye) live here; Query and QueryHit have
-//! their own files. Integers are little-endian except IPv4 addresses (network order).
+//! The fixed-layout payloads (Ping, Pong, Push, Bye) live here; Query, QueryHit and the
+//! QRP Route-Table-Update have their own files. Integers are little-endian except IPv4 addresses (network order).
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::extensions::ExtensionError;
 use super::guid::Guid;
 use super::message::{kind, Bye, Payload, Ping, Pong, Push};
-use super::{query, query_hit};
+use super::{qrp, query, query_hit};
 
 /// Why one descriptor's payload cannot be read. The descriptor is skipped; the connection
 /// goes on (a misbehaving peer is judged by the node from the counts).
@@ -39,6 +39,10 @@ pub enum PayloadError {
     HitRecordWithoutSecondNul { record: u8 },
     #[error("query hit trailer of {len} bytes is malformed")]
     HitBadTrailer { len: usize },
+    #[error("QRP RESET of {0} bytes (it is always 6)")]
+    QrpResetLength(usize),
+    #[error("unknown QRP message variant 0x{0:02x}")]
+    QrpUnknownVariant(u8),
 }
 
 const PONG_MIN: usize = 14;
@@ -54,6 +58,7 @@ pub fn decode_payload(kind: u8, payload: Bytes) -> Result<Payload, PayloadError>
         kind::PUSH => Payload::Push(decode_push(payload)?),
         kind::QUERY => Payload::Query(Arc::new(query::decode(payload)?)),
         kind::QUERY_HIT => Payload::QueryHit(Arc::new(query_hit::decode(payload)?)),
+        kind::ROUTE_TABLE_UPDATE => Payload::RouteTableUpdate(qrp::decode(payload)?),
         other => return Err(PayloadError::UnknownType(other)),
     })
 }
@@ -67,6 +72,7 @@ pub fn payload_len(payload: &Payload) -> usize {
         Payload::Push(p) => PUSH_MIN + p.ggep.len(),
         Payload::Query(q) => query::encoded_len(q),
         Payload::QueryHit(h) => query_hit::encoded_len(h),
+        Payload::RouteTableUpdate(u) => qrp::encoded_len(u),
         Payload::Unknown { body, .. } => body.len(),
     }
 }
@@ -96,6 +102,7 @@ pub fn encode_payload(payload: &Payload, out: &mut BytesMut) {
         }
         Payload::Query(q) => query::encode(q, out),
         Payload::QueryHit(h) => query_hit::encode(h, out),
+        Payload::RouteTableUpdate(u) => qrp::encode(u, out),
         Payload::Unknown { body, .. } => out.put_slice(body),
     }
 }
