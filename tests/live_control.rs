@@ -469,6 +469,14 @@ fn survivors_of_a_dynamic_overlay_killed_through_the_api_get_back_their_minimum_
                         .is_some_and(|n| n.iter().all(|n| !killed.iter().any(|k| n == k.as_str())))
             })
     });
+    // p3 comes back while the bootstrap p0 stays down and p3 has no configured link: it
+    // can rejoin only from the host cache it had when it was killed.
+    let (status, answer) = launch.call("POST", "/peers/p3/revive", None);
+    assert_eq!((status, &answer["up"]), (200, &json!(true)), "{answer}");
+    launch.until_peers(
+        "p3 back at its minimum degree from its saved hosts",
+        |peers| degree(peers, "p3") >= min && degree(peers, "p3") != u64::MAX,
+    );
     // And the survivors still find each other's files.
     let (status, record) = launch.call(
         "POST",

@@ -9,7 +9,7 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gnutella::net::launch::start_in_process;
+use gnutella::net::launch::{start_in_process, start_with_factory};
 use gnutella::net::network::Network;
 use gnutella::protocol::handshake::{parse_response, Limits, Parsed, PeerCapabilities};
 use gnutella::topology::TopologyConfig;
@@ -123,7 +123,7 @@ async fn thirty_peers_from_one_bootstrap_reach_their_degree_and_a_search_reaches
 async fn when_thirty_percent_of_the_peers_leave_the_others_get_back_to_their_degree() {
     bounded("healing after 30% leave", async {
         let config = dynamic(30, 3, 6, &[]);
-        let mut network = start_in_process(Arc::new(config), test_net())
+        let (mut network, mut factory) = start_with_factory(Arc::new(config), test_net())
             .await
             .expect("network starts");
         up_without_exceeding(&network, 6).await;
@@ -183,6 +183,23 @@ async fn when_thirty_percent_of_the_peers_leave_the_others_get_back_to_their_deg
         assert!(d.iter().all(|&d| (3..=6).contains(&d)), "degrees {d:?}");
         assert!(stale(&network).is_empty());
         assert!(connected(&network), "the survivors form one overlay");
+
+        // A stopped peer started again knows the hosts it knew (as a `gnutella peer`
+        // reads back its hosts file), not just the bootstrap p0, which stays down.
+        let own = network.peers()[3].listen;
+        network
+            .revive_peer(3, &mut factory)
+            .await
+            .expect("p3 starts again");
+        let known = network.known_hosts(3).await.expect("p3 runs");
+        let survivors_known = known
+            .iter()
+            .filter(|h| !gone.contains(&h.addr) && h.addr != own)
+            .count();
+        assert!(
+            survivors_known >= 3,
+            "p3 starts knowing survivors from its old host cache: {known:?}"
+        );
         network.shutdown().await;
     })
     .await;

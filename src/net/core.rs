@@ -45,4 +45,6 @@ pub trait RoutingCore: Send + 'static {
     fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4>;
     /// Every host the core knows, oldest insertion first (to save them).
     fn known_hosts(&self) -> Vec<HostEntry>;
+    /// Hosts a previous run of this peer knew: (address, failed dials, age).
+    fn restore_hosts(&mut self, now: Time, hosts: &[(SocketAddrV4, u8, Time)]);
 }

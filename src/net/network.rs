@@ -110,6 +110,9 @@ pub struct LivePeer {
     /// False once stopped by [`Network::stop_peer`] (or the network's shutdown), true
     /// again when started again ([`Network::revive_peer`]).
     up: bool,
+    /// A stopped dynamic peer's host cache, as a live peer saves it to its hosts file:
+    /// (address, failed dials, age). It starts again from it.
+    saved_hosts: Vec<(SocketAddrV4, u8, Time)>,
 }
 
 impl LivePeer {
@@ -275,7 +278,7 @@ impl Network {
             net,
         };
         for (i, listener) in listeners.into_iter().enumerate() {
-            if let Some(peer) = network.spawn_peer(i, listener, factory) {
+            if let Some(peer) = network.spawn_peer(i, listener, factory, &[]) {
                 network.peers.push(peer);
             }
         }
@@ -289,11 +292,15 @@ impl Network {
         i: usize,
         listener: TcpListener,
         factory: &mut dyn PeerFactory,
+        saved_hosts: &[(SocketAddrV4, u8, Time)],
     ) -> Option<LivePeer> {
         let plan = self.plans.get(i)?;
         let net = self.net;
         let public = plan.advertise.unwrap_or(plan.listen);
-        let core = factory.core(i, public);
+        let mut core = factory.core(i, public);
+        if !saved_hosts.is_empty() {
+            core.restore_hosts(clock::now(), saved_hosts);
+        }
         let servent_guid = Some(core.servent_guid());
         let overlay = core.overlay();
         let http = factory.http(i, public);
@@ -372,6 +379,7 @@ impl Network {
             tasks,
             overlay,
             up: true,
+            saved_hosts: Vec::new(),
         })
     }
 
@@ -691,15 +699,30 @@ impl Network {
     /// Stops one peer (Bye to its neighbours, links closed, listener closed), leaving the
     /// others running.
     pub async fn stop_peer(&mut self, index: usize) {
+        // A dynamic peer keeps its host cache (a `gnutella peer` saves it to a file), so
+        // that started again it rejoins from the hosts it knew.
+        let now = clock::now();
+        let saved: Vec<(SocketAddrV4, u8, Time)> = match self.peers.get(index) {
+            Some(p) if p.up && p.overlay.is_some() => self
+                .known_hosts(index)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|h| (h.addr, h.failures, now.saturating_sub(h.last_seen)))
+                .collect(),
+            _ => Vec::new(),
+        };
         if let Some(p) = self.peers.get_mut(index) {
             stop(p).await;
+            p.saved_hosts = saved;
         }
     }
 
     /// Starts stopped peer `index` again as the same peer: on the same address, with the
     /// identity, share and settings `factory` builds for it (the one the network was
     /// started with), dialling its configured links as at the start. Its neighbours'
-    /// dialers find it again at their next retry.
+    /// dialers find it again at their next retry. A dynamic peer starts from the host
+    /// cache it had when it stopped, besides the bootstrap hosts.
     pub async fn revive_peer(
         &mut self,
         index: usize,
@@ -716,8 +739,13 @@ impl Network {
                 addr: listen,
                 source,
             })?;
+        let saved = self
+            .peers
+            .get(index)
+            .map(|p| p.saved_hosts.clone())
+            .unwrap_or_default();
         let peer = self
-            .spawn_peer(index, listener, factory)
+            .spawn_peer(index, listener, factory, &saved)
             .ok_or(NetworkError::UnknownPeer(id))?;
         if let Some(slot) = self.peers.get_mut(index) {
             *slot = peer;

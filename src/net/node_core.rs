@@ -105,6 +105,10 @@ impl RoutingCore for Node {
         Node::on_dial_failed(self, now, addr);
     }
 
+    fn restore_hosts(&mut self, now: Time, hosts: &[(SocketAddrV4, u8, Time)]) {
+        Node::restore_hosts(self, now, hosts.iter().copied());
+    }
+
     fn overlay_full(&self) -> bool {
         Node::overlay_full(self)
     }
