@@ -3,7 +3,9 @@
 //!
 //! The reader turns bytes into frames for the actor (inflating first if the remote
 //! deflates); the writer drains the send queue in batches (deflating with a sync flush per
-//! batch, PROTOCOL.md §4.5). A remote that sends garbage or an impossible length ends only
+//! batch, PROTOCOL.md §4.5); on a link with a modelled latency (`link_shaper`) messages
+//! wait in the writer's delay line until their time, first in first out, one timer per
+//! waiting batch. A remote that sends garbage or an impossible length ends only
 //! this link: the reader reports it down and the actor tells the routing core.
 
 use std::collections::VecDeque;
