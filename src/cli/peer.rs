@@ -8,6 +8,7 @@ use std::time::Duration;
 use gnutella::export::counters::PeerCounters;
 use gnutella::net::clock;
 use gnutella::net::host_file;
+use gnutella::net::link_shaper::{LinkShape, LinkShaper};
 use gnutella::net::network::{bind_all, Network, PeerPlan, RemoteLink};
 use gnutella::net::node_core::OverlayStart;
 use gnutella::net::share::Share;
@@ -49,6 +50,11 @@ than --min-degree links, answers handshakes beyond --max-degree with 503 and a l
 hosts to try (X-Try), and gives up a --connect link once it has dropped (the policy
 replaces it). The host cache is written every 30 s and on Ctrl-C, one host per line:
 `ip:port failures age_secs source`; a line it cannot read is reported and skipped.
+
+Link model: --latency-ms MS holds every descriptor MS milliseconds before it leaves on
+any link, and --loss P loses that fraction of them (counted as lost on the link), so
+peers on separate hosts or namespaces see the latency and loss `sim` models
+(scripts/netns-launch.sh uses them).
 
 The same port speaks Gnutella 0.6 and HTTP: other peers download from it
 (GET /uri-res/N2R?urn:sha1:... or /get/<index>/<name>). Stop with Ctrl-C; neighbours
@@ -135,6 +141,30 @@ pub struct Args {
     /// (`gnutella report shadow`).
     #[arg(long)]
     pub json_counters: bool,
+    /// Hold every descriptor sent on any link this many milliseconds before it leaves
+    /// (a modelled one-way latency, as `sim` and a launch of a config with `latency_ms`).
+    #[arg(long, value_name = "MS", value_parser = parse_latency)]
+    pub latency_ms: Option<f64>,
+    /// Lose this fraction (0 to 1) of the descriptors sent on any link, counted as lost on
+    /// the link (as `sim` counts a config's `loss`).
+    #[arg(long, value_name = "FRACTION", value_parser = parse_loss)]
+    pub loss: Option<f64>,
+}
+
+fn parse_latency(text: &str) -> Result<f64, String> {
+    let ms: f64 = text
+        .parse()
+        .map_err(|_| format!("not a number of milliseconds: {text:?}"))?;
+    gnutella::topology::link_model::LatencySpec::Fixed(ms)
+        .problem()
+        .map_or(Ok(ms), Err)
+}
+
+fn parse_loss(text: &str) -> Result<f64, String> {
+    let loss: f64 = text
+        .parse()
+        .map_err(|_| format!("not a fraction: {text:?}"))?;
+    gnutella::topology::link_model::loss_problem(loss).map_or(Ok(loss), Err)
 }
 
 /// A search `--search-at` starts.
@@ -317,6 +347,11 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         identity,
         serve: true,
         overlay: dynamic.map(|d| d.start),
+        shaper: LinkShaper::uniform(
+            LinkShape::new(args.latency_ms.unwrap_or(0.0), args.loss.unwrap_or(0.0)),
+            identity.seed,
+        )
+        .map(Arc::new),
     };
     let net = NetConfig {
         deflate: !args.no_deflate,

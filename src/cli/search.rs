@@ -125,6 +125,7 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         identity,
         serve: false,
         overlay: None,
+        shaper: None,
     };
     let remote = vec![RemoteLink {
         local: 0,

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use super::core::RoutingCore;
 use super::http_server::{HttpConfig, HttpServer};
+use super::link_shaper::LinkShaper;
 use super::listener::HttpHandler;
 use super::network::{PeerFactory, PeerPlan};
 use super::node_core::{node_core_with, OverlayStart};
@@ -84,6 +85,8 @@ pub struct ConfigFactory {
     shares: Vec<Arc<Share>>,
     /// Bound listening address of every peer of the config, by config index, once known.
     addrs: Vec<SocketAddrV4>,
+    /// The config's link model, when it gives a latency or a loss (`link_shaper`).
+    shaper: Option<Arc<LinkShaper>>,
 }
 
 impl ConfigFactory {
@@ -105,6 +108,7 @@ impl ConfigFactory {
             shares.push(Arc::new(share));
         }
         Ok(ConfigFactory {
+            shaper: LinkShaper::of_config(&config).map(Arc::new),
             scenario: Scenario::from_config(&config),
             config,
             members,
@@ -118,6 +122,11 @@ impl ConfigFactory {
     /// bootstrap peers are dialled there. Unspecified entries are ignored.
     pub fn set_addresses(&mut self, addrs: &[SocketAddrV4]) {
         self.addrs = addrs.to_vec();
+        if let Some(shaper) = &self.shaper {
+            for (i, &addr) in addrs.iter().enumerate() {
+                shaper.learn(addr, i);
+            }
+        }
     }
 
     /// Where peer `index` of the config listens: its bound address, or the config's when
@@ -202,5 +211,9 @@ impl PeerFactory for ConfigFactory {
 
     fn http(&mut self, index: usize, _listen: SocketAddrV4) -> Option<HttpHandler> {
         self.shares.get(index).map(|s| http_handler(s.clone()))
+    }
+
+    fn shaper(&self) -> Option<Arc<LinkShaper>> {
+        self.shaper.clone()
     }
 }

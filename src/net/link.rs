@@ -3,11 +3,14 @@
 //!
 //! The reader turns bytes into frames for the actor (inflating first if the remote
 //! deflates); the writer drains the send queue in batches (deflating with a sync flush per
-//! batch, PROTOCOL.md §4.5). A remote that sends garbage or an impossible length ends only
+//! batch, PROTOCOL.md §4.5); on a link with a modelled latency (`link_shaper`) messages
+//! wait in the writer's delay line until their time, first in first out, one timer per
+//! waiting batch. A remote that sends garbage or an impossible length ends only
 //! this link: the reader reports it down and the actor tells the routing core.
 
+use std::collections::VecDeque;
 use std::net::{SocketAddr, SocketAddrV4};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -121,6 +124,8 @@ struct Shared {
     queue: Mutex<SendQueue>,
     wake: Notify,
     closing: AtomicBool,
+    /// The link model's one-way latency in microseconds (0: none), see `link_shaper`.
+    delay_us: AtomicU64,
 }
 
 /// The actor's handle on a link.
@@ -141,9 +146,18 @@ impl LinkHandle {
 
     /// Queues a message; returns what the bounded queue dropped.
     pub fn send(&self, msg: &Message) -> Vec<QueueDrop> {
-        let drops = self.lock().push(msg);
+        let delay = self.shared.delay_us.load(Ordering::Relaxed);
+        let due = (delay > 0).then(|| std::time::Instant::now() + Duration::from_micros(delay));
+        let drops = self.lock().push(msg, due);
         self.shared.wake.notify_one();
         drops
+    }
+
+    /// Holds every message sent from now on for `delay` before it leaves (a link model's
+    /// one-way latency).
+    pub fn set_delay(&self, delay: Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.shared.delay_us.store(us, Ordering::Relaxed);
     }
 
     /// Messages dropped by this link's queue so far.
@@ -193,6 +207,7 @@ pub fn start(
         queue: Mutex::new(SendQueue::new(config.queue_bytes)),
         wake: Notify::new(),
         closing: AtomicBool::new(false),
+        delay_us: AtomicU64::new(0),
     });
     tokio::spawn(writer(
         write,
@@ -311,18 +326,44 @@ async fn writer(
     let mut deflater = deflate.then(|| Compress::new(Compression::new(6), true));
     let mut batch = Vec::new();
     let mut packed = Vec::new();
+    // The delay line of a link with a latency: messages taken off the queue, each with
+    // the time it may leave, in the order they will go (one latency per link keeps it
+    // first in, first out). Empty on a link without one.
+    let mut line: VecDeque<(std::time::Instant, bytes::Bytes)> = VecDeque::new();
     loop {
         batch.clear();
+        let now = std::time::Instant::now();
         {
             let mut queue = shared.queue.lock().unwrap_or_else(|e| e.into_inner());
             while batch.len() < BATCH_BYTES {
                 match queue.pop() {
-                    Some(item) => batch.extend_from_slice(&item.bytes),
+                    Some(item) => match item.due {
+                        // Behind what is already on the line, so never ahead of it.
+                        Some(due) if due > now || !line.is_empty() => {
+                            let due = line.back().map_or(due, |&(last, _)| due.max(last));
+                            line.push_back((due, item.bytes));
+                        }
+                        _ => batch.extend_from_slice(&item.bytes),
+                    },
                     None => break,
                 }
             }
         }
+        while batch.len() < BATCH_BYTES && line.front().is_some_and(|&(due, _)| due <= now) {
+            if let Some((_, bytes)) = line.pop_front() {
+                batch.extend_from_slice(&bytes);
+            }
+        }
         if batch.is_empty() {
+            if let Some(&(due, _)) = line.front() {
+                // One timer per waiting batch, not per message: everything due by then
+                // leaves in one write.
+                tokio::select! {
+                    _ = tokio::time::sleep_until(tokio::time::Instant::from_std(due)) => {}
+                    _ = shared.wake.notified() => {}
+                }
+                continue;
+            }
             if shared.closing.load(Ordering::SeqCst) {
                 let _ = write.shutdown().await;
                 return;

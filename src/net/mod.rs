@@ -29,6 +29,7 @@ pub mod http_server;
 pub mod launch;
 pub mod launch_options;
 pub mod link;
+pub mod link_shaper;
 pub mod listener;
 pub mod logs;
 pub mod network;

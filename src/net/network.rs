@@ -22,6 +22,7 @@ use super::core::RoutingCore;
 use super::dialer::{spawn_dialer, Redial};
 use super::discovery::DialKit;
 use super::handshake::LocalInfo;
+use super::link_shaper::LinkShaper;
 use super::listener::{spawn_listener, HttpHandler};
 use super::logs::{Directory, LogNames};
 use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef, ToRecorder};
@@ -97,6 +98,10 @@ pub struct RemoteLink {
 pub trait PeerFactory {
     fn core(&mut self, index: usize, listen: SocketAddrV4) -> Box<dyn RoutingCore>;
     fn http(&mut self, index: usize, listen: SocketAddrV4) -> Option<HttpHandler>;
+    /// The link model the peers' links follow (`None`: links as the network makes them).
+    fn shaper(&self) -> Option<Arc<LinkShaper>> {
+        None
+    }
 }
 
 /// A peer of the network (running, or stopped by [`Network::stop_peer`]).
@@ -332,6 +337,7 @@ impl Network {
             self.sink.clone(),
             net.link.idle_timeout / 3,
             dials,
+            factory.shaper(),
         );
         let mut tasks = vec![
             actor,

@@ -19,6 +19,7 @@ use super::core::RoutingCore;
 use super::discovery::{DialKit, Publisher, TRY_LISTED};
 use super::handshake::Negotiated;
 use super::link::{LinkEnd, LinkHandle};
+use super::link_shaper::{self, LinkShape, LinkShaper};
 use super::logs::{self, Clean, KindName, LogNames, Received, SentTo};
 use crate::node::{
     ConnId, DropReason, Event, HostEntry, HostSource, Output, PeerInfo, SearchRequest, Strategy,
@@ -407,6 +408,8 @@ struct LinkState {
     since: Time,
     outbound: bool,
     name: Option<Arc<str>>,
+    /// The link model's latency and loss for this link (none without a model).
+    shape: LinkShape,
 }
 
 impl Drop for LinkState {
@@ -473,6 +476,8 @@ struct Actor {
     next_timeout: Option<Time>,
     /// A dynamic overlay's dials and `X-Try` list (`None` in a static one).
     discovery: Option<Discovery>,
+    /// The link model, with this peer's loss generator (`None`: links as they are).
+    shaper: Option<(Arc<LinkShaper>, rand_chacha::ChaCha8Rng)>,
 }
 
 /// What the actor of a dynamic peer needs to carry out the core's dials and publish its
@@ -502,7 +507,9 @@ pub struct PeerRef {
 }
 
 /// Starts the actor of peer `index`, named in logs as `names` says. `dials` carries out
-/// the dials of a core that runs a dynamic overlay (`None`: a static peer).
+/// the dials of a core that runs a dynamic overlay (`None`: a static peer); `shaper`
+/// gives its links a modelled latency and loss (`None`: as the network makes them).
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_actor(
     index: u32,
     names: LogNames,
@@ -511,6 +518,7 @@ pub fn spawn_actor(
     events: Option<EventSink>,
     keepalive: Duration,
     dials: Option<DialKit>,
+    shaper: Option<Arc<LinkShaper>>,
 ) -> (PeerRef, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(INPUT_DEPTH);
     let (stop, stopping) = watch::channel(false);
@@ -536,6 +544,10 @@ pub fn spawn_actor(
             kit,
             tx: tx.downgrade(),
             publisher: Publisher::default(),
+        }),
+        shaper: shaper.map(|s| {
+            let rng = s.rng_for(index);
+            (s, rng)
         }),
     };
     let task = tokio::spawn(actor.run());
@@ -651,6 +663,13 @@ impl Actor {
                     }
                     slot.mark_up();
                 }
+                let shape = match &self.shaper {
+                    Some((shaper, _)) => {
+                        shaper.shape(self.index, info.listen_addr.or(link.remote_addr))
+                    }
+                    None => LinkShape::default(),
+                };
+                link.set_delay(shape.delay);
                 self.core.on_connected(now, conn, info.clone());
                 let suggested = &origin.negotiated.remote.try_hosts;
                 if !suggested.is_empty() {
@@ -665,6 +684,7 @@ impl Actor {
                     info,
                     down,
                     _places: places,
+                    shape,
                 };
                 if log::log_enabled!(log::Level::Debug) {
                     let n = &origin.negotiated;
@@ -908,6 +928,29 @@ impl Actor {
             );
             return;
         };
+        if let Some((_, rng)) = self.shaper.as_mut() {
+            if link_shaper::lost(&state.shape, rng) {
+                // Lost on the modelled link, as the simulator loses it.
+                if tracing {
+                    log::trace!(
+                        "{}: {} {} to {} lost on the link",
+                        self.names.own,
+                        KindName(msg.payload.kind()),
+                        msg.guid,
+                        state.label()
+                    );
+                }
+                self.emit(
+                    at,
+                    Event::Dropped {
+                        guid: msg.guid,
+                        kind: msg.payload.kind(),
+                        reason: DropReason::LinkLoss,
+                    },
+                );
+                return;
+            }
+        }
         let msg = advertise_on(msg, state.link.local_addr);
         let drops = state.link.send(&msg);
         if drops.is_empty() {

@@ -35,6 +35,8 @@ pub struct Queued {
     pub guid: Guid,
     pub kind: u8,
     pub bytes: Bytes,
+    /// When it may leave: a link model's latency holds it until then (`None`: at once).
+    pub due: Option<std::time::Instant>,
 }
 
 /// What the queue refused or evicted to stay within its budget, for the driver to count.
@@ -80,13 +82,14 @@ impl SendQueue {
     /// Queues `msg`, evicting less important messages if the budget requires it. Returns what
     /// was dropped (possibly `msg` itself). A Bye is always accepted and clears the queue,
     /// as it is the last thing the link will carry.
-    pub fn push(&mut self, msg: &Message) -> Vec<QueueDrop> {
+    pub fn push(&mut self, msg: &Message, due: Option<std::time::Instant>) -> Vec<QueueDrop> {
         let mut buf = BytesMut::new();
         msg.encode(&mut buf);
         self.push_encoded(Queued {
             guid: msg.guid,
             kind: msg.payload.kind(),
             bytes: buf.freeze(),
+            due,
         })
     }
 
@@ -157,6 +160,7 @@ mod tests {
             guid: Guid(g),
             kind,
             bytes: Bytes::from(vec![0u8; size]),
+            due: None,
         }
     }
 

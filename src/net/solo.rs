@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::core::RoutingCore;
 use super::from_config::{http_handler, library_of};
+use super::link_shaper::LinkShaper;
 use super::listener::HttpHandler;
 use super::network::PeerFactory;
 use super::node_core::{node_core_with, OverlayStart};
@@ -21,6 +22,8 @@ pub struct SoloFactory {
     pub serve: bool,
     /// How the peer starts a dynamic overlay (`None`: a static peer).
     pub overlay: Option<OverlayStart>,
+    /// One latency and loss for all of its links (`None`: as the network makes them).
+    pub shaper: Option<Arc<LinkShaper>>,
 }
 
 impl PeerFactory for SoloFactory {
@@ -36,6 +39,10 @@ impl PeerFactory for SoloFactory {
 
     fn http(&mut self, _index: usize, _listen: SocketAddrV4) -> Option<HttpHandler> {
         self.serve.then(|| http_handler(self.share.clone()))
+    }
+
+    fn shaper(&self) -> Option<Arc<LinkShaper>> {
+        self.shaper.clone()
     }
 }
 
