@@ -13,6 +13,7 @@ use gnutella::net::launch::{start_in_process, start_with_factory};
 use gnutella::net::network::Network;
 use gnutella::protocol::handshake::{parse_response, Limits, Parsed, PeerCapabilities};
 use gnutella::topology::TopologyConfig;
+use live_support::peer_process::PeerProcess;
 use live_support::{bounded, search, test_net};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -258,87 +259,6 @@ async fn a_full_peer_refuses_with_503_and_names_other_hosts_to_try() {
         network.shutdown().await;
     })
     .await;
-}
-
-/// A `gnutella peer` process and its stdout, line by line.
-struct PeerProcess {
-    child: tokio::process::Child,
-    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-    seen: Vec<String>,
-}
-
-impl PeerProcess {
-    fn start(args: &[&str]) -> PeerProcess {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gnutella"))
-            .arg("peer")
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        PeerProcess {
-            child,
-            lines: tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout)),
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first line (from now on) that `pick` accepts.
-    async fn wait_for<T>(&mut self, what: &str, pick: impl Fn(&str) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + UP_WITHIN;
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("no {what} in time; said {:?}", self.seen))
-                .expect("stdout reads")
-                .unwrap_or_else(|| panic!("ended before {what}; said {:?}", self.seen));
-            self.seen.push(line.clone());
-            if let Some(v) = pick(&line) {
-                return v;
-            }
-        }
-    }
-
-    async fn listening(&mut self) -> SocketAddrV4 {
-        self.wait_for("listening line", |l| {
-            l.strip_prefix("listening on ")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .await
-    }
-
-    async fn linked_to(&mut self, addr: SocketAddrV4) {
-        let want = addr.to_string();
-        self.wait_for(&format!("a link to {want}"), |l| {
-            let list = l.strip_prefix("neighbours: ")?;
-            list.split(", ").any(|n| n == want).then_some(())
-        })
-        .await
-    }
-
-    /// Ctrl-C (SIGTERM), and the exit status must say it stopped cleanly.
-    async fn stop(mut self) {
-        let pid = self.child.id().expect("still running") as i32;
-        // SAFETY: kill(2) on our own child's pid with a valid signal number.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        // Drain stdout so the peer never blocks writing its last lines.
-        while let Ok(Some(line)) = self.lines.next_line().await {
-            self.seen.push(line);
-        }
-        let status = tokio::time::timeout(UP_WITHIN, self.child.wait())
-            .await
-            .expect("stops in time")
-            .expect("status");
-        assert!(status.success(), "{status}; said {:?}", self.seen);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,93 +2,20 @@
 //! under Shadow) start their own searches and, when stopped, print their share of every
 //! query's counts; merged, the shares are the network's record of the search.
 
-use std::net::SocketAddrV4;
+mod live_support;
+
 use std::time::Duration;
 
 use gnutella::export::counters::PeerCounters;
 use gnutella::node::record::merge_records;
+use live_support::peer_process::PeerProcess;
 
-/// Generous bound on anything a peer is waited for.
-const WITHIN: Duration = Duration::from_secs(20);
-
-/// A `gnutella peer` process and its stdout, line by line.
-struct PeerProcess {
-    child: tokio::process::Child,
-    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
-    seen: Vec<String>,
-}
-
-impl PeerProcess {
-    fn start(args: &[&str]) -> PeerProcess {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gnutella"))
-            .arg("peer")
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        PeerProcess {
-            child,
-            lines: tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout)),
-            seen: Vec::new(),
-        }
-    }
-
-    async fn wait_for<T>(&mut self, what: &str, pick: impl Fn(&str) -> Option<T>) -> T {
-        let deadline = tokio::time::Instant::now() + WITHIN;
-        loop {
-            let line = tokio::time::timeout_at(deadline, self.lines.next_line())
-                .await
-                .unwrap_or_else(|_| panic!("no {what} in time; said {:?}", self.seen))
-                .expect("stdout reads")
-                .unwrap_or_else(|| panic!("ended before {what}; said {:?}", self.seen));
-            self.seen.push(line.clone());
-            if let Some(v) = pick(&line) {
-                return v;
-            }
-        }
-    }
-
-    async fn listening(&mut self) -> SocketAddrV4 {
-        self.wait_for("listening line", |l| {
-            l.strip_prefix("listening on ")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()
-        })
-        .await
-    }
-
-    /// SIGTERM; the peer must exit cleanly. Returns its `counters` line.
-    async fn stop(mut self) -> PeerCounters {
-        let pid = self.child.id().expect("still running") as i32;
-        // SAFETY: kill(2) on our own child's pid with a valid signal number.
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        while let Ok(Some(line)) = tokio::time::timeout(WITHIN, self.lines.next_line())
-            .await
-            .expect("stdout ends")
-        {
-            self.seen.push(line);
-        }
-        let status = tokio::time::timeout(WITHIN, self.child.wait())
-            .await
-            .expect("stops in time")
-            .expect("status");
-        assert!(status.success(), "{status}; said {:?}", self.seen);
-        let lines: Vec<&String> = self
-            .seen
-            .iter()
-            .filter(|l| l.starts_with("counters "))
-            .collect();
-        assert_eq!(lines.len(), 1, "one counters line; said {:?}", self.seen);
-        lines[0].parse().expect("a counters line")
-    }
+/// Stops `peer` (SIGTERM, clean exit) and returns its one `counters` line.
+async fn counters_of(peer: PeerProcess) -> PeerCounters {
+    let said = peer.stop().await;
+    let lines: Vec<&String> = said.iter().filter(|l| l.starts_with("counters ")).collect();
+    assert_eq!(lines.len(), 1, "one counters line; said {said:?}");
+    lines[0].parse().expect("a counters line")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,8 +54,8 @@ async fn two_peer_processes_count_their_shares_of_a_search_and_the_shares_merge(
         .await;
     // The hit comes back over loopback within milliseconds; leave it ample time.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let theirs = searcher.stop().await;
-    let mine = holder.stop().await;
+    let theirs = counters_of(searcher).await;
+    let mine = counters_of(holder).await;
 
     let own = theirs
         .queries
@@ -221,8 +148,8 @@ async fn search_over_a_modelled_link(link: &[&str]) -> gnutella::node::record::Q
         })
         .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let theirs = searcher.stop().await;
-    let mine = holder.stop().await;
+    let theirs = counters_of(searcher).await;
+    let mine = counters_of(holder).await;
     let merged = merge_records(theirs.queries.into_iter().chain(mine.queries).collect());
     merged
         .into_iter()

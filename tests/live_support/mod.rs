@@ -2,6 +2,8 @@
 //! ephemeral loopback ports, and searches whose every event is collected.
 #![allow(dead_code)]
 
+pub mod peer_process;
+
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
