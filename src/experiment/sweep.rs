@@ -404,7 +404,7 @@ pub fn write_over_time_csv<W: Write>(
     columns: &[Param],
     results: &[RunResult],
 ) -> std::io::Result<()> {
-    let header = ["topology", "nodes", "links", "strategy", "ttl", "seed"]
+    let header = RUN_COLUMNS
         .into_iter()
         .chain(columns.iter().map(|p| p.name()))
         .chain(over_time::CSV_COLUMNS)
@@ -412,25 +412,32 @@ pub fn write_over_time_csv<W: Write>(
     write_csv_row(out, header)?;
     for r in results {
         for bucket in &r.over_time {
-            let cells = [
-                r.topology.clone(),
-                r.nodes.to_string(),
-                r.links.to_string(),
-                r.strategy.clone(),
-                r.ttl.to_string(),
-                r.seed.to_string(),
-            ]
-            .into_iter()
-            .chain(
-                columns
-                    .iter()
-                    .map(|p| r.params.get(*p).map(|v| v.to_string()).unwrap_or_default()),
-            )
-            .chain(bucket.csv_values());
-            write_csv_row(out, cells)?;
+            write_csv_row(out, run_cells(r, columns).chain(bucket.csv_values()))?;
         }
     }
     Ok(())
+}
+
+/// The columns that say which run a CSV row belongs to, before the swept parameters.
+const RUN_COLUMNS: [&str; 6] = ["topology", "nodes", "links", "strategy", "ttl", "seed"];
+
+/// A run's [`RUN_COLUMNS`] cells, then one per swept parameter in `columns` (empty where
+/// the run's strategy does not use it).
+fn run_cells<'a>(r: &'a RunResult, columns: &'a [Param]) -> impl Iterator<Item = String> + 'a {
+    [
+        r.topology.clone(),
+        r.nodes.to_string(),
+        r.links.to_string(),
+        r.strategy.clone(),
+        r.ttl.to_string(),
+        r.seed.to_string(),
+    ]
+    .into_iter()
+    .chain(
+        columns
+            .iter()
+            .map(|p| r.params.get(*p).map(|v| v.to_string()).unwrap_or_default()),
+    )
 }
 
 /// Writes one row per run: topology, nodes, links, strategy, ttl, seed, one column per
@@ -441,29 +448,14 @@ pub fn write_results_csv<W: Write>(
     columns: &[Param],
     results: &[RunResult],
 ) -> std::io::Result<()> {
-    let header = ["topology", "nodes", "links", "strategy", "ttl", "seed"]
+    let header = RUN_COLUMNS
         .into_iter()
         .chain(columns.iter().map(|p| p.name()))
         .chain(Summary::CSV_COLUMNS)
         .map(str::to_string);
     write_csv_row(out, header)?;
     for r in results {
-        let cells = [
-            r.topology.clone(),
-            r.nodes.to_string(),
-            r.links.to_string(),
-            r.strategy.clone(),
-            r.ttl.to_string(),
-            r.seed.to_string(),
-        ]
-        .into_iter()
-        .chain(
-            columns
-                .iter()
-                .map(|p| r.params.get(*p).map(|v| v.to_string()).unwrap_or_default()),
-        )
-        .chain(r.summary.csv_values());
-        write_csv_row(out, cells)?;
+        write_csv_row(out, run_cells(r, columns).chain(r.summary.csv_values()))?;
     }
     Ok(())
 }
