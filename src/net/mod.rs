@@ -30,6 +30,7 @@ pub mod launch;
 pub mod launch_options;
 pub mod link;
 pub mod listener;
+pub mod live_feed;
 pub mod logs;
 pub mod network;
 pub mod node_core;
