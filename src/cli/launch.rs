@@ -28,6 +28,10 @@ Examples:
       serve the control API until Ctrl-C: curl http://127.0.0.1:6380/peers lists the
       peers; POST /peers/p3/kill, POST /peers/p3/revive, POST /search with
       {\"from\": \"p0\", \"words\": \"jazz\", \"ttl\": 7}, GET /report (see the README)
+  gnutella launch topology-configs/quickstart.json --ui 127.0.0.1:6381
+      the same API plus the live page: open http://127.0.0.1:6381/ to watch peers and
+      links, search from a form and see each flood drawn as it spreads, kill and revive
+      peers with a button, read per-peer counters; until Ctrl-C
 
 Ports 0 in the config mean ephemeral ports. The report is JSON:
   {\"network\": {name, peers, links, overlay_up_ms, queue_drops, ...},

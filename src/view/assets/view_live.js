@@ -84,6 +84,7 @@
       });
     });
     LINKS = links;
+    subtitle();
     fillPeerTable();
     fillFrom();
   }
