@@ -117,6 +117,9 @@ async fn demo(
     let feed = page.as_ref().map(|p| &p.feed);
     let mut outcome = run_demo(&network, &config, started, trace.as_ref(), feed).await;
     if let (Some(server), true) = (&server, outcome.is_ok()) {
+        // Installed before the line that says we are ready: a Ctrl-C right after it stops
+        // the demo cleanly.
+        let stop = stop_signal();
         println!(
             "\nlive page on {}/ (and the control API); running until Ctrl-C",
             server.url()
@@ -135,7 +138,7 @@ async fn demo(
         };
         tokio::select! {
             _ = calls.serve(&mut control) => {}
-            _ = stop_signal() => {}
+            _ = stop => {}
         }
         if let Some(trace) = &trace {
             let records = network.records().await;

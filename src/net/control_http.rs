@@ -561,6 +561,18 @@ mod tests {
     }
 
     #[test]
+    fn the_live_page_asks_for_its_page_and_its_events_by_get_only() {
+        let ui = |text: &str| ui_route(&head(text));
+        assert_eq!(ui("GET / HTTP/1.1\r\n\r\n"), Some(UiRoute::Page));
+        assert_eq!(ui("GET /?x HTTP/1.1\r\n\r\n"), Some(UiRoute::Page));
+        assert_eq!(ui("GET /events HTTP/1.1\r\n\r\n"), Some(UiRoute::Events));
+        assert_eq!(ui("GET /favicon.ico HTTP/1.1\r\n\r\n"), Some(UiRoute::Icon));
+        assert_eq!(ui("POST /events HTTP/1.1\r\n\r\n"), None);
+        // Everything else is the control API's.
+        assert_eq!(ui("GET /peers HTTP/1.1\r\n\r\n"), None);
+    }
+
+    #[test]
     fn only_loopback_addresses_are_taken() {
         assert!(parse_control_addr("127.0.0.1:0").is_ok());
         assert!(parse_control_addr("127.8.9.1:6380").is_ok());
