@@ -5,6 +5,10 @@
 # (tests/view/view_test.mjs): every peer drawn, no console error, no network request,
 # step() advancing hop, the totals per step equal to the table and at the end to the
 # query's record, a clicked hit's path from its responder to the origin, PNG export.
+# Then the live page (tests/view/live_test.mjs): the quickstart launched with
+# `--ui 127.0.0.1:0`, its peers drawn, a search from the page's form whose flood rows
+# arrive with the totals of its record in GET /report, a peer killed with its button
+# drawn down and revived.
 # Screenshots land in $OUT (default target/test-view).
 #
 # Needs: node >= 18 and npm (Debian: apt-get install -y nodejs npm), Debian's Chromium
@@ -57,3 +61,9 @@ node tests/view/view_test.mjs \
     "$OUT/tree-31-live.jsonl" "$OUT/tree-31-live.html" "$OUT/tree-31-live.png" -- \
     "$OUT/random-1000.jsonl" "$OUT/random-1000.html" "$OUT/random-1000.png" -- \
     "$OUT/gnutella08.jsonl" "$OUT/gnutella08.html" "$OUT/gnutella08.png"
+
+# 5. The live page of the quickstart launched on ephemeral ports (p0's share folder
+#    dropped: the copy lives in $OUT, and its listed files are enough).
+sed -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:0/' -e 's/"dir": "shared\/p0",//' \
+    topology-configs/quickstart.json >"$OUT/quickstart-port0.json"
+node tests/view/live_test.mjs "$BIN" "$OUT/quickstart-port0.json" "$OUT"

@@ -749,10 +749,12 @@ impl<'a> SessionRun<'a> {
                 }
             }
         }
-        // So does a launch's control API (nothing here calls it).
-        if let Some(i) = args.iter().position(|a| a == "--control") {
-            if let Some(addr) = args.get(i + 1).and_then(|a| a.parse::<SocketAddr>().ok()) {
-                args[i + 1] = SocketAddr::new(addr.ip(), 0).to_string();
+        // So does a launch's control API and live page (nothing here calls them).
+        for flag in ["--control", "--ui"] {
+            if let Some(i) = args.iter().position(|a| a == flag) {
+                if let Some(addr) = args.get(i + 1).and_then(|a| a.parse::<SocketAddr>().ok()) {
+                    args[i + 1] = SocketAddr::new(addr.ip(), 0).to_string();
+                }
             }
         }
         self.provide_fixture_network(&args)?;
@@ -769,6 +771,8 @@ impl<'a> SessionRun<'a> {
         let long_running = match args.first().map(String::as_str) {
             Some("peer") => true,
             Some("launch") => !args.iter().any(|a| a == "--run-workload"),
+            // `demo --ui` keeps its network up for the page until Ctrl-C.
+            Some("demo") => args.iter().any(|a| a == "--ui"),
             _ => false,
         };
         let mut process = Running::start(self.ws.path(), &env, &args, what.clone());
@@ -793,6 +797,10 @@ impl<'a> SessionRun<'a> {
         shown_listen: Option<SocketAddrV4>,
         machine: Option<Ipv4Addr>,
     ) -> Result<(), String> {
+        if args.first().map(String::as_str) == Some("demo") {
+            process.wait_for(|line| line.starts_with("live page on "))?;
+            return Ok(());
+        }
         if args.first().map(String::as_str) == Some("launch") {
             let shown = args
                 .get(1)

@@ -310,6 +310,7 @@ fn options(config: &Path, report: &Path, exe: PathBuf) -> LaunchOptions {
         exe: Arc::new(exe),
         control: None,
         trace: None,
+        ui: None,
     }
 }
 

@@ -6,11 +6,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gnutella::net::clock;
+use gnutella::net::control;
+use gnutella::net::control_http::ControlServer;
+use gnutella::net::control_local::LocalControl;
 use gnutella::net::download::{download, DownloadOptions, DownloadRequest};
 use gnutella::net::hits::{describe, files_of, FoundFile};
-use gnutella::net::launch::start_in_process;
+use gnutella::net::launch::start_with_factory;
 use gnutella::net::launch_options::net_config;
 use gnutella::net::report::flooding_table;
+use gnutella::net::report::NetworkSummary;
+use gnutella::net::signal::stop_signal;
+use gnutella::net::trace::start_tracing;
 use gnutella::node::SearchRequest;
 use gnutella::protocol::Sha1;
 use gnutella::topology::TopologyConfig;
@@ -31,7 +37,11 @@ Examples:
   gnutella demo --trace demo.jsonl
       the same, also writing a flood trace of its searches
   gnutella view demo.jsonl --out demo.html
-      a page that replays them hop by hop (open demo.html in a browser)";
+      a page that replays them hop by hop (open demo.html in a browser)
+  gnutella demo --ui 127.0.0.1:6381
+      the same, then keeps the network up until Ctrl-C and serves its live page on
+      http://127.0.0.1:6381/ (the demo's floods, a search form, kill and revive buttons;
+      the control API on the same port)";
 
 /// Arguments of `gnutella demo`.
 #[derive(Debug, clap::Args)]
@@ -42,6 +52,10 @@ pub struct Args {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub trace: super::trace::TraceArgs,
+    /// After the demo, keep the network up until Ctrl-C and serve its live page (and the
+    /// control API) on this loopback address (see `launch --ui`).
+    #[arg(long, value_name = "IP:PORT", value_parser = gnutella::net::control_http::parse_control_addr)]
+    pub ui: Option<std::net::SocketAddr>,
 }
 
 /// Where the quickstart config is: beside the current directory or the crate's sources.
@@ -74,12 +88,13 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(demo(&path, trace))
+    runtime.block_on(demo(&path, trace, args.ui))
 }
 
 async fn demo(
     path: &Path,
     trace: Option<gnutella::net::trace::TraceRequest>,
+    ui: Option<std::net::SocketAddr>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = TopologyConfig::load(path)?;
     // A busy port must not break the demo: every peer gets an ephemeral port.
@@ -90,9 +105,50 @@ async fn demo(
         return Err(format!("{} has no workload to demonstrate", path.display()).into());
     }
     let config = Arc::new(config);
+    // The page's server first: a port taken fails the demo before any peer starts.
+    let (controller, mut calls) = control::channel();
+    let page = ui.map(|_| Arc::new(super::ui::live_page(&config, false)));
+    let server = match ui {
+        Some(addr) => Some(ControlServer::start_with_ui(addr, controller, page.clone()).await?),
+        None => None,
+    };
     let started = Instant::now();
-    let mut network = start_in_process(config.clone(), net_config(true)).await?;
-    let outcome = run_demo(&network, &config, started, trace.as_ref()).await;
+    let (mut network, mut factory) = start_with_factory(config.clone(), net_config(true)).await?;
+    let feed = page.as_ref().map(|p| &p.feed);
+    let mut outcome = run_demo(&network, &config, started, trace.as_ref(), feed).await;
+    if let (Some(server), true) = (&server, outcome.is_ok()) {
+        // Installed before the line that says we are ready: a Ctrl-C right after it stops
+        // the demo cleanly.
+        let stop = stop_signal();
+        println!(
+            "\nlive page on {}/ (and the control API); running until Ctrl-C",
+            server.url()
+        );
+        let mut control = LocalControl {
+            network: &mut network,
+            factory: &mut factory,
+            config: &config,
+            summary: NetworkSummary {
+                name: config.name.clone(),
+                peers: config.peers.len(),
+                processes: 1,
+                ..NetworkSummary::default()
+            },
+            quiet: Duration::from_millis(200),
+        };
+        tokio::select! {
+            _ = calls.serve(&mut control) => {}
+            _ = stop => {}
+        }
+        if let Some(trace) = &trace {
+            let records = network.records().await;
+            outcome = network
+                .finish_trace(&records)
+                .await
+                .map(|_| println!("flood trace written to {}", trace.path.display()))
+                .map_err(|e| format!("--trace {}: {e}", trace.path.display()).into());
+        }
+    }
     network.shutdown().await;
     outcome
 }
@@ -102,13 +158,13 @@ async fn run_demo(
     config: &TopologyConfig,
     started: Instant,
     trace: Option<&gnutella::net::trace::TraceRequest>,
+    feed: Option<&gnutella::net::live_feed::LiveFeed>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     network.wait_overlay(Duration::from_secs(10)).await?;
-    if let Some(trace) = trace {
-        trace
-            .start(network, Some(config.name.clone()))
-            .map_err(|e| format!("--trace {}: {e}", trace.path.display()))?;
-    }
+    start_tracing(network, Some(config.name.clone()), trace, feed).map_err(|e| match trace {
+        Some(trace) => format!("--trace {}: {e}", trace.path.display()),
+        None => format!("the live page's feed: {e}"),
+    })?;
     println!(
         "overlay up: {} peers, {} links on 127.0.0.1 in {:.0} ms ({})",
         config.peers.len(),
@@ -152,7 +208,8 @@ async fn run_demo(
         result?;
     }
     let records = network.records().await;
-    if let Some(trace) = trace {
+    // With the live page the trace goes on (its feed is the page's), and ends at Ctrl-C.
+    if let (Some(trace), None) = (trace, feed) {
         network
             .finish_trace(&records)
             .await

@@ -28,6 +28,10 @@ Examples:
       serve the control API until Ctrl-C: curl http://127.0.0.1:6380/peers lists the
       peers; POST /peers/p3/kill, POST /peers/p3/revive, POST /search with
       {\"from\": \"p0\", \"words\": \"jazz\", \"ttl\": 7}, GET /report (see the README)
+  gnutella launch topology-configs/quickstart.json --ui 127.0.0.1:6381
+      the same API plus the live page: open http://127.0.0.1:6381/ to watch peers and
+      links, search from a form and see each flood drawn as it spreads, kill and revive
+      peers with a button, read per-peer counters; until Ctrl-C
 
 Ports 0 in the config mean ephemeral ports. The report is JSON:
   {\"network\": {name, peers, links, overlay_up_ms, queue_drops, ...},
@@ -82,6 +86,13 @@ pub struct Args {
     /// after its workload too.
     #[arg(long, value_name = "IP:PORT", value_parser = gnutella::net::control_http::parse_control_addr)]
     pub control: Option<std::net::SocketAddr>,
+    /// Serve the live page of the network on this loopback address (and the control API
+    /// on the same port): peers up and down, links, each query's flood as it happens, a
+    /// search form, kill and revive buttons, per-peer counters. Open the printed URL in a
+    /// browser. Floods are drawn for a launch in one process (not with --shards or
+    /// --processes, where the rest of the page works). Runs until Ctrl-C.
+    #[arg(long, value_name = "IP:PORT", conflicts_with = "control", value_parser = gnutella::net::control_http::parse_control_addr)]
+    pub ui: Option<std::net::SocketAddr>,
     /// Worker threads per process. The default, 1, runs every peer of a process on one
     /// event loop in FIFO order: floods then advance breadth-first, as over links of
     /// equal latency (what the simulator models). More threads use more cores, but a
@@ -140,16 +151,24 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         deflate: args.deflate,
         json: args.json,
         exe: Arc::new(std::env::current_exe()?),
-        control: args.control,
+        control: args.control.or(args.ui),
         trace,
+        ui: None,
     };
-    runtime(args.threads)?.block_on(launch(options))?;
+    let ui = args.ui.is_some();
+    runtime(args.threads)?.block_on(launch(options, ui))?;
     Ok(())
 }
 
-/// Runs the launch in this process or over child processes.
-async fn launch(options: LaunchOptions) -> Result<(), LaunchError> {
+/// Runs the launch in this process or over child processes (with the live page when
+/// `ui`).
+async fn launch(mut options: LaunchOptions, ui: bool) -> Result<(), LaunchError> {
     let config = TopologyConfig::load(&options.config)?;
+    if ui {
+        let sharded =
+            matches!(options.shards, Some(k) if k > 1 || config.peers.len() == 1 && k == 1);
+        options.ui = Some(Arc::new(super::ui::live_page(&config, sharded)));
+    }
     match options.shards {
         Some(k) if k > 1 || config.peers.len() == 1 && k == 1 => {
             launch_sharded(config, options).await

@@ -15,6 +15,7 @@ pub mod search;
 pub mod sim;
 pub mod topology;
 pub mod trace;
+pub mod ui;
 pub mod view;
 
 use clap::{Parser, Subcommand};

@@ -17,6 +17,13 @@
 //! (`protocol::http`) with tighter limits, a small body, a deadline for the whole request,
 //! a few connections at a time (more get `503` and are closed), and one request per
 //! connection (`Connection: close`).
+//!
+//! With a live page (`launch --ui`, [`ControlServer::start_with_ui`]) the same server also
+//! answers `GET /` with the page and `GET /events` with a server-sent event stream
+//! (`text/event-stream`) of the network's flood rows (`live_feed`): one `data:` line of
+//! JSON per batch, a comment line every few seconds to keep it open. A stream holds no
+//! request place; at most [`MAX_STREAMS`] are open at once, and one ends when its page
+//! closes. Server-sent events need no library on either side and pass wherever HTTP does.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +38,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{timeout, timeout_at, Instant};
 
 use super::control::{Call, Controller, SearchCall};
+use super::live_feed::UiPage;
 use crate::protocol::http::{
     parse_request_head, percent_decode, HeadLimits, Method, Parsed, RequestHead, ResponseHead,
 };
@@ -39,6 +47,12 @@ use crate::protocol::http::{
 pub const MAX_CONNECTIONS: usize = 4;
 /// Largest request body (a search is a few dozen bytes).
 pub const MAX_BODY: usize = 16 * 1024;
+/// Event streams open at once (live pages); more get `503`.
+pub const MAX_STREAMS: usize = 4;
+/// A comment line this often keeps an idle event stream open.
+const KEEPALIVE: Duration = Duration::from_secs(10);
+/// Lines sent to a page in one event at most.
+const BATCH: usize = 2_000;
 /// Time a client has to send its whole request.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time a write may stall.
@@ -103,7 +117,21 @@ impl ControlServer {
         let bind_error = |source| ControlBindError::Bind { addr, source };
         let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let task = tokio::spawn(accept_loop(listener, controller));
+        let task = tokio::spawn(accept_loop(listener, controller, None));
+        Ok(ControlServer { addr, task })
+    }
+
+    /// [`ControlServer::start`], also serving the live page `ui` (`GET /`, `GET /events`).
+    pub async fn start_with_ui(
+        addr: SocketAddr,
+        controller: Controller,
+        ui: Option<Arc<UiPage>>,
+    ) -> Result<ControlServer, ControlBindError> {
+        let addr = check_loopback(addr)?;
+        let bind_error = |source| ControlBindError::Bind { addr, source };
+        let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let task = tokio::spawn(accept_loop(listener, controller, ui));
         Ok(ControlServer { addr, task })
     }
 
@@ -124,8 +152,9 @@ impl Drop for ControlServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, controller: Controller) {
+async fn accept_loop(listener: TcpListener, controller: Controller, ui: Option<Arc<UiPage>>) {
     let places = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let streams = Arc::new(Semaphore::new(MAX_STREAMS));
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -147,17 +176,71 @@ async fn accept_loop(listener: TcpListener, controller: Controller) {
             continue;
         };
         let controller = controller.clone();
+        let ui = ui.clone();
+        let streams = streams.clone();
         tokio::spawn(async move {
-            serve_one(stream, &controller).await;
-            drop(place);
+            serve_one(stream, &controller, ui.as_deref(), place, &streams).await;
         });
     }
 }
 
 /// Reads one request, answers it and closes.
-async fn serve_one(mut stream: TcpStream, controller: &Controller) {
+async fn serve_one(
+    mut stream: TcpStream,
+    controller: &Controller,
+    ui: Option<&UiPage>,
+    place: tokio::sync::OwnedSemaphorePermit,
+    streams: &Arc<Semaphore>,
+) {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let (status, body, allow) = match read_request(&mut stream, deadline).await {
+    let request = read_request(&mut stream, deadline).await;
+    if let (Ok((head, _)), Some(ui)) = (&request, ui) {
+        match ui_route(head) {
+            Some(UiRoute::Page) => {
+                let mut bytes = ResponseHead::new(200)
+                    .with("Content-Type", "text/html; charset=utf-8")
+                    .with("Content-Length", ui.html.len())
+                    .with("Cache-Control", "no-store")
+                    .with("Connection", "close")
+                    .encode();
+                bytes.extend_from_slice(ui.html.as_bytes());
+                let _ = timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await;
+                let _ = timeout(WRITE_TIMEOUT, stream.shutdown()).await;
+                return;
+            }
+            Some(UiRoute::Icon) => {
+                let bytes = ResponseHead::new(204)
+                    .with("Cache-Control", "max-age=86400")
+                    .with("Connection", "close")
+                    .encode();
+                let _ = timeout(WRITE_TIMEOUT, stream.write_all(&bytes)).await;
+                let _ = timeout(WRITE_TIMEOUT, stream.shutdown()).await;
+                return;
+            }
+            Some(UiRoute::Events) => {
+                drop(place);
+                match streams.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        stream_events(stream, ui).await;
+                        drop(slot);
+                    }
+                    Err(_) => {
+                        let busy = response(
+                            503,
+                            &error_json(&format!(
+                                "{MAX_STREAMS} event streams are open; close a page"
+                            )),
+                            None,
+                        );
+                        let _ = timeout(WRITE_TIMEOUT, stream.write_all(&busy)).await;
+                    }
+                }
+                return;
+            }
+            None => {}
+        }
+    }
+    let (status, body, allow) = match request {
         Ok((head, body)) => match route(&head, &body) {
             Ok(call) => match controller.call(call).await {
                 Ok(value) => (200, value, None),
@@ -175,6 +258,98 @@ async fn serve_one(mut stream: TcpStream, controller: &Controller) {
         linger_close(&mut stream).await;
     } else {
         let _ = timeout(WRITE_TIMEOUT, stream.shutdown()).await;
+    }
+    drop(place);
+}
+
+/// What a live page asks for besides the control calls.
+#[derive(Debug, PartialEq, Eq)]
+enum UiRoute {
+    Page,
+    Events,
+    /// What a browser asks of any site: nothing to give (`204`), no error in its console.
+    Icon,
+}
+
+fn ui_route(head: &RequestHead) -> Option<UiRoute> {
+    if !matches!(head.method, Method::Get) {
+        return None;
+    }
+    let path = head.target.split(['?', '#']).next().unwrap_or_default();
+    match path {
+        "/" | "/index.html" => Some(UiRoute::Page),
+        "/events" => Some(UiRoute::Events),
+        "/favicon.ico" => Some(UiRoute::Icon),
+        _ => None,
+    }
+}
+
+/// Streams the feed's rows to one page until it goes away.
+async fn stream_events(mut stream: TcpStream, ui: &UiPage) {
+    let head = ResponseHead::new(200)
+        .with("Content-Type", "text/event-stream")
+        .with("Cache-Control", "no-store")
+        .with("Connection", "close")
+        .encode();
+    let (mut reader, mut writer) = stream.split();
+    if !matches!(
+        timeout(WRITE_TIMEOUT, writer.write_all(&head)).await,
+        Ok(Ok(()))
+    ) {
+        return;
+    }
+    let (history, mut rx) = ui.feed.subscribe();
+    let mut encoder = (ui.encoder)();
+    // The floods so far first, in batches; then each new batch as it comes.
+    let mut pending: Vec<Arc<crate::trace::TraceLine>> = history;
+    let mut sink = [0u8; 512];
+    loop {
+        while !pending.is_empty() {
+            let rest = pending.split_off(pending.len().min(BATCH));
+            let message = encoder.encode(&pending);
+            pending = rest;
+            let mut text = String::from("data: ");
+            text.push_str(&serde_json::to_string(&message).unwrap_or_default());
+            text.push_str("\n\n");
+            if !matches!(
+                timeout(WRITE_TIMEOUT, writer.write_all(text.as_bytes())).await,
+                Ok(Ok(()))
+            ) {
+                return;
+            }
+        }
+        let note: Option<String> = tokio::select! {
+            line = rx.recv() => match line {
+                Ok(line) => {
+                    pending.push(line);
+                    while pending.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(line) => pending.push(line),
+                            Err(_) => break,
+                        }
+                    }
+                    None
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    Some(format!("event: lagged\ndata: {n}\n\n"))
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = tokio::time::sleep(KEEPALIVE) => Some(": keep-alive\n\n".to_string()),
+            // The page went away (closed, reloaded): nothing to read but the end.
+            read = reader.read(&mut sink) => match read {
+                Ok(n) if n > 0 => None,
+                _ => return,
+            },
+        };
+        if let Some(note) = note {
+            if !matches!(
+                timeout(WRITE_TIMEOUT, writer.write_all(note.as_bytes())).await,
+                Ok(Ok(()))
+            ) {
+                return;
+            }
+        }
     }
 }
 
@@ -383,6 +558,18 @@ mod tests {
         assert_eq!(refused(post("/peers/p3/explode", b"")).status, 404);
         assert_eq!(refused(post("/peers//kill", b"")).status, 400);
         assert_eq!(refused(post("/search", b"{")).status, 400);
+    }
+
+    #[test]
+    fn the_live_page_asks_for_its_page_and_its_events_by_get_only() {
+        let ui = |text: &str| ui_route(&head(text));
+        assert_eq!(ui("GET / HTTP/1.1\r\n\r\n"), Some(UiRoute::Page));
+        assert_eq!(ui("GET /?x HTTP/1.1\r\n\r\n"), Some(UiRoute::Page));
+        assert_eq!(ui("GET /events HTTP/1.1\r\n\r\n"), Some(UiRoute::Events));
+        assert_eq!(ui("GET /favicon.ico HTTP/1.1\r\n\r\n"), Some(UiRoute::Icon));
+        assert_eq!(ui("POST /events HTTP/1.1\r\n\r\n"), None);
+        // Everything else is the control API's.
+        assert_eq!(ui("GET /peers HTTP/1.1\r\n\r\n"), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::launch_options::{
 use super::network::{bind_all, Network};
 use super::report::{peak_rss_bytes, NetworkSummary};
 use super::signal::stop_signal;
+use super::trace::start_tracing;
 use super::workload::{run_workload, Settle};
 use crate::node::record::Recorder;
 use crate::topology::TopologyConfig;
@@ -63,7 +64,9 @@ pub async fn launch_in_process(
     // The control API first: a port taken fails the launch before any peer starts.
     let (controller, mut calls) = control::channel();
     let server = match options.control {
-        Some(addr) => Some(ControlServer::start(addr, controller).await?),
+        Some(addr) => {
+            Some(ControlServer::start_with_ui(addr, controller, options.ui.clone()).await?)
+        }
         None => None,
     };
     let (mut network, mut factory) =
@@ -73,6 +76,9 @@ pub async fn launch_in_process(
     tokio::pin!(stop);
     if let Some(server) = &server {
         options.say(format_args!("control API on {}", server.url()));
+        if options.ui.is_some() {
+            options.say(format_args!("live page on {}/", server.url()));
+        }
     }
     if network.peers().len() <= MAX_LISTED_PEERS {
         for p in network.peers() {
@@ -102,14 +108,22 @@ pub async fn launch_in_process(
                 "overlay up: {} peers, {} links in {ms:.0} ms",
                 summary.peers, summary.links
             ));
-            if let Some(trace) = &options.trace {
-                if let Err(source) = trace.start(&network, Some(config.name.clone())) {
-                    network.shutdown().await;
-                    return Err(LaunchError::Trace {
-                        path: trace.path.clone(),
-                        source,
-                    });
-                }
+            let feed = options.ui.as_ref().map(|ui| &ui.feed);
+            if let Err(source) = start_tracing(
+                &network,
+                Some(config.name.clone()),
+                options.trace.as_ref(),
+                feed,
+            ) {
+                network.shutdown().await;
+                return Err(LaunchError::Trace {
+                    path: options
+                        .trace
+                        .as_ref()
+                        .map(|t| t.path.clone())
+                        .unwrap_or_default(),
+                    source,
+                });
             }
         }
         Some(Err(e)) => {

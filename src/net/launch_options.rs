@@ -41,6 +41,9 @@ pub struct LaunchOptions {
     pub control: Option<SocketAddr>,
     /// Write a flood trace (a launch in one process only).
     pub trace: Option<super::trace::TraceRequest>,
+    /// Serve this live page beside the control API (which `control` then gives the
+    /// address of); its feed gets the floods of a launch in one process.
+    pub ui: Option<Arc<super::live_feed::UiPage>>,
 }
 
 /// Why a launch failed.

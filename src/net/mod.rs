@@ -31,6 +31,7 @@ pub mod launch_options;
 pub mod link;
 pub mod link_shaper;
 pub mod listener;
+pub mod live_feed;
 pub mod logs;
 pub mod network;
 pub mod node_core;

@@ -81,11 +81,16 @@ pub async fn launch_sharded(
     // The control API before the children: a port taken fails the launch at once.
     let (controller, mut calls) = control::channel();
     let server = match options.control {
-        Some(addr) => Some(ControlServer::start(addr, controller).await?),
+        Some(addr) => {
+            Some(ControlServer::start_with_ui(addr, controller, options.ui.clone()).await?)
+        }
         None => None,
     };
     if let Some(server) = &server {
         options.say(format_args!("control API on {}", server.url()));
+        if options.ui.is_some() {
+            options.say(format_args!("live page on {}/", server.url()));
+        }
     }
     let control = server.as_ref().map(|_| &mut calls);
     let mut children = Children::spawn(specs, started).await?;

@@ -110,16 +110,36 @@ impl TraceRequest {
     /// Starts tracing `network` (call once its overlay is up: the header lists the links
     /// up now) into the requested file.
     pub fn start(&self, network: &super::network::Network, name: Option<String>) -> io::Result<()> {
-        let (peers, links) = network.trace_overlay();
-        let mut header = crate::trace::TraceHeader::new(
-            crate::trace::schema::World::Live,
-            peers,
-            links,
-            self.filter.clone(),
-        );
-        header.name = name;
-        let file = crate::trace::TraceFile::create(&self.path)?;
-        network.start_trace(Tracer::new(&header, Box::new(file))?);
-        Ok(())
+        start_tracing(network, name, Some(self), None)
     }
+}
+
+/// Starts tracing `network` into the requested file, the live page's feed, or both (with
+/// both, the file's filter holds for the page too). Nothing when neither is asked for.
+pub fn start_tracing(
+    network: &super::network::Network,
+    name: Option<String>,
+    file: Option<&TraceRequest>,
+    feed: Option<&super::live_feed::LiveFeed>,
+) -> io::Result<()> {
+    let filter = match (file, feed) {
+        (Some(request), _) => request.filter.clone(),
+        (None, Some(_)) => crate::trace::TraceFilter::First(super::live_feed::LIVE_QUERIES),
+        (None, None) => return Ok(()),
+    };
+    let (peers, links) = network.trace_overlay();
+    let mut header =
+        crate::trace::TraceHeader::new(crate::trace::schema::World::Live, peers, links, filter);
+    header.name = name;
+    let output: Box<dyn crate::trace::TraceOutput> = match (file, feed) {
+        (Some(request), None) => Box::new(crate::trace::TraceFile::create(&request.path)?),
+        (None, Some(feed)) => Box::new(feed.output()),
+        (Some(request), Some(feed)) => Box::new(super::live_feed::Tee(
+            Box::new(crate::trace::TraceFile::create(&request.path)?),
+            Box::new(feed.output()),
+        )),
+        (None, None) => return Ok(()),
+    };
+    network.start_trace(Tracer::new(&header, output)?);
+    Ok(())
 }

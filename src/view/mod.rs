@@ -17,4 +17,4 @@
 pub mod layout;
 pub mod page;
 
-pub use page::{render, ViewError, ViewOptions};
+pub use page::{render, render_live, Encoded, LiveRows, RowEncoder, ViewError, ViewOptions};

@@ -31,6 +31,10 @@ pub const MAX_DRAWN: usize = 20_000;
 const TEMPLATE: &str = include_str!("assets/view.html");
 const STYLE: &str = include_str!("assets/view.css");
 const SCRIPT: &str = include_str!("assets/view.js");
+/// The live page's part of the script (server calls), spliced into [`SCRIPT`] by
+/// [`render_live`] only: a page made from a trace holds no code that talks to a server.
+const LIVE_SCRIPT: &str = include_str!("assets/view_live.js");
+const LIVE_MARK: &str = "/*{{LIVE}}*/";
 
 /// How to draw a trace.
 #[derive(Clone, Debug, Default)]
@@ -75,7 +79,7 @@ pub fn render(trace: &Trace, options: &ViewOptions) -> Result<String, ViewError>
     // data can carry a placeholder into a later replacement.
     Ok(TEMPLATE
         .replace("/*{{STYLE}}*/", STYLE)
-        .replace("/*{{SCRIPT}}*/", SCRIPT)
+        .replace("/*{{SCRIPT}}*/", &SCRIPT.replace(LIVE_MARK, ""))
         .replace("{{TITLE}}", &title)
         .replacen("{{DATA}}", &json, 1))
 }
@@ -209,53 +213,82 @@ fn ms(t: f64) -> Value {
     json!(us / 1000.0)
 }
 
-fn page_data(trace: &Trace, options: &ViewOptions) -> Result<Value, ViewError> {
-    let drawn = drawn_overlay(trace, options)?;
-    let positions = layout(drawn.ids.len(), &drawn.links, options.seed);
-    let peers: Vec<Value> = drawn
-        .ids
-        .iter()
-        .zip(&positions)
-        .map(|(id, &(x, y))| json!([id, x, y]))
-        .collect();
-    let mut queries: Vec<String> = Vec::new();
-    let mut query_index: HashMap<String, usize> = HashMap::new();
-    let mut servents: Vec<String> = Vec::new();
-    let mut servent_index: HashMap<String, usize> = HashMap::new();
-    let mut records: HashMap<usize, Value> = HashMap::new();
-    let mut rows: Vec<Value> = Vec::with_capacity(trace.lines.len());
-    let p = |i: u32| -> i64 {
-        drawn
-            .map
-            .get(i as usize)
-            .copied()
-            .flatten()
-            .map_or(-1, i64::from)
-    };
-    let po = |i: Option<u32>| -> i64 { i.map_or(-1, p) };
-    let n8 = |v: Option<u8>| -> i64 { v.map_or(-1, i64::from) };
-    for line in &trace.lines {
-        let q = match query_index.get(line.query()) {
+/// One trace line as the page takes it.
+pub enum Encoded {
+    /// A row (see the module docs).
+    Row(Value),
+    /// The record of query `q` (a trace's `record` line).
+    Record(usize, Value),
+}
+
+/// Turns trace lines into the page's rows, numbering queries and servents in the order
+/// they first show. `gnutella view` runs one over a whole trace; a live page's event
+/// stream runs one per page, over the lines as they come, so its numbers are the ones
+/// that page gives (`gnutellaView.addQuery`).
+pub struct RowEncoder {
+    /// Trace peer index → drawn index.
+    map: Vec<Option<u32>>,
+    query_index: HashMap<String, usize>,
+    servent_index: HashMap<String, usize>,
+    /// Query GUIDs by index, in order of first appearance.
+    pub queries: Vec<String>,
+    /// Servent GUIDs by index.
+    pub servents: Vec<String>,
+}
+
+impl RowEncoder {
+    /// An encoder drawing trace peer `i` as `map[i]` (`None`: not drawn).
+    pub fn new(map: Vec<Option<u32>>) -> RowEncoder {
+        RowEncoder {
+            map,
+            query_index: HashMap::new(),
+            servent_index: HashMap::new(),
+            queries: Vec::new(),
+            servents: Vec::new(),
+        }
+    }
+
+    fn query(&mut self, guid: &str) -> usize {
+        match self.query_index.get(guid) {
             Some(&q) => q,
             None => {
-                query_index.insert(line.query().to_string(), queries.len());
-                queries.push(line.query().to_string());
-                queries.len() - 1
+                self.query_index
+                    .insert(guid.to_string(), self.queries.len());
+                self.queries.push(guid.to_string());
+                self.queries.len() - 1
             }
-        };
-        let mut servent = |s: Option<&String>| -> i64 {
-            match s {
-                None => -1,
-                Some(s) => match servent_index.get(s) {
-                    Some(&i) => i as i64,
-                    None => {
-                        servent_index.insert(s.clone(), servents.len());
-                        servents.push(s.clone());
-                        (servents.len() - 1) as i64
-                    }
-                },
+        }
+    }
+
+    fn servent(&mut self, s: Option<&String>) -> i64 {
+        match s {
+            None => -1,
+            Some(s) => match self.servent_index.get(s) {
+                Some(&i) => i as i64,
+                None => {
+                    self.servent_index.insert(s.clone(), self.servents.len());
+                    self.servents.push(s.clone());
+                    (self.servents.len() - 1) as i64
+                }
+            },
+        }
+    }
+
+    /// The row (or record) of one line.
+    pub fn encode(&mut self, line: &TraceLine) -> Encoded {
+        let q = self.query(line.query());
+        let n8 = |v: Option<u8>| -> i64 { v.map_or(-1, i64::from) };
+        let servent_of = match line {
+            TraceLine::HitRouted { servent, .. } | TraceLine::HitDropped { servent, .. } => {
+                servent.clone()
             }
+            TraceLine::HitDelivered { servent, .. } => Some(servent.clone()),
+            _ => None,
         };
+        let s = self.servent(servent_of.as_ref());
+        let map = &self.map;
+        let p = |i: u32| -> i64 { map.get(i as usize).copied().flatten().map_or(-1, i64::from) };
+        let po = |i: Option<u32>| -> i64 { i.map_or(-1, p) };
         let row = match line {
             TraceLine::Start {
                 t,
@@ -330,25 +363,16 @@ fn page_data(trace: &Trace, options: &ViewOptions) -> Result<Value, ViewError> {
                 to,
                 hop,
                 ttl,
-                servent: s,
+                servent: _,
                 ..
-            } => json!([
-                7,
-                ms(*t),
-                q,
-                p(*peer),
-                po(*to),
-                hop,
-                ttl,
-                servent(s.as_ref())
-            ]),
+            } => json!([7, ms(*t), q, p(*peer), po(*to), hop, ttl, s]),
             TraceLine::HitDropped {
                 t,
                 peer,
                 reason,
                 from,
                 to,
-                servent: s,
+                servent: _,
                 ..
             } => json!([
                 8,
@@ -357,7 +381,7 @@ fn page_data(trace: &Trace, options: &ViewOptions) -> Result<Value, ViewError> {
                 p(*peer),
                 po(*from),
                 reason_name(*reason),
-                servent(s.as_ref()),
+                s,
                 po(*to)
             ]),
             TraceLine::HitDelivered {
@@ -366,7 +390,7 @@ fn page_data(trace: &Trace, options: &ViewOptions) -> Result<Value, ViewError> {
                 from,
                 hops,
                 records,
-                servent: s,
+                servent: _,
                 cached,
                 ..
             } => json!([
@@ -377,11 +401,11 @@ fn page_data(trace: &Trace, options: &ViewOptions) -> Result<Value, ViewError> {
                 po(*from),
                 hops,
                 records,
-                servent(Some(s)),
+                s,
                 n8(*cached)
             ]),
             TraceLine::Record { record, .. } => {
-                records.insert(
+                return Encoded::Record(
                     q,
                     json!({
                         "messages": record.messages,
@@ -395,11 +419,34 @@ fn page_data(trace: &Trace, options: &ViewOptions) -> Result<Value, ViewError> {
                         "first_hit_hops": record.first_hit_hops,
                     }),
                 );
-                continue;
             }
         };
-        rows.push(row);
+        Encoded::Row(row)
     }
+}
+
+fn page_data(trace: &Trace, options: &ViewOptions) -> Result<Value, ViewError> {
+    let drawn = drawn_overlay(trace, options)?;
+    let positions = layout(drawn.ids.len(), &drawn.links, options.seed);
+    let peers: Vec<Value> = drawn
+        .ids
+        .iter()
+        .zip(&positions)
+        .map(|(id, &(x, y))| json!([id, x, y]))
+        .collect();
+    let mut encoder = RowEncoder::new(drawn.map.clone());
+    let mut records: HashMap<usize, Value> = HashMap::new();
+    let mut rows: Vec<Value> = Vec::with_capacity(trace.lines.len());
+    for line in &trace.lines {
+        match encoder.encode(line) {
+            Encoded::Row(row) => rows.push(row),
+            Encoded::Record(q, record) => {
+                records.insert(q, record);
+            }
+        }
+    }
+    let queries = encoder.queries;
+    let servents = encoder.servents;
     if queries.is_empty() {
         return Err(ViewError::NoQuery);
     }
@@ -426,4 +473,87 @@ fn page_data(trace: &Trace, options: &ViewOptions) -> Result<Value, ViewError> {
         "records": records,
         "rows": rows,
     }))
+}
+
+/// The live page of a running network (`launch --ui`): the same page with no query yet,
+/// `"live": true` (the script then polls `GET /peers`, listens to `GET /events` for rows,
+/// and shows the search form and the kill and revive buttons), the overlay laid out from
+/// `ids` and `links` (peer index = position in `ids`, as in the live trace's header).
+pub fn render_live(
+    title: &str,
+    ids: &[String],
+    links: &[[u32; 2]],
+    seed: u64,
+    note: &str,
+) -> String {
+    let positions = layout(ids.len(), links, seed);
+    let peers: Vec<Value> = ids
+        .iter()
+        .zip(&positions)
+        .map(|(id, &(x, y))| json!([id, x, y]))
+        .collect();
+    let data = json!({
+        "world": "live",
+        "live": true,
+        "name": title,
+        "note": note,
+        "peers": peers,
+        "links": links,
+        "queries": [],
+        "servents": [],
+        "records": [],
+        "rows": [],
+    });
+    let json = serde_json::to_string(&data)
+        .unwrap_or_else(|_| "{}".into())
+        .replace('<', "\\u003c");
+    TEMPLATE
+        .replace("/*{{STYLE}}*/", STYLE)
+        .replace("/*{{SCRIPT}}*/", &SCRIPT.replace(LIVE_MARK, LIVE_SCRIPT))
+        .replace("{{TITLE}}", &html_escape(title))
+        .replacen("{{DATA}}", &json, 1)
+}
+
+/// The rows of a live page's event stream: each message holds the queries and servents
+/// first named in it (the page appends them to its lists, so the numbers agree), the
+/// rows, and the records (`[query, record]`) of lines that carry one.
+pub struct LiveRows {
+    rows: RowEncoder,
+    queries_sent: usize,
+    servents_sent: usize,
+}
+
+impl LiveRows {
+    /// For a live trace of `peers` peers, drawn in the trace's order.
+    pub fn new(peers: usize) -> LiveRows {
+        LiveRows {
+            rows: RowEncoder::new((0..peers as u32).map(Some).collect()),
+            queries_sent: 0,
+            servents_sent: 0,
+        }
+    }
+}
+
+impl crate::net::live_feed::FeedEncoder for LiveRows {
+    fn encode(&mut self, lines: &[std::sync::Arc<TraceLine>]) -> Value {
+        let mut rows = Vec::with_capacity(lines.len());
+        let mut records = Vec::new();
+        for line in lines {
+            match self.rows.encode(line) {
+                Encoded::Row(row) => rows.push(row),
+                Encoded::Record(q, record) => records.push(json!([q, record])),
+            }
+        }
+        let queries = &self.rows.queries[self.queries_sent..];
+        let servents = &self.rows.servents[self.servents_sent..];
+        let message = json!({
+            "queries": queries,
+            "servents": servents,
+            "rows": rows,
+            "records": records,
+        });
+        self.queries_sent = self.rows.queries.len();
+        self.servents_sent = self.rows.servents.len();
+        message
+    }
 }

@@ -320,7 +320,7 @@
   }
 
   function render() {
-    if (current < 0) return;
+    if (current < 0) { if (live) live.idle(); return; }
     fitCanvas();
     var q = Q(), o = order(), ratio = view.ratio;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -382,6 +382,7 @@
         ctx.stroke();
       }
     }
+    drawDown(rad, ratio);
     answered.forEach(function (how, p) {
       var s = rad + 4 * ratio;
       ctx.lineWidth = 3 * ratio;
@@ -518,6 +519,31 @@
     });
   }
 
+
+  // ----- the live page (launch --ui, assets/view_live.js, only in a live page) ------------
+
+  var LIVE = !!DATA.live;
+  var down = new Set();         // peers stopped now (drawn greyed, crossed)
+  var live = null;              // the live part's hooks: {idle(), start()}
+
+  function drawDown(rad, ratio) {
+    if (!down.size) return;
+    ctx.lineWidth = 2 * ratio;
+    down.forEach(function (p) {
+      var x = sx(p), y = sy(p), r = Math.max(rad, 4 * ratio);
+      ctx.beginPath();
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+      ctx.fillStyle = "#c3c8cf";
+      ctx.fill();
+      ctx.strokeStyle = "#b42318";
+      ctx.beginPath();
+      ctx.moveTo(x - r, y - r); ctx.lineTo(x + r, y + r);
+      ctx.moveTo(x + r, y - r); ctx.lineTo(x - r, y + r);
+      ctx.stroke();
+    });
+  }
+
+/*{{LIVE}}*/
   // ----- wiring ---------------------------------------------------------------------------
 
   function fillQueries() {
@@ -583,14 +609,15 @@
     return best;
   }
   canvas.addEventListener("click", function (ev) {
+    if (current < 0) return;
     var p = peerAt(ev), q = Q();
     if (p < 0) return;
     for (var i = 0; i < q.hits.length; i++) if (q.hits[i].responder === p) { clickHit(i); return; }
   });
   canvas.addEventListener("mousemove", function (ev) {
     var p = peerAt(ev), tip = document.getElementById("tip"), q = Q();
-    if (p < 0) { tip.hidden = true; return; }
-    var lines = [ids[p] + (p === q.origin ? " (origin)" : "")];
+    if (p < 0 || !q) { tip.hidden = true; return; }
+    var lines = [ids[p] + (p === q.origin ? " (origin)" : "") + (down.has(p) ? " (down)" : "")];
     if (q.firstHop.has(p)) lines.push("reached at hop " + q.firstHop.get(p) + " from " + (q.parent.get(p) >= 0 ? ids[q.parent.get(p)] : "?"));
     else if (p !== q.origin) lines.push("not reached");
     var st = peerStats(p);
@@ -618,9 +645,12 @@
     return true;
   }
 
-  document.getElementById("subtitle").textContent = (DATA.world === "live" ? "live network" : "simulation") +
-    " \u00b7 " + N + " peers, " + LINKS.length + " links \u00b7 " + queries.length + " traced " +
-    (queries.length === 1 ? "query" : "queries");
+  function subtitle() {
+    document.getElementById("subtitle").textContent = (LIVE ? "running network" : DATA.world === "live" ? "live network" : "simulation") +
+      " \u00b7 " + N + " peers, " + LINKS.length + " links \u00b7 " + queries.length + " " + (LIVE ? "" : "traced ") +
+      (queries.length === 1 ? "query" : "queries");
+  }
+  subtitle();
   document.getElementById("note").textContent = DATA.note || "";
 
   // Every row of the trace, as a live page would push them.
@@ -657,4 +687,5 @@
     addRows: addRows,
     png: function () { return canvas.toDataURL("image/png"); }
   };
+  if (live) live.start();
 })();
