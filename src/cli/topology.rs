@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use gnutella::sim::memory;
+use gnutella::topology::graph_export::{self, GraphFormat};
 use gnutella::topology::stats::{Stats, StatsOptions};
 
 use super::memory_check::check_memory;
@@ -42,6 +43,40 @@ pub enum Command {
     /// Print statistics of a topology (config or SNAP edge list).
     #[command(after_help = STATS_EXAMPLES)]
     Stats(StatsArgs),
+    /// Write a topology (config or SNAP edge list) for graph tools: GraphML, GEXF or DOT.
+    #[command(after_help = EXPORT_EXAMPLES)]
+    Export(ExportArgs),
+}
+
+const EXPORT_EXAMPLES: &str = "\
+Examples:
+  gnutella topology export topology-configs/quickstart.json --format graphml
+      to standard output: GraphML for yEd, Gephi, NetworkX (nx.read_graphml) or igraph
+  gnutella topology export data/topologies/p2p-Gnutella08.txt --format gexf --out /tmp/g08.gexf
+  gnutella topology export topology-configs/tree-31.json --format dot --out /tmp/tree.dot
+      Graphviz: `dot -Tsvg /tmp/tree.dot`, or `sfdp` for large graphs
+Nodes carry their name and, from a config, their address and the number of synthetic
+files it lists;
+edges carry their latency when the topology gives one.";
+
+/// A graph file format of `gnutella topology export`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ExportFormat {
+    Graphml,
+    Gexf,
+    Dot,
+}
+
+/// Arguments of `gnutella topology export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// A topology config (JSON) or a SNAP edge list.
+    pub file: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Where to write it (standard output when absent).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
 }
 
 /// Arguments of `gnutella topology gen`.
@@ -140,7 +175,29 @@ pub fn run(cmd: Command) -> Result<(), Box<dyn std::error::Error>> {
     match cmd {
         Command::Gen(args) => run_gen(*args),
         Command::Stats(args) => run_stats(args),
+        Command::Export(args) => run_export(args),
     }
+}
+
+fn run_export(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(out) = &args.out {
+        gnutella::validate::check_output_file(out).map_err(|e| format!("--out: {e}"))?;
+    }
+    let topology = progress::with_spinner(format!("loading {}", args.file.display()), || {
+        topology::load(&args.file)
+    })?;
+    let format = match args.format {
+        ExportFormat::Graphml => GraphFormat::Graphml,
+        ExportFormat::Gexf => GraphFormat::Gexf,
+        ExportFormat::Dot => GraphFormat::Dot,
+    };
+    let text = graph_export::export(&topology, format);
+    match &args.out {
+        Some(path) => gnutella::experiment::atomic_write(path, text)
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 /// Turns the `KIND[:k=v,...]` argument and the flags into one spec.

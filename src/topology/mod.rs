@@ -10,6 +10,7 @@
 pub mod config;
 pub mod generate;
 pub mod graph;
+pub mod graph_export;
 pub mod link_model;
 pub mod load;
 pub mod scenario;
