@@ -4,7 +4,7 @@
 //!
 //! The simulator delays each copy on a link by the link's latency and loses it with the
 //! link's loss probability ([`LinkModel`]); a live peer does the same in its send path:
-//! a lost copy is never queued and is counted as [`DropReason::LinkLoss`]
+//! a lost copy is never queued and is counted as [`DropReason::LinkLoss`](crate::node::DropReason::LinkLoss)
 //! (crate::node::DropReason), exactly as the simulator counts it, so a record's copies
 //! still add up; a kept copy is stamped with the time it may leave, and the link's
 //! writer holds it in a per-link delay line until then (FIFO per link: one constant

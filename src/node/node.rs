@@ -44,6 +44,12 @@
 //! hit whose reverse route leads to the servent it names is dropped (`BackToHolder`), as
 //! gtk-gnutella drops it.
 //!
+//! **A dynamic overlay** (`enable_overlay`; `overlay`, `host_cache`): Pongs answering our
+//! Pings and the responders of hits feed a host cache (the driver adds `X-Try` hosts and
+//! the user's bootstrap hosts with `learn_hosts`); below `min_degree`, or after losing a
+//! neighbour, the node asks its driver to link with hosts from it (`Output::Dial`), and
+//! Pings its neighbours for more when it runs short. A static node has none of this.
+//!
 //! **Strategies** (all peers of a network run the same one; it is configuration):
 //! - `Flood`: a query goes to every neighbour but its sender.
 //! - `ExpandingRing { wait_ms }`: the origin floods with TTL 1, 2, 4, ... up to the
@@ -341,7 +347,6 @@ impl Node {
         if let Some(guid) = info.servent_guid {
             self.servents_mut().from_header(conn, guid);
         }
-
         let neighbour = Neighbour::new(conn, &info);
         // Drivers number links in increasing order: a new highest id is new, with no
         // scan (a simulated hub of thousands of links would otherwise pay quadratically).
