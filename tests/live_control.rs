@@ -6,19 +6,21 @@
 //! bad requests get clear 400/404/405 answers; the launch stops cleanly on SIGTERM.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod live_support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use live_support::launch_process::LaunchProcess;
 use serde_json::{json, Value};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gnutella");
-/// Bounds on waiting (never asserted as timings: they only keep a hang from hanging the
-/// suite). Links a neighbour dials come back at its next retry, at most ~15 s later.
-const READY_WITHIN: Duration = Duration::from_secs(60);
+/// Bound on waiting for a change to show (never asserted as a timing: it only keeps a
+/// hang from hanging the suite). Links a neighbour dials come back at its next retry, at
+/// most ~15 s later.
 const CHANGE_WITHIN: Duration = Duration::from_secs(60);
 
 /// A ring of five: p0-p1-p2-p3-p4-p0. Killing p2 leaves a line, so p0 still reaches p3's
@@ -41,71 +43,17 @@ const RING: &str = r#"{
   ]}
 }"#;
 
-/// A launch running as a child process of the test.
+/// A launch serving its control API, as a child process of the test.
 struct Launch {
-    child: Child,
-    lines: Receiver<String>,
-    seen: String,
+    process: LaunchProcess,
     control: SocketAddr,
 }
 
 impl Launch {
     fn start(config: &Path, extra: &[&str]) -> Launch {
-        let mut child = Command::new(BIN)
-            .arg("launch")
-            .arg(config)
-            .args(["--control", "127.0.0.1:0", "--overlay-timeout", "30"])
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gnutella starts");
-        let (tx, lines) = mpsc::channel();
-        let streams: [Box<dyn Read + Send>; 2] = [
-            Box::new(child.stdout.take().expect("piped")),
-            Box::new(child.stderr.take().expect("piped")),
-        ];
-        for stream in streams {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let mut launch = Launch {
-            child,
-            lines,
-            seen: String::new(),
-            control: "0.0.0.0:0".parse().unwrap(),
-        };
-        let line = launch.wait_for(|l| l.starts_with("control API on http://"));
-        launch.control = line
-            .trim_start_matches("control API on http://")
-            .parse()
-            .unwrap_or_else(|_| panic!("no address in {line:?}"));
-        launch.wait_for(|l| l == "running until Ctrl-C");
-        launch
-    }
-
-    /// Waits for an output line (stdout or stderr) that `done` accepts.
-    fn wait_for(&mut self, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left.max(Duration::from_millis(1))) {
-                Ok(line) => {
-                    self.seen.push_str(&line);
-                    self.seen.push('\n');
-                    if done(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("the launch did not say it was ready:\n{}", self.seen),
-            }
-        }
+        let process = LaunchProcess::start(config, "--control", "control API on", extra);
+        let control = process.addr;
+        Launch { process, control }
     }
 
     fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
@@ -143,34 +91,8 @@ impl Launch {
     }
 
     /// SIGTERM: the launch must end with status 0 and its table; returns its output.
-    fn stop(mut self) -> String {
-        // SAFETY: kill(2) with our own child's pid and a valid signal number.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + READY_WITHIN;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waitable") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "no exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-            self.seen.push_str(&line);
-            self.seen.push('\n');
-        }
-        assert!(status.success(), "{status}:\n{}", self.seen);
-        std::mem::take(&mut self.seen)
-    }
-}
-
-impl Drop for Launch {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+    fn stop(self) -> String {
+        self.process.stop()
     }
 }
 

@@ -6,12 +6,14 @@
 //! itself, in a real browser, is `scripts/test-view.sh`'s.)
 #![cfg(unix)]
 
+mod live_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use live_support::launch_process::LaunchProcess;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gnutella");
@@ -32,78 +34,9 @@ const LINE: &str = r#"{
   "workload": {"queries": []}
 }"#;
 
-struct Launch {
-    child: Child,
-    lines: Receiver<String>,
-    seen: String,
-    addr: SocketAddr,
-}
-
-impl Launch {
-    fn start(config: &std::path::Path, extra: &[&str]) -> Launch {
-        let mut child = Command::new(BIN)
-            .arg("launch")
-            .arg(config)
-            .args(["--ui", "127.0.0.1:0", "--overlay-timeout", "30"])
-            .args(extra)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("gnutella starts");
-        let (tx, lines) = mpsc::channel();
-        let streams: [Box<dyn Read + Send>; 2] = [
-            Box::new(child.stdout.take().expect("piped")),
-            Box::new(child.stderr.take().expect("piped")),
-        ];
-        for stream in streams {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let mut launch = Launch {
-            child,
-            lines,
-            seen: String::new(),
-            addr: "127.0.0.1:1".parse().unwrap(),
-        };
-        let line = launch.wait_for(|l| l.starts_with("live page on http://"));
-        launch.addr = line
-            .trim_start_matches("live page on http://")
-            .trim_end_matches('/')
-            .parse()
-            .unwrap_or_else(|_| panic!("no address in {line:?}"));
-        launch.wait_for(|l| l == "running until Ctrl-C");
-        launch
-    }
-
-    fn wait_for(&mut self, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WITHIN;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left.max(Duration::from_millis(1))) {
-                Ok(line) => {
-                    self.seen.push_str(&line);
-                    self.seen.push('\n');
-                    if done(&line) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("the launch did not say it was ready:\n{}", self.seen),
-            }
-        }
-    }
-}
-
-impl Drop for Launch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `gnutella launch CONFIG --ui 127.0.0.1:0 EXTRA...`, serving its page.
+fn launch_ui(config: &std::path::Path, extra: &[&str]) -> LaunchProcess {
+    LaunchProcess::start(config, "--ui", "live page on", extra)
 }
 
 /// One request; the status line's code, the head and the body.
@@ -221,7 +154,7 @@ fn the_page_is_served_and_its_event_stream_delivers_a_searchs_flood() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("line-4.json");
     std::fs::write(&config, LINE).unwrap();
-    let launch = Launch::start(&config, &[]);
+    let launch = launch_ui(&config, &[]);
     let to = launch.addr;
 
     let (status, head, page) = http(to, "GET", "/", "");
@@ -296,7 +229,7 @@ fn a_sharded_launch_serves_the_page_without_floods() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("line-4.json");
     std::fs::write(&config, LINE).unwrap();
-    let launch = Launch::start(&config, &["--shards", "2"]);
+    let launch = launch_ui(&config, &["--shards", "2"]);
     let (status, _, page) = http(launch.addr, "GET", "/", "");
     assert_eq!(status, 200);
     assert!(page.contains("Floods are not drawn"), "the page says so");

@@ -2,6 +2,7 @@
 //! ephemeral loopback ports, and searches whose every event is collected.
 #![allow(dead_code)]
 
+pub mod launch_process;
 pub mod peer_process;
 
 use std::collections::VecDeque;
