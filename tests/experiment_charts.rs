@@ -2,8 +2,9 @@
 //! flooding and walkers, labelled trade-off points, and only the plots with something to
 //! compare.
 
+mod experiment_support;
+
 use std::path::Path;
-use std::process::Command;
 
 use gnutella::experiment::aggregate::aggregate;
 use gnutella::experiment::charts::{plan, Chart, PlotOutcome};
@@ -66,20 +67,7 @@ fn means_come_with_the_standard_deviation_over_seeds_and_its_n() {
 }
 
 fn experiment(spec: &Path, out: &Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_gnutella"))
-        .arg("experiment")
-        .arg(spec)
-        .arg("--out")
-        .arg(out)
-        .args(["--quiet", "--jobs", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    experiment_support::experiment(spec, out, 2)
 }
 
 #[test]

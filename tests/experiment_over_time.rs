@@ -2,7 +2,7 @@
 //! writes its buckets to `over_time.csv`, `summary.json` gets their means over seeds,
 //! `over_time.svg` draws them, and bad values are refused with the place named.
 
-use std::process::Command;
+mod experiment_support;
 
 use gnutella::experiment::spec::ExperimentSpec;
 
@@ -17,20 +17,7 @@ const SPEC: &str = r#"{"name": "heal",
     "over_time": { "bucket_secs": 2 }}"#;
 
 fn experiment(spec: &std::path::Path, out: &std::path::Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_gnutella"))
-        .arg("experiment")
-        .arg(spec)
-        .arg("--out")
-        .arg(out)
-        .args(["--quiet", "--jobs", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    experiment_support::experiment(spec, out, 2)
 }
 
 #[test]

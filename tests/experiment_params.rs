@@ -2,8 +2,9 @@
 //! lists values, the sweep runs each, results.csv gets a column per parameter, and bad
 //! lists are refused with the place named.
 
+mod experiment_support;
+
 use std::path::Path;
-use std::process::Command;
 
 use gnutella::experiment::spec::ExperimentSpec;
 
@@ -11,27 +12,11 @@ fn run_experiment(spec_text: &str, dir: &Path) -> (String, serde_json::Value, St
     let spec = dir.join("spec.json");
     std::fs::write(&spec, spec_text).unwrap();
     let out = dir.join("out");
-    let output = Command::new(env!("CARGO_BIN_EXE_gnutella"))
-        .arg("experiment")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .args(["--quiet", "--jobs", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = experiment_support::experiment(&spec, &out, 2);
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let summary =
         serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
-    (
-        csv,
-        summary,
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    (csv, summary, stdout)
 }
 
 /// The CSV as (header, rows of cells).

@@ -2,7 +2,7 @@
 //! `sim.remove_*`): each run gets its columns and the overlay figures, and bad values are
 //! refused with the place named.
 
-use std::process::Command;
+mod experiment_support;
 
 use gnutella::experiment::spec::ExperimentSpec;
 
@@ -24,19 +24,7 @@ fn a_removal_sweep_runs_each_kind_and_fraction_with_the_overlay_figures() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let status = Command::new(env!("CARGO_BIN_EXE_gnutella"))
-        .arg("experiment")
-        .arg(&spec)
-        .arg("--out")
-        .arg(&out)
-        .args(["--quiet", "--jobs", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    experiment_support::experiment(&spec, &out, 1);
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();

@@ -404,12 +404,7 @@ pub fn write_over_time_csv<W: Write>(
     columns: &[Param],
     results: &[RunResult],
 ) -> std::io::Result<()> {
-    let header = RUN_COLUMNS
-        .into_iter()
-        .chain(columns.iter().map(|p| p.name()))
-        .chain(over_time::CSV_COLUMNS)
-        .map(str::to_string);
-    write_csv_row(out, header)?;
+    write_csv_row(out, run_header(columns, &over_time::CSV_COLUMNS))?;
     for r in results {
         for bucket in &r.over_time {
             write_csv_row(out, run_cells(r, columns).chain(bucket.csv_values()))?;
@@ -420,6 +415,18 @@ pub fn write_over_time_csv<W: Write>(
 
 /// The columns that say which run a CSV row belongs to, before the swept parameters.
 const RUN_COLUMNS: [&str; 6] = ["topology", "nodes", "links", "strategy", "ttl", "seed"];
+
+/// A header: [`RUN_COLUMNS`], the swept parameters in `columns`, then `figures`.
+fn run_header<'a>(
+    columns: &'a [Param],
+    figures: &'a [&'a str],
+) -> impl Iterator<Item = String> + 'a {
+    RUN_COLUMNS
+        .into_iter()
+        .chain(columns.iter().map(|p| p.name()))
+        .chain(figures.iter().copied())
+        .map(str::to_string)
+}
 
 /// A run's [`RUN_COLUMNS`] cells, then one per swept parameter in `columns` (empty where
 /// the run's strategy does not use it).
@@ -448,12 +455,7 @@ pub fn write_results_csv<W: Write>(
     columns: &[Param],
     results: &[RunResult],
 ) -> std::io::Result<()> {
-    let header = RUN_COLUMNS
-        .into_iter()
-        .chain(columns.iter().map(|p| p.name()))
-        .chain(Summary::CSV_COLUMNS)
-        .map(str::to_string);
-    write_csv_row(out, header)?;
+    write_csv_row(out, run_header(columns, &Summary::CSV_COLUMNS))?;
     for r in results {
         write_csv_row(out, run_cells(r, columns).chain(r.summary.csv_values()))?;
     }
