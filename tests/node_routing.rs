@@ -248,8 +248,8 @@ fn bye_closes_the_link_without_a_bye_back_and_unknown_types_are_never_forwarded(
         ttl: 5,
         hops: 0,
         payload: Payload::Unknown {
-            kind: 0x31,
-            body: Bytes::from_static(b"LIME"),
+            kind: 0xCD,
+            body: Bytes::from_static(b"HSEP"),
         },
     };
     net.inject(0, 1, unknown);

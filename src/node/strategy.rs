@@ -1,13 +1,14 @@
 //! Search strategies: how a node forwards a query ([`Strategy`], a routing setting) and
 //! the one grammar users name strategies by ([`StrategySpec`]: `flood`, `ring`, `walk:K`,
-//! each optionally `+cache`), used by `sim --strategy`, experiment specs and the labels
-//! of every record.
+//! `dq`, `dq:N`, each optionally `+cache`), used by `sim --strategy`, experiment specs and
+//! the labels of every record.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::dynamic_query::{DEFAULT_WAIT_MS, LEAF_RESULTS, OWN_RESULTS};
 use super::routing::RoutingConfig;
 use super::types::CacheMode;
 
@@ -28,6 +29,15 @@ pub enum Strategy {
     /// one random neighbour; every `check_every` hops a walker checks back with the origin
     /// and stops once the origin has a hit.
     RandomWalk { walkers: u32, check_every: u8 },
+    /// Dynamic querying (`dynamic_query`): the origin probes a few links at low TTL, then
+    /// queries one more link every `wait_ms` with the TTL the results so far call for,
+    /// until `results` results came (`leaf_results` for a query a leaf sent us). Relays
+    /// flood.
+    Dynamic {
+        results: u32,
+        leaf_results: u32,
+        wait_ms: u64,
+    },
 }
 
 /// The forwarding part of a strategy's name.
@@ -35,7 +45,14 @@ pub enum Strategy {
 pub enum Forwarding {
     Flood,
     Ring,
-    Walk { walkers: u32 },
+    Walk {
+        walkers: u32,
+    },
+    /// `dq` (results wanted: 150 for our searches, 50 for a leaf's), `dq:N` (N for both).
+    Dynamic {
+        results: u32,
+        leaf_results: u32,
+    },
 }
 
 /// A strategy as users name it: forwarding plus whether peers answer from their result
@@ -55,6 +72,8 @@ pub struct StrategyParams {
     pub walk_check_every: u8,
     /// What a `+cache` strategy's peers do with a query their cache answers.
     pub cache_mode: CacheMode,
+    /// Pause after each step of a dynamic query, in milliseconds (gtk-gnutella: 3,700).
+    pub dq_wait_ms: u64,
 }
 
 impl Default for StrategyParams {
@@ -63,6 +82,7 @@ impl Default for StrategyParams {
             ring_wait_ms: 300,
             walk_check_every: 4,
             cache_mode: CacheMode::AnswerAndForward,
+            dq_wait_ms: DEFAULT_WAIT_MS,
         }
     }
 }
@@ -73,12 +93,29 @@ impl StrategySpec {
         cache: false,
     };
 
+    /// `dq`: dynamic querying with gtk-gnutella's and LimeWire's result targets.
+    pub const DQ: StrategySpec = StrategySpec {
+        forwarding: Forwarding::Dynamic {
+            results: OWN_RESULTS,
+            leaf_results: LEAF_RESULTS,
+        },
+        cache: false,
+    };
+
     /// The name of the strategy these settings run.
     pub fn of(config: &RoutingConfig) -> StrategySpec {
         let forwarding = match config.strategy {
             Strategy::Flood => Forwarding::Flood,
             Strategy::ExpandingRing { .. } => Forwarding::Ring,
             Strategy::RandomWalk { walkers, .. } => Forwarding::Walk { walkers },
+            Strategy::Dynamic {
+                results,
+                leaf_results,
+                ..
+            } => Forwarding::Dynamic {
+                results,
+                leaf_results,
+            },
         };
         StrategySpec {
             forwarding,
@@ -98,6 +135,14 @@ impl StrategySpec {
                 walkers,
                 check_every: params.walk_check_every,
             },
+            Forwarding::Dynamic {
+                results,
+                leaf_results,
+            } => Strategy::Dynamic {
+                results,
+                leaf_results,
+                wait_ms: params.dq_wait_ms,
+            },
         };
         config.cache.mode = if self.cache {
             params.cache_mode
@@ -113,6 +158,18 @@ impl fmt::Display for StrategySpec {
             Forwarding::Flood => f.write_str("flood")?,
             Forwarding::Ring => f.write_str("ring")?,
             Forwarding::Walk { walkers } => write!(f, "walk:{walkers}")?,
+            Forwarding::Dynamic {
+                results,
+                leaf_results,
+            } => {
+                if (results, leaf_results) == (OWN_RESULTS, LEAF_RESULTS) {
+                    f.write_str("dq")?
+                } else if results == leaf_results {
+                    write!(f, "dq:{results}")?
+                } else {
+                    write!(f, "dq:{results}/{leaf_results}")?
+                }
+            }
         }
         if self.cache {
             f.write_str("+cache")?;
@@ -139,6 +196,8 @@ impl FromStr for StrategySpec {
         let forwarding = match base {
             "flood" => Forwarding::Flood,
             "ring" => Forwarding::Ring,
+            "dq" => StrategySpec::DQ.forwarding,
+            _ if base.starts_with("dq:") => parse_dq(&base[3..])?,
             _ => match base.strip_prefix("walk:") {
                 Some(k) => match k.parse::<u32>() {
                     Ok(walkers) if (1..=MAX_WALKERS).contains(&walkers) => {
@@ -152,13 +211,36 @@ impl FromStr for StrategySpec {
                 },
                 None => {
                     return Err(format!(
-                        "unknown strategy \"{text}\" (expected flood, ring or walk:K, each optionally +cache)"
+                        "unknown strategy \"{text}\" (expected flood, ring, walk:K, dq or dq:N, each optionally +cache)"
                     ))
                 }
             },
         };
         Ok(StrategySpec { forwarding, cache })
     }
+}
+
+/// Most results a `dq:N` may ask for: the leaf reports its count in 16 bits.
+pub const MAX_DQ_RESULTS: u32 = 65_000;
+
+/// `N` or `N/M` after `dq:` (results for our searches / for a leaf's).
+fn parse_dq(text: &str) -> Result<Forwarding, String> {
+    let number = |t: &str| {
+        match t.parse::<u32>() {
+        Ok(n) if (1..=MAX_DQ_RESULTS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "dq:N needs a whole number of results from 1 to {MAX_DQ_RESULTS} (or dq:N/M for our searches/a leaf's), not \"{text}\""
+        )),
+    }
+    };
+    let (results, leaf_results) = match text.split_once('/') {
+        Some((a, b)) => (number(a)?, number(b)?),
+        None => (number(text)?, number(text)?),
+    };
+    Ok(Forwarding::Dynamic {
+        results,
+        leaf_results,
+    })
 }
 
 #[cfg(test)]
@@ -174,6 +256,10 @@ mod tests {
             "flood+cache",
             "ring+cache",
             "walk:1+cache",
+            "dq",
+            "dq:20",
+            "dq:100/30",
+            "dq+cache",
         ] {
             let spec: StrategySpec = name.parse().unwrap();
             assert_eq!(spec.to_string(), name);
@@ -194,5 +280,13 @@ mod tests {
             let e = bad.parse::<StrategySpec>().unwrap_err();
             assert!(e.contains("walk:K"), "{bad}: {e}");
         }
+        for bad in ["dq:0", "dq:", "dq:x", "dq:1/", "dq:70000", "dq:5/0"] {
+            let e = bad.parse::<StrategySpec>().unwrap_err();
+            assert!(e.contains("dq:N"), "{bad}: {e}");
+        }
+        assert_eq!(
+            "dq:150/50".parse::<StrategySpec>().unwrap().to_string(),
+            "dq"
+        );
     }
 }
