@@ -5,7 +5,7 @@
 mod node_support;
 
 use gnutella::node::dynamic_query::LinkProfile;
-use gnutella::node::{CacheMode, ConnId, DropReason, SharedFile, Strategy};
+use gnutella::node::{CacheMode, ConnId, DropReason, PeerInfo, Role, SharedFile, Strategy};
 use gnutella::protocol::{kind, Guid, Message, Payload, Vendor};
 use node_support::*;
 
@@ -129,11 +129,14 @@ fn leaf_and_ultrapeer(ups: usize, leaf_guides: bool) -> Net {
         net.link(1, i);
         net.share(i, files(0, 10, "tune"));
     }
-    net.nodes[1].set_link_profile(
+    // Node 1 learns from the handshake that node 0 is its leaf.
+    let now = net.now;
+    net.nodes[1].on_connected(
+        now,
         ConnId(0),
-        LinkProfile {
-            leaf: true,
-            ..LinkProfile::default()
+        PeerInfo {
+            role: Role::Leaf,
+            ..said(0)
         },
     );
     if leaf_guides {
@@ -251,4 +254,20 @@ fn vendor_messages_are_link_local_and_a_relayed_one_is_dropped() {
         .any(|(f, _, m)| *f == 1 && m.guid == Guid([7; 16])));
     let t = net.tally(Guid([7; 16]));
     assert_eq!(t.drops.get(&(0x31, DropReason::BadTtl)), Some(&1));
+}
+
+#[test]
+fn a_leaf_running_dq_hands_its_search_to_all_its_ultrapeers() {
+    let mut net = Net::new(4, |i| {
+        let mut c = config(i, dq(150, 50), 7, CacheMode::Off);
+        if i == 0 {
+            c.role = Some(gnutella::node::RoleSetting::Leaf);
+        }
+        c
+    });
+    for up in 1..4 {
+        net.link(0, up);
+    }
+    let guid = net.search(0, "anything", 4);
+    assert_eq!(ttls_from(&net, 0, guid), vec![(1, 4), (2, 4), (3, 4)]);
 }

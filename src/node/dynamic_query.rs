@@ -83,13 +83,11 @@ const MAX_LIFETIME: Time = Time::from_secs(600);
 /// them handled by plain flooding of nothing (they are dropped from dynamic querying).
 pub const MAX_QUERIES: usize = 256;
 
-/// What the driver tells the node about a link, from its handshake and its Messages
-/// Supported (all unknown by default, as in the simulator).
+/// What a dynamic query reads of a link besides its role (a leaf's queries are run for
+/// it; no probe goes through a leaf): the link's handshake and its Messages Supported,
+/// all unknown by default, as in the simulator.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkProfile {
-    /// The neighbour is our leaf (`X-Ultrapeer: False`): its queries are dynamic queries
-    /// run for it, and dynamic queries do not probe through it.
-    pub leaf: bool,
     /// Its `X-Degree`.
     pub degree: Option<u32>,
     /// Its `X-Max-TTL`.

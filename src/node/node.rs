@@ -569,9 +569,9 @@ impl Node {
             .and_then(|(_, rx)| rx.table())
     }
 
-    /// What the driver knows of the link `conn` (its role, `X-Degree`, `X-Max-TTL`; the
-    /// node adds what the link's Messages Supported says). Dynamic queries read it: a
-    /// leaf's queries are widened for it, and no probe goes through a leaf.
+    /// What the driver knows of the link `conn` beyond `PeerInfo` (`X-Degree`,
+    /// `X-Max-TTL`; the node adds what the link's Messages Supported says). Dynamic
+    /// queries read it to pick each step's TTL.
     pub fn set_link_profile(&mut self, conn: ConnId, profile: LinkProfile) {
         let profiles = &mut self.pending_mut().profiles;
         match profiles.iter_mut().find(|(c, _)| *c == conn) {
@@ -745,7 +745,12 @@ impl Node {
             let key = cache_key(&query);
             self.cache_mut().note_query(guid, key, now, bounds);
         }
-        let first_round = match self.config.strategy {
+        // A leaf hands its searches to its ultrapeers, which run the dynamic query.
+        let strategy = match self.config.strategy {
+            Strategy::Dynamic { .. } if self.role() == Some(Role::Leaf) => Strategy::Flood,
+            other => other,
+        };
+        let first_round = match strategy {
             Strategy::ExpandingRing { .. } => 1,
             Strategy::Dynamic { .. } => ttl.min(super::dynamic_query::MAX_TTL),
             _ => ttl,
@@ -755,7 +760,7 @@ impl Node {
             .start(guid, Arc::clone(&query), ttl, first_round, now, bounds);
         self.routes
             .remember_ours(&self.config, guid, kind::QUERY, first_round, now);
-        match self.config.strategy {
+        match strategy {
             Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
             Strategy::Dynamic {
                 results, wait_ms, ..
@@ -1458,32 +1463,37 @@ impl Node {
                 .map(|(_, p)| *p)
                 .unwrap_or_default()
         };
-        let ours = self
-            .neighbours
-            .iter()
-            .filter(|n| !profile(n.conn).leaf)
-            .count() as u32;
-        self.neighbours
-            .iter()
-            .filter_map(|n| {
+        let relays = || self.neighbours.iter().filter(|n| n.role != Role::Leaf);
+        let ours = relays().count() as u32;
+        relays()
+            .map(|n| {
                 let p = profile(n.conn);
-                (!p.leaf).then_some(LinkView {
+                LinkView {
                     conn: n.conn,
                     degree: p.degree.unwrap_or(ours).max(2),
                     max_ttl: p.max_ttl,
-                })
+                }
             })
             .collect()
     }
 
-    /// The profile of `conn` if the driver said it is our leaf.
+    /// The profile of `conn` if it is our leaf (and we are not a leaf ourselves).
     fn leaf_profile(&self, conn: ConnId) -> Option<LinkProfile> {
-        let pending = self.pending.as_ref()?;
-        pending
-            .profiles
-            .iter()
-            .find(|(c, p)| *c == conn && p.leaf)
-            .map(|(_, p)| *p)
+        if self.role() == Some(Role::Leaf) || self.link_role(conn) != Some(Role::Leaf) {
+            return None;
+        }
+        let profiles = self
+            .pending
+            .as_ref()
+            .map(|p| &p.profiles[..])
+            .unwrap_or(&[]);
+        Some(
+            profiles
+                .iter()
+                .find(|(c, _)| *c == conn)
+                .map(|(_, p)| *p)
+                .unwrap_or_default(),
+        )
     }
 
     fn next_ring_round(&mut self, now: Time, guid: Guid) {
