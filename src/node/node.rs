@@ -585,6 +585,12 @@ impl Node {
         }
     }
 
+    /// Whether this node runs dynamic queries (strategy `dq`, as an ultrapeer or in the
+    /// flat network) and so speaks the Query Status vendor messages.
+    pub fn runs_dynamic_queries(&self) -> bool {
+        matches!(self.config.strategy, Strategy::Dynamic { .. })
+    }
+
     /// The vendor messages this node understands, for its Messages Supported.
     pub fn supported_vendor_messages(&self) -> Vec<VendorId> {
         vec![
