@@ -83,8 +83,21 @@ fn few_results_widen_the_query_to_every_link_at_higher_ttl() {
     let guid = net.search(0, "rare thing", 4);
     let sent = ttls_from(&net, 0, guid);
     // The probe (TTL 2 to three links) finds nothing, so each further link gets the full
-    // TTL, one at a time.
-    assert_eq!(sent, vec![(1, 2), (5, 2), (9, 2), (13, 4), (17, 4)]);
+    // TTL, one at a time; still short of the target, the probed links get it again with
+    // the full TTL.
+    assert_eq!(
+        sent,
+        vec![
+            (1, 2),
+            (5, 2),
+            (9, 2),
+            (13, 4),
+            (17, 4),
+            (1, 4),
+            (5, 4),
+            (9, 4)
+        ]
+    );
     let t = net.tally(guid);
     assert_eq!(t.hits.len(), 1, "the far file is found");
     assert_eq!(t.hits[0].1, 4);
@@ -108,7 +121,11 @@ fn ttl_stays_within_the_query_the_cap_and_each_links_max_ttl() {
     );
     let guid = net.search(0, "nothing here", 7);
     let sent = ttls_from(&net, 0, guid);
-    assert_eq!(sent.len(), 7, "every link, one after the other: {sent:?}");
+    assert_eq!(
+        sent.len(),
+        10,
+        "every link one after the other, then the probed ones wider: {sent:?}"
+    );
     for (to, ttl) in sent {
         assert!((1..=5).contains(&ttl), "never above dq's TTL 5: {to} {ttl}");
         if to == 6 {
