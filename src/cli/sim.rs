@@ -69,7 +69,8 @@ pub struct Args {
     /// Generate the topology: KIND:key=value,... e.g. random:n=10000,d=10.
     #[arg(long, value_name = "SPEC")]
     pub gen: Option<String>,
-    /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers), each
+    /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers), dq or
+    /// dq:N (dynamic querying until N results; dq: 150, 50 for a leaf's query), each
     /// optionally +cache (peers answer from their LRU result cache), e.g. flood+cache.
     /// Default: a topology config's own settings, else flood.
     #[arg(long)]
