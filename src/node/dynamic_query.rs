@@ -120,6 +120,20 @@ pub enum Step {
     AskStatus { leaf: ConnId },
 }
 
+/// One dynamic query to start.
+#[derive(Clone, Debug)]
+pub struct DqStart {
+    pub guid: Guid,
+    pub query: Arc<Query>,
+    /// The leaf we run it for; `None` for our own search.
+    pub leaf: Option<ConnId>,
+    /// The leaf reports what it keeps (leaf guidance).
+    pub guided: bool,
+    /// Highest TTL (at most [`MAX_TTL`]).
+    pub ttl: u8,
+    pub settings: DqSettings,
+}
+
 /// Settings of one dynamic query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DqSettings {
@@ -219,20 +233,16 @@ impl DynamicQueries {
         self.queries.iter_mut().find(|q| q.guid == guid)
     }
 
-    /// Starts dynamic query `guid` (for the leaf on `leaf`, or ours) over `links`, with
-    /// at most `ttl`; returns the probe. `guided`: the leaf reports what it keeps.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn start(
-        &mut self,
-        now: Time,
-        guid: Guid,
-        query: Arc<Query>,
-        leaf: Option<ConnId>,
-        guided: bool,
-        ttl: u8,
-        settings: DqSettings,
-        links: &[LinkView],
-    ) -> Vec<Step> {
+    /// Starts a dynamic query over `links`; returns its probe.
+    pub(super) fn start(&mut self, now: Time, start: DqStart, links: &[LinkView]) -> Vec<Step> {
+        let DqStart {
+            guid,
+            query,
+            leaf,
+            guided,
+            ttl,
+            settings,
+        } = start;
         if self.queries.len() >= MAX_QUERIES || self.runs(guid) {
             return Vec::new();
         }
@@ -488,10 +498,24 @@ mod tests {
             .collect()
     }
 
-    fn settings(target: u32) -> DqSettings {
-        DqSettings {
-            target,
-            wait_ms: 100,
+    fn start(
+        guid: Guid,
+        query: Arc<Query>,
+        leaf: Option<ConnId>,
+        guided: bool,
+        ttl: u8,
+        target: u32,
+    ) -> DqStart {
+        DqStart {
+            guid,
+            query,
+            leaf,
+            guided,
+            ttl,
+            settings: DqSettings {
+                target,
+                wait_ms: 100,
+            },
         }
     }
 
@@ -511,12 +535,7 @@ mod tests {
         let all = links(6, 10);
         let steps = dqs.start(
             Time::ZERO,
-            Guid([1; 16]),
-            q,
-            Some(ConnId(0)),
-            false,
-            4,
-            settings(50),
+            start(Guid([1; 16]), q, Some(ConnId(0)), false, 4, 50),
             &all,
         );
         assert_eq!(
@@ -548,12 +567,7 @@ mod tests {
         let guid = Guid([2; 16]);
         dqs.start(
             Time::ZERO,
-            guid,
-            q.clone(),
-            None,
-            false,
-            4,
-            settings(150),
+            start(guid, q.clone(), None, false, 4, 150),
             &all,
         );
         let due = dqs.next_timeout().unwrap();
@@ -566,7 +580,7 @@ mod tests {
         );
         // 140 of 150 results after the probe: 10 more need few hosts, TTL 1.
         let mut dqs = DynamicQueries::default();
-        dqs.start(Time::ZERO, guid, q, None, false, 4, settings(150), &all);
+        dqs.start(Time::ZERO, start(guid, q, None, false, 4, 150), &all);
         dqs.on_results(guid, 140);
         let due = dqs.next_timeout().unwrap();
         assert_eq!(
@@ -584,21 +598,12 @@ mod tests {
         let all = links(4, 10);
         let mut dqs = DynamicQueries::default();
         let guid = Guid([3; 16]);
-        dqs.start(
-            Time::ZERO,
-            guid,
-            q.clone(),
-            None,
-            false,
-            4,
-            settings(10),
-            &all,
-        );
+        dqs.start(Time::ZERO, start(guid, q.clone(), None, false, 4, 10), &all);
         dqs.on_results(guid, 10);
         assert!(dqs.is_empty());
         assert_eq!(dqs.next_timeout(), None);
 
-        dqs.start(Time::ZERO, guid, q, None, false, 4, settings(10), &all);
+        dqs.start(Time::ZERO, start(guid, q, None, false, 4, 10), &all);
         let mut sent = Vec::new();
         while let Some(t) = dqs.next_timeout() {
             sent.extend(dqs.on_timer(t, guid, &all));
@@ -635,7 +640,7 @@ mod tests {
         let leaf = ConnId(0);
         let guid = Guid([4; 16]);
         let mut dqs = DynamicQueries::default();
-        dqs.start(Time::ZERO, guid, q, Some(leaf), true, 4, settings(50), &all);
+        dqs.start(Time::ZERO, start(guid, q, Some(leaf), true, 4, 50), &all);
         dqs.on_results(guid, 30);
         let t = dqs.next_timeout().unwrap();
         assert_eq!(dqs.on_timer(t, guid, &all), vec![Step::AskStatus { leaf }]);
@@ -666,7 +671,7 @@ mod tests {
         }
         let mut dqs = DynamicQueries::default();
         let guid = Guid([5; 16]);
-        let probe = dqs.start(Time::ZERO, guid, q, None, false, 5, settings(150), &all);
+        let probe = dqs.start(Time::ZERO, start(guid, q, None, false, 5, 150), &all);
         assert!(probe.iter().all(|s| matches!(s, Step::Send { ttl: 1, .. })));
         let t = dqs.next_timeout().unwrap();
         assert_eq!(

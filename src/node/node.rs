@@ -76,7 +76,7 @@ use rand::RngCore;
 
 use super::answering::{self, Responder};
 use super::counters::Counters;
-use super::dynamic_query::{DqSettings, DynamicQueries, LinkProfile, LinkView, Step};
+use super::dynamic_query::{DqSettings, DqStart, DynamicQueries, LinkProfile, LinkView, Step};
 use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
 use super::identity::PeerIdentity;
@@ -771,11 +771,18 @@ impl Node {
             Strategy::Dynamic {
                 results, wait_ms, ..
             } => {
-                let settings = DqSettings {
-                    target: results,
-                    wait_ms,
+                let start = DqStart {
+                    guid,
+                    query,
+                    leaf: None,
+                    guided: false,
+                    ttl: first_round,
+                    settings: DqSettings {
+                        target: results,
+                        wait_ms,
+                    },
                 };
-                self.start_dynamic_query(now, guid, query, None, false, first_round, settings);
+                self.start_dynamic_query(now, start);
             }
             Strategy::ExpandingRing { wait_ms } => {
                 self.flood_query(guid, first_round, 0, &query, None);
@@ -1074,13 +1081,18 @@ impl Node {
             // `dq_launch_net` (the leaf's TTL, before our hop, bounds the steps).
             let flagged = query.flags & query_flags::MARKER != 0
                 && query.flags & query_flags::LEAF_GUIDED != 0;
-            let guided = profile.query_status || flagged;
-            let settings = DqSettings {
-                target: leaf_results,
-                wait_ms,
+            let start = DqStart {
+                guid,
+                query,
+                leaf: Some(from),
+                guided: profile.query_status || flagged,
+                ttl: (ttl + 1).min(super::dynamic_query::MAX_TTL),
+                settings: DqSettings {
+                    target: leaf_results,
+                    wait_ms,
+                },
             };
-            let ttl = (ttl + 1).min(super::dynamic_query::MAX_TTL);
-            self.start_dynamic_query(now, guid, query, Some(from), guided, ttl, settings);
+            self.start_dynamic_query(now, start);
         } else {
             self.flood_query(guid, ttl, hops, &query, Some(from));
         }
@@ -1392,21 +1404,12 @@ impl Node {
 
     // ----- strategies ----------------------------------------------------------------
 
-    /// Starts dynamic query `guid` (for the leaf on `leaf`, or ours) and sends its probe.
-    #[allow(clippy::too_many_arguments)]
-    fn start_dynamic_query(
-        &mut self,
-        now: Time,
-        guid: Guid,
-        query: Arc<Query>,
-        leaf: Option<ConnId>,
-        guided: bool,
-        ttl: u8,
-        settings: DqSettings,
-    ) {
+    /// Starts a dynamic query and sends its probe.
+    fn start_dynamic_query(&mut self, now: Time, start: DqStart) {
+        let (guid, leaf) = (start.guid, start.leaf);
         let links = self.dq_links();
         let dq = self.pending_mut().dq.get_or_insert_with(Box::default);
-        let steps = dq.start(now, guid, query, leaf, guided, ttl, settings, &links);
+        let steps = dq.start(now, start, &links);
         if !dq.runs(guid) && leaf.is_some() {
             // Not taken (too many at once): the leaf's query is dropped here, as a
             // busy gtk-gnutella drops it.
@@ -1457,18 +1460,7 @@ impl Node {
     /// The links a dynamic query may query, with their degree (`X-Degree`, else ours:
     /// in a network of equals the best guess) and TTL limit.
     fn dq_links(&self) -> Vec<LinkView> {
-        let profiles = self
-            .pending
-            .as_ref()
-            .map(|p| &p.profiles[..])
-            .unwrap_or(&[]);
-        let profile = |conn: ConnId| {
-            profiles
-                .iter()
-                .find(|(c, _)| *c == conn)
-                .map(|(_, p)| *p)
-                .unwrap_or_default()
-        };
+        let profile = |conn: ConnId| self.link_profile(conn);
         let relays = || self.neighbours.iter().filter(|n| n.role != Role::Leaf);
         let ours = relays().count() as u32;
         relays()
@@ -1488,18 +1480,15 @@ impl Node {
         if self.role() == Some(Role::Leaf) || self.link_role(conn) != Some(Role::Leaf) {
             return None;
         }
-        let profiles = self
-            .pending
+        Some(self.link_profile(conn))
+    }
+
+    /// What the driver and the link's Messages Supported told us of `conn`.
+    fn link_profile(&self, conn: ConnId) -> LinkProfile {
+        self.pending
             .as_ref()
-            .map(|p| &p.profiles[..])
-            .unwrap_or(&[]);
-        Some(
-            profiles
-                .iter()
-                .find(|(c, _)| *c == conn)
-                .map(|(_, p)| *p)
-                .unwrap_or_default(),
-        )
+            .and_then(|p| p.profiles.iter().find(|(c, _)| *c == conn))
+            .map_or_else(LinkProfile::default, |(_, p)| *p)
     }
 
     fn next_ring_round(&mut self, now: Time, guid: Guid) {
