@@ -416,18 +416,9 @@ impl Node {
     /// policy). A flat node takes anyone. The driver asks before accepting a link.
     pub fn admits(&self, role: Role) -> Result<(), LinkRefusal> {
         let count = |r: Role| self.neighbours.iter().filter(|n| n.role == r).count();
-        match (self.role(), role) {
-            (Some(Role::Leaf), Role::Leaf) => Err(LinkRefusal::LeafToLeaf),
-            (Some(Role::Leaf), Role::Ultrapeer)
-                if count(Role::Ultrapeer) >= self.config.leaf_ultrapeers =>
-            {
-                Err(LinkRefusal::EnoughUltrapeers)
-            }
-            (Some(Role::Ultrapeer), Role::Leaf) if count(Role::Leaf) >= self.config.max_leaves => {
-                Err(LinkRefusal::LeavesFull)
-            }
-            _ => Ok(()),
-        }
+        self.config
+            .tier_policy()
+            .admit(role, count(Role::Leaf), count(Role::Ultrapeer))
     }
 
     /// Replaces the shared library (the share changed): our answers use the new one at
