@@ -44,7 +44,7 @@ use super::handshake::{self, HandshakeError, LocalInfo, Refusal};
 use super::link::{self, LinkCompression};
 use super::logs::{Clean, Quoted};
 use super::peer::{DegreePlace, LinkOrigin, LinkPlaces, PeerInput, PeerRef, RolePlace, SlotClaim};
-use crate::node::PeerInfo;
+use crate::node::{PeerInfo, Role};
 use crate::protocol::handshake::{try_headers, Rejection};
 
 /// Serves one HTTP connection, given the bytes already read from it and its place in the
@@ -238,26 +238,32 @@ async fn incoming(
                 }
             }
             let remote_listen = claimed.as_ref().map(SlotClaim::addr);
-            match shared.reserve_degree(net.max_links) {
-                Some(place) => reserved = Some(place),
-                None => {
-                    claimed = None;
-                    let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
-                    return Err(busy(&hosts));
-                }
-            }
             // Our role's budget: a leaf takes only ultrapeers, and few; an ultrapeer
             // only so many leaves (PROTOCOL.md §4.4).
-            match shared.reserve_role(&local.tier, handshake::role_of(n)) {
+            let theirs = handshake::role_of(n);
+            match shared.reserve_role(&local.tier, theirs) {
                 Ok(place) => role_place = Some(place),
                 Err(why) => {
                     claimed = None;
-                    reserved = None;
                     let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
                     return Err(Refusal {
                         rejection: handshake::role_rejection(why),
                         headers: try_headers(&hosts),
                     });
+                }
+            }
+            // An ultrapeer's leaves are bounded by `max_leaves`, not by the link places.
+            if local.tier.role == Some(Role::Ultrapeer) && theirs == Role::Leaf {
+                reserved = Some(shared.leaf_place());
+            } else {
+                match shared.reserve_degree(net.max_links) {
+                    Some(place) => reserved = Some(place),
+                    None => {
+                        claimed = None;
+                        role_place = None;
+                        let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
+                        return Err(busy(&hosts));
+                    }
                 }
             }
             // A dynamic peer names hosts in its 200s too (a static one publishes none).

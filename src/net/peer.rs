@@ -296,6 +296,7 @@ impl PeerShared {
             .ok()
             .map(|_| DegreePlace {
                 shared: Arc::clone(self),
+                counted: true,
             })
     }
 
@@ -323,6 +324,17 @@ impl PeerShared {
         self.degree.fetch_add(1, Ordering::SeqCst);
         DegreePlace {
             shared: Arc::clone(self),
+            counted: true,
+        }
+    }
+
+    /// A link place outside the bound and the count: an ultrapeer's leaf, which its
+    /// [`RolePlace`] bounds (`max_leaves`) instead, so leaves never crowd out the
+    /// ultrapeer links the degree policy wants.
+    pub fn leaf_place(self: &Arc<Self>) -> DegreePlace {
+        DegreePlace {
+            shared: Arc::clone(self),
+            counted: false,
         }
     }
 }
@@ -332,10 +344,15 @@ impl PeerShared {
 #[derive(Debug)]
 pub struct DegreePlace {
     shared: Arc<PeerShared>,
+    /// Whether it counts in `degree` (all but an ultrapeer's leaves).
+    counted: bool,
 }
 
 impl Drop for DegreePlace {
     fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
         let _ = self
             .shared
             .degree

@@ -396,7 +396,7 @@ impl Node {
                 None => self.neighbours.push(neighbour),
             }
         }
-        let degree = self.neighbours.len();
+        let degree = self.overlay_degree();
         if let Some(overlay) = self.overlay_mut() {
             overlay.linked(now, info.listen_addr, degree);
         }
@@ -454,7 +454,7 @@ impl Node {
     /// dropped as `NoRoute`. Drivers must not reuse a `ConnId` for a later link.
     pub fn on_disconnected(&mut self, now: Time, conn: ConnId) {
         self.forget_link(now, conn);
-        let degree = self.neighbours.len();
+        let degree = self.overlay_degree();
         if let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) {
             overlay.unlinked(now, degree, &mut self.rng);
         }
@@ -463,7 +463,16 @@ impl Node {
     /// Turns on the dynamic overlay's degree policy and host cache (`overlay`); a static
     /// `config` leaves the node as it is. Bootstrap hosts are added with
     /// [`Node::learn_hosts`].
-    pub fn enable_overlay(&mut self, config: OverlayConfig) {
+    ///
+    /// A leaf keeps `leaf_ultrapeers` links at most (and wants no more than that), so its
+    /// degree policy is clamped to it; an ultrapeer's degree counts its ultrapeer links
+    /// only (its leaves have their own budget).
+    pub fn enable_overlay(&mut self, mut config: OverlayConfig) {
+        if self.role() == Some(Role::Leaf) {
+            let most = self.config.leaf_ultrapeers;
+            config.max_degree = config.max_degree.min(most);
+            config.min_degree = config.min_degree.min(most);
+        }
         if config.is_dynamic() {
             self.pending_mut().overlay = Some(Box::new(Overlay::new(config)));
         }
@@ -516,7 +525,7 @@ impl Node {
     /// then answered 503 with `X-Try`); always false in a static one.
     pub fn overlay_full(&self) -> bool {
         self.overlay()
-            .is_some_and(|o| o.full(self.neighbours.len()))
+            .is_some_and(|o| o.full(self.overlay_degree()))
     }
 
     /// Up to `n` hosts for an `X-Try` header (a dynamic overlay's host cache, freshest
@@ -854,7 +863,7 @@ impl Node {
     /// The dynamic overlay's check: dials up to the minimum degree, and Pings the
     /// neighbours for Pongs (new hosts) when the host cache runs short.
     fn maintain_overlay(&mut self, now: Time) {
-        let degree = self.neighbours.len();
+        let degree = self.overlay_degree();
         let own = self.advertised_addr;
         let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
             return;
@@ -1539,6 +1548,18 @@ impl Node {
         if let Some(pending) = self.pending.as_mut() {
             pending.qrp.retain(|(c, _)| *c != conn);
             pending.tables.forget(conn);
+        }
+    }
+
+    /// The degree the overlay's policy sees: an ultrapeer's leaves do not count.
+    fn overlay_degree(&self) -> usize {
+        if self.role() == Some(Role::Ultrapeer) {
+            self.neighbours
+                .iter()
+                .filter(|n| n.role != Role::Leaf)
+                .count()
+        } else {
+            self.neighbours.len()
         }
     }
 
