@@ -288,3 +288,46 @@ fn a_leaf_running_dq_hands_its_search_to_all_its_ultrapeers() {
     let guid = net.search(0, "anything", 4);
     assert_eq!(ttls_from(&net, 0, guid), vec![(1, 4), (2, 4), (3, 4)]);
 }
+
+/// Links `a` and `b` as a two-tier driver does: each learns the other's role and both
+/// exchange QRP tables.
+fn link_tiers(net: &mut Net, a: usize, b: usize) {
+    let now = net.now;
+    for (x, y) in [(a, b), (b, a)] {
+        let info = PeerInfo {
+            role: net.nodes[y].role().unwrap_or(Role::Ultrapeer),
+            query_routing: true,
+            ..said(y)
+        };
+        net.nodes[x].on_connected(now, ConnId(y as u32), info);
+    }
+}
+
+#[test]
+fn in_a_two_tier_network_matching_leaves_get_the_query_at_once_and_steps_go_to_ultrapeers() {
+    // Ultrapeer 0 (dq:1) with leaves 1 (the searcher) and 2 (shares the file), and
+    // ultrapeers 3..=7 (nothing shared).
+    let mut net = Net::new(8, |i| {
+        let mut c = config(i, dq(1, 1), 7, CacheMode::Off);
+        c.role = Some(if i == 1 || i == 2 {
+            gnutella::node::RoleSetting::Leaf
+        } else {
+            gnutella::node::RoleSetting::Ultrapeer
+        });
+        c
+    });
+    net.share(2, vec![file(0, "blue ocean.mp3")]);
+    for i in 1..8 {
+        link_tiers(&mut net, 0, i);
+    }
+    net.run();
+    let guid = net.search(1, "blue ocean", 4);
+    let sent = ttls_from(&net, 0, guid);
+    // The matching leaf at once (TTL 1), the probe to three ultrapeers; the leaf's hit
+    // meets the target, so no step follows.
+    assert_eq!(sent, vec![(2, 1), (3, 2), (4, 2), (5, 2)]);
+    let t = net.tally(guid);
+    assert_eq!(t.hits.len(), 1);
+    assert_eq!(t.hits[0].0, 1, "the hit reached the searching leaf");
+    assert_eq!(net.nodes[0].poll_timeout(), None);
+}
