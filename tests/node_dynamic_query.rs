@@ -287,6 +287,13 @@ fn a_leaf_running_dq_hands_its_search_to_all_its_ultrapeers() {
     }
     let guid = net.search(0, "anything", 4);
     assert_eq!(ttls_from(&net, 0, guid), vec![(1, 4), (2, 4), (3, 4)]);
+    // Its queries say it guides (it answers Query Status Requests).
+    let flagged = net.delivered.iter().any(|(f, _, m)| {
+        *f == 0
+            && matches!(&m.payload, Payload::Query(q)
+                if q.flags & gnutella::protocol::query_flags::LEAF_GUIDED != 0)
+    });
+    assert!(flagged);
 }
 
 /// Links `a` and `b` as a two-tier driver does: each learns the other's role and both

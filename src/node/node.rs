@@ -820,6 +820,11 @@ impl Node {
             q
         };
         query.trailing_nul = false;
+        if self.role() == Some(Role::Leaf) {
+            // We answer Query Status Requests: our ultrapeers may guide their dynamic
+            // query by what we received (gtk-gnutella reads this flag).
+            query.flags |= query_flags::LEAF_GUIDED;
+        }
         let query = Arc::new(query);
         let strategy = StrategySpec::of(&self.config);
         self.outbox().events.push_back(Event::SearchStarted {
