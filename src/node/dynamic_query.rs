@@ -83,8 +83,8 @@ const FUZZY: f64 = 0.8;
 const MAX_DEGREE: u32 = 50;
 /// Whatever happens, a dynamic query ends after this long (gtk-gnutella: 10 minutes).
 const MAX_LIFETIME: Time = Time::from_secs(600);
-/// Most dynamic queries one node runs at once; a leaf flooding queries beyond that gets
-/// them handled by plain flooding of nothing (they are dropped from dynamic querying).
+/// Most dynamic queries one node runs at once; beyond that a query is flooded to the
+/// ultrapeers as without dynamic querying.
 pub const MAX_QUERIES: usize = 256;
 
 /// What a dynamic query reads of a link besides its role (a leaf's queries are run for
@@ -213,6 +213,11 @@ impl DynamicQueries {
     #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.queries.is_empty()
+    }
+
+    /// Whether no further dynamic query can start (at most [`MAX_QUERIES`] at once).
+    pub(super) fn full(&self) -> bool {
+        self.queries.len() >= MAX_QUERIES
     }
 
     /// Whether `guid` is a dynamic query still running here.

@@ -1524,12 +1524,17 @@ impl Node {
         }
         let links = self.dq_links();
         let dq = self.pending_mut().dq.get_or_insert_with(Box::default);
-        let steps = dq.start(now, start, &links);
-        if !dq.runs(guid) && leaf.is_some() {
-            // Not taken (too many at once): the leaf's query is dropped here, as a
-            // busy gtk-gnutella drops it.
-            self.dropped(guid, kind::QUERY, DropReason::Throttled);
+        if dq.full() {
+            // Too many at once (a leaf flooding us with queries): this one is flooded
+            // to the ultrapeers, as before dynamic querying.
+            let (ttl, hops) = (
+                start.ttl.saturating_sub(u8::from(leaf.is_some())),
+                u8::from(leaf.is_some()),
+            );
+            self.relay_query(guid, ttl, hops, &start.query, leaf, false);
+            return;
         }
+        let steps = dq.start(now, start, &links);
         self.run_dq_steps(guid, steps);
     }
 
