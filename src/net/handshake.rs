@@ -487,8 +487,24 @@ mod tests {
         assert_eq!(flat.get("X-Ultrapeer"), Some("True"));
         assert_eq!(flat.get("X-Query-Routing"), None);
         assert_eq!(flat.get("X-Ultrapeer-Query-Routing"), None);
-        // Dynamic querying is not advertised before it runs.
+        // Dynamic querying is advertised only by a peer that runs it (strategy dq),
+        // with the vendor messages it speaks.
         assert_eq!(up.get("X-Dynamic-Querying"), None);
+        assert_eq!(up.get("Vendor-Message"), None);
+        let dq = LocalInfo {
+            tier: TierPolicy {
+                role: Some(Role::Ultrapeer),
+                dynamic_querying: true,
+                ..TierPolicy::default()
+            },
+            ..local(1, false)
+        }
+        .capabilities()
+        .connect_headers(None);
+        assert_eq!(dq.get("X-Dynamic-Querying"), Some("0.1"));
+        assert_eq!(dq.get("Vendor-Message"), Some("0.2"));
+        let remote_dq = PeerCapabilities::from_headers(&dq);
+        assert!(remote_dq.dynamic_querying && remote_dq.vendor_messages);
 
         let remote = PeerCapabilities::from_headers(&up);
         let as_leaf = TierPolicy {
