@@ -366,6 +366,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         None if traced => 1,
         None => parallel::default_threads(),
     };
+    let threads = threads_that_fit(threads, &shape, args.threads.is_some());
     if traced && threads > 1 {
         log::info!("simulation on one thread: a flood trace is written in event order");
     }
@@ -548,6 +549,43 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The threads to run on: each thread has its own nodes (the link table is shared), so
+/// a default count is cut to what the memory estimate says fits; a count the user gave
+/// is kept, with a warning when it may not fit.
+fn threads_that_fit(threads: usize, shape: &SimShape, asked: bool) -> usize {
+    let Some(available) = memory::available() else {
+        return threads;
+    };
+    let total = shape.estimate_bytes();
+    let per_thread = total
+        .saturating_sub(shape.links.saturating_mul(memory::BYTES_PER_LINK))
+        .max(1);
+    let room = available.bytes.saturating_sub(total) / per_thread;
+    let fit = usize::try_from(room.saturating_add(1)).unwrap_or(usize::MAX);
+    if threads <= fit {
+        return threads;
+    }
+    let needed = total.saturating_add(per_thread.saturating_mul(threads as u64 - 1));
+    if asked {
+        if progress::notes() {
+            eprintln!(
+                "warning: {threads} threads may need up to {} (each its own nodes), more than \
+                 the {} available",
+                memory::human_bytes(needed),
+                memory::human_bytes(available.bytes)
+            );
+        }
+        return threads;
+    }
+    log::info!(
+        "{fit} thread(s) instead of {threads}: each thread has its own nodes, and {threads} \
+         may need up to {} ({})",
+        memory::human_bytes(needed),
+        available_note()
+    );
+    fit.max(1)
 }
 
 /// Refuses an output path whose folder does not exist, before a long run.
