@@ -50,8 +50,12 @@
 //! origin's searches is the same in any split), the end of the run (every thread gets
 //! the settle time that ends it when the whole run ends).
 //!
-//! Memory: each thread has its own node table and per-peer arrays (about 20 bytes per
-//! peer besides the nodes it creates); the link table is shared.
+//! Memory: the link table is shared; each thread has its own node table, per-peer arrays
+//! and the nodes its searches reach. With today's engine the node table is written in
+//! full at start (a slot per peer), so every extra thread costs about
+//! `memory::BYTES_PER_PEER` per peer plus what its searches touch; `cli::sim` cuts a
+//! default thread count to what the memory estimate fits. A lazily backed node table
+//! (issue 11 part 1) brings an extra thread down to the nodes its own searches reach.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -584,6 +588,55 @@ mod tests {
         assert_eq!(most_concurrent(&qs, 4), 1);
         assert_eq!(most_concurrent(&qs, 1000), 5);
         assert_eq!(most_concurrent(&[], 10), 0);
+    }
+
+    fn judge(config: &SimConfig, queries: &[PlannedQuery]) -> Result<(), Serial> {
+        let links = Links::from_edges(4, [(0, 1), (1, 2), (2, 3), (3, 0)]);
+        let routing = Arc::new(config.routing.clone());
+        verdict(3, config, &links, &|_| Arc::clone(&routing), queries)
+    }
+
+    #[test]
+    fn only_floods_that_cannot_meet_in_a_duplicate_table_are_split() {
+        let apart: Vec<_> = (0..4).map(|i| q(i * 1_000_000, i as u32)).collect();
+        let mut plain = SimConfig::default();
+        let cached = judge(&plain, &apart);
+        assert_eq!(cached, Err(Serial::ResultCache), "the node default caches");
+        plain.routing.cache.mode = CacheMode::Off;
+        assert_eq!(judge(&plain, &apart), Ok(()));
+        assert_eq!(
+            judge(&plain, &apart[..1]),
+            Err(Serial::NothingToSplit),
+            "one origin"
+        );
+        let mut slow = plain.clone();
+        slow.latency = Latency::Constant { micros: 30_000_000 };
+        // 2 x TTL 7 x 30 s is more than half of the 600 s age limit.
+        assert!(matches!(judge(&slow, &apart), Err(Serial::SeenAge { .. })));
+        let mut small = plain.clone();
+        small.routing.seen_capacity = 4;
+        small.routing.route_capacity = 4;
+        let together: Vec<_> = (0..3).map(|i| q(i * 1000, i as u32)).collect();
+        assert!(matches!(
+            judge(&small, &together),
+            Err(Serial::SeenCapacity {
+                concurrent: 3,
+                half_capacity: 2
+            })
+        ));
+        assert_eq!(judge(&small, &apart), Ok(()), "one search at a time fits");
+        let mut uneven = plain.clone();
+        uneven.latency = Latency::UniformPerLink { min: 5, max: 50 };
+        assert_eq!(judge(&uneven, &apart), Err(Serial::UnevenDelays));
+        let mut walk = plain.clone();
+        walk.routing.strategy = Strategy::RandomWalk {
+            walkers: 4,
+            check_every: 4,
+        };
+        assert!(matches!(judge(&walk, &apart), Err(Serial::Strategy(_))));
+        let mut lossy = plain.clone();
+        lossy.loss = 0.01;
+        assert_eq!(judge(&lossy, &apart), Err(Serial::Loss));
     }
 
     #[test]
