@@ -39,6 +39,7 @@
 //!   (one key per search and peer). Parallel only if `L` is at most half the age limit
 //!   and at most half the capacity (minus one) of searches start within `L` of any
 //!   search;
+//! - **two-tier roles** (leaves, ultrapeers, QRP tables): not analysed yet: serial;
 //! - **flood traces** record events in the order they happen across searches: the
 //!   caller runs traced runs on one thread.
 //!
@@ -83,6 +84,8 @@ pub enum Serial {
     /// A strategy other than flood (walks draw from relays' RNGs, rings re-forward).
     Strategy(String),
     ResultCache,
+    /// Peers with a two-tier role (leaves, ultrapeers and their QRP tables).
+    TwoTier,
     /// A search lasts longer than half the duplicate table's age limit.
     SeenAge {
         search_us: u64,
@@ -116,6 +119,10 @@ impl std::fmt::Display for Serial {
             ),
             Serial::Strategy(s) => write!(f, "strategy {s} shares node state between searches"),
             Serial::ResultCache => write!(f, "the result cache shares hits between searches"),
+            Serial::TwoTier => write!(
+                f,
+                "two-tier roles (QRP tables, leaf routing) are not proven independent"
+            ),
             Serial::SeenAge {
                 search_us,
                 half_age_us,
@@ -272,7 +279,14 @@ fn peer_settings(
             cache,
             strategy,
             max_results: _,
+            role,
+            max_leaves: _,
+            leaf_ultrapeers: _,
         } = config.as_ref();
+        if role.is_some() {
+            // Leaves and ultrapeers exchange QRP tables and route by them: not analysed.
+            return Err(Serial::TwoTier);
+        }
         if *strategy != Strategy::Flood {
             return Err(Serial::Strategy(config.label()));
         }
@@ -634,6 +648,9 @@ mod tests {
             check_every: 4,
         };
         assert!(matches!(judge(&walk, &apart), Err(Serial::Strategy(_))));
+        let mut tiered = plain.clone();
+        tiered.routing.role = Some(crate::node::role::RoleSetting::Auto);
+        assert_eq!(judge(&tiered, &apart), Err(Serial::TwoTier));
         let mut lossy = plain.clone();
         lossy.loss = 0.01;
         assert_eq!(judge(&lossy, &apart), Err(Serial::Loss));
