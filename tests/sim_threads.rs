@@ -136,6 +136,14 @@ fn runs_whose_searches_interact_stay_on_one_thread_and_print_the_same_bytes() {
         let how = same_bytes_for_any_threads(&args);
         assert_serial(&how, &args, why);
     }
+    // Leaves and ultrapeers route by QRP tables: not split.
+    let tiered = [
+        "--topology",
+        "topology-configs/two-tier-small.json",
+        "--json",
+    ];
+    let how = same_bytes_for_any_threads(&tiered);
+    assert_serial(&how, &tiered, "two-tier");
     // Too many searches in flight for the default duplicate table (64 entries).
     let busy = [
         "--gen",
