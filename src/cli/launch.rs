@@ -66,6 +66,11 @@ pub struct Args {
     /// Write the JSON report here (on exit).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Write one JSON line of statistics per peer here (on exit): messages in and out
+    /// by type, duplicates, queries answered (own files, cache), drops, bytes served
+    /// (see the README's "Per-peer statistics").
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub peer_stats: Option<PathBuf>,
     /// Seconds to wait for every configured link.
     #[arg(long, default_value_t = 30.0)]
     pub overlay_timeout: f64,
@@ -123,6 +128,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.report {
         gnutella::validate::check_output_file(path).map_err(|e| format!("--report: {e}"))?;
     }
+    if let Some(path) = &args.peer_stats {
+        gnutella::validate::check_output_file(path).map_err(|e| format!("--peer-stats: {e}"))?;
+    }
     let shards = if args.processes {
         Some(usize::MAX)
     } else {
@@ -154,6 +162,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         control: args.control.or(args.ui),
         trace,
         ui: None,
+        peer_stats: args.peer_stats,
     };
     let ui = args.ui.is_some();
     runtime(args.threads)?.block_on(launch(options, ui))?;

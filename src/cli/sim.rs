@@ -149,6 +149,11 @@ pub struct Args {
     /// largest component is recomputed only in seconds where a peer left or joined.
     #[arg(long, value_name = "FILE.csv")]
     pub timeseries: Option<PathBuf>,
+    /// Writes one JSON line per peer: messages in and out by type, duplicates, queries
+    /// answered (own files, cache), drops (see the README's "Per-peer statistics"). Off
+    /// by default: a million-peer run writes no per-peer rows unless asked.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub peer_stats: Option<PathBuf>,
     /// What a node does with a query its result cache answers (+cache strategies):
     /// answer-and-stop saves messages; answer-and-forward only speeds up the first hit
     /// [default: a topology config's own, else answer-and-stop].
@@ -273,6 +278,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.timeseries {
         check_output_path(path, "--timeseries")?;
     }
+    if let Some(path) = &args.peer_stats {
+        check_output_path(path, "--peer-stats")?;
+    }
     args.trace.check()?;
     // Phase timings go to the log (RUST_LOG=info), never to the deterministic output.
     let clock = std::time::Instant::now();
@@ -341,6 +349,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.timeseries.is_some() {
         simulation.record_timeseries();
     }
+    if args.peer_stats.is_some() {
+        simulation.count_peer_stats();
+    }
     if args.trace.trace.is_some() {
         let names = scenario.names.as_ref();
         let peers = (0..scenario.graph.node_count())
@@ -380,6 +391,11 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         tracer
             .finish(&report.records)
             .map_err(|e| args.trace.failed(e))?;
+    }
+    if let Some(path) = &args.peer_stats {
+        let rows = gnutella::node::peer_stats::to_json_lines(&simulation.peer_stats());
+        gnutella::experiment::atomic_write::atomic_write(path, rows)
+            .map_err(|e| format!("--peer-stats {}: {e}", path.display()))?;
     }
     // The process ends right after printing: the OS takes the nodes back at once, where
     // dropping them would free up to a million nodes one allocation at a time.

@@ -89,6 +89,10 @@ pub struct PeerStatus {
     pub degree: usize,
     /// Its neighbours, by config id (by address for a peer the launch does not know).
     pub neighbours: Vec<String>,
+    /// Its statistics over all its runs (the `--peer-stats` row); absent where a
+    /// process could not ask its peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<crate::node::PeerStats>,
 }
 
 /// Why a call was not answered as asked; each maps to one HTTP status.
@@ -299,6 +303,7 @@ mod tests {
                 up: self.up,
                 degree: 0,
                 neighbours: Vec::new(),
+                stats: None,
             }]
         }
         async fn kill(&mut self, id: &str) -> Result<(), ControlError> {

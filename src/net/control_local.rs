@@ -32,7 +32,7 @@ impl LocalControl<'_> {
 
 impl Controlled for LocalControl<'_> {
     async fn peers(&mut self) -> Vec<PeerStatus> {
-        self.network.statuses()
+        self.network.statuses_with_stats(&*self.factory).await
     }
 
     async fn kill(&mut self, id: &str) -> Result<(), ControlError> {

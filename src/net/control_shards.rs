@@ -119,6 +119,7 @@ impl Controlled for ShardControl<'_> {
                     up: false,
                     degree: 0,
                     neighbours: Vec::new(),
+                    stats: None,
                 })
             })
             .collect()
@@ -218,7 +219,7 @@ pub async fn answer_in_child(
             .ok_or_else(|| ToParent::Fail(format!("peer {peer} is not in this shard")))
     };
     match msg {
-        ToChild::Peers => ToParent::Peers(network.statuses()),
+        ToChild::Peers => ToParent::Peers(network.statuses_with_stats(&*factory).await),
         ToChild::Kill(peer) => {
             let index = match local(peer) {
                 Ok(index) => index,

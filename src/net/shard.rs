@@ -33,7 +33,7 @@ use super::control_http::ControlServer;
 use super::control_shards::{answer_in_child, ShardControl};
 use super::from_config::ConfigFactory;
 use super::launch_options::{
-    finish_report, net_config, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
+    finish_report, net_config, write_peer_stats, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
 };
 use super::network::{bind_all, Network, RemoteLink};
 use super::report::{peak_rss_bytes, NetworkSummary};
@@ -41,7 +41,7 @@ use super::shard_children::{Children, Heard, ShardSpec};
 use super::shard_protocol::{ChildReport, ShardError, ToChild, ToParent};
 use super::signal::StopFlag;
 use crate::node::record::{merge_records, QueryRecord, Recorder};
-use crate::node::{SearchRequest, Time};
+use crate::node::{PeerStats, SearchRequest, Time};
 use crate::topology::TopologyConfig;
 
 /// Which shard each peer goes to: contiguous blocks of near-equal size.
@@ -96,8 +96,9 @@ pub async fn launch_sharded(
     let mut children = Children::spawn(specs, started).await?;
     let result = drive(&config, &options, &mut children, &stop, started, control).await;
     children.stop().await;
-    let (mut summary, records) = result?;
+    let (mut summary, records, peer_stats) = result?;
     summary.lost_shards = children.lost().to_vec();
+    write_peer_stats(&options, &peer_stats)?;
     finish_report(&options, &summary, &records)?;
     match children.lost_error() {
         Some(lost) => Err(lost.into()),
@@ -136,7 +137,7 @@ async fn drive(
     stop: &StopFlag,
     started: Instant,
     control: Option<&mut Calls>,
-) -> Result<(NetworkSummary, Vec<QueryRecord>), LaunchError> {
+) -> Result<(NetworkSummary, Vec<QueryRecord>, Vec<PeerStats>), LaunchError> {
     let mut summary = NetworkSummary {
         name: config.name.clone(),
         peers: config.peers.len(),
@@ -151,7 +152,7 @@ async fn drive(
     // Nothing ran yet: the children are waiting for addresses, not asked for reports.
     let Some(addrs) = addrs else {
         summary.rss_peak_bytes = peak_rss_bytes();
-        return Ok((summary, Vec::new()));
+        return Ok((summary, Vec::new(), Vec::new()));
     };
     let listed = config.peers.len() <= MAX_LISTED_PEERS;
     for (peer, addr) in config.peers.iter().zip(&addrs).filter(|_| listed) {
@@ -232,6 +233,10 @@ async fn drive(
     let mut parts = Vec::new();
     summary.rss_peak_bytes = peak_rss_bytes();
     let running = children.running();
+    let peer_stats = match options.peer_stats {
+        Some(_) => gather_peer_stats(config, children, &running).await,
+        None => Vec::new(),
+    };
     let reports = children
         .ask(&running, &ToChild::Report, false, |m| match m {
             ToParent::Report(report) => Ok(report),
@@ -249,7 +254,33 @@ async fn drive(
         }
         parts.extend(report.records);
     }
-    Ok((summary, merge_records(parts)))
+    Ok((summary, merge_records(parts), peer_stats))
+}
+
+/// Every peer's statistics row from the children in `running`, in config order (a peer
+/// of a lost shard has none).
+async fn gather_peer_stats(
+    config: &TopologyConfig,
+    children: &mut Children,
+    running: &[usize],
+) -> Vec<PeerStats> {
+    let parts = children
+        .ask(running, &ToChild::Peers, false, |m| match m {
+            ToParent::Peers(peers) => Ok(peers),
+            other => Err(other),
+        })
+        .await;
+    let mut by_id: std::collections::HashMap<String, PeerStats> = parts
+        .into_iter()
+        .filter_map(|(_, part)| part.ok())
+        .flatten()
+        .filter_map(|p| p.stats.map(|s| (p.id, s)))
+        .collect();
+    config
+        .peers
+        .iter()
+        .filter_map(|p| by_id.remove(&p.id))
+        .collect()
 }
 
 /// Every peer's listening address, by config index, once every child said READY; `None`

@@ -381,6 +381,11 @@ mod tests {
             up: true,
             degree: 2,
             neighbours: vec!["p1".into(), "127.0.0.1:9".into()],
+            stats: Some(crate::node::PeerStats {
+                peer: "p 3\nSTOP".into(),
+                bytes_served: Some(7),
+                ..Default::default()
+            }),
         };
         let lines = [
             ToParent::Bound {
