@@ -257,7 +257,11 @@ fn controlled(extra: &[&str]) {
         of_queries("hit_messages")
     );
     assert_eq!(of_peers("duplicates"), of_queries("duplicates"));
-    assert_eq!(of_peers("answered"), of_queries("answered"));
+    assert_eq!(
+        of_peers("answered") + of_peers("answered_from_cache"),
+        of_queries("answered"),
+        "a record's answers include those from caches"
+    );
     assert_eq!(of_peers("bytes_served"), 0, "nothing was downloaded");
 
     bad_requests_are_refused(&launch);
