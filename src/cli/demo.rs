@@ -118,7 +118,7 @@ async fn demo(
     let config = Arc::new(config);
     // The page's server first: a port taken fails the demo before any peer starts.
     let (controller, mut calls) = control::channel();
-    let page = ui.map(|_| Arc::new(super::ui::live_page(&config, false)));
+    let page = ui.map(|_| Arc::new(super::ui::live_page(&config)));
     let server = match ui {
         Some(addr) => Some(ControlServer::start_with_ui(addr, controller, page.clone()).await?),
         None => None,

@@ -94,8 +94,8 @@ pub struct Args {
     /// Serve the live page of the network on this loopback address (and the control API
     /// on the same port): peers up and down, links, each query's flood as it happens, a
     /// search form, kill and revive buttons, per-peer counters. Open the printed URL in a
-    /// browser. Floods are drawn for a launch in one process (not with --shards or
-    /// --processes, where the rest of the page works). Runs until Ctrl-C.
+    /// browser (with --shards or --processes too: the children send their peers' flood
+    /// steps to the launch). Runs until Ctrl-C.
     #[arg(long, value_name = "IP:PORT", conflicts_with = "control", value_parser = gnutella::net::control_http::parse_control_addr)]
     pub ui: Option<std::net::SocketAddr>,
     /// Worker threads per process. The default, 1, runs every peer of a process on one
@@ -137,9 +137,6 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.shards
     };
     args.trace.check()?;
-    if args.trace.trace.is_some() && shards.is_some() {
-        return Err("--trace follows a launch in one process: drop --shards/--processes".into());
-    }
     let trace = args
         .trace
         .trace
@@ -174,9 +171,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 async fn launch(mut options: LaunchOptions, ui: bool) -> Result<(), LaunchError> {
     let config = TopologyConfig::load(&options.config)?;
     if ui {
-        let sharded =
-            matches!(options.shards, Some(k) if k > 1 || config.peers.len() == 1 && k == 1);
-        options.ui = Some(Arc::new(super::ui::live_page(&config, sharded)));
+        options.ui = Some(Arc::new(super::ui::live_page(&config)));
     }
     match options.shards {
         Some(k) if k > 1 || config.peers.len() == 1 && k == 1 => {

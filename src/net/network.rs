@@ -632,7 +632,13 @@ impl Network {
     /// Traces floods from now on into `tracer` (its header written already, e.g. from
     /// [`Network::trace_overlay`]); finish with [`Network::finish_trace`].
     pub fn start_trace(&self, tracer: Tracer) {
-        let live = LiveTrace::new(tracer, self.trace_index());
+        self.start_trace_indexed(tracer, self.trace_index());
+    }
+
+    /// [`Network::start_trace`] naming peers by `index` (listening address → trace peer
+    /// index): a shard's child names the peers of every process by config index.
+    pub fn start_trace_indexed(&self, tracer: Tracer, index: Vec<(SocketAddrV4, u32)>) {
+        let live = LiveTrace::new(tracer, index);
         *self.trace.lock().unwrap_or_else(|e| e.into_inner()) = Some(live);
         self.activity.set_tracing(true);
     }

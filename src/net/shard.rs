@@ -39,10 +39,12 @@ use super::network::{bind_all, Network, RemoteLink};
 use super::report::{peak_rss_bytes, NetworkSummary};
 use super::shard_children::{Children, Heard, ShardSpec};
 use super::shard_protocol::{ChildReport, ShardError, ToChild, ToParent};
+use super::shard_trace::ShardTrace;
 use super::signal::StopFlag;
 use crate::node::record::{merge_records, QueryRecord, Recorder};
 use crate::node::{PeerStats, SearchRequest, Time};
 use crate::topology::TopologyConfig;
+use crate::trace::{TraceFilter, TraceOutput, Tracer};
 
 /// Which shard each peer goes to: contiguous blocks of near-equal size.
 pub fn partition(peers: usize, shards: usize) -> Vec<Vec<usize>> {
@@ -215,6 +217,7 @@ async fn drive(
                     "overlay up: {} peers, {} links, {} processes in {ms:.0} ms",
                     summary.peers, summary.links, summary.processes
                 ));
+                start_trace(config, options, children, &table).await?;
                 run_or_wait(config, options, children, stop).await;
                 if let Some(calls) = control {
                     let mut control = ShardControl {
@@ -254,7 +257,116 @@ async fn drive(
         }
         parts.extend(report.records);
     }
-    Ok((summary, merge_records(parts), peer_stats))
+    let records = merge_records(parts);
+    if let Some(trace) = children.take_trace() {
+        if trace.dropped > 0 {
+            log::warn!(
+                "trace: {} steps dropped (too many waited for their query's start)",
+                trace.dropped
+            );
+        }
+        let finished = trace.finish(&records);
+        if let (Some(request), Err(source)) = (&options.trace, finished) {
+            return Err(LaunchError::Trace {
+                path: request.path.clone(),
+                source,
+            });
+        }
+    }
+    Ok((summary, records, peer_stats))
+}
+
+/// Starts the flood trace of a sharded launch when a file or the live page wants one:
+/// the parent writes the header (every peer of the config at its bound address, the
+/// links up now) and asks each child to trace its peers.
+async fn start_trace(
+    config: &TopologyConfig,
+    options: &LaunchOptions,
+    children: &mut Children,
+    table: &[SocketAddrV4],
+) -> Result<(), LaunchError> {
+    let feed = options.ui.as_ref().map(|ui| &ui.feed);
+    let failed = |source: std::io::Error| LaunchError::Trace {
+        path: options
+            .trace
+            .as_ref()
+            .map(|t| t.path.clone())
+            .unwrap_or_default(),
+        source,
+    };
+    let Some((output, filter)) =
+        super::trace::trace_output(options.trace.as_ref(), feed).map_err(failed)?
+    else {
+        return Ok(());
+    };
+    let running = children.running();
+    let links: Vec<[u32; 2]> = if config.overlay.policy().is_dynamic() {
+        // The links the peers grew: each from both ends, by config id.
+        let index: std::collections::HashMap<&str, u32> = config
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i as u32))
+            .collect();
+        let parts = children
+            .ask(&running, &ToChild::Peers, false, |m| match m {
+                ToParent::Peers(peers) => Ok(peers),
+                other => Err(other),
+            })
+            .await;
+        let mut links: Vec<[u32; 2]> = parts
+            .into_iter()
+            .filter_map(|(_, part)| part.ok())
+            .flatten()
+            .flat_map(|p| {
+                let a = index.get(p.id.as_str()).copied();
+                p.neighbours
+                    .iter()
+                    .filter_map(|n| index.get(n.as_str()).copied())
+                    .filter_map(move |b| a.filter(|&a| a < b).map(|a| [a, b]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        links.sort_unstable();
+        links.dedup();
+        links
+    } else {
+        config
+            .links()
+            .into_iter()
+            .map(|(a, b)| [a as u32, b as u32])
+            .collect()
+    };
+    let peers: Vec<(String, SocketAddrV4)> = config
+        .peers
+        .iter()
+        .zip(table)
+        .map(|(p, &addr)| (p.id.clone(), addr))
+        .collect();
+    let mut header = crate::trace::TraceHeader::new(
+        crate::trace::schema::World::Live,
+        super::trace::trace_peers(&peers),
+        links,
+        filter,
+    );
+    header.name = Some(config.name.clone());
+    let trace = ShardTrace::start(&header, output).map_err(failed)?;
+    let ask = ToChild::Trace(trace.child_filter());
+    children.set_trace(trace);
+    let answers = children
+        .ask(&running, &ask, false, |m| match m {
+            ToParent::Done => Ok(()),
+            other => Err(other),
+        })
+        .await;
+    if let Some((shard, Err(why))) = answers.into_iter().find(|(_, a)| a.is_err()) {
+        return Err(ShardError::Child {
+            shard,
+            what: format!("FAIL {why}"),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Every peer's statistics row from the children in `running`, in config order (a peer
@@ -435,6 +547,60 @@ pub struct ChildOptions {
     pub overlay_timeout: Duration,
 }
 
+/// A child's trace output: each step line goes to the task that talks to the parent.
+struct StepsToParent(tokio::sync::mpsc::UnboundedSender<Vec<u8>>);
+
+impl TraceOutput for StepsToParent {
+    fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let _ = self.0.send(line.to_vec());
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Says every step traced so far as a `TRACE` line (the step's JSON as the tracer wrote
+/// it: what `ToParent::Trace` displays).
+async fn say_steps(
+    steps: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    out: &mut tokio::io::Stdout,
+) -> std::io::Result<()> {
+    let mut any = false;
+    while let Ok(step) = steps.try_recv() {
+        out.write_all(b"TRACE ").await?;
+        out.write_all(&step).await?;
+        out.write_all(b"\n").await?;
+        any = true;
+    }
+    if any {
+        out.flush().await?;
+    }
+    Ok(())
+}
+
+/// The parent's next line, saying traced steps while waiting for it.
+async fn next_input(
+    input: &mut tokio::io::Lines<BufReader<tokio::io::Stdin>>,
+    steps: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    out: &mut tokio::io::Stdout,
+) -> std::io::Result<Option<String>> {
+    loop {
+        tokio::select! {
+            biased;
+            line = input.next_line() => return line,
+            Some(step) = steps.recv() => {
+                out.write_all(b"TRACE ").await?;
+                out.write_all(&step).await?;
+                out.write_all(b"\n").await?;
+                say_steps(steps, out).await?;
+                out.flush().await?;
+            }
+        }
+    }
+}
+
 async fn say(out: &mut tokio::io::Stdout, msg: ToParent) -> std::io::Result<()> {
     let mut bytes = msg.to_string().into_bytes();
     bytes.push(b'\n');
@@ -548,9 +714,11 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
         Ok(()) => say(&mut out, ToParent::Up).await?,
         Err(why) => say(&mut out, ToParent::Fail(why)).await?,
     }
+    // Flood steps this child traces (once the parent says TRACE), said between answers.
+    let (trace_tx, mut trace_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
     let mut next = match early {
         Some(line) => line,
-        None => input.next_line().await?,
+        None => next_input(&mut input, &mut trace_rx, &mut out).await?,
     };
     while let Some(line) = next.take() {
         let reply = match line.parse::<ToChild>() {
@@ -580,9 +748,27 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
                 | ToChild::Record(_)
                 | ToChild::Snapshot),
             ) => answer_in_child(&mut network, &mut factory, &local_of, msg).await,
+            Ok(ToChild::Trace(guid)) => {
+                // Every query unless one is named: the parent decides which it keeps.
+                let filter = match guid {
+                    Some(g) => TraceFilter::Guid(g.to_hex()),
+                    None => TraceFilter::First(usize::MAX),
+                };
+                let tracer = Tracer::headless(&filter, Box::new(StepsToParent(trace_tx.clone())));
+                let index = addrs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &a)| (a, i as u32))
+                    .collect();
+                network.start_trace_indexed(tracer, index);
+                ToParent::Done
+            }
         };
+        // The steps traced so far go before the answer (a REPORT's records come after
+        // the steps of their floods).
+        say_steps(&mut trace_rx, &mut out).await?;
         say(&mut out, reply).await?;
-        next = input.next_line().await?;
+        next = next_input(&mut input, &mut trace_rx, &mut out).await?;
     }
     network.shutdown().await;
     say(&mut out, ToParent::Stopped).await?;
