@@ -150,6 +150,26 @@ fn rows_match(rows: &[Value], record: &Value) -> bool {
         && code_count(rows, 2) == record["peers_reached"].as_u64().unwrap()
 }
 
+/// Searches p3's file from p0 through the API with the event stream open: the record,
+/// its GUID, and the stream's messages once the search's rows add up to the record.
+fn search_and_watch(to: SocketAddr) -> (Value, String, Vec<Value>) {
+    let mut events = Events::open(to);
+    let (status, _, record) = http(
+        to,
+        "POST",
+        "/search",
+        r#"{"from": "p0", "words": "lighthouse keeper", "ttl": 5}"#,
+    );
+    assert_eq!(status, 200, "{record}");
+    let record: Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(record["hits"], 1, "p3's file is found: {record}");
+    let guid = record["guid"].as_str().unwrap().to_string();
+    let messages = events.until("the search's rows, adding up to its record", |m| {
+        rows_match(&rows_of(m, &guid), &record)
+    });
+    (record, guid, messages)
+}
+
 #[test]
 fn the_page_is_served_and_its_event_stream_delivers_a_searchs_flood() {
     let dir = tempfile::tempdir().unwrap();
@@ -171,20 +191,7 @@ fn the_page_is_served_and_its_event_stream_delivers_a_searchs_flood() {
     let peers: Value = serde_json::from_str(&peers).unwrap();
     assert_eq!(peers.as_array().unwrap().len(), 4);
 
-    let mut events = Events::open(to);
-    let (status, _, record) = http(
-        to,
-        "POST",
-        "/search",
-        r#"{"from": "p0", "words": "lighthouse keeper", "ttl": 5}"#,
-    );
-    assert_eq!(status, 200, "{record}");
-    let record: Value = serde_json::from_str(&record).unwrap();
-    assert_eq!(record["hits"], 1, "p3's file is found: {record}");
-    let guid = record["guid"].as_str().unwrap().to_string();
-    let messages = events.until("the search's rows, adding up to its record", |m| {
-        rows_match(&rows_of(m, &guid), &record)
-    });
+    let (record, guid, messages) = search_and_watch(to);
     // The rows name the origin's start and the holder's answer, in the page's format.
     let rows = rows_of(&messages, &guid);
     assert!(rows
@@ -237,20 +244,7 @@ fn a_sharded_launch_streams_the_floods_its_children_trace() {
     assert!(page.contains("window.gnutellaView"));
     // Each child traces its own peers (p0, p1 | p2, p3): the flood crosses from one to
     // the other, and its rows add up to the merged record all the same.
-    let mut events = Events::open(to);
-    let (status, _, record) = http(
-        to,
-        "POST",
-        "/search",
-        r#"{"from": "p0", "words": "lighthouse keeper", "ttl": 5}"#,
-    );
-    assert_eq!(status, 200, "{record}");
-    let record: Value = serde_json::from_str(&record).unwrap();
-    assert_eq!(record["hits"], 1, "p3's file is found: {record}");
-    let guid = record["guid"].as_str().unwrap().to_string();
-    let messages = events.until("the sharded search's rows, adding up to its record", |m| {
-        rows_match(&rows_of(m, &guid), &record)
-    });
+    let (_, guid, messages) = search_and_watch(to);
     assert!(
         rows_of(&messages, &guid)
             .iter()

@@ -116,14 +116,7 @@ pub async fn launch_in_process(
                 feed,
             ) {
                 network.shutdown().await;
-                return Err(LaunchError::Trace {
-                    path: options
-                        .trace
-                        .as_ref()
-                        .map(|t| t.path.clone())
-                        .unwrap_or_default(),
-                    source,
-                });
+                return Err(options.trace_failed(source));
             }
         }
         Some(Err(e)) => {

@@ -91,6 +91,20 @@ impl LaunchOptions {
     }
 }
 
+impl LaunchOptions {
+    /// The error of a trace that could not be written (at the requested path).
+    pub fn trace_failed(&self, source: std::io::Error) -> LaunchError {
+        LaunchError::Trace {
+            path: self
+                .trace
+                .as_ref()
+                .map(|t| t.path.clone())
+                .unwrap_or_default(),
+            source,
+        }
+    }
+}
+
 /// Net settings for a launch.
 pub fn net_config(deflate: bool) -> NetConfig {
     NetConfig {

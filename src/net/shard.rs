@@ -286,14 +286,7 @@ async fn start_trace(
     table: &[SocketAddrV4],
 ) -> Result<(), LaunchError> {
     let feed = options.ui.as_ref().map(|ui| &ui.feed);
-    let failed = |source: std::io::Error| LaunchError::Trace {
-        path: options
-            .trace
-            .as_ref()
-            .map(|t| t.path.clone())
-            .unwrap_or_default(),
-        source,
-    };
+    let failed = |source| options.trace_failed(source);
     let Some((output, filter)) =
         super::trace::trace_output(options.trace.as_ref(), feed).map_err(failed)?
     else {

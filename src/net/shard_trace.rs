@@ -14,6 +14,7 @@ use std::io;
 
 use crate::node::record::QueryRecord;
 use crate::protocol::Guid;
+use crate::trace::tracer::record_lines;
 use crate::trace::{TraceFilter, TraceHeader, TraceLine, TraceOutput};
 
 /// Steps held for queries whose start has not arrived; beyond, steps are dropped.
@@ -106,16 +107,8 @@ impl ShardTrace {
     /// Ends the trace: the admitted queries' `record` lines from `records`, then the
     /// file is put in place.
     pub fn finish(mut self, records: &[QueryRecord]) -> io::Result<()> {
-        let by_guid: HashMap<&str, &QueryRecord> =
-            records.iter().map(|r| (r.guid.as_str(), r)).collect();
-        for q in std::mem::take(&mut self.order) {
-            if let Some(record) = by_guid.get(q.as_str()) {
-                let line = TraceLine::Record {
-                    q,
-                    record: Box::new((*record).clone()),
-                };
-                self.write(&line);
-            }
+        for line in record_lines(std::mem::take(&mut self.order), records) {
+            self.write(&line);
         }
         if let Some(e) = self.error.take() {
             return Err(e);

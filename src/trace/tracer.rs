@@ -92,6 +92,23 @@ enum Admit {
     Guid(Option<Guid>),
 }
 
+/// The `record` lines that end a trace: one per query of `queries` (in that order) that
+/// `records` holds.
+pub fn record_lines(
+    queries: impl IntoIterator<Item = String>,
+    records: &[QueryRecord],
+) -> Vec<TraceLine> {
+    let by_guid: HashMap<&str, &QueryRecord> =
+        records.iter().map(|r| (r.guid.as_str(), r)).collect();
+    queries
+        .into_iter()
+        .filter_map(|q| {
+            let record = Box::new((*by_guid.get(q.as_str())?).clone());
+            Some(TraceLine::Record { q, record })
+        })
+        .collect()
+}
+
 impl Tracer {
     /// Starts a trace: writes `header` to `out`.
     pub fn new(header: &TraceHeader, out: Box<dyn TraceOutput>) -> io::Result<Tracer> {
@@ -359,17 +376,9 @@ impl Tracer {
     /// Ends the trace: one `record` line per traced query found in `records` (in the
     /// order the queries were admitted), then the file is put in place.
     pub fn finish(mut self, records: &[QueryRecord]) -> io::Result<()> {
-        let by_guid: HashMap<&str, &QueryRecord> =
-            records.iter().map(|r| (r.guid.as_str(), r)).collect();
-        for guid in std::mem::take(&mut self.order) {
-            let q = guid.to_hex();
-            if let Some(record) = by_guid.get(q.as_str()) {
-                let line = TraceLine::Record {
-                    q,
-                    record: Box::new((*record).clone()),
-                };
-                self.write(&line);
-            }
+        let order = std::mem::take(&mut self.order);
+        for line in record_lines(order.iter().map(Guid::to_hex), records) {
+            self.write(&line);
         }
         if let Some(e) = self.error.take() {
             return Err(e);
