@@ -151,7 +151,8 @@ fn rows_match(rows: &[Value], record: &Value) -> bool {
 }
 
 /// Searches p3's file from p0 through the API with the event stream open: the record,
-/// its GUID, and the stream's messages once the search's rows add up to the record.
+/// its GUID, and the stream's messages once the search's rows add up to the record and
+/// hold p3's answer (steps of several processes may come in any order).
 fn search_and_watch(to: SocketAddr) -> (Value, String, Vec<Value>) {
     let mut events = Events::open(to);
     let (status, _, record) = http(
@@ -165,7 +166,8 @@ fn search_and_watch(to: SocketAddr) -> (Value, String, Vec<Value>) {
     assert_eq!(record["hits"], 1, "p3's file is found: {record}");
     let guid = record["guid"].as_str().unwrap().to_string();
     let messages = events.until("the search's rows, adding up to its record", |m| {
-        rows_match(&rows_of(m, &guid), &record)
+        let rows = rows_of(m, &guid);
+        rows_match(&rows, &record) && rows.iter().any(|r| r[0] == 6 && r[3] == 3)
     });
     (record, guid, messages)
 }
