@@ -4,7 +4,8 @@
 // flood arrive (its totals equal the query's record in GET /report), kills a peer with its
 // button and sees it drawn down, revives it.
 //
-// Usage: node live_test.mjs GNUTELLA_BIN CONFIG(with port-0 peers) OUT_DIR
+// Usage: node live_test.mjs GNUTELLA_BIN CONFIG(with port-0 peers) OUT_DIR [LAUNCH_FLAG...]
+// (e.g. `--shards 2`: the children trace their peers and the launch merges the floods).
 // Chromium: $CHROMIUM, else /usr/bin/chromium. Prints "N passed, M failed".
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -21,7 +22,7 @@ function check(ok, what) {
   }
 }
 
-const [bin, configPath, out] = process.argv.slice(2);
+const [bin, configPath, out, ...extra] = process.argv.slice(2);
 if (!out) {
   console.error("usage: node live_test.mjs GNUTELLA_BIN CONFIG OUT_DIR");
   process.exit(2);
@@ -30,7 +31,7 @@ const config = JSON.parse(readFileSync(configPath, "utf8"));
 const ids = config.peers.map((p) => p.id);
 
 // The launch, and the URL it prints.
-const launch = spawn(bin, ["launch", configPath, "--ui", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+const launch = spawn(bin, ["launch", configPath, "--ui", "127.0.0.1:0", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
 const exited = new Promise((done) => launch.on("exit", (code, signal) => done({ code, signal })));
 const url = await new Promise((resolve, reject) => {
   let text = "";
