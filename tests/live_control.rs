@@ -263,6 +263,16 @@ fn controlled(extra: &[&str]) {
         "a record's answers include those from caches"
     );
     assert_eq!(of_peers("bytes_served"), 0, "nothing was downloaded");
+    // GET /report has the same rows, in config order.
+    let (_, report) = launch.call("GET", "/report", None);
+    let rows = report["peers"].as_array().expect("the report's peers");
+    let ids: Vec<&str> = rows.iter().map(|r| r["peer"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["p0", "p1", "p2", "p3", "p4"]);
+    let of_rows: u64 = rows
+        .iter()
+        .map(|r| r["messages_out"]["query"].as_u64().unwrap())
+        .sum();
+    assert_eq!(of_rows, of_queries("messages"));
 
     bad_requests_are_refused(&launch);
     let output = launch.stop();

@@ -95,6 +95,20 @@ pub struct PeerStatus {
     pub stats: Option<crate::node::PeerStats>,
 }
 
+/// `GET /report`'s answer: the report as `--report` writes it, plus `peers`, each peer's
+/// statistics row (what `--peer-stats` writes at the end), in config order.
+pub fn report_with_peers(mut report: Value, peers: &[PeerStatus]) -> Value {
+    let rows: Vec<&crate::node::PeerStats> =
+        peers.iter().filter_map(|p| p.stats.as_ref()).collect();
+    if let Value::Object(map) = &mut report {
+        map.insert(
+            "peers".to_string(),
+            serde_json::to_value(rows).unwrap_or_default(),
+        );
+    }
+    report
+}
+
 /// Why a call was not answered as asked; each maps to one HTTP status.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ControlError {

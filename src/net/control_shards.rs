@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::control::{ControlError, Controlled, PeerStatus, SearchCall, SEARCH_MAX_SETTLE};
+use super::control::{
+    report_with_peers, ControlError, Controlled, PeerStatus, SearchCall, SEARCH_MAX_SETTLE,
+};
 use super::network::{Network, PeerFactory};
 use super::report::{peak_rss_bytes, report_json, NetworkSummary};
 use super::shard::settle_children;
@@ -195,7 +197,8 @@ impl Controlled for ShardControl<'_> {
             parts.extend(snapshot.records);
         }
         summary.lost_shards = self.children.lost().to_vec();
-        report_json(&summary, &merge_records(parts))
+        let peers = self.peers().await;
+        report_with_peers(report_json(&summary, &merge_records(parts)), &peers)
     }
 
     async fn idle(&mut self) {
