@@ -12,12 +12,44 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::node::{LinkRefusal, Role, TierPolicy};
 use crate::protocol::handshake::{
     parse_request, parse_response, ConnectRequest, Headers, LocalCapabilities, Parsed,
     PeerCapabilities, Rejection, Response,
 };
 pub use crate::protocol::handshake::{Limits, USER_AGENT};
 use crate::protocol::Guid;
+
+/// Whether a remote takes our QRP tables (PROTOCOL.md §4.4, §6.2): as a leaf, an
+/// ultrapeer that said `X-Query-Routing`; as an ultrapeer, another that said
+/// `X-Ultrapeer-Query-Routing` (last-hop QRP). A flat peer sends none.
+pub fn takes_our_tables(ours: &TierPolicy, remote: &PeerCapabilities) -> bool {
+    let remote_up = role_of(remote) == Role::Ultrapeer;
+    match ours.role {
+        Some(Role::Leaf) => remote_up && remote.query_routing,
+        Some(Role::Ultrapeer) => remote_up && remote.ultrapeer_query_routing,
+        None => false,
+    }
+}
+
+/// The 503 of a role budget (PROTOCOL.md §4.3: a leaf says it is one, an ultrapeer that
+/// it has enough leaves).
+pub fn role_rejection(why: LinkRefusal) -> Rejection {
+    Rejection::Unavailable(match why {
+        LinkRefusal::LeafToLeaf => "I am a shielded leaf node",
+        LinkRefusal::EnoughUltrapeers => "Enough ultrapeers",
+        LinkRefusal::LeavesFull => "Too many leaves",
+    })
+}
+
+/// The role a remote's `X-Ultrapeer` header claims (PROTOCOL.md §4.4): a leaf only on
+/// `False`; a peer that says nothing relays, so it counts as an ultrapeer.
+pub fn role_of(remote: &PeerCapabilities) -> Role {
+    match remote.ultrapeer {
+        Some(false) => Role::Leaf,
+        _ => Role::Ultrapeer,
+    }
+}
 
 /// Limits on what a remote may send during the handshake, and how long it may take.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +100,8 @@ pub struct LocalInfo {
     /// Our servent GUID, sent as `GUID` (as gtk-gnutella does), so the remote knows which
     /// hits are our own.
     pub servent_guid: Option<Guid>,
+    /// Our role and its budgets (`X-Ultrapeer`, the QRP headers, which links we take).
+    pub tier: TierPolicy,
 }
 
 impl LocalInfo {
@@ -94,6 +128,13 @@ impl LocalInfo {
             send_deflate: self.deflate,
             ggep: true,
             servent_guid: self.servent_guid,
+            // A leaf says so; a flat peer relays, as an ultrapeer does.
+            ultrapeer: self.tier.role != Some(Role::Leaf),
+            // Both tiers exchange tables (gtk-gnutella sends both headers as a leaf too).
+            query_routing: self.tier.role.is_some(),
+            ultrapeer_query_routing: self.tier.role.is_some(),
+            // X-Dynamic-Querying: issue 12 part 3 sets `dynamic_querying` here once the
+            // node runs dynamic queries.
             ..LocalCapabilities::default()
         }
     }
@@ -209,18 +250,44 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     remote: Option<SocketAddr>,
     limits: &HandshakeLimits,
 ) -> Result<(Negotiated, BytesMut), HandshakeError> {
+    let (negotiated, buf, ()) = connect_checked(stream, local, remote, limits, |_| Ok(())).await?;
+    Ok((negotiated, buf))
+}
+
+/// [`connect`], where `check` may still refuse the server after its answer (a leaf
+/// reaching another leaf, or one ultrapeer too many): then our step 3 is that refusal
+/// instead of 200. What `check` returns (a place it took) comes back with the result.
+pub async fn connect_checked<S, T, F>(
+    stream: &mut S,
+    local: &LocalInfo,
+    remote: Option<SocketAddr>,
+    limits: &HandshakeLimits,
+    check: F,
+) -> Result<(Negotiated, BytesMut, T), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&PeerCapabilities) -> Result<T, Rejection>,
+{
     let work = async {
         let ours = local.capabilities();
         let (answer, buf) = hello(stream, &ours, remote, limits).await?;
+        let remote = PeerCapabilities::from_headers(&answer.headers);
+        let kept = match check(&remote) {
+            Ok(kept) => kept,
+            Err(rejection) => {
+                let no = Response::reject(rejection, Headers::new());
+                let _ = stream.write_all(&no.to_bytes()).await;
+                return Err(HandshakeError::WeRefused(rejection));
+            }
+        };
         let fin = Response::ok(ours.final_headers(&answer.headers));
         stream.write_all(&fin.to_bytes()).await?;
-        let remote = PeerCapabilities::from_headers(&answer.headers);
         let negotiated = Negotiated {
             deflate_out: ours.compresses_to(&answer.headers),
             deflate_in: local.deflate && remote.sends_deflate,
             remote,
         };
-        Ok((negotiated, buf))
+        Ok((negotiated, buf, kept))
     };
     tokio::time::timeout(limits.timeout, work)
         .await
@@ -359,6 +426,7 @@ mod tests {
             max_ttl: 7,
             deflate,
             servent_guid: Some(Guid([port as u8; 16])),
+            tier: TierPolicy::default(),
         }
     }
 
@@ -394,6 +462,46 @@ mod tests {
         assert!(client.remote.accepts_bye && server.remote.accepts_bye);
         assert_eq!(client.remote.servent_guid, Some(Guid([2; 16])));
         assert_eq!(server.remote.servent_guid, Some(Guid([1; 16])));
+    }
+
+    #[test]
+    fn roles_say_so_and_only_two_tier_peers_offer_qrp() {
+        let headers = |role: Option<Role>| {
+            let info = LocalInfo {
+                tier: TierPolicy {
+                    role,
+                    ..TierPolicy::default()
+                },
+                ..local(1, false)
+            };
+            info.capabilities().connect_headers(None)
+        };
+        let leaf = headers(Some(Role::Leaf));
+        assert_eq!(leaf.get("X-Ultrapeer"), Some("False"));
+        assert_eq!(leaf.get("X-Query-Routing"), Some("0.1"));
+        assert_eq!(leaf.get("X-Ultrapeer-Query-Routing"), Some("0.1"));
+        assert!(leaf.get("X-Degree").is_some() && leaf.get("X-Max-TTL").is_some());
+        let up = headers(Some(Role::Ultrapeer));
+        assert_eq!(up.get("X-Ultrapeer"), Some("True"));
+        assert_eq!(up.get("X-Query-Routing"), Some("0.1"));
+        let flat = headers(None);
+        assert_eq!(flat.get("X-Ultrapeer"), Some("True"));
+        assert_eq!(flat.get("X-Query-Routing"), None);
+        assert_eq!(flat.get("X-Ultrapeer-Query-Routing"), None);
+        // Dynamic querying is not advertised before it runs.
+        assert_eq!(up.get("X-Dynamic-Querying"), None);
+
+        let remote = PeerCapabilities::from_headers(&up);
+        let as_leaf = TierPolicy {
+            role: Some(Role::Leaf),
+            ..TierPolicy::default()
+        };
+        assert_eq!(role_of(&remote), Role::Ultrapeer);
+        assert!(takes_our_tables(&as_leaf, &remote));
+        assert!(!takes_our_tables(&TierPolicy::default(), &remote));
+        let remote_leaf = PeerCapabilities::from_headers(&leaf);
+        assert_eq!(role_of(&remote_leaf), Role::Leaf);
+        assert!(!takes_our_tables(&as_leaf, &remote_leaf));
     }
 
     #[tokio::test]

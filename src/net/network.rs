@@ -326,6 +326,7 @@ impl Network {
             max_ttl: plan.max_ttl,
             deflate: net.deflate,
             servent_guid,
+            tier: core.routing().tier_policy(),
         };
         let dials = overlay.map(|o| DialKit {
             local: local.clone(),

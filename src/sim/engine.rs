@@ -1317,11 +1317,16 @@ impl Simulation {
     /// a hit back to its holder, which matters to real servents, not to simulated ones,
     /// and a GUID per link would cost a cache-on million-node run some 200 MB. Nodes
     /// still learn a neighbour's GUID from its own hits.
+    /// A neighbour's role is the one its routing configuration gives it, and a peer with
+    /// a role takes QRP tables, as the live handshake's headers say.
     fn peer_info(&self, v: u32) -> PeerInfo {
+        let role = self.routing_of(v).node_role();
         PeerInfo {
             listen_addr: Some(peer_addr(v)),
             accepts_bye: true,
             servent_guid: None,
+            role: role.unwrap_or_default(),
+            query_routing: role.is_some(),
         }
     }
 }
