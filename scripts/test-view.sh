@@ -8,7 +8,7 @@
 # Then the live page (tests/view/live_test.mjs): the quickstart launched with
 # `--ui 127.0.0.1:0`, its peers drawn, a search from the page's form whose flood rows
 # arrive with the totals of its record in GET /report, a peer killed with its button
-# drawn down and revived.
+# drawn down and revived; then the same over two processes (`--shards 2`).
 # Screenshots land in $OUT (default target/test-view).
 #
 # Needs: node >= 18 and npm (Debian: apt-get install -y nodejs npm), Debian's Chromium
@@ -67,3 +67,8 @@ node tests/view/view_test.mjs \
 sed -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:0/' -e 's/"dir": "shared\/p0",//' \
     topology-configs/quickstart.json >"$OUT/quickstart-port0.json"
 node tests/view/live_test.mjs "$BIN" "$OUT/quickstart-port0.json" "$OUT"
+
+# 6. The same page of the quickstart launched over two processes: the children trace
+#    their peers and the launch merges the floods for the page.
+mkdir -p "$OUT/shards"
+node tests/view/live_test.mjs "$BIN" "$OUT/quickstart-port0.json" "$OUT/shards" --shards 2

@@ -311,6 +311,7 @@ fn options(config: &Path, report: &Path, exe: PathBuf) -> LaunchOptions {
         control: None,
         trace: None,
         ui: None,
+        peer_stats: None,
     }
 }
 

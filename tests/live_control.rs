@@ -3,7 +3,8 @@
 //! `--processes`): the peers are listed with their degrees; a killed peer shows as down,
 //! its neighbours lose a link and its address is free; a search returns the record of a
 //! query that found a file another peer shares; a revived peer is up again with its links;
-//! bad requests get clear 400/404/405 answers; the launch stops cleanly on SIGTERM.
+//! bad requests get clear 400/404/405 answers; each peer's statistics (over all its runs)
+//! add up to the records; the launch stops cleanly on SIGTERM.
 #![cfg(unix)]
 
 mod live_support;
@@ -231,6 +232,47 @@ fn controlled(extra: &[&str]) {
         queries.iter().any(|q| q["guid"] == record["guid"]),
         "{report:#}"
     );
+    // Each peer's statistics, over all its runs (p2 was killed and revived), add up to
+    // the queries' records.
+    let peers = launch.peers();
+    let of_peers = |field: &str| -> u64 {
+        peers
+            .iter()
+            .map(|p| {
+                let stats = &p["stats"];
+                assert_eq!(stats["peer"], p["id"], "{p}");
+                field
+                    .split('.')
+                    .fold(stats, |v, k| &v[k])
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("no {field} in {p}"))
+            })
+            .sum()
+    };
+    let of_queries =
+        |field: &str| -> u64 { queries.iter().map(|q| q[field].as_u64().unwrap()).sum() };
+    assert_eq!(of_peers("messages_out.query"), of_queries("messages"));
+    assert_eq!(
+        of_peers("messages_out.query_hit"),
+        of_queries("hit_messages")
+    );
+    assert_eq!(of_peers("duplicates"), of_queries("duplicates"));
+    assert_eq!(
+        of_peers("answered") + of_peers("answered_from_cache"),
+        of_queries("answered"),
+        "a record's answers include those from caches"
+    );
+    assert_eq!(of_peers("bytes_served"), 0, "nothing was downloaded");
+    // GET /report has the same rows, in config order.
+    let (_, report) = launch.call("GET", "/report", None);
+    let rows = report["peers"].as_array().expect("the report's peers");
+    let ids: Vec<&str> = rows.iter().map(|r| r["peer"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["p0", "p1", "p2", "p3", "p4"]);
+    let of_rows: u64 = rows
+        .iter()
+        .map(|r| r["messages_out"]["query"].as_u64().unwrap())
+        .sum();
+    assert_eq!(of_rows, of_queries("messages"));
 
     bad_requests_are_refused(&launch);
     let output = launch.stop();

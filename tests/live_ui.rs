@@ -2,8 +2,9 @@
 //! fetches it: the page is served on the control API's port, its event stream delivers
 //! the flood rows of a search made through the API (as many copies and hits as the
 //! query's record says), a page opened later gets the floods so far, the control calls
-//! still answer on the same port, and only loopback addresses are taken. (The page
-//! itself, in a real browser, is `scripts/test-view.sh`'s.)
+//! still answer on the same port, a launch over two processes streams its floods too,
+//! and only loopback addresses are taken. (The page itself, in a real browser, is
+//! `scripts/test-view.sh`'s.)
 #![cfg(unix)]
 
 mod live_support;
@@ -149,6 +150,28 @@ fn rows_match(rows: &[Value], record: &Value) -> bool {
         && code_count(rows, 2) == record["peers_reached"].as_u64().unwrap()
 }
 
+/// Searches p3's file from p0 through the API with the event stream open: the record,
+/// its GUID, and the stream's messages once the search's rows add up to the record and
+/// hold p3's answer (steps of several processes may come in any order).
+fn search_and_watch(to: SocketAddr) -> (Value, String, Vec<Value>) {
+    let mut events = Events::open(to);
+    let (status, _, record) = http(
+        to,
+        "POST",
+        "/search",
+        r#"{"from": "p0", "words": "lighthouse keeper", "ttl": 5}"#,
+    );
+    assert_eq!(status, 200, "{record}");
+    let record: Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(record["hits"], 1, "p3's file is found: {record}");
+    let guid = record["guid"].as_str().unwrap().to_string();
+    let messages = events.until("the search's rows, adding up to its record", |m| {
+        let rows = rows_of(m, &guid);
+        rows_match(&rows, &record) && rows.iter().any(|r| r[0] == 6 && r[3] == 3)
+    });
+    (record, guid, messages)
+}
+
 #[test]
 fn the_page_is_served_and_its_event_stream_delivers_a_searchs_flood() {
     let dir = tempfile::tempdir().unwrap();
@@ -170,20 +193,7 @@ fn the_page_is_served_and_its_event_stream_delivers_a_searchs_flood() {
     let peers: Value = serde_json::from_str(&peers).unwrap();
     assert_eq!(peers.as_array().unwrap().len(), 4);
 
-    let mut events = Events::open(to);
-    let (status, _, record) = http(
-        to,
-        "POST",
-        "/search",
-        r#"{"from": "p0", "words": "lighthouse keeper", "ttl": 5}"#,
-    );
-    assert_eq!(status, 200, "{record}");
-    let record: Value = serde_json::from_str(&record).unwrap();
-    assert_eq!(record["hits"], 1, "p3's file is found: {record}");
-    let guid = record["guid"].as_str().unwrap().to_string();
-    let messages = events.until("the search's rows, adding up to its record", |m| {
-        rows_match(&rows_of(m, &guid), &record)
-    });
+    let (record, guid, messages) = search_and_watch(to);
     // The rows name the origin's start and the holder's answer, in the page's format.
     let rows = rows_of(&messages, &guid);
     assert!(rows
@@ -225,14 +235,24 @@ fn the_ui_listens_on_loopback_only_and_replaces_control() {
 }
 
 #[test]
-fn a_sharded_launch_serves_the_page_without_floods() {
+fn a_sharded_launch_streams_the_floods_its_children_trace() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("line-4.json");
     std::fs::write(&config, LINE).unwrap();
     let launch = launch_ui(&config, &["--shards", "2"]);
-    let (status, _, page) = http(launch.addr, "GET", "/", "");
+    let to = launch.addr;
+    let (status, _, page) = http(to, "GET", "/", "");
     assert_eq!(status, 200);
-    assert!(page.contains("Floods are not drawn"), "the page says so");
-    let (status, _, answer) = http(launch.addr, "POST", "/peers/p1/kill", "");
+    assert!(page.contains("window.gnutellaView"));
+    // Each child traces its own peers (p0, p1 | p2, p3): the flood crosses from one to
+    // the other, and its rows add up to the merged record all the same.
+    let (_, guid, messages) = search_and_watch(to);
+    assert!(
+        rows_of(&messages, &guid)
+            .iter()
+            .any(|r| r[0] == 6 && r[3] == 3),
+        "p3 (in the second child) answered"
+    );
+    let (status, _, answer) = http(to, "POST", "/peers/p1/kill", "");
     assert_eq!(status, 200, "kill works: {answer}");
 }

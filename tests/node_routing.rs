@@ -296,7 +296,8 @@ fn a_fresh_node_is_small_and_holds_no_heap() {
         "size_of::<Node>() = {size}, size_of::<RoutingConfig>() = {}",
         std::mem::size_of::<gnutella::node::RoutingConfig>()
     );
-    assert!(size <= 400, "Node is {size} bytes");
+    // 400 bytes of routing state, plus 64 of per-type traffic counts (per-peer statistics).
+    assert!(size <= 464, "Node is {size} bytes");
     assert_eq!(net.nodes[0].heap_bytes(), 0);
     assert_eq!(
         net.nodes[0].poll_output(),

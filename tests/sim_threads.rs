@@ -6,23 +6,28 @@ use std::process::Command;
 
 use proptest::prelude::*;
 
-/// Stdout, the time series file's bytes, and the log line that says how many threads
-/// ran, of one `gnutella sim` run.
+/// Stdout, the bytes of the time series and per-peer statistics files, and the log line
+/// that says how many threads ran, of one `gnutella sim` run.
 fn sim(args: &[&str], threads: usize) -> (Vec<u8>, Vec<u8>, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let series = dir.path().join("series.csv");
+    let peer_stats = dir.path().join("peers.jsonl");
     let out = Command::new(env!("CARGO_BIN_EXE_gnutella"))
         .arg("sim")
         .args(args)
         .args(["--quiet", "--threads", &threads.to_string()])
         .arg("--timeseries")
         .arg(&series)
+        .arg("--peer-stats")
+        .arg(&peer_stats)
         .env("RUST_LOG", "gnutella::sim::parallel=info")
         .output()
         .expect("run gnutella sim");
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "gnutella sim {args:?} failed: {log}");
-    let series = std::fs::read(&series).expect("the time series was written");
+    let mut series = std::fs::read(&series).expect("the time series was written");
+    // A peer's row sums what every thread's simulation counted for it.
+    series.extend(std::fs::read(&peer_stats).expect("the per-peer statistics were written"));
     let how = log
         .lines()
         .find(|l| l.contains("simulation on"))
@@ -45,7 +50,7 @@ fn same_bytes_for_any_threads(args: &[&str]) -> Vec<String> {
         );
         assert!(
             series == one_series,
-            "--threads {threads} wrote another time series for {args:?}"
+            "--threads {threads} wrote another time series or other per-peer rows for {args:?}"
         );
         how.push(line);
     }

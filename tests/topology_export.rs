@@ -1,5 +1,6 @@
 //! `gnutella topology export`: a topology as GraphML, GEXF or DOT for graph tools, every
-//! node and link there, names that would break the markup escaped, the same bytes twice.
+//! node and link there, names that would break the markup escaped, the same bytes twice;
+//! with `--trace`, a traced query's first hop, origin and holders as node attributes.
 
 use std::process::Command;
 
@@ -94,4 +95,155 @@ fn a_snap_edge_list_exports_and_bad_input_is_refused() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/file.json"));
+}
+
+/// A line p0-p1-p2-p3-p4; p3 holds the file; p0 searches with TTL 3, which stops short
+/// of p4.
+const LINE_SEARCH: &str = r#"{
+  "name": "line-5",
+  "defaults": {"seed": 3, "cache": {"mode": "off"}},
+  "peers": [
+    {"id": "p0", "listen": "127.0.0.1:0", "neighbours": ["p1"]},
+    {"id": "p1", "listen": "127.0.0.1:0", "neighbours": ["p2"]},
+    {"id": "p2", "listen": "127.0.0.1:0", "neighbours": ["p3"]},
+    {"id": "p3", "listen": "127.0.0.1:0", "neighbours": ["p4"],
+     "share": {"files": [{"name": "far-away-file.bin", "size": 10}]}},
+    {"id": "p4", "listen": "127.0.0.1:0"}
+  ],
+  "workload": {"queries": [{"from": "p0", "words": "far away", "ttl": 3, "at_ms": 0}]}
+}"#;
+
+fn gnutella(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("gnutella runs")
+}
+
+#[test]
+fn a_traced_query_marks_each_node_with_its_first_hop_origin_and_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("line.json");
+    std::fs::write(&config, LINE_SEARCH).unwrap();
+    let trace = dir.path().join("flood.jsonl");
+    let (config, trace) = (config.to_str().unwrap(), trace.to_str().unwrap());
+    let sim = gnutella(&["sim", "--topology", config, "--trace", trace]);
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+
+    let run = |format: &str, query: Option<&str>| {
+        let mut args = vec![
+            "topology", "export", config, "--format", format, "--trace", trace,
+        ];
+        if let Some(q) = query {
+            args.extend(["--query", q]);
+        }
+        gnutella(&args)
+    };
+    let out = run("dot", None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dot = String::from_utf8(out.stdout).unwrap();
+    let nodes: Vec<&str> = dot.lines().filter(|l| l.contains(" [label=")).collect();
+    let address = "address=\"127.0.0.1:0\"";
+    assert_eq!(
+        nodes,
+        [
+            format!(
+                "  n0 [label=\"p0\", {address}, files=0, first_hop=0, origin=true, holder=false];"
+            ),
+            format!(
+                "  n1 [label=\"p1\", {address}, files=0, first_hop=1, origin=false, holder=false];"
+            ),
+            format!(
+                "  n2 [label=\"p2\", {address}, files=0, first_hop=2, origin=false, holder=false];"
+            ),
+            format!(
+                "  n3 [label=\"p3\", {address}, files=1, first_hop=3, origin=false, holder=true];"
+            ),
+            // TTL 3 never reaches p4: no first_hop.
+            format!("  n4 [label=\"p4\", {address}, files=0, origin=false, holder=false];"),
+        ]
+    );
+
+    // GraphML and GEXF declare the attributes and carry the same marks.
+    let graphml = String::from_utf8(run("graphml", None).stdout).unwrap();
+    assert!(graphml.contains("attr.name=\"first_hop\" attr.type=\"int\""));
+    assert_eq!(
+        graphml.matches("<data key=\"first_hop\">").count(),
+        4,
+        "{graphml}"
+    );
+    assert!(graphml.contains(
+        "<data key=\"first_hop\">3</data><data key=\"origin\">false</data><data key=\"holder\">true</data>"
+    ));
+    let gexf = String::from_utf8(run("gexf", None).stdout).unwrap();
+    assert!(gexf.contains("<attribute id=\"2\" title=\"first_hop\" type=\"integer\"/>"));
+    assert!(gexf.contains("<attvalue for=\"2\" value=\"3\"/><attvalue for=\"3\" value=\"false\"/><attvalue for=\"4\" value=\"true\"/>"));
+    // Without --trace, none of it.
+    let plain =
+        String::from_utf8(gnutella(&["topology", "export", config, "--format", "graphml"]).stdout)
+            .unwrap();
+    assert!(!plain.contains("first_hop"));
+
+    // The query by its GUID gives the same; an unknown one is a clear error.
+    let guid = std::fs::read_to_string(trace)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|v| v["q"].as_str().map(str::to_string))
+        .expect("a traced query");
+    assert_eq!(
+        String::from_utf8(run("dot", Some(&guid)).stdout).unwrap(),
+        dot
+    );
+    let bad = run("dot", Some(&"0".repeat(32)));
+    assert!(!bad.status.success());
+    let why = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        why.contains("holds no query") && why.contains(&guid),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_trace_of_another_network_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("line.json");
+    std::fs::write(&config, LINE_SEARCH).unwrap();
+    let trace = dir.path().join("flood.jsonl");
+    let sim = gnutella(&[
+        "sim",
+        "--gen",
+        "ring:n=6",
+        "--queries",
+        "1",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(
+        sim.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    let out = gnutella(&[
+        "topology",
+        "export",
+        config.to_str().unwrap(),
+        "--format",
+        "dot",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(why.contains("none of its 6 peers"), "{why}");
 }

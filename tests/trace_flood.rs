@@ -1,6 +1,6 @@
 //! Flood traces (`--trace`): their lines add up to the queries' records, the filter bounds
 //! them, the same seed gives the same file, and a live launch of a config traces the
-//! same flood as the simulated run of that config.
+//! same flood as the simulated run of that config, in one process or over two.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -340,15 +340,15 @@ fn floods(trace: &Trace) -> Vec<(String, Flood, u64, u64)> {
         .collect()
 }
 
-#[test]
-fn a_live_launch_traces_the_same_flood_as_its_simulation() {
+/// The traces of `tree_and_ring` launched (with `extra` flags) and simulated.
+fn launched_and_simulated(extra: &[&str]) -> (Trace, Trace) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("tree-and-ring.json");
     std::fs::write(&config, tree_and_ring()).unwrap();
     let cfg = config.to_str().unwrap();
     let live = dir.path().join("live.jsonl");
     let sim = dir.path().join("sim.jsonl");
-    ok(&[
+    let mut args = vec![
         "launch",
         cfg,
         "--run-workload",
@@ -356,9 +356,16 @@ fn a_live_launch_traces_the_same_flood_as_its_simulation() {
         "300",
         "--trace",
         live.to_str().unwrap(),
-    ]);
+    ];
+    args.extend(extra);
+    ok(&args);
     ok(&["sim", "--topology", cfg, "--trace", sim.to_str().unwrap()]);
-    let (live, sim) = (load(&live), load(&sim));
+    (load(&live), load(&sim))
+}
+
+#[test]
+fn a_live_launch_traces_the_same_flood_as_its_simulation() {
+    let (live, sim) = launched_and_simulated(&[]);
     assert_eq!(live.header.world, World::Live);
     assert_eq!(sim.header.world, World::Sim);
     let ids = |t: &Trace| -> Vec<String> { t.header.peers.iter().map(|p| p.id.clone()).collect() };
@@ -380,4 +387,26 @@ fn a_live_launch_traces_the_same_flood_as_its_simulation() {
         "a tree-like flood: one copy per peer"
     );
     assert_eq!(live[2].3, 1, "r5 answers the ring search");
+}
+
+/// A launch over two processes: each child traces its peers and the parent merges their
+/// steps into one file, which adds up to the records and shows the simulated flood.
+#[test]
+fn a_sharded_launch_traces_the_same_flood_as_its_simulation() {
+    let (live, sim) = launched_and_simulated(&["--shards", "2"]);
+    assert_eq!(live.header.world, World::Live);
+    assert_eq!(live.header.peers.len(), 27);
+    let links = |t: &Trace| -> BTreeSet<[u32; 2]> { t.header.links.iter().copied().collect() };
+    assert_eq!(links(&live), links(&sim), "the same overlay");
+    for (q, (counted, expected)) in tally(&live) {
+        assert_eq!(
+            counted, expected,
+            "query {q}: the merged lines add up to its record"
+        );
+    }
+    assert_eq!(
+        floods(&live),
+        floods(&sim),
+        "same peers per hop, same copies, same hits"
+    );
 }

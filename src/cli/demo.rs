@@ -41,7 +41,10 @@ Examples:
   gnutella demo --ui 127.0.0.1:6381
       the same, then keeps the network up until Ctrl-C and serves its live page on
       http://127.0.0.1:6381/ (the demo's floods, a search form, kill and revive buttons;
-      the control API on the same port)";
+      the control API on the same port)
+  gnutella demo --peer-stats demo-peers.jsonl
+      the same, also writing one JSON line of statistics per peer (messages in and out by
+      type, duplicates, queries answered, drops, bytes served: the download shows there)";
 
 /// Arguments of `gnutella demo`.
 #[derive(Debug, clap::Args)]
@@ -56,6 +59,10 @@ pub struct Args {
     /// control API) on this loopback address (see `launch --ui`).
     #[arg(long, value_name = "IP:PORT", value_parser = gnutella::net::control_http::parse_control_addr)]
     pub ui: Option<std::net::SocketAddr>,
+    /// Write one JSON line of statistics per peer here when the demo ends (see
+    /// `launch --peer-stats`).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub peer_stats: Option<PathBuf>,
 }
 
 /// Where the quickstart config is: beside the current directory or the crate's sources.
@@ -71,6 +78,9 @@ fn find_quickstart() -> Option<PathBuf> {
 
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     args.trace.check()?;
+    if let Some(path) = &args.peer_stats {
+        gnutella::validate::check_output_file(path).map_err(|e| format!("--peer-stats: {e}"))?;
+    }
     let trace = args
         .trace
         .trace
@@ -88,13 +98,14 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(demo(&path, trace, args.ui))
+    runtime.block_on(demo(&path, trace, args.ui, args.peer_stats.as_deref()))
 }
 
 async fn demo(
     path: &Path,
     trace: Option<gnutella::net::trace::TraceRequest>,
     ui: Option<std::net::SocketAddr>,
+    peer_stats: Option<&Path>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = TopologyConfig::load(path)?;
     // A busy port must not break the demo: every peer gets an ephemeral port.
@@ -107,7 +118,7 @@ async fn demo(
     let config = Arc::new(config);
     // The page's server first: a port taken fails the demo before any peer starts.
     let (controller, mut calls) = control::channel();
-    let page = ui.map(|_| Arc::new(super::ui::live_page(&config, false)));
+    let page = ui.map(|_| Arc::new(super::ui::live_page(&config)));
     let server = match ui {
         Some(addr) => Some(ControlServer::start_with_ui(addr, controller, page.clone()).await?),
         None => None,
@@ -148,6 +159,15 @@ async fn demo(
                 .map(|_| println!("flood trace written to {}", trace.path.display()))
                 .map_err(|e| format!("--trace {}: {e}", trace.path.display()).into());
         }
+    }
+    if let (Some(path), true) = (peer_stats, outcome.is_ok()) {
+        let rows = network.peer_stats(&factory).await;
+        outcome = gnutella::experiment::atomic_write::atomic_write(
+            path,
+            gnutella::node::peer_stats::to_json_lines(&rows),
+        )
+        .map(|_| println!("per-peer statistics written to {}", path.display()))
+        .map_err(|e| format!("--peer-stats {}: {e}", path.display()).into());
     }
     network.shutdown().await;
     outcome

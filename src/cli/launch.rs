@@ -66,6 +66,11 @@ pub struct Args {
     /// Write the JSON report here (on exit).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Write one JSON line of statistics per peer here (on exit): messages in and out
+    /// by type, duplicates, queries answered (own files, cache), drops, bytes served
+    /// (see the README's "Per-peer statistics").
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub peer_stats: Option<PathBuf>,
     /// Seconds to wait for every configured link.
     #[arg(long, default_value_t = 30.0)]
     pub overlay_timeout: f64,
@@ -89,8 +94,8 @@ pub struct Args {
     /// Serve the live page of the network on this loopback address (and the control API
     /// on the same port): peers up and down, links, each query's flood as it happens, a
     /// search form, kill and revive buttons, per-peer counters. Open the printed URL in a
-    /// browser. Floods are drawn for a launch in one process (not with --shards or
-    /// --processes, where the rest of the page works). Runs until Ctrl-C.
+    /// browser (with --shards or --processes too: the children send their peers' flood
+    /// steps to the launch). Runs until Ctrl-C.
     #[arg(long, value_name = "IP:PORT", conflicts_with = "control", value_parser = gnutella::net::control_http::parse_control_addr)]
     pub ui: Option<std::net::SocketAddr>,
     /// Worker threads per process. The default, 1, runs every peer of a process on one
@@ -123,15 +128,15 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.report {
         gnutella::validate::check_output_file(path).map_err(|e| format!("--report: {e}"))?;
     }
+    if let Some(path) = &args.peer_stats {
+        gnutella::validate::check_output_file(path).map_err(|e| format!("--peer-stats: {e}"))?;
+    }
     let shards = if args.processes {
         Some(usize::MAX)
     } else {
         args.shards
     };
     args.trace.check()?;
-    if args.trace.trace.is_some() && shards.is_some() {
-        return Err("--trace follows a launch in one process: drop --shards/--processes".into());
-    }
     let trace = args
         .trace
         .trace
@@ -154,6 +159,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         control: args.control.or(args.ui),
         trace,
         ui: None,
+        peer_stats: args.peer_stats,
     };
     let ui = args.ui.is_some();
     runtime(args.threads)?.block_on(launch(options, ui))?;
@@ -165,9 +171,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 async fn launch(mut options: LaunchOptions, ui: bool) -> Result<(), LaunchError> {
     let config = TopologyConfig::load(&options.config)?;
     if ui {
-        let sharded =
-            matches!(options.shards, Some(k) if k > 1 || config.peers.len() == 1 && k == 1);
-        options.ui = Some(Arc::new(super::ui::live_page(&config, sharded)));
+        options.ui = Some(Arc::new(super::ui::live_page(&config)));
     }
     match options.shards {
         Some(k) if k > 1 || config.peers.len() == 1 && k == 1 => {

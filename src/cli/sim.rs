@@ -151,6 +151,11 @@ pub struct Args {
     /// largest component is recomputed only in seconds where a peer left or joined.
     #[arg(long, value_name = "FILE.csv")]
     pub timeseries: Option<PathBuf>,
+    /// Writes one JSON line per peer: messages in and out by type, duplicates, queries
+    /// answered (own files, cache), drops (see the README's "Per-peer statistics"). Off
+    /// by default: a million-peer run writes no per-peer rows unless asked.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub peer_stats: Option<PathBuf>,
     /// What a node does with a query its result cache answers (+cache strategies):
     /// answer-and-stop saves messages; answer-and-forward only speeds up the first hit
     /// [default: a topology config's own, else answer-and-stop].
@@ -283,6 +288,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.timeseries {
         check_output_path(path, "--timeseries")?;
     }
+    if let Some(path) = &args.peer_stats {
+        check_output_path(path, "--peer-stats")?;
+    }
     args.trace.check()?;
     // Phase timings go to the log (RUST_LOG=info), never to the deterministic output.
     let clock = std::time::Instant::now();
@@ -343,6 +351,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let label = strategy_label(&scenario);
     let traced = args.trace.trace.is_some();
     let timeseries = args.timeseries.is_some();
+    let peer_stats = args.peer_stats.is_some();
     let build = |config: SimConfig| {
         let mut simulation = Simulation::new(
             links.clone(),
@@ -358,6 +367,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         if timeseries {
             simulation.record_timeseries();
+        }
+        if peer_stats {
+            simulation.count_peer_stats();
         }
         simulation
     };
@@ -416,6 +428,23 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let outcome = parallel::execute(threads, &config, &scenario.queries, &build, &mut show);
         (outcome.report, outcome.simulations)
     };
+    if let Some(path) = &args.peer_stats {
+        // Each thread's simulation counted the searches it ran: a peer's row is the sum.
+        let mut rows: Vec<gnutella::node::peer_stats::PeerStats> = Vec::new();
+        for simulation in &simulations {
+            let stats = simulation.peer_stats();
+            if rows.is_empty() {
+                rows = stats;
+            } else {
+                for (row, more) in rows.iter_mut().zip(&stats) {
+                    row.tally.merge(&more.tally);
+                }
+            }
+        }
+        let rows = gnutella::node::peer_stats::to_json_lines(&rows);
+        gnutella::experiment::atomic_write::atomic_write(path, rows)
+            .map_err(|e| format!("--peer-stats {}: {e}", path.display()))?;
+    }
     // The process ends right after printing: the OS takes the nodes back at once, where
     // dropping them would free up to a million nodes one allocation at a time.
     std::mem::forget(simulations);

@@ -55,8 +55,13 @@ Examples:
   gnutella topology export data/topologies/p2p-Gnutella08.txt --format gexf --out /tmp/g08.gexf
   gnutella topology export topology-configs/tree-31.json --format dot --out /tmp/tree.dot
       Graphviz: `dot -Tsvg /tmp/tree.dot`, or `sfdp` for large graphs
+  gnutella sim --topology topology-configs/quickstart.json --trace flood.jsonl
+  gnutella topology export topology-configs/quickstart.json --format gexf --trace flood.jsonl --out flood.gexf
+      the first traced query's flood as node attributes (--query GUID for another):
+      colour the nodes by first_hop in Gephi
 Nodes carry their name and, from a config, their address and the number of synthetic
-files it lists;
+files it lists; with --trace also first_hop (the hop at which the query first reached
+them, absent where it never did), origin and holder (answered from its own files);
 edges carry their latency when the topology gives one.";
 
 /// A graph file format of `gnutella topology export`.
@@ -77,6 +82,13 @@ pub struct ExportArgs {
     /// Where to write it (standard output when absent).
     #[arg(long, short = 'o')]
     pub out: Option<PathBuf>,
+    /// A flood trace (`--trace` of sim, launch or demo) of this topology: its query's
+    /// first hop, origin and holders become node attributes (peers matched by name).
+    #[arg(long, value_name = "TRACE.jsonl")]
+    pub trace: Option<PathBuf>,
+    /// The traced query to mark (32 hex digits; default: the trace's first query).
+    #[arg(long, value_name = "GUID", requires = "trace")]
+    pub query: Option<String>,
 }
 
 /// Arguments of `gnutella topology gen`.
@@ -191,13 +203,81 @@ fn run_export(args: ExportArgs) -> Result<(), Box<dyn std::error::Error>> {
         ExportFormat::Gexf => GraphFormat::Gexf,
         ExportFormat::Dot => GraphFormat::Dot,
     };
-    let text = graph_export::export(&topology, format);
+    let flood = match &args.trace {
+        Some(path) => Some(flood_attributes(&topology, path, args.query.as_deref())?),
+        None => None,
+    };
+    let text = graph_export::export_with(&topology, format, flood.as_ref());
     match &args.out {
         Some(path) => gnutella::experiment::atomic_write(path, text)
             .map_err(|e| format!("{}: {e}", path.display()))?,
         None => print!("{text}"),
     }
     Ok(())
+}
+
+/// The marks of the traced query on `topology`'s nodes: trace peers are matched to nodes
+/// by name; a trace with no peer of the topology is refused.
+fn flood_attributes(
+    topology: &topology::Topology,
+    path: &std::path::Path,
+    query: Option<&str>,
+) -> Result<graph_export::FloodAttributes, Box<dyn std::error::Error>> {
+    let file = std::fs::File::open(path).map_err(|e| format!("--trace {}: {e}", path.display()))?;
+    let trace = gnutella::trace::read_trace(std::io::BufReader::new(file))
+        .map_err(|e| format!("--trace {}: {e}", path.display()))?;
+    let marks = gnutella::trace::flood_marks(&trace, query)
+        .map_err(|e| format!("--trace {}: {e}", path.display()))?;
+    let n = topology.graph.node_count();
+    let name_of = |i: usize| {
+        topology
+            .names
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| i.to_string())
+    };
+    let index: std::collections::HashMap<String, usize> = (0..n).map(|i| (name_of(i), i)).collect();
+    let mut flood = graph_export::FloodAttributes {
+        first_hop: vec![None; n],
+        origin: vec![false; n],
+        holder: vec![false; n],
+    };
+    let mut matched = 0usize;
+    for (t, peer) in trace.header.peers.iter().enumerate() {
+        let Some(&i) = index.get(&peer.id) else {
+            continue;
+        };
+        matched += 1;
+        flood.first_hop[i] = marks.first_hop.get(t).copied().flatten();
+        flood.origin[i] = marks.origin == Some(t as u32);
+        flood.holder[i] = marks.holder.get(t).copied().unwrap_or(false);
+    }
+    if matched == 0 {
+        return Err(format!(
+            "--trace {}: none of its {} peers is a node of {} (peers are matched by name)",
+            path.display(),
+            trace.header.peers.len(),
+            topology.graph.node_count()
+        )
+        .into());
+    }
+    if matched < trace.header.peers.len() {
+        eprintln!(
+            "note: {} of the trace's {} peers are not nodes of this topology",
+            trace.header.peers.len() - matched,
+            trace.header.peers.len()
+        );
+    }
+    eprintln!(
+        "marked query {} ({} peers reached)",
+        marks.guid,
+        flood
+            .first_hop
+            .iter()
+            .filter(|h| h.is_some_and(|h| h > 0))
+            .count()
+    );
+    Ok(flood)
 }
 
 /// Turns the `KIND[:k=v,...]` argument and the flags into one spec.

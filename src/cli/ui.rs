@@ -6,21 +6,14 @@ use gnutella::topology::TopologyConfig;
 use gnutella::view::{render_live, LiveRows};
 
 /// The page of `config`'s peers, laid out with its links (seed 1, as `view`'s default).
-/// A sharded launch feeds no floods (its peers' events stay in the child processes): the
-/// page says so.
-pub fn live_page(config: &TopologyConfig, sharded: bool) -> UiPage {
+pub fn live_page(config: &TopologyConfig) -> UiPage {
     let ids: Vec<String> = config.peers.iter().map(|p| p.id.clone()).collect();
     let links: Vec<[u32; 2]> = config
         .links()
         .into_iter()
         .map(|(a, b)| [a as u32, b as u32])
         .collect();
-    let note = if sharded {
-        "Floods are not drawn for a launch over several processes (--shards, --processes): \
-         peers, links, searches, kill and revive work."
-    } else {
-        ""
-    };
+    let note = "";
     let peers = ids.len();
     UiPage {
         html: render_live(&config.name, &ids, &links, 1, note),

@@ -89,6 +89,24 @@ pub struct PeerStatus {
     pub degree: usize,
     /// Its neighbours, by config id (by address for a peer the launch does not know).
     pub neighbours: Vec<String>,
+    /// Its statistics over all its runs (the `--peer-stats` row); absent where a
+    /// process could not ask its peers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<crate::node::PeerStats>,
+}
+
+/// `GET /report`'s answer: the report as `--report` writes it, plus `peers`, each peer's
+/// statistics row (what `--peer-stats` writes at the end), in config order.
+pub fn report_with_peers(mut report: Value, peers: &[PeerStatus]) -> Value {
+    let rows: Vec<&crate::node::PeerStats> =
+        peers.iter().filter_map(|p| p.stats.as_ref()).collect();
+    if let Value::Object(map) = &mut report {
+        map.insert(
+            "peers".to_string(),
+            serde_json::to_value(rows).unwrap_or_default(),
+        );
+    }
+    report
 }
 
 /// Why a call was not answered as asked; each maps to one HTTP status.
@@ -299,6 +317,7 @@ mod tests {
                 up: self.up,
                 degree: 0,
                 neighbours: Vec::new(),
+                stats: None,
             }]
         }
         async fn kill(&mut self, id: &str) -> Result<(), ControlError> {

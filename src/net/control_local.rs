@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use super::control::{ControlError, Controlled, PeerStatus, SearchCall, SEARCH_MAX_SETTLE};
+use super::control::{
+    report_with_peers, ControlError, Controlled, PeerStatus, SearchCall, SEARCH_MAX_SETTLE,
+};
 use super::network::{Network, NetworkError, PeerFactory};
 use super::report::{peak_rss_bytes, report_json, NetworkSummary};
 use crate::node::record::QueryRecord;
@@ -32,7 +34,7 @@ impl LocalControl<'_> {
 
 impl Controlled for LocalControl<'_> {
     async fn peers(&mut self) -> Vec<PeerStatus> {
-        self.network.statuses()
+        self.network.statuses_with_stats(&*self.factory).await
     }
 
     async fn kill(&mut self, id: &str) -> Result<(), ControlError> {
@@ -79,6 +81,7 @@ impl Controlled for LocalControl<'_> {
         let mut summary = self.summary.clone();
         summary.totals = self.network.totals();
         summary.rss_peak_bytes = peak_rss_bytes();
-        report_json(&summary, &self.network.records().await)
+        let peers = self.peers().await;
+        report_with_peers(report_json(&summary, &self.network.records().await), &peers)
     }
 }

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::control::{ControlError, Controlled, PeerStatus, SearchCall, SEARCH_MAX_SETTLE};
+use super::control::{
+    report_with_peers, ControlError, Controlled, PeerStatus, SearchCall, SEARCH_MAX_SETTLE,
+};
 use super::network::{Network, PeerFactory};
 use super::report::{peak_rss_bytes, report_json, NetworkSummary};
 use super::shard::settle_children;
@@ -119,6 +121,7 @@ impl Controlled for ShardControl<'_> {
                     up: false,
                     degree: 0,
                     neighbours: Vec::new(),
+                    stats: None,
                 })
             })
             .collect()
@@ -194,7 +197,8 @@ impl Controlled for ShardControl<'_> {
             parts.extend(snapshot.records);
         }
         summary.lost_shards = self.children.lost().to_vec();
-        report_json(&summary, &merge_records(parts))
+        let peers = self.peers().await;
+        report_with_peers(report_json(&summary, &merge_records(parts)), &peers)
     }
 
     async fn idle(&mut self) {
@@ -218,7 +222,7 @@ pub async fn answer_in_child(
             .ok_or_else(|| ToParent::Fail(format!("peer {peer} is not in this shard")))
     };
     match msg {
-        ToChild::Peers => ToParent::Peers(network.statuses()),
+        ToChild::Peers => ToParent::Peers(network.statuses_with_stats(&*factory).await),
         ToChild::Kill(peer) => {
             let index = match local(peer) {
                 Ok(index) => index,

@@ -52,4 +52,9 @@ pub trait RoutingCore: Send + 'static {
     fn known_hosts(&self) -> Vec<HostEntry>;
     /// Hosts a previous run of this peer knew: (address, failed dials, age).
     fn restore_hosts(&mut self, now: Time, hosts: &[(SocketAddrV4, u8, Time)]);
+    /// What the core counted for the per-peer statistics (message-level figures; the
+    /// driver adds its drops). A core that counts nothing says zeros.
+    fn tally(&self) -> crate::node::PeerTally {
+        crate::node::PeerTally::default()
+    }
 }

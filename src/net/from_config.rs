@@ -12,6 +12,7 @@
 //! the factory once every listener is bound ([`ConfigFactory::set_addresses`]).
 
 use std::net::SocketAddrV4;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::core::RoutingCore;
@@ -59,7 +60,11 @@ pub fn library_of(share: &Share) -> Library {
 
 /// A listener hook that serves `share` over HTTP.
 pub fn http_handler(share: Arc<Share>) -> HttpHandler {
-    let server = HttpServer::new(share, HttpConfig::default());
+    serve_with(HttpServer::new(share, HttpConfig::default()))
+}
+
+/// A listener hook that serves with `server` (whose stats the caller may keep reading).
+fn serve_with(server: HttpServer) -> HttpHandler {
     Arc::new(move |stream, already, place| {
         let server = server.clone();
         Box::pin(async move {
@@ -83,6 +88,9 @@ pub struct ConfigFactory {
     /// Config index of each planned peer, in plan order.
     members: Vec<usize>,
     shares: Vec<Arc<Share>>,
+    /// The HTTP servers made for each planned peer (one per run of it), for the bytes
+    /// it served.
+    servers: Vec<Vec<HttpServer>>,
     /// Bound listening address of every peer of the config, by config index, once known.
     addrs: Vec<SocketAddrV4>,
     /// The config's link model, when it gives a latency or a loss (`link_shaper`).
@@ -112,6 +120,7 @@ impl ConfigFactory {
             scenario: Scenario::from_config(&config),
             config,
             members,
+            servers: vec![Vec::new(); shares.len()],
             shares,
             addrs: Vec::new(),
         })
@@ -210,7 +219,21 @@ impl PeerFactory for ConfigFactory {
     }
 
     fn http(&mut self, index: usize, _listen: SocketAddrV4) -> Option<HttpHandler> {
-        self.shares.get(index).map(|s| http_handler(s.clone()))
+        let share = self.shares.get(index)?;
+        let server = HttpServer::new(share.clone(), HttpConfig::default());
+        if let Some(made) = self.servers.get_mut(index) {
+            made.push(server.clone());
+        }
+        Some(serve_with(server))
+    }
+
+    fn bytes_served(&self, index: usize) -> Option<u64> {
+        let made = self.servers.get(index)?;
+        Some(
+            made.iter()
+                .map(|s| s.stats().body_bytes_sent.load(Ordering::Relaxed))
+                .sum(),
+        )
     }
 
     fn shaper(&self) -> Option<Arc<LinkShaper>> {

@@ -11,7 +11,7 @@ use super::control_http::ControlServer;
 use super::control_local::LocalControl;
 use super::from_config::ConfigFactory;
 use super::launch_options::{
-    finish_report, net_config, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
+    finish_report, net_config, write_peer_stats, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
 };
 use super::network::{bind_all, Network};
 use super::report::{peak_rss_bytes, NetworkSummary};
@@ -116,14 +116,7 @@ pub async fn launch_in_process(
                 feed,
             ) {
                 network.shutdown().await;
-                return Err(LaunchError::Trace {
-                    path: options
-                        .trace
-                        .as_ref()
-                        .map(|t| t.path.clone())
-                        .unwrap_or_default(),
-                    source,
-                });
+                return Err(options.trace_failed(source));
             }
         }
         Some(Err(e)) => {
@@ -171,7 +164,12 @@ pub async fn launch_in_process(
     summary.rss_peak_bytes = peak_rss_bytes();
     let records = network.records().await;
     let traced = network.finish_trace(&records).await;
+    let peer_stats = match options.peer_stats {
+        Some(_) => network.peer_stats(&factory).await,
+        None => Vec::new(),
+    };
     network.shutdown().await;
+    write_peer_stats(&options, &peer_stats)?;
     if let (Some(trace), Err(source)) = (&options.trace, traced) {
         return Err(LaunchError::Trace {
             path: trace.path.clone(),

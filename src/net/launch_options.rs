@@ -12,6 +12,7 @@ use super::from_config::PrepareError;
 use super::network::NetworkError;
 use super::report::{flooding_table, report_json, write_report, NetworkSummary};
 use super::shard_protocol::ShardError;
+use crate::node::peer_stats::{to_json_lines, PeerStats};
 use crate::node::record::QueryRecord;
 use crate::topology::ConfigError;
 
@@ -44,6 +45,8 @@ pub struct LaunchOptions {
     /// Serve this live page beside the control API (which `control` then gives the
     /// address of); its feed gets the floods of a launch in one process.
     pub ui: Option<Arc<super::live_feed::UiPage>>,
+    /// Write one JSON line of statistics per peer here (on exit).
+    pub peer_stats: Option<PathBuf>,
 }
 
 /// Why a launch failed.
@@ -61,6 +64,11 @@ pub enum LaunchError {
     Control(#[from] ControlBindError),
     #[error("cannot write the trace to {path}: {source}")]
     Trace {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the per-peer statistics to {path}: {source}")]
+    PeerStats {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -83,12 +91,44 @@ impl LaunchOptions {
     }
 }
 
+impl LaunchOptions {
+    /// The error of a trace that could not be written (at the requested path).
+    pub fn trace_failed(&self, source: std::io::Error) -> LaunchError {
+        LaunchError::Trace {
+            path: self
+                .trace
+                .as_ref()
+                .map(|t| t.path.clone())
+                .unwrap_or_default(),
+            source,
+        }
+    }
+}
+
 /// Net settings for a launch.
 pub fn net_config(deflate: bool) -> NetConfig {
     NetConfig {
         deflate,
         ..NetConfig::default()
     }
+}
+
+/// Writes the per-peer statistics file, when one was asked for (`rows` in config order).
+pub fn write_peer_stats(options: &LaunchOptions, rows: &[PeerStats]) -> Result<(), LaunchError> {
+    let Some(path) = &options.peer_stats else {
+        return Ok(());
+    };
+    crate::experiment::atomic_write::atomic_write(path, to_json_lines(rows)).map_err(|source| {
+        LaunchError::PeerStats {
+            path: path.clone(),
+            source,
+        }
+    })?;
+    options.say(format_args!(
+        "per-peer statistics written to {}",
+        path.display()
+    ));
+    Ok(())
 }
 
 /// Prints the table (or the JSON) and writes the report file.

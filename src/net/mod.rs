@@ -42,6 +42,7 @@ pub mod send_queue;
 pub mod shard;
 pub mod shard_children;
 pub mod shard_protocol;
+pub mod shard_trace;
 pub mod share;
 pub mod signal;
 pub mod solo;

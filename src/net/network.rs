@@ -28,7 +28,7 @@ use super::logs::{Directory, LogNames};
 use super::peer::{spawn_actor, Activity, EventSink, PeerEvent, PeerInput, PeerRef, ToRecorder};
 use super::trace::{trace_peers, LiveTrace};
 use crate::node::record::{QueryRecord, Recorder};
-use crate::node::{Event, HostEntry, OverlayConfig, SearchRequest, Time};
+use crate::node::{Event, HostEntry, OverlayConfig, PeerStats, PeerTally, SearchRequest, Time};
 use crate::protocol::{kind, Guid};
 use crate::trace::{TracePeer, Tracer};
 
@@ -102,6 +102,11 @@ pub trait PeerFactory {
     fn shaper(&self) -> Option<Arc<LinkShaper>> {
         None
     }
+    /// Bytes of file bodies peer `index`'s HTTP server sent so far, over all its
+    /// servers (`None`: this factory serves no files, or does not count them).
+    fn bytes_served(&self, _index: usize) -> Option<u64> {
+        None
+    }
 }
 
 /// A peer of the network (running, or stopped by [`Network::stop_peer`]).
@@ -118,6 +123,9 @@ pub struct LivePeer {
     /// A stopped dynamic peer's host cache, as a live peer saves it to its hosts file:
     /// (address, failed dials, age). It starts again from it.
     saved_hosts: Vec<(SocketAddrV4, u8, Time)>,
+    /// What the peer counted in its earlier runs (a stopped actor takes its counters
+    /// with it; the per-peer statistics cover every run of the peer).
+    tally_before: PeerTally,
 }
 
 impl LivePeer {
@@ -387,6 +395,7 @@ impl Network {
             overlay,
             up: true,
             saved_hosts: Vec::new(),
+            tally_before: PeerTally::default(),
         })
     }
 
@@ -624,7 +633,13 @@ impl Network {
     /// Traces floods from now on into `tracer` (its header written already, e.g. from
     /// [`Network::trace_overlay`]); finish with [`Network::finish_trace`].
     pub fn start_trace(&self, tracer: Tracer) {
-        let live = LiveTrace::new(tracer, self.trace_index());
+        self.start_trace_indexed(tracer, self.trace_index());
+    }
+
+    /// [`Network::start_trace`] naming peers by `index` (listening address → trace peer
+    /// index): a shard's child names the peers of every process by config index.
+    pub fn start_trace_indexed(&self, tracer: Tracer, index: Vec<(SocketAddrV4, u32)>) {
+        let live = LiveTrace::new(tracer, index);
         *self.trace.lock().unwrap_or_else(|e| e.into_inner()) = Some(live);
         self.activity.set_tracing(true);
     }
@@ -755,9 +770,41 @@ impl Network {
             .spawn_peer(index, listener, factory, &saved)
             .ok_or(NetworkError::UnknownPeer(id))?;
         if let Some(slot) = self.peers.get_mut(index) {
-            *slot = peer;
+            let before = slot.tally_before;
+            *slot = LivePeer {
+                tally_before: before,
+                ..peer
+            };
         }
         Ok(())
+    }
+
+    /// Each peer's statistics (config order) over all its runs: what its core counted,
+    /// its drops, and the bytes `factory`'s HTTP servers sent for it.
+    pub async fn peer_stats(&self, factory: &dyn PeerFactory) -> Vec<PeerStats> {
+        let mut rows = Vec::with_capacity(self.peers.len());
+        for (i, p) in self.peers.iter().enumerate() {
+            let mut tally = p.tally_before;
+            if p.up {
+                tally.merge(&tally_now(p).await);
+            }
+            rows.push(PeerStats {
+                peer: p.id.clone(),
+                tally,
+                bytes_served: factory.bytes_served(i),
+            });
+        }
+        rows
+    }
+
+    /// [`Network::statuses`], each with the peer's statistics ([`Network::peer_stats`]).
+    pub async fn statuses_with_stats(&self, factory: &dyn PeerFactory) -> Vec<PeerStatus> {
+        let stats = self.peer_stats(factory).await;
+        let mut statuses = self.statuses();
+        for (status, row) in statuses.iter_mut().zip(stats) {
+            status.stats = Some(row);
+        }
+        statuses
     }
 
     /// What each peer looks like now: running or not, its degree and neighbours (by config
@@ -787,6 +834,7 @@ impl Network {
                     up: p.up,
                     degree: neighbours.len(),
                     neighbours,
+                    stats: None,
                 }
             })
             .collect()
@@ -806,7 +854,20 @@ impl Network {
     }
 }
 
+/// What a running peer's actor counted so far (zeros if it does not answer).
+async fn tally_now(p: &LivePeer) -> PeerTally {
+    let (reply, answer) = oneshot::channel();
+    if p.peer.tx.send(PeerInput::Tally { reply }).await.is_err() {
+        return PeerTally::default();
+    }
+    answer.await.unwrap_or_default()
+}
+
 async fn stop(p: &mut LivePeer) {
+    if p.up {
+        let last = tally_now(p).await;
+        p.tally_before.merge(&last);
+    }
     p.up = false;
     let (done, wait) = oneshot::channel();
     if p.peer.tx.send(PeerInput::Shutdown { done }).await.is_ok() {

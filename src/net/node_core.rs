@@ -136,6 +136,10 @@ impl RoutingCore for Node {
         Node::try_hosts(self, n)
     }
 
+    fn tally(&self) -> crate::node::PeerTally {
+        crate::node::PeerTally::of_node(self)
+    }
+
     fn known_hosts(&self) -> Vec<HostEntry> {
         Node::overlay(self)
             .map(|o| o.hosts().iter().copied().collect())

@@ -97,6 +97,10 @@ pub enum PeerInput {
     Hosts {
         hosts: Vec<SocketAddrV4>,
     },
+    /// What the core counted, with this actor's drops (per-peer statistics).
+    Tally {
+        reply: oneshot::Sender<crate::node::PeerTally>,
+    },
     /// Every host the core knows (to save them).
     KnownHosts {
         reply: oneshot::Sender<Vec<HostEntry>>,
@@ -129,6 +133,9 @@ pub struct PeerShared {
     try_hosts: Mutex<Vec<SocketAddrV4>>,
     /// Descriptors dropped by full send queues.
     pub queue_drops: AtomicU64,
+    /// Descriptors the core sent on a link that was gone by then, or that the link
+    /// model lost (with `queue_drops`, the per-peer statistics' `drops`).
+    pub lost_sends: AtomicU64,
     /// Frames the codec skipped (unknown type, malformed payload).
     pub skipped: AtomicU64,
     /// Links closed because the remote sent an undecodable stream.
@@ -849,6 +856,12 @@ impl Actor {
             PeerInput::Shutdown { done } => return Some(done),
             PeerInput::DialFailed { addr } => self.core.on_dial_failed(now, addr),
             PeerInput::Hosts { hosts } => self.core.learn_hosts(now, &hosts, HostSource::XTry),
+            PeerInput::Tally { reply } => {
+                let mut tally = self.core.tally();
+                tally.drops = self.shared.queue_drops.load(Ordering::Relaxed)
+                    + self.shared.lost_sends.load(Ordering::Relaxed);
+                let _ = reply.send(tally);
+            }
             PeerInput::KnownHosts { reply } => {
                 let _ = reply.send(self.core.known_hosts());
             }
@@ -987,6 +1000,7 @@ impl Actor {
     fn send(&mut self, at: Time, to: ConnId, msg: Message, tracing: bool) {
         let Some(state) = self.links.get(&to) else {
             // The link went down since the core chose it: the copy is lost.
+            self.shared.lost_sends.fetch_add(1, Ordering::Relaxed);
             self.emit(
                 at,
                 Event::Dropped {
@@ -1000,6 +1014,7 @@ impl Actor {
         if let Some((_, rng)) = self.shaper.as_mut() {
             if link_shaper::lost(&state.shape, rng) {
                 // Lost on the modelled link, as the simulator loses it.
+                self.shared.lost_sends.fetch_add(1, Ordering::Relaxed);
                 if tracing {
                     log::trace!(
                         "{}: {} {} to {} lost on the link",

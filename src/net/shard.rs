@@ -33,16 +33,18 @@ use super::control_http::ControlServer;
 use super::control_shards::{answer_in_child, ShardControl};
 use super::from_config::ConfigFactory;
 use super::launch_options::{
-    finish_report, net_config, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
+    finish_report, net_config, write_peer_stats, LaunchError, LaunchOptions, MAX_LISTED_PEERS,
 };
 use super::network::{bind_all, Network, RemoteLink};
 use super::report::{peak_rss_bytes, NetworkSummary};
 use super::shard_children::{Children, Heard, ShardSpec};
 use super::shard_protocol::{ChildReport, ShardError, ToChild, ToParent};
+use super::shard_trace::ShardTrace;
 use super::signal::StopFlag;
 use crate::node::record::{merge_records, QueryRecord, Recorder};
-use crate::node::{SearchRequest, Time};
+use crate::node::{PeerStats, SearchRequest, Time};
 use crate::topology::TopologyConfig;
+use crate::trace::{TraceFilter, TraceOutput, Tracer};
 
 /// Which shard each peer goes to: contiguous blocks of near-equal size.
 pub fn partition(peers: usize, shards: usize) -> Vec<Vec<usize>> {
@@ -96,8 +98,9 @@ pub async fn launch_sharded(
     let mut children = Children::spawn(specs, started).await?;
     let result = drive(&config, &options, &mut children, &stop, started, control).await;
     children.stop().await;
-    let (mut summary, records) = result?;
+    let (mut summary, records, peer_stats) = result?;
     summary.lost_shards = children.lost().to_vec();
+    write_peer_stats(&options, &peer_stats)?;
     finish_report(&options, &summary, &records)?;
     match children.lost_error() {
         Some(lost) => Err(lost.into()),
@@ -136,7 +139,7 @@ async fn drive(
     stop: &StopFlag,
     started: Instant,
     control: Option<&mut Calls>,
-) -> Result<(NetworkSummary, Vec<QueryRecord>), LaunchError> {
+) -> Result<(NetworkSummary, Vec<QueryRecord>, Vec<PeerStats>), LaunchError> {
     let mut summary = NetworkSummary {
         name: config.name.clone(),
         peers: config.peers.len(),
@@ -151,7 +154,7 @@ async fn drive(
     // Nothing ran yet: the children are waiting for addresses, not asked for reports.
     let Some(addrs) = addrs else {
         summary.rss_peak_bytes = peak_rss_bytes();
-        return Ok((summary, Vec::new()));
+        return Ok((summary, Vec::new(), Vec::new()));
     };
     let listed = config.peers.len() <= MAX_LISTED_PEERS;
     for (peer, addr) in config.peers.iter().zip(&addrs).filter(|_| listed) {
@@ -214,6 +217,7 @@ async fn drive(
                     "overlay up: {} peers, {} links, {} processes in {ms:.0} ms",
                     summary.peers, summary.links, summary.processes
                 ));
+                start_trace(config, options, children, &table).await?;
                 run_or_wait(config, options, children, stop).await;
                 if let Some(calls) = control {
                     let mut control = ShardControl {
@@ -232,6 +236,10 @@ async fn drive(
     let mut parts = Vec::new();
     summary.rss_peak_bytes = peak_rss_bytes();
     let running = children.running();
+    let peer_stats = match options.peer_stats {
+        Some(_) => gather_peer_stats(config, children, &running).await,
+        None => Vec::new(),
+    };
     let reports = children
         .ask(&running, &ToChild::Report, false, |m| match m {
             ToParent::Report(report) => Ok(report),
@@ -249,7 +257,135 @@ async fn drive(
         }
         parts.extend(report.records);
     }
-    Ok((summary, merge_records(parts)))
+    let records = merge_records(parts);
+    if let Some(trace) = children.take_trace() {
+        if trace.dropped > 0 {
+            log::warn!(
+                "trace: {} steps dropped (too many waited for their query's start)",
+                trace.dropped
+            );
+        }
+        let finished = trace.finish(&records);
+        if let (Some(request), Err(source)) = (&options.trace, finished) {
+            return Err(LaunchError::Trace {
+                path: request.path.clone(),
+                source,
+            });
+        }
+    }
+    Ok((summary, records, peer_stats))
+}
+
+/// Starts the flood trace of a sharded launch when a file or the live page wants one:
+/// the parent writes the header (every peer of the config at its bound address, the
+/// links up now) and asks each child to trace its peers.
+async fn start_trace(
+    config: &TopologyConfig,
+    options: &LaunchOptions,
+    children: &mut Children,
+    table: &[SocketAddrV4],
+) -> Result<(), LaunchError> {
+    let feed = options.ui.as_ref().map(|ui| &ui.feed);
+    let failed = |source| options.trace_failed(source);
+    let Some((output, filter)) =
+        super::trace::trace_output(options.trace.as_ref(), feed).map_err(failed)?
+    else {
+        return Ok(());
+    };
+    let running = children.running();
+    let links: Vec<[u32; 2]> = if config.overlay.policy().is_dynamic() {
+        // The links the peers grew: each from both ends, by config id.
+        let index: std::collections::HashMap<&str, u32> = config
+            .peers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.as_str(), i as u32))
+            .collect();
+        let parts = children
+            .ask(&running, &ToChild::Peers, false, |m| match m {
+                ToParent::Peers(peers) => Ok(peers),
+                other => Err(other),
+            })
+            .await;
+        let mut links: Vec<[u32; 2]> = parts
+            .into_iter()
+            .filter_map(|(_, part)| part.ok())
+            .flatten()
+            .flat_map(|p| {
+                let a = index.get(p.id.as_str()).copied();
+                p.neighbours
+                    .iter()
+                    .filter_map(|n| index.get(n.as_str()).copied())
+                    .filter_map(move |b| a.filter(|&a| a < b).map(|a| [a, b]))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        links.sort_unstable();
+        links.dedup();
+        links
+    } else {
+        config
+            .links()
+            .into_iter()
+            .map(|(a, b)| [a as u32, b as u32])
+            .collect()
+    };
+    let peers: Vec<(String, SocketAddrV4)> = config
+        .peers
+        .iter()
+        .zip(table)
+        .map(|(p, &addr)| (p.id.clone(), addr))
+        .collect();
+    let mut header = crate::trace::TraceHeader::new(
+        crate::trace::schema::World::Live,
+        super::trace::trace_peers(&peers),
+        links,
+        filter,
+    );
+    header.name = Some(config.name.clone());
+    let trace = ShardTrace::start(&header, output).map_err(failed)?;
+    let ask = ToChild::Trace(trace.child_filter());
+    children.set_trace(trace);
+    let answers = children
+        .ask(&running, &ask, false, |m| match m {
+            ToParent::Done => Ok(()),
+            other => Err(other),
+        })
+        .await;
+    if let Some((shard, Err(why))) = answers.into_iter().find(|(_, a)| a.is_err()) {
+        return Err(ShardError::Child {
+            shard,
+            what: format!("FAIL {why}"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Every peer's statistics row from the children in `running`, in config order (a peer
+/// of a lost shard has none).
+async fn gather_peer_stats(
+    config: &TopologyConfig,
+    children: &mut Children,
+    running: &[usize],
+) -> Vec<PeerStats> {
+    let parts = children
+        .ask(running, &ToChild::Peers, false, |m| match m {
+            ToParent::Peers(peers) => Ok(peers),
+            other => Err(other),
+        })
+        .await;
+    let mut by_id: std::collections::HashMap<String, PeerStats> = parts
+        .into_iter()
+        .filter_map(|(_, part)| part.ok())
+        .flatten()
+        .filter_map(|p| p.stats.map(|s| (p.id, s)))
+        .collect();
+    config
+        .peers
+        .iter()
+        .filter_map(|p| by_id.remove(&p.id))
+        .collect()
 }
 
 /// Every peer's listening address, by config index, once every child said READY; `None`
@@ -404,6 +540,60 @@ pub struct ChildOptions {
     pub overlay_timeout: Duration,
 }
 
+/// A child's trace output: each step line goes to the task that talks to the parent.
+struct StepsToParent(tokio::sync::mpsc::UnboundedSender<Vec<u8>>);
+
+impl TraceOutput for StepsToParent {
+    fn write_line(&mut self, line: &[u8]) -> std::io::Result<()> {
+        let _ = self.0.send(line.to_vec());
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Says every step traced so far as a `TRACE` line (the step's JSON as the tracer wrote
+/// it: what `ToParent::Trace` displays).
+async fn say_steps(
+    steps: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    out: &mut tokio::io::Stdout,
+) -> std::io::Result<()> {
+    let mut any = false;
+    while let Ok(step) = steps.try_recv() {
+        out.write_all(b"TRACE ").await?;
+        out.write_all(&step).await?;
+        out.write_all(b"\n").await?;
+        any = true;
+    }
+    if any {
+        out.flush().await?;
+    }
+    Ok(())
+}
+
+/// The parent's next line, saying traced steps while waiting for it.
+async fn next_input(
+    input: &mut tokio::io::Lines<BufReader<tokio::io::Stdin>>,
+    steps: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    out: &mut tokio::io::Stdout,
+) -> std::io::Result<Option<String>> {
+    loop {
+        tokio::select! {
+            biased;
+            line = input.next_line() => return line,
+            Some(step) = steps.recv() => {
+                out.write_all(b"TRACE ").await?;
+                out.write_all(&step).await?;
+                out.write_all(b"\n").await?;
+                say_steps(steps, out).await?;
+                out.flush().await?;
+            }
+        }
+    }
+}
+
 async fn say(out: &mut tokio::io::Stdout, msg: ToParent) -> std::io::Result<()> {
     let mut bytes = msg.to_string().into_bytes();
     bytes.push(b'\n');
@@ -517,9 +707,11 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
         Ok(()) => say(&mut out, ToParent::Up).await?,
         Err(why) => say(&mut out, ToParent::Fail(why)).await?,
     }
+    // Flood steps this child traces (once the parent says TRACE), said between answers.
+    let (trace_tx, mut trace_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
     let mut next = match early {
         Some(line) => line,
-        None => input.next_line().await?,
+        None => next_input(&mut input, &mut trace_rx, &mut out).await?,
     };
     while let Some(line) = next.take() {
         let reply = match line.parse::<ToChild>() {
@@ -549,9 +741,27 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
                 | ToChild::Record(_)
                 | ToChild::Snapshot),
             ) => answer_in_child(&mut network, &mut factory, &local_of, msg).await,
+            Ok(ToChild::Trace(guid)) => {
+                // Every query unless one is named: the parent decides which it keeps.
+                let filter = match guid {
+                    Some(g) => TraceFilter::Guid(g.to_hex()),
+                    None => TraceFilter::First(usize::MAX),
+                };
+                let tracer = Tracer::headless(&filter, Box::new(StepsToParent(trace_tx.clone())));
+                let index = addrs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &a)| (a, i as u32))
+                    .collect();
+                network.start_trace_indexed(tracer, index);
+                ToParent::Done
+            }
         };
+        // The steps traced so far go before the answer (a REPORT's records come after
+        // the steps of their floods).
+        say_steps(&mut trace_rx, &mut out).await?;
         say(&mut out, reply).await?;
-        next = input.next_line().await?;
+        next = next_input(&mut input, &mut trace_rx, &mut out).await?;
     }
     network.shutdown().await;
     say(&mut out, ToParent::Stopped).await?;

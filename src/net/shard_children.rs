@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::report::LostShard;
 use super::shard_protocol::{BadLine, ShardError, ToChild, ToParent};
+use super::shard_trace::ShardTrace;
 
 /// How long a child whose stdout ended may take to exit before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
@@ -95,9 +96,22 @@ pub struct Children {
     _sender: mpsc::UnboundedSender<(usize, Said)>,
     started: Instant,
     lost: Vec<LostShard>,
+    /// The flood trace the children's `TRACE` lines go to, once one is on.
+    trace: Option<ShardTrace>,
 }
 
 impl Children {
+    /// Merges the children's `TRACE` lines into `trace` from now on (they are taken
+    /// whenever the parent listens: answers, `watch`).
+    pub fn set_trace(&mut self, trace: ShardTrace) {
+        self.trace = Some(trace);
+    }
+
+    /// The trace, to finish it (every line said before the answers heard so far is in).
+    pub fn take_trace(&mut self) -> Option<ShardTrace> {
+        self.trace.take()
+    }
+
     /// Starts one child per spec; `started` is the launch's start (losses are timed
     /// from it). Children already started when one fails to start are stopped.
     pub async fn spawn(specs: Vec<ShardSpec>, started: Instant) -> Result<Children, ShardError> {
@@ -108,6 +122,7 @@ impl Children {
             _sender: sender.clone(),
             started,
             lost: Vec::new(),
+            trace: None,
         };
         for (index, spec) in specs.into_iter().enumerate() {
             match start(index, spec, sender.clone()) {
@@ -332,6 +347,14 @@ impl Children {
         let child = self.shards.get_mut(shard)?;
         match said {
             Said::Line(_) if !child.running() => None,
+            // Trace steps are said between answers, unasked: they go to the trace (and
+            // are dropped when none is on).
+            Said::Line(Ok(ToParent::Trace(line))) => {
+                if let Some(trace) = self.trace.as_mut() {
+                    trace.line(*line);
+                }
+                None
+            }
             Said::Line(Ok(msg)) => Some(Heard::Said(shard, msg)),
             Said::Line(Err(bad)) => {
                 self.break_protocol(shard, format!("broke the shard protocol: {bad}"));

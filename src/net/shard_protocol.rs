@@ -32,6 +32,7 @@ use super::network::NetTotals;
 use crate::node::record::QueryRecord;
 use crate::node::Time;
 use crate::protocol::Guid;
+use crate::trace::TraceLine;
 
 /// What went wrong between the parent and a child.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +92,9 @@ pub enum ToChild {
     /// Records and totals so far, without ending anything (unlike `Report`, which is the
     /// child's last word).
     Snapshot,
+    /// Trace the floods of the child's peers from now on (`None`: every query; the parent
+    /// keeps those its filter admits), sending each step as a `TRACE` line.
+    Trace(Option<Guid>),
 }
 
 /// A line from a child to the parent.
@@ -118,6 +122,9 @@ pub enum ToParent {
     Done,
     Records(Vec<QueryRecord>),
     Snapshot(Box<ChildReport>),
+    /// One step of a traced flood at one of the child's peers (said unasked, between
+    /// answers, once `TRACE` was asked).
+    Trace(Box<TraceLine>),
 }
 
 /// A line that is not a message of the shard protocol.
@@ -151,6 +158,8 @@ impl fmt::Display for ToChild {
             ToChild::Revive(peer) => write!(f, "REVIVE {peer}"),
             ToChild::Record(guid) => write!(f, "RECORD {}", guid.to_hex()),
             ToChild::Snapshot => f.write_str("SNAPSHOT"),
+            ToChild::Trace(None) => f.write_str("TRACE ALL"),
+            ToChild::Trace(Some(guid)) => write!(f, "TRACE {}", guid.to_hex()),
         }
     }
 }
@@ -183,6 +192,8 @@ impl FromStr for ToChild {
             "REVIVE" => ToChild::Revive(rest.parse().map_err(|_| bad())?),
             "RECORD" => ToChild::Record(Guid::from_hex(rest).ok_or_else(bad)?),
             "SNAPSHOT" if rest.is_empty() => ToChild::Snapshot,
+            "TRACE" if rest == "ALL" => ToChild::Trace(None),
+            "TRACE" => ToChild::Trace(Some(Guid::from_hex(rest).ok_or_else(bad)?)),
             _ => return Err(bad()),
         })
     }
@@ -222,6 +233,11 @@ impl fmt::Display for ToParent {
                 "SNAPSHOT {}",
                 serde_json::to_string(report).unwrap_or_default()
             ),
+            ToParent::Trace(line) => write!(
+                f,
+                "TRACE {}",
+                serde_json::to_string(line).unwrap_or_default()
+            ),
         }
     }
 }
@@ -253,6 +269,7 @@ impl FromStr for ToParent {
             "DONE" if rest.is_empty() => ToParent::Done,
             "RECORDS" => ToParent::Records(json(line, rest)?),
             "SNAPSHOT" => ToParent::Snapshot(Box::new(json(line, rest)?)),
+            "TRACE" => ToParent::Trace(Box::new(json(line, rest)?)),
             _ => return Err(bad()),
         })
     }
@@ -277,6 +294,7 @@ impl ToChild {
             ToChild::Revive(_) => "REVIVE",
             ToChild::Record(_) => "RECORD",
             ToChild::Snapshot => "SNAPSHOT",
+            ToChild::Trace(_) => "TRACE",
         }
     }
 }
@@ -297,6 +315,7 @@ impl ToParent {
             ToParent::Done => "DONE",
             ToParent::Records(_) => "RECORDS",
             ToParent::Snapshot(_) => "SNAPSHOT",
+            ToParent::Trace(_) => "TRACE",
         }
     }
 }
@@ -327,6 +346,8 @@ mod tests {
             ToChild::Revive(40_000),
             ToChild::Record(Guid([0xAB; 16])),
             ToChild::Snapshot,
+            ToChild::Trace(None),
+            ToChild::Trace(Some(Guid([0xCD; 16]))),
         ];
         for msg in lines {
             let text = msg.to_string();
@@ -381,6 +402,11 @@ mod tests {
             up: true,
             degree: 2,
             neighbours: vec!["p1".into(), "127.0.0.1:9".into()],
+            stats: Some(crate::node::PeerStats {
+                peer: "p 3\nSTOP".into(),
+                bytes_served: Some(7),
+                ..Default::default()
+            }),
         };
         let lines = [
             ToParent::Bound {
@@ -405,6 +431,14 @@ mod tests {
                 records: vec![record.clone()],
                 totals: NetTotals::default(),
                 rss_peak_bytes: None,
+            })),
+            ToParent::Trace(Box::new(TraceLine::First {
+                t: 1.25,
+                q: Guid([7; 16]).to_hex(),
+                peer: 3,
+                from: Some(1),
+                hop: 2,
+                ttl: Some(5),
             })),
         ];
         for msg in lines {

@@ -122,15 +122,34 @@ pub fn start_tracing(
     file: Option<&TraceRequest>,
     feed: Option<&super::live_feed::LiveFeed>,
 ) -> io::Result<()> {
-    let filter = match (file, feed) {
-        (Some(request), _) => request.filter.clone(),
-        (None, Some(_)) => crate::trace::TraceFilter::First(super::live_feed::LIVE_QUERIES),
-        (None, None) => return Ok(()),
+    let Some((output, filter)) = trace_output(file, feed)? else {
+        return Ok(());
     };
     let (peers, links) = network.trace_overlay();
     let mut header =
         crate::trace::TraceHeader::new(crate::trace::schema::World::Live, peers, links, filter);
     header.name = name;
+    network.start_trace(Tracer::new(&header, output)?);
+    Ok(())
+}
+
+/// Where a launch's trace goes (the requested file, the live page's feed, or both) and
+/// its filter (the file's, else the page's first [`LIVE_QUERIES`](super::live_feed::LIVE_QUERIES)
+/// queries); `None` when neither is asked for.
+pub fn trace_output(
+    file: Option<&TraceRequest>,
+    feed: Option<&super::live_feed::LiveFeed>,
+) -> io::Result<
+    Option<(
+        Box<dyn crate::trace::TraceOutput>,
+        crate::trace::TraceFilter,
+    )>,
+> {
+    let filter = match (file, feed) {
+        (Some(request), _) => request.filter.clone(),
+        (None, Some(_)) => crate::trace::TraceFilter::First(super::live_feed::LIVE_QUERIES),
+        (None, None) => return Ok(None),
+    };
     let output: Box<dyn crate::trace::TraceOutput> = match (file, feed) {
         (Some(request), None) => Box::new(crate::trace::TraceFile::create(&request.path)?),
         (None, Some(feed)) => Box::new(feed.output()),
@@ -138,8 +157,7 @@ pub fn start_tracing(
             Box::new(crate::trace::TraceFile::create(&request.path)?),
             Box::new(feed.output()),
         )),
-        (None, None) => return Ok(()),
+        (None, None) => return Ok(None),
     };
-    network.start_trace(Tracer::new(&header, output)?);
-    Ok(())
+    Ok(Some((output, filter)))
 }

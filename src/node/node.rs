@@ -86,7 +86,7 @@ use std::sync::Arc;
 use rand::RngCore;
 
 use super::answering::{self, Responder};
-use super::counters::Counters;
+use super::counters::{Counters, Traffic};
 use super::dynamic_query::{DqSettings, DqStart, DynamicQueries, LinkProfile, LinkView, Step};
 use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
@@ -213,6 +213,9 @@ pub struct Node {
     servent_guid: Guid,
     /// Push routes and the servent on each link.
     servents: Option<Box<ServentRoutes>>,
+    /// Descriptors in and out by payload type (per-peer statistics); last, away from
+    /// the fields every descriptor reads.
+    traffic: Traffic,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -275,6 +278,7 @@ impl Node {
             pending: None,
             out: None,
             counters: Counters::default(),
+            traffic: Traffic::default(),
         }
     }
 
@@ -302,6 +306,11 @@ impl Node {
 
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Descriptors in and out by payload type since the node was created.
+    pub fn traffic(&self) -> &Traffic {
+        &self.traffic
     }
 
     /// This node's role in a two-tier network (`node::role`); `None` in the flat network.
@@ -575,6 +584,7 @@ impl Node {
     /// A descriptor arrived on `from`.
     pub fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
         self.counters.received += 1;
+        self.traffic.received.add(msg.payload.kind(), 1);
         let Message {
             guid,
             ttl,
@@ -787,6 +797,7 @@ impl Node {
         self.counters.bad_payload += 1;
         self.dropped(guid, kind, DropReason::BadPayload);
         self.forget_link(now, from);
+        self.traffic.sent.add(kind::BYE, 1);
         self.outbox().actions.push_back(Action::Close {
             conn: from,
             bye: Some(Bye {
@@ -1894,6 +1905,7 @@ impl Node {
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
         if count > 0 {
             self.counters.sent += u64::from(count);
+            self.traffic.sent.add(kind, count);
             self.outbox()
                 .events
                 .push_back(Event::Sent { guid, kind, count });

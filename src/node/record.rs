@@ -605,7 +605,8 @@ impl Recorder {
         &self.sent_per_peer
     }
 
-    fn peer_name(&self, peer: u32) -> String {
+    /// Peer `peer` as records name it (its config id, or its index).
+    pub fn peer_name(&self, peer: u32) -> String {
         self.names
             .as_ref()
             .and_then(|names| names.get(peer as usize).cloned())

@@ -81,6 +81,7 @@ use super::queue::EventQueue;
 use super::removal::{overlay_shape, shape_of, OverlayShape};
 use crate::node::identity::mix;
 use crate::node::HostSource;
+use crate::node::{PeerStats, PeerTally};
 
 /// One-way link delays between a dial and its outcome: a TCP connect (one round trip)
 /// and the 0.6 handshake's CONNECT and its answer (one more).
@@ -258,6 +259,10 @@ pub struct Simulation {
     dynamic: Option<Box<DynamicRun>>,
     /// The flood trace, when one was asked for ([`Simulation::trace`]).
     tracer: Option<Box<Tracer>>,
+    /// Per-peer statistics, when asked for ([`Simulation::count_peer_stats`]): each
+    /// peer's drops and what its earlier sessions counted (a node that leaves takes its
+    /// counters with it). `None` in a run that wants no per-peer rows.
+    tallies: Option<Vec<PeerTally>>,
 }
 
 /// The state of a dynamic overlay's run (see the module documentation).
@@ -312,6 +317,46 @@ impl Simulation {
             stats: SimStats::default(),
             dynamic: None,
             tracer: None,
+            tallies: None,
+        }
+    }
+
+    /// Keeps what [`Simulation::peer_stats`] needs besides the nodes (one small tally per
+    /// peer). Call before running.
+    pub fn count_peer_stats(&mut self) {
+        self.tallies = Some(vec![PeerTally::default(); self.nodes.len()]);
+    }
+
+    /// One row per peer (index order) of what it counted over the run, every session of
+    /// it together; empty unless [`Simulation::count_peer_stats`] was called. The
+    /// simulator serves no files: `bytes_served` is `None`.
+    pub fn peer_stats(&self) -> Vec<PeerStats> {
+        let Some(tallies) = &self.tallies else {
+            return Vec::new();
+        };
+        tallies
+            .iter()
+            .enumerate()
+            .map(|(u, before)| {
+                let mut tally = *before;
+                if let Some(node) = self.node(u as u32) {
+                    tally.merge(&PeerTally::of_node(node));
+                }
+                PeerStats {
+                    peer: self.recorder.peer_name(u as u32),
+                    tally,
+                    bytes_served: None,
+                }
+            })
+            .collect()
+    }
+
+    /// Folds the counters of peer `i`'s node, about to go, into its tally.
+    fn retire_node(&mut self, i: usize) {
+        if let (Some(tallies), Some(Some(node))) = (self.tallies.as_mut(), self.nodes.get(i)) {
+            if let Some(t) = tallies.get_mut(i) {
+                t.merge(&PeerTally::of_node(node));
+            }
         }
     }
 
@@ -582,6 +627,7 @@ impl Simulation {
         if self.dynamic.is_some() {
             return self.leave_dynamic(now, node);
         }
+        self.retire_node(i);
         self.nodes[i] = None;
         self.timer_due[i] = u64::MAX;
         for conn in 0..self.links.degree(node) {
@@ -719,6 +765,7 @@ impl Simulation {
                     })
                     .collect()
             });
+        self.retire_node(i);
         self.nodes[i] = None;
         self.timer_due[i] = u64::MAX;
         let Some(dynamic) = self.dynamic.as_deref_mut() else {
@@ -1165,6 +1212,9 @@ impl Simulation {
 
     /// A copy `u` put on its link to `v` that never left (no such link, `v` offline, lost).
     fn lost_on_send(&mut self, u: u32, v: Option<u32>, now: Time, msg: &Message, why: DropReason) {
+        if let Some(t) = self.tallies.as_mut().and_then(|t| t.get_mut(u as usize)) {
+            t.drops += 1;
+        }
         self.lost_copy(u, now, msg.guid, msg.payload.kind(), why);
         if let Some(tracer) = self.tracer.as_deref_mut() {
             if let Some(copy) = TracedCopy::of(msg, Some(u), v) {

@@ -3,9 +3,11 @@
 //!
 //! Nodes carry their name (a config's peer id, a SNAP file's label) and, for a config,
 //! the listening address and the number of synthetic files it lists (`share.files`);
-//! edges carry their latency when the topology gives one. Output depends only on the
-//! topology (nodes in index order, edges in the graph's order), so the same file gives
-//! the same bytes.
+//! edges carry their latency when the topology gives one. With a traced query's
+//! [`FloodAttributes`] (`export --trace`), nodes also carry `first_hop` (the hop at which
+//! the query first reached them, absent where it never did), `origin` and `holder`.
+//! Output depends only on its inputs (nodes in index order, edges in the graph's order),
+//! so the same files give the same bytes.
 
 use std::fmt::Write;
 
@@ -19,18 +21,40 @@ pub enum GraphFormat {
     Dot,
 }
 
+/// One traced query's marks on the topology's nodes (indexed like them): plain data, so
+/// that this layer needs no trace reader.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FloodAttributes {
+    /// The hop at which the query first reached each node (0: the origin); `None` where
+    /// it never arrived.
+    pub first_hop: Vec<Option<u8>>,
+    /// The node that started the search.
+    pub origin: Vec<bool>,
+    /// Nodes that answered from their own files (holders of a matching file).
+    pub holder: Vec<bool>,
+}
+
 /// What is known of one node.
 struct NodeInfo {
     name: String,
     address: Option<String>,
     files: Option<usize>,
+    /// (first hop, origin, holder) when a flood was given.
+    flood: Option<(Option<u8>, bool, bool)>,
 }
 
-fn nodes(topology: &Topology) -> Vec<NodeInfo> {
+fn nodes(topology: &Topology, flood: Option<&FloodAttributes>) -> Vec<NodeInfo> {
     (0..topology.graph.node_count())
         .map(|i| {
             let peer = topology.config.as_ref().and_then(|c| c.peers.get(i));
             NodeInfo {
+                flood: flood.map(|f| {
+                    (
+                        f.first_hop.get(i).copied().flatten(),
+                        f.origin.get(i).copied().unwrap_or(false),
+                        f.holder.get(i).copied().unwrap_or(false),
+                    )
+                }),
                 name: topology
                     .names
                     .get(i)
@@ -45,10 +69,19 @@ fn nodes(topology: &Topology) -> Vec<NodeInfo> {
 
 /// The topology in `format`.
 pub fn export(topology: &Topology, format: GraphFormat) -> String {
+    export_with(topology, format, None)
+}
+
+/// The topology in `format`, its nodes marked by a traced query's `flood` when given.
+pub fn export_with(
+    topology: &Topology,
+    format: GraphFormat,
+    flood: Option<&FloodAttributes>,
+) -> String {
     match format {
-        GraphFormat::Graphml => graphml(topology),
-        GraphFormat::Gexf => gexf(topology),
-        GraphFormat::Dot => dot(topology),
+        GraphFormat::Graphml => graphml(topology, flood),
+        GraphFormat::Gexf => gexf(topology, flood),
+        GraphFormat::Dot => dot(topology, flood),
     }
 }
 
@@ -70,17 +103,24 @@ fn xml(text: &str) -> String {
     out
 }
 
-fn graphml(t: &Topology) -> String {
+fn graphml(t: &Topology, flood: Option<&FloodAttributes>) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <graphml xmlns=\"http://graphml.graphdrawing.org/xmlns\">\n  \
          <key id=\"name\" for=\"node\" attr.name=\"name\" attr.type=\"string\"/>\n  \
          <key id=\"address\" for=\"node\" attr.name=\"address\" attr.type=\"string\"/>\n  \
          <key id=\"files\" for=\"node\" attr.name=\"files\" attr.type=\"int\"/>\n  \
-         <key id=\"latency_ms\" for=\"edge\" attr.name=\"latency_ms\" attr.type=\"double\"/>\n  \
-         <graph id=\"G\" edgedefault=\"undirected\">\n",
+         <key id=\"latency_ms\" for=\"edge\" attr.name=\"latency_ms\" attr.type=\"double\"/>\n",
     );
-    for (i, n) in nodes(t).iter().enumerate() {
+    if flood.is_some() {
+        out.push_str(
+            "  <key id=\"first_hop\" for=\"node\" attr.name=\"first_hop\" attr.type=\"int\"/>\n  \
+             <key id=\"origin\" for=\"node\" attr.name=\"origin\" attr.type=\"boolean\"/>\n  \
+             <key id=\"holder\" for=\"node\" attr.name=\"holder\" attr.type=\"boolean\"/>\n",
+        );
+    }
+    out.push_str("  <graph id=\"G\" edgedefault=\"undirected\">\n");
+    for (i, n) in nodes(t, flood).iter().enumerate() {
         let _ = write!(
             out,
             "    <node id=\"n{i}\"><data key=\"name\">{}</data>",
@@ -91,6 +131,15 @@ fn graphml(t: &Topology) -> String {
         }
         if let Some(f) = n.files {
             let _ = write!(out, "<data key=\"files\">{f}</data>");
+        }
+        if let Some((hop, origin, holder)) = n.flood {
+            if let Some(h) = hop {
+                let _ = write!(out, "<data key=\"first_hop\">{h}</data>");
+            }
+            let _ = write!(
+                out,
+                "<data key=\"origin\">{origin}</data><data key=\"holder\">{holder}</data>"
+            );
         }
         out.push_str("</node>\n");
     }
@@ -107,22 +156,31 @@ fn graphml(t: &Topology) -> String {
     out
 }
 
-fn gexf(t: &Topology) -> String {
+fn gexf(t: &Topology, flood: Option<&FloodAttributes>) -> String {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
          <gexf xmlns=\"http://gexf.net/1.3\" version=\"1.3\">\n  \
          <graph defaultedgetype=\"undirected\" mode=\"static\">\n    \
          <attributes class=\"node\">\n      \
          <attribute id=\"0\" title=\"address\" type=\"string\"/>\n      \
-         <attribute id=\"1\" title=\"files\" type=\"integer\"/>\n    \
-         </attributes>\n    \
+         <attribute id=\"1\" title=\"files\" type=\"integer\"/>\n",
+    );
+    if flood.is_some() {
+        out.push_str(
+            "      <attribute id=\"2\" title=\"first_hop\" type=\"integer\"/>\n      \
+             <attribute id=\"3\" title=\"origin\" type=\"boolean\"/>\n      \
+             <attribute id=\"4\" title=\"holder\" type=\"boolean\"/>\n",
+        );
+    }
+    out.push_str(
+        "    </attributes>\n    \
          <attributes class=\"edge\">\n      \
          <attribute id=\"0\" title=\"latency_ms\" type=\"double\"/>\n    \
          </attributes>\n    <nodes>\n",
     );
-    for (i, n) in nodes(t).iter().enumerate() {
+    for (i, n) in nodes(t, flood).iter().enumerate() {
         let _ = write!(out, "      <node id=\"{i}\" label=\"{}\"", xml(&n.name));
-        if n.address.is_none() && n.files.is_none() {
+        if n.address.is_none() && n.files.is_none() && n.flood.is_none() {
             out.push_str("/>\n");
             continue;
         }
@@ -132,6 +190,15 @@ fn gexf(t: &Topology) -> String {
         }
         if let Some(f) = n.files {
             let _ = write!(out, "<attvalue for=\"1\" value=\"{f}\"/>");
+        }
+        if let Some((hop, origin, holder)) = n.flood {
+            if let Some(h) = hop {
+                let _ = write!(out, "<attvalue for=\"2\" value=\"{h}\"/>");
+            }
+            let _ = write!(
+                out,
+                "<attvalue for=\"3\" value=\"{origin}\"/><attvalue for=\"4\" value=\"{holder}\"/>"
+            );
         }
         out.push_str("</attvalues></node>\n");
     }
@@ -168,15 +235,21 @@ fn dot_string(text: &str) -> String {
     out
 }
 
-fn dot(t: &Topology) -> String {
+fn dot(t: &Topology, flood: Option<&FloodAttributes>) -> String {
     let mut out = String::from("graph G {\n");
-    for (i, n) in nodes(t).iter().enumerate() {
+    for (i, n) in nodes(t, flood).iter().enumerate() {
         let _ = write!(out, "  n{i} [label={}", dot_string(&n.name));
         if let Some(a) = &n.address {
             let _ = write!(out, ", address={}", dot_string(a));
         }
         if let Some(f) = n.files {
             let _ = write!(out, ", files={f}");
+        }
+        if let Some((hop, origin, holder)) = n.flood {
+            if let Some(h) = hop {
+                let _ = write!(out, ", first_hop={h}");
+            }
+            let _ = write!(out, ", origin={origin}, holder={holder}");
         }
         out.push_str("];\n");
     }

@@ -26,9 +26,11 @@
 //! [`QueryRecord`]: crate::node::record::QueryRecord
 
 pub mod file;
+pub mod first_hops;
 pub mod schema;
 pub mod tracer;
 
 pub use file::{MemoryTrace, TraceFile, TraceOutput};
+pub use first_hops::{flood_marks, FloodMarks, MarksError};
 pub use schema::{read_trace, Trace, TraceError, TraceFilter, TraceHeader, TraceLine, TracePeer};
 pub use tracer::{TracedCopy, Tracer};

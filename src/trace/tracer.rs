@@ -92,14 +92,44 @@ enum Admit {
     Guid(Option<Guid>),
 }
 
+/// The `record` lines that end a trace: one per query of `queries` (in that order) that
+/// `records` holds.
+pub fn record_lines(
+    queries: impl IntoIterator<Item = String>,
+    records: &[QueryRecord],
+) -> Vec<TraceLine> {
+    let by_guid: HashMap<&str, &QueryRecord> =
+        records.iter().map(|r| (r.guid.as_str(), r)).collect();
+    queries
+        .into_iter()
+        .filter_map(|q| {
+            let record = Box::new((*by_guid.get(q.as_str())?).clone());
+            Some(TraceLine::Record { q, record })
+        })
+        .collect()
+}
+
 impl Tracer {
     /// Starts a trace: writes `header` to `out`.
     pub fn new(header: &TraceHeader, out: Box<dyn TraceOutput>) -> io::Result<Tracer> {
-        let filter = match &header.filter {
+        let mut tracer = Tracer::headless(&header.filter, out);
+        let line = serde_json::to_vec(header).map_err(io::Error::other)?;
+        tracer.write_raw(&line);
+        match tracer.error.take() {
+            Some(e) => Err(e),
+            None => Ok(tracer),
+        }
+    }
+
+    /// A tracer that writes step lines only, no header: a child process of a sharded
+    /// launch traces its own peers this way and hands the lines to the parent, which
+    /// writes the one header and merges them.
+    pub fn headless(filter: &TraceFilter, out: Box<dyn TraceOutput>) -> Tracer {
+        let filter = match filter {
             TraceFilter::First(n) => Admit::First(*n),
             TraceFilter::Guid(hex) => Admit::Guid(Guid::from_hex(&hex.to_ascii_lowercase())),
         };
-        let mut tracer = Tracer {
+        Tracer {
             out: Some(out),
             filter,
             admitted: HashSet::new(),
@@ -108,12 +138,6 @@ impl Tracer {
             held: HashMap::new(),
             error: None,
             buf: Vec::with_capacity(256),
-        };
-        let line = serde_json::to_vec(header).map_err(io::Error::other)?;
-        tracer.write_raw(&line);
-        match tracer.error.take() {
-            Some(e) => Err(e),
-            None => Ok(tracer),
         }
     }
 
@@ -277,8 +301,15 @@ impl Tracer {
     /// `copy` was put on the link from `copy.from` to `copy.to` at `now`.
     pub fn sent(&mut self, now: Time, copy: &TracedCopy) {
         let Some(peer) = copy.from else { return };
-        // The origin's own copies (hops 0) are the first sign of a search.
-        let opens = copy.kind == kind::QUERY && copy.hops == 0;
+        // The origin's own copies (hops 0) are the first sign of a search; so are the
+        // forwards of a peer handling a copy the filter let in (its verdict follows the
+        // sends), which a tracer that does not see the origin (a shard's child) meets
+        // first.
+        let handling = self
+            .arrivals
+            .get(&peer)
+            .is_some_and(|a| a.guid == copy.guid);
+        let opens = copy.kind == kind::QUERY && (copy.hops == 0 || handling);
         if !self.admit(copy.guid, opens) {
             return;
         }
@@ -345,17 +376,9 @@ impl Tracer {
     /// Ends the trace: one `record` line per traced query found in `records` (in the
     /// order the queries were admitted), then the file is put in place.
     pub fn finish(mut self, records: &[QueryRecord]) -> io::Result<()> {
-        let by_guid: HashMap<&str, &QueryRecord> =
-            records.iter().map(|r| (r.guid.as_str(), r)).collect();
-        for guid in std::mem::take(&mut self.order) {
-            let q = guid.to_hex();
-            if let Some(record) = by_guid.get(q.as_str()) {
-                let line = TraceLine::Record {
-                    q,
-                    record: Box::new((*record).clone()),
-                };
-                self.write(&line);
-            }
+        let order = std::mem::take(&mut self.order);
+        for line in record_lines(order.iter().map(Guid::to_hex), records) {
+            self.write(&line);
         }
         if let Some(e) = self.error.take() {
             return Err(e);

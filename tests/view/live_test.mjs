@@ -4,7 +4,8 @@
 // flood arrive (its totals equal the query's record in GET /report), kills a peer with its
 // button and sees it drawn down, revives it.
 //
-// Usage: node live_test.mjs GNUTELLA_BIN CONFIG(with port-0 peers) OUT_DIR
+// Usage: node live_test.mjs GNUTELLA_BIN CONFIG(with port-0 peers) OUT_DIR [LAUNCH_FLAG...]
+// (e.g. `--shards 2`: the children trace their peers and the launch merges the floods).
 // Chromium: $CHROMIUM, else /usr/bin/chromium. Prints "N passed, M failed".
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -21,7 +22,7 @@ function check(ok, what) {
   }
 }
 
-const [bin, configPath, out] = process.argv.slice(2);
+const [bin, configPath, out, ...extra] = process.argv.slice(2);
 if (!out) {
   console.error("usage: node live_test.mjs GNUTELLA_BIN CONFIG OUT_DIR");
   process.exit(2);
@@ -30,7 +31,7 @@ const config = JSON.parse(readFileSync(configPath, "utf8"));
 const ids = config.peers.map((p) => p.id);
 
 // The launch, and the URL it prints.
-const launch = spawn(bin, ["launch", configPath, "--ui", "127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+const launch = spawn(bin, ["launch", configPath, "--ui", "127.0.0.1:0", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
 const exited = new Promise((done) => launch.on("exit", (code, signal) => done({ code, signal })));
 const url = await new Promise((resolve, reject) => {
   let text = "";
@@ -97,6 +98,31 @@ try {
   check(c0 && c0.out > 0, `per-peer counters count the origin's copies (${JSON.stringify(c0)})`);
   const rowText = await page.textContent("#peerTable tr[data-peer='p0']");
   check(rowText.includes(String(c0.out)), `the peers table shows them (${rowText})`);
+
+  // A peer clicked in the table shows its statistics (GET /peers' `stats`, the
+  // --peer-stats row); over the peers they add up to the records of GET /report.
+  await page.click("#peerTable tr[data-peer='p0'] td:first-child");
+  check((await page.evaluate(() => gnutellaView.picked)) === "p0", "clicking p0's row picks it");
+  const listed = await (await fetch(url + "/peers")).json();
+  const all = (await (await fetch(url + "/report")).json()).queries;
+  const ofPeers = (f) => listed.reduce((s, p) => s + (p.stats ? f(p.stats) : NaN), 0);
+  const ofQueries = (k) => all.reduce((s, q) => s + q[k], 0);
+  check(ofPeers((s) => s.messages_out.query) === ofQueries("messages"),
+    `the peers' query copies out add up to the records' messages (${ofPeers((s) => s.messages_out.query)} vs ${ofQueries("messages")})`);
+  check(ofPeers((s) => s.duplicates) === ofQueries("duplicates"), "the peers' duplicates add up to the records'");
+  check(ofPeers((s) => s.answered + s.answered_from_cache) === ofQueries("answered"),
+    "the peers' answers add up to the records'");
+  const s0 = listed.find((p) => p.id === "p0").stats;
+  const panel = await page.waitForFunction(
+    (want) => {
+      const box = document.getElementById("peerStats");
+      const row = box.querySelector("tr[data-type='query']");
+      return !box.hidden && /p0/.test(box.textContent) && row && row.textContent === "query" + want.in + want.out ? box.textContent : false;
+    },
+    { in: s0.messages_in.query, out: s0.messages_out.query },
+    { timeout: 15000 }
+  ).then((h) => h.jsonValue()).catch(() => null);
+  check(panel !== null, `p0's statistics are shown: query in ${s0.messages_in.query}, out ${s0.messages_out.query} (${await page.textContent("#peerStats")})`);
   await page.screenshot({ path: join(out, "live-search.png") });
 
   // Kill a peer with its button: drawn down, its row says so; revive it.

@@ -97,16 +97,23 @@ async function checkPage(browser, tracePath, pagePath, shot) {
       if (trace.header.peers.length <= 100) {
         // Per-peer statistics add up to the query's totals.
         const sums = await page.evaluate((ids) => {
-          const s = { out: 0, dups: 0 };
+          const s = { out: 0, dups: 0, answered: 0, cached: 0 };
           for (const id of ids) {
             const st = gnutellaView.peerStats(id);
             s.out += st.copies_out;
             s.dups += st.duplicates;
+            s.answered += st.answered;
+            s.cached += st.answered_from_cache;
           }
           return s;
         }, trace.header.peers.map((p) => p.id));
         check(sums.out === record.messages && sums.dups === record.duplicates,
           `${name} ${guid}: per-peer copies out and duplicates add up to the record (${JSON.stringify(sums)})`);
+        if (record.answered !== undefined) {
+          // A record's `answered` counts the answers from caches too.
+          check(sums.answered + sums.cached === record.answered && sums.cached === record.answered_from_cache,
+            `${name} ${guid}: per-peer answers (own files, cache) add up to the record (${JSON.stringify(sums)})`);
+        }
       }
       await page.evaluate(() => gnutellaView.setMode("hop"));
     }

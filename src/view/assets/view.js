@@ -524,7 +524,7 @@
 
   var LIVE = !!DATA.live;
   var down = new Set();         // peers stopped now (drawn greyed, crossed)
-  var live = null;              // the live part's hooks: {idle(), start()}
+  var live = null;              // the live part's hooks: {idle(), start(), pick(peer)}
 
   function drawDown(rad, ratio) {
     if (!down.size) return;
@@ -609,8 +609,10 @@
     return best;
   }
   canvas.addEventListener("click", function (ev) {
+    var p = peerAt(ev);
+    if (p >= 0 && live) live.pick(p);
     if (current < 0) return;
-    var p = peerAt(ev), q = Q();
+    var q = Q();
     if (p < 0) return;
     for (var i = 0; i < q.hits.length; i++) if (q.hits[i].responder === p) { clickHit(i); return; }
   });

@@ -7,6 +7,8 @@
   var follow = true;            // show each new query as it comes, at its latest step
   var idIndex = new Map(ids.map(function (id, i) { return [id, i]; }));
   var pollTimer = null, polling = false, eventsOpen = false, lastError = "";
+  var picked = null;            // the peer whose statistics are shown (its config id)
+  var TYPES = ["ping", "pong", "query", "query_hit", "push", "bye", "route_table", "other"];
 
   // The overlay alone, before the first search.
   function renderIdle() {
@@ -87,6 +89,39 @@
     subtitle();
     fillPeerTable();
     fillFrom();
+    showPeerStats();
+  }
+
+  // The picked peer's statistics, as GET /peers gave them (the --peer-stats row): over
+  // every query and every run of the peer, whatever started them.
+  function showPeerStats() {
+    var box = document.getElementById("peerStats");
+    var st = picked === null ? null : statuses.find(function (s) { return s.id === picked; });
+    if (!st) { box.hidden = true; return; }
+    var s = st.stats;
+    var html = "<h3>" + escapeHtml(st.id) + (st.up ? "" : " (down)") + "</h3>";
+    if (!s) {
+      html += "<p>no statistics from this peer's process</p>";
+    } else {
+      html += "<table><thead><tr><th>messages</th><th>in</th><th>out</th></tr></thead><tbody>";
+      TYPES.forEach(function (t) {
+        var a = s.messages_in[t] || 0, b = s.messages_out[t] || 0;
+        if (a || b || t === "query" || t === "query_hit") {
+          html += "<tr data-type=\"" + t + "\"><td>" + t.replace("_", " ") + "</td><td>" + a + "</td><td>" + b + "</td></tr>";
+        }
+      });
+      html += "</tbody></table><p>duplicates received " + s.duplicates + " \u00b7 answered " + s.answered +
+        " (+" + s.answered_from_cache + " from cache) \u00b7 drops " + s.drops + " \u00b7 bytes served " +
+        (s.bytes_served === null || s.bytes_served === undefined ? "\u2013" : s.bytes_served) + "</p>";
+    }
+    box.innerHTML = html;
+    box.hidden = false;
+  }
+
+  function pick(id) {
+    picked = id === null || id === undefined ? null : String(id);
+    fillPeerTable();
+    showPeerStats();
   }
 
   function poll() {
@@ -123,7 +158,7 @@
     var html = "";
     statuses.forEach(function (st) {
       var p = idIndex.get(st.id), c = p !== undefined ? counters[p] : null;
-      html += "<tr data-peer=\"" + escapeHtml(st.id) + "\" class=\"" + (st.up ? "up" : "down") + "\"><td>" + escapeHtml(st.id) + "</td><td>" +
+      html += "<tr data-peer=\"" + escapeHtml(st.id) + "\" class=\"" + (st.up ? "up" : "down") + (st.id === picked ? " picked" : "") + "\"><td>" + escapeHtml(st.id) + "</td><td>" +
         (st.up ? st.degree : "down") + "</td><td>" + (c ? c.queries : "") + "</td><td>" +
         (c ? c.copiesIn + " (" + c.dups + ")" : "") + "</td><td>" + (c ? c.out : "") + "</td><td>" +
         (c ? c.answers + (c.cacheAnswers ? " (+" + c.cacheAnswers + ")" : "") : "") + "</td><td>" +
@@ -187,7 +222,9 @@
     });
     document.getElementById("peerTable").addEventListener("click", function (e) {
       var b = e.target.closest("button[data-act]");
-      if (b) peerAction(b.getAttribute("data-act"), b.getAttribute("data-peer")).catch(function () {});
+      if (b) { peerAction(b.getAttribute("data-act"), b.getAttribute("data-peer")).catch(function () {}); return; }
+      var row = e.target.closest("tr[data-peer]");
+      if (row) pick(row.getAttribute("data-peer"));
     });
     if (window.EventSource) {
       var source = new EventSource("/events");
@@ -203,6 +240,13 @@
       down: { get: function () { return Array.from(down).map(function (p) { return ids[p]; }).sort(); } },
       statuses: { get: function () { return statuses; } }
     });
+    // The picked peer (clicked on the graph or in the table) and its statistics.
+    window.gnutellaView.pick = function (id) { pick(id); poll(); };
+    Object.defineProperty(window.gnutellaView, "picked", { get: function () { return picked; } });
+    window.gnutellaView.peerTotals = function (id) {
+      var st = statuses.find(function (s) { return s.id === String(id); });
+      return st && st.stats ? JSON.parse(JSON.stringify(st.stats)) : null;
+    };
     window.gnutellaView.counters = function (id) { var p = idIndex.get(String(id)); return p !== undefined ? Object.assign({}, counters[p]) : null; };
     window.gnutellaView.search = liveSearch;
     window.gnutellaView.kill = function (id) { return peerAction("kill", id); };
@@ -211,5 +255,5 @@
     poll();
   }
 
-  live = { idle: renderIdle, start: startLive };
+  live = { idle: renderIdle, start: startLive, pick: function (p) { pick(ids[p]); } };
 
