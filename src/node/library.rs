@@ -177,18 +177,36 @@ impl KeywordIndex {
 
     /// Positions of files where every word of `words` starts a word of the name.
     fn matches<'w>(&self, words: impl Iterator<Item = &'w str>) -> Vec<u32> {
-        let mut ranges: Vec<(u32, u32)> = Vec::with_capacity(4);
+        // Up to `INLINE_WORDS` ranges on the stack: nearly every query has that few
+        // words, and this runs once per query a node receives.
+        let mut inline = [(0u32, 0u32); INLINE_WORDS];
+        let mut spilled: Vec<(u32, u32)> = Vec::new();
+        let mut n = 0;
         for word in words {
             let range = self.prefix_range(word);
             if range.0 == range.1 {
                 return Vec::new();
             }
-            ranges.push(range);
+            match inline.get_mut(n) {
+                Some(slot) => *slot = range,
+                None => {
+                    if spilled.is_empty() {
+                        spilled.extend_from_slice(&inline);
+                    }
+                    spilled.push(range);
+                }
+            }
+            n += 1;
         }
+        let ranges: &mut [(u32, u32)] = if spilled.is_empty() {
+            &mut inline[..n]
+        } else {
+            &mut spilled
+        };
         // Intersect posting lists, smallest first, so the work is bounded by the rarest
         // word and stays in a few sequential runs of memory.
         ranges.sort_unstable_by_key(|r| self.posting_count(*r));
-        ranges.dedup();
+        let ranges = dedup_sorted(ranges);
         let Some(&rarest) = ranges.first() else {
             return Vec::new();
         };
@@ -197,11 +215,17 @@ impl KeywordIndex {
             None => rarest.into_owned(),
             Some(&second) => {
                 let others = self.files_of(second);
-                rarest
-                    .iter()
-                    .copied()
-                    .filter(|p| others.binary_search(p).is_ok())
-                    .collect()
+                if others.len() <= rarest.len() * MERGE_RATIO {
+                    // Lists of like sizes: one linear pass is cheaper than a binary
+                    // search (a chain of dependent loads) per candidate.
+                    intersect(&rarest, &others)
+                } else {
+                    rarest
+                        .iter()
+                        .copied()
+                        .filter(|p| others.binary_search(p).is_ok())
+                        .collect()
+                }
             }
         };
         for &range in ranges.iter().skip(2) {
@@ -213,6 +237,27 @@ impl KeywordIndex {
         candidates
     }
 }
+
+/// Query words whose ranges are kept on the stack.
+const INLINE_WORDS: usize = 8;
+
+/// `Vec::dedup` for a slice: drops consecutive repeats, returns the kept prefix.
+fn dedup_sorted(items: &mut [(u32, u32)]) -> &[(u32, u32)] {
+    let mut kept = 0;
+    let mut i = 0;
+    while let Some(&item) = items.get(i) {
+        if kept == 0 || items.get(kept - 1) != Some(&item) {
+            items[kept] = item;
+            kept += 1;
+        }
+        i += 1;
+    }
+    &items[..kept]
+}
+
+/// Up to this many times longer than the rarest list, the second list is merged with it
+/// rather than searched once per candidate (the result is the same either way).
+const MERGE_RATIO: usize = 8;
 
 /// The common elements of two ascending lists, by a linear merge.
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
