@@ -65,6 +65,8 @@ struct KeywordIndex {
     postings_at: Vec<u32>,
     /// File positions, ascending within each word.
     postings: Vec<u32>,
+    /// How many files the positions index (all are below it).
+    file_count: u32,
 }
 
 /// Vocabulary size from which the leading-byte table pays for its 1 KiB.
@@ -100,6 +102,7 @@ impl KeywordIndex {
             index.postings.push(position);
         }
         index.postings_at.push(index.postings.len() as u32);
+        index.file_count = u32::try_from(files.len()).unwrap_or(u32::MAX);
         if index.vocab.len() >= FIRST_BYTE_TABLE_MIN {
             index.first_byte = (0..=256u64)
                 .map(|b| index.keys.partition_point(|&k| (k >> 56) < b) as u32)
@@ -160,12 +163,17 @@ impl KeywordIndex {
         Self::at(&self.postings_at, hi).saturating_sub(Self::at(&self.postings_at, lo))
     }
 
+    /// The postings of a range of word ids as stored: each word's ascending, one after
+    /// the other (so a file may repeat).
+    fn postings_of(&self, (lo, hi): (u32, u32)) -> &[u32] {
+        self.postings
+            .get(Self::at(&self.postings_at, lo)..Self::at(&self.postings_at, hi))
+            .unwrap_or(&[])
+    }
+
     /// The files (ascending, distinct) named by any word of a range of word ids.
     fn files_of(&self, (lo, hi): (u32, u32)) -> Cow<'_, [u32]> {
-        let postings = self
-            .postings
-            .get(Self::at(&self.postings_at, lo)..Self::at(&self.postings_at, hi))
-            .unwrap_or(&[]);
+        let postings = self.postings_of((lo, hi));
         if hi - lo <= 1 {
             return Cow::Borrowed(postings);
         }
@@ -214,12 +222,30 @@ impl KeywordIndex {
         let mut candidates: Vec<u32> = match ranges.get(1) {
             None => rarest.into_owned(),
             Some(&second) => {
-                let others = self.files_of(second);
-                if others.len() <= rarest.len() * MERGE_RATIO {
-                    // Lists of like sizes: one linear pass is cheaper than a binary
-                    // search (a chain of dependent loads) per candidate.
-                    intersect(&rarest, &others)
+                let raw = self.postings_of(second);
+                if self.file_count as usize <= BITSET_FILES
+                    && raw.len() <= rarest.len() * BITSET_RATIO
+                {
+                    // Lists of like sizes: the second one's files as bits (independent
+                    // stores, in any order, repeats and all, so no sort), then one test
+                    // per candidate, instead of a binary search (a chain of dependent
+                    // loads) per candidate.
+                    let mut bits = [0u64; BITSET_FILES / 64];
+                    for &p in raw {
+                        if let Some(word) = bits.get_mut(p as usize / 64) {
+                            *word |= 1 << (p % 64);
+                        }
+                    }
+                    rarest
+                        .iter()
+                        .copied()
+                        .filter(|&p| {
+                            bits.get(p as usize / 64)
+                                .is_some_and(|w| w >> (p % 64) & 1 == 1)
+                        })
+                        .collect()
                 } else {
+                    let others = self.files_of(second);
                     rarest
                         .iter()
                         .copied()
@@ -255,9 +281,11 @@ fn dedup_sorted(items: &mut [(u32, u32)]) -> &[(u32, u32)] {
     &items[..kept]
 }
 
-/// Up to this many times longer than the rarest list, the second list is merged with it
-/// rather than searched once per candidate (the result is the same either way).
-const MERGE_RATIO: usize = 8;
+/// Libraries of up to this many files intersect two words through a bitset on the stack
+/// (2 KiB) when the second word's postings are at most `BITSET_RATIO` times the rarest's;
+/// otherwise each candidate is looked up by binary search. Same result either way.
+const BITSET_FILES: usize = 16_384;
+const BITSET_RATIO: usize = 16;
 
 /// The common elements of two ascending lists, by a linear merge.
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
