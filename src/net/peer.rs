@@ -31,7 +31,8 @@ use crate::trace::TracedCopy;
 
 use super::trace::TraceNote;
 
-/// How many inputs the actor takes before it flushes the core's actions and events.
+/// How many inputs (a read's frames counted one by one) the actor takes before it
+/// flushes the core's actions and events.
 const INPUT_BATCH: usize = 64;
 /// Depth of a peer's input channel: readers wait when the actor falls behind.
 const INPUT_DEPTH: usize = 1024;
@@ -612,6 +613,12 @@ impl Actor {
             let tracing = log::log_enabled!(log::Level::Trace) || self.activity.tracing();
             let mut taken = 0;
             loop {
+                // A read's frames count one by one: a turn flushes after as many
+                // messages as before reads were batched.
+                taken += match &input {
+                    PeerInput::Frames { frames, .. } => frames.len().max(1),
+                    _ => 1,
+                };
                 if let Some(done) = self.handle(input) {
                     self.flush();
                     self.finish(done);
@@ -620,7 +627,6 @@ impl Actor {
                 if tracing {
                     self.flush();
                 }
-                taken += 1;
                 if taken >= INPUT_BATCH {
                     break;
                 }
