@@ -2,8 +2,10 @@
 //! the peer actor and the writer.
 //!
 //! The reader turns bytes into frames for the actor (inflating first if the remote
-//! deflates); the writer drains the send queue in batches (deflating with a sync flush per
-//! batch, PROTOCOL.md §4.5); on a link with a modelled latency (`link_shaper`) messages
+//! deflates), every frame one read brought in one input, so the actor wakes once per read,
+//! not once per message; the writer drains the send queue in batches (deflating with a
+//! sync flush per batch, PROTOCOL.md §4.5), woken once per actor turn (see
+//! [`LinkHandle::queue`]); on a link with a modelled latency (`link_shaper`) messages
 //! wait in the writer's delay line until their time, first in first out, one timer per
 //! waiting batch. A remote that sends garbage or an impossible length ends only
 //! this link: the reader reports it down and the actor tells the routing core.
@@ -14,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -24,9 +26,9 @@ use tokio::task::AbortHandle;
 
 use super::logs::{Clean, Quoted};
 use super::peer::PeerInput;
-use super::send_queue::{QueueDrop, SendQueue};
+use super::send_queue::{QueueDrop, Queued, SendQueue};
 use crate::node::ConnId;
-use crate::protocol::{FrameDecoder, Message};
+use crate::protocol::{Frame, FrameDecoder, Guid, Message};
 
 /// Largest batch the writer takes off the queue before one write (and one sync flush).
 const BATCH_BYTES: usize = 64 * 1024;
@@ -34,6 +36,9 @@ const BATCH_BYTES: usize = 64 * 1024;
 const KEEP_BYTES: usize = 16 * 1024;
 /// How much room the reader makes for each read.
 const READ_STEP: usize = 4 * 1024;
+/// Most frames the reader hands the actor in one input: with the actor's input depth it
+/// bounds what a link may have read ahead of the actor.
+const FRAMES_PER_INPUT: usize = 64;
 /// Inflate output step: the reader decodes frames between steps so a small compressed
 /// input cannot balloon the buffer.
 const INFLATE_STEP: usize = 32 * 1024;
@@ -144,13 +149,31 @@ impl LinkHandle {
         self.shared.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a message; returns what the bounded queue dropped.
+    /// Queues a message and wakes the writer; returns what the bounded queue dropped.
     pub fn send(&self, msg: &Message) -> Vec<QueueDrop> {
+        let drops = self.queue(msg.guid, msg.payload.kind(), msg.to_bytes());
+        self.wake();
+        drops
+    }
+
+    /// Queues a message already encoded (several links may share its bytes) without
+    /// waking the writer: the actor queues everything one turn produced, then calls
+    /// [`LinkHandle::wake`] once per link, so each link's turn leaves in one write.
+    /// Returns what the bounded queue dropped.
+    pub fn queue(&self, guid: Guid, kind: u8, bytes: Bytes) -> Vec<QueueDrop> {
         let delay = self.shared.delay_us.load(Ordering::Relaxed);
         let due = (delay > 0).then(|| std::time::Instant::now() + Duration::from_micros(delay));
-        let drops = self.lock().push(msg, due);
+        self.lock().push_encoded(Queued {
+            guid,
+            kind,
+            bytes,
+            due,
+        })
+    }
+
+    /// Lets the writer take what was queued.
+    pub fn wake(&self) {
         self.shared.wake.notify_one();
-        drops
     }
 
     /// Holds every message sent from now on for `delay` before it leaves (a link model's
@@ -265,22 +288,39 @@ async fn read_loop(
     // Buffers start empty and grow on demand: a quiet link costs almost nothing, which
     // is what lets one process hold thousands of peers.
     let mut scratch: Vec<u8> = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
+    // One idle timer for the link's life, pushed back lazily when it fires early: arming
+    // a fresh timer around every read cost a timer-wheel insert and removal per message.
+    let mut last_read = tokio::time::Instant::now();
+    let idle = tokio::time::sleep(config.idle_timeout);
+    tokio::pin!(idle);
     loop {
         loop {
             // Decode everything complete, then inflate a bounded step more.
             loop {
-                match decoder.decode(&mut plain) {
+                let end = match decoder.decode(&mut plain) {
                     Ok(Some(frame)) => {
-                        if to_actor
-                            .send(PeerInput::Frame { conn, frame })
-                            .await
-                            .is_err()
-                        {
-                            return LinkEnd::PeerStopped;
-                        }
+                        frames.push(frame);
+                        None
                     }
-                    Ok(None) => break,
-                    Err(e) => return LinkEnd::BadStream(e.to_string()),
+                    Ok(None) => Some(None),
+                    Err(e) => Some(Some(LinkEnd::BadStream(e.to_string()))),
+                };
+                // The frames before a bad one still reach the actor, in order.
+                if (end.is_some() || frames.len() >= FRAMES_PER_INPUT) && !frames.is_empty() {
+                    let batch = std::mem::take(&mut frames);
+                    let input = PeerInput::Frames {
+                        conn,
+                        frames: batch,
+                    };
+                    if to_actor.send(input).await.is_err() {
+                        return LinkEnd::PeerStopped;
+                    }
+                }
+                match end {
+                    None => {}
+                    Some(None) => break,
+                    Some(Some(why)) => return why,
                 }
             }
             let Some(z) = inflater.as_mut() else { break };
@@ -306,11 +346,23 @@ async fn read_loop(
             &mut plain
         };
         target.reserve(READ_STEP);
-        match tokio::time::timeout(config.idle_timeout, read.read_buf(target)).await {
-            Err(_) => return LinkEnd::IdleTimeout,
-            Ok(Err(e)) => return LinkEnd::ReadError(e.to_string()),
-            Ok(Ok(0)) => return LinkEnd::ClosedByRemote,
-            Ok(Ok(_)) => {}
+        let got = loop {
+            tokio::select! {
+                biased;
+                got = read.read_buf(target) => break got,
+                () = &mut idle => {
+                    let due = last_read + config.idle_timeout;
+                    if tokio::time::Instant::now() >= due {
+                        return LinkEnd::IdleTimeout;
+                    }
+                    idle.as_mut().reset(due);
+                }
+            }
+        };
+        match got {
+            Err(e) => return LinkEnd::ReadError(e.to_string()),
+            Ok(0) => return LinkEnd::ClosedByRemote,
+            Ok(_) => last_read = tokio::time::Instant::now(),
         }
     }
 }
@@ -382,12 +434,24 @@ async fn writer(
             },
             None => &batch,
         };
-        // A remote that stops reading fills its TCP window and then ours; without a bound
-        // this write would hang forever and the link (and its queue) would never go.
-        let why = match tokio::time::timeout(send_timeout, write.write_all(out)).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(LinkEnd::WriteError(e.to_string())),
-            Err(_) => Some(LinkEnd::SendStalled),
+        // Most batches fit the socket's buffer: written at once, with no timer. The rest
+        // waits under the send timeout: a remote that stops reading fills its TCP window
+        // and then ours; without a bound this write would hang forever and the link (and
+        // its queue) would never go.
+        let (written, why) = match write.try_write(out) {
+            Ok(n) => (n, None),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (0, None),
+            Err(e) => (0, Some(LinkEnd::WriteError(e.to_string()))),
+        };
+        let rest = out.get(written..).unwrap_or_default();
+        let why = match why {
+            Some(why) => Some(why),
+            None if rest.is_empty() => None,
+            None => match tokio::time::timeout(send_timeout, write.write_all(rest)).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(LinkEnd::WriteError(e.to_string())),
+                Err(_) => Some(LinkEnd::SendStalled),
+            },
         };
         if let Some(why) = why {
             let _ = to_actor.send(PeerInput::LinkDown { conn, why }).await;

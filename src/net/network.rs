@@ -898,13 +898,13 @@ async fn fold_events(
             let mut trace = trace.lock().unwrap_or_else(|e| e.into_inner());
             for item in items.drain(..) {
                 match item {
-                    ToRecorder::Event(e) => {
+                    ToRecorder::Events(events) => {
                         if let Some(live) = trace.as_mut() {
-                            if is_query_event(&e.event) {
-                                live.event(&e);
+                            for e in events.iter().filter(|e| is_query_event(&e.event)) {
+                                live.event(e);
                             }
                         }
-                        batch.push(e)
+                        batch.extend(events)
                     }
                     ToRecorder::Barrier(done) => barriers.push(done),
                     ToRecorder::Trace(note) => {

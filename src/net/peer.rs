@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -30,7 +31,8 @@ use crate::trace::TracedCopy;
 
 use super::trace::TraceNote;
 
-/// How many inputs the actor takes before it flushes the core's actions and events.
+/// How many inputs (a read's frames counted one by one) the actor takes before it
+/// flushes the core's actions and events.
 const INPUT_BATCH: usize = 64;
 /// Depth of a peer's input channel: readers wait when the actor falls behind.
 const INPUT_DEPTH: usize = 1024;
@@ -46,7 +48,8 @@ pub struct PeerEvent {
 /// What reaches a process's recorder: peers' events, and barriers that fire once every
 /// event sent before them has been folded (so a report misses nothing already emitted).
 pub enum ToRecorder {
-    Event(PeerEvent),
+    /// A peer's events of one turn, in order.
+    Events(Vec<PeerEvent>),
     Barrier(oneshot::Sender<()>),
     /// What a flood trace needs besides events (sent only while one is on).
     Trace(TraceNote),
@@ -67,9 +70,10 @@ pub enum PeerInput {
         origin: LinkOrigin,
         places: LinkPlaces,
     },
-    Frame {
+    /// What one read of a link brought, in order.
+    Frames {
         conn: ConnId,
-        frame: Frame,
+        frames: Vec<Frame>,
     },
     LinkDown {
         conn: ConnId,
@@ -552,6 +556,14 @@ struct Actor {
     discovery: Option<Discovery>,
     /// The link model, with this peer's loss generator (`None`: links as they are).
     shaper: Option<(Arc<LinkShaper>, rand_chacha::ChaCha8Rng)>,
+    /// Links given messages since the last flush: their writers are woken once, at its
+    /// end, so a turn's messages to one link leave in one write.
+    to_wake: Vec<ConnId>,
+    /// The last Query encoded this turn: a flood sends the same descriptor to every link,
+    /// encoded once and shared.
+    last_query: Option<(Message, Bytes)>,
+    /// Events of this turn, sent to the recorder in one batch.
+    pending_events: Vec<PeerEvent>,
 }
 
 /// What the actor of a dynamic peer needs to carry out the core's dials and publish its
@@ -623,6 +635,9 @@ pub fn spawn_actor(
             let rng = s.rng_for(index);
             (s, rng)
         }),
+        to_wake: Vec::new(),
+        last_query: None,
+        pending_events: Vec::new(),
     };
     let task = tokio::spawn(actor.run());
     (
@@ -672,6 +687,12 @@ impl Actor {
             let tracing = log::log_enabled!(log::Level::Trace) || self.activity.tracing();
             let mut taken = 0;
             loop {
+                // A read's frames count one by one: a turn flushes after as many
+                // messages as before reads were batched.
+                taken += match &input {
+                    PeerInput::Frames { frames, .. } => frames.len().max(1),
+                    _ => 1,
+                };
                 if let Some(done) = self.handle(input) {
                     self.flush();
                     self.finish(done);
@@ -680,7 +701,6 @@ impl Actor {
                 if tracing {
                     self.flush();
                 }
-                taken += 1;
                 if taken >= INPUT_BATCH {
                     break;
                 }
@@ -778,65 +798,14 @@ impl Actor {
                 }
                 self.links.insert(conn, state);
             }
-            PeerInput::Frame { conn, frame } => {
-                let Some(state) = self.links.get_mut(&conn) else {
-                    // Read before its link went down, never handled: a lost copy.
-                    if let Frame::Message(msg) = frame {
-                        self.emit(
-                            now,
-                            Event::Dropped {
-                                guid: msg.guid,
-                                kind: msg.payload.kind(),
-                                reason: DropReason::LinkDown,
-                            },
-                        );
-                    }
-                    return None;
-                };
-                state.last_frame = now;
-                self.shared.frames_in.fetch_add(1, Ordering::Relaxed);
-                self.activity.touch(now);
-                match frame {
-                    Frame::Message(msg) => {
-                        let msg = advertise_on(msg, state.link.remote_addr);
-                        let bye = match &msg.payload {
-                            Payload::Bye(bye) => Some(LinkEnd::Bye {
-                                code: bye.code,
-                                reason: bye.message.clone(),
-                            }),
-                            _ => None,
-                        };
-                        if bye.is_none() && log::log_enabled!(log::Level::Trace) {
-                            self.received = Some(Received::of(&msg, state.label()));
-                        }
-                        if self.activity.tracing() {
-                            let from = state.info.listen_addr.or(state.link.remote_addr);
-                            if let Some(copy) = TracedCopy::of(&msg, None, None) {
-                                self.note(TraceNote::Arrival {
-                                    peer: self.index,
-                                    from,
-                                    copy,
-                                });
-                                self.noted_arrival = true;
-                            }
-                        }
-                        self.core.on_message(now, conn, msg);
-                        if let Some(why) = bye {
-                            // The sender closes after a Bye; do not wait for its FIN.
-                            self.drop_link(now, conn, why);
-                        }
-                    }
-                    Frame::Skipped { header, reason } => {
-                        self.shared.skipped.fetch_add(1, Ordering::Relaxed);
-                        log::debug!(
-                            "{}: skipped {} {} from {}: {}",
-                            self.names.own,
-                            KindName(header.kind),
-                            header.guid,
-                            state.label(),
-                            Clean(&reason)
-                        );
-                        self.core.on_skipped(now, conn, header);
+            PeerInput::Frames { conn, frames } => {
+                let tracing = log::log_enabled!(log::Level::Trace) || self.activity.tracing();
+                let last = frames.len().saturating_sub(1);
+                for (i, frame) in frames.into_iter().enumerate() {
+                    self.handle_frame(now, conn, frame);
+                    // Under trace every frame is flushed on its own (see `run`).
+                    if tracing && i < last {
+                        self.flush();
                     }
                 }
             }
@@ -867,6 +836,70 @@ impl Actor {
             }
         }
         None
+    }
+
+    /// One frame a link read.
+    fn handle_frame(&mut self, now: Time, conn: ConnId, frame: Frame) {
+        let Some(state) = self.links.get_mut(&conn) else {
+            // Read before its link went down, never handled: a lost copy.
+            if let Frame::Message(msg) = frame {
+                self.emit(
+                    now,
+                    Event::Dropped {
+                        guid: msg.guid,
+                        kind: msg.payload.kind(),
+                        reason: DropReason::LinkDown,
+                    },
+                );
+            }
+            return;
+        };
+        state.last_frame = now;
+        self.shared.frames_in.fetch_add(1, Ordering::Relaxed);
+        self.activity.touch(now);
+        match frame {
+            Frame::Message(msg) => {
+                let msg = advertise_on(msg, state.link.remote_addr);
+                let bye = match &msg.payload {
+                    Payload::Bye(bye) => Some(LinkEnd::Bye {
+                        code: bye.code,
+                        reason: bye.message.clone(),
+                    }),
+                    _ => None,
+                };
+                if bye.is_none() && log::log_enabled!(log::Level::Trace) {
+                    self.received = Some(Received::of(&msg, state.label()));
+                }
+                if self.activity.tracing() {
+                    let from = state.info.listen_addr.or(state.link.remote_addr);
+                    if let Some(copy) = TracedCopy::of(&msg, None, None) {
+                        self.note(TraceNote::Arrival {
+                            peer: self.index,
+                            from,
+                            copy,
+                        });
+                        self.noted_arrival = true;
+                    }
+                }
+                self.core.on_message(now, conn, msg);
+                if let Some(why) = bye {
+                    // The sender closes after a Bye; do not wait for its FIN.
+                    self.drop_link(now, conn, why);
+                }
+            }
+            Frame::Skipped { header, reason } => {
+                self.shared.skipped.fetch_add(1, Ordering::Relaxed);
+                log::debug!(
+                    "{}: skipped {} {} from {}: {}",
+                    self.names.own,
+                    KindName(header.kind),
+                    header.guid,
+                    state.label(),
+                    Clean(&reason)
+                );
+                self.core.on_skipped(now, conn, header);
+            }
+        }
     }
 
     /// Carries out a dial the core asked for; without a dial kit (a static peer, whose
@@ -983,10 +1016,20 @@ impl Actor {
                 }
             }
         }
+        // The turn's events reach the recorder before its messages can reach anyone.
+        self.send_events();
+        // The turn's messages leave: one wake-up (and so one write) per link.
+        self.last_query = None;
+        for conn in self.to_wake.drain(..) {
+            if let Some(state) = self.links.get(&conn) {
+                state.link.wake();
+            }
+        }
         self.publish();
         if std::mem::take(&mut self.noted_arrival) {
             self.note(TraceNote::Done { peer: self.index });
         }
+        self.send_events();
         if tracing {
             let received = self.received.take();
             for line in logs::describe(received.as_ref(), &events, &sends, self.walking) {
@@ -1036,7 +1079,26 @@ impl Actor {
             }
         }
         let msg = advertise_on(msg, state.link.local_addr);
-        let drops = state.link.send(&msg);
+        let bytes = match (&self.last_query, &msg.payload) {
+            // The same descriptor as the last one queued: a flood's next copy.
+            (Some((last, bytes)), Payload::Query(q))
+                if matches!(&last.payload, Payload::Query(lq) if Arc::ptr_eq(lq, q))
+                    && (last.guid, last.ttl, last.hops) == (msg.guid, msg.ttl, msg.hops) =>
+            {
+                bytes.clone()
+            }
+            _ => {
+                let bytes = msg.to_bytes();
+                if matches!(msg.payload, Payload::Query(_)) {
+                    self.last_query = Some((msg.clone(), bytes.clone()));
+                }
+                bytes
+            }
+        };
+        let drops = state.link.queue(msg.guid, msg.payload.kind(), bytes);
+        if self.to_wake.last() != Some(&to) && !self.to_wake.contains(&to) {
+            self.to_wake.push(to);
+        }
         if drops.is_empty() {
             return;
         }
@@ -1082,19 +1144,33 @@ impl Actor {
         }
     }
 
-    fn note(&self, note: TraceNote) {
+    fn note(&mut self, note: TraceNote) {
+        // After the events before it: the trace takes both in channel order.
+        self.send_events();
         if let Some(sink) = &self.events {
             let _ = sink.send(ToRecorder::Trace(note));
         }
     }
 
-    fn emit(&self, at: Time, event: Event) {
-        if let Some(sink) = &self.events {
-            let _ = sink.send(ToRecorder::Event(PeerEvent {
+    /// Keeps an event for the recorder; the turn's events go in one batch when it is
+    /// flushed ([`Actor::send_events`]).
+    fn emit(&mut self, at: Time, event: Event) {
+        if self.events.is_some() {
+            self.pending_events.push(PeerEvent {
                 peer: self.index,
                 at,
                 event,
-            }));
+            });
+        }
+    }
+
+    fn send_events(&mut self) {
+        if self.pending_events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.pending_events);
+        if let Some(sink) = &self.events {
+            let _ = sink.send(ToRecorder::Events(events));
         }
     }
 

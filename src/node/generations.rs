@@ -94,12 +94,15 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         self.map.as_mut()?.get_mut(key)
     }
 
-    /// Stores `key` as the newest entry (replacing any older value for it).
-    fn insert(&mut self, key: K, bits: u64, slot: Slot<V>, hash: KeyedHash) {
+    /// Stores `key` as the newest entry (replacing any older value for it; `absent`:
+    /// the caller just looked it up and it is not here, so the map need not be probed).
+    fn insert(&mut self, key: K, bits: u64, slot: Slot<V>, hash: KeyedHash, absent: bool) {
         match self.newest.take() {
             Some((k, _)) if k == key => {}
             Some((k, old)) => {
-                self.remove_from_map(&key, bits);
+                if !absent {
+                    self.remove_from_map(&key, bits);
+                }
                 let map = self
                     .map
                     .get_or_insert_with(|| Box::new(HashMap::with_capacity_and_hasher(3, hash)));
@@ -111,6 +114,7 @@ impl<K: Hash + Eq, V> Generation<K, V> {
                 map.insert(k, old);
                 self.map_len = map.len() as u32;
             }
+            None if absent => {}
             None => self.remove_from_map(&key, bits),
         }
         self.newest = Some((key, slot));
@@ -214,7 +218,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         let bits = self.bits(&key);
         self.previous.remove(&key, bits);
         self.current
-            .insert(key, bits, Slot { value, at: now }, self.hash);
+            .insert(key, bits, Slot { value, at: now }, self.hash, false);
     }
 
     /// If `key` is live, lets `on_live` update it and returns its answer; otherwise stores
@@ -247,6 +251,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             }
             self.previous.remove(&key, bits);
         }
+        // Not in the current generation: `get_mut` above just looked.
         self.current.insert(
             key,
             bits,
@@ -255,6 +260,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
                 at: now,
             },
             self.hash,
+            true,
         );
         None
     }

@@ -65,6 +65,8 @@ struct KeywordIndex {
     postings_at: Vec<u32>,
     /// File positions, ascending within each word.
     postings: Vec<u32>,
+    /// How many files the positions index (all are below it).
+    file_count: u32,
 }
 
 /// Vocabulary size from which the leading-byte table pays for its 1 KiB.
@@ -100,6 +102,7 @@ impl KeywordIndex {
             index.postings.push(position);
         }
         index.postings_at.push(index.postings.len() as u32);
+        index.file_count = u32::try_from(files.len()).unwrap_or(u32::MAX);
         if index.vocab.len() >= FIRST_BYTE_TABLE_MIN {
             index.first_byte = (0..=256u64)
                 .map(|b| index.keys.partition_point(|&k| (k >> 56) < b) as u32)
@@ -160,12 +163,17 @@ impl KeywordIndex {
         Self::at(&self.postings_at, hi).saturating_sub(Self::at(&self.postings_at, lo))
     }
 
+    /// The postings of a range of word ids as stored: each word's ascending, one after
+    /// the other (so a file may repeat).
+    fn postings_of(&self, (lo, hi): (u32, u32)) -> &[u32] {
+        self.postings
+            .get(Self::at(&self.postings_at, lo)..Self::at(&self.postings_at, hi))
+            .unwrap_or(&[])
+    }
+
     /// The files (ascending, distinct) named by any word of a range of word ids.
     fn files_of(&self, (lo, hi): (u32, u32)) -> Cow<'_, [u32]> {
-        let postings = self
-            .postings
-            .get(Self::at(&self.postings_at, lo)..Self::at(&self.postings_at, hi))
-            .unwrap_or(&[]);
+        let postings = self.postings_of((lo, hi));
         if hi - lo <= 1 {
             return Cow::Borrowed(postings);
         }
@@ -177,18 +185,36 @@ impl KeywordIndex {
 
     /// Positions of files where every word of `words` starts a word of the name.
     fn matches<'w>(&self, words: impl Iterator<Item = &'w str>) -> Vec<u32> {
-        let mut ranges: Vec<(u32, u32)> = Vec::with_capacity(4);
+        // Up to `INLINE_WORDS` ranges on the stack: nearly every query has that few
+        // words, and this runs once per query a node receives.
+        let mut inline = [(0u32, 0u32); INLINE_WORDS];
+        let mut spilled: Vec<(u32, u32)> = Vec::new();
+        let mut n = 0;
         for word in words {
             let range = self.prefix_range(word);
             if range.0 == range.1 {
                 return Vec::new();
             }
-            ranges.push(range);
+            match inline.get_mut(n) {
+                Some(slot) => *slot = range,
+                None => {
+                    if spilled.is_empty() {
+                        spilled.extend_from_slice(&inline);
+                    }
+                    spilled.push(range);
+                }
+            }
+            n += 1;
         }
+        let ranges: &mut [(u32, u32)] = if spilled.is_empty() {
+            &mut inline[..n]
+        } else {
+            &mut spilled
+        };
         // Intersect posting lists, smallest first, so the work is bounded by the rarest
         // word and stays in a few sequential runs of memory.
         ranges.sort_unstable_by_key(|r| self.posting_count(*r));
-        ranges.dedup();
+        let ranges = dedup_sorted(ranges);
         let Some(&rarest) = ranges.first() else {
             return Vec::new();
         };
@@ -196,12 +222,36 @@ impl KeywordIndex {
         let mut candidates: Vec<u32> = match ranges.get(1) {
             None => rarest.into_owned(),
             Some(&second) => {
-                let others = self.files_of(second);
-                rarest
-                    .iter()
-                    .copied()
-                    .filter(|p| others.binary_search(p).is_ok())
-                    .collect()
+                let raw = self.postings_of(second);
+                if self.file_count as usize <= BITSET_FILES
+                    && raw.len() <= rarest.len() * BITSET_RATIO
+                {
+                    // Lists of like sizes: the second one's files as bits (independent
+                    // stores, in any order, repeats and all, so no sort), then one test
+                    // per candidate, instead of a binary search (a chain of dependent
+                    // loads) per candidate.
+                    let mut bits = [0u64; BITSET_FILES / 64];
+                    for &p in raw {
+                        if let Some(word) = bits.get_mut(p as usize / 64) {
+                            *word |= 1 << (p % 64);
+                        }
+                    }
+                    rarest
+                        .iter()
+                        .copied()
+                        .filter(|&p| {
+                            bits.get(p as usize / 64)
+                                .is_some_and(|w| w >> (p % 64) & 1 == 1)
+                        })
+                        .collect()
+                } else {
+                    let others = self.files_of(second);
+                    rarest
+                        .iter()
+                        .copied()
+                        .filter(|p| others.binary_search(p).is_ok())
+                        .collect()
+                }
             }
         };
         for &range in ranges.iter().skip(2) {
@@ -213,6 +263,29 @@ impl KeywordIndex {
         candidates
     }
 }
+
+/// Query words whose ranges are kept on the stack.
+const INLINE_WORDS: usize = 8;
+
+/// `Vec::dedup` for a slice: drops consecutive repeats, returns the kept prefix.
+fn dedup_sorted(items: &mut [(u32, u32)]) -> &[(u32, u32)] {
+    let mut kept = 0;
+    let mut i = 0;
+    while let Some(&item) = items.get(i) {
+        if kept == 0 || items.get(kept - 1) != Some(&item) {
+            items[kept] = item;
+            kept += 1;
+        }
+        i += 1;
+    }
+    &items[..kept]
+}
+
+/// Libraries of up to this many files intersect two words through a bitset on the stack
+/// (2 KiB) when the second word's postings are at most `BITSET_RATIO` times the rarest's;
+/// otherwise each candidate is looked up by binary search. Same result either way.
+const BITSET_FILES: usize = 16_384;
+const BITSET_RATIO: usize = 16;
 
 /// The common elements of two ascending lists, by a linear merge.
 fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {

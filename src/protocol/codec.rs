@@ -156,11 +156,15 @@ pub fn decode_header(bytes: &[u8]) -> Option<Header> {
 
 /// Appends the 23-byte header.
 pub fn encode_header(header: &Header, out: &mut BytesMut) {
-    out.put_slice(&header.guid.0);
-    out.put_u8(header.kind);
-    out.put_u8(header.ttl);
-    out.put_u8(header.hops);
-    out.put_u32_le(header.payload_len);
+    // One copy of the assembled header rather than five capacity-checked puts: every
+    // forwarded descriptor comes through here.
+    let mut h = [0u8; HEADER_LEN];
+    h[..16].copy_from_slice(&header.guid.0);
+    h[16] = header.kind;
+    h[17] = header.ttl;
+    h[18] = header.hops;
+    h[19..].copy_from_slice(&header.payload_len.to_le_bytes());
+    out.put_slice(&h);
 }
 
 /// Reads one descriptor whose header is already parsed; `payload` is exactly its body
@@ -194,8 +198,17 @@ impl Message {
 
     /// Appends the 23-byte header and the payload to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
-        out.reserve(self.encoded_len());
-        encode_header(&self.header(), out);
+        // The payload's length is measured once, for the reservation and the header.
+        let len = payload::payload_len(&self.payload);
+        out.reserve(HEADER_LEN + len);
+        let header = Header {
+            guid: self.guid,
+            kind: self.payload.kind(),
+            ttl: self.ttl,
+            hops: self.hops,
+            payload_len: u32::try_from(len).unwrap_or(u32::MAX),
+        };
+        encode_header(&header, out);
         payload::encode_payload(&self.payload, out);
     }
 

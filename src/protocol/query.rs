@@ -31,13 +31,20 @@ pub(crate) fn decode(payload: Bytes) -> Result<Query, PayloadError> {
     }
     // First wire byte high: gtk-gnutella's peek_be16, and LimeWire's masks land there too.
     let flags = u16::from_be_bytes([payload[0], payload[1]]);
-    let body = payload.slice(2..);
+    let body = &payload[2..];
     let nul = body
         .iter()
         .position(|&b| b == 0)
         .ok_or(PayloadError::QueryWithoutNul)?;
     let criteria = std::str::from_utf8(&body[..nul]).map_err(|_| PayloadError::QueryNotUtf8)?;
-    let area = body.slice(nul + 1..);
+    // Most queries have no extension area: no shared slice of the payload (whose first
+    // one costs an allocation) unless there is one to keep.
+    let area_at = 2 + nul + 1;
+    let area = if area_at < payload.len() {
+        payload.slice(area_at..)
+    } else {
+        Bytes::new()
+    };
     let (extensions, trailing_nul) = extensions::parse_area(&area, true)?;
     Ok(Query {
         flags,
