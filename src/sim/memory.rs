@@ -46,6 +46,26 @@ pub const BYTES_PER_CACHE_ENTRY: u64 = 90;
 pub const GRAPH_BYTES_PER_NODE: u64 = 20;
 pub const GRAPH_BYTES_PER_LINK: u64 = 26;
 
+/// Bytes per peer of a dynamic overlay's tables besides its links and host cache (the
+/// link list's header and id counter, the saved host cache's slot, the node's overlay
+/// policy state).
+pub const DYNAMIC_BYTES_PER_PEER: u64 = 160;
+/// Bytes per link a dynamic overlay's peer may hold (a `DynLink` and its share of the
+/// list's growth).
+pub const DYNAMIC_BYTES_PER_LINK: u64 = 32;
+/// Bytes per entry of a host cache, held by its node and again, as a saved host file,
+/// while its peer is offline.
+pub const BYTES_PER_HOST_ENTRY: u64 = 72;
+
+/// A dynamic overlay's size limits, for the estimate (`SimShape::dynamic`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DynamicShape {
+    /// Links a peer holds at most (`overlay.max_degree`).
+    pub max_degree: u64,
+    /// Host-cache entries per peer (`overlay.host_cache`).
+    pub host_cache: u64,
+}
+
 /// What a simulation holds, for the estimate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SimShape {
@@ -57,6 +77,9 @@ pub struct SimShape {
     pub seen_capacity: u64,
     /// Result-cache entries a node holds at most (0 when caching is off).
     pub cache_capacity: u64,
+    /// A dynamic overlay's limits; `None` for a static overlay, which holds no such
+    /// tables.
+    pub dynamic: Option<DynamicShape>,
 }
 
 impl SimShape {
@@ -76,7 +99,12 @@ impl SimShape {
         let per_peer = BYTES_PER_PEER
             + BYTES_PER_REACHED_PEER
             + BYTES_PER_HELD_SEARCH.saturating_mul(self.held_searches())
-            + BYTES_PER_CACHE_ENTRY.saturating_mul(self.cache_entries());
+            + BYTES_PER_CACHE_ENTRY.saturating_mul(self.cache_entries())
+            + self.dynamic.map_or(0, |d| {
+                DYNAMIC_BYTES_PER_PEER
+                    + DYNAMIC_BYTES_PER_LINK.saturating_mul(d.max_degree)
+                    + BYTES_PER_HOST_ENTRY.saturating_mul(d.host_cache)
+            });
         self.peers
             .saturating_mul(per_peer)
             .saturating_add(self.links.saturating_mul(BYTES_PER_LINK))
@@ -185,6 +213,7 @@ mod tests {
             queries: 1,
             seen_capacity: 64,
             cache_capacity: 0,
+            dynamic: None,
         };
         assert!((443e6..760e6).contains(&(ring.estimate_bytes() as f64)));
         // ba:n=100000,m=2, 40 floods: 399 MB measured.
@@ -194,6 +223,7 @@ mod tests {
             queries: 40,
             seen_capacity: 64,
             cache_capacity: 0,
+            dynamic: None,
         };
         assert!((399e6..450e6).contains(&(ba.estimate_bytes() as f64)));
         // A node holds at most `seen_capacity` searches: the benchmark's million-peer
@@ -209,6 +239,7 @@ mod tests {
             queries: 1000,
             seen_capacity: 8,
             cache_capacity: 0,
+            dynamic: None,
         };
         assert!((1361e6..1500e6).contains(&(bench.estimate_bytes() as f64)));
     }
