@@ -101,11 +101,17 @@ print(f"{label}: CPU ours {oc:.2f} s, C {cc:.3f} s, ratio {oc / max(cc, 1e-4):.1
 PY
 }
 
-# Checks that both sides sent the same number of Query messages.
-same_messages() {
-    if [[ $1 != "$2" ]]; then
-        echo "ERROR: message counts differ (simulator $1, C $2): not the same flood" >&2
+# One measure's result: checks that both sides sent the same number of Query messages
+# (a mismatch is an error: not the same flood) and prints the comparison row.
+# Arguments: label, peers, our log, C's log, then wall/cpu/rss of ours and of C.
+both_sides() {
+    local sim_msgs c_msgs
+    sim_msgs=$(sum_of "$3.out" messages)
+    c_msgs=$(sed -n 's/^messages=\([0-9]*\).*/\1/p' "$4.out")
+    if [[ $sim_msgs != "$c_msgs" ]]; then
+        echo "ERROR: message counts differ (simulator $sim_msgs, C $c_msgs): not the same flood" >&2
     fi
+    compare "$1" "$2" "${@:5}"
 }
 
 run_s_of() { sed -n 's/.*run_s=\([0-9.]*\).*/\1/p' "$1"; }
@@ -119,11 +125,9 @@ if [[ $PARTS == *a* ]]; then
         origin=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queries"][0]["origin"])' "$OUT/a-sim-$n.out")
         read -r c_wall c_cpu c_rss < <(timed_median "$OUT/a-c-$n" "$CFLOOD" "$OUT/a-$n.gne" 255 "$origin")
         rm -f "$OUT/a-$n.gne"
-        sim_msgs=$(sum_of "$OUT/a-sim-$n.out" messages)
-        c_msgs=$(sed -n 's/^messages=\([0-9]*\).*/\1/p' "$OUT/a-c-$n.out")
-        same_messages "$sim_msgs" "$c_msgs"
-        compare "n=$n" "$n" "$s_wall" "$s_cpu" "$s_rss" "$c_wall" "$c_cpu" "$c_rss"
-        echo "    messages $sim_msgs (both), peers reached $(sum_of "$OUT/a-sim-$n.out" peers_reached);" \
+        both_sides "n=$n" "$n" "$OUT/a-sim-$n" "$OUT/a-c-$n" \
+            "$s_wall" "$s_cpu" "$s_rss" "$c_wall" "$c_cpu" "$c_rss"
+        echo "    messages $(sum_of "$OUT/a-sim-$n.out" messages) on both sides, peers reached $(sum_of "$OUT/a-sim-$n.out" peers_reached);" \
             "flood only: ours run_s=$(run_s_of "$OUT/a-sim-$n.time"), C $(sed -n 3p "$OUT/a-c-$n.out")"
     done
 fi
@@ -142,11 +146,10 @@ if [[ $PARTS == *b* ]]; then
         "$OUT/b-sim.out" >"$OUT/b-origins.txt"
     read -r c_wall c_cpu c_rss < <(timed_median "$OUT/b-c" "$CFLOOD" "$OUT/b.gne" 7 "@$OUT/b-origins.txt")
     rm -f "$OUT/b.gne"
+    both_sides "$QUERIES_B queries" "$N_B" "$OUT/b-sim" "$OUT/b-c" \
+        "$s_wall" "$s_cpu" "$s_rss" "$c_wall" "$c_cpu" "$c_rss"
     sim_msgs=$(sum_of "$OUT/b-sim.out" messages)
-    c_msgs=$(sed -n 's/^messages=\([0-9]*\).*/\1/p' "$OUT/b-c.out")
-    same_messages "$sim_msgs" "$c_msgs"
-    compare "$QUERIES_B queries" "$N_B" "$s_wall" "$s_cpu" "$s_rss" "$c_wall" "$c_cpu" "$c_rss"
-    python3 -c "import sys; m=int(sys.argv[1]); print(f'    {m} query messages (both), hits routed back by the simulator only: {int(sys.argv[2])}; per message: ours {float(sys.argv[3]) / m * 1e6:.3f} us, C {float(sys.argv[4]) / m * 1e6:.3f} us (CPU)')" \
+    python3 -c "import sys; m=int(sys.argv[1]); print(f'    {m} query messages, hits routed back by the simulator only: {int(sys.argv[2])}; per message: ours {float(sys.argv[3]) / m * 1e6:.3f} us, C {float(sys.argv[4]) / m * 1e6:.3f} us (CPU)')" \
         "$sim_msgs" "$(sum_of "$OUT/b-sim.out" hit_messages)" "$s_cpu" "$c_cpu"
     echo "    flood only: ours run_s=$(run_s_of "$OUT/b-sim.time"), C $(sed -n 3p "$OUT/b-c.out")"
 fi
