@@ -18,7 +18,7 @@
 //! | `--gen ba:n=100000,m=2 --queries 100` | 661 MB | 675 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1508 MB | 1575 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` | 1.9 GB | 3.0 GB |
-//! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`scripts/bench-sim.sh b`) | 1361 MB | 1428 MB |
+//! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`QUERIES_B=1000 scripts/bench-sim.sh b`) | 1361 MB | 1428 MB |
 //! | `--gen random:n=100000,d=4 --overlay dynamic --queries 10` | 1296 MB | 1318 MB |
 //!
 //! Per peer 440 bytes (link offsets, node slot, placement), per link 24 bytes; a peer a
