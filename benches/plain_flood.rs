@@ -9,6 +9,10 @@
 //!
 //! `cargo bench --bench plain_flood -- SPEC SEED ORIGIN TTL`
 //! (defaults: random:n=1000000,d=4 1 0 255)
+//!
+//! `cargo bench --bench plain_flood -- SPEC SEED --edges-out FILE` writes the generated
+//! graph's links instead, for the C baseline (benches/plain_flood.c): "GNE1", u32 nodes,
+//! u64 links, then each link as two u32 (little-endian), ascending.
 
 use std::time::Instant;
 
@@ -61,11 +65,31 @@ fn flood(offsets: &[usize], neighbours: &[u32], origin: u32, ttl: u8) -> Flood {
     result
 }
 
+/// Writes the graph's links in the binary form benches/plain_flood.c reads.
+fn write_edges(graph: &gnutella::topology::Graph, path: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    out.write_all(b"GNE1")?;
+    out.write_all(&(graph.node_count() as u32).to_le_bytes())?;
+    out.write_all(&(graph.link_count() as u64).to_le_bytes())?;
+    for (a, b) in graph.links() {
+        out.write_all(&a.to_le_bytes())?;
+        out.write_all(&b.to_le_bytes())?;
+    }
+    out.flush()
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; keep only our positional arguments.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let edges_out = all
+        .iter()
+        .position(|a| a == "--edges-out")
+        .and_then(|i| all.get(i + 1).cloned());
+    let args: Vec<String> = all
+        .iter()
+        .filter(|a| !a.starts_with("--") && Some(*a) != edges_out.as_ref())
+        .cloned()
         .collect();
     let spec = args.first().map_or("random:n=1000000,d=4", String::as_str);
     let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -81,6 +105,13 @@ fn main() {
         }
     };
     let generated = started.elapsed();
+    if let Some(path) = edges_out {
+        if let Err(e) = write_edges(&graph, &path) {
+            eprintln!("error: cannot write {path}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let (offsets, neighbours) = graph.csr();
     let flood_start = Instant::now();
     let result = flood(offsets, neighbours, origin, ttl);

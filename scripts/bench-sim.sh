@@ -1,79 +1,157 @@
 #!/usr/bin/env bash
-# Scale benchmark of the simulator (issue 4, item 8). Prints the figures for the note.
+# Scale benchmark of the simulator (issues 4 and 11). Prints the figures for the README.
 #
-#  (a) one full flood over a 1,000,000-peer random graph of mean degree 4: the simulator
-#      (real routing code, whole process) against a plain CSR breadth-first flood over the
-#      same graph (benches/plain_flood.rs, same generator and seed); ratio of wall times.
-#  (b) 1,000 TTL-7 queries on a 1,000,000-peer Barabasi-Albert graph (m=2): wall time and
-#      peak RSS (/usr/bin/time -v).
-#  (c) the same full flood on a 100,000-peer graph in Python with networkx
+#  (a) one full flood (TTL 255 from one peer) over random graphs of mean degree 4, at
+#      SIZES_A peers (default 10^5, 10^6, 3*10^6): the simulator against a plain C CSR flood
+#      (benches/plain_flood.c, compiled here with the system `cc -O2`), run in turn in
+#      the same invocation; CPU time (user + sys) and peak RSS per peer of
+#      both, and ratios.
+#  (b) QUERIES_B (default 100) TTL-7 queries on a Barabasi-Albert graph, N_B (10^6) peers,
+#      m = 2: the simulator against the same C flood run from the same origins. The goal
+#      figure of issue 11 (1,000 queries within 60 s of wall time) is QUERIES_B=1000.
+#  (c) the full flood on an N_C-peer (10^5) random graph in Python with networkx
 #      (scripts/flood_networkx.py, installed into a venv) against the simulator.
 #
+# Same work on the same graph: the simulator generates its graph (`--gen SPEC --seed S`);
+# benches/plain_flood.rs writes that very graph from the same generator and seed to a
+# binary edge list (not timed), which the C program reads, turns into CSR arrays and
+# floods. Both therefore flood identical graphs from identical origins and must report
+# identical message counts (checked below: a mismatch is printed as an error). Whole
+# processes are timed: ours includes generating the graph, C's includes reading it (a
+# 16-byte-per-link binary file, cheaper than generating), so the CPU ratio leans against
+# the simulator; the flood-only times (our event loop's run_s, C's flood_s) are printed
+# too. The C flood does not route QueryHits back (the simulator does; in (b) they are
+# under 0.01 % of the messages). Peak RSS is the kernel's maximum resident set size of the
+# process (as /usr/bin/time -v reports it), divided by the peer count.
+#
 # Usage: scripts/bench-sim.sh [a] [b] [c]    (default: all three)
-# Environment: N_A, N_B, N_C (peer counts), QUERIES_B, SEED, OUT (work dir).
+# Environment: SIZES_A (peer counts of (a)), N_B, QUERIES_B, N_C, SEED, OUT (work dir),
+#   REPEAT (runs of each side per measure, interleaved; the median is reported; default 1).
+# Run the big sizes alone: a 3*10^6-peer flood takes about 2 GiB and several CPU seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SEED=${SEED:-1}
-N_A=${N_A:-1000000}
+SIZES_A=${SIZES_A:-100000 1000000 3000000}
 N_B=${N_B:-1000000}
 N_C=${N_C:-100000}
-QUERIES_B=${QUERIES_B:-1000}
+QUERIES_B=${QUERIES_B:-100}
+REPEAT=${REPEAT:-1}
 OUT=${OUT:-target/bench-sim}
 PARTS=${*:-a b c}
 mkdir -p "$OUT"
 
 SIM=$(scripts/release-bin.sh)
 PLAIN=$(cargo bench --bench plain_flood --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+CFLOOD=$OUT/plain_flood_c
+cc -O2 -o "$CFLOOD" benches/plain_flood.c
 
-# Runs a command under /usr/bin/time -v; prints wall seconds and peak RSS (MiB).
+# Runs a command (stdout to $log.out, stderr to $log.time); prints wall seconds, CPU
+# seconds (user + sys) and peak RSS in KiB. The peak RSS is /usr/bin/time -v's; the CPU
+# time is the same kernel rusage read through wait4 with microsecond resolution (time
+# prints 10 ms), and includes time's own ~1 ms.
 timed() {
     local log=$1
     shift
-    /usr/bin/time -v "$@" 2>"$log.time" >"$log.out"
-    local wall rss
-    wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log.time" |
-        awk -F: '{ if (NF == 3) print $1*3600 + $2*60 + $3; else print $1*60 + $2 }')
-    rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log.time")
-    echo "$wall $((rss / 1024))"
+    python3 - "$log" "$@" <<'PY'
+import os, re, subprocess, sys, time
+log, cmd = sys.argv[1], sys.argv[2:]
+start = time.monotonic()
+with open(log + ".out", "wb") as out, open(log + ".time", "wb") as err:
+    child = subprocess.Popen(["/usr/bin/time", "-v", "-o", log + ".rusage"] + cmd, stdout=out, stderr=err)
+    _, status, usage = os.wait4(child.pid, 0)
+wall = time.monotonic() - start
+if status != 0:
+    sys.exit(f"{cmd[0]} failed (status {status}); see {log}.time")
+rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(log + ".rusage").read()).group(1)
+print(f"{wall:.3f} {usage.ru_utime + usage.ru_stime:.4f} {rss}")
+PY
+}
+
+# `timed` REPEAT times; prints the median wall, CPU and RSS (each its own median).
+timed_median() {
+    local log=$1
+    shift
+    for _ in $(seq "$REPEAT"); do timed "$log" "$@"; done | python3 -c '
+import statistics, sys
+rows = [list(map(float, l.split())) for l in sys.stdin]
+print(" ".join(f"{statistics.median(c):.3f}" for c in zip(*rows)))'
 }
 
 # A one-query flood from a fixed peer: one file on one peer, TTL 255 (the flood stops on
 # its own when every peer has seen it).
 flood_args() {
-    echo "--gen $1 --ttl 255 --max-ttl 255 --queries 1 --files 1 --replicas 1 --seed $SEED --json"
+    echo "--gen $1 --ttl 255 --max-ttl 255 --queries 1 --files 1 --replicas 1 --seed $SEED --json --quiet"
 }
 
-origin_of() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queries"][0]["origin"])' "$1"
+# The sum of one field over a JSON report's queries.
+sum_of() {
+    python3 -c 'import json,sys; print(sum(q[sys.argv[2]] for q in json.load(open(sys.argv[1]))["queries"]))' "$1" "$2"
 }
 
-field_of() {
-    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queries"][0][sys.argv[2]])' "$1" "$2"
+# One row of the comparison: label, peers, then wall/cpu/rss (KiB) of ours and of C.
+compare() {
+    python3 - "$@" <<'PY'
+import sys
+label, n = sys.argv[1], int(sys.argv[2])
+ow, oc, orss, cw, cc, crss = map(float, sys.argv[3:9])
+print(f"{label}: CPU ours {oc:.2f} s, C {cc:.3f} s, ratio {oc / max(cc, 1e-4):.1f}x | "
+      f"peak RSS per peer ours {orss * 1024 / n:.0f} B, C {crss * 1024 / n:.0f} B, "
+      f"ratio {orss / crss:.1f}x | wall ours {ow:.2f} s, C {cw:.3f} s")
+PY
 }
+
+# One measure's result: checks that both sides sent the same number of Query messages
+# (a mismatch is an error: not the same flood) and prints the comparison row.
+# Arguments: label, peers, our log, C's log, then wall/cpu/rss of ours and of C.
+both_sides() {
+    local sim_msgs c_msgs
+    sim_msgs=$(sum_of "$3.out" messages)
+    c_msgs=$(sed -n 's/^messages=\([0-9]*\).*/\1/p' "$4.out")
+    if [[ $sim_msgs != "$c_msgs" ]]; then
+        echo "ERROR: message counts differ (simulator $sim_msgs, C $c_msgs): not the same flood" >&2
+    fi
+    compare "$1" "$2" "${@:5}"
+}
+
+run_s_of() { sed -n 's/.*run_s=\([0-9.]*\).*/\1/p' "$1"; }
 
 if [[ $PARTS == *a* ]]; then
-    SPEC="random:n=$N_A,d=4"
-    echo "== (a) one full flood, $SPEC, seed $SEED"
-    read -r sim_wall sim_rss < <(timed "$OUT/a-sim" $SIM sim $(flood_args "$SPEC"))
-    origin=$(origin_of "$OUT/a-sim.out")
-    read -r plain_wall plain_rss < <(timed "$OUT/a-plain" "$PLAIN" "$SPEC" "$SEED" "$origin" 255)
-    echo "simulator:  wall ${sim_wall}s, peak RSS ${sim_rss} MiB," \
-        "messages $(field_of "$OUT/a-sim.out" messages), peers_reached $(field_of "$OUT/a-sim.out" peers_reached)"
-    echo "plain flood: wall ${plain_wall}s, peak RSS ${plain_rss} MiB; $(sed -n 2,3p "$OUT/a-plain.out" | tr '\n' ' ')"
-    python3 -c "import sys; print(f'ratio simulator / plain flood (whole process): {float(sys.argv[1]) / float(sys.argv[2]):.2f}x')" "$sim_wall" "$plain_wall"
+    echo "== (a) one full flood, random graphs of mean degree 4, seed $SEED"
+    for n in $SIZES_A; do
+        SPEC="random:n=$n,d=4"
+        "$PLAIN" "$SPEC" "$SEED" --edges-out "$OUT/a-$n.gne" >/dev/null
+        read -r s_wall s_cpu s_rss < <(RUST_LOG=info timed_median "$OUT/a-sim-$n" $SIM sim $(flood_args "$SPEC"))
+        origin=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queries"][0]["origin"])' "$OUT/a-sim-$n.out")
+        read -r c_wall c_cpu c_rss < <(timed_median "$OUT/a-c-$n" "$CFLOOD" "$OUT/a-$n.gne" 255 "$origin")
+        rm -f "$OUT/a-$n.gne"
+        both_sides "n=$n" "$n" "$OUT/a-sim-$n" "$OUT/a-c-$n" \
+            "$s_wall" "$s_cpu" "$s_rss" "$c_wall" "$c_cpu" "$c_rss"
+        echo "    messages $(sum_of "$OUT/a-sim-$n.out" messages) on both sides, peers reached $(sum_of "$OUT/a-sim-$n.out" peers_reached);" \
+            "flood only: ours run_s=$(run_s_of "$OUT/a-sim-$n.time"), C $(sed -n 3p "$OUT/a-c-$n.out")"
+    done
 fi
 
 if [[ $PARTS == *b* ]]; then
     SPEC="ba:n=$N_B,m=2"
     echo "== (b) $QUERIES_B TTL-7 queries, $SPEC, seed $SEED"
+    "$PLAIN" "$SPEC" "$SEED" --edges-out "$OUT/b.gne" >/dev/null
     # One query a virtual second; a TTL-7 flood and its hits settle within ~150 ms of
     # virtual time, so no two searches are ever in flight together and 8 duplicate-table
     # slots per node suffice: the table only ever needs the GUIDs of searches in flight.
-    read -r wall rss < <(timed "$OUT/b-sim" $SIM sim --gen "$SPEC" --ttl 7 --queries "$QUERIES_B" \
-        --every-ms 1000 --files 100 --replicas 10 --seen-capacity 8 --settle-secs 5 --seed "$SEED")
-    echo "simulator: wall ${wall}s, peak RSS ${rss} MiB"
-    cat "$OUT/b-sim.out"
+    read -r s_wall s_cpu s_rss < <(RUST_LOG=info timed_median "$OUT/b-sim" $SIM sim --gen "$SPEC" --ttl 7 \
+        --queries "$QUERIES_B" --every-ms 1000 --files 100 --replicas 10 --seen-capacity 8 \
+        --settle-secs 5 --seed "$SEED" --json --quiet)
+    python3 -c 'import json,sys; [print(q["origin"]) for q in json.load(open(sys.argv[1]))["queries"]]' \
+        "$OUT/b-sim.out" >"$OUT/b-origins.txt"
+    read -r c_wall c_cpu c_rss < <(timed_median "$OUT/b-c" "$CFLOOD" "$OUT/b.gne" 7 "@$OUT/b-origins.txt")
+    rm -f "$OUT/b.gne"
+    both_sides "$QUERIES_B queries" "$N_B" "$OUT/b-sim" "$OUT/b-c" \
+        "$s_wall" "$s_cpu" "$s_rss" "$c_wall" "$c_cpu" "$c_rss"
+    sim_msgs=$(sum_of "$OUT/b-sim.out" messages)
+    python3 -c "import sys; m=int(sys.argv[1]); print(f'    {m} query messages, hits routed back by the simulator only: {int(sys.argv[2])}; per message: ours {float(sys.argv[3]) / m * 1e6:.3f} us, C {float(sys.argv[4]) / m * 1e6:.3f} us (CPU)')" \
+        "$sim_msgs" "$(sum_of "$OUT/b-sim.out" hit_messages)" "$s_cpu" "$c_cpu"
+    echo "    flood only: ours run_s=$(run_s_of "$OUT/b-sim.time"), C $(sed -n 3p "$OUT/b-c.out")"
 fi
 
 if [[ $PARTS == *c* ]]; then
@@ -83,14 +161,14 @@ if [[ $PARTS == *c* ]]; then
         python3 -m venv "$OUT/venv"
         "$OUT/venv/bin/pip" install --quiet networkx
     fi
-    read -r sim_wall sim_rss < <(RUST_LOG=info timed "$OUT/c-sim" $SIM sim $(flood_args "$SPEC"))
-    origin=$(origin_of "$OUT/c-sim.out")
+    read -r sim_wall _ _ < <(RUST_LOG=info timed "$OUT/c-sim" $SIM sim $(flood_args "$SPEC"))
+    origin=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queries"][0]["origin"])' "$OUT/c-sim.out")
     # The very same graph, written out by the topology tool for networkx to read.
     $SIM topology gen "$SPEC" --seed "$SEED" --port-zero --out "$OUT/c-graph.json" >/dev/null
-    read -r py_wall py_rss < <(timed "$OUT/c-py" "$OUT/venv/bin/python" scripts/flood_networkx.py \
+    read -r py_wall _ _ < <(timed "$OUT/c-py" "$OUT/venv/bin/python" scripts/flood_networkx.py \
         "$OUT/c-graph.json" "$origin" 255)
-    echo "simulator: wall ${sim_wall}s, messages $(field_of "$OUT/c-sim.out" messages)," \
-        "peers_reached $(field_of "$OUT/c-sim.out" peers_reached)"
+    echo "simulator: wall ${sim_wall}s, messages $(sum_of "$OUT/c-sim.out" messages)," \
+        "peers_reached $(sum_of "$OUT/c-sim.out" peers_reached)"
     echo "networkx:  wall ${py_wall}s; $(tr '\n' ' ' <"$OUT/c-py.out")"
     bfs_s=$(sed -n 's/.*bfs_s=\([0-9.]*\).*/\1/p' "$OUT/c-py.out")
     des_s=$(sed -n 's/.*des_s=\([0-9.]*\).*/\1/p' "$OUT/c-py.out")

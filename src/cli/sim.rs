@@ -18,7 +18,7 @@ use std::net::SocketAddrV4;
 use gnutella::node::{
     CacheMode, OverlayConfig, OverlayMode, RoutingConfig, StrategyParams, StrategySpec,
 };
-use gnutella::sim::memory::{self, SimShape};
+use gnutella::sim::memory::{self, DynamicShape, SimShape};
 use gnutella::sim::parallel;
 use gnutella::sim::{
     peer_addr, Churn, Latency, Links, Placement, PlannedQuery, Removal, SimConfig, SimReport,
@@ -316,6 +316,16 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 } else {
                     0
                 },
+                dynamic: match args.overlay {
+                    Some(OverlayMode::Dynamic) => dynamic_shape(&OverlayConfig {
+                        mode: OverlayMode::Dynamic,
+                        max_degree: args
+                            .max_degree
+                            .unwrap_or(OverlayConfig::default().max_degree),
+                        ..OverlayConfig::default()
+                    }),
+                    _ => None,
+                },
             };
             let bytes = planned
                 .estimate_bytes()
@@ -325,7 +335,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         (None, None) => String::new(),
     };
-    let scenario = progress::with_spinner(phase, || scenario(&args))?;
+    let mut scenario = progress::with_spinner(phase, || scenario(&args))?;
     log::info!(
         "topology and workload ready in {:.3}s",
         clock.elapsed().as_secs_f64()
@@ -383,6 +393,24 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if traced && threads > 1 {
         log::info!("simulation on one thread: a flood trace is written in event order");
     }
+    // What a trace needs from the graph, taken before the graph goes.
+    let trace_graph = traced.then(|| {
+        let names = scenario.names.as_ref();
+        let peers: Vec<TracePeer> = (0..scenario.graph.node_count())
+            .map(|i| TracePeer {
+                id: names
+                    .and_then(|n| n.get(i).cloned())
+                    .unwrap_or_else(|| i.to_string()),
+                addr: None,
+            })
+            .collect();
+        let links: Vec<[u32; 2]> = scenario.graph.links().map(|(a, b)| [a, b]).collect();
+        (peers, links)
+    });
+    // The link table (and the trace) have what the run needs from the graph: its arrays
+    // (some 24 bytes a peer) go back to the OS before the nodes take their memory.
+    let (node_count, link_count) = (scenario.graph.node_count(), scenario.graph.link_count());
+    scenario.graph = gnutella::topology::Graph::from_edges(0, &[]);
     let bar = progress::bar(scenario.queries.len() as u64, "searches started");
     let run_clock = std::time::Instant::now();
     let mut show = |p: gnutella::sim::SimProgress| {
@@ -397,16 +425,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let (report, simulations) = if traced {
         let mut simulation = build(config);
-        let names = scenario.names.as_ref();
-        let peers = (0..scenario.graph.node_count())
-            .map(|i| TracePeer {
-                id: names
-                    .and_then(|n| n.get(i).cloned())
-                    .unwrap_or_else(|| i.to_string()),
-                addr: None,
-            })
-            .collect();
-        let links = scenario.graph.links().map(|(a, b)| [a, b]).collect();
+        let (peers, links) = trace_graph.unwrap_or_default();
         let name = match (&args.topology, &args.gen) {
             (Some(path), _) => path.file_stem().map(|s| s.to_string_lossy().into_owned()),
             (None, gen) => gen.clone(),
@@ -477,11 +496,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         writeln!(
             out,
             "{} peers, {} links, strategy {}, ttl {}, seed {}",
-            scenario.graph.node_count(),
-            scenario.graph.link_count(),
-            label,
-            args.ttl,
-            scenario.seed
+            node_count, link_count, label, args.ttl, scenario.seed
         )?;
         writeln!(out, "queries                  {}", summary.queries)?;
         writeln!(out, "success_rate             {:.3}", summary.success_rate)?;
@@ -686,7 +701,16 @@ fn shape_of(scenario: &Scenario) -> SimShape {
         queries: scenario.queries.len() as u64,
         seen_capacity: seen as u64,
         cache_capacity: cache as u64,
+        dynamic: dynamic_shape(&scenario.overlay),
     }
+}
+
+/// A dynamic overlay's limits for the memory estimate (`None` when static).
+fn dynamic_shape(overlay: &OverlayConfig) -> Option<DynamicShape> {
+    overlay.is_dynamic().then_some(DynamicShape {
+        max_degree: overlay.max_degree as u64,
+        host_cache: overlay.host_cache as u64,
+    })
 }
 
 /// The latency the run uses: a config's own constant unless a range was asked for.

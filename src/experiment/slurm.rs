@@ -146,6 +146,7 @@ pub fn resources(spec: &ResolvedSpec, shards: usize, cpus: usize) -> Result<Reso
             queries,
             seen_capacity: spec.spec.sim.seen_capacity as u64,
             cache_capacity,
+            dynamic: None,
         };
         let bytes = graph_bytes(nodes, links)
             .saturating_add(shape.estimate_bytes().saturating_mul(cpus as u64));

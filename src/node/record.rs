@@ -605,6 +605,24 @@ impl Recorder {
         &self.sent_per_peer
     }
 
+    /// Where recording an event of query `guid` at `peer` will write: the peer's message
+    /// count and its bit in the query's reached set (null where there is none yet). A
+    /// driver about to hand that peer a copy can prefetch them: over a million peers
+    /// both are a cache miss per event otherwise.
+    pub fn write_hint(&self, guid: &Guid, peer: u32) -> [*const u8; 2] {
+        let sent = self
+            .sent_per_peer
+            .get(peer as usize)
+            .map_or(std::ptr::null(), |c| c as *const u64 as *const u8);
+        let guid = self.aliases.get(guid).unwrap_or(guid);
+        let reached = self
+            .queries
+            .get(guid)
+            .and_then(|acc| acc.reached.words.get((peer / 64) as usize))
+            .map_or(std::ptr::null(), |w| w as *const u64 as *const u8);
+        [sent, reached]
+    }
+
     /// Peer `peer` as records name it (its config id, or its index).
     pub fn peer_name(&self, peer: u32) -> String {
         self.names

@@ -18,7 +18,8 @@
 //! | `--gen ba:n=100000,m=2 --queries 100` | 661 MB | 675 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1508 MB | 1575 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` | 1.9 GB | 3.0 GB |
-//! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`scripts/bench-sim.sh b`) | 1361 MB | 1428 MB |
+//! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`QUERIES_B=1000 scripts/bench-sim.sh b`) | 1361 MB | 1428 MB |
+//! | `--gen random:n=100000,d=4 --overlay dynamic --queries 10` | 1296 MB | 1318 MB |
 //!
 //! Per peer 440 bytes (link offsets, node slot, placement), per link 24 bytes; a peer a
 //! search reaches costs 180 bytes more (its node is built on first use), and each search
@@ -26,6 +27,11 @@
 //! each cached answer 90 bytes (at most `cache.capacity`). The formula
 //! assumes every search reaches every peer (a flood that covers the graph), so it is an
 //! upper bound: walkers, small TTLs and cache answers stay well below it.
+//!
+//! A dynamic overlay adds, per peer, 300 bytes (its link list, id counter, saved-cache
+//! slot and the node's overlay state), 32 per link it may hold (`max_degree`) and 110 per
+//! host-cache entry (`host_cache`, 100 by default: some 11 KB a peer, the bulk of such a
+//! run); a static run holds none of it.
 //!
 //! A generated graph alone (`topology gen|stats`) peaks at about 20 bytes per node and
 //! 26 per link (`topology stats --gen random:n=2000000,d=4`: 131 MB).
@@ -46,6 +52,26 @@ pub const BYTES_PER_CACHE_ENTRY: u64 = 90;
 pub const GRAPH_BYTES_PER_NODE: u64 = 20;
 pub const GRAPH_BYTES_PER_LINK: u64 = 26;
 
+/// Bytes per peer of a dynamic overlay's tables besides its links and host cache (the
+/// link list's header and id counter, the saved host cache's slot, the node's overlay
+/// policy state).
+pub const DYNAMIC_BYTES_PER_PEER: u64 = 300;
+/// Bytes per link a dynamic overlay's peer may hold (a `DynLink` and its share of the
+/// list's growth).
+pub const DYNAMIC_BYTES_PER_LINK: u64 = 32;
+/// Bytes per entry of a host cache, held by its node and again, as a saved host file,
+/// while its peer is offline.
+pub const BYTES_PER_HOST_ENTRY: u64 = 110;
+
+/// A dynamic overlay's size limits, for the estimate (`SimShape::dynamic`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DynamicShape {
+    /// Links a peer holds at most (`overlay.max_degree`).
+    pub max_degree: u64,
+    /// Host-cache entries per peer (`overlay.host_cache`).
+    pub host_cache: u64,
+}
+
 /// What a simulation holds, for the estimate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SimShape {
@@ -57,6 +83,9 @@ pub struct SimShape {
     pub seen_capacity: u64,
     /// Result-cache entries a node holds at most (0 when caching is off).
     pub cache_capacity: u64,
+    /// A dynamic overlay's limits; `None` for a static overlay, which holds no such
+    /// tables.
+    pub dynamic: Option<DynamicShape>,
 }
 
 impl SimShape {
@@ -76,7 +105,12 @@ impl SimShape {
         let per_peer = BYTES_PER_PEER
             + BYTES_PER_REACHED_PEER
             + BYTES_PER_HELD_SEARCH.saturating_mul(self.held_searches())
-            + BYTES_PER_CACHE_ENTRY.saturating_mul(self.cache_entries());
+            + BYTES_PER_CACHE_ENTRY.saturating_mul(self.cache_entries())
+            + self.dynamic.map_or(0, |d| {
+                DYNAMIC_BYTES_PER_PEER
+                    + DYNAMIC_BYTES_PER_LINK.saturating_mul(d.max_degree)
+                    + BYTES_PER_HOST_ENTRY.saturating_mul(d.host_cache)
+            });
         self.peers
             .saturating_mul(per_peer)
             .saturating_add(self.links.saturating_mul(BYTES_PER_LINK))
@@ -185,6 +219,7 @@ mod tests {
             queries: 1,
             seen_capacity: 64,
             cache_capacity: 0,
+            dynamic: None,
         };
         assert!((443e6..760e6).contains(&(ring.estimate_bytes() as f64)));
         // ba:n=100000,m=2, 40 floods: 399 MB measured.
@@ -194,6 +229,7 @@ mod tests {
             queries: 40,
             seen_capacity: 64,
             cache_capacity: 0,
+            dynamic: None,
         };
         assert!((399e6..450e6).contains(&(ba.estimate_bytes() as f64)));
         // A node holds at most `seen_capacity` searches: the benchmark's million-peer
@@ -209,8 +245,31 @@ mod tests {
             queries: 1000,
             seen_capacity: 8,
             cache_capacity: 0,
+            dynamic: None,
         };
         assert!((1361e6..1500e6).contains(&(bench.estimate_bytes() as f64)));
+    }
+
+    #[test]
+    fn a_dynamic_overlay_counts_its_tables() {
+        // random:n=100000,d=4 --overlay dynamic --queries 10: 1296 MB measured.
+        let stat = SimShape {
+            peers: 100_000,
+            links: 200_000,
+            queries: 10,
+            seen_capacity: 64,
+            cache_capacity: 0,
+            dynamic: None,
+        };
+        let dynamic = SimShape {
+            dynamic: Some(DynamicShape {
+                max_degree: 8,
+                host_cache: 100,
+            }),
+            ..stat
+        };
+        assert!(stat.estimate_bytes() < 300e6 as u64);
+        assert!((1296e6..1500e6).contains(&(dynamic.estimate_bytes() as f64)));
     }
 
     #[test]

@@ -11,6 +11,12 @@
 //! Items planned up front (the searches of a run, seconds apart) get a third in-order lane
 //! of their own: in the FIFO lane they would sit at its back, far in the future, and send
 //! every delivery queued after them to the heap.
+//!
+//! The FIFO lane is a chain of fixed-size blocks ([`Fifo`]) rather than one ring buffer:
+//! a million-peer flood queues over a million deliveries at its widest, and a ring that
+//! doubles would copy every entry at each growth, hold the old and the new buffer at once
+//! (the peak of the run's memory) and end up to twice the size of the wave. Blocks cost
+//! only what is in flight, are never copied, and a spare one is kept for reuse.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
@@ -51,7 +57,7 @@ impl<T> Ord for Scheduled<T> {
 /// A deterministic priority queue of timed items.
 #[derive(Debug)]
 pub struct EventQueue<T> {
-    fifo: VecDeque<Scheduled<T>>,
+    fifo: Fifo<Scheduled<T>>,
     planned: VecDeque<Scheduled<T>>,
     heap: BinaryHeap<Reverse<Scheduled<T>>>,
     next_seq: u64,
@@ -60,7 +66,7 @@ pub struct EventQueue<T> {
 impl<T> Default for EventQueue<T> {
     fn default() -> Self {
         EventQueue {
-            fifo: VecDeque::new(),
+            fifo: Fifo::default(),
             planned: VecDeque::new(),
             heap: BinaryHeap::new(),
             next_seq: 0,
@@ -143,6 +149,80 @@ impl<T> EventQueue<T> {
     }
 }
 
+/// Entries per block of the FIFO lane: big enough that moving between blocks is rare,
+/// small enough that a short run's lane stays small.
+const BLOCK: usize = 4096;
+
+/// A first-in first-out queue in fixed-size blocks (see the module documentation).
+#[derive(Debug)]
+struct Fifo<T> {
+    blocks: VecDeque<VecDeque<T>>,
+    /// An emptied block kept for the next one needed (allocated once, reused).
+    spare: Option<VecDeque<T>>,
+    len: usize,
+}
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Fifo {
+            blocks: VecDeque::new(),
+            spare: None,
+            len: 0,
+        }
+    }
+}
+
+impl<T> Fifo<T> {
+    fn push_back(&mut self, item: T) {
+        let full = !matches!(self.blocks.back(), Some(b) if b.len() < BLOCK);
+        if full {
+            let block = self
+                .spare
+                .take()
+                .unwrap_or_else(|| VecDeque::with_capacity(BLOCK));
+            self.blocks.push_back(block);
+        }
+        if let Some(block) = self.blocks.back_mut() {
+            block.push_back(item);
+            self.len += 1;
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<T> {
+        let block = self.blocks.front_mut()?;
+        let item = block.pop_front()?;
+        self.len -= 1;
+        if block.is_empty() {
+            // Keep one emptied block for reuse; the others go back to the allocator.
+            self.spare = self.blocks.pop_front();
+        }
+        Some(item)
+    }
+
+    fn front(&self) -> Option<&T> {
+        self.blocks.front()?.front()
+    }
+
+    fn back(&self) -> Option<&T> {
+        self.blocks.back()?.back()
+    }
+
+    /// The item `index` places behind the front.
+    fn get(&self, mut index: usize) -> Option<&T> {
+        for block in &self.blocks {
+            if index < block.len() {
+                return block.get(index);
+            }
+            index -= block.len();
+        }
+        None
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +238,27 @@ mod tests {
         q.push(Time(3), "f");
         let order: Vec<_> = std::iter::from_fn(|| q.pop().map(|e| e.item)).collect();
         assert_eq!(order, ["c", "f", "a", "d", "b", "e"]);
+    }
+
+    #[test]
+    fn the_fifo_lane_keeps_order_across_its_blocks() {
+        let mut q = EventQueue::new();
+        let n = 3 * BLOCK + 17;
+        for i in 0..n {
+            q.push(Time(i as u64 / 7), i);
+        }
+        assert_eq!(q.len(), n);
+        assert_eq!(q.upcoming(BLOCK + 3), Some(&(BLOCK + 3)));
+        for i in 0..n / 2 {
+            assert_eq!(q.pop().map(|e| e.item), Some(i));
+        }
+        // Pushing after popping reuses blocks and keeps the order.
+        for i in n..n + BLOCK {
+            q.push(Time(i as u64 / 7), i);
+        }
+        let rest: Vec<usize> = std::iter::from_fn(|| q.pop().map(|e| e.item)).collect();
+        assert_eq!(rest, (n / 2..n + BLOCK).collect::<Vec<_>>());
+        assert!(q.is_empty());
     }
 
     #[test]

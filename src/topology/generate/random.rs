@@ -53,10 +53,13 @@ fn distinct_pairs(n: u32, count: usize, rng: &mut ChaCha8Rng) -> Vec<(u32, u32)>
                 }
             }
         }
-        // Keep the first copy of each pair, in draw order, so the result does not
-        // depend on the sort.
-        let mut seen = EdgeSet::with_capacity_and_hasher(edges.len(), Default::default());
-        edges.retain(|&(a, b)| seen.insert(edge_key(a, b)));
+        // Drop repeats by sorting (a pass over contiguous memory, where a hash set
+        // costs a cache miss per draw at millions of links). Which copy of a repeat is
+        // kept and in what order the pairs end up does not matter: the graph sorts its
+        // links, and the number of repeats, which decides the next round's draws, is the
+        // same either way.
+        edges.sort_unstable_by_key(|&(a, b)| edge_key(a, b));
+        edges.dedup();
     }
     edges
 }
