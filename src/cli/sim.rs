@@ -338,6 +338,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(names) = scenario.names.clone() {
         simulation.set_peer_names(names);
     }
+    if let Some(ultrapeers) = scenario.graph.ultrapeers() {
+        simulation.set_tiers(ultrapeers.to_vec());
+    }
     if args.timeseries.is_some() {
         simulation.record_timeseries();
     }
@@ -396,6 +399,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .with_overlay(&report.overlay_start, &report.overlay_end);
     if scenario.overlay.is_dynamic() {
         summary = summary.with_dials(&report.stats);
+    }
+    if let Some(tiers) = &report.tiers {
+        summary = summary.with_tiers(&tiers.received, &tiers.ultrapeer);
     }
     if let Some(path) = &args.timeseries {
         gnutella::experiment::atomic_write::atomic_write(path, timeseries_csv(&report))
@@ -481,6 +487,21 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "mean_degree_end          {}",
             fmt_opt(summary.mean_degree_end, 2)
         )?;
+        if let (Some(up_mean), Some(up_max), Some(leaf_mean), Some(leaf_max)) = (
+            summary.ultrapeer_load_mean,
+            summary.ultrapeer_load_max,
+            summary.leaf_load_mean,
+            summary.leaf_load_max,
+        ) {
+            writeln!(
+                out,
+                "ultrapeer_load           {up_mean:.1} mean, {up_max} max (Query+QueryHit received)"
+            )?;
+            writeln!(
+                out,
+                "leaf_load                {leaf_mean:.1} mean, {leaf_max} max"
+            )?;
+        }
         if stats.check_backs > 0 {
             // Each check-back is a message to the origin and its answer.
             let per_query = stats.check_backs as f64 * 2.0 / summary.queries.max(1) as f64;

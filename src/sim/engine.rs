@@ -70,7 +70,7 @@ use crate::node::{
     ConnId, DropReason, Event, Library, Node, Outbox, Output, PeerIdentity, PeerInfo, Request,
     RoutingConfig, SharedFile, Time,
 };
-use crate::protocol::{Guid, Message};
+use crate::protocol::{kind, Guid, Message};
 use crate::trace::{TracedCopy, Tracer};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
@@ -198,6 +198,18 @@ pub struct SimReport {
     pub overlay_end: OverlayShape,
     /// One row per virtual second when [`Simulation::record_timeseries`] asked for it.
     pub timeseries: Vec<SecondRow>,
+    /// A two-tier run's roles and load per peer ([`Simulation::set_tiers`]); `None` in a
+    /// flat run.
+    pub tiers: Option<TierLoads>,
+}
+
+/// Which peers of a two-tier run are ultrapeers, and the load each one carried.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TierLoads {
+    /// `ultrapeer[v]`: whether peer `v` is an ultrapeer (else a leaf).
+    pub ultrapeer: Vec<bool>,
+    /// Query and QueryHit descriptors delivered to each peer (the messages it handled).
+    pub received: Vec<u64>,
 }
 
 /// The state of the run at the end of one virtual second (see [`SimReport::timeseries`]).
@@ -258,6 +270,8 @@ pub struct Simulation {
     dynamic: Option<Box<DynamicRun>>,
     /// The flood trace, when one was asked for ([`Simulation::trace`]).
     tracer: Option<Box<Tracer>>,
+    /// A two-tier run's roles and per-peer load; `None` (and no cost) in a flat run.
+    tiers: Option<Box<TierLoads>>,
 }
 
 /// The state of a dynamic overlay's run (see the module documentation).
@@ -312,7 +326,20 @@ impl Simulation {
             stats: SimStats::default(),
             dynamic: None,
             tracer: None,
+            tiers: None,
         }
+    }
+
+    /// Makes the run two-tier: `ultrapeer[v]` says whether peer `v` is an ultrapeer or
+    /// a leaf (a shorter list makes the rest leaves), and the report counts the load per
+    /// peer of each tier ([`SimReport::tiers`]). Call before running.
+    pub fn set_tiers(&mut self, mut ultrapeer: Vec<bool>) {
+        let n = self.links.node_count() as usize;
+        ultrapeer.resize(n, false);
+        self.tiers = Some(Box::new(TierLoads {
+            ultrapeer,
+            received: vec![0; n],
+        }));
     }
 
     /// Traces floods into `tracer` (see `crate::trace`): every copy sent, every
@@ -656,6 +683,7 @@ impl Simulation {
             overlay_start: OverlayShape::default(),
             overlay_end: OverlayShape::default(),
             timeseries: Vec::new(),
+            tiers: self.tiers.as_deref().cloned(),
         }
     }
 
@@ -933,6 +961,13 @@ impl Simulation {
             return;
         }
         self.stats.delivered += 1;
+        if let Some(tiers) = self.tiers.as_deref_mut() {
+            if matches!(msg.kind(), kind::QUERY | kind::QUERY_HIT) {
+                if let Some(count) = tiers.received.get_mut(to as usize) {
+                    *count += 1;
+                }
+            }
+        }
         if self.node_mut(now, to).is_some() {
             let msg: Message = msg.into();
             if self.tracer.is_some() {

@@ -20,7 +20,7 @@ pub use churn::Churn;
 pub use config::{Placement, PlannedQuery, SimConfig, SimFile};
 pub use dynamic::DynamicLinks;
 pub use engine::{
-    peer_addr, peer_of_addr, SecondRow, SimProgress, SimReport, SimStats, Simulation,
+    peer_addr, peer_of_addr, SecondRow, SimProgress, SimReport, SimStats, Simulation, TierLoads,
 };
 pub use latency::Latency;
 pub use links::Links;

@@ -21,6 +21,9 @@ pub struct Graph {
     /// Parallel to `neighbours`: the loss rate of each link end, both ends equal (only
     /// when some link loses messages).
     losses: Option<Vec<f32>>,
+    /// Which nodes are ultrapeers (`true`) and which leaves, when the graph is a two-tier
+    /// overlay (a `two-tier` generator or a config giving roles); `None` for a flat one.
+    ultrapeers: Option<Vec<bool>>,
 }
 
 impl Graph {
@@ -95,7 +98,21 @@ impl Graph {
             neighbours,
             latencies,
             losses,
+            ultrapeers: None,
         }
+    }
+
+    /// The graph with roles: `ultrapeers[v]` says whether node `v` is an ultrapeer (a
+    /// list of another length is cut or padded with leaves).
+    pub fn with_ultrapeers(mut self, mut ultrapeers: Vec<bool>) -> Graph {
+        ultrapeers.resize(self.node_count(), false);
+        self.ultrapeers = Some(ultrapeers);
+        self
+    }
+
+    /// Which nodes are ultrapeers, when the graph is a two-tier overlay.
+    pub fn ultrapeers(&self) -> Option<&[bool]> {
+        self.ultrapeers.as_deref()
     }
 
     /// Number of nodes.
