@@ -471,6 +471,7 @@ fn node_with_links(links: &[u32]) -> Node {
                 listen_addr: None,
                 accepts_bye: true,
                 servent_guid: None,
+                ..PeerInfo::default()
             },
         );
     }

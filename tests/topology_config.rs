@@ -374,3 +374,35 @@ fn an_overlay_block_is_read_checked_and_its_bootstrap_resolved() {
         "static by default, lonely peers allowed"
     );
 }
+
+/// `role` in `defaults` and per peer (issue 12): each peer runs its own, a missing one is
+/// the flat network, and a bad one is named with its place.
+#[test]
+fn roles_come_from_defaults_and_peers() {
+    use gnutella::node::{Role, RoleSetting};
+    let c = TopologyConfig::parse(
+        r#"{"name": "t", "defaults": {"role": "ultrapeer", "max_leaves": 2, "leaf_ultrapeers": 1},
+            "peers": [
+              {"id": "u", "listen": "127.0.0.1:0"},
+              {"id": "l", "listen": "127.0.0.1:0", "neighbours": ["u"], "role": "leaf"},
+              {"id": "a", "listen": "127.0.0.1:0", "neighbours": ["u"], "role": "auto"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(c.routing_of(0).node_role(), Some(Role::Ultrapeer));
+    assert_eq!(c.routing_of(1).node_role(), Some(Role::Leaf));
+    assert_eq!(c.routing_of(2).role, Some(RoleSetting::Auto));
+    assert_eq!(c.routing_of(2).node_role(), Some(Role::Ultrapeer));
+    assert_eq!(
+        (c.routing_of(1).max_leaves, c.routing_of(1).leaf_ultrapeers),
+        (2, 1)
+    );
+    assert!(c.overrides_routing(1) && !c.overrides_routing(0));
+    let flat = shipped("quickstart.json");
+    assert_eq!(flat.routing_of(0).node_role(), None);
+    let e = err(r#"{"name": "t", "peers": [{"id": "u", "listen": "127.0.0.1:0", "role": "hub"}]}"#);
+    assert!(e.to_string().contains("peers[0].role"), "{e}");
+    let e = err(
+        r#"{"name": "t", "defaults": {"leaf_ultrapeers": 0}, "peers": [{"id": "u", "listen": "127.0.0.1:0"}]}"#,
+    );
+    assert!(e.to_string().contains("leaf_ultrapeers"), "{e}");
+}

@@ -17,7 +17,7 @@ use gnutella::net::solo::{resolve_v4, SoloFactory};
 use gnutella::net::NetConfig;
 use gnutella::node::record::Recorder;
 use gnutella::node::{
-    CacheMode, OverlayConfig, OverlayMode, PeerIdentity, RoutingConfig, SearchRequest,
+    CacheMode, OverlayConfig, OverlayMode, PeerIdentity, RoleSetting, RoutingConfig, SearchRequest,
     StrategyParams, StrategySpec,
 };
 
@@ -102,6 +102,10 @@ pub struct Args {
     /// each optionally +cache (overrides the cache mode).
     #[arg(long)]
     pub strategy: Option<StrategySpec>,
+    /// Role in a two-tier network: ultrapeer, leaf or auto (an ultrapeer offering
+    /// itself as one). Without it the peer is an equal relay of a flat network.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<RoleSetting>,
     /// Seed of this peer's GUIDs and jitter (default: from the clock, so peers differ).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -449,6 +453,9 @@ fn routing_of(args: &Args) -> Result<RoutingConfig, Box<dyn std::error::Error>> 
         if capacity == 0 {
             routing.cache.mode = CacheMode::Off;
         }
+    }
+    if let Some(role) = args.role {
+        routing.role = Some(role);
     }
     if let Some(strategy) = args.strategy {
         let params = StrategyParams {

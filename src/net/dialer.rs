@@ -280,6 +280,8 @@ async fn dial_claimed(
         listen_addr: Some(addr),
         accepts_bye: negotiated.remote.accepts_bye,
         servent_guid: negotiated.remote.servent_guid,
+        role: super::handshake::role_of(&negotiated.remote),
+        query_routing: false,
     };
     let up = PeerInput::LinkUp {
         conn,

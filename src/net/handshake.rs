@@ -19,6 +19,15 @@ use crate::protocol::handshake::{
 pub use crate::protocol::handshake::{Limits, USER_AGENT};
 use crate::protocol::Guid;
 
+/// The role a remote's `X-Ultrapeer` header claims (PROTOCOL.md §4.4): a leaf only on
+/// `False`; a peer that says nothing relays, so it counts as an ultrapeer.
+pub fn role_of(remote: &PeerCapabilities) -> crate::node::Role {
+    match remote.ultrapeer {
+        Some(false) => crate::node::Role::Leaf,
+        _ => crate::node::Role::Ultrapeer,
+    }
+}
+
 /// Limits on what a remote may send during the handshake, and how long it may take.
 #[derive(Clone, Copy, Debug)]
 pub struct HandshakeLimits {

@@ -324,6 +324,8 @@ async fn incoming(
         listen_addr: claimed.as_ref().map(SlotClaim::addr),
         accepts_bye: negotiated.remote.accepts_bye,
         servent_guid: negotiated.remote.servent_guid,
+        role: super::handshake::role_of(&negotiated.remote),
+        query_routing: false,
     };
     let origin = LinkOrigin {
         outbound: false,

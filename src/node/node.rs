@@ -90,6 +90,7 @@ use super::query_rules::check_query;
 use super::request::Request;
 use super::result_cache::{cache_key, ResultCache};
 use super::rng::NodeRng;
+use super::role::Role;
 use super::routes::{route_bounds, Admission, Origin, Routes};
 use super::routing::RoutingConfig;
 use super::servent_routes::ServentRoutes;
@@ -121,6 +122,10 @@ struct Neighbour {
     conn: ConnId,
     listen_addr: Option<SocketAddrV4>,
     accepts_bye: bool,
+    /// What the neighbour is (`PeerInfo::role`).
+    role: Role,
+    /// It takes our QRP table (`PeerInfo::query_routing`).
+    query_routing: bool,
 }
 
 impl Neighbour {
@@ -129,6 +134,8 @@ impl Neighbour {
             conn,
             listen_addr: info.listen_addr,
             accepts_bye: info.accepts_bye,
+            role: info.role,
+            query_routing: info.query_routing,
         }
     }
 }
@@ -276,6 +283,19 @@ impl Node {
         &self.counters
     }
 
+    /// This node's role in a two-tier network (`node::role`); `None` in the flat network.
+    pub fn role(&self) -> Option<Role> {
+        self.config.node_role()
+    }
+
+    /// The role of the neighbour on `conn`, as the driver said when the link came up.
+    pub fn link_role(&self, conn: ConnId) -> Option<Role> {
+        self.neighbours
+            .iter()
+            .find(|n| n.conn == conn)
+            .map(|n| n.role)
+    }
+
     /// The links currently up, in the order they came up.
     pub fn neighbours(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.neighbours.iter().map(|n| n.conn)
@@ -296,6 +316,8 @@ impl Node {
             listen_addr: n.listen_addr,
             accepts_bye: n.accepts_bye,
             servent_guid: self.servents.as_ref().and_then(|s| s.guid_of(conn)),
+            role: n.role,
+            query_routing: n.query_routing,
         })
     }
 

@@ -16,6 +16,7 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::role::{RoleSetting, DEFAULT_LEAF_ULTRAPEERS, DEFAULT_MAX_LEAVES, MAX_LEAF_ULTRAPEERS};
 use super::strategy::{Strategy, StrategySpec};
 use super::types::{CacheConfig, OverMaxTtl};
 
@@ -44,6 +45,26 @@ pub struct RoutingConfig {
     /// Most hit records returned for one query (split into QueryHits of at most 10
     /// records). Default 50.
     pub max_results: usize,
+    /// The peer's place in a two-tier network (`node::role`): `ultrapeer`, `leaf` or
+    /// `auto`. Default none: the flat network, every peer an equal relay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleSetting>,
+    /// Most leaves an ultrapeer takes; further leaves are refused (503). Default 30
+    /// (LimeWire's).
+    #[serde(skip_serializing_if = "is_default_max_leaves")]
+    pub max_leaves: usize,
+    /// How many ultrapeers a leaf links with (1 to 8); further ultrapeers are refused.
+    /// Default 3 (LimeWire's).
+    #[serde(skip_serializing_if = "is_default_leaf_ultrapeers")]
+    pub leaf_ultrapeers: usize,
+}
+
+fn is_default_max_leaves(n: &usize) -> bool {
+    *n == DEFAULT_MAX_LEAVES
+}
+
+fn is_default_leaf_ultrapeers(n: &usize) -> bool {
+    *n == DEFAULT_LEAF_ULTRAPEERS
 }
 
 impl Default for RoutingConfig {
@@ -58,6 +79,9 @@ impl Default for RoutingConfig {
             cache: CacheConfig::default(),
             strategy: Strategy::Flood,
             max_results: 50,
+            role: None,
+            max_leaves: DEFAULT_MAX_LEAVES,
+            leaf_ultrapeers: DEFAULT_LEAF_ULTRAPEERS,
         }
     }
 }
@@ -74,7 +98,15 @@ impl RoutingConfig {
         "cache",
         "strategy",
         "max_results",
+        "role",
+        "max_leaves",
+        "leaf_ultrapeers",
     ];
+
+    /// The role a node of this config runs: `None` in the flat network.
+    pub fn node_role(&self) -> Option<super::role::Role> {
+        self.role.map(RoleSetting::role)
+    }
 
     /// The strategy as users name it (`flood`, `flood+cache`, `ring`, `walk:16`), the
     /// label records carry.
@@ -99,6 +131,9 @@ impl RoutingConfig {
             "cache" => self.cache = map.next_value()?,
             "strategy" => self.strategy = map.next_value()?,
             "max_results" => self.max_results = map.next_value()?,
+            "role" => self.role = Some(map.next_value()?),
+            "max_leaves" => self.max_leaves = map.next_value()?,
+            "leaf_ultrapeers" => self.leaf_ultrapeers = map.next_value()?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -111,6 +146,12 @@ impl RoutingConfig {
         }
         if self.seen_capacity == 0 || self.route_capacity == 0 {
             return Err("seen_capacity and route_capacity must be at least 1".into());
+        }
+        if !(1..=MAX_LEAF_ULTRAPEERS).contains(&self.leaf_ultrapeers) {
+            return Err(format!(
+                "leaf_ultrapeers must be 1 to {MAX_LEAF_ULTRAPEERS}, not {}",
+                self.leaf_ultrapeers
+            ));
         }
         Ok(())
     }

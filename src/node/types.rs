@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::request::Request;
+use super::role::Role;
 use super::strategy::StrategySpec;
 use crate::protocol::{Bye, Guid, Message, QueryHit, Sha1};
 
@@ -47,6 +48,12 @@ pub struct PeerInfo {
     /// The neighbour's servent GUID, if its handshake said (`GUID`, gtk-gnutella and us).
     /// The node also learns it from the neighbour's own hits (hops 0), so `None` is fine.
     pub servent_guid: Option<Guid>,
+    /// The neighbour's role (`X-Ultrapeer` in the handshake; the placement in the
+    /// simulator). A neighbour that says nothing is a relay: [`Role::Ultrapeer`].
+    pub role: Role,
+    /// The neighbour takes QRP tables from us: `X-Query-Routing` from an ultrapeer we
+    /// are a leaf of, `X-Ultrapeer-Query-Routing` between ultrapeers (last-hop QRP).
+    pub query_routing: bool,
 }
 
 /// What the result cache does with a query it can answer (issue: "LRU result cache").

@@ -1307,6 +1307,7 @@ impl Simulation {
             listen_addr: Some(peer_addr(v)),
             accepts_bye: true,
             servent_guid: None,
+            ..PeerInfo::default()
         }
     }
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::link_model::{loss_problem, LatencySpec, LinkModel, LinkParams};
-use crate::node::{CacheConfig, OverlayConfig, OverlayMode, RoutingConfig, Strategy};
+use crate::node::{CacheConfig, OverlayConfig, OverlayMode, RoleSetting, RoutingConfig, Strategy};
 
 /// Default TTL of queries when neither the query nor the config says otherwise.
 pub const DEFAULT_TTL: u8 = 7;
@@ -198,6 +198,10 @@ pub struct PeerConfig {
     /// Overrides `defaults.strategy` for this peer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
+    /// Overrides `defaults.role` for this peer: `ultrapeer`, `leaf` or `auto`
+    /// (`node::role`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleSetting>,
 }
 
 /// What a peer shares: a real folder, synthetic files, or both.
@@ -630,15 +634,18 @@ impl TopologyConfig {
             if let Some(strategy) = p.strategy {
                 routing.strategy = strategy;
             }
+            if let Some(role) = p.role {
+                routing.role = Some(role);
+            }
         }
         routing
     }
 
     /// Whether peer `peer` overrides any routing default.
     pub fn overrides_routing(&self, peer: usize) -> bool {
-        self.peers
-            .get(peer)
-            .is_some_and(|p| p.max_ttl.is_some() || p.cache.is_some() || p.strategy.is_some())
+        self.peers.get(peer).is_some_and(|p| {
+            p.max_ttl.is_some() || p.cache.is_some() || p.strategy.is_some() || p.role.is_some()
+        })
     }
 
     /// The TTL of a workload query (its own, else the default).

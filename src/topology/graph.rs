@@ -236,6 +236,7 @@ impl Graph {
                 max_ttl: None,
                 cache: None,
                 strategy: None,
+                role: None,
             })
             .collect();
         let links = if self.latencies.is_none() && self.losses.is_none() {

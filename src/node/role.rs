@@ -1,0 +1,126 @@
+//! Roles of the two-tier network (PROTOCOL.md §3.2, §4.4): what a peer is, and what it
+//! is told its neighbours are.
+//!
+//! Today's Gnutella is two-tier. **Leaves** hold a few links to **ultrapeers**, send them
+//! a QRP table of their shared keywords, and never relay a query. **Ultrapeers** flood
+//! queries among themselves and hand one to a leaf only when the leaf's table matches.
+//! A peer's own role comes from its routing configuration (`"role"` in a topology
+//! config's `defaults` or per peer, `--role` on `gnutella peer`); a link's role from the
+//! handshake (`X-Ultrapeer`) in the live network, or from the simulator's placement, as
+//! [`super::PeerInfo::role`].
+//!
+//! A configuration without `"role"` runs the **flat** network this project started with:
+//! every peer an equal relay (it says `X-Ultrapeer: True`, as gtk-gnutella expects of a
+//! relay), no QRP table sent. Such a peer still treats a neighbour that calls itself a
+//! leaf as an ultrapeer would (only matching queries, by its table).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// What a peer is in a two-tier network.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Relays queries to other ultrapeers and, by their QRP tables, to its leaves. Also
+    /// what a neighbour is taken for when its handshake says nothing (a relay).
+    #[default]
+    Ultrapeer,
+    /// Links only to ultrapeers, publishes its QRP table to them, never relays a query.
+    Leaf,
+}
+
+impl Role {
+    /// The `X-Ultrapeer` value a peer of this role sends (`True` / `False`).
+    pub fn is_ultrapeer(self) -> bool {
+        self == Role::Ultrapeer
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Ultrapeer => "ultrapeer",
+            Role::Leaf => "leaf",
+        })
+    }
+}
+
+/// The `"role"` a configuration asks for: a role, or `auto`.
+///
+/// `auto` is an ultrapeer that offers itself as one (`X-Ultrapeer: True`), as an
+/// ultrapeer-capable gtk-gnutella or LimeWire does; the simulator's generators place
+/// `auto` peers themselves. [`RoleSetting::role`] gives the role a node runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleSetting {
+    Ultrapeer,
+    Leaf,
+    Auto,
+}
+
+impl RoleSetting {
+    /// The role a node of this setting runs.
+    pub fn role(self) -> Role {
+        match self {
+            RoleSetting::Ultrapeer | RoleSetting::Auto => Role::Ultrapeer,
+            RoleSetting::Leaf => Role::Leaf,
+        }
+    }
+}
+
+impl fmt::Display for RoleSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RoleSetting::Ultrapeer => "ultrapeer",
+            RoleSetting::Leaf => "leaf",
+            RoleSetting::Auto => "auto",
+        })
+    }
+}
+
+impl FromStr for RoleSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "ultrapeer" | "up" => Ok(RoleSetting::Ultrapeer),
+            "leaf" => Ok(RoleSetting::Leaf),
+            "auto" => Ok(RoleSetting::Auto),
+            other => Err(format!(
+                "unknown role {other:?}: expected ultrapeer, leaf or auto"
+            )),
+        }
+    }
+}
+
+/// Most leaves an ultrapeer takes by default (LimeWire's `MAX_LEAVES`, 30).
+pub const DEFAULT_MAX_LEAVES: usize = 30;
+/// How many ultrapeers a leaf links with by default (LimeWire's leaves keep 3).
+pub const DEFAULT_LEAF_ULTRAPEERS: usize = 3;
+/// Most ultrapeer links a leaf may be configured to keep (issue 12: 1–3; gtk-gnutella's
+/// leaves allow a few more, so a little headroom).
+pub const MAX_LEAF_ULTRAPEERS: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_print_and_resolve() {
+        for (text, setting, role) in [
+            ("ultrapeer", RoleSetting::Ultrapeer, Role::Ultrapeer),
+            ("Leaf", RoleSetting::Leaf, Role::Leaf),
+            ("auto", RoleSetting::Auto, Role::Ultrapeer),
+        ] {
+            let parsed: RoleSetting = text.parse().unwrap();
+            assert_eq!(parsed, setting);
+            assert_eq!(parsed.role(), role);
+            assert_eq!(parsed.to_string(), text.to_ascii_lowercase());
+        }
+        let e = "hub".parse::<RoleSetting>().unwrap_err();
+        assert!(e.contains("ultrapeer, leaf or auto"), "{e}");
+        let json: RoleSetting = serde_json::from_str(r#""leaf""#).unwrap();
+        assert_eq!(json, RoleSetting::Leaf);
+    }
+}
