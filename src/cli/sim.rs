@@ -339,7 +339,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         simulation.set_peer_names(names);
     }
     if let Some(ultrapeers) = scenario.graph.ultrapeers() {
-        simulation.set_tiers(ultrapeers.to_vec());
+        simulation.set_roles(ultrapeers);
     }
     if args.timeseries.is_some() {
         simulation.record_timeseries();

@@ -242,7 +242,7 @@ fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
         simulation.record_timeseries();
     }
     if let Some(ultrapeers) = ctx.ultrapeers {
-        simulation.set_tiers(ultrapeers.to_vec());
+        simulation.set_roles(ultrapeers);
     }
     let report = simulation.run(&queries);
     let mut per_node = report.messages_per_peer;

@@ -15,13 +15,15 @@ pub mod memory;
 pub mod packed;
 pub mod queue;
 pub mod removal;
+pub mod tiers;
 
 pub use churn::Churn;
 pub use config::{Placement, PlannedQuery, SimConfig, SimFile};
 pub use dynamic::DynamicLinks;
 pub use engine::{
-    peer_addr, peer_of_addr, SecondRow, SimProgress, SimReport, SimStats, Simulation, TierLoads,
+    peer_addr, peer_of_addr, SecondRow, SimProgress, SimReport, SimStats, Simulation,
 };
 pub use latency::Latency;
 pub use links::Links;
 pub use removal::{overlay_shape, shape_of, OverlayShape, Removal, RemovalKind};
+pub use tiers::{two_tier_routing, wants_roles, TierLoads};
