@@ -50,6 +50,17 @@
 //! neighbour, the node asks its driver to link with hosts from it (`Output::Dial`), and
 //! Pings its neighbours for more when it runs short. A static node has none of this.
 //!
+//! **Two tiers** (`role`, `tier`; a config without `role` is flat and none of this
+//! applies): a leaf answers queries and never relays one; it sends its QRP table to each
+//! ultrapeer that takes it when the link comes up and the difference when its share
+//! changes (`set_library`). An ultrapeer (and a flat node with leaf neighbours) relays a
+//! query to a leaf only when the leaf's table matches, also when the TTL ran out here
+//! (sent with TTL 1), and to another ultrapeer on its last hop (TTL 1) only when that
+//! one's merged table matches (last-hop QRP); ultrapeers send each other a table merged
+//! from their library and their leaves' tables, `tier::MERGE_DELAY` after a change.
+//! `admits` is the leaf budget (`max_leaves`) and a leaf's ultrapeer count
+//! (`leaf_ultrapeers`), asked by the driver before a link comes up.
+//!
 //! **Strategies** (all peers of a network run the same one; it is configuration):
 //! - `Flood`: a query goes to every neighbour but its sender.
 //! - `ExpandingRing { wait_ms }`: the origin floods with TTL 1, 2, 4, ... up to the
@@ -84,17 +95,19 @@ use super::overlay::{Overlay, OverlayConfig};
 use super::own_searches::OwnSearches;
 use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
 use super::pong_cache::{Pinger, PongCache, PongCacheConfig};
-use super::qrp_receiver::{QrpError, QrpReceiver};
+use super::qrp_receiver::{QrpError, QrpProgress, QrpReceiver};
 use super::qrp_table::QrpTable;
+use super::qrp_table::QueryKeys;
 use super::query_rules::check_query;
 use super::request::Request;
 use super::result_cache::{cache_key, ResultCache};
 use super::rng::NodeRng;
-use super::role::Role;
+use super::role::{LinkRefusal, Role};
 use super::routes::{route_bounds, Admission, Origin, Routes};
 use super::routing::RoutingConfig;
 use super::servent_routes::ServentRoutes;
 use super::strategy::{Strategy, StrategySpec};
+use super::tier::TableSender;
 use super::types::{
     Action, CacheMode, ConnId, DropReason, Event, Output, OverMaxTtl, PeerInfo, SearchRequest, Time,
 };
@@ -163,6 +176,8 @@ struct Pending {
     overlay: Option<Box<Overlay>>,
     /// The QRP tables our neighbours sent us, per link (`on_route_table_update`).
     qrp: Vec<(ConnId, QrpReceiver)>,
+    /// The QRP tables we send (two-tier roles only, `tier`).
+    tables: TableSender,
 }
 
 /// One peer's routing state machine. See the module documentation for the rules.
@@ -346,6 +361,7 @@ impl Node {
                         .iter()
                         .map(|(_, rx)| std::mem::size_of::<QrpReceiver>() + rx.heap_bytes())
                         .sum::<usize>()
+                    + p.tables.heap_bytes()
             })
             + self
                 .overlay()
@@ -384,12 +400,69 @@ impl Node {
         if let Some(overlay) = self.overlay_mut() {
             overlay.linked(now, info.listen_addr, degree);
         }
+        if info.query_routing && info.role == Role::Ultrapeer {
+            match self.role() {
+                // A leaf publishes its table at once (PROTOCOL.md §4.4).
+                Some(Role::Leaf) => self.send_own_table(conn),
+                Some(Role::Ultrapeer) => self.pending_mut().tables.schedule_merge(now),
+                None => {}
+            }
+        }
+    }
+
+    /// Whether a link with a peer of `role` may come up now, by our role's budget: a
+    /// leaf links only with ultrapeers, at most `leaf_ultrapeers` of them; an ultrapeer
+    /// takes at most `max_leaves` leaves (its ultrapeer links are the driver's degree
+    /// policy). A flat node takes anyone. The driver asks before accepting a link.
+    pub fn admits(&self, role: Role) -> Result<(), LinkRefusal> {
+        let count = |r: Role| self.neighbours.iter().filter(|n| n.role == r).count();
+        match (self.role(), role) {
+            (Some(Role::Leaf), Role::Leaf) => Err(LinkRefusal::LeafToLeaf),
+            (Some(Role::Leaf), Role::Ultrapeer)
+                if count(Role::Ultrapeer) >= self.config.leaf_ultrapeers =>
+            {
+                Err(LinkRefusal::EnoughUltrapeers)
+            }
+            (Some(Role::Ultrapeer), Role::Leaf) if count(Role::Leaf) >= self.config.max_leaves => {
+                Err(LinkRefusal::LeavesFull)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Replaces the shared library (the share changed): our answers use the new one at
+    /// once, and our QRP table follows it: a leaf sends its ultrapeers the difference
+    /// now, an ultrapeer its merged table after `tier::MERGE_DELAY`.
+    pub fn set_library(&mut self, now: Time, library: Library) {
+        self.library = if library.is_empty() {
+            None
+        } else {
+            Some(Box::new(library))
+        };
+        let Some(role) = self.role() else {
+            return;
+        };
+        self.pending_mut().tables.library_changed();
+        match role {
+            Role::Leaf => {
+                let links: Vec<ConnId> = self
+                    .neighbours
+                    .iter()
+                    .filter(|n| n.query_routing && n.role == Role::Ultrapeer)
+                    .map(|n| n.conn)
+                    .collect();
+                for conn in links {
+                    self.send_own_table(conn);
+                }
+            }
+            Role::Ultrapeer => self.pending_mut().tables.schedule_merge(now),
+        }
     }
 
     /// A link went down. Routes through it are dropped lazily: a reply for it is then
     /// dropped as `NoRoute`. Drivers must not reuse a `ConnId` for a later link.
     pub fn on_disconnected(&mut self, now: Time, conn: ConnId) {
-        self.forget_link(conn);
+        self.forget_link(now, conn);
         let degree = self.neighbours.len();
         if let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) {
             overlay.unlinked(now, degree, &mut self.rng);
@@ -511,7 +584,7 @@ impl Node {
             }
             Payload::Bye(_) => {
                 // Never answer a Bye with a Bye (PROTOCOL.md §2.6).
-                self.forget_link(from);
+                self.forget_link(now, from);
                 self.outbox().actions.push_back(Action::Close {
                     conn: from,
                     bye: None,
@@ -519,7 +592,7 @@ impl Node {
                 return;
             }
             Payload::RouteTableUpdate(update) => {
-                self.on_route_table_update(from, guid, ttl, hops, &update);
+                self.on_route_table_update(now, from, guid, ttl, hops, &update);
                 return;
             }
             _ => {}
@@ -539,9 +612,8 @@ impl Node {
         }
     }
 
-    /// The last complete QRP table the neighbour on `conn` sent us, if any. Nothing
-    /// routes by it yet (that waits for ultrapeer and leaf roles); it is kept so that
-    /// a table seen on a link can be checked.
+    /// The last complete QRP table the neighbour on `conn` sent us, if any: a leaf's
+    /// decides which queries it gets, an ultrapeer's which queries on their last hop.
     pub fn neighbour_qrp_table(&self, conn: ConnId) -> Option<&QrpTable> {
         let links = &self.pending.as_ref()?.qrp;
         links
@@ -557,6 +629,7 @@ impl Node {
     /// gtk-gnutella does.
     fn on_route_table_update(
         &mut self,
+        now: Time,
         from: ConnId,
         guid: Guid,
         ttl: u8,
@@ -580,12 +653,21 @@ impl Node {
                 links.len() - 1
             }
         };
-        let Err(error) = links[at].1.apply(update) else {
-            return;
+        let error = match links[at].1.apply(update) {
+            Ok(QrpProgress::Complete) => {
+                // A leaf's new table changes what our merged table says.
+                if self.role() == Some(Role::Ultrapeer) && self.link_role(from) == Some(Role::Leaf)
+                {
+                    self.pending_mut().tables.schedule_merge(now);
+                }
+                return;
+            }
+            Ok(_) => return,
+            Err(error) => error,
         };
         self.counters.bad_payload += 1;
         self.dropped(guid, kind, DropReason::BadPayload);
-        self.forget_link(from);
+        self.forget_link(now, from);
         self.outbox().actions.push_back(Action::Close {
             conn: from,
             bye: Some(Bye {
@@ -746,7 +828,8 @@ impl Node {
         let ring = self.own.as_ref().and_then(|o| o.next_timeout());
         let parked = self.pending.as_ref().and_then(|p| p.parked.next_timeout());
         let overlay = self.overlay().map(|o| o.next_timeout());
-        [ring, parked, overlay].into_iter().flatten().min()
+        let tables = self.pending.as_ref().and_then(|p| p.tables.next_timeout());
+        [ring, parked, overlay, tables].into_iter().flatten().min()
     }
 
     /// Runs every timer due at `now`.
@@ -768,6 +851,13 @@ impl Node {
             self.step_walker(from, msg);
         }
         self.maintain_overlay(now);
+        if self
+            .pending
+            .as_mut()
+            .is_some_and(|p| p.tables.take_due(now))
+        {
+            self.send_merged_table();
+        }
     }
 
     /// The dynamic overlay's check: dials up to the minimum degree, and Pings the
@@ -872,7 +962,8 @@ impl Node {
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
-                self.flood_query(guid, ttl, hops, &query, Some(from));
+                // Leaves had it with the first copy, whatever its TTL.
+                self.relay_query(guid, ttl, hops, &query, Some(from), false);
                 return;
             }
             Admission::Duplicate => {
@@ -889,7 +980,13 @@ impl Node {
             self.dropped(guid, kind::QUERY, DropReason::AnsweredFromCache);
             return;
         }
+        if self.role() == Some(Role::Leaf) {
+            // A leaf answers and never relays (PROTOCOL.md §3.2).
+            return;
+        }
         if ttl == 0 {
+            // Leaves whose tables match get it even so (PROTOCOL.md §3.2).
+            self.query_to_leaves(guid, hops, &query, from);
             self.dropped(guid, kind::QUERY, DropReason::TtlExpired);
             return;
         }
@@ -1257,14 +1354,132 @@ impl Node {
         query: &Arc<Query>,
         except: Option<ConnId>,
     ) {
+        self.relay_query(guid, ttl, hops, query, except, true);
+    }
+
+    /// Sends a query on: to every neighbour but `except` in a flat network; by QRP
+    /// tables where neighbours are leaves or sent us one (PROTOCOL.md §3.2, §6.2):
+    /// - a leaf gets it only when its table matches (none yet: nothing, as
+    ///   gtk-gnutella), with TTL 1 when it ran out here, and only if `leaves`;
+    /// - an ultrapeer gets it while TTL is left, but on its last hop (TTL 1) only when
+    ///   the merged table it sent us matches (last-hop QRP; no table: always).
+    fn relay_query(
+        &mut self,
+        guid: Guid,
+        ttl: u8,
+        hops: u8,
+        query: &Arc<Query>,
+        except: Option<ConnId>,
+        leaves: bool,
+    ) {
         let msg = Message {
             guid,
             ttl,
             hops,
             payload: Payload::Query(Arc::clone(query)),
         };
-        let n = self.flood(&msg, except);
-        self.sent(guid, kind::QUERY, n);
+        let tables = self.pending.as_ref().map_or(0, |p| p.qrp.len());
+        let any_leaf = self.neighbours.iter().any(|n| n.role == Role::Leaf);
+        if ttl > 0 && tables == 0 && !any_leaf {
+            let n = self.flood(&msg, except);
+            self.sent(guid, kind::QUERY, n);
+            return;
+        }
+        let keys = QueryKeys::of(query);
+        let received = self
+            .pending
+            .as_ref()
+            .map(|p| &p.qrp[..])
+            .unwrap_or_default();
+        let table_of = |conn: ConnId| {
+            received
+                .iter()
+                .find(|(c, _)| *c == conn)
+                .and_then(|(_, rx)| rx.table())
+        };
+        let mut targets = Vec::new();
+        for n in self.neighbours.iter().filter(|n| Some(n.conn) != except) {
+            let send = match n.role {
+                Role::Leaf => leaves && table_of(n.conn).is_some_and(|t| t.matches(&keys)),
+                Role::Ultrapeer => {
+                    ttl > 1 || (ttl == 1 && table_of(n.conn).map_or(true, |t| t.matches(&keys)))
+                }
+            };
+            if send {
+                targets.push((n.conn, n.role));
+            }
+        }
+        let out = self.out.get_or_insert_with(Box::default);
+        for &(to, role) in &targets {
+            let mut msg = msg.clone();
+            if role == Role::Leaf {
+                msg.ttl = msg.ttl.max(1);
+            }
+            out.actions.push_back(Action::Send { to, msg });
+        }
+        self.sent(guid, kind::QUERY, targets.len() as u32);
+    }
+
+    /// A query whose TTL ran out here still goes to the leaves it matches.
+    fn query_to_leaves(&mut self, guid: Guid, hops: u8, query: &Arc<Query>, from: ConnId) {
+        let any_leaf = self
+            .neighbours
+            .iter()
+            .any(|n| n.role == Role::Leaf && n.conn != from);
+        if any_leaf {
+            self.relay_query(guid, 0, hops, query, Some(from), true);
+        }
+    }
+
+    /// Sends `conn` what it lacks of our library's table (a leaf to its ultrapeer).
+    fn send_own_table(&mut self, conn: ConnId) {
+        let library = self.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
+        let table = self
+            .pending
+            .get_or_insert_with(Box::default)
+            .tables
+            .own(|| QrpTable::from_library(library));
+        self.send_table(conn, &table);
+    }
+
+    /// Sends every neighbour ultrapeer that takes QRP what it lacks of our merged table:
+    /// our library's keywords and our leaves' (last-hop QRP).
+    fn send_merged_table(&mut self) {
+        let library = self.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
+        let pending = self.pending.get_or_insert_with(Box::default);
+        let own = pending.tables.own(|| QrpTable::from_library(library));
+        let mut merged = QrpTable::clone(&own);
+        for n in self.neighbours.iter().filter(|n| n.role == Role::Leaf) {
+            let leaf = pending.qrp.iter().find(|(c, _)| *c == n.conn);
+            if let Some(table) = leaf.and_then(|(_, rx)| rx.table()) {
+                merged.merge(table);
+            }
+        }
+        let merged = Arc::new(merged);
+        let links: Vec<ConnId> = self
+            .neighbours
+            .iter()
+            .filter(|n| n.query_routing && n.role == Role::Ultrapeer)
+            .map(|n| n.conn)
+            .collect();
+        for conn in links {
+            self.send_table(conn, &merged);
+        }
+    }
+
+    /// Sends `conn` the RESET and PATCH messages that bring it to `table` (none when it
+    /// holds it already): link-local, TTL 1, hops 0.
+    fn send_table(&mut self, conn: ConnId, table: &Arc<QrpTable>) {
+        let updates = self.pending_mut().tables.update(conn, table);
+        for update in updates {
+            let msg = Message {
+                guid: Guid::random(&mut self.rng),
+                ttl: 1,
+                hops: 0,
+                payload: Payload::RouteTableUpdate(update),
+            };
+            self.send_one(conn, msg);
+        }
     }
 
     /// Puts `msg` on every link but `except`; the payload is shared, not copied.
@@ -1315,7 +1530,12 @@ impl Node {
             .is_some_and(|s| s.is_on(conn, holder))
     }
 
-    fn forget_link(&mut self, conn: ConnId) {
+    fn forget_link(&mut self, now: Time, conn: ConnId) {
+        let was_leaf = self.link_role(conn) == Some(Role::Leaf);
+        if was_leaf && self.role() == Some(Role::Ultrapeer) {
+            // Its keywords leave our merged table.
+            self.pending_mut().tables.schedule_merge(now);
+        }
         self.neighbours.retain(|n| n.conn != conn);
         if let Some(pings) = self.pending.as_mut().and_then(|p| p.pings.as_mut()) {
             pings.throttle.forget(conn);
@@ -1327,6 +1547,7 @@ impl Node {
         }
         if let Some(pending) = self.pending.as_mut() {
             pending.qrp.retain(|(c, _)| *c != conn);
+            pending.tables.forget(conn);
         }
     }
 

@@ -211,34 +211,20 @@ impl QrpTable {
     /// Whether a leaf with this table may answer `query` (see the module docs): one of
     /// its SHA-1s present, or every keyword of 3 bytes or more present.
     pub fn contains_query(&self, query: &Query) -> bool {
-        let urn_present = query
-            .sha1s()
-            .copied()
-            .chain(query.find_sha1())
-            .any(|sha1| self.contains_word(&sha1.to_urn()));
-        if urn_present {
+        self.matches(&QueryKeys::of(query))
+    }
+
+    /// [`QrpTable::contains_query`] for a query already hashed: an ultrapeer hashes a
+    /// query once and tests it against each leaf's table.
+    pub fn matches(&self, keys: &QueryKeys) -> bool {
+        if keys.urns.iter().any(|&code| self.contains_code(code)) {
             return true;
         }
-        let mut folded = String::new();
-        let mut looked_up = false;
-        let mut any_word = false;
-        for word in normalise(&query.criteria)
-            .split(' ')
-            .filter(|w| !w.is_empty())
-        {
-            any_word = true;
-            folded.clear();
-            fold_keyword_into(word, &mut folded);
-            if folded.len() < MIN_WORD_BYTES {
-                continue;
-            }
-            if !self.contains_word(&folded) {
-                return false;
-            }
-            looked_up = true;
+        if !keys.words.iter().all(|&code| self.contains_code(code)) {
+            return false;
         }
         // Only short words: nothing to judge by, so pass (as LimeWire and gtk-gnutella).
-        looked_up || any_word
+        !keys.words.is_empty() || keys.any_word
     }
 
     /// The same keywords in a table of 2^bits slots: a smaller table ORs the slots each
@@ -341,6 +327,46 @@ impl QrpTable {
             }));
         }
         messages
+    }
+}
+
+/// A query's QRP hash codes, computed once for the tables of many links.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueryKeys {
+    /// Its SHA-1 URNs (`urn:sha1:...`), any one of which suffices.
+    urns: Vec<u32>,
+    /// Its folded keywords of [`MIN_WORD_BYTES`] or more, all of which must be present.
+    words: Vec<u32>,
+    /// It has words at all (shorter ones only pass every table).
+    any_word: bool,
+}
+
+impl QueryKeys {
+    /// The codes of `query` (see the module docs).
+    pub fn of(query: &Query) -> QueryKeys {
+        let urns = query
+            .sha1s()
+            .copied()
+            .chain(query.find_sha1())
+            .map(|sha1| hash_code(&sha1.to_urn()))
+            .collect();
+        let mut keys = QueryKeys {
+            urns,
+            ..QueryKeys::default()
+        };
+        let mut folded = String::new();
+        for word in normalise(&query.criteria)
+            .split(' ')
+            .filter(|w| !w.is_empty())
+        {
+            keys.any_word = true;
+            folded.clear();
+            fold_keyword_into(word, &mut folded);
+            if folded.len() >= MIN_WORD_BYTES {
+                keys.words.push(hash_code(&folded));
+            }
+        }
+        keys
     }
 }
 

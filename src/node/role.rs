@@ -94,6 +94,21 @@ impl FromStr for RoleSetting {
     }
 }
 
+/// Why a node turns a link away for its role ([`crate::node::Node::admits`]); a driver
+/// answers the handshake with 503 and hosts to try instead (PROTOCOL.md §4.3, §4.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LinkRefusal {
+    /// We are a leaf and so is the other peer: leaves link only to ultrapeers.
+    #[error("I am a shielded leaf")]
+    LeafToLeaf,
+    /// We are a leaf already linked with `leaf_ultrapeers` ultrapeers.
+    #[error("Enough ultrapeers")]
+    EnoughUltrapeers,
+    /// We are an ultrapeer holding `max_leaves` leaves.
+    #[error("Too many leaves")]
+    LeavesFull,
+}
+
 /// Most leaves an ultrapeer takes by default (LimeWire's `MAX_LEAVES`, 30).
 pub const DEFAULT_MAX_LEAVES: usize = 30;
 /// How many ultrapeers a leaf links with by default (LimeWire's leaves keep 3).

@@ -1,0 +1,255 @@
+//! The two-tier network in memory (issue 12): leaves publish QRP tables to their
+//! ultrapeers and never relay; ultrapeers flood among themselves and hand a query to a
+//! leaf only when its table matches (also when the TTL ran out there); last-hop QRP
+//! between ultrapeers; the leaf and ultrapeer budgets.
+
+mod node_support;
+
+use gnutella::node::{
+    ConnId, Library, LinkRefusal, PeerInfo, Role, RoleSetting, RoutingConfig, SharedFile,
+};
+use gnutella::protocol::{kind, Payload, RouteTableUpdate};
+use node_support::*;
+
+/// Ultrapeers u0 - u1 - u2 in a line; leaf 3 under u0 (the searcher, nothing shared),
+/// leaf 4 under u1 ("blue ocean"), leaf 5 under u2 ("red desert"), leaf 6 under u1
+/// (nothing shared).
+const LEAVES: [(usize, usize); 4] = [(3, 0), (4, 1), (5, 2), (6, 1)];
+
+fn config_of(i: usize) -> RoutingConfig {
+    RoutingConfig {
+        role: Some(if i < 3 {
+            RoleSetting::Ultrapeer
+        } else {
+            RoleSetting::Leaf
+        }),
+        ..RoutingConfig::default()
+    }
+}
+
+fn role_of(net: &Net, i: usize) -> Role {
+    net.nodes[i].role().unwrap_or(Role::Ultrapeer)
+}
+
+/// Links `a` and `b` as a two-tier driver does: each learns the other's role, and both
+/// exchange QRP tables.
+fn link(net: &mut Net, a: usize, b: usize) {
+    let now = net.now;
+    for (x, y) in [(a, b), (b, a)] {
+        let info = PeerInfo {
+            role: role_of(net, y),
+            query_routing: true,
+            ..said(y)
+        };
+        net.nodes[x].on_connected(now, ConnId(y as u32), info);
+    }
+}
+
+fn two_tier() -> Net {
+    let mut net = Net::new(7, config_of);
+    net.share(4, vec![file(0, "blue ocean.mp3")]);
+    net.share(5, vec![file(0, "red desert.ogg")]);
+    link(&mut net, 0, 1);
+    link(&mut net, 1, 2);
+    for (leaf, up) in LEAVES {
+        link(&mut net, leaf, up);
+    }
+    // Delivers the tables, and the ultrapeers' merged tables once due.
+    net.run();
+    net
+}
+
+fn table_updates(net: &Net, from: usize, to: usize) -> Vec<RouteTableUpdate> {
+    net.delivered
+        .iter()
+        .filter(|(f, t, _)| (*f, *t) == (from, to))
+        .filter_map(|(_, _, m)| match &m.payload {
+            Payload::RouteTableUpdate(u) => Some(u.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_leaf_sends_its_table_and_its_ultrapeer_keeps_it() {
+    let net = two_tier();
+    let updates = table_updates(&net, 4, 1);
+    // RESET, then one compressed 4-bit PATCH sequence, numbered from 1.
+    assert!(
+        matches!(updates[0], RouteTableUpdate::Reset { table_len, infinity: 7 } if table_len == 1 << 17),
+        "{updates:?}"
+    );
+    let patches: Vec<_> = updates[1..]
+        .iter()
+        .map(|u| match u {
+            RouteTableUpdate::Patch(p) => (p.seq_no, p.seq_size, p.compressor, p.entry_bits),
+            other => panic!("not a patch: {other:?}"),
+        })
+        .collect();
+    assert_eq!(patches, [(1, 1, 1, 4)]);
+    let table = net.nodes[1].neighbour_qrp_table(ConnId(4)).expect("table");
+    assert!(table.contains_word("ocean") && table.contains_word("blue"));
+    assert!(!table.contains_word("desert"));
+    // Leaves send nothing to each other, ultrapeers nothing to their leaves.
+    assert!(table_updates(&net, 1, 4).is_empty());
+    // Ultrapeers send each other a table merged from their leaves' (last-hop QRP).
+    let merged = net.nodes[0].neighbour_qrp_table(ConnId(1)).expect("merged");
+    assert!(merged.contains_word("ocean") && !merged.contains_word("desert"));
+    let merged = net.nodes[1].neighbour_qrp_table(ConnId(2)).expect("merged");
+    assert!(merged.contains_word("desert"));
+}
+
+#[test]
+fn a_query_reaches_only_the_leaves_whose_tables_match() {
+    let mut net = two_tier();
+    let guid = net.search(3, "ocean", 4);
+    let t = net.tally(guid);
+    assert!(t.reached.contains(&4), "{:?}", t.reached);
+    assert!(!t.reached.contains(&6) && !t.reached.contains(&5));
+    assert_eq!(t.hits.len(), 1);
+    assert_eq!(t.hits[0].0, 3);
+
+    let guid = net.search(3, "desert", 4);
+    let t = net.tally(guid);
+    assert!(t.reached.contains(&5) && !t.reached.contains(&4));
+    assert_eq!(t.hits.len(), 1);
+
+    let guid = net.search(3, "jazz", 4);
+    let t = net.tally(guid);
+    assert!(t.reached.iter().all(|&n| n < 3), "{:?}", t.reached);
+    assert!(t.hits.is_empty());
+}
+
+#[test]
+fn a_leaf_never_relays_a_query() {
+    let mut net = Net::new(3, |i| RoutingConfig {
+        role: Some(if i == 1 {
+            RoleSetting::Leaf
+        } else {
+            RoleSetting::Ultrapeer
+        }),
+        ..RoutingConfig::default()
+    });
+    net.share(1, vec![file(0, "blue ocean.mp3")]);
+    // Leaf 1 under ultrapeers 0 and 2, which are not linked.
+    link(&mut net, 1, 0);
+    link(&mut net, 1, 2);
+    net.run();
+    let guid = net.search(0, "ocean", 7);
+    let t = net.tally(guid);
+    assert_eq!(t.reached.iter().copied().collect::<Vec<_>>(), [1]);
+    assert_eq!(t.hits.len(), 1);
+    assert!(!net
+        .delivered
+        .iter()
+        .any(|(f, _, m)| *f == 1 && m.payload.kind() == kind::QUERY));
+}
+
+#[test]
+fn a_matching_leaf_gets_a_query_whose_ttl_ran_out_at_its_ultrapeer() {
+    let mut net = two_tier();
+    // u0 -> u1 (TTL 2) -> u2 (TTL 1, last hop: u2's merged table holds "desert"),
+    // whose TTL is then spent, and still hands it to leaf 5 with TTL 1.
+    let guid = net.search(0, "desert", 2);
+    let t = net.tally(guid);
+    assert!(t.reached.contains(&5), "{:?}", t.reached);
+    assert_eq!(t.hits.len(), 1);
+    let to_leaf: Vec<u8> = net
+        .delivered
+        .iter()
+        .filter(|(f, to, m)| (*f, *to) == (2, 5) && m.guid == guid)
+        .map(|(_, _, m)| m.ttl)
+        .collect();
+    assert_eq!(to_leaf, [1]);
+}
+
+#[test]
+fn last_hop_qrp_spares_ultrapeers_whose_tables_do_not_match() {
+    let mut net = two_tier();
+    // TTL 2 from u0: u1 holds leaf 4 ("ocean") and passes the query on to u2 only on
+    // its last hop, which u2's merged table (leaf 5: "desert") refuses.
+    let guid = net.search(0, "ocean", 2);
+    let t = net.tally(guid);
+    assert!(t.reached.contains(&1) && t.reached.contains(&4));
+    assert!(!t.reached.contains(&2), "{:?}", t.reached);
+    assert_eq!(t.hits.len(), 1);
+}
+
+#[test]
+fn a_changed_share_reaches_the_ultrapeers_as_a_patch() {
+    let mut net = two_tier();
+    let before = table_updates(&net, 6, 1).len();
+    let now = net.now;
+    let library = Library::from_files(vec![file(0, "green forest.flac")]);
+    net.nodes[6].set_library(now, library);
+    net.run();
+    let updates = table_updates(&net, 6, 1);
+    // An incremental PATCH: no new RESET.
+    assert!(updates.len() > before);
+    assert!(updates[before..]
+        .iter()
+        .all(|u| matches!(u, RouteTableUpdate::Patch(_))));
+    assert!(net.nodes[1]
+        .neighbour_qrp_table(ConnId(6))
+        .is_some_and(|t| t.contains_word("forest")));
+    // u1's merged table follows, so u0 sees the new keyword too.
+    assert!(net.nodes[0]
+        .neighbour_qrp_table(ConnId(1))
+        .is_some_and(|t| t.contains_word("forest")));
+    let guid = net.search(3, "forest", 4);
+    let t = net.tally(guid);
+    assert!(t.reached.contains(&6));
+    assert_eq!(t.hits.len(), 1);
+}
+
+#[test]
+fn budgets_bound_leaves_and_ultrapeer_links() {
+    let mut net = Net::new(4, |i| RoutingConfig {
+        role: Some(if i == 0 {
+            RoleSetting::Ultrapeer
+        } else {
+            RoleSetting::Leaf
+        }),
+        max_leaves: 1,
+        leaf_ultrapeers: 1,
+        ..RoutingConfig::default()
+    });
+    assert_eq!(net.nodes[0].admits(Role::Leaf), Ok(()));
+    link(&mut net, 0, 1);
+    assert_eq!(
+        net.nodes[0].admits(Role::Leaf),
+        Err(LinkRefusal::LeavesFull)
+    );
+    assert_eq!(net.nodes[0].admits(Role::Ultrapeer), Ok(()));
+    assert_eq!(
+        net.nodes[1].admits(Role::Ultrapeer),
+        Err(LinkRefusal::EnoughUltrapeers)
+    );
+    assert_eq!(
+        net.nodes[2].admits(Role::Leaf),
+        Err(LinkRefusal::LeafToLeaf)
+    );
+    assert_eq!(net.nodes[2].admits(Role::Ultrapeer), Ok(()));
+}
+
+#[test]
+fn a_flat_network_sends_no_tables() {
+    let mut net = Net::flood(3, 7);
+    net.share(
+        2,
+        vec![SharedFile {
+            index: 0,
+            name: "flat.txt".into(),
+            size: 1,
+            sha1: gnutella::protocol::Sha1::of_bytes(b"flat"),
+        }],
+    );
+    net.link(0, 1);
+    net.link(1, 2);
+    let guid = net.search(0, "flat", 7);
+    assert_eq!(net.tally(guid).hits.len(), 1);
+    assert!(!net
+        .delivered
+        .iter()
+        .any(|(_, _, m)| m.payload.kind() == kind::ROUTE_TABLE_UPDATE));
+}
