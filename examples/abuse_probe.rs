@@ -105,6 +105,7 @@ async fn link(addr: SocketAddrV4, claim_port: u16) -> Result<(TcpStream, BytesMu
         max_ttl: 7,
         deflate: false,
         servent_guid: None,
+        dynamic_querying: false,
     };
     let (_, rest) = connect(&mut stream, &me, None, &HandshakeLimits::default()).await?;
     Ok((stream, rest))
@@ -279,6 +280,7 @@ async fn fresh_handshake(to: SocketAddrV4, port: u16) -> bool {
             max_ttl: 7,
             deflate: false,
             servent_guid: None,
+            dynamic_querying: false,
         };
         connect(&mut s, &me, None, &HandshakeLimits::default())
             .await

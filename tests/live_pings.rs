@@ -25,6 +25,7 @@ async fn link(target: SocketAddrV4, port: u16) -> (TcpStream, BytesMut) {
         max_ttl: 7,
         deflate: false,
         servent_guid: None,
+        dynamic_querying: false,
     };
     let (_, rest) = connect(&mut stream, &me, None, &HandshakeLimits::default())
         .await

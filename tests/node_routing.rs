@@ -248,8 +248,8 @@ fn bye_closes_the_link_without_a_bye_back_and_unknown_types_are_never_forwarded(
         ttl: 5,
         hops: 0,
         payload: Payload::Unknown {
-            kind: 0x31,
-            body: Bytes::from_static(b"LIME"),
+            kind: 0xCD,
+            body: Bytes::from_static(b"HSEP"),
         },
     };
     net.inject(0, 1, unknown);
@@ -258,7 +258,7 @@ fn bye_closes_the_link_without_a_bye_back_and_unknown_types_are_never_forwarded(
     let now = net.now;
     let header = Header {
         guid: Guid([6; 16]),
-        kind: 0x32,
+        kind: 0xCD,
         ttl: 1,
         hops: 0,
         payload_len: 6,

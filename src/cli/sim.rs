@@ -688,10 +688,12 @@ fn apply_flags(args: &Args, routing: &mut RoutingConfig, hop_ms: f64) {
         routing.cache.mode = mode;
     }
     if let Some(strategy) = args.strategy {
+        // A round (or a dynamic query's step) has to wait for the farthest hit to come
+        // back: a round trip at full TTL.
+        let round_trip_ms = (2.0 * f64::from(args.ttl) * hop_ms).ceil().max(1.0) as u64;
         let params = StrategyParams {
-            // A round has to wait for the farthest hit to come back: a round trip at
-            // full TTL.
-            ring_wait_ms: (2.0 * f64::from(args.ttl) * hop_ms).ceil().max(1.0) as u64,
+            ring_wait_ms: round_trip_ms,
+            dq_wait_ms: round_trip_ms,
             walk_check_every: 4,
             cache_mode: match (args.cache_mode, routing.cache.mode) {
                 (Some(mode), _) => mode,

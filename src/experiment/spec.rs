@@ -60,7 +60,8 @@ pub struct SimSettings {
     /// The nodes' broadcast limit (hops+TTL above it is trimmed); raise it for walkers.
     #[serde(deserialize_with = "crate::validate::ttl")]
     pub max_ttl: u8,
-    /// How long an expanding ring waits for a hit before the next, wider round.
+    /// How long an expanding ring waits for a hit before the next, wider round (and a
+    /// dynamic query, `dq`, after each step).
     pub ring_wait_ms: u64,
     /// Walkers check back with the origin every this many hops.
     pub walk_check_every: u8,
@@ -149,6 +150,8 @@ impl SimSettings {
             ring_wait_ms: self.ring_wait_ms,
             walk_check_every: self.walk_check_every,
             cache_mode: self.cache_mode,
+            // A dynamic query's step waits for the hits of the last one, as a ring round.
+            dq_wait_ms: self.ring_wait_ms,
         };
         strategy.apply(&mut routing, &params);
         routing

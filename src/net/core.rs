@@ -10,6 +10,7 @@ use crate::node::{
     ConnId, HostEntry, HostSource, Output, OverlayConfig, PeerInfo, RoutingConfig, SearchRequest,
     Time,
 };
+use crate::protocol::handshake::PeerCapabilities;
 use crate::protocol::{Guid, Header, Message};
 
 /// What the live driver needs from a peer's routing core.
@@ -19,6 +20,14 @@ pub trait RoutingCore: Send + 'static {
     /// The servent GUID of the core's hits.
     fn servent_guid(&self) -> Guid;
     fn on_connected(&mut self, now: Time, conn: ConnId, info: PeerInfo);
+    /// What the handshake of the link `conn` said beyond `PeerInfo` (degree, max TTL,
+    /// vendor messages), right after `on_connected`: a core running dynamic queries
+    /// keeps it and greets the link with its Messages Supported.
+    fn on_link_capabilities(&mut self, _now: Time, _conn: ConnId, _remote: &PeerCapabilities) {}
+    /// Whether the core runs dynamic queries (we then advertise `X-Dynamic-Querying`).
+    fn speaks_dynamic_querying(&self) -> bool {
+        false
+    }
     fn on_message(&mut self, now: Time, from: ConnId, msg: Message);
     /// A complete descriptor the codec skipped (unknown type, bad payload).
     fn on_skipped(&mut self, now: Time, from: ConnId, header: Header);

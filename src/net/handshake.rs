@@ -77,6 +77,8 @@ pub struct LocalInfo {
     /// Our servent GUID, sent as `GUID` (as gtk-gnutella does), so the remote knows which
     /// hits are our own.
     pub servent_guid: Option<Guid>,
+    /// We run dynamic queries (`X-Dynamic-Querying`, `Vendor-Message`).
+    pub dynamic_querying: bool,
 }
 
 impl LocalInfo {
@@ -103,6 +105,7 @@ impl LocalInfo {
             send_deflate: self.deflate,
             ggep: true,
             servent_guid: self.servent_guid,
+            dynamic_querying: self.dynamic_querying,
             ..LocalCapabilities::default()
         }
     }
@@ -368,6 +371,7 @@ mod tests {
             max_ttl: 7,
             deflate,
             servent_guid: Some(Guid([port as u8; 16])),
+            dynamic_querying: false,
         }
     }
 

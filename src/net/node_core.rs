@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use super::clock;
 use super::core::RoutingCore;
+use crate::node::dynamic_query::LinkProfile;
 use crate::node::{
     ConnId, HostEntry, HostSource, Library, Node, Output, OverlayConfig, PeerIdentity, PeerInfo,
     RoutingConfig, SearchRequest, Time,
 };
+use crate::protocol::handshake::PeerCapabilities;
 use crate::protocol::{Guid, Header, Message};
 
 /// The core of peer `identity`, advertising `addr`, routing by `routing`.
@@ -63,6 +65,27 @@ impl RoutingCore for Node {
 
     fn on_connected(&mut self, now: Time, conn: ConnId, info: PeerInfo) {
         Node::on_connected(self, now, conn, info)
+    }
+
+    fn on_link_capabilities(&mut self, _now: Time, conn: ConnId, remote: &PeerCapabilities) {
+        if !self.runs_dynamic_queries() {
+            return;
+        }
+        self.set_link_profile(
+            conn,
+            LinkProfile {
+                degree: remote.degree,
+                max_ttl: remote.max_ttl,
+                query_status: false,
+            },
+        );
+        if remote.vendor_messages {
+            self.send_messages_supported(conn);
+        }
+    }
+
+    fn speaks_dynamic_querying(&self) -> bool {
+        self.runs_dynamic_queries()
     }
 
     fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {

@@ -671,6 +671,8 @@ impl Actor {
                 };
                 link.set_delay(shape.delay);
                 self.core.on_connected(now, conn, info.clone());
+                self.core
+                    .on_link_capabilities(now, conn, &origin.negotiated.remote);
                 let suggested = &origin.negotiated.remote.try_hosts;
                 if !suggested.is_empty() {
                     self.core.learn_hosts(now, suggested, HostSource::XTry);

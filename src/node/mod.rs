@@ -28,6 +28,7 @@
 pub mod aged_map;
 mod answering;
 pub mod counters;
+pub mod dynamic_query;
 pub mod fast_hash;
 pub mod generations;
 pub mod host_cache;

@@ -87,6 +87,7 @@ use rand::RngCore;
 
 use super::answering::{self, Responder};
 use super::counters::Counters;
+use super::dynamic_query::{DqSettings, DynamicQueries, LinkProfile, LinkView, Step};
 use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
 use super::identity::PeerIdentity;
@@ -114,8 +115,8 @@ use super::types::{
 use super::walkers::{self, ParkedWalkers};
 use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD, MAX_PING_GGEP};
 use crate::protocol::{
-    kind, Bye, Extension, Guid, Header, Message, Payload, Ping, Pong, Push, Query, QueryHit,
-    RouteTableUpdate,
+    kind, query_flags, Bye, Extension, Guid, Header, Message, Payload, Ping, Pong, Push, Query,
+    QueryHit, RouteTableUpdate, Vendor, VendorId,
 };
 
 pub use super::answering::VENDOR_CODE;
@@ -178,6 +179,11 @@ struct Pending {
     qrp: Vec<(ConnId, QrpReceiver)>,
     /// The QRP tables we send (two-tier roles only, `tier`).
     tables: TableSender,
+    /// What the driver said of each link (`set_link_profile`); links not listed are
+    /// unknown ultrapeer-like peers.
+    profiles: Vec<(ConnId, LinkProfile)>,
+    /// The dynamic queries running here (strategy `dq`).
+    dq: Option<Box<DynamicQueries>>,
 }
 
 /// One peer's routing state machine. See the module documentation for the rules.
@@ -357,6 +363,10 @@ impl Node {
                 .map_or(0, |_| std::mem::size_of::<ResultCache>())
             + self.pending.as_ref().map_or(0, |p| {
                 std::mem::size_of::<Pending>()
+                    + p.profiles.capacity() * std::mem::size_of::<(ConnId, LinkProfile)>()
+                    + p.dq.as_ref().map_or(0, |d| {
+                        std::mem::size_of::<DynamicQueries>() + d.heap_bytes()
+                    })
                     + p.qrp
                         .iter()
                         .map(|(_, rx)| std::mem::size_of::<QrpReceiver>() + rx.heap_bytes())
@@ -549,6 +559,8 @@ impl Node {
                 | kind::QUERY
                 | kind::QUERY_HIT
                 | kind::ROUTE_TABLE_UPDATE
+                | kind::VENDOR
+                | kind::STANDARD_VENDOR
         );
         let len = header.payload_len as usize;
         let too_big = (header.kind == kind::QUERY && len > DEFAULT_MAX_QUERY_PAYLOAD)
@@ -595,6 +607,10 @@ impl Node {
                 self.on_route_table_update(now, from, guid, ttl, hops, &update);
                 return;
             }
+            Payload::Vendor(vendor) => {
+                self.on_vendor(now, from, guid, hops, vendor);
+                return;
+            }
             _ => {}
         }
         if ttl == 0 || hops == u8::MAX {
@@ -608,7 +624,10 @@ impl Node {
             Payload::Ping(ping) => self.on_ping(now, from, guid, ttl, hops, ping),
             Payload::Pong(pong) => self.on_pong(now, from, guid, hops + 1, pong),
             Payload::Push(push) => self.on_push(now, from, guid, ttl - 1, hops + 1, push),
-            Payload::Bye(_) | Payload::RouteTableUpdate(_) | Payload::Unknown { .. } => {}
+            Payload::Bye(_)
+            | Payload::RouteTableUpdate(_)
+            | Payload::Vendor(_)
+            | Payload::Unknown { .. } => {}
         }
     }
 
@@ -620,6 +639,112 @@ impl Node {
             .iter()
             .find(|(c, _)| *c == conn)
             .and_then(|(_, rx)| rx.table())
+    }
+
+    /// What the driver knows of the link `conn` beyond `PeerInfo` (`X-Degree`,
+    /// `X-Max-TTL`; the node adds what the link's Messages Supported says). Dynamic
+    /// queries read it to pick each step's TTL.
+    pub fn set_link_profile(&mut self, conn: ConnId, profile: LinkProfile) {
+        let profiles = &mut self.pending_mut().profiles;
+        match profiles.iter_mut().find(|(c, _)| *c == conn) {
+            Some((_, p)) => {
+                *p = LinkProfile {
+                    query_status: p.query_status || profile.query_status,
+                    ..profile
+                }
+            }
+            None => profiles.push((conn, profile)),
+        }
+    }
+
+    /// Whether this node runs dynamic queries (strategy `dq`, as an ultrapeer or in the
+    /// flat network) and so speaks the Query Status vendor messages.
+    pub fn runs_dynamic_queries(&self) -> bool {
+        matches!(self.config.strategy, Strategy::Dynamic { .. })
+    }
+
+    /// The vendor messages this node understands, for its Messages Supported.
+    pub fn supported_vendor_messages(&self) -> Vec<VendorId> {
+        vec![
+            VendorId::QUERY_STATUS_REQUEST,
+            VendorId::QUERY_STATUS_RESPONSE,
+        ]
+    }
+
+    /// Sends our Messages Supported on `conn`: the first message on a link whose peer
+    /// advertised `Vendor-Message` (PROTOCOL.md §2.8).
+    pub fn send_messages_supported(&mut self, conn: ConnId) {
+        let guid = Guid::random(&mut self.rng);
+        let msg = Message {
+            guid,
+            ttl: 1,
+            hops: 0,
+            payload: Payload::Vendor(Vendor::MessagesSupported(self.supported_vendor_messages())),
+        };
+        self.send_one(conn, msg);
+    }
+
+    /// A vendor message from `from`: link-local (hops 0), never relayed. Messages
+    /// Supported tells whether a leaf guides our dynamic queries; a Query Status Request
+    /// (from our ultrapeer) is answered with the records our search received, `0xFFFF`
+    /// if it is not ours (gtk-gnutella's "stop"); a Query Status Response (from our leaf)
+    /// guides the dynamic query run for it. Others are dropped silently.
+    fn on_vendor(&mut self, now: Time, from: ConnId, guid: Guid, hops: u8, vendor: Vendor) {
+        let kind = vendor.kind();
+        if hops != 0 {
+            self.counters.bad_ttl += 1;
+            self.dropped(guid, kind, DropReason::BadTtl);
+            return;
+        }
+        if !self.is_connected(from) {
+            return;
+        }
+        match vendor {
+            Vendor::MessagesSupported(ids) => {
+                let guides = ids
+                    .iter()
+                    .any(|id| id.covers(&VendorId::QUERY_STATUS_REQUEST));
+                let profiles = &mut self.pending_mut().profiles;
+                match profiles.iter_mut().find(|(c, _)| *c == from) {
+                    Some((_, p)) => p.query_status = guides,
+                    None => profiles.push((
+                        from,
+                        LinkProfile {
+                            query_status: guides,
+                            ..LinkProfile::default()
+                        },
+                    )),
+                }
+            }
+            Vendor::QueryStatusRequest => {
+                let kept = self
+                    .own
+                    .as_ref()
+                    .and_then(|o| o.records(guid))
+                    .map_or(crate::protocol::vendor::STOP_QUERY, |r| {
+                        r.min(u32::from(crate::protocol::vendor::STOP_QUERY - 1)) as u16
+                    });
+                let msg = Message {
+                    guid,
+                    ttl: 1,
+                    hops: 0,
+                    payload: Payload::Vendor(Vendor::QueryStatusResponse { kept }),
+                };
+                self.send_one(from, msg);
+            }
+            Vendor::QueryStatusResponse { kept } => {
+                let links = self.dq_links();
+                let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+                    Some(dq) => dq.on_status(now, guid, from, kept, &links),
+                    None => Vec::new(),
+                };
+                self.run_dq_steps(guid, steps);
+            }
+            Vendor::Other { .. } => {
+                self.counters.unknown_type += 1;
+                self.dropped(guid, kind, DropReason::UnknownType);
+            }
+        }
     }
 
     /// A Route-Table-Update (QRP RESET or PATCH) from `from`: link-local, never relayed.
@@ -708,8 +833,14 @@ impl Node {
             let key = cache_key(&query);
             self.cache_mut().note_query(guid, key, now, bounds);
         }
-        let first_round = match self.config.strategy {
+        // A leaf hands its searches to its ultrapeers, which run the dynamic query.
+        let strategy = match self.config.strategy {
+            Strategy::Dynamic { .. } if self.role() == Some(Role::Leaf) => Strategy::Flood,
+            other => other,
+        };
+        let first_round = match strategy {
             Strategy::ExpandingRing { .. } => 1,
+            Strategy::Dynamic { .. } => ttl.min(super::dynamic_query::MAX_TTL),
             _ => ttl,
         };
         let bounds = route_bounds(&self.config);
@@ -717,8 +848,17 @@ impl Node {
             .start(guid, Arc::clone(&query), ttl, first_round, now, bounds);
         self.routes
             .remember_ours(&self.config, guid, kind::QUERY, first_round, now);
-        match self.config.strategy {
+        match strategy {
             Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
+            Strategy::Dynamic {
+                results, wait_ms, ..
+            } => {
+                let settings = DqSettings {
+                    target: results,
+                    wait_ms,
+                };
+                self.start_dynamic_query(now, guid, query, None, false, first_round, settings);
+            }
             Strategy::ExpandingRing { wait_ms } => {
                 self.flood_query(guid, first_round, 0, &query, None);
                 if first_round < ttl {
@@ -829,7 +969,15 @@ impl Node {
         let parked = self.pending.as_ref().and_then(|p| p.parked.next_timeout());
         let overlay = self.overlay().map(|o| o.next_timeout());
         let tables = self.pending.as_ref().and_then(|p| p.tables.next_timeout());
-        [ring, parked, overlay, tables].into_iter().flatten().min()
+        let dq = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.dq.as_ref())
+            .and_then(|d| d.next_timeout());
+        [ring, parked, overlay, tables, dq]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Runs every timer due at `now`.
@@ -849,6 +997,20 @@ impl Node {
             .unwrap_or_default();
         for (from, msg) in expired {
             self.step_walker(from, msg);
+        }
+        let due = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.dq.as_ref())
+            .map(|d| d.take_due(now))
+            .unwrap_or_default();
+        for guid in due {
+            let links = self.dq_links();
+            let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+                Some(dq) => dq.on_timer(now, guid, &links),
+                None => Vec::new(),
+            };
+            self.run_dq_steps(guid, steps);
         }
         self.maintain_overlay(now);
         if self
@@ -998,6 +1160,27 @@ impl Node {
                 payload: Payload::Query(query),
             };
             self.forward_walker(now, from, msg);
+        } else if let (
+            Strategy::Dynamic {
+                leaf_results,
+                wait_ms,
+                ..
+            },
+            1,
+            Some(profile),
+        ) = (self.config.strategy, hops, self.leaf_profile(from))
+        {
+            // Our leaf's own query: widened step by step for it, as gtk-gnutella's
+            // `dq_launch_net` (the leaf's TTL, before our hop, bounds the steps).
+            let flagged = query.flags & query_flags::MARKER != 0
+                && query.flags & query_flags::LEAF_GUIDED != 0;
+            let guided = profile.query_status || flagged;
+            let settings = DqSettings {
+                target: leaf_results,
+                wait_ms,
+            };
+            let ttl = (ttl + 1).min(super::dynamic_query::MAX_TTL);
+            self.start_dynamic_query(now, guid, query, Some(from), guided, ttl, settings);
         } else {
             self.flood_query(guid, ttl, hops, &query, Some(from));
         }
@@ -1105,11 +1288,14 @@ impl Node {
                 cache.add_hit(&guid, &hit, hops, now, &cache_config, bounds);
             }
         }
+        if let Some(dq) = self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+            dq.on_results(guid, hit.records.len() as u32);
+        }
         match self.routes.route_of(&self.config, guid, kind::QUERY, now) {
             None => self.no_route(guid, kind::QUERY_HIT),
             Some(Origin::Ours) => {
                 if let Some(own) = self.own.as_mut() {
-                    own.on_hit(guid, now);
+                    own.on_hit(guid, hit.records.len() as u32, now);
                 }
                 // A cached answer's hops count the holder's way to the cache too.
                 let cached = hit.cache_mark().map(|m| m.holder_hops.min(hops - 1));
@@ -1305,6 +1491,116 @@ impl Node {
     }
 
     // ----- strategies ----------------------------------------------------------------
+
+    /// Starts dynamic query `guid` (for the leaf on `leaf`, or ours) and sends its probe.
+    #[allow(clippy::too_many_arguments)]
+    fn start_dynamic_query(
+        &mut self,
+        now: Time,
+        guid: Guid,
+        query: Arc<Query>,
+        leaf: Option<ConnId>,
+        guided: bool,
+        ttl: u8,
+        settings: DqSettings,
+    ) {
+        let links = self.dq_links();
+        let dq = self.pending_mut().dq.get_or_insert_with(Box::default);
+        let steps = dq.start(now, guid, query, leaf, guided, ttl, settings, &links);
+        if !dq.runs(guid) && leaf.is_some() {
+            // Not taken (too many at once): the leaf's query is dropped here, as a
+            // busy gtk-gnutella drops it.
+            self.dropped(guid, kind::QUERY, DropReason::Throttled);
+        }
+        self.run_dq_steps(guid, steps);
+    }
+
+    /// Carries out what a dynamic query asked for.
+    fn run_dq_steps(&mut self, guid: Guid, steps: Vec<Step>) {
+        if steps.is_empty() {
+            return;
+        }
+        let Some((query, leaf)) = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.dq.as_ref())
+            .and_then(|d| d.query(guid))
+        else {
+            return;
+        };
+        // Copies for a leaf go out as relayed by us (hops 1); ours with hops 0.
+        let hops = u8::from(leaf.is_some());
+        for step in steps {
+            match step {
+                Step::Send { to, ttl } => {
+                    let msg = Message {
+                        guid,
+                        ttl,
+                        hops,
+                        payload: Payload::Query(Arc::clone(&query)),
+                    };
+                    self.send_one(to, msg);
+                }
+                Step::AskStatus { leaf } => {
+                    let msg = Message {
+                        guid,
+                        ttl: 1,
+                        hops: 0,
+                        payload: Payload::Vendor(Vendor::QueryStatusRequest),
+                    };
+                    self.send_one(leaf, msg);
+                }
+            }
+        }
+    }
+
+    /// The links a dynamic query may query, with their degree (`X-Degree`, else ours:
+    /// in a network of equals the best guess) and TTL limit.
+    fn dq_links(&self) -> Vec<LinkView> {
+        let profiles = self
+            .pending
+            .as_ref()
+            .map(|p| &p.profiles[..])
+            .unwrap_or(&[]);
+        let profile = |conn: ConnId| {
+            profiles
+                .iter()
+                .find(|(c, _)| *c == conn)
+                .map(|(_, p)| *p)
+                .unwrap_or_default()
+        };
+        let relays = || self.neighbours.iter().filter(|n| n.role != Role::Leaf);
+        let ours = relays().count() as u32;
+        relays()
+            .map(|n| {
+                let p = profile(n.conn);
+                LinkView {
+                    conn: n.conn,
+                    degree: p.degree.unwrap_or(ours).max(2),
+                    max_ttl: p.max_ttl,
+                }
+            })
+            .collect()
+    }
+
+    /// The profile of `conn` if it is our leaf (and we are not a leaf ourselves).
+    fn leaf_profile(&self, conn: ConnId) -> Option<LinkProfile> {
+        if self.role() == Some(Role::Leaf) || self.link_role(conn) != Some(Role::Leaf) {
+            return None;
+        }
+        let profiles = self
+            .pending
+            .as_ref()
+            .map(|p| &p.profiles[..])
+            .unwrap_or(&[]);
+        Some(
+            profiles
+                .iter()
+                .find(|(c, _)| *c == conn)
+                .map(|(_, p)| *p)
+                .unwrap_or_default(),
+        )
+    }
 
     fn next_ring_round(&mut self, now: Time, guid: Guid) {
         let Strategy::ExpandingRing { wait_ms } = self.config.strategy else {
@@ -1548,6 +1844,10 @@ impl Node {
         if let Some(pending) = self.pending.as_mut() {
             pending.qrp.retain(|(c, _)| *c != conn);
             pending.tables.forget(conn);
+            pending.profiles.retain(|(c, _)| *c != conn);
+            if let Some(dq) = pending.dq.as_mut() {
+                dq.link_down(conn);
+            }
         }
     }
 

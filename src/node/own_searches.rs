@@ -21,6 +21,8 @@ struct OwnSearch {
     /// TTL of the latest expanding-ring round (equals `ttl` for the other strategies).
     round_ttl: u8,
     hits: u32,
+    /// Records in those hits (what a Query Status Response reports).
+    records: u32,
 }
 
 /// Own searches are looked up whatever their age (they are bounded on insert).
@@ -59,6 +61,7 @@ impl OwnSearches {
             ttl,
             round_ttl: first_round,
             hits: 0,
+            records: 0,
         };
         self.searches.insert(guid, search, now, bounds);
     }
@@ -77,11 +80,20 @@ impl OwnSearches {
             .is_some_and(|s| s.hits > 0)
     }
 
-    /// Counts a hit for `guid`; the first hit ends an expanding ring (no further rounds).
+    /// The records our search `guid` received so far; `None` if it is not ours.
+    pub(super) fn records(&self, guid: Guid) -> Option<u32> {
+        self.searches
+            .get(&guid, Time(u64::MAX), any_age())
+            .map(|s| s.records)
+    }
+
+    /// Counts a hit of `records` records for `guid`; the first hit ends an expanding ring
+    /// (no further rounds).
     #[inline]
-    pub(super) fn on_hit(&mut self, guid: Guid, now: Time) {
+    pub(super) fn on_hit(&mut self, guid: Guid, records: u32, now: Time) {
         if let Some(search) = self.searches.get_mut(&guid, now, any_age()) {
             search.hits += 1;
+            search.records = search.records.saturating_add(records);
             self.ring_timers.retain(|(_, g)| *g != guid);
         }
     }

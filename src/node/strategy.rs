@@ -1,7 +1,7 @@
 //! Search strategies: how a node forwards a query ([`Strategy`], a routing setting) and
 //! the one grammar users name strategies by ([`StrategySpec`]: `flood`, `ring`, `walk:K`,
-//! `qrp`, each optionally `+cache`), used by `sim --strategy`, experiment specs and the
-//! labels of every record.
+//! `qrp`, `dq`, `dq:N`, each optionally `+cache`), used by `sim --strategy`, experiment
+//! specs and the labels of every record.
 //!
 //! `qrp` is flooding in a two-tier network: the node has a role (`node::role`), so
 //! ultrapeers flood among themselves, hand a query to a leaf only when its QRP table
@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::dynamic_query::{DEFAULT_WAIT_MS, LEAF_RESULTS, OWN_RESULTS};
 use super::routing::RoutingConfig;
 use super::types::CacheMode;
 
@@ -33,6 +34,15 @@ pub enum Strategy {
     /// one random neighbour; every `check_every` hops a walker checks back with the origin
     /// and stops once the origin has a hit.
     RandomWalk { walkers: u32, check_every: u8 },
+    /// Dynamic querying (`dynamic_query`): the origin probes a few links at low TTL, then
+    /// queries one more link every `wait_ms` with the TTL the results so far call for,
+    /// until `results` results came (`leaf_results` for a query a leaf sent us). Relays
+    /// flood.
+    Dynamic {
+        results: u32,
+        leaf_results: u32,
+        wait_ms: u64,
+    },
 }
 
 /// The forwarding part of a strategy's name.
@@ -45,6 +55,11 @@ pub enum Forwarding {
     },
     /// Flooding with roles: QRP to leaves and on the last hop between ultrapeers.
     Qrp,
+    /// `dq` (results wanted: 150 for our searches, 50 for a leaf's), `dq:N` (N for both).
+    Dynamic {
+        results: u32,
+        leaf_results: u32,
+    },
 }
 
 /// A strategy as users name it: forwarding plus whether peers answer from their result
@@ -64,6 +79,8 @@ pub struct StrategyParams {
     pub walk_check_every: u8,
     /// What a `+cache` strategy's peers do with a query their cache answers.
     pub cache_mode: CacheMode,
+    /// Pause after each step of a dynamic query, in milliseconds (gtk-gnutella: 3,700).
+    pub dq_wait_ms: u64,
 }
 
 impl Default for StrategyParams {
@@ -72,6 +89,7 @@ impl Default for StrategyParams {
             ring_wait_ms: 300,
             walk_check_every: 4,
             cache_mode: CacheMode::AnswerAndForward,
+            dq_wait_ms: DEFAULT_WAIT_MS,
         }
     }
 }
@@ -82,6 +100,15 @@ impl StrategySpec {
         cache: false,
     };
 
+    /// `dq`: dynamic querying with gtk-gnutella's and LimeWire's result targets.
+    pub const DQ: StrategySpec = StrategySpec {
+        forwarding: Forwarding::Dynamic {
+            results: OWN_RESULTS,
+            leaf_results: LEAF_RESULTS,
+        },
+        cache: false,
+    };
+
     /// The name of the strategy these settings run.
     pub fn of(config: &RoutingConfig) -> StrategySpec {
         let forwarding = match config.strategy {
@@ -89,6 +116,14 @@ impl StrategySpec {
             Strategy::Flood => Forwarding::Flood,
             Strategy::ExpandingRing { .. } => Forwarding::Ring,
             Strategy::RandomWalk { walkers, .. } => Forwarding::Walk { walkers },
+            Strategy::Dynamic {
+                results,
+                leaf_results,
+                ..
+            } => Forwarding::Dynamic {
+                results,
+                leaf_results,
+            },
         };
         StrategySpec {
             forwarding,
@@ -113,6 +148,14 @@ impl StrategySpec {
                 walkers,
                 check_every: params.walk_check_every,
             },
+            Forwarding::Dynamic {
+                results,
+                leaf_results,
+            } => Strategy::Dynamic {
+                results,
+                leaf_results,
+                wait_ms: params.dq_wait_ms,
+            },
         };
         config.cache.mode = if self.cache {
             params.cache_mode
@@ -129,6 +172,18 @@ impl fmt::Display for StrategySpec {
             Forwarding::Qrp => f.write_str("qrp")?,
             Forwarding::Ring => f.write_str("ring")?,
             Forwarding::Walk { walkers } => write!(f, "walk:{walkers}")?,
+            Forwarding::Dynamic {
+                results,
+                leaf_results,
+            } => {
+                if (results, leaf_results) == (OWN_RESULTS, LEAF_RESULTS) {
+                    f.write_str("dq")?
+                } else if results == leaf_results {
+                    write!(f, "dq:{results}")?
+                } else {
+                    write!(f, "dq:{results}/{leaf_results}")?
+                }
+            }
         }
         if self.cache {
             f.write_str("+cache")?;
@@ -156,6 +211,8 @@ impl FromStr for StrategySpec {
             "flood" => Forwarding::Flood,
             "qrp" => Forwarding::Qrp,
             "ring" => Forwarding::Ring,
+            "dq" => StrategySpec::DQ.forwarding,
+            _ if base.starts_with("dq:") => parse_dq(&base[3..])?,
             _ => match base.strip_prefix("walk:") {
                 Some(k) => match k.parse::<u32>() {
                     Ok(walkers) if (1..=MAX_WALKERS).contains(&walkers) => {
@@ -169,13 +226,36 @@ impl FromStr for StrategySpec {
                 },
                 None => {
                     return Err(format!(
-                        "unknown strategy \"{text}\" (expected flood, ring, walk:K or qrp, each optionally +cache)"
+                        "unknown strategy \"{text}\" (expected flood, ring, walk:K, qrp, dq or dq:N, each optionally +cache)"
                     ))
                 }
             },
         };
         Ok(StrategySpec { forwarding, cache })
     }
+}
+
+/// Most results a `dq:N` may ask for: the leaf reports its count in 16 bits.
+pub const MAX_DQ_RESULTS: u32 = 65_000;
+
+/// `N` or `N/M` after `dq:` (results for our searches / for a leaf's).
+fn parse_dq(text: &str) -> Result<Forwarding, String> {
+    let number = |t: &str| {
+        match t.parse::<u32>() {
+        Ok(n) if (1..=MAX_DQ_RESULTS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "dq:N needs a whole number of results from 1 to {MAX_DQ_RESULTS} (or dq:N/M for our searches/a leaf's), not \"{text}\""
+        )),
+    }
+    };
+    let (results, leaf_results) = match text.split_once('/') {
+        Some((a, b)) => (number(a)?, number(b)?),
+        None => (number(text)?, number(text)?),
+    };
+    Ok(Forwarding::Dynamic {
+        results,
+        leaf_results,
+    })
 }
 
 #[cfg(test)]
@@ -193,6 +273,10 @@ mod tests {
             "walk:1+cache",
             "qrp",
             "qrp+cache",
+            "dq",
+            "dq:20",
+            "dq:100/30",
+            "dq+cache",
         ] {
             let spec: StrategySpec = name.parse().unwrap();
             assert_eq!(spec.to_string(), name);
@@ -213,5 +297,13 @@ mod tests {
             let e = bad.parse::<StrategySpec>().unwrap_err();
             assert!(e.contains("walk:K"), "{bad}: {e}");
         }
+        for bad in ["dq:0", "dq:", "dq:x", "dq:1/", "dq:70000", "dq:5/0"] {
+            let e = bad.parse::<StrategySpec>().unwrap_err();
+            assert!(e.contains("dq:N"), "{bad}: {e}");
+        }
+        assert_eq!(
+            "dq:150/50".parse::<StrategySpec>().unwrap().to_string(),
+            "dq"
+        );
     }
 }

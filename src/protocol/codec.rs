@@ -32,7 +32,7 @@ pub enum DecodeError {
 /// Why a complete descriptor was skipped; the connection goes on and the node counts it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SkipReason {
-    /// A payload type we do not handle (QRP, vendor messages, HSEP, ...). Never forwarded.
+    /// A payload type we do not handle (HSEP, ...). Never forwarded.
     #[error("unknown payload type 0x{0:02x}")]
     UnknownType(u8),
     /// The payload does not parse.
@@ -267,8 +267,8 @@ mod tests {
             ttl: 1,
             hops: 0,
             payload: Payload::Unknown {
-                kind: 0x31,
-                body: Bytes::from_static(b"LIME"),
+                kind: 0xCD,
+                body: Bytes::from_static(b"HSEP"),
             },
         };
         let mut buf = BytesMut::new();
@@ -279,7 +279,7 @@ mod tests {
         assert!(matches!(
             first,
             Some(Frame::Skipped {
-                reason: SkipReason::UnknownType(0x31),
+                reason: SkipReason::UnknownType(0xCD),
                 ..
             })
         ));

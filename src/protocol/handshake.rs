@@ -549,7 +549,8 @@ pub struct LocalCapabilities {
     pub send_deflate: bool,
     /// `GGEP: 0.5`: we forward GGEP-bearing descriptors untouched.
     pub ggep: bool,
-    /// `X-Dynamic-Querying: 0.1` (only if the node runs dynamic queries).
+    /// `X-Dynamic-Querying: 0.1` and `Vendor-Message: 0.2` (only if the node runs
+    /// dynamic queries: it then sends and reads the Query Status vendor messages).
     pub dynamic_querying: bool,
     /// `X-Ultrapeer-Query-Routing: 0.1` (only if the node exchanges QRP tables).
     pub ultrapeer_query_routing: bool,
@@ -600,6 +601,7 @@ impl LocalCapabilities {
         h.append("X-Degree", &self.degree.to_string());
         if self.dynamic_querying {
             h.append("X-Dynamic-Querying", "0.1");
+            h.append("Vendor-Message", "0.2");
         }
         if self.ultrapeer_query_routing {
             h.append("X-Ultrapeer-Query-Routing", "0.1");
@@ -660,6 +662,11 @@ pub struct PeerCapabilities {
     pub sends_deflate: bool,
     pub max_ttl: Option<u8>,
     pub degree: Option<u32>,
+    /// `Vendor-Message` advertised: it reads vendor messages (we send it our Messages
+    /// Supported first, PROTOCOL.md §2.8).
+    pub vendor_messages: bool,
+    /// `X-Dynamic-Querying` advertised: it widens its leaves' queries step by step.
+    pub dynamic_querying: bool,
     /// Its servent GUID, from `GUID` (gtk-gnutella; 32 hex digits), if well formed.
     pub servent_guid: Option<Guid>,
     /// Hosts it suggests we try (`X-Try`, `X-Try-Ultrapeers`; sent with refusals and by
@@ -730,6 +737,8 @@ impl PeerCapabilities {
             sends_deflate: h.has_token("Content-Encoding", "deflate"),
             max_ttl: h.get_number("X-Max-TTL"),
             degree: h.get_number("X-Degree"),
+            vendor_messages: h.get_version("Vendor-Message").is_some(),
+            dynamic_querying: h.get_version("X-Dynamic-Querying").is_some(),
             servent_guid: h.get("GUID").and_then(|v| Guid::from_hex(v.trim())),
             try_hosts: parse_try_hosts(
                 ["X-Try-Ultrapeers", "X-Try"]

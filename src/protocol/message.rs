@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::guid::Guid;
 pub use super::qrp::{Patch, RouteTableUpdate};
 use super::urn::Sha1;
+pub use super::vendor::{Vendor, VendorId};
 
 /// Size of the descriptor header on the wire.
 pub const HEADER_LEN: usize = 23;
@@ -24,6 +25,8 @@ pub mod kind {
     pub const PONG: u8 = 0x01;
     pub const BYE: u8 = 0x02;
     pub const ROUTE_TABLE_UPDATE: u8 = 0x30;
+    pub const VENDOR: u8 = super::super::vendor::KIND_VENDOR;
+    pub const STANDARD_VENDOR: u8 = super::super::vendor::KIND_STANDARD_VENDOR;
     pub const PUSH: u8 = 0x40;
     pub const QUERY: u8 = 0x80;
     pub const QUERY_HIT: u8 = 0x81;
@@ -60,7 +63,9 @@ pub enum Payload {
     QueryHit(Arc<QueryHit>),
     /// A QRP Route-Table-Update (RESET or PATCH): link-local, never relayed.
     RouteTableUpdate(RouteTableUpdate),
-    /// A payload type we do not handle (vendor messages, HSEP, ...), kept as bytes.
+    /// A vendor message (0x31 or 0x32): link-local, never relayed.
+    Vendor(Vendor),
+    /// A payload type we do not handle (HSEP, ...), kept as bytes.
     Unknown {
         kind: u8,
         body: Bytes,
@@ -78,6 +83,7 @@ impl Payload {
             Payload::Query(_) => kind::QUERY,
             Payload::QueryHit(_) => kind::QUERY_HIT,
             Payload::RouteTableUpdate(_) => kind::ROUTE_TABLE_UPDATE,
+            Payload::Vendor(v) => v.kind(),
             Payload::Unknown { kind, .. } => *kind,
         }
     }

@@ -17,6 +17,7 @@ pub mod qrp;
 pub mod query;
 pub mod query_hit;
 pub mod urn;
+pub mod vendor;
 
 pub use cache_mark::CacheMark;
 pub use codec::{

@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::extensions::ExtensionError;
 use super::guid::Guid;
 use super::message::{kind, Bye, Payload, Ping, Pong, Push};
-use super::{qrp, query, query_hit};
+use super::{qrp, query, query_hit, vendor};
 
 /// Why one descriptor's payload cannot be read. The descriptor is skipped; the connection
 /// goes on (a misbehaving peer is judged by the node from the counts).
@@ -43,6 +43,8 @@ pub enum PayloadError {
     QrpResetLength(usize),
     #[error("unknown QRP message variant 0x{0:02x}")]
     QrpUnknownVariant(u8),
+    #[error("messages supported lists {count} entries but has room for {room}")]
+    VendorCount { count: usize, room: usize },
 }
 
 const PONG_MIN: usize = 14;
@@ -59,6 +61,7 @@ pub fn decode_payload(kind: u8, payload: Bytes) -> Result<Payload, PayloadError>
         kind::QUERY => Payload::Query(Arc::new(query::decode(payload)?)),
         kind::QUERY_HIT => Payload::QueryHit(Arc::new(query_hit::decode(payload)?)),
         kind::ROUTE_TABLE_UPDATE => Payload::RouteTableUpdate(qrp::decode(payload)?),
+        kind::VENDOR | kind::STANDARD_VENDOR => Payload::Vendor(vendor::decode(kind, payload)?),
         other => return Err(PayloadError::UnknownType(other)),
     })
 }
@@ -73,6 +76,7 @@ pub fn payload_len(payload: &Payload) -> usize {
         Payload::Query(q) => query::encoded_len(q),
         Payload::QueryHit(h) => query_hit::encoded_len(h),
         Payload::RouteTableUpdate(u) => qrp::encoded_len(u),
+        Payload::Vendor(v) => vendor::encoded_len(v),
         Payload::Unknown { body, .. } => body.len(),
     }
 }
@@ -103,6 +107,7 @@ pub fn encode_payload(payload: &Payload, out: &mut BytesMut) {
         Payload::Query(q) => query::encode(q, out),
         Payload::QueryHit(h) => query_hit::encode(h, out),
         Payload::RouteTableUpdate(u) => qrp::encode(u, out),
+        Payload::Vendor(v) => vendor::encode(v, out),
         Payload::Unknown { body, .. } => out.put_slice(body),
     }
 }

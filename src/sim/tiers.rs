@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use crate::node::{Role, RoleSetting, RoutingConfig};
+use crate::node::{Role, RoleSetting, RoutingConfig, Strategy};
 
 /// Which peers of a two-tier run are ultrapeers, and the load each one carried.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -23,9 +23,11 @@ pub struct TierLoads {
     pub received: Vec<u64>,
 }
 
-/// Whether peers running `routing` take the roles a two-tier graph gives them.
+/// Whether peers running `routing` take the roles a two-tier graph gives them: a
+/// routing with a role (`qrp`) and dynamic querying (`dq`, which real servents run only
+/// in a two-tier network).
 pub fn wants_roles(routing: &RoutingConfig) -> bool {
-    routing.role.is_some()
+    routing.role.is_some() || matches!(routing.strategy, Strategy::Dynamic { .. })
 }
 
 /// Every peer's routing in a two-tier graph: `shared` with the peer's role from

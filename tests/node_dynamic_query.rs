@@ -1,0 +1,273 @@
+//! Dynamic querying (strategy `dq`) in a deterministic in-memory network: it stops at
+//! the result target, widens when results are few, keeps within the TTL bounds, runs
+//! queries for leaves with their guidance, and its records balance like every strategy's.
+
+mod node_support;
+
+use gnutella::node::dynamic_query::LinkProfile;
+use gnutella::node::{CacheMode, ConnId, DropReason, PeerInfo, Role, SharedFile, Strategy};
+use gnutella::protocol::{kind, Guid, Message, Payload, Vendor};
+use node_support::*;
+
+fn dq(results: u32, leaf_results: u32) -> Strategy {
+    Strategy::Dynamic {
+        results,
+        leaf_results,
+        wait_ms: 100,
+    }
+}
+
+fn files(base: u32, n: u32, word: &str) -> Vec<SharedFile> {
+    (0..n)
+        .map(|i| file(base + i, &format!("{word} {i}.txt")))
+        .collect()
+}
+
+/// The TTLs of the query copies node `from` put on links, in order.
+fn ttls_from(net: &Net, from: usize, guid: Guid) -> Vec<(usize, u8)> {
+    net.delivered
+        .iter()
+        .filter(|(f, _, m)| *f == from && m.guid == guid && m.payload.kind() == kind::QUERY)
+        .map(|(_, to, m)| (*to, m.ttl))
+        .collect()
+}
+
+/// Node 0 in the middle of `spokes` neighbours, each sharing `per_spoke` matching files.
+fn star_of_sharers(strategy: Strategy, spokes: usize, per_spoke: u32) -> Net {
+    let mut net = Net::new(spokes + 1, |i| config(i, strategy, 7, CacheMode::Off));
+    for i in 1..=spokes {
+        net.link(0, i);
+        net.share(i, files(0, per_spoke, "song"));
+    }
+    net
+}
+
+#[test]
+fn a_dynamic_query_stops_once_it_has_its_target() {
+    let mut net = star_of_sharers(dq(10, 10), 10, 3);
+    let guid = net.search(0, "song", 4);
+    let t = net.tally(guid);
+    // Probe: 3 links, 9 results; one more link makes 12 >= 10, and the query stops.
+    assert_eq!(t.messages, 4, "flooding would have sent 10");
+    let records: usize = t.hits.iter().map(|(_, _, h)| h.records.len()).sum();
+    assert_eq!(records, 12);
+    assert_eq!(t.reached.len(), 4);
+    assert_eq!(net.nodes[0].poll_timeout(), None, "nothing left to do");
+    let record = net.record(guid).expect("the origin's record");
+    assert_eq!(record.strategy, "dq:10");
+    assert_eq!(record.messages, 4);
+
+    // Flooding the same network asks every link.
+    let mut flood = star_of_sharers(Strategy::Flood, 10, 3);
+    let guid = flood.search(0, "song", 4);
+    assert_eq!(flood.tally(guid).messages, 10);
+}
+
+#[test]
+fn few_results_widen_the_query_to_every_link_at_higher_ttl() {
+    // Node 0 has 5 links, each the start of a chain of 4; only the far end of the last
+    // chain holds the file.
+    let chains = 5;
+    let depth = 4;
+    let n = 1 + chains * depth;
+    let mut net = Net::new(n, |i| config(i, dq(150, 50), 7, CacheMode::Off));
+    for c in 0..chains {
+        let first = 1 + c * depth;
+        net.link(0, first);
+        for d in 1..depth {
+            net.link(first + d - 1, first + d);
+        }
+    }
+    let far = n - 1;
+    net.share(far, vec![file(1, "rare thing.txt")]);
+    let guid = net.search(0, "rare thing", 4);
+    let sent = ttls_from(&net, 0, guid);
+    // The probe (TTL 2 to three links) finds nothing, so each further link gets the full
+    // TTL, one at a time.
+    assert_eq!(sent, vec![(1, 2), (5, 2), (9, 2), (13, 4), (17, 4)]);
+    let t = net.tally(guid);
+    assert_eq!(t.hits.len(), 1, "the far file is found");
+    assert_eq!(t.hits[0].1, 4);
+    assert!(net.now.0 > 0, "steps wait for results");
+    assert_eq!(net.nodes[0].poll_timeout(), None, "links exhausted: done");
+}
+
+#[test]
+fn ttl_stays_within_the_query_the_cap_and_each_links_max_ttl() {
+    let mut net = Net::new(8, |i| config(i, dq(150, 50), 7, CacheMode::Off));
+    for i in 1..8 {
+        net.link(0, i);
+    }
+    // Link 6 says X-Max-TTL 1; the others say nothing.
+    net.nodes[0].set_link_profile(
+        ConnId(6),
+        LinkProfile {
+            max_ttl: Some(1),
+            ..LinkProfile::default()
+        },
+    );
+    let guid = net.search(0, "nothing here", 7);
+    let sent = ttls_from(&net, 0, guid);
+    assert_eq!(sent.len(), 7, "every link, one after the other: {sent:?}");
+    for (to, ttl) in sent {
+        assert!((1..=5).contains(&ttl), "never above dq's TTL 5: {to} {ttl}");
+        if to == 6 {
+            assert_eq!(ttl, 1, "link 6 accepts TTL 1 only");
+        }
+    }
+}
+
+/// Node 0 is a leaf of ultrapeer 1; node 1 has `ups` ultrapeer links (2..), each
+/// sharing 10 matching files.
+fn leaf_and_ultrapeer(ups: usize, leaf_guides: bool) -> Net {
+    let mut net = Net::new(ups + 2, |i| {
+        let strategy = if i == 0 { Strategy::Flood } else { dq(150, 40) };
+        config(i, strategy, 7, CacheMode::Off)
+    });
+    net.link(0, 1);
+    for i in 2..ups + 2 {
+        net.link(1, i);
+        net.share(i, files(0, 10, "tune"));
+    }
+    // Node 1 learns from the handshake that node 0 is its leaf.
+    let now = net.now;
+    net.nodes[1].on_connected(
+        now,
+        ConnId(0),
+        PeerInfo {
+            role: Role::Leaf,
+            ..said(0)
+        },
+    );
+    if leaf_guides {
+        // The leaf's Messages Supported lists Query Status: it will guide.
+        net.nodes[0].send_messages_supported(ConnId(1));
+        net.run();
+    }
+    net
+}
+
+#[test]
+fn an_ultrapeer_widens_its_leafs_query_and_asks_the_leaf_how_many_it_kept() {
+    let mut net = leaf_and_ultrapeer(8, true);
+    let guid = net.search(0, "tune", 4);
+    let sent = ttls_from(&net, 1, guid);
+    assert_eq!(
+        &sent[..3],
+        &[(2, 2), (3, 2), (4, 2)],
+        "probe for the leaf at TTL 2, never back to the leaf"
+    );
+    assert!(sent.iter().all(|(to, _)| *to != 0));
+    // 30 results after the probe: the ultrapeer asks the leaf (BEAR/11, the query's
+    // GUID), the leaf answers with the 30 records it received (BEAR/12).
+    let asked: Vec<&Message> = net
+        .delivered
+        .iter()
+        .filter(|(f, t, m)| {
+            (*f, *t) == (1, 0)
+                && m.guid == guid
+                && m.payload == Payload::Vendor(Vendor::QueryStatusRequest)
+        })
+        .map(|(_, _, m)| m)
+        .collect();
+    assert_eq!(asked.len(), 1);
+    let answers: Vec<u16> = net
+        .delivered
+        .iter()
+        .filter(|(f, t, m)| (*f, *t) == (0, 1) && m.guid == guid)
+        .filter_map(|(_, _, m)| match m.payload {
+            Payload::Vendor(Vendor::QueryStatusResponse { kept }) => Some(kept),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, vec![30]);
+    // The leaf's 30 count as 30 / 3 ultrapeers = 10 of 40: the query went on, and
+    // stopped once 10 + the results routed since reached 40 (three more links).
+    assert_eq!(sent.len(), 6, "{sent:?}");
+    let t = net.tally(guid);
+    let records: usize = t.hits.iter().map(|(_, _, h)| h.records.len()).sum();
+    assert_eq!(records, 60);
+    assert_eq!(net.nodes[1].poll_timeout(), None);
+}
+
+#[test]
+fn without_guidance_the_routed_results_count() {
+    let mut net = leaf_and_ultrapeer(8, false);
+    let guid = net.search(0, "tune", 4);
+    assert!(!net
+        .delivered
+        .iter()
+        .any(|(_, _, m)| matches!(m.payload, Payload::Vendor(_))));
+    // 30 after the probe, 40 after one more link: stop.
+    assert_eq!(ttls_from(&net, 1, guid).len(), 4);
+}
+
+#[test]
+fn a_leaf_that_closed_its_search_stops_the_query() {
+    let mut net = leaf_and_ultrapeer(8, true);
+    let guid = Guid([9; 16]);
+    // A query the leaf never started (or closed): asked, it answers 0xFFFF.
+    net.inject(
+        0,
+        1,
+        Message {
+            guid,
+            ttl: 4,
+            hops: 0,
+            payload: Payload::Query(std::sync::Arc::new(gnutella::protocol::Query::keywords(
+                "tune",
+            ))),
+        },
+    );
+    let stop: Vec<u16> = net
+        .delivered
+        .iter()
+        .filter(|(f, _, m)| *f == 0 && m.guid == guid)
+        .filter_map(|(_, _, m)| match m.payload {
+            Payload::Vendor(Vendor::QueryStatusResponse { kept }) => Some(kept),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stop, vec![0xFFFF]);
+    assert_eq!(
+        ttls_from(&net, 1, guid).len(),
+        3,
+        "only the probe went out before the leaf said stop"
+    );
+}
+
+#[test]
+fn vendor_messages_are_link_local_and_a_relayed_one_is_dropped() {
+    let mut net = leaf_and_ultrapeer(3, false);
+    let relayed = Message {
+        guid: Guid([7; 16]),
+        ttl: 1,
+        hops: 1,
+        payload: Payload::Vendor(Vendor::QueryStatusRequest),
+    };
+    net.inject(0, 1, relayed);
+    assert_eq!(net.nodes[1].counters().bad_ttl, 1);
+    assert!(net.closed.is_empty(), "the link stays up");
+    assert!(!net
+        .delivered
+        .iter()
+        .any(|(f, _, m)| *f == 1 && m.guid == Guid([7; 16])));
+    let t = net.tally(Guid([7; 16]));
+    assert_eq!(t.drops.get(&(0x31, DropReason::BadTtl)), Some(&1));
+}
+
+#[test]
+fn a_leaf_running_dq_hands_its_search_to_all_its_ultrapeers() {
+    let mut net = Net::new(4, |i| {
+        let mut c = config(i, dq(150, 50), 7, CacheMode::Off);
+        if i == 0 {
+            c.role = Some(gnutella::node::RoleSetting::Leaf);
+        }
+        c
+    });
+    for up in 1..4 {
+        net.link(0, up);
+    }
+    let guid = net.search(0, "anything", 4);
+    assert_eq!(ttls_from(&net, 0, guid), vec![(1, 4), (2, 4), (3, 4)]);
+}
