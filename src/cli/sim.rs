@@ -69,9 +69,10 @@ pub struct Args {
     /// Generate the topology: KIND:key=value,... e.g. random:n=10000,d=10.
     #[arg(long, value_name = "SPEC")]
     pub gen: Option<String>,
-    /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers), each
-    /// optionally +cache (peers answer from their LRU result cache), e.g. flood+cache.
-    /// Default: a topology config's own settings, else flood.
+    /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers), qrp
+    /// (two-tier flooding with QRP; roles from a two-tier graph), dq (dynamic
+    /// querying), each optionally +cache (peers answer from their LRU result cache),
+    /// e.g. flood+cache. Default: a topology config's own settings, else flood.
     #[arg(long)]
     pub strategy: Option<StrategySpec>,
     /// TTL of each query, 1 to 255 (a random walk's length limit for walk:K).
