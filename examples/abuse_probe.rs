@@ -105,7 +105,7 @@ async fn link(addr: SocketAddrV4, claim_port: u16) -> Result<(TcpStream, BytesMu
         max_ttl: 7,
         deflate: false,
         servent_guid: None,
-        dynamic_querying: false,
+        tier: Default::default(),
     };
     let (_, rest) = connect(&mut stream, &me, None, &HandshakeLimits::default()).await?;
     Ok((stream, rest))
@@ -280,7 +280,7 @@ async fn fresh_handshake(to: SocketAddrV4, port: u16) -> bool {
             max_ttl: 7,
             deflate: false,
             servent_guid: None,
-            dynamic_querying: false,
+            tier: Default::default(),
         };
         connect(&mut s, &me, None, &HandshakeLimits::default())
             .await

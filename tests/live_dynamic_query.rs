@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use gnutella::net::handshake::{connect, HandshakeLimits, LocalInfo};
+use gnutella::node::role::TierPolicy;
 use gnutella::protocol::{Frame, FrameDecoder, Guid, Message, Payload, Query, Vendor, VendorId};
 use live_support::bounded;
 use live_support::peer_process::PeerProcess;
@@ -64,7 +65,10 @@ async fn a_dq_peer_speaks_query_status_over_a_socket() {
             max_ttl: 4,
             deflate: false,
             servent_guid: None,
-            dynamic_querying: true,
+            tier: TierPolicy {
+                dynamic_querying: true,
+                ..TierPolicy::default()
+            },
         };
         let (negotiated, mut buf) = connect(&mut stream, &me, None, &HandshakeLimits::default())
             .await

@@ -45,7 +45,7 @@ fn claiming(addr: &str) -> LocalInfo {
         max_ttl: 7,
         deflate: false,
         servent_guid: None,
-        dynamic_querying: false,
+        tier: Default::default(),
     }
 }
 
@@ -155,7 +155,7 @@ async fn hostile_clients_lose_only_their_own_connection() {
             max_ttl: 7,
             deflate: false,
             servent_guid: None,
-            dynamic_querying: false,
+            tier: Default::default(),
         };
         connect(&mut liar, &me, None, &HandshakeLimits::default())
             .await
@@ -173,7 +173,7 @@ async fn hostile_clients_lose_only_their_own_connection() {
             max_ttl: 7,
             deflate: false,
             servent_guid: None,
-            dynamic_querying: false,
+            tier: Default::default(),
         };
         connect(&mut odd, &me, None, &HandshakeLimits::default())
             .await

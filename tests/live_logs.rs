@@ -380,7 +380,7 @@ async fn trace_tells_first_copies_re_forwards_and_duplicates() {
             max_ttl: 7,
             deflate: false,
             servent_guid: None,
-            dynamic_querying: false,
+            tier: Default::default(),
         };
         let (_, leftover) = connect(&mut client, &local, None, &HandshakeLimits::default())
             .await

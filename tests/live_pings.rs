@@ -25,7 +25,7 @@ async fn link(target: SocketAddrV4, port: u16) -> (TcpStream, BytesMut) {
         max_ttl: 7,
         deflate: false,
         servent_guid: None,
-        dynamic_querying: false,
+        tier: Default::default(),
     };
     let (_, rest) = connect(&mut stream, &me, None, &HandshakeLimits::default())
         .await

@@ -123,7 +123,7 @@ async fn scripted_neighbour(answers: Vec<(u8, QueryHit)>) -> (SocketAddrV4, Join
         max_ttl: 7,
         deflate: false,
         servent_guid: Some(NEIGHBOUR),
-        dynamic_querying: false,
+        tier: Default::default(),
     };
     let task = tokio::spawn(async move {
         // Like any peer, it accepts again after a handshake that did not finish (the

@@ -83,8 +83,21 @@ fn few_results_widen_the_query_to_every_link_at_higher_ttl() {
     let guid = net.search(0, "rare thing", 4);
     let sent = ttls_from(&net, 0, guid);
     // The probe (TTL 2 to three links) finds nothing, so each further link gets the full
-    // TTL, one at a time.
-    assert_eq!(sent, vec![(1, 2), (5, 2), (9, 2), (13, 4), (17, 4)]);
+    // TTL, one at a time; still short of the target, the probed links get it again with
+    // the full TTL.
+    assert_eq!(
+        sent,
+        vec![
+            (1, 2),
+            (5, 2),
+            (9, 2),
+            (13, 4),
+            (17, 4),
+            (1, 4),
+            (5, 4),
+            (9, 4)
+        ]
+    );
     let t = net.tally(guid);
     assert_eq!(t.hits.len(), 1, "the far file is found");
     assert_eq!(t.hits[0].1, 4);
@@ -108,7 +121,11 @@ fn ttl_stays_within_the_query_the_cap_and_each_links_max_ttl() {
     );
     let guid = net.search(0, "nothing here", 7);
     let sent = ttls_from(&net, 0, guid);
-    assert_eq!(sent.len(), 7, "every link, one after the other: {sent:?}");
+    assert_eq!(
+        sent.len(),
+        10,
+        "every link one after the other, then the probed ones wider: {sent:?}"
+    );
     for (to, ttl) in sent {
         assert!((1..=5).contains(&ttl), "never above dq's TTL 5: {to} {ttl}");
         if to == 6 {
@@ -270,4 +287,54 @@ fn a_leaf_running_dq_hands_its_search_to_all_its_ultrapeers() {
     }
     let guid = net.search(0, "anything", 4);
     assert_eq!(ttls_from(&net, 0, guid), vec![(1, 4), (2, 4), (3, 4)]);
+    // Its queries say it guides (it answers Query Status Requests).
+    let flagged = net.delivered.iter().any(|(f, _, m)| {
+        *f == 0
+            && matches!(&m.payload, Payload::Query(q)
+                if q.flags & gnutella::protocol::query_flags::LEAF_GUIDED != 0)
+    });
+    assert!(flagged);
+}
+
+/// Links `a` and `b` as a two-tier driver does: each learns the other's role and both
+/// exchange QRP tables.
+fn link_tiers(net: &mut Net, a: usize, b: usize) {
+    let now = net.now;
+    for (x, y) in [(a, b), (b, a)] {
+        let info = PeerInfo {
+            role: net.nodes[y].role().unwrap_or(Role::Ultrapeer),
+            query_routing: true,
+            ..said(y)
+        };
+        net.nodes[x].on_connected(now, ConnId(y as u32), info);
+    }
+}
+
+#[test]
+fn in_a_two_tier_network_matching_leaves_get_the_query_at_once_and_steps_go_to_ultrapeers() {
+    // Ultrapeer 0 (dq:1) with leaves 1 (the searcher) and 2 (shares the file), and
+    // ultrapeers 3..=7 (nothing shared).
+    let mut net = Net::new(8, |i| {
+        let mut c = config(i, dq(1, 1), 7, CacheMode::Off);
+        c.role = Some(if i == 1 || i == 2 {
+            gnutella::node::RoleSetting::Leaf
+        } else {
+            gnutella::node::RoleSetting::Ultrapeer
+        });
+        c
+    });
+    net.share(2, vec![file(0, "blue ocean.mp3")]);
+    for i in 1..8 {
+        link_tiers(&mut net, 0, i);
+    }
+    net.run();
+    let guid = net.search(1, "blue ocean", 4);
+    let sent = ttls_from(&net, 0, guid);
+    // The matching leaf at once (TTL 1), the probe to three ultrapeers; the leaf's hit
+    // meets the target, so no step follows.
+    assert_eq!(sent, vec![(2, 1), (3, 2), (4, 2), (5, 2)]);
+    let t = net.tally(guid);
+    assert_eq!(t.hits.len(), 1);
+    assert_eq!(t.hits[0].0, 1, "the hit reached the searching leaf");
+    assert_eq!(net.nodes[0].poll_timeout(), None);
 }

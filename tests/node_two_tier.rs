@@ -253,3 +253,28 @@ fn a_flat_network_sends_no_tables() {
         .iter()
         .any(|(_, _, m)| m.payload.kind() == kind::ROUTE_TABLE_UPDATE));
 }
+
+#[test]
+fn a_leafs_dynamic_overlay_wants_no_more_than_its_ultrapeers() {
+    use gnutella::node::{OverlayConfig, OverlayMode};
+    let mut net = two_tier();
+    let policy = OverlayConfig {
+        mode: OverlayMode::Dynamic,
+        min_degree: 4,
+        max_degree: 8,
+        host_cache: 100,
+    };
+    net.nodes[3].enable_overlay(policy);
+    let leaf = *net.nodes[3].overlay().expect("dynamic").config();
+    assert_eq!((leaf.min_degree, leaf.max_degree), (3, 3));
+    // An ultrapeer's leaves do not fill its degree: u1 holds two ultrapeers and two
+    // leaves, and still has room under a maximum of 3.
+    let up_policy = OverlayConfig {
+        min_degree: 1,
+        max_degree: 3,
+        ..policy
+    };
+    net.nodes[1].enable_overlay(up_policy);
+    assert_eq!(net.nodes[1].neighbours().count(), 4);
+    assert!(!net.nodes[1].overlay_full());
+}

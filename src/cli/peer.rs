@@ -98,8 +98,8 @@ pub struct Args {
     /// Result-cache capacity in queries, 0 = off [default: 1024].
     #[arg(long)]
     pub cache: Option<usize>,
-    /// Search strategy of this peer's own searches and relays: flood, ring, walk:K,
-    /// each optionally +cache (overrides the cache mode).
+    /// Search strategy of this peer's own searches and relays: flood, ring, walk:K, dq
+    /// or dq:N (dynamic querying), each optionally +cache (overrides the cache mode).
     #[arg(long)]
     pub strategy: Option<StrategySpec>,
     /// Role in a two-tier network: ultrapeer, leaf or auto (an ultrapeer offering

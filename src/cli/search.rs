@@ -115,7 +115,7 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         max_ttl: routing.max_ttl,
         deflate: net.deflate,
         servent_guid: Some(identity.servent_guid),
-        dynamic_querying: false,
+        tier: Default::default(),
     };
     probe(via, &local, &net)
         .await

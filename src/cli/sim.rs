@@ -70,9 +70,10 @@ pub struct Args {
     #[arg(long, value_name = "SPEC")]
     pub gen: Option<String>,
     /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers), qrp
-    /// (two-tier flooding with QRP; roles from a two-tier graph), dq (dynamic
-    /// querying), each optionally +cache (peers answer from their LRU result cache),
-    /// e.g. flood+cache. Default: a topology config's own settings, else flood.
+    /// (two-tier flooding with QRP; roles from a two-tier graph), dq or dq:N (dynamic
+    /// querying until N results; dq: 150, 50 for a leaf's query), each optionally
+    /// +cache (peers answer from their LRU result cache), e.g. flood+cache. Default: a
+    /// topology config's own settings, else flood.
     #[arg(long)]
     pub strategy: Option<StrategySpec>,
     /// TTL of each query, 1 to 255 (a random walk's length limit for walk:K).

@@ -24,10 +24,6 @@ pub trait RoutingCore: Send + 'static {
     /// vendor messages), right after `on_connected`: a core running dynamic queries
     /// keeps it and greets the link with its Messages Supported.
     fn on_link_capabilities(&mut self, _now: Time, _conn: ConnId, _remote: &PeerCapabilities) {}
-    /// Whether the core runs dynamic queries (we then advertise `X-Dynamic-Querying`).
-    fn speaks_dynamic_querying(&self) -> bool {
-        false
-    }
     fn on_message(&mut self, now: Time, from: ConnId, msg: Message);
     /// A complete descriptor the codec skipped (unknown type, bad payload).
     fn on_skipped(&mut self, now: Time, from: ConnId, header: Header);

@@ -23,6 +23,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -233,7 +234,16 @@ async fn dial_claimed(
         };
     let remote = stream.peer_addr().ok();
     let local = local.on_socket(stream.local_addr().ok());
-    let (negotiated, leftover) = handshake::connect(&mut stream, &local, remote, &net.handshake)
+    // Our role's budget, now that the server said what it is (a leaf dials only
+    // ultrapeers, and few).
+    let shared = Arc::clone(&peer.shared);
+    let tier = local.tier;
+    let (negotiated, leftover, role_place) =
+        handshake::connect_checked(&mut stream, &local, remote, &net.handshake, |server| {
+            shared
+                .reserve_role(&tier, handshake::role_of(server))
+                .map_err(handshake::role_rejection)
+        })
         .await
         .map_err(|source| DialError::Handshake { addr, source })?;
     // The configured address answered: the slot is ours, and whoever claimed it from
@@ -262,6 +272,7 @@ async fn dial_claimed(
     let places = LinkPlaces {
         degree: place.unwrap_or_else(|| peer.shared.add_degree()),
         slot: Some(slot),
+        role: role_place,
     };
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
@@ -280,8 +291,8 @@ async fn dial_claimed(
         listen_addr: Some(addr),
         accepts_bye: negotiated.remote.accepts_bye,
         servent_guid: negotiated.remote.servent_guid,
-        role: super::handshake::role_of(&negotiated.remote),
-        query_routing: false,
+        role: handshake::role_of(&negotiated.remote),
+        query_routing: handshake::takes_our_tables(&local.tier, &negotiated.remote),
     };
     let up = PeerInput::LinkUp {
         conn,

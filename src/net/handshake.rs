@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::node::{LinkRefusal, Role, TierPolicy};
 use crate::protocol::handshake::{
     parse_request, parse_response, ConnectRequest, Headers, LocalCapabilities, Parsed,
     PeerCapabilities, Rejection, Response,
@@ -19,12 +20,34 @@ use crate::protocol::handshake::{
 pub use crate::protocol::handshake::{Limits, USER_AGENT};
 use crate::protocol::Guid;
 
+/// Whether a remote takes our QRP tables (PROTOCOL.md §4.4, §6.2): as a leaf, an
+/// ultrapeer that said `X-Query-Routing`; as an ultrapeer, another that said
+/// `X-Ultrapeer-Query-Routing` (last-hop QRP). A flat peer sends none.
+pub fn takes_our_tables(ours: &TierPolicy, remote: &PeerCapabilities) -> bool {
+    let remote_up = role_of(remote) == Role::Ultrapeer;
+    match ours.role {
+        Some(Role::Leaf) => remote_up && remote.query_routing,
+        Some(Role::Ultrapeer) => remote_up && remote.ultrapeer_query_routing,
+        None => false,
+    }
+}
+
+/// The 503 of a role budget (PROTOCOL.md §4.3: a leaf says it is one, an ultrapeer that
+/// it has enough leaves).
+pub fn role_rejection(why: LinkRefusal) -> Rejection {
+    Rejection::Unavailable(match why {
+        LinkRefusal::LeafToLeaf => "I am a shielded leaf node",
+        LinkRefusal::EnoughUltrapeers => "Enough ultrapeers",
+        LinkRefusal::LeavesFull => "Too many leaves",
+    })
+}
+
 /// The role a remote's `X-Ultrapeer` header claims (PROTOCOL.md §4.4): a leaf only on
 /// `False`; a peer that says nothing relays, so it counts as an ultrapeer.
-pub fn role_of(remote: &PeerCapabilities) -> crate::node::Role {
+pub fn role_of(remote: &PeerCapabilities) -> Role {
     match remote.ultrapeer {
-        Some(false) => crate::node::Role::Leaf,
-        _ => crate::node::Role::Ultrapeer,
+        Some(false) => Role::Leaf,
+        _ => Role::Ultrapeer,
     }
 }
 
@@ -77,8 +100,8 @@ pub struct LocalInfo {
     /// Our servent GUID, sent as `GUID` (as gtk-gnutella does), so the remote knows which
     /// hits are our own.
     pub servent_guid: Option<Guid>,
-    /// We run dynamic queries (`X-Dynamic-Querying`, `Vendor-Message`).
-    pub dynamic_querying: bool,
+    /// Our role and its budgets (`X-Ultrapeer`, the QRP headers, which links we take).
+    pub tier: TierPolicy,
 }
 
 impl LocalInfo {
@@ -105,7 +128,12 @@ impl LocalInfo {
             send_deflate: self.deflate,
             ggep: true,
             servent_guid: self.servent_guid,
-            dynamic_querying: self.dynamic_querying,
+            // A leaf says so; a flat peer relays, as an ultrapeer does.
+            ultrapeer: self.tier.role != Some(Role::Leaf),
+            // Both tiers exchange tables (gtk-gnutella sends both headers as a leaf too).
+            query_routing: self.tier.role.is_some(),
+            ultrapeer_query_routing: self.tier.role.is_some(),
+            dynamic_querying: self.tier.dynamic_querying,
             ..LocalCapabilities::default()
         }
     }
@@ -221,18 +249,44 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     remote: Option<SocketAddr>,
     limits: &HandshakeLimits,
 ) -> Result<(Negotiated, BytesMut), HandshakeError> {
+    let (negotiated, buf, ()) = connect_checked(stream, local, remote, limits, |_| Ok(())).await?;
+    Ok((negotiated, buf))
+}
+
+/// [`connect`], where `check` may still refuse the server after its answer (a leaf
+/// reaching another leaf, or one ultrapeer too many): then our step 3 is that refusal
+/// instead of 200. What `check` returns (a place it took) comes back with the result.
+pub async fn connect_checked<S, T, F>(
+    stream: &mut S,
+    local: &LocalInfo,
+    remote: Option<SocketAddr>,
+    limits: &HandshakeLimits,
+    check: F,
+) -> Result<(Negotiated, BytesMut, T), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&PeerCapabilities) -> Result<T, Rejection>,
+{
     let work = async {
         let ours = local.capabilities();
         let (answer, buf) = hello(stream, &ours, remote, limits).await?;
+        let remote = PeerCapabilities::from_headers(&answer.headers);
+        let kept = match check(&remote) {
+            Ok(kept) => kept,
+            Err(rejection) => {
+                let no = Response::reject(rejection, Headers::new());
+                let _ = stream.write_all(&no.to_bytes()).await;
+                return Err(HandshakeError::WeRefused(rejection));
+            }
+        };
         let fin = Response::ok(ours.final_headers(&answer.headers));
         stream.write_all(&fin.to_bytes()).await?;
-        let remote = PeerCapabilities::from_headers(&answer.headers);
         let negotiated = Negotiated {
             deflate_out: ours.compresses_to(&answer.headers),
             deflate_in: local.deflate && remote.sends_deflate,
             remote,
         };
-        Ok((negotiated, buf))
+        Ok((negotiated, buf, kept))
     };
     tokio::time::timeout(limits.timeout, work)
         .await
@@ -371,7 +425,7 @@ mod tests {
             max_ttl: 7,
             deflate,
             servent_guid: Some(Guid([port as u8; 16])),
-            dynamic_querying: false,
+            tier: TierPolicy::default(),
         }
     }
 

@@ -43,8 +43,8 @@ use super::discovery::try_list;
 use super::handshake::{self, HandshakeError, LocalInfo, Refusal};
 use super::link::{self, LinkCompression};
 use super::logs::{Clean, Quoted};
-use super::peer::{DegreePlace, LinkOrigin, LinkPlaces, PeerInput, PeerRef, SlotClaim};
-use crate::node::PeerInfo;
+use super::peer::{DegreePlace, LinkOrigin, LinkPlaces, PeerInput, PeerRef, RolePlace, SlotClaim};
+use crate::node::{PeerInfo, Role};
 use crate::protocol::handshake::{try_headers, Rejection};
 
 /// Serves one HTTP connection, given the bytes already read from it and its place in the
@@ -204,6 +204,7 @@ async fn incoming(
     // dropped on any way out of the handshake.
     let mut claimed: Option<SlotClaim> = None;
     let mut reserved: Option<DegreePlace> = None;
+    let mut role_place: Option<RolePlace> = None;
     // What the remote said about itself, for the log of a refusal.
     let mut said_agent: Option<String> = None;
     let mut said_listen = None;
@@ -237,12 +238,32 @@ async fn incoming(
                 }
             }
             let remote_listen = claimed.as_ref().map(SlotClaim::addr);
-            match shared.reserve_degree(net.max_links) {
-                Some(place) => reserved = Some(place),
-                None => {
+            // Our role's budget: a leaf takes only ultrapeers, and few; an ultrapeer
+            // only so many leaves (PROTOCOL.md §4.4).
+            let theirs = handshake::role_of(n);
+            match shared.reserve_role(&local.tier, theirs) {
+                Ok(place) => role_place = Some(place),
+                Err(why) => {
                     claimed = None;
                     let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
-                    return Err(busy(&hosts));
+                    return Err(Refusal {
+                        rejection: handshake::role_rejection(why),
+                        headers: try_headers(&hosts),
+                    });
+                }
+            }
+            // An ultrapeer's leaves are bounded by `max_leaves`, not by the link places.
+            if local.tier.role == Some(Role::Ultrapeer) && theirs == Role::Leaf {
+                reserved = Some(shared.leaf_place());
+            } else {
+                match shared.reserve_degree(net.max_links) {
+                    Some(place) => reserved = Some(place),
+                    None => {
+                        claimed = None;
+                        role_place = None;
+                        let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
+                        return Err(busy(&hosts));
+                    }
                 }
             }
             // A dynamic peer names hosts in its 200s too (a static one publishes none).
@@ -304,8 +325,8 @@ async fn incoming(
             return;
         }
     };
-    let Some(degree) = reserved else {
-        // accept() succeeds only past the check that reserves the place.
+    let (Some(degree), Some(role_place)) = (reserved, role_place) else {
+        // accept() succeeds only past the checks that reserve the places.
         return;
     };
     let compression = LinkCompression {
@@ -324,8 +345,8 @@ async fn incoming(
         listen_addr: claimed.as_ref().map(SlotClaim::addr),
         accepts_bye: negotiated.remote.accepts_bye,
         servent_guid: negotiated.remote.servent_guid,
-        role: super::handshake::role_of(&negotiated.remote),
-        query_routing: false,
+        role: handshake::role_of(&negotiated.remote),
+        query_routing: handshake::takes_our_tables(&local.tier, &negotiated.remote),
     };
     let origin = LinkOrigin {
         outbound: false,
@@ -342,6 +363,7 @@ async fn incoming(
             places: LinkPlaces {
                 degree,
                 slot: claimed,
+                role: role_place,
             },
         })
         .await

@@ -318,7 +318,7 @@ impl Network {
             max_ttl: plan.max_ttl,
             deflate: net.deflate,
             servent_guid,
-            dynamic_querying: core.speaks_dynamic_querying(),
+            tier: core.routing().tier_policy(),
         };
         let dials = overlay.map(|o| DialKit {
             local: local.clone(),

@@ -84,10 +84,6 @@ impl RoutingCore for Node {
         }
     }
 
-    fn speaks_dynamic_querying(&self) -> bool {
-        self.runs_dynamic_queries()
-    }
-
     fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
         Node::on_message(self, now, from, msg)
     }

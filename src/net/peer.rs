@@ -22,8 +22,8 @@ use super::link::{LinkEnd, LinkHandle};
 use super::link_shaper::{self, LinkShape, LinkShaper};
 use super::logs::{self, Clean, KindName, LogNames, Received, SentTo};
 use crate::node::{
-    ConnId, DropReason, Event, HostEntry, HostSource, Output, PeerInfo, SearchRequest, Strategy,
-    Time,
+    ConnId, DropReason, Event, HostEntry, HostSource, LinkRefusal, Output, PeerInfo, Role,
+    SearchRequest, Strategy, TierPolicy, Time,
 };
 use crate::protocol::{Bye, Frame, Guid, Message, Payload};
 use crate::trace::TracedCopy;
@@ -137,6 +137,16 @@ pub struct PeerShared {
     pub frames_in: AtomicU64,
     /// Handshakes refused or failed, inbound and outbound.
     pub failed_handshakes: AtomicU64,
+    /// Leaves and ultrapeers linked or admitted: what the role budgets bound
+    /// ([`RolePlace`]).
+    tiers: Mutex<TierCounts>,
+}
+
+/// How many leaves and ultrapeers a peer holds.
+#[derive(Clone, Copy, Debug, Default)]
+struct TierCounts {
+    leaves: usize,
+    ultrapeers: usize,
 }
 
 /// Who holds the link slot of a neighbour address.
@@ -286,7 +296,27 @@ impl PeerShared {
             .ok()
             .map(|_| DegreePlace {
                 shared: Arc::clone(self),
+                counted: true,
             })
+    }
+
+    /// Takes a place for a link with a peer of role `theirs`, if `policy` (our role and
+    /// budgets) admits one more; given back when the place is dropped.
+    pub fn reserve_role(
+        self: &Arc<Self>,
+        policy: &TierPolicy,
+        theirs: Role,
+    ) -> Result<RolePlace, LinkRefusal> {
+        let mut counts = self.tiers.lock().unwrap_or_else(|e| e.into_inner());
+        policy.admit(theirs, counts.leaves, counts.ultrapeers)?;
+        match theirs {
+            Role::Leaf => counts.leaves += 1,
+            Role::Ultrapeer => counts.ultrapeers += 1,
+        }
+        Ok(RolePlace {
+            shared: Arc::clone(self),
+            role: theirs,
+        })
     }
 
     /// Takes a link place regardless of the bound (a configured neighbour we dialled).
@@ -294,6 +324,17 @@ impl PeerShared {
         self.degree.fetch_add(1, Ordering::SeqCst);
         DegreePlace {
             shared: Arc::clone(self),
+            counted: true,
+        }
+    }
+
+    /// A link place outside the bound and the count: an ultrapeer's leaf, which its
+    /// [`RolePlace`] bounds (`max_leaves`) instead, so leaves never crowd out the
+    /// ultrapeer links the degree policy wants.
+    pub fn leaf_place(self: &Arc<Self>) -> DegreePlace {
+        DegreePlace {
+            shared: Arc::clone(self),
+            counted: false,
         }
     }
 }
@@ -303,14 +344,38 @@ impl PeerShared {
 #[derive(Debug)]
 pub struct DegreePlace {
     shared: Arc<PeerShared>,
+    /// Whether it counts in `degree` (all but an ultrapeer's leaves).
+    counted: bool,
 }
 
 impl Drop for DegreePlace {
     fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
         let _ = self
             .shared
             .degree
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1));
+    }
+}
+
+/// A place among a peer's leaves or ultrapeers (what `max_leaves` and
+/// `leaf_ultrapeers` bound), given back when dropped.
+#[derive(Debug)]
+pub struct RolePlace {
+    shared: Arc<PeerShared>,
+    role: Role,
+}
+
+impl Drop for RolePlace {
+    fn drop(&mut self) {
+        let mut counts = self.shared.tiers.lock().unwrap_or_else(|e| e.into_inner());
+        let count = match self.role {
+            Role::Leaf => &mut counts.leaves,
+            Role::Ultrapeer => &mut counts.ultrapeers,
+        };
+        *count = count.saturating_sub(1);
     }
 }
 
@@ -368,6 +433,8 @@ pub struct LinkPlaces {
     pub degree: DegreePlace,
     /// The slot of the neighbour's listening address, when it gave one we believe.
     pub slot: Option<SlotClaim>,
+    /// Its place among our leaves or ultrapeers.
+    pub role: RolePlace,
 }
 
 /// Process-wide activity clock, to tell when a flood has settled; and whether a flood

@@ -19,7 +19,11 @@
 //!    0.8 per hop standing for cycles and flow control. The TTL is at most the query's
 //!    (at most [`MAX_TTL`]) and the link's `X-Max-TTL`. After each step the node waits
 //!    `wait`, shortened by 1/37 per step (down to 15/37 of it) while results stay rare.
-//! 3. **Stop** at the target, when every link was queried, after a horizon of
+//! 3. **Again, wider**: once every link was queried and results are still short, the
+//!    link that got the lowest TTL gets the query again with a higher one (relays forward
+//!    a copy with more TTL left than their first). An ultrapeer with 30 links rarely gets
+//!    here; a peer of a flat network with 4 links would otherwise stop after its probe.
+//! 4. **Stop** at the target, when no link can be given a higher TTL, after a horizon of
 //!    [`MAX_HORIZON`] hosts, or when the leaf asks (`kept` = 0xFFFF).
 //!
 //! **Leaf guidance**: for a leaf's query, when the leaf said it understands Query Status
@@ -79,8 +83,8 @@ const FUZZY: f64 = 0.8;
 const MAX_DEGREE: u32 = 50;
 /// Whatever happens, a dynamic query ends after this long (gtk-gnutella: 10 minutes).
 const MAX_LIFETIME: Time = Time::from_secs(600);
-/// Most dynamic queries one node runs at once; a leaf flooding queries beyond that gets
-/// them handled by plain flooding of nothing (they are dropped from dynamic querying).
+/// Most dynamic queries one node runs at once; beyond that a query is flooded to the
+/// ultrapeers as without dynamic querying.
 pub const MAX_QUERIES: usize = 256;
 
 /// What a dynamic query reads of a link besides its role (a leaf's queries are run for
@@ -116,6 +120,20 @@ pub enum Step {
     AskStatus { leaf: ConnId },
 }
 
+/// One dynamic query to start.
+#[derive(Clone, Debug)]
+pub struct DqStart {
+    pub guid: Guid,
+    pub query: Arc<Query>,
+    /// The leaf we run it for; `None` for our own search.
+    pub leaf: Option<ConnId>,
+    /// The leaf reports what it keeps (leaf guidance).
+    pub guided: bool,
+    /// Highest TTL (at most [`MAX_TTL`]).
+    pub ttl: u8,
+    pub settings: DqSettings,
+}
+
 /// Settings of one dynamic query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DqSettings {
@@ -144,7 +162,10 @@ struct DynamicQuery {
     status_timeouts: u32,
     last_status: u32,
     horizon: f64,
-    queried: Vec<ConnId>,
+    /// The links queried so far and the highest TTL each got.
+    queried: Vec<(ConnId, u8)>,
+    /// Steps sent (probe copies included): what status requests are spaced by.
+    steps: u32,
     timer: Time,
     deadline: Time,
 }
@@ -194,6 +215,11 @@ impl DynamicQueries {
         self.queries.is_empty()
     }
 
+    /// Whether no further dynamic query can start (at most [`MAX_QUERIES`] at once).
+    pub(super) fn full(&self) -> bool {
+        self.queries.len() >= MAX_QUERIES
+    }
+
     /// Whether `guid` is a dynamic query still running here.
     pub(super) fn runs(&self, guid: Guid) -> bool {
         self.queries.iter().any(|q| q.guid == guid)
@@ -212,20 +238,16 @@ impl DynamicQueries {
         self.queries.iter_mut().find(|q| q.guid == guid)
     }
 
-    /// Starts dynamic query `guid` (for the leaf on `leaf`, or ours) over `links`, with
-    /// at most `ttl`; returns the probe. `guided`: the leaf reports what it keeps.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn start(
-        &mut self,
-        now: Time,
-        guid: Guid,
-        query: Arc<Query>,
-        leaf: Option<ConnId>,
-        guided: bool,
-        ttl: u8,
-        settings: DqSettings,
-        links: &[LinkView],
-    ) -> Vec<Step> {
+    /// Starts a dynamic query over `links`; returns its probe.
+    pub(super) fn start(&mut self, now: Time, start: DqStart, links: &[LinkView]) -> Vec<Step> {
+        let DqStart {
+            guid,
+            query,
+            leaf,
+            guided,
+            ttl,
+            settings,
+        } = start;
         if self.queries.len() >= MAX_QUERIES || self.runs(guid) {
             return Vec::new();
         }
@@ -247,6 +269,7 @@ impl DynamicQueries {
             last_status: 0,
             horizon: 0.0,
             queried: Vec::new(),
+            steps: 0,
             timer: now,
             deadline: now.plus_micros(MAX_LIFETIME.0),
         };
@@ -262,7 +285,8 @@ impl DynamicQueries {
         for link in candidates.iter().take(PROBE_LINKS) {
             let ttl = link.max_ttl.map_or(probe_ttl, |m| probe_ttl.min(m.max(1)));
             dq.horizon += horizon(link.degree, ttl);
-            dq.queried.push(link.conn);
+            dq.queried.push((link.conn, ttl));
+            dq.steps += 1;
             steps.push(Step::Send { to: link.conn, ttl });
         }
         // gtk-gnutella waits 1.5 s on top of its 3.7 s step per probed link.
@@ -307,7 +331,7 @@ impl DynamicQueries {
         }
         dq.kept = Some(u32::from(kept));
         dq.guided = true;
-        dq.last_status = dq.queried.len() as u32;
+        dq.last_status = dq.steps;
         dq.new_results = 0;
         if dq.waiting_status {
             dq.waiting_status = false;
@@ -361,7 +385,7 @@ impl DynamicQueries {
         }
         let ask = !was_waiting
             && dq.guided
-            && dq.queried.len() as u32 - dq.last_status >= STATUS_EVERY
+            && dq.steps - dq.last_status >= STATUS_EVERY
             && dq.new_results >= MIN_FOR_GUIDANCE;
         if let (true, Some(leaf)) = (ask, dq.leaf) {
             dq.waiting_status = true;
@@ -381,17 +405,42 @@ impl DynamicQueries {
             self.finish(guid);
             return Vec::new();
         }
-        let left: Vec<&LinkView> = links
+        let had = |conn: ConnId| dq.queried.iter().find(|(c, _)| *c == conn).map(|q| q.1);
+        let open: Vec<&LinkView> = links.iter().filter(|l| Some(l.conn) != dq.leaf).collect();
+        let fresh: Vec<&LinkView> = open
             .iter()
-            .filter(|l| Some(l.conn) != dq.leaf && !dq.queried.contains(&l.conn))
+            .copied()
+            .filter(|l| had(l.conn).is_none())
             .collect();
-        let Some(link) = left.first() else {
-            self.finish(guid);
-            return Vec::new();
+        // Every link queried and still short: go again, wider, through the link that got
+        // the lowest TTL (a relay forwards a copy with more TTL left than its first).
+        let again: Vec<(&LinkView, u8)> = open
+            .iter()
+            .filter_map(|l| {
+                let before = had(l.conn)?;
+                (before < link_max_ttl(dq, l)).then_some((*l, before))
+            })
+            .collect();
+        let (link, before, left) = match (fresh.first(), again.iter().min_by_key(|(_, t)| *t)) {
+            (Some(link), _) => (*link, 0, fresh.len()),
+            (None, Some((link, before))) => (*link, *before, again.len()),
+            (None, None) => {
+                self.finish(guid);
+                return Vec::new();
+            }
         };
-        let ttl = select_ttl(dq, link, left.len());
-        dq.horizon += horizon(link.degree, ttl);
-        dq.queried.push(link.conn);
+        let ttl = select_ttl(dq, link, left).max(before + 1);
+        dq.horizon += horizon(link.degree, ttl)
+            - if before > 0 {
+                horizon(link.degree, before)
+            } else {
+                0.0
+            };
+        match dq.queried.iter_mut().find(|(c, _)| *c == link.conn) {
+            Some(q) => q.1 = ttl,
+            None => dq.queried.push((link.conn, ttl)),
+        }
+        dq.steps += 1;
         // Rare content: shorten the wait, down to 15/37 of it (gtk-gnutella: 100 ms per
         // step of its 3.7 s, down to 1.5 s).
         let kept = dq.kept();
@@ -416,15 +465,20 @@ impl DynamicQueries {
             + self
                 .queries
                 .iter()
-                .map(|q| q.queried.capacity() * std::mem::size_of::<ConnId>())
+                .map(|q| q.queried.capacity() * std::mem::size_of::<(ConnId, u8)>())
                 .sum::<usize>()
     }
+}
+
+/// The highest TTL `link` may get for this query.
+fn link_max_ttl(dq: &DynamicQuery, link: &LinkView) -> u8 {
+    link.max_ttl.map_or(dq.ttl, |m| dq.ttl.min(m.max(1)))
 }
 
 /// The TTL for the next step on `link`, `links_left` links (it included) being left:
 /// the largest whose horizon stays within this link's share of the hosts still needed.
 fn select_ttl(dq: &DynamicQuery, link: &LinkView, links_left: usize) -> u8 {
-    let max = link.max_ttl.map_or(dq.ttl, |m| dq.ttl.min(m.max(1)));
+    let max = link_max_ttl(dq, link);
     let needed = f64::from(dq.target.saturating_sub(dq.kept()).max(1));
     let per_host = f64::from(dq.results) / dq.horizon.max(1.0);
     let hosts = needed / per_host.max(1e-6);
@@ -449,10 +503,24 @@ mod tests {
             .collect()
     }
 
-    fn settings(target: u32) -> DqSettings {
-        DqSettings {
-            target,
-            wait_ms: 100,
+    fn start(
+        guid: Guid,
+        query: Arc<Query>,
+        leaf: Option<ConnId>,
+        guided: bool,
+        ttl: u8,
+        target: u32,
+    ) -> DqStart {
+        DqStart {
+            guid,
+            query,
+            leaf,
+            guided,
+            ttl,
+            settings: DqSettings {
+                target,
+                wait_ms: 100,
+            },
         }
     }
 
@@ -472,12 +540,7 @@ mod tests {
         let all = links(6, 10);
         let steps = dqs.start(
             Time::ZERO,
-            Guid([1; 16]),
-            q,
-            Some(ConnId(0)),
-            false,
-            4,
-            settings(50),
+            start(Guid([1; 16]), q, Some(ConnId(0)), false, 4, 50),
             &all,
         );
         assert_eq!(
@@ -509,12 +572,7 @@ mod tests {
         let guid = Guid([2; 16]);
         dqs.start(
             Time::ZERO,
-            guid,
-            q.clone(),
-            None,
-            false,
-            4,
-            settings(150),
+            start(guid, q.clone(), None, false, 4, 150),
             &all,
         );
         let due = dqs.next_timeout().unwrap();
@@ -527,7 +585,7 @@ mod tests {
         );
         // 140 of 150 results after the probe: 10 more need few hosts, TTL 1.
         let mut dqs = DynamicQueries::default();
-        dqs.start(Time::ZERO, guid, q, None, false, 4, settings(150), &all);
+        dqs.start(Time::ZERO, start(guid, q, None, false, 4, 150), &all);
         dqs.on_results(guid, 140);
         let due = dqs.next_timeout().unwrap();
         assert_eq!(
@@ -545,25 +603,38 @@ mod tests {
         let all = links(4, 10);
         let mut dqs = DynamicQueries::default();
         let guid = Guid([3; 16]);
-        dqs.start(
-            Time::ZERO,
-            guid,
-            q.clone(),
-            None,
-            false,
-            4,
-            settings(10),
-            &all,
-        );
+        dqs.start(Time::ZERO, start(guid, q.clone(), None, false, 4, 10), &all);
         dqs.on_results(guid, 10);
         assert!(dqs.is_empty());
         assert_eq!(dqs.next_timeout(), None);
 
-        dqs.start(Time::ZERO, guid, q, None, false, 4, settings(10), &all);
-        let t = dqs.next_timeout().unwrap();
-        assert_eq!(dqs.on_timer(t, guid, &all).len(), 1, "link 3");
-        let t = dqs.next_timeout().unwrap();
-        assert!(dqs.on_timer(t, guid, &all).is_empty(), "no link left");
+        dqs.start(Time::ZERO, start(guid, q, None, false, 4, 10), &all);
+        let mut sent = Vec::new();
+        while let Some(t) = dqs.next_timeout() {
+            sent.extend(dqs.on_timer(t, guid, &all));
+        }
+        // Link 3 at full TTL, then the probed links again, wider, then nothing is left.
+        assert_eq!(
+            sent,
+            vec![
+                Step::Send {
+                    to: ConnId(3),
+                    ttl: 4
+                },
+                Step::Send {
+                    to: ConnId(0),
+                    ttl: 4
+                },
+                Step::Send {
+                    to: ConnId(1),
+                    ttl: 4
+                },
+                Step::Send {
+                    to: ConnId(2),
+                    ttl: 4
+                },
+            ]
+        );
         assert!(dqs.is_empty());
     }
 
@@ -574,7 +645,7 @@ mod tests {
         let leaf = ConnId(0);
         let guid = Guid([4; 16]);
         let mut dqs = DynamicQueries::default();
-        dqs.start(Time::ZERO, guid, q, Some(leaf), true, 4, settings(50), &all);
+        dqs.start(Time::ZERO, start(guid, q, Some(leaf), true, 4, 50), &all);
         dqs.on_results(guid, 30);
         let t = dqs.next_timeout().unwrap();
         assert_eq!(dqs.on_timer(t, guid, &all), vec![Step::AskStatus { leaf }]);
@@ -605,7 +676,7 @@ mod tests {
         }
         let mut dqs = DynamicQueries::default();
         let guid = Guid([5; 16]);
-        let probe = dqs.start(Time::ZERO, guid, q, None, false, 5, settings(150), &all);
+        let probe = dqs.start(Time::ZERO, start(guid, q, None, false, 5, 150), &all);
         assert!(probe.iter().all(|s| matches!(s, Step::Send { ttl: 1, .. })));
         let t = dqs.next_timeout().unwrap();
         assert_eq!(

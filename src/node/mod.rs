@@ -65,7 +65,7 @@ pub use overlay::{OverlayConfig, OverlayMode};
 pub use qrp_receiver::{QrpError, QrpProgress, QrpReceiver};
 pub use qrp_table::{QrpTable, QueryKeys};
 pub use request::Request;
-pub use role::{LinkRefusal, Role, RoleSetting};
+pub use role::{LinkRefusal, Role, RoleSetting, TierPolicy};
 pub use routing::RoutingConfig;
 pub use strategy::{Forwarding, Strategy, StrategyParams, StrategySpec, MAX_WALKERS};
 pub use types::*;

@@ -87,7 +87,7 @@ use rand::RngCore;
 
 use super::answering::{self, Responder};
 use super::counters::Counters;
-use super::dynamic_query::{DqSettings, DynamicQueries, LinkProfile, LinkView, Step};
+use super::dynamic_query::{DqSettings, DqStart, DynamicQueries, LinkProfile, LinkView, Step};
 use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
 use super::identity::PeerIdentity;
@@ -177,13 +177,13 @@ struct Pending {
     overlay: Option<Box<Overlay>>,
     /// The QRP tables our neighbours sent us, per link (`on_route_table_update`).
     qrp: Vec<(ConnId, QrpReceiver)>,
-    /// The QRP tables we send (two-tier roles only, `tier`).
-    tables: TableSender,
     /// What the driver said of each link (`set_link_profile`); links not listed are
     /// unknown ultrapeer-like peers.
     profiles: Vec<(ConnId, LinkProfile)>,
     /// The dynamic queries running here (strategy `dq`).
     dq: Option<Box<DynamicQueries>>,
+    /// The QRP tables we send (two-tier roles only, `tier`).
+    tables: TableSender,
 }
 
 /// One peer's routing state machine. See the module documentation for the rules.
@@ -406,7 +406,7 @@ impl Node {
                 None => self.neighbours.push(neighbour),
             }
         }
-        let degree = self.neighbours.len();
+        let degree = self.overlay_degree();
         if let Some(overlay) = self.overlay_mut() {
             overlay.linked(now, info.listen_addr, degree);
         }
@@ -426,18 +426,9 @@ impl Node {
     /// policy). A flat node takes anyone. The driver asks before accepting a link.
     pub fn admits(&self, role: Role) -> Result<(), LinkRefusal> {
         let count = |r: Role| self.neighbours.iter().filter(|n| n.role == r).count();
-        match (self.role(), role) {
-            (Some(Role::Leaf), Role::Leaf) => Err(LinkRefusal::LeafToLeaf),
-            (Some(Role::Leaf), Role::Ultrapeer)
-                if count(Role::Ultrapeer) >= self.config.leaf_ultrapeers =>
-            {
-                Err(LinkRefusal::EnoughUltrapeers)
-            }
-            (Some(Role::Ultrapeer), Role::Leaf) if count(Role::Leaf) >= self.config.max_leaves => {
-                Err(LinkRefusal::LeavesFull)
-            }
-            _ => Ok(()),
-        }
+        self.config
+            .tier_policy()
+            .admit(role, count(Role::Leaf), count(Role::Ultrapeer))
     }
 
     /// Replaces the shared library (the share changed): our answers use the new one at
@@ -473,7 +464,7 @@ impl Node {
     /// dropped as `NoRoute`. Drivers must not reuse a `ConnId` for a later link.
     pub fn on_disconnected(&mut self, now: Time, conn: ConnId) {
         self.forget_link(now, conn);
-        let degree = self.neighbours.len();
+        let degree = self.overlay_degree();
         if let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) {
             overlay.unlinked(now, degree, &mut self.rng);
         }
@@ -482,7 +473,16 @@ impl Node {
     /// Turns on the dynamic overlay's degree policy and host cache (`overlay`); a static
     /// `config` leaves the node as it is. Bootstrap hosts are added with
     /// [`Node::learn_hosts`].
-    pub fn enable_overlay(&mut self, config: OverlayConfig) {
+    ///
+    /// A leaf keeps `leaf_ultrapeers` links at most (and wants no more than that), so its
+    /// degree policy is clamped to it; an ultrapeer's degree counts its ultrapeer links
+    /// only (its leaves have their own budget).
+    pub fn enable_overlay(&mut self, mut config: OverlayConfig) {
+        if self.role() == Some(Role::Leaf) {
+            let most = self.config.leaf_ultrapeers;
+            config.max_degree = config.max_degree.min(most);
+            config.min_degree = config.min_degree.min(most);
+        }
         if config.is_dynamic() {
             self.pending_mut().overlay = Some(Box::new(Overlay::new(config)));
         }
@@ -535,7 +535,7 @@ impl Node {
     /// then answered 503 with `X-Try`); always false in a static one.
     pub fn overlay_full(&self) -> bool {
         self.overlay()
-            .is_some_and(|o| o.full(self.neighbours.len()))
+            .is_some_and(|o| o.full(self.overlay_degree()))
     }
 
     /// Up to `n` hosts for an `X-Try` header (a dynamic overlay's host cache, freshest
@@ -820,6 +820,11 @@ impl Node {
             q
         };
         query.trailing_nul = false;
+        if self.role() == Some(Role::Leaf) {
+            // We answer Query Status Requests: our ultrapeers may guide their dynamic
+            // query by what we received (gtk-gnutella reads this flag).
+            query.flags |= query_flags::LEAF_GUIDED;
+        }
         let query = Arc::new(query);
         let strategy = StrategySpec::of(&self.config);
         self.outbox().events.push_back(Event::SearchStarted {
@@ -853,11 +858,18 @@ impl Node {
             Strategy::Dynamic {
                 results, wait_ms, ..
             } => {
-                let settings = DqSettings {
-                    target: results,
-                    wait_ms,
+                let start = DqStart {
+                    guid,
+                    query,
+                    leaf: None,
+                    guided: false,
+                    ttl: first_round,
+                    settings: DqSettings {
+                        target: results,
+                        wait_ms,
+                    },
                 };
-                self.start_dynamic_query(now, guid, query, None, false, first_round, settings);
+                self.start_dynamic_query(now, start);
             }
             Strategy::ExpandingRing { wait_ms } => {
                 self.flood_query(guid, first_round, 0, &query, None);
@@ -968,13 +980,13 @@ impl Node {
         let ring = self.own.as_ref().and_then(|o| o.next_timeout());
         let parked = self.pending.as_ref().and_then(|p| p.parked.next_timeout());
         let overlay = self.overlay().map(|o| o.next_timeout());
-        let tables = self.pending.as_ref().and_then(|p| p.tables.next_timeout());
         let dq = self
             .pending
             .as_ref()
             .and_then(|p| p.dq.as_ref())
             .and_then(|d| d.next_timeout());
-        [ring, parked, overlay, tables, dq]
+        let tables = self.pending.as_ref().and_then(|p| p.tables.next_timeout());
+        [ring, parked, overlay, dq, tables]
             .into_iter()
             .flatten()
             .min()
@@ -1025,7 +1037,7 @@ impl Node {
     /// The dynamic overlay's check: dials up to the minimum degree, and Pings the
     /// neighbours for Pongs (new hosts) when the host cache runs short.
     fn maintain_overlay(&mut self, now: Time) {
-        let degree = self.neighbours.len();
+        let degree = self.overlay_degree();
         let own = self.advertised_addr;
         let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
             return;
@@ -1174,13 +1186,18 @@ impl Node {
             // `dq_launch_net` (the leaf's TTL, before our hop, bounds the steps).
             let flagged = query.flags & query_flags::MARKER != 0
                 && query.flags & query_flags::LEAF_GUIDED != 0;
-            let guided = profile.query_status || flagged;
-            let settings = DqSettings {
-                target: leaf_results,
-                wait_ms,
+            let start = DqStart {
+                guid,
+                query,
+                leaf: Some(from),
+                guided: profile.query_status || flagged,
+                ttl: (ttl + 1).min(super::dynamic_query::MAX_TTL),
+                settings: DqSettings {
+                    target: leaf_results,
+                    wait_ms,
+                },
             };
-            let ttl = (ttl + 1).min(super::dynamic_query::MAX_TTL);
-            self.start_dynamic_query(now, guid, query, Some(from), guided, ttl, settings);
+            self.start_dynamic_query(now, start);
         } else {
             self.flood_query(guid, ttl, hops, &query, Some(from));
         }
@@ -1492,26 +1509,32 @@ impl Node {
 
     // ----- strategies ----------------------------------------------------------------
 
-    /// Starts dynamic query `guid` (for the leaf on `leaf`, or ours) and sends its probe.
-    #[allow(clippy::too_many_arguments)]
-    fn start_dynamic_query(
-        &mut self,
-        now: Time,
-        guid: Guid,
-        query: Arc<Query>,
-        leaf: Option<ConnId>,
-        guided: bool,
-        ttl: u8,
-        settings: DqSettings,
-    ) {
+    /// Starts a dynamic query and sends its probe.
+    fn start_dynamic_query(&mut self, now: Time, start: DqStart) {
+        let (guid, leaf) = (start.guid, start.leaf);
+        // Our (other) leaves whose tables match get it at once, as gtk-gnutella's
+        // `dq_sendto_leaves`: the steps go to ultrapeers only.
+        if self
+            .neighbours
+            .iter()
+            .any(|n| n.role == Role::Leaf && Some(n.conn) != leaf)
+        {
+            let hops = u8::from(leaf.is_some());
+            self.relay_query(guid, 0, hops, &start.query, leaf, true);
+        }
         let links = self.dq_links();
         let dq = self.pending_mut().dq.get_or_insert_with(Box::default);
-        let steps = dq.start(now, guid, query, leaf, guided, ttl, settings, &links);
-        if !dq.runs(guid) && leaf.is_some() {
-            // Not taken (too many at once): the leaf's query is dropped here, as a
-            // busy gtk-gnutella drops it.
-            self.dropped(guid, kind::QUERY, DropReason::Throttled);
+        if dq.full() {
+            // Too many at once (a leaf flooding us with queries): this one is flooded
+            // to the ultrapeers, as before dynamic querying.
+            let (ttl, hops) = (
+                start.ttl.saturating_sub(u8::from(leaf.is_some())),
+                u8::from(leaf.is_some()),
+            );
+            self.relay_query(guid, ttl, hops, &start.query, leaf, false);
+            return;
         }
+        let steps = dq.start(now, start, &links);
         self.run_dq_steps(guid, steps);
     }
 
@@ -1557,18 +1580,7 @@ impl Node {
     /// The links a dynamic query may query, with their degree (`X-Degree`, else ours:
     /// in a network of equals the best guess) and TTL limit.
     fn dq_links(&self) -> Vec<LinkView> {
-        let profiles = self
-            .pending
-            .as_ref()
-            .map(|p| &p.profiles[..])
-            .unwrap_or(&[]);
-        let profile = |conn: ConnId| {
-            profiles
-                .iter()
-                .find(|(c, _)| *c == conn)
-                .map(|(_, p)| *p)
-                .unwrap_or_default()
-        };
+        let profile = |conn: ConnId| self.link_profile(conn);
         let relays = || self.neighbours.iter().filter(|n| n.role != Role::Leaf);
         let ours = relays().count() as u32;
         relays()
@@ -1588,18 +1600,15 @@ impl Node {
         if self.role() == Some(Role::Leaf) || self.link_role(conn) != Some(Role::Leaf) {
             return None;
         }
-        let profiles = self
-            .pending
+        Some(self.link_profile(conn))
+    }
+
+    /// What the driver and the link's Messages Supported told us of `conn`.
+    fn link_profile(&self, conn: ConnId) -> LinkProfile {
+        self.pending
             .as_ref()
-            .map(|p| &p.profiles[..])
-            .unwrap_or(&[]);
-        Some(
-            profiles
-                .iter()
-                .find(|(c, _)| *c == conn)
-                .map(|(_, p)| *p)
-                .unwrap_or_default(),
-        )
+            .and_then(|p| p.profiles.iter().find(|(c, _)| *c == conn))
+            .map_or_else(LinkProfile::default, |(_, p)| *p)
     }
 
     fn next_ring_round(&mut self, now: Time, guid: Guid) {
@@ -1843,11 +1852,23 @@ impl Node {
         }
         if let Some(pending) = self.pending.as_mut() {
             pending.qrp.retain(|(c, _)| *c != conn);
-            pending.tables.forget(conn);
             pending.profiles.retain(|(c, _)| *c != conn);
             if let Some(dq) = pending.dq.as_mut() {
                 dq.link_down(conn);
             }
+            pending.tables.forget(conn);
+        }
+    }
+
+    /// The degree the overlay's policy sees: an ultrapeer's leaves do not count.
+    fn overlay_degree(&self) -> usize {
+        if self.role() == Some(Role::Ultrapeer) {
+            self.neighbours
+                .iter()
+                .filter(|n| n.role != Role::Leaf)
+                .count()
+        } else {
+            self.neighbours.len()
         }
     }
 

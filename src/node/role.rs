@@ -109,6 +109,40 @@ pub enum LinkRefusal {
     LeavesFull,
 }
 
+/// A node's role with its budgets: what decides whether a link may come up. Both the node
+/// ([`crate::node::Node::admits`]) and the live handshake (before the node hears of the
+/// link) ask it, with their own counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TierPolicy {
+    /// Our role; `None` in the flat network, which takes anyone.
+    pub role: Option<Role>,
+    /// Most leaves we take as an ultrapeer.
+    pub max_leaves: usize,
+    /// Most ultrapeers we link with as a leaf.
+    pub leaf_ultrapeers: usize,
+    /// We run dynamic queries (strategy `dq`): `X-Dynamic-Querying`, `Vendor-Message`.
+    pub dynamic_querying: bool,
+}
+
+impl TierPolicy {
+    /// Whether a link with a peer of role `theirs` may come up while we hold `leaves`
+    /// leaves and `ultrapeers` ultrapeers: a leaf links only with ultrapeers, at most
+    /// `leaf_ultrapeers`; an ultrapeer takes at most `max_leaves` leaves (its links with
+    /// ultrapeers are the driver's degree policy).
+    pub fn admit(&self, theirs: Role, leaves: usize, ultrapeers: usize) -> Result<(), LinkRefusal> {
+        match (self.role, theirs) {
+            (Some(Role::Leaf), Role::Leaf) => Err(LinkRefusal::LeafToLeaf),
+            (Some(Role::Leaf), Role::Ultrapeer) if ultrapeers >= self.leaf_ultrapeers => {
+                Err(LinkRefusal::EnoughUltrapeers)
+            }
+            (Some(Role::Ultrapeer), Role::Leaf) if leaves >= self.max_leaves => {
+                Err(LinkRefusal::LeavesFull)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Most leaves an ultrapeer takes by default (LimeWire's `MAX_LEAVES`, 30).
 pub const DEFAULT_MAX_LEAVES: usize = 30;
 /// How many ultrapeers a leaf links with by default (LimeWire's leaves keep 3).

@@ -108,6 +108,16 @@ impl RoutingConfig {
         self.role.map(RoleSetting::role)
     }
 
+    /// This config's role and budgets, for admitting links.
+    pub fn tier_policy(&self) -> super::role::TierPolicy {
+        super::role::TierPolicy {
+            role: self.node_role(),
+            max_leaves: self.max_leaves,
+            leaf_ultrapeers: self.leaf_ultrapeers,
+            dynamic_querying: matches!(self.strategy, Strategy::Dynamic { .. }),
+        }
+    }
+
     /// The strategy as users name it (`flood`, `flood+cache`, `ring`, `walk:16`), the
     /// label records carry.
     pub fn label(&self) -> String {

@@ -39,10 +39,25 @@ pub enum Strategy {
     /// until `results` results came (`leaf_results` for a query a leaf sent us). Relays
     /// flood.
     Dynamic {
+        #[serde(default = "own_results")]
         results: u32,
+        #[serde(default = "leaf_results")]
         leaf_results: u32,
+        #[serde(default = "dq_wait_ms")]
         wait_ms: u64,
     },
+}
+
+fn own_results() -> u32 {
+    OWN_RESULTS
+}
+
+fn leaf_results() -> u32 {
+    LEAF_RESULTS
+}
+
+fn dq_wait_ms() -> u64 {
+    DEFAULT_WAIT_MS
 }
 
 /// The forwarding part of a strategy's name.
@@ -289,6 +304,26 @@ mod tests {
             "cache".parse::<StrategySpec>().unwrap().to_string(),
             "flood+cache"
         );
+    }
+
+    #[test]
+    fn a_dynamic_strategy_in_json_takes_the_documented_defaults() {
+        let s: Strategy = serde_json::from_str(r#"{"kind": "dynamic"}"#).unwrap();
+        assert_eq!(
+            s,
+            Strategy::Dynamic {
+                results: 150,
+                leaf_results: 50,
+                wait_ms: 3700
+            }
+        );
+        let s: Strategy = serde_json::from_str(r#"{"kind": "dynamic", "results": 20}"#).unwrap();
+        let mut config = RoutingConfig {
+            strategy: s,
+            ..RoutingConfig::default()
+        };
+        config.cache.mode = CacheMode::Off;
+        assert_eq!(config.label(), "dq:20/50");
     }
 
     #[test]

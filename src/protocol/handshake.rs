@@ -504,6 +504,9 @@ pub enum Rejection {
     BadRequest,
     /// 413: a line, the header count or the block above our limits.
     HeadersTooLarge,
+    /// 503 with a reason of its own: a role budget said no ("Too many leaves", "I am a
+    /// shielded leaf node"), as ultrapeers and leaves answer (PROTOCOL.md §4.3, §4.4).
+    Unavailable(&'static str),
 }
 
 impl Rejection {
@@ -515,6 +518,7 @@ impl Rejection {
             Rejection::NotAcceptable => 406,
             Rejection::BadRequest => 400,
             Rejection::HeadersTooLarge => 413,
+            Rejection::Unavailable(_) => 503,
         }
     }
 
@@ -526,6 +530,7 @@ impl Rejection {
             Rejection::NotAcceptable => "Not Acceptable",
             Rejection::BadRequest => "Bad Request",
             Rejection::HeadersTooLarge => "Header line too long",
+            Rejection::Unavailable(why) => why,
         }
     }
 }
@@ -554,6 +559,8 @@ pub struct LocalCapabilities {
     pub dynamic_querying: bool,
     /// `X-Ultrapeer-Query-Routing: 0.1` (only if the node exchanges QRP tables).
     pub ultrapeer_query_routing: bool,
+    /// `X-Query-Routing: 0.1`: leaves may send us, or we send an ultrapeer, a QRP table.
+    pub query_routing: bool,
     /// `GUID: <32 hex>`, our servent GUID, as gtk-gnutella sends its own: the peer then
     /// knows which hits are ours, and a peer already linked to us can refuse a second link.
     pub servent_guid: Option<Guid>,
@@ -572,6 +579,7 @@ impl Default for LocalCapabilities {
             ggep: false,
             dynamic_querying: false,
             ultrapeer_query_routing: false,
+            query_routing: false,
             servent_guid: None,
         }
     }
@@ -602,6 +610,9 @@ impl LocalCapabilities {
         if self.dynamic_querying {
             h.append("X-Dynamic-Querying", "0.1");
             h.append("Vendor-Message", "0.2");
+        }
+        if self.query_routing {
+            h.append("X-Query-Routing", "0.1");
         }
         if self.ultrapeer_query_routing {
             h.append("X-Ultrapeer-Query-Routing", "0.1");
@@ -667,6 +678,12 @@ pub struct PeerCapabilities {
     pub vendor_messages: bool,
     /// `X-Dynamic-Querying` advertised: it widens its leaves' queries step by step.
     pub dynamic_querying: bool,
+    /// `X-Query-Routing` advertised: it sends or takes leaf QRP tables.
+    pub query_routing: bool,
+    /// `X-Ultrapeer-Query-Routing` advertised: it exchanges QRP tables between ultrapeers.
+    pub ultrapeer_query_routing: bool,
+    /// `X-Ultrapeer-Needed`: `false` from an ultrapeer is leaf guidance ("become my leaf").
+    pub ultrapeer_needed: Option<bool>,
     /// Its servent GUID, from `GUID` (gtk-gnutella; 32 hex digits), if well formed.
     pub servent_guid: Option<Guid>,
     /// Hosts it suggests we try (`X-Try`, `X-Try-Ultrapeers`; sent with refusals and by
@@ -739,6 +756,9 @@ impl PeerCapabilities {
             degree: h.get_number("X-Degree"),
             vendor_messages: h.get_version("Vendor-Message").is_some(),
             dynamic_querying: h.get_version("X-Dynamic-Querying").is_some(),
+            query_routing: h.get_version("X-Query-Routing").is_some(),
+            ultrapeer_query_routing: h.get_version("X-Ultrapeer-Query-Routing").is_some(),
+            ultrapeer_needed: h.get_bool("X-Ultrapeer-Needed"),
             servent_guid: h.get("GUID").and_then(|v| Guid::from_hex(v.trim())),
             try_hosts: parse_try_hosts(
                 ["X-Try-Ultrapeers", "X-Try"]

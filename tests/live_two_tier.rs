@@ -1,0 +1,174 @@
+//! The two-tier network over sockets (issue 12): a leaf's handshake and QRP table as an
+//! ultrapeer sees them on the wire, the role budgets' refusals, and the shipped
+//! `two-tier-small` config, launched, whose searches succeed from a leaf and from an
+//! ultrapeer while queries reach only the leaves whose tables match.
+
+mod live_support;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddrV4;
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use gnutella::net::handshake::{connect, HandshakeError, HandshakeLimits, LocalInfo};
+use gnutella::node::qrp_receiver::{QrpProgress, QrpReceiver};
+use gnutella::node::{Event, Role, TierPolicy};
+use gnutella::protocol::{Frame, FrameDecoder, Payload};
+use gnutella::topology::TopologyConfig;
+use live_support::{bounded, search, start};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+fn two_tier_small() -> TopologyConfig {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("topology-configs/two-tier-small.json");
+    let mut config = TopologyConfig::load(&path).expect("two-tier-small.json loads");
+    for peer in &mut config.peers {
+        peer.listen.set_port(0);
+    }
+    config
+}
+
+/// A client that says it is `role`, with the QRP headers of a two-tier peer.
+fn as_role(role: Role, port: u16) -> LocalInfo {
+    LocalInfo {
+        listen_addr: SocketAddrV4::new([127, 0, 0, 1].into(), port),
+        max_ttl: 4,
+        deflate: false,
+        servent_guid: None,
+        tier: TierPolicy {
+            role: Some(role),
+            max_leaves: 30,
+            leaf_ultrapeers: 3,
+            dynamic_querying: false,
+        },
+    }
+}
+
+#[tokio::test]
+async fn an_ultrapeer_receives_a_leafs_table_over_the_socket() {
+    bounded("leaf table", async {
+        let config = TopologyConfig::parse(
+            r#"{"name": "one-leaf", "defaults": {"role": "leaf"},
+                "peers": [{"id": "l", "listen": "127.0.0.1:0",
+                  "share": {"files": [{"name": "ocean-waves.ogg", "size": 3000}]}}]}"#,
+        )
+        .unwrap();
+        let mut network = start(config).await;
+        let leaf = network.peers()[0].listen;
+
+        // A leaf refuses another leaf with 503, before any link comes up.
+        let mut other = TcpStream::connect(leaf).await.unwrap();
+        let refused = connect(
+            &mut other,
+            &as_role(Role::Leaf, 9),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await
+        .expect_err("a leaf takes no leaf");
+        assert!(
+            matches!(&refused, HandshakeError::Refused { code: 503, .. }),
+            "{refused}"
+        );
+
+        // As an ultrapeer: the leaf says X-Ultrapeer: False and sends its table.
+        let mut up = TcpStream::connect(leaf).await.unwrap();
+        let (negotiated, leftover) = connect(
+            &mut up,
+            &as_role(Role::Ultrapeer, 10),
+            None,
+            &HandshakeLimits::default(),
+        )
+        .await
+        .expect("the leaf takes an ultrapeer");
+        assert_eq!(negotiated.remote.ultrapeer, Some(false));
+        assert!(negotiated.remote.query_routing && negotiated.remote.ultrapeer_query_routing);
+        assert_eq!(negotiated.remote.max_ttl, Some(7));
+        assert!(negotiated.remote.degree.is_some());
+
+        let mut decoder = FrameDecoder::new();
+        let mut buf = leftover;
+        let mut rx = QrpReceiver::new();
+        let mut kinds = Vec::new();
+        let table = loop {
+            let mut complete = None;
+            while let Some(frame) = decoder.decode(&mut buf).expect("a clean stream") {
+                let Frame::Message(msg) = frame else { continue };
+                if let Payload::RouteTableUpdate(update) = &msg.payload {
+                    assert_eq!((msg.ttl, msg.hops), (1, 0));
+                    kinds.push(update.clone());
+                    if rx.apply(update) == Ok(QrpProgress::Complete) {
+                        complete = rx.table().cloned();
+                    }
+                }
+            }
+            if let Some(table) = complete {
+                break table;
+            }
+            let mut more = BytesMut::with_capacity(4096);
+            let n = up.read_buf(&mut more).await.unwrap();
+            assert!(n > 0, "the leaf closed before its table was complete");
+            buf.extend_from_slice(&more);
+        };
+        assert!(matches!(
+            kinds[0],
+            gnutella::protocol::RouteTableUpdate::Reset { .. }
+        ));
+        assert!(table.contains_word("ocean") && table.contains_word("waves"));
+        assert!(!table.contains_word("desert"));
+        network.shutdown().await;
+    })
+    .await;
+}
+
+fn reached(events: &[gnutella::net::peer::PeerEvent]) -> BTreeSet<u32> {
+    events
+        .iter()
+        .filter(|e| matches!(e.event, Event::QueryReceived { .. }))
+        .map(|e| e.peer)
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_two_tier_config_finds_from_leaves_and_ultrapeers() {
+    bounded("two-tier-small", async {
+        let mut network = start(two_tier_small()).await;
+        // Tables travel right after the links come up: let them land.
+        network
+            .settle(Duration::from_millis(300), Duration::from_secs(10))
+            .await;
+        let index = |id: &str| network.peer_index(id).unwrap();
+        let leaves: Vec<u32> = ["l0", "l1", "l2", "l3", "l4", "l5"]
+            .iter()
+            .map(|id| index(id) as u32)
+            .collect();
+
+        // From a leaf: only l4's table matches "forest birds".
+        let (record, events) = search(&network, index("l3"), "forest birds", 3).await;
+        assert!(record.success && record.hits >= 1, "{record:?}");
+        let got: Vec<u32> = reached(&events)
+            .into_iter()
+            .filter(|p| leaves.contains(p))
+            .collect();
+        assert_eq!(got, [index("l4") as u32]);
+
+        // From an ultrapeer: l1 holds it.
+        let (record, events) = search(&network, index("u0"), "mountain echo", 3).await;
+        assert!(record.success, "{record:?}");
+        let got: Vec<u32> = reached(&events)
+            .into_iter()
+            .filter(|p| leaves.contains(p))
+            .collect();
+        assert_eq!(got, [index("l1") as u32]);
+
+        // An ultrapeer's own share answers a leaf; a miss reaches no leaf at all.
+        let (record, _) = search(&network, index("l3"), "ultrapeer readme", 3).await;
+        assert!(record.success, "{record:?}");
+        let (record, events) = search(&network, index("l3"), "zzyzx", 3).await;
+        assert!(!record.success);
+        assert!(reached(&events).iter().all(|p| !leaves.contains(p)));
+        network.shutdown().await;
+    })
+    .await;
+}
