@@ -4,22 +4,16 @@
 mod live_support;
 
 use std::io::Read;
-use std::path::Path;
 
 use gnutella::net::download::{download, DownloadOptions, DownloadRequest};
 use gnutella::net::hits::files_of;
 use gnutella::net::network::Network;
 use gnutella::protocol::Sha1;
 use gnutella::topology::{SyntheticReader, TopologyConfig};
-use live_support::{bounded, search, start};
+use live_support::{bounded, search, shipped_on_ephemeral_ports, start};
 
 fn quickstart() -> TopologyConfig {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("topology-configs/quickstart.json");
-    let mut config = TopologyConfig::load(&path).expect("quickstart.json loads");
-    for peer in &mut config.peers {
-        peer.listen.set_port(0);
-    }
-    config
+    shipped_on_ephemeral_ports("quickstart.json")
 }
 
 const FAR_WORDS: &str = "deep space";

@@ -7,7 +7,6 @@ mod live_support;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddrV4;
-use std::path::Path;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -16,18 +15,9 @@ use gnutella::node::qrp_receiver::{QrpProgress, QrpReceiver};
 use gnutella::node::{Event, Role, TierPolicy};
 use gnutella::protocol::{Frame, FrameDecoder, Payload};
 use gnutella::topology::TopologyConfig;
-use live_support::{bounded, search, start};
+use live_support::{bounded, search, shipped_on_ephemeral_ports, start};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-
-fn two_tier_small() -> TopologyConfig {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("topology-configs/two-tier-small.json");
-    let mut config = TopologyConfig::load(&path).expect("two-tier-small.json loads");
-    for peer in &mut config.peers {
-        peer.listen.set_port(0);
-    }
-    config
-}
 
 /// A client that says it is `role`, with the QRP headers of a two-tier peer.
 fn as_role(role: Role, port: u16) -> LocalInfo {
@@ -122,18 +112,21 @@ async fn an_ultrapeer_receives_a_leafs_table_over_the_socket() {
     .await;
 }
 
-fn reached(events: &[gnutella::net::peer::PeerEvent]) -> BTreeSet<u32> {
-    events
+/// The peers among `among` that received the query of `events`.
+fn reached(events: &[gnutella::net::peer::PeerEvent], among: &[u32]) -> Vec<u32> {
+    let got: BTreeSet<u32> = events
         .iter()
         .filter(|e| matches!(e.event, Event::QueryReceived { .. }))
         .map(|e| e.peer)
-        .collect()
+        .filter(|p| among.contains(p))
+        .collect();
+    got.into_iter().collect()
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_two_tier_config_finds_from_leaves_and_ultrapeers() {
     bounded("two-tier-small", async {
-        let mut network = start(two_tier_small()).await;
+        let mut network = start(shipped_on_ephemeral_ports("two-tier-small.json")).await;
         // Tables travel right after the links come up: let them land.
         network
             .settle(Duration::from_millis(300), Duration::from_secs(10))
@@ -147,27 +140,19 @@ async fn the_two_tier_config_finds_from_leaves_and_ultrapeers() {
         // From a leaf: only l4's table matches "forest birds".
         let (record, events) = search(&network, index("l3"), "forest birds", 3).await;
         assert!(record.success && record.hits >= 1, "{record:?}");
-        let got: Vec<u32> = reached(&events)
-            .into_iter()
-            .filter(|p| leaves.contains(p))
-            .collect();
-        assert_eq!(got, [index("l4") as u32]);
+        assert_eq!(reached(&events, &leaves), [index("l4") as u32]);
 
         // From an ultrapeer: l1 holds it.
         let (record, events) = search(&network, index("u0"), "mountain echo", 3).await;
         assert!(record.success, "{record:?}");
-        let got: Vec<u32> = reached(&events)
-            .into_iter()
-            .filter(|p| leaves.contains(p))
-            .collect();
-        assert_eq!(got, [index("l1") as u32]);
+        assert_eq!(reached(&events, &leaves), [index("l1") as u32]);
 
         // An ultrapeer's own share answers a leaf; a miss reaches no leaf at all.
         let (record, _) = search(&network, index("l3"), "ultrapeer readme", 3).await;
         assert!(record.success, "{record:?}");
         let (record, events) = search(&network, index("l3"), "zzyzx", 3).await;
         assert!(!record.success);
-        assert!(reached(&events).iter().all(|p| !leaves.contains(p)));
+        assert!(reached(&events, &leaves).is_empty());
         network.shutdown().await;
     })
     .await;

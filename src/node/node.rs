@@ -446,13 +446,7 @@ impl Node {
         self.pending_mut().tables.library_changed();
         match role {
             Role::Leaf => {
-                let links: Vec<ConnId> = self
-                    .neighbours
-                    .iter()
-                    .filter(|n| n.query_routing && n.role == Role::Ultrapeer)
-                    .map(|n| n.conn)
-                    .collect();
-                for conn in links {
+                for conn in self.table_takers() {
                     self.send_own_table(conn);
                 }
             }
@@ -1761,15 +1755,18 @@ impl Node {
             }
         }
         let merged = Arc::new(merged);
-        let links: Vec<ConnId> = self
-            .neighbours
+        for conn in self.table_takers() {
+            self.send_table(conn, &merged);
+        }
+    }
+
+    /// The ultrapeer links that take our QRP table (`PeerInfo::query_routing`).
+    fn table_takers(&self) -> Vec<ConnId> {
+        self.neighbours
             .iter()
             .filter(|n| n.query_routing && n.role == Role::Ultrapeer)
             .map(|n| n.conn)
-            .collect();
-        for conn in links {
-            self.send_table(conn, &merged);
-        }
+            .collect()
     }
 
     /// Sends `conn` the RESET and PATCH messages that bring it to `table` (none when it

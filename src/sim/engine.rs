@@ -79,7 +79,7 @@ use super::links::Links;
 use super::packed::PackedMessage;
 use super::queue::EventQueue;
 use super::removal::{overlay_shape, shape_of, OverlayShape};
-use super::tiers::{role_of, TierLoads};
+use super::tiers::TierLoads;
 use crate::node::identity::mix;
 use crate::node::HostSource;
 
@@ -1379,17 +1379,16 @@ impl Simulation {
     /// a hit back to its holder, which matters to real servents, not to simulated ones,
     /// and a GUID per link would cost a cache-on million-node run some 200 MB. Nodes
     /// still learn a neighbour's GUID from its own hits.
-    ///
-    /// Its role is the one its routing runs; a peer with a role takes QRP tables (it
-    /// would say `X-Query-Routing` / `X-Ultrapeer-Query-Routing` in its handshake).
+    /// A neighbour's role is the one its routing configuration gives it, and a peer with
+    /// a role takes QRP tables, as the live handshake's headers say.
     fn peer_info(&self, v: u32) -> PeerInfo {
-        let routing = self.routing_of(v);
+        let role = self.routing_of(v).node_role();
         PeerInfo {
             listen_addr: Some(peer_addr(v)),
             accepts_bye: true,
             servent_guid: None,
-            role: role_of(routing),
-            query_routing: routing.role.is_some(),
+            role: role.unwrap_or_default(),
+            query_routing: role.is_some(),
         }
     }
 }

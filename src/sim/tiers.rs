@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use crate::node::{Role, RoleSetting, RoutingConfig, Strategy};
+use crate::node::{RoleSetting, RoutingConfig, Strategy};
 
 /// Which peers of a two-tier run are ultrapeers, and the load each one carried.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -44,10 +44,4 @@ pub fn two_tier_routing(shared: &RoutingConfig, ultrapeer: &[bool]) -> Vec<Arc<R
         .iter()
         .map(|&u| Arc::clone(if u { &up } else { &leaf }))
         .collect()
-}
-
-/// The role peers of `routing` run as neighbours see it: a flat peer is a relay, as an
-/// ultrapeer is.
-pub fn role_of(routing: &RoutingConfig) -> Role {
-    routing.node_role().unwrap_or(Role::Ultrapeer)
 }

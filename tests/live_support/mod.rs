@@ -102,6 +102,18 @@ pub async fn start(config: TopologyConfig) -> Network {
     network
 }
 
+/// A shipped config of `topology-configs/`, every port made 0 (ephemeral).
+pub fn shipped_on_ephemeral_ports(file: &str) -> TopologyConfig {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("topology-configs")
+        .join(file);
+    let mut config = TopologyConfig::load(&path).unwrap_or_else(|e| panic!("{file} loads: {e}"));
+    for peer in &mut config.peers {
+        peer.listen.set_port(0);
+    }
+    config
+}
+
 /// Searches from `origin` and returns the query's record and every event of every peer
 /// about it, once the network has settled.
 pub async fn search(
