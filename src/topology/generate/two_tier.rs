@@ -204,6 +204,31 @@ mod tests {
     }
 
     #[test]
+    fn a_config_written_from_the_graph_carries_the_roles_back() {
+        use crate::node::RoleSetting;
+        use crate::topology::{ConfigOptions, Graph};
+        let graph = spec("two-tier:n=50,up=5,leaf_links=2,up_degree=2")
+            .generate(9)
+            .unwrap();
+        let config = graph.to_config(&ConfigOptions::default()).unwrap();
+        let roles = graph.ultrapeers().unwrap();
+        for (peer, &up) in config.peers.iter().zip(roles) {
+            let expected = if up {
+                RoleSetting::Ultrapeer
+            } else {
+                RoleSetting::Leaf
+            };
+            assert_eq!(peer.role, Some(expected), "{}", peer.id);
+        }
+        assert_eq!(Graph::from_config(&config).ultrapeers(), Some(roles));
+        // A flat graph writes no role and reads back flat.
+        let flat = spec("ring:n=5").generate(1).unwrap();
+        let config = flat.to_config(&ConfigOptions::default()).unwrap();
+        assert!(config.peers.iter().all(|p| p.role.is_none()));
+        assert_eq!(Graph::from_config(&config).ultrapeers(), None);
+    }
+
+    #[test]
     fn the_spec_prints_back_to_itself() {
         for text in [
             "two-tier:n=1000,up=0.1,leaf_links=3,up_degree=10",
