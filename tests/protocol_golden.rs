@@ -419,12 +419,51 @@ fn bye_normal_shutdown_and_with_server_header() {
 }
 
 #[test]
+fn vendor_messages_of_dynamic_querying_have_the_bytes_gtk_gnutella_sends() {
+    use gnutella::protocol::{Vendor, VendorId};
+    // Messages Supported: vendor 00000000, selector 0, version 0, count, entries.
+    let wire = h(&format!(
+        r#"{MUID} 31 01 00 1A 00 00 00 00 00 00 00 00 00 00 00 02 00 "BEAR" 0B 00 01 00 "BEAR" 0C 00 01 00"#
+    ));
+    let ids = vec![
+        VendorId::QUERY_STATUS_REQUEST,
+        VendorId::QUERY_STATUS_RESPONSE,
+    ];
+    golden(
+        &wire,
+        msg(1, 0, Payload::Vendor(Vendor::MessagesSupported(ids))),
+    );
+    // BEAR/11 v1 Query Status Request: no body, the query's GUID as MUID.
+    let wire = h(&format!(
+        r#"{MUID} 31 01 00 08 00 00 00 "BEAR" 0B 00 01 00"#
+    ));
+    golden(
+        &wire,
+        msg(1, 0, Payload::Vendor(Vendor::QueryStatusRequest)),
+    );
+    // BEAR/12 v1 Query Status Response: results kept, u16 LE (0xFFFF: stop).
+    let wire = h(&format!(
+        r#"{MUID} 31 01 00 0A 00 00 00 "BEAR" 0C 00 01 00 2A 00"#
+    ));
+    golden(
+        &wire,
+        msg(
+            1,
+            0,
+            Payload::Vendor(Vendor::QueryStatusResponse { kept: 42 }),
+        ),
+    );
+}
+
+#[test]
 fn a_stream_of_every_type_decodes_in_order_and_skips_unknown_types() {
     let mut wire = h(&format!("{MUID} 00 01 00 00 00 00 00"));
-    // A vendor message (0x31): skipped, the stream goes on.
+    // A vendor message (0x31) we do not speak: read as one, kept as bytes.
     wire.extend(h(&format!(
         r#"{MUID} 31 01 00 08 00 00 00 "GTKG" 01 00 01 00"#
     )));
+    // HSEP (0xCD): skipped, the stream goes on.
+    wire.extend(h(&format!(r#"{MUID} CD 01 00 02 00 00 00 01 02"#)));
     wire.extend(h(&format!(
         r#"{MUID} 02 01 00 0B 00 00 00  C8 00 "Shutdown" 00"#
     )));
@@ -436,7 +475,10 @@ fn a_stream_of_every_type_decodes_in_order_and_skips_unknown_types() {
             Frame::Skipped { header, reason } => format!("skip {:02x}: {reason}", header.kind),
         })
         .collect();
-    assert_eq!(kinds, ["00", "skip 31: unknown payload type 0x31", "02"]);
+    assert_eq!(
+        kinds,
+        ["00", "31", "skip cd: unknown payload type 0xcd", "02"]
+    );
 }
 
 const LIMEWIRE_CONNECT: &[u8] = b"GNUTELLA CONNECT/0.6\r\n\

@@ -49,7 +49,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR", required_unless_present_any = ["list_runs", "emit_slurm"])]
     pub out: Option<PathBuf>,
     /// Simulations run at the same time (default: the number of CPU cores); with
-    /// --emit-slurm, the CPUs of each array task (default 1).
+    /// --emit-slurm, the CPUs of each array task (default 1). When a graph has fewer
+    /// runs than jobs, the spare jobs become threads of those runs (as `sim --threads`;
+    /// same results).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Print the sweep's runs, one a line, in sweep order (the rows of results.csv), and

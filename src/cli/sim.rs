@@ -19,6 +19,7 @@ use gnutella::node::{
     CacheMode, OverlayConfig, OverlayMode, RoutingConfig, StrategyParams, StrategySpec,
 };
 use gnutella::sim::memory::{self, SimShape};
+use gnutella::sim::parallel;
 use gnutella::sim::{
     peer_addr, Churn, Latency, Links, Placement, PlannedQuery, Removal, SimConfig, SimReport,
     Simulation,
@@ -179,6 +180,14 @@ pub struct Args {
     /// may then be killed or abort when an allocation fails).
     #[arg(long)]
     pub force: bool,
+    /// Threads to run the searches on [default: the cores available]. The output is
+    /// the same bytes for any number: searches run in parallel only when they provably
+    /// cannot affect one another (plain flood, one delay on every link, no cache, loss,
+    /// churn, removal or dynamic overlay, no trace, and a duplicate table large enough
+    /// for the searches in flight), split by origin; otherwise on one thread (the log,
+    /// RUST_LOG=info, says why).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
     #[command(flatten)]
     pub trace: TraceArgs,
 }
@@ -333,20 +342,53 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     log::info!("link table ready in {:.3}s", clock.elapsed().as_secs_f64());
     let config = sim_config(&args, &scenario);
     let label = strategy_label(&scenario);
-    let mut simulation = Simulation::new(links, config, scenario.placement, scenario.seed);
-    if let Some((network_seed, routing)) = scenario.peers.clone() {
-        simulation.set_peers(network_seed, routing);
+    let traced = args.trace.trace.is_some();
+    let timeseries = args.timeseries.is_some();
+    let build = |config: SimConfig| {
+        let mut simulation = Simulation::new(
+            links.clone(),
+            config,
+            scenario.placement.clone(),
+            scenario.seed,
+        );
+        if let Some((network_seed, routing)) = scenario.peers.clone() {
+            simulation.set_peers(network_seed, routing);
+        }
+        if let Some(names) = scenario.names.clone() {
+            simulation.set_peer_names(names);
+        }
+        if let Some(ultrapeers) = scenario.graph.ultrapeers() {
+            simulation.set_roles(ultrapeers);
+        }
+        if timeseries {
+            simulation.record_timeseries();
+        }
+        simulation
+    };
+    // A trace records events in the order they happen across searches: one thread.
+    let threads = match args.threads {
+        Some(n) => usize::from(n),
+        None if traced => 1,
+        None => parallel::default_threads(),
+    };
+    let threads = threads_that_fit(threads, &shape, args.threads.is_some());
+    if traced && threads > 1 {
+        log::info!("simulation on one thread: a flood trace is written in event order");
     }
-    if let Some(names) = scenario.names.clone() {
-        simulation.set_peer_names(names);
-    }
-    if let Some(ultrapeers) = scenario.graph.ultrapeers() {
-        simulation.set_roles(ultrapeers);
-    }
-    if args.timeseries.is_some() {
-        simulation.record_timeseries();
-    }
-    if args.trace.trace.is_some() {
+    let bar = progress::bar(scenario.queries.len() as u64, "searches started");
+    let run_clock = std::time::Instant::now();
+    let mut show = |p: gnutella::sim::SimProgress| {
+        bar.set_position(p.started as u64);
+        bar.set_message(format!("{} messages delivered", p.delivered));
+        if p.started == scenario.queries.len() && !p.search_started {
+            bar.set_message(format!(
+                "{} messages delivered; the last searches are settling",
+                p.delivered
+            ));
+        }
+    };
+    let (report, simulations) = if traced {
+        let mut simulation = build(config);
         let names = scenario.names.as_ref();
         let peers = (0..scenario.graph.node_count())
             .map(|i| TracePeer {
@@ -367,28 +409,20 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         if let Some(tracer) = tracer {
             simulation.trace(tracer);
         }
-    }
-
-    let bar = progress::bar(scenario.queries.len() as u64, "searches started");
-    let run_clock = std::time::Instant::now();
-    let report = simulation.execute(&scenario.queries, &mut |p| {
-        bar.set_position(p.started as u64);
-        bar.set_message(format!("{} messages delivered", p.delivered));
-        if p.started == scenario.queries.len() && !p.search_started {
-            bar.set_message(format!(
-                "{} messages delivered; the last searches are settling",
-                p.delivered
-            ));
+        let report = simulation.execute(&scenario.queries, &mut show);
+        if let Some(tracer) = simulation.take_tracer() {
+            tracer
+                .finish(&report.records)
+                .map_err(|e| args.trace.failed(e))?;
         }
-    });
-    if let Some(tracer) = simulation.take_tracer() {
-        tracer
-            .finish(&report.records)
-            .map_err(|e| args.trace.failed(e))?;
-    }
+        (report, vec![simulation])
+    } else {
+        let outcome = parallel::execute(threads, &config, &scenario.queries, &build, &mut show);
+        (outcome.report, outcome.simulations)
+    };
     // The process ends right after printing: the OS takes the nodes back at once, where
     // dropping them would free up to a million nodes one allocation at a time.
-    std::mem::forget(simulation);
+    std::mem::forget(simulations);
     bar.finish_and_clear();
     log::info!(
         "simulation done in {:.3}s (event loop run_s={:.4}): {} messages delivered, {} nodes created",
@@ -538,6 +572,43 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The threads to run on: each thread has its own nodes (the link table is shared), so
+/// a default count is cut to what the memory estimate says fits; a count the user gave
+/// is kept, with a warning when it may not fit.
+fn threads_that_fit(threads: usize, shape: &SimShape, asked: bool) -> usize {
+    let Some(available) = memory::available() else {
+        return threads;
+    };
+    let total = shape.estimate_bytes();
+    let per_thread = total
+        .saturating_sub(shape.links.saturating_mul(memory::BYTES_PER_LINK))
+        .max(1);
+    let room = available.bytes.saturating_sub(total) / per_thread;
+    let fit = usize::try_from(room.saturating_add(1)).unwrap_or(usize::MAX);
+    if threads <= fit {
+        return threads;
+    }
+    let needed = total.saturating_add(per_thread.saturating_mul(threads as u64 - 1));
+    if asked {
+        if progress::notes() {
+            eprintln!(
+                "warning: {threads} threads may need up to {} (each its own nodes), more than \
+                 the {} available",
+                memory::human_bytes(needed),
+                memory::human_bytes(available.bytes)
+            );
+        }
+        return threads;
+    }
+    log::info!(
+        "{fit} thread(s) instead of {threads}: each thread has its own nodes, and {threads} \
+         may need up to {} ({})",
+        memory::human_bytes(needed),
+        available_note()
+    );
+    fit.max(1)
 }
 
 /// Refuses an output path whose folder does not exist, before a long run.

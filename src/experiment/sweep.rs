@@ -3,7 +3,7 @@
 //!
 //! For one topology, seed and replica count, every strategy, TTL and swept link or node
 //! setting runs on the same graph, the same file placement and the same queries, so
-//! differences between rows come from what the sweep varies alone. Runs are independent and spread over worker threads; results
+//! differences between rows come from what the sweep varies alone. Runs are independent and spread over worker threads (spare ones go to runs that can split their searches, see `crate::sim::parallel`); results
 //! are put back in sweep order, so the output bytes do not depend on scheduling.
 
 use std::io::Write;
@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::node::{StrategySpec, Time};
+use crate::sim::parallel;
 use crate::sim::{
     Latency, Links, Placement, PlannedQuery, Removal, SimConfig, SimFile, Simulation,
 };
@@ -178,14 +179,18 @@ fn run_parallel(
 ) -> Vec<RunResult> {
     let next = AtomicUsize::new(0);
     let slots: Mutex<Vec<Option<RunResult>>> = Mutex::new(vec![None; cases.len()]);
+    let workers = jobs.clamp(1, cases.len().max(1));
+    // Fewer runs than jobs: the spare cores go to the runs' own threads (`sim::parallel`,
+    // same results), never more threads than jobs in all.
+    let threads_per_run = (jobs / workers).max(1);
     std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, cases.len().max(1)) {
+        for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(case) = cases.get(i) else {
                     break;
                 };
-                let result = run_one(ctx, case);
+                let result = run_one(ctx, case, threads_per_run);
                 progress(&result);
                 if let Ok(mut slots) = slots.lock() {
                     if let Some(slot) = slots.get_mut(i) {
@@ -203,7 +208,7 @@ fn run_parallel(
         .collect()
 }
 
-fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
+fn run_one(ctx: &RunContext<'_>, case: &Case, threads: usize) -> RunResult {
     let settings = case.params.apply_sim(&ctx.spec.spec.sim);
     let (strategy, ttl) = (case.strategy, case.ttl);
     let config = SimConfig {
@@ -235,16 +240,19 @@ fn run_one(ctx: &RunContext<'_>, case: &Case) -> RunResult {
         })
         .collect();
     let dynamic = config.overlay.is_dynamic();
-    let mut simulation =
-        Simulation::new(ctx.links.clone(), config, ctx.placement.clone(), ctx.seed);
     let bucket_secs = ctx.spec.spec.over_time.map(|o| o.bucket_secs);
-    if bucket_secs.is_some() {
-        simulation.record_timeseries();
-    }
-    if let Some(ultrapeers) = ctx.ultrapeers {
-        simulation.set_roles(ultrapeers);
-    }
-    let report = simulation.run(&queries);
+    let build = |config: SimConfig| {
+        let mut simulation =
+            Simulation::new(ctx.links.clone(), config, ctx.placement.clone(), ctx.seed);
+        if bucket_secs.is_some() {
+            simulation.record_timeseries();
+        }
+        if let Some(ultrapeers) = ctx.ultrapeers {
+            simulation.set_roles(ultrapeers);
+        }
+        simulation
+    };
+    let report = parallel::execute(threads, &config, &queries, &build, &mut |_| {}).report;
     let mut per_node = report.messages_per_peer;
     per_node.resize(ctx.nodes.max(per_node.len()), 0);
     let mut summary = Summary::from_records(&report.records, &per_node)

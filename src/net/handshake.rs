@@ -463,6 +463,62 @@ mod tests {
         assert_eq!(server.remote.servent_guid, Some(Guid([1; 16])));
     }
 
+    #[test]
+    fn roles_say_so_and_only_two_tier_peers_offer_qrp() {
+        let headers = |role: Option<Role>| {
+            let info = LocalInfo {
+                tier: TierPolicy {
+                    role,
+                    ..TierPolicy::default()
+                },
+                ..local(1, false)
+            };
+            info.capabilities().connect_headers(None)
+        };
+        let leaf = headers(Some(Role::Leaf));
+        assert_eq!(leaf.get("X-Ultrapeer"), Some("False"));
+        assert_eq!(leaf.get("X-Query-Routing"), Some("0.1"));
+        assert_eq!(leaf.get("X-Ultrapeer-Query-Routing"), Some("0.1"));
+        assert!(leaf.get("X-Degree").is_some() && leaf.get("X-Max-TTL").is_some());
+        let up = headers(Some(Role::Ultrapeer));
+        assert_eq!(up.get("X-Ultrapeer"), Some("True"));
+        assert_eq!(up.get("X-Query-Routing"), Some("0.1"));
+        let flat = headers(None);
+        assert_eq!(flat.get("X-Ultrapeer"), Some("True"));
+        assert_eq!(flat.get("X-Query-Routing"), None);
+        assert_eq!(flat.get("X-Ultrapeer-Query-Routing"), None);
+        // Dynamic querying is advertised only by a peer that runs it (strategy dq),
+        // with the vendor messages it speaks.
+        assert_eq!(up.get("X-Dynamic-Querying"), None);
+        assert_eq!(up.get("Vendor-Message"), None);
+        let dq = LocalInfo {
+            tier: TierPolicy {
+                role: Some(Role::Ultrapeer),
+                dynamic_querying: true,
+                ..TierPolicy::default()
+            },
+            ..local(1, false)
+        }
+        .capabilities()
+        .connect_headers(None);
+        assert_eq!(dq.get("X-Dynamic-Querying"), Some("0.1"));
+        assert_eq!(dq.get("Vendor-Message"), Some("0.2"));
+        let remote_dq = PeerCapabilities::from_headers(&dq);
+        assert!(remote_dq.dynamic_querying && remote_dq.vendor_messages);
+
+        let remote = PeerCapabilities::from_headers(&up);
+        let as_leaf = TierPolicy {
+            role: Some(Role::Leaf),
+            ..TierPolicy::default()
+        };
+        assert_eq!(role_of(&remote), Role::Ultrapeer);
+        assert!(takes_our_tables(&as_leaf, &remote));
+        assert!(!takes_our_tables(&TierPolicy::default(), &remote));
+        let remote_leaf = PeerCapabilities::from_headers(&leaf);
+        assert_eq!(role_of(&remote_leaf), Role::Leaf);
+        assert!(!takes_our_tables(&as_leaf, &remote_leaf));
+    }
+
     #[tokio::test]
     async fn endless_line_is_refused() {
         let (mut a, mut b) = tokio::io::duplex(8192);

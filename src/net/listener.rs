@@ -20,7 +20,11 @@
 //!   hosts to try instead in `X-Try` and `X-Try-Ultrapeers`, as gtk-gnutella and
 //!   LimeWire do: the hosts the core published, see `discovery`, then neighbours). In a
 //!   dynamic overlay `max_links` is the policy's `max_degree`, and the 200s name hosts
-//!   too, which speeds up discovery.
+//!   too, which speeds up discovery;
+//! - a peer with a two-tier role takes links by its `TierPolicy` (`node::role`): a leaf
+//!   answers another leaf, or an ultrapeer past `leaf_ultrapeers`, with 503; an ultrapeer
+//!   past `max_leaves` leaves answers the next leaf with `503 Too many leaves`. An
+//!   ultrapeer's leaves take no place of `max_links`: the leaf budget bounds them.
 //!
 //! A remote's word on its listening address (`Listen-IP`, `Node`) decides which neighbour
 //! slot it takes, so it is believed only when its IP is the socket's, and then only

@@ -5,21 +5,26 @@
 //! looking it up by scanning `v`'s neighbours would cost a hub its degree per message, so
 //! the mirror slot of every link is computed once here (`reverse`).
 
+use std::sync::Arc;
+
 use crate::node::ConnId;
 use crate::topology::Graph;
 
 /// Compressed adjacency (CSR) with, for every directed slot `u -> v`, the slot `v -> u`.
+///
+/// The arrays are shared (`Arc`): a clone costs a few reference counts, so the threads
+/// of a parallel run (`super::parallel`) all read one table.
 #[derive(Clone, Debug, Default)]
 pub struct Links {
-    offsets: Vec<u32>,
-    targets: Vec<u32>,
+    offsets: Arc<[u32]>,
+    targets: Arc<[u32]>,
     /// For every slot `u -> v`, the `ConnId` under which `v` knows `u` (a local index,
     /// so a send needs no look-up in `v`'s part of the table).
-    reverse: Vec<u32>,
+    reverse: Arc<[u32]>,
     /// Per-slot latency in microseconds, when the topology gives one per link.
-    latency_us: Option<Vec<u32>>,
+    latency_us: Option<Arc<[u32]>>,
     /// Per-slot loss rate, when the topology gives links their own (its link model).
-    loss: Option<Vec<f32>>,
+    loss: Option<Arc<[f32]>>,
 }
 
 impl Links {
@@ -46,15 +51,14 @@ impl Links {
             offsets[i] += offsets[i - 1];
         }
         let targets: Vec<u32> = pairs.iter().map(|&(_, b)| b).collect();
-        let mut links = Links {
-            offsets,
-            targets,
-            reverse: Vec::new(),
+        let reverse = mirror_positions(&offsets, &targets);
+        Links {
+            offsets: offsets.into(),
+            targets: targets.into(),
+            reverse: reverse.into(),
             latency_us: None,
             loss: None,
-        };
-        links.reverse = mirror_positions(&links.offsets, &links.targets);
-        links
+        }
     }
 
     /// The link table of a topology graph (neighbour lists already sorted and simple), with
@@ -62,15 +66,14 @@ impl Links {
     pub fn from_graph(graph: &Graph) -> Links {
         let (offsets, targets) = graph.csr();
         let offsets: Vec<u32> = offsets.iter().map(|&o| o as u32).collect();
-        let targets = targets.to_vec();
+        let reverse = mirror_positions(&offsets, targets);
         let mut links = Links {
-            offsets,
-            targets,
-            reverse: Vec::new(),
+            offsets: offsets.into(),
+            targets: targets.into(),
+            reverse: reverse.into(),
             latency_us: None,
             loss: None,
         };
-        links.reverse = mirror_positions(&links.offsets, &links.targets);
         if graph.has_latencies() {
             let mut lat = Vec::with_capacity(links.targets.len());
             for a in 0..links.node_count() {
@@ -78,14 +81,14 @@ impl Links {
                     lat.extend(ms.iter().map(|&m| (f64::from(m.max(0.0)) * 1000.0) as u32));
                 }
             }
-            links.latency_us = Some(lat);
+            links.latency_us = Some(lat.into());
         }
         if graph.has_losses() {
             let mut loss = Vec::with_capacity(links.targets.len());
             for a in 0..links.node_count() {
                 loss.extend_from_slice(graph.losses(a).unwrap_or(&[]));
             }
-            links.loss = Some(loss);
+            links.loss = Some(loss.into());
         }
         links
     }

@@ -13,6 +13,7 @@ pub mod latency;
 pub mod links;
 pub mod memory;
 pub mod packed;
+pub mod parallel;
 pub mod queue;
 pub mod removal;
 pub mod tiers;
