@@ -1,6 +1,7 @@
 //! The classic comparisons the simulator exists for, as properties a user can rely on:
-//! random walkers find replicated files with far fewer messages than flooding, and the
-//! result cache saves messages when queries repeat (Zipf popularity).
+//! random walkers find replicated files with far fewer messages than flooding, the
+//! result cache saves messages when queries repeat (Zipf popularity), and two-tier
+//! flooding with QRP costs several times fewer messages than flat flooding.
 
 use std::process::Command;
 
@@ -157,4 +158,41 @@ fn more_walkers_than_the_origins_links_still_add_reach_on_a_degree_4_graph() {
         reach(&w16),
         reach(&w32)
     );
+}
+
+#[test]
+fn two_tier_flooding_with_qrp_costs_several_times_fewer_messages_than_flat_flooding() {
+    let common = [
+        "--files",
+        "40",
+        "--replicas",
+        "10",
+        "--queries",
+        "40",
+        "--seed",
+        "3",
+        "--ttl",
+        "5",
+    ];
+    let mut flat = vec!["--gen", "random:n=1000,d=6.4", "--strategy", "flood"];
+    flat.extend(common);
+    let mut qrp = vec![
+        "--gen",
+        "two-tier:n=1000,up=0.1,leaf_links=3,up_degree=10",
+        "--strategy",
+        "qrp",
+    ];
+    qrp.extend(common);
+    let (flat, qrp) = (summary(&flat), summary(&qrp));
+    assert!(flat.get("ultrapeer_load_mean").is_none(), "{flat}");
+    let (flat_msgs, qrp_msgs) = (
+        field(&flat, "messages_per_query"),
+        field(&qrp, "messages_per_query"),
+    );
+    assert!(
+        qrp_msgs * 3.0 < flat_msgs,
+        "qrp {qrp_msgs} vs flat flooding {flat_msgs} messages per query"
+    );
+    assert!(field(&qrp, "success_rate") >= field(&flat, "success_rate") - 0.05);
+    assert!(field(&qrp, "leaf_load_mean") < field(&qrp, "ultrapeer_load_mean"));
 }

@@ -4,11 +4,15 @@
 //!
 //! The live side runs on one thread, so ready tasks run in FIFO order and every link
 //! behaves like a link of the same latency: the simulator's constant-latency model.
+//! The same holds for a two-tier config (roles in the config): both worlds exchange the
+//! same QRP tables as RESET/PATCH messages before the searches.
 
 mod live_support;
 
+use std::time::Duration;
+
 use gnutella::node::record::QueryRecord;
-use gnutella::node::Time;
+use gnutella::node::{RoleSetting, Time};
 use gnutella::sim::{Latency, Links, PlannedQuery, SimConfig, Simulation};
 use gnutella::topology::{synthetic_placement, Scenario, TopologyConfig};
 use live_support::{bounded, config, ring, search, start, PeerSpec};
@@ -128,4 +132,72 @@ async fn a_tree_and_a_grid_flood_alike_in_both_worlds() {
         3,
     )
     .await;
+}
+
+/// Ultrapeers 0, 1, 2 in a triangle; leaves 3..=8 on one or two of them; the file on
+/// leaves 6 and 8, a decoy word on leaf 4.
+fn two_tier() -> TopologyConfig {
+    let peers: Vec<PeerSpec<'_>> = vec![
+        (vec![1, 2], vec![]),
+        (vec![2], vec![("ultra-notes.txt", 500)]),
+        (vec![], vec![]),
+        (vec![0], vec![]),
+        (vec![0, 1], vec![("decoy-harbour.txt", 300)]),
+        (vec![1], vec![]),
+        (vec![2], vec![("harbour-lights.mp3", 4000)]),
+        (vec![0, 2], vec![]),
+        (vec![1, 2], vec![("harbour-lights.mp3", 4000)]),
+    ];
+    let mut config = config("two-tier-9", 7, &peers);
+    for (i, peer) in config.peers.iter_mut().enumerate() {
+        peer.role = Some(if i < 3 {
+            RoleSetting::Ultrapeer
+        } else {
+            RoleSetting::Leaf
+        });
+    }
+    config
+}
+
+/// Searches a launched config one after another, once the ultrapeers' merged QRP
+/// tables are out (leaves send theirs at once, ultrapeers merge 5 s later).
+async fn live_after_tables(
+    config: TopologyConfig,
+    searches: &[(usize, &str, u8)],
+) -> Vec<QueryRecord> {
+    let network = start(config).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let mut records = Vec::new();
+    for &(origin, words, ttl) in searches {
+        records.push(search(&network, origin, words, ttl).await.0);
+    }
+    let mut network = network;
+    network.shutdown().await;
+    records
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_two_tier_config_searches_alike_in_both_worlds() {
+    // Roles in the config; the simulator exchanges the QRP tables before its searches,
+    // the live side waits for them (`live_after_tables`).
+    let config = two_tier();
+    let searches = [
+        (3, "harbour lights", 4),
+        (5, "harbour lights", 2),
+        (0, "ultra notes", 3),
+    ];
+    let live = bounded(
+        "two-tier live network",
+        live_after_tables(config.clone(), &searches),
+    )
+    .await;
+    for (&(origin, words, ttl), live) in searches.iter().zip(&live) {
+        let sim = simulate(&config, origin, words, ttl);
+        assert_same(
+            &format!("two-tier p{origin} {words:?} ttl {ttl}"),
+            &sim,
+            live,
+        );
+        assert!(sim.success, "p{origin} finds {words:?}");
+    }
 }

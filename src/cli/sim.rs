@@ -70,10 +70,11 @@ pub struct Args {
     /// Generate the topology: KIND:key=value,... e.g. random:n=10000,d=10.
     #[arg(long, value_name = "SPEC")]
     pub gen: Option<String>,
-    /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers), dq or
-    /// dq:N (dynamic querying until N results; dq: 150, 50 for a leaf's query), each
-    /// optionally +cache (peers answer from their LRU result cache), e.g. flood+cache.
-    /// Default: a topology config's own settings, else flood.
+    /// Search strategy: flood, ring (expanding ring), walk:K (K random walkers), qrp
+    /// (two-tier flooding with QRP; roles from a two-tier graph), dq or dq:N (dynamic
+    /// querying until N results; dq: 150, 50 for a leaf's query), each optionally
+    /// +cache (peers answer from their LRU result cache), e.g. flood+cache. Default: a
+    /// topology config's own settings, else flood.
     #[arg(long)]
     pub strategy: Option<StrategySpec>,
     /// TTL of each query, 1 to 255 (a random walk's length limit for walk:K).
@@ -362,6 +363,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let traced = args.trace.trace.is_some();
     let timeseries = args.timeseries.is_some();
     let peer_stats = args.peer_stats.is_some();
+    // Kept apart from the graph, whose arrays are freed before the run.
+    let ultrapeers: Option<Vec<bool>> = scenario.graph.ultrapeers().map(<[bool]>::to_vec);
     let build = |config: SimConfig| {
         let mut simulation = Simulation::new(
             links.clone(),
@@ -374,6 +377,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         if let Some(names) = scenario.names.clone() {
             simulation.set_peer_names(names);
+        }
+        if let Some(ultrapeers) = &ultrapeers {
+            simulation.set_roles(ultrapeers);
         }
         if timeseries {
             simulation.record_timeseries();
@@ -480,6 +486,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if scenario.overlay.is_dynamic() {
         summary = summary.with_dials(&report.stats);
     }
+    if let Some(tiers) = &report.tiers {
+        summary = summary.with_tiers(&tiers.received, &tiers.ultrapeer);
+    }
     if let Some(path) = &args.timeseries {
         gnutella::experiment::atomic_write::atomic_write(path, timeseries_csv(&report))
             .map_err(|e| format!("--timeseries {}: {e}", path.display()))?;
@@ -560,6 +569,21 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "mean_degree_end          {}",
             fmt_opt(summary.mean_degree_end, 2)
         )?;
+        if let (Some(up_mean), Some(up_max), Some(leaf_mean), Some(leaf_max)) = (
+            summary.ultrapeer_load_mean,
+            summary.ultrapeer_load_max,
+            summary.leaf_load_mean,
+            summary.leaf_load_max,
+        ) {
+            writeln!(
+                out,
+                "ultrapeer_load           {up_mean:.1} mean, {up_max} max (Query+QueryHit received)"
+            )?;
+            writeln!(
+                out,
+                "leaf_load                {leaf_mean:.1} mean, {leaf_max} max"
+            )?;
+        }
         if stats.check_backs > 0 {
             // Each check-back is a message to the origin and its answer.
             let per_query = stats.check_backs as f64 * 2.0 / summary.queries.max(1) as f64;

@@ -18,6 +18,7 @@ Kinds and keys (KIND:key=value,...):
   ring:n  line:n  star:n  complete:n  grid:w,h (or n)  torus:w,h (or n)  tree:n,k=2
   random:n,d=4 (mean degree)  gnp:n,p  regular:n,d=4  ba:n,m=2  ws:n,k=4,beta=0.1
   plrg:n,exp=2.1,min=1,max=n^(1/exp)
+  two-tier:n,up=0.1 (share or count of ultrapeers),leaf_links=3,up_degree=10
 
 Examples:
   gnutella topology gen ring:n=16 --out ring-16.json

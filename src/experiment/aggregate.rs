@@ -152,6 +152,10 @@ fn mean_summary(summaries: &[&Summary]) -> Summary {
         dials: mean_count(summaries, |s| s.dials),
         dials_failed: mean_count(summaries, |s| s.dials_failed),
         links_made: mean_count(summaries, |s| s.links_made),
+        ultrapeer_load_mean: mean_opt(|s| s.ultrapeer_load_mean),
+        ultrapeer_load_max: mean_count(summaries, |s| s.ultrapeer_load_max),
+        leaf_load_mean: mean_opt(|s| s.leaf_load_mean),
+        leaf_load_max: mean_count(summaries, |s| s.leaf_load_max),
     }
 }
 

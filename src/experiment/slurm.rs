@@ -157,7 +157,7 @@ pub fn resources(spec: &ResolvedSpec, shards: usize, cpus: usize) -> Result<Reso
             .map(|(strategy, ttls)| {
                 let ttl = u64::from(ttls.iter().copied().max().unwrap_or(1));
                 match strategy.forwarding {
-                    Forwarding::Flood | Forwarding::Dynamic { .. } => 2 * links,
+                    Forwarding::Flood | Forwarding::Qrp | Forwarding::Dynamic { .. } => 2 * links,
                     Forwarding::Ring => 4 * links,
                     Forwarding::Walk { walkers: k } => 2 * ttl * u64::from(k).max(walkers),
                 }

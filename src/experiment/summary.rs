@@ -64,6 +64,21 @@ pub struct Summary {
     /// Links the dials made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links_made: Option<u64>,
+    /// Two-tier runs only (`None` in a flat network): the Query and QueryHit descriptors
+    /// each ultrapeer received during the run (the messages it had to handle), mean over
+    /// ultrapeers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ultrapeer_load_mean: Option<f64>,
+    /// Two-tier runs only: the most any one ultrapeer received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ultrapeer_load_max: Option<u64>,
+    /// Two-tier runs only: the same count for leaves, mean over leaves (with QRP, a leaf
+    /// receives only the queries its table lets through).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_load_mean: Option<f64>,
+    /// Two-tier runs only: the most any one leaf received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_load_max: Option<u64>,
 }
 
 impl Summary {
@@ -119,7 +134,44 @@ impl Summary {
             dials: None,
             dials_failed: None,
             links_made: None,
+            ultrapeer_load_mean: None,
+            ultrapeer_load_max: None,
+            leaf_load_mean: None,
+            leaf_load_max: None,
         }
+    }
+
+    /// The summary with the load per ultrapeer and per leaf of a two-tier run:
+    /// `received[v]` is what peer `v` received, `ultrapeer[v]` its role (a tier with no
+    /// peer gets a mean and a max of 0).
+    pub fn with_tiers(mut self, received: &[u64], ultrapeer: &[bool]) -> Summary {
+        let tier = |up: bool| {
+            let loads = received
+                .iter()
+                .zip(ultrapeer)
+                .filter(move |(_, &u)| u == up)
+                .map(|(&r, _)| r);
+            let (count, total, max) =
+                loads.fold((0u64, 0u64, 0u64), |(n, t, m), r| (n + 1, t + r, m.max(r)));
+            let mean = if count == 0 {
+                0.0
+            } else {
+                total as f64 / count as f64
+            };
+            (mean, max)
+        };
+        let (up_mean, up_max) = tier(true);
+        let (leaf_mean, leaf_max) = tier(false);
+        self.ultrapeer_load_mean = Some(up_mean);
+        self.ultrapeer_load_max = Some(up_max);
+        self.leaf_load_mean = Some(leaf_mean);
+        self.leaf_load_max = Some(leaf_max);
+        self
+    }
+
+    /// Whether the run was two-tier (it has the per-tier loads).
+    pub fn is_two_tier(&self) -> bool {
+        self.ultrapeer_load_mean.is_some()
     }
 
     /// The summary with the overlay figures of a simulated run.
@@ -183,6 +235,25 @@ impl Summary {
             opt(self.links_made),
         ]
     }
+
+    /// The per-tier load columns, written after [`Summary::CSV_COLUMNS`] only when some
+    /// run of the file is two-tier (so a flat sweep's CSV keeps its columns).
+    pub const TWO_TIER_CSV_COLUMNS: [&'static str; 4] = [
+        "ultrapeer_load_mean",
+        "ultrapeer_load_max",
+        "leaf_load_mean",
+        "leaf_load_max",
+    ];
+
+    /// The cells of [`Summary::TWO_TIER_CSV_COLUMNS`] (empty for a flat run).
+    pub fn two_tier_csv_values(&self) -> Vec<String> {
+        vec![
+            opt(self.ultrapeer_load_mean),
+            opt(self.ultrapeer_load_max),
+            opt(self.leaf_load_mean),
+            opt(self.leaf_load_max),
+        ]
+    }
 }
 
 impl Summary {
@@ -190,18 +261,26 @@ impl Summary {
     /// [`Summary::CSV_COLUMNS`] order): the same bits back, as Rust writes floats in their
     /// shortest round-trip form. Merging a sharded sweep relies on it.
     pub fn from_csv_values<S: AsRef<str>>(cells: &[S]) -> Result<Summary, String> {
-        if cells.len() != Summary::CSV_COLUMNS.len() {
+        let flat = Summary::CSV_COLUMNS.len();
+        let two_tier = flat + Summary::TWO_TIER_CSV_COLUMNS.len();
+        if cells.len() != flat && cells.len() != two_tier {
             return Err(format!(
-                "{} summary cells, expected {} ({})",
+                "{} summary cells, expected {flat} ({}) or {two_tier} (with {})",
                 cells.len(),
-                Summary::CSV_COLUMNS.len(),
-                Summary::CSV_COLUMNS.join(",")
+                Summary::CSV_COLUMNS.join(","),
+                Summary::TWO_TIER_CSV_COLUMNS.join(",")
             ));
         }
-        let cell = |i: usize| cells[i].as_ref();
-        let bad = |i: usize, what: &str| {
-            format!("`{}` is not {what} ({})", cell(i), Summary::CSV_COLUMNS[i])
+        let column = |i: usize| {
+            Summary::CSV_COLUMNS
+                .iter()
+                .chain(&Summary::TWO_TIER_CSV_COLUMNS)
+                .nth(i)
+                .copied()
+                .unwrap_or("")
         };
+        let cell = |i: usize| cells[i].as_ref();
+        let bad = |i: usize, what: &str| format!("`{}` is not {what} ({})", cell(i), column(i));
         let count = |i: usize| cell(i).parse::<u64>().map_err(|_| bad(i, "a count"));
         let number = |i: usize| cell(i).parse::<f64>().map_err(|_| bad(i, "a number"));
         let optional = |i: usize| match cell(i) {
@@ -231,6 +310,26 @@ impl Summary {
             dials: optional_count(15)?,
             dials_failed: optional_count(16)?,
             links_made: optional_count(17)?,
+            ultrapeer_load_mean: if cells.len() > flat {
+                optional(18)?
+            } else {
+                None
+            },
+            ultrapeer_load_max: if cells.len() > flat {
+                optional_count(19)?
+            } else {
+                None
+            },
+            leaf_load_mean: if cells.len() > flat {
+                optional(20)?
+            } else {
+                None
+            },
+            leaf_load_max: if cells.len() > flat {
+                optional_count(21)?
+            } else {
+                None
+            },
         })
     }
 }
@@ -467,6 +566,7 @@ mod tests {
             dials: Some(70_000),
             dials_failed: Some(0),
             links_made: None,
+            ..Summary::default()
         };
         let cells = summary.csv_values();
         let back = Summary::from_csv_values(&cells).unwrap();
@@ -477,5 +577,23 @@ mod tests {
         let err = Summary::from_csv_values(&bad).unwrap_err();
         assert!(err.contains("messages_per_query"), "{err}");
         assert!(Summary::from_csv_values(&cells[1..]).is_err());
+    }
+
+    #[test]
+    fn a_two_tier_run_has_its_loads_per_tier_and_they_read_back() {
+        // Peers 0 and 2 are ultrapeers.
+        let summary =
+            Summary::default().with_tiers(&[10, 1, 30, 0, 2], &[true, false, true, false, false]);
+        assert_eq!(summary.ultrapeer_load_mean, Some(20.0));
+        assert_eq!(summary.ultrapeer_load_max, Some(30));
+        assert_eq!(summary.leaf_load_mean, Some(1.0));
+        assert_eq!(summary.leaf_load_max, Some(2));
+        let mut cells = summary.csv_values();
+        cells.extend(summary.two_tier_csv_values());
+        assert_eq!(Summary::from_csv_values(&cells).unwrap(), summary);
+        // A flat run in a file with two-tier runs: empty cells, read back as absent.
+        let mut flat = Summary::default().csv_values();
+        flat.extend(Summary::default().two_tier_csv_values());
+        assert!(!Summary::from_csv_values(&flat).unwrap().is_two_tier());
     }
 }

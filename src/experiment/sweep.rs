@@ -148,6 +148,7 @@ pub fn run_planned(
             nodes,
             link_count: graph.link_count(),
             links: &links,
+            ultrapeers: graph.ultrapeers(),
             placement: &placement,
             workload: &workload,
             seed,
@@ -163,6 +164,8 @@ struct RunContext<'a> {
     nodes: usize,
     link_count: usize,
     links: &'a Links,
+    /// The graph's roles, when it is a two-tier overlay.
+    ultrapeers: Option<&'a [bool]>,
     placement: &'a Placement,
     workload: &'a Workload,
     seed: u64,
@@ -244,6 +247,9 @@ fn run_one(ctx: &RunContext<'_>, case: &Case, threads: usize) -> RunResult {
         if bucket_secs.is_some() {
             simulation.record_timeseries();
         }
+        if let Some(ultrapeers) = ctx.ultrapeers {
+            simulation.set_roles(ultrapeers);
+        }
         simulation
     };
     let report = parallel::execute(threads, &config, &queries, &build, &mut |_| {}).report;
@@ -253,6 +259,9 @@ fn run_one(ctx: &RunContext<'_>, case: &Case, threads: usize) -> RunResult {
         .with_overlay(&report.overlay_start, &report.overlay_end);
     if dynamic {
         summary = summary.with_dials(&report.stats);
+    }
+    if let Some(tiers) = &report.tiers {
+        summary = summary.with_tiers(&tiers.received, &tiers.ultrapeer);
     }
     RunResult {
         topology: ctx.label.to_string(),
@@ -463,9 +472,24 @@ pub fn write_results_csv<W: Write>(
     columns: &[Param],
     results: &[RunResult],
 ) -> std::io::Result<()> {
-    write_csv_row(out, run_header(columns, &Summary::CSV_COLUMNS))?;
+    // The per-tier loads only when some run is two-tier: a flat sweep's file is unchanged.
+    let two_tier = results.iter().any(|r| r.summary.is_two_tier());
+    let figures: Vec<&str> = if two_tier {
+        Summary::CSV_COLUMNS
+            .iter()
+            .chain(&Summary::TWO_TIER_CSV_COLUMNS)
+            .copied()
+            .collect()
+    } else {
+        Summary::CSV_COLUMNS.to_vec()
+    };
+    write_csv_row(out, run_header(columns, &figures))?;
     for r in results {
-        write_csv_row(out, run_cells(r, columns).chain(r.summary.csv_values()))?;
+        let mut cells = r.summary.csv_values();
+        if two_tier {
+            cells.extend(r.summary.two_tier_csv_values());
+        }
+        write_csv_row(out, run_cells(r, columns).chain(cells))?;
     }
     Ok(())
 }

@@ -1,7 +1,12 @@
 //! Search strategies: how a node forwards a query ([`Strategy`], a routing setting) and
 //! the one grammar users name strategies by ([`StrategySpec`]: `flood`, `ring`, `walk:K`,
-//! `dq`, `dq:N`, each optionally `+cache`), used by `sim --strategy`, experiment specs and
-//! the labels of every record.
+//! `qrp`, `dq`, `dq:N`, each optionally `+cache`), used by `sim --strategy`, experiment
+//! specs and the labels of every record.
+//!
+//! `qrp` is flooding in a two-tier network: the node has a role (`node::role`), so
+//! ultrapeers flood among themselves, hand a query to a leaf only when its QRP table
+//! matches, and to an ultrapeer on the last hop only when its merged table does. It is
+//! `flood` with a role: a config's peers that have roles and flood are labelled `qrp`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -63,6 +68,8 @@ pub enum Forwarding {
     Walk {
         walkers: u32,
     },
+    /// Flooding with roles: QRP to leaves and on the last hop between ultrapeers.
+    Qrp,
     /// `dq` (results wanted: 150 for our searches, 50 for a leaf's), `dq:N` (N for both).
     Dynamic {
         results: u32,
@@ -120,6 +127,7 @@ impl StrategySpec {
     /// The name of the strategy these settings run.
     pub fn of(config: &RoutingConfig) -> StrategySpec {
         let forwarding = match config.strategy {
+            Strategy::Flood if config.role.is_some() => Forwarding::Qrp,
             Strategy::Flood => Forwarding::Flood,
             Strategy::ExpandingRing { .. } => Forwarding::Ring,
             Strategy::RandomWalk { walkers, .. } => Forwarding::Walk { walkers },
@@ -139,10 +147,15 @@ impl StrategySpec {
     }
 
     /// Sets `config`'s strategy and cache mode to run this strategy; everything else
-    /// (TTLs, table sizes, cache capacity) is left as it is.
+    /// (TTLs, table sizes, cache capacity, role) is left as it is, except that `qrp`
+    /// gives a config without a role one (`auto`: an ultrapeer, until a two-tier graph
+    /// says which peers are leaves).
     pub fn apply(self, config: &mut RoutingConfig, params: &StrategyParams) {
+        if self.forwarding == Forwarding::Qrp {
+            config.role = config.role.or(Some(super::role::RoleSetting::Auto));
+        }
         config.strategy = match self.forwarding {
-            Forwarding::Flood => Strategy::Flood,
+            Forwarding::Flood | Forwarding::Qrp => Strategy::Flood,
             Forwarding::Ring => Strategy::ExpandingRing {
                 wait_ms: params.ring_wait_ms,
             },
@@ -171,6 +184,7 @@ impl fmt::Display for StrategySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.forwarding {
             Forwarding::Flood => f.write_str("flood")?,
+            Forwarding::Qrp => f.write_str("qrp")?,
             Forwarding::Ring => f.write_str("ring")?,
             Forwarding::Walk { walkers } => write!(f, "walk:{walkers}")?,
             Forwarding::Dynamic {
@@ -210,6 +224,7 @@ impl FromStr for StrategySpec {
         };
         let forwarding = match base {
             "flood" => Forwarding::Flood,
+            "qrp" => Forwarding::Qrp,
             "ring" => Forwarding::Ring,
             "dq" => StrategySpec::DQ.forwarding,
             _ if base.starts_with("dq:") => parse_dq(&base[3..])?,
@@ -226,7 +241,7 @@ impl FromStr for StrategySpec {
                 },
                 None => {
                     return Err(format!(
-                        "unknown strategy \"{text}\" (expected flood, ring, walk:K, dq or dq:N, each optionally +cache)"
+                        "unknown strategy \"{text}\" (expected flood, ring, walk:K, qrp, dq or dq:N, each optionally +cache)"
                     ))
                 }
             },
@@ -271,6 +286,8 @@ mod tests {
             "flood+cache",
             "ring+cache",
             "walk:1+cache",
+            "qrp",
+            "qrp+cache",
             "dq",
             "dq:20",
             "dq:100/30",

@@ -70,7 +70,7 @@ use crate::node::{
     ConnId, DropReason, Event, Library, Node, Outbox, Output, PeerIdentity, PeerInfo, Request,
     RoutingConfig, SharedFile, Time,
 };
-use crate::protocol::{Guid, Message};
+use crate::protocol::{kind, Guid, Message, Payload};
 use crate::trace::{TracedCopy, Tracer};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
@@ -79,6 +79,7 @@ use super::links::Links;
 use super::packed::PackedMessage;
 use super::queue::EventQueue;
 use super::removal::{overlay_shape, shape_of, OverlayShape};
+use super::tiers::TierLoads;
 use crate::node::identity::mix;
 use crate::node::HostSource;
 use crate::node::{PeerStats, PeerTally};
@@ -199,6 +200,9 @@ pub struct SimReport {
     pub overlay_end: OverlayShape,
     /// One row per virtual second when [`Simulation::record_timeseries`] asked for it.
     pub timeseries: Vec<SecondRow>,
+    /// A two-tier run's roles and load per peer ([`Simulation::set_tiers`]); `None` in a
+    /// flat run.
+    pub tiers: Option<TierLoads>,
 }
 
 /// The state of the run at the end of one virtual second (see [`SimReport::timeseries`]).
@@ -263,6 +267,14 @@ pub struct Simulation {
     /// peer's drops and what its earlier sessions counted (a node that leaves takes its
     /// counters with it). `None` in a run that wants no per-peer rows.
     tallies: Option<Vec<PeerTally>>,
+    /// A two-tier run's roles and per-peer load; `None` (and no cost) in a flat run.
+    tiers: Option<Box<TierLoads>>,
+    /// Some peer runs a role (two-tier routing): nodes' link-up outputs (QRP tables)
+    /// are carried out, and the run starts with the tables' exchange.
+    roles: bool,
+    /// When the planned work started: the end of a two-tier run's table exchange (0
+    /// otherwise). Records' start times are counted from here.
+    start_offset: Time,
 }
 
 /// The state of a dynamic overlay's run (see the module documentation).
@@ -318,6 +330,9 @@ impl Simulation {
             dynamic: None,
             tracer: None,
             tallies: None,
+            tiers: None,
+            roles: false,
+            start_offset: Time::ZERO,
         }
     }
 
@@ -358,6 +373,31 @@ impl Simulation {
                 t.merge(&PeerTally::of_node(node));
             }
         }
+    }
+
+    /// A two-tier graph's roles for the run (`ultrapeer[v]`: peer `v` is an ultrapeer,
+    /// else a leaf): when every peer runs the run's own routing and it asks for roles
+    /// ([`super::tiers::wants_roles`], the `qrp` strategy), each peer runs it with its
+    /// role; the report counts the load per tier in any case ([`Simulation::set_tiers`]).
+    /// Peers given their own routing ([`Simulation::set_peers`]) keep their own roles.
+    /// Call before running.
+    pub fn set_roles(&mut self, ultrapeer: &[bool]) {
+        if self.per_peer_routing.is_empty() && super::tiers::wants_roles(&self.shared_routing) {
+            self.per_peer_routing = super::tiers::two_tier_routing(&self.shared_routing, ultrapeer);
+        }
+        self.set_tiers(ultrapeer.to_vec());
+    }
+
+    /// Makes the run two-tier: `ultrapeer[v]` says whether peer `v` is an ultrapeer or
+    /// a leaf (a shorter list makes the rest leaves), and the report counts the load per
+    /// peer of each tier ([`SimReport::tiers`]). Call before running.
+    pub fn set_tiers(&mut self, mut ultrapeer: Vec<bool>) {
+        let n = self.links.node_count() as usize;
+        ultrapeer.resize(n, false);
+        self.tiers = Some(Box::new(TierLoads {
+            ultrapeer,
+            received: vec![0; n],
+        }));
     }
 
     /// Traces floods into `tracer` (see `crate::trace`): every copy sent, every
@@ -503,21 +543,25 @@ impl Simulation {
         queries: &[PlannedQuery],
         progress: &mut dyn FnMut(SimProgress),
     ) -> SimReport {
+        let t0 = self.exchange_tables();
+        self.start_offset = t0;
         let last_start = queries.iter().map(|q| q.at).max().unwrap_or(Time::ZERO);
-        let end = last_start.plus_micros(self.config.settle_us);
+        let end = last_start.plus_micros(t0.0 + self.config.settle_us);
         for (index, q) in queries.iter().enumerate() {
-            self.queue.push_planned(q.at, Work::Search { index });
+            self.queue
+                .push_planned(q.at.plus_micros(t0.0), Work::Search { index });
         }
         self.start_churn();
         if let Some(removal) = self.config.removal {
             if removal.at_us > 0 {
-                self.queue.push(Time(removal.at_us), Work::Remove);
+                self.queue
+                    .push(Time(removal.at_us).plus_micros(t0.0), Work::Remove);
             }
         }
         self.start_dynamic();
         let overlay_start = self.shape();
         if self.config.removal.is_some_and(|r| r.at_us == 0) {
-            self.remove(Time::ZERO);
+            self.remove(t0);
         }
         let mut guid_to_index: HashMap<Guid, usize> = HashMap::new();
         let mut started = 0usize;
@@ -597,7 +641,10 @@ impl Simulation {
         };
         if let Some(mut rows) = self.timeseries.take() {
             for (record, &index) in report.records.iter().zip(&report.planned_index) {
-                let second = queries.get(index).map_or(0, |q| q.at.0 / 1_000_000) as usize;
+                let second = queries
+                    .get(index)
+                    .map_or(0, |q| (q.at.0 + t0.0) / 1_000_000)
+                    as usize;
                 if let Some(row) = rows.get_mut(second) {
                     row.queries_started += 1;
                     row.queries_succeeded += u64::from(record.success);
@@ -606,6 +653,41 @@ impl Simulation {
             report.timeseries = rows;
         }
         report
+    }
+
+    /// Two-tier runs (some peer runs a role), in a static overlay without churn: every
+    /// node is created at time 0 with its links up, and the QRP tables nodes send then
+    /// (a leaf's own at once, an ultrapeer's merged one after its pause) travel the links
+    /// as messages and are applied by the same node code as in the live network. Returns
+    /// when the planned work starts: the next whole second after the last table arrived
+    /// (0 in every other run). With churn or a dynamic overlay, a node sends its tables
+    /// when it is created, which may be after the first queries reached it.
+    fn exchange_tables(&mut self) -> Time {
+        self.roles = self.shared_routing.role.is_some()
+            || self.per_peer_routing.iter().any(|r| r.role.is_some());
+        if !self.roles || self.config.churn.is_some() || self.config.overlay.is_dynamic() {
+            return Time::ZERO;
+        }
+        for u in 0..self.links.node_count() {
+            self.node_mut(Time::ZERO, u);
+        }
+        let mut now = Time::ZERO;
+        while let Some(item) = self.queue.pop() {
+            now = item.time;
+            match item.item {
+                Work::Deliver {
+                    to,
+                    conn,
+                    from_session,
+                    to_session,
+                    msg,
+                } => self.deliver(now, to, conn, from_session, to_session, msg),
+                Work::Timer { node } => self.fire_timer(now, node, item.time),
+                // Nothing else is queued before the planned work.
+                _ => {}
+            }
+        }
+        Time(now.0.div_ceil(1_000_000) * 1_000_000)
     }
 
     /// Takes the configured removal's peers offline for good: their links go down at both
@@ -702,7 +784,17 @@ impl Simulation {
                     .unwrap_or(0)
             })
             .collect();
-        let records = indexed.into_iter().map(|(_, r)| r).collect();
+        let offset_ms = self.start_offset.0 as f64 / 1000.0;
+        let records = indexed
+            .into_iter()
+            .map(|(_, mut r)| {
+                // A two-tier run's clock started with the table exchange.
+                if offset_ms > 0.0 {
+                    r.start_ms -= offset_ms;
+                }
+                r
+            })
+            .collect();
         let mut messages_per_peer = self.recorder.messages_per_peer().to_vec();
         messages_per_peer.resize(self.links.node_count() as usize, 0);
         SimReport {
@@ -714,6 +806,7 @@ impl Simulation {
             overlay_start: OverlayShape::default(),
             overlay_end: OverlayShape::default(),
             timeseries: Vec::new(),
+            tiers: self.tiers.as_deref().cloned(),
         }
     }
 
@@ -992,6 +1085,13 @@ impl Simulation {
             return;
         }
         self.stats.delivered += 1;
+        if let Some(tiers) = self.tiers.as_deref_mut() {
+            if matches!(msg.kind(), kind::QUERY | kind::QUERY_HIT) {
+                if let Some(count) = tiers.received.get_mut(to as usize) {
+                    *count += 1;
+                }
+            }
+        }
         if self.node_mut(now, to).is_some() {
             let msg: Message = msg.into();
             if self.tracer.is_some() {
@@ -1199,7 +1299,12 @@ impl Simulation {
             (0, 0)
         };
         let loss = self.links.slot_loss(slot).unwrap_or(self.config.loss);
-        if loss > 0.0 && self.link_rng.gen_bool(loss.min(1.0)) {
+        // QRP tables are never lost: they go right after the handshake on a TCP link, and
+        // one lost part would cut a leaf off for the whole run.
+        if loss > 0.0
+            && !matches!(msg.payload, Payload::RouteTableUpdate(_))
+            && self.link_rng.gen_bool(loss.min(1.0))
+        {
             self.stats.lost += 1;
             self.lost_on_send(u, Some(v), now, &msg, DropReason::LinkLoss);
             return;
@@ -1285,10 +1390,17 @@ impl Simulation {
                     node.on_connected(now, ConnId(conn as u32), self.peer_info(v));
                 }
             }
+            self.stats.nodes_created += 1;
+            if self.roles {
+                // Two-tier: what a node sends when its links come up is its QRP table
+                // (a leaf's own, an ultrapeer's merged one later), which routing needs.
+                self.nodes[i] = Some(node);
+                self.drain(now, u);
+                return self.nodes[i].as_mut();
+            }
             // Links exist before the run starts; what a node says when they come up (e.g.
             // handshake Pings) is not part of any search, so it is not simulated.
             while !matches!(node.poll_output(), Output::Timeout(_)) {}
-            self.stats.nodes_created += 1;
             self.nodes[i] = Some(node);
         }
         self.nodes[i].as_mut()

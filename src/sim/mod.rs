@@ -16,6 +16,7 @@ pub mod packed;
 pub mod parallel;
 pub mod queue;
 pub mod removal;
+pub mod tiers;
 
 pub use churn::Churn;
 pub use config::{Placement, PlannedQuery, SimConfig, SimFile};
@@ -26,3 +27,4 @@ pub use engine::{
 pub use latency::Latency;
 pub use links::Links;
 pub use removal::{overlay_shape, shape_of, OverlayShape, Removal, RemovalKind};
+pub use tiers::{two_tier_routing, wants_roles, TierLoads};

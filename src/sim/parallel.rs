@@ -68,6 +68,7 @@ use super::config::{PlannedQuery, SimConfig};
 use super::engine::{SecondRow, SimProgress, SimReport, SimStats, Simulation};
 use super::latency::Latency;
 use super::links::Links;
+use super::tiers::TierLoads;
 
 /// Why a run stays on one thread.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -496,6 +497,7 @@ fn merge(sims: &[Simulation], parts: &[Vec<usize>], reports: Vec<SimReport>) -> 
     let mut stats = SimStats::default();
     let mut timeseries: Vec<SecondRow> = Vec::new();
     let mut overlay = None;
+    let mut tiers: Option<TierLoads> = None;
     for (part, report) in parts.iter().zip(reports) {
         let SimReport {
             records: part_records,
@@ -506,7 +508,19 @@ fn merge(sims: &[Simulation], parts: &[Vec<usize>], reports: Vec<SimReport>) -> 
             overlay_start,
             overlay_end,
             timeseries: mut rows,
+            tiers: part_tiers,
         } = report;
+        // Each thread counted what its own searches delivered: the loads add up.
+        if let Some(part_tiers) = part_tiers {
+            match tiers.as_mut() {
+                None => tiers = Some(part_tiers),
+                Some(total) => {
+                    for (t, n) in total.received.iter_mut().zip(part_tiers.received) {
+                        *t += n;
+                    }
+                }
+            }
+        }
         overlay.get_or_insert((overlay_start, overlay_end));
         for ((record, local), backs) in part_records.into_iter().zip(planned_index).zip(check_backs)
         {
@@ -543,6 +557,7 @@ fn merge(sims: &[Simulation], parts: &[Vec<usize>], reports: Vec<SimReport>) -> 
         overlay_start,
         overlay_end,
         timeseries,
+        tiers,
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use crate::node::{Role, RoleSetting};
 use crate::topology::config::{Defaults, LinkConfig, PeerConfig, TopologyConfig};
 use crate::topology::link_model::{LatencySpec, DEFAULT_LATENCY_MS};
 
@@ -21,6 +22,9 @@ pub struct Graph {
     /// Parallel to `neighbours`: the loss rate of each link end, both ends equal (only
     /// when some link loses messages).
     losses: Option<Vec<f32>>,
+    /// Which nodes are ultrapeers (`true`) and which leaves, when the graph is a two-tier
+    /// overlay (a `two-tier` generator or a config giving roles); `None` for a flat one.
+    ultrapeers: Option<Vec<bool>>,
 }
 
 impl Graph {
@@ -95,7 +99,21 @@ impl Graph {
             neighbours,
             latencies,
             losses,
+            ultrapeers: None,
         }
+    }
+
+    /// The graph with roles: `ultrapeers[v]` says whether node `v` is an ultrapeer (a
+    /// list of another length is cut or padded with leaves).
+    pub fn with_ultrapeers(mut self, mut ultrapeers: Vec<bool>) -> Graph {
+        ultrapeers.resize(self.node_count(), false);
+        self.ultrapeers = Some(ultrapeers);
+        self
+    }
+
+    /// Which nodes are ultrapeers, when the graph is a two-tier overlay.
+    pub fn ultrapeers(&self) -> Option<&[bool]> {
+        self.ultrapeers.as_deref()
     }
 
     /// Number of nodes.
@@ -192,12 +210,28 @@ impl Graph {
             .iter()
             .any(|l| l.2.loss > 0.0)
             .then(|| links.iter().map(|l| l.2.loss as f32).collect());
-        Graph::from_sorted_unique(n, &pairs, lat.as_deref(), loss.as_deref())
+        let graph = Graph::from_sorted_unique(n, &pairs, lat.as_deref(), loss.as_deref());
+        // Roles, when the config gives any (a peer without one is a flat relay, which
+        // neighbours treat as an ultrapeer).
+        let default = config.defaults.routing.role;
+        let roles: Vec<Option<Role>> = config
+            .peers
+            .iter()
+            .map(|p| p.role.or(default).map(RoleSetting::role))
+            .collect();
+        if roles.iter().any(Option::is_some) {
+            let ultrapeers = roles
+                .iter()
+                .map(|r| r.map_or(true, |r| r == Role::Ultrapeer))
+                .collect();
+            return graph.with_ultrapeers(ultrapeers);
+        }
+        graph
     }
 
     /// A topology config for this graph: peers `p0..p{n-1}` on `options.host` with
     /// consecutive ports from `options.base_port` (or all port 0), each listing all its
-    /// neighbours. Per-link latencies and loss rates become `links` entries.
+    /// neighbours, and its `role` when the graph is two-tier. Per-link latencies and loss rates become `links` entries.
     pub fn to_config(&self, options: &ConfigOptions) -> Result<TopologyConfig, AddressError> {
         let n = self.node_count();
         let base_port = options.base_port.filter(|&p| p != 0);
@@ -219,7 +253,13 @@ impl Graph {
                 max_ttl: None,
                 cache: None,
                 strategy: None,
-                role: None,
+                role: self.ultrapeers.as_ref().map(|up| {
+                    if up[v as usize] {
+                        RoleSetting::Ultrapeer
+                    } else {
+                        RoleSetting::Leaf
+                    }
+                }),
             })
             .collect();
         let links = if self.latencies.is_none() && self.losses.is_none() {

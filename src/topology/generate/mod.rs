@@ -1,5 +1,7 @@
 //! Seeded topology generators and the `KIND:key=value,...` spec that names one, e.g.
-//! `ring:n=12`, `tree:n=364,k=3`, `random:n=10000,d=10`, `ba:n=100000,m=2`.
+//! `ring:n=12`, `tree:n=364,k=3`, `random:n=10000,d=10`, `ba:n=100000,m=2`,
+//! `two-tier:n=10000,up=0.1,leaf_links=3,up_degree=10` (the only kind that also gives
+//! each peer a role, see [`Graph::ultrapeers`]).
 //!
 //! The simulator (`--gen SPEC`), the experiment sweeps and `gnutella topology gen` all
 //! go through [`GenSpec`], so one spec string means one graph everywhere: the same spec
@@ -9,6 +11,7 @@ pub mod lattice;
 pub mod random;
 pub mod scale_free;
 pub mod small_world;
+pub mod two_tier;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -19,6 +22,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::topology::Graph;
+pub use two_tier::UltrapeerCount;
 
 /// Most links a generator will build (keeps a typo from eating all memory).
 pub const MAX_LINKS: u64 = 200_000_000;
@@ -43,6 +47,10 @@ pub const KINDS: &[(&str, &str)] = &[
     ("ba", "n, m=2"),
     ("ws", "n, k=4, beta=0.1"),
     ("plrg", "n, exp=2.1, min=1, max=n^(1/exp)"),
+    (
+        "two-tier",
+        "n, up=0.1 (share or count of ultrapeers), leaf_links=3, up_degree=10 (mean, at most up-1)",
+    ),
 ];
 
 /// A generator and its parameters.
@@ -100,6 +108,14 @@ pub enum GenSpec {
         exp: f64,
         min: u32,
         max: Option<u32>,
+    },
+    /// Ultrapeers (`up`) linked as a random graph of mean degree `up_degree`, every other
+    /// peer a leaf linked to `leaf_links` random ultrapeers ([`two_tier::two_tier`]).
+    TwoTier {
+        n: u32,
+        up: UltrapeerCount,
+        leaf_links: u32,
+        up_degree: f64,
     },
 }
 
@@ -304,6 +320,35 @@ impl GenSpec {
                 min: p.u32("min")?.unwrap_or(1),
                 max: p.u32("max")?,
             },
+            "two-tier" => {
+                let n = p.nodes()?;
+                let up = match p.map.remove("up") {
+                    Some(v) => UltrapeerCount::parse(&v)?,
+                    None => UltrapeerCount::Fraction(0.1),
+                };
+                let ups = up.of(n)?;
+                // The default, 10, shrinks to fit a small core.
+                let up_degree = p.f64("up_degree")?.unwrap_or(f64::from(ups - 1).min(10.0));
+                if up_degree < 0.0 || up_degree > f64::from(ups - 1) {
+                    return Err(GenError::value(
+                        "up_degree",
+                        format!("{up_degree} must be from 0 to ultrapeers - 1 = {}", ups - 1),
+                    ));
+                }
+                let leaf_links = p.u32("leaf_links")?.unwrap_or(3);
+                if leaf_links == 0 && ups < n {
+                    return Err(GenError::value(
+                        "leaf_links",
+                        "must be at least 1 (a leaf needs an ultrapeer)".to_string(),
+                    ));
+                }
+                GenSpec::TwoTier {
+                    n,
+                    up,
+                    leaf_links,
+                    up_degree,
+                }
+            }
             _ => return Err(GenError::UnknownKind { kind }),
         };
         p.finish()?;
@@ -327,6 +372,7 @@ impl GenSpec {
             GenSpec::Ba { .. } => "ba",
             GenSpec::Ws { .. } => "ws",
             GenSpec::Plrg { .. } => "plrg",
+            GenSpec::TwoTier { .. } => "two-tier",
         }
     }
 
@@ -344,7 +390,8 @@ impl GenSpec {
             | GenSpec::Regular { n, .. }
             | GenSpec::Ba { n, .. }
             | GenSpec::Ws { n, .. }
-            | GenSpec::Plrg { n, .. } => n,
+            | GenSpec::Plrg { n, .. }
+            | GenSpec::TwoTier { n, .. } => n,
         }
     }
 
@@ -374,6 +421,17 @@ impl GenSpec {
                 };
                 half(mean.min(n as f64))
             }
+            GenSpec::TwoTier {
+                n: nodes,
+                up,
+                leaf_links,
+                up_degree,
+            } => {
+                let ups = up.of(nodes).unwrap_or(1);
+                let leaves = u64::from(nodes - ups);
+                (f64::from(ups) * up_degree / 2.0).max(0.0) as u64
+                    + leaves * u64::from(leaf_links.min(ups))
+            }
         }
     }
 
@@ -402,6 +460,16 @@ impl GenSpec {
             GenSpec::Plrg { n, exp, min, max } => {
                 let max = max.unwrap_or_else(|| scale_free::plrg_default_max(n, exp, min));
                 scale_free::plrg(n, exp, min, max, &mut rng)?
+            }
+            GenSpec::TwoTier {
+                n,
+                up,
+                leaf_links,
+                up_degree,
+            } => {
+                let ups = up.of(n)?;
+                let (edges, roles) = two_tier::two_tier(n, ups, leaf_links, up_degree, &mut rng)?;
+                return Ok(Graph::from_edges(n as usize, &edges).with_ultrapeers(roles));
             }
         };
         Ok(Graph::from_edges(n as usize, &edges))
@@ -440,6 +508,15 @@ impl fmt::Display for GenSpec {
                     None => Ok(()),
                 }
             }
+            GenSpec::TwoTier {
+                n,
+                up,
+                leaf_links,
+                up_degree,
+            } => write!(
+                f,
+                "{kind}:n={n},up={up},leaf_links={leaf_links},up_degree={up_degree}"
+            ),
         }
     }
 }
