@@ -8,8 +8,9 @@ mod node_support;
 use gnutella::node::{
     ConnId, Library, LinkRefusal, PeerInfo, Role, RoleSetting, RoutingConfig, SharedFile,
 };
-use gnutella::protocol::{kind, Payload, RouteTableUpdate};
+use gnutella::protocol::{kind, Guid, Message, Payload, Query, RouteTableUpdate};
 use node_support::*;
+use std::sync::Arc;
 
 /// Ultrapeers u0 - u1 - u2 in a line; leaf 3 under u0 (the searcher, nothing shared),
 /// leaf 4 under u1 ("blue ocean"), leaf 5 under u2 ("red desert"), leaf 6 under u1
@@ -143,6 +144,62 @@ fn a_leaf_never_relays_a_query() {
         .delivered
         .iter()
         .any(|(f, _, m)| *f == 1 && m.payload.kind() == kind::QUERY));
+}
+
+fn query_msg(ttl: u8, hops: u8, words: &str) -> Message {
+    Message {
+        guid: Guid([7; 16]),
+        ttl,
+        hops,
+        payload: Payload::Query(Arc::new(Query::keywords(words))),
+    }
+}
+
+#[test]
+fn a_leaf_never_relays_a_later_copy_with_more_ttl() {
+    // Leaf 1 under ultrapeers 0, 2 and 3 (not linked to each other). A copy that comes
+    // again with more TTL left is what a flat peer re-forwards; a leaf must not.
+    let mut net = Net::new(4, |i| RoutingConfig {
+        role: Some(if i == 1 {
+            RoleSetting::Leaf
+        } else {
+            RoleSetting::Ultrapeer
+        }),
+        ..RoutingConfig::default()
+    });
+    for up in [0, 2, 3] {
+        link(&mut net, 1, up);
+    }
+    net.run();
+    net.inject(0, 1, query_msg(1, 3, "anything"));
+    net.inject(2, 1, query_msg(2, 2, "anything"));
+    net.inject(3, 1, query_msg(4, 1, "anything"));
+    assert!(
+        !net.delivered
+            .iter()
+            .any(|(f, _, m)| *f == 1 && m.payload.kind() == kind::QUERY),
+        "the leaf relayed a query"
+    );
+    assert_eq!(net.nodes[1].counters().duplicates, 2);
+}
+
+#[test]
+fn a_flat_peer_floods_to_a_leaf_that_sent_no_table() {
+    // A flat peer offers no QRP, so a leaf attached to it (X-Ultrapeer: False, as a
+    // real leaf says) sends no table; it must still get queries, as before roles.
+    let mut net = Net::flood(2, 7);
+    net.share(1, vec![file(0, "blue ocean.mp3")]);
+    let now = net.now;
+    let leaf = PeerInfo {
+        role: Role::Leaf,
+        query_routing: false,
+        ..said(1)
+    };
+    net.nodes[0].on_connected(now, ConnId(1), leaf);
+    net.nodes[1].on_connected(now, ConnId(0), said(0));
+    net.run();
+    let guid = net.search(0, "ocean", 7);
+    assert_eq!(net.tally(guid).hits.len(), 1);
 }
 
 #[test]

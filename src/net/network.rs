@@ -855,13 +855,27 @@ impl Network {
 }
 
 /// What a running peer's actor counted so far (zeros if it does not answer).
+/// The peer's figures so far. A stuck or swamped peer must not hang a stop, `GET /peers`
+/// or `GET /report`: after [`TALLY_WAIT`] its row is left empty (and logged).
 async fn tally_now(p: &LivePeer) -> PeerTally {
-    let (reply, answer) = oneshot::channel();
-    if p.peer.tx.send(PeerInput::Tally { reply }).await.is_err() {
-        return PeerTally::default();
+    let ask = async {
+        let (reply, answer) = oneshot::channel();
+        if p.peer.tx.send(PeerInput::Tally { reply }).await.is_err() {
+            return PeerTally::default();
+        }
+        answer.await.unwrap_or_default()
+    };
+    match tokio::time::timeout(TALLY_WAIT, ask).await {
+        Ok(tally) => tally,
+        Err(_) => {
+            log::warn!("a peer did not report its statistics within {TALLY_WAIT:?}");
+            PeerTally::default()
+        }
     }
-    answer.await.unwrap_or_default()
 }
+
+/// How long a peer has to hand over its statistics.
+const TALLY_WAIT: Duration = Duration::from_secs(2);
 
 async fn stop(p: &mut LivePeer) {
     if p.up {

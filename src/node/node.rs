@@ -1113,10 +1113,18 @@ impl Node {
         };
         let (ttl, hops) = (ttl - 1, hops + 1);
         let walking = matches!(self.config.strategy, Strategy::RandomWalk { .. });
-        match self
+        let admission = self
             .routes
-            .admit_query(&self.config, guid, from, ttl, walking, now)
-        {
+            .admit_query(&self.config, guid, from, ttl, walking, now);
+        // A leaf never relays (PROTOCOL.md §3.2), also not a later copy with more TTL or
+        // a walker passing by: for it those are duplicates.
+        let admission = match admission {
+            Admission::Walker | Admission::Reforward if self.role() == Some(Role::Leaf) => {
+                Admission::Duplicate
+            }
+            other => other,
+        };
+        match admission {
             Admission::Fresh => {}
             Admission::Walker => {
                 self.counters.reforwarded += 1;
@@ -1188,7 +1196,9 @@ impl Node {
         ) = (self.config.strategy, hops, self.leaf_profile(from))
         {
             // Our leaf's own query: widened step by step for it, as gtk-gnutella's
-            // `dq_launch_net` (the leaf's TTL, before our hop, bounds the steps).
+            // `dq_launch_net`: the TTL left after our hop bounds the steps (gtk reads it
+            // from the header once hops is 1), so a step never goes further than a
+            // flood of the leaf's query would.
             let flagged = query.flags & query_flags::MARKER != 0
                 && query.flags & query_flags::LEAF_GUIDED != 0;
             let start = DqStart {
@@ -1196,7 +1206,7 @@ impl Node {
                 query,
                 leaf: Some(from),
                 guided: profile.query_status || flagged,
-                ttl: (ttl + 1).min(super::dynamic_query::MAX_TTL),
+                ttl: ttl.min(super::dynamic_query::MAX_TTL),
                 settings: DqSettings {
                     target: leaf_results,
                     wait_ms,
@@ -1670,7 +1680,8 @@ impl Node {
     /// Sends a query on: to every neighbour but `except` in a flat network; by QRP
     /// tables where neighbours are leaves or sent us one (PROTOCOL.md §3.2, §6.2):
     /// - a leaf gets it only when its table matches (none yet: nothing, as
-    ///   gtk-gnutella), with TTL 1 when it ran out here, and only if `leaves`;
+    ///   gtk-gnutella; but a flat peer, which offers no QRP, floods it to a leaf
+    ///   without a table), with TTL 1 when it ran out here, and only if `leaves`;
     /// - an ultrapeer gets it while TTL is left, but on its last hop (TTL 1) only when
     ///   the merged table it sent us matches (last-hop QRP; no table: always).
     fn relay_query(
@@ -1696,6 +1707,7 @@ impl Node {
             return;
         }
         let keys = QueryKeys::of(query);
+        let flat = self.role().is_none();
         let received = self
             .pending
             .as_ref()
@@ -1710,7 +1722,11 @@ impl Node {
         let mut targets = Vec::new();
         for n in self.neighbours.iter().filter(|n| Some(n.conn) != except) {
             let send = match n.role {
-                Role::Leaf => leaves && table_of(n.conn).is_some_and(|t| t.matches(&keys)),
+                // A flat peer offers no QRP (no `X-Query-Routing`), so a leaf that
+                // attached to it sends no table and gets every query, as before roles.
+                Role::Leaf => {
+                    leaves && table_of(n.conn).map_or(flat && ttl > 0, |t| t.matches(&keys))
+                }
                 Role::Ultrapeer => {
                     ttl > 1 || (ttl == 1 && table_of(n.conn).map_or(true, |t| t.matches(&keys)))
                 }

@@ -251,7 +251,7 @@ fn uniform_delay(latency: &Latency, links: &Links) -> Result<u64, Serial> {
 struct PeerSettings {
     max_ttl: u8,
     /// The duplicate/route table's limits (`node::routes::table_bounds`), smallest over
-    /// the peers.
+    /// the peers; the age is the smaller of the seen and route ages.
     min_age_us: u64,
     min_capacity: usize,
 }
@@ -299,7 +299,9 @@ fn peer_settings(
             return Err(Serial::UnevenDelays);
         }
         settings = Some(limit);
-        let age_secs = (*seen_max_age_secs).max(*route_max_age_secs);
+        // The tables rotate generations by the larger age, but each lookup also expires
+        // an entry by its own age: the smaller bounds both.
+        let age_secs = (*seen_max_age_secs).min(*route_max_age_secs);
         min_age_us = min_age_us.min(age_secs.saturating_mul(1_000_000));
         min_capacity = min_capacity.min((*seen_capacity).max(*route_capacity).max(1));
         last = Some(config);
