@@ -398,6 +398,14 @@ impl Node {
             })
     }
 
+    /// Room for `links` more links without regrowing the neighbour list: a driver that
+    /// knows a node's degree up front (the simulator's static overlay) says so, and the
+    /// list is allocated once at its exact size instead of growing by doubling (a
+    /// degree-5 peer would otherwise hold room for 8).
+    pub fn reserve_links(&mut self, links: usize) {
+        self.neighbours.reserve_exact(links);
+    }
+
     // ----- driver inputs -------------------------------------------------------------
 
     /// A link came up (after the handshake).

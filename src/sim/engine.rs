@@ -1283,6 +1283,7 @@ impl Simulation {
                 return None;
             }
             let mut node = self.build_node(u);
+            node.reserve_links(self.links.neighbours(u).len());
             for (conn, &v) in self.links.neighbours(u).iter().enumerate() {
                 if !churn || self.online[v as usize] {
                     node.on_connected(now, ConnId(conn as u32), self.peer_info(v));
