@@ -18,6 +18,7 @@
 //! | `--gen ba:n=100000,m=2 --queries 40` | 448 MB | 651 MB |
 //! | `--gen ba:n=100000,m=2 --queries 100` | 982 MB | 987 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1537 MB | 1887 MB |
+//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` | 2557 MB | 10.0 GB |
 //! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`QUERIES_B=1000 scripts/bench-sim.sh b`; measured before the slab, 1361 MB) | | 2028 MB |
 //! | `--gen random:n=100000,d=4 --overlay dynamic --queries 10` | 1311 MB | 1387 MB |
 //!
