@@ -25,7 +25,7 @@
 # process (as /usr/bin/time -v reports it), divided by the peer count.
 #
 # Usage: scripts/bench-sim.sh [a] [b] [c]    (default: all three)
-# Environment: SIZES_A (peer counts of (a)), N_B, QUERIES_B, N_C, SEED, OUT (work dir),
+# Environment: SIZES_A (peer counts of (a)), N_B, QUERIES_B, N_C, SEED, OUT (work dir), SIM,
 #   REPEAT (runs of each side per measure, interleaved; the median is reported; default 1).
 # Run the big sizes alone: a 3*10^6-peer flood takes about 2 GiB and several CPU seconds.
 set -euo pipefail
@@ -41,7 +41,9 @@ OUT=${OUT:-target/bench-sim}
 PARTS=${*:-a b c}
 mkdir -p "$OUT"
 
-SIM=$(scripts/release-bin.sh)
+# SIM: the simulator binary to measure (default: this tree's release build), e.g. an
+# older build for a before/after comparison.
+SIM=${SIM:-$(scripts/release-bin.sh)}
 PLAIN=$(cargo bench --bench plain_flood --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
 CFLOOD=$OUT/plain_flood_c
 cc -O2 -o "$CFLOOD" benches/plain_flood.c

@@ -167,7 +167,10 @@ impl<K: Hash + Eq, V> Generation<K, V> {
 #[repr(C)]
 pub struct Generations<K, V> {
     current: Generation<K, V>,
-    previous: Generation<K, V>,
+    /// Boxed, and allocated at the first rotation that has something to keep: a node
+    /// that sees a few searches (a simulated peer in a flood) never rotates, and the
+    /// inline generation would cost it 72 bytes.
+    previous: Option<Box<Generation<K, V>>>,
     hash: KeyedHash,
     /// When the current generation was started.
     since: Time,
@@ -177,14 +180,14 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     pub fn new(hash: KeyedHash) -> Generations<K, V> {
         Generations {
             current: Generation::new(),
-            previous: Generation::new(),
+            previous: None,
             hash,
             since: Time::ZERO,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.current.len() + self.previous.len()
+        self.current.len() + self.previous.as_ref().map_or(0, |p| p.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -198,14 +201,19 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         self.current
             .get(key, bits)
             .filter(fresh)
-            .or_else(|| self.previous.get(key, bits).filter(fresh))
+            .or_else(|| {
+                self.previous
+                    .as_ref()
+                    .and_then(|p| p.get(key, bits))
+                    .filter(fresh)
+            })
             .map(|s| &s.value)
     }
 
     /// The key's Bloom bits, or all ones when no generation's filter could use them.
     fn bits(&self, key: &K) -> u64 {
         let useful = |g: &Generation<K, V>| g.map_len > 0 && g.bloom != u64::MAX;
-        if useful(&self.current) || useful(&self.previous) {
+        if useful(&self.current) || self.previous.as_deref().is_some_and(useful) {
             bloom_bits(self.hash.hash_one(key))
         } else {
             u64::MAX
@@ -216,7 +224,9 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     pub fn insert(&mut self, key: K, value: V, now: Time, bounds: Bounds) {
         self.rotate(now, bounds);
         let bits = self.bits(&key);
-        self.previous.remove(&key, bits);
+        if let Some(previous) = &mut self.previous {
+            previous.remove(&key, bits);
+        }
         self.current
             .insert(key, bits, Slot { value, at: now }, self.hash, false);
     }
@@ -245,11 +255,13 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             };
             return None;
         }
-        if let Some(slot) = self.previous.get_mut(&key, bits) {
-            if is_live(slot) {
-                return Some(on_live(&mut slot.value));
+        if let Some(previous) = &mut self.previous {
+            if let Some(slot) = previous.get_mut(&key, bits) {
+                if is_live(slot) {
+                    return Some(on_live(&mut slot.value));
+                }
+                previous.remove(&key, bits);
             }
-            self.previous.remove(&key, bits);
         }
         // Not in the current generation: `get_mut` above just looked.
         self.current.insert(
@@ -271,30 +283,45 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         let age = now.saturating_sub(self.since).0;
         if age > bounds.max_age_micros {
             // Both generations are older than the limit.
-            if self.current.capacity() > 64 || self.previous.capacity() > 64 {
+            let previous_capacity = self.previous.as_ref().map_or(0, |p| p.capacity());
+            if self.current.capacity() > 64 || previous_capacity > 64 {
                 self.current.free();
-                self.previous.free();
+                self.previous = None;
             } else {
                 self.current.clear();
-                self.previous.clear();
+                if let Some(previous) = &mut self.previous {
+                    previous.clear();
+                }
             }
             self.since = now;
             return;
         }
         let half = (bounds.capacity / 2).max(1);
         if self.current.len() >= half || age > bounds.max_age_micros / 2 {
-            std::mem::swap(&mut self.current, &mut self.previous);
-            self.current.clear();
+            match &mut self.previous {
+                Some(previous) => {
+                    std::mem::swap(&mut self.current, previous);
+                    self.current.clear();
+                }
+                // Nothing to keep: an empty previous generation is no generation.
+                None if self.current.len() == 0 => {}
+                None => {
+                    let kept = std::mem::replace(&mut self.current, Generation::new());
+                    self.previous = Some(Box::new(kept));
+                }
+            }
             self.since = now;
         }
     }
 
     /// Heap bytes held (an estimate, for memory reports).
     pub fn heap_bytes(&self) -> usize {
-        let boxes =
-            usize::from(self.current.map.is_some()) + usize::from(self.previous.map.is_some());
-        boxes * std::mem::size_of::<HashMap<K, Slot<V>, KeyedHash>>()
-            + (self.current.capacity() + self.previous.capacity())
+        let previous = self.previous.as_deref();
+        let boxes = usize::from(self.current.map.is_some())
+            + usize::from(previous.is_some_and(|p| p.map.is_some()));
+        previous.map_or(0, |_| std::mem::size_of::<Generation<K, V>>())
+            + boxes * std::mem::size_of::<HashMap<K, Slot<V>, KeyedHash>>()
+            + (self.current.capacity() + previous.map_or(0, |p| p.capacity()))
                 * (std::mem::size_of::<(K, Slot<V>)>() + 1)
     }
 }

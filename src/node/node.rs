@@ -86,7 +86,7 @@ use std::sync::Arc;
 use rand::RngCore;
 
 use super::answering::{self, Responder};
-use super::counters::{Counters, Traffic};
+use super::counters::{Counters, NodeCounters, Traffic};
 use super::dynamic_query::{DqSettings, DqStart, DynamicQueries, LinkProfile, LinkView, Step};
 use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
@@ -206,7 +206,7 @@ pub struct Node {
     neighbours: Vec<Neighbour>,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
     routes: Routes,
-    counters: Counters,
+    counters: NodeCounters,
     rng: NodeRng,
     hash: KeyedHash,
     advertised_addr: SocketAddrV4,
@@ -277,7 +277,7 @@ impl Node {
             cache: None,
             pending: None,
             out: None,
-            counters: Counters::default(),
+            counters: NodeCounters::default(),
             traffic: Traffic::default(),
         }
     }
@@ -304,8 +304,8 @@ impl Node {
         self.library.as_deref().unwrap_or(&EMPTY_LIBRARY)
     }
 
-    pub fn counters(&self) -> &Counters {
-        &self.counters
+    pub fn counters(&self) -> Counters {
+        self.counters.snapshot()
     }
 
     /// Descriptors in and out by payload type since the node was created.
@@ -361,6 +361,7 @@ impl Node {
         library
             + self.neighbours.capacity() * std::mem::size_of::<Neighbour>()
             + self.routes.heap_bytes()
+            + self.counters.heap_bytes()
             + self
                 .servents
                 .as_ref()
@@ -395,6 +396,14 @@ impl Node {
                     + o.actions.capacity() * std::mem::size_of::<Action>()
                     + o.events.capacity() * std::mem::size_of::<Event>()
             })
+    }
+
+    /// Room for `links` more links without regrowing the neighbour list: a driver that
+    /// knows a node's degree up front (the simulator's static overlay) says so, and the
+    /// list is allocated once at its exact size instead of growing by doubling (a
+    /// degree-5 peer would otherwise hold room for 8).
+    pub fn reserve_links(&mut self, links: usize) {
+        self.neighbours.reserve_exact(links);
     }
 
     // ----- driver inputs -------------------------------------------------------------
@@ -569,13 +578,13 @@ impl Node {
         let too_big = (header.kind == kind::QUERY && len > DEFAULT_MAX_QUERY_PAYLOAD)
             || (header.kind == kind::QUERY_HIT && len > DEFAULT_MAX_HIT_PAYLOAD);
         let why = if too_big {
-            self.counters.bad_payload += 1;
+            self.counters.rare().bad_payload += 1;
             DropReason::TooBig
         } else if known {
-            self.counters.bad_payload += 1;
+            self.counters.rare().bad_payload += 1;
             DropReason::BadPayload
         } else {
-            self.counters.unknown_type += 1;
+            self.counters.rare().unknown_type += 1;
             DropReason::UnknownType
         };
         self.dropped(header.guid, header.kind, why);
@@ -594,7 +603,7 @@ impl Node {
         let kind = payload.kind();
         match payload {
             Payload::Unknown { .. } => {
-                self.counters.unknown_type += 1;
+                self.counters.rare().unknown_type += 1;
                 self.dropped(guid, kind, DropReason::UnknownType);
                 return;
             }
@@ -618,7 +627,7 @@ impl Node {
             _ => {}
         }
         if ttl == 0 || hops == u8::MAX {
-            self.counters.bad_ttl += 1;
+            self.counters.rare().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -696,7 +705,7 @@ impl Node {
     fn on_vendor(&mut self, now: Time, from: ConnId, guid: Guid, hops: u8, vendor: Vendor) {
         let kind = vendor.kind();
         if hops != 0 {
-            self.counters.bad_ttl += 1;
+            self.counters.rare().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -745,7 +754,7 @@ impl Node {
                 self.run_dq_steps(guid, steps);
             }
             Vendor::Other { .. } => {
-                self.counters.unknown_type += 1;
+                self.counters.rare().unknown_type += 1;
                 self.dropped(guid, kind, DropReason::UnknownType);
             }
         }
@@ -767,7 +776,7 @@ impl Node {
     ) {
         let kind = kind::ROUTE_TABLE_UPDATE;
         if hops != 0 || ttl > 1 {
-            self.counters.bad_ttl += 1;
+            self.counters.rare().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -794,7 +803,7 @@ impl Node {
             Ok(_) => return,
             Err(error) => error,
         };
-        self.counters.bad_payload += 1;
+        self.counters.rare().bad_payload += 1;
         self.dropped(guid, kind, DropReason::BadPayload);
         self.forget_link(now, from);
         self.traffic.sent.add(kind::BYE, 1);
@@ -1104,7 +1113,7 @@ impl Node {
         query: Arc<Query>,
     ) {
         if check_query(&query).is_err() {
-            self.counters.bad_queries += 1;
+            self.counters.rare().bad_queries += 1;
             self.dropped(guid, kind::QUERY, DropReason::BadQuery);
             return;
         }
@@ -1228,7 +1237,7 @@ impl Node {
             let records = answering::library_records(library, query, max_results);
             if !records.is_empty() {
                 budget -= records.len().min(budget);
-                self.counters.answered += 1;
+                self.counters.rare().answered += 1;
                 self.outbox().events.push_back(Event::Answered {
                     guid,
                     records: records.len() as u32,
@@ -1274,7 +1283,7 @@ impl Node {
         if answer.hits == 0 {
             return false;
         }
-        self.counters.answered_from_cache += 1;
+        self.counters.rare().answered_from_cache += 1;
         self.outbox().events.push_back(Event::Answered {
             guid,
             records: answer.records,
@@ -1371,7 +1380,7 @@ impl Node {
     /// cannot push query routes out of the table.
     fn on_ping(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, ping: Ping) {
         if ping.ggep.len() > MAX_PING_GGEP {
-            self.counters.bad_payload += 1;
+            self.counters.rare().bad_payload += 1;
             self.dropped(guid, kind::PING, DropReason::TooBig);
             return;
         }
@@ -1386,7 +1395,7 @@ impl Node {
             &mut pings.throttle
         };
         if !throttle.admit(now, from) {
-            self.counters.pings_throttled += 1;
+            self.counters.rare().pings_throttled += 1;
             self.dropped(guid, kind::PING, DropReason::Throttled);
             return;
         }
@@ -1458,7 +1467,7 @@ impl Node {
     /// whose GGEP is over `MAX_PING_GGEP` bytes as `TooBig`.
     fn on_pong(&mut self, now: Time, from: ConnId, guid: Guid, hops: u8, pong: Pong) {
         if pong.ggep.len() > MAX_PING_GGEP {
-            self.counters.bad_payload += 1;
+            self.counters.rare().bad_payload += 1;
             self.dropped(guid, kind::PONG, DropReason::TooBig);
             return;
         }
@@ -1485,7 +1494,7 @@ impl Node {
     }
 
     fn send_cached_pong(&mut self, to: Pinger, hops: u8, pong: Pong) {
-        self.counters.cached_pongs_sent += 1;
+        self.counters.rare().cached_pongs_sent += 1;
         let msg = Message {
             guid: to.guid,
             ttl: to.ttl,
@@ -1835,11 +1844,11 @@ impl Node {
         }
         match self.config.over_max_ttl {
             OverMaxTtl::Trim => {
-                self.counters.ttl_trimmed += 1;
+                self.counters.rare().ttl_trimmed += 1;
                 Some(max.saturating_sub(hops).max(1))
             }
             OverMaxTtl::Drop => {
-                self.counters.over_max_ttl += 1;
+                self.counters.rare().over_max_ttl += 1;
                 self.dropped(guid, kind, DropReason::OverMaxTtl);
                 None
             }
@@ -1907,7 +1916,7 @@ impl Node {
     }
 
     fn no_route(&mut self, guid: Guid, kind: u8) {
-        self.counters.no_route += 1;
+        self.counters.rare().no_route += 1;
         self.dropped(guid, kind, DropReason::NoRoute);
     }
 

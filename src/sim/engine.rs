@@ -76,6 +76,7 @@ use crate::trace::{TracedCopy, Tracer};
 use super::config::{Placement, PlannedQuery, SimConfig};
 use super::dynamic::DynamicLinks;
 use super::links::Links;
+use super::node_table::NodeTable;
 use super::packed::PackedMessage;
 use super::queue::EventQueue;
 use super::removal::{overlay_shape, shape_of, OverlayShape};
@@ -231,9 +232,8 @@ pub struct Simulation {
     seed: u64,
     /// The seed peers' identities derive from (the run's seed unless `set_peers` says).
     network_seed: u64,
-    /// Every peer's node in place (no box: one cache miss less per delivery), created on
-    /// first use.
-    nodes: Vec<Option<Node>>,
+    /// Every peer's node, created on first use (nothing is written for a peer before).
+    nodes: NodeTable,
     /// The output queues lent to whichever node is handling an input, so that nodes hold
     /// none between inputs.
     outbox: Option<Box<Outbox>>,
@@ -311,7 +311,7 @@ impl Simulation {
             placement,
             seed,
             network_seed: seed,
-            nodes: super::huge_pages::filled_vec(n, || None),
+            nodes: NodeTable::new(n),
             outbox: Some(Box::default()),
             online: vec![true; n],
             removed: vec![false; n],
@@ -368,7 +368,7 @@ impl Simulation {
 
     /// Folds the counters of peer `i`'s node, about to go, into its tally.
     fn retire_node(&mut self, i: usize) {
-        if let (Some(tallies), Some(Some(node))) = (self.tallies.as_mut(), self.nodes.get(i)) {
+        if let (Some(tallies), Some(node)) = (self.tallies.as_mut(), self.nodes.get(i)) {
             if let Some(t) = tallies.get_mut(i) {
                 t.merge(&PeerTally::of_node(node));
             }
@@ -479,7 +479,7 @@ impl Simulation {
 
     /// Peer `u`'s node, if it is online and something created it.
     pub fn node(&self, u: u32) -> Option<&Node> {
-        self.nodes.get(u as usize)?.as_ref()
+        self.nodes.get(u as usize)
     }
 
     /// Asks for [`SimReport::timeseries`]: one row per virtual second of the run.
@@ -717,7 +717,7 @@ impl Simulation {
             return self.leave_dynamic(now, node);
         }
         self.retire_node(i);
-        self.nodes[i] = None;
+        self.nodes.remove(i);
         self.timer_due[i] = u64::MAX;
         for conn in 0..self.links.degree(node) {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
@@ -733,21 +733,21 @@ impl Simulation {
     /// wait for memory. The in-order lane says which nodes come next: warm the node slot
     /// a few deliveries ahead and the node itself a little later, so those waits overlap.
     ///
-    /// Two stages: far ahead, the node and its entry in the link offsets; nearer, what
-    /// those point to (the node's neighbour list, its links' targets and mirrors), which
-    /// by then can be read without waiting.
+    /// Three stages, each reading only what the one before warmed: far ahead, the peer's
+    /// entry in the node index and in the link offsets; nearer, what those point to (the
+    /// node, its links' targets and mirrors); nearest, the node's neighbour list.
     fn prefetch_upcoming(&self) {
         if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_NODE_AHEAD) {
-            if let Some(slot) = self.nodes.get(*to as usize) {
-                // The fields a delivery touches lie in the node's first 256 bytes
-                // (`Node` is laid out for that); five lines cover them at any alignment.
-                prefetch(slot as *const Option<Node> as *const u8, NODE_HOT_LINES);
+            if let Some(hint) = self.nodes.index_hint(*to as usize) {
+                prefetch(hint, 1);
             }
             prefetch(self.links.prefetch_targets(*to, false)[0], 1);
         }
         if let Some(Work::Deliver { to, msg, .. }) = self.queue.upcoming(PREFETCH_LINKS_AHEAD) {
-            if let Some(Some(node)) = self.nodes.get(*to as usize) {
-                prefetch(node.prefetch_hint(), 1);
+            if let Some(node) = self.nodes.node_hint(*to as usize) {
+                // The fields a delivery touches lie in the node's first 256 bytes
+                // (`Node` is laid out for that); five lines cover them at any alignment.
+                prefetch(node, NODE_HOT_LINES);
             }
             let [_, targets, reverse] = self.links.prefetch_targets(*to, true);
             prefetch(targets, 1);
@@ -756,6 +756,11 @@ impl Simulation {
             // bit in the query's reached set, each a miss over a million peers.
             for hint in self.recorder.write_hint(&msg.guid(), *to) {
                 prefetch(hint, 1);
+            }
+        }
+        if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_HEAP_AHEAD) {
+            if let Some(node) = self.nodes.get(*to as usize) {
+                prefetch(node.prefetch_hint(), 1);
             }
         }
     }
@@ -859,19 +864,18 @@ impl Simulation {
     #[inline(never)]
     fn leave_dynamic(&mut self, now: Time, node: u32) {
         let i = node as usize;
-        let hosts: Option<Vec<SavedHost>> =
-            self.nodes[i].as_ref().and_then(|n| n.overlay()).map(|o| {
-                o.hosts()
-                    .iter()
-                    .map(|e| SavedHost {
-                        addr: e.addr,
-                        failures: e.failures,
-                        last_seen: e.last_seen,
-                    })
-                    .collect()
-            });
+        let hosts: Option<Vec<SavedHost>> = self.nodes.get(i).and_then(|n| n.overlay()).map(|o| {
+            o.hosts()
+                .iter()
+                .map(|e| SavedHost {
+                    addr: e.addr,
+                    failures: e.failures,
+                    last_seen: e.last_seen,
+                })
+                .collect()
+        });
         self.retire_node(i);
-        self.nodes[i] = None;
+        self.nodes.remove(i);
         self.timer_due[i] = u64::MAX;
         let Some(dynamic) = self.dynamic.as_deref_mut() else {
             return;
@@ -949,7 +953,7 @@ impl Simulation {
             .collect();
         let mut node = self.build_node(u);
         node.enable_overlay(self.config.overlay);
-        self.nodes[i] = Some(node);
+        self.nodes.insert(i, node);
         self.stats.nodes_created += 1;
         let bootstrap = self.config.bootstrap.clone();
         self.with_node(now, u, |n| {
@@ -1008,7 +1012,7 @@ impl Simulation {
         if dynamic.links.linked(from, v) {
             return self.dial_failed(now, from, addr, Vec::new());
         }
-        if let Some(full) = self.nodes[v as usize].as_ref().filter(|n| n.overlay_full()) {
+        if let Some(full) = self.nodes.get(v as usize).filter(|n| n.overlay_full()) {
             // The live network's 503, with hosts to try instead.
             let tries = full.try_hosts(X_TRY_HOSTS);
             self.stats.dials_refused += 1;
@@ -1180,7 +1184,7 @@ impl Simulation {
             return;
         }
         self.timer_due[i] = u64::MAX;
-        if self.nodes[i].is_some() {
+        if self.nodes.contains(i) {
             self.stats.timers += 1;
             self.with_node(now, node, |n| n.on_timeout(now));
         }
@@ -1194,7 +1198,7 @@ impl Simulation {
     fn drain(&mut self, now: Time, u: u32) {
         let depart = now.plus_micros(self.config.processing_us);
         let mut closed: Vec<ConnId> = Vec::new();
-        if let Some(node) = self.nodes[u as usize].as_mut() {
+        if let Some(node) = self.nodes.get_mut(u as usize) {
             node.swap_outbox(&mut self.outbox);
         }
         if let Some(mut out) = self.outbox.take() {
@@ -1203,7 +1207,7 @@ impl Simulation {
             }
             self.outbox = Some(out);
         }
-        while let Some(node) = self.nodes[u as usize].as_mut() {
+        while let Some(node) = self.nodes.get_mut(u as usize) {
             let output = node.poll_output();
             if self.carry_out(now, depart, u, output, &mut closed) {
                 break;
@@ -1350,7 +1354,6 @@ impl Simulation {
             .origins
             .get(&guid)
             .and_then(|&o| self.nodes.get(o as usize))
-            .and_then(|n| n.as_ref())
             .is_some_and(|origin| origin.search_satisfied(guid));
         self.with_node(now, walker, |n| n.on_check_back(now, guid, satisfied));
     }
@@ -1379,12 +1382,13 @@ impl Simulation {
         if i >= self.nodes.len() || (churn && !self.online[i]) {
             return None;
         }
-        if self.nodes[i].is_none() {
+        if !self.nodes.contains(i) {
             if self.dynamic.is_some() {
                 // Every online peer of a dynamic run has its node from the start.
                 return None;
             }
             let mut node = self.build_node(u);
+            node.reserve_links(self.links.neighbours(u).len());
             for (conn, &v) in self.links.neighbours(u).iter().enumerate() {
                 if !churn || self.online[v as usize] {
                     node.on_connected(now, ConnId(conn as u32), self.peer_info(v));
@@ -1394,22 +1398,22 @@ impl Simulation {
             if self.roles {
                 // Two-tier: what a node sends when its links come up is its QRP table
                 // (a leaf's own, an ultrapeer's merged one later), which routing needs.
-                self.nodes[i] = Some(node);
+                self.nodes.insert(i, node);
                 self.drain(now, u);
-                return self.nodes[i].as_mut();
+                return self.nodes.get_mut(i);
             }
             // Links exist before the run starts; what a node says when they come up (e.g.
             // handshake Pings) is not part of any search, so it is not simulated.
             while !matches!(node.poll_output(), Output::Timeout(_)) {}
-            self.nodes[i] = Some(node);
+            return Some(self.nodes.insert(i, node));
         }
-        self.nodes[i].as_mut()
+        self.nodes.get_mut(i)
     }
 
     /// Hands an input to peer `u`'s node (if it exists) with the shared outbox lent to
     /// it, then drains what it produced (the outbox comes back at the end of the drain).
     fn with_node<R>(&mut self, now: Time, u: u32, input: impl FnOnce(&mut Node) -> R) -> Option<R> {
-        let node = self.nodes.get_mut(u as usize)?.as_mut()?;
+        let node = self.nodes.get_mut(u as usize)?;
         node.swap_outbox(&mut self.outbox);
         let result = input(node);
         self.drain(now, u);
@@ -1458,6 +1462,7 @@ impl Simulation {
 /// How far ahead in the in-order lane nodes, and then what they point to, are prefetched.
 const PREFETCH_NODE_AHEAD: usize = 8;
 const PREFETCH_LINKS_AHEAD: usize = 4;
+const PREFETCH_HEAP_AHEAD: usize = 2;
 /// Cache lines of a node prefetched before its delivery.
 const NODE_HOT_LINES: usize = 5;
 

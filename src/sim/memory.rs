@@ -6,25 +6,29 @@
 //! refuses with a message (`--force` runs anyway).
 //!
 //! The estimate is a calibrated formula, not a measurement. Peak resident sets measured
-//! with `/usr/bin/time -v gnutella sim ...` on the development machine (release build):
+//! with `/usr/bin/time -v gnutella sim ...` on the development machine (release build;
+//! nodes in a slab behind a zeroed index, `sim::node_table`):
 //!
 //! | run | peak RSS | formula |
 //! |---|---|---|
-//! | `--gen ring:n=1000000 --ttl 1 --queries 1` | 443 MB | 739 MB |
-//! | `--gen random:n=2000000,d=4 --ttl 1 --queries 1` | 922 MB | 1526 MB |
-//! | `--gen random:n=1000000,d=4 --ttl 12 --queries 1` | 714 MB | 763 MB |
-//! | `--gen random:n=1000000,d=4 --ttl 12 --queries 4` | 945 MB | 1048 MB |
-//! | `--gen ba:n=100000,m=2 --queries 40` | 399 MB | 447 MB |
-//! | `--gen ba:n=100000,m=2 --queries 100` | 661 MB | 675 MB |
-//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1508 MB | 1575 MB |
-//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` | 1.9 GB | 3.0 GB |
-//! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`QUERIES_B=1000 scripts/bench-sim.sh b`) | 1361 MB | 1428 MB |
-//! | `--gen random:n=100000,d=4 --overlay dynamic --queries 10` | 1296 MB | 1318 MB |
+//! | `--gen ring:n=1000000 --ttl 1 --queries 1` | 61 MB | 574 MB |
+//! | `--gen random:n=2000000,d=4 --ttl 1 --queries 1` | 168 MB | 1196 MB |
+//! | `--gen random:n=1000000,d=4 --ttl 12 --queries 1` | 551 MB | 598 MB |
+//! | `--gen random:n=1000000,d=4 --ttl 12 --queries 4` | 1468 MB | 1468 MB |
+//! | `--gen ba:n=100000,m=2 --queries 40` | 448 MB | 651 MB |
+//! | `--gen ba:n=100000,m=2 --queries 100` | 982 MB | 987 MB |
+//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1537 MB | 1887 MB |
+//! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` | 2557 MB | 10.0 GB |
+//! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`QUERIES_B=1000 scripts/bench-sim.sh b`; measured before the slab, 1361 MB) | | 2028 MB |
+//! | `--gen random:n=100000,d=4 --overlay dynamic --queries 10` | 1311 MB | 1387 MB |
 //!
-//! Per peer 440 bytes (link offsets, node slot, placement), per link 24 bytes; a peer a
-//! search reaches costs 180 bytes more (its node is built on first use), and each search
-//! it remembers 95 bytes (duplicate table and reverse routes, at most `seen_capacity`),
-//! each cached answer 90 bytes (at most `cache.capacity`). The formula
+//! Per peer 60 bytes (its node-index entry, link offsets, presence and timer slots,
+//! placement), per link 24 bytes: a run whose searches reach few peers costs little more
+//! (the two TTL-1 rows). A peer a search reaches costs 350 bytes more (its node, built on
+//! first use, and its neighbour list); each search it remembers 140 bytes (duplicate table
+//! and reverse routes, at most `seen_capacity`, and its share of the event queue), plus
+//! 450 once it holds two or more (the table's first map and the queue of searches in
+//! flight together); each cached answer 90 bytes (at most `cache.capacity`). The formula
 //! assumes every search reaches every peer (a flood that covers the graph), so it is an
 //! upper bound: walkers, small TTLs and cache answers stay well below it.
 //!
@@ -39,13 +43,16 @@
 use std::path::Path;
 
 /// Bytes per peer of the simulator's tables, whether or not a search reaches it.
-pub const BYTES_PER_PEER: u64 = 440;
+pub const BYTES_PER_PEER: u64 = 60;
 /// Bytes per link (both directions).
 pub const BYTES_PER_LINK: u64 = 24;
 /// Bytes of a node built when a search first reaches its peer.
-pub const BYTES_PER_REACHED_PEER: u64 = 180;
+pub const BYTES_PER_REACHED_PEER: u64 = 350;
 /// Bytes per search a node remembers (duplicate detection and reverse routes).
-pub const BYTES_PER_HELD_SEARCH: u64 = 95;
+pub const BYTES_PER_HELD_SEARCH: u64 = 140;
+/// Bytes once a node remembers two searches or more (its duplicate table's first map;
+/// one search is held inline).
+pub const BYTES_PER_SEARCH_TABLE: u64 = 450;
 /// Bytes per entry of a node's result cache.
 pub const BYTES_PER_CACHE_ENTRY: u64 = 90;
 /// Generator peak per node and per link.
@@ -105,6 +112,11 @@ impl SimShape {
         let per_peer = BYTES_PER_PEER
             + BYTES_PER_REACHED_PEER
             + BYTES_PER_HELD_SEARCH.saturating_mul(self.held_searches())
+            + if self.held_searches() >= 2 {
+                BYTES_PER_SEARCH_TABLE
+            } else {
+                0
+            }
             + BYTES_PER_CACHE_ENTRY.saturating_mul(self.cache_entries())
             + self.dynamic.map_or(0, |d| {
                 DYNAMIC_BYTES_PER_PEER
@@ -211,7 +223,7 @@ mod tests {
 
     #[test]
     fn the_formula_bounds_the_measured_runs() {
-        // ring:n=1000000, one search of TTL 1: 443 MB measured (the bound assumes the
+        // ring:n=1000000, one search of TTL 1: 61 MB measured (the bound assumes the
         // search reaches every peer).
         let ring = SimShape {
             peers: 1_000_000,
@@ -221,8 +233,20 @@ mod tests {
             cache_capacity: 0,
             dynamic: None,
         };
-        assert!((443e6..760e6).contains(&(ring.estimate_bytes() as f64)));
-        // ba:n=100000,m=2, 40 floods: 399 MB measured.
+        assert!((61e6..600e6).contains(&(ring.estimate_bytes() as f64)));
+        // random:n=1000000,d=4, TTL 12: one flood 551 MB, four 1468 MB measured.
+        let random = SimShape {
+            peers: 1_000_000,
+            links: 2_000_000,
+            ..ring
+        };
+        assert!((551e6..600e6).contains(&(random.estimate_bytes() as f64)));
+        let four = SimShape {
+            queries: 4,
+            ..random
+        };
+        assert!((1468e6..1600e6).contains(&(four.estimate_bytes() as f64)));
+        // ba:n=100000,m=2, 40 floods: 448 MB measured; 100 floods: 982 MB.
         let ba = SimShape {
             peers: 100_000,
             links: 199_997,
@@ -231,9 +255,11 @@ mod tests {
             cache_capacity: 0,
             dynamic: None,
         };
-        assert!((399e6..450e6).contains(&(ba.estimate_bytes() as f64)));
+        assert!((448e6..700e6).contains(&(ba.estimate_bytes() as f64)));
+        let hundred = SimShape { queries: 100, ..ba };
+        assert!((982e6..1100e6).contains(&(hundred.estimate_bytes() as f64)));
         // A node holds at most `seen_capacity` searches: the benchmark's million-peer
-        // run with --seen-capacity 8 and 1000 floods peaked at 1361 MB.
+        // run with --seen-capacity 8 and 1000 floods peaked at 1361 MB (before the slab).
         let many = SimShape {
             queries: 1000,
             ..ba
@@ -247,12 +273,12 @@ mod tests {
             cache_capacity: 0,
             dynamic: None,
         };
-        assert!((1361e6..1500e6).contains(&(bench.estimate_bytes() as f64)));
+        assert!((1361e6..2100e6).contains(&(bench.estimate_bytes() as f64)));
     }
 
     #[test]
     fn a_dynamic_overlay_counts_its_tables() {
-        // random:n=100000,d=4 --overlay dynamic --queries 10: 1296 MB measured.
+        // random:n=100000,d=4 --overlay dynamic --queries 10: 1311 MB measured.
         let stat = SimShape {
             peers: 100_000,
             links: 200_000,
@@ -269,7 +295,7 @@ mod tests {
             ..stat
         };
         assert!(stat.estimate_bytes() < 300e6 as u64);
-        assert!((1296e6..1500e6).contains(&(dynamic.estimate_bytes() as f64)));
+        assert!((1311e6..1500e6).contains(&(dynamic.estimate_bytes() as f64)));
     }
 
     #[test]

@@ -52,11 +52,10 @@
 //! the settle time that ends it when the whole run ends).
 //!
 //! Memory: the link table is shared; each thread has its own node table, per-peer arrays
-//! and the nodes its searches reach. With today's engine the node table is written in
-//! full at start (a slot per peer), so every extra thread costs about
-//! `memory::BYTES_PER_PEER` per peer plus what its searches touch; `cli::sim` cuts a
-//! default thread count to what the memory estimate fits. A lazily backed node table
-//! (issue 11 part 1) brings an extra thread down to the nodes its own searches reach.
+//! and the nodes its searches reach. The node table is a zeroed 4-byte index per peer
+//! plus the nodes built (`super::node_table`), so an extra thread costs about
+//! `memory::BYTES_PER_PEER` per peer plus the nodes its own searches reach; `cli::sim`
+//! cuts a default thread count to what the memory estimate fits.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
