@@ -338,3 +338,39 @@ fn in_a_two_tier_network_matching_leaves_get_the_query_at_once_and_steps_go_to_u
     assert_eq!(t.hits[0].0, 1, "the hit reached the searching leaf");
     assert_eq!(net.nodes[0].poll_timeout(), None);
 }
+
+#[test]
+fn beyond_its_dynamic_query_slots_an_ultrapeer_floods_a_leafs_query_with_the_ttl_left() {
+    use gnutella::node::dynamic_query::MAX_QUERIES;
+    use gnutella::protocol::Query;
+    use std::sync::Arc;
+    let mut net = leaf_and_ultrapeer(3, false);
+    // One more query than the ultrapeer runs at once, all before any step's timer.
+    let queries: Vec<_> = (0..=MAX_QUERIES)
+        .map(|i| {
+            let mut guid = [0u8; 16];
+            guid[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+            let msg = Message {
+                guid: Guid(guid),
+                ttl: 4,
+                hops: 0,
+                payload: Payload::Query(Arc::new(Query::keywords("nothing here"))),
+            };
+            (0, 1, msg)
+        })
+        .collect();
+    let last = queries.last().map(|(_, _, m)| m.guid).expect("queries");
+    net.inject_all(queries);
+    // The last one is flooded to the three ultrapeers at once, with the TTL the leaf's
+    // query has left after the ultrapeer's hop (4 - 1), never back to the leaf.
+    let mut sent = ttls_from(&net, 1, last);
+    sent.sort_unstable();
+    assert_eq!(sent, vec![(2, 3), (3, 3), (4, 3)]);
+    let hops: Vec<u8> = net
+        .delivered
+        .iter()
+        .filter(|(f, _, m)| *f == 1 && m.guid == last && m.payload.kind() == kind::QUERY)
+        .map(|(_, _, m)| m.hops)
+        .collect();
+    assert_eq!(hops, vec![1, 1, 1]);
+}

@@ -129,7 +129,8 @@ pub struct DqStart {
     pub leaf: Option<ConnId>,
     /// The leaf reports what it keeps (leaf guidance).
     pub guided: bool,
-    /// Highest TTL (at most [`MAX_TTL`]).
+    /// Highest TTL of a step (at most [`MAX_TTL`]): for a leaf's query, the TTL it has
+    /// left after our hop.
     pub ttl: u8,
     pub settings: DqSettings,
 }

@@ -1550,12 +1550,10 @@ impl Node {
         let dq = self.pending_mut().dq.get_or_insert_with(Box::default);
         if dq.full() {
             // Too many at once (a leaf flooding us with queries): this one is flooded
-            // to the ultrapeers, as before dynamic querying.
-            let (ttl, hops) = (
-                start.ttl.saturating_sub(u8::from(leaf.is_some())),
-                u8::from(leaf.is_some()),
-            );
-            self.relay_query(guid, ttl, hops, &start.query, leaf, false);
+            // to the ultrapeers, as before dynamic querying. A leaf's query already
+            // counts our hop in `start.ttl`.
+            let hops = u8::from(leaf.is_some());
+            self.relay_query(guid, start.ttl, hops, &start.query, leaf, false);
             return;
         }
         let steps = dq.start(now, start, &links);

@@ -176,6 +176,13 @@ impl Net {
         guid
     }
 
+    /// Hands every message to its node (as `inject`), all of them before any timer
+    /// fires, then runs to quiescence.
+    pub fn inject_all(&mut self, msgs: Vec<(usize, usize, Message)>) {
+        self.queue.extend(msgs);
+        self.run();
+    }
+
     /// Hands `msg` to node `to` as if node `from` had sent it, then runs to quiescence.
     pub fn inject(&mut self, from: usize, to: usize, msg: Message) {
         self.queue.push_back((from, to, msg));
