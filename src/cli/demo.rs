@@ -81,14 +81,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &args.peer_stats {
         gnutella::validate::check_output_file(path).map_err(|e| format!("--peer-stats: {e}"))?;
     }
-    let trace = args
-        .trace
-        .trace
-        .clone()
-        .map(|path| gnutella::net::trace::TraceRequest {
-            path,
-            filter: args.trace.filter(),
-        });
+    let trace = args.trace.live_request();
     let path = match args.config {
         Some(p) => p,
         None => find_quickstart().ok_or("cannot find topology-configs/quickstart.json (run from the crate folder or pass --config)")?,

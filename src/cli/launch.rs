@@ -137,14 +137,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         args.shards
     };
     args.trace.check()?;
-    let trace = args
-        .trace
-        .trace
-        .clone()
-        .map(|path| gnutella::net::trace::TraceRequest {
-            path,
-            filter: args.trace.filter(),
-        });
+    let trace = args.trace.live_request();
     let options = LaunchOptions {
         config: args.config,
         shards,

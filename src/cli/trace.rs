@@ -40,6 +40,16 @@ fn parse_guid(s: &str) -> Result<String, String> {
 }
 
 impl TraceArgs {
+    /// What a live launch (`launch`, `demo`) is asked to trace, if anything.
+    pub fn live_request(&self) -> Option<gnutella::net::trace::TraceRequest> {
+        self.trace
+            .clone()
+            .map(|path| gnutella::net::trace::TraceRequest {
+                path,
+                filter: self.filter(),
+            })
+    }
+
     /// The filter the flags ask for.
     pub fn filter(&self) -> TraceFilter {
         match &self.trace_guid {
