@@ -100,7 +100,7 @@ pub(super) struct CachedAnswer {
     pub(super) records: u32,
 }
 
-/// Answers query `guid` (cache key `key`) from `cache` within a `budget` of records,
+/// Answers query `guid` (`query`) from `cache` within a `budget` of records,
 /// passing each hit to `send`, and notes the query (so hits coming back for it are
 /// cached). Skips hits of ours and hits held by the querier (`held_by_querier`): a hit
 /// sent there would go back to its holder.
@@ -111,7 +111,7 @@ pub(super) fn answer_from_cache(
     config: &CacheConfig,
     me: Responder,
     guid: Guid,
-    key: Arc<str>,
+    query: &Arc<Query>,
     reply_ttl: u8,
     mut budget: usize,
     now: Time,
@@ -119,8 +119,8 @@ pub(super) fn answer_from_cache(
     held_by_querier: impl Fn(&Guid) -> bool,
     mut send: impl FnMut(Message),
 ) -> CachedAnswer {
-    let cached = cache.lookup(&key, now, config, |holder| !held_by_querier(holder));
-    cache.note_query(guid, key, now, bounds);
+    let cached = cache.lookup(query, now, config, |holder| !held_by_querier(holder));
+    cache.note_query(guid, Arc::clone(query), now, bounds);
     let mut answer = CachedAnswer {
         hits: 0,
         records: 0,

@@ -206,100 +206,82 @@ impl KeywordIndex {
             }
             n += 1;
         }
-        let ranges: &mut [(u32, u32)] = if spilled.is_empty() {
-            &mut inline[..n]
+        let ranges: &[(u32, u32)] = if spilled.is_empty() {
+            &inline[..n]
         } else {
-            &mut spilled
+            &spilled
         };
-        // Intersect posting lists, smallest first, so the work is bounded by the rarest
-        // word and stays in a few sequential runs of memory.
-        ranges.sort_unstable_by_key(|r| self.posting_count(*r));
-        let ranges = dedup_sorted(ranges);
-        let Some(&rarest) = ranges.first() else {
+        // Intersect posting lists starting from the rarest, so the work is bounded by the
+        // rarest word and stays in a few sequential runs of memory. (A minimum, not a
+        // sort: nearly every query has two words.)
+        let Some((first, &rarest)) = ranges
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, r)| self.posting_count(**r))
+        else {
             return Vec::new();
         };
         let rarest = self.files_of(rarest);
-        let mut candidates: Vec<u32> = match ranges.get(1) {
-            None => rarest.into_owned(),
-            Some(&second) => {
-                let raw = self.postings_of(second);
-                if self.file_count as usize <= BITSET_FILES
-                    && raw.len() <= rarest.len() * BITSET_RATIO
-                {
-                    // Lists of like sizes: the second one's files as bits (independent
-                    // stores, in any order, repeats and all, so no sort), then one test
-                    // per candidate, instead of a binary search (a chain of dependent
-                    // loads) per candidate.
-                    let mut bits = [0u64; BITSET_FILES / 64];
-                    for &p in raw {
-                        if let Some(word) = bits.get_mut(p as usize / 64) {
-                            *word |= 1 << (p % 64);
-                        }
-                    }
-                    rarest
-                        .iter()
-                        .copied()
-                        .filter(|&p| {
-                            bits.get(p as usize / 64)
-                                .is_some_and(|w| w >> (p % 64) & 1 == 1)
-                        })
-                        .collect()
-                } else {
-                    let others = self.files_of(second);
-                    rarest
-                        .iter()
-                        .copied()
-                        .filter(|p| others.binary_search(p).is_ok())
-                        .collect()
-                }
+        let mut found: Option<Vec<u32>> = None;
+        for (i, &range) in ranges.iter().enumerate() {
+            if i == first {
+                continue;
             }
-        };
-        for &range in ranges.iter().skip(2) {
-            if candidates.is_empty() {
+            let so_far = found.as_deref().unwrap_or(&rarest);
+            if so_far.is_empty() {
                 break;
             }
-            candidates = intersect(&candidates, &self.files_of(range));
+            found = Some(self.intersect(so_far, range));
         }
+        found.unwrap_or_else(|| rarest.into_owned())
+    }
+
+    /// The files of `candidates` (ascending, distinct) named by a word of `range`.
+    fn intersect(&self, candidates: &[u32], range: (u32, u32)) -> Vec<u32> {
+        let raw = self.postings_of(range);
+        if raw.len() <= candidates.len() * FILTER_RATIO {
+            // Lists of like sizes: the word's files go into a one-hash Bloom filter on the
+            // stack (independent stores, any order, repeats and all, so no sort), and a
+            // candidate passing it is confirmed in the word's own sorted postings. A
+            // filter, not a bitset over all files: 256 bytes to clear, not a table the
+            // size of the library, and a merge would be a chain of dependent loads.
+            let mut filter = [0u64; FILTER_BITS / 64];
+            for &p in raw {
+                let bit = p as usize % FILTER_BITS;
+                if let Some(word) = filter.get_mut(bit / 64) {
+                    *word |= 1 << (bit % 64);
+                }
+            }
+            return candidates
+                .iter()
+                .copied()
+                .filter(|&p| {
+                    let bit = p as usize % FILTER_BITS;
+                    filter
+                        .get(bit / 64)
+                        .is_some_and(|w| w >> (bit % 64) & 1 == 1)
+                        && (range.0..range.1)
+                            .any(|w| self.postings_of((w, w + 1)).binary_search(&p).is_ok())
+                })
+                .collect();
+        }
+        let others = self.files_of(range);
         candidates
+            .iter()
+            .copied()
+            .filter(|p| others.binary_search(p).is_ok())
+            .collect()
     }
 }
 
 /// Query words whose ranges are kept on the stack.
 const INLINE_WORDS: usize = 8;
 
-/// `Vec::dedup` for a slice: drops consecutive repeats, returns the kept prefix.
-fn dedup_sorted(items: &mut [(u32, u32)]) -> &[(u32, u32)] {
-    let mut kept = 0;
-    let mut i = 0;
-    while let Some(&item) = items.get(i) {
-        if kept == 0 || items.get(kept - 1) != Some(&item) {
-            items[kept] = item;
-            kept += 1;
-        }
-        i += 1;
-    }
-    &items[..kept]
-}
-
-/// Libraries of up to this many files intersect two words through a bitset on the stack
-/// (2 KiB) when the second word's postings are at most `BITSET_RATIO` times the rarest's;
-/// otherwise each candidate is looked up by binary search. Same result either way.
-const BITSET_FILES: usize = 16_384;
-const BITSET_RATIO: usize = 16;
-
-/// The common elements of two ascending lists, by a linear merge.
-fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let mut out = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
-        if x == y {
-            out.push(x);
-        }
-        i += usize::from(x <= y);
-        j += usize::from(y <= x);
-    }
-    out
-}
+/// A word whose postings are at most `FILTER_RATIO` times the candidates is intersected
+/// through a `FILTER_BITS` Bloom filter of its files; a longer one by a binary search per
+/// candidate. Same result either way.
+const FILTER_RATIO: usize = 16;
+const FILTER_BITS: usize = 2048;
 
 impl Library {
     /// The empty library (usable in statics).

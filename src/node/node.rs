@@ -101,7 +101,7 @@ use super::qrp_table::QrpTable;
 use super::qrp_table::QueryKeys;
 use super::query_rules::check_query;
 use super::request::Request;
-use super::result_cache::{cache_key, ResultCache};
+use super::result_cache::ResultCache;
 use super::rng::NodeRng;
 use super::role::{LinkRefusal, Role};
 use super::routes::{route_bounds, Admission, Origin, Routes};
@@ -849,8 +849,8 @@ impl Node {
         });
         if self.config.cache.mode != CacheMode::Off {
             let bounds = route_bounds(&self.config);
-            let key = cache_key(&query);
-            self.cache_mut().note_query(guid, key, now, bounds);
+            let noted = Arc::clone(&query);
+            self.cache_mut().note_query(guid, noted, now, bounds);
         }
         // A leaf hands its searches to its ultrapeers, which run the dynamic query.
         let strategy = match self.config.strategy {
@@ -1255,7 +1255,6 @@ impl Node {
         if self.config.cache.mode == CacheMode::Off {
             return false;
         }
-        let key = cache_key(query);
         let bounds = route_bounds(&self.config);
         let me = self.responder();
         let hash = self.hash;
@@ -1269,7 +1268,7 @@ impl Node {
             &self.config.cache,
             me,
             guid,
-            key,
+            query,
             reply_ttl,
             budget,
             now,
@@ -1709,7 +1708,7 @@ impl Node {
         let tables = self.pending.as_ref().map_or(0, |p| p.qrp.len());
         let any_leaf = self.neighbours.iter().any(|n| n.role == Role::Leaf);
         if ttl > 0 && tables == 0 && !any_leaf {
-            let n = self.flood(&msg, except);
+            let n = self.flood(msg, except);
             self.sent(guid, kind::QUERY, n);
             return;
         }
@@ -1818,19 +1817,27 @@ impl Node {
         }
     }
 
-    /// Puts `msg` on every link but `except`; the payload is shared, not copied.
-    fn flood(&mut self, msg: &Message, except: Option<ConnId>) -> u32 {
-        let mut n = 0;
+    /// Puts `msg` on every link but `except`; the payload is shared, not copied (the last
+    /// link gets `msg` itself: one shared-count update fewer per flood).
+    fn flood(&mut self, msg: Message, except: Option<ConnId>) -> u32 {
         let out = self.out.get_or_insert_with(Box::default);
-        for neighbour in &self.neighbours {
-            if Some(neighbour.conn) != except {
-                out.actions.push_back(Action::Send {
-                    to: neighbour.conn,
-                    msg: msg.clone(),
-                });
-                n += 1;
-            }
+        let mut links = self
+            .neighbours
+            .iter()
+            .map(|n| n.conn)
+            .filter(|&conn| Some(conn) != except);
+        let Some(mut to) = links.next() else {
+            return 0;
+        };
+        let mut n = 1;
+        for next in links {
+            out.actions.push_back(Action::Send {
+                to,
+                msg: msg.clone(),
+            });
+            (to, n) = (next, n + 1);
         }
+        out.actions.push_back(Action::Send { to, msg });
         n
     }
 

@@ -58,13 +58,28 @@ struct CacheEntry {
 #[derive(Debug)]
 pub struct ResultCache {
     entries: LruCache<Box<str>, CacheEntry, KeyedHash>,
-    /// Query GUID -> normalised query, for the queries whose hits we may still see.
-    asked: Generations<Guid, Arc<str>>,
+    /// Query GUID -> the query, for the queries whose hits we may still see. The query
+    /// itself (a shared pointer), not its key: every query a peer answers is noted, few
+    /// get hits back, so the key is built only when one does.
+    asked: Generations<Guid, Arc<Query>>,
+    /// Where lookup keys are built, kept so that a lookup allocates nothing.
+    scratch: String,
 }
+
+/// Query words sorted on the stack; more spill to the heap.
+const INLINE_WORDS: usize = 8;
 
 /// The key a query is cached under: its words lower-cased, sorted and de-duplicated,
 /// then its URNs, so "Debian  NETINST" and "netinst debian" share an entry.
-pub fn cache_key(query: &Query) -> Arc<str> {
+pub fn cache_key(query: &Query) -> String {
+    let mut key = String::new();
+    write_key(query, &mut key);
+    key
+}
+
+/// Writes `query`'s cache key into `key` (cleared first).
+fn write_key(query: &Query, key: &mut String) {
+    key.clear();
     let criteria = query.criteria.as_str();
     let normal;
     let text = if criteria
@@ -76,18 +91,45 @@ pub fn cache_key(query: &Query) -> Arc<str> {
         normal = normalise(criteria);
         normal.as_str()
     };
-    let mut words: Vec<&str> = text
+    let mut inline = [""; INLINE_WORDS];
+    let mut spilled: Vec<&str> = Vec::new();
+    let mut n = 0;
+    for word in text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .collect();
+    {
+        match inline.get_mut(n) {
+            Some(slot) => *slot = word,
+            None => {
+                if spilled.is_empty() {
+                    spilled.extend_from_slice(&inline);
+                }
+                spilled.push(word);
+            }
+        }
+        n += 1;
+    }
+    let words: &mut [&str] = if spilled.is_empty() {
+        &mut inline[..n]
+    } else {
+        &mut spilled
+    };
     words.sort_unstable();
-    words.dedup();
-    let mut key = words.join(" ");
+    let mut last: Option<&str> = None;
+    for &word in words.iter() {
+        if last == Some(word) {
+            continue;
+        }
+        if last.is_some() {
+            key.push(' ');
+        }
+        key.push_str(word);
+        last = Some(word);
+    }
     for sha1 in query.sha1s() {
         key.push(' ');
         key.push_str(&sha1.to_urn());
     }
-    Arc::from(key)
 }
 
 impl ResultCache {
@@ -95,12 +137,13 @@ impl ResultCache {
         ResultCache {
             entries: LruCache::unbounded_with_hasher(hash),
             asked: Generations::new(hash),
+            scratch: String::new(),
         }
     }
 
-    /// Remembers that query `guid` asked `key`, so its hits can be filed under it.
-    pub fn note_query(&mut self, guid: Guid, key: Arc<str>, now: Time, bounds: Bounds) {
-        self.asked.insert(guid, key, now, bounds);
+    /// Remembers that query `guid` asked `query`, so its hits can be filed under its key.
+    pub fn note_query(&mut self, guid: Guid, query: Arc<Query>, now: Time, bounds: Bounds) {
+        self.asked.insert(guid, query, now, bounds);
     }
 
     /// Files a hit for query `guid` (if we noted it) under that query's key; `hops` is the
@@ -114,12 +157,13 @@ impl ResultCache {
         config: &CacheConfig,
         asked_bounds: Bounds,
     ) {
-        let Some(key) = self.asked.get(guid, now, asked_bounds).cloned() else {
+        let Some(query) = self.asked.get(guid, now, asked_bounds) else {
             return;
         };
         if hit.records.is_empty() {
             return;
         }
+        let key = cache_key(query);
         let stored = || Stored {
             cached: CachedHit {
                 hit: Arc::clone(hit),
@@ -156,9 +200,26 @@ impl ResultCache {
         }
     }
 
-    /// The live cached hits for `key` whose holder `may_answer` allows, most recently
+    /// The live cached hits for `query` whose holder `may_answer` allows, most recently
     /// filed last, marked as cached answers.
     pub fn lookup(
+        &mut self,
+        query: &Query,
+        now: Time,
+        config: &CacheConfig,
+        may_answer: impl Fn(&Guid) -> bool,
+    ) -> Option<Vec<CachedHit>> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let mut key = std::mem::take(&mut self.scratch);
+        write_key(query, &mut key);
+        let found = self.lookup_key(&key, now, config, may_answer);
+        self.scratch = key;
+        found
+    }
+
+    fn lookup_key(
         &mut self,
         key: &str,
         now: Time,
@@ -243,7 +304,7 @@ mod tests {
         };
         let bounds = Bounds::new(100, 600);
         let mut cache = ResultCache::new(KeyedHash::new(3));
-        let key = cache_key(&Query::keywords("debian"));
+        let key = Arc::new(Query::keywords("debian"));
         cache.note_query(Guid([1; 16]), Arc::clone(&key), Time::ZERO, bounds);
         cache.add_hit(&Guid([1; 16]), &hit(7), 2, Time::ZERO, &config, bounds);
         cache.add_hit(&Guid([1; 16]), &hit(7), 3, Time::ZERO, &config, bounds);
@@ -268,7 +329,7 @@ mod tests {
         let config = CacheConfig::default();
         let bounds = Bounds::new(100, 600);
         let mut cache = ResultCache::new(KeyedHash::new(3));
-        let key = cache_key(&Query::keywords("debian"));
+        let key = Arc::new(Query::keywords("debian"));
         cache.note_query(Guid([1; 16]), Arc::clone(&key), Time::ZERO, bounds);
         cache.add_hit(&Guid([1; 16]), &hit(7), 4, Time::ZERO, &config, bounds);
         cache.add_hit(&Guid([1; 16]), &hit(8), 0, Time::ZERO, &config, bounds);

@@ -117,20 +117,31 @@ impl FrameDecoder {
             buf.reserve(total - buf.len());
             return Ok(None);
         }
-        // A copy, so that a message kept for long (result cache) does not pin the whole
-        // receive buffer it arrived in.
-        let payload = Bytes::copy_from_slice(buf.get(HEADER_LEN..total).unwrap_or_default());
-        buf.advance(total);
         let limit = match header.kind {
             kind::QUERY => self.max_query_payload,
             kind::QUERY_HIT => self.max_hit_payload,
             _ => usize::MAX,
         };
         if len > limit {
+            buf.advance(total);
             let reason = SkipReason::TooBigToForward { len, limit };
             return Ok(Some(Frame::Skipped { header, reason }));
         }
-        Ok(Some(match decode_message(&header, payload) {
+        // Payloads are copied out, so that a message kept for long (result cache) does not
+        // pin the whole receive buffer it arrived in; a Query, the most common payload,
+        // is read straight from the buffer (it copies its criteria anyway).
+        let body = buf.get(HEADER_LEN..total).unwrap_or_default();
+        let decoded = match header.kind {
+            kind::QUERY => payload::decode_query(body).map(|payload| Message {
+                guid: header.guid,
+                ttl: header.ttl,
+                hops: header.hops,
+                payload,
+            }),
+            _ => decode_message(&header, Bytes::copy_from_slice(body)),
+        };
+        buf.advance(total);
+        Ok(Some(match decoded {
             Ok(message) => Frame::Message(message),
             Err(e) => Frame::Skipped {
                 header,

@@ -58,12 +58,18 @@ pub fn decode_payload(kind: u8, payload: Bytes) -> Result<Payload, PayloadError>
         kind::PONG => Payload::Pong(decode_pong(payload)?),
         kind::BYE => Payload::Bye(decode_bye(&payload)?),
         kind::PUSH => Payload::Push(decode_push(payload)?),
-        kind::QUERY => Payload::Query(Arc::new(query::decode(payload)?)),
+        kind::QUERY => decode_query(&payload)?,
         kind::QUERY_HIT => Payload::QueryHit(Arc::new(query_hit::decode(payload)?)),
         kind::ROUTE_TABLE_UPDATE => Payload::RouteTableUpdate(qrp::decode(payload)?),
         kind::VENDOR | kind::STANDARD_VENDOR => Payload::Vendor(vendor::decode(kind, payload)?),
         other => return Err(PayloadError::UnknownType(other)),
     })
+}
+
+/// Reads a Query payload from borrowed bytes: the criteria are copied into the query, and
+/// the extension area too when there is one, so the payload need not be copied first.
+pub fn decode_query(payload: &[u8]) -> Result<Payload, PayloadError> {
+    Ok(Payload::Query(Arc::new(query::decode(payload)?)))
 }
 
 /// The number of bytes `encode_payload` writes.

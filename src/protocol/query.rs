@@ -21,7 +21,7 @@ impl Query {
     }
 }
 
-pub(crate) fn decode(payload: Bytes) -> Result<Query, PayloadError> {
+pub(crate) fn decode(payload: &[u8]) -> Result<Query, PayloadError> {
     if payload.len() < MIN_LEN {
         return Err(PayloadError::TooShort {
             what: "query",
@@ -37,13 +37,11 @@ pub(crate) fn decode(payload: Bytes) -> Result<Query, PayloadError> {
         .position(|&b| b == 0)
         .ok_or(PayloadError::QueryWithoutNul)?;
     let criteria = std::str::from_utf8(&body[..nul]).map_err(|_| PayloadError::QueryNotUtf8)?;
-    // Most queries have no extension area: no shared slice of the payload (whose first
-    // one costs an allocation) unless there is one to keep.
-    let area_at = 2 + nul + 1;
-    let area = if area_at < payload.len() {
-        payload.slice(area_at..)
-    } else {
-        Bytes::new()
+    // Most queries have no extension area: no copy (an allocation) unless there is one
+    // to keep.
+    let area = match payload.get(2 + nul + 1..) {
+        Some(area) if !area.is_empty() => Bytes::copy_from_slice(area),
+        _ => Bytes::new(),
     };
     let (extensions, trailing_nul) = extensions::parse_area(&area, true)?;
     Ok(Query {
