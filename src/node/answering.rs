@@ -120,7 +120,7 @@ pub(super) fn answer_from_cache(
     mut send: impl FnMut(Message),
 ) -> CachedAnswer {
     let cached = cache.lookup(query, now, config, |holder| !held_by_querier(holder));
-    cache.note_query(guid, Arc::clone(query), now, bounds);
+    cache.note_query(guid, query, now, bounds);
     let mut answer = CachedAnswer {
         hits: 0,
         records: 0,

@@ -112,8 +112,8 @@ impl KeywordIndex {
     }
 
     /// The range of word ids whose word starts with `prefix` (non-empty prefix).
-    fn prefix_range(&self, prefix: &str) -> (u32, u32) {
-        let bytes = prefix.as_bytes();
+    fn prefix_range(&self, prefix: &[u8]) -> (u32, u32) {
+        let bytes = prefix;
         let key = prefix_key(bytes);
         let fixed = bytes.len().min(8);
         let tail = if fixed == 8 {
@@ -148,9 +148,9 @@ impl KeywordIndex {
         }
         // Longer prefixes: the few words sharing the first 8 bytes, compared as strings.
         let words = self.vocab.get(lo..hi).unwrap_or(&[]);
-        let start = lo + words.partition_point(|w| &**w < prefix);
+        let start = lo + words.partition_point(|w| w.as_bytes() < prefix);
         let rest = self.vocab.get(start..hi).unwrap_or(&[]);
-        let len = rest.partition_point(|w| w.starts_with(prefix));
+        let len = rest.partition_point(|w| w.as_bytes().starts_with(prefix));
         (start as u32, (start + len) as u32)
     }
 
@@ -184,7 +184,7 @@ impl KeywordIndex {
     }
 
     /// Positions of files where every word of `words` starts a word of the name.
-    fn matches<'w>(&self, words: impl Iterator<Item = &'w str>) -> Vec<u32> {
+    fn matches<'w>(&self, words: impl Iterator<Item = &'w [u8]>) -> Vec<u32> {
         // Up to `INLINE_WORDS` ranges on the stack: nearly every query has that few
         // words, and this runs once per query a node receives.
         let mut inline = [(0u32, 0u32); INLINE_WORDS];
@@ -245,21 +245,17 @@ impl KeywordIndex {
             // candidate passing it is confirmed in the word's own sorted postings. A
             // filter, not a bitset over all files: 256 bytes to clear, not a table the
             // size of the library, and a merge would be a chain of dependent loads.
-            let mut filter = [0u64; FILTER_BITS / 64];
+            const WORDS: usize = FILTER_BITS / 64;
+            let mut filter = [0u64; WORDS];
             for &p in raw {
-                let bit = p as usize % FILTER_BITS;
-                if let Some(word) = filter.get_mut(bit / 64) {
-                    *word |= 1 << (bit % 64);
-                }
+                // The modulo keeps the index in bounds: no check per posting.
+                filter[(p as usize / 64) % WORDS] |= 1 << (p % 64);
             }
             return candidates
                 .iter()
                 .copied()
                 .filter(|&p| {
-                    let bit = p as usize % FILTER_BITS;
-                    filter
-                        .get(bit / 64)
-                        .is_some_and(|w| w >> (bit % 64) & 1 == 1)
+                    filter[(p as usize / 64) % WORDS] >> (p % 64) & 1 == 1
                         && (range.0..range.1)
                             .any(|w| self.postings_of((w, w + 1)).binary_search(&p).is_ok())
                 })
@@ -271,6 +267,56 @@ impl KeywordIndex {
             .copied()
             .filter(|p| others.binary_search(p).is_ok())
             .collect()
+    }
+}
+
+/// What a query byte is to the in-place split: a separator, part of a word, or a
+/// reason to normalise the whole criteria first (upper case, non-ASCII).
+const SEPARATOR: u8 = 0;
+const WORD: u8 = 1;
+const NEEDS_NORMALISING: u8 = 2;
+
+const BYTE_CLASS: [u8; 256] = {
+    let mut class = [NEEDS_NORMALISING; 256];
+    let mut b = 0;
+    while b < 128 {
+        class[b] = match b as u8 {
+            b'a'..=b'z' | b'0'..=b'9' => WORD,
+            b'A'..=b'Z' => NEEDS_NORMALISING,
+            _ => SEPARATOR,
+        };
+        b += 1;
+    }
+    class
+};
+
+/// Whether `text` is lower-case ASCII, which [`AsciiWords`] splits as it is.
+pub(crate) fn is_lower_ascii(text: &str) -> bool {
+    text.bytes()
+        .all(|b| BYTE_CLASS[usize::from(b)] != NEEDS_NORMALISING)
+}
+
+/// The words of lower-case ASCII criteria (runs of letters and digits): what splitting
+/// at every non-alphanumeric character gives, byte by byte, without decoding UTF-8.
+pub(crate) struct AsciiWords<'a>(pub(crate) &'a str);
+
+impl<'a> Iterator for AsciiWords<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let is_word = |b: &u8| BYTE_CLASS[usize::from(*b)] == WORD;
+        let bytes = self.0.as_bytes();
+        let start = bytes.iter().position(is_word)?;
+        let len = bytes
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .position(|b| !is_word(b))
+            .unwrap_or(bytes.len() - start);
+        // Both ends are at ASCII bytes, so on character boundaries.
+        let word = self.0.get(start..start + len).unwrap_or_default();
+        self.0 = self.0.get(start + len..).unwrap_or_default();
+        Some(word)
     }
 }
 
@@ -376,21 +422,19 @@ impl Library {
                 }
             }
         }
-        // Lower-case ASCII criteria (most queries) are split in place; anything else is
-        // normalised first.
+        // Lower-case ASCII criteria (most queries) are split in place, byte by byte
+        // through a class table; anything else is normalised first.
         let criteria = query.criteria.as_str();
-        let mut keyword_hits = if criteria
-            .bytes()
-            .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
-        {
-            index.matches(
-                criteria
-                    .split(|c: char| !c.is_ascii_alphanumeric())
-                    .filter(|w| !w.is_empty()),
-            )
+        let mut keyword_hits = if is_lower_ascii(criteria) {
+            index.matches(AsciiWords(criteria).map(str::as_bytes))
         } else {
             let normal = normalise(criteria);
-            index.matches(normal.split(' ').filter(|w| !w.is_empty()))
+            index.matches(
+                normal
+                    .as_bytes()
+                    .split(|&b| b == b' ')
+                    .filter(|w| !w.is_empty()),
+            )
         };
         if found.is_empty() {
             found = keyword_hits;

@@ -849,8 +849,7 @@ impl Node {
         });
         if self.config.cache.mode != CacheMode::Off {
             let bounds = route_bounds(&self.config);
-            let noted = Arc::clone(&query);
-            self.cache_mut().note_query(guid, noted, now, bounds);
+            self.cache_mut().note_query(guid, &query, now, bounds);
         }
         // A leaf hands its searches to its ultrapeers, which run the dynamic query.
         let strategy = match self.config.strategy {

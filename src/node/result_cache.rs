@@ -26,7 +26,7 @@ use lru::LruCache;
 use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
 use super::generations::Generations;
-use super::library::normalise;
+use super::library::{is_lower_ascii, normalise, AsciiWords};
 use super::types::{CacheConfig, Time};
 use crate::protocol::{Guid, Query, QueryHit};
 
@@ -58,11 +58,12 @@ struct CacheEntry {
 #[derive(Debug)]
 pub struct ResultCache {
     entries: LruCache<Box<str>, CacheEntry, KeyedHash>,
-    /// Query GUID -> the query, for the queries whose hits we may still see. The query
-    /// itself (a shared pointer), not its key: every query a peer answers is noted, few
-    /// get hits back, so the key is built only when one does.
-    asked: Generations<Guid, Arc<Query>>,
-    /// Where lookup keys are built, kept so that a lookup allocates nothing.
+    /// Query GUID -> its key, for the queries whose hits we may still see. (Holding the
+    /// query instead, to build its key only when a hit comes, was tried: slower, as a
+    /// query is two larger allocations kept alive, where a key is one.)
+    asked: Generations<Guid, Arc<str>>,
+    /// Where keys are built, kept so that a key costs one exact-size allocation and a
+    /// lookup none.
     scratch: String,
 }
 
@@ -82,35 +83,25 @@ fn write_key(query: &Query, key: &mut String) {
     key.clear();
     let criteria = query.criteria.as_str();
     let normal;
-    let text = if criteria
-        .bytes()
-        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
-    {
-        criteria
-    } else {
-        normal = normalise(criteria);
-        normal.as_str()
-    };
-    let mut inline = [""; INLINE_WORDS];
+    let mut inline: [&str; INLINE_WORDS] = [""; INLINE_WORDS];
     let mut spilled: Vec<&str> = Vec::new();
     let mut n = 0;
-    for word in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-    {
-        match inline.get_mut(n) {
-            Some(slot) => *slot = word,
-            None => {
-                if spilled.is_empty() {
-                    spilled.extend_from_slice(&inline);
-                }
-                spilled.push(word);
-            }
+    if is_lower_ascii(criteria) {
+        // Split as bytes: the same words, without decoding UTF-8.
+        for word in AsciiWords(criteria) {
+            keep_word(&mut inline, &mut spilled, &mut n, word);
         }
-        n += 1;
+    } else {
+        normal = normalise(criteria);
+        for word in normal
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            keep_word(&mut inline, &mut spilled, &mut n, word);
+        }
     }
     let words: &mut [&str] = if spilled.is_empty() {
-        &mut inline[..n]
+        inline.get_mut(..n).unwrap_or_default()
     } else {
         &mut spilled
     };
@@ -132,6 +123,25 @@ fn write_key(query: &Query, key: &mut String) {
     }
 }
 
+/// Puts the `n`th word in `inline`, or from the first that does not fit on, in `spilled`.
+fn keep_word<'w>(
+    inline: &mut [&'w str; INLINE_WORDS],
+    spilled: &mut Vec<&'w str>,
+    n: &mut usize,
+    word: &'w str,
+) {
+    match inline.get_mut(*n) {
+        Some(slot) => *slot = word,
+        None => {
+            if spilled.is_empty() {
+                spilled.extend_from_slice(&inline[..]);
+            }
+            spilled.push(word);
+        }
+    }
+    *n += 1;
+}
+
 impl ResultCache {
     pub fn new(hash: KeyedHash) -> ResultCache {
         ResultCache {
@@ -142,8 +152,12 @@ impl ResultCache {
     }
 
     /// Remembers that query `guid` asked `query`, so its hits can be filed under its key.
-    pub fn note_query(&mut self, guid: Guid, query: Arc<Query>, now: Time, bounds: Bounds) {
-        self.asked.insert(guid, query, now, bounds);
+    pub fn note_query(&mut self, guid: Guid, query: &Query, now: Time, bounds: Bounds) {
+        let mut key = std::mem::take(&mut self.scratch);
+        write_key(query, &mut key);
+        self.asked
+            .insert(guid, Arc::from(key.as_str()), now, bounds);
+        self.scratch = key;
     }
 
     /// Files a hit for query `guid` (if we noted it) under that query's key; `hops` is the
@@ -157,13 +171,12 @@ impl ResultCache {
         config: &CacheConfig,
         asked_bounds: Bounds,
     ) {
-        let Some(query) = self.asked.get(guid, now, asked_bounds) else {
+        let Some(key) = self.asked.get(guid, now, asked_bounds).cloned() else {
             return;
         };
         if hit.records.is_empty() {
             return;
         }
-        let key = cache_key(query);
         let stored = || Stored {
             cached: CachedHit {
                 hit: Arc::clone(hit),
@@ -296,6 +309,16 @@ mod tests {
     }
 
     #[test]
+    fn key_sorts_and_dedups_many_words_in_both_paths() {
+        let many = "j b a c d e f g h i a b";
+        assert_eq!(cache_key(&Query::keywords(many)), "a b c d e f g h i j");
+        assert_eq!(
+            cache_key(&Query::keywords("J B A C D É F G H I A B")),
+            "a b c d f g h i j é"
+        );
+    }
+
+    #[test]
     fn hits_are_filed_under_the_asking_query_and_expire() {
         let config = CacheConfig {
             capacity: 2,
@@ -304,8 +327,8 @@ mod tests {
         };
         let bounds = Bounds::new(100, 600);
         let mut cache = ResultCache::new(KeyedHash::new(3));
-        let key = Arc::new(Query::keywords("debian"));
-        cache.note_query(Guid([1; 16]), Arc::clone(&key), Time::ZERO, bounds);
+        let key = Query::keywords("debian");
+        cache.note_query(Guid([1; 16]), &key, Time::ZERO, bounds);
         cache.add_hit(&Guid([1; 16]), &hit(7), 2, Time::ZERO, &config, bounds);
         cache.add_hit(&Guid([1; 16]), &hit(7), 3, Time::ZERO, &config, bounds);
         cache.add_hit(&Guid([2; 16]), &hit(8), 1, Time::ZERO, &config, bounds);
@@ -329,8 +352,8 @@ mod tests {
         let config = CacheConfig::default();
         let bounds = Bounds::new(100, 600);
         let mut cache = ResultCache::new(KeyedHash::new(3));
-        let key = Arc::new(Query::keywords("debian"));
-        cache.note_query(Guid([1; 16]), Arc::clone(&key), Time::ZERO, bounds);
+        let key = Query::keywords("debian");
+        cache.note_query(Guid([1; 16]), &key, Time::ZERO, bounds);
         cache.add_hit(&Guid([1; 16]), &hit(7), 4, Time::ZERO, &config, bounds);
         cache.add_hit(&Guid([1; 16]), &hit(8), 0, Time::ZERO, &config, bounds);
         let to_holder = cache.lookup(&key, Time::ZERO, &config, |g| *g != Guid([7; 16]));
