@@ -291,31 +291,26 @@ const BYTE_CLASS: [u8; 256] = {
 };
 
 /// Whether `text` is lower-case ASCII, which [`AsciiWords`] splits as it is.
+#[inline]
 pub(crate) fn is_lower_ascii(text: &str) -> bool {
     text.bytes()
         .all(|b| BYTE_CLASS[usize::from(b)] != NEEDS_NORMALISING)
 }
 
-/// The words of lower-case ASCII criteria (runs of letters and digits): what splitting
-/// at every non-alphanumeric character gives, byte by byte, without decoding UTF-8.
-pub(crate) struct AsciiWords<'a>(pub(crate) &'a str);
+/// The words of lower-case ASCII criteria (runs of letters and digits), as byte slices:
+/// what splitting at every non-alphanumeric character gives, without decoding UTF-8.
+pub(crate) struct AsciiWords<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Iterator for AsciiWords<'a> {
-    type Item = &'a str;
+    type Item = &'a [u8];
 
-    fn next(&mut self) -> Option<&'a str> {
+    fn next(&mut self) -> Option<&'a [u8]> {
         let is_word = |b: &u8| BYTE_CLASS[usize::from(*b)] == WORD;
-        let bytes = self.0.as_bytes();
-        let start = bytes.iter().position(is_word)?;
-        let len = bytes
-            .get(start..)
-            .unwrap_or_default()
-            .iter()
-            .position(|b| !is_word(b))
-            .unwrap_or(bytes.len() - start);
-        // Both ends are at ASCII bytes, so on character boundaries.
-        let word = self.0.get(start..start + len).unwrap_or_default();
-        self.0 = self.0.get(start + len..).unwrap_or_default();
+        let start = self.0.iter().position(is_word)?;
+        let rest = self.0.get(start..).unwrap_or_default();
+        let len = rest.iter().position(|b| !is_word(b)).unwrap_or(rest.len());
+        let (word, tail) = rest.split_at(len);
+        self.0 = tail;
         Some(word)
     }
 }
@@ -426,7 +421,7 @@ impl Library {
         // through a class table; anything else is normalised first.
         let criteria = query.criteria.as_str();
         let mut keyword_hits = if is_lower_ascii(criteria) {
-            index.matches(AsciiWords(criteria).map(str::as_bytes))
+            index.matches(AsciiWords(criteria.as_bytes()))
         } else {
             let normal = normalise(criteria);
             index.matches(

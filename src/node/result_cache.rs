@@ -64,7 +64,7 @@ pub struct ResultCache {
     asked: Generations<Guid, Arc<str>>,
     /// Where keys are built, kept so that a key costs one exact-size allocation and a
     /// lookup none.
-    scratch: String,
+    scratch: Vec<u8>,
 }
 
 /// Query words sorted on the stack; more spill to the heap.
@@ -73,22 +73,28 @@ const INLINE_WORDS: usize = 8;
 /// The key a query is cached under: its words lower-cased, sorted and de-duplicated,
 /// then its URNs, so "Debian  NETINST" and "netinst debian" share an entry.
 pub fn cache_key(query: &Query) -> String {
-    let mut key = String::new();
+    let mut key = Vec::new();
     write_key(query, &mut key);
-    key
+    key_str(&key).to_string()
+}
+
+/// A key `write_key` wrote: whole words of a `str` and ASCII, so always UTF-8 (an empty
+/// key, which matches nothing cached, if it were not).
+fn key_str(key: &[u8]) -> &str {
+    std::str::from_utf8(key).unwrap_or_default()
 }
 
 /// Writes `query`'s cache key into `key` (cleared first).
-fn write_key(query: &Query, key: &mut String) {
+fn write_key(query: &Query, key: &mut Vec<u8>) {
     key.clear();
     let criteria = query.criteria.as_str();
     let normal;
-    let mut inline: [&str; INLINE_WORDS] = [""; INLINE_WORDS];
-    let mut spilled: Vec<&str> = Vec::new();
+    let mut inline: [&[u8]; INLINE_WORDS] = [&[]; INLINE_WORDS];
+    let mut spilled: Vec<&[u8]> = Vec::new();
     let mut n = 0;
     if is_lower_ascii(criteria) {
         // Split as bytes: the same words, without decoding UTF-8.
-        for word in AsciiWords(criteria) {
+        for word in AsciiWords(criteria.as_bytes()) {
             keep_word(&mut inline, &mut spilled, &mut n, word);
         }
     } else {
@@ -97,38 +103,39 @@ fn write_key(query: &Query, key: &mut String) {
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
         {
-            keep_word(&mut inline, &mut spilled, &mut n, word);
+            keep_word(&mut inline, &mut spilled, &mut n, word.as_bytes());
         }
     }
-    let words: &mut [&str] = if spilled.is_empty() {
+    let words: &mut [&[u8]] = if spilled.is_empty() {
         inline.get_mut(..n).unwrap_or_default()
     } else {
         &mut spilled
     };
+    // Byte order is `str` order.
     words.sort_unstable();
-    let mut last: Option<&str> = None;
+    let mut last: Option<&[u8]> = None;
     for &word in words.iter() {
         if last == Some(word) {
             continue;
         }
         if last.is_some() {
-            key.push(' ');
+            key.push(b' ');
         }
-        key.push_str(word);
+        key.extend_from_slice(word);
         last = Some(word);
     }
     for sha1 in query.sha1s() {
-        key.push(' ');
-        key.push_str(&sha1.to_urn());
+        key.push(b' ');
+        key.extend_from_slice(sha1.to_urn().as_bytes());
     }
 }
 
 /// Puts the `n`th word in `inline`, or from the first that does not fit on, in `spilled`.
 fn keep_word<'w>(
-    inline: &mut [&'w str; INLINE_WORDS],
-    spilled: &mut Vec<&'w str>,
+    inline: &mut [&'w [u8]; INLINE_WORDS],
+    spilled: &mut Vec<&'w [u8]>,
     n: &mut usize,
-    word: &'w str,
+    word: &'w [u8],
 ) {
     match inline.get_mut(*n) {
         Some(slot) => *slot = word,
@@ -147,7 +154,7 @@ impl ResultCache {
         ResultCache {
             entries: LruCache::unbounded_with_hasher(hash),
             asked: Generations::new(hash),
-            scratch: String::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -156,7 +163,7 @@ impl ResultCache {
         let mut key = std::mem::take(&mut self.scratch);
         write_key(query, &mut key);
         self.asked
-            .insert(guid, Arc::from(key.as_str()), now, bounds);
+            .insert(guid, Arc::from(key_str(&key)), now, bounds);
         self.scratch = key;
     }
 
@@ -227,7 +234,7 @@ impl ResultCache {
         }
         let mut key = std::mem::take(&mut self.scratch);
         write_key(query, &mut key);
-        let found = self.lookup_key(&key, now, config, may_answer);
+        let found = self.lookup_key(key_str(&key), now, config, may_answer);
         self.scratch = key;
         found
     }
