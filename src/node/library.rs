@@ -290,16 +290,9 @@ const BYTE_CLASS: [u8; 256] = {
     class
 };
 
-/// Whether `text` is lower-case ASCII, which [`AsciiWords`] splits as it is.
-#[inline]
-pub(crate) fn is_lower_ascii(text: &str) -> bool {
-    text.bytes()
-        .all(|b| BYTE_CLASS[usize::from(b)] != NEEDS_NORMALISING)
-}
-
 /// The words of lower-case ASCII criteria (runs of letters and digits), as byte slices:
 /// what splitting at every non-alphanumeric character gives, without decoding UTF-8.
-pub(crate) struct AsciiWords<'a>(pub(crate) &'a [u8]);
+struct AsciiWords<'a>(&'a [u8]);
 
 impl<'a> Iterator for AsciiWords<'a> {
     type Item = &'a [u8];
@@ -420,7 +413,10 @@ impl Library {
         // Lower-case ASCII criteria (most queries) are split in place, byte by byte
         // through a class table; anything else is normalised first.
         let criteria = query.criteria.as_str();
-        let mut keyword_hits = if is_lower_ascii(criteria) {
+        let mut keyword_hits = if criteria
+            .bytes()
+            .all(|b| BYTE_CLASS[usize::from(b)] != NEEDS_NORMALISING)
+        {
             index.matches(AsciiWords(criteria.as_bytes()))
         } else {
             let normal = normalise(criteria);

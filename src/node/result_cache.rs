@@ -26,7 +26,7 @@ use lru::LruCache;
 use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
 use super::generations::Generations;
-use super::library::{is_lower_ascii, normalise, AsciiWords};
+use super::library::normalise;
 use super::types::{CacheConfig, Time};
 use crate::protocol::{Guid, Query, QueryHit};
 
@@ -92,9 +92,16 @@ fn write_key(query: &Query, key: &mut Vec<u8>) {
     let mut inline: [&[u8]; INLINE_WORDS] = [&[]; INLINE_WORDS];
     let mut spilled: Vec<&[u8]> = Vec::new();
     let mut n = 0;
-    if is_lower_ascii(criteria) {
+    if criteria
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
         // Split as bytes: the same words, without decoding UTF-8.
-        for word in AsciiWords(criteria.as_bytes()) {
+        for word in criteria
+            .as_bytes()
+            .split(|b| !b.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
             keep_word(&mut inline, &mut spilled, &mut n, word);
         }
     } else {
