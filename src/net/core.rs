@@ -46,6 +46,11 @@ pub trait RoutingCore: Send + 'static {
     fn on_dial_failed(&mut self, now: Time, addr: SocketAddrV4);
     /// Whether the core has all the links it accepts.
     fn overlay_full(&self) -> bool;
+    /// Whether the core still owes its neighbours a QRP table it is about to send (a
+    /// launch waits for none before its workload). A core without tables owes none.
+    fn tables_due(&self) -> bool {
+        false
+    }
     /// Up to `n` hosts to name in an `X-Try` header.
     fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4>;
     /// Every host the core knows, oldest insertion first (to save them).

@@ -570,6 +570,29 @@ impl Network {
         answer.await.map_err(|_| stopped())
     }
 
+    /// How many running peers still owe a neighbour a QRP table (an ultrapeer's merged
+    /// one goes out `tier::MERGE_DELAY` after its leaves' tables arrived). A peer that
+    /// does not answer within [`TALLY_WAIT`] counts as owing one.
+    pub async fn tables_due(&self) -> usize {
+        let mut due = 0;
+        for p in self.peers.iter().filter(|p| p.up) {
+            let ask = async {
+                let (reply, answer) = oneshot::channel();
+                if p.peer
+                    .tx
+                    .send(PeerInput::TablesDue { reply })
+                    .await
+                    .is_err()
+                {
+                    return false;
+                }
+                answer.await.unwrap_or(false)
+            };
+            due += usize::from(tokio::time::timeout(TALLY_WAIT, ask).await.unwrap_or(true));
+        }
+        due
+    }
+
     /// Starts a search at peer `index`; returns the query GUID.
     pub async fn search(&self, index: usize, request: SearchRequest) -> Result<Guid, NetworkError> {
         let peer = self

@@ -132,6 +132,10 @@ impl RoutingCore for Node {
         Node::overlay_full(self)
     }
 
+    fn tables_due(&self) -> bool {
+        Node::merged_table_due(self)
+    }
+
     fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4> {
         Node::try_hosts(self, n)
     }

@@ -105,6 +105,10 @@ pub enum PeerInput {
     Tally {
         reply: oneshot::Sender<crate::node::PeerTally>,
     },
+    /// Whether the core still owes a neighbour a QRP table.
+    TablesDue {
+        reply: oneshot::Sender<bool>,
+    },
     /// Every host the core knows (to save them).
     KnownHosts {
         reply: oneshot::Sender<Vec<HostEntry>>,
@@ -830,6 +834,9 @@ impl Actor {
                 tally.drops = self.shared.queue_drops.load(Ordering::Relaxed)
                     + self.shared.lost_sends.load(Ordering::Relaxed);
                 let _ = reply.send(tally);
+            }
+            PeerInput::TablesDue { reply } => {
+                let _ = reply.send(self.core.tables_due());
             }
             PeerInput::KnownHosts { reply } => {
                 let _ = reply.send(self.core.known_hosts());

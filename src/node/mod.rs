@@ -70,4 +70,5 @@ pub use request::Request;
 pub use role::{LinkRefusal, Role, RoleSetting, TierPolicy};
 pub use routing::RoutingConfig;
 pub use strategy::{Forwarding, Strategy, StrategyParams, StrategySpec, MAX_WALKERS};
+pub use tier::MERGE_DELAY;
 pub use types::*;

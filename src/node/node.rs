@@ -543,6 +543,16 @@ impl Node {
         }
     }
 
+    /// Whether this node still owes its neighbour ultrapeers a merged QRP table (one goes
+    /// out `tier::MERGE_DELAY` after its leaves' tables or its links changed). A launch
+    /// starts its workload once no peer owes one, as the simulator starts its searches
+    /// after the last table arrived.
+    pub fn merged_table_due(&self) -> bool {
+        self.pending
+            .as_ref()
+            .is_some_and(|p| p.tables.next_timeout().is_some())
+    }
+
     /// Whether a dynamic overlay has all the links it accepts (an inbound handshake is
     /// then answered 503 with `X-Try`); always false in a static one.
     pub fn overlay_full(&self) -> bool {
