@@ -43,7 +43,8 @@
 //! ultrapeer's at each ultrapeer neighbour; leaves keep none). `--gen
 //! two-tier:n=2000,up=0.1,leaf_links=3,up_degree=10 --strategy qrp --ttl 4 --replicas 10
 //! --queries 50`: 9,600 tables, 171 MB measured (20 MB as a flat `flood` on the same
-//! graph), 174 MB by the formula. Real servents send no smaller tables: gtk-gnutella's
+//! graph), 174 MB by the formula; `two-tier:n=5000` (`experiments/two-tier.json`'s graph,
+//! `qrp --ttl 3 --queries 100`): 24,000 tables, 422 MB measured, 444 MB by the formula. Real servents send no smaller tables: gtk-gnutella's
 //! are 2^16 slots at least (`MIN_TABLE_BITS`), LimeWire's 2^16 or more.
 //!
 //! A generated graph alone (`topology gen|stats`) peaks at about 20 bytes per node and
