@@ -112,6 +112,12 @@ pub fn resources(spec: &ResolvedSpec, shards: usize, cpus: usize) -> Result<Reso
     let runs_per_task = Shard::new(0, shards).map_or(0, |s| s.len_of(total));
     let queries = spec.spec.workload.queries as u64;
     let caching = spec.strategies.iter().any(|(s, _)| s.cache);
+    let roles = spec.strategies.iter().any(|(s, _)| {
+        matches!(
+            s.forwarding,
+            crate::node::Forwarding::Qrp | crate::node::Forwarding::Dynamic { .. }
+        )
+    });
     let cache_capacity = if caching {
         let swept = spec
             .values_of(Param::CacheCapacity)
@@ -147,6 +153,9 @@ pub fn resources(spec: &ResolvedSpec, shards: usize, cpus: usize) -> Result<Reso
             seen_capacity: spec.spec.sim.seen_capacity as u64,
             cache_capacity,
             dynamic: None,
+            // With roles, at most every peer an ultrapeer: its own and merged tables and
+            // one at each end of every link (a two-tier graph holds fewer).
+            qrp_tables: if roles { 2 * (nodes + links) } else { 0 },
         };
         let bytes = graph_bytes(nodes, links)
             .saturating_add(shape.estimate_bytes().saturating_mul(cpus as u64));

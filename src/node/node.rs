@@ -756,7 +756,7 @@ impl Node {
                 self.send_one(from, msg);
             }
             Vendor::QueryStatusResponse { kept } => {
-                let links = self.dq_links();
+                let links = self.dq_links_of(guid);
                 let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
                     Some(dq) => dq.on_status(now, guid, from, kept, &links),
                     None => Vec::new(),
@@ -1041,7 +1041,7 @@ impl Node {
             .map(|d| d.take_due(now))
             .unwrap_or_default();
         for guid in due {
-            let links = self.dq_links();
+            let links = self.dq_links_of(guid);
             let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
                 Some(dq) => dq.on_timer(now, guid, &links),
                 None => Vec::new(),
@@ -1125,6 +1125,12 @@ impl Node {
         if check_query(&query).is_err() {
             self.counters.rare().bad_queries += 1;
             self.dropped(guid, kind::QUERY, DropReason::BadQuery);
+            return;
+        }
+        if hops == 0 && self.leaf_over_its_share(from) {
+            // A leaf already running its share of our dynamic queries: refused on
+            // arrival, so that one leaf cannot take every slot from the others.
+            self.dropped(guid, kind::QUERY, DropReason::Throttled);
             return;
         }
         let Some(ttl) = self.admit_broadcast(guid, kind::QUERY, ttl, hops) else {
@@ -1556,7 +1562,7 @@ impl Node {
             let hops = u8::from(leaf.is_some());
             self.relay_query(guid, 0, hops, &start.query, leaf, true);
         }
-        let links = self.dq_links();
+        let links = self.dq_links(Some(&start.query));
         let dq = self.pending_mut().dq.get_or_insert_with(Box::default);
         if dq.full() {
             // Too many at once (a leaf flooding us with queries): this one is flooded
@@ -1610,11 +1616,17 @@ impl Node {
     }
 
     /// The links a dynamic query may query, with their degree (`X-Degree`, else ours:
-    /// in a network of equals the best guess) and TTL limit.
-    fn dq_links(&self) -> Vec<LinkView> {
+    /// in a network of equals the best guess), TTL limit and, for `query`, what their
+    /// last-hop QRP table says.
+    fn dq_links(&self, query: Option<&Query>) -> Vec<LinkView> {
         let profile = |conn: ConnId| self.link_profile(conn);
         let relays = || self.neighbours.iter().filter(|n| n.role != Role::Leaf);
         let ours = relays().count() as u32;
+        let keys = query.map(QueryKeys::of);
+        let qrp = |conn: ConnId| {
+            let table = self.neighbour_qrp_table(conn)?;
+            keys.as_ref().map(|k| table.matches(k))
+        };
         relays()
             .map(|n| {
                 let p = profile(n.conn);
@@ -1622,9 +1634,34 @@ impl Node {
                     conn: n.conn,
                     degree: p.degree.unwrap_or(ours).max(2),
                     max_ttl: p.max_ttl,
+                    qrp: qrp(n.conn),
                 }
             })
             .collect()
+    }
+
+    /// [`Self::dq_links`] for the query of dynamic query `guid`.
+    fn dq_links_of(&self, guid: Guid) -> Vec<LinkView> {
+        let query = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.dq.as_ref())
+            .and_then(|d| d.query(guid))
+            .map(|(q, _)| q);
+        self.dq_links(query.as_deref())
+    }
+
+    /// Whether `conn` is our leaf and runs [`MAX_QUERIES_PER_LEAF`] dynamic queries here
+    /// already (strategy `dq` only).
+    ///
+    /// [`MAX_QUERIES_PER_LEAF`]: super::dynamic_query::MAX_QUERIES_PER_LEAF
+    fn leaf_over_its_share(&self, conn: ConnId) -> bool {
+        let Some(dq) = self.pending.as_ref().and_then(|p| p.dq.as_ref()) else {
+            return false;
+        };
+        matches!(self.config.strategy, Strategy::Dynamic { .. })
+            && dq.for_leaf(conn) >= super::dynamic_query::MAX_QUERIES_PER_LEAF
+            && self.leaf_profile(conn).is_some()
     }
 
     /// The profile of `conn` if it is our leaf (and we are not a leaf ourselves).

@@ -37,6 +37,16 @@
 //! host-cache entry (`host_cache`, 100 by default: some 11 KB a peer, the bulk of such a
 //! run); a static run holds none of it.
 //!
+//! A two-tier run (peers with roles: `qrp`, `dq`) holds QRP tables of 2^17 one-bit slots,
+//! 16 KiB each (`node::qrp_table::DEFAULT_BITS`): every peer its own, every ultrapeer its
+//! merged one, and the table each link's other end sent (a leaf's at its ultrapeer, an
+//! ultrapeer's at each ultrapeer neighbour; leaves keep none). `--gen
+//! two-tier:n=2000,up=0.1,leaf_links=3,up_degree=10 --strategy qrp --ttl 4 --replicas 10
+//! --queries 50`: 9,600 tables, 171 MB measured (20 MB as a flat `flood` on the same
+//! graph), 174 MB by the formula; `two-tier:n=5000` (`experiments/two-tier.json`'s graph,
+//! `qrp --ttl 3 --queries 100`): 24,000 tables, 422 MB measured, 444 MB by the formula. Real servents send no smaller tables: gtk-gnutella's
+//! are 2^16 slots at least (`MIN_TABLE_BITS`), LimeWire's 2^16 or more.
+//!
 //! A generated graph alone (`topology gen|stats`) peaks at about 20 bytes per node and
 //! 26 per link (`topology stats --gen random:n=2000000,d=4`: 131 MB).
 
@@ -55,6 +65,8 @@ pub const BYTES_PER_HELD_SEARCH: u64 = 140;
 pub const BYTES_PER_SEARCH_TABLE: u64 = 450;
 /// Bytes per entry of a node's result cache.
 pub const BYTES_PER_CACHE_ENTRY: u64 = 90;
+/// Bytes of one QRP table a node holds (2^17 one-bit slots and their headers).
+pub const BYTES_PER_QRP_TABLE: u64 = (1 << crate::node::qrp_table::DEFAULT_BITS) / 8 + 64;
 /// Generator peak per node and per link.
 pub const GRAPH_BYTES_PER_NODE: u64 = 20;
 pub const GRAPH_BYTES_PER_LINK: u64 = 26;
@@ -93,6 +105,25 @@ pub struct SimShape {
     /// A dynamic overlay's limits; `None` for a static overlay, which holds no such
     /// tables.
     pub dynamic: Option<DynamicShape>,
+    /// QRP tables the run's nodes hold ([`qrp_tables`]; 0 without roles).
+    pub qrp_tables: u64,
+}
+
+/// QRP tables a two-tier run holds, from each peer's role (`ultrapeer[v]`; a leaf
+/// otherwise) and the links: one per peer (its own), one more per ultrapeer (its merged
+/// table), one per leaf link (the leaf's, at its ultrapeer) and two per ultrapeer link
+/// (each end's merged table at the other).
+pub fn qrp_tables(ultrapeer: &[bool], links: impl Iterator<Item = (u32, u32)>) -> u64 {
+    let up = |v: u32| ultrapeer.get(v as usize).copied().unwrap_or(false);
+    let held: u64 = links
+        .map(|(a, b)| match (up(a), up(b)) {
+            (true, true) => 2,
+            (false, false) => 0,
+            _ => 1,
+        })
+        .sum();
+    let ups = ultrapeer.iter().filter(|&&u| u).count() as u64;
+    held + ultrapeer.len() as u64 + ups
 }
 
 impl SimShape {
@@ -126,6 +157,7 @@ impl SimShape {
         self.peers
             .saturating_mul(per_peer)
             .saturating_add(self.links.saturating_mul(BYTES_PER_LINK))
+            .saturating_add(self.qrp_tables.saturating_mul(BYTES_PER_QRP_TABLE))
     }
 }
 
@@ -232,6 +264,7 @@ mod tests {
             seen_capacity: 64,
             cache_capacity: 0,
             dynamic: None,
+            qrp_tables: 0,
         };
         assert!((61e6..600e6).contains(&(ring.estimate_bytes() as f64)));
         // random:n=1000000,d=4, TTL 12: one flood 551 MB, four 1468 MB measured.
@@ -254,6 +287,7 @@ mod tests {
             seen_capacity: 64,
             cache_capacity: 0,
             dynamic: None,
+            qrp_tables: 0,
         };
         assert!((448e6..700e6).contains(&(ba.estimate_bytes() as f64)));
         let hundred = SimShape { queries: 100, ..ba };
@@ -272,6 +306,7 @@ mod tests {
             seen_capacity: 8,
             cache_capacity: 0,
             dynamic: None,
+            qrp_tables: 0,
         };
         assert!((1361e6..2100e6).contains(&(bench.estimate_bytes() as f64)));
     }
@@ -286,6 +321,7 @@ mod tests {
             seen_capacity: 64,
             cache_capacity: 0,
             dynamic: None,
+            qrp_tables: 0,
         };
         let dynamic = SimShape {
             dynamic: Some(DynamicShape {
@@ -296,6 +332,32 @@ mod tests {
         };
         assert!(stat.estimate_bytes() < 300e6 as u64);
         assert!((1311e6..1500e6).contains(&(dynamic.estimate_bytes() as f64)));
+    }
+
+    #[test]
+    fn a_two_tier_run_counts_its_qrp_tables() {
+        // Ultrapeers 0 and 1 linked; leaves 2 and 3 on both: 4 own tables, 2 merged,
+        // 2 at the ends of the ultrapeer link, 4 leaves' tables at their ultrapeers.
+        let ultrapeer = [true, true, false, false];
+        let links = [(0, 1), (2, 0), (2, 1), (0, 3), (1, 3)];
+        assert_eq!(qrp_tables(&ultrapeer, links.iter().copied()), 12);
+        // two-tier:n=2000,up=0.1,leaf_links=3,up_degree=10, qrp, 50 searches: 171 MB
+        // measured, 20 MB as a flat flood on the same graph (no tables).
+        let flat = SimShape {
+            peers: 2000,
+            links: 6400,
+            queries: 50,
+            seen_capacity: 64,
+            cache_capacity: 0,
+            dynamic: None,
+            qrp_tables: 0,
+        };
+        let two_tier = SimShape {
+            qrp_tables: 2000 + 200 + 1800 * 3 + 2 * 1000,
+            ..flat
+        };
+        assert!(flat.estimate_bytes() < 30e6 as u64);
+        assert!((171e6..200e6).contains(&(two_tier.estimate_bytes() as f64)));
     }
 
     #[test]
