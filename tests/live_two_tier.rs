@@ -32,6 +32,7 @@ fn as_role(role: Role, port: u16) -> LocalInfo {
             leaf_ultrapeers: 3,
             dynamic_querying: false,
         },
+        degree: 32,
     }
 }
 

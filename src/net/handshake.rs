@@ -102,6 +102,9 @@ pub struct LocalInfo {
     pub servent_guid: Option<Guid>,
     /// Our role and its budgets (`X-Ultrapeer`, the QRP headers, which links we take).
     pub tier: TierPolicy,
+    /// `X-Degree`: the most links we keep with relays (a static peer's `max_links`, a
+    /// dynamic one's `max_degree`, a leaf's `leaf_ultrapeers`); see [`LocalInfo::degree_of`].
+    pub degree: u32,
 }
 
 impl LocalInfo {
@@ -120,10 +123,24 @@ impl LocalInfo {
         info
     }
 
+    /// The honest `X-Degree` of a peer of policy `tier` whose relay links are capped at
+    /// `link_cap`: a leaf holds at most `leaf_ultrapeers` links, any other peer
+    /// `link_cap`. gtk-gnutella reads it as the "enforced outdegree" (`nodes.c`,
+    /// `node_process_handshake_header`), and its leaves want at least 16 from an
+    /// ultrapeer ([`crate::node::role::GTKG_LEAF_MIN_DEGREE`]).
+    pub fn degree_of(tier: &TierPolicy, link_cap: usize) -> u32 {
+        let links = match tier.role {
+            Some(Role::Leaf) => tier.leaf_ultrapeers,
+            _ => link_cap,
+        };
+        u32::try_from(links).unwrap_or(u32::MAX)
+    }
+
     fn capabilities(&self) -> LocalCapabilities {
         LocalCapabilities {
             listen_addr: Some(self.listen_addr),
             max_ttl: self.max_ttl,
+            degree: self.degree,
             accept_deflate: self.deflate,
             send_deflate: self.deflate,
             ggep: true,
@@ -164,6 +181,21 @@ impl From<Rejection> for Refusal {
             headers: Headers::new(),
         }
     }
+}
+
+/// A refusal as gtk-gnutella writes one (`send_error`): our own headers first
+/// ([`LocalCapabilities::refusal_headers`]), then the caller's (`X-Try-Ultrapeers`).
+fn refusal(
+    ours: &LocalCapabilities,
+    rejection: Rejection,
+    extra: Headers,
+    remote_ip: Option<Ipv4Addr>,
+) -> Response {
+    let mut headers = ours.refusal_headers(rejection.code(), remote_ip);
+    for (name, value) in extra.iter() {
+        headers.append(name, value);
+    }
+    Response::reject(rejection, headers)
 }
 
 fn ipv4_of(addr: Option<SocketAddr>) -> Option<Ipv4Addr> {
@@ -269,12 +301,13 @@ where
 {
     let work = async {
         let ours = local.capabilities();
+        let remote_ip = ipv4_of(remote);
         let (answer, buf) = hello(stream, &ours, remote, limits).await?;
         let remote = PeerCapabilities::from_headers(&answer.headers);
         let kept = match check(&remote) {
             Ok(kept) => kept,
             Err(rejection) => {
-                let no = Response::reject(rejection, Headers::new());
+                let no = refusal(&ours, rejection, Headers::new(), remote_ip);
                 let _ = stream.write_all(&no.to_bytes()).await;
                 return Err(HandshakeError::WeRefused(rejection));
             }
@@ -374,7 +407,7 @@ where
         let request = match read_parsed(stream, &mut buf, &limits.parse, parse_request).await {
             Ok(request) => request,
             Err(HandshakeError::Protocol(e)) => {
-                let no = Response::reject(e.rejection(), Headers::new());
+                let no = refusal(&ours, e.rejection(), Headers::new(), ipv4_of(remote));
                 let _ = stream.write_all(&no.to_bytes()).await;
                 return Err(e.into());
             }
@@ -383,10 +416,10 @@ where
         let peer = PeerCapabilities::from_headers(&request.headers);
         let extra = match admit(&peer) {
             Ok(extra) => extra,
-            Err(refusal) => {
-                let no = Response::reject(refusal.rejection, refusal.headers);
+            Err(why) => {
+                let no = refusal(&ours, why.rejection, why.headers, ipv4_of(remote));
                 stream.write_all(&no.to_bytes()).await?;
-                return Err(HandshakeError::WeRefused(refusal.rejection));
+                return Err(HandshakeError::WeRefused(why.rejection));
             }
         };
         let mut headers = ours.accept_headers(&request.headers, ipv4_of(remote));
@@ -426,6 +459,7 @@ mod tests {
             deflate,
             servent_guid: Some(Guid([port as u8; 16])),
             tier: TierPolicy::default(),
+            degree: 32,
         }
     }
 

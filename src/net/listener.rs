@@ -271,11 +271,21 @@ async fn incoming(
                 }
             }
             // A dynamic peer names hosts in its 200s too (a static one publishes none).
-            Ok(try_headers(&try_list(
-                &shared.try_hosts(),
-                &[],
-                remote_listen,
-            )))
+            let mut extra = try_headers(&try_list(&shared.try_hosts(), &[], remote_listen));
+            // An ultrapeer's leaf guidance, counting the links other than this one
+            // (gtk-gnutella counts only established ones).
+            let (leaves, ultrapeers) = shared.role_counts();
+            let (leaves, ultrapeers) = match theirs {
+                Role::Leaf => (leaves.saturating_sub(1), ultrapeers),
+                Role::Ultrapeer => (leaves, ultrapeers.saturating_sub(1)),
+            };
+            if let Some(needed) = local
+                .tier
+                .ultrapeer_needed(ultrapeers, net.max_links, leaves)
+            {
+                extra.append("X-Ultrapeer-Needed", if needed { "True" } else { "False" });
+            }
+            Ok(extra)
         },
     );
     // Busy for a grace (an honest handshake is over by then), then a stalled one may

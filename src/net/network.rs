@@ -321,12 +321,15 @@ impl Network {
             own: plan.id.as_str().into(),
             known: self.known.clone(),
         };
+        let tier = core.routing().tier_policy();
+        let link_cap = overlay.as_ref().map_or(net.max_links, |o| o.max_degree);
         let local = LocalInfo {
             listen_addr: public,
             max_ttl: plan.max_ttl,
             deflate: net.deflate,
             servent_guid,
-            tier: core.routing().tier_policy(),
+            degree: LocalInfo::degree_of(&tier, link_cap),
+            tier,
         };
         let dials = overlay.map(|o| DialKit {
             local: local.clone(),

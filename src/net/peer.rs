@@ -330,6 +330,12 @@ impl PeerShared {
         })
     }
 
+    /// How many leaves and ultrapeers hold a role place (links up or being admitted).
+    pub fn role_counts(&self) -> (usize, usize) {
+        let counts = self.tiers.lock().unwrap_or_else(|e| e.into_inner());
+        (counts.leaves, counts.ultrapeers)
+    }
+
     /// Takes a link place regardless of the bound (a configured neighbour we dialled).
     pub fn add_degree(self: &Arc<Self>) -> DegreePlace {
         self.degree.fetch_add(1, Ordering::SeqCst);

@@ -141,12 +141,41 @@ impl TierPolicy {
             _ => Ok(()),
         }
     }
+
+    /// The `X-Ultrapeer-Needed` an ultrapeer puts in its 200 (leaf guidance), as
+    /// gtk-gnutella's `node_process_handshake_header` does: `True` while it has room for
+    /// more ultrapeer links (`ultrapeers < max_ultrapeers`), else `False` ("become my
+    /// leaf") while it has room for leaves, else nothing. Only an ultrapeer guides.
+    pub fn ultrapeer_needed(
+        &self,
+        ultrapeers: usize,
+        max_ultrapeers: usize,
+        leaves: usize,
+    ) -> Option<bool> {
+        if self.role != Some(Role::Ultrapeer) {
+            return None;
+        }
+        if ultrapeers < max_ultrapeers {
+            Some(true)
+        } else if leaves < self.max_leaves {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// Most leaves an ultrapeer takes by default (LimeWire's `MAX_LEAVES`, 30).
 pub const DEFAULT_MAX_LEAVES: usize = 30;
 /// How many ultrapeers a leaf links with by default (LimeWire's leaves keep 3).
 pub const DEFAULT_LEAF_ULTRAPEERS: usize = 3;
+/// Ultrapeer links an ultrapeer of a dynamic overlay keeps at most by default, and so
+/// the `X-Degree` it advertises: LimeWire's 32. A gtk-gnutella leaf refuses an
+/// ultrapeer whose `X-Degree` is below 16 (`2 * NODE_LEGACY_DEGREE` in `nodes.c`,
+/// `node_process_handshake_header`: "403 High Outdegree and Dynamic Querying Required").
+pub const DEFAULT_ULTRAPEER_DEGREE: usize = 32;
+/// The lowest `X-Degree` a gtk-gnutella leaf accepts from an ultrapeer (see above).
+pub const GTKG_LEAF_MIN_DEGREE: u32 = 16;
 /// Most ultrapeer links a leaf may be configured to keep (issue 12: 1–3; gtk-gnutella's
 /// leaves allow a few more, so a little headroom).
 pub const MAX_LEAF_ULTRAPEERS: usize = 8;
@@ -171,5 +200,23 @@ mod tests {
         assert!(e.contains("ultrapeer, leaf or auto"), "{e}");
         let json: RoleSetting = serde_json::from_str(r#""leaf""#).unwrap();
         assert_eq!(json, RoleSetting::Leaf);
+    }
+
+    #[test]
+    fn an_ultrapeer_guides_as_gtk_gnutella_does() {
+        let up = TierPolicy {
+            role: Some(Role::Ultrapeer),
+            max_leaves: 2,
+            ..TierPolicy::default()
+        };
+        assert_eq!(up.ultrapeer_needed(3, 4, 0), Some(true));
+        assert_eq!(up.ultrapeer_needed(4, 4, 1), Some(false));
+        assert_eq!(up.ultrapeer_needed(4, 4, 2), None);
+        let leaf = TierPolicy {
+            role: Some(Role::Leaf),
+            ..up
+        };
+        assert_eq!(leaf.ultrapeer_needed(0, 4, 0), None);
+        assert_eq!(TierPolicy::default().ultrapeer_needed(0, 4, 0), None);
     }
 }

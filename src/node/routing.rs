@@ -118,6 +118,21 @@ impl RoutingConfig {
         }
     }
 
+    /// Gives an ultrapeer (`role` `ultrapeer` or `auto`) whose configuration names no
+    /// strategy dynamic querying (`dq`), as `gnutella peer` does: a gtk-gnutella leaf
+    /// takes only an ultrapeer that says `X-Dynamic-Querying` (`nodes.c`,
+    /// `node_process_handshake_header`), and we say it only when we run it. Call it only
+    /// when no strategy was given; any other config is left as it is.
+    pub fn default_strategy_for_role(&mut self) {
+        if self.strategy == Strategy::Flood
+            && self.node_role() == Some(super::role::Role::Ultrapeer)
+        {
+            let mut dq = self.clone();
+            StrategySpec::DQ.apply(&mut dq, &super::strategy::StrategyParams::default());
+            self.strategy = dq.strategy;
+        }
+    }
+
     /// The strategy as users name it (`flood`, `flood+cache`, `ring`, `walk:16`), the
     /// label records carry.
     pub fn label(&self) -> String {
