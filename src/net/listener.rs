@@ -249,7 +249,8 @@ async fn incoming(
                 Ok(place) => role_place = Some(place),
                 Err(why) => {
                     claimed = None;
-                    let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
+                    let hosts =
+                        try_list(&shared.try_hosts(), &shared.linked_relays(), remote_listen);
                     return Err(Refusal {
                         rejection: handshake::role_rejection(why),
                         headers: try_headers(&hosts),
@@ -265,7 +266,8 @@ async fn incoming(
                     None => {
                         claimed = None;
                         role_place = None;
-                        let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
+                        let hosts =
+                            try_list(&shared.try_hosts(), &shared.linked_relays(), remote_listen);
                         return Err(busy(&hosts));
                     }
                 }

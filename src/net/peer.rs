@@ -132,6 +132,9 @@ pub struct PeerShared {
     degree: AtomicUsize,
     /// Listening addresses of neighbours whose link the actor (and the core) has.
     up: Mutex<HashSet<SocketAddrV4>>,
+    /// Those of them that are leaves: never named as hosts to try (`X-Try-Ultrapeers`
+    /// lists ultrapeers, and a leaf takes no leaf).
+    leaves_up: Mutex<HashSet<SocketAddrV4>>,
     /// Hosts the core names in `X-Try` headers, as the actor last published them (empty
     /// in a static overlay): the listener runs outside the actor and reads them here.
     try_hosts: Mutex<Vec<SocketAddrV4>>,
@@ -217,6 +220,21 @@ impl PeerShared {
     /// Listening addresses of our current neighbours.
     pub fn linked(&self) -> Vec<SocketAddrV4> {
         self.up_set().iter().copied().collect()
+    }
+
+    /// Listening addresses of our current neighbours that relay (all but our leaves):
+    /// the neighbours worth naming in `X-Try-Ultrapeers`.
+    pub fn linked_relays(&self) -> Vec<SocketAddrV4> {
+        let leaves = self.leaves_set().clone();
+        self.up_set()
+            .iter()
+            .copied()
+            .filter(|a| !leaves.contains(a))
+            .collect()
+    }
+
+    fn leaves_set(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddrV4>> {
+        self.leaves_up.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Claims the link slot for `addr` for an inbound handshake; `None` if one exists
@@ -405,6 +423,7 @@ pub struct SlotClaim {
     addr: SocketAddrV4,
     conn: ConnId,
     up: bool,
+    leaf: bool,
 }
 
 impl SlotClaim {
@@ -414,6 +433,7 @@ impl SlotClaim {
             addr,
             conn,
             up: false,
+            leaf: false,
         }
     }
 
@@ -426,10 +446,15 @@ impl SlotClaim {
         self.shared.owns(&self.addr, self.conn)
     }
 
-    /// The link is up: the address counts among the peer's neighbours.
-    fn mark_up(&mut self) {
+    /// The link is up: the address counts among the peer's neighbours (among its
+    /// leaves too when `leaf`).
+    fn mark_up(&mut self, leaf: bool) {
         self.up = true;
+        self.leaf = leaf;
         self.shared.up_set().insert(self.addr);
+        if leaf {
+            self.shared.leaves_set().insert(self.addr);
+        }
     }
 }
 
@@ -440,6 +465,9 @@ impl Drop for SlotClaim {
             // A replacing link announces itself after the displaced one is dropped, and
             // marks the address up again.
             self.shared.up_set().remove(&self.addr);
+            if self.leaf {
+                self.shared.leaves_set().remove(&self.addr);
+            }
         }
     }
 }
@@ -761,7 +789,7 @@ impl Actor {
                         }
                         return None;
                     }
-                    slot.mark_up();
+                    slot.mark_up(places.role.role == Role::Leaf);
                 }
                 let shape = match &self.shaper {
                     Some((shaper, _)) => {
@@ -1264,7 +1292,7 @@ mod tests {
         let shared = Arc::new(PeerShared::default());
         let mut inbound = shared.claim_inbound(addr(1), ConnId(1)).expect("free slot");
         assert!(shared.claim_inbound(addr(1), ConnId(2)).is_none());
-        inbound.mark_up();
+        inbound.mark_up(false);
         assert!(shared.is_linked(&addr(1)));
         // A dial takes the slot over: the displaced claim frees nothing when it goes.
         assert!(matches!(
@@ -1276,7 +1304,7 @@ mod tests {
         assert!(!inbound.holds() && dial.holds());
         drop(inbound);
         assert!(shared.owns(&addr(1), ConnId(3)));
-        dial.mark_up();
+        dial.mark_up(false);
         assert!(matches!(
             shared.claim_dial(addr(1), ConnId(4)),
             DialClaim::Held
