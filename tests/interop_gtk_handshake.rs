@@ -16,16 +16,16 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
-use gnutella::net::handshake::{connect, HandshakeLimits, LocalInfo};
+use gnutella::net::handshake::{connect, HandshakeLimits};
 use gnutella::node::qrp_receiver::{QrpProgress, QrpReceiver};
-use gnutella::node::{Role, TierPolicy};
+use gnutella::node::Role;
 use gnutella::protocol::handshake::{parse_response, Headers, Limits, Parsed, Response, Version};
 use gnutella::protocol::qrp::hash;
 use gnutella::protocol::{
     Frame, FrameDecoder, Guid, Message, Patch, Payload, Query, RouteTableUpdate,
 };
-use live_support::bounded;
 use live_support::peer_process::PeerProcess;
+use live_support::{as_role, bounded};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -33,16 +33,33 @@ use tokio::net::TcpStream;
 /// matters (`node_extract_user_agent` spots gtk-gnutella peers by it).
 const GTKG_AGENT: &str = "gtk-gnutella/1.2.3 (2024-03-10; GTK2; Linux x86_64)";
 
-/// What gtk-gnutella sends when it dials as a **leaf** (`nodes.c`, `node_init_outgoing`,
-/// Gnutella branch, `settings_is_leaf()`): the LimeWire "hack" headers
-/// (`X-Dynamic-Querying`, `X-Ultrapeer-Query-Routing`, `X-Degree: 32`, `X-Max-TTL: 4`),
-/// no `X-Ext-Probes`, and `X-Features` from `header_features_generate` (its list
-/// depends on the build; these are two it always has).
-fn gtk_leaf_hello(listen: SocketAddrV4, remote_ip: &str, guid: &str) -> String {
+/// What gtk-gnutella sends when it dials (`nodes.c`, `node_init_outgoing`, Gnutella
+/// branch), as a leaf or as an ultrapeer. A **leaf** adds the LimeWire "hack" headers
+/// (`X-Dynamic-Querying`, `X-Ultrapeer-Query-Routing`, `X-Degree: 32`, `X-Max-TTL: 4`)
+/// and no `X-Ext-Probes`; an **ultrapeer** says `X-Ultrapeer-Query-Routing`, `X-Degree`
+/// = `(up_connections + max_connections - normal_connections) / 2` (32 with 32/32/0),
+/// `X-Max-TTL` = its `max_ttl`, `X-Dynamic-Querying` and `X-Ext-Probes`. `X-Features`
+/// comes from `header_features_generate` (its list depends on the build; these are two
+/// it always has).
+fn gtk_hello(ultrapeer: bool, listen: SocketAddrV4, guid: &str) -> String {
+    let role_headers = if ultrapeer {
+        "X-Ultrapeer: True\r\n\
+         X-Ultrapeer-Query-Routing: 0.1\r\n\
+         X-Degree: 32\r\n\
+         X-Max-TTL: 4\r\n\
+         X-Dynamic-Querying: 0.1\r\n\
+         X-Ext-Probes: 0.1\r\n"
+    } else {
+        "X-Ultrapeer: False\r\n\
+         X-Dynamic-Querying: 0.1\r\n\
+         X-Ultrapeer-Query-Routing: 0.1\r\n\
+         X-Degree: 32\r\n\
+         X-Max-TTL: 4\r\n"
+    };
     format!(
         "GNUTELLA CONNECT/0.6\r\n\
          Node: {listen}\r\n\
-         Remote-IP: {remote_ip}\r\n\
+         Remote-IP: 127.0.0.1\r\n\
          User-Agent: {GTKG_AGENT}\r\n\
          Pong-Caching: 0.1\r\n\
          Bye-Packet: 0.1\r\n\
@@ -55,46 +72,18 @@ fn gtk_leaf_hello(listen: SocketAddrV4, remote_ip: &str, guid: &str) -> String {
          Accept-Encoding: deflate\r\n\
          X-Token: MTIzNDU2Nzg5MA==\r\n\
          X-Live-Since: Mon, 30 Nov 2026 00:00:00 +0000\r\n\
-         X-Ultrapeer: False\r\n\
-         X-Dynamic-Querying: 0.1\r\n\
-         X-Ultrapeer-Query-Routing: 0.1\r\n\
-         X-Degree: 32\r\n\
-         X-Max-TTL: 4\r\n\
+         {role_headers}\
          X-Features: tls/1.0, sflag/0.1\r\n\
          \r\n"
     )
 }
 
-/// What gtk-gnutella sends when it dials as an **ultrapeer** (`node_init_outgoing`,
-/// `settings_is_ultra()`): `X-Degree` is `(up_connections + max_connections -
-/// normal_connections) / 2` (32 with 32/32/0), `X-Max-TTL` its `max_ttl`, plus
-/// `X-Ultrapeer-Query-Routing`, `X-Dynamic-Querying` and `X-Ext-Probes`.
-fn gtk_ultrapeer_hello(listen: SocketAddrV4, remote_ip: &str, guid: &str) -> String {
-    format!(
-        "GNUTELLA CONNECT/0.6\r\n\
-         Node: {listen}\r\n\
-         Remote-IP: {remote_ip}\r\n\
-         User-Agent: {GTKG_AGENT}\r\n\
-         Pong-Caching: 0.1\r\n\
-         Bye-Packet: 0.1\r\n\
-         GGEP: 0.5\r\n\
-         GUID: {guid}\r\n\
-         Vendor-Message: 0.2\r\n\
-         X-Query-Routing: 0.2\r\n\
-         X-Requeries: False\r\n\
-         Upgrade: TLS/1.0\r\n\
-         Accept-Encoding: deflate\r\n\
-         X-Token: MTIzNDU2Nzg5MA==\r\n\
-         X-Live-Since: Mon, 30 Nov 2026 00:00:00 +0000\r\n\
-         X-Ultrapeer: True\r\n\
-         X-Ultrapeer-Query-Routing: 0.1\r\n\
-         X-Degree: 32\r\n\
-         X-Max-TTL: 4\r\n\
-         X-Dynamic-Querying: 0.1\r\n\
-         X-Ext-Probes: 0.1\r\n\
-         X-Features: tls/1.0, sflag/0.1\r\n\
-         \r\n"
-    )
+fn gtk_leaf_hello(listen: SocketAddrV4, guid: &str) -> String {
+    gtk_hello(false, listen, guid)
+}
+
+fn gtk_ultrapeer_hello(listen: SocketAddrV4, guid: &str) -> String {
+    gtk_hello(true, listen, guid)
 }
 
 /// gtk-gnutella's final acknowledgment after our 200 (`node_process_handshake_header`,
@@ -341,24 +330,6 @@ fn gtk_leaf_table(words: &[&str], bits: u8) -> Vec<u8> {
     out.to_vec()
 }
 
-/// A client that relays (an ultrapeer without compression), to send our ultrapeer
-/// queries from the rest of the network.
-fn plain_ultrapeer(port: u16) -> LocalInfo {
-    LocalInfo {
-        listen_addr: SocketAddrV4::new([127, 0, 0, 1].into(), port),
-        max_ttl: 4,
-        deflate: false,
-        servent_guid: None,
-        tier: TierPolicy {
-            role: Some(Role::Ultrapeer),
-            max_leaves: 30,
-            leaf_ultrapeers: 3,
-            dynamic_querying: false,
-        },
-        degree: 32,
-    }
-}
-
 fn query(guid: u8, words: &str) -> Vec<u8> {
     let mut out = BytesMut::new();
     Message {
@@ -383,7 +354,6 @@ async fn a_gtk_leaf_takes_our_ultrapeer_and_its_table_routes_queries() {
         let mut leaf = TcpStream::connect(addr).await.unwrap();
         let hello = gtk_leaf_hello(
             "127.0.0.1:7001".parse().unwrap(),
-            "127.0.0.1",
             "0123456789ABCDEF0123456789ABCDEF",
         );
         leaf.write_all(hello.as_bytes()).await.unwrap();
@@ -411,7 +381,7 @@ async fn a_gtk_leaf_takes_our_ultrapeer_and_its_table_routes_queries() {
         let mut other = TcpStream::connect(addr).await.unwrap();
         connect(
             &mut other,
-            &plain_ultrapeer(7002),
+            &as_role(Role::Ultrapeer, 7002),
             None,
             &HandshakeLimits::default(),
         )
@@ -479,7 +449,6 @@ async fn a_flooding_ultrapeer_is_one_gtk_leaves_refuse() {
         let mut leaf = TcpStream::connect(addr).await.unwrap();
         let hello = gtk_leaf_hello(
             "127.0.0.1:7003".parse().unwrap(),
-            "127.0.0.1",
             "1123456789ABCDEF0123456789ABCDEF",
         );
         leaf.write_all(hello.as_bytes()).await.unwrap();
@@ -562,7 +531,6 @@ async fn a_gtk_ultrapeer_takes_our_leaf_and_its_table() {
         let mut up = TcpStream::connect(addr).await.unwrap();
         let hello = gtk_ultrapeer_hello(
             "127.0.0.1:7004".parse().unwrap(),
-            "127.0.0.1",
             "2123456789ABCDEF0123456789ABCDEF",
         );
         up.write_all(hello.as_bytes()).await.unwrap();
@@ -610,11 +578,7 @@ async fn a_full_ultrapeer_refuses_a_gtk_leaf_as_gtk_gnutella_would() {
         let u1 = network.peers()[1].listen;
 
         let mut first = TcpStream::connect(u0).await.unwrap();
-        let hello = gtk_leaf_hello(
-            "127.0.0.1:7005".parse().unwrap(),
-            "127.0.0.1",
-            &"3".repeat(32),
-        );
+        let hello = gtk_leaf_hello("127.0.0.1:7005".parse().unwrap(), &"3".repeat(32));
         first.write_all(hello.as_bytes()).await.unwrap();
         let (answer, _) = read_reply(&mut first).await;
         assert_eq!(gtk_leaf_verdict(&answer), Ok(()), "{answer:?}");
@@ -626,11 +590,7 @@ async fn a_full_ultrapeer_refuses_a_gtk_leaf_as_gtk_gnutella_would() {
         first.write_all(GTKG_FINAL_ACK).await.unwrap();
 
         let mut second = TcpStream::connect(u0).await.unwrap();
-        let hello = gtk_leaf_hello(
-            "127.0.0.1:7006".parse().unwrap(),
-            "127.0.0.1",
-            &"4".repeat(32),
-        );
+        let hello = gtk_leaf_hello("127.0.0.1:7006".parse().unwrap(), &"4".repeat(32));
         second.write_all(hello.as_bytes()).await.unwrap();
         let (refusal, _) = read_reply(&mut second).await;
         assert_eq!(

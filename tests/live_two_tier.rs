@@ -6,35 +6,17 @@
 mod live_support;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use gnutella::net::handshake::{connect, HandshakeError, HandshakeLimits, LocalInfo};
+use gnutella::net::handshake::{connect, HandshakeError, HandshakeLimits};
 use gnutella::node::qrp_receiver::{QrpProgress, QrpReceiver};
-use gnutella::node::{Event, Role, TierPolicy};
+use gnutella::node::{Event, Role};
 use gnutella::protocol::{Frame, FrameDecoder, Payload};
 use gnutella::topology::TopologyConfig;
-use live_support::{bounded, search, shipped_on_ephemeral_ports, start};
+use live_support::{as_role, bounded, search, shipped_on_ephemeral_ports, start};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-
-/// A client that says it is `role`, with the QRP headers of a two-tier peer.
-fn as_role(role: Role, port: u16) -> LocalInfo {
-    LocalInfo {
-        listen_addr: SocketAddrV4::new([127, 0, 0, 1].into(), port),
-        max_ttl: 4,
-        deflate: false,
-        servent_guid: None,
-        tier: TierPolicy {
-            role: Some(role),
-            max_leaves: 30,
-            leaf_ultrapeers: 3,
-            dynamic_querying: false,
-        },
-        degree: 32,
-    }
-}
 
 #[tokio::test]
 async fn an_ultrapeer_receives_a_leafs_table_over_the_socket() {

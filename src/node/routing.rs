@@ -210,6 +210,44 @@ mod tests {
     use crate::node::CacheMode;
 
     #[test]
+    fn an_ultrapeer_without_a_strategy_runs_dynamic_querying() {
+        for (role, dq) in [
+            (Some(RoleSetting::Ultrapeer), true),
+            (Some(RoleSetting::Auto), true),
+            (Some(RoleSetting::Leaf), false),
+            (None, false),
+        ] {
+            let mut config = RoutingConfig {
+                role,
+                ..RoutingConfig::default()
+            };
+            config.default_strategy_for_role();
+            assert_eq!(
+                matches!(config.strategy, Strategy::Dynamic { .. }),
+                dq,
+                "{role:?}"
+            );
+            assert_eq!(config.tier_policy().dynamic_querying, dq);
+            assert_eq!(
+                config.cache,
+                CacheConfig::default(),
+                "the cache is left alone"
+            );
+        }
+        // A strategy other than the default flood is kept.
+        let mut walk = RoutingConfig {
+            role: Some(RoleSetting::Ultrapeer),
+            strategy: Strategy::RandomWalk {
+                walkers: 4,
+                check_every: 4,
+            },
+            ..RoutingConfig::default()
+        };
+        walk.default_strategy_for_role();
+        assert!(matches!(walk.strategy, Strategy::RandomWalk { .. }));
+    }
+
+    #[test]
     fn missing_keys_take_the_documented_defaults_and_unknown_keys_are_refused() {
         let c: RoutingConfig = serde_json::from_str(r#"{"max_ttl": 5}"#).unwrap();
         assert_eq!(
