@@ -58,7 +58,11 @@ async fn an_ultrapeer_receives_a_leafs_table_over_the_socket() {
         assert_eq!(negotiated.remote.ultrapeer, Some(false));
         assert!(negotiated.remote.query_routing && negotiated.remote.ultrapeer_query_routing);
         assert_eq!(negotiated.remote.max_ttl, Some(7));
-        assert!(negotiated.remote.degree.is_some());
+        assert_eq!(
+            negotiated.remote.degree,
+            Some(3),
+            "X-Degree: the leaf's leaf_ultrapeers"
+        );
 
         let mut decoder = FrameDecoder::new();
         let mut buf = leftover;
