@@ -108,6 +108,17 @@ pub struct LocalInfo {
 }
 
 impl LocalInfo {
+    /// What we say once `became_leaf` (an `auto` ultrapeer that took leaf guidance,
+    /// `PeerShared::became_leaf`): a leaf's role, budget and `X-Degree`.
+    pub fn now(&self, became_leaf: bool) -> LocalInfo {
+        let mut info = self.clone();
+        if became_leaf && self.tier.role == Some(Role::Ultrapeer) {
+            info.tier = self.tier.as_leaf();
+            info.degree = LocalInfo::degree_of(&info.tier, 0);
+        }
+        info
+    }
+
     /// What we say on one socket: listening on an unspecified address (0.0.0.0) says
     /// nothing a remote could dial, so we give the address this socket's remote reaches us
     /// at instead (and a second machine run with the same command is not taken for us).
@@ -165,6 +176,9 @@ pub struct Negotiated {
     pub deflate_out: bool,
     /// The remote deflates what it sends.
     pub deflate_in: bool,
+    /// We took the server's leaf guidance (`X-Ultrapeer-Needed: False`) and said
+    /// `X-Ultrapeer: False` in our final 200: we are its leaf from now on.
+    pub became_leaf: bool,
 }
 
 /// Why `admit` turned a remote away, and headers to send with it (`X-Try-Ultrapeers`).
@@ -281,13 +295,16 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     remote: Option<SocketAddr>,
     limits: &HandshakeLimits,
 ) -> Result<(Negotiated, BytesMut), HandshakeError> {
-    let (negotiated, buf, ()) = connect_checked(stream, local, remote, limits, |_| Ok(())).await?;
+    let (negotiated, buf, ()) =
+        connect_checked(stream, local, remote, limits, |_| Ok(((), false))).await?;
     Ok((negotiated, buf))
 }
 
 /// [`connect`], where `check` may still refuse the server after its answer (a leaf
 /// reaching another leaf, or one ultrapeer too many): then our step 3 is that refusal
-/// instead of 200. What `check` returns (a place it took) comes back with the result.
+/// instead of 200. What `check` returns (a place it took) comes back with the result,
+/// and whether we take the server's leaf guidance: our 200 then says `X-Ultrapeer:
+/// False`, as gtk-gnutella's final acknowledgment does when it becomes a leaf.
 pub async fn connect_checked<S, T, F>(
     stream: &mut S,
     local: &LocalInfo,
@@ -297,14 +314,14 @@ pub async fn connect_checked<S, T, F>(
 ) -> Result<(Negotiated, BytesMut, T), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&PeerCapabilities) -> Result<T, Rejection>,
+    F: FnOnce(&PeerCapabilities) -> Result<(T, bool), Rejection>,
 {
     let work = async {
         let ours = local.capabilities();
         let remote_ip = ipv4_of(remote);
         let (answer, buf) = hello(stream, &ours, remote, limits).await?;
         let remote = PeerCapabilities::from_headers(&answer.headers);
-        let kept = match check(&remote) {
+        let (kept, became_leaf) = match check(&remote) {
             Ok(kept) => kept,
             Err(rejection) => {
                 let no = refusal(&ours, rejection, Headers::new(), remote_ip);
@@ -312,12 +329,16 @@ where
                 return Err(HandshakeError::WeRefused(rejection));
             }
         };
-        let fin = Response::ok(ours.final_headers(&answer.headers));
-        stream.write_all(&fin.to_bytes()).await?;
+        let mut fin = ours.final_headers(&answer.headers);
+        if became_leaf {
+            fin.append("X-Ultrapeer", "False");
+        }
+        stream.write_all(&Response::ok(fin).to_bytes()).await?;
         let negotiated = Negotiated {
             deflate_out: ours.compresses_to(&answer.headers),
             deflate_in: local.deflate && remote.sends_deflate,
             remote,
+            became_leaf,
         };
         Ok((negotiated, buf, kept))
     };
@@ -440,6 +461,7 @@ where
             deflate_out: ours.compresses_to(&request.headers),
             deflate_in: local.deflate && fin.headers.has_token("Content-Encoding", "deflate"),
             remote: peer,
+            became_leaf: false,
         };
         Ok((negotiated, buf))
     };

@@ -24,7 +24,9 @@
 //! - a peer with a two-tier role takes links by its `TierPolicy` (`node::role`): a leaf
 //!   answers another leaf, or an ultrapeer past `leaf_ultrapeers`, with 503; an ultrapeer
 //!   past `max_leaves` leaves answers the next leaf with `503 Too many leaves`. An
-//!   ultrapeer's leaves take no place of `max_links`: the leaf budget bounds them.
+//!   ultrapeer's leaves take no place of `max_links`: the leaf budget bounds them. An
+//!   ultrapeer's 200 carries leaf guidance (`X-Ultrapeer-Needed`, `TierPolicy::
+//!   ultrapeer_needed`), and refusals name relays only, never our leaves.
 //!
 //! A remote's word on its listening address (`Listen-IP`, `Node`) decides which neighbour
 //! slot it takes, so it is believed only when its IP is the socket's, and then only
@@ -131,7 +133,9 @@ async fn incoming(
     // Held through the first line and the handshake, and given up if a newcomer needs
     // it (the socket then closes); an established link is no longer pending (max_links
     // bounds those), an HTTP connection takes a place of the HTTP budget instead.
-    let local = local.on_socket(stream.local_addr().ok());
+    let local = local
+        .now(peer.shared.is_leaf_now())
+        .on_socket(stream.local_addr().ok());
     let mut buf = BytesMut::with_capacity(1024);
     let first_line_timeout = net.first_line_timeout.min(net.handshake.timeout);
     let first = place

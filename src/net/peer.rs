@@ -132,6 +132,9 @@ pub struct PeerShared {
     degree: AtomicUsize,
     /// Listening addresses of neighbours whose link the actor (and the core) has.
     up: Mutex<HashSet<SocketAddrV4>>,
+    /// We were an `auto` ultrapeer and took an ultrapeer's leaf guidance: every
+    /// handshake from now on is a leaf's (`LocalInfo::now`).
+    became_leaf: std::sync::atomic::AtomicBool,
     /// Those of them that are leaves: never named as hosts to try (`X-Try-Ultrapeers`
     /// lists ultrapeers, and a leaf takes no leaf).
     leaves_up: Mutex<HashSet<SocketAddrV4>>,
@@ -346,6 +349,16 @@ impl PeerShared {
             shared: Arc::clone(self),
             role: theirs,
         })
+    }
+
+    /// Whether we took leaf guidance (we are a leaf now, see `became_leaf`).
+    pub fn is_leaf_now(&self) -> bool {
+        self.became_leaf.load(Ordering::SeqCst)
+    }
+
+    /// Records that we take leaf guidance; `false` if another handshake already did.
+    pub fn become_leaf(&self) -> bool {
+        !self.became_leaf.swap(true, Ordering::SeqCst)
     }
 
     /// How many leaves and ultrapeers hold a role place (links up or being admitted).
@@ -798,6 +811,14 @@ impl Actor {
                     None => LinkShape::default(),
                 };
                 link.set_delay(shape.delay);
+                if origin.negotiated.became_leaf {
+                    log::info!(
+                        "{}: becoming a leaf of {}, as it asked (X-Ultrapeer-Needed: False)",
+                        self.names.own,
+                        link.remote_addr.map_or("?".into(), |a| a.to_string())
+                    );
+                    self.core.become_leaf(now);
+                }
                 self.core.on_connected(now, conn, info.clone());
                 self.core
                     .on_link_capabilities(now, conn, &origin.negotiated.remote);

@@ -50,8 +50,10 @@ impl fmt::Display for Role {
 /// The `"role"` a configuration asks for: a role, or `auto`.
 ///
 /// `auto` is an ultrapeer that offers itself as one (`X-Ultrapeer: True`), as an
-/// ultrapeer-capable gtk-gnutella or LimeWire does; the simulator's generators place
-/// `auto` peers themselves. [`RoleSetting::role`] gives the role a node runs.
+/// ultrapeer-capable gtk-gnutella or LimeWire does, and that becomes the leaf of an
+/// ultrapeer asking it to (`X-Ultrapeer-Needed: False`) while it has no leaves
+/// ([`TierPolicy::takes_guidance`]); the simulator's generators place `auto` peers
+/// themselves. [`RoleSetting::role`] gives the role a node runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RoleSetting {
@@ -122,6 +124,9 @@ pub struct TierPolicy {
     pub leaf_ultrapeers: usize,
     /// We run dynamic queries (strategy `dq`): `X-Dynamic-Querying`, `Vendor-Message`.
     pub dynamic_querying: bool,
+    /// Our role came from `auto`: as an ultrapeer without leaves we take an
+    /// ultrapeer's leaf guidance and become its leaf ([`TierPolicy::takes_guidance`]).
+    pub auto: bool,
 }
 
 impl TierPolicy {
@@ -139,6 +144,24 @@ impl TierPolicy {
                 Err(LinkRefusal::LeavesFull)
             }
             _ => Ok(()),
+        }
+    }
+
+    /// Whether we become the leaf of an ultrapeer that answered our hello with
+    /// `X-Ultrapeer-Needed: False` ("become my leaf") while we hold `leaves` leaves:
+    /// only an `auto` ultrapeer with no leaves does, as gtk-gnutella's auto mode does
+    /// (`nodes.c`, `node_process_handshake_header`: not a configured ultrapeer, no
+    /// leaves; it also wants the remote up longer than itself, which we do not know).
+    pub fn takes_guidance(&self, needed: Option<bool>, leaves: usize) -> bool {
+        self.auto && self.role == Some(Role::Ultrapeer) && needed == Some(false) && leaves == 0
+    }
+
+    /// This policy once we are a leaf (after taking leaf guidance).
+    pub fn as_leaf(&self) -> TierPolicy {
+        TierPolicy {
+            role: Some(Role::Leaf),
+            auto: false,
+            ..*self
         }
     }
 
@@ -218,5 +241,26 @@ mod tests {
         };
         assert_eq!(leaf.ultrapeer_needed(0, 4, 0), None);
         assert_eq!(TierPolicy::default().ultrapeer_needed(0, 4, 0), None);
+    }
+
+    #[test]
+    fn only_an_auto_ultrapeer_without_leaves_takes_leaf_guidance() {
+        let auto = TierPolicy {
+            role: Some(Role::Ultrapeer),
+            auto: true,
+            ..TierPolicy::default()
+        };
+        assert!(auto.takes_guidance(Some(false), 0));
+        assert!(!auto.takes_guidance(Some(true), 0));
+        assert!(!auto.takes_guidance(None, 0));
+        assert!(!auto.takes_guidance(Some(false), 1), "it has leaves");
+        let configured = TierPolicy {
+            auto: false,
+            ..auto
+        };
+        assert!(!configured.takes_guidance(Some(false), 0));
+        let leaf = auto.as_leaf();
+        assert_eq!(leaf.role, Some(Role::Leaf));
+        assert!(!leaf.takes_guidance(Some(false), 0));
     }
 }

@@ -115,6 +115,7 @@ impl RoutingConfig {
             max_leaves: self.max_leaves,
             leaf_ultrapeers: self.leaf_ultrapeers,
             dynamic_querying: matches!(self.strategy, Strategy::Dynamic { .. }),
+            auto: self.role == Some(RoleSetting::Auto),
         }
     }
 

@@ -33,6 +33,7 @@ pub fn as_role(role: Role, port: u16) -> LocalInfo {
             max_leaves: 30,
             leaf_ultrapeers: 3,
             dynamic_querying: false,
+            auto: false,
         },
         degree: 32,
     }
