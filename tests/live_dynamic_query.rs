@@ -69,6 +69,7 @@ async fn a_dq_peer_speaks_query_status_over_a_socket() {
                 dynamic_querying: true,
                 ..TierPolicy::default()
             },
+            degree: 32,
         };
         let (negotiated, mut buf) = connect(&mut stream, &me, None, &HandshakeLimits::default())
             .await

@@ -46,6 +46,7 @@ fn claiming(addr: &str) -> LocalInfo {
         deflate: false,
         servent_guid: None,
         tier: Default::default(),
+        degree: 32,
     }
 }
 
@@ -156,6 +157,7 @@ async fn hostile_clients_lose_only_their_own_connection() {
             deflate: false,
             servent_guid: None,
             tier: Default::default(),
+            degree: 32,
         };
         connect(&mut liar, &me, None, &HandshakeLimits::default())
             .await
@@ -174,6 +176,7 @@ async fn hostile_clients_lose_only_their_own_connection() {
             deflate: false,
             servent_guid: None,
             tier: Default::default(),
+            degree: 32,
         };
         connect(&mut odd, &me, None, &HandshakeLimits::default())
             .await

@@ -381,6 +381,7 @@ async fn trace_tells_first_copies_re_forwards_and_duplicates() {
             deflate: false,
             servent_guid: None,
             tier: Default::default(),
+            degree: 32,
         };
         let (_, leftover) = connect(&mut client, &local, None, &HandshakeLimits::default())
             .await

@@ -124,6 +124,7 @@ async fn scripted_neighbour(answers: Vec<(u8, QueryHit)>) -> (SocketAddrV4, Join
         deflate: false,
         servent_guid: Some(NEIGHBOUR),
         tier: Default::default(),
+        degree: 32,
     };
     let task = tokio::spawn(async move {
         // Like any peer, it accepts again after a handshake that did not finish (the

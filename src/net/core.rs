@@ -32,6 +32,10 @@ pub trait RoutingCore: Send + 'static {
     fn on_timeout(&mut self, now: Time);
     /// Sends a Ping with this TTL on one link (keep-alive of an idle link).
     fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8);
+    /// We took an ultrapeer's leaf guidance (an `auto` ultrapeer without leaves): from
+    /// now on we are a leaf, and every other link closes (`Node::become_leaf`).
+    fn become_leaf(&mut self, _now: Time) {}
+
     /// The core's next output; after every input, drain until `Output::Timeout` (see
     /// `Node::poll_output`).
     fn poll_output(&mut self) -> Output;

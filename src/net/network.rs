@@ -321,12 +321,16 @@ impl Network {
             own: plan.id.as_str().into(),
             known: self.known.clone(),
         };
+        let tier = core.routing().tier_policy();
+        let listening = listener_net(&net, i, &self.links, &self.remote, overlay.as_ref());
+        let link_cap = listening.max_links;
         let local = LocalInfo {
             listen_addr: public,
             max_ttl: plan.max_ttl,
             deflate: net.deflate,
             servent_guid,
-            tier: core.routing().tier_policy(),
+            degree: LocalInfo::degree_of(&tier, link_cap),
+            tier,
         };
         let dials = overlay.map(|o| DialKit {
             local: local.clone(),
@@ -350,13 +354,7 @@ impl Network {
         );
         let mut tasks = vec![
             actor,
-            spawn_listener(
-                listener,
-                peer.clone(),
-                local.clone(),
-                listener_net(&net, i, &self.links, &self.remote, overlay.as_ref()),
-                http,
-            ),
+            spawn_listener(listener, peer.clone(), local.clone(), listening, http),
         ];
         let dial_seed = plan.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         for (n, &(a, b)) in self.links.iter().enumerate() {

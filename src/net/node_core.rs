@@ -84,6 +84,10 @@ impl RoutingCore for Node {
         }
     }
 
+    fn become_leaf(&mut self, now: Time) {
+        Node::become_leaf(self, now);
+    }
+
     fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
         Node::on_message(self, now, from, msg)
     }

@@ -136,6 +136,12 @@ pub struct PeerShared {
     degree: AtomicUsize,
     /// Listening addresses of neighbours whose link the actor (and the core) has.
     up: Mutex<HashSet<SocketAddrV4>>,
+    /// We were an `auto` ultrapeer and took an ultrapeer's leaf guidance: every
+    /// handshake from now on is a leaf's (`LocalInfo::now`).
+    became_leaf: std::sync::atomic::AtomicBool,
+    /// Those of them that are leaves: never named as hosts to try (`X-Try-Ultrapeers`
+    /// lists ultrapeers, and a leaf takes no leaf).
+    leaves_up: Mutex<HashSet<SocketAddrV4>>,
     /// Hosts the core names in `X-Try` headers, as the actor last published them (empty
     /// in a static overlay): the listener runs outside the actor and reads them here.
     try_hosts: Mutex<Vec<SocketAddrV4>>,
@@ -221,6 +227,21 @@ impl PeerShared {
     /// Listening addresses of our current neighbours.
     pub fn linked(&self) -> Vec<SocketAddrV4> {
         self.up_set().iter().copied().collect()
+    }
+
+    /// Listening addresses of our current neighbours that relay (all but our leaves):
+    /// the neighbours worth naming in `X-Try-Ultrapeers`.
+    pub fn linked_relays(&self) -> Vec<SocketAddrV4> {
+        let leaves = self.leaves_set().clone();
+        self.up_set()
+            .iter()
+            .copied()
+            .filter(|a| !leaves.contains(a))
+            .collect()
+    }
+
+    fn leaves_set(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddrV4>> {
+        self.leaves_up.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Claims the link slot for `addr` for an inbound handshake; `None` if one exists
@@ -334,6 +355,22 @@ impl PeerShared {
         })
     }
 
+    /// Whether we took leaf guidance (we are a leaf now, see `became_leaf`).
+    pub fn is_leaf_now(&self) -> bool {
+        self.became_leaf.load(Ordering::SeqCst)
+    }
+
+    /// Records that we take leaf guidance; `false` if another handshake already did.
+    pub fn become_leaf(&self) -> bool {
+        !self.became_leaf.swap(true, Ordering::SeqCst)
+    }
+
+    /// How many leaves and ultrapeers hold a role place (links up or being admitted).
+    pub fn role_counts(&self) -> (usize, usize) {
+        let counts = self.tiers.lock().unwrap_or_else(|e| e.into_inner());
+        (counts.leaves, counts.ultrapeers)
+    }
+
     /// Takes a link place regardless of the bound (a configured neighbour we dialled).
     pub fn add_degree(self: &Arc<Self>) -> DegreePlace {
         self.degree.fetch_add(1, Ordering::SeqCst);
@@ -403,6 +440,7 @@ pub struct SlotClaim {
     addr: SocketAddrV4,
     conn: ConnId,
     up: bool,
+    leaf: bool,
 }
 
 impl SlotClaim {
@@ -412,6 +450,7 @@ impl SlotClaim {
             addr,
             conn,
             up: false,
+            leaf: false,
         }
     }
 
@@ -424,10 +463,15 @@ impl SlotClaim {
         self.shared.owns(&self.addr, self.conn)
     }
 
-    /// The link is up: the address counts among the peer's neighbours.
-    fn mark_up(&mut self) {
+    /// The link is up: the address counts among the peer's neighbours (among its
+    /// leaves too when `leaf`).
+    fn mark_up(&mut self, leaf: bool) {
         self.up = true;
+        self.leaf = leaf;
         self.shared.up_set().insert(self.addr);
+        if leaf {
+            self.shared.leaves_set().insert(self.addr);
+        }
     }
 }
 
@@ -438,6 +482,9 @@ impl Drop for SlotClaim {
             // A replacing link announces itself after the displaced one is dropped, and
             // marks the address up again.
             self.shared.up_set().remove(&self.addr);
+            if self.leaf {
+                self.shared.leaves_set().remove(&self.addr);
+            }
         }
     }
 }
@@ -759,7 +806,7 @@ impl Actor {
                         }
                         return None;
                     }
-                    slot.mark_up();
+                    slot.mark_up(places.role.role == Role::Leaf);
                 }
                 let shape = match &self.shaper {
                     Some((shaper, _)) => {
@@ -768,6 +815,14 @@ impl Actor {
                     None => LinkShape::default(),
                 };
                 link.set_delay(shape.delay);
+                if origin.negotiated.became_leaf {
+                    log::info!(
+                        "{}: becoming a leaf of {}, as it asked (X-Ultrapeer-Needed: False)",
+                        self.names.own,
+                        link.remote_addr.map_or("?".into(), |a| a.to_string())
+                    );
+                    self.core.become_leaf(now);
+                }
                 self.core.on_connected(now, conn, info.clone());
                 self.core
                     .on_link_capabilities(now, conn, &origin.negotiated.remote);
@@ -1265,7 +1320,7 @@ mod tests {
         let shared = Arc::new(PeerShared::default());
         let mut inbound = shared.claim_inbound(addr(1), ConnId(1)).expect("free slot");
         assert!(shared.claim_inbound(addr(1), ConnId(2)).is_none());
-        inbound.mark_up();
+        inbound.mark_up(false);
         assert!(shared.is_linked(&addr(1)));
         // A dial takes the slot over: the displaced claim frees nothing when it goes.
         assert!(matches!(
@@ -1277,7 +1332,7 @@ mod tests {
         assert!(!inbound.holds() && dial.holds());
         drop(inbound);
         assert!(shared.owns(&addr(1), ConnId(3)));
-        dial.mark_up();
+        dial.mark_up(false);
         assert!(matches!(
             shared.claim_dial(addr(1), ConnId(4)),
             DialClaim::Held

@@ -449,6 +449,31 @@ impl Node {
             .admit(role, count(Role::Leaf), count(Role::Ultrapeer))
     }
 
+    /// We take an ultrapeer's leaf guidance (`X-Ultrapeer-Needed: False`; the driver
+    /// decides, `TierPolicy::takes_guidance`): from now on we are a leaf, and every link
+    /// we hold closes with Bye 203 "Becoming a leaf node", as gtk-gnutella's
+    /// `node_bye_all_but_one` does when it accepts to become a leaf. The guiding
+    /// ultrapeer's link comes up next (`on_connected`), and gets our table then.
+    /// Nothing happens unless we are an ultrapeer.
+    pub fn become_leaf(&mut self, now: Time) {
+        if self.role() != Some(Role::Ultrapeer) {
+            return;
+        }
+        Arc::make_mut(&mut self.config).role = Some(super::role::RoleSetting::Leaf);
+        let conns: Vec<ConnId> = self.neighbours.iter().map(|n| n.conn).collect();
+        for conn in conns {
+            self.forget_link(now, conn);
+            self.traffic.sent.add(kind::BYE, 1);
+            self.outbox().actions.push_back(Action::Close {
+                conn,
+                bye: Some(Bye {
+                    code: 203,
+                    message: "Becoming a leaf node".to_string(),
+                }),
+            });
+        }
+    }
+
     /// Replaces the shared library (the share changed): our answers use the new one at
     /// once, and our QRP table follows it: a leaf sends its ultrapeers the difference
     /// now, an ultrapeer its merged table after `tier::MERGE_DELAY`.

@@ -623,6 +623,23 @@ impl LocalCapabilities {
         h
     }
 
+    /// The headers of a refusal (any code but 200), as gtk-gnutella's `send_error`
+    /// (`nodes.c`) writes them: who we are (`User-Agent`), the address we see the remote
+    /// at (`Remote-IP`), and, except on a 4xx, our role (`X-Ultrapeer`), so a refused
+    /// peer still learns whether we are an ultrapeer to come back to. The caller adds
+    /// its hosts to try (`X-Try-Ultrapeers`).
+    pub fn refusal_headers(&self, code: u16, remote_ip: Option<Ipv4Addr>) -> Headers {
+        let mut h = Headers::new();
+        h.append("User-Agent", &self.user_agent);
+        if let Some(ip) = remote_ip {
+            h.append("Remote-IP", &ip.to_string());
+        }
+        if !(400..500).contains(&code) {
+            h.append("X-Ultrapeer", if self.ultrapeer { "True" } else { "False" });
+        }
+        h
+    }
+
     /// Step 1 headers. `remote_ip` is the address we dialled, if worth telling.
     pub fn connect_headers(&self, remote_ip: Option<Ipv4Addr>) -> Headers {
         self.common_headers(remote_ip)
