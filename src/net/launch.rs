@@ -18,7 +18,7 @@ use super::report::{peak_rss_bytes, NetworkSummary};
 use super::signal::stop_signal;
 use super::trace::start_tracing;
 use super::workload::{
-    has_roles, run_workload, tables_wait_max, tables_waited, wait_for_tables, Settle,
+    has_roles, run_workload, tables_travel, tables_wait_max, tables_waited, wait_for_tables, Settle,
 };
 use crate::node::record::Recorder;
 use crate::topology::TopologyConfig;
@@ -136,7 +136,9 @@ pub async fn launch_in_process(
             };
             let work = async {
                 if has_roles(&config) {
-                    let (waited, settled) = wait_for_tables(&mut &network, tables_wait_max()).await;
+                    let (waited, settled) =
+                        wait_for_tables(&mut &network, tables_travel(&config), tables_wait_max())
+                            .await;
                     options.say(tables_waited(waited, settled));
                 }
                 run_workload(&network, &config, settle).await

@@ -569,24 +569,28 @@ impl Network {
     }
 
     /// How many running peers still owe a neighbour a QRP table (an ultrapeer's merged
-    /// one goes out `tier::MERGE_DELAY` after its leaves' tables arrived). A peer that
-    /// does not answer within [`TALLY_WAIT`] counts as owing one.
+    /// one goes out `MERGE_DELAY` after its leaves' tables arrived). Every peer is asked
+    /// at once, and one that has not answered within [`TALLY_WAIT`] of the call counts as
+    /// owing one (it is busy, so its tables may still change).
     pub async fn tables_due(&self) -> usize {
-        let mut due = 0;
+        let deadline = tokio::time::Instant::now() + TALLY_WAIT;
+        let mut answers = Vec::with_capacity(self.peers.len());
         for p in self.peers.iter().filter(|p| p.up) {
-            let ask = async {
-                let (reply, answer) = oneshot::channel();
-                if p.peer
-                    .tx
-                    .send(PeerInput::TablesDue { reply })
-                    .await
-                    .is_err()
-                {
-                    return false;
-                }
-                answer.await.unwrap_or(false)
+            let (reply, answer) = oneshot::channel();
+            let sent = p.peer.tx.send(PeerInput::TablesDue { reply });
+            match tokio::time::timeout_at(deadline, sent).await {
+                Ok(Ok(())) => answers.push(answer),
+                // The peer has stopped: it owes nothing any more.
+                Ok(Err(_)) => {}
+                Err(_) => return self.peers.len(),
+            }
+        }
+        let mut due = 0;
+        for answer in answers {
+            due += match tokio::time::timeout_at(deadline, answer).await {
+                Ok(owes) => usize::from(owes.unwrap_or(false)),
+                Err(_) => 1,
             };
-            due += usize::from(tokio::time::timeout(TALLY_WAIT, ask).await.unwrap_or(true));
         }
         due
     }

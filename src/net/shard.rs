@@ -41,7 +41,9 @@ use super::shard_children::{Children, Heard, ShardSpec};
 use super::shard_protocol::{ChildReport, ShardError, ToChild, ToParent};
 use super::shard_trace::ShardTrace;
 use super::signal::StopFlag;
-use super::workload::{has_roles, tables_wait_max, tables_waited, wait_for_tables, OwesTables};
+use super::workload::{
+    has_roles, tables_travel, tables_wait_max, tables_waited, wait_for_tables, OwesTables,
+};
 use crate::node::record::{merge_records, QueryRecord, Recorder};
 use crate::node::{PeerStats, SearchRequest, Time};
 use crate::topology::TopologyConfig;
@@ -470,7 +472,8 @@ async fn run_sharded_workload(
     children: &mut Children,
 ) {
     if has_roles(config) {
-        let (waited, settled) = wait_for_tables(children, tables_wait_max()).await;
+        let (waited, settled) =
+            wait_for_tables(children, tables_travel(config), tables_wait_max()).await;
         options.say(tables_waited(waited, settled));
     }
     let quiet = options.quiet;

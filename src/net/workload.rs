@@ -76,10 +76,12 @@ impl OwesTables for &Network {
 
 /// Waits until no peer owes a QRP table on two asks in a row, so the merged tables
 /// ultrapeers send `MERGE_DELAY` after their leaves' tables are in place before the first
-/// query, as in the simulator. Gives up after `max` (a peer whose leaves keep changing).
-/// Returns how long it waited and whether the tables settled.
+/// query, as in the simulator; then for `travel` (the config's longest link latency), the
+/// time the last table sent may still be on its way. Gives up after `max` (a peer whose
+/// leaves keep changing). Returns how long it waited and whether the tables settled.
 pub(super) async fn wait_for_tables(
     peers: &mut impl OwesTables,
+    travel: Duration,
     max: Duration,
 ) -> (Duration, bool) {
     let started = Instant::now();
@@ -92,12 +94,20 @@ pub(super) async fn wait_for_tables(
             0
         };
         if quiet_asks >= 2 {
+            tokio::time::sleep(travel).await;
             return (started.elapsed(), true);
         }
         if started.elapsed() >= max {
             return (started.elapsed(), false);
         }
     }
+}
+
+/// How long a table just sent may still be on its way in `config`'s network: its
+/// longest link latency (loopback itself is far below one poll).
+pub fn tables_travel(config: &TopologyConfig) -> Duration {
+    let ms = crate::topology::LinkModel::of(config).max_latency_ms();
+    Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 60.0))
 }
 
 /// The longest [`wait_for_tables`] waits: one merge pause and time for the tables to
