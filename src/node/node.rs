@@ -213,9 +213,10 @@ pub struct Node {
     servent_guid: Guid,
     /// Push routes and the servent on each link.
     servents: Option<Box<ServentRoutes>>,
-    /// Descriptors in and out by payload type (per-peer statistics); last, away from
-    /// the fields every descriptor reads.
-    traffic: Traffic,
+    /// Descriptors in and out by payload type (per-peer statistics), only once a driver
+    /// asked for them ([`Node::count_traffic`]): a simulated run without per-peer rows
+    /// would pay 64 bytes a node for counts nobody reads.
+    traffic: Option<Box<Traffic>>,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -278,7 +279,7 @@ impl Node {
             pending: None,
             out: None,
             counters: NodeCounters::default(),
-            traffic: Traffic::default(),
+            traffic: None,
         }
     }
 
@@ -308,9 +309,17 @@ impl Node {
         self.counters.snapshot()
     }
 
-    /// Descriptors in and out by payload type since the node was created.
-    pub fn traffic(&self) -> &Traffic {
-        &self.traffic
+    /// Descriptors in and out by payload type since [`Node::count_traffic`] (all zero
+    /// when it was never called).
+    pub fn traffic(&self) -> Traffic {
+        self.traffic.as_deref().copied().unwrap_or_default()
+    }
+
+    /// Starts counting descriptors in and out by payload type ([`Node::traffic`]). A
+    /// driver that reports per-peer statistics calls this when it creates the node (the
+    /// live driver always does; the simulator with `--peer-stats`).
+    pub fn count_traffic(&mut self) {
+        self.traffic.get_or_insert_with(Box::default);
     }
 
     /// This node's role in a two-tier network (`node::role`); `None` in the flat network.
@@ -362,6 +371,10 @@ impl Node {
             + self.neighbours.capacity() * std::mem::size_of::<Neighbour>()
             + self.routes.heap_bytes()
             + self.counters.heap_bytes()
+            + self
+                .traffic
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<Traffic>())
             + self
                 .servents
                 .as_ref()
@@ -593,7 +606,9 @@ impl Node {
     /// A descriptor arrived on `from`.
     pub fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
         self.counters.received += 1;
-        self.traffic.received.add(msg.payload.kind(), 1);
+        if let Some(traffic) = &mut self.traffic {
+            traffic.received.add(msg.payload.kind(), 1);
+        }
         let Message {
             guid,
             ttl,
@@ -806,7 +821,9 @@ impl Node {
         self.counters.rare().bad_payload += 1;
         self.dropped(guid, kind, DropReason::BadPayload);
         self.forget_link(now, from);
-        self.traffic.sent.add(kind::BYE, 1);
+        if let Some(traffic) = &mut self.traffic {
+            traffic.sent.add(kind::BYE, 1);
+        }
         self.outbox().actions.push_back(Action::Close {
             conn: from,
             bye: Some(Bye {
@@ -1928,7 +1945,9 @@ impl Node {
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
         if count > 0 {
             self.counters.sent += u64::from(count);
-            self.traffic.sent.add(kind, count);
+            if let Some(traffic) = &mut self.traffic {
+                traffic.sent.add(kind, count);
+            }
             self.outbox()
                 .events
                 .push_back(Event::Sent { guid, kind, count });

@@ -1432,12 +1432,17 @@ impl Simulation {
             })
         });
         let library = files.map(Library::from_files).unwrap_or_default();
-        Node::new(
+        let mut node = Node::new(
             Arc::clone(self.routing_of(u)),
             self.identity_of(u),
             peer_addr(u),
             library,
-        )
+        );
+        // Traffic by type is only read for the per-peer rows.
+        if self.tallies.is_some() {
+            node.count_traffic();
+        }
+        node
     }
 
     /// What a node is told about its neighbour `v`. Not its servent GUID: the live
