@@ -92,6 +92,7 @@ use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
 use super::identity::PeerIdentity;
 use super::library::Library;
+use super::neighbours::{Neighbour, Neighbours};
 use super::overlay::{Overlay, OverlayConfig};
 use super::own_searches::OwnSearches;
 use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
@@ -128,31 +129,6 @@ const MAX_REQUESTS: usize = 1024;
 /// TTL of the Pings that refill the pong cache (gtk-gnutella's `my_ttl`): a neighbour
 /// answers one with Pongs from up to 3 hops beyond it.
 const REFRESH_TTL: u8 = 4;
-
-/// A link and what the node keeps of its `PeerInfo` (16 bytes: flooding walks these).
-/// The neighbour's servent GUID is kept in the cold `servents` box.
-#[derive(Clone, Copy, Debug)]
-struct Neighbour {
-    conn: ConnId,
-    listen_addr: Option<SocketAddrV4>,
-    accepts_bye: bool,
-    /// What the neighbour is (`PeerInfo::role`).
-    role: Role,
-    /// It takes our QRP table (`PeerInfo::query_routing`).
-    query_routing: bool,
-}
-
-impl Neighbour {
-    fn new(conn: ConnId, info: &PeerInfo) -> Neighbour {
-        Neighbour {
-            conn,
-            listen_addr: info.listen_addr,
-            accepts_bye: info.accepts_bye,
-            role: info.role,
-            query_routing: info.query_routing,
-        }
-    }
-}
 
 /// Ping/Pong state, allocated on the first Ping or Pong (simulated searches never have
 /// any): the pong cache, the per-link Ping throttle, and when we last pinged our
@@ -203,7 +179,7 @@ pub struct Node {
     cache: Option<Box<ResultCache>>,
     /// Read after every input (`poll_request`, `poll_timeout`), so it is hot too.
     pending: Option<Box<Pending>>,
-    neighbours: Vec<Neighbour>,
+    neighbours: Neighbours,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
     routes: Routes,
     counters: NodeCounters,
@@ -271,7 +247,7 @@ impl Node {
             },
             rng,
             hash,
-            neighbours: Vec::new(),
+            neighbours: Neighbours::default(),
             routes: Routes::new(hash),
             servents: None,
             own: None,
@@ -329,10 +305,7 @@ impl Node {
 
     /// The role of the neighbour on `conn`, as the driver said when the link came up.
     pub fn link_role(&self, conn: ConnId) -> Option<Role> {
-        self.neighbours
-            .iter()
-            .find(|n| n.conn == conn)
-            .map(|n| n.role)
+        self.neighbours.get(conn).map(|n| n.role)
     }
 
     /// The links currently up, in the order they came up.
@@ -344,13 +317,13 @@ impl Node {
     /// prefetches the next node's memory (never dereferenced through this pointer).
     #[doc(hidden)]
     pub fn prefetch_hint(&self) -> *const u8 {
-        self.neighbours.as_ptr() as *const u8
+        self.neighbours.as_ptr()
     }
 
     /// What the driver told us about a neighbour, with the servent GUID it gave in its
     /// handshake or, failing that, in its own hits.
     pub fn peer_info(&self, conn: ConnId) -> Option<PeerInfo> {
-        let n = self.neighbours.iter().find(|n| n.conn == conn)?;
+        let n = self.neighbours.get(conn)?;
         Some(PeerInfo {
             listen_addr: n.listen_addr,
             accepts_bye: n.accepts_bye,
@@ -368,7 +341,7 @@ impl Node {
             .as_ref()
             .map_or(0, |l| std::mem::size_of::<Library>() + l.heap_bytes());
         library
-            + self.neighbours.capacity() * std::mem::size_of::<Neighbour>()
+            + self.neighbours.heap_bytes()
             + self.routes.heap_bytes()
             + self.counters.heap_bytes()
             + self
@@ -416,7 +389,7 @@ impl Node {
     /// list is allocated once at its exact size instead of growing by doubling (a
     /// degree-5 peer would otherwise hold room for 8).
     pub fn reserve_links(&mut self, links: usize) {
-        self.neighbours.reserve_exact(links);
+        self.neighbours.reserve(links);
     }
 
     // ----- driver inputs -------------------------------------------------------------
@@ -426,17 +399,7 @@ impl Node {
         if let Some(guid) = info.servent_guid {
             self.servents_mut().from_header(conn, guid);
         }
-        let neighbour = Neighbour::new(conn, &info);
-        // Drivers number links in increasing order: a new highest id is new, with no
-        // scan (a simulated hub of thousands of links would otherwise pay quadratically).
-        if !matches!(self.neighbours.last(), Some(last) if last.conn >= conn) {
-            self.neighbours.push(neighbour);
-        } else {
-            match self.neighbours.iter_mut().find(|n| n.conn == conn) {
-                Some(existing) => *existing = neighbour,
-                None => self.neighbours.push(neighbour),
-            }
-        }
+        self.neighbours.insert(Neighbour::new(conn, &info));
         let degree = self.overlay_degree();
         if let Some(overlay) = self.overlay_mut() {
             overlay.linked(now, info.listen_addr, degree);
@@ -1442,11 +1405,7 @@ impl Node {
             guid,
             ttl: back,
             within: ttl - 1,
-            addr: self
-                .neighbours
-                .iter()
-                .find(|n| n.conn == from)
-                .and_then(|n| n.listen_addr),
+            addr: self.neighbours.get(from).and_then(|n| n.listen_addr),
         };
         let cache = &mut self.pings_mut().cache;
         let cached: Vec<(u8, Pong)> = cache
@@ -1839,7 +1798,7 @@ impl Node {
     fn flood(&mut self, msg: &Message, except: Option<ConnId>) -> u32 {
         let mut n = 0;
         let out = self.out.get_or_insert_with(Box::default);
-        for neighbour in &self.neighbours {
+        for neighbour in self.neighbours.iter() {
             if Some(neighbour.conn) != except {
                 out.actions.push_back(Action::Send {
                     to: neighbour.conn,
@@ -1889,7 +1848,7 @@ impl Node {
             // Its keywords leave our merged table.
             self.pending_mut().tables.schedule_merge(now);
         }
-        self.neighbours.retain(|n| n.conn != conn);
+        self.neighbours.remove(conn);
         if let Some(pings) = self.pending.as_mut().and_then(|p| p.pings.as_mut()) {
             pings.throttle.forget(conn);
             pings.keep_alives.forget(conn);
@@ -1921,7 +1880,7 @@ impl Node {
     }
 
     fn is_connected(&self, conn: ConnId) -> bool {
-        self.neighbours.iter().any(|n| n.conn == conn)
+        self.neighbours.contains(conn)
     }
 
     fn dropped(&mut self, guid: Guid, kind: u8, reason: DropReason) {

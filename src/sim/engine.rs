@@ -1391,7 +1391,16 @@ impl Simulation {
             node.reserve_links(self.links.neighbours(u).len());
             for (conn, &v) in self.links.neighbours(u).iter().enumerate() {
                 if !churn || self.online[v as usize] {
-                    node.on_connected(now, ConnId(conn as u32), self.peer_info(v));
+                    // No listen address: in a static overlay the link table knows every
+                    // link's far end, and a node that keeps no addresses keeps its links
+                    // as a count (`node::neighbours`) instead of a heap list per peer. A
+                    // static run sends no Ping a node would need them for (pong caching
+                    // and host learning belong to dynamic overlays and to live peers).
+                    let info = PeerInfo {
+                        listen_addr: None,
+                        ..self.peer_info(v)
+                    };
+                    node.on_connected(now, ConnId(conn as u32), info);
                 }
             }
             self.stats.nodes_created += 1;
