@@ -184,7 +184,6 @@ pub struct Node {
     routes: Routes,
     counters: NodeCounters,
     rng: NodeRng,
-    hash: KeyedHash,
     advertised_addr: SocketAddrV4,
     servent_guid: Guid,
     /// Push routes and the servent on each link.
@@ -246,7 +245,6 @@ impl Node {
                 Some(Box::new(library))
             },
             rng,
-            hash,
             neighbours: Neighbours::default(),
             routes: Routes::new(hash),
             servents: None,
@@ -1238,7 +1236,7 @@ impl Node {
         let key = cache_key(query);
         let bounds = route_bounds(&self.config);
         let me = self.responder();
-        let hash = self.hash;
+        let hash = self.routes.hash();
         let servents = self.servents.as_deref();
         let cache = self
             .cache
@@ -1922,19 +1920,19 @@ impl Node {
     }
 
     fn own_mut(&mut self) -> &mut OwnSearches {
-        let hash = self.hash;
+        let hash = self.routes.hash();
         self.own
             .get_or_insert_with(|| Box::new(OwnSearches::new(hash)))
     }
 
     fn servents_mut(&mut self) -> &mut ServentRoutes {
-        let hash = self.hash;
+        let hash = self.routes.hash();
         self.servents
             .get_or_insert_with(|| Box::new(ServentRoutes::new(hash)))
     }
 
     fn cache_mut(&mut self) -> &mut ResultCache {
-        let hash = self.hash;
+        let hash = self.routes.hash();
         self.cache
             .get_or_insert_with(|| Box::new(ResultCache::new(hash)))
     }
@@ -1969,5 +1967,23 @@ impl Node {
     /// The pong cache, once a Pong has come back to one of our Pings.
     pub fn pong_cache(&self) -> Option<&PongCache> {
         self.pings().map(|p| &p.cache)
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// A simulated million-peer flood holds a million of these: growing one is a
+    /// decision (`sim::memory` has the per-peer figures), not an accident.
+    #[test]
+    fn a_node_stays_within_its_byte_budget() {
+        assert!(
+            std::mem::size_of::<Node>() <= 240,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
+        assert!(std::mem::size_of::<Routes>() <= 80);
+        assert!(std::mem::size_of::<Neighbours>() <= 24);
     }
 }
