@@ -78,7 +78,10 @@ pub(super) enum Neighbours {
         reserved: u32,
         traits: Traits,
     },
-    List(Vec<Neighbour>),
+    /// Boxed: a node pays 16 bytes inline for its links, not a `Vec`'s 24 (the
+    /// simulator's nodes are nearly all dense).
+    #[allow(clippy::box_collection)]
+    List(Box<Vec<Neighbour>>),
 }
 
 impl Default for Neighbours {
@@ -187,7 +190,10 @@ impl Neighbours {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Neighbours::Dense { .. } => 0,
-            Neighbours::List(list) => list.capacity() * std::mem::size_of::<Neighbour>(),
+            Neighbours::List(list) => {
+                std::mem::size_of::<Vec<Neighbour>>()
+                    + list.capacity() * std::mem::size_of::<Neighbour>()
+            }
         }
     }
 
@@ -227,7 +233,7 @@ impl Neighbours {
             }
             let mut list = Vec::with_capacity((*reserved).max(*count + 1) as usize);
             list.extend(self.iter());
-            *self = Neighbours::List(list);
+            *self = Neighbours::List(Box::new(list));
         }
         let Neighbours::List(list) = self else {
             unreachable!("a dense run was just turned into a list")
@@ -251,7 +257,7 @@ impl Neighbours {
             Neighbours::Dense { count, .. } if conn.0 + 1 == *count => *count -= 1,
             Neighbours::Dense { .. } => {
                 let list: Vec<Neighbour> = self.iter().filter(|n| n.conn != conn).collect();
-                *self = Neighbours::List(list);
+                *self = Neighbours::List(Box::new(list));
             }
             Neighbours::List(list) => list.retain(|n| n.conn != conn),
         }

@@ -566,7 +566,7 @@ impl Node {
 
     /// A descriptor arrived on `from`.
     pub fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
-        self.counters.received += 1;
+        self.counters.add_received();
         if let Some(traffic) = &mut self.traffic {
             traffic.received.add(msg.payload.kind(), 1);
         }
@@ -1114,7 +1114,7 @@ impl Node {
         match admission {
             Admission::Fresh => {}
             Admission::Walker => {
-                self.counters.reforwarded += 1;
+                self.counters.add_reforwarded();
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1132,7 +1132,7 @@ impl Node {
                 return;
             }
             Admission::Reforward => {
-                self.counters.reforwarded += 1;
+                self.counters.add_reforwarded();
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1141,7 +1141,7 @@ impl Node {
                 return;
             }
             Admission::Duplicate => {
-                self.counters.duplicates += 1;
+                self.counters.add_duplicate();
                 self.dropped(guid, kind::QUERY, DropReason::Duplicate);
                 return;
             }
@@ -1480,7 +1480,7 @@ impl Node {
 
     fn on_push(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, push: Push) {
         if self.routes.seen(&self.config, guid, kind::PUSH, now) {
-            self.counters.duplicates += 1;
+            self.counters.add_duplicate();
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
@@ -1901,7 +1901,7 @@ impl Node {
 
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
         if count > 0 {
-            self.counters.sent += u64::from(count);
+            self.counters.add_sent(count);
             if let Some(traffic) = &mut self.traffic {
                 traffic.sent.add(kind, count);
             }
@@ -1984,6 +1984,6 @@ mod size_tests {
             std::mem::size_of::<Node>()
         );
         assert!(std::mem::size_of::<Routes>() <= 80);
-        assert!(std::mem::size_of::<Neighbours>() <= 24);
+        assert!(std::mem::size_of::<Neighbours>() <= 16);
     }
 }
