@@ -60,6 +60,14 @@ pub(crate) struct NodeCounters {
 /// What a wrapped inline counter carries into the box.
 const CARRY: u64 = 1 << 32;
 
+/// Adds `n` to an inline counter; true when it wrapped (the caller carries).
+#[inline]
+fn wraps(counter: &mut u32, n: u32) -> bool {
+    let (sum, wrapped) = counter.overflowing_add(n);
+    *counter = sum;
+    wrapped
+}
+
 impl NodeCounters {
     /// The rarely moved counters, for an increment (allocated on first use).
     pub fn rare(&mut self) -> &mut Counters {
@@ -69,9 +77,7 @@ impl NodeCounters {
     /// One more descriptor received.
     #[inline]
     pub fn add_received(&mut self) {
-        let (n, wrapped) = self.received.overflowing_add(1);
-        self.received = n;
-        if wrapped {
+        if wraps(&mut self.received, 1) {
             self.rare().received += CARRY;
         }
     }
@@ -79,9 +85,7 @@ impl NodeCounters {
     /// `count` more descriptors sent.
     #[inline]
     pub fn add_sent(&mut self, count: u32) {
-        let (n, wrapped) = self.sent.overflowing_add(count);
-        self.sent = n;
-        if wrapped {
+        if wraps(&mut self.sent, count) {
             self.rare().sent += CARRY;
         }
     }
@@ -89,9 +93,7 @@ impl NodeCounters {
     /// One more duplicate dropped.
     #[inline]
     pub fn add_duplicate(&mut self) {
-        let (n, wrapped) = self.duplicates.overflowing_add(1);
-        self.duplicates = n;
-        if wrapped {
+        if wraps(&mut self.duplicates, 1) {
             self.rare().duplicates += CARRY;
         }
     }
@@ -99,9 +101,7 @@ impl NodeCounters {
     /// One more copy re-forwarded.
     #[inline]
     pub fn add_reforwarded(&mut self) {
-        let (n, wrapped) = self.reforwarded.overflowing_add(1);
-        self.reforwarded = n;
-        if wrapped {
+        if wraps(&mut self.reforwarded, 1) {
             self.rare().reforwarded += CARRY;
         }
     }
