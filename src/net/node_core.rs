@@ -20,7 +20,7 @@ pub fn node_core(
     addr: SocketAddrV4,
     library: Library,
 ) -> Box<dyn RoutingCore> {
-    Box::new(Node::new(routing, identity, addr, library))
+    node_core_with(routing, identity, addr, library, None)
 }
 
 /// How a peer of a dynamic overlay starts: its degree policy, the hosts it is given
@@ -43,6 +43,8 @@ pub fn node_core_with(
     overlay: Option<&OverlayStart>,
 ) -> Box<dyn RoutingCore> {
     let mut node = Node::new(routing, identity, addr, library);
+    // The control API may ask any live peer for its per-peer statistics.
+    node.count_traffic();
     if let Some(start) = overlay.filter(|s| s.policy.is_dynamic()) {
         let now = clock::now();
         node.enable_overlay(start.policy);

@@ -34,6 +34,7 @@ pub mod generations;
 pub mod host_cache;
 pub mod identity;
 pub mod library;
+mod neighbours;
 #[allow(clippy::module_inception)]
 pub mod node;
 pub mod overlay;
