@@ -446,7 +446,7 @@ impl Node {
         let conns: Vec<ConnId> = self.neighbours.iter().map(|n| n.conn).collect();
         for conn in conns {
             self.forget_link(now, conn);
-            self.traffic.sent.add(kind::BYE, 1);
+            self.count_bye_sent();
             self.outbox().actions.push_back(Action::Close {
                 conn,
                 bye: Some(Bye {
@@ -454,6 +454,13 @@ impl Node {
                     message: "Becoming a leaf node".to_string(),
                 }),
             });
+        }
+    }
+
+    /// A Bye we put in a `Close` counts as a descriptor sent (when traffic is counted).
+    fn count_bye_sent(&mut self) {
+        if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
+            traffic.sent.add(kind::BYE, 1);
         }
     }
 
@@ -825,9 +832,7 @@ impl Node {
         self.counters.rare().bad_payload += 1;
         self.dropped(guid, kind, DropReason::BadPayload);
         self.forget_link(now, from);
-        if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
-            traffic.sent.add(kind::BYE, 1);
-        }
+        self.count_bye_sent();
         self.outbox().actions.push_back(Action::Close {
             conn: from,
             bye: Some(Bye {
