@@ -397,3 +397,54 @@ fn an_auto_peer_that_became_a_leaf_stops_dialling_once_it_has_its_ultrapeer() {
     assert!(now > DIAL_TIMEOUT);
     assert_eq!(later, vec![], "a leaf with its ultrapeer dials nobody");
 }
+
+#[test]
+fn an_auto_peer_that_became_a_leaf_ends_its_dynamic_queries_and_owes_no_merged_table() {
+    use gnutella::node::{SearchRequest, Strategy, Time};
+    let mut n = auto_peer(Strategy::Dynamic {
+        results: 150,
+        leaf_results: 50,
+        wait_ms: 100,
+    });
+    for i in 1..=6 {
+        let info = PeerInfo {
+            role: Role::Ultrapeer,
+            query_routing: true,
+            ..said(i)
+        };
+        n.on_connected(Time::ZERO, ConnId(i as u32), info);
+    }
+    let request = SearchRequest {
+        words: "song".to_string(),
+        sha1: None,
+        ttl: 4,
+    };
+    n.start_search(Time::ZERO, request);
+    let (_, probe) = drain_alone(&mut n);
+    assert!(probe.iter().any(|m| m.payload.kind() == kind::QUERY));
+    assert!(n.merged_table_due(), "ultrapeers get our merged table");
+
+    n.become_leaf(Time::ZERO);
+    assert!(!n.merged_table_due(), "a leaf merges no table");
+    // Its new ultrapeer's link.
+    let up = PeerInfo {
+        role: Role::Ultrapeer,
+        query_routing: true,
+        ..said(7)
+    };
+    n.on_connected(Time::ZERO, ConnId(7), up);
+    let _ = drain_alone(&mut n);
+    let mut now = Time::ZERO;
+    let mut later = Vec::new();
+    while let Some(next) = n.poll_timeout() {
+        assert!(next < Time::from_secs(600), "timers end");
+        now = next.max(now);
+        n.on_timeout(now);
+        later.extend(drain_alone(&mut n).1);
+    }
+    let kinds: Vec<u8> = later.iter().map(|m| m.payload.kind()).collect();
+    assert!(
+        !kinds.contains(&kind::QUERY) && !kinds.contains(&kind::ROUTE_TABLE_UPDATE),
+        "no more dynamic query steps nor merged tables: {kinds:?}"
+    );
+}
