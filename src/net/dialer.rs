@@ -240,7 +240,7 @@ async fn dial_claimed(
     // ultrapeers, and few).
     let shared = Arc::clone(&peer.shared);
     let tier = local.tier;
-    let (negotiated, leftover, role_place) =
+    let (negotiated, leftover, (role_place, guidance)) =
         handshake::connect_checked(&mut stream, &local, remote, &net.handshake, |server| {
             let theirs = handshake::role_of(server);
             let place = shared
@@ -248,11 +248,17 @@ async fn dial_claimed(
                 .map_err(handshake::role_rejection)?;
             // An `auto` ultrapeer without leaves becomes the leaf of an ultrapeer that
             // asks it to (X-Ultrapeer-Needed: False), as gtk-gnutella's auto mode does;
-            // its other links close once this one is up.
-            let guided = theirs == Role::Ultrapeer
+            // its other links close once this one is up. We are a leaf only from then
+            // (the actor sets it): a failure before gives the claim back.
+            let guidance = if theirs == Role::Ultrapeer
                 && tier.takes_guidance(server.ultrapeer_needed, shared.role_counts().0)
-                && shared.become_leaf();
-            Ok((place, guided))
+            {
+                shared.claim_guidance()
+            } else {
+                None
+            };
+            let guided = guidance.is_some();
+            Ok(((place, guidance), guided))
         })
         .await
         .map_err(|source| DialError::Handshake { addr, source })?;
@@ -283,6 +289,7 @@ async fn dial_claimed(
         degree: place.unwrap_or_else(|| peer.shared.add_degree()),
         slot: Some(slot),
         role: role_place,
+        guidance,
     };
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
@@ -314,6 +321,7 @@ async fn dial_claimed(
         down: Some(down_tx),
         origin: LinkOrigin {
             outbound: true,
+            as_leaf: tier.role == Some(Role::Leaf) || negotiated.became_leaf,
             negotiated,
         },
         places,

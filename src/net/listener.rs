@@ -371,6 +371,7 @@ async fn incoming(
     let origin = LinkOrigin {
         outbound: false,
         negotiated,
+        as_leaf: local.tier.role == Some(Role::Leaf),
     };
     if peer
         .tx
@@ -384,6 +385,7 @@ async fn incoming(
                 degree,
                 slot: claimed,
                 role: role_place,
+                guidance: None,
             },
         })
         .await
