@@ -319,11 +319,10 @@ async fn dial_claimed(
         info,
         link: handle,
         down: Some(down_tx),
-        origin: LinkOrigin {
+        origin: Box::new(LinkOrigin {
             outbound: true,
-            as_leaf: tier.role == Some(Role::Leaf) || negotiated.became_leaf,
             negotiated,
-        },
+        }),
         places,
     };
     if peer.tx.send(up).await.is_err() {

@@ -179,6 +179,8 @@ pub struct Negotiated {
     /// We took the server's leaf guidance (`X-Ultrapeer-Needed: False`) and said
     /// `X-Ultrapeer: False` in our final 200: we are its leaf from now on.
     pub became_leaf: bool,
+    /// Our side presented us as a leaf (`X-Ultrapeer: False`), guided or configured.
+    pub as_leaf: bool,
 }
 
 /// Why `admit` turned a remote away, and headers to send with it (`X-Try-Ultrapeers`).
@@ -339,6 +341,7 @@ where
             deflate_in: local.deflate && remote.sends_deflate,
             remote,
             became_leaf,
+            as_leaf: became_leaf || local.tier.role == Some(Role::Leaf),
         };
         Ok((negotiated, buf, kept))
     };
@@ -462,6 +465,7 @@ where
             deflate_in: local.deflate && fin.headers.has_token("Content-Encoding", "deflate"),
             remote: peer,
             became_leaf: false,
+            as_leaf: local.tier.role == Some(Role::Leaf),
         };
         Ok((negotiated, buf))
     };

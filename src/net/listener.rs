@@ -371,7 +371,6 @@ async fn incoming(
     let origin = LinkOrigin {
         outbound: false,
         negotiated,
-        as_leaf: local.tier.role == Some(Role::Leaf),
     };
     if peer
         .tx
@@ -380,7 +379,7 @@ async fn incoming(
             info,
             link: handle,
             down: None,
-            origin,
+            origin: Box::new(origin),
             places: LinkPlaces {
                 degree,
                 slot: claimed,

@@ -67,7 +67,8 @@ pub enum PeerInput {
         info: PeerInfo,
         link: LinkHandle,
         down: Option<oneshot::Sender<()>>,
-        origin: LinkOrigin,
+        /// Boxed: the remote's headers would make every input as large.
+        origin: Box<LinkOrigin>,
         places: LinkPlaces,
     },
     /// What one read of a link brought, in order.
@@ -122,8 +123,6 @@ pub struct LinkOrigin {
     pub outbound: bool,
     /// What its handshake settled.
     pub negotiated: Negotiated,
-    /// Our side of its handshake presented us as a leaf (`X-Ultrapeer: False`).
-    pub as_leaf: bool,
 }
 
 /// Counters and link state of a peer that other tasks read (launcher, listener, dialers).
@@ -859,7 +858,7 @@ impl Actor {
                     self.shared.set_leaf();
                     places.guidance = None;
                     self.core.become_leaf(now);
-                } else if self.shared.is_leaf_now() && !origin.as_leaf {
+                } else if self.shared.is_leaf_now() && !origin.negotiated.as_leaf {
                     // Its handshake began before we became a leaf and presented us as an
                     // ultrapeer: the remote would take us for one. It goes, as the links
                     // we held then went (`Node::become_leaf`).
