@@ -240,6 +240,7 @@ async fn dial_claimed(
     // ultrapeers, and few).
     let shared = Arc::clone(&peer.shared);
     let tier = local.tier;
+    let live_since = local.live_since;
     let (negotiated, leftover, (role_place, guidance)) =
         handshake::connect_checked(&mut stream, &local, remote, &net.handshake, |server| {
             let theirs = handshake::role_of(server);
@@ -251,8 +252,12 @@ async fn dial_claimed(
             // its other links close once this one is up. We are a leaf only from then
             // (the actor sets it): a failure before gives the claim back.
             let guidance = if theirs == Role::Ultrapeer
-                && tier.takes_guidance(server.ultrapeer_needed, shared.role_counts().0)
-            {
+                && tier.takes_guidance(
+                    server.ultrapeer_needed,
+                    shared.role_counts().0,
+                    server.live_since,
+                    live_since,
+                ) {
                 shared.claim_guidance()
             } else {
                 None

@@ -105,6 +105,10 @@ pub struct LocalInfo {
     /// `X-Degree`: the most links we keep with relays (a static peer's `max_links`, a
     /// dynamic one's `max_degree`, a leaf's `leaf_ultrapeers`); see [`LocalInfo::degree_of`].
     pub degree: u32,
+    /// When this peer started (seconds since the Unix epoch, from the driver's wall
+    /// clock), sent as `X-Live-Since`: an `auto` ultrapeer takes the leaf guidance of an
+    /// ultrapeer only if it started earlier ([`TierPolicy::takes_guidance`]).
+    pub live_since: Option<i64>,
 }
 
 impl LocalInfo {
@@ -162,6 +166,7 @@ impl LocalInfo {
             query_routing: self.tier.role.is_some(),
             ultrapeer_query_routing: self.tier.role.is_some(),
             dynamic_querying: self.tier.dynamic_querying,
+            live_since: self.live_since,
             ..LocalCapabilities::default()
         }
     }
@@ -486,6 +491,7 @@ mod tests {
             servent_guid: Some(Guid([port as u8; 16])),
             tier: TierPolicy::default(),
             degree: 32,
+            live_since: None,
         }
     }
 
