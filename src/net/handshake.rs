@@ -465,6 +465,12 @@ where
                 reason: fin.reason,
             });
         }
+        // An ultrapeer that took our leaf guidance says so in its final 200
+        // (`X-Ultrapeer: False`, PROTOCOL.md §4.4): it is our leaf, whatever its hello said.
+        let mut peer = peer;
+        if fin.headers.get_bool("X-Ultrapeer") == Some(false) {
+            peer.ultrapeer = Some(false);
+        }
         let negotiated = Negotiated {
             deflate_out: ours.compresses_to(&request.headers),
             deflate_in: local.deflate && fin.headers.has_token("Content-Encoding", "deflate"),
@@ -583,6 +589,43 @@ mod tests {
         let remote_leaf = PeerCapabilities::from_headers(&leaf);
         assert_eq!(role_of(&remote_leaf), Role::Leaf);
         assert!(!takes_our_tables(&as_leaf, &remote_leaf));
+    }
+
+    #[tokio::test]
+    async fn a_remote_that_takes_our_leaf_guidance_is_our_leaf() {
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let limits = HandshakeLimits::default();
+        let up = |port| LocalInfo {
+            tier: TierPolicy {
+                role: Some(Role::Ultrapeer),
+                ..TierPolicy::default()
+            },
+            ..local(port, false)
+        };
+        let server = tokio::spawn(async move {
+            let mut buf = BytesMut::new();
+            let _ = peek_first_line(&mut b, &mut buf, &limits).await.unwrap();
+            accept_with(&mut b, buf, &up(2), None, &limits, |hello| {
+                assert_eq!(role_of(hello), Role::Ultrapeer, "it says hello as one");
+                let mut guidance = Headers::new();
+                guidance.append("X-Ultrapeer-Needed", "False");
+                Ok(guidance)
+            })
+            .await
+            .unwrap()
+        });
+        let (client, _, ()) = connect_checked(&mut a, &up(1), None, &limits, |answer| {
+            Ok(((), answer.ultrapeer_needed == Some(false)))
+        })
+        .await
+        .unwrap();
+        assert!(client.became_leaf && client.as_leaf);
+        let (server, _) = server.await.unwrap();
+        assert_eq!(
+            role_of(&server.remote),
+            Role::Leaf,
+            "its final 200 said X-Ultrapeer: False"
+        );
     }
 
     #[tokio::test]

@@ -452,6 +452,13 @@ pub struct RolePlace {
     role: Role,
 }
 
+impl RolePlace {
+    /// The role whose count this place holds.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+}
+
 impl Drop for RolePlace {
     fn drop(&mut self) {
         let mut counts = self.shared.tiers.lock().unwrap_or_else(|e| e.into_inner());
