@@ -70,6 +70,7 @@ async fn a_dq_peer_speaks_query_status_over_a_socket() {
                 ..TierPolicy::default()
             },
             degree: 32,
+            live_since: None,
         };
         let (negotiated, mut buf) = connect(&mut stream, &me, None, &HandshakeLimits::default())
             .await

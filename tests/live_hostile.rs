@@ -47,6 +47,7 @@ fn claiming(addr: &str) -> LocalInfo {
         servent_guid: None,
         tier: Default::default(),
         degree: 32,
+        live_since: None,
     }
 }
 
@@ -158,6 +159,7 @@ async fn hostile_clients_lose_only_their_own_connection() {
             servent_guid: None,
             tier: Default::default(),
             degree: 32,
+            live_since: None,
         };
         connect(&mut liar, &me, None, &HandshakeLimits::default())
             .await
@@ -177,6 +179,7 @@ async fn hostile_clients_lose_only_their_own_connection() {
             servent_guid: None,
             tier: Default::default(),
             degree: 32,
+            live_since: None,
         };
         connect(&mut odd, &me, None, &HandshakeLimits::default())
             .await

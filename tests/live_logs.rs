@@ -382,6 +382,7 @@ async fn trace_tells_first_copies_re_forwards_and_duplicates() {
             servent_guid: None,
             tier: Default::default(),
             degree: 32,
+            live_since: None,
         };
         let (_, leftover) = connect(&mut client, &local, None, &HandshakeLimits::default())
             .await

@@ -27,6 +27,7 @@ async fn link(target: SocketAddrV4, port: u16) -> (TcpStream, BytesMut) {
         servent_guid: None,
         tier: Default::default(),
         degree: 32,
+        live_since: None,
     };
     let (_, rest) = connect(&mut stream, &me, None, &HandshakeLimits::default())
         .await

@@ -125,6 +125,7 @@ async fn scripted_neighbour(answers: Vec<(u8, QueryHit)>) -> (SocketAddrV4, Join
         servent_guid: Some(NEIGHBOUR),
         tier: Default::default(),
         degree: 32,
+        live_since: None,
     };
     let task = tokio::spawn(async move {
         // Like any peer, it accepts again after a handshake that did not finish (the

@@ -186,7 +186,7 @@ async fn next_message(
 
 /// Leaf guidance (PROTOCOL.md §4.4; gtk-gnutella's `node_process_handshake_header`): an
 /// `auto` peer without leaves that dials an ultrapeer answering `X-Ultrapeer-Needed:
-/// False` becomes its leaf: its final 200 says `X-Ultrapeer: False`, its other links
+/// False` and started before it (`X-Live-Since`) becomes its leaf: its final 200 says `X-Ultrapeer: False`, its other links
 /// close with Bye 203, it sends the guiding ultrapeer its table, and from then on it
 /// refuses leaves as a leaf does.
 #[tokio::test]
@@ -217,26 +217,31 @@ async fn an_auto_peer_becomes_the_leaf_of_an_ultrapeer_that_asks() {
         ]);
         let ours = peer.listening().await;
 
-        // An ultrapeer with room for ultrapeers links with it as one.
+        // An ultrapeer that asks it to be its leaf but started after it (gtk-gnutella's
+        // X-Live-Since) links with it as an ultrapeer: the peer up longer stays one.
         let (mut one, _) = first.accept().await.unwrap();
         let (hello, _) = read_block(&mut one, parse_request).await;
         assert_eq!(hello.headers.get("X-Ultrapeer"), Some("True"));
-        one.write_all(
-            b"GNUTELLA/0.6 200 OK\r\nUser-Agent: up\r\nX-Ultrapeer: True\r\n\
-              X-Ultrapeer-Needed: True\r\nBye-Packet: 0.1\r\n\r\n",
-        )
-        .await
-        .unwrap();
+        let started = hello.headers.get("X-Live-Since").expect("X-Live-Since");
+        let started = gnutella::protocol::live_since::parse(started).expect("an RFC 822 date");
+        let younger = gnutella::protocol::live_since::format(started + 3600).unwrap();
+        let answer = format!(
+            "GNUTELLA/0.6 200 OK\r\nUser-Agent: up\r\nX-Ultrapeer: True\r\n\
+             X-Ultrapeer-Needed: False\r\nX-Live-Since: {younger}\r\nBye-Packet: 0.1\r\n\r\n"
+        );
+        one.write_all(answer.as_bytes()).await.unwrap();
         let (fin, mut one_buf) = read_block(&mut one, parse_response).await;
         assert_eq!((fin.code, fin.headers.get("X-Ultrapeer")), (200, None));
         peer.linked_to(first_addr.parse().unwrap()).await;
 
-        // An ultrapeer that asks it to be its leaf.
+        // An ultrapeer up for longer (gtk-gnutella's date format) that asks it to be
+        // its leaf.
         let (mut two, _) = guide.accept().await.unwrap();
         let _ = read_block(&mut two, parse_request).await;
         two.write_all(
             b"GNUTELLA/0.6 200 OK\r\nUser-Agent: up\r\nX-Ultrapeer: True\r\n\
-              X-Ultrapeer-Needed: False\r\nX-Query-Routing: 0.1\r\nBye-Packet: 0.1\r\n\r\n",
+              X-Ultrapeer-Needed: False\r\nX-Live-Since: Mon, 01 Jan 2001 01:00:00 +0100\r\n\
+              X-Query-Routing: 0.1\r\nBye-Packet: 0.1\r\n\r\n",
         )
         .await
         .unwrap();

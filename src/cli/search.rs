@@ -117,6 +117,7 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         servent_guid: Some(identity.servent_guid),
         tier: Default::default(),
         degree: LocalInfo::degree_of(&Default::default(), net.max_links),
+        live_since: None,
     };
     probe(via, &local, &net)
         .await

@@ -240,7 +240,8 @@ async fn dial_claimed(
     // ultrapeers, and few).
     let shared = Arc::clone(&peer.shared);
     let tier = local.tier;
-    let (negotiated, leftover, role_place) =
+    let live_since = local.live_since;
+    let (negotiated, leftover, (role_place, guidance)) =
         handshake::connect_checked(&mut stream, &local, remote, &net.handshake, |server| {
             let theirs = handshake::role_of(server);
             let place = shared
@@ -248,11 +249,21 @@ async fn dial_claimed(
                 .map_err(handshake::role_rejection)?;
             // An `auto` ultrapeer without leaves becomes the leaf of an ultrapeer that
             // asks it to (X-Ultrapeer-Needed: False), as gtk-gnutella's auto mode does;
-            // its other links close once this one is up.
-            let guided = theirs == Role::Ultrapeer
-                && tier.takes_guidance(server.ultrapeer_needed, shared.role_counts().0)
-                && shared.become_leaf();
-            Ok((place, guided))
+            // its other links close once this one is up. We are a leaf only from then
+            // (the actor sets it): a failure before gives the claim back.
+            let guidance = if theirs == Role::Ultrapeer
+                && tier.takes_guidance(
+                    server.ultrapeer_needed,
+                    shared.role_counts().0,
+                    server.live_since,
+                    live_since,
+                ) {
+                shared.claim_guidance()
+            } else {
+                None
+            };
+            let guided = guidance.is_some();
+            Ok(((place, guidance), guided))
         })
         .await
         .map_err(|source| DialError::Handshake { addr, source })?;
@@ -283,6 +294,7 @@ async fn dial_claimed(
         degree: place.unwrap_or_else(|| peer.shared.add_degree()),
         slot: Some(slot),
         role: role_place,
+        guidance,
     };
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
@@ -312,10 +324,10 @@ async fn dial_claimed(
         info,
         link: handle,
         down: Some(down_tx),
-        origin: LinkOrigin {
+        origin: Box::new(LinkOrigin {
             outbound: true,
             negotiated,
-        },
+        }),
         places,
     };
     if peer.tx.send(up).await.is_err() {

@@ -105,6 +105,10 @@ pub struct LocalInfo {
     /// `X-Degree`: the most links we keep with relays (a static peer's `max_links`, a
     /// dynamic one's `max_degree`, a leaf's `leaf_ultrapeers`); see [`LocalInfo::degree_of`].
     pub degree: u32,
+    /// When this peer started (seconds since the Unix epoch, from the driver's wall
+    /// clock), sent as `X-Live-Since`: an `auto` ultrapeer takes the leaf guidance of an
+    /// ultrapeer only if it started earlier ([`TierPolicy::takes_guidance`]).
+    pub live_since: Option<i64>,
 }
 
 impl LocalInfo {
@@ -162,6 +166,7 @@ impl LocalInfo {
             query_routing: self.tier.role.is_some(),
             ultrapeer_query_routing: self.tier.role.is_some(),
             dynamic_querying: self.tier.dynamic_querying,
+            live_since: self.live_since,
             ..LocalCapabilities::default()
         }
     }
@@ -179,6 +184,8 @@ pub struct Negotiated {
     /// We took the server's leaf guidance (`X-Ultrapeer-Needed: False`) and said
     /// `X-Ultrapeer: False` in our final 200: we are its leaf from now on.
     pub became_leaf: bool,
+    /// Our side presented us as a leaf (`X-Ultrapeer: False`), guided or configured.
+    pub as_leaf: bool,
 }
 
 /// Why `admit` turned a remote away, and headers to send with it (`X-Try-Ultrapeers`).
@@ -339,6 +346,7 @@ where
             deflate_in: local.deflate && remote.sends_deflate,
             remote,
             became_leaf,
+            as_leaf: became_leaf || local.tier.role == Some(Role::Leaf),
         };
         Ok((negotiated, buf, kept))
     };
@@ -457,11 +465,18 @@ where
                 reason: fin.reason,
             });
         }
+        // An ultrapeer that took our leaf guidance says so in its final 200
+        // (`X-Ultrapeer: False`, PROTOCOL.md §4.4): it is our leaf, whatever its hello said.
+        let mut peer = peer;
+        if fin.headers.get_bool("X-Ultrapeer") == Some(false) {
+            peer.ultrapeer = Some(false);
+        }
         let negotiated = Negotiated {
             deflate_out: ours.compresses_to(&request.headers),
             deflate_in: local.deflate && fin.headers.has_token("Content-Encoding", "deflate"),
             remote: peer,
             became_leaf: false,
+            as_leaf: local.tier.role == Some(Role::Leaf),
         };
         Ok((negotiated, buf))
     };
@@ -482,6 +497,7 @@ mod tests {
             servent_guid: Some(Guid([port as u8; 16])),
             tier: TierPolicy::default(),
             degree: 32,
+            live_since: None,
         }
     }
 
@@ -573,6 +589,43 @@ mod tests {
         let remote_leaf = PeerCapabilities::from_headers(&leaf);
         assert_eq!(role_of(&remote_leaf), Role::Leaf);
         assert!(!takes_our_tables(&as_leaf, &remote_leaf));
+    }
+
+    #[tokio::test]
+    async fn a_remote_that_takes_our_leaf_guidance_is_our_leaf() {
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let limits = HandshakeLimits::default();
+        let up = |port| LocalInfo {
+            tier: TierPolicy {
+                role: Some(Role::Ultrapeer),
+                ..TierPolicy::default()
+            },
+            ..local(port, false)
+        };
+        let server = tokio::spawn(async move {
+            let mut buf = BytesMut::new();
+            let _ = peek_first_line(&mut b, &mut buf, &limits).await.unwrap();
+            accept_with(&mut b, buf, &up(2), None, &limits, |hello| {
+                assert_eq!(role_of(hello), Role::Ultrapeer, "it says hello as one");
+                let mut guidance = Headers::new();
+                guidance.append("X-Ultrapeer-Needed", "False");
+                Ok(guidance)
+            })
+            .await
+            .unwrap()
+        });
+        let (client, _, ()) = connect_checked(&mut a, &up(1), None, &limits, |answer| {
+            Ok(((), answer.ultrapeer_needed == Some(false)))
+        })
+        .await
+        .unwrap();
+        assert!(client.became_leaf && client.as_leaf);
+        let (server, _) = server.await.unwrap();
+        assert_eq!(
+            role_of(&server.remote),
+            Role::Leaf,
+            "its final 200 said X-Ultrapeer: False"
+        );
     }
 
     #[tokio::test]

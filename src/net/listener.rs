@@ -345,10 +345,34 @@ async fn incoming(
             return;
         }
     };
-    let (Some(degree), Some(role_place)) = (reserved, role_place) else {
+    let (Some(mut degree), Some(mut role_place)) = (reserved, role_place) else {
         // accept() succeeds only past the checks that reserve the places.
         return;
     };
+    // It said hello as an ultrapeer and took our leaf guidance in its final 200: its
+    // place moves from our ultrapeers to our leaves (and, as an ultrapeer's leaf, out of
+    // `max_links`). Rare: our 200 says `X-Ultrapeer-Needed: False` only with no room
+    // for ultrapeers, and an ultrapeer gets that far only with a place of `max_links`
+    // (see docs/interop.md).
+    let theirs = handshake::role_of(&negotiated.remote);
+    if theirs != role_place.role() {
+        match peer.shared.reserve_role(&local.tier, theirs) {
+            Ok(place) => role_place = place,
+            Err(why) => {
+                log::debug!(
+                    "{}: inbound {remote} closed: became our leaf past our budget: {why}",
+                    peer.name
+                );
+                peer.shared
+                    .failed_handshakes
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        if local.tier.role == Some(Role::Ultrapeer) && theirs == Role::Leaf {
+            degree = peer.shared.leaf_place();
+        }
+    }
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
         deflate_out: negotiated.deflate_out,
@@ -379,11 +403,12 @@ async fn incoming(
             info,
             link: handle,
             down: None,
-            origin,
+            origin: Box::new(origin),
             places: LinkPlaces {
                 degree,
                 slot: claimed,
                 role: role_place,
+                guidance: None,
             },
         })
         .await

@@ -330,6 +330,7 @@ impl Network {
             deflate: net.deflate,
             servent_guid,
             degree: LocalInfo::degree_of(&tier, link_cap),
+            live_since: Some(clock::unix_secs_now()),
             tier,
         };
         let dials = overlay.map(|o| DialKit {

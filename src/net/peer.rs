@@ -67,7 +67,8 @@ pub enum PeerInput {
         info: PeerInfo,
         link: LinkHandle,
         down: Option<oneshot::Sender<()>>,
-        origin: LinkOrigin,
+        /// Boxed: the remote's headers would make every input as large.
+        origin: Box<LinkOrigin>,
         places: LinkPlaces,
     },
     /// What one read of a link brought, in order.
@@ -137,8 +138,13 @@ pub struct PeerShared {
     /// Listening addresses of neighbours whose link the actor (and the core) has.
     up: Mutex<HashSet<SocketAddrV4>>,
     /// We were an `auto` ultrapeer and took an ultrapeer's leaf guidance: every
-    /// handshake from now on is a leaf's (`LocalInfo::now`).
+    /// handshake from now on is a leaf's (`LocalInfo::now`). Set only by the actor, when
+    /// the guiding link comes up and the core becomes a leaf, so the flag and the core
+    /// never disagree.
     became_leaf: std::sync::atomic::AtomicBool,
+    /// A handshake that takes leaf guidance is in flight ([`GuidanceClaim`]): at most
+    /// one at a time, so two ultrapeers cannot both be told we are their leaf.
+    guiding: std::sync::atomic::AtomicBool,
     /// Those of them that are leaves: never named as hosts to try (`X-Try-Ultrapeers`
     /// lists ultrapeers, and a leaf takes no leaf).
     leaves_up: Mutex<HashSet<SocketAddrV4>>,
@@ -360,9 +366,22 @@ impl PeerShared {
         self.became_leaf.load(Ordering::SeqCst)
     }
 
-    /// Records that we take leaf guidance; `false` if another handshake already did.
-    pub fn become_leaf(&self) -> bool {
-        !self.became_leaf.swap(true, Ordering::SeqCst)
+    /// The right to take an ultrapeer's leaf guidance in one handshake; `None` when we
+    /// are a leaf already or another handshake holds it. Dropped (a failed write, a
+    /// failed dial, a link not brought up) it is given back and we stay an ultrapeer;
+    /// only the actor makes us a leaf (`set_leaf`).
+    pub fn claim_guidance(self: &Arc<Self>) -> Option<GuidanceClaim> {
+        if self.is_leaf_now() || self.guiding.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        Some(GuidanceClaim {
+            shared: Arc::clone(self),
+        })
+    }
+
+    /// The guiding link came up and the core became a leaf: so do our handshakes.
+    fn set_leaf(&self) {
+        self.became_leaf.store(true, Ordering::SeqCst);
     }
 
     /// How many leaves and ultrapeers hold a role place (links up or being admitted).
@@ -412,12 +431,32 @@ impl Drop for DegreePlace {
     }
 }
 
+/// A handshake's right to take leaf guidance ([`PeerShared::claim_guidance`]), given back
+/// when dropped.
+#[derive(Debug)]
+pub struct GuidanceClaim {
+    shared: Arc<PeerShared>,
+}
+
+impl Drop for GuidanceClaim {
+    fn drop(&mut self) {
+        self.shared.guiding.store(false, Ordering::SeqCst);
+    }
+}
+
 /// A place among a peer's leaves or ultrapeers (what `max_leaves` and
 /// `leaf_ultrapeers` bound), given back when dropped.
 #[derive(Debug)]
 pub struct RolePlace {
     shared: Arc<PeerShared>,
     role: Role,
+}
+
+impl RolePlace {
+    /// The role whose count this place holds.
+    pub fn role(&self) -> Role {
+        self.role
+    }
 }
 
 impl Drop for RolePlace {
@@ -497,6 +536,8 @@ pub struct LinkPlaces {
     pub slot: Option<SlotClaim>,
     /// Its place among our leaves or ultrapeers.
     pub role: RolePlace,
+    /// The link's handshake took the remote's leaf guidance (and holds the right to).
+    pub guidance: Option<GuidanceClaim>,
 }
 
 /// Process-wide activity clock, to tell when a flood has settled; and whether a flood
@@ -821,7 +862,22 @@ impl Actor {
                         self.names.own,
                         link.remote_addr.map_or("?".into(), |a| a.to_string())
                     );
+                    self.shared.set_leaf();
+                    places.guidance = None;
                     self.core.become_leaf(now);
+                } else if self.shared.is_leaf_now() && !origin.negotiated.as_leaf {
+                    // Its handshake began before we became a leaf and presented us as an
+                    // ultrapeer: the remote would take us for one. It goes, as the links
+                    // we held then went (`Node::become_leaf`).
+                    log::debug!(
+                        "{}: link {} not brought up: shaken hands as an ultrapeer, now a leaf",
+                        self.names.own,
+                        link.remote_addr.map_or("?".into(), |a| a.to_string())
+                    );
+                    if let Some(down) = down {
+                        let _ = down.send(());
+                    }
+                    return None;
                 }
                 self.core.on_connected(now, conn, info.clone());
                 self.core
@@ -1313,6 +1369,34 @@ mod tests {
         assert_eq!(shared.degree(), 2);
         drop((b, forced));
         assert_eq!(shared.degree(), 0);
+    }
+
+    #[test]
+    fn leaf_guidance_that_fails_before_its_link_is_up_leaves_us_an_ultrapeer() {
+        let shared = Arc::new(PeerShared::default());
+        let first = shared.claim_guidance().expect("nobody else took guidance");
+        assert!(
+            shared.claim_guidance().is_none(),
+            "one guided handshake at a time"
+        );
+        assert!(!shared.is_leaf_now(), "not a leaf before the link is up");
+        // The final 200 could not be written, the dial lost its slot, ...
+        drop(first);
+        assert!(
+            !shared.is_leaf_now(),
+            "later handshakes still say X-Ultrapeer: True"
+        );
+        let second = shared
+            .claim_guidance()
+            .expect("guidance can be taken again");
+        // The actor brought the link up and made the core a leaf.
+        shared.set_leaf();
+        drop(second);
+        assert!(shared.is_leaf_now());
+        assert!(
+            shared.claim_guidance().is_none(),
+            "a leaf takes no more guidance"
+        );
     }
 
     #[test]

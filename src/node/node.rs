@@ -438,11 +438,25 @@ impl Node {
     /// `node_bye_all_but_one` does when it accepts to become a leaf. The guiding
     /// ultrapeer's link comes up next (`on_connected`), and gets our table then.
     /// Nothing happens unless we are an ultrapeer.
+    ///
+    /// A dynamic overlay's degree policy is clamped to `leaf_ultrapeers` as
+    /// `enable_overlay` clamps a configured leaf's (else the new leaf would dial
+    /// ultrapeers for ever, only to refuse each with 503 "Enough ultrapeers"). Ultrapeer
+    /// work ends: our dynamic queries stop, as gtk-gnutella's `dq_send_next` ends one
+    /// once it is "no longer an ultra node", and no merged table is owed any more.
     pub fn become_leaf(&mut self, now: Time) {
         if self.role() != Some(Role::Ultrapeer) {
             return;
         }
         Arc::make_mut(&mut self.config).role = Some(super::role::RoleSetting::Leaf);
+        let most = self.config.leaf_ultrapeers;
+        if let Some(pending) = self.pending.as_mut() {
+            if let Some(overlay) = pending.overlay.as_deref_mut() {
+                overlay.limit_degree(now, most);
+            }
+            pending.dq = None;
+            pending.tables.cancel_merge();
+        }
         let conns: Vec<ConnId> = self.neighbours.iter().map(|n| n.conn).collect();
         for conn in conns {
             self.forget_link(now, conn);

@@ -149,11 +149,25 @@ impl TierPolicy {
 
     /// Whether we become the leaf of an ultrapeer that answered our hello with
     /// `X-Ultrapeer-Needed: False` ("become my leaf") while we hold `leaves` leaves:
-    /// only an `auto` ultrapeer with no leaves does, as gtk-gnutella's auto mode does
+    /// only an `auto` ultrapeer with no leaves does, and only if the guide has been up
+    /// longer than we have (`theirs` and `ours` are the starts, in seconds, its
+    /// `X-Live-Since` and ours; unknown means no), as gtk-gnutella's auto mode does
     /// (`nodes.c`, `node_process_handshake_header`: not a configured ultrapeer, no
-    /// leaves; it also wants the remote up longer than itself, which we do not know).
-    pub fn takes_guidance(&self, needed: Option<bool>, leaves: usize) -> bool {
-        self.auto && self.role == Some(Role::Ultrapeer) && needed == Some(false) && leaves == 0
+    /// leaves, `n->up_date != 0 && n->up_date < start_stamp`). The times come from the
+    /// driver: this policy has no clock.
+    pub fn takes_guidance(
+        &self,
+        needed: Option<bool>,
+        leaves: usize,
+        theirs: Option<i64>,
+        ours: Option<i64>,
+    ) -> bool {
+        let older = matches!((theirs, ours), (Some(t), Some(o)) if t < o);
+        self.auto
+            && self.role == Some(Role::Ultrapeer)
+            && needed == Some(false)
+            && leaves == 0
+            && older
     }
 
     /// This policy once we are a leaf (after taking leaf guidance).
@@ -250,17 +264,28 @@ mod tests {
             auto: true,
             ..TierPolicy::default()
         };
-        assert!(auto.takes_guidance(Some(false), 0));
-        assert!(!auto.takes_guidance(Some(true), 0));
-        assert!(!auto.takes_guidance(None, 0));
-        assert!(!auto.takes_guidance(Some(false), 1), "it has leaves");
+        let (up_longer, ours) = (Some(100), Some(200));
+        assert!(auto.takes_guidance(Some(false), 0, up_longer, ours));
+        assert!(!auto.takes_guidance(Some(true), 0, up_longer, ours));
+        assert!(!auto.takes_guidance(None, 0, up_longer, ours));
+        assert!(
+            !auto.takes_guidance(Some(false), 1, up_longer, ours),
+            "it has leaves"
+        );
+        for younger in [Some(200), Some(300), None] {
+            assert!(
+                !auto.takes_guidance(Some(false), 0, younger, ours),
+                "a guide up for less time than we are, or that does not say: {younger:?}"
+            );
+        }
+        assert!(!auto.takes_guidance(Some(false), 0, up_longer, None));
         let configured = TierPolicy {
             auto: false,
             ..auto
         };
-        assert!(!configured.takes_guidance(Some(false), 0));
+        assert!(!configured.takes_guidance(Some(false), 0, up_longer, ours));
         let leaf = auto.as_leaf();
         assert_eq!(leaf.role, Some(Role::Leaf));
-        assert!(!leaf.takes_guidance(Some(false), 0));
+        assert!(!leaf.takes_guidance(Some(false), 0, up_longer, ours));
     }
 }

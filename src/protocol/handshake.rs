@@ -564,6 +564,8 @@ pub struct LocalCapabilities {
     /// `GUID: <32 hex>`, our servent GUID, as gtk-gnutella sends its own: the peer then
     /// knows which hits are ours, and a peer already linked to us can refuse a second link.
     pub servent_guid: Option<Guid>,
+    /// `X-Live-Since`: when we started, in seconds since the Unix epoch (`live_since`).
+    pub live_since: Option<i64>,
 }
 
 impl Default for LocalCapabilities {
@@ -581,6 +583,7 @@ impl Default for LocalCapabilities {
             ultrapeer_query_routing: false,
             query_routing: false,
             servent_guid: None,
+            live_since: None,
         }
     }
 }
@@ -619,6 +622,9 @@ impl LocalCapabilities {
         }
         if self.accept_deflate {
             h.append("Accept-Encoding", "deflate");
+        }
+        if let Some(date) = self.live_since.and_then(super::live_since::format) {
+            h.append("X-Live-Since", &date);
         }
         h
     }
@@ -706,6 +712,9 @@ pub struct PeerCapabilities {
     /// Hosts it suggests we try (`X-Try`, `X-Try-Ultrapeers`; sent with refusals and by
     /// many servents with every answer), at most [`MAX_TRY_HOSTS`].
     pub try_hosts: Vec<SocketAddrV4>,
+    /// When it started (`X-Live-Since`, seconds since the Unix epoch), if it said so in
+    /// a date we read.
+    pub live_since: Option<i64>,
 }
 
 /// Most hosts read from the `X-Try` headers of one block (LimeWire sends 10; the block's
@@ -783,6 +792,7 @@ impl PeerCapabilities {
                     .filter_map(|name| h.get(name)),
                 MAX_TRY_HOSTS,
             ),
+            live_since: h.get("X-Live-Since").and_then(super::live_since::parse),
         }
     }
 }

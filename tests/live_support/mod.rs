@@ -36,6 +36,7 @@ pub fn as_role(role: Role, port: u16) -> LocalInfo {
             auto: false,
         },
         degree: 32,
+        live_since: None,
     }
 }
 
