@@ -106,6 +106,8 @@ async fn link(addr: SocketAddrV4, claim_port: u16) -> Result<(TcpStream, BytesMu
         deflate: false,
         servent_guid: None,
         tier: Default::default(),
+        degree: 32,
+        live_since: None,
     };
     let (_, rest) = connect(&mut stream, &me, None, &HandshakeLimits::default()).await?;
     Ok((stream, rest))
@@ -281,6 +283,8 @@ async fn fresh_handshake(to: SocketAddrV4, port: u16) -> bool {
             deflate: false,
             servent_guid: None,
             tier: Default::default(),
+            degree: 32,
+            live_since: None,
         };
         connect(&mut s, &me, None, &HandshakeLimits::default())
             .await

@@ -13,6 +13,10 @@
 # the median and p99 time to first hit, its hops, messages per query and success rate,
 # and the CPU per Gnutella message against the simulator's CPU per simulated message for
 # the same config and workload, measured in the same run (`scripts/cpu-of-run.py`).
+# It also prints the floor under the live figure: `benches/loopback_floor.c` (compiled
+# here with `cc -O2`) sends one frame per link per round over as many loopback TCP
+# connections as the network has links, with nothing but write/epoll/read, and its CPU per
+# message is set against the simulator's in the same way.
 # The reports stay in target/bench-live/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +32,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # BIN=path/to/gnutella compares another build (say, a copy of the one before a change)
 # with the same script.
 BIN=${BIN:-$(scripts/release-bin.sh)}
+FLOOR=$OUT/loopback_floor
+cc -O2 -o "$FLOOR" benches/loopback_floor.c
 
 for size in $SIZES; do
     n=${size%%:*}
@@ -74,6 +80,11 @@ PY
         "$BIN" sim --topology "$cfg" --json --quiet >"$OUT/sim-$n.json"
     scripts/cpu-of-run.py "$OUT/cpu-sim-idle-$n.json" -- \
         "$BIN" sim --topology "$OUT/idle-$n.json" --json --quiet >"$OUT/sim-idle-$n.json"
+    # The kernel's share: as many loopback links as the network has (capped by what one
+    # process may open), one query-sized frame on each per round.
+    links=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["network"]["links"])' "$report")
+    floor_links=$(( links > 8000 ? 8000 : links ))
+    "$FLOOR" "$floor_links" "$QUERIES" 48 >"$OUT/floor-$n.txt"
     python3 - "$report" "$OUT" "$n" <<'PY'
 import json, statistics, sys
 r = json.load(open(sys.argv[1]))
@@ -113,5 +124,9 @@ sim_us = sim_s * 1e6 / max(1, sim_msgs - idle_msgs)
 print(f"live CPU            {live_s:.2f} s for {sent} sent + {received} received: {live_us:.2f} us/message")
 print(f"sim CPU             {sim_s:.3f} s for {sim_msgs - idle_msgs} simulated messages: {sim_us:.3f} us/message")
 print(f"live / sim          {live_us / sim_us if sim_us > 0 else float('nan'):.1f}x per message (goal <= 8x); {live_s * 1e6 / max(1, sent) / sim_us if sim_us > 0 else float('nan'):.1f}x per copy sent")
+floor = open(f"{out}/floor-{n}.txt").read().strip()
+floor_us = float(floor.split()[-2])
+print(f"loopback TCP floor  {floor}")
+print(f"floor / sim         {floor_us / sim_us if sim_us > 0 else float('nan'):.1f}x per message: the kernel alone, before any servent code; live spends {max(0.0, live_us - floor_us):.2f} us/message above it")
 PY
 done

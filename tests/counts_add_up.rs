@@ -196,15 +196,8 @@ fn a_live_and_a_simulated_run_of_every_shipped_config_agree() {
             continue;
         }
         // A two-tier config: the simulator starts its searches once every QRP table has
-        // arrived (ultrapeers' merged ones `MERGE_DELAY`, 5 s, after the links came up),
-        // but `launch --run-workload` starts at once, so its first queries pass
-        // ultrapeers without last-hop tables. Such a config is only checked to add up
-        // live here; tests/sim_vs_live_two_tier.rs compares both worlds after the tables.
-        let two_tier = gnutella::topology::TopologyConfig::load(&path)
-            .is_ok_and(|c| (0..c.peers.len()).any(|i| c.routing_of(i).role.is_some()));
-        if two_tier {
-            continue;
-        }
+        // arrived, and `launch --run-workload` waits for the same (no ultrapeer still
+        // owing a merged table), so both run the same floods here too.
         let sim = simulate(&path, &[]);
         assert_balanced(&format!("sim {name}"), &sim);
         assert_eq!(live.len(), sim.len(), "{name}: every query has a record");

@@ -69,6 +69,8 @@ async fn a_dq_peer_speaks_query_status_over_a_socket() {
                 dynamic_querying: true,
                 ..TierPolicy::default()
             },
+            degree: 32,
+            live_since: None,
         };
         let (negotiated, mut buf) = connect(&mut stream, &me, None, &HandshakeLimits::default())
             .await

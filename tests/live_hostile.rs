@@ -46,6 +46,8 @@ fn claiming(addr: &str) -> LocalInfo {
         deflate: false,
         servent_guid: None,
         tier: Default::default(),
+        degree: 32,
+        live_since: None,
     }
 }
 
@@ -156,6 +158,8 @@ async fn hostile_clients_lose_only_their_own_connection() {
             deflate: false,
             servent_guid: None,
             tier: Default::default(),
+            degree: 32,
+            live_since: None,
         };
         connect(&mut liar, &me, None, &HandshakeLimits::default())
             .await
@@ -174,6 +178,8 @@ async fn hostile_clients_lose_only_their_own_connection() {
             deflate: false,
             servent_guid: None,
             tier: Default::default(),
+            degree: 32,
+            live_since: None,
         };
         connect(&mut odd, &me, None, &HandshakeLimits::default())
             .await

@@ -381,6 +381,8 @@ async fn trace_tells_first_copies_re_forwards_and_duplicates() {
             deflate: false,
             servent_guid: None,
             tier: Default::default(),
+            degree: 32,
+            live_since: None,
         };
         let (_, leftover) = connect(&mut client, &local, None, &HandshakeLimits::default())
             .await

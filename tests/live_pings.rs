@@ -26,6 +26,8 @@ async fn link(target: SocketAddrV4, port: u16) -> (TcpStream, BytesMut) {
         deflate: false,
         servent_guid: None,
         tier: Default::default(),
+        degree: 32,
+        live_since: None,
     };
     let (_, rest) = connect(&mut stream, &me, None, &HandshakeLimits::default())
         .await

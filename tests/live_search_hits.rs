@@ -124,6 +124,8 @@ async fn scripted_neighbour(answers: Vec<(u8, QueryHit)>) -> (SocketAddrV4, Join
         deflate: false,
         servent_guid: Some(NEIGHBOUR),
         tier: Default::default(),
+        degree: 32,
+        live_since: None,
     };
     let task = tokio::spawn(async move {
         // Like any peer, it accepts again after a handshake that did not finish (the

@@ -65,9 +65,9 @@ fn a_dynamic_query_stops_once_it_has_its_target() {
 
 #[test]
 fn few_results_widen_the_query_to_every_link_at_higher_ttl() {
-    // Node 0 has 5 links, each the start of a chain of 4; only the far end of the last
+    // Node 0 has 10 links, each the start of a chain of 4; only the far end of the last
     // chain holds the file.
-    let chains = 5;
+    let chains = 10;
     let depth = 4;
     let n = 1 + chains * depth;
     let mut net = Net::new(n, |i| config(i, dq(150, 50), 7, CacheMode::Off));
@@ -82,22 +82,14 @@ fn few_results_widen_the_query_to_every_link_at_higher_ttl() {
     net.share(far, vec![file(1, "rare thing.txt")]);
     let guid = net.search(0, "rare thing", 4);
     let sent = ttls_from(&net, 0, guid);
-    // The probe (TTL 2 to three links) finds nothing, so each further link gets the full
-    // TTL, one at a time; still short of the target, the probed links get it again with
-    // the full TTL.
-    assert_eq!(
-        sent,
-        vec![
-            (1, 2),
-            (5, 2),
-            (9, 2),
-            (13, 4),
-            (17, 4),
-            (1, 4),
-            (5, 4),
-            (9, 4)
-        ]
-    );
+    // The probe goes to three links with TTL 3 (more than 9 links may answer: one less
+    // than the query's), finds nothing, so each further link gets the full TTL, one at
+    // a time; still short of the target, the probed links get it again with the full
+    // TTL.
+    let mut expected = vec![(1, 3), (5, 3), (9, 3)];
+    expected.extend((3..chains).map(|c| (1 + c * depth, 4)));
+    expected.extend([(1, 4), (5, 4), (9, 4)]);
+    assert_eq!(sent, expected);
     let t = net.tally(guid);
     assert_eq!(t.hits.len(), 1, "the far file is found");
     assert_eq!(t.hits[0].1, 4);
@@ -121,11 +113,9 @@ fn ttl_stays_within_the_query_the_cap_and_each_links_max_ttl() {
     );
     let guid = net.search(0, "nothing here", 7);
     let sent = ttls_from(&net, 0, guid);
-    assert_eq!(
-        sent.len(),
-        10,
-        "every link one after the other, then the probed ones wider: {sent:?}"
-    );
+    // The probe at TTL 5 (7 links: the query's TTL, capped), then every other link
+    // one after the other; all had the highest TTL they take, so none goes again.
+    assert_eq!(sent.len(), 7, "{sent:?}");
     for (to, ttl) in sent {
         assert!((1..=5).contains(&ttl), "never above dq's TTL 5: {to} {ttl}");
         if to == 6 {
@@ -171,8 +161,8 @@ fn an_ultrapeer_widens_its_leafs_query_and_asks_the_leaf_how_many_it_kept() {
     let sent = ttls_from(&net, 1, guid);
     assert_eq!(
         &sent[..3],
-        &[(2, 2), (3, 2), (4, 2)],
-        "probe for the leaf at TTL 2, never back to the leaf"
+        &[(2, 3), (3, 3), (4, 3)],
+        "probe for the leaf with the TTL it has left, never back to the leaf"
     );
     assert!(sent.iter().all(|(to, _)| *to != 0));
     // 30 results after the probe: the ultrapeer asks the leaf (BEAR/11, the query's
@@ -330,47 +320,201 @@ fn in_a_two_tier_network_matching_leaves_get_the_query_at_once_and_steps_go_to_u
     net.run();
     let guid = net.search(1, "blue ocean", 4);
     let sent = ttls_from(&net, 0, guid);
-    // The matching leaf at once (TTL 1), the probe to three ultrapeers; the leaf's hit
-    // meets the target, so no step follows.
-    assert_eq!(sent, vec![(2, 1), (3, 2), (4, 2), (5, 2)]);
+    // The matching leaf at once (TTL 1). No ultrapeer's last-hop table matches, so no
+    // probe: the first step at once, with the TTL left (nothing found yet); the leaf's
+    // hit meets the target, so no step follows.
+    assert_eq!(sent, vec![(2, 1), (3, 3)]);
     let t = net.tally(guid);
     assert_eq!(t.hits.len(), 1);
     assert_eq!(t.hits[0].0, 1, "the hit reached the searching leaf");
     assert_eq!(net.nodes[0].poll_timeout(), None);
 }
 
-#[test]
-fn beyond_its_dynamic_query_slots_an_ultrapeer_floods_a_leafs_query_with_the_ttl_left() {
-    use gnutella::node::dynamic_query::MAX_QUERIES;
+/// A query from a leaf with a GUID made of `i`.
+fn leaf_query(i: usize, words: &str) -> Message {
     use gnutella::protocol::Query;
     use std::sync::Arc;
-    let mut net = leaf_and_ultrapeer(3, false);
-    // One more query than the ultrapeer runs at once, all before any step's timer.
-    let queries: Vec<_> = (0..=MAX_QUERIES)
-        .map(|i| {
-            let mut guid = [0u8; 16];
-            guid[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
-            let msg = Message {
-                guid: Guid(guid),
-                ttl: 4,
-                hops: 0,
-                payload: Payload::Query(Arc::new(Query::keywords("nothing here"))),
-            };
-            (0, 1, msg)
-        })
+    let mut guid = [0u8; 16];
+    guid[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+    Message {
+        guid: Guid(guid),
+        ttl: 4,
+        hops: 0,
+        payload: Payload::Query(Arc::new(Query::keywords(words))),
+    }
+}
+
+/// Ultrapeer 0 (dq) with `leaves` leaves (nodes 1..=leaves) and three ultrapeer links
+/// (the last three nodes), nothing shared.
+fn ultrapeer_with_leaves(leaves: usize) -> Net {
+    let n = leaves + 4;
+    let mut net = Net::new(n, |i| {
+        let strategy = if (1..=leaves).contains(&i) {
+            Strategy::Flood
+        } else {
+            dq(150, 40)
+        };
+        config(i, strategy, 7, CacheMode::Off)
+    });
+    for i in 1..n {
+        net.link(0, i);
+    }
+    let now = net.now;
+    for leaf in 1..=leaves {
+        let info = PeerInfo {
+            role: Role::Leaf,
+            ..said(leaf)
+        };
+        net.nodes[0].on_connected(now, ConnId(leaf as u32), info);
+    }
+    net
+}
+
+#[test]
+fn a_leaf_beyond_its_share_of_dynamic_queries_is_refused() {
+    use gnutella::node::dynamic_query::MAX_QUERIES_PER_LEAF;
+    let mut net = ultrapeer_with_leaves(2);
+    let ups = [3, 4, 5];
+    // Leaf 1 starts one query more than its share, and leaf 2 one query, all before
+    // any step's timer.
+    let mut queries: Vec<_> = (0..=MAX_QUERIES_PER_LEAF)
+        .map(|i| (1, 0, leaf_query(i, "nothing here")))
         .collect();
-    let last = queries.last().map(|(_, _, m)| m.guid).expect("queries");
+    let over = queries.last().map(|(_, _, m)| m.guid).expect("queries");
+    let other = leaf_query(100, "nothing here");
+    let other_guid = other.guid;
+    queries.push((2, 0, other));
+    net.inject_all(queries);
+    // Its share runs (each probed to the three ultrapeers); the one over it goes
+    // nowhere and is counted as throttled. The other leaf has its own share.
+    let first = leaf_query(0, "").guid;
+    assert_eq!(ttls_from(&net, 0, first).len(), ups.len());
+    assert!(ttls_from(&net, 0, over).is_empty());
+    let t = net.tally(over);
+    assert_eq!(t.drops.get(&(kind::QUERY, DropReason::Throttled)), Some(&1));
+    assert_eq!(ttls_from(&net, 0, other_guid).len(), ups.len());
+    // Once its queries ended, the leaf is served again.
+    assert_eq!(
+        net.nodes[0].poll_timeout(),
+        None,
+        "every dynamic query ended"
+    );
+    let again = leaf_query(200, "nothing here");
+    let guid = again.guid;
+    net.inject(1, 0, again);
+    assert_eq!(ttls_from(&net, 0, guid).len(), ups.len());
+}
+
+#[test]
+fn beyond_its_dynamic_query_slots_an_ultrapeer_floods_a_leafs_query_with_the_ttl_left() {
+    use gnutella::node::dynamic_query::{MAX_QUERIES, MAX_QUERIES_PER_LEAF};
+    // Enough leaves at their share to fill every slot, and one more leaf.
+    let full = MAX_QUERIES / MAX_QUERIES_PER_LEAF;
+    let mut net = ultrapeer_with_leaves(full + 1);
+    let mut queries = Vec::new();
+    for leaf in 1..=full {
+        for q in 0..MAX_QUERIES_PER_LEAF {
+            queries.push((leaf, 0, leaf_query(leaf * 1000 + q, "nothing here")));
+        }
+    }
+    let last_leaf = full + 1;
+    let last = leaf_query(0, "nothing here");
+    let guid = last.guid;
+    queries.push((last_leaf, 0, last));
     net.inject_all(queries);
     // The last one is flooded to the three ultrapeers at once, with the TTL the leaf's
-    // query has left after the ultrapeer's hop (4 - 1), never back to the leaf.
-    let mut sent = ttls_from(&net, 1, last);
+    // query has left after the ultrapeer's hop (4 - 1), never back to a leaf.
+    let ups: Vec<usize> = (last_leaf + 1..last_leaf + 4).collect();
+    let mut sent = ttls_from(&net, 0, guid);
     sent.sort_unstable();
-    assert_eq!(sent, vec![(2, 3), (3, 3), (4, 3)]);
+    assert_eq!(sent, ups.iter().map(|&u| (u, 3)).collect::<Vec<_>>());
     let hops: Vec<u8> = net
         .delivered
         .iter()
-        .filter(|(f, _, m)| *f == 1 && m.guid == last && m.payload.kind() == kind::QUERY)
+        .filter(|(f, _, m)| *f == 0 && m.guid == guid && m.payload.kind() == kind::QUERY)
         .map(|(_, _, m)| m.hops)
         .collect();
     assert_eq!(hops, vec![1, 1, 1]);
+}
+
+/// Ultrapeer 0 (`dq(target, target)`) linked as an ultrapeer to ultrapeers 1..n, which
+/// send it their last-hop tables; each link says `X-Degree` 2.
+fn ultrapeer_core(target: u32, shares: &[(usize, u32)], n: usize) -> Net {
+    let mut net = Net::new(n, |i| {
+        let mut c = config(i, dq(target, target), 7, CacheMode::Off);
+        c.role = Some(gnutella::node::RoleSetting::Ultrapeer);
+        c
+    });
+    for &(i, count) in shares {
+        net.share(i, files(0, count, "song"));
+    }
+    for i in 1..n {
+        link_tiers(&mut net, 0, i);
+        net.nodes[0].set_link_profile(
+            ConnId(i as u32),
+            LinkProfile {
+                degree: Some(2),
+                ..LinkProfile::default()
+            },
+        );
+    }
+    net.run();
+    net
+}
+
+#[test]
+fn a_step_at_ttl_1_skips_ultrapeers_whose_last_hop_table_does_not_match() {
+    // Ultrapeers 1..=3 share 3 songs each, 4 and 5 nothing: their tables do not match.
+    let mut net = ultrapeer_core(10, &[(1, 3), (2, 3), (3, 3)], 6);
+    for i in 1..6 {
+        let matches = net.nodes[0].neighbour_qrp_table(ConnId(i)).map(|t| {
+            t.matches(&gnutella::node::qrp_table::QueryKeys::of(
+                &gnutella::protocol::Query::keywords("song"),
+            ))
+        });
+        assert_eq!(matches, Some(i <= 3), "ultrapeer {i}'s table");
+    }
+    let guid = net.search(0, "song", 4);
+    // The probe to the three whose tables match: 9 results of 10. One more needs TTL 1,
+    // and at TTL 1 neither 4 nor 5 could answer: the query ends there.
+    assert_eq!(ttls_from(&net, 0, guid), vec![(1, 4), (2, 4), (3, 4)]);
+    assert_eq!(net.nodes[0].poll_timeout(), None);
+
+    // Ultrapeer 6 shares one song: its table matches, it is queried first, at TTL 1,
+    // ahead of 4 and 5 in link order.
+    let mut net = ultrapeer_core(10, &[(1, 3), (2, 3), (3, 3), (6, 1)], 7);
+    let guid = net.search(0, "song", 4);
+    assert_eq!(
+        ttls_from(&net, 0, guid),
+        vec![(1, 4), (2, 4), (3, 4), (6, 1)]
+    );
+    let records: usize = net
+        .tally(guid)
+        .hits
+        .iter()
+        .map(|(_, _, h)| h.records.len())
+        .sum();
+    assert_eq!(records, 10);
+}
+
+#[test]
+fn a_leafs_report_of_enough_results_ends_its_dynamic_query() {
+    let mut net = leaf_and_ultrapeer(8, true);
+    // The leaf's query, and before the probe's results an unsolicited status: it kept
+    // 120 (40 per ultrapeer: the target).
+    let query = leaf_query(5, "tune");
+    let guid = query.guid;
+    let status = Message {
+        guid,
+        ttl: 1,
+        hops: 0,
+        payload: Payload::Vendor(Vendor::QueryStatusResponse { kept: 120 }),
+    };
+    net.inject_all(vec![(0, 1, query), (0, 1, status)]);
+    assert_eq!(
+        ttls_from(&net, 1, guid).len(),
+        3,
+        "the probe only: no step after the report"
+    );
+    assert_eq!(net.nodes[1].poll_timeout(), None);
 }

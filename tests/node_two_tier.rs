@@ -335,3 +335,116 @@ fn a_leafs_dynamic_overlay_wants_no_more_than_its_ultrapeers() {
     assert_eq!(net.nodes[1].neighbours().count(), 4);
     assert!(!net.nodes[1].overlay_full());
 }
+
+/// An `auto` peer alone, driven by hand: (dials, messages sent) until its next timer.
+fn drain_alone(n: &mut gnutella::node::Node) -> (Vec<std::net::SocketAddrV4>, Vec<Message>) {
+    use gnutella::node::Output;
+    let (mut dials, mut sent) = (Vec::new(), Vec::new());
+    loop {
+        match n.poll_output() {
+            Output::Dial(a) => dials.push(a),
+            Output::Send { msg, .. } => sent.push(msg),
+            Output::Timeout(_) => return (dials, sent),
+            _ => {}
+        }
+    }
+}
+
+fn auto_peer(strategy: gnutella::node::Strategy) -> gnutella::node::Node {
+    let config = RoutingConfig {
+        role: Some(RoleSetting::Auto),
+        leaf_ultrapeers: 1,
+        strategy,
+        ..RoutingConfig::default()
+    };
+    node(0, Arc::new(config), Library::new())
+}
+
+#[test]
+fn an_auto_peer_that_became_a_leaf_stops_dialling_once_it_has_its_ultrapeer() {
+    use gnutella::node::overlay::{CHECK_INTERVAL, DIAL_TIMEOUT};
+    use gnutella::node::{HostSource, OverlayConfig, OverlayMode, Strategy, Time};
+    let mut n = auto_peer(Strategy::Flood);
+    n.enable_overlay(OverlayConfig {
+        mode: OverlayMode::Dynamic,
+        min_degree: 4,
+        max_degree: 32,
+        host_cache: 100,
+    });
+    n.learn_hosts(Time::ZERO, (1..20).map(addr), HostSource::Bootstrap);
+    n.on_timeout(Time::ZERO);
+    let (dials, _) = drain_alone(&mut n);
+    assert_eq!(dials.len(), 4, "an ultrapeer dials up to its minimum");
+
+    // An ultrapeer's guidance: we are its leaf, its link the only one we want.
+    n.become_leaf(Time::ZERO);
+    let up = PeerInfo {
+        role: Role::Ultrapeer,
+        query_routing: true,
+        ..said(1)
+    };
+    n.on_connected(Time::ZERO, ConnId(1), up);
+    let policy = *n.overlay().expect("dynamic").config();
+    assert_eq!((policy.min_degree, policy.max_degree), (1, 1));
+    assert!(n.overlay_full(), "inbound links are refused");
+    let mut now = Time::ZERO;
+    let mut later = Vec::new();
+    while now < Time::from_secs(120) {
+        now = now.plus_micros(CHECK_INTERVAL.0);
+        n.on_timeout(now);
+        later.extend(drain_alone(&mut n).0);
+    }
+    assert!(now > DIAL_TIMEOUT);
+    assert_eq!(later, vec![], "a leaf with its ultrapeer dials nobody");
+}
+
+#[test]
+fn an_auto_peer_that_became_a_leaf_ends_its_dynamic_queries_and_owes_no_merged_table() {
+    use gnutella::node::{SearchRequest, Strategy, Time};
+    let mut n = auto_peer(Strategy::Dynamic {
+        results: 150,
+        leaf_results: 50,
+        wait_ms: 100,
+    });
+    for i in 1..=6 {
+        let info = PeerInfo {
+            role: Role::Ultrapeer,
+            query_routing: true,
+            ..said(i)
+        };
+        n.on_connected(Time::ZERO, ConnId(i as u32), info);
+    }
+    let request = SearchRequest {
+        words: "song".to_string(),
+        sha1: None,
+        ttl: 4,
+    };
+    n.start_search(Time::ZERO, request);
+    let (_, probe) = drain_alone(&mut n);
+    assert!(probe.iter().any(|m| m.payload.kind() == kind::QUERY));
+    assert!(n.merged_table_due(), "ultrapeers get our merged table");
+
+    n.become_leaf(Time::ZERO);
+    assert!(!n.merged_table_due(), "a leaf merges no table");
+    // Its new ultrapeer's link.
+    let up = PeerInfo {
+        role: Role::Ultrapeer,
+        query_routing: true,
+        ..said(7)
+    };
+    n.on_connected(Time::ZERO, ConnId(7), up);
+    let _ = drain_alone(&mut n);
+    let mut now = Time::ZERO;
+    let mut later = Vec::new();
+    while let Some(next) = n.poll_timeout() {
+        assert!(next < Time::from_secs(600), "timers end");
+        now = next.max(now);
+        n.on_timeout(now);
+        later.extend(drain_alone(&mut n).1);
+    }
+    let kinds: Vec<u8> = later.iter().map(|m| m.payload.kind()).collect();
+    assert!(
+        !kinds.contains(&kind::QUERY) && !kinds.contains(&kind::ROUTE_TABLE_UPDATE),
+        "no more dynamic query steps nor merged tables: {kinds:?}"
+    );
+}

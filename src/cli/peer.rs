@@ -16,9 +16,10 @@ use gnutella::net::signal::stop_signal;
 use gnutella::net::solo::{resolve_v4, SoloFactory};
 use gnutella::net::NetConfig;
 use gnutella::node::record::Recorder;
+use gnutella::node::role::DEFAULT_ULTRAPEER_DEGREE;
 use gnutella::node::{
-    CacheMode, OverlayConfig, OverlayMode, PeerIdentity, RoleSetting, RoutingConfig, SearchRequest,
-    StrategyParams, StrategySpec,
+    CacheMode, OverlayConfig, OverlayMode, PeerIdentity, Role, RoleSetting, RoutingConfig,
+    SearchRequest, StrategyParams, StrategySpec,
 };
 
 /// How often a dynamic peer saves its host cache (and once more when it stops).
@@ -99,7 +100,8 @@ pub struct Args {
     #[arg(long)]
     pub cache: Option<usize>,
     /// Search strategy of this peer's own searches and relays: flood, ring, walk:K, dq
-    /// or dq:N (dynamic querying), each optionally +cache (overrides the cache mode).
+    /// or dq:N (dynamic querying), each optionally +cache (overrides the cache mode)
+    /// [default: flood; dq for --role ultrapeer or auto].
     #[arg(long)]
     pub strategy: Option<StrategySpec>,
     /// Role in a two-tier network: ultrapeer, leaf or auto (an ultrapeer offering
@@ -124,7 +126,8 @@ pub struct Args {
     /// or --max-degree if lower].
     #[arg(long)]
     pub min_degree: Option<usize>,
-    /// Most links a dynamic peer holds [default: 8, or --min-degree if higher].
+    /// Most links a dynamic peer holds, and its X-Degree [default: 8, 32 for an ultrapeer,
+    /// or --min-degree if higher].
     #[arg(long)]
     pub max_degree: Option<usize>,
     /// Where a dynamic peer keeps its host cache [default: <share>.hosts beside the
@@ -213,7 +216,10 @@ struct Dynamic {
 }
 
 /// Whether the peer runs a dynamic overlay, and how it starts (reads its hosts file).
-fn dynamic_of(args: &Args) -> Result<Option<Dynamic>, Box<dyn std::error::Error>> {
+fn dynamic_of(
+    args: &Args,
+    routing: &RoutingConfig,
+) -> Result<Option<Dynamic>, Box<dyn std::error::Error>> {
     let hosts_file = args
         .hosts_file
         .clone()
@@ -237,7 +243,12 @@ fn dynamic_of(args: &Args) -> Result<Option<Dynamic>, Box<dyn std::error::Error>
     if !asked && !saved_exists {
         return Ok(None);
     }
-    let defaults = OverlayConfig::default();
+    let mut defaults = OverlayConfig::default();
+    if routing.node_role() == Some(Role::Ultrapeer) {
+        // An ultrapeer keeps LimeWire's 32 ultrapeer links, and says so in X-Degree
+        // (a gtk-gnutella leaf wants at least 16).
+        defaults.max_degree = DEFAULT_ULTRAPEER_DEGREE;
+    }
     let min_degree = args.min_degree.unwrap_or_else(|| {
         args.max_degree
             .map_or(defaults.min_degree, |max| defaults.min_degree.min(max))
@@ -314,7 +325,7 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let routing = routing_of(&args)?;
-    let dynamic = dynamic_of(&args)?;
+    let dynamic = dynamic_of(&args, &routing)?;
     let seed = args.seed.unwrap_or_else(gnutella::net::solo::clock_seed);
     let identity = match args.index {
         Some(index) => PeerIdentity::derive(seed, index),
@@ -436,12 +447,16 @@ async fn peer(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
 /// The peer's routing configuration: the file's, or the defaults, with the flags on top.
 fn routing_of(args: &Args) -> Result<RoutingConfig, Box<dyn std::error::Error>> {
+    let mut strategy_given = args.strategy.is_some();
     let mut routing = match &args.routing {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            serde_json::from_str::<RoutingConfig>(&text)
-                .map_err(|e| format!("{}: {e}", path.display()))?
+            let routing = serde_json::from_str::<RoutingConfig>(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            strategy_given |= serde_json::from_str::<serde_json::Value>(&text)
+                .is_ok_and(|v| v.get("strategy").is_some());
+            routing
         }
         None => RoutingConfig::default(),
     };
@@ -466,6 +481,10 @@ fn routing_of(args: &Args) -> Result<RoutingConfig, Box<dyn std::error::Error>> 
             ..StrategyParams::default()
         };
         strategy.apply(&mut routing, &params);
+    }
+    if !strategy_given {
+        // An ultrapeer runs dynamic querying unless told otherwise (docs/interop.md).
+        routing.default_strategy_for_role();
     }
     routing.validate()?;
     Ok(routing)

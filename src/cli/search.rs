@@ -116,6 +116,8 @@ async fn search(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         deflate: net.deflate,
         servent_guid: Some(identity.servent_guid),
         tier: Default::default(),
+        degree: LocalInfo::degree_of(&Default::default(), net.max_links),
+        live_since: None,
     };
     probe(via, &local, &net)
         .await

@@ -16,13 +16,13 @@ use std::sync::Arc;
 use std::net::SocketAddrV4;
 
 use gnutella::node::{
-    CacheMode, OverlayConfig, OverlayMode, RoutingConfig, StrategyParams, StrategySpec,
+    CacheMode, OverlayConfig, OverlayMode, Role, RoutingConfig, StrategyParams, StrategySpec,
 };
 use gnutella::sim::memory::{self, DynamicShape, SimShape};
 use gnutella::sim::parallel;
 use gnutella::sim::{
-    peer_addr, Churn, Latency, Links, Placement, PlannedQuery, Removal, SimConfig, SimReport,
-    Simulation,
+    peer_addr, wants_roles, Churn, Latency, Links, Placement, PlannedQuery, Removal, SimConfig,
+    SimReport, Simulation,
 };
 use gnutella::topology::BootstrapHost;
 
@@ -327,6 +327,8 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     }),
                     _ => None,
                 },
+                // Counted once the graph and its roles are known (`shape_of`).
+                qrp_tables: 0,
             };
             let bytes = planned
                 .estimate_bytes()
@@ -726,7 +728,32 @@ fn shape_of(scenario: &Scenario) -> SimShape {
         seen_capacity: seen as u64,
         cache_capacity: cache as u64,
         dynamic: dynamic_shape(&scenario.overlay),
+        qrp_tables: qrp_tables(scenario),
     }
+}
+
+/// The QRP tables a run with roles holds (`memory::qrp_tables`): the roles a topology
+/// config's peers bring, else those a two-tier graph gives when the routing takes them.
+fn qrp_tables(scenario: &Scenario) -> u64 {
+    let graph = &scenario.graph;
+    let ultrapeer: Vec<bool> = match &scenario.peers {
+        Some((_, peers)) => {
+            if peers.iter().all(|r| r.role.is_none()) {
+                return 0;
+            }
+            peers
+                .iter()
+                .map(|r| r.role.is_some_and(|role| role.role() == Role::Ultrapeer))
+                .collect()
+        }
+        None => match (graph.ultrapeers(), scenario.routing.role) {
+            (Some(ups), _) if wants_roles(&scenario.routing) => ups.to_vec(),
+            // A role without a two-tier graph (`qrp` on a flat one): every peer has it.
+            (None, Some(role)) => vec![role.role() == Role::Ultrapeer; graph.node_count()],
+            _ => return 0,
+        },
+    };
+    memory::qrp_tables(&ultrapeer, graph.links())
 }
 
 /// A dynamic overlay's limits for the memory estimate (`None` when static).

@@ -85,15 +85,23 @@ pub struct Resources {
 
 /// Nodes and links of the largest topology (by the memory its runs need), generated
 /// topologies from their spec, files by loading them.
-fn topology_sizes(spec: &ResolvedSpec) -> Result<Vec<(u64, u64)>, SlurmError> {
+fn topology_sizes(spec: &ResolvedSpec) -> Result<Vec<(u64, u64, bool)>, SlurmError> {
     spec.topologies
         .iter()
         .map(|t| match &t.source {
-            TopologySource::Generated(gen) => {
-                Ok((u64::from(gen.node_count()), gen.link_estimate()))
-            }
+            TopologySource::Generated(gen) => Ok((
+                u64::from(gen.node_count()),
+                gen.link_estimate(),
+                matches!(gen, crate::topology::GenSpec::TwoTier { .. }),
+            )),
             TopologySource::File(path) => crate::topology::load(path)
-                .map(|l| (l.graph.node_count() as u64, l.graph.link_count() as u64))
+                .map(|l| {
+                    (
+                        l.graph.node_count() as u64,
+                        l.graph.link_count() as u64,
+                        l.graph.ultrapeers().is_some(),
+                    )
+                })
                 .map_err(|e| SlurmError::Topology {
                     label: t.label.clone(),
                     message: e.to_string(),
@@ -112,6 +120,16 @@ pub fn resources(spec: &ResolvedSpec, shards: usize, cpus: usize) -> Result<Reso
     let runs_per_task = Shard::new(0, shards).map_or(0, |s| s.len_of(total));
     let queries = spec.spec.workload.queries as u64;
     let caching = spec.strategies.iter().any(|(s, _)| s.cache);
+    // Peers build QRP tables only with a role: `qrp` gives every peer one, `dq` only on a
+    // two-tier graph (as the simulator decides, `sim::wants_roles`); flat `dq` has none.
+    let qrp = spec
+        .strategies
+        .iter()
+        .any(|(s, _)| s.forwarding == crate::node::Forwarding::Qrp);
+    let dq = spec
+        .strategies
+        .iter()
+        .any(|(s, _)| matches!(s.forwarding, crate::node::Forwarding::Dynamic { .. }));
     let cache_capacity = if caching {
         let swept = spec
             .values_of(Param::CacheCapacity)
@@ -139,7 +157,8 @@ pub fn resources(spec: &ResolvedSpec, shards: usize, cpus: usize) -> Result<Reso
         .unwrap_or(0);
     let mut mem = 0u64;
     let mut per_run_secs = 0u64;
-    for (nodes, links) in topology_sizes(spec)? {
+    for (nodes, links, two_tier) in topology_sizes(spec)? {
+        let roles = qrp || (dq && two_tier);
         let shape = SimShape {
             peers: nodes,
             links,
@@ -147,6 +166,9 @@ pub fn resources(spec: &ResolvedSpec, shards: usize, cpus: usize) -> Result<Reso
             seen_capacity: spec.spec.sim.seen_capacity as u64,
             cache_capacity,
             dynamic: None,
+            // With roles, at most every peer an ultrapeer: its own and merged tables and
+            // one at each end of every link (a two-tier graph holds fewer).
+            qrp_tables: if roles { 2 * (nodes + links) } else { 0 },
         };
         let bytes = graph_bytes(nodes, links)
             .saturating_add(shape.estimate_bytes().saturating_mul(cpus as u64));
@@ -407,6 +429,29 @@ pub fn default_shards(spec: &ResolvedSpec) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn memory_of(topology: &str, strategies: &str) -> u64 {
+        let json = format!(
+            r#"{{"name": "m", "topologies": ["{topology}"], "strategies": [{strategies}],
+                "ttls": [4], "seeds": [1], "workload": {{"files": 10, "queries": 10}}}}"#
+        );
+        let spec: crate::experiment::spec::ExperimentSpec = serde_json::from_str(&json).unwrap();
+        resources(&spec.resolve(None).unwrap(), 1, 1)
+            .unwrap()
+            .mem_mib
+    }
+
+    #[test]
+    fn qrp_tables_are_charged_only_to_runs_whose_peers_have_roles() {
+        let flat = "random:n=200000,d=4";
+        let two_tier = "two-tier:n=200000,up=0.1,leaf_links=3,up_degree=10";
+        // Flat `dq` builds no tables (no roles, as in the simulator); `qrp` gives every
+        // peer a role and its tables, 16 KiB each.
+        assert_eq!(memory_of(flat, r#""dq""#), memory_of(flat, r#""flood""#));
+        assert!(memory_of(flat, r#""qrp""#) > memory_of(flat, r#""flood""#) + 1000);
+        // On a two-tier graph `dq` runs with roles and pays for its tables.
+        assert!(memory_of(two_tier, r#""dq""#) > memory_of(two_tier, r#""flood""#) + 1000);
+    }
 
     #[test]
     fn times_are_whole_minutes_in_slurm_form() {

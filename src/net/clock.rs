@@ -45,3 +45,12 @@ pub fn adopt_epoch_unix_micros(parent_epoch: u64) {
     let instant = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
     let _ = EPOCH.set(instant);
 }
+
+/// The wall clock in whole seconds since the Unix epoch: when a peer started, for its
+/// `X-Live-Since` header (`protocol::live_since`).
+pub fn unix_secs_now() -> i64 {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(wall.as_secs()).unwrap_or(i64::MAX)
+}

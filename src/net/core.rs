@@ -32,6 +32,10 @@ pub trait RoutingCore: Send + 'static {
     fn on_timeout(&mut self, now: Time);
     /// Sends a Ping with this TTL on one link (keep-alive of an idle link).
     fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8);
+    /// We took an ultrapeer's leaf guidance (an `auto` ultrapeer without leaves): from
+    /// now on we are a leaf, and every other link closes (`Node::become_leaf`).
+    fn become_leaf(&mut self, _now: Time) {}
+
     /// The core's next output; after every input, drain until `Output::Timeout` (see
     /// `Node::poll_output`).
     fn poll_output(&mut self) -> Output;
@@ -46,6 +50,11 @@ pub trait RoutingCore: Send + 'static {
     fn on_dial_failed(&mut self, now: Time, addr: SocketAddrV4);
     /// Whether the core has all the links it accepts.
     fn overlay_full(&self) -> bool;
+    /// Whether the core still owes its neighbours a QRP table it is about to send (a
+    /// launch waits for none before its workload). A core without tables owes none.
+    fn tables_due(&self) -> bool {
+        false
+    }
     /// Up to `n` hosts to name in an `X-Try` header.
     fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4>;
     /// Every host the core knows, oldest insertion first (to save them).

@@ -36,7 +36,7 @@ use super::handshake::{self, HandshakeError, LocalInfo};
 use super::link::{self, LinkCompression};
 use super::logs::Clean;
 use super::peer::{DegreePlace, DialClaim, LinkOrigin, LinkPlaces, PeerInput, PeerRef, SlotClaim};
-use crate::node::{ConnId, PeerInfo};
+use crate::node::{ConnId, PeerInfo, Role};
 
 /// How one dial attempt ended.
 #[derive(Debug, thiserror::Error)]
@@ -233,16 +233,37 @@ async fn dial_claimed(
             Ok(Ok(stream)) => stream,
         };
     let remote = stream.peer_addr().ok();
-    let local = local.on_socket(stream.local_addr().ok());
+    let local = local
+        .now(peer.shared.is_leaf_now())
+        .on_socket(stream.local_addr().ok());
     // Our role's budget, now that the server said what it is (a leaf dials only
     // ultrapeers, and few).
     let shared = Arc::clone(&peer.shared);
     let tier = local.tier;
-    let (negotiated, leftover, role_place) =
+    let live_since = local.live_since;
+    let (negotiated, leftover, (role_place, guidance)) =
         handshake::connect_checked(&mut stream, &local, remote, &net.handshake, |server| {
-            shared
-                .reserve_role(&tier, handshake::role_of(server))
-                .map_err(handshake::role_rejection)
+            let theirs = handshake::role_of(server);
+            let place = shared
+                .reserve_role(&tier, theirs)
+                .map_err(handshake::role_rejection)?;
+            // An `auto` ultrapeer without leaves becomes the leaf of an ultrapeer that
+            // asks it to (X-Ultrapeer-Needed: False), as gtk-gnutella's auto mode does;
+            // its other links close once this one is up. We are a leaf only from then
+            // (the actor sets it): a failure before gives the claim back.
+            let guidance = if theirs == Role::Ultrapeer
+                && tier.takes_guidance(
+                    server.ultrapeer_needed,
+                    shared.role_counts().0,
+                    server.live_since,
+                    live_since,
+                ) {
+                shared.claim_guidance()
+            } else {
+                None
+            };
+            let guided = guidance.is_some();
+            Ok(((place, guidance), guided))
         })
         .await
         .map_err(|source| DialError::Handshake { addr, source })?;
@@ -273,6 +294,7 @@ async fn dial_claimed(
         degree: place.unwrap_or_else(|| peer.shared.add_degree()),
         slot: Some(slot),
         role: role_place,
+        guidance,
     };
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
@@ -292,17 +314,20 @@ async fn dial_claimed(
         accepts_bye: negotiated.remote.accepts_bye,
         servent_guid: negotiated.remote.servent_guid,
         role: handshake::role_of(&negotiated.remote),
-        query_routing: handshake::takes_our_tables(&local.tier, &negotiated.remote),
+        query_routing: handshake::takes_our_tables(
+            &local.now(negotiated.became_leaf).tier,
+            &negotiated.remote,
+        ),
     };
     let up = PeerInput::LinkUp {
         conn,
         info,
         link: handle,
         down: Some(down_tx),
-        origin: LinkOrigin {
+        origin: Box::new(LinkOrigin {
             outbound: true,
             negotiated,
-        },
+        }),
         places,
     };
     if peer.tx.send(up).await.is_err() {

@@ -102,9 +102,27 @@ pub struct LocalInfo {
     pub servent_guid: Option<Guid>,
     /// Our role and its budgets (`X-Ultrapeer`, the QRP headers, which links we take).
     pub tier: TierPolicy,
+    /// `X-Degree`: the most links we keep with relays (a static peer's `max_links`, a
+    /// dynamic one's `max_degree`, a leaf's `leaf_ultrapeers`); see [`LocalInfo::degree_of`].
+    pub degree: u32,
+    /// When this peer started (seconds since the Unix epoch, from the driver's wall
+    /// clock), sent as `X-Live-Since`: an `auto` ultrapeer takes the leaf guidance of an
+    /// ultrapeer only if it started earlier ([`TierPolicy::takes_guidance`]).
+    pub live_since: Option<i64>,
 }
 
 impl LocalInfo {
+    /// What we say once `became_leaf` (an `auto` ultrapeer that took leaf guidance,
+    /// `PeerShared::became_leaf`): a leaf's role, budget and `X-Degree`.
+    pub fn now(&self, became_leaf: bool) -> LocalInfo {
+        let mut info = self.clone();
+        if became_leaf && self.tier.role == Some(Role::Ultrapeer) {
+            info.tier = self.tier.as_leaf();
+            info.degree = LocalInfo::degree_of(&info.tier, 0);
+        }
+        info
+    }
+
     /// What we say on one socket: listening on an unspecified address (0.0.0.0) says
     /// nothing a remote could dial, so we give the address this socket's remote reaches us
     /// at instead (and a second machine run with the same command is not taken for us).
@@ -120,10 +138,24 @@ impl LocalInfo {
         info
     }
 
+    /// The honest `X-Degree` of a peer of policy `tier` whose relay links are capped at
+    /// `link_cap`: a leaf holds at most `leaf_ultrapeers` links, any other peer
+    /// `link_cap`. gtk-gnutella reads it as the "enforced outdegree" (`nodes.c`,
+    /// `node_process_handshake_header`), and its leaves want at least 16 from an
+    /// ultrapeer ([`crate::node::role::GTKG_LEAF_MIN_DEGREE`]).
+    pub fn degree_of(tier: &TierPolicy, link_cap: usize) -> u32 {
+        let links = match tier.role {
+            Some(Role::Leaf) => tier.leaf_ultrapeers,
+            _ => link_cap,
+        };
+        u32::try_from(links).unwrap_or(u32::MAX)
+    }
+
     fn capabilities(&self) -> LocalCapabilities {
         LocalCapabilities {
             listen_addr: Some(self.listen_addr),
             max_ttl: self.max_ttl,
+            degree: self.degree,
             accept_deflate: self.deflate,
             send_deflate: self.deflate,
             ggep: true,
@@ -134,6 +166,7 @@ impl LocalInfo {
             query_routing: self.tier.role.is_some(),
             ultrapeer_query_routing: self.tier.role.is_some(),
             dynamic_querying: self.tier.dynamic_querying,
+            live_since: self.live_since,
             ..LocalCapabilities::default()
         }
     }
@@ -148,6 +181,11 @@ pub struct Negotiated {
     pub deflate_out: bool,
     /// The remote deflates what it sends.
     pub deflate_in: bool,
+    /// We took the server's leaf guidance (`X-Ultrapeer-Needed: False`) and said
+    /// `X-Ultrapeer: False` in our final 200: we are its leaf from now on.
+    pub became_leaf: bool,
+    /// Our side presented us as a leaf (`X-Ultrapeer: False`), guided or configured.
+    pub as_leaf: bool,
 }
 
 /// Why `admit` turned a remote away, and headers to send with it (`X-Try-Ultrapeers`).
@@ -164,6 +202,21 @@ impl From<Rejection> for Refusal {
             headers: Headers::new(),
         }
     }
+}
+
+/// A refusal as gtk-gnutella writes one (`send_error`): our own headers first
+/// ([`LocalCapabilities::refusal_headers`]), then the caller's (`X-Try-Ultrapeers`).
+fn refusal(
+    ours: &LocalCapabilities,
+    rejection: Rejection,
+    extra: Headers,
+    remote_ip: Option<Ipv4Addr>,
+) -> Response {
+    let mut headers = ours.refusal_headers(rejection.code(), remote_ip);
+    for (name, value) in extra.iter() {
+        headers.append(name, value);
+    }
+    Response::reject(rejection, headers)
 }
 
 fn ipv4_of(addr: Option<SocketAddr>) -> Option<Ipv4Addr> {
@@ -249,13 +302,16 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     remote: Option<SocketAddr>,
     limits: &HandshakeLimits,
 ) -> Result<(Negotiated, BytesMut), HandshakeError> {
-    let (negotiated, buf, ()) = connect_checked(stream, local, remote, limits, |_| Ok(())).await?;
+    let (negotiated, buf, ()) =
+        connect_checked(stream, local, remote, limits, |_| Ok(((), false))).await?;
     Ok((negotiated, buf))
 }
 
 /// [`connect`], where `check` may still refuse the server after its answer (a leaf
 /// reaching another leaf, or one ultrapeer too many): then our step 3 is that refusal
-/// instead of 200. What `check` returns (a place it took) comes back with the result.
+/// instead of 200. What `check` returns (a place it took) comes back with the result,
+/// and whether we take the server's leaf guidance: our 200 then says `X-Ultrapeer:
+/// False`, as gtk-gnutella's final acknowledgment does when it becomes a leaf.
 pub async fn connect_checked<S, T, F>(
     stream: &mut S,
     local: &LocalInfo,
@@ -265,26 +321,32 @@ pub async fn connect_checked<S, T, F>(
 ) -> Result<(Negotiated, BytesMut, T), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&PeerCapabilities) -> Result<T, Rejection>,
+    F: FnOnce(&PeerCapabilities) -> Result<(T, bool), Rejection>,
 {
     let work = async {
         let ours = local.capabilities();
+        let remote_ip = ipv4_of(remote);
         let (answer, buf) = hello(stream, &ours, remote, limits).await?;
         let remote = PeerCapabilities::from_headers(&answer.headers);
-        let kept = match check(&remote) {
+        let (kept, became_leaf) = match check(&remote) {
             Ok(kept) => kept,
             Err(rejection) => {
-                let no = Response::reject(rejection, Headers::new());
+                let no = refusal(&ours, rejection, Headers::new(), remote_ip);
                 let _ = stream.write_all(&no.to_bytes()).await;
                 return Err(HandshakeError::WeRefused(rejection));
             }
         };
-        let fin = Response::ok(ours.final_headers(&answer.headers));
-        stream.write_all(&fin.to_bytes()).await?;
+        let mut fin = ours.final_headers(&answer.headers);
+        if became_leaf {
+            fin.append("X-Ultrapeer", "False");
+        }
+        stream.write_all(&Response::ok(fin).to_bytes()).await?;
         let negotiated = Negotiated {
             deflate_out: ours.compresses_to(&answer.headers),
             deflate_in: local.deflate && remote.sends_deflate,
             remote,
+            became_leaf,
+            as_leaf: became_leaf || local.tier.role == Some(Role::Leaf),
         };
         Ok((negotiated, buf, kept))
     };
@@ -374,7 +436,7 @@ where
         let request = match read_parsed(stream, &mut buf, &limits.parse, parse_request).await {
             Ok(request) => request,
             Err(HandshakeError::Protocol(e)) => {
-                let no = Response::reject(e.rejection(), Headers::new());
+                let no = refusal(&ours, e.rejection(), Headers::new(), ipv4_of(remote));
                 let _ = stream.write_all(&no.to_bytes()).await;
                 return Err(e.into());
             }
@@ -383,10 +445,10 @@ where
         let peer = PeerCapabilities::from_headers(&request.headers);
         let extra = match admit(&peer) {
             Ok(extra) => extra,
-            Err(refusal) => {
-                let no = Response::reject(refusal.rejection, refusal.headers);
+            Err(why) => {
+                let no = refusal(&ours, why.rejection, why.headers, ipv4_of(remote));
                 stream.write_all(&no.to_bytes()).await?;
-                return Err(HandshakeError::WeRefused(refusal.rejection));
+                return Err(HandshakeError::WeRefused(why.rejection));
             }
         };
         let mut headers = ours.accept_headers(&request.headers, ipv4_of(remote));
@@ -403,10 +465,18 @@ where
                 reason: fin.reason,
             });
         }
+        // An ultrapeer that took our leaf guidance says so in its final 200
+        // (`X-Ultrapeer: False`, PROTOCOL.md §4.4): it is our leaf, whatever its hello said.
+        let mut peer = peer;
+        if fin.headers.get_bool("X-Ultrapeer") == Some(false) {
+            peer.ultrapeer = Some(false);
+        }
         let negotiated = Negotiated {
             deflate_out: ours.compresses_to(&request.headers),
             deflate_in: local.deflate && fin.headers.has_token("Content-Encoding", "deflate"),
             remote: peer,
+            became_leaf: false,
+            as_leaf: local.tier.role == Some(Role::Leaf),
         };
         Ok((negotiated, buf))
     };
@@ -426,6 +496,8 @@ mod tests {
             deflate,
             servent_guid: Some(Guid([port as u8; 16])),
             tier: TierPolicy::default(),
+            degree: 32,
+            live_since: None,
         }
     }
 
@@ -517,6 +589,43 @@ mod tests {
         let remote_leaf = PeerCapabilities::from_headers(&leaf);
         assert_eq!(role_of(&remote_leaf), Role::Leaf);
         assert!(!takes_our_tables(&as_leaf, &remote_leaf));
+    }
+
+    #[tokio::test]
+    async fn a_remote_that_takes_our_leaf_guidance_is_our_leaf() {
+        let (mut a, mut b) = tokio::io::duplex(4096);
+        let limits = HandshakeLimits::default();
+        let up = |port| LocalInfo {
+            tier: TierPolicy {
+                role: Some(Role::Ultrapeer),
+                ..TierPolicy::default()
+            },
+            ..local(port, false)
+        };
+        let server = tokio::spawn(async move {
+            let mut buf = BytesMut::new();
+            let _ = peek_first_line(&mut b, &mut buf, &limits).await.unwrap();
+            accept_with(&mut b, buf, &up(2), None, &limits, |hello| {
+                assert_eq!(role_of(hello), Role::Ultrapeer, "it says hello as one");
+                let mut guidance = Headers::new();
+                guidance.append("X-Ultrapeer-Needed", "False");
+                Ok(guidance)
+            })
+            .await
+            .unwrap()
+        });
+        let (client, _, ()) = connect_checked(&mut a, &up(1), None, &limits, |answer| {
+            Ok(((), answer.ultrapeer_needed == Some(false)))
+        })
+        .await
+        .unwrap();
+        assert!(client.became_leaf && client.as_leaf);
+        let (server, _) = server.await.unwrap();
+        assert_eq!(
+            role_of(&server.remote),
+            Role::Leaf,
+            "its final 200 said X-Ultrapeer: False"
+        );
     }
 
     #[tokio::test]

@@ -17,7 +17,9 @@ use super::network::{bind_all, Network};
 use super::report::{peak_rss_bytes, NetworkSummary};
 use super::signal::stop_signal;
 use super::trace::start_tracing;
-use super::workload::{run_workload, Settle};
+use super::workload::{
+    has_roles, run_workload, tables_travel, tables_wait_max, tables_waited, wait_for_tables, Settle,
+};
 use crate::node::record::Recorder;
 use crate::topology::TopologyConfig;
 
@@ -132,8 +134,17 @@ pub async fn launch_in_process(
                 quiet: options.quiet,
                 ..Settle::default()
             };
+            let work = async {
+                if has_roles(&config) {
+                    let (waited, settled) =
+                        wait_for_tables(&mut &network, tables_travel(&config), tables_wait_max())
+                            .await;
+                    options.say(tables_waited(waited, settled));
+                }
+                run_workload(&network, &config, settle).await
+            };
             tokio::select! {
-                done = run_workload(&network, &config, settle) => { done?; }
+                done = work => { done?; }
                 _ = &mut stop => { stopped = true; }
             }
         }

@@ -24,7 +24,9 @@
 //! - a peer with a two-tier role takes links by its `TierPolicy` (`node::role`): a leaf
 //!   answers another leaf, or an ultrapeer past `leaf_ultrapeers`, with 503; an ultrapeer
 //!   past `max_leaves` leaves answers the next leaf with `503 Too many leaves`. An
-//!   ultrapeer's leaves take no place of `max_links`: the leaf budget bounds them.
+//!   ultrapeer's leaves take no place of `max_links`: the leaf budget bounds them. An
+//!   ultrapeer's 200 carries leaf guidance (`X-Ultrapeer-Needed`, `TierPolicy::
+//!   ultrapeer_needed`), and refusals name relays only, never our leaves.
 //!
 //! A remote's word on its listening address (`Listen-IP`, `Node`) decides which neighbour
 //! slot it takes, so it is believed only when its IP is the socket's, and then only
@@ -131,7 +133,9 @@ async fn incoming(
     // Held through the first line and the handshake, and given up if a newcomer needs
     // it (the socket then closes); an established link is no longer pending (max_links
     // bounds those), an HTTP connection takes a place of the HTTP budget instead.
-    let local = local.on_socket(stream.local_addr().ok());
+    let local = local
+        .now(peer.shared.is_leaf_now())
+        .on_socket(stream.local_addr().ok());
     let mut buf = BytesMut::with_capacity(1024);
     let first_line_timeout = net.first_line_timeout.min(net.handshake.timeout);
     let first = place
@@ -249,7 +253,8 @@ async fn incoming(
                 Ok(place) => role_place = Some(place),
                 Err(why) => {
                     claimed = None;
-                    let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
+                    let hosts =
+                        try_list(&shared.try_hosts(), &shared.linked_relays(), remote_listen);
                     return Err(Refusal {
                         rejection: handshake::role_rejection(why),
                         headers: try_headers(&hosts),
@@ -265,17 +270,28 @@ async fn incoming(
                     None => {
                         claimed = None;
                         role_place = None;
-                        let hosts = try_list(&shared.try_hosts(), &shared.linked(), remote_listen);
+                        let hosts =
+                            try_list(&shared.try_hosts(), &shared.linked_relays(), remote_listen);
                         return Err(busy(&hosts));
                     }
                 }
             }
             // A dynamic peer names hosts in its 200s too (a static one publishes none).
-            Ok(try_headers(&try_list(
-                &shared.try_hosts(),
-                &[],
-                remote_listen,
-            )))
+            let mut extra = try_headers(&try_list(&shared.try_hosts(), &[], remote_listen));
+            // An ultrapeer's leaf guidance, counting the links other than this one
+            // (gtk-gnutella counts only established ones).
+            let (leaves, ultrapeers) = shared.role_counts();
+            let (leaves, ultrapeers) = match theirs {
+                Role::Leaf => (leaves.saturating_sub(1), ultrapeers),
+                Role::Ultrapeer => (leaves, ultrapeers.saturating_sub(1)),
+            };
+            if let Some(needed) = local
+                .tier
+                .ultrapeer_needed(ultrapeers, net.max_links, leaves)
+            {
+                extra.append("X-Ultrapeer-Needed", if needed { "True" } else { "False" });
+            }
+            Ok(extra)
         },
     );
     // Busy for a grace (an honest handshake is over by then), then a stalled one may
@@ -329,10 +345,34 @@ async fn incoming(
             return;
         }
     };
-    let (Some(degree), Some(role_place)) = (reserved, role_place) else {
+    let (Some(mut degree), Some(mut role_place)) = (reserved, role_place) else {
         // accept() succeeds only past the checks that reserve the places.
         return;
     };
+    // It said hello as an ultrapeer and took our leaf guidance in its final 200: its
+    // place moves from our ultrapeers to our leaves (and, as an ultrapeer's leaf, out of
+    // `max_links`). Rare: our 200 says `X-Ultrapeer-Needed: False` only with no room
+    // for ultrapeers, and an ultrapeer gets that far only with a place of `max_links`
+    // (see docs/interop.md).
+    let theirs = handshake::role_of(&negotiated.remote);
+    if theirs != role_place.role() {
+        match peer.shared.reserve_role(&local.tier, theirs) {
+            Ok(place) => role_place = place,
+            Err(why) => {
+                log::debug!(
+                    "{}: inbound {remote} closed: became our leaf past our budget: {why}",
+                    peer.name
+                );
+                peer.shared
+                    .failed_handshakes
+                    .fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        if local.tier.role == Some(Role::Ultrapeer) && theirs == Role::Leaf {
+            degree = peer.shared.leaf_place();
+        }
+    }
     let compression = LinkCompression {
         deflate_in: negotiated.deflate_in,
         deflate_out: negotiated.deflate_out,
@@ -363,11 +403,12 @@ async fn incoming(
             info,
             link: handle,
             down: None,
-            origin,
+            origin: Box::new(origin),
             places: LinkPlaces {
                 degree,
                 slot: claimed,
                 role: role_place,
+                guidance: None,
             },
         })
         .await

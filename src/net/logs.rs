@@ -230,7 +230,9 @@ pub fn drop_reason(reason: DropReason) -> &'static str {
         DropReason::BadQuery => "bad query criteria",
         DropReason::AnsweredFromCache => "answered from the cache (answer-and-stop)",
         DropReason::BadTtl => "arrived with TTL 0 or hops 255",
-        DropReason::Throttled => "Ping within the link's Ping interval",
+        DropReason::Throttled => {
+            "throttled (a Ping within the link's Ping interval, or a leaf's query beyond its dynamic-query share)"
+        }
         DropReason::QueueFull => "send queue full",
         DropReason::LinkDown => "its link went down",
         DropReason::LinkLoss => "lost on the link",

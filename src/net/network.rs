@@ -321,12 +321,17 @@ impl Network {
             own: plan.id.as_str().into(),
             known: self.known.clone(),
         };
+        let tier = core.routing().tier_policy();
+        let listening = listener_net(&net, i, &self.links, &self.remote, overlay.as_ref());
+        let link_cap = listening.max_links;
         let local = LocalInfo {
             listen_addr: public,
             max_ttl: plan.max_ttl,
             deflate: net.deflate,
             servent_guid,
-            tier: core.routing().tier_policy(),
+            degree: LocalInfo::degree_of(&tier, link_cap),
+            live_since: Some(clock::unix_secs_now()),
+            tier,
         };
         let dials = overlay.map(|o| DialKit {
             local: local.clone(),
@@ -350,13 +355,7 @@ impl Network {
         );
         let mut tasks = vec![
             actor,
-            spawn_listener(
-                listener,
-                peer.clone(),
-                local.clone(),
-                listener_net(&net, i, &self.links, &self.remote, overlay.as_ref()),
-                http,
-            ),
+            spawn_listener(listener, peer.clone(), local.clone(), listening, http),
         ];
         let dial_seed = plan.seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         for (n, &(a, b)) in self.links.iter().enumerate() {
@@ -568,6 +567,33 @@ impl Network {
             .await
             .map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())
+    }
+
+    /// How many running peers still owe a neighbour a QRP table (an ultrapeer's merged
+    /// one goes out `MERGE_DELAY` after its leaves' tables arrived). Every peer is asked
+    /// at once, and one that has not answered within [`TALLY_WAIT`] of the call counts as
+    /// owing one (it is busy, so its tables may still change).
+    pub async fn tables_due(&self) -> usize {
+        let deadline = tokio::time::Instant::now() + TALLY_WAIT;
+        let mut answers = Vec::with_capacity(self.peers.len());
+        for p in self.peers.iter().filter(|p| p.up) {
+            let (reply, answer) = oneshot::channel();
+            let sent = p.peer.tx.send(PeerInput::TablesDue { reply });
+            match tokio::time::timeout_at(deadline, sent).await {
+                Ok(Ok(())) => answers.push(answer),
+                // The peer has stopped: it owes nothing any more.
+                Ok(Err(_)) => {}
+                Err(_) => return self.peers.len(),
+            }
+        }
+        let mut due = 0;
+        for answer in answers {
+            due += match tokio::time::timeout_at(deadline, answer).await {
+                Ok(owes) => usize::from(owes.unwrap_or(false)),
+                Err(_) => 1,
+            };
+        }
+        due
     }
 
     /// Starts a search at peer `index`; returns the query GUID.

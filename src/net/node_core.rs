@@ -20,7 +20,7 @@ pub fn node_core(
     addr: SocketAddrV4,
     library: Library,
 ) -> Box<dyn RoutingCore> {
-    Box::new(Node::new(routing, identity, addr, library))
+    node_core_with(routing, identity, addr, library, None)
 }
 
 /// How a peer of a dynamic overlay starts: its degree policy, the hosts it is given
@@ -43,6 +43,8 @@ pub fn node_core_with(
     overlay: Option<&OverlayStart>,
 ) -> Box<dyn RoutingCore> {
     let mut node = Node::new(routing, identity, addr, library);
+    // The control API may ask any live peer for its per-peer statistics.
+    node.count_traffic();
     if let Some(start) = overlay.filter(|s| s.policy.is_dynamic()) {
         let now = clock::now();
         node.enable_overlay(start.policy);
@@ -82,6 +84,10 @@ impl RoutingCore for Node {
         if remote.vendor_messages {
             self.send_messages_supported(conn);
         }
+    }
+
+    fn become_leaf(&mut self, now: Time) {
+        Node::become_leaf(self, now);
     }
 
     fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
@@ -130,6 +136,10 @@ impl RoutingCore for Node {
 
     fn overlay_full(&self) -> bool {
         Node::overlay_full(self)
+    }
+
+    fn tables_due(&self) -> bool {
+        Node::merged_table_due(self)
     }
 
     fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4> {

@@ -67,7 +67,8 @@ pub enum PeerInput {
         info: PeerInfo,
         link: LinkHandle,
         down: Option<oneshot::Sender<()>>,
-        origin: LinkOrigin,
+        /// Boxed: the remote's headers would make every input as large.
+        origin: Box<LinkOrigin>,
         places: LinkPlaces,
     },
     /// What one read of a link brought, in order.
@@ -105,6 +106,10 @@ pub enum PeerInput {
     Tally {
         reply: oneshot::Sender<crate::node::PeerTally>,
     },
+    /// Whether the core still owes a neighbour a QRP table.
+    TablesDue {
+        reply: oneshot::Sender<bool>,
+    },
     /// Every host the core knows (to save them).
     KnownHosts {
         reply: oneshot::Sender<Vec<HostEntry>>,
@@ -132,6 +137,17 @@ pub struct PeerShared {
     degree: AtomicUsize,
     /// Listening addresses of neighbours whose link the actor (and the core) has.
     up: Mutex<HashSet<SocketAddrV4>>,
+    /// We were an `auto` ultrapeer and took an ultrapeer's leaf guidance: every
+    /// handshake from now on is a leaf's (`LocalInfo::now`). Set only by the actor, when
+    /// the guiding link comes up and the core becomes a leaf, so the flag and the core
+    /// never disagree.
+    became_leaf: std::sync::atomic::AtomicBool,
+    /// A handshake that takes leaf guidance is in flight ([`GuidanceClaim`]): at most
+    /// one at a time, so two ultrapeers cannot both be told we are their leaf.
+    guiding: std::sync::atomic::AtomicBool,
+    /// Those of them that are leaves: never named as hosts to try (`X-Try-Ultrapeers`
+    /// lists ultrapeers, and a leaf takes no leaf).
+    leaves_up: Mutex<HashSet<SocketAddrV4>>,
     /// Hosts the core names in `X-Try` headers, as the actor last published them (empty
     /// in a static overlay): the listener runs outside the actor and reads them here.
     try_hosts: Mutex<Vec<SocketAddrV4>>,
@@ -217,6 +233,21 @@ impl PeerShared {
     /// Listening addresses of our current neighbours.
     pub fn linked(&self) -> Vec<SocketAddrV4> {
         self.up_set().iter().copied().collect()
+    }
+
+    /// Listening addresses of our current neighbours that relay (all but our leaves):
+    /// the neighbours worth naming in `X-Try-Ultrapeers`.
+    pub fn linked_relays(&self) -> Vec<SocketAddrV4> {
+        let leaves = self.leaves_set().clone();
+        self.up_set()
+            .iter()
+            .copied()
+            .filter(|a| !leaves.contains(a))
+            .collect()
+    }
+
+    fn leaves_set(&self) -> std::sync::MutexGuard<'_, HashSet<SocketAddrV4>> {
+        self.leaves_up.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Claims the link slot for `addr` for an inbound handshake; `None` if one exists
@@ -330,6 +361,35 @@ impl PeerShared {
         })
     }
 
+    /// Whether we took leaf guidance (we are a leaf now, see `became_leaf`).
+    pub fn is_leaf_now(&self) -> bool {
+        self.became_leaf.load(Ordering::SeqCst)
+    }
+
+    /// The right to take an ultrapeer's leaf guidance in one handshake; `None` when we
+    /// are a leaf already or another handshake holds it. Dropped (a failed write, a
+    /// failed dial, a link not brought up) it is given back and we stay an ultrapeer;
+    /// only the actor makes us a leaf (`set_leaf`).
+    pub fn claim_guidance(self: &Arc<Self>) -> Option<GuidanceClaim> {
+        if self.is_leaf_now() || self.guiding.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        Some(GuidanceClaim {
+            shared: Arc::clone(self),
+        })
+    }
+
+    /// The guiding link came up and the core became a leaf: so do our handshakes.
+    fn set_leaf(&self) {
+        self.became_leaf.store(true, Ordering::SeqCst);
+    }
+
+    /// How many leaves and ultrapeers hold a role place (links up or being admitted).
+    pub fn role_counts(&self) -> (usize, usize) {
+        let counts = self.tiers.lock().unwrap_or_else(|e| e.into_inner());
+        (counts.leaves, counts.ultrapeers)
+    }
+
     /// Takes a link place regardless of the bound (a configured neighbour we dialled).
     pub fn add_degree(self: &Arc<Self>) -> DegreePlace {
         self.degree.fetch_add(1, Ordering::SeqCst);
@@ -371,12 +431,32 @@ impl Drop for DegreePlace {
     }
 }
 
+/// A handshake's right to take leaf guidance ([`PeerShared::claim_guidance`]), given back
+/// when dropped.
+#[derive(Debug)]
+pub struct GuidanceClaim {
+    shared: Arc<PeerShared>,
+}
+
+impl Drop for GuidanceClaim {
+    fn drop(&mut self) {
+        self.shared.guiding.store(false, Ordering::SeqCst);
+    }
+}
+
 /// A place among a peer's leaves or ultrapeers (what `max_leaves` and
 /// `leaf_ultrapeers` bound), given back when dropped.
 #[derive(Debug)]
 pub struct RolePlace {
     shared: Arc<PeerShared>,
     role: Role,
+}
+
+impl RolePlace {
+    /// The role whose count this place holds.
+    pub fn role(&self) -> Role {
+        self.role
+    }
 }
 
 impl Drop for RolePlace {
@@ -399,6 +479,7 @@ pub struct SlotClaim {
     addr: SocketAddrV4,
     conn: ConnId,
     up: bool,
+    leaf: bool,
 }
 
 impl SlotClaim {
@@ -408,6 +489,7 @@ impl SlotClaim {
             addr,
             conn,
             up: false,
+            leaf: false,
         }
     }
 
@@ -420,10 +502,15 @@ impl SlotClaim {
         self.shared.owns(&self.addr, self.conn)
     }
 
-    /// The link is up: the address counts among the peer's neighbours.
-    fn mark_up(&mut self) {
+    /// The link is up: the address counts among the peer's neighbours (among its
+    /// leaves too when `leaf`).
+    fn mark_up(&mut self, leaf: bool) {
         self.up = true;
+        self.leaf = leaf;
         self.shared.up_set().insert(self.addr);
+        if leaf {
+            self.shared.leaves_set().insert(self.addr);
+        }
     }
 }
 
@@ -434,6 +521,9 @@ impl Drop for SlotClaim {
             // A replacing link announces itself after the displaced one is dropped, and
             // marks the address up again.
             self.shared.up_set().remove(&self.addr);
+            if self.leaf {
+                self.shared.leaves_set().remove(&self.addr);
+            }
         }
     }
 }
@@ -446,6 +536,8 @@ pub struct LinkPlaces {
     pub slot: Option<SlotClaim>,
     /// Its place among our leaves or ultrapeers.
     pub role: RolePlace,
+    /// The link's handshake took the remote's leaf guidance (and holds the right to).
+    pub guidance: Option<GuidanceClaim>,
 }
 
 /// Process-wide activity clock, to tell when a flood has settled; and whether a flood
@@ -755,7 +847,7 @@ impl Actor {
                         }
                         return None;
                     }
-                    slot.mark_up();
+                    slot.mark_up(places.role.role == Role::Leaf);
                 }
                 let shape = match &self.shaper {
                     Some((shaper, _)) => {
@@ -764,6 +856,29 @@ impl Actor {
                     None => LinkShape::default(),
                 };
                 link.set_delay(shape.delay);
+                if origin.negotiated.became_leaf {
+                    log::info!(
+                        "{}: becoming a leaf of {}, as it asked (X-Ultrapeer-Needed: False)",
+                        self.names.own,
+                        link.remote_addr.map_or("?".into(), |a| a.to_string())
+                    );
+                    self.shared.set_leaf();
+                    places.guidance = None;
+                    self.core.become_leaf(now);
+                } else if self.shared.is_leaf_now() && !origin.negotiated.as_leaf {
+                    // Its handshake began before we became a leaf and presented us as an
+                    // ultrapeer: the remote would take us for one. It goes, as the links
+                    // we held then went (`Node::become_leaf`).
+                    log::debug!(
+                        "{}: link {} not brought up: shaken hands as an ultrapeer, now a leaf",
+                        self.names.own,
+                        link.remote_addr.map_or("?".into(), |a| a.to_string())
+                    );
+                    if let Some(down) = down {
+                        let _ = down.send(());
+                    }
+                    return None;
+                }
                 self.core.on_connected(now, conn, info.clone());
                 self.core
                     .on_link_capabilities(now, conn, &origin.negotiated.remote);
@@ -830,6 +945,9 @@ impl Actor {
                 tally.drops = self.shared.queue_drops.load(Ordering::Relaxed)
                     + self.shared.lost_sends.load(Ordering::Relaxed);
                 let _ = reply.send(tally);
+            }
+            PeerInput::TablesDue { reply } => {
+                let _ = reply.send(self.core.tables_due());
             }
             PeerInput::KnownHosts { reply } => {
                 let _ = reply.send(self.core.known_hosts());
@@ -1254,11 +1372,39 @@ mod tests {
     }
 
     #[test]
+    fn leaf_guidance_that_fails_before_its_link_is_up_leaves_us_an_ultrapeer() {
+        let shared = Arc::new(PeerShared::default());
+        let first = shared.claim_guidance().expect("nobody else took guidance");
+        assert!(
+            shared.claim_guidance().is_none(),
+            "one guided handshake at a time"
+        );
+        assert!(!shared.is_leaf_now(), "not a leaf before the link is up");
+        // The final 200 could not be written, the dial lost its slot, ...
+        drop(first);
+        assert!(
+            !shared.is_leaf_now(),
+            "later handshakes still say X-Ultrapeer: True"
+        );
+        let second = shared
+            .claim_guidance()
+            .expect("guidance can be taken again");
+        // The actor brought the link up and made the core a leaf.
+        shared.set_leaf();
+        drop(second);
+        assert!(shared.is_leaf_now());
+        assert!(
+            shared.claim_guidance().is_none(),
+            "a leaf takes no more guidance"
+        );
+    }
+
+    #[test]
     fn a_slot_is_freed_by_its_holder_only_and_marked_up_while_up() {
         let shared = Arc::new(PeerShared::default());
         let mut inbound = shared.claim_inbound(addr(1), ConnId(1)).expect("free slot");
         assert!(shared.claim_inbound(addr(1), ConnId(2)).is_none());
-        inbound.mark_up();
+        inbound.mark_up(false);
         assert!(shared.is_linked(&addr(1)));
         // A dial takes the slot over: the displaced claim frees nothing when it goes.
         assert!(matches!(
@@ -1270,7 +1416,7 @@ mod tests {
         assert!(!inbound.holds() && dial.holds());
         drop(inbound);
         assert!(shared.owns(&addr(1), ConnId(3)));
-        dial.mark_up();
+        dial.mark_up(false);
         assert!(matches!(
             shared.claim_dial(addr(1), ConnId(4)),
             DialClaim::Held

@@ -41,6 +41,9 @@ use super::shard_children::{Children, Heard, ShardSpec};
 use super::shard_protocol::{ChildReport, ShardError, ToChild, ToParent};
 use super::shard_trace::ShardTrace;
 use super::signal::StopFlag;
+use super::workload::{
+    has_roles, tables_travel, tables_wait_max, tables_waited, wait_for_tables, OwesTables,
+};
 use crate::node::record::{merge_records, QueryRecord, Recorder};
 use crate::node::{PeerStats, SearchRequest, Time};
 use crate::topology::TopologyConfig;
@@ -449,7 +452,7 @@ async fn run_or_wait(
 ) {
     if options.run_workload {
         tokio::select! {
-            _ = run_sharded_workload(config, children, options.quiet) => {}
+            _ = run_sharded_workload(config, options, children) => {}
             _ = stop.wait() => {}
         }
     } else if options.control.is_some() {
@@ -463,7 +466,17 @@ async fn run_or_wait(
     }
 }
 
-async fn run_sharded_workload(config: &TopologyConfig, children: &mut Children, quiet: Duration) {
+async fn run_sharded_workload(
+    config: &TopologyConfig,
+    options: &LaunchOptions,
+    children: &mut Children,
+) {
+    if has_roles(config) {
+        let (waited, settled) =
+            wait_for_tables(children, tables_travel(config), tables_wait_max()).await;
+        options.say(tables_waited(waited, settled));
+    }
+    let quiet = options.quiet;
     let mut queries: Vec<_> = config.workload.queries.iter().collect();
     queries.sort_by_key(|q| q.at_ms);
     let started = Instant::now();
@@ -729,6 +742,7 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
                 None => ToParent::Fail(format!("peer {peer} is not in this shard")),
             },
             Ok(ToChild::Status) => ToParent::Status(network.last_activity()),
+            Ok(ToChild::Tables) => ToParent::Tables(network.tables_due().await),
             Ok(ToChild::Report) => ToParent::Report(Box::new(ChildReport {
                 records: network.records().await,
                 totals: network.totals(),
@@ -766,6 +780,22 @@ pub async fn run_child(options: ChildOptions) -> Result<(), Box<dyn std::error::
     network.shutdown().await;
     say(&mut out, ToParent::Stopped).await?;
     Ok(())
+}
+
+/// The children's peers that still owe a QRP table, summed (a child that does not answer
+/// counts as owing none: it has ended, or the launch reports it lost).
+impl OwesTables for Children {
+    async fn tables_due(&mut self) -> usize {
+        let running = self.running();
+        self.ask(&running, &ToChild::Tables, false, |m| match m {
+            ToParent::Tables(due) => Ok(due),
+            other => Err(other),
+        })
+        .await
+        .into_iter()
+        .filter_map(|(_, due)| due.ok())
+        .sum()
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! child:  UP                      (every link of its peers established) | FAIL <why>
 //! parent: SEARCH <index> <ttl> <words>   child: GUID <hex>
 //! parent: STATUS                         child: STATUS <last frame, µs since the shared epoch>
+//! parent: TABLES                         child: TABLES <peers still owing a QRP table>
 //! parent: REPORT                         child: REPORT {"records": [...], "totals": {...}}
 //! parent: STOP                           child: STOPPED, then exits
 //! ```
@@ -79,6 +80,8 @@ pub enum ToChild {
     },
     /// When did a frame last arrive anywhere in the child?
     Status,
+    /// How many of the child's peers still owe a neighbour a QRP table?
+    Tables,
     Report,
     Stop,
     /// Every peer of the child, as the control API shows them.
@@ -115,6 +118,8 @@ pub enum ToParent {
     Guid(Guid),
     /// Driver time of the last frame received anywhere in the child.
     Status(Time),
+    /// How many of the child's peers still owe a neighbour a QRP table.
+    Tables(usize),
     Report(Box<ChildReport>),
     Stopped,
     Peers(Vec<PeerStatus>),
@@ -151,6 +156,7 @@ impl fmt::Display for ToChild {
                 write!(f, "SEARCH {peer} {ttl} {}", one_line(words))
             }
             ToChild::Status => f.write_str("STATUS"),
+            ToChild::Tables => f.write_str("TABLES"),
             ToChild::Report => f.write_str("REPORT"),
             ToChild::Stop => f.write_str("STOP"),
             ToChild::Peers => f.write_str("PEERS"),
@@ -185,6 +191,7 @@ impl FromStr for ToChild {
                 ToChild::Search { peer, ttl, words }
             }
             "STATUS" if rest.is_empty() => ToChild::Status,
+            "TABLES" if rest.is_empty() => ToChild::Tables,
             "REPORT" if rest.is_empty() => ToChild::Report,
             "STOP" if rest.is_empty() => ToChild::Stop,
             "PEERS" if rest.is_empty() => ToChild::Peers,
@@ -208,6 +215,7 @@ impl fmt::Display for ToParent {
             ToParent::Fail(why) => write!(f, "FAIL {}", one_line(why)),
             ToParent::Guid(guid) => write!(f, "GUID {}", guid.to_hex()),
             ToParent::Status(at) => write!(f, "STATUS {}", at.0),
+            ToParent::Tables(due) => write!(f, "TABLES {due}"),
             ToParent::Report(report) => {
                 // Serialising plain structs with string keys cannot fail.
                 let json = serde_json::to_string(report).unwrap_or_default();
@@ -261,6 +269,7 @@ impl FromStr for ToParent {
             "FAIL" => ToParent::Fail(rest.to_string()),
             "GUID" => ToParent::Guid(Guid::from_hex(rest).ok_or_else(bad)?),
             "STATUS" => ToParent::Status(Time(rest.parse().map_err(|_| bad())?)),
+            "TABLES" => ToParent::Tables(rest.parse().map_err(|_| bad())?),
             "REPORT" => ToParent::Report(Box::new(
                 serde_json::from_str(rest).map_err(|e| BadLine(format!("{line}: {e}")))?,
             )),
@@ -287,6 +296,7 @@ impl ToChild {
             ToChild::Addrs(_) => "ADDRS",
             ToChild::Search { .. } => "SEARCH",
             ToChild::Status => "STATUS",
+            ToChild::Tables => "TABLES",
             ToChild::Report => "REPORT",
             ToChild::Stop => "STOP",
             ToChild::Peers => "PEERS",
@@ -309,6 +319,7 @@ impl ToParent {
             ToParent::Fail(_) => "FAIL",
             ToParent::Guid(_) => "GUID",
             ToParent::Status(_) => "STATUS",
+            ToParent::Tables(_) => "TABLES",
             ToParent::Report(_) => "REPORT",
             ToParent::Stopped => "STOPPED",
             ToParent::Peers(_) => "PEERS",
@@ -339,6 +350,7 @@ mod tests {
                 words: "debian netinst iso".into(),
             },
             ToChild::Status,
+            ToChild::Tables,
             ToChild::Report,
             ToChild::Stop,
             ToChild::Peers,
@@ -418,6 +430,7 @@ mod tests {
             ToParent::Fail("the overlay was not up\nafter 3 s".into()),
             ToParent::Guid(Guid([9; 16])),
             ToParent::Status(Time(123_456)),
+            ToParent::Tables(3),
             ToParent::Report(Box::new(ChildReport {
                 records: vec![record.clone()],
                 totals: NetTotals::default(),

@@ -43,16 +43,29 @@ pub struct Counters {
 }
 
 /// A node's [`Counters`] as it keeps them: the four that every descriptor may move
-/// inline, the rest (errors, answers, Ping/Pong rarities) in a box allocated on their first
-/// increment. A simulator holds a million nodes, nearly all of which never count an
-/// error: the box saves them 80 bytes each.
+/// inline as `u32`s, the rest (errors, answers, Ping/Pong rarities) in a box allocated on
+/// their first increment. A simulator holds a million nodes, nearly all of which never
+/// count an error: the box saves them 80 bytes each, and the narrow inline counters 16
+/// more. An inline counter that wraps carries 2^32 into the same field of the box, so
+/// the totals stay exact 64-bit counts.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct NodeCounters {
-    pub received: u64,
-    pub sent: u64,
-    pub duplicates: u64,
-    pub reforwarded: u64,
+    received: u32,
+    sent: u32,
+    duplicates: u32,
+    reforwarded: u32,
     rare: Option<Box<Counters>>,
+}
+
+/// What a wrapped inline counter carries into the box.
+const CARRY: u64 = 1 << 32;
+
+/// Adds `n` to an inline counter; true when it wrapped (the caller carries).
+#[inline]
+fn wraps(counter: &mut u32, n: u32) -> bool {
+    let (sum, wrapped) = counter.overflowing_add(n);
+    *counter = sum;
+    wrapped
 }
 
 impl NodeCounters {
@@ -61,14 +74,47 @@ impl NodeCounters {
         self.rare.get_or_insert_with(Box::default)
     }
 
+    /// One more descriptor received.
+    #[inline]
+    pub fn add_received(&mut self) {
+        if wraps(&mut self.received, 1) {
+            self.rare().received += CARRY;
+        }
+    }
+
+    /// `count` more descriptors sent.
+    #[inline]
+    pub fn add_sent(&mut self, count: u32) {
+        if wraps(&mut self.sent, count) {
+            self.rare().sent += CARRY;
+        }
+    }
+
+    /// One more duplicate dropped.
+    #[inline]
+    pub fn add_duplicate(&mut self) {
+        if wraps(&mut self.duplicates, 1) {
+            self.rare().duplicates += CARRY;
+        }
+    }
+
+    /// One more copy re-forwarded.
+    #[inline]
+    pub fn add_reforwarded(&mut self) {
+        if wraps(&mut self.reforwarded, 1) {
+            self.rare().reforwarded += CARRY;
+        }
+    }
+
     /// All the counters, as one value.
     pub fn snapshot(&self) -> Counters {
+        let rare = self.rare.as_deref().copied().unwrap_or_default();
         Counters {
-            received: self.received,
-            sent: self.sent,
-            duplicates: self.duplicates,
-            reforwarded: self.reforwarded,
-            ..self.rare.as_deref().copied().unwrap_or_default()
+            received: rare.received + u64::from(self.received),
+            sent: rare.sent + u64::from(self.sent),
+            duplicates: rare.duplicates + u64::from(self.duplicates),
+            reforwarded: rare.reforwarded + u64::from(self.reforwarded),
+            ..rare
         }
     }
 
@@ -186,6 +232,22 @@ pub struct Traffic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inline_counters_that_wrap_carry_into_exact_totals() {
+        let mut c = NodeCounters {
+            sent: u32::MAX - 1,
+            received: u32::MAX,
+            ..NodeCounters::default()
+        };
+        c.add_sent(3);
+        c.add_received();
+        c.add_duplicate();
+        let s = c.snapshot();
+        assert_eq!(s.sent, u64::from(u32::MAX) + 2);
+        assert_eq!(s.received, u64::from(u32::MAX) + 1);
+        assert_eq!((s.duplicates, s.reforwarded), (1, 0));
+    }
     use crate::protocol::kind;
 
     #[test]

@@ -7,18 +7,23 @@
 //! it returns. The design is LimeWire's (Fisk, *Gnutella Dynamic Query Protocol v0.1*,
 //! 2003) with the constants of gtk-gnutella's `dq.c`:
 //!
-//! 1. **Probe**: the query goes with a low TTL (2; 1 when the node has more than 18
-//!    candidate links) to [`PROBE_LINKS`] links, then the node waits
-//!    `probes × 1.4 × wait` (gtk-gnutella: 1.5 s extra per probed link on top of its
-//!    3.7 s step).
-//! 2. **Steps**: while the results kept are below the target, the next link not yet
-//!    queried gets the query with the TTL whose estimated horizon covers that link's share
+//! 1. **Probe** (`dq_send_probe`): the query goes to [`PROBE_LINKS`] of the links whose
+//!    last-hop QRP table matches it (or that sent none: they may answer), with the
+//!    query's TTL, one less when more than 9 such links exist and one less again above
+//!    18 (common content needs less reach); then the node waits `probes × 1.4 × wait`
+//!    (gtk-gnutella: 1.5 s extra per probed link on top of its 3.7 s step). When no
+//!    link's table matches, the steps start at once.
+//! 2. **Steps** (`dq_send_next`): while the results kept are below the target, the next
+//!    link not yet queried (those whose last-hop table matches first) gets the query with
+//!    the TTL whose estimated horizon covers that link's share
 //!    of the hosts still needed: results per host so far give the hosts needed, split
 //!    evenly over the links left. A link's horizon at TTL t is
 //!    `Σ_{i<t} (d−1)^i × 0.8^(t−1)` for its degree d (its `X-Degree`, else ours), the
 //!    0.8 per hop standing for cycles and flow control. The TTL is at most the query's
 //!    (at most [`MAX_TTL`]) and the link's `X-Max-TTL`. After each step the node waits
 //!    `wait`, shortened by 1/37 per step (down to 15/37 of it) while results stay rare.
+//!    A link whose step would be TTL 1 and whose last-hop table does not match is
+//!    skipped for the next one: the query would end there unanswered.
 //! 3. **Again, wider**: once every link was queried and results are still short, the
 //!    link that got the lowest TTL gets the query again with a higher one (relays forward
 //!    a copy with more TTL left than their first). An ultrapeer with 30 links rarely gets
@@ -37,8 +42,9 @@
 //! results per host are computed in floating point (gtk-gnutella's integer division makes
 //! it 0 until a query has more results than hosts, which always picks the highest TTL);
 //! when even TTL 1 reaches more hosts than needed, TTL 1 is used (gtk-gnutella falls back
-//! to the highest); links are taken in link order (gtk-gnutella sorts by send-queue size
-//! and last-hop QRP match, which the core does not know); waits scale with `wait` so a
+//! to the highest); links are taken in link order, those whose last-hop table matches
+//! first (gtk-gnutella sorts by send-queue size first, which the core does not know);
+//! a leaf may run at most [`MAX_QUERIES_PER_LEAF`] at once here; waits scale with `wait` so a
 //! simulated network with 10 ms links need not wait 3.7 s per step.
 
 use std::sync::Arc;
@@ -48,8 +54,6 @@ use crate::protocol::{Guid, Query};
 
 /// Links the probe goes to (gtk-gnutella `DQ_PROBE_UP`, Fisk's draft: 3).
 pub const PROBE_LINKS: usize = 3;
-/// TTL of the probe (Fisk's draft: 2).
-pub const PROBE_TTL: u8 = 2;
 /// Highest TTL a dynamic query uses (gtk-gnutella `DQ_MAX_TTL`).
 pub const MAX_TTL: u8 = 5;
 /// Estimated hosts after which the query stops (gtk-gnutella `DQ_MAX_HORIZON`).
@@ -86,6 +90,11 @@ const MAX_LIFETIME: Time = Time::from_secs(600);
 /// Most dynamic queries one node runs at once; beyond that a query is flooded to the
 /// ultrapeers as without dynamic querying.
 pub const MAX_QUERIES: usize = 256;
+/// Most dynamic queries one node runs at once for one leaf: a leaf past it has its
+/// further queries refused until one ends, so that one leaf cannot take every slot
+/// (30 leaves, the default `max_leaves`, at 8 each still leave slots for our own
+/// searches).
+pub const MAX_QUERIES_PER_LEAF: usize = 8;
 
 /// What a dynamic query reads of a link besides its role (a leaf's queries are run for
 /// it; no probe goes through a leaf): the link's handshake and its Messages Supported,
@@ -109,6 +118,17 @@ pub struct LinkView {
     pub degree: u32,
     /// The highest TTL the neighbour accepts (`X-Max-TTL`), if it said.
     pub max_ttl: Option<u8>,
+    /// What the neighbour's last-hop QRP table (its merged table) says of this query:
+    /// `Some(false)` when it cannot match, `None` when it sent no table (it may).
+    pub qrp: Option<bool>,
+}
+
+impl LinkView {
+    /// Whether the neighbour or one of its leaves may answer (no table: maybe), as
+    /// gtk-gnutella's `qrp_node_can_route`.
+    fn can_route(&self) -> bool {
+        self.qrp != Some(false)
+    }
 }
 
 /// What a dynamic query asks the node to do.
@@ -221,6 +241,11 @@ impl DynamicQueries {
         self.queries.len() >= MAX_QUERIES
     }
 
+    /// How many dynamic queries run here for the leaf on `leaf`.
+    pub(super) fn for_leaf(&self, leaf: ConnId) -> usize {
+        self.queries.iter().filter(|q| q.leaf == Some(leaf)).count()
+    }
+
     /// Whether `guid` is a dynamic query still running here.
     pub(super) fn runs(&self, guid: Guid) -> bool {
         self.queries.iter().any(|q| q.guid == guid)
@@ -278,12 +303,30 @@ impl DynamicQueries {
         if candidates.is_empty() {
             return Vec::new();
         }
-        let mut probe_ttl = PROBE_TTL.min(ttl);
-        if candidates.len() > 6 * PROBE_LINKS {
-            probe_ttl = 1;
+        // `dq_fill_probe_up`: the probe goes only to ultrapeers whose last-hop table
+        // matches (or that sent none): the content may be there.
+        let probe: Vec<&LinkView> = candidates
+            .iter()
+            .copied()
+            .filter(|l| l.can_route())
+            .collect();
+        if probe.is_empty() {
+            // No table in reach matches: rare content, queried step by step at once.
+            self.queries.push(dq);
+            return self.send_next(now, guid, links);
         }
+        // `dq_send_probe`: the query's TTL, one less when more than 9 of them may
+        // answer and one less again above 18 (content that common needs less reach).
+        let mut probe_ttl = ttl;
+        if probe.len() > 6 * PROBE_LINKS {
+            probe_ttl = probe_ttl.saturating_sub(1);
+        }
+        if probe.len() > 3 * PROBE_LINKS {
+            probe_ttl = probe_ttl.saturating_sub(1);
+        }
+        let probe_ttl = probe_ttl.max(1);
         let mut steps = Vec::new();
-        for link in candidates.iter().take(PROBE_LINKS) {
+        for link in probe.iter().take(PROBE_LINKS) {
             let ttl = link.max_ttl.map_or(probe_ttl, |m| probe_ttl.min(m.max(1)));
             dq.horizon += horizon(link.degree, ttl);
             dq.queried.push((link.conn, ttl));
@@ -408,29 +451,40 @@ impl DynamicQueries {
         }
         let had = |conn: ConnId| dq.queried.iter().find(|(c, _)| *c == conn).map(|q| q.1);
         let open: Vec<&LinkView> = links.iter().filter(|l| Some(l.conn) != dq.leaf).collect();
-        let fresh: Vec<&LinkView> = open
+        // `dq_fill_next_up`, sorted as `node_mq_qrp_cmp` does (queues aside): the links
+        // not queried yet, those whose last-hop table matches (or that sent none) first.
+        let mut fresh: Vec<&LinkView> = open
             .iter()
             .copied()
             .filter(|l| had(l.conn).is_none())
             .collect();
+        fresh.sort_by_key(|l| !l.can_route());
         // Every link queried and still short: go again, wider, through the link that got
         // the lowest TTL (a relay forwards a copy with more TTL left than its first).
-        let again: Vec<(&LinkView, u8)> = open
+        let mut again: Vec<(&LinkView, u8)> = open
             .iter()
             .filter_map(|l| {
                 let before = had(l.conn)?;
                 (before < link_max_ttl(dq, l)).then_some((*l, before))
             })
             .collect();
-        let (link, before, left) = match (fresh.first(), again.iter().min_by_key(|(_, t)| *t)) {
-            (Some(link), _) => (*link, 0, fresh.len()),
-            (None, Some((link, before))) => (*link, *before, again.len()),
-            (None, None) => {
-                self.finish(guid);
-                return Vec::new();
-            }
+        again.sort_by_key(|(_, before)| *before);
+        // `dq_send_next`: the first link whose TTL is above 1 or whose table matches: at
+        // TTL 1 an ultrapeer whose last-hop table says no reaches nobody who has it.
+        let pick = fresh
+            .iter()
+            .map(|l| (**l, 0, select_ttl(dq, l, fresh.len())))
+            .find(|(l, _, ttl)| *ttl > 1 || l.can_route())
+            .or_else(|| {
+                again.first().map(|(l, before)| {
+                    (**l, *before, select_ttl(dq, l, again.len()).max(before + 1))
+                })
+            });
+        let Some((link, before, ttl)) = pick else {
+            self.finish(guid);
+            return Vec::new();
         };
-        let ttl = select_ttl(dq, link, left).max(before + 1);
+        let link = &link;
         dq.horizon += horizon(link.degree, ttl)
             - if before > 0 {
                 horizon(link.degree, before)
@@ -500,6 +554,7 @@ mod tests {
                 conn: ConnId(i),
                 degree,
                 max_ttl: None,
+                qrp: None,
             })
             .collect()
     }
@@ -535,7 +590,7 @@ mod tests {
     }
 
     #[test]
-    fn probe_goes_to_three_links_at_low_ttl_and_skips_the_leaf() {
+    fn probe_goes_to_three_links_with_the_query_ttl_and_skips_the_leaf() {
         let mut dqs = DynamicQueries::default();
         let q = Arc::new(Query::keywords("x"));
         let all = links(6, 10);
@@ -544,24 +599,63 @@ mod tests {
             start(Guid([1; 16]), q, Some(ConnId(0)), false, 4, 50),
             &all,
         );
-        assert_eq!(
-            steps,
-            vec![
-                Step::Send {
-                    to: ConnId(1),
-                    ttl: 2
-                },
-                Step::Send {
-                    to: ConnId(2),
-                    ttl: 2
-                },
-                Step::Send {
-                    to: ConnId(3),
-                    ttl: 2
-                },
-            ]
-        );
+        let to = |c: u32| Step::Send {
+            to: ConnId(c),
+            ttl: 4,
+        };
+        assert_eq!(steps, vec![to(1), to(2), to(3)]);
         assert_eq!(dqs.next_timeout(), Some(Time::from_millis(420)));
+    }
+
+    #[test]
+    fn many_links_that_may_answer_lower_the_probe_ttl() {
+        let q = Arc::new(Query::keywords("x"));
+        let probe_ttl = |n: u32| {
+            let mut dqs = DynamicQueries::default();
+            let steps = dqs.start(
+                Time::ZERO,
+                start(Guid([1; 16]), q.clone(), None, false, 4, 150),
+                &links(n, 10),
+            );
+            match steps[0] {
+                Step::Send { ttl, .. } => ttl,
+                Step::AskStatus { .. } => panic!("{steps:?}"),
+            }
+        };
+        assert_eq!(probe_ttl(9), 4);
+        assert_eq!(probe_ttl(10), 3, "more than 3 x 3");
+        assert_eq!(probe_ttl(19), 2, "more than 6 x 3");
+    }
+
+    #[test]
+    fn the_probe_goes_only_where_last_hop_tables_match() {
+        let q = Arc::new(Query::keywords("x"));
+        let mut all = links(6, 10);
+        for l in &mut all[..4] {
+            l.qrp = Some(false);
+        }
+        all[5].qrp = Some(true);
+        let mut dqs = DynamicQueries::default();
+        let guid = Guid([6; 16]);
+        let steps = dqs.start(
+            Time::ZERO,
+            start(guid, q.clone(), None, false, 4, 150),
+            &all,
+        );
+        let to = |c: u32| Step::Send {
+            to: ConnId(c),
+            ttl: 4,
+        };
+        // Link 4 sent no table (it may answer), link 5's matches.
+        assert_eq!(steps, vec![to(4), to(5)]);
+        // No table matches: no probe, the first step at once.
+        for l in &mut all {
+            l.qrp = Some(false);
+        }
+        let mut dqs = DynamicQueries::default();
+        let steps = dqs.start(Time::ZERO, start(guid, q, None, false, 4, 150), &all);
+        assert_eq!(steps, vec![to(0)]);
+        assert!(dqs.runs(guid));
     }
 
     #[test]
@@ -584,10 +678,10 @@ mod tests {
                 ttl: 4
             }]
         );
-        // 140 of 150 results after the probe: 10 more need few hosts, TTL 1.
+        // 148 of 150 results after the probe: 2 more need few hosts, TTL 1.
         let mut dqs = DynamicQueries::default();
         dqs.start(Time::ZERO, start(guid, q, None, false, 4, 150), &all);
-        dqs.on_results(guid, 140);
+        dqs.on_results(guid, 148);
         let due = dqs.next_timeout().unwrap();
         assert_eq!(
             dqs.on_timer(due, guid, &all),
@@ -614,28 +708,33 @@ mod tests {
         while let Some(t) = dqs.next_timeout() {
             sent.extend(dqs.on_timer(t, guid, &all));
         }
-        // Link 3 at full TTL, then the probed links again, wider, then nothing is left.
+        // The probe went at the full TTL: link 3 at full TTL, then nothing is left.
         assert_eq!(
             sent,
-            vec![
-                Step::Send {
-                    to: ConnId(3),
-                    ttl: 4
-                },
-                Step::Send {
-                    to: ConnId(0),
-                    ttl: 4
-                },
-                Step::Send {
-                    to: ConnId(1),
-                    ttl: 4
-                },
-                Step::Send {
-                    to: ConnId(2),
-                    ttl: 4
-                },
-            ]
+            vec![Step::Send {
+                to: ConnId(3),
+                ttl: 4
+            }]
         );
+        // Probed at a lower TTL (more than 9 links), the probed links go again, wider.
+        let all = links(10, 10);
+        dqs.start(
+            Time::ZERO,
+            start(guid, Arc::new(Query::keywords("x")), None, false, 4, 10),
+            &all,
+        );
+        let mut sent = Vec::new();
+        while let Some(t) = dqs.next_timeout() {
+            sent.extend(dqs.on_timer(t, guid, &all));
+        }
+        let again: Vec<Step> = (0..3)
+            .map(|c| Step::Send {
+                to: ConnId(c),
+                ttl: 4,
+            })
+            .collect();
+        assert_eq!(sent.len(), 7 + 3, "{sent:?}");
+        assert_eq!(sent[7..], again[..]);
         assert!(dqs.is_empty());
     }
 

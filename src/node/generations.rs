@@ -12,15 +12,40 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+use std::num::NonZeroU64;
 
 use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
 use super::types::Time;
 
+/// When an entry was stored: a `Time` plus one, so that `Option<Entry>` needs no flag
+/// of its own (the inline entry of a route table fits 32 bytes instead of 48).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp(NonZeroU64);
+
+impl Stamp {
+    fn new(at: Time) -> Stamp {
+        // Saturating: u64::MAX microseconds is half a million years away.
+        Stamp(NonZeroU64::new(at.0.saturating_add(1)).unwrap_or(NonZeroU64::MAX))
+    }
+
+    fn time(self) -> Time {
+        Time(self.0.get() - 1)
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Slot<V> {
     value: V,
-    at: Time,
+    at: Stamp,
+}
+
+/// The inline entry, flat so that the key's and the value's bytes share one padding.
+#[derive(Clone, Copy, Debug)]
+struct Entry<K, V> {
+    key: K,
+    value: V,
+    at: Stamp,
 }
 
 /// One generation: its newest entry inline, older ones in a hash map.
@@ -35,7 +60,7 @@ struct Slot<V> {
 #[derive(Clone, Debug)]
 #[repr(C)]
 struct Generation<K, V> {
-    newest: Option<(K, Slot<V>)>,
+    newest: Option<Entry<K, V>>,
     /// Two bits per key ever put in `map` since the last clear (removals leave theirs:
     /// a stale bit only costs a map lookup).
     bloom: u64,
@@ -72,34 +97,37 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         self.map_len > 0 && self.bloom & bits == bits
     }
 
-    fn get(&self, key: &K, bits: u64) -> Option<&Slot<V>> {
-        if let Some((k, slot)) = &self.newest {
-            if k == key {
-                return Some(slot);
+    fn get(&self, key: &K, bits: u64) -> Option<(&V, Stamp)> {
+        if let Some(e) = &self.newest {
+            if e.key == *key {
+                return Some((&e.value, e.at));
             }
         }
         if !self.maybe_in_map(bits) {
             return None;
         }
-        self.map.as_ref()?.get(key)
+        self.map.as_ref()?.get(key).map(|s| (&s.value, s.at))
     }
 
-    fn get_mut(&mut self, key: &K, bits: u64) -> Option<&mut Slot<V>> {
-        if matches!(&self.newest, Some((k, _)) if k == key) {
-            return self.newest.as_mut().map(|(_, slot)| slot);
+    fn get_mut(&mut self, key: &K, bits: u64) -> Option<(&mut V, &mut Stamp)> {
+        if matches!(&self.newest, Some(e) if e.key == *key) {
+            return self.newest.as_mut().map(|e| (&mut e.value, &mut e.at));
         }
         if !self.maybe_in_map(bits) {
             return None;
         }
-        self.map.as_mut()?.get_mut(key)
+        self.map
+            .as_mut()?
+            .get_mut(key)
+            .map(|s| (&mut s.value, &mut s.at))
     }
 
     /// Stores `key` as the newest entry (replacing any older value for it; `absent`:
     /// the caller just looked it up and it is not here, so the map need not be probed).
-    fn insert(&mut self, key: K, bits: u64, slot: Slot<V>, hash: KeyedHash, absent: bool) {
+    fn insert(&mut self, key: K, bits: u64, value: V, at: Stamp, hash: KeyedHash, absent: bool) {
         match self.newest.take() {
-            Some((k, _)) if k == key => {}
-            Some((k, old)) => {
+            Some(old) if old.key == key => {}
+            Some(old) => {
                 if !absent {
                     self.remove_from_map(&key, bits);
                 }
@@ -107,21 +135,25 @@ impl<K: Hash + Eq, V> Generation<K, V> {
                     .map
                     .get_or_insert_with(|| Box::new(HashMap::with_capacity_and_hasher(3, hash)));
                 self.bloom |= if self.map_len < BLOOM_MAX_KEYS {
-                    bloom_bits(hash.hash_one(&k))
+                    bloom_bits(hash.hash_one(&old.key))
                 } else {
                     u64::MAX
                 };
-                map.insert(k, old);
+                let slot = Slot {
+                    value: old.value,
+                    at: old.at,
+                };
+                map.insert(old.key, slot);
                 self.map_len = map.len() as u32;
             }
             None if absent => {}
             None => self.remove_from_map(&key, bits),
         }
-        self.newest = Some((key, slot));
+        self.newest = Some(Entry { key, value, at });
     }
 
     fn remove(&mut self, key: &K, bits: u64) {
-        if matches!(&self.newest, Some((k, _)) if k == key) {
+        if matches!(&self.newest, Some(e) if e.key == *key) {
             self.newest = None;
         } else {
             self.remove_from_map(key, bits);
@@ -186,6 +218,11 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         }
     }
 
+    /// The hash its maps use.
+    pub fn hash(&self) -> KeyedHash {
+        self.hash
+    }
+
     pub fn len(&self) -> usize {
         self.current.len() + self.previous.as_ref().map_or(0, |p| p.len())
     }
@@ -196,7 +233,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
 
     /// The live value for `key`, if any.
     pub fn get(&self, key: &K, now: Time, live: Bounds) -> Option<&V> {
-        let fresh = |s: &&Slot<V>| now.saturating_sub(s.at).0 <= live.max_age_micros;
+        let fresh = |&(_, at): &(&V, Stamp)| now.saturating_sub(at.time()).0 <= live.max_age_micros;
         let bits = self.bits(key);
         self.current
             .get(key, bits)
@@ -207,7 +244,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
                     .and_then(|p| p.get(key, bits))
                     .filter(fresh)
             })
-            .map(|s| &s.value)
+            .map(|(value, _)| value)
     }
 
     /// The key's Bloom bits, or all ones when no generation's filter could use them.
@@ -228,7 +265,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             previous.remove(&key, bits);
         }
         self.current
-            .insert(key, bits, Slot { value, at: now }, self.hash, false);
+            .insert(key, bits, value, Stamp::new(now), self.hash, false);
     }
 
     /// If `key` is live, lets `on_live` update it and returns its answer; otherwise stores
@@ -243,37 +280,27 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         on_live: impl FnOnce(&mut V) -> R,
     ) -> Option<R> {
         self.rotate(now, bounds);
-        let is_live = |s: &Slot<V>| now.saturating_sub(s.at).0 <= live.max_age_micros;
+        let is_live = |at: Stamp| now.saturating_sub(at.time()).0 <= live.max_age_micros;
         let bits = self.bits(&key);
-        if let Some(slot) = self.current.get_mut(&key, bits) {
-            if is_live(slot) {
-                return Some(on_live(&mut slot.value));
+        if let Some((value, at)) = self.current.get_mut(&key, bits) {
+            if is_live(*at) {
+                return Some(on_live(value));
             }
-            *slot = Slot {
-                value: fresh,
-                at: now,
-            };
+            *value = fresh;
+            *at = Stamp::new(now);
             return None;
         }
         if let Some(previous) = &mut self.previous {
-            if let Some(slot) = previous.get_mut(&key, bits) {
-                if is_live(slot) {
-                    return Some(on_live(&mut slot.value));
+            if let Some((value, at)) = previous.get_mut(&key, bits) {
+                if is_live(*at) {
+                    return Some(on_live(value));
                 }
                 previous.remove(&key, bits);
             }
         }
         // Not in the current generation: `get_mut` above just looked.
-        self.current.insert(
-            key,
-            bits,
-            Slot {
-                value: fresh,
-                at: now,
-            },
-            self.hash,
-            true,
-        );
+        self.current
+            .insert(key, bits, fresh, Stamp::new(now), self.hash, true);
         None
     }
 

@@ -34,6 +34,7 @@ pub mod generations;
 pub mod host_cache;
 pub mod identity;
 pub mod library;
+mod neighbours;
 #[allow(clippy::module_inception)]
 pub mod node;
 pub mod overlay;
@@ -70,4 +71,5 @@ pub use request::Request;
 pub use role::{LinkRefusal, Role, RoleSetting, TierPolicy};
 pub use routing::RoutingConfig;
 pub use strategy::{Forwarding, Strategy, StrategyParams, StrategySpec, MAX_WALKERS};
+pub use tier::MERGE_DELAY;
 pub use types::*;

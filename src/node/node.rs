@@ -92,6 +92,7 @@ use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
 use super::identity::PeerIdentity;
 use super::library::Library;
+use super::neighbours::{Neighbour, Neighbours};
 use super::overlay::{Overlay, OverlayConfig};
 use super::own_searches::OwnSearches;
 use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
@@ -129,31 +130,6 @@ const MAX_REQUESTS: usize = 1024;
 /// answers one with Pongs from up to 3 hops beyond it.
 const REFRESH_TTL: u8 = 4;
 
-/// A link and what the node keeps of its `PeerInfo` (16 bytes: flooding walks these).
-/// The neighbour's servent GUID is kept in the cold `servents` box.
-#[derive(Clone, Copy, Debug)]
-struct Neighbour {
-    conn: ConnId,
-    listen_addr: Option<SocketAddrV4>,
-    accepts_bye: bool,
-    /// What the neighbour is (`PeerInfo::role`).
-    role: Role,
-    /// It takes our QRP table (`PeerInfo::query_routing`).
-    query_routing: bool,
-}
-
-impl Neighbour {
-    fn new(conn: ConnId, info: &PeerInfo) -> Neighbour {
-        Neighbour {
-            conn,
-            listen_addr: info.listen_addr,
-            accepts_bye: info.accepts_bye,
-            role: info.role,
-            query_routing: info.query_routing,
-        }
-    }
-}
-
 /// Ping/Pong state, allocated on the first Ping or Pong (simulated searches never have
 /// any): the pong cache, the per-link Ping throttle, and when we last pinged our
 /// neighbours to refill the cache.
@@ -186,6 +162,19 @@ struct Pending {
     tables: TableSender,
 }
 
+/// What only some nodes ever need, each part allocated on first use, behind one pointer
+/// (the simulator's node would otherwise pay 32 bytes for four empty ones).
+#[derive(Debug, Default)]
+struct Cold {
+    own: Option<Box<OwnSearches>>,
+    cache: Option<Box<ResultCache>>,
+    /// Push routes and the servent on each link.
+    servents: Option<Box<ServentRoutes>>,
+    /// Descriptors in and out by payload type (per-peer statistics), only once a driver
+    /// asked for them ([`Node::count_traffic`]).
+    traffic: Option<Box<Traffic>>,
+}
+
 /// One peer's routing state machine. See the module documentation for the rules.
 ///
 /// `repr(C)` to keep the fields every descriptor touches (configuration, output, links,
@@ -199,23 +188,18 @@ pub struct Node {
     /// driver (`swap_outbox`).
     out: Option<Box<Outbox>>,
     library: Option<Box<Library>>,
-    own: Option<Box<OwnSearches>>,
-    cache: Option<Box<ResultCache>>,
     /// Read after every input (`poll_request`, `poll_timeout`), so it is hot too.
     pending: Option<Box<Pending>>,
-    neighbours: Vec<Neighbour>,
+    neighbours: Neighbours,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
     routes: Routes,
     counters: NodeCounters,
     rng: NodeRng,
-    hash: KeyedHash,
     advertised_addr: SocketAddrV4,
     servent_guid: Guid,
-    /// Push routes and the servent on each link.
-    servents: Option<Box<ServentRoutes>>,
-    /// Descriptors in and out by payload type (per-peer statistics); last, away from
-    /// the fields every descriptor reads.
-    traffic: Traffic,
+    /// Own searches, the result cache, push routes and traffic counts: one pointer for
+    /// what a simulated peer in a flood never has.
+    cold: Option<Box<Cold>>,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -269,16 +253,12 @@ impl Node {
                 Some(Box::new(library))
             },
             rng,
-            hash,
-            neighbours: Vec::new(),
+            neighbours: Neighbours::default(),
             routes: Routes::new(hash),
-            servents: None,
-            own: None,
-            cache: None,
+            cold: None,
             pending: None,
             out: None,
             counters: NodeCounters::default(),
-            traffic: Traffic::default(),
         }
     }
 
@@ -308,9 +288,21 @@ impl Node {
         self.counters.snapshot()
     }
 
-    /// Descriptors in and out by payload type since the node was created.
-    pub fn traffic(&self) -> &Traffic {
-        &self.traffic
+    /// Descriptors in and out by payload type since [`Node::count_traffic`] (all zero
+    /// when it was never called).
+    pub fn traffic(&self) -> Traffic {
+        self.cold
+            .as_ref()
+            .and_then(|c| c.traffic.as_deref())
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Starts counting descriptors in and out by payload type ([`Node::traffic`]). A
+    /// driver that reports per-peer statistics calls this when it creates the node (the
+    /// live driver always does; the simulator with `--peer-stats`).
+    pub fn count_traffic(&mut self) {
+        self.cold_mut().traffic.get_or_insert_with(Box::default);
     }
 
     /// This node's role in a two-tier network (`node::role`); `None` in the flat network.
@@ -320,10 +312,7 @@ impl Node {
 
     /// The role of the neighbour on `conn`, as the driver said when the link came up.
     pub fn link_role(&self, conn: ConnId) -> Option<Role> {
-        self.neighbours
-            .iter()
-            .find(|n| n.conn == conn)
-            .map(|n| n.role)
+        self.neighbours.get(conn).map(|n| n.role)
     }
 
     /// The links currently up, in the order they came up.
@@ -335,17 +324,17 @@ impl Node {
     /// prefetches the next node's memory (never dereferenced through this pointer).
     #[doc(hidden)]
     pub fn prefetch_hint(&self) -> *const u8 {
-        self.neighbours.as_ptr() as *const u8
+        self.neighbours.as_ptr()
     }
 
     /// What the driver told us about a neighbour, with the servent GUID it gave in its
     /// handshake or, failing that, in its own hits.
     pub fn peer_info(&self, conn: ConnId) -> Option<PeerInfo> {
-        let n = self.neighbours.iter().find(|n| n.conn == conn)?;
+        let n = self.neighbours.get(conn)?;
         Some(PeerInfo {
             listen_addr: n.listen_addr,
             accepts_bye: n.accepts_bye,
-            servent_guid: self.servents.as_ref().and_then(|s| s.guid_of(conn)),
+            servent_guid: self.servents().and_then(|s| s.guid_of(conn)),
             role: n.role,
             query_routing: n.query_routing,
         })
@@ -359,18 +348,22 @@ impl Node {
             .as_ref()
             .map_or(0, |l| std::mem::size_of::<Library>() + l.heap_bytes());
         library
-            + self.neighbours.capacity() * std::mem::size_of::<Neighbour>()
+            + self.neighbours.heap_bytes()
             + self.routes.heap_bytes()
             + self.counters.heap_bytes()
-            + self
-                .servents
-                .as_ref()
-                .map_or(0, |s| std::mem::size_of::<ServentRoutes>() + s.heap_bytes())
-            + self.own.as_ref().map_or(0, |o| o.heap_bytes())
-            + self
-                .cache
-                .as_ref()
-                .map_or(0, |_| std::mem::size_of::<ResultCache>())
+            + self.cold.as_ref().map_or(0, |c| {
+                std::mem::size_of::<Cold>()
+                    + c.traffic
+                        .as_ref()
+                        .map_or(0, |_| std::mem::size_of::<Traffic>())
+                    + c.servents
+                        .as_ref()
+                        .map_or(0, |s| std::mem::size_of::<ServentRoutes>() + s.heap_bytes())
+                    + c.own.as_ref().map_or(0, |o| o.heap_bytes())
+                    + c.cache
+                        .as_ref()
+                        .map_or(0, |_| std::mem::size_of::<ResultCache>())
+            })
             + self.pending.as_ref().map_or(0, |p| {
                 std::mem::size_of::<Pending>()
                     + p.profiles.capacity() * std::mem::size_of::<(ConnId, LinkProfile)>()
@@ -403,7 +396,7 @@ impl Node {
     /// list is allocated once at its exact size instead of growing by doubling (a
     /// degree-5 peer would otherwise hold room for 8).
     pub fn reserve_links(&mut self, links: usize) {
-        self.neighbours.reserve_exact(links);
+        self.neighbours.reserve(links);
     }
 
     // ----- driver inputs -------------------------------------------------------------
@@ -413,17 +406,7 @@ impl Node {
         if let Some(guid) = info.servent_guid {
             self.servents_mut().from_header(conn, guid);
         }
-        let neighbour = Neighbour::new(conn, &info);
-        // Drivers number links in increasing order: a new highest id is new, with no
-        // scan (a simulated hub of thousands of links would otherwise pay quadratically).
-        if !matches!(self.neighbours.last(), Some(last) if last.conn >= conn) {
-            self.neighbours.push(neighbour);
-        } else {
-            match self.neighbours.iter_mut().find(|n| n.conn == conn) {
-                Some(existing) => *existing = neighbour,
-                None => self.neighbours.push(neighbour),
-            }
-        }
+        self.neighbours.insert(Neighbour::new(conn, &info));
         let degree = self.overlay_degree();
         if let Some(overlay) = self.overlay_mut() {
             overlay.linked(now, info.listen_addr, degree);
@@ -447,6 +430,52 @@ impl Node {
         self.config
             .tier_policy()
             .admit(role, count(Role::Leaf), count(Role::Ultrapeer))
+    }
+
+    /// We take an ultrapeer's leaf guidance (`X-Ultrapeer-Needed: False`; the driver
+    /// decides, `TierPolicy::takes_guidance`): from now on we are a leaf, and every link
+    /// we hold closes with Bye 203 "Becoming a leaf node", as gtk-gnutella's
+    /// `node_bye_all_but_one` does when it accepts to become a leaf. The guiding
+    /// ultrapeer's link comes up next (`on_connected`), and gets our table then.
+    /// Nothing happens unless we are an ultrapeer.
+    ///
+    /// A dynamic overlay's degree policy is clamped to `leaf_ultrapeers` as
+    /// `enable_overlay` clamps a configured leaf's (else the new leaf would dial
+    /// ultrapeers for ever, only to refuse each with 503 "Enough ultrapeers"). Ultrapeer
+    /// work ends: our dynamic queries stop, as gtk-gnutella's `dq_send_next` ends one
+    /// once it is "no longer an ultra node", and no merged table is owed any more.
+    pub fn become_leaf(&mut self, now: Time) {
+        if self.role() != Some(Role::Ultrapeer) {
+            return;
+        }
+        Arc::make_mut(&mut self.config).role = Some(super::role::RoleSetting::Leaf);
+        let most = self.config.leaf_ultrapeers;
+        if let Some(pending) = self.pending.as_mut() {
+            if let Some(overlay) = pending.overlay.as_deref_mut() {
+                overlay.limit_degree(now, most);
+            }
+            pending.dq = None;
+            pending.tables.cancel_merge();
+        }
+        let conns: Vec<ConnId> = self.neighbours.iter().map(|n| n.conn).collect();
+        for conn in conns {
+            self.forget_link(now, conn);
+            self.count_bye_sent();
+            self.outbox().actions.push_back(Action::Close {
+                conn,
+                bye: Some(Bye {
+                    code: 203,
+                    message: "Becoming a leaf node".to_string(),
+                }),
+            });
+        }
+    }
+
+    /// A Bye we put in a `Close` counts as a descriptor sent (when traffic is counted).
+    fn count_bye_sent(&mut self) {
+        if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
+            traffic.sent.add(kind::BYE, 1);
+        }
     }
 
     /// Replaces the shared library (the share changed): our answers use the new one at
@@ -543,6 +572,16 @@ impl Node {
         }
     }
 
+    /// Whether this node still owes its neighbour ultrapeers a merged QRP table (one goes
+    /// out `tier::MERGE_DELAY` after its leaves' tables or its links changed). A launch
+    /// starts its workload once no peer owes one, as the simulator starts its searches
+    /// after the last table arrived.
+    pub fn merged_table_due(&self) -> bool {
+        self.pending
+            .as_ref()
+            .is_some_and(|p| p.tables.next_timeout().is_some())
+    }
+
     /// Whether a dynamic overlay has all the links it accepts (an inbound handshake is
     /// then answered 503 with `X-Try`); always false in a static one.
     pub fn overlay_full(&self) -> bool {
@@ -592,8 +631,10 @@ impl Node {
 
     /// A descriptor arrived on `from`.
     pub fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
-        self.counters.received += 1;
-        self.traffic.received.add(msg.payload.kind(), 1);
+        self.counters.add_received();
+        if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
+            traffic.received.add(msg.payload.kind(), 1);
+        }
         let Message {
             guid,
             ttl,
@@ -731,8 +772,7 @@ impl Node {
             }
             Vendor::QueryStatusRequest => {
                 let kept = self
-                    .own
-                    .as_ref()
+                    .own()
                     .and_then(|o| o.records(guid))
                     .map_or(crate::protocol::vendor::STOP_QUERY, |r| {
                         r.min(u32::from(crate::protocol::vendor::STOP_QUERY - 1)) as u16
@@ -746,7 +786,7 @@ impl Node {
                 self.send_one(from, msg);
             }
             Vendor::QueryStatusResponse { kept } => {
-                let links = self.dq_links();
+                let links = self.dq_links_of(guid);
                 let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
                     Some(dq) => dq.on_status(now, guid, from, kept, &links),
                     None => Vec::new(),
@@ -806,7 +846,7 @@ impl Node {
         self.counters.rare().bad_payload += 1;
         self.dropped(guid, kind, DropReason::BadPayload);
         self.forget_link(now, from);
-        self.traffic.sent.add(kind::BYE, 1);
+        self.count_bye_sent();
         self.outbox().actions.push_back(Action::Close {
             conn: from,
             bye: Some(Bye {
@@ -924,7 +964,7 @@ impl Node {
 
     /// Whether our search `guid` has had a hit (what a walker's check-back asks).
     pub fn search_satisfied(&self, guid: Guid) -> bool {
-        self.own.as_ref().is_some_and(|o| o.satisfied(guid))
+        self.own().is_some_and(|o| o.satisfied(guid))
     }
 
     /// The origin's answer to a `Request::CheckBack` for `guid`: `satisfied` stops the
@@ -990,7 +1030,7 @@ impl Node {
     /// deadlines (`walkers`). A part with timers adds its `next_timeout` here and its
     /// due work to `on_timeout`, in that order.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let ring = self.own.as_ref().and_then(|o| o.next_timeout());
+        let ring = self.own().and_then(|o| o.next_timeout());
         let parked = self.pending.as_ref().and_then(|p| p.parked.next_timeout());
         let overlay = self.overlay().map(|o| o.next_timeout());
         let dq = self
@@ -1008,8 +1048,7 @@ impl Node {
     /// Runs every timer due at `now`.
     pub fn on_timeout(&mut self, now: Time) {
         let due = self
-            .own
-            .as_mut()
+            .own_if_any()
             .map(|o| o.take_due(now))
             .unwrap_or_default();
         for (_, guid) in due {
@@ -1030,7 +1069,7 @@ impl Node {
             .map(|d| d.take_due(now))
             .unwrap_or_default();
         for guid in due {
-            let links = self.dq_links();
+            let links = self.dq_links_of(guid);
             let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
                 Some(dq) => dq.on_timer(now, guid, &links),
                 None => Vec::new(),
@@ -1116,6 +1155,12 @@ impl Node {
             self.dropped(guid, kind::QUERY, DropReason::BadQuery);
             return;
         }
+        if hops == 0 && self.leaf_over_its_share(from) {
+            // A leaf already running its share of our dynamic queries: refused on
+            // arrival, so that one leaf cannot take every slot from the others.
+            self.dropped(guid, kind::QUERY, DropReason::Throttled);
+            return;
+        }
         let Some(ttl) = self.admit_broadcast(guid, kind::QUERY, ttl, hops) else {
             return;
         };
@@ -1135,7 +1180,7 @@ impl Node {
         match admission {
             Admission::Fresh => {}
             Admission::Walker => {
-                self.counters.reforwarded += 1;
+                self.counters.add_reforwarded();
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1153,7 +1198,7 @@ impl Node {
                 return;
             }
             Admission::Reforward => {
-                self.counters.reforwarded += 1;
+                self.counters.add_reforwarded();
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1162,7 +1207,7 @@ impl Node {
                 return;
             }
             Admission::Duplicate => {
-                self.counters.duplicates += 1;
+                self.counters.add_duplicate();
                 self.dropped(guid, kind::QUERY, DropReason::Duplicate);
                 return;
             }
@@ -1256,9 +1301,10 @@ impl Node {
         }
         let bounds = route_bounds(&self.config);
         let me = self.responder();
-        let hash = self.hash;
-        let servents = self.servents.as_deref();
-        let cache = self
+        let hash = self.routes.hash();
+        let cold = self.cold.get_or_insert_with(Box::default);
+        let servents = cold.servents.as_deref();
+        let cache = cold
             .cache
             .get_or_insert_with(|| Box::new(ResultCache::new(hash)));
         let out = &mut self.out;
@@ -1323,7 +1369,7 @@ impl Node {
         if self.config.cache.mode != CacheMode::Off {
             let bounds = route_bounds(&self.config);
             let cache_config = self.config.cache;
-            if let Some(cache) = self.cache.as_mut() {
+            if let Some(cache) = self.cold.as_mut().and_then(|c| c.cache.as_mut()) {
                 cache.add_hit(&guid, &hit, hops, now, &cache_config, bounds);
             }
         }
@@ -1333,7 +1379,7 @@ impl Node {
         match self.routes.route_of(&self.config, guid, kind::QUERY, now) {
             None => self.no_route(guid, kind::QUERY_HIT),
             Some(Origin::Ours) => {
-                if let Some(own) = self.own.as_mut() {
+                if let Some(own) = self.own_if_any() {
                     own.on_hit(guid, hit.records.len() as u32, now);
                 }
                 // A cached answer's hops count the holder's way to the cache too.
@@ -1423,11 +1469,7 @@ impl Node {
             guid,
             ttl: back,
             within: ttl - 1,
-            addr: self
-                .neighbours
-                .iter()
-                .find(|n| n.conn == from)
-                .and_then(|n| n.listen_addr),
+            addr: self.neighbours.get(from).and_then(|n| n.listen_addr),
         };
         let cache = &mut self.pings_mut().cache;
         let cached: Vec<(u8, Pong)> = cache
@@ -1504,7 +1546,7 @@ impl Node {
 
     fn on_push(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, push: Push) {
         if self.routes.seen(&self.config, guid, kind::PUSH, now) {
-            self.counters.duplicates += 1;
+            self.counters.add_duplicate();
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
@@ -1544,7 +1586,7 @@ impl Node {
             let hops = u8::from(leaf.is_some());
             self.relay_query(guid, 0, hops, &start.query, leaf, true);
         }
-        let links = self.dq_links();
+        let links = self.dq_links(Some(&start.query));
         let dq = self.pending_mut().dq.get_or_insert_with(Box::default);
         if dq.full() {
             // Too many at once (a leaf flooding us with queries): this one is flooded
@@ -1598,11 +1640,17 @@ impl Node {
     }
 
     /// The links a dynamic query may query, with their degree (`X-Degree`, else ours:
-    /// in a network of equals the best guess) and TTL limit.
-    fn dq_links(&self) -> Vec<LinkView> {
+    /// in a network of equals the best guess), TTL limit and, for `query`, what their
+    /// last-hop QRP table says.
+    fn dq_links(&self, query: Option<&Query>) -> Vec<LinkView> {
         let profile = |conn: ConnId| self.link_profile(conn);
         let relays = || self.neighbours.iter().filter(|n| n.role != Role::Leaf);
         let ours = relays().count() as u32;
+        let keys = query.map(QueryKeys::of);
+        let qrp = |conn: ConnId| {
+            let table = self.neighbour_qrp_table(conn)?;
+            keys.as_ref().map(|k| table.matches(k))
+        };
         relays()
             .map(|n| {
                 let p = profile(n.conn);
@@ -1610,9 +1658,34 @@ impl Node {
                     conn: n.conn,
                     degree: p.degree.unwrap_or(ours).max(2),
                     max_ttl: p.max_ttl,
+                    qrp: qrp(n.conn),
                 }
             })
             .collect()
+    }
+
+    /// [`Self::dq_links`] for the query of dynamic query `guid`.
+    fn dq_links_of(&self, guid: Guid) -> Vec<LinkView> {
+        let query = self
+            .pending
+            .as_ref()
+            .and_then(|p| p.dq.as_ref())
+            .and_then(|d| d.query(guid))
+            .map(|(q, _)| q);
+        self.dq_links(query.as_deref())
+    }
+
+    /// Whether `conn` is our leaf and runs [`MAX_QUERIES_PER_LEAF`] dynamic queries here
+    /// already (strategy `dq` only).
+    ///
+    /// [`MAX_QUERIES_PER_LEAF`]: super::dynamic_query::MAX_QUERIES_PER_LEAF
+    fn leaf_over_its_share(&self, conn: ConnId) -> bool {
+        let Some(dq) = self.pending.as_ref().and_then(|p| p.dq.as_ref()) else {
+            return false;
+        };
+        matches!(self.config.strategy, Strategy::Dynamic { .. })
+            && dq.for_leaf(conn) >= super::dynamic_query::MAX_QUERIES_PER_LEAF
+            && self.leaf_profile(conn).is_some()
     }
 
     /// The profile of `conn` if it is our leaf (and we are not a leaf ourselves).
@@ -1635,7 +1708,7 @@ impl Node {
         let Strategy::ExpandingRing { wait_ms } = self.config.strategy else {
             return;
         };
-        let Some(own) = self.own.as_mut() else {
+        let Some(own) = self.own_if_any() else {
             return;
         };
         let Some((round_ttl, query)) = own.next_round(now, guid, wait_ms) else {
@@ -1861,15 +1934,13 @@ impl Node {
 
     fn push_route(&self, target: &Guid, now: Time) -> Option<ConnId> {
         let bounds = route_bounds(&self.config);
-        let conn = self.servents.as_ref()?.push_route(target, now, bounds)?;
+        let conn = self.servents()?.push_route(target, now, bounds)?;
         self.is_connected(conn).then_some(conn)
     }
 
     /// Whether servent `holder` is the neighbour on `conn`, as far as we know.
     fn holder_is_on(&self, conn: ConnId, holder: &Guid) -> bool {
-        self.servents
-            .as_ref()
-            .is_some_and(|s| s.is_on(conn, holder))
+        self.servents().is_some_and(|s| s.is_on(conn, holder))
     }
 
     fn forget_link(&mut self, now: Time, conn: ConnId) {
@@ -1878,13 +1949,13 @@ impl Node {
             // Its keywords leave our merged table.
             self.pending_mut().tables.schedule_merge(now);
         }
-        self.neighbours.retain(|n| n.conn != conn);
+        self.neighbours.remove(conn);
         if let Some(pings) = self.pending.as_mut().and_then(|p| p.pings.as_mut()) {
             pings.throttle.forget(conn);
             pings.keep_alives.forget(conn);
             pings.cache.forget(conn);
         }
-        if let Some(servents) = self.servents.as_mut() {
+        if let Some(servents) = self.cold.as_mut().and_then(|c| c.servents.as_mut()) {
             servents.forget(conn);
         }
         if let Some(pending) = self.pending.as_mut() {
@@ -1910,7 +1981,7 @@ impl Node {
     }
 
     fn is_connected(&self, conn: ConnId) -> bool {
-        self.neighbours.iter().any(|n| n.conn == conn)
+        self.neighbours.contains(conn)
     }
 
     fn dropped(&mut self, guid: Guid, kind: u8, reason: DropReason) {
@@ -1933,8 +2004,10 @@ impl Node {
 
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
         if count > 0 {
-            self.counters.sent += u64::from(count);
-            self.traffic.sent.add(kind, count);
+            self.counters.add_sent(count);
+            if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
+                traffic.sent.add(kind, count);
+            }
             self.outbox()
                 .events
                 .push_back(Event::Sent { guid, kind, count });
@@ -1949,21 +2022,40 @@ impl Node {
         pending.requests.push_back(request);
     }
 
+    fn cold_mut(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+
+    fn own(&self) -> Option<&OwnSearches> {
+        self.cold.as_ref()?.own.as_deref()
+    }
+
+    fn own_if_any(&mut self) -> Option<&mut OwnSearches> {
+        self.cold.as_mut()?.own.as_deref_mut()
+    }
+
     fn own_mut(&mut self) -> &mut OwnSearches {
-        let hash = self.hash;
-        self.own
+        let hash = self.routes.hash();
+        self.cold_mut()
+            .own
             .get_or_insert_with(|| Box::new(OwnSearches::new(hash)))
     }
 
+    fn servents(&self) -> Option<&ServentRoutes> {
+        self.cold.as_ref()?.servents.as_deref()
+    }
+
     fn servents_mut(&mut self) -> &mut ServentRoutes {
-        let hash = self.hash;
-        self.servents
+        let hash = self.routes.hash();
+        self.cold_mut()
+            .servents
             .get_or_insert_with(|| Box::new(ServentRoutes::new(hash)))
     }
 
     fn cache_mut(&mut self) -> &mut ResultCache {
-        let hash = self.hash;
-        self.cache
+        let hash = self.routes.hash();
+        self.cold_mut()
+            .cache
             .get_or_insert_with(|| Box::new(ResultCache::new(hash)))
     }
 
@@ -1997,5 +2089,23 @@ impl Node {
     /// The pong cache, once a Pong has come back to one of our Pings.
     pub fn pong_cache(&self) -> Option<&PongCache> {
         self.pings().map(|p| &p.cache)
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// A simulated million-peer flood holds a million of these: growing one is a
+    /// decision (`sim::memory` has the per-peer figures), not an accident.
+    #[test]
+    fn a_node_stays_within_its_byte_budget() {
+        assert!(
+            std::mem::size_of::<Node>() <= 192,
+            "{}",
+            std::mem::size_of::<Node>()
+        );
+        assert!(std::mem::size_of::<Routes>() <= 80);
+        assert!(std::mem::size_of::<Neighbours>() <= 16);
     }
 }

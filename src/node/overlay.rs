@@ -220,6 +220,16 @@ impl Overlay {
         }
     }
 
+    /// Caps the policy at `most` links (a peer that became a leaf keeps its
+    /// `leaf_ultrapeers` only): dials owed beyond it are forgotten, and a check comes at
+    /// once so the new target holds from now on.
+    pub fn limit_degree(&mut self, now: Time, most: usize) {
+        self.config.max_degree = self.config.max_degree.min(most);
+        self.config.min_degree = self.config.min_degree.min(most);
+        self.keep = self.keep.min(self.config.max_degree);
+        self.next_check = self.next_check.min(now);
+    }
+
     /// Whether an inbound link would be refused (the driver answers it 503).
     pub fn full(&self, degree: usize) -> bool {
         degree >= self.config.max_degree

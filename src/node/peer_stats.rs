@@ -34,7 +34,7 @@ pub struct PeerTally {
 impl PeerTally {
     /// What `node` counted since it was created (no drops: those are the driver's).
     pub fn of_node(node: &Node) -> PeerTally {
-        Self::of(&node.counters(), node.traffic())
+        Self::of(&node.counters(), &node.traffic())
     }
 
     pub fn of(counters: &Counters, traffic: &Traffic) -> PeerTally {

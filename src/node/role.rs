@@ -50,8 +50,10 @@ impl fmt::Display for Role {
 /// The `"role"` a configuration asks for: a role, or `auto`.
 ///
 /// `auto` is an ultrapeer that offers itself as one (`X-Ultrapeer: True`), as an
-/// ultrapeer-capable gtk-gnutella or LimeWire does; the simulator's generators place
-/// `auto` peers themselves. [`RoleSetting::role`] gives the role a node runs.
+/// ultrapeer-capable gtk-gnutella or LimeWire does, and that becomes the leaf of an
+/// ultrapeer asking it to (`X-Ultrapeer-Needed: False`) while it has no leaves
+/// ([`TierPolicy::takes_guidance`]); the simulator's generators place `auto` peers
+/// themselves. [`RoleSetting::role`] gives the role a node runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RoleSetting {
@@ -122,6 +124,9 @@ pub struct TierPolicy {
     pub leaf_ultrapeers: usize,
     /// We run dynamic queries (strategy `dq`): `X-Dynamic-Querying`, `Vendor-Message`.
     pub dynamic_querying: bool,
+    /// Our role came from `auto`: as an ultrapeer without leaves we take an
+    /// ultrapeer's leaf guidance and become its leaf ([`TierPolicy::takes_guidance`]).
+    pub auto: bool,
 }
 
 impl TierPolicy {
@@ -141,12 +146,73 @@ impl TierPolicy {
             _ => Ok(()),
         }
     }
+
+    /// Whether we become the leaf of an ultrapeer that answered our hello with
+    /// `X-Ultrapeer-Needed: False` ("become my leaf") while we hold `leaves` leaves:
+    /// only an `auto` ultrapeer with no leaves does, and only if the guide has been up
+    /// longer than we have (`theirs` and `ours` are the starts, in seconds, its
+    /// `X-Live-Since` and ours; unknown means no), as gtk-gnutella's auto mode does
+    /// (`nodes.c`, `node_process_handshake_header`: not a configured ultrapeer, no
+    /// leaves, `n->up_date != 0 && n->up_date < start_stamp`). The times come from the
+    /// driver: this policy has no clock.
+    pub fn takes_guidance(
+        &self,
+        needed: Option<bool>,
+        leaves: usize,
+        theirs: Option<i64>,
+        ours: Option<i64>,
+    ) -> bool {
+        let older = matches!((theirs, ours), (Some(t), Some(o)) if t < o);
+        self.auto
+            && self.role == Some(Role::Ultrapeer)
+            && needed == Some(false)
+            && leaves == 0
+            && older
+    }
+
+    /// This policy once we are a leaf (after taking leaf guidance).
+    pub fn as_leaf(&self) -> TierPolicy {
+        TierPolicy {
+            role: Some(Role::Leaf),
+            auto: false,
+            ..*self
+        }
+    }
+
+    /// The `X-Ultrapeer-Needed` an ultrapeer puts in its 200 (leaf guidance), as
+    /// gtk-gnutella's `node_process_handshake_header` does: `True` while it has room for
+    /// more ultrapeer links (`ultrapeers < max_ultrapeers`), else `False` ("become my
+    /// leaf") while it has room for leaves, else nothing. Only an ultrapeer guides.
+    pub fn ultrapeer_needed(
+        &self,
+        ultrapeers: usize,
+        max_ultrapeers: usize,
+        leaves: usize,
+    ) -> Option<bool> {
+        if self.role != Some(Role::Ultrapeer) {
+            return None;
+        }
+        if ultrapeers < max_ultrapeers {
+            Some(true)
+        } else if leaves < self.max_leaves {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// Most leaves an ultrapeer takes by default (LimeWire's `MAX_LEAVES`, 30).
 pub const DEFAULT_MAX_LEAVES: usize = 30;
 /// How many ultrapeers a leaf links with by default (LimeWire's leaves keep 3).
 pub const DEFAULT_LEAF_ULTRAPEERS: usize = 3;
+/// Ultrapeer links an ultrapeer of a dynamic overlay keeps at most by default, and so
+/// the `X-Degree` it advertises: LimeWire's 32. A gtk-gnutella leaf refuses an
+/// ultrapeer whose `X-Degree` is below 16 (`2 * NODE_LEGACY_DEGREE` in `nodes.c`,
+/// `node_process_handshake_header`: "403 High Outdegree and Dynamic Querying Required").
+pub const DEFAULT_ULTRAPEER_DEGREE: usize = 32;
+/// The lowest `X-Degree` a gtk-gnutella leaf accepts from an ultrapeer (see above).
+pub const GTKG_LEAF_MIN_DEGREE: u32 = 16;
 /// Most ultrapeer links a leaf may be configured to keep (issue 12: 1–3; gtk-gnutella's
 /// leaves allow a few more, so a little headroom).
 pub const MAX_LEAF_ULTRAPEERS: usize = 8;
@@ -171,5 +237,55 @@ mod tests {
         assert!(e.contains("ultrapeer, leaf or auto"), "{e}");
         let json: RoleSetting = serde_json::from_str(r#""leaf""#).unwrap();
         assert_eq!(json, RoleSetting::Leaf);
+    }
+
+    #[test]
+    fn an_ultrapeer_guides_as_gtk_gnutella_does() {
+        let up = TierPolicy {
+            role: Some(Role::Ultrapeer),
+            max_leaves: 2,
+            ..TierPolicy::default()
+        };
+        assert_eq!(up.ultrapeer_needed(3, 4, 0), Some(true));
+        assert_eq!(up.ultrapeer_needed(4, 4, 1), Some(false));
+        assert_eq!(up.ultrapeer_needed(4, 4, 2), None);
+        let leaf = TierPolicy {
+            role: Some(Role::Leaf),
+            ..up
+        };
+        assert_eq!(leaf.ultrapeer_needed(0, 4, 0), None);
+        assert_eq!(TierPolicy::default().ultrapeer_needed(0, 4, 0), None);
+    }
+
+    #[test]
+    fn only_an_auto_ultrapeer_without_leaves_takes_leaf_guidance() {
+        let auto = TierPolicy {
+            role: Some(Role::Ultrapeer),
+            auto: true,
+            ..TierPolicy::default()
+        };
+        let (up_longer, ours) = (Some(100), Some(200));
+        assert!(auto.takes_guidance(Some(false), 0, up_longer, ours));
+        assert!(!auto.takes_guidance(Some(true), 0, up_longer, ours));
+        assert!(!auto.takes_guidance(None, 0, up_longer, ours));
+        assert!(
+            !auto.takes_guidance(Some(false), 1, up_longer, ours),
+            "it has leaves"
+        );
+        for younger in [Some(200), Some(300), None] {
+            assert!(
+                !auto.takes_guidance(Some(false), 0, younger, ours),
+                "a guide up for less time than we are, or that does not say: {younger:?}"
+            );
+        }
+        assert!(!auto.takes_guidance(Some(false), 0, up_longer, None));
+        let configured = TierPolicy {
+            auto: false,
+            ..auto
+        };
+        assert!(!configured.takes_guidance(Some(false), 0, up_longer, ours));
+        let leaf = auto.as_leaf();
+        assert_eq!(leaf.role, Some(Role::Leaf));
+        assert!(!leaf.takes_guidance(Some(false), 0, up_longer, ours));
     }
 }

@@ -14,9 +14,11 @@ use super::routing::RoutingConfig;
 use super::types::{ConnId, Time};
 use crate::protocol::{kind, Guid};
 
-/// Where a descriptor with a given (GUID, type) came from. Packed into 8 bytes because
-/// the table holds up to `seen_capacity` of them per node.
+/// Where a descriptor with a given (GUID, type) came from. Packed into 5 bytes
+/// (alignment 1) because the table holds up to `seen_capacity` of them per node, and so
+/// that the inline newest entry (GUID, type, route, time) fits 32 bytes.
 #[derive(Clone, Copy, Debug)]
+#[repr(C, packed)]
 struct Route {
     /// The link it came in on, or `LOCAL` when we originated it.
     from: u32,
@@ -171,6 +173,12 @@ impl Routes {
 
     pub(super) fn heap_bytes(&self) -> usize {
         self.table.heap_bytes()
+    }
+
+    /// The node's keyed hash (the table's), which its other tables share.
+    #[inline]
+    pub(super) fn hash(&self) -> KeyedHash {
+        self.table.hash()
     }
 }
 

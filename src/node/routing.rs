@@ -115,6 +115,22 @@ impl RoutingConfig {
             max_leaves: self.max_leaves,
             leaf_ultrapeers: self.leaf_ultrapeers,
             dynamic_querying: matches!(self.strategy, Strategy::Dynamic { .. }),
+            auto: self.role == Some(RoleSetting::Auto),
+        }
+    }
+
+    /// Gives an ultrapeer (`role` `ultrapeer` or `auto`) whose configuration names no
+    /// strategy dynamic querying (`dq`), as `gnutella peer` does: a gtk-gnutella leaf
+    /// takes only an ultrapeer that says `X-Dynamic-Querying` (`nodes.c`,
+    /// `node_process_handshake_header`), and we say it only when we run it. Call it only
+    /// when no strategy was given; any other config is left as it is.
+    pub fn default_strategy_for_role(&mut self) {
+        if self.strategy == Strategy::Flood
+            && self.node_role() == Some(super::role::Role::Ultrapeer)
+        {
+            let mut dq = self.clone();
+            StrategySpec::DQ.apply(&mut dq, &super::strategy::StrategyParams::default());
+            self.strategy = dq.strategy;
         }
     }
 
@@ -193,6 +209,44 @@ impl<'de> Deserialize<'de> for RoutingConfig {
 mod tests {
     use super::*;
     use crate::node::CacheMode;
+
+    #[test]
+    fn an_ultrapeer_without_a_strategy_runs_dynamic_querying() {
+        for (role, dq) in [
+            (Some(RoleSetting::Ultrapeer), true),
+            (Some(RoleSetting::Auto), true),
+            (Some(RoleSetting::Leaf), false),
+            (None, false),
+        ] {
+            let mut config = RoutingConfig {
+                role,
+                ..RoutingConfig::default()
+            };
+            config.default_strategy_for_role();
+            assert_eq!(
+                matches!(config.strategy, Strategy::Dynamic { .. }),
+                dq,
+                "{role:?}"
+            );
+            assert_eq!(config.tier_policy().dynamic_querying, dq);
+            assert_eq!(
+                config.cache,
+                CacheConfig::default(),
+                "the cache is left alone"
+            );
+        }
+        // A strategy other than the default flood is kept.
+        let mut walk = RoutingConfig {
+            role: Some(RoleSetting::Ultrapeer),
+            strategy: Strategy::RandomWalk {
+                walkers: 4,
+                check_every: 4,
+            },
+            ..RoutingConfig::default()
+        };
+        walk.default_strategy_for_role();
+        assert!(matches!(walk.strategy, Strategy::RandomWalk { .. }));
+    }
 
     #[test]
     fn missing_keys_take_the_documented_defaults_and_unknown_keys_are_refused() {

@@ -86,6 +86,11 @@ impl TableSender {
         }
     }
 
+    /// We are no longer an ultrapeer: no merged table is owed.
+    pub(crate) fn cancel_merge(&mut self) {
+        self.merge_due = None;
+    }
+
     /// A link went down.
     pub(crate) fn forget(&mut self, conn: ConnId) {
         self.sent.retain(|(c, _)| *c != conn);

@@ -201,7 +201,9 @@ pub enum DropReason {
     AnsweredFromCache,
     /// Arrived with TTL 0 or hops 255 (never sent so by a well-behaved servent).
     BadTtl,
-    /// A Ping within the per-link Ping interval of the last one handled.
+    /// A Ping within the per-link Ping interval of the last one handled, or a leaf's
+    /// query while it runs its share of our dynamic queries
+    /// ([`crate::node::dynamic_query::MAX_QUERIES_PER_LEAF`]).
     Throttled,
     /// Dropped by the driver's send queue (flow control).
     QueueFull,

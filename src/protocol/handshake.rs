@@ -564,6 +564,8 @@ pub struct LocalCapabilities {
     /// `GUID: <32 hex>`, our servent GUID, as gtk-gnutella sends its own: the peer then
     /// knows which hits are ours, and a peer already linked to us can refuse a second link.
     pub servent_guid: Option<Guid>,
+    /// `X-Live-Since`: when we started, in seconds since the Unix epoch (`live_since`).
+    pub live_since: Option<i64>,
 }
 
 impl Default for LocalCapabilities {
@@ -581,6 +583,7 @@ impl Default for LocalCapabilities {
             ultrapeer_query_routing: false,
             query_routing: false,
             servent_guid: None,
+            live_since: None,
         }
     }
 }
@@ -619,6 +622,26 @@ impl LocalCapabilities {
         }
         if self.accept_deflate {
             h.append("Accept-Encoding", "deflate");
+        }
+        if let Some(date) = self.live_since.and_then(super::live_since::format) {
+            h.append("X-Live-Since", &date);
+        }
+        h
+    }
+
+    /// The headers of a refusal (any code but 200), as gtk-gnutella's `send_error`
+    /// (`nodes.c`) writes them: who we are (`User-Agent`), the address we see the remote
+    /// at (`Remote-IP`), and, except on a 4xx, our role (`X-Ultrapeer`), so a refused
+    /// peer still learns whether we are an ultrapeer to come back to. The caller adds
+    /// its hosts to try (`X-Try-Ultrapeers`).
+    pub fn refusal_headers(&self, code: u16, remote_ip: Option<Ipv4Addr>) -> Headers {
+        let mut h = Headers::new();
+        h.append("User-Agent", &self.user_agent);
+        if let Some(ip) = remote_ip {
+            h.append("Remote-IP", &ip.to_string());
+        }
+        if !(400..500).contains(&code) {
+            h.append("X-Ultrapeer", if self.ultrapeer { "True" } else { "False" });
         }
         h
     }
@@ -689,6 +712,9 @@ pub struct PeerCapabilities {
     /// Hosts it suggests we try (`X-Try`, `X-Try-Ultrapeers`; sent with refusals and by
     /// many servents with every answer), at most [`MAX_TRY_HOSTS`].
     pub try_hosts: Vec<SocketAddrV4>,
+    /// When it started (`X-Live-Since`, seconds since the Unix epoch), if it said so in
+    /// a date we read.
+    pub live_since: Option<i64>,
 }
 
 /// Most hosts read from the `X-Try` headers of one block (LimeWire sends 10; the block's
@@ -766,6 +792,7 @@ impl PeerCapabilities {
                     .filter_map(|name| h.get(name)),
                 MAX_TRY_HOSTS,
             ),
+            live_since: h.get("X-Live-Since").and_then(super::live_since::parse),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod ggep;
 pub mod guid;
 pub mod handshake;
 pub mod http;
+pub mod live_since;
 pub mod message;
 pub mod payload;
 pub mod qrp;

@@ -221,6 +221,9 @@ pub struct SecondRow {
     pub queries_succeeded: u64,
 }
 
+/// `Simulation::timer_due` of a node with no timer armed.
+const NO_TIMER: u64 = 0;
+
 /// A simulation of one overlay, ready to run a list of searches.
 pub struct Simulation {
     links: Links,
@@ -248,7 +251,9 @@ pub struct Simulation {
     timeseries: Option<Vec<SecondRow>>,
     /// Session number of each peer, bumped when it leaves.
     session: Vec<u32>,
-    /// Due time of each node's armed timer (`u64::MAX`: none).
+    /// Due time of each node's armed timer, bitwise negated so that none (`!u64::MAX`)
+    /// is 0: the array is allocated zeroed and a run whose nodes arm no timer (a flood)
+    /// never touches its pages (8 bytes a peer).
     timer_due: Vec<u64>,
     queue: EventQueue<Work>,
     link_rng: ChaCha8Rng,
@@ -319,7 +324,7 @@ impl Simulation {
             shape_dirty: true,
             timeseries: None,
             session: vec![0; n],
-            timer_due: vec![u64::MAX; n],
+            timer_due: vec![NO_TIMER; n],
             queue: EventQueue::new(),
             link_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6c69_6e6b)),
             churn_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6368_7572)),
@@ -718,7 +723,7 @@ impl Simulation {
         }
         self.retire_node(i);
         self.nodes.remove(i);
-        self.timer_due[i] = u64::MAX;
+        self.timer_due[i] = NO_TIMER;
         for conn in 0..self.links.degree(node) {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                 continue;
@@ -876,7 +881,7 @@ impl Simulation {
         });
         self.retire_node(i);
         self.nodes.remove(i);
-        self.timer_due[i] = u64::MAX;
+        self.timer_due[i] = NO_TIMER;
         let Some(dynamic) = self.dynamic.as_deref_mut() else {
             return;
         };
@@ -1180,10 +1185,10 @@ impl Simulation {
 
     fn fire_timer(&mut self, now: Time, node: u32, due: Time) {
         let i = node as usize;
-        if self.timer_due.get(i) != Some(&due.0) {
+        if self.timer_due.get(i) != Some(&!due.0) {
             return;
         }
-        self.timer_due[i] = u64::MAX;
+        self.timer_due[i] = NO_TIMER;
         if self.nodes.contains(i) {
             self.stats.timers += 1;
             self.with_node(now, node, |n| n.on_timeout(now));
@@ -1263,8 +1268,8 @@ impl Simulation {
             Output::Timeout(next) => {
                 if let Some(due) = next {
                     let due = due.max(now);
-                    if self.timer_due[u as usize] != due.0 {
-                        self.timer_due[u as usize] = due.0;
+                    if self.timer_due[u as usize] != !due.0 {
+                        self.timer_due[u as usize] = !due.0;
                         self.queue.push(due, Work::Timer { node: u });
                     }
                 }
@@ -1391,7 +1396,16 @@ impl Simulation {
             node.reserve_links(self.links.neighbours(u).len());
             for (conn, &v) in self.links.neighbours(u).iter().enumerate() {
                 if !churn || self.online[v as usize] {
-                    node.on_connected(now, ConnId(conn as u32), self.peer_info(v));
+                    // No listen address: in a static overlay the link table knows every
+                    // link's far end, and a node that keeps no addresses keeps its links
+                    // as a count (`node::neighbours`) instead of a heap list per peer. A
+                    // static run sends no Ping a node would need them for (pong caching
+                    // and host learning belong to dynamic overlays and to live peers).
+                    let info = PeerInfo {
+                        listen_addr: None,
+                        ..self.peer_info(v)
+                    };
+                    node.on_connected(now, ConnId(conn as u32), info);
                 }
             }
             self.stats.nodes_created += 1;
@@ -1432,12 +1446,17 @@ impl Simulation {
             })
         });
         let library = files.map(Library::from_files).unwrap_or_default();
-        Node::new(
+        let mut node = Node::new(
             Arc::clone(self.routing_of(u)),
             self.identity_of(u),
             peer_addr(u),
             library,
-        )
+        );
+        // Traffic by type is only read for the per-peer rows.
+        if self.tallies.is_some() {
+            node.count_traffic();
+        }
+        node
     }
 
     /// What a node is told about its neighbour `v`. Not its servent GUID: the live

@@ -221,6 +221,21 @@ impl LinkModel {
         }
     }
 
+    /// The longest one-way latency any link may draw, in milliseconds (0 when the config
+    /// sets none): how long a message just sent may still be on its way.
+    pub fn max_latency_ms(&self) -> f64 {
+        let max = |spec: &LatencySpec| match *spec {
+            LatencySpec::Fixed(v) => v,
+            LatencySpec::Range { max, .. } => max,
+        };
+        self.overrides
+            .values()
+            .filter_map(|o| o.0.as_ref())
+            .chain(self.latency.as_ref())
+            .map(max)
+            .fold(0.0, f64::max)
+    }
+
     /// Whether the config gives any link a latency (else every engine uses its default).
     pub fn sets_latency(&self) -> bool {
         self.latency.is_some() || self.overrides.values().any(|o| o.0.is_some())
@@ -255,6 +270,26 @@ mod tests {
         }
         assert!(seen.len() > 1, "links get different latencies");
         assert_ne!(spec.draw(9, 0, 1), spec.draw(10, 0, 1), "the seed matters");
+    }
+
+    #[test]
+    fn the_longest_latency_covers_defaults_ranges_and_link_overrides() {
+        let mut model = LinkModel::default();
+        assert_eq!(model.max_latency_ms(), 0.0);
+        model.latency = Some(LatencySpec::Fixed(20.0));
+        assert_eq!(model.max_latency_ms(), 20.0);
+        model.overrides.insert(
+            (0, 1),
+            (
+                Some(LatencySpec::Range {
+                    min: 5.0,
+                    max: 80.0,
+                }),
+                None,
+            ),
+        );
+        model.overrides.insert((1, 2), (None, Some(0.5)));
+        assert_eq!(model.max_latency_ms(), 80.0);
     }
 
     #[test]

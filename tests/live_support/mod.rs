@@ -10,15 +10,35 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gnutella::net::handshake::HandshakeLimits;
+use gnutella::net::handshake::{HandshakeLimits, LocalInfo};
 use gnutella::net::launch::start_in_process;
 use gnutella::net::network::Network;
 use gnutella::net::peer::PeerEvent;
 use gnutella::net::NetConfig;
 use gnutella::node::record::QueryRecord;
-use gnutella::node::SearchRequest;
+use gnutella::node::{Role, SearchRequest, TierPolicy};
 use gnutella::protocol::Guid;
 use gnutella::topology::TopologyConfig;
+
+/// A client that says it is `role`, with the QRP headers of a two-tier peer and no
+/// compression, listening (it says) on 127.0.0.1:`port`.
+pub fn as_role(role: Role, port: u16) -> LocalInfo {
+    LocalInfo {
+        listen_addr: std::net::SocketAddrV4::new([127, 0, 0, 1].into(), port),
+        max_ttl: 4,
+        deflate: false,
+        servent_guid: None,
+        tier: TierPolicy {
+            role: Some(role),
+            max_leaves: 30,
+            leaf_ultrapeers: 3,
+            dynamic_querying: false,
+            auto: false,
+        },
+        degree: 32,
+        live_since: None,
+    }
+}
 
 /// Every test body runs under this bound.
 pub const TEST_LIMIT: Duration = Duration::from_secs(60);
