@@ -26,6 +26,7 @@
 #
 # Usage: scripts/bench-sim.sh [a] [b] [c]    (default: all three)
 # Environment: SIZES_A (peer counts of (a)), N_B, QUERIES_B, N_C, SEED, OUT (work dir), SIM,
+#   THREADS (the simulator's --threads in (b); default: its own, every core that fits),
 #   REPEAT (runs of each side per measure, interleaved; the median is reported; default 1).
 # Run the big sizes alone: a 3*10^6-peer flood takes about 2 GiB and several CPU seconds.
 set -euo pipefail
@@ -36,6 +37,7 @@ SIZES_A=${SIZES_A:-100000 1000000 3000000}
 N_B=${N_B:-1000000}
 N_C=${N_C:-100000}
 QUERIES_B=${QUERIES_B:-100}
+THREADS=${THREADS:-}
 REPEAT=${REPEAT:-1}
 OUT=${OUT:-target/bench-sim}
 PARTS=${*:-a b c}
@@ -142,7 +144,7 @@ if [[ $PARTS == *b* ]]; then
     # virtual time, so no two searches are ever in flight together and 8 duplicate-table
     # slots per node suffice: the table only ever needs the GUIDs of searches in flight.
     read -r s_wall s_cpu s_rss < <(RUST_LOG=info timed_median "$OUT/b-sim" $SIM sim --gen "$SPEC" --ttl 7 \
-        --queries "$QUERIES_B" --every-ms 1000 --files 100 --replicas 10 --seen-capacity 8 \
+        ${THREADS:+--threads "$THREADS"} --queries "$QUERIES_B" --every-ms 1000 --files 100 --replicas 10 --seen-capacity 8 \
         --settle-secs 5 --seed "$SEED" --json --quiet)
     python3 -c 'import json,sys; [print(q["origin"]) for q in json.load(open(sys.argv[1]))["queries"]]' \
         "$OUT/b-sim.out" >"$OUT/b-origins.txt"
