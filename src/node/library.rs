@@ -195,6 +195,16 @@ impl KeywordIndex {
             if range.0 == range.1 {
                 return Vec::new();
             }
+            // A repeated word (or two with the same prefix range) adds nothing but work:
+            // "s s s ... s" must cost what "s" does.
+            let seen = if spilled.is_empty() {
+                &inline[..n]
+            } else {
+                &spilled[..]
+            };
+            if seen.contains(&range) {
+                continue;
+            }
             match inline.get_mut(n) {
                 Some(slot) => *slot = range,
                 None => {
@@ -251,14 +261,27 @@ impl KeywordIndex {
                 // The modulo keeps the index in bounds: no check per posting.
                 filter[(p as usize / 64) % WORDS] |= 1 << (p % 64);
             }
+            let passes = |p: u32| filter[(p as usize / 64) % WORDS] >> (p % 64) & 1 == 1;
+            // Confirming in each word's own postings costs a search per word of the
+            // range for a candidate that is in none of them: fine for a whole word or a
+            // few, not for a short prefix naming hundreds (then the filter is nearly full
+            // too), whose files are sorted once instead.
+            if range.1 - range.0 <= CONFIRM_PER_WORD {
+                return candidates
+                    .iter()
+                    .copied()
+                    .filter(|&p| {
+                        passes(p)
+                            && (range.0..range.1)
+                                .any(|w| self.postings_of((w, w + 1)).binary_search(&p).is_ok())
+                    })
+                    .collect();
+            }
+            let others = self.files_of(range);
             return candidates
                 .iter()
                 .copied()
-                .filter(|&p| {
-                    filter[(p as usize / 64) % WORDS] >> (p % 64) & 1 == 1
-                        && (range.0..range.1)
-                            .any(|w| self.postings_of((w, w + 1)).binary_search(&p).is_ok())
-                })
+                .filter(|&p| passes(p) && others.binary_search(&p).is_ok())
                 .collect();
         }
         let others = self.files_of(range);
@@ -310,6 +333,10 @@ impl<'a> Iterator for AsciiWords<'a> {
 
 /// Query words whose ranges are kept on the stack.
 const INLINE_WORDS: usize = 8;
+
+/// The most words a prefix range may name for `intersect` to confirm a candidate in each
+/// word's postings; a wider one has its files sorted once.
+const CONFIRM_PER_WORD: u32 = 4;
 
 /// A word whose postings are at most `FILTER_RATIO` times the candidates is intersected
 /// through a `FILTER_BITS` Bloom filter of its files; a longer one by a binary search per
@@ -589,8 +616,16 @@ mod tests {
             Some(257),
             "large enough to use the leading-byte table"
         );
-        for _ in 0..300 {
-            let words: Vec<String> = (0..rng.gen_range(1..4)).map(|_| word(&mut rng)).collect();
+        for round in 0..300 {
+            let mut words: Vec<String> = (0..rng.gen_range(1..4)).map(|_| word(&mut rng)).collect();
+            // Short prefixes naming many words, and repeated words, take other paths.
+            if round % 3 == 1 {
+                words.push(syllables[rng.gen_range(0..syllables.len())][..1].to_lowercase());
+            }
+            if round % 5 == 2 {
+                let again = words[0].clone();
+                words.extend([again.clone(), again]);
+            }
             let criteria = words.join(" ");
             let expected: Vec<&str> = files
                 .iter()

@@ -78,8 +78,8 @@ pub fn cache_key(query: &Query) -> String {
     key_str(&key).to_string()
 }
 
-/// A key `write_key` wrote: whole words of a `str` and ASCII, so always UTF-8 (an empty
-/// key, which matches nothing cached, if it were not).
+/// A key `write_key` wrote: whole words of a `str` and ASCII, so always UTF-8 (the
+/// empty fallback is never taken).
 fn key_str(key: &[u8]) -> &str {
     std::str::from_utf8(key).unwrap_or_default()
 }
