@@ -31,6 +31,11 @@ static double seconds(void) {
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* CPU seconds (user + sys) of the process so far. */
+static double cpu_seconds(void) {
+    return (double)clock() / CLOCKS_PER_SEC;
+}
+
 static void die(const char *what) {
     fprintf(stderr, "%s: %s\n", gne_program, what);
     exit(1);

@@ -54,8 +54,11 @@
  *
  * `cargo bench --bench plain_flood -- SPEC SEED --queries-out FILE ...` writes that file
  * from the simulator's own workload generator. Prints plain_flood's three lines (nodes,
- * counts, seconds loading and flooding), then the hit counts and the queue's peak.
- * Built by scripts/bench-sim.sh with `cc -O2`.
+ * counts, wall seconds loading and flooding), the CPU seconds of both (as plain_flood does),
+ * then the hit counts, the queue's peak and how many peers needed older entries.
+ * Built by scripts/bench-sim.sh with `cc -O2`. `cc -O2 -DPREFETCH` builds a variant that
+ * prefetches the peers the queue holds next (GCC/Clang builtin): the time it saves is the
+ * floor's wait for memory; plain_flood does not prefetch, so the script does not use it.
  */
 #include "gne.h"
 
@@ -246,11 +249,11 @@ static void read_queries(int argc, char **argv, uint32_t n) {
 int main(int argc, char **argv) {
     gne_program = "gnutella_floor";
     if (argc < 4) die("usage: gnutella_floor EDGES TTL ORIGIN... | @FILE");
-    double t0 = seconds();
+    double t0 = seconds(), c0 = cpu_seconds();
     struct csr g = load_csr(argv[1]);
     const uint64_t *offsets = g.offsets;
     const uint32_t *neighbours = g.neighbours;
-    double t1 = seconds();
+    double t1 = seconds(), c1 = cpu_seconds();
 
     char *end;
     long ttl = strtol(argv[2], &end, 10);
@@ -282,6 +285,17 @@ int main(int argc, char **argv) {
             continue;
         }
         if (head == tail) break;
+#ifdef PREFETCH
+        /* An experiment, not what bench-sim.sh builds: how much of the floor is waiting
+         * for memory. The queue says which peers come next; ask for their lines early. */
+        if (tail - head > 16) {
+            uint32_t ahead = ring[(head + 16) & mask].to;
+            __builtin_prefetch(&peers[ahead]);
+            __builtin_prefetch(&offsets[ahead]);
+            struct older *soon = peers[ring[(head + 8) & mask].to].older;
+            if (soon) __builtin_prefetch(soon);
+        }
+#endif
         e = ring[head++ & mask];
         uint64_t now = e.due;
         struct peer *p = &peers[e.to];
@@ -332,12 +346,13 @@ int main(int argc, char **argv) {
             messages++;
         }
     }
-    double t2 = seconds();
+    double t2 = seconds(), c2 = cpu_seconds();
     printf("gnutella_floor nodes=%u links=%llu floods=%zu ttl=%ld\n", g.n,
            (unsigned long long)g.m, count, ttl);
     printf("messages=%llu duplicates=%llu peers_reached=%llu\n", (unsigned long long)messages,
            (unsigned long long)duplicates, (unsigned long long)reached);
     printf("load_s=%.3f flood_s=%.4f\n", t1 - t0, t2 - t1);
+    printf("load_cpu_s=%.3f flood_cpu_s=%.4f\n", c1 - c0, c2 - c1);
     printf("hit_messages=%llu hits=%llu lost_hits=%llu reforwards=%llu queue_peak=%llu "
            "older_tables=%llu\n",
            (unsigned long long)hit_messages, (unsigned long long)hits,

@@ -11,21 +11,22 @@
  *   plain_flood EDGES TTL ORIGIN...     (ORIGIN: a peer index; several: one flood each)
  *   plain_flood EDGES TTL @FILE         (origins one per line in FILE)
  *
- * Prints nodes, links, messages, duplicates and peers reached (summed over the floods) and
- * the seconds spent loading and flooding. Built by the script with `cc -O2`.
+ * Prints nodes, links, messages, duplicates and peers reached (summed over the floods), the
+ * wall seconds spent loading and flooding, and the CPU seconds of both. Built by the script
+ * with `cc -O2`.
  */
 #include "gne.h"
 
 int main(int argc, char **argv) {
     gne_program = "plain_flood";
     if (argc < 4) die("usage: plain_flood EDGES TTL ORIGIN... | @FILE");
-    double t0 = seconds();
+    double t0 = seconds(), c0 = cpu_seconds();
     struct csr g = load_csr(argv[1]);
     uint32_t n = g.n;
     uint64_t m = g.m;
     const uint64_t *offsets = g.offsets;
     const uint32_t *neighbours = g.neighbours;
-    double t1 = seconds();
+    double t1 = seconds(), c1 = cpu_seconds();
 
     int ttl = atoi(argv[2]);
     /* Origins: the arguments, or the lines of @FILE. */
@@ -87,11 +88,12 @@ int main(int argc, char **argv) {
             width = grown;
         }
     }
-    double t2 = seconds();
+    double t2 = seconds(), c2 = cpu_seconds();
     printf("plain_flood_c nodes=%u links=%llu floods=%zu ttl=%d\n", n, (unsigned long long)m, count,
            ttl);
     printf("messages=%llu duplicates=%llu peers_reached=%llu\n", (unsigned long long)messages,
            (unsigned long long)duplicates, (unsigned long long)reached);
     printf("load_s=%.3f flood_s=%.4f\n", t1 - t0, t2 - t1);
+    printf("load_cpu_s=%.3f flood_cpu_s=%.4f\n", c1 - c0, c2 - c1);
     return 0;
 }

@@ -170,8 +170,8 @@ print(f"    Gnutella floor (benches/gnutella_floor.c): CPU {fc:.3f} s, peak RSS 
       f"ours/floor CPU {oc / max(fc, 1e-4):.1f}x, RSS {orss / frss:.1f}x | "
       f"floor/C CPU {fc / max(cc, 1e-4):.1f}x, RSS {frss / crss:.1f}x")
 PY
-    echo "    load and flood, seconds of wall (last run): C $(sed -n 3p "$3.out"), floor $(sed -n 3p "$4.out");" \
-        "floor $(sed -n 4p "$4.out" | sed 's/hit_messages=[0-9]* //')"
+    echo "    loading the graph vs flooding, CPU seconds (last run): C $(sed -n 4p "$3.out"), floor $(sed -n 4p "$4.out");" \
+        "floor $(sed -n 5p "$4.out" | sed 's/hit_messages=[0-9]* //')"
 }
 
 if [[ $PARTS == *a* ]]; then
