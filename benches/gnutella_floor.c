@@ -22,8 +22,8 @@
  *   The simulator keeps two generations of 4 to 8; the eviction order differs, which
  *   changes nothing as long as the searches in flight at once fit (they do in the bench:
  *   one at a time), and the message counts are checked against the simulator's.
- * - a FIFO event queue (a growable ring) of 40-byte entries: due time, destination peer,
- *   link it arrives on, GUID, TTL, hops, kind. The latency of a hop is constant, so FIFO
+ * - a FIFO event queue (a chain of 1024-event blocks, reused) of 40-byte entries: due
+ *   time, destination peer, link it arrives on, GUID, TTL, hops, kind. The latency of a hop is constant, so FIFO
  *   order is time order (a query starting later is injected when the head reaches its
  *   start time, which keeps the order).
  * - delivery of a Query: look the GUID up in the peer's entries; a duplicate is counted
@@ -104,24 +104,49 @@ struct event {
     uint8_t ttl, hops, kind;
 };
 
-/* The FIFO: a ring of `mask + 1` (a power of two) events. */
-static struct event *ring;
-static uint64_t head, tail, mask, peak;
+/* The FIFO: a chain of blocks, events pushed at the tail block, popped at the head block;
+ * a block emptied goes to a spare list for reuse, so the queue holds the events in flight
+ * plus at most one block (a doubling ring would hold up to twice its widest wave). */
+#define BLOCK 1024
+struct block {
+    struct block *next;
+    struct event e[BLOCK];
+};
+static struct block *head_block, *tail_block, *spare;
+static uint32_t head, tail; /* index of the next event to pop in head_block, to push in tail_block */
+static uint64_t in_flight, peak;
+
+static struct block *new_block(void) {
+    struct block *b = spare;
+    if (b) {
+        spare = b->next;
+    } else {
+        b = malloc(sizeof *b);
+        if (!b) die("out of memory");
+    }
+    b->next = NULL;
+    return b;
+}
 
 static void push(struct event e) {
-    if (tail - head > mask) {
-        uint64_t cap = 2 * (mask + 1);
-        struct event *grown = malloc(cap * sizeof *grown);
-        if (!grown) die("out of memory");
-        for (uint64_t i = head; i < tail; i++) grown[i - head] = ring[i & mask];
-        free(ring);
-        ring = grown;
-        tail -= head;
-        head = 0;
-        mask = cap - 1;
+    if (tail == BLOCK) {
+        tail_block = tail_block->next = new_block();
+        tail = 0;
     }
-    ring[tail++ & mask] = e;
-    if (tail - head > peak) peak = tail - head;
+    tail_block->e[tail++] = e;
+    if (++in_flight > peak) peak = in_flight;
+}
+
+/* The head event (the queue is not empty). */
+static struct event *front(void) {
+    if (head == BLOCK) {
+        struct block *done = head_block;
+        head_block = done->next;
+        done->next = spare;
+        spare = done;
+        head = 0;
+    }
+    return &head_block->e[head];
 }
 
 static int same(const uint64_t a[2], const uint64_t b[2]) {
@@ -262,15 +287,14 @@ int main(int argc, char **argv) {
 
     struct peer *peers = alloc(g.n, sizeof *peers);
     for (size_t i = 0; i < held; i++) peers[holders[i]].newest.shares = 1;
-    mask = 1023;
-    ring = alloc(mask + 1, sizeof *ring);
+    head_block = tail_block = new_block();
 
     uint64_t messages = 0, duplicates = 0, reached = 0, reforwards = 0;
     uint64_t hit_messages = 0, hits = 0, lost_hits = 0;
     size_t q = 0;
     for (;;) {
         struct event e;
-        if (q < count && (head == tail || q * EVERY_US <= ring[head & mask].due)) {
+        if (q < count && (in_flight == 0 || q * EVERY_US <= front()->due)) {
             /* The next query starts: stored as our own, sent to every neighbour. */
             uint64_t now = q * EVERY_US;
             uint32_t o = origins[q];
@@ -284,19 +308,21 @@ int main(int argc, char **argv) {
             q++;
             continue;
         }
-        if (head == tail) break;
+        if (in_flight == 0) break;
 #ifdef PREFETCH
         /* An experiment, not what bench-sim.sh builds: how much of the floor is waiting
          * for memory. The queue says which peers come next; ask for their lines early. */
-        if (tail - head > 16) {
-            uint32_t ahead = ring[(head + 16) & mask].to;
+        if (in_flight > 16 && head + 16 < BLOCK) {
+            uint32_t ahead = head_block->e[head + 16].to;
             __builtin_prefetch(&peers[ahead]);
             __builtin_prefetch(&offsets[ahead]);
-            struct older *soon = peers[ring[(head + 8) & mask].to].older;
+            struct older *soon = peers[head_block->e[head + 8].to].older;
             if (soon) __builtin_prefetch(soon);
         }
 #endif
-        e = ring[head++ & mask];
+        e = *front();
+        head++;
+        in_flight--;
         uint64_t now = e.due;
         struct peer *p = &peers[e.to];
         struct route *r = find(p, e.guid, now);
