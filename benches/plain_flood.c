@@ -2,9 +2,8 @@
  * flood, a breadth-first wave over CSR arrays, on the very graph the simulator runs.
  *
  * Input: the binary edge list `cargo bench --bench plain_flood -- SPEC SEED --edges-out F`
- * writes from the simulator's own generator (magic "GNE1", u32 nodes, u64 links, then the
- * links as u32 pairs, little-endian). This program reads it, builds the CSR arrays
- * (counting sort, both directions) and floods from each origin given, with Gnutella's
+ * writes from the simulator's own generator, read into CSR arrays by benches/gne.h (shared
+ * with benches/gnutella_floor.c). This program floods from each origin given, with Gnutella's
  * forwarding rule: a peer passes the first copy of a query to every neighbour but the one
  * it came from, while TTL remains; later copies are duplicates. Message and reach counts
  * therefore equal the simulator's for a constant-latency flood.
@@ -12,64 +11,22 @@
  *   plain_flood EDGES TTL ORIGIN...     (ORIGIN: a peer index; several: one flood each)
  *   plain_flood EDGES TTL @FILE         (origins one per line in FILE)
  *
- * Prints nodes, links, messages, duplicates and peers reached (summed over the floods) and
- * the seconds spent loading and flooding. Built by the script with `cc -O2`.
+ * Prints nodes, links, messages, duplicates and peers reached (summed over the floods), the
+ * wall seconds spent loading and flooding, and the CPU seconds of both. Built by the script
+ * with `cc -O2`.
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-static double seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static void die(const char *what) {
-    fprintf(stderr, "plain_flood: %s\n", what);
-    exit(1);
-}
-
-static void *alloc(size_t count, size_t size) {
-    void *p = calloc(count ? count : 1, size);
-    if (!p) die("out of memory");
-    return p;
-}
+#include "gne.h"
 
 int main(int argc, char **argv) {
+    gne_program = "plain_flood";
     if (argc < 4) die("usage: plain_flood EDGES TTL ORIGIN... | @FILE");
-    double t0 = seconds();
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) die("cannot open the edge file");
-    char magic[4];
-    uint32_t n;
-    uint64_t m;
-    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "GNE1", 4) != 0) die("not a GNE1 edge file");
-    if (fread(&n, 4, 1, f) != 1 || fread(&m, 8, 1, f) != 1) die("truncated header");
-    uint32_t *edges = alloc(2 * m, sizeof(uint32_t));
-    if (fread(edges, sizeof(uint32_t), 2 * m, f) != 2 * m) die("truncated edge list");
-    fclose(f);
-
-    /* CSR: degrees, prefix sums, then every link at both ends. */
-    uint64_t *offsets = alloc((size_t)n + 1, sizeof(uint64_t));
-    for (uint64_t i = 0; i < 2 * m; i++) {
-        if (edges[i] >= n) die("link names a node beyond the node count");
-        offsets[edges[i] + 1]++;
-    }
-    for (uint32_t u = 0; u < n; u++) offsets[u + 1] += offsets[u];
-    uint64_t *fill = alloc((size_t)n, sizeof(uint64_t));
-    memcpy(fill, offsets, (size_t)n * sizeof(uint64_t));
-    uint32_t *neighbours = alloc(2 * m, sizeof(uint32_t));
-    for (uint64_t i = 0; i < m; i++) {
-        uint32_t a = edges[2 * i], b = edges[2 * i + 1];
-        neighbours[fill[a]++] = b;
-        neighbours[fill[b]++] = a;
-    }
-    free(fill);
-    free(edges);
-    double t1 = seconds();
+    double t0 = seconds(), c0 = cpu_seconds();
+    struct csr g = load_csr(argv[1]);
+    uint32_t n = g.n;
+    uint64_t m = g.m;
+    const uint64_t *offsets = g.offsets;
+    const uint32_t *neighbours = g.neighbours;
+    double t1 = seconds(), c1 = cpu_seconds();
 
     int ttl = atoi(argv[2]);
     /* Origins: the arguments, or the lines of @FILE. */
@@ -131,11 +88,12 @@ int main(int argc, char **argv) {
             width = grown;
         }
     }
-    double t2 = seconds();
+    double t2 = seconds(), c2 = cpu_seconds();
     printf("plain_flood_c nodes=%u links=%llu floods=%zu ttl=%d\n", n, (unsigned long long)m, count,
            ttl);
     printf("messages=%llu duplicates=%llu peers_reached=%llu\n", (unsigned long long)messages,
            (unsigned long long)duplicates, (unsigned long long)reached);
     printf("load_s=%.3f flood_s=%.4f\n", t1 - t0, t2 - t1);
+    printf("load_cpu_s=%.3f flood_cpu_s=%.4f\n", c1 - c0, c2 - c1);
     return 0;
 }

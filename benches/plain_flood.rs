@@ -13,9 +13,16 @@
 //! `cargo bench --bench plain_flood -- SPEC SEED --edges-out FILE` writes the generated
 //! graph's links instead, for the C baseline (benches/plain_flood.c): "GNE1", u32 nodes,
 //! u64 links, then each link as two u32 (little-endian), ascending.
+//!
+//! `... --queries-out FILE --files F --replicas R --queries Q` (with or without
+//! `--edges-out`) also writes the queries `gnutella sim --gen SPEC --seed SEED --files F
+//! --replicas R --queries Q` plans, from the same workload generator, for the Gnutella floor
+//! (benches/gnutella_floor.c): one line per query, its origin then the peers holding the
+//! file it asks for (defaults: 100 files, 10 replicas, 100 queries, the simulator's).
 
 use std::time::Instant;
 
+use gnutella::experiment::workload::{Workload, WorkloadSpec};
 use gnutella::topology::GenSpec;
 
 struct Flood {
@@ -79,17 +86,71 @@ fn write_edges(graph: &gnutella::topology::Graph, path: &str) -> std::io::Result
     out.flush()
 }
 
+/// Writes the simulator's planned queries for `spec` as benches/gnutella_floor.c reads
+/// them: per query its origin, then the peers holding the file it asks for.
+fn write_queries(
+    spec: &WorkloadSpec,
+    peers: usize,
+    seed: u64,
+    path: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Write;
+    let workload = Workload::generate(spec, peers, seed)?;
+    let mut holders = vec![Vec::new(); workload.catalogue.len()];
+    for (peer, files) in workload.holdings.iter().enumerate() {
+        for &file in files {
+            holders[file].push(peer);
+        }
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for query in &workload.queries {
+        write!(out, "{}", query.origin)?;
+        for peer in query.target.map_or(&[][..], |file| &holders[file]) {
+            write!(out, " {peer}")?;
+        }
+        writeln!(out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; keep only our positional arguments.
     let all: Vec<String> = std::env::args().skip(1).collect();
-    let edges_out = all
-        .iter()
-        .position(|a| a == "--edges-out")
-        .and_then(|i| all.get(i + 1).cloned());
+    // Flags with a value; every other argument not starting with `--` is positional.
+    let valued = [
+        "--edges-out",
+        "--queries-out",
+        "--files",
+        "--replicas",
+        "--queries",
+    ];
+    let flag = |name: &str| {
+        all.iter()
+            .position(|a| a == name)
+            .and_then(|i| all.get(i + 1).cloned())
+    };
+    let edges_out = flag("--edges-out");
+    let queries_out = flag("--queries-out");
+    let count = |name: &str, default: usize| match flag(name) {
+        None => default,
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            eprintln!("error: {name} takes a number, not {text}");
+            std::process::exit(1);
+        }),
+    };
+    let workload = WorkloadSpec {
+        files: count("--files", 100),
+        queries: count("--queries", 100),
+        ..WorkloadSpec::with_replicas(count("--replicas", 10), 0)
+    };
     let args: Vec<String> = all
         .iter()
-        .filter(|a| !a.starts_with("--") && Some(*a) != edges_out.as_ref())
-        .cloned()
+        .enumerate()
+        .filter(|&(i, a)| {
+            !a.starts_with("--") && (i == 0 || !valued.contains(&all[i - 1].as_str()))
+        })
+        .map(|(_, a)| a.clone())
         .collect();
     let spec = args.first().map_or("random:n=1000000,d=4", String::as_str);
     let seed: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
@@ -105,11 +166,19 @@ fn main() {
         }
     };
     let generated = started.elapsed();
-    if let Some(path) = edges_out {
-        if let Err(e) = write_edges(&graph, &path) {
+    if let Some(path) = &queries_out {
+        if let Err(e) = write_queries(&workload, graph.node_count(), seed, path) {
             eprintln!("error: cannot write {path}: {e}");
             std::process::exit(1);
         }
+    }
+    if let Some(path) = &edges_out {
+        if let Err(e) = write_edges(&graph, path) {
+            eprintln!("error: cannot write {path}: {e}");
+            std::process::exit(1);
+        }
+    }
+    if edges_out.is_some() || queries_out.is_some() {
         return;
     }
     let (offsets, neighbours) = graph.csr();
