@@ -64,7 +64,8 @@ const FEW: usize = 3;
 /// A generation's entries other than the newest.
 #[derive(Clone, Debug)]
 enum Spill<K, V> {
-    /// Up to [`FEW`] entries in any slots.
+    /// Up to [`FEW`] entries, in the first `spill_len` slots (any later ones are
+    /// leftovers, dropped when overwritten).
     Few([Option<Entry<K, V>>; FEW]),
     /// More: kept as a map from then on (cleared, not shrunk, on rotation).
     Many(HashMap<K, Slot<V>, KeyedHash>),
@@ -87,6 +88,8 @@ struct Generation<K, V> {
     /// a stale bit only costs a lookup).
     bloom: u64,
     /// How many entries `spill` holds, kept here so that counting entries reads no heap.
+    /// When 0 the spill's contents are leftovers of a cleared generation, emptied only
+    /// when the spill is next written: a rotation then touches no spill.
     spill_len: u32,
     /// In the current generation only: a 32-bit Bloom filter ([`fold`]) of every key of
     /// the previous one, so that a new key need not look into the boxed previous
@@ -155,7 +158,7 @@ impl<K: Hash + Eq, V> Generation<K, V> {
             return None;
         }
         match self.spill.as_deref()? {
-            Spill::Few(entries) => entries
+            Spill::Few(entries) => entries[..self.spill_len as usize]
                 .iter()
                 .flatten()
                 .find(|e| e.key == *key)
@@ -176,7 +179,7 @@ impl<K: Hash + Eq, V> Generation<K, V> {
             return None;
         }
         match self.spill.as_deref_mut()? {
-            Spill::Few(entries) => entries
+            Spill::Few(entries) => entries[..self.spill_len as usize]
                 .iter_mut()
                 .flatten()
                 .find(|e| e.key == *key)
@@ -213,23 +216,18 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         let spill = self
             .spill
             .get_or_insert_with(|| Box::new(Spill::Few(std::array::from_fn(|_| None))));
+        let len = self.spill_len as usize;
         match &mut **spill {
             Spill::Few(entries) => {
-                let mut free = None;
-                for (i, slot) in entries.iter().enumerate() {
-                    match slot {
-                        Some(e) if e.key == entry.key => {
-                            free = Some(i);
-                            break;
-                        }
-                        None if free.is_none() => free = Some(i),
-                        _ => {}
-                    }
-                }
-                if let Some(i) = free {
-                    let fresh = entries[i].is_none();
-                    entries[i] = Some(entry);
-                    self.spill_len += u32::from(fresh);
+                if let Some(e) = entries[..len]
+                    .iter_mut()
+                    .flatten()
+                    .find(|e| e.key == entry.key)
+                {
+                    *e = entry;
+                } else if len < FEW {
+                    entries[len] = Some(entry);
+                    self.spill_len += 1;
                 } else {
                     let mut map = HashMap::with_capacity_and_hasher(2 * FEW + 1, hash);
                     for e in entries.iter_mut().filter_map(Option::take).chain([entry]) {
@@ -246,6 +244,9 @@ impl<K: Hash + Eq, V> Generation<K, V> {
                 }
             }
             Spill::Many(map) => {
+                if len == 0 {
+                    map.clear();
+                }
                 let slot = Slot {
                     value: entry.value,
                     at: entry.at,
@@ -270,11 +271,13 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         }
         match self.spill.as_deref_mut() {
             Some(Spill::Few(entries)) => {
-                if let Some(slot) = entries
-                    .iter_mut()
-                    .find(|s| matches!(s, Some(e) if e.key == *key))
+                let len = self.spill_len as usize;
+                if let Some(i) = entries[..len]
+                    .iter()
+                    .position(|s| matches!(s, Some(e) if e.key == *key))
                 {
-                    *slot = None;
+                    entries.swap(i, len - 1);
+                    entries[len - 1] = None;
                     self.spill_len -= 1;
                 }
             }
@@ -286,18 +289,12 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         }
     }
 
-    /// Empties the generation (its spill is kept for reuse) and forgets `older`.
+    /// Empties the generation and forgets `older`. The spill is kept for reuse and not
+    /// read: its leftovers go when it is next written (or freed).
     fn clear(&mut self) {
         self.newest = None;
         self.bloom = 0;
         self.older = 0;
-        if self.spill_len > 0 {
-            match self.spill.as_deref_mut() {
-                Some(Spill::Few(entries)) => entries.iter_mut().for_each(|e| *e = None),
-                Some(Spill::Many(map)) => map.clear(),
-                None => {}
-            }
-        }
         self.spill_len = 0;
     }
 
