@@ -119,8 +119,9 @@ pub(super) fn answer_from_cache(
     held_by_querier: impl Fn(&Guid) -> bool,
     mut send: impl FnMut(Message),
 ) -> CachedAnswer {
-    let cached = cache.lookup(query, now, config, |holder| !held_by_querier(holder));
-    cache.note_query(guid, query, now, bounds);
+    let cached = cache.lookup_and_note(guid, query, now, config, bounds, |holder| {
+        !held_by_querier(holder)
+    });
     let mut answer = CachedAnswer {
         hits: 0,
         records: 0,
