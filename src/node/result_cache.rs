@@ -27,6 +27,8 @@ use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
 use super::generations::Generations;
 use super::library::normalise;
+// Query words are sorted on the stack (`INLINE_WORDS`); more spill to the heap.
+use super::query_words::{QueryWords, INLINE_WORDS};
 use super::types::{CacheConfig, Time};
 use crate::protocol::{Guid, Query, QueryHit};
 
@@ -103,27 +105,29 @@ impl AskedKey {
     }
 }
 
-/// Query words sorted on the stack; more spill to the heap.
-const INLINE_WORDS: usize = 8;
-
 /// The key a query is cached under: its words lower-cased, sorted and de-duplicated,
 /// then its URNs, so "Debian  NETINST" and "netinst debian" share an entry.
 pub fn cache_key(query: &Query) -> String {
     let mut key = Vec::new();
-    write_key(query, &mut key);
+    write_key(query, None, &mut key);
     // Whole words of a `str` and ASCII, so always UTF-8.
     String::from_utf8_lossy(&key).into_owned()
 }
 
-/// Writes `query`'s cache key into `key` (cleared first).
-fn write_key(query: &Query, key: &mut Vec<u8>) {
+/// Writes `query`'s cache key into `key` (cleared first); `split`: its criteria's words,
+/// when [`QueryWords::split`] applies to them.
+fn write_key(query: &Query, split: Option<&QueryWords<'_>>, key: &mut Vec<u8>) {
     key.clear();
     let criteria = query.criteria.as_str();
     let normal;
     let mut inline: [&[u8]; INLINE_WORDS] = [&[]; INLINE_WORDS];
     let mut spilled: Vec<&[u8]> = Vec::new();
     let mut n = 0;
-    if criteria
+    if let Some(split) = split {
+        for word in split.iter() {
+            keep_word(&mut inline, &mut spilled, &mut n, word);
+        }
+    } else if criteria
         .bytes()
         .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
     {
@@ -206,23 +210,26 @@ impl ResultCache {
     /// Remembers that query `guid` asked `query`, so its hits can be filed under its key.
     pub fn note_query(&mut self, guid: Guid, query: &Query, now: Time, bounds: Bounds) {
         let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, &mut key);
+        write_key(query, None, &mut key);
         self.asked.insert(guid, AskedKey::new(&key), now, bounds);
         self.scratch = key;
     }
 
-    /// [`ResultCache::lookup`] then [`ResultCache::note_query`], building the key once.
+    /// [`ResultCache::lookup`] then [`ResultCache::note_query`], building the key once;
+    /// `words`: the query's criteria split, when [`QueryWords::split`] applies to them.
+    #[allow(clippy::too_many_arguments)]
     pub fn lookup_and_note(
         &mut self,
         guid: Guid,
         query: &Query,
+        words: Option<&QueryWords<'_>>,
         now: Time,
         config: &CacheConfig,
         bounds: Bounds,
         may_answer: impl Fn(&Guid) -> bool,
     ) -> Option<Vec<CachedHit>> {
         let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, &mut key);
+        write_key(query, words, &mut key);
         let found = if self.entries.is_empty() {
             None
         } else {
@@ -315,7 +322,7 @@ impl ResultCache {
             return None;
         }
         let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, &mut key);
+        write_key(query, None, &mut key);
         let found = self.lookup_key(&key, now, config, may_answer);
         self.scratch = key;
         found
@@ -387,6 +394,18 @@ mod tests {
             trailer: None,
             servent_guid: Guid([servent; 16]),
         })
+    }
+
+    #[test]
+    fn a_key_from_split_words_is_the_key() {
+        for text in ["debian netinst", "b a b", "x", "", "a-b c_d 12"] {
+            let query = Query::keywords(text);
+            let split = QueryWords::split(text);
+            assert!(split.is_some(), "{text:?} splits");
+            let mut key = Vec::new();
+            write_key(&query, split.as_ref(), &mut key);
+            assert_eq!(key, cache_key(&query).into_bytes(), "{text:?}");
+        }
     }
 
     #[test]
