@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::aged_map::Bounds;
 use super::library::Library;
+use super::query_words::QueryWords;
 use super::result_cache::ResultCache;
 use super::types::{CacheConfig, Time};
 use crate::protocol::{
@@ -38,15 +39,17 @@ pub(super) fn reply_ttl(hops: u8) -> u8 {
     hops.saturating_add(1)
 }
 
-/// Our library's records matching `query`, at most `max_results`.
+/// Our library's records matching `query` (its criteria split: `words`), at most
+/// `max_results`.
 #[inline]
 pub(super) fn library_records(
     library: &Library,
     query: &Query,
+    words: Option<&QueryWords<'_>>,
     max_results: usize,
 ) -> Vec<HitRecord> {
     library
-        .search(query, max_results)
+        .search_split(query, words, max_results)
         .iter()
         .map(|f| f.hit_record())
         .collect()
@@ -100,9 +103,9 @@ pub(super) struct CachedAnswer {
     pub(super) records: u32,
 }
 
-/// Answers query `guid` (`query`) from `cache` within a `budget` of records,
-/// passing each hit to `send`, and notes the query (so hits coming back for it are
-/// cached). Skips hits of ours and hits held by the querier (`held_by_querier`): a hit
+/// Answers query `guid` (`query`, its criteria split: `words`) from `cache` within a
+/// `budget` of records, passing each hit to `send`, and notes the query (so hits coming
+/// back for it are cached). Skips hits of ours and hits held by the querier (`held_by_querier`): a hit
 /// sent there would go back to its holder.
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -112,6 +115,7 @@ pub(super) fn answer_from_cache(
     me: Responder,
     guid: Guid,
     query: &Arc<Query>,
+    words: Option<&QueryWords<'_>>,
     reply_ttl: u8,
     mut budget: usize,
     now: Time,
@@ -119,8 +123,9 @@ pub(super) fn answer_from_cache(
     held_by_querier: impl Fn(&Guid) -> bool,
     mut send: impl FnMut(Message),
 ) -> CachedAnswer {
-    let cached = cache.lookup(query, now, config, |holder| !held_by_querier(holder));
-    cache.note_query(guid, query, now, bounds);
+    let cached = cache.lookup_and_note(guid, query, words, now, config, bounds, |holder| {
+        !held_by_querier(holder)
+    });
     let mut answer = CachedAnswer {
         hits: 0,
         records: 0,

@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 
+use super::query_words::{AsciiWords, QueryWords, BYTE_CLASS, INLINE_WORDS, NEEDS_NORMALISING};
 use crate::protocol::{Extension, HitRecord, Query, Sha1};
 
 /// One shared file.
@@ -293,47 +294,6 @@ impl KeywordIndex {
     }
 }
 
-/// What a query byte is to the in-place split: a separator, part of a word, or a
-/// reason to normalise the whole criteria first (upper case, non-ASCII).
-const SEPARATOR: u8 = 0;
-const WORD: u8 = 1;
-const NEEDS_NORMALISING: u8 = 2;
-
-const BYTE_CLASS: [u8; 256] = {
-    let mut class = [NEEDS_NORMALISING; 256];
-    let mut b = 0;
-    while b < 128 {
-        class[b] = match b as u8 {
-            b'a'..=b'z' | b'0'..=b'9' => WORD,
-            b'A'..=b'Z' => NEEDS_NORMALISING,
-            _ => SEPARATOR,
-        };
-        b += 1;
-    }
-    class
-};
-
-/// The words of lower-case ASCII criteria (runs of letters and digits), as byte slices:
-/// what splitting at every non-alphanumeric character gives, without decoding UTF-8.
-struct AsciiWords<'a>(&'a [u8]);
-
-impl<'a> Iterator for AsciiWords<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let is_word = |b: &u8| BYTE_CLASS[usize::from(*b)] == WORD;
-        let start = self.0.iter().position(is_word)?;
-        let rest = self.0.get(start..).unwrap_or_default();
-        let len = rest.iter().position(|b| !is_word(b)).unwrap_or(rest.len());
-        let (word, tail) = rest.split_at(len);
-        self.0 = tail;
-        Some(word)
-    }
-}
-
-/// Query words whose ranges are kept on the stack.
-const INLINE_WORDS: usize = 8;
-
 /// The most words a prefix range may name for `intersect` to confirm a candidate in each
 /// word's postings; a wider one has its files sorted once.
 const CONFIRM_PER_WORD: u32 = 4;
@@ -422,6 +382,19 @@ impl Library {
     /// The files `query` matches, URN matches first, then keyword matches in library
     /// order, at most `limit`.
     pub fn search(&self, query: &Query, limit: usize) -> Vec<&SharedFile> {
+        // Splitting into `QueryWords` first pays only when the words are shared with the
+        // result cache; alone, the iterator over the bytes is as fast.
+        self.search_split(query, None, limit)
+    }
+
+    /// [`Library::search`] with the criteria already split (`words`, when
+    /// [`QueryWords::split`] applies to them).
+    pub fn search_split(
+        &self,
+        query: &Query,
+        words: Option<&QueryWords<'_>>,
+        limit: usize,
+    ) -> Vec<&SharedFile> {
         let Some(index) = self.index.as_deref() else {
             return Vec::new();
         };
@@ -438,9 +411,12 @@ impl Library {
             }
         }
         // Lower-case ASCII criteria (most queries) are split in place, byte by byte
-        // through a class table; anything else is normalised first.
+        // through a class table (split once by the caller when it has up to 8 words);
+        // anything else is normalised first.
         let criteria = query.criteria.as_str();
-        let mut keyword_hits = if criteria
+        let mut keyword_hits = if let Some(words) = words {
+            index.matches(words.iter())
+        } else if criteria
             .bytes()
             .all(|b| BYTE_CLASS[usize::from(b)] != NEEDS_NORMALISING)
         {
@@ -637,10 +613,14 @@ mod tests {
                 })
                 .map(|f| f.name.as_str())
                 .collect();
+            let query = Query::keywords(&criteria);
+            assert_eq!(names(library.search(&query, 1000)), expected, "{criteria}");
+            // The words split once for the node (when the split applies).
+            let split = QueryWords::split(&criteria);
             assert_eq!(
-                names(library.search(&Query::keywords(&criteria), 1000)),
+                names(library.search_split(&query, split.as_ref(), 1000)),
                 expected,
-                "{criteria}"
+                "{criteria} (split)"
             );
         }
     }

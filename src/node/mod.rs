@@ -45,6 +45,7 @@ pub mod pong_cache;
 pub mod qrp_receiver;
 pub mod qrp_table;
 pub mod query_rules;
+pub mod query_words;
 pub mod record;
 pub mod request;
 pub mod result_cache;

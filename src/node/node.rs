@@ -101,6 +101,7 @@ use super::qrp_receiver::{QrpError, QrpProgress, QrpReceiver};
 use super::qrp_table::QrpTable;
 use super::qrp_table::QueryKeys;
 use super::query_rules::check_query;
+use super::query_words::QueryWords;
 use super::request::Request;
 use super::result_cache::ResultCache;
 use super::rng::NodeRng;
@@ -1277,8 +1278,11 @@ impl Node {
         let reply_ttl = answering::reply_ttl(hops);
         let max_results = self.config.max_results;
         let mut budget = max_results;
+        // Split once for the library and the result cache (in place: see QueryWords).
+        let mut split = QueryWords::empty();
+        let words = split.fill(&query.criteria).then_some(&split);
         if let Some(library) = self.library.as_deref() {
-            let records = answering::library_records(library, query, max_results);
+            let records = answering::library_records(library, query, words, max_results);
             if !records.is_empty() {
                 budget -= records.len().min(budget);
                 self.counters.rare().answered += 1;
@@ -1314,6 +1318,7 @@ impl Node {
             me,
             guid,
             query,
+            words,
             reply_ttl,
             budget,
             now,

@@ -27,6 +27,8 @@ use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
 use super::generations::Generations;
 use super::library::normalise;
+// Query words are sorted on the stack (`INLINE_WORDS`); more spill to the heap.
+use super::query_words::{QueryWords, INLINE_WORDS};
 use super::types::{CacheConfig, Time};
 use crate::protocol::{Guid, Query, QueryHit};
 
@@ -57,42 +59,75 @@ struct CacheEntry {
 /// Cached hits by normalised query, plus which in-flight query GUID asked what.
 #[derive(Debug)]
 pub struct ResultCache {
-    entries: LruCache<Box<str>, CacheEntry, KeyedHash>,
+    /// Keyed by the key's bytes (ASCII and whole UTF-8 words): a lookup needs no UTF-8
+    /// check.
+    entries: LruCache<Box<[u8]>, CacheEntry, KeyedHash>,
     /// Query GUID -> its key, for the queries whose hits we may still see. (Holding the
     /// query instead, to build its key only when a hit comes, was tried: slower, as a
-    /// query is two larger allocations kept alive, where a key is one.)
-    asked: Generations<Guid, Arc<str>>,
-    /// Where keys are built, kept so that a key costs one exact-size allocation and a
-    /// lookup none.
+    /// query is two larger allocations kept alive.)
+    asked: Generations<Guid, AskedKey>,
+    /// Where keys are built, kept so that building one allocates nothing.
     scratch: Vec<u8>,
 }
 
-/// Query words sorted on the stack; more spill to the heap.
-const INLINE_WORDS: usize = 8;
+/// A noted query's key: inline when it fits (nearly every query), so noting a query
+/// allocates nothing and a dropped generation has nothing to free; else one exact-size
+/// allocation. 24 bytes either way.
+#[derive(Clone, Debug)]
+enum AskedKey {
+    Short { len: u8, bytes: [u8; SHORT_KEY] },
+    Long(Arc<[u8]>),
+}
+
+/// The longest key held inline.
+const SHORT_KEY: usize = 22;
+
+impl AskedKey {
+    fn new(key: &[u8]) -> AskedKey {
+        let mut bytes = [0; SHORT_KEY];
+        match bytes.get_mut(..key.len()) {
+            Some(inline) => {
+                inline.copy_from_slice(key);
+                AskedKey::Short {
+                    len: key.len() as u8,
+                    bytes,
+                }
+            }
+            None => AskedKey::Long(Arc::from(key)),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            AskedKey::Short { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            AskedKey::Long(key) => key,
+        }
+    }
+}
 
 /// The key a query is cached under: its words lower-cased, sorted and de-duplicated,
 /// then its URNs, so "Debian  NETINST" and "netinst debian" share an entry.
 pub fn cache_key(query: &Query) -> String {
     let mut key = Vec::new();
-    write_key(query, &mut key);
-    key_str(&key).to_string()
+    write_key(query, None, &mut key);
+    // Whole words of a `str` and ASCII, so always UTF-8.
+    String::from_utf8_lossy(&key).into_owned()
 }
 
-/// A key `write_key` wrote: whole words of a `str` and ASCII, so always UTF-8 (the
-/// empty fallback is never taken).
-fn key_str(key: &[u8]) -> &str {
-    std::str::from_utf8(key).unwrap_or_default()
-}
-
-/// Writes `query`'s cache key into `key` (cleared first).
-fn write_key(query: &Query, key: &mut Vec<u8>) {
+/// Writes `query`'s cache key into `key` (cleared first); `split`: its criteria's words,
+/// when [`QueryWords::split`] applies to them.
+fn write_key(query: &Query, split: Option<&QueryWords<'_>>, key: &mut Vec<u8>) {
     key.clear();
     let criteria = query.criteria.as_str();
     let normal;
     let mut inline: [&[u8]; INLINE_WORDS] = [&[]; INLINE_WORDS];
     let mut spilled: Vec<&[u8]> = Vec::new();
     let mut n = 0;
-    if criteria
+    if let Some(split) = split {
+        for word in split.iter() {
+            keep_word(&mut inline, &mut spilled, &mut n, word);
+        }
+    } else if criteria
         .bytes()
         .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
     {
@@ -118,8 +153,15 @@ fn write_key(query: &Query, key: &mut Vec<u8>) {
     } else {
         &mut spilled
     };
-    // Byte order is `str` order.
-    words.sort_unstable();
+    // Byte order is `str` order. An insertion sort: nearly every query has two or three
+    // words, where the general sort's set-up costs more than the sort.
+    for i in 1..words.len() {
+        let mut j = i;
+        while j > 0 && words[j - 1] > words[j] {
+            words.swap(j - 1, j);
+            j -= 1;
+        }
+    }
     let mut last: Option<&[u8]> = None;
     for &word in words.iter() {
         if last == Some(word) {
@@ -168,10 +210,34 @@ impl ResultCache {
     /// Remembers that query `guid` asked `query`, so its hits can be filed under its key.
     pub fn note_query(&mut self, guid: Guid, query: &Query, now: Time, bounds: Bounds) {
         let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, &mut key);
-        self.asked
-            .insert(guid, Arc::from(key_str(&key)), now, bounds);
+        write_key(query, None, &mut key);
+        self.asked.insert(guid, AskedKey::new(&key), now, bounds);
         self.scratch = key;
+    }
+
+    /// [`ResultCache::lookup`] then [`ResultCache::note_query`], building the key once;
+    /// `words`: the query's criteria split, when [`QueryWords::split`] applies to them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn lookup_and_note(
+        &mut self,
+        guid: Guid,
+        query: &Query,
+        words: Option<&QueryWords<'_>>,
+        now: Time,
+        config: &CacheConfig,
+        bounds: Bounds,
+        may_answer: impl Fn(&Guid) -> bool,
+    ) -> Option<Vec<CachedHit>> {
+        let mut key = std::mem::take(&mut self.scratch);
+        write_key(query, words, &mut key);
+        let found = if self.entries.is_empty() {
+            None
+        } else {
+            self.lookup_key(&key, now, config, may_answer)
+        };
+        self.asked.insert(guid, AskedKey::new(&key), now, bounds);
+        self.scratch = key;
+        found
     }
 
     /// Files a hit for query `guid` (if we noted it) under that query's key; `hops` is the
@@ -185,12 +251,28 @@ impl ResultCache {
         config: &CacheConfig,
         asked_bounds: Bounds,
     ) {
-        let Some(key) = self.asked.get(guid, now, asked_bounds).cloned() else {
+        let Some(asked) = self.asked.get(guid, now, asked_bounds) else {
             return;
         };
         if hit.records.is_empty() {
             return;
         }
+        // Copied out of the table (which `file_hit` does not touch, but borrows with it).
+        let mut key = std::mem::take(&mut self.scratch);
+        key.clear();
+        key.extend_from_slice(asked.as_bytes());
+        self.file_hit(&key, hit, hops, now, config);
+        self.scratch = key;
+    }
+
+    fn file_hit(
+        &mut self,
+        key: &[u8],
+        hit: &Arc<QueryHit>,
+        hops: u8,
+        now: Time,
+        config: &CacheConfig,
+    ) {
         let stored = || Stored {
             cached: CachedHit {
                 hit: Arc::clone(hit),
@@ -199,7 +281,7 @@ impl ResultCache {
             marked: false,
         };
         let max_age = Bounds::new(config.capacity, config.max_age_secs);
-        let fresh = match self.entries.get_mut(&*key) {
+        let fresh = match self.entries.get_mut(key) {
             Some(entry) if !max_age_expired(entry.created, now, max_age) => {
                 entry
                     .hits
@@ -214,7 +296,7 @@ impl ResultCache {
         };
         if !fresh {
             self.entries.put(
-                Box::from(&*key),
+                Box::from(key),
                 CacheEntry {
                     created: now,
                     hits: vec![stored()],
@@ -240,15 +322,15 @@ impl ResultCache {
             return None;
         }
         let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, &mut key);
-        let found = self.lookup_key(key_str(&key), now, config, may_answer);
+        write_key(query, None, &mut key);
+        let found = self.lookup_key(&key, now, config, may_answer);
         self.scratch = key;
         found
     }
 
     fn lookup_key(
         &mut self,
-        key: &str,
+        key: &[u8],
         now: Time,
         config: &CacheConfig,
         may_answer: impl Fn(&Guid) -> bool,
@@ -312,6 +394,45 @@ mod tests {
             trailer: None,
             servent_guid: Guid([servent; 16]),
         })
+    }
+
+    #[test]
+    fn a_key_from_split_words_is_the_key() {
+        for text in ["debian netinst", "b a b", "x", "", "a-b c_d 12"] {
+            let query = Query::keywords(text);
+            let split = QueryWords::split(text);
+            assert!(split.is_some(), "{text:?} splits");
+            let mut key = Vec::new();
+            write_key(&query, split.as_ref(), &mut key);
+            assert_eq!(key, cache_key(&query).into_bytes(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_noted_key_takes_24_bytes() {
+        assert_eq!(std::mem::size_of::<AskedKey>(), 24);
+    }
+
+    #[test]
+    fn long_keys_are_noted_too() {
+        let config = CacheConfig::default();
+        let bounds = Bounds::new(100, 600);
+        let mut cache = ResultCache::new(KeyedHash::new(3));
+        let long = Query::keywords("debian netinst amd64 iso image twelve");
+        let short = Query::keywords("debian");
+        cache.note_query(Guid([1; 16]), &long, Time::ZERO, bounds);
+        cache.note_query(Guid([2; 16]), &short, Time::ZERO, bounds);
+        cache.add_hit(&Guid([1; 16]), &hit(7), 2, Time::ZERO, &config, bounds);
+        cache.add_hit(&Guid([2; 16]), &hit(8), 2, Time::ZERO, &config, bounds);
+        let servent = |q: &Query, cache: &mut ResultCache| {
+            let hits = cache.lookup(q, Time::ZERO, &config, |_| true);
+            hits.unwrap_or_default()
+                .iter()
+                .map(|c| c.hit.servent_guid)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(servent(&long, &mut cache), vec![Guid([7; 16])]);
+        assert_eq!(servent(&short, &mut cache), vec![Guid([8; 16])]);
     }
 
     #[test]

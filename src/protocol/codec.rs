@@ -9,8 +9,9 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::guid::Guid;
-use super::message::{kind, Header, Message, HEADER_LEN};
+use super::message::{kind, Header, Message, Payload, HEADER_LEN};
 use super::payload::{self, PayloadError};
+use super::query;
 
 /// Default cap on a payload we accept (PROTOCOL.md §1.3: both major servents stop at 64 KiB).
 pub const DEFAULT_MAX_PAYLOAD: usize = 64 * 1024;
@@ -169,13 +170,18 @@ pub fn decode_header(bytes: &[u8]) -> Option<Header> {
 pub fn encode_header(header: &Header, out: &mut BytesMut) {
     // One copy of the assembled header rather than five capacity-checked puts: every
     // forwarded descriptor comes through here.
+    out.put_slice(&header_bytes(header));
+}
+
+/// The 23 header bytes.
+pub(crate) fn header_bytes(header: &Header) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..16].copy_from_slice(&header.guid.0);
     h[16] = header.kind;
     h[17] = header.ttl;
     h[18] = header.hops;
     h[19..].copy_from_slice(&header.payload_len.to_le_bytes());
-    out.put_slice(&h);
+    h
 }
 
 /// Reads one descriptor whose header is already parsed; `payload` is exactly its body
@@ -209,6 +215,18 @@ impl Message {
 
     /// Appends the 23-byte header and the payload to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
+        if let Payload::Query(query) = &self.payload {
+            // The descriptor every node forwards most: its own path (one scan of the
+            // criteria, header and flags in one copy).
+            let header = Header {
+                guid: self.guid,
+                kind: kind::QUERY,
+                ttl: self.ttl,
+                hops: self.hops,
+                payload_len: 0,
+            };
+            return query::encode_message(header, query, out);
+        }
         // The payload's length is measured once, for the reservation and the header.
         let len = payload::payload_len(&self.payload);
         out.reserve(HEADER_LEN + len);
@@ -235,6 +253,35 @@ impl Message {
 mod tests {
     use super::*;
     use crate::protocol::message::{Bye, Payload};
+    use crate::protocol::{Extension, Query, Sha1};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_query_encodes_as_header_then_payload() {
+        let mut with_urn = Query::keywords("debian\0 netinst");
+        with_urn
+            .extensions
+            .push(Extension::Sha1(Sha1::of_bytes(b"x")));
+        with_urn
+            .extensions
+            .push(Extension::Other(Bytes::from_static(b"abc")));
+        with_urn.trailing_nul = true;
+        for query in [Query::keywords("a b"), Query::keywords(""), with_urn] {
+            let msg = Message {
+                guid: Guid([9; 16]),
+                ttl: 3,
+                hops: 2,
+                payload: Payload::Query(Arc::new(query)),
+            };
+            let mut general = BytesMut::new();
+            encode_header(&msg.header(), &mut general);
+            payload::encode_payload(&msg.payload, &mut general);
+            let mut out = BytesMut::from(&b"before"[..]);
+            msg.encode(&mut out);
+            assert_eq!(&out[6..], &general[..]);
+            assert_eq!(out.len() - 6, msg.encoded_len());
+        }
+    }
 
     fn bye() -> Message {
         Message {

@@ -5,8 +5,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::codec::header_bytes;
 use super::extensions;
-use super::message::Query;
+use super::message::{Header, Query, HEADER_LEN};
 use super::payload::{until_nul, PayloadError};
 use super::urn::Sha1;
 
@@ -57,6 +58,32 @@ pub(crate) fn encoded_len(query: &Query) -> usize {
         + 1
         + extensions::area_len(&query.extensions)
         + usize::from(query.trailing_nul)
+}
+
+/// Appends `header` (its `payload_len` set here) and `query`'s payload, as
+/// `Message::encode` does for any descriptor: the criteria are measured once, and the
+/// header and the flags go in as one copy.
+pub(crate) fn encode_message(mut header: Header, query: &Query, out: &mut BytesMut) {
+    let criteria = until_nul(query.criteria.as_bytes());
+    let len = 2
+        + criteria.len()
+        + 1
+        + extensions::area_len(&query.extensions)
+        + usize::from(query.trailing_nul);
+    header.payload_len = u32::try_from(len).unwrap_or(u32::MAX);
+    out.reserve(HEADER_LEN + len);
+    let mut head = [0u8; HEADER_LEN + 2];
+    head[..HEADER_LEN].copy_from_slice(&header_bytes(&header));
+    head[HEADER_LEN..].copy_from_slice(&query.flags.to_be_bytes());
+    out.put_slice(&head);
+    out.put_slice(criteria);
+    out.put_u8(0);
+    if !query.extensions.is_empty() {
+        extensions::write_area(&query.extensions, out);
+    }
+    if query.trailing_nul {
+        out.put_u8(0);
+    }
 }
 
 /// Writes the query as given; our own queries come from `Query::keywords`/`by_urn`, which
