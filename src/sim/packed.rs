@@ -25,6 +25,10 @@
 //! events a node emits while handling a message are nearly all about that message's query,
 //! and reach its record by index instead of a hash lookup per event.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+
 use crate::node::record::RecordHint;
 use crate::protocol::{kind, Guid, Message, Payload};
 
@@ -61,35 +65,34 @@ pub struct Payloads {
 #[derive(Debug)]
 struct Row {
     guid: Guid,
-    /// `None` while the row is free.
-    payload: Option<Payload>,
+    /// [`FREE`] while the row is free.
+    payload: Payload,
     /// Queued copies referring to the row.
     copies: u32,
     /// Where the recorder keeps the record of `guid`.
     record: RecordHint,
 }
 
+/// What a free row holds (no allocation: an empty `Bytes` is a static).
+const FREE: Payload = Payload::Unknown {
+    kind: 0,
+    body: Bytes::new(),
+};
+
 impl Payloads {
     /// Queues one more copy of `msg`: into the row last used if it holds the same payload
-    /// (same GUID, same shared `Arc`), else into a row of its own.
+    /// (same GUID, same shared `Arc`), else into a row of its own. (Inlined, as is
+    /// [`Payloads::unpack`]: once per message, and a call would copy the message twice.)
+    #[inline]
     pub fn pack(&mut self, msg: Message) -> PackedMessage {
-        let kind = match msg.payload {
-            Payload::Query(_) => Kind::Query,
-            Payload::QueryHit(_) => Kind::QueryHit,
-            _ => Kind::Other,
-        };
-        let row = match self.rows.get_mut(self.last as usize) {
-            Some(row)
-                if row.guid == msg.guid
-                    && row
-                        .payload
-                        .as_ref()
-                        .is_some_and(|p| shared(p, &msg.payload)) =>
-            {
-                row.copies += 1;
-                self.last
-            }
-            _ => self.insert(msg.guid, msg.payload),
+        let guid = msg.guid;
+        let (row, kind) = match msg.payload {
+            Payload::Query(q) => (self.share(guid, q, Payload::Query, as_query), Kind::Query),
+            Payload::QueryHit(h) => (
+                self.share(guid, h, Payload::QueryHit, as_query_hit),
+                Kind::QueryHit,
+            ),
+            other => (self.insert(guid, other), Kind::Other),
         };
         PackedMessage {
             row,
@@ -97,6 +100,25 @@ impl Payloads {
             hops: msg.hops,
             kind,
         }
+    }
+
+    /// The row for one more copy of the shared payload `arc` (`wrap` makes it a payload,
+    /// `held` finds it in one): the last row if it holds that very `Arc` under `guid`.
+    #[inline(always)]
+    fn share<T>(
+        &mut self,
+        guid: Guid,
+        arc: Arc<T>,
+        wrap: fn(Arc<T>) -> Payload,
+        held: fn(&Payload) -> Option<&Arc<T>>,
+    ) -> u32 {
+        if let Some(row) = self.rows.get_mut(self.last as usize) {
+            if row.guid == guid && held(&row.payload).is_some_and(|r| Arc::ptr_eq(r, &arc)) {
+                row.copies += 1;
+                return self.last;
+            }
+        }
+        self.insert(guid, wrap(arc))
     }
 
     /// A row holding one copy of `payload`, reused if one is free; it becomes the last row.
@@ -108,14 +130,14 @@ impl Payloads {
                     row.record = RecordHint::NONE;
                 }
                 row.guid = guid;
-                row.payload = Some(payload);
+                row.payload = payload;
                 row.copies = 1;
                 index
             }
             None => {
                 self.rows.push(Row {
                     guid,
-                    payload: Some(payload),
+                    payload,
                     copies: 1,
                     record: RecordHint::NONE,
                 });
@@ -129,23 +151,28 @@ impl Payloads {
     /// The message `packed` stands for, giving back its count of the row (the last copy
     /// takes the payload itself, and frees the row). Its row becomes the last row: what the
     /// receiving node relays is that payload.
+    #[inline]
     pub fn unpack(&mut self, packed: PackedMessage) -> Message {
         let index = packed.row;
         let row = &mut self.rows[index as usize];
         row.copies -= 1;
         let payload = if row.copies == 0 {
             self.free.push(index);
-            row.payload.take()
+            std::mem::replace(&mut row.payload, FREE)
         } else {
-            row.payload.clone()
+            // Only Queries and QueryHits are ever shared by several copies.
+            match &row.payload {
+                Payload::Query(q) => Payload::Query(Arc::clone(q)),
+                Payload::QueryHit(h) => Payload::QueryHit(Arc::clone(h)),
+                other => other.clone(),
+            }
         };
         self.last = index;
         Message {
             guid: row.guid,
             ttl: packed.ttl,
             hops: packed.hops,
-            // A queued copy always finds its payload: rows are freed by their last copy.
-            payload: payload.expect("a queued message's row holds its payload"),
+            payload,
         }
     }
 
@@ -154,10 +181,7 @@ impl Payloads {
         match packed.kind {
             Kind::Query => kind::QUERY,
             Kind::QueryHit => kind::QUERY_HIT,
-            Kind::Other => self.rows[packed.row as usize]
-                .payload
-                .as_ref()
-                .map_or(kind::PING, Payload::kind),
+            Kind::Other => self.rows[packed.row as usize].payload.kind(),
         }
     }
 
@@ -188,19 +212,22 @@ impl Payloads {
     }
 }
 
-/// Whether `a` and `b` are the same shared payload (only Queries and QueryHits are shared).
-fn shared(a: &Payload, b: &Payload) -> bool {
-    match (a, b) {
-        (Payload::Query(a), Payload::Query(b)) => std::sync::Arc::ptr_eq(a, b),
-        (Payload::QueryHit(a), Payload::QueryHit(b)) => std::sync::Arc::ptr_eq(a, b),
-        _ => false,
+fn as_query(payload: &Payload) -> Option<&Arc<crate::protocol::Query>> {
+    match payload {
+        Payload::Query(q) => Some(q),
+        _ => None,
+    }
+}
+
+fn as_query_hit(payload: &Payload) -> Option<&Arc<crate::protocol::QueryHit>> {
+    match payload {
+        Payload::QueryHit(h) => Some(h),
+        _ => None,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::protocol::{Ping, Query};
 
