@@ -18,6 +18,10 @@
 //! at most [`DEFAULT_MAX_RELAYED`] records of relayed queries stay open (oldest evicted
 //! first, [`Recorder::set_max_relayed`]), and an optional cap on all open records
 //! ([`Recorder::set_max_queries`]) evicts relayed ones first, then the oldest searches.
+//!
+//! Open records sit in dense slots found by GUID through one hash map; a driver that knows
+//! which query a run of events belongs to (the simulator, whose queued messages carry it)
+//! passes the slot back as a [`RecordHint`] and skips the hashing.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -294,6 +298,32 @@ impl Accumulator {
 /// [`Recorder::set_max_queries`] asks.
 pub const DEFAULT_MAX_RELAYED: usize = 100_000;
 
+/// One open record in its dense slot (`acc` is `None` once evicted, until reused).
+#[derive(Clone, Debug)]
+struct Slot {
+    guid: Guid,
+    acc: Option<Accumulator>,
+}
+
+/// Where the record of one query sits in a [`Recorder`]: a driver that carries it with
+/// the query's messages (the simulator keeps one per queued payload) hands it back with
+/// each event of that query, and the recorder reaches the record by index instead of
+/// hashing the GUID. Only a hint: it is checked against the event's GUID, so a stale or
+/// foreign one costs a lookup, never a wrong count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHint(u32);
+
+impl RecordHint {
+    /// No record known yet.
+    pub const NONE: RecordHint = RecordHint(u32::MAX);
+}
+
+impl Default for RecordHint {
+    fn default() -> Self {
+        RecordHint::NONE
+    }
+}
+
 /// Folds node events from any number of peers into per-query records.
 #[derive(Clone, Debug, Default)]
 pub struct Recorder {
@@ -313,9 +343,15 @@ pub struct Recorder {
     /// here); eviction skips those. `started_order` is kept only under `max_queries`.
     relayed_order: VecDeque<Guid>,
     started_order: VecDeque<Guid>,
-    /// Keyed with a per-process random key: the live network's GUIDs come from peers, and
-    /// SipHash would cost more than the rest of an event's bookkeeping.
-    queries: HashMap<Guid, Accumulator, KeyedHash>,
+    /// Where each open record sits in `slots`. Keyed with a per-process random key: the
+    /// live network's GUIDs come from peers, and SipHash would cost more than the rest of
+    /// an event's bookkeeping.
+    queries: HashMap<Guid, u32, KeyedHash>,
+    /// The open records, densely numbered so that a driver that knows which record an
+    /// event belongs to ([`RecordHint`]) reaches it without hashing its GUID.
+    slots: Vec<Slot>,
+    /// Slots of evicted records, reused first.
+    free: Vec<u32>,
     /// Descriptor GUIDs that belong to another search (e.g. the rounds of an expanding
     /// ring), mapped to the GUID the search is recorded under.
     aliases: HashMap<Guid, Guid>,
@@ -358,8 +394,7 @@ impl Recorder {
         if self.max_queries.is_none() && max.is_some() {
             // Searches opened while uncapped join the order list, oldest first.
             let mut open: Vec<(Time, Guid)> = self
-                .queries
-                .iter()
+                .open()
                 .filter(|(_, a)| a.started.is_some())
                 .map(|(g, a)| (a.start(), *g))
                 .collect();
@@ -411,6 +446,13 @@ impl Recorder {
 
     /// Folds one event that happened at `peer` at time `now`.
     pub fn record(&mut self, peer: u32, now: Time, event: &Event) {
+        self.record_hinted(&mut RecordHint::default(), peer, now, event);
+    }
+
+    /// Like [`Recorder::record`], with where the event's record was last seen: `hint` is
+    /// used if it still names that record, and is left naming it (or `NONE` when the
+    /// event opened none).
+    pub fn record_hinted(&mut self, hint: &mut RecordHint, peer: u32, now: Time, event: &Event) {
         let guid = event.guid();
         let guid = if self.aliases.is_empty() {
             guid
@@ -429,14 +471,20 @@ impl Recorder {
             }
         }
         let starts = matches!(event, Event::SearchStarted { .. });
-        match self.queries.get(&guid) {
-            Some(acc) => {
-                if starts && acc.started.is_none() {
+        let known = match self.slot_of(*hint, &guid) {
+            Some(slot) => Some(slot),
+            None => self.queries.get(&guid).copied(),
+        };
+        let slot = match known {
+            Some(slot) => {
+                let acc = self.slots[slot as usize].acc.as_ref();
+                if starts && acc.is_some_and(|a| a.started.is_none()) {
                     self.relayed_open = self.relayed_open.saturating_sub(1);
                     if self.max_queries.is_some() {
                         self.started_order.push_back(guid);
                     }
                 }
+                slot
             }
             None => {
                 let opens = match event {
@@ -449,10 +497,11 @@ impl Recorder {
                     Event::Answered { .. } | Event::HitReceived { .. } => false,
                 };
                 if !opens {
+                    *hint = RecordHint::NONE;
                     return;
                 }
                 self.make_room(starts);
-                self.queries.insert(guid, Accumulator::default());
+                let slot = self.open_slot(guid);
                 if !starts {
                     self.relayed_open += 1;
                     self.relayed_order.push_back(guid);
@@ -461,9 +510,11 @@ impl Recorder {
                     // workload may hold millions of queries).
                     self.started_order.push_back(guid);
                 }
+                slot
             }
-        }
-        let Some(acc) = self.queries.get_mut(&guid) else {
+        };
+        *hint = RecordHint(slot);
+        let Some(acc) = self.slots[slot as usize].acc.as_mut() else {
             return;
         };
         acc.first_seen = Some(acc.first_seen.map_or(now, |t| t.min(now)));
@@ -535,6 +586,60 @@ impl Recorder {
         }
     }
 
+    /// The slot `hint` names if it holds the open record of `guid`.
+    #[inline]
+    fn slot_of(&self, hint: RecordHint, guid: &Guid) -> Option<u32> {
+        self.slots
+            .get(hint.0 as usize)
+            .filter(|s| s.acc.is_some() && s.guid == *guid)
+            .map(|_| hint.0)
+    }
+
+    /// Opens an empty record for `guid` in a free slot (or a new one).
+    fn open_slot(&mut self, guid: Guid) -> u32 {
+        let fresh = Slot {
+            guid,
+            acc: Some(Accumulator::default()),
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = fresh;
+                slot
+            }
+            None => {
+                self.slots.push(fresh);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.queries.insert(guid, slot);
+        slot
+    }
+
+    /// The open record of `guid`, if any.
+    fn get(&self, guid: &Guid) -> Option<&Accumulator> {
+        let slot = *self.queries.get(guid)?;
+        self.slots.get(slot as usize)?.acc.as_ref()
+    }
+
+    /// Closes the open record of `guid`; false if there was none.
+    fn remove(&mut self, guid: &Guid) -> bool {
+        let Some(slot) = self.queries.remove(guid) else {
+            return false;
+        };
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            s.acc = None;
+            self.free.push(slot);
+        }
+        true
+    }
+
+    /// Every open record with its GUID, in slot order.
+    fn open(&self) -> impl Iterator<Item = (&Guid, &Accumulator)> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.acc.as_ref().map(|a| (&s.guid, a)))
+    }
+
     /// Drops open records until one more fits under the caps: a new relayed record
     /// (`starts` false) must fit under the relayed cap, any new record under the total
     /// cap; relayed records go first, oldest first, then the oldest searches.
@@ -555,17 +660,17 @@ impl Recorder {
         // Entries of relayed queries since started here go stale; keep the list near the
         // number of open relayed records.
         if self.relayed_order.len() > 2 * self.relayed_open + 1024 {
-            let queries = &self.queries;
-            self.relayed_order
-                .retain(|g| queries.get(g).is_some_and(|a| a.started.is_none()));
+            let mut order = std::mem::take(&mut self.relayed_order);
+            order.retain(|g| self.get(g).is_some_and(|a| a.started.is_none()));
+            self.relayed_order = order;
         }
     }
 
     /// Drops the oldest open relayed record; false when there is none.
     fn evict_relayed(&mut self) -> bool {
         while let Some(guid) = self.relayed_order.pop_front() {
-            if self.queries.get(&guid).is_some_and(|a| a.started.is_none()) {
-                self.queries.remove(&guid);
+            if self.get(&guid).is_some_and(|a| a.started.is_none()) {
+                self.remove(&guid);
                 self.relayed_open = self.relayed_open.saturating_sub(1);
                 return true;
             }
@@ -577,7 +682,7 @@ impl Recorder {
     /// Drops the oldest open search; false when there is none.
     fn evict_started(&mut self) -> bool {
         while let Some(guid) = self.started_order.pop_front() {
-            if self.queries.remove(&guid).is_some() {
+            if self.remove(&guid) {
                 return true;
             }
         }
@@ -588,8 +693,7 @@ impl Recorder {
     /// started, unless [`Recorder::keep_relayed`] was called.
     pub fn records(&self) -> Vec<QueryRecord> {
         let mut ordered: Vec<(&Guid, &Accumulator)> = self
-            .queries
-            .iter()
+            .open()
             .filter(|(_, acc)| self.keep_relayed || acc.origin.is_some())
             .collect();
         ordered.sort_by(|a, b| a.1.start().cmp(&b.1.start()).then(a.0.cmp(b.0)));
@@ -605,19 +709,19 @@ impl Recorder {
         &self.sent_per_peer
     }
 
-    /// Where recording an event of query `guid` at `peer` will write: the peer's message
-    /// count and its bit in the query's reached set (null where there is none yet). A
-    /// driver about to hand that peer a copy can prefetch them: over a million peers
-    /// both are a cache miss per event otherwise.
-    pub fn write_hint(&self, guid: &Guid, peer: u32) -> [*const u8; 2] {
+    /// Where recording an event at `peer` of the query whose record `hint` names will
+    /// write: the peer's message count and its bit in the query's reached set (null where
+    /// there is none yet). A driver about to hand that peer a copy can prefetch them: over
+    /// a million peers both are a cache miss per event otherwise.
+    pub fn write_hint(&self, hint: RecordHint, peer: u32) -> [*const u8; 2] {
         let sent = self
             .sent_per_peer
             .get(peer as usize)
             .map_or(std::ptr::null(), |c| c as *const u64 as *const u8);
-        let guid = self.aliases.get(guid).unwrap_or(guid);
         let reached = self
-            .queries
-            .get(guid)
+            .slots
+            .get(hint.0 as usize)
+            .and_then(|s| s.acc.as_ref())
             .and_then(|acc| acc.reached.words.get((peer / 64) as usize))
             .map_or(std::ptr::null(), |w| w as *const u64 as *const u8);
         [sent, reached]
@@ -882,6 +986,28 @@ mod tests {
 
     /// A query nobody answers: its copies expire; the origin receiving its own query back
     /// is not a reached peer.
+    #[test]
+    fn a_stale_hint_never_counts_an_event_against_another_query() {
+        let (a, b) = (guid(1), guid(2));
+        let mut rec = Recorder::new();
+        rec.set_max_queries(Some(1));
+        let t = Time::from_millis(1);
+        let mut hint_a = RecordHint::default();
+        rec.record_hinted(&mut hint_a, 0, t, &received(a, 1));
+        rec.record_hinted(&mut hint_a, 1, t, &received(a, 1));
+        // `b` evicts `a` and takes its slot: `a`'s hint now names `b`'s record.
+        let mut hint_b = RecordHint::default();
+        rec.record_hinted(&mut hint_b, 2, t, &received(b, 1));
+        assert_eq!(hint_a, hint_b);
+        rec.record_hinted(&mut hint_a, 3, t, &sent(a, kind::QUERY, 5));
+        rec.keep_relayed();
+        let records = rec.records();
+        assert_eq!(records.len(), 1, "a re-opened in place of b: {records:?}");
+        assert_eq!(records[0].guid, a.to_hex());
+        assert_eq!((records[0].messages, records[0].peers_reached), (5, 0));
+        assert_ne!(hint_a, RecordHint::NONE);
+    }
+
     #[test]
     fn unanswered_query_is_a_failure_and_origin_is_not_reached() {
         let g = guid(3);

@@ -11,8 +11,8 @@
 //! Memory: every peer has a slot holding its `Node` in place (no box, so a delivery costs
 //! one memory wait less; the table is advised onto huge pages), created the first time
 //! something reaches it; nodes hold no output queues between inputs (the driver lends them
-//! one `Outbox`); queued messages are packed to 40 bytes, and a message that fans out
-//! shares its payload (`Arc`) across links.
+//! one `Outbox`); a queued delivery is 32 bytes: its message names its payload by a row of
+//! a per-run table ([`Payloads`]) shared by every copy of it in flight.
 //!
 //! Modelling choices, each the simplest that keeps the search figures honest:
 //! - in a static overlay (the default) links exist before the run starts; what nodes say
@@ -70,14 +70,14 @@ use crate::node::{
     ConnId, DropReason, Event, Library, Node, Outbox, Output, PeerIdentity, PeerInfo, Request,
     RoutingConfig, SharedFile, Time,
 };
-use crate::protocol::{kind, Guid, Message, Payload};
+use crate::protocol::{Guid, Message, Payload};
 use crate::trace::{TracedCopy, Tracer};
 
 use super::config::{Placement, PlannedQuery, SimConfig};
 use super::dynamic::DynamicLinks;
 use super::links::Links;
 use super::node_table::NodeTable;
-use super::packed::PackedMessage;
+use super::packed::{PackedMessage, Payloads};
 use super::queue::EventQueue;
 use super::removal::{overlay_shape, shape_of, OverlayShape};
 use super::tiers::TierLoads;
@@ -113,11 +113,12 @@ enum Work {
     /// The configured removal: its peers leave for good.
     Remove,
     /// The origin's answer to a random walker parked at `walker` (in its session
-    /// `session`) arrives.
+    /// `session`) arrives. (The GUID is boxed: walkers are rare, and inline it would make
+    /// every queued item, deliveries included, 8 bytes larger.)
     CheckBack {
         walker: u32,
         session: u32,
-        guid: Guid,
+        guid: Box<Guid>,
     },
     /// The outcome of peer `from`'s dial of `addr` (asked in its session `session`) is
     /// known (dynamic overlay only).
@@ -256,6 +257,8 @@ pub struct Simulation {
     /// never touches its pages (8 bytes a peer).
     timer_due: Vec<u64>,
     queue: EventQueue<Work>,
+    /// The payloads of the queued deliveries, which carry only their row.
+    payloads: Payloads,
     link_rng: ChaCha8Rng,
     churn_rng: ChaCha8Rng,
     recorder: Recorder,
@@ -326,6 +329,7 @@ impl Simulation {
             session: vec![0; n],
             timer_due: vec![NO_TIMER; n],
             queue: EventQueue::new(),
+            payloads: Payloads::default(),
             link_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6c69_6e6b)),
             churn_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6368_7572)),
             recorder,
@@ -621,7 +625,7 @@ impl Simulation {
                     walker,
                     session,
                     guid,
-                } => self.answer_check_back(now, walker, session, guid),
+                } => self.answer_check_back(now, walker, session, *guid),
                 Work::Connect {
                     from,
                     session,
@@ -759,7 +763,7 @@ impl Simulation {
             prefetch(reverse, 1);
             // The recorder's writes for this delivery: the peer's message count and its
             // bit in the query's reached set, each a miss over a million peers.
-            for hint in self.recorder.write_hint(&msg.guid(), *to) {
+            for hint in self.recorder.write_hint(self.payloads.record_of(msg), *to) {
                 prefetch(hint, 1);
             }
         }
@@ -1095,14 +1099,17 @@ impl Simulation {
         }
         self.stats.delivered += 1;
         if let Some(tiers) = self.tiers.as_deref_mut() {
-            if matches!(msg.kind(), kind::QUERY | kind::QUERY_HIT) {
+            if Payloads::is_query_traffic(&msg) {
                 if let Some(count) = tiers.received.get_mut(to as usize) {
                     *count += 1;
                 }
             }
         }
-        if self.node_mut(now, to).is_some() {
-            let msg: Message = msg.into();
+        let exists = self.node_mut(now, to).is_some();
+        // Unpacked after the node is made (making it may queue messages of its own), so
+        // that this payload is the table's last row when the node relays it.
+        let msg = self.payloads.unpack(msg);
+        if exists {
             if self.tracer.is_some() {
                 let from = self.far_end(to, conn);
                 let tracer = self.tracer.as_deref_mut().expect("checked");
@@ -1157,19 +1164,29 @@ impl Simulation {
     /// A copy that will never be handled by `peer` (arriving on its link `conn`), counted
     /// against its query.
     fn lost(&mut self, peer: u32, conn: ConnId, now: Time, msg: PackedMessage, reason: DropReason) {
-        self.lost_copy(peer, now, msg.guid(), msg.kind(), reason);
+        let msg = self.payloads.unpack(msg);
+        self.lost_copy(peer, now, msg.guid, msg.payload.kind(), reason);
         if self.tracer.is_some() {
             let from = self.far_end(peer, conn);
             let tracer = self.tracer.as_deref_mut().expect("checked");
-            if let Some(copy) = TracedCopy::of(&msg.into(), from, Some(peer)) {
+            if let Some(copy) = TracedCopy::of(&msg, from, Some(peer)) {
                 tracer.lost(now, peer, &copy, reason);
             }
         }
     }
 
     fn lost_copy(&mut self, peer: u32, now: Time, guid: Guid, kind: u8, reason: DropReason) {
-        self.recorder
-            .record(peer, now, &Event::Dropped { guid, kind, reason });
+        self.record(peer, now, &Event::Dropped { guid, kind, reason });
+    }
+
+    /// Folds an event of `peer` into the records, by the recorder's index for the GUID
+    /// when the payload table has it (the message being handled is nearly always it).
+    #[inline]
+    fn record(&mut self, peer: u32, now: Time, event: &Event) {
+        match self.payloads.record_hint(event.guid()) {
+            Some(hint) => self.recorder.record_hinted(hint, peer, now, event),
+            None => self.recorder.record(peer, now, event),
+        }
     }
 
     /// Counts the deliveries still queued when the run ends (`first` already popped).
@@ -1241,7 +1258,7 @@ impl Simulation {
                 if let Some(tracer) = self.tracer.as_deref_mut() {
                     tracer.event(u, now, &event);
                 }
-                self.recorder.record(u, now, &event)
+                self.record(u, now, &event)
             }
             // The walker asks its origin directly (one message there, one back, as in
             // Lv et al.'s walkers), so the answer comes after two link delays.
@@ -1257,7 +1274,7 @@ impl Simulation {
                     Work::CheckBack {
                         walker: u,
                         session: self.session[u as usize],
-                        guid,
+                        guid: Box::new(guid),
                     },
                 );
             }
@@ -1331,7 +1348,7 @@ impl Simulation {
                 conn: back,
                 from_session,
                 to_session,
-                msg: msg.into(),
+                msg: self.payloads.pack(msg),
             },
         );
     }
@@ -1513,4 +1530,19 @@ pub fn peer_of_addr(addr: SocketAddrV4, nodes: u32) -> Option<u32> {
     }
     let u = u32::from(*addr.ip()).checked_sub(0x0A00_0001)?;
     (u < nodes).then_some(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::queue::Due;
+
+    /// A million-peer flood queues over a million deliveries at once, nearly all in the
+    /// queue's FIFO lane: their size is a large share of the run's memory, and every pop
+    /// and push moves one.
+    #[test]
+    fn a_queued_delivery_takes_32_bytes() {
+        assert!(std::mem::size_of::<Work>() <= 24);
+        assert!(std::mem::size_of::<Due<Work>>() <= 32);
+    }
 }
