@@ -55,6 +55,9 @@ REPEAT=${REPEAT:-1}
 OUT=${OUT:-target/bench-sim}
 PARTS=${*:-a b c}
 mkdir -p "$OUT"
+# Any ERROR below (counts or origins that differ between the programs) marks the run
+# failed: its ratios would compare different work.
+rm -f "$OUT/mismatch"
 
 # SIM: the simulator binary to measure (default: this tree's release build), e.g. an
 # older build for a before/after comparison.
@@ -140,6 +143,7 @@ both_sides() {
     c_msgs=$(sed -n 's/^messages=\([0-9]*\).*/\1/p' "$4.out")
     if [[ $sim_msgs != "$c_msgs" ]]; then
         echo "ERROR: message counts differ (simulator $sim_msgs, C $c_msgs): not the same flood" >&2
+        : >"$OUT/mismatch"
     fi
     compare "$1" "$2" "${@:5}"
 }
@@ -159,6 +163,7 @@ floor_side() {
         floor=$(c_field "$4" "$key")
         if [[ $ours != "$floor" ]]; then
             echo "ERROR: $key differ (simulator $ours, floor $floor): not the same flood" >&2
+            : >"$OUT/mismatch"
         fi
     done
     python3 - "$@" "$(c_field "$4" hit_messages)" <<'PY'
@@ -191,6 +196,7 @@ if [[ $PARTS == *a* ]]; then
         sim_origin=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["queries"][0]["origin"])' "$OUT/a-$n-sim.out")
         if [[ $sim_origin != "$origin" ]]; then
             echo "ERROR: origins differ (simulator $sim_origin, plain_flood's workload $origin)" >&2
+            : >"$OUT/mismatch"
         fi
         both_sides "n=$n" "$n" "$OUT/a-$n-sim" "$OUT/a-$n-c" \
             "$s_wall" "$s_cpu" "$s_rss" "$c_wall" "$c_cpu" "$c_rss"
@@ -220,6 +226,7 @@ if [[ $PARTS == *b* ]]; then
     if ! python3 -c 'import json,sys; sys.exit([int(q["origin"]) for q in json.load(open(sys.argv[1]))["queries"]] != [int(l) for l in open(sys.argv[2])])' \
         "$OUT/b-sim.out" "$OUT/b-origins.txt"; then
         echo "ERROR: the simulator's origins differ from plain_flood's workload" >&2
+        : >"$OUT/mismatch"
     fi
     both_sides "$QUERIES_B queries" "$N_B" "$OUT/b-sim" "$OUT/b-c" \
         "$s_wall" "$s_cpu" "$s_rss" "$c_wall" "$c_cpu" "$c_rss"
@@ -253,4 +260,9 @@ if [[ $PARTS == *c* ]]; then
     sim_flood_s=$(sed -n 's/.*run_s=\([0-9.]*\).*/\1/p' "$OUT/c-sim.time")
     python3 -c "import sys; w,f,b,d=map(float,sys.argv[1:]); print(f'simulator whole process {w:.2f}s (its flood {f:.3f}s); networkx BFS flood {b:.2f}s, networkx event-driven flood {d:.2f}s; speed-up of the simulated flood over the Python event-driven one: {d / f:.0f}x, whole simulator process vs it: {d / w:.1f}x')" \
         "$sim_wall" "$sim_flood_s" "$bfs_s" "$des_s"
+fi
+
+if [[ -e $OUT/mismatch ]]; then
+    echo "bench-sim: the programs did not run the same floods (see the ERROR lines above)" >&2
+    exit 1
 fi

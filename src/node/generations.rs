@@ -335,6 +335,18 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         self.clear();
         self.spill = None;
     }
+
+    /// Empties the generation and drops its leftovers now, keeping a map's allocation:
+    /// for a table that idled out, whose next write may be far away (values such as a
+    /// result cache's long keys would otherwise stay alive until then).
+    fn clear_now(&mut self) {
+        self.clear();
+        match self.spill.as_deref_mut() {
+            Some(Spill::Few(entries)) => *entries = std::array::from_fn(|_| None),
+            Some(Spill::Many(map)) => map.clear(),
+            None => {}
+        }
+    }
 }
 
 /// Two-generation bounded map with per-entry ages (`repr(C)`: the inline entries first,
@@ -498,9 +510,9 @@ impl<K: Hash + Eq, V> Generations<K, V> {
                 self.current.free();
                 self.previous = None;
             } else {
-                self.current.clear();
+                self.current.clear_now();
                 if let Some(previous) = &mut self.previous {
-                    previous.clear();
+                    previous.clear_now();
                 }
             }
             self.since = now;
@@ -542,6 +554,22 @@ mod tests {
 
     fn map() -> Generations<u32, u32> {
         Generations::new(KeyedHash::new(1))
+    }
+
+    #[test]
+    fn a_table_that_idled_out_drops_its_values_at_the_next_write() {
+        use std::sync::Arc;
+        let b = Bounds::new(8, 10);
+        let mut m: Generations<u32, Arc<u32>> = Generations::new(KeyedHash::new(1));
+        let values: Vec<Arc<u32>> = (0..6).map(Arc::new).collect();
+        for (i, v) in values.iter().enumerate() {
+            m.insert(i as u32, Arc::clone(v), Time::from_secs(1), b);
+        }
+        // Long past the age limit: the one write that follows clears both generations.
+        m.insert(99, Arc::new(99), Time::from_secs(100), b);
+        for v in &values {
+            assert_eq!(Arc::strong_count(v), 1, "an expired value is still held");
+        }
     }
 
     #[test]

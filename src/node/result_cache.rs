@@ -153,13 +153,18 @@ fn write_key(query: &Query, split: Option<&QueryWords<'_>>, key: &mut Vec<u8>) {
     } else {
         &mut spilled
     };
-    // Byte order is `str` order. An insertion sort: nearly every query has two or three
-    // words, where the general sort's set-up costs more than the sort.
-    for i in 1..words.len() {
-        let mut j = i;
-        while j > 0 && words[j - 1] > words[j] {
-            words.swap(j - 1, j);
-            j -= 1;
+    // Byte order is `str` order. An insertion sort for the few inline words: nearly every
+    // query has two or three, where the general sort's set-up costs more than the sort.
+    // More (our own searches have no length cap) take the general sort, not a quadratic one.
+    if words.len() > INLINE_WORDS {
+        words.sort_unstable();
+    } else {
+        for i in 1..words.len() {
+            let mut j = i;
+            while j > 0 && words[j - 1] > words[j] {
+                words.swap(j - 1, j);
+                j -= 1;
+            }
         }
     }
     let mut last: Option<&[u8]> = None;
