@@ -162,18 +162,26 @@ pub fn shape_of<I: Iterator<Item = u32>>(
         on += size;
         largest = largest.max(size);
     }
-    OverlayShape {
-        online: on,
-        mean_degree: if on == 0 {
-            0.0
-        } else {
-            degree_sum as f64 / f64::from(on)
-        },
-        largest_component_fraction: if n == 0 {
-            0.0
-        } else {
-            f64::from(largest) / n as f64
-        },
+    OverlayShape::from_counts(n, on, degree_sum, largest)
+}
+
+impl OverlayShape {
+    /// The shape of `n` peers of which `online` are online, with `degree_sum` link ends
+    /// between online peers and `largest` peers in the largest component.
+    fn from_counts(n: usize, online: u32, degree_sum: u64, largest: u32) -> OverlayShape {
+        OverlayShape {
+            online,
+            mean_degree: if online == 0 {
+                0.0
+            } else {
+                degree_sum as f64 / f64::from(online)
+            },
+            largest_component_fraction: if n == 0 {
+                0.0
+            } else {
+                f64::from(largest) / n as f64
+            },
+        }
     }
 }
 
@@ -209,19 +217,7 @@ mod tests {
             }
         }
         let largest = sizes.into_iter().max().unwrap_or(0);
-        OverlayShape {
-            online: online_count,
-            mean_degree: if online_count == 0 {
-                0.0
-            } else {
-                degree_sum as f64 / f64::from(online_count)
-            },
-            largest_component_fraction: if n == 0 {
-                0.0
-            } else {
-                f64::from(largest) / n as f64
-            },
-        }
+        OverlayShape::from_counts(n, online_count, degree_sum, largest)
     }
 
     proptest! {
