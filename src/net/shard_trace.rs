@@ -14,6 +14,7 @@ use std::io;
 
 use crate::node::record::QueryRecord;
 use crate::protocol::Guid;
+use crate::trace::sink::TraceSink;
 use crate::trace::tracer::record_lines;
 use crate::trace::{TraceFilter, TraceHeader, TraceLine, TraceOutput};
 
@@ -22,7 +23,7 @@ const MAX_WAITING: usize = 200_000;
 
 /// The parent's merge of its children's trace lines into one trace.
 pub struct ShardTrace {
-    out: Option<Box<dyn TraceOutput>>,
+    sink: TraceSink,
     filter: TraceFilter,
     /// Admitted queries, in the order their start arrived.
     order: Vec<String>,
@@ -32,16 +33,15 @@ pub struct ShardTrace {
     waiting_lines: usize,
     /// Steps dropped because too many waited for their query's start.
     pub dropped: u64,
-    error: Option<io::Error>,
 }
 
 impl ShardTrace {
     /// Writes `header` to `out` and starts merging.
-    pub fn start(header: &TraceHeader, mut out: Box<dyn TraceOutput>) -> io::Result<ShardTrace> {
-        let line = serde_json::to_vec(header).map_err(io::Error::other)?;
-        out.write_line(&line)?;
+    pub fn start(header: &TraceHeader, out: Box<dyn TraceOutput>) -> io::Result<ShardTrace> {
+        let mut sink = TraceSink::new(out);
+        sink.write_now(header)?;
         Ok(ShardTrace {
-            out: Some(out),
+            sink,
             filter: header.filter.clone(),
             order: Vec::new(),
             admitted: HashSet::new(),
@@ -49,7 +49,6 @@ impl ShardTrace {
             waiting: HashMap::new(),
             waiting_lines: 0,
             dropped: 0,
-            error: None,
         })
     }
 
@@ -106,32 +105,12 @@ impl ShardTrace {
 
     /// Ends the trace: the admitted queries' `record` lines from `records`, then the
     /// file is put in place.
-    pub fn finish(mut self, records: &[QueryRecord]) -> io::Result<()> {
-        for line in record_lines(std::mem::take(&mut self.order), records) {
-            self.write(&line);
-        }
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        match self.out.take() {
-            Some(out) => out.finish(),
-            None => Ok(()),
-        }
+    pub fn finish(self, records: &[QueryRecord]) -> io::Result<()> {
+        self.sink.finish(record_lines(self.order, records))
     }
 
     fn write(&mut self, line: &TraceLine) {
-        if self.error.is_some() {
-            return;
-        }
-        let Some(out) = self.out.as_mut() else {
-            return;
-        };
-        let written = serde_json::to_vec(line)
-            .map_err(io::Error::other)
-            .and_then(|bytes| out.write_line(&bytes));
-        if let Err(e) = written {
-            self.error = Some(e);
-        }
+        self.sink.write(line);
     }
 }
 

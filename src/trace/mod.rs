@@ -28,6 +28,7 @@
 pub mod file;
 pub mod first_hops;
 pub mod schema;
+pub mod sink;
 pub mod tracer;
 
 pub use file::{MemoryTrace, TraceFile, TraceOutput};

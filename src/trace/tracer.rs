@@ -20,6 +20,7 @@ use std::io;
 
 use super::file::TraceOutput;
 use super::schema::{TraceFilter, TraceHeader, TraceLine};
+use super::sink::TraceSink;
 use crate::node::record::QueryRecord;
 use crate::node::{CopyFate, DropReason, Event, Time};
 use crate::protocol::{kind, Guid, Message, Payload};
@@ -73,7 +74,9 @@ impl TracedCopy {
 
 /// Writes the trace lines of the admitted queries (see the module docs).
 pub struct Tracer {
-    out: Option<Box<dyn TraceOutput>>,
+    /// The output; a write error there skips later lines and is reported at
+    /// [`Tracer::finish`].
+    sink: TraceSink,
     filter: Admit,
     admitted: HashSet<Guid>,
     order: Vec<Guid>,
@@ -82,9 +85,6 @@ pub struct Tracer {
     /// Copies a peer sent while handling an arrival, held until that arrival's verdict
     /// is written (the node gives its sends first), so a file reads in causal order.
     held: HashMap<u32, Vec<TraceLine>>,
-    /// The first write error: later lines are skipped and [`Tracer::finish`] reports it.
-    error: Option<io::Error>,
-    buf: Vec<u8>,
 }
 
 enum Admit {
@@ -113,12 +113,8 @@ impl Tracer {
     /// Starts a trace: writes `header` to `out`.
     pub fn new(header: &TraceHeader, out: Box<dyn TraceOutput>) -> io::Result<Tracer> {
         let mut tracer = Tracer::headless(&header.filter, out);
-        let line = serde_json::to_vec(header).map_err(io::Error::other)?;
-        tracer.write_raw(&line);
-        match tracer.error.take() {
-            Some(e) => Err(e),
-            None => Ok(tracer),
-        }
+        tracer.sink.write_now(header)?;
+        Ok(tracer)
     }
 
     /// A tracer that writes step lines only, no header: a child process of a sharded
@@ -130,14 +126,12 @@ impl Tracer {
             TraceFilter::Guid(hex) => Admit::Guid(Guid::from_hex(&hex.to_ascii_lowercase())),
         };
         Tracer {
-            out: Some(out),
+            sink: TraceSink::new(out),
             filter,
             admitted: HashSet::new(),
             order: Vec::new(),
             arrivals: HashMap::new(),
             held: HashMap::new(),
-            error: None,
-            buf: Vec::with_capacity(256),
         }
     }
 
@@ -375,18 +369,9 @@ impl Tracer {
 
     /// Ends the trace: one `record` line per traced query found in `records` (in the
     /// order the queries were admitted), then the file is put in place.
-    pub fn finish(mut self, records: &[QueryRecord]) -> io::Result<()> {
-        let order = std::mem::take(&mut self.order);
-        for line in record_lines(order.iter().map(Guid::to_hex), records) {
-            self.write(&line);
-        }
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        match self.out.take() {
-            Some(out) => out.finish(),
-            None => Ok(()),
-        }
+    pub fn finish(self, records: &[QueryRecord]) -> io::Result<()> {
+        let lines = record_lines(self.order.iter().map(Guid::to_hex), records);
+        self.sink.finish(lines)
     }
 
     fn may_admit(&self, guid: &Guid) -> bool {
@@ -410,27 +395,7 @@ impl Tracer {
     }
 
     fn write(&mut self, line: &TraceLine) {
-        if self.error.is_some() {
-            return;
-        }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        match serde_json::to_writer(&mut buf, line) {
-            Ok(()) => self.write_raw(&buf),
-            Err(e) => self.error = Some(io::Error::other(e)),
-        }
-        self.buf = buf;
-    }
-
-    fn write_raw(&mut self, bytes: &[u8]) {
-        if self.error.is_some() {
-            return;
-        }
-        if let Some(out) = self.out.as_mut() {
-            if let Err(e) = out.write_line(bytes) {
-                self.error = Some(e);
-            }
-        }
+        self.sink.write(line);
     }
 }
 
