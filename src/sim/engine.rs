@@ -11,8 +11,9 @@
 //! Memory: every peer has a slot holding its `Node` in place (no box, so a delivery costs
 //! one memory wait less; the table is advised onto huge pages), created the first time
 //! something reaches it; nodes hold no output queues between inputs (the driver lends them
-//! one `Outbox`); a queued delivery is 32 bytes: its message names its payload by a row of
-//! a per-run table ([`Payloads`]) shared by every copy of it in flight.
+//! one `Outbox`); a queued delivery is 24 bytes (its time as an offset in the queue's
+//! block, the receiver, the sender, a session check): its message names its payload by a
+//! row of a per-run table ([`Payloads`]) shared by every copy of it in flight.
 //!
 //! Modelling choices, each the simplest that keeps the search figures honest:
 //! - in a static overlay (the default) links exist before the run starts; what nodes say
@@ -94,31 +95,37 @@ pub const X_TRY_HOSTS: usize = 10;
 /// One thing due at a point of virtual time.
 #[derive(Debug)]
 enum Work {
-    /// `msg` arrives at `to` on its connection `conn`. The incarnations are the two ends'
-    /// session numbers when it was sent: if either end left since, the link it travelled
-    /// on is gone and so is the message.
+    /// `msg` arrives at `to` over the link `via` names: in a static overlay the sender's
+    /// peer index (`to` knows the link under the sender's position in its sorted list,
+    /// [`Links::conn_of`]: no mirror table), in a dynamic one the `ConnId` under which
+    /// `to` knows it. `sessions` is the sum of the two ends' session numbers when it was
+    /// sent (static runs with churn or removal): session numbers only grow, so the sum is
+    /// unchanged exactly when neither end left since (short of 2^32 departures of the
+    /// two during one message's flight); if one did, the link it travelled on is gone
+    /// and so is the message. One sum instead of two numbers keeps a queued delivery at
+    /// 20 bytes.
     Deliver {
         to: u32,
-        conn: ConnId,
-        from_session: u32,
-        to_session: u32,
+        via: u32,
+        sessions: u32,
         msg: PackedMessage,
     },
     /// A node's timer (stale if the node re-armed it since).
     Timer { node: u32 },
     /// The planned query with this index starts.
-    Search { index: usize },
+    Search { index: u32 },
     /// Churn: the peer leaves if online, rejoins if offline.
     Toggle { node: u32 },
     /// The configured removal: its peers leave for good.
     Remove,
     /// The origin's answer to a random walker parked at `walker` (in its session
-    /// `session`) arrives. (The GUID is boxed: walkers are rare, and inline it would make
-    /// every queued item, deliveries included, 8 bytes larger.)
+    /// `session`) arrives. (The GUID waits in `Simulation::check_back_guids` under the
+    /// key `guid`: walkers are rare, and inline, or boxed (a pointer aligns every item to
+    /// 8 bytes), it would make every queued item, deliveries included, larger.)
     CheckBack {
         walker: u32,
         session: u32,
-        guid: Box<Guid>,
+        guid: u32,
     },
     /// The outcome of peer `from`'s dial of `addr` (asked in its session `session`) is
     /// known (dynamic overlay only).
@@ -265,6 +272,8 @@ pub struct Simulation {
     /// The origin of every search started, for walker check-backs.
     origins: HashMap<Guid, u32>,
     check_backs: HashMap<Guid, u64>,
+    /// The GUIDs of the check-backs queued (`Work::CheckBack::guid`).
+    check_back_guids: slab::Slab<Guid>,
     stats: SimStats,
     /// What only a dynamic overlay needs; `None` in a static run, which pays for none
     /// of it.
@@ -335,6 +344,7 @@ impl Simulation {
             recorder,
             origins: HashMap::new(),
             check_backs: HashMap::new(),
+            check_back_guids: slab::Slab::new(),
             stats: SimStats::default(),
             dynamic: None,
             tracer: None,
@@ -557,6 +567,8 @@ impl Simulation {
         let last_start = queries.iter().map(|q| q.at).max().unwrap_or(Time::ZERO);
         let end = last_start.plus_micros(t0.0 + self.config.settle_us);
         for (index, q) in queries.iter().enumerate() {
+            // (More than 2^32 planned queries would not fit in memory anyway.)
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
             self.queue
                 .push_planned(q.at.plus_micros(t0.0), Work::Search { index });
         }
@@ -599,13 +611,13 @@ impl Simulation {
             match item.item {
                 Work::Deliver {
                     to,
-                    conn,
-                    from_session,
-                    to_session,
+                    via,
+                    sessions,
                     msg,
-                } => self.deliver(now, to, conn, from_session, to_session, msg),
+                } => self.deliver(now, to, via, sessions, msg),
                 Work::Timer { node } => self.fire_timer(now, node, item.time),
                 Work::Search { index } => {
+                    let index = index as usize;
                     if let Some(q) = queries.get(index) {
                         if let Some(guid) = self.start_search(now, q) {
                             guid_to_index.insert(guid, index);
@@ -625,7 +637,11 @@ impl Simulation {
                     walker,
                     session,
                     guid,
-                } => self.answer_check_back(now, walker, session, *guid),
+                } => {
+                    if let Some(guid) = self.check_back_guids.try_remove(guid as usize) {
+                        self.answer_check_back(now, walker, session, guid);
+                    }
+                }
                 Work::Connect {
                     from,
                     session,
@@ -686,11 +702,10 @@ impl Simulation {
             match item.item {
                 Work::Deliver {
                     to,
-                    conn,
-                    from_session,
-                    to_session,
+                    via,
+                    sessions,
                     msg,
-                } => self.deliver(now, to, conn, from_session, to_session, msg),
+                } => self.deliver(now, to, via, sessions, msg),
                 Work::Timer { node } => self.fire_timer(now, node, item.time),
                 // Nothing else is queued before the planned work.
                 _ => {}
@@ -732,8 +747,10 @@ impl Simulation {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                 continue;
             };
-            let back = self.links.mirror(slot);
             let peer = self.links.target(slot);
+            let Some(back) = self.links.conn_of(peer, node) else {
+                continue;
+            };
             self.with_node(now, peer, |n| n.on_disconnected(now, back));
         }
     }
@@ -744,7 +761,8 @@ impl Simulation {
     ///
     /// Three stages, each reading only what the one before warmed: far ahead, the peer's
     /// entry in the node index and in the link offsets; nearer, what those point to (the
-    /// node, its links' targets and mirrors); nearest, the node's neighbour list.
+    /// node, its neighbour list, which the delivery searches for the sender and the
+    /// node's sends read).
     fn prefetch_upcoming(&self) {
         if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_NODE_AHEAD) {
             if let Some(hint) = self.nodes.index_hint(*to as usize) {
@@ -758,9 +776,8 @@ impl Simulation {
                 // (`Node` is laid out for that); five lines cover them at any alignment.
                 prefetch(node, NODE_HOT_LINES);
             }
-            let [_, targets, reverse] = self.links.prefetch_targets(*to, true);
+            let [_, targets] = self.links.prefetch_targets(*to, true);
             prefetch(targets, 1);
-            prefetch(reverse, 1);
             // The recorder's writes for this delivery: the peer's message count and its
             // bit in the query's reached set, each a miss over a million peers.
             for hint in self.recorder.write_hint(self.payloads.record_of(msg), *to) {
@@ -809,7 +826,7 @@ impl Simulation {
                 r
             })
             .collect();
-        let mut messages_per_peer = self.recorder.messages_per_peer().to_vec();
+        let mut messages_per_peer = self.recorder.messages_per_peer();
         messages_per_peer.resize(self.links.node_count() as usize, 0);
         SimReport {
             records,
@@ -904,11 +921,13 @@ impl Simulation {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                 continue;
             };
-            let back = self.links.mirror(slot);
             let peer = self.links.target(slot);
             if !self.online[peer as usize] {
                 continue;
             }
+            let Some(back) = self.links.conn_of(peer, node) else {
+                continue;
+            };
             let info = self.peer_info(node);
             self.with_node(now, peer, |n| n.on_connected(now, back, info));
         }
@@ -1080,23 +1099,16 @@ impl Simulation {
         Some(guid)
     }
 
-    fn deliver(
-        &mut self,
-        now: Time,
-        to: u32,
-        conn: ConnId,
-        from_session: u32,
-        to_session: u32,
-        msg: PackedMessage,
-    ) {
+    fn deliver(&mut self, now: Time, to: u32, via: u32, sessions: u32, msg: PackedMessage) {
+        let (conn, from) = self.arrival(to, via);
         // Without churn, removal or a dynamic overlay every peer stays online in its first
         // session: nothing to check.
-        let link_up = !self.presence || self.link_up(to, conn, from_session, to_session);
-        if !link_up {
+        let link_up = !self.presence || self.link_up(to, conn, from, sessions);
+        let Some(conn) = conn.filter(|_| link_up) else {
             self.stats.lost_link_down += 1;
-            self.lost(to, conn, now, msg, DropReason::LinkDown);
+            self.lost(to, from, now, msg, DropReason::LinkDown);
             return;
-        }
+        };
         self.stats.delivered += 1;
         if let Some(tiers) = self.tiers.as_deref_mut() {
             if Payloads::is_query_traffic(&msg) {
@@ -1110,9 +1122,7 @@ impl Simulation {
         // that this payload is the table's last row when the node relays it.
         let msg = self.payloads.unpack(msg);
         if exists {
-            if self.tracer.is_some() {
-                let from = self.far_end(to, conn);
-                let tracer = self.tracer.as_deref_mut().expect("checked");
+            if let Some(tracer) = self.tracer.as_deref_mut() {
                 if let Some(copy) = TracedCopy::of(&msg, from, Some(to)) {
                     tracer.arrival(to, copy);
                 }
@@ -1121,6 +1131,18 @@ impl Simulation {
             if let Some(tracer) = self.tracer.as_deref_mut() {
                 tracer.input_done(to);
             }
+        }
+    }
+
+    /// The link a delivery to `to` over `via` (see `Work::Deliver`) arrives on: its
+    /// `ConnId` at `to` and the peer at its far end (`None` for a link no longer there).
+    #[inline]
+    fn arrival(&self, to: u32, via: u32) -> (Option<ConnId>, Option<u32>) {
+        if self.dynamic.is_some() {
+            let conn = ConnId(via);
+            (Some(conn), self.far_end(to, conn))
+        } else {
+            (self.links.conn_of(to, via), Some(via))
         }
     }
 
@@ -1142,35 +1164,36 @@ impl Simulation {
         }
     }
 
-    /// Whether `to`'s link `conn` is still the one a message sent in the two ends'
-    /// sessions `from_session` and `to_session` travelled on.
+    /// Whether `to`'s link `conn` to `from` is still the one a message sent when the two
+    /// ends' session numbers summed to `sessions` travelled on (see `Work::Deliver`).
     #[inline]
-    fn link_up(&self, to: u32, conn: ConnId, from_session: u32, to_session: u32) -> bool {
+    fn link_up(&self, to: u32, conn: Option<ConnId>, from: Option<u32>, sessions: u32) -> bool {
         if self.dynamic.is_some() {
             // Ids are never reused: a link under this id is the one it was sent on.
-            return self.dynamic_link(to, conn).is_some();
+            return from.is_some();
         }
-        self.links
-            .slot(to, conn)
-            .map(|s| self.links.target(s))
-            .is_some_and(|f| {
-                self.online[f as usize]
-                    && self.session[f as usize] == from_session
-                    && self.online[to as usize]
-                    && self.session[to as usize] == to_session
-            })
+        conn.and(from).is_some_and(|f| {
+            self.online[f as usize]
+                && self.online[to as usize]
+                && self.session[f as usize].wrapping_add(self.session[to as usize]) == sessions
+        })
     }
 
-    /// A copy that will never be handled by `peer` (arriving on its link `conn`), counted
+    /// A copy that will never be handled by `peer` (sent by `from`, when known), counted
     /// against its query.
-    fn lost(&mut self, peer: u32, conn: ConnId, now: Time, msg: PackedMessage, reason: DropReason) {
+    fn lost(
+        &mut self,
+        peer: u32,
+        from: Option<u32>,
+        now: Time,
+        msg: PackedMessage,
+        why: DropReason,
+    ) {
         let msg = self.payloads.unpack(msg);
-        self.lost_copy(peer, now, msg.guid, msg.payload.kind(), reason);
-        if self.tracer.is_some() {
-            let from = self.far_end(peer, conn);
-            let tracer = self.tracer.as_deref_mut().expect("checked");
+        self.lost_copy(peer, now, msg.guid, msg.payload.kind(), why);
+        if let Some(tracer) = self.tracer.as_deref_mut() {
             if let Some(copy) = TracedCopy::of(&msg, from, Some(peer)) {
-                tracer.lost(now, peer, &copy, reason);
+                tracer.lost(now, peer, &copy, why);
             }
         }
     }
@@ -1193,8 +1216,9 @@ impl Simulation {
     fn drain_in_flight(&mut self, now: Time, first: Work) {
         let mut next = Some(first);
         while let Some(work) = next {
-            if let Work::Deliver { to, conn, msg, .. } = work {
-                self.lost(to, conn, now, msg, DropReason::InFlight);
+            if let Work::Deliver { to, via, msg, .. } = work {
+                let (_, from) = self.arrival(to, via);
+                self.lost(to, from, now, msg, DropReason::InFlight);
             }
             next = self.queue.pop().map(|item| item.item);
         }
@@ -1269,12 +1293,15 @@ impl Simulation {
                         .latency
                         .sample(u, origin, None, self.seed, &mut self.link_rng);
                 *self.check_backs.entry(guid).or_insert(0) += 1;
+                // Keys stay below the check-backs queued at once, themselves far fewer
+                // than 2^32 (each is a queued item).
+                let key = self.check_back_guids.insert(guid) as u32;
                 self.queue.push(
                     now.plus_micros(2 * one_way + self.config.processing_us),
                     Work::CheckBack {
                         walker: u,
                         session: self.session[u as usize],
-                        guid: Box::new(guid),
+                        guid: key,
                     },
                 );
             }
@@ -1298,31 +1325,33 @@ impl Simulation {
 
     /// Puts one copy from `u` on its link `to`: a delivery later, or a loss.
     fn send(&mut self, now: Time, depart: Time, u: u32, to: ConnId, msg: Message) {
+        // The far end, how the delivery names the link (see `Work::Deliver`), the slot.
         let found = if self.dynamic.is_none() {
             self.links
                 .slot(u, to)
-                .map(|slot| (self.links.target(slot), self.links.mirror(slot), slot))
+                .map(|slot| (self.links.target(slot), u, slot))
         } else {
             self.dynamic_link(u, to)
+                .map(|(v, back, slot)| (v, back.0, slot))
         };
         if let Some(tracer) = self.tracer.as_deref_mut() {
             if let Some(copy) = TracedCopy::of(&msg, Some(u), found.map(|f| f.0)) {
                 tracer.sent(now, &copy);
             }
         }
-        let Some((v, back, slot)) = found else {
+        let Some((v, via, slot)) = found else {
             self.lost_on_send(u, None, now, &msg, DropReason::LinkDown);
             return;
         };
-        let (from_session, to_session) = if self.presence {
+        let sessions = if self.presence {
             if !self.online[v as usize] {
                 self.stats.lost_link_down += 1;
                 self.lost_on_send(u, Some(v), now, &msg, DropReason::LinkDown);
                 return;
             }
-            (self.session[u as usize], self.session[v as usize])
+            self.session[u as usize].wrapping_add(self.session[v as usize])
         } else {
-            (0, 0)
+            0
         };
         let loss = self.links.slot_loss(slot).unwrap_or(self.config.loss);
         // QRP tables are never lost: they go right after the handshake on a TCP link, and
@@ -1345,9 +1374,8 @@ impl Simulation {
             depart.plus_micros(delay),
             Work::Deliver {
                 to: v,
-                conn: back,
-                from_session,
-                to_session,
+                via,
+                sessions,
                 msg: self.payloads.pack(msg),
             },
         );
@@ -1391,7 +1419,9 @@ impl Simulation {
             return;
         };
         let v = self.links.target(slot);
-        let back = self.links.mirror(slot);
+        let Some(back) = self.links.conn_of(v, u) else {
+            return;
+        };
         self.with_node(now, v, |peer| peer.on_disconnected(now, back));
     }
 
@@ -1539,10 +1569,13 @@ mod tests {
 
     /// A million-peer flood queues over a million deliveries at once, nearly all in the
     /// queue's FIFO lane: their size is a large share of the run's memory, and every pop
-    /// and push moves one.
+    /// and push moves one. In the lane an item is 24 bytes: a 4-byte time offset and
+    /// the item, whose alignment must stay 4 (no pointer or `u64` in any `Work`).
     #[test]
-    fn a_queued_delivery_takes_32_bytes() {
-        assert!(std::mem::size_of::<Work>() <= 24);
+    fn a_queued_delivery_takes_24_bytes() {
+        assert!(std::mem::size_of::<Work>() <= 20);
+        assert_eq!(std::mem::align_of::<Work>(), 4);
+        assert!(std::mem::size_of::<(u32, Work)>() <= 24);
         assert!(std::mem::size_of::<Due<Work>>() <= 32);
     }
 }

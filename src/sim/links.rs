@@ -1,26 +1,26 @@
 //! The simulator's view of the overlay: each peer's links in a fixed order, so that a
 //! link's position in that order is the `ConnId` the peer's `Node` knows it by.
 //!
-//! Delivering a message from `u` to `v` needs the `ConnId` under which `v` knows `u`;
-//! looking it up by scanning `v`'s neighbours would cost a hub its degree per message, so
-//! the mirror slot of every link is computed once here (`reverse`).
+//! Delivering a message from `u` to `v` needs the `ConnId` under which `v` knows `u`. It
+//! is not stored (a table of mirror slots was 4 bytes per directed slot, 16 MB of a
+//! million-peer graph): every neighbour list is sorted, so it is a binary search for `u`
+//! in `v`'s list ([`Links::conn_of`]), which the delivery reads anyway to forward, a few
+//! steps even for a hub of thousands of links.
 
 use std::sync::Arc;
 
 use crate::node::ConnId;
 use crate::topology::Graph;
 
-/// Compressed adjacency (CSR) with, for every directed slot `u -> v`, the slot `v -> u`.
+/// Compressed adjacency (CSR): each peer's neighbours, sorted and without repeats.
 ///
 /// The arrays are shared (`Arc`): a clone costs a few reference counts, so the threads
 /// of a parallel run (`super::parallel`) all read one table.
 #[derive(Clone, Debug, Default)]
 pub struct Links {
     offsets: Arc<[u32]>,
+    /// Each peer's neighbours in ascending order (which [`Links::conn_of`] relies on).
     targets: Arc<[u32]>,
-    /// For every slot `u -> v`, the `ConnId` under which `v` knows `u` (a local index,
-    /// so a send needs no look-up in `v`'s part of the table).
-    reverse: Arc<[u32]>,
     /// Per-slot latency in microseconds, when the topology gives one per link.
     latency_us: Option<Arc<[u32]>>,
     /// Per-slot loss rate, when the topology gives links their own (its link model).
@@ -50,12 +50,11 @@ impl Links {
         for i in 1..offsets.len() {
             offsets[i] += offsets[i - 1];
         }
+        // Sorted pairs: each peer's neighbours come in ascending order.
         let targets: Vec<u32> = pairs.iter().map(|&(_, b)| b).collect();
-        let reverse = mirror_positions(&offsets, &targets);
         Links {
             offsets: offsets.into(),
             targets: targets.into(),
-            reverse: reverse.into(),
             latency_us: None,
             loss: None,
         }
@@ -66,11 +65,9 @@ impl Links {
     pub fn from_graph(graph: &Graph) -> Links {
         let (offsets, targets) = graph.csr();
         let offsets: Vec<u32> = offsets.iter().map(|&o| o as u32).collect();
-        let reverse = mirror_positions(&offsets, targets);
         let mut links = Links {
             offsets: offsets.into(),
             targets: targets.into(),
-            reverse: reverse.into(),
             latency_us: None,
             loss: None,
         };
@@ -148,25 +145,24 @@ impl Links {
         self.targets[slot as usize]
     }
 
-    /// The `ConnId` the far end of `slot` knows the same link by.
-    pub fn mirror(&self, slot: u32) -> ConnId {
-        ConnId(self.reverse[slot as usize])
+    /// The `ConnId` under which `node` knows its link to `peer`, if they are linked: a
+    /// binary search of `node`'s sorted neighbour list.
+    #[inline]
+    pub fn conn_of(&self, node: u32, peer: u32) -> Option<ConnId> {
+        let i = self.neighbours(node).binary_search(&peer).ok()?;
+        Some(ConnId(i as u32))
     }
 
-    /// Addresses of what sending from `node` will read (its offsets entry; with
-    /// `deep`, its slots' targets and mirrors too), for a driver that prefetches.
-    pub fn prefetch_targets(&self, node: u32, deep: bool) -> [*const u8; 3] {
+    /// Addresses of what handling a message at `node` will read (its offsets entry;
+    /// with `deep`, its neighbour list too), for a driver that prefetches.
+    pub fn prefetch_targets(&self, node: u32, deep: bool) -> [*const u8; 2] {
         let i = node as usize;
         let offset = self.offsets.as_ptr().wrapping_add(i) as *const u8;
         if !deep {
-            return [offset, std::ptr::null(), std::ptr::null()];
+            return [offset, std::ptr::null()];
         }
         let a = self.offsets.get(i).copied().unwrap_or(0) as usize;
-        [
-            offset,
-            self.targets.as_ptr().wrapping_add(a) as *const u8,
-            self.reverse.as_ptr().wrapping_add(a) as *const u8,
-        ]
+        [offset, self.targets.as_ptr().wrapping_add(a) as *const u8]
     }
 
     fn range(&self, node: u32) -> (u32, u32) {
@@ -176,24 +172,6 @@ impl Links {
             _ => (0, 0),
         }
     }
-}
-
-/// For every slot `a -> b` of sorted, symmetric neighbour lists, the position of `a` in
-/// `b`'s list. Visiting the `a`s in ascending order meets each `b`'s neighbours in their
-/// sorted order too, so one cursor per node replaces a search per slot.
-fn mirror_positions(offsets: &[u32], targets: &[u32]) -> Vec<u32> {
-    let nodes = offsets.len().saturating_sub(1);
-    let mut cursor = vec![0u32; nodes];
-    let mut reverse = vec![0u32; targets.len()];
-    for a in 0..nodes {
-        let (start, end) = (offsets[a] as usize, offsets[a + 1] as usize);
-        for (slot, &b) in targets[start..end].iter().enumerate() {
-            let seen = &mut cursor[b as usize];
-            reverse[start + slot] = *seen;
-            *seen += 1;
-        }
-    }
-    reverse
 }
 
 #[cfg(test)]
@@ -209,10 +187,25 @@ mod tests {
         for u in 0..4 {
             for (i, &v) in links.neighbours(u).iter().enumerate() {
                 let slot = links.slot(u, ConnId(i as u32)).unwrap();
-                let conn = links.mirror(slot);
+                assert_eq!(links.target(slot), v);
+                let conn = links.conn_of(v, u).unwrap();
                 let back = links.slot(v, conn).unwrap();
                 assert_eq!(links.target(back), u);
                 assert_eq!(links.neighbours(v)[conn.0 as usize], u);
+            }
+        }
+        assert_eq!(links.conn_of(0, 3), None);
+        assert_eq!(links.conn_of(9, 0), None);
+    }
+
+    #[test]
+    fn a_graphs_lists_are_sorted_so_conn_of_finds_every_link() {
+        let graph = Graph::from_edges(6, &[(5, 0), (0, 3), (3, 5), (1, 0), (4, 0), (2, 4)]);
+        let links = Links::from_graph(&graph);
+        for u in 0..6 {
+            for (i, &v) in links.neighbours(u).iter().enumerate() {
+                assert_eq!(links.conn_of(u, v), Some(ConnId(i as u32)));
+                assert!(links.conn_of(v, u).is_some());
             }
         }
     }
