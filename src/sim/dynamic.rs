@@ -6,9 +6,8 @@
 //! `node::overlay`) needs links made and lost at run time, so it keeps them here instead:
 //!
 //! - per peer, its live links sorted by `ConnId`, each with the far end and the `ConnId`
-//!   the far end knows it by (a send needs no search at the far end; the static table
-//!   finds it by a search of the far end's sorted list instead, `Links::conn_of`); a
-//!   lookup is a binary search over a handful of links;
+//!   the far end knows it by (a send needs no search at the far end, as with the CSR's
+//!   mirrors); a lookup is a binary search over a handful of links;
 //! - per peer, the `ConnId` its next link gets. The graph's links keep the ids the static
 //!   table gives them (0..degree), and later links count up from the degree. An id is
 //!   never given twice, not even across the peer's sessions (the node's contract: "drivers
@@ -66,13 +65,10 @@ impl DynamicLinks {
                     };
                     let peer = links.target(slot);
                     if is_on(peer) {
-                        let Some(back) = links.conn_of(peer, u) else {
-                            continue;
-                        };
                         own.push(DynLink {
                             conn: ConnId(conn),
                             peer,
-                            back,
+                            back: links.mirror(u, slot),
                             slot,
                         });
                     }
@@ -214,7 +210,10 @@ mod tests {
         );
         let before = t.get(0, ConnId(1)).copied().unwrap();
         assert_eq!(before.peer, 2);
-        assert_eq!(Some(before.back), links.conn_of(links.neighbours(0)[1], 0));
+        assert_eq!(
+            before.back,
+            links.mirror(0, links.slot(0, ConnId(1)).unwrap())
+        );
 
         let (c0, c3) = t.link(0, 3);
         assert_eq!((c0, c3), (ConnId(2), ConnId(1)), "above the static degrees");

@@ -12,8 +12,8 @@
 //! one memory wait less; the table is advised onto huge pages), created the first time
 //! something reaches it; nodes hold no output queues between inputs (the driver lends them
 //! one `Outbox`); a queued delivery is 24 bytes (its time as an offset in the queue's
-//! block, the receiver, the sender, a session check): its message names its payload by a
-//! row of a per-run table ([`Payloads`]) shared by every copy of it in flight.
+//! block, the receiver and its link, a session check): its message names its payload by
+//! a row of a per-run table ([`Payloads`]) shared by every copy of it in flight.
 //!
 //! Modelling choices, each the simplest that keeps the search figures honest:
 //! - in a static overlay (the default) links exist before the run starts; what nodes say
@@ -95,18 +95,15 @@ pub const X_TRY_HOSTS: usize = 10;
 /// One thing due at a point of virtual time.
 #[derive(Debug)]
 enum Work {
-    /// `msg` arrives at `to` over the link `via` names: in a static overlay the sender's
-    /// peer index (`to` knows the link under the sender's position in its sorted list,
-    /// [`Links::conn_of`]: no mirror table), in a dynamic one the `ConnId` under which
-    /// `to` knows it. `sessions` is the sum of the two ends' session numbers when it was
-    /// sent (static runs with churn or removal): session numbers only grow, so the sum is
-    /// unchanged exactly when neither end left since (short of 2^32 departures of the
-    /// two during one message's flight); if one did, the link it travelled on is gone
-    /// and so is the message. One sum instead of two numbers keeps a queued delivery at
-    /// 20 bytes.
+    /// `msg` arrives at `to` on its connection `conn`. `sessions` is the sum of the two
+    /// ends' session numbers when it was sent (static runs with churn or removal):
+    /// session numbers only grow, so the sum is unchanged exactly when neither end left
+    /// since (short of 2^32 departures of the two during one message's flight); if one
+    /// did, the link it travelled on is gone and so is the message. One sum instead of
+    /// two numbers keeps a queued item at 20 bytes.
     Deliver {
         to: u32,
-        via: u32,
+        conn: ConnId,
         sessions: u32,
         msg: PackedMessage,
     },
@@ -611,10 +608,10 @@ impl Simulation {
             match item.item {
                 Work::Deliver {
                     to,
-                    via,
+                    conn,
                     sessions,
                     msg,
-                } => self.deliver(now, to, via, sessions, msg),
+                } => self.deliver(now, to, conn, sessions, msg),
                 Work::Timer { node } => self.fire_timer(now, node, item.time),
                 Work::Search { index } => {
                     let index = index as usize;
@@ -702,10 +699,10 @@ impl Simulation {
             match item.item {
                 Work::Deliver {
                     to,
-                    via,
+                    conn,
                     sessions,
                     msg,
-                } => self.deliver(now, to, via, sessions, msg),
+                } => self.deliver(now, to, conn, sessions, msg),
                 Work::Timer { node } => self.fire_timer(now, node, item.time),
                 // Nothing else is queued before the planned work.
                 _ => {}
@@ -747,10 +744,8 @@ impl Simulation {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                 continue;
             };
+            let back = self.links.mirror(node, slot);
             let peer = self.links.target(slot);
-            let Some(back) = self.links.conn_of(peer, node) else {
-                continue;
-            };
             self.with_node(now, peer, |n| n.on_disconnected(now, back));
         }
     }
@@ -761,8 +756,7 @@ impl Simulation {
     ///
     /// Three stages, each reading only what the one before warmed: far ahead, the peer's
     /// entry in the node index and in the link offsets; nearer, what those point to (the
-    /// node, its neighbour list, which the delivery searches for the sender and the
-    /// node's sends read).
+    /// node, its links' targets and mirrors); nearest, the node's neighbour list.
     fn prefetch_upcoming(&self) {
         if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_NODE_AHEAD) {
             if let Some(hint) = self.nodes.index_hint(*to as usize) {
@@ -776,8 +770,9 @@ impl Simulation {
                 // (`Node` is laid out for that); five lines cover them at any alignment.
                 prefetch(node, NODE_HOT_LINES);
             }
-            let [_, targets] = self.links.prefetch_targets(*to, true);
+            let [_, targets, reverse] = self.links.prefetch_targets(*to, true);
             prefetch(targets, 1);
+            prefetch(reverse, 1);
             // The recorder's writes for this delivery: the peer's message count and its
             // bit in the query's reached set, each a miss over a million peers.
             for hint in self.recorder.write_hint(self.payloads.record_of(msg), *to) {
@@ -921,13 +916,11 @@ impl Simulation {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                 continue;
             };
+            let back = self.links.mirror(node, slot);
             let peer = self.links.target(slot);
             if !self.online[peer as usize] {
                 continue;
             }
-            let Some(back) = self.links.conn_of(peer, node) else {
-                continue;
-            };
             let info = self.peer_info(node);
             self.with_node(now, peer, |n| n.on_connected(now, back, info));
         }
@@ -1099,16 +1092,15 @@ impl Simulation {
         Some(guid)
     }
 
-    fn deliver(&mut self, now: Time, to: u32, via: u32, sessions: u32, msg: PackedMessage) {
-        let (conn, from) = self.arrival(to, via);
+    fn deliver(&mut self, now: Time, to: u32, conn: ConnId, sessions: u32, msg: PackedMessage) {
         // Without churn, removal or a dynamic overlay every peer stays online in its first
         // session: nothing to check.
-        let link_up = !self.presence || self.link_up(to, conn, from, sessions);
-        let Some(conn) = conn.filter(|_| link_up) else {
+        let link_up = !self.presence || self.link_up(to, conn, sessions);
+        if !link_up {
             self.stats.lost_link_down += 1;
-            self.lost(to, from, now, msg, DropReason::LinkDown);
+            self.lost(to, conn, now, msg, DropReason::LinkDown);
             return;
-        };
+        }
         self.stats.delivered += 1;
         if let Some(tiers) = self.tiers.as_deref_mut() {
             if Payloads::is_query_traffic(&msg) {
@@ -1122,7 +1114,9 @@ impl Simulation {
         // that this payload is the table's last row when the node relays it.
         let msg = self.payloads.unpack(msg);
         if exists {
-            if let Some(tracer) = self.tracer.as_deref_mut() {
+            if self.tracer.is_some() {
+                let from = self.far_end(to, conn);
+                let tracer = self.tracer.as_deref_mut().expect("checked");
                 if let Some(copy) = TracedCopy::of(&msg, from, Some(to)) {
                     tracer.arrival(to, copy);
                 }
@@ -1131,18 +1125,6 @@ impl Simulation {
             if let Some(tracer) = self.tracer.as_deref_mut() {
                 tracer.input_done(to);
             }
-        }
-    }
-
-    /// The link a delivery to `to` over `via` (see `Work::Deliver`) arrives on: its
-    /// `ConnId` at `to` and the peer at its far end (`None` for a link no longer there).
-    #[inline]
-    fn arrival(&self, to: u32, via: u32) -> (Option<ConnId>, Option<u32>) {
-        if self.dynamic.is_some() {
-            let conn = ConnId(via);
-            (Some(conn), self.far_end(to, conn))
-        } else {
-            (self.links.conn_of(to, via), Some(via))
         }
     }
 
@@ -1164,36 +1146,34 @@ impl Simulation {
         }
     }
 
-    /// Whether `to`'s link `conn` to `from` is still the one a message sent when the two
-    /// ends' session numbers summed to `sessions` travelled on (see `Work::Deliver`).
+    /// Whether `to`'s link `conn` is still the one a message sent when the two ends'
+    /// session numbers summed to `sessions` travelled on (see `Work::Deliver`).
     #[inline]
-    fn link_up(&self, to: u32, conn: Option<ConnId>, from: Option<u32>, sessions: u32) -> bool {
+    fn link_up(&self, to: u32, conn: ConnId, sessions: u32) -> bool {
         if self.dynamic.is_some() {
             // Ids are never reused: a link under this id is the one it was sent on.
-            return from.is_some();
+            return self.dynamic_link(to, conn).is_some();
         }
-        conn.and(from).is_some_and(|f| {
-            self.online[f as usize]
-                && self.online[to as usize]
-                && self.session[f as usize].wrapping_add(self.session[to as usize]) == sessions
-        })
+        self.links
+            .slot(to, conn)
+            .map(|s| self.links.target(s))
+            .is_some_and(|f| {
+                self.online[f as usize]
+                    && self.online[to as usize]
+                    && self.session[f as usize].wrapping_add(self.session[to as usize]) == sessions
+            })
     }
 
-    /// A copy that will never be handled by `peer` (sent by `from`, when known), counted
+    /// A copy that will never be handled by `peer` (arriving on its link `conn`), counted
     /// against its query.
-    fn lost(
-        &mut self,
-        peer: u32,
-        from: Option<u32>,
-        now: Time,
-        msg: PackedMessage,
-        why: DropReason,
-    ) {
+    fn lost(&mut self, peer: u32, conn: ConnId, now: Time, msg: PackedMessage, reason: DropReason) {
         let msg = self.payloads.unpack(msg);
-        self.lost_copy(peer, now, msg.guid, msg.payload.kind(), why);
-        if let Some(tracer) = self.tracer.as_deref_mut() {
+        self.lost_copy(peer, now, msg.guid, msg.payload.kind(), reason);
+        if self.tracer.is_some() {
+            let from = self.far_end(peer, conn);
+            let tracer = self.tracer.as_deref_mut().expect("checked");
             if let Some(copy) = TracedCopy::of(&msg, from, Some(peer)) {
-                tracer.lost(now, peer, &copy, why);
+                tracer.lost(now, peer, &copy, reason);
             }
         }
     }
@@ -1216,9 +1196,8 @@ impl Simulation {
     fn drain_in_flight(&mut self, now: Time, first: Work) {
         let mut next = Some(first);
         while let Some(work) = next {
-            if let Work::Deliver { to, via, msg, .. } = work {
-                let (_, from) = self.arrival(to, via);
-                self.lost(to, from, now, msg, DropReason::InFlight);
+            if let Work::Deliver { to, conn, msg, .. } = work {
+                self.lost(to, conn, now, msg, DropReason::InFlight);
             }
             next = self.queue.pop().map(|item| item.item);
         }
@@ -1325,21 +1304,19 @@ impl Simulation {
 
     /// Puts one copy from `u` on its link `to`: a delivery later, or a loss.
     fn send(&mut self, now: Time, depart: Time, u: u32, to: ConnId, msg: Message) {
-        // The far end, how the delivery names the link (see `Work::Deliver`), the slot.
         let found = if self.dynamic.is_none() {
             self.links
                 .slot(u, to)
-                .map(|slot| (self.links.target(slot), u, slot))
+                .map(|slot| (self.links.target(slot), self.links.mirror(u, slot), slot))
         } else {
             self.dynamic_link(u, to)
-                .map(|(v, back, slot)| (v, back.0, slot))
         };
         if let Some(tracer) = self.tracer.as_deref_mut() {
             if let Some(copy) = TracedCopy::of(&msg, Some(u), found.map(|f| f.0)) {
                 tracer.sent(now, &copy);
             }
         }
-        let Some((v, via, slot)) = found else {
+        let Some((v, back, slot)) = found else {
             self.lost_on_send(u, None, now, &msg, DropReason::LinkDown);
             return;
         };
@@ -1374,7 +1351,7 @@ impl Simulation {
             depart.plus_micros(delay),
             Work::Deliver {
                 to: v,
-                via,
+                conn: back,
                 sessions,
                 msg: self.payloads.pack(msg),
             },
@@ -1419,9 +1396,7 @@ impl Simulation {
             return;
         };
         let v = self.links.target(slot);
-        let Some(back) = self.links.conn_of(v, u) else {
-            return;
-        };
+        let back = self.links.mirror(u, slot);
         self.with_node(now, v, |peer| peer.on_disconnected(now, back));
     }
 
