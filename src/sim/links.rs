@@ -217,7 +217,7 @@ fn mirror_positions(offsets: &[u32], targets: &[u32]) -> Vec<u8> {
         let (start, end) = (offsets[a] as usize, offsets[a + 1] as usize);
         for (slot, &b) in targets[start..end].iter().enumerate() {
             let seen = &mut cursor[b as usize];
-            reverse[start + slot] = u8::try_from(*seen).unwrap_or(SEARCH).min(SEARCH);
+            reverse[start + slot] = u8::try_from(*seen).unwrap_or(SEARCH);
             *seen += 1;
         }
     }
