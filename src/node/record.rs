@@ -355,8 +355,12 @@ pub struct Recorder {
     /// Descriptor GUIDs that belong to another search (e.g. the rounds of an expanding
     /// ring), mapped to the GUID the search is recorded under.
     aliases: HashMap<Guid, Guid>,
-    /// Query and QueryHit descriptors each peer put on links, by peer index.
-    sent_per_peer: Vec<u64>,
+    /// Query and QueryHit descriptors each peer put on links, by peer index, modulo 2^32
+    /// (4 bytes a peer: a million-peer flood writes every entry)...
+    sent_per_peer: Vec<u32>,
+    /// ...and the multiples of 2^32 of the peers whose count went past it (none in any
+    /// run of today's sizes, but the count stays exact).
+    sent_high: HashMap<u32, u64>,
 }
 
 impl Recorder {
@@ -429,7 +433,10 @@ impl Recorder {
     /// Makes sure per-peer counts cover `peers` peers, so peers that sent nothing count
     /// as zeros in [`Recorder::messages_per_peer`].
     pub fn set_peer_count(&mut self, peers: usize) {
-        if self.sent_per_peer.len() < peers {
+        if self.sent_per_peer.is_empty() {
+            // Zeroed at allocation (calloc): pages of peers that never send stay untouched.
+            self.sent_per_peer = vec![0; peers];
+        } else if self.sent_per_peer.len() < peers {
             self.sent_per_peer.resize(peers, 0);
         }
     }
@@ -466,7 +473,11 @@ impl Recorder {
                     self.sent_per_peer.resize(index + 1, 0);
                 }
                 if let Some(slot) = self.sent_per_peer.get_mut(index) {
-                    *slot += u64::from(*count);
+                    let (sum, wrapped) = slot.overflowing_add(*count);
+                    *slot = sum;
+                    if wrapped {
+                        *self.sent_high.entry(peer).or_insert(0) += 1 << 32;
+                    }
                 }
             }
         }
@@ -705,8 +716,14 @@ impl Recorder {
 
     /// Query and QueryHit descriptors each peer put on links (index = peer), the input of
     /// the per-node load figures of a summary.
-    pub fn messages_per_peer(&self) -> &[u64] {
-        &self.sent_per_peer
+    pub fn messages_per_peer(&self) -> Vec<u64> {
+        let mut counts: Vec<u64> = self.sent_per_peer.iter().map(|&c| u64::from(c)).collect();
+        for (&peer, &high) in &self.sent_high {
+            if let Some(count) = counts.get_mut(peer as usize) {
+                *count += high;
+            }
+        }
+        counts
     }
 
     /// Where recording an event at `peer` of the query whose record `hint` names will
@@ -717,7 +734,7 @@ impl Recorder {
         let sent = self
             .sent_per_peer
             .get(peer as usize)
-            .map_or(std::ptr::null(), |c| c as *const u64 as *const u8);
+            .map_or(std::ptr::null(), |c| c as *const u32 as *const u8);
         let reached = self
             .slots
             .get(hint.0 as usize)
@@ -891,7 +908,7 @@ mod tests {
         assert_eq!(r.first_hit_ms, None);
         assert_eq!(r.first_hit_hops, None);
         assert_eq!(r.query_drops.get("duplicate"), Some(&2));
-        assert_eq!(rec.messages_per_peer(), &[2, 1, 1]);
+        assert_eq!(rec.messages_per_peer(), [2, 1, 1]);
     }
 
     /// Two responders answer, one of them twice (two QueryHits); the hits come back over

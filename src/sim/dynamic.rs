@@ -7,7 +7,7 @@
 //!
 //! - per peer, its live links sorted by `ConnId`, each with the far end and the `ConnId`
 //!   the far end knows it by (a send needs no search at the far end, as with the CSR's
-//!   mirror slots); a lookup is a binary search over a handful of links;
+//!   mirrors); a lookup is a binary search over a handful of links;
 //! - per peer, the `ConnId` its next link gets. The graph's links keep the ids the static
 //!   table gives them (0..degree), and later links count up from the degree. An id is
 //!   never given twice, not even across the peer's sessions (the node's contract: "drivers
@@ -68,7 +68,7 @@ impl DynamicLinks {
                         own.push(DynLink {
                             conn: ConnId(conn),
                             peer,
-                            back: links.mirror(slot),
+                            back: links.mirror(u, slot),
                             slot,
                         });
                     }
@@ -210,7 +210,10 @@ mod tests {
         );
         let before = t.get(0, ConnId(1)).copied().unwrap();
         assert_eq!(before.peer, 2);
-        assert_eq!(before.back, links.mirror(links.slot(0, ConnId(1)).unwrap()));
+        assert_eq!(
+            before.back,
+            links.mirror(0, links.slot(0, ConnId(1)).unwrap())
+        );
 
         let (c0, c3) = t.link(0, 3);
         assert_eq!((c0, c3), (ConnId(2), ConnId(1)), "above the static degrees");

@@ -11,8 +11,9 @@
 //! Memory: every peer has a slot holding its `Node` in place (no box, so a delivery costs
 //! one memory wait less; the table is advised onto huge pages), created the first time
 //! something reaches it; nodes hold no output queues between inputs (the driver lends them
-//! one `Outbox`); a queued delivery is 32 bytes: its message names its payload by a row of
-//! a per-run table ([`Payloads`]) shared by every copy of it in flight.
+//! one `Outbox`); a queued delivery is 24 bytes (its time as an offset in the queue's
+//! block, the receiver and its link, a session check): its message names its payload by
+//! a row of a per-run table ([`Payloads`]) shared by every copy of it in flight.
 //!
 //! Modelling choices, each the simplest that keeps the search figures honest:
 //! - in a static overlay (the default) links exist before the run starts; what nodes say
@@ -94,31 +95,34 @@ pub const X_TRY_HOSTS: usize = 10;
 /// One thing due at a point of virtual time.
 #[derive(Debug)]
 enum Work {
-    /// `msg` arrives at `to` on its connection `conn`. The incarnations are the two ends'
-    /// session numbers when it was sent: if either end left since, the link it travelled
-    /// on is gone and so is the message.
+    /// `msg` arrives at `to` on its connection `conn`. `sessions` is the sum of the two
+    /// ends' session numbers when it was sent (static runs with churn or removal):
+    /// session numbers only grow, so the sum is unchanged exactly when neither end left
+    /// since (short of 2^32 departures of the two during one message's flight); if one
+    /// did, the link it travelled on is gone and so is the message. One sum instead of
+    /// two numbers keeps a queued item at 20 bytes.
     Deliver {
         to: u32,
         conn: ConnId,
-        from_session: u32,
-        to_session: u32,
+        sessions: u32,
         msg: PackedMessage,
     },
     /// A node's timer (stale if the node re-armed it since).
     Timer { node: u32 },
     /// The planned query with this index starts.
-    Search { index: usize },
+    Search { index: u32 },
     /// Churn: the peer leaves if online, rejoins if offline.
     Toggle { node: u32 },
     /// The configured removal: its peers leave for good.
     Remove,
     /// The origin's answer to a random walker parked at `walker` (in its session
-    /// `session`) arrives. (The GUID is boxed: walkers are rare, and inline it would make
-    /// every queued item, deliveries included, 8 bytes larger.)
+    /// `session`) arrives. (The GUID waits in `Simulation::check_back_guids` under the
+    /// key `guid`: walkers are rare, and inline, or boxed (a pointer aligns every item to
+    /// 8 bytes), it would make every queued item, deliveries included, larger.)
     CheckBack {
         walker: u32,
         session: u32,
-        guid: Box<Guid>,
+        guid: u32,
     },
     /// The outcome of peer `from`'s dial of `addr` (asked in its session `session`) is
     /// known (dynamic overlay only).
@@ -265,6 +269,8 @@ pub struct Simulation {
     /// The origin of every search started, for walker check-backs.
     origins: HashMap<Guid, u32>,
     check_backs: HashMap<Guid, u64>,
+    /// The GUIDs of the check-backs queued (`Work::CheckBack::guid`).
+    check_back_guids: slab::Slab<Guid>,
     stats: SimStats,
     /// What only a dynamic overlay needs; `None` in a static run, which pays for none
     /// of it.
@@ -335,6 +341,7 @@ impl Simulation {
             recorder,
             origins: HashMap::new(),
             check_backs: HashMap::new(),
+            check_back_guids: slab::Slab::new(),
             stats: SimStats::default(),
             dynamic: None,
             tracer: None,
@@ -557,6 +564,8 @@ impl Simulation {
         let last_start = queries.iter().map(|q| q.at).max().unwrap_or(Time::ZERO);
         let end = last_start.plus_micros(t0.0 + self.config.settle_us);
         for (index, q) in queries.iter().enumerate() {
+            // (More than 2^32 planned queries would not fit in memory anyway.)
+            let index = u32::try_from(index).unwrap_or(u32::MAX);
             self.queue
                 .push_planned(q.at.plus_micros(t0.0), Work::Search { index });
         }
@@ -600,12 +609,12 @@ impl Simulation {
                 Work::Deliver {
                     to,
                     conn,
-                    from_session,
-                    to_session,
+                    sessions,
                     msg,
-                } => self.deliver(now, to, conn, from_session, to_session, msg),
+                } => self.deliver(now, to, conn, sessions, msg),
                 Work::Timer { node } => self.fire_timer(now, node, item.time),
                 Work::Search { index } => {
+                    let index = index as usize;
                     if let Some(q) = queries.get(index) {
                         if let Some(guid) = self.start_search(now, q) {
                             guid_to_index.insert(guid, index);
@@ -625,7 +634,11 @@ impl Simulation {
                     walker,
                     session,
                     guid,
-                } => self.answer_check_back(now, walker, session, *guid),
+                } => {
+                    if let Some(guid) = self.check_back_guids.try_remove(guid as usize) {
+                        self.answer_check_back(now, walker, session, guid);
+                    }
+                }
                 Work::Connect {
                     from,
                     session,
@@ -687,10 +700,9 @@ impl Simulation {
                 Work::Deliver {
                     to,
                     conn,
-                    from_session,
-                    to_session,
+                    sessions,
                     msg,
-                } => self.deliver(now, to, conn, from_session, to_session, msg),
+                } => self.deliver(now, to, conn, sessions, msg),
                 Work::Timer { node } => self.fire_timer(now, node, item.time),
                 // Nothing else is queued before the planned work.
                 _ => {}
@@ -732,7 +744,7 @@ impl Simulation {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                 continue;
             };
-            let back = self.links.mirror(slot);
+            let back = self.links.mirror(node, slot);
             let peer = self.links.target(slot);
             self.with_node(now, peer, |n| n.on_disconnected(now, back));
         }
@@ -809,7 +821,7 @@ impl Simulation {
                 r
             })
             .collect();
-        let mut messages_per_peer = self.recorder.messages_per_peer().to_vec();
+        let mut messages_per_peer = self.recorder.messages_per_peer();
         messages_per_peer.resize(self.links.node_count() as usize, 0);
         SimReport {
             records,
@@ -904,7 +916,7 @@ impl Simulation {
             let Some(slot) = self.links.slot(node, ConnId(conn)) else {
                 continue;
             };
-            let back = self.links.mirror(slot);
+            let back = self.links.mirror(node, slot);
             let peer = self.links.target(slot);
             if !self.online[peer as usize] {
                 continue;
@@ -1080,18 +1092,10 @@ impl Simulation {
         Some(guid)
     }
 
-    fn deliver(
-        &mut self,
-        now: Time,
-        to: u32,
-        conn: ConnId,
-        from_session: u32,
-        to_session: u32,
-        msg: PackedMessage,
-    ) {
+    fn deliver(&mut self, now: Time, to: u32, conn: ConnId, sessions: u32, msg: PackedMessage) {
         // Without churn, removal or a dynamic overlay every peer stays online in its first
         // session: nothing to check.
-        let link_up = !self.presence || self.link_up(to, conn, from_session, to_session);
+        let link_up = !self.presence || self.link_up(to, conn, sessions);
         if !link_up {
             self.stats.lost_link_down += 1;
             self.lost(to, conn, now, msg, DropReason::LinkDown);
@@ -1142,10 +1146,10 @@ impl Simulation {
         }
     }
 
-    /// Whether `to`'s link `conn` is still the one a message sent in the two ends'
-    /// sessions `from_session` and `to_session` travelled on.
+    /// Whether `to`'s link `conn` is still the one a message sent when the two ends'
+    /// session numbers summed to `sessions` travelled on (see `Work::Deliver`).
     #[inline]
-    fn link_up(&self, to: u32, conn: ConnId, from_session: u32, to_session: u32) -> bool {
+    fn link_up(&self, to: u32, conn: ConnId, sessions: u32) -> bool {
         if self.dynamic.is_some() {
             // Ids are never reused: a link under this id is the one it was sent on.
             return self.dynamic_link(to, conn).is_some();
@@ -1155,9 +1159,8 @@ impl Simulation {
             .map(|s| self.links.target(s))
             .is_some_and(|f| {
                 self.online[f as usize]
-                    && self.session[f as usize] == from_session
                     && self.online[to as usize]
-                    && self.session[to as usize] == to_session
+                    && self.session[f as usize].wrapping_add(self.session[to as usize]) == sessions
             })
     }
 
@@ -1269,12 +1272,15 @@ impl Simulation {
                         .latency
                         .sample(u, origin, None, self.seed, &mut self.link_rng);
                 *self.check_backs.entry(guid).or_insert(0) += 1;
+                // Keys stay below the check-backs queued at once, themselves far fewer
+                // than 2^32 (each is a queued item).
+                let key = self.check_back_guids.insert(guid) as u32;
                 self.queue.push(
                     now.plus_micros(2 * one_way + self.config.processing_us),
                     Work::CheckBack {
                         walker: u,
                         session: self.session[u as usize],
-                        guid: Box::new(guid),
+                        guid: key,
                     },
                 );
             }
@@ -1301,7 +1307,7 @@ impl Simulation {
         let found = if self.dynamic.is_none() {
             self.links
                 .slot(u, to)
-                .map(|slot| (self.links.target(slot), self.links.mirror(slot), slot))
+                .map(|slot| (self.links.target(slot), self.links.mirror(u, slot), slot))
         } else {
             self.dynamic_link(u, to)
         };
@@ -1314,15 +1320,15 @@ impl Simulation {
             self.lost_on_send(u, None, now, &msg, DropReason::LinkDown);
             return;
         };
-        let (from_session, to_session) = if self.presence {
+        let sessions = if self.presence {
             if !self.online[v as usize] {
                 self.stats.lost_link_down += 1;
                 self.lost_on_send(u, Some(v), now, &msg, DropReason::LinkDown);
                 return;
             }
-            (self.session[u as usize], self.session[v as usize])
+            self.session[u as usize].wrapping_add(self.session[v as usize])
         } else {
-            (0, 0)
+            0
         };
         let loss = self.links.slot_loss(slot).unwrap_or(self.config.loss);
         // QRP tables are never lost: they go right after the handshake on a TCP link, and
@@ -1346,8 +1352,7 @@ impl Simulation {
             Work::Deliver {
                 to: v,
                 conn: back,
-                from_session,
-                to_session,
+                sessions,
                 msg: self.payloads.pack(msg),
             },
         );
@@ -1391,7 +1396,7 @@ impl Simulation {
             return;
         };
         let v = self.links.target(slot);
-        let back = self.links.mirror(slot);
+        let back = self.links.mirror(u, slot);
         self.with_node(now, v, |peer| peer.on_disconnected(now, back));
     }
 
@@ -1539,10 +1544,13 @@ mod tests {
 
     /// A million-peer flood queues over a million deliveries at once, nearly all in the
     /// queue's FIFO lane: their size is a large share of the run's memory, and every pop
-    /// and push moves one.
+    /// and push moves one. In the lane an item is 24 bytes: a 4-byte time offset and
+    /// the item, whose alignment must stay 4 (no pointer or `u64` in any `Work`).
     #[test]
-    fn a_queued_delivery_takes_32_bytes() {
-        assert!(std::mem::size_of::<Work>() <= 24);
+    fn a_queued_delivery_takes_24_bytes() {
+        assert!(std::mem::size_of::<Work>() <= 20);
+        assert_eq!(std::mem::align_of::<Work>(), 4);
+        assert!(std::mem::size_of::<(u32, Work)>() <= 24);
         assert!(std::mem::size_of::<Due<Work>>() <= 32);
     }
 }
