@@ -201,6 +201,7 @@ pub struct Node {
     /// Own searches, the result cache, push routes and traffic counts: one pointer for
     /// what a simulated peer in a flood never has.
     cold: Option<Box<Cold>>,
+    hash: KeyedHash,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -255,7 +256,8 @@ impl Node {
             },
             rng,
             neighbours: Neighbours::default(),
-            routes: Routes::new(hash),
+            routes: Routes::new(),
+            hash,
             cold: None,
             pending: None,
             out: None,
@@ -905,8 +907,9 @@ impl Node {
         let bounds = route_bounds(&self.config);
         self.own_mut()
             .start(guid, Arc::clone(&query), ttl, first_round, now, bounds);
+        let hash = self.hash_of();
         self.routes
-            .remember_ours(&self.config, guid, kind::QUERY, first_round, now);
+            .remember_ours(&self.config, hash, guid, kind::QUERY, first_round, now);
         match strategy {
             Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
             Strategy::Dynamic {
@@ -996,8 +999,9 @@ impl Node {
             port: self.advertised_addr.port(),
             ggep: Default::default(),
         };
+        let hash = self.hash_of();
         self.routes
-            .remember_ours(&self.config, guid, kind::PUSH, ttl, now);
+            .remember_ours(&self.config, hash, guid, kind::PUSH, ttl, now);
         let msg = Message {
             guid,
             ttl,
@@ -1013,8 +1017,9 @@ impl Node {
     pub fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) -> Guid {
         let guid = Guid::random(&mut self.rng);
         let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
+        let hash = self.hash_of();
         self.routes
-            .remember_ours(&self.config, guid, kind::PING, ttl, now);
+            .remember_ours(&self.config, hash, guid, kind::PING, ttl, now);
         let msg = Message {
             guid,
             ttl,
@@ -1167,9 +1172,10 @@ impl Node {
         };
         let (ttl, hops) = (ttl - 1, hops + 1);
         let walking = matches!(self.config.strategy, Strategy::RandomWalk { .. });
+        let hash = self.hash_of();
         let admission = self
             .routes
-            .admit_query(&self.config, guid, from, ttl, walking, now);
+            .admit_query(&self.config, hash, guid, from, ttl, walking, now);
         // A leaf never relays (PROTOCOL.md §3.2), also not a later copy with more TTL or
         // a walker passing by: for it those are duplicates.
         let admission = match admission {
@@ -1305,7 +1311,7 @@ impl Node {
         }
         let bounds = route_bounds(&self.config);
         let me = self.responder();
-        let hash = self.routes.hash();
+        let hash = self.keyed_hash();
         let cold = self.cold.get_or_insert_with(Box::default);
         let servents = cold.servents.as_deref();
         let cache = cold
@@ -1555,8 +1561,9 @@ impl Node {
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
+        let hash = self.hash_of();
         self.routes
-            .remember_via(&self.config, guid, kind::PUSH, from, ttl, now);
+            .remember_via(&self.config, hash, guid, kind::PUSH, from, ttl, now);
         if push.servent_guid == self.servent_guid {
             self.request(Request::ConnectBack { push, from });
             return;
@@ -1719,8 +1726,9 @@ impl Node {
         let Some((round_ttl, query)) = own.next_round(now, guid, wait_ms) else {
             return;
         };
+        let hash = self.hash_of();
         self.routes
-            .remember_ours(&self.config, guid, kind::QUERY, round_ttl, now);
+            .remember_ours(&self.config, hash, guid, kind::QUERY, round_ttl, now);
         self.flood_query(guid, round_ttl, 0, &query, None);
     }
 
@@ -2040,7 +2048,7 @@ impl Node {
     }
 
     fn own_mut(&mut self) -> &mut OwnSearches {
-        let hash = self.routes.hash();
+        let hash = self.keyed_hash();
         self.cold_mut()
             .own
             .get_or_insert_with(|| Box::new(OwnSearches::new(hash)))
@@ -2051,17 +2059,28 @@ impl Node {
     }
 
     fn servents_mut(&mut self) -> &mut ServentRoutes {
-        let hash = self.routes.hash();
+        let hash = self.keyed_hash();
         self.cold_mut()
             .servents
             .get_or_insert_with(|| Box::new(ServentRoutes::new(hash)))
     }
 
     fn cache_mut(&mut self) -> &mut ResultCache {
-        let hash = self.routes.hash();
+        let hash = self.keyed_hash();
         self.cold_mut()
             .cache
             .get_or_insert_with(|| Box::new(ResultCache::new(hash)))
+    }
+
+    /// The keyed hash of this node's tables.
+    fn keyed_hash(&self) -> KeyedHash {
+        self.hash
+    }
+
+    /// The keyed hash, for a table to ask for when it needs it.
+    fn hash_of(&self) -> impl Fn() -> KeyedHash + Copy {
+        let hash = self.hash;
+        move || hash
     }
 
     fn outbox(&mut self) -> &mut Outbox {
