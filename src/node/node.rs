@@ -83,8 +83,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 
-use rand::RngCore;
-
 use super::answering::{self, Responder};
 use super::counters::{Counters, NodeCounters, Traffic};
 use super::dynamic_query::{DqSettings, DqStart, DynamicQueries, LinkProfile, LinkView, Step};
@@ -109,6 +107,7 @@ use super::role::{LinkRefusal, Role};
 use super::routes::{route_bounds, Admission, Origin, Routes};
 use super::routing::RoutingConfig;
 use super::servent_routes::ServentRoutes;
+use super::setting::NodeSetting;
 use super::strategy::{Strategy, StrategySpec};
 use super::tier::TableSender;
 use super::types::{
@@ -184,7 +183,9 @@ struct Cold {
 #[derive(Debug)]
 #[repr(C)]
 pub struct Node {
-    config: Arc<RoutingConfig>,
+    /// The routing configuration and where this node's identity comes from, shared with
+    /// the nodes built alike (`setting`).
+    setting: Arc<NodeSetting>,
     /// Actions and events not yet polled; allocated on first output, or lent by the
     /// driver (`swap_outbox`).
     out: Option<Box<Outbox>>,
@@ -196,12 +197,11 @@ pub struct Node {
     routes: Routes,
     counters: NodeCounters,
     rng: NodeRng,
-    advertised_addr: SocketAddrV4,
-    servent_guid: Guid,
     /// Own searches, the result cache, push routes and traffic counts: one pointer for
     /// what a simulated peer in a flood never has.
     cold: Option<Box<Cold>>,
-    hash: KeyedHash,
+    /// Which peer of its setting this node is (0 for a setting of one peer).
+    peer: u32,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -234,21 +234,25 @@ static EMPTY_LIBRARY: Library = Library::EMPTY;
 
 impl Node {
     /// A node of peer `identity`, listening at `advertised_addr` (what its hits and Pongs
-    /// say), routing by `config`. Many nodes may share one `config` (the simulator's
-    /// million nodes hold one between them).
+    /// say), routing by `config`. Many nodes may share one `config`.
     pub fn new(
         config: Arc<RoutingConfig>,
         identity: PeerIdentity,
         advertised_addr: SocketAddrV4,
         library: Library,
     ) -> Node {
-        let PeerIdentity { servent_guid, seed } = identity;
-        let mut rng = NodeRng::seed_from(seed);
-        let hash = KeyedHash::new(rng.next_u64());
+        let setting = NodeSetting::one(config, identity, advertised_addr);
+        Node::of_peer(Arc::new(setting), 0, library)
+    }
+
+    /// The node of peer `peer` of `setting` (the simulator's million nodes share a few
+    /// settings and hold only their index).
+    pub fn of_peer(setting: Arc<NodeSetting>, peer: u32, library: Library) -> Node {
+        // The RNG as it is after drawing the hash key (`Peers::hash`).
+        let rng = setting.peers().rng(peer);
         Node {
-            config,
-            advertised_addr,
-            servent_guid,
+            setting,
+            peer,
             library: if library.is_empty() {
                 None
             } else {
@@ -257,7 +261,6 @@ impl Node {
             rng,
             neighbours: Neighbours::default(),
             routes: Routes::new(),
-            hash,
             cold: None,
             pending: None,
             out: None,
@@ -267,20 +270,25 @@ impl Node {
 
     /// The routing configuration this node runs.
     pub fn config(&self) -> &RoutingConfig {
-        &self.config
+        &self.setting.config
     }
 
     /// The shared handle of this node's routing configuration.
     pub fn config_arc(&self) -> &Arc<RoutingConfig> {
-        &self.config
+        &self.setting.config
+    }
+
+    /// The setting this node was built from (`Node::of_peer`).
+    pub fn setting(&self) -> &Arc<NodeSetting> {
+        &self.setting
     }
 
     pub fn servent_guid(&self) -> Guid {
-        self.servent_guid
+        self.setting.peers().identity(self.peer).servent_guid
     }
 
     pub fn advertised_addr(&self) -> SocketAddrV4 {
-        self.advertised_addr
+        self.setting.peers().addr(self.peer)
     }
 
     pub fn library(&self) -> &Library {
@@ -310,7 +318,7 @@ impl Node {
 
     /// This node's role in a two-tier network (`node::role`); `None` in the flat network.
     pub fn role(&self) -> Option<Role> {
-        self.config.node_role()
+        self.setting.config.node_role()
     }
 
     /// The role of the neighbour on `conn`, as the driver said when the link came up.
@@ -430,7 +438,8 @@ impl Node {
     /// policy). A flat node takes anyone. The driver asks before accepting a link.
     pub fn admits(&self, role: Role) -> Result<(), LinkRefusal> {
         let count = |r: Role| self.neighbours.iter().filter(|n| n.role == r).count();
-        self.config
+        self.setting
+            .config
             .tier_policy()
             .admit(role, count(Role::Leaf), count(Role::Ultrapeer))
     }
@@ -451,8 +460,10 @@ impl Node {
         if self.role() != Some(Role::Ultrapeer) {
             return;
         }
-        Arc::make_mut(&mut self.config).role = Some(super::role::RoleSetting::Leaf);
-        let most = self.config.leaf_ultrapeers;
+        // This node's own copy of its setting and configuration, if others share them.
+        let setting = Arc::make_mut(&mut self.setting);
+        Arc::make_mut(&mut setting.config).role = Some(super::role::RoleSetting::Leaf);
+        let most = self.setting.config.leaf_ultrapeers;
         if let Some(pending) = self.pending.as_mut() {
             if let Some(overlay) = pending.overlay.as_deref_mut() {
                 overlay.limit_degree(now, most);
@@ -523,7 +534,7 @@ impl Node {
     /// only (its leaves have their own budget).
     pub fn enable_overlay(&mut self, mut config: OverlayConfig) {
         if self.role() == Some(Role::Leaf) {
-            let most = self.config.leaf_ultrapeers;
+            let most = self.setting.config.leaf_ultrapeers;
             config.max_degree = config.max_degree.min(most);
             config.min_degree = config.min_degree.min(most);
         }
@@ -545,7 +556,7 @@ impl Node {
         hosts: impl IntoIterator<Item = SocketAddrV4>,
         source: HostSource,
     ) {
-        let own = self.advertised_addr;
+        let own = self.advertised_addr();
         if let Some(overlay) = self.overlay_mut() {
             for addr in hosts.into_iter().filter(|&a| a != own) {
                 overlay.learn(now, addr, source);
@@ -559,7 +570,7 @@ impl Node {
         now: Time,
         hosts: impl IntoIterator<Item = (SocketAddrV4, u8, Time)>,
     ) {
-        let own = self.advertised_addr;
+        let own = self.advertised_addr();
         if let Some(overlay) = self.overlay_mut() {
             for (addr, failures, age) in hosts.into_iter().filter(|h| h.0 != own) {
                 overlay.restore(now, addr, failures, age);
@@ -596,7 +607,7 @@ impl Node {
     /// first; empty in a static one).
     pub fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4> {
         self.overlay()
-            .map(|o| o.try_hosts(n, self.advertised_addr))
+            .map(|o| o.try_hosts(n, self.advertised_addr()))
             .unwrap_or_default()
     }
 
@@ -717,7 +728,7 @@ impl Node {
     /// Whether this node runs dynamic queries (strategy `dq`, as an ultrapeer or in the
     /// flat network) and so speaks the Query Status vendor messages.
     pub fn runs_dynamic_queries(&self) -> bool {
-        matches!(self.config.strategy, Strategy::Dynamic { .. })
+        matches!(self.setting.config.strategy, Strategy::Dynamic { .. })
     }
 
     /// The vendor messages this node understands, for its Messages Supported.
@@ -862,7 +873,7 @@ impl Node {
     /// Starts a search of our own and returns its GUID (the one every event, round and
     /// walker of this search carries). The TTL is clamped to 1..=`max_ttl`.
     pub fn start_search(&mut self, now: Time, request: SearchRequest) -> Guid {
-        let ttl = request.ttl.clamp(1, self.config.max_ttl.max(1));
+        let ttl = request.ttl.clamp(1, self.setting.config.max_ttl.max(1));
         let guid = Guid::random(&mut self.rng);
         let mut query = if request.words.trim().is_empty() {
             match request.sha1 {
@@ -883,19 +894,19 @@ impl Node {
             query.flags |= query_flags::LEAF_GUIDED;
         }
         let query = Arc::new(query);
-        let strategy = StrategySpec::of(&self.config);
+        let strategy = StrategySpec::of(&self.setting.config);
         self.outbox().events.push_back(Event::SearchStarted {
             guid,
             words: request.words,
             ttl,
             strategy,
         });
-        if self.config.cache.mode != CacheMode::Off {
-            let bounds = route_bounds(&self.config);
+        if self.setting.config.cache.mode != CacheMode::Off {
+            let bounds = route_bounds(&self.setting.config);
             self.cache_mut().note_query(guid, &query, now, bounds);
         }
         // A leaf hands its searches to its ultrapeers, which run the dynamic query.
-        let strategy = match self.config.strategy {
+        let strategy = match self.setting.config.strategy {
             Strategy::Dynamic { .. } if self.role() == Some(Role::Leaf) => Strategy::Flood,
             other => other,
         };
@@ -904,12 +915,18 @@ impl Node {
             Strategy::Dynamic { .. } => ttl.min(super::dynamic_query::MAX_TTL),
             _ => ttl,
         };
-        let bounds = route_bounds(&self.config);
+        let bounds = route_bounds(&self.setting.config);
         self.own_mut()
             .start(guid, Arc::clone(&query), ttl, first_round, now, bounds);
         let hash = self.hash_of();
-        self.routes
-            .remember_ours(&self.config, hash, guid, kind::QUERY, first_round, now);
+        self.routes.remember_ours(
+            &self.setting.config,
+            hash,
+            guid,
+            kind::QUERY,
+            first_round,
+            now,
+        );
         match strategy {
             Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
             Strategy::Dynamic {
@@ -991,17 +1008,17 @@ impl Node {
     pub fn start_push(&mut self, now: Time, target: Guid, index: u32, ttl: u8) -> Option<Guid> {
         let to = self.push_route(&target, now)?;
         let guid = Guid::random(&mut self.rng);
-        let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
+        let ttl = ttl.clamp(1, self.setting.config.max_ttl.max(1));
         let push = Push {
             servent_guid: target,
             index,
-            ip: *self.advertised_addr.ip(),
-            port: self.advertised_addr.port(),
+            ip: *self.advertised_addr().ip(),
+            port: self.advertised_addr().port(),
             ggep: Default::default(),
         };
         let hash = self.hash_of();
         self.routes
-            .remember_ours(&self.config, hash, guid, kind::PUSH, ttl, now);
+            .remember_ours(&self.setting.config, hash, guid, kind::PUSH, ttl, now);
         let msg = Message {
             guid,
             ttl,
@@ -1016,10 +1033,10 @@ impl Node {
     /// consumed here.
     pub fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) -> Guid {
         let guid = Guid::random(&mut self.rng);
-        let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
+        let ttl = ttl.clamp(1, self.setting.config.max_ttl.max(1));
         let hash = self.hash_of();
         self.routes
-            .remember_ours(&self.config, hash, guid, kind::PING, ttl, now);
+            .remember_ours(&self.setting.config, hash, guid, kind::PING, ttl, now);
         let msg = Message {
             guid,
             ttl,
@@ -1096,7 +1113,7 @@ impl Node {
     /// neighbours for Pongs (new hosts) when the host cache runs short.
     fn maintain_overlay(&mut self, now: Time) {
         let degree = self.overlay_degree();
-        let own = self.advertised_addr;
+        let own = self.advertised_addr();
         let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
             return;
         };
@@ -1171,11 +1188,11 @@ impl Node {
             return;
         };
         let (ttl, hops) = (ttl - 1, hops + 1);
-        let walking = matches!(self.config.strategy, Strategy::RandomWalk { .. });
+        let walking = matches!(self.setting.config.strategy, Strategy::RandomWalk { .. });
         let hash = self.hash_of();
-        let admission = self
-            .routes
-            .admit_query(&self.config, hash, guid, from, ttl, walking, now);
+        let admission =
+            self.routes
+                .admit_query(&self.setting.config, hash, guid, from, ttl, walking, now);
         // A leaf never relays (PROTOCOL.md §3.2), also not a later copy with more TTL or
         // a walker passing by: for it those are duplicates.
         let admission = match admission {
@@ -1223,7 +1240,7 @@ impl Node {
             .events
             .push_back(Event::QueryReceived { guid, from, hops });
         let from_cache = self.answer(now, from, guid, hops, &query);
-        if from_cache && self.config.cache.mode == CacheMode::AnswerAndStop {
+        if from_cache && self.setting.config.cache.mode == CacheMode::AnswerAndStop {
             self.dropped(guid, kind::QUERY, DropReason::AnsweredFromCache);
             return;
         }
@@ -1253,7 +1270,7 @@ impl Node {
             },
             1,
             Some(profile),
-        ) = (self.config.strategy, hops, self.leaf_profile(from))
+        ) = (self.setting.config.strategy, hops, self.leaf_profile(from))
         {
             // Our leaf's own query: widened step by step for it, as gtk-gnutella's
             // `dq_launch_net`: the TTL left after our hop bounds the steps (gtk reads it
@@ -1282,7 +1299,7 @@ impl Node {
     /// when the cache answered.
     fn answer(&mut self, now: Time, to: ConnId, guid: Guid, hops: u8, query: &Arc<Query>) -> bool {
         let reply_ttl = answering::reply_ttl(hops);
-        let max_results = self.config.max_results;
+        let max_results = self.setting.config.max_results;
         let mut budget = max_results;
         // Split once for the library and the result cache (in place: see QueryWords).
         let mut split = QueryWords::empty();
@@ -1306,10 +1323,10 @@ impl Node {
                 self.sent(guid, kind::QUERY_HIT, sent);
             }
         }
-        if self.config.cache.mode == CacheMode::Off {
+        if self.setting.config.cache.mode == CacheMode::Off {
             return false;
         }
-        let bounds = route_bounds(&self.config);
+        let bounds = route_bounds(&self.setting.config);
         let me = self.responder();
         let hash = self.keyed_hash();
         let cold = self.cold.get_or_insert_with(Box::default);
@@ -1320,7 +1337,7 @@ impl Node {
         let out = &mut self.out;
         let answer = answering::answer_from_cache(
             cache,
-            &self.config.cache,
+            &self.setting.config.cache,
             me,
             guid,
             query,
@@ -1351,8 +1368,8 @@ impl Node {
     /// Who our hits say we are.
     fn responder(&self) -> Responder {
         Responder {
-            addr: self.advertised_addr,
-            servent_guid: self.servent_guid,
+            addr: self.advertised_addr(),
+            servent_guid: self.servent_guid(),
         }
     }
 
@@ -1366,20 +1383,20 @@ impl Node {
         hops: u8,
         hit: Arc<QueryHit>,
     ) {
-        if hit.servent_guid != self.servent_guid {
+        if hit.servent_guid != self.servent_guid() {
             let addr = SocketAddrV4::new(hit.ip, hit.port);
             if let Some(overlay) = self.overlay_mut() {
                 overlay.learn(now, addr, HostSource::Hit);
             }
-            let bounds = route_bounds(&self.config);
+            let bounds = route_bounds(&self.setting.config);
             // Hops 0 on arrival (1 after our hop): the neighbour's own hit.
             let own = hops == 1;
             self.servents_mut()
                 .hit_from(from, hit.servent_guid, own, now, bounds);
         }
-        if self.config.cache.mode != CacheMode::Off {
-            let bounds = route_bounds(&self.config);
-            let cache_config = self.config.cache;
+        if self.setting.config.cache.mode != CacheMode::Off {
+            let bounds = route_bounds(&self.setting.config);
+            let cache_config = self.setting.config.cache;
             if let Some(cache) = self.cold.as_mut().and_then(|c| c.cache.as_mut()) {
                 cache.add_hit(&guid, &hit, hops, now, &cache_config, bounds);
             }
@@ -1387,7 +1404,10 @@ impl Node {
         if let Some(dq) = self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
             dq.on_results(guid, hit.records.len() as u32);
         }
-        match self.routes.route_of(&self.config, guid, kind::QUERY, now) {
+        match self
+            .routes
+            .route_of(&self.setting.config, guid, kind::QUERY, now)
+        {
             None => self.no_route(guid, kind::QUERY_HIT),
             Some(Origin::Ours) => {
                 if let Some(own) = self.own_if_any() {
@@ -1458,8 +1478,8 @@ impl Node {
         let back = hops + 1;
         let library = self.library();
         let pong = Pong {
-            port: self.advertised_addr.port(),
-            ip: *self.advertised_addr.ip(),
+            port: self.advertised_addr().port(),
+            ip: *self.advertised_addr().ip(),
             files: library.len() as u32,
             kbytes: library.total_kib(),
             ggep: Default::default(),
@@ -1522,13 +1542,16 @@ impl Node {
             self.dropped(guid, kind::PONG, DropReason::TooBig);
             return;
         }
-        let ours = self.routes.route_of(&self.config, guid, kind::PING, now) == Some(Origin::Ours);
+        let ours = self
+            .routes
+            .route_of(&self.setting.config, guid, kind::PING, now)
+            == Some(Origin::Ours);
         if !ours {
             self.no_route(guid, kind::PONG);
             return;
         }
         let addr = SocketAddrV4::new(pong.ip, pong.port);
-        if addr == self.advertised_addr {
+        if addr == self.advertised_addr() {
             return;
         }
         if let Some(overlay) = self.overlay_mut() {
@@ -1556,15 +1579,18 @@ impl Node {
     }
 
     fn on_push(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, push: Push) {
-        if self.routes.seen(&self.config, guid, kind::PUSH, now) {
+        if self
+            .routes
+            .seen(&self.setting.config, guid, kind::PUSH, now)
+        {
             self.counters.add_duplicate();
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
         let hash = self.hash_of();
         self.routes
-            .remember_via(&self.config, hash, guid, kind::PUSH, from, ttl, now);
-        if push.servent_guid == self.servent_guid {
+            .remember_via(&self.setting.config, hash, guid, kind::PUSH, from, ttl, now);
+        if push.servent_guid == self.servent_guid() {
             self.request(Request::ConnectBack { push, from });
             return;
         }
@@ -1695,7 +1721,7 @@ impl Node {
         let Some(dq) = self.pending.as_ref().and_then(|p| p.dq.as_ref()) else {
             return false;
         };
-        matches!(self.config.strategy, Strategy::Dynamic { .. })
+        matches!(self.setting.config.strategy, Strategy::Dynamic { .. })
             && dq.for_leaf(conn) >= super::dynamic_query::MAX_QUERIES_PER_LEAF
             && self.leaf_profile(conn).is_some()
     }
@@ -1717,7 +1743,7 @@ impl Node {
     }
 
     fn next_ring_round(&mut self, now: Time, guid: Guid) {
-        let Strategy::ExpandingRing { wait_ms } = self.config.strategy else {
+        let Strategy::ExpandingRing { wait_ms } = self.setting.config.strategy else {
             return;
         };
         let Some(own) = self.own_if_any() else {
@@ -1727,14 +1753,20 @@ impl Node {
             return;
         };
         let hash = self.hash_of();
-        self.routes
-            .remember_ours(&self.config, hash, guid, kind::QUERY, round_ttl, now);
+        self.routes.remember_ours(
+            &self.setting.config,
+            hash,
+            guid,
+            kind::QUERY,
+            round_ttl,
+            now,
+        );
         self.flood_query(guid, round_ttl, 0, &query, None);
     }
 
     /// Passes a walker on, parking it for a check-back every `check_every` hops.
     fn forward_walker(&mut self, now: Time, from: ConnId, msg: Message) {
-        if let Strategy::RandomWalk { check_every, .. } = self.config.strategy {
+        if let Strategy::RandomWalk { check_every, .. } = self.setting.config.strategy {
             let parked = self.pending.as_ref().map_or(0, |p| p.parked.len());
             if walkers::parks(check_every, msg.hops, parked) {
                 let (guid, hops) = (msg.guid, msg.hops);
@@ -1928,11 +1960,11 @@ impl Node {
 
     /// Applies `max_ttl` to a broadcast before its hop: the TTL to use, or `None` if dropped.
     fn admit_broadcast(&mut self, guid: Guid, kind: u8, ttl: u8, hops: u8) -> Option<u8> {
-        let max = self.config.max_ttl;
+        let max = self.setting.config.max_ttl;
         if u16::from(hops) + u16::from(ttl) <= u16::from(max) {
             return Some(ttl);
         }
-        match self.config.over_max_ttl {
+        match self.setting.config.over_max_ttl {
             OverMaxTtl::Trim => {
                 self.counters.rare().ttl_trimmed += 1;
                 Some(max.saturating_sub(hops).max(1))
@@ -1946,7 +1978,7 @@ impl Node {
     }
 
     fn push_route(&self, target: &Guid, now: Time) -> Option<ConnId> {
-        let bounds = route_bounds(&self.config);
+        let bounds = route_bounds(&self.setting.config);
         let conn = self.servents()?.push_route(target, now, bounds)?;
         self.is_connected(conn).then_some(conn)
     }
@@ -2074,13 +2106,13 @@ impl Node {
 
     /// The keyed hash of this node's tables.
     fn keyed_hash(&self) -> KeyedHash {
-        self.hash
+        self.setting.peers().hash(self.peer)
     }
 
     /// The keyed hash, for a table to ask for when it needs it.
     fn hash_of(&self) -> impl Fn() -> KeyedHash + Copy {
-        let hash = self.hash;
-        move || hash
+        let (peers, peer) = (self.setting.peers(), self.peer);
+        move || peers.hash(peer)
     }
 
     fn outbox(&mut self) -> &mut Outbox {
