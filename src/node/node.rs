@@ -162,10 +162,22 @@ struct Pending {
     tables: TableSender,
 }
 
-/// What only some nodes ever need, each part allocated on first use, behind one pointer
-/// (the simulator's node would otherwise pay 32 bytes for four empty ones).
-#[derive(Debug, Default)]
+/// What only some nodes ever need, behind one pointer allocated on first use (a
+/// simulated peer in a flood has none of it; inline, the pointers alone would cost it 56
+/// bytes): the routing RNG, the library, the pending work, the rare counters, own
+/// searches, the result cache, push routes and traffic counts.
+#[derive(Debug)]
 struct Cold {
+    /// The routing RNG, here because only nodes that search, walk, ping or dial draw from
+    /// it. It starts as it was left by the node's construction (`Peers::rng`), whenever
+    /// this box is allocated: no draw is made before.
+    rng: NodeRng,
+    library: Option<Box<Library>>,
+    /// Read after every input (`poll_request`, `poll_timeout`): a node without this box
+    /// answers with one null test.
+    pending: Option<Box<Pending>>,
+    /// The counters that are not inline (`NodeCounters`), allocated on first increment.
+    rare: Option<Box<Counters>>,
     own: Option<Box<OwnSearches>>,
     cache: Option<Box<ResultCache>>,
     /// Push routes and the servent on each link.
@@ -173,6 +185,27 @@ struct Cold {
     /// Descriptors in and out by payload type (per-peer statistics), only once a driver
     /// asked for them ([`Node::count_traffic`]).
     traffic: Option<Box<Traffic>>,
+}
+
+impl Cold {
+    fn new(rng: NodeRng) -> Cold {
+        Cold {
+            rng,
+            library: None,
+            pending: None,
+            rare: None,
+            own: None,
+            cache: None,
+            servents: None,
+            traffic: None,
+        }
+    }
+}
+
+/// The node's cold box, allocated with the node's RNG on first use: a function of the
+/// fields it needs, for callers that hold other fields of the node.
+fn cold_in<'a>(cold: &'a mut Option<Box<Cold>>, setting: &NodeSetting, peer: u32) -> &'a mut Cold {
+    cold.get_or_insert_with(|| Box::new(Cold::new(setting.peers().rng(peer))))
 }
 
 /// One peer's routing state machine. See the module documentation for the rules.
@@ -189,16 +222,13 @@ pub struct Node {
     /// Actions and events not yet polled; allocated on first output, or lent by the
     /// driver (`swap_outbox`).
     out: Option<Box<Outbox>>,
-    library: Option<Box<Library>>,
-    /// Read after every input (`poll_request`, `poll_timeout`), so it is hot too.
-    pending: Option<Box<Pending>>,
     neighbours: Neighbours,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
     routes: Routes,
     counters: NodeCounters,
-    rng: NodeRng,
-    /// Own searches, the result cache, push routes and traffic counts: one pointer for
-    /// what a simulated peer in a flood never has.
+    /// The RNG, library, pending work, rare counters, own searches, result cache, push
+    /// routes and traffic counts: one pointer for what a simulated peer in a flood never
+    /// has.
     cold: Option<Box<Cold>>,
     /// Which peer of its setting this node is (0 for a setting of one peer).
     peer: u32,
@@ -248,24 +278,19 @@ impl Node {
     /// The node of peer `peer` of `setting` (the simulator's million nodes share a few
     /// settings and hold only their index).
     pub fn of_peer(setting: Arc<NodeSetting>, peer: u32, library: Library) -> Node {
-        // The RNG as it is after drawing the hash key (`Peers::hash`).
-        let rng = setting.peers().rng(peer);
-        Node {
+        let mut node = Node {
             setting,
             peer,
-            library: if library.is_empty() {
-                None
-            } else {
-                Some(Box::new(library))
-            },
-            rng,
             neighbours: Neighbours::default(),
             routes: Routes::new(),
             cold: None,
-            pending: None,
             out: None,
             counters: NodeCounters::default(),
+        };
+        if !library.is_empty() {
+            node.cold_mut().library = Some(Box::new(library));
         }
+        node
     }
 
     /// The routing configuration this node runs.
@@ -292,11 +317,15 @@ impl Node {
     }
 
     pub fn library(&self) -> &Library {
-        self.library.as_deref().unwrap_or(&EMPTY_LIBRARY)
+        self.cold
+            .as_ref()
+            .and_then(|c| c.library.as_deref())
+            .unwrap_or(&EMPTY_LIBRARY)
     }
 
     pub fn counters(&self) -> Counters {
-        self.counters.snapshot()
+        self.counters
+            .snapshot(self.cold.as_ref().and_then(|c| c.rare.as_deref()))
     }
 
     /// Descriptors in and out by payload type since [`Node::count_traffic`] (all zero
@@ -354,16 +383,16 @@ impl Node {
     /// Heap bytes this node holds (an estimate, for memory reports; the shared config
     /// is not counted).
     pub fn heap_bytes(&self) -> usize {
-        let library = self
-            .library
-            .as_ref()
-            .map_or(0, |l| std::mem::size_of::<Library>() + l.heap_bytes());
-        library
-            + self.neighbours.heap_bytes()
+        self.neighbours.heap_bytes()
             + self.routes.heap_bytes()
-            + self.counters.heap_bytes()
             + self.cold.as_ref().map_or(0, |c| {
                 std::mem::size_of::<Cold>()
+                    + c.library
+                        .as_ref()
+                        .map_or(0, |l| std::mem::size_of::<Library>() + l.heap_bytes())
+                    + c.rare
+                        .as_ref()
+                        .map_or(0, |_| std::mem::size_of::<Counters>())
                     + c.traffic
                         .as_ref()
                         .map_or(0, |_| std::mem::size_of::<Traffic>())
@@ -375,7 +404,7 @@ impl Node {
                         .as_ref()
                         .map_or(0, |_| std::mem::size_of::<ResultCache>())
             })
-            + self.pending.as_ref().map_or(0, |p| {
+            + self.pending().map_or(0, |p| {
                 std::mem::size_of::<Pending>()
                     + p.profiles.capacity() * std::mem::size_of::<(ConnId, LinkProfile)>()
                     + p.dq.as_ref().map_or(0, |d| {
@@ -464,7 +493,7 @@ impl Node {
         let setting = Arc::make_mut(&mut self.setting);
         Arc::make_mut(&mut setting.config).role = Some(super::role::RoleSetting::Leaf);
         let most = self.setting.config.leaf_ultrapeers;
-        if let Some(pending) = self.pending.as_mut() {
+        if let Some(pending) = self.pending_if_any() {
             if let Some(overlay) = pending.overlay.as_deref_mut() {
                 overlay.limit_degree(now, most);
             }
@@ -496,11 +525,11 @@ impl Node {
     /// once, and our QRP table follows it: a leaf sends its ultrapeers the difference
     /// now, an ultrapeer its merged table after `tier::MERGE_DELAY`.
     pub fn set_library(&mut self, now: Time, library: Library) {
-        self.library = if library.is_empty() {
-            None
-        } else {
-            Some(Box::new(library))
-        };
+        if !library.is_empty() {
+            self.cold_mut().library = Some(Box::new(library));
+        } else if let Some(cold) = self.cold.as_mut() {
+            cold.library = None;
+        }
         let Some(role) = self.role() else {
             return;
         };
@@ -520,8 +549,10 @@ impl Node {
     pub fn on_disconnected(&mut self, now: Time, conn: ConnId) {
         self.forget_link(now, conn);
         let degree = self.overlay_degree();
-        if let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) {
-            overlay.unlinked(now, degree, &mut self.rng);
+        if let Some(cold) = self.cold.as_deref_mut() {
+            if let Some(overlay) = cold.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) {
+                overlay.unlinked(now, degree, &mut cold.rng);
+            }
         }
     }
 
@@ -545,7 +576,7 @@ impl Node {
 
     /// The degree policy and host cache, in a dynamic overlay.
     pub fn overlay(&self) -> Option<&Overlay> {
-        self.pending.as_ref().and_then(|p| p.overlay.as_deref())
+        self.pending().and_then(|p| p.overlay.as_deref())
     }
 
     /// Hosts heard of outside the descriptors (`X-Try` headers, the user's bootstrap
@@ -591,8 +622,7 @@ impl Node {
     /// starts its workload once no peer owes one, as the simulator starts its searches
     /// after the last table arrived.
     pub fn merged_table_due(&self) -> bool {
-        self.pending
-            .as_ref()
+        self.pending()
             .is_some_and(|p| p.tables.next_timeout().is_some())
     }
 
@@ -631,13 +661,13 @@ impl Node {
         let too_big = (header.kind == kind::QUERY && len > DEFAULT_MAX_QUERY_PAYLOAD)
             || (header.kind == kind::QUERY_HIT && len > DEFAULT_MAX_HIT_PAYLOAD);
         let why = if too_big {
-            self.counters.rare().bad_payload += 1;
+            self.rare_counters().bad_payload += 1;
             DropReason::TooBig
         } else if known {
-            self.counters.rare().bad_payload += 1;
+            self.rare_counters().bad_payload += 1;
             DropReason::BadPayload
         } else {
-            self.counters.rare().unknown_type += 1;
+            self.rare_counters().unknown_type += 1;
             DropReason::UnknownType
         };
         self.dropped(header.guid, header.kind, why);
@@ -645,7 +675,7 @@ impl Node {
 
     /// A descriptor arrived on `from`.
     pub fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
-        self.counters.add_received();
+        self.count_received();
         if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
             traffic.received.add(msg.payload.kind(), 1);
         }
@@ -658,7 +688,7 @@ impl Node {
         let kind = payload.kind();
         match payload {
             Payload::Unknown { .. } => {
-                self.counters.rare().unknown_type += 1;
+                self.rare_counters().unknown_type += 1;
                 self.dropped(guid, kind, DropReason::UnknownType);
                 return;
             }
@@ -682,7 +712,7 @@ impl Node {
             _ => {}
         }
         if ttl == 0 || hops == u8::MAX {
-            self.counters.rare().bad_ttl += 1;
+            self.rare_counters().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -702,7 +732,7 @@ impl Node {
     /// The last complete QRP table the neighbour on `conn` sent us, if any: a leaf's
     /// decides which queries it gets, an ultrapeer's which queries on their last hop.
     pub fn neighbour_qrp_table(&self, conn: ConnId) -> Option<&QrpTable> {
-        let links = &self.pending.as_ref()?.qrp;
+        let links = &self.pending()?.qrp;
         links
             .iter()
             .find(|(c, _)| *c == conn)
@@ -742,7 +772,7 @@ impl Node {
     /// Sends our Messages Supported on `conn`: the first message on a link whose peer
     /// advertised `Vendor-Message` (PROTOCOL.md §2.8).
     pub fn send_messages_supported(&mut self, conn: ConnId) {
-        let guid = Guid::random(&mut self.rng);
+        let guid = Guid::random(self.rng());
         let msg = Message {
             guid,
             ttl: 1,
@@ -760,7 +790,7 @@ impl Node {
     fn on_vendor(&mut self, now: Time, from: ConnId, guid: Guid, hops: u8, vendor: Vendor) {
         let kind = vendor.kind();
         if hops != 0 {
-            self.counters.rare().bad_ttl += 1;
+            self.rare_counters().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -801,14 +831,14 @@ impl Node {
             }
             Vendor::QueryStatusResponse { kept } => {
                 let links = self.dq_links_of(guid);
-                let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+                let steps = match self.pending_if_any().and_then(|p| p.dq.as_mut()) {
                     Some(dq) => dq.on_status(now, guid, from, kept, &links),
                     None => Vec::new(),
                 };
                 self.run_dq_steps(guid, steps);
             }
             Vendor::Other { .. } => {
-                self.counters.rare().unknown_type += 1;
+                self.rare_counters().unknown_type += 1;
                 self.dropped(guid, kind, DropReason::UnknownType);
             }
         }
@@ -830,7 +860,7 @@ impl Node {
     ) {
         let kind = kind::ROUTE_TABLE_UPDATE;
         if hops != 0 || ttl > 1 {
-            self.counters.rare().bad_ttl += 1;
+            self.rare_counters().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -857,7 +887,7 @@ impl Node {
             Ok(_) => return,
             Err(error) => error,
         };
-        self.counters.rare().bad_payload += 1;
+        self.rare_counters().bad_payload += 1;
         self.dropped(guid, kind, DropReason::BadPayload);
         self.forget_link(now, from);
         self.count_bye_sent();
@@ -874,7 +904,7 @@ impl Node {
     /// walker of this search carries). The TTL is clamped to 1..=`max_ttl`.
     pub fn start_search(&mut self, now: Time, request: SearchRequest) -> Guid {
         let ttl = request.ttl.clamp(1, self.setting.config.max_ttl.max(1));
-        let guid = Guid::random(&mut self.rng);
+        let guid = Guid::random(self.rng());
         let mut query = if request.words.trim().is_empty() {
             match request.sha1 {
                 Some(sha1) => Query::by_urn(sha1),
@@ -960,7 +990,7 @@ impl Node {
                 let mut targets: Vec<ConnId> = self.neighbours().collect();
                 let distinct = (walkers as usize).min(targets.len());
                 for i in 0..distinct {
-                    let j = i + self.rng.below(targets.len() - i);
+                    let j = i + self.rng().below(targets.len() - i);
                     targets.swap(i, j);
                 }
                 targets.truncate(distinct);
@@ -991,7 +1021,7 @@ impl Node {
     /// The origin's answer to a `Request::CheckBack` for `guid`: `satisfied` stops the
     /// walkers parked here, otherwise they walk on.
     pub fn on_check_back(&mut self, _now: Time, guid: Guid, satisfied: bool) {
-        let Some(pending) = self.pending.as_mut() else {
+        let Some(pending) = self.pending_if_any() else {
             return;
         };
         let resumed = pending.parked.take(guid);
@@ -1007,7 +1037,7 @@ impl Node {
     /// along the route its hits came by. `None` when no route is known.
     pub fn start_push(&mut self, now: Time, target: Guid, index: u32, ttl: u8) -> Option<Guid> {
         let to = self.push_route(&target, now)?;
-        let guid = Guid::random(&mut self.rng);
+        let guid = Guid::random(self.rng());
         let ttl = ttl.clamp(1, self.setting.config.max_ttl.max(1));
         let push = Push {
             servent_guid: target,
@@ -1032,7 +1062,7 @@ impl Node {
     /// Sends a Ping of our own on `conn` (a TTL 1 ping is a keep-alive); its Pongs are
     /// consumed here.
     pub fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) -> Guid {
-        let guid = Guid::random(&mut self.rng);
+        let guid = Guid::random(self.rng());
         let ttl = ttl.clamp(1, self.setting.config.max_ttl.max(1));
         let hash = self.hash_of();
         self.routes
@@ -1054,14 +1084,13 @@ impl Node {
     /// due work to `on_timeout`, in that order.
     pub fn poll_timeout(&self) -> Option<Time> {
         let ring = self.own().and_then(|o| o.next_timeout());
-        let parked = self.pending.as_ref().and_then(|p| p.parked.next_timeout());
+        let parked = self.pending().and_then(|p| p.parked.next_timeout());
         let overlay = self.overlay().map(|o| o.next_timeout());
         let dq = self
-            .pending
-            .as_ref()
+            .pending()
             .and_then(|p| p.dq.as_ref())
             .and_then(|d| d.next_timeout());
-        let tables = self.pending.as_ref().and_then(|p| p.tables.next_timeout());
+        let tables = self.pending().and_then(|p| p.tables.next_timeout());
         [ring, parked, overlay, dq, tables]
             .into_iter()
             .flatten()
@@ -1078,22 +1107,20 @@ impl Node {
             self.next_ring_round(now, guid);
         }
         let expired = self
-            .pending
-            .as_mut()
+            .pending_if_any()
             .map(|p| p.parked.take_expired(now))
             .unwrap_or_default();
         for (from, msg) in expired {
             self.step_walker(from, msg);
         }
         let due = self
-            .pending
-            .as_ref()
+            .pending()
             .and_then(|p| p.dq.as_ref())
             .map(|d| d.take_due(now))
             .unwrap_or_default();
         for guid in due {
             let links = self.dq_links_of(guid);
-            let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+            let steps = match self.pending_if_any().and_then(|p| p.dq.as_mut()) {
                 Some(dq) => dq.on_timer(now, guid, &links),
                 None => Vec::new(),
             };
@@ -1101,8 +1128,7 @@ impl Node {
         }
         self.maintain_overlay(now);
         if self
-            .pending
-            .as_mut()
+            .pending_if_any()
             .is_some_and(|p| p.tables.take_due(now))
         {
             self.send_merged_table();
@@ -1114,13 +1140,16 @@ impl Node {
     fn maintain_overlay(&mut self, now: Time) {
         let degree = self.overlay_degree();
         let own = self.advertised_addr();
-        let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
+        let Some(cold) = self.cold.as_deref_mut() else {
+            return;
+        };
+        let Some(overlay) = cold.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
             return;
         };
         let neighbours = &self.neighbours;
         let linked =
             |a: SocketAddrV4| a == own || neighbours.iter().any(|n| n.listen_addr == Some(a));
-        let wants = overlay.maintain(now, degree, &mut self.rng, linked);
+        let wants = overlay.maintain(now, degree, &mut cold.rng, linked);
         if wants.ask_neighbours {
             let links: Vec<ConnId> = self.neighbours().collect();
             for conn in links {
@@ -1151,7 +1180,7 @@ impl Node {
         if let Some(output) = self.out.as_mut().and_then(|out| out.pop_output()) {
             return output;
         }
-        if let Some(pending) = self.pending.as_mut() {
+        if let Some(pending) = self.pending_if_any() {
             if let Some(request) = pending.requests.pop_front() {
                 return Output::Request(request);
             }
@@ -1174,7 +1203,7 @@ impl Node {
         query: Arc<Query>,
     ) {
         if check_query(&query).is_err() {
-            self.counters.rare().bad_queries += 1;
+            self.rare_counters().bad_queries += 1;
             self.dropped(guid, kind::QUERY, DropReason::BadQuery);
             return;
         }
@@ -1204,7 +1233,7 @@ impl Node {
         match admission {
             Admission::Fresh => {}
             Admission::Walker => {
-                self.counters.add_reforwarded();
+                self.count_reforwarded();
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1222,7 +1251,7 @@ impl Node {
                 return;
             }
             Admission::Reforward => {
-                self.counters.add_reforwarded();
+                self.count_reforwarded();
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1231,7 +1260,7 @@ impl Node {
                 return;
             }
             Admission::Duplicate => {
-                self.counters.add_duplicate();
+                self.count_duplicate();
                 self.dropped(guid, kind::QUERY, DropReason::Duplicate);
                 return;
             }
@@ -1304,11 +1333,11 @@ impl Node {
         // Split once for the library and the result cache (in place: see QueryWords).
         let mut split = QueryWords::empty();
         let words = split.fill(&query.criteria).then_some(&split);
-        if let Some(library) = self.library.as_deref() {
+        if let Some(library) = self.cold.as_ref().and_then(|c| c.library.as_deref()) {
             let records = answering::library_records(library, query, words, max_results);
             if !records.is_empty() {
                 budget -= records.len().min(budget);
-                self.counters.rare().answered += 1;
+                self.rare_counters().answered += 1;
                 self.outbox().events.push_back(Event::Answered {
                     guid,
                     records: records.len() as u32,
@@ -1329,7 +1358,7 @@ impl Node {
         let bounds = route_bounds(&self.setting.config);
         let me = self.responder();
         let hash = self.keyed_hash();
-        let cold = self.cold.get_or_insert_with(Box::default);
+        let cold = cold_in(&mut self.cold, &self.setting, self.peer);
         let servents = cold.servents.as_deref();
         let cache = cold
             .cache
@@ -1355,7 +1384,7 @@ impl Node {
         if answer.hits == 0 {
             return false;
         }
-        self.counters.rare().answered_from_cache += 1;
+        self.rare_counters().answered_from_cache += 1;
         self.outbox().events.push_back(Event::Answered {
             guid,
             records: answer.records,
@@ -1401,7 +1430,7 @@ impl Node {
                 cache.add_hit(&guid, &hit, hops, now, &cache_config, bounds);
             }
         }
-        if let Some(dq) = self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+        if let Some(dq) = self.pending_if_any().and_then(|p| p.dq.as_mut()) {
             dq.on_results(guid, hit.records.len() as u32);
         }
         match self
@@ -1455,7 +1484,7 @@ impl Node {
     /// cannot push query routes out of the table.
     fn on_ping(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, ping: Ping) {
         if ping.ggep.len() > MAX_PING_GGEP {
-            self.counters.rare().bad_payload += 1;
+            self.rare_counters().bad_payload += 1;
             self.dropped(guid, kind::PING, DropReason::TooBig);
             return;
         }
@@ -1470,7 +1499,7 @@ impl Node {
             &mut pings.throttle
         };
         if !throttle.admit(now, from) {
-            self.counters.rare().pings_throttled += 1;
+            self.rare_counters().pings_throttled += 1;
             self.dropped(guid, kind::PING, DropReason::Throttled);
             return;
         }
@@ -1538,7 +1567,7 @@ impl Node {
     /// whose GGEP is over `MAX_PING_GGEP` bytes as `TooBig`.
     fn on_pong(&mut self, now: Time, from: ConnId, guid: Guid, hops: u8, pong: Pong) {
         if pong.ggep.len() > MAX_PING_GGEP {
-            self.counters.rare().bad_payload += 1;
+            self.rare_counters().bad_payload += 1;
             self.dropped(guid, kind::PONG, DropReason::TooBig);
             return;
         }
@@ -1568,7 +1597,7 @@ impl Node {
     }
 
     fn send_cached_pong(&mut self, to: Pinger, hops: u8, pong: Pong) {
-        self.counters.rare().cached_pongs_sent += 1;
+        self.rare_counters().cached_pongs_sent += 1;
         let msg = Message {
             guid: to.guid,
             ttl: to.ttl,
@@ -1583,7 +1612,7 @@ impl Node {
             .routes
             .seen(&self.setting.config, guid, kind::PUSH, now)
         {
-            self.counters.add_duplicate();
+            self.count_duplicate();
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
@@ -1644,8 +1673,7 @@ impl Node {
             return;
         }
         let Some((query, leaf)) = self
-            .pending
-            .as_ref()
+            .pending()
             .and_then(|p| p.dq.as_ref())
             .and_then(|d| d.query(guid))
         else {
@@ -1705,8 +1733,7 @@ impl Node {
     /// [`Self::dq_links`] for the query of dynamic query `guid`.
     fn dq_links_of(&self, guid: Guid) -> Vec<LinkView> {
         let query = self
-            .pending
-            .as_ref()
+            .pending()
             .and_then(|p| p.dq.as_ref())
             .and_then(|d| d.query(guid))
             .map(|(q, _)| q);
@@ -1718,7 +1745,7 @@ impl Node {
     ///
     /// [`MAX_QUERIES_PER_LEAF`]: super::dynamic_query::MAX_QUERIES_PER_LEAF
     fn leaf_over_its_share(&self, conn: ConnId) -> bool {
-        let Some(dq) = self.pending.as_ref().and_then(|p| p.dq.as_ref()) else {
+        let Some(dq) = self.pending().and_then(|p| p.dq.as_ref()) else {
             return false;
         };
         matches!(self.setting.config.strategy, Strategy::Dynamic { .. })
@@ -1736,8 +1763,7 @@ impl Node {
 
     /// What the driver and the link's Messages Supported told us of `conn`.
     fn link_profile(&self, conn: ConnId) -> LinkProfile {
-        self.pending
-            .as_ref()
+        self.pending()
             .and_then(|p| p.profiles.iter().find(|(c, _)| *c == conn))
             .map_or_else(LinkProfile::default, |(_, p)| *p)
     }
@@ -1767,7 +1793,7 @@ impl Node {
     /// Passes a walker on, parking it for a check-back every `check_every` hops.
     fn forward_walker(&mut self, now: Time, from: ConnId, msg: Message) {
         if let Strategy::RandomWalk { check_every, .. } = self.setting.config.strategy {
-            let parked = self.pending.as_ref().map_or(0, |p| p.parked.len());
+            let parked = self.pending().map_or(0, |p| p.parked.len());
             if walkers::parks(check_every, msg.hops, parked) {
                 let (guid, hops) = (msg.guid, msg.hops);
                 self.pending_mut().parked.park(msg, from, now);
@@ -1782,7 +1808,8 @@ impl Node {
     /// is the only one).
     fn step_walker(&mut self, from: ConnId, msg: Message) {
         let links = self.neighbours.iter().map(|n| n.conn);
-        if let Some(to) = walkers::next_step(links, from, &mut self.rng) {
+        let rng = &mut cold_in(&mut self.cold, &self.setting, self.peer).rng;
+        if let Some(to) = walkers::next_step(links, from, rng) {
             self.send_one(to, msg);
         }
     }
@@ -1822,7 +1849,7 @@ impl Node {
             hops,
             payload: Payload::Query(Arc::clone(query)),
         };
-        let tables = self.pending.as_ref().map_or(0, |p| p.qrp.len());
+        let tables = self.pending().map_or(0, |p| p.qrp.len());
         let any_leaf = self.neighbours.iter().any(|n| n.role == Role::Leaf);
         if ttl > 0 && tables == 0 && !any_leaf {
             let n = self.flood(msg, except);
@@ -1831,11 +1858,7 @@ impl Node {
         }
         let keys = QueryKeys::of(query);
         let flat = self.role().is_none();
-        let received = self
-            .pending
-            .as_ref()
-            .map(|p| &p.qrp[..])
-            .unwrap_or_default();
+        let received = self.pending().map(|p| &p.qrp[..]).unwrap_or_default();
         let table_of = |conn: ConnId| {
             received
                 .iter()
@@ -1882,8 +1905,9 @@ impl Node {
 
     /// Sends `conn` what it lacks of our library's table (a leaf to its ultrapeer).
     fn send_own_table(&mut self, conn: ConnId) {
-        let library = self.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
-        let table = self
+        let cold = self.cold_mut();
+        let library = cold.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
+        let table = cold
             .pending
             .get_or_insert_with(Box::default)
             .tables
@@ -1894,8 +1918,9 @@ impl Node {
     /// Sends every neighbour ultrapeer that takes QRP what it lacks of our merged table:
     /// our library's keywords and our leaves' (last-hop QRP).
     fn send_merged_table(&mut self) {
-        let library = self.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
-        let pending = self.pending.get_or_insert_with(Box::default);
+        let cold = cold_in(&mut self.cold, &self.setting, self.peer);
+        let library = cold.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
+        let pending = cold.pending.get_or_insert_with(Box::default);
         let own = pending.tables.own(|| QrpTable::from_library(library));
         let mut merged = QrpTable::clone(&own);
         for n in self.neighbours.iter().filter(|n| n.role == Role::Leaf) {
@@ -1925,7 +1950,7 @@ impl Node {
         let updates = self.pending_mut().tables.update(conn, table);
         for update in updates {
             let msg = Message {
-                guid: Guid::random(&mut self.rng),
+                guid: Guid::random(self.rng()),
                 ttl: 1,
                 hops: 0,
                 payload: Payload::RouteTableUpdate(update),
@@ -1966,11 +1991,11 @@ impl Node {
         }
         match self.setting.config.over_max_ttl {
             OverMaxTtl::Trim => {
-                self.counters.rare().ttl_trimmed += 1;
+                self.rare_counters().ttl_trimmed += 1;
                 Some(max.saturating_sub(hops).max(1))
             }
             OverMaxTtl::Drop => {
-                self.counters.rare().over_max_ttl += 1;
+                self.rare_counters().over_max_ttl += 1;
                 self.dropped(guid, kind, DropReason::OverMaxTtl);
                 None
             }
@@ -1995,7 +2020,7 @@ impl Node {
             self.pending_mut().tables.schedule_merge(now);
         }
         self.neighbours.remove(conn);
-        if let Some(pings) = self.pending.as_mut().and_then(|p| p.pings.as_mut()) {
+        if let Some(pings) = self.pending_if_any().and_then(|p| p.pings.as_mut()) {
             pings.throttle.forget(conn);
             pings.keep_alives.forget(conn);
             pings.cache.forget(conn);
@@ -2003,7 +2028,7 @@ impl Node {
         if let Some(servents) = self.cold.as_mut().and_then(|c| c.servents.as_mut()) {
             servents.forget(conn);
         }
-        if let Some(pending) = self.pending.as_mut() {
+        if let Some(pending) = self.pending_if_any() {
             pending.qrp.retain(|(c, _)| *c != conn);
             pending.profiles.retain(|(c, _)| *c != conn);
             if let Some(dq) = pending.dq.as_mut() {
@@ -2036,7 +2061,7 @@ impl Node {
     }
 
     fn no_route(&mut self, guid: Guid, kind: u8) {
-        self.counters.rare().no_route += 1;
+        self.rare_counters().no_route += 1;
         self.dropped(guid, kind, DropReason::NoRoute);
     }
 
@@ -2049,7 +2074,7 @@ impl Node {
 
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
         if count > 0 {
-            self.counters.add_sent(count);
+            self.count_sent(count);
             if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
                 traffic.sent.add(kind, count);
             }
@@ -2068,7 +2093,45 @@ impl Node {
     }
 
     fn cold_mut(&mut self) -> &mut Cold {
-        self.cold.get_or_insert_with(Box::default)
+        cold_in(&mut self.cold, &self.setting, self.peer)
+    }
+
+    /// The routing RNG.
+    fn rng(&mut self) -> &mut NodeRng {
+        &mut self.cold_mut().rng
+    }
+
+    /// The counters kept out of line, for an increment.
+    fn rare_counters(&mut self) -> &mut Counters {
+        self.cold_mut().rare.get_or_insert_with(Box::default)
+    }
+
+    fn count_received(&mut self) {
+        let carry = self.counters.add_received();
+        if carry != 0 {
+            self.rare_counters().received += carry;
+        }
+    }
+
+    fn count_sent(&mut self, count: u32) {
+        let carry = self.counters.add_sent(count);
+        if carry != 0 {
+            self.rare_counters().sent += carry;
+        }
+    }
+
+    fn count_duplicate(&mut self) {
+        let carry = self.counters.add_duplicate();
+        if carry != 0 {
+            self.rare_counters().duplicates += carry;
+        }
+    }
+
+    fn count_reforwarded(&mut self) {
+        let carry = self.counters.add_reforwarded();
+        if carry != 0 {
+            self.rare_counters().reforwarded += carry;
+        }
     }
 
     fn own(&self) -> Option<&OwnSearches> {
@@ -2119,16 +2182,24 @@ impl Node {
         self.out.get_or_insert_with(Box::default)
     }
 
+    fn pending(&self) -> Option<&Pending> {
+        self.cold.as_ref()?.pending.as_deref()
+    }
+
+    fn pending_if_any(&mut self) -> Option<&mut Pending> {
+        self.cold.as_mut()?.pending.as_deref_mut()
+    }
+
     fn pending_mut(&mut self) -> &mut Pending {
-        self.pending.get_or_insert_with(Box::default)
+        self.cold_mut().pending.get_or_insert_with(Box::default)
     }
 
     fn overlay_mut(&mut self) -> Option<&mut Overlay> {
-        self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut())
+        self.pending_if_any().and_then(|p| p.overlay.as_deref_mut())
     }
 
     fn pings(&self) -> Option<&Pings> {
-        self.pending.as_ref().and_then(|p| p.pings.as_deref())
+        self.pending().and_then(|p| p.pings.as_deref())
     }
 
     fn pings_mut(&mut self) -> &mut Pings {
