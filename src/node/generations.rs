@@ -10,12 +10,15 @@
 //! half and the whole of the limits; lookups still check each entry's own age, so nothing
 //! older than the age limit is ever reported.
 //!
-//! In a simulated run of many searches each peer sees one new GUID per search and many
-//! copies of the newest one, so the layout is chosen to keep those off the heap: the
-//! newest entry is inline, a copy of it is answered without hashing or touching the boxed
-//! previous generation, and a new GUID is told apart from the previous generation's keys
-//! by a small Bloom filter kept inline (each of those boxes is a cache miss in a table of
-//! a million peers). A small table's older entries sit in a short array, not a hash map.
+//! In a simulated flood each peer sees one GUID and many copies of it, so the table
+//! keeps that entry inline and everything else (the other entries, the Bloom filters,
+//! the previous generation, the hash, the generation's start) behind one pointer
+//! allocated when a second key or a rotation comes: a flood peer's table is 40 bytes and
+//! no heap. A copy of the newest GUID is answered without hashing or touching the heap;
+//! once there is more, a new GUID is told apart from the spill's and the previous
+//! generation's keys by small Bloom filters kept next to the spill's pointer, so that
+//! the previous generation's box (another cache miss in a table of a million peers) is
+//! rarely read. A small table's older entries sit in a short array, not a hash map.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
