@@ -76,11 +76,11 @@ enum Spill<K, V> {
 
 /// A generation's filters and its entries other than the newest (the newest is kept
 /// apart: inline in the table for the current generation).
+///
+/// `repr(C)`: the counts first, next to `More::since` (what every operation reads).
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct Tail<K, V> {
-    /// Two bits per key ever put in `spill` since the last clear (removals leave theirs:
-    /// a stale bit only costs a lookup).
-    bloom: u64,
     /// How many entries `spill` holds, kept here so that counting entries reads no heap.
     /// When 0 the spill's contents are leftovers of a cleared generation, emptied only
     /// when the spill is next written: a rotation then touches no spill.
@@ -90,6 +90,9 @@ struct Tail<K, V> {
     /// generation (0: it is empty; all ones: too many keys to tell). It fills what would
     /// otherwise be padding.
     older: u32,
+    /// Two bits per key ever put in `spill` since the last clear (removals leave theirs:
+    /// a stale bit only costs a lookup).
+    bloom: u64,
     /// Boxed so a generation of one entry costs one word for it.
     spill: Option<Box<Spill<K, V>>>,
 }
@@ -368,18 +371,20 @@ impl<K: Hash + Eq, V> Generation<K, V> {
 
 /// What a table holds besides the current generation's newest entry, allocated the first
 /// time it has anything to hold: a second key, a rotation, or a generation start other
-/// than time zero.
+/// than time zero. `repr(C)`: what every operation reads (the generation's start and
+/// counts) in its first 16 bytes, which a driver may prefetch ([`Generations::prefetch_hint`]).
 #[derive(Clone, Debug)]
+#[repr(C)]
 struct More<K, V> {
+    /// When the current generation was started.
+    since: Time,
     /// The current generation's other entries and filters.
     tail: Tail<K, V>,
+    /// The hash of the spill's maps and Bloom filters, given when this was allocated.
+    hash: KeyedHash,
     /// Boxed, and allocated at the first rotation that has something to keep. Looked
     /// into only when `tail.older` says it may hold the key.
     previous: Option<Box<Generation<K, V>>>,
-    /// The hash of the spill's maps and Bloom filters, given when this was allocated.
-    hash: KeyedHash,
-    /// When the current generation was started.
-    since: Time,
 }
 
 impl<K: Hash + Eq, V> More<K, V> {
@@ -577,11 +582,41 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         None
     }
 
-    /// Starts a new generation when the current one is full or old; frees both when
-    /// everything has expired (a node idle since a burst gives the burst's memory back).
+    /// Where the heap part lives (null without one): a hint for a driver of many tables
+    /// that prefetches the next one's memory (never dereferenced through this pointer).
+    pub fn prefetch_hint(&self) -> *const u8 {
+        self.more
+            .as_deref()
+            .map_or(std::ptr::null(), |m| m as *const More<K, V> as *const u8)
+    }
+
+    /// Starts a new generation when the current one is full or old (the check, inline:
+    /// every operation makes it, and it rarely acts).
+    #[inline]
     fn rotate(&mut self, hash: impl Fn() -> KeyedHash, now: Time, bounds: Bounds) {
-        let since = self.more.as_ref().map_or(Time::ZERO, |m| m.since);
+        let (since, spill_len) = self
+            .more
+            .as_deref()
+            .map_or((Time::ZERO, 0), |m| (m.since, m.tail.spill_len as usize));
         let age = now.saturating_sub(since).0;
+        let current_len = usize::from(self.newest.is_some()) + spill_len;
+        let half = (bounds.capacity / 2).max(1);
+        if age > bounds.max_age_micros / 2 || current_len >= half {
+            self.rotate_now(hash, now, bounds, age, current_len);
+        }
+    }
+
+    /// Starts a new generation; frees both when everything has expired (a node idle since
+    /// a burst gives the burst's memory back).
+    #[inline(never)]
+    fn rotate_now(
+        &mut self,
+        hash: impl Fn() -> KeyedHash,
+        now: Time,
+        bounds: Bounds,
+        age: u64,
+        current_len: usize,
+    ) {
         if age > bounds.max_age_micros {
             // Both generations are older than the limit.
             self.newest = None;
@@ -600,8 +635,6 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             return;
         }
         let half = (bounds.capacity / 2).max(1);
-        let current_len = usize::from(self.newest.is_some())
-            + self.more.as_ref().map_or(0, |m| m.tail.spill_len as usize);
         if current_len >= half || age > bounds.max_age_micros / 2 {
             let more = self.more.get_or_insert_with(|| More::new(hash()));
             let older = more.tail.summary(&self.newest, more.hash);

@@ -362,11 +362,12 @@ impl Node {
         self.neighbours.iter().map(|n| n.conn)
     }
 
-    /// Where this node's neighbour list lives: a hint for a driver of many nodes that
-    /// prefetches the next node's memory (never dereferenced through this pointer).
+    /// Where this node's neighbour list and the heap part of its route table live (null
+    /// for either it does not have): hints for a driver of many nodes that prefetches the
+    /// next node's memory (never dereferenced through these pointers).
     #[doc(hidden)]
-    pub fn prefetch_hint(&self) -> *const u8 {
-        self.neighbours.as_ptr()
+    pub fn prefetch_hints(&self) -> [*const u8; 2] {
+        [self.neighbours.as_ptr(), self.routes.prefetch_hint()]
     }
 
     /// What the driver told us about a neighbour, with the servent GUID it gave in its

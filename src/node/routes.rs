@@ -186,6 +186,12 @@ impl Routes {
     pub(super) fn heap_bytes(&self) -> usize {
         self.table.heap_bytes()
     }
+
+    /// Where the table's heap part lives (null without one), for a prefetch hint.
+    #[inline]
+    pub(super) fn prefetch_hint(&self) -> *const u8 {
+        self.table.prefetch_hint()
+    }
 }
 
 /// Duplicate suppression looks back `seen_max_age_secs`; routes live

@@ -754,7 +754,8 @@ impl Simulation {
     ///
     /// Three stages, each reading only what the one before warmed: far ahead, the peer's
     /// entry in the node index and in the link offsets; nearer, what those point to (the
-    /// node, its links' targets and mirrors); nearest, the node's neighbour list.
+    /// node, its links' targets and mirrors); nearest, the node's neighbour list and
+    /// the heap part of its route table.
     fn prefetch_upcoming(&self) {
         if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_NODE_AHEAD) {
             if let Some(hint) = self.nodes.index_hint(*to as usize) {
@@ -779,7 +780,9 @@ impl Simulation {
         }
         if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_HEAP_AHEAD) {
             if let Some(node) = self.nodes.get(*to as usize) {
-                prefetch(node.prefetch_hint(), 1);
+                for hint in node.prefetch_hints() {
+                    prefetch(hint, 1);
+                }
             }
         }
     }
