@@ -153,6 +153,7 @@ impl Routes {
 
     /// Records a descriptor that came on `from` with `ttl` left.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn remember_via(
         &mut self,
         config: &RoutingConfig,
