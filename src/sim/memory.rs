@@ -19,7 +19,7 @@
 //! | `--gen random:n=1000000,d=4 --ttl 255 --max-ttl 255 --queries 1 --files 1 --replicas 1` (96-byte nodes; 295 MB with 192) | 203 MB | 348 MB |
 //! | `--gen random:n=1000000,d=4 --ttl 12 --queries 4` | 1043 MB | 1318 MB |
 //! | `--gen ba:n=100000,m=2 --queries 40` | 406 MB | 636 MB |
-//! | `--gen ba:n=100000,m=2 --queries 100` (96-byte nodes; 901 MB with 192 in the same session) | 895 MB | 968 MB |
+//! | `--gen ba:n=100000,m=2 --queries 100` (96-byte nodes; 901 MB with 192 in the same session) | 895 MB | 1472 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1519 MB | 1872 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` (measured with 320-byte nodes) | 2557 MB | 10.0 GB |
 //! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`QUERIES_B=1000 scripts/bench-sim.sh b`; measured before the slab, 1361 MB) | | 1878 MB |
