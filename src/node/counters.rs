@@ -42,73 +42,62 @@ pub struct Counters {
     pub cached_pongs_sent: u64,
 }
 
-/// A node's [`Counters`] as it keeps them: the four that every descriptor may move
-/// inline as `u32`s, the rest (errors, answers, Ping/Pong rarities) in a box allocated on
-/// their first increment. A simulator holds a million nodes, nearly all of which never
-/// count an error: the box saves them 80 bytes each, and the narrow inline counters 16
-/// more. An inline counter that wraps carries 2^32 into the same field of the box, so
-/// the totals stay exact 64-bit counts.
-#[derive(Clone, Debug, Default)]
+/// The four [`Counters`] that every descriptor may move, as a node keeps them inline:
+/// 16-bit, so that a million simulated nodes pay 8 bytes each for them. The rest, and
+/// the 2^16 multiples a wrapped inline counter carries, go into a box the node allocates
+/// on first use (`Node::rare_counters`): the `add_*` methods return what to carry (0
+/// nearly always), so the totals stay exact 64-bit counts. A flood peer moves each by a
+/// few; a peer that sees more than 65,535 descriptors allocates the box once.
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct NodeCounters {
-    received: u32,
-    sent: u32,
-    duplicates: u32,
-    reforwarded: u32,
-    rare: Option<Box<Counters>>,
+    received: u16,
+    sent: u16,
+    duplicates: u16,
+    reforwarded: u16,
 }
 
-/// What a wrapped inline counter carries into the box.
-const CARRY: u64 = 1 << 32;
-
-/// Adds `n` to an inline counter; true when it wrapped (the caller carries).
+/// Adds `n` to an inline counter; returns what it carries into the box (a multiple of
+/// 2^16, 0 unless it wrapped).
 #[inline]
-fn wraps(counter: &mut u32, n: u32) -> bool {
-    let (sum, wrapped) = counter.overflowing_add(n);
-    *counter = sum;
-    wrapped
+#[must_use]
+fn add(counter: &mut u16, n: u32) -> u64 {
+    let sum = u64::from(*counter) + u64::from(n);
+    *counter = sum as u16;
+    sum & !0xFFFF
 }
 
 impl NodeCounters {
-    /// The rarely moved counters, for an increment (allocated on first use).
-    pub fn rare(&mut self) -> &mut Counters {
-        self.rare.get_or_insert_with(Box::default)
-    }
-
-    /// One more descriptor received.
+    /// One more descriptor received (returns the carry for `Counters::received`).
     #[inline]
-    pub fn add_received(&mut self) {
-        if wraps(&mut self.received, 1) {
-            self.rare().received += CARRY;
-        }
+    #[must_use]
+    pub fn add_received(&mut self) -> u64 {
+        add(&mut self.received, 1)
     }
 
-    /// `count` more descriptors sent.
+    /// `count` more descriptors sent (returns the carry for `Counters::sent`).
     #[inline]
-    pub fn add_sent(&mut self, count: u32) {
-        if wraps(&mut self.sent, count) {
-            self.rare().sent += CARRY;
-        }
+    #[must_use]
+    pub fn add_sent(&mut self, count: u32) -> u64 {
+        add(&mut self.sent, count)
     }
 
-    /// One more duplicate dropped.
+    /// One more duplicate dropped (returns the carry for `Counters::duplicates`).
     #[inline]
-    pub fn add_duplicate(&mut self) {
-        if wraps(&mut self.duplicates, 1) {
-            self.rare().duplicates += CARRY;
-        }
+    #[must_use]
+    pub fn add_duplicate(&mut self) -> u64 {
+        add(&mut self.duplicates, 1)
     }
 
-    /// One more copy re-forwarded.
+    /// One more copy re-forwarded (returns the carry for `Counters::reforwarded`).
     #[inline]
-    pub fn add_reforwarded(&mut self) {
-        if wraps(&mut self.reforwarded, 1) {
-            self.rare().reforwarded += CARRY;
-        }
+    #[must_use]
+    pub fn add_reforwarded(&mut self) -> u64 {
+        add(&mut self.reforwarded, 1)
     }
 
-    /// All the counters, as one value.
-    pub fn snapshot(&self) -> Counters {
-        let rare = self.rare.as_deref().copied().unwrap_or_default();
+    /// All the counters, as one value, with the node's box of the rest.
+    pub fn snapshot(&self, rare: Option<&Counters>) -> Counters {
+        let rare = rare.copied().unwrap_or_default();
         Counters {
             received: rare.received + u64::from(self.received),
             sent: rare.sent + u64::from(self.sent),
@@ -116,13 +105,6 @@ impl NodeCounters {
             reforwarded: rare.reforwarded + u64::from(self.reforwarded),
             ..rare
         }
-    }
-
-    /// Heap bytes held (the rare counters' box, once allocated).
-    pub fn heap_bytes(&self) -> usize {
-        self.rare
-            .as_ref()
-            .map_or(0, |_| std::mem::size_of::<Counters>())
     }
 }
 
@@ -236,16 +218,20 @@ mod tests {
     #[test]
     fn inline_counters_that_wrap_carry_into_exact_totals() {
         let mut c = NodeCounters {
-            sent: u32::MAX - 1,
-            received: u32::MAX,
+            sent: u16::MAX - 1,
+            received: u16::MAX,
             ..NodeCounters::default()
         };
-        c.add_sent(3);
-        c.add_received();
-        c.add_duplicate();
-        let s = c.snapshot();
-        assert_eq!(s.sent, u64::from(u32::MAX) + 2);
-        assert_eq!(s.received, u64::from(u32::MAX) + 1);
+        let mut rare = Counters::default();
+        rare.sent += c.add_sent(3);
+        rare.received += c.add_received();
+        rare.duplicates += c.add_duplicate();
+        let carry = c.add_sent(70_000);
+        assert_eq!(carry, 65_536);
+        rare.sent += carry;
+        let s = c.snapshot(Some(&rare));
+        assert_eq!(s.sent, u64::from(u16::MAX) + 2 + 70_000);
+        assert_eq!(s.received, u64::from(u16::MAX) + 1);
         assert_eq!((s.duplicates, s.reforwarded), (1, 0));
     }
     use crate::protocol::kind;

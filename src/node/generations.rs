@@ -10,12 +10,15 @@
 //! half and the whole of the limits; lookups still check each entry's own age, so nothing
 //! older than the age limit is ever reported.
 //!
-//! In a simulated run of many searches each peer sees one new GUID per search and many
-//! copies of the newest one, so the layout is chosen to keep those off the heap: the
-//! newest entry is inline, a copy of it is answered without hashing or touching the boxed
-//! previous generation, and a new GUID is told apart from the previous generation's keys
-//! by a small Bloom filter kept inline (each of those boxes is a cache miss in a table of
-//! a million peers). A small table's older entries sit in a short array, not a hash map.
+//! In a simulated flood each peer sees one GUID and many copies of it, so the table
+//! keeps that entry inline and everything else (the other entries, the Bloom filters,
+//! the previous generation, the hash, the generation's start) behind one pointer
+//! allocated when a second key or a rotation comes: a flood peer's table is 40 bytes and
+//! no heap. A copy of the newest GUID is answered without hashing or touching the heap;
+//! once there is more, a new GUID is told apart from the spill's and the previous
+//! generation's keys by small Bloom filters kept next to the spill's pointer, so that
+//! the previous generation's box (another cache miss in a table of a million peers) is
+//! rarely read. A small table's older entries sit in a short array, not a hash map.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
@@ -71,22 +74,13 @@ enum Spill<K, V> {
     Many(HashMap<K, Slot<V>, KeyedHash>),
 }
 
-/// One generation: its newest entry inline, older ones in a [`Spill`].
+/// A generation's filters and its entries other than the newest (the newest is kept
+/// apart: inline in the table for the current generation).
 ///
-/// In a simulated flood almost every peer sees one GUID; holding that entry inside the
-/// node instead of in a freshly allocated table saves a heap object and a cache miss
-/// per peer. When searches follow one another, the GUID in flight is the newest entry, so
-/// its many duplicates are found inline too; a 64-bit Bloom filter of the spill's keys
-/// lets a lookup of a new GUID skip the spill (and its cache misses) nearly always. Once a
-/// generation has held two entries it keeps its spill (cleared, not freed, on rotation)
-/// until the whole table idles out.
+/// `repr(C)`: the counts first, next to `More::since` (what every operation reads).
 #[derive(Clone, Debug)]
 #[repr(C)]
-struct Generation<K, V> {
-    newest: Option<Entry<K, V>>,
-    /// Two bits per key ever put in `spill` since the last clear (removals leave theirs:
-    /// a stale bit only costs a lookup).
-    bloom: u64,
+struct Tail<K, V> {
     /// How many entries `spill` holds, kept here so that counting entries reads no heap.
     /// When 0 the spill's contents are leftovers of a cleared generation, emptied only
     /// when the spill is next written: a rotation then touches no spill.
@@ -96,8 +90,18 @@ struct Generation<K, V> {
     /// generation (0: it is empty; all ones: too many keys to tell). It fills what would
     /// otherwise be padding.
     older: u32,
-    /// Boxed so an inline-only generation costs one word for it.
+    /// Two bits per key ever put in `spill` since the last clear (removals leave theirs:
+    /// a stale bit only costs a lookup).
+    bloom: u64,
+    /// Boxed so a generation of one entry costs one word for it.
     spill: Option<Box<Spill<K, V>>>,
+}
+
+/// A whole generation (the previous one): its newest entry and the rest.
+#[derive(Clone, Debug)]
+struct Generation<K, V> {
+    newest: Option<Entry<K, V>>,
+    tail: Tail<K, V>,
 }
 
 /// Past this many keys in a spill its Bloom filter is nearly all ones: it is then set to
@@ -114,23 +118,18 @@ fn fold(bits: u64) -> u32 {
     (bits as u32) | ((bits >> 32) as u32)
 }
 
-impl<K: Hash + Eq, V> Generation<K, V> {
+fn is_key<K: Eq, V>(newest: &Option<Entry<K, V>>, key: &K) -> bool {
+    matches!(newest, Some(e) if e.key == *key)
+}
+
+impl<K: Hash + Eq, V> Tail<K, V> {
     fn new() -> Self {
-        Generation {
-            newest: None,
+        Tail {
             bloom: 0,
             spill_len: 0,
             older: 0,
             spill: None,
         }
-    }
-
-    fn len(&self) -> usize {
-        self.spill_len as usize + usize::from(self.newest.is_some())
-    }
-
-    fn is_newest(&self, key: &K) -> bool {
-        matches!(&self.newest, Some(e) if e.key == *key)
     }
 
     /// Whether the spill may hold a key with these Bloom bits (all ones: bits not
@@ -142,15 +141,6 @@ impl<K: Hash + Eq, V> Generation<K, V> {
     /// Whether this generation's Bloom filter is worth a key's hash.
     fn bloom_useful(&self) -> bool {
         self.spill_len > 0 && self.bloom != u64::MAX
-    }
-
-    fn get(&self, key: &K, bits: u64) -> Option<(&V, Stamp)> {
-        if let Some(e) = &self.newest {
-            if e.key == *key {
-                return Some((&e.value, e.at));
-            }
-        }
-        self.spill_get(key, bits)
     }
 
     fn spill_get(&self, key: &K, bits: u64) -> Option<(&V, Stamp)> {
@@ -167,13 +157,6 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         }
     }
 
-    fn get_mut(&mut self, key: &K, bits: u64) -> Option<(&mut V, &mut Stamp)> {
-        if self.is_newest(key) {
-            return self.newest.as_mut().map(|e| (&mut e.value, &mut e.at));
-        }
-        self.spill_get_mut(key, bits)
-    }
-
     fn spill_get_mut(&mut self, key: &K, bits: u64) -> Option<(&mut V, &mut Stamp)> {
         if !self.maybe_in_spill(bits) {
             return None;
@@ -188,10 +171,21 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         }
     }
 
-    /// Stores `key` as the newest entry (replacing any older value for it; `absent`:
-    /// the caller just looked it up and it is not here, so the spill need not be probed).
-    fn insert(&mut self, key: K, bits: u64, value: V, at: Stamp, hash: KeyedHash, absent: bool) {
-        match self.newest.take() {
+    /// Stores `key` as the generation's `newest` entry, moving the former newest into the
+    /// spill (replacing any older value for `key`; `absent`: the caller just looked it up
+    /// and it is not here, so the spill need not be probed).
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        newest: &mut Option<Entry<K, V>>,
+        key: K,
+        bits: u64,
+        value: V,
+        at: Stamp,
+        hash: KeyedHash,
+        absent: bool,
+    ) {
+        match newest.take() {
             Some(old) if old.key == key => {}
             Some(old) => {
                 if !absent {
@@ -207,7 +201,7 @@ impl<K: Hash + Eq, V> Generation<K, V> {
             None if absent => {}
             None => self.remove_from_spill(&key, bits),
         }
-        self.newest = Some(Entry { key, value, at });
+        *newest = Some(Entry { key, value, at });
     }
 
     /// Puts a former newest entry into the spill, replacing any entry with its key (there
@@ -257,14 +251,6 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         }
     }
 
-    fn remove(&mut self, key: &K, bits: u64) {
-        if self.is_newest(key) {
-            self.newest = None;
-        } else {
-            self.remove_from_spill(key, bits);
-        }
-    }
-
     fn remove_from_spill(&mut self, key: &K, bits: u64) {
         if !self.maybe_in_spill(bits) {
             return;
@@ -289,19 +275,18 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         }
     }
 
-    /// Empties the generation and forgets `older`. The spill is kept for reuse and not
-    /// read: its leftovers go when it is next written (or freed).
+    /// Empties the spill and forgets `older`. The spill is kept for reuse and not read:
+    /// its leftovers go when it is next written (or freed).
     fn clear(&mut self) {
-        self.newest = None;
         self.bloom = 0;
         self.older = 0;
         self.spill_len = 0;
     }
 
-    /// The 32-bit Bloom filter of every key here (see `older`).
-    fn summary(&self, hash: KeyedHash) -> u32 {
+    /// The 32-bit Bloom filter of every key of a generation (see `older`).
+    fn summary(&self, newest: &Option<Entry<K, V>>, hash: KeyedHash) -> u32 {
         let mut bloom = if self.spill_len > 0 { self.bloom } else { 0 };
-        if let Some(e) = &self.newest {
+        if let Some(e) = newest {
             if bloom != u64::MAX {
                 bloom |= bloom_bits(hash.hash_one(&e.key));
             }
@@ -336,9 +321,9 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         self.spill = None;
     }
 
-    /// Empties the generation and drops its leftovers now, keeping a map's allocation:
-    /// for a table that idled out, whose next write may be far away (values such as a
-    /// result cache's long keys would otherwise stay alive until then).
+    /// Empties the spill and drops its leftovers now, keeping a map's allocation: for a
+    /// table that idled out, whose next write may be far away (values such as a result
+    /// cache's long keys would otherwise stay alive until then).
     fn clear_now(&mut self) {
         self.clear();
         match self.spill.as_deref_mut() {
@@ -349,67 +334,75 @@ impl<K: Hash + Eq, V> Generation<K, V> {
     }
 }
 
-/// Two-generation bounded map with per-entry ages (`repr(C)`: the inline entries first,
-/// where a lookup looks, see `Node`'s layout).
-#[derive(Clone, Debug)]
-#[repr(C)]
-pub struct Generations<K, V> {
-    current: Generation<K, V>,
-    /// Boxed, and allocated at the first rotation that has something to keep: a node
-    /// that sees a few searches (a simulated peer in a flood) never rotates, and the
-    /// inline generation would cost it 56 bytes. Looked into only when `current.older`
-    /// says it may hold the key.
-    previous: Option<Box<Generation<K, V>>>,
-    hash: KeyedHash,
-    /// When the current generation was started.
-    since: Time,
+impl<K: Hash + Eq, V> Generation<K, V> {
+    fn len(&self) -> usize {
+        self.tail.spill_len as usize + usize::from(self.newest.is_some())
+    }
+
+    fn get(&self, key: &K, bits: u64) -> Option<(&V, Stamp)> {
+        if let Some(e) = &self.newest {
+            if e.key == *key {
+                return Some((&e.value, e.at));
+            }
+        }
+        self.tail.spill_get(key, bits)
+    }
+
+    fn get_mut(&mut self, key: &K, bits: u64) -> Option<(&mut V, &mut Stamp)> {
+        if is_key(&self.newest, key) {
+            return self.newest.as_mut().map(|e| (&mut e.value, &mut e.at));
+        }
+        self.tail.spill_get_mut(key, bits)
+    }
+
+    fn remove(&mut self, key: &K, bits: u64) {
+        if is_key(&self.newest, key) {
+            self.newest = None;
+        } else {
+            self.tail.remove_from_spill(key, bits);
+        }
+    }
+
+    fn clear_now(&mut self) {
+        self.newest = None;
+        self.tail.clear_now();
+    }
 }
 
-impl<K: Hash + Eq, V> Generations<K, V> {
-    pub fn new(hash: KeyedHash) -> Generations<K, V> {
-        Generations {
-            current: Generation::new(),
+/// What a table holds besides the current generation's newest entry, allocated the first
+/// time it has anything to hold: a second key, a rotation, or a generation start other
+/// than time zero. `repr(C)`: what every operation reads (the generation's start and
+/// counts) in its first 16 bytes, which a driver may prefetch ([`Generations::prefetch_hint`]).
+#[derive(Clone, Debug)]
+#[repr(C)]
+struct More<K, V> {
+    /// When the current generation was started.
+    since: Time,
+    /// The current generation's other entries and filters.
+    tail: Tail<K, V>,
+    /// The hash of the spill's maps and Bloom filters, given when this was allocated.
+    hash: KeyedHash,
+    /// Boxed, and allocated at the first rotation that has something to keep. Looked
+    /// into only when `tail.older` says it may hold the key.
+    previous: Option<Box<Generation<K, V>>>,
+}
+
+impl<K: Hash + Eq, V> More<K, V> {
+    fn new(hash: KeyedHash) -> Box<Self> {
+        Box::new(More {
+            tail: Tail::new(),
             previous: None,
             hash,
             since: Time::ZERO,
-        }
-    }
-
-    /// The hash its maps use.
-    pub fn hash(&self) -> KeyedHash {
-        self.hash
-    }
-
-    pub fn len(&self) -> usize {
-        self.current.len() + self.previous.as_ref().map_or(0, |p| p.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The live value for `key`, if any.
-    pub fn get(&self, key: &K, now: Time, live: Bounds) -> Option<&V> {
-        let fresh = |&(_, at): &(&V, Stamp)| now.saturating_sub(at.time()).0 <= live.max_age_micros;
-        if let Some(e) = &self.current.newest {
-            if e.key == *key && fresh(&(&e.value, e.at)) {
-                return Some(&e.value);
-            }
-        }
-        let bits = self.bits(key);
-        self.current
-            .spill_get(key, bits)
-            .filter(fresh)
-            .or_else(|| self.previous(bits)?.get(key, bits).filter(fresh))
-            .map(|(value, _)| value)
+        })
     }
 
     /// The key's Bloom bits, or all ones when neither the current generation's filter
     /// nor `older` could use them (the previous generation's own filter is not asked: that
     /// would read its box; with all ones it is looked into).
     fn bits(&self, key: &K) -> u64 {
-        let older = self.current.older;
-        if self.current.bloom_useful() || (older != 0 && older != u32::MAX) {
+        let older = self.tail.older;
+        if self.tail.bloom_useful() || (older != 0 && older != u32::MAX) {
             bloom_bits(self.hash.hash_one(key))
         } else {
             u64::MAX
@@ -419,7 +412,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     /// The previous generation, if it may hold a key with these Bloom bits.
     fn previous(&self, bits: u64) -> Option<&Generation<K, V>> {
         let folded = fold(bits);
-        if self.current.older & folded != folded {
+        if self.tail.older & folded != folded {
             return None;
         }
         self.previous.as_deref()
@@ -427,17 +420,88 @@ impl<K: Hash + Eq, V> Generations<K, V> {
 
     fn previous_mut(&mut self, bits: u64) -> Option<&mut Generation<K, V>> {
         let folded = fold(bits);
-        if self.current.older & folded != folded {
+        if self.tail.older & folded != folded {
             return None;
         }
         self.previous.as_deref_mut()
     }
+}
 
-    /// Inserts or replaces `key` in the current generation.
-    pub fn insert(&mut self, key: K, value: V, now: Time, bounds: Bounds) {
-        self.rotate(now, bounds);
+/// Two-generation bounded map with per-entry ages: the current generation's newest entry
+/// inline, everything else behind one pointer ([`More`]).
+///
+/// In a simulated flood almost every peer sees one GUID: its table is that one entry and
+/// a null pointer (40 bytes), with no heap. When searches follow one another, the GUID in
+/// flight is the newest entry, so its many duplicates are found inline too; a 64-bit
+/// Bloom filter of the spill's keys lets a lookup of a new GUID skip the spill (and its
+/// cache misses) nearly always. Once a generation has held two entries it keeps its spill
+/// (cleared, not freed, on rotation) until the whole table idles out.
+///
+/// The table's keyed hash is not stored until `More` is: the methods that may allocate
+/// it take a function giving the hash (the node derives it from its identity), so a
+/// one-entry table never pays for it.
+#[derive(Clone, Debug)]
+#[repr(C)]
+pub struct Generations<K, V> {
+    newest: Option<Entry<K, V>>,
+    more: Option<Box<More<K, V>>>,
+}
+
+impl<K: Hash + Eq, V> Default for Generations<K, V> {
+    fn default() -> Self {
+        Generations::new()
+    }
+}
+
+impl<K: Hash + Eq, V> Generations<K, V> {
+    pub fn new() -> Generations<K, V> {
+        Generations {
+            newest: None,
+            more: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        usize::from(self.newest.is_some())
+            + self.more.as_deref().map_or(0, |m| {
+                m.tail.spill_len as usize + m.previous.as_ref().map_or(0, |p| p.len())
+            })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The live value for `key`, if any.
+    pub fn get(&self, key: &K, now: Time, live: Bounds) -> Option<&V> {
+        let fresh = |&(_, at): &(&V, Stamp)| now.saturating_sub(at.time()).0 <= live.max_age_micros;
+        if let Some(e) = &self.newest {
+            if e.key == *key && fresh(&(&e.value, e.at)) {
+                return Some(&e.value);
+            }
+        }
+        let more = self.more.as_deref()?;
+        let bits = more.bits(key);
+        more.tail
+            .spill_get(key, bits)
+            .filter(fresh)
+            .or_else(|| more.previous(bits)?.get(key, bits).filter(fresh))
+            .map(|(value, _)| value)
+    }
+
+    /// Inserts or replaces `key` in the current generation (`hash`: the table's hash,
+    /// asked for only if the table allocates what holds it).
+    pub fn insert(
+        &mut self,
+        hash: impl Fn() -> KeyedHash + Copy,
+        key: K,
+        value: V,
+        now: Time,
+        bounds: Bounds,
+    ) {
+        self.rotate(hash, now, bounds);
         let at = Stamp::new(now);
-        if let Some(e) = &mut self.current.newest {
+        if let Some(e) = &mut self.newest {
             // Keys are in one generation at most: not in the previous one.
             if e.key == key {
                 e.value = value;
@@ -445,17 +509,26 @@ impl<K: Hash + Eq, V> Generations<K, V> {
                 return;
             }
         }
-        let bits = self.bits(&key);
-        if let Some(previous) = self.previous_mut(bits) {
+        // With nothing besides, a key that is not the newest is nowhere.
+        if self.more.is_none() && self.newest.is_none() {
+            self.newest = Some(Entry { key, value, at });
+            return;
+        }
+        let more = self.more.get_or_insert_with(|| More::new(hash()));
+        let bits = more.bits(&key);
+        if let Some(previous) = more.previous_mut(bits) {
             previous.remove(&key, bits);
         }
-        self.current.insert(key, bits, value, at, self.hash, false);
+        more.tail
+            .insert(&mut self.newest, key, bits, value, at, more.hash, false);
     }
 
     /// If `key` is live, lets `on_live` update it and returns its answer; otherwise stores
-    /// `fresh` and returns `None`.
+    /// `fresh` and returns `None` (`hash` as for [`Generations::insert`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn upsert<R>(
         &mut self,
+        hash: impl Fn() -> KeyedHash + Copy,
         key: K,
         fresh: V,
         now: Time,
@@ -463,10 +536,10 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         bounds: Bounds,
         on_live: impl FnOnce(&mut V) -> R,
     ) -> Option<R> {
-        self.rotate(now, bounds);
+        self.rotate(hash, now, bounds);
         let is_live = |at: Stamp| now.saturating_sub(at.time()).0 <= live.max_age_micros;
         // The copies of the search in flight: no hash, no heap.
-        if let Some(e) = &mut self.current.newest {
+        if let Some(e) = &mut self.newest {
             if e.key == key {
                 if is_live(e.at) {
                     return Some(on_live(&mut e.value));
@@ -476,8 +549,17 @@ impl<K: Hash + Eq, V> Generations<K, V> {
                 return None;
             }
         }
-        let bits = self.bits(&key);
-        if let Some((value, at)) = self.current.spill_get_mut(&key, bits) {
+        if self.more.is_none() && self.newest.is_none() {
+            self.newest = Some(Entry {
+                key,
+                value: fresh,
+                at: Stamp::new(now),
+            });
+            return None;
+        }
+        let more = self.more.get_or_insert_with(|| More::new(hash()));
+        let bits = more.bits(&key);
+        if let Some((value, at)) = more.tail.spill_get_mut(&key, bits) {
             if is_live(*at) {
                 return Some(on_live(value));
             }
@@ -485,7 +567,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             *at = Stamp::new(now);
             return None;
         }
-        if let Some(previous) = self.previous_mut(bits) {
+        if let Some(previous) = more.previous_mut(bits) {
             if let Some((value, at)) = previous.get_mut(&key, bits) {
                 if is_live(*at) {
                     return Some(on_live(value));
@@ -494,56 +576,99 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             }
         }
         // Not in the current generation: just looked.
-        self.current
-            .insert(key, bits, fresh, Stamp::new(now), self.hash, true);
+        let at = Stamp::new(now);
+        more.tail
+            .insert(&mut self.newest, key, bits, fresh, at, more.hash, true);
         None
     }
 
-    /// Starts a new generation when the current one is full or old; frees both when
-    /// everything has expired (a node idle since a burst gives the burst's memory back).
-    fn rotate(&mut self, now: Time, bounds: Bounds) {
-        let age = now.saturating_sub(self.since).0;
+    /// Where the heap part lives (null without one): a hint for a driver of many tables
+    /// that prefetches the next one's memory (never dereferenced through this pointer).
+    pub fn prefetch_hint(&self) -> *const u8 {
+        self.more
+            .as_deref()
+            .map_or(std::ptr::null(), |m| m as *const More<K, V> as *const u8)
+    }
+
+    /// Starts a new generation when the current one is full or old (the check, inline:
+    /// every operation makes it, and it rarely acts).
+    #[inline]
+    fn rotate(&mut self, hash: impl Fn() -> KeyedHash, now: Time, bounds: Bounds) {
+        let (since, spill_len) = self
+            .more
+            .as_deref()
+            .map_or((Time::ZERO, 0), |m| (m.since, m.tail.spill_len as usize));
+        let age = now.saturating_sub(since).0;
+        let current_len = usize::from(self.newest.is_some()) + spill_len;
+        let half = (bounds.capacity / 2).max(1);
+        if age > bounds.max_age_micros / 2 || current_len >= half {
+            self.rotate_now(hash, now, bounds, age, current_len);
+        }
+    }
+
+    /// Starts a new generation; frees both when everything has expired (a node idle since
+    /// a burst gives the burst's memory back).
+    #[inline(never)]
+    fn rotate_now(
+        &mut self,
+        hash: impl Fn() -> KeyedHash,
+        now: Time,
+        bounds: Bounds,
+        age: u64,
+        current_len: usize,
+    ) {
         if age > bounds.max_age_micros {
             // Both generations are older than the limit.
-            let previous_capacity = self.previous.as_ref().map_or(0, |p| p.capacity());
-            if self.current.capacity() > 64 || previous_capacity > 64 {
-                self.current.free();
-                self.previous = None;
+            self.newest = None;
+            let more = self.more.get_or_insert_with(|| More::new(hash()));
+            let previous_capacity = more.previous.as_ref().map_or(0, |p| p.tail.capacity());
+            if more.tail.capacity() > 64 || previous_capacity > 64 {
+                more.tail.free();
+                more.previous = None;
             } else {
-                self.current.clear_now();
-                if let Some(previous) = &mut self.previous {
+                more.tail.clear_now();
+                if let Some(previous) = &mut more.previous {
                     previous.clear_now();
                 }
             }
-            self.since = now;
+            more.since = now;
             return;
         }
         let half = (bounds.capacity / 2).max(1);
-        if self.current.len() >= half || age > bounds.max_age_micros / 2 {
-            let older = self.current.summary(self.hash);
-            match &mut self.previous {
+        if current_len >= half || age > bounds.max_age_micros / 2 {
+            let more = self.more.get_or_insert_with(|| More::new(hash()));
+            let older = more.tail.summary(&self.newest, more.hash);
+            match &mut more.previous {
                 Some(previous) => {
-                    std::mem::swap(&mut self.current, previous);
-                    self.current.clear();
+                    std::mem::swap(&mut self.newest, &mut previous.newest);
+                    std::mem::swap(&mut more.tail, &mut previous.tail);
+                    self.newest = None;
+                    more.tail.clear();
                 }
                 // Nothing to keep: an empty previous generation is no generation.
-                None if self.current.len() == 0 => {}
+                None if current_len == 0 => {}
                 None => {
-                    let kept = std::mem::replace(&mut self.current, Generation::new());
-                    self.previous = Some(Box::new(kept));
+                    let kept = Generation {
+                        newest: self.newest.take(),
+                        tail: std::mem::replace(&mut more.tail, Tail::new()),
+                    };
+                    more.previous = Some(Box::new(kept));
                 }
             }
-            self.current.older = older;
-            self.since = now;
+            more.tail.older = older;
+            more.since = now;
         }
     }
 
     /// Heap bytes held (an estimate, for memory reports).
     pub fn heap_bytes(&self) -> usize {
-        self.current.heap_bytes()
-            + self.previous.as_deref().map_or(0, |p| {
-                std::mem::size_of::<Generation<K, V>>() + p.heap_bytes()
-            })
+        self.more.as_deref().map_or(0, |m| {
+            std::mem::size_of::<More<K, V>>()
+                + m.tail.heap_bytes()
+                + m.previous.as_deref().map_or(0, |p| {
+                    std::mem::size_of::<Generation<K, V>>() + p.tail.heap_bytes()
+                })
+        })
     }
 }
 
@@ -552,21 +677,24 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// The hash the tests' tables use.
+    const H: fn() -> KeyedHash = || KeyedHash::new(1);
+
     fn map() -> Generations<u32, u32> {
-        Generations::new(KeyedHash::new(1))
+        Generations::new()
     }
 
     #[test]
     fn a_table_that_idled_out_drops_its_values_at_the_next_write() {
         use std::sync::Arc;
         let b = Bounds::new(8, 10);
-        let mut m: Generations<u32, Arc<u32>> = Generations::new(KeyedHash::new(1));
+        let mut m: Generations<u32, Arc<u32>> = Generations::new();
         let values: Vec<Arc<u32>> = (0..6).map(Arc::new).collect();
         for (i, v) in values.iter().enumerate() {
-            m.insert(i as u32, Arc::clone(v), Time::from_secs(1), b);
+            m.insert(H, i as u32, Arc::clone(v), Time::from_secs(1), b);
         }
         // Long past the age limit: the one write that follows clears both generations.
-        m.insert(99, Arc::new(99), Time::from_secs(100), b);
+        m.insert(H, 99, Arc::new(99), Time::from_secs(100), b);
         for v in &values {
             assert_eq!(Arc::strong_count(v), 1, "an expired value is still held");
         }
@@ -581,13 +709,13 @@ mod tests {
     fn one_entry_stays_inline_and_more_spill_to_the_heap_without_loss() {
         let b = Bounds::new(100, 600);
         let mut m = map();
-        m.insert(1, 10, Time::from_secs(1), b);
-        m.insert(1, 11, Time::from_secs(1), b);
+        m.insert(H, 1, 10, Time::from_secs(1), b);
+        m.insert(H, 1, 11, Time::from_secs(1), b);
         assert_eq!(m.heap_bytes(), 0, "a single key needs no heap");
         assert_eq!(m.get(&1, Time::from_secs(1), b), Some(&11));
         assert_eq!(m.get(&2, Time::from_secs(1), b), None);
-        m.insert(2, 20, Time::from_secs(1), b);
-        m.insert(3, 30, Time::from_secs(1), b);
+        m.insert(H, 2, 20, Time::from_secs(1), b);
+        m.insert(H, 3, 30, Time::from_secs(1), b);
         assert!(m.heap_bytes() > 0);
         assert_eq!(m.len(), 3);
         for (k, v) in [(1, 11), (2, 20), (3, 30)] {
@@ -611,11 +739,11 @@ mod tests {
             let key = ((x >> 33) % 300) as u32;
             match (x >> 20) % 3 {
                 0 => {
-                    m.insert(key, step, t, b);
+                    m.insert(H, key, step, t, b);
                     model.insert(key, step);
                 }
                 1 => {
-                    let got = m.upsert(key, step, t, b, b, |v| *v);
+                    let got = m.upsert(H, key, step, t, b, b, |v| *v);
                     assert_eq!(got, model.get(&key).copied());
                     model.entry(key).or_insert(step);
                 }
@@ -630,7 +758,7 @@ mod tests {
         let b = Bounds::new(10, 600);
         let mut m = map();
         for k in 0..100 {
-            m.insert(k, k, Time::from_secs(1), b);
+            m.insert(H, k, k, Time::from_secs(1), b);
             assert!(m.len() <= 10);
         }
         for k in 95..100 {
@@ -643,9 +771,9 @@ mod tests {
     fn entries_expire_with_age_and_upsert_sees_live_ones() {
         let b = Bounds::new(100, 10);
         let mut m = map();
-        assert_eq!(m.upsert(1, 5, Time::from_secs(0), b, b, |v| *v), None);
+        assert_eq!(m.upsert(H, 1, 5, Time::from_secs(0), b, b, |v| *v), None);
         assert_eq!(
-            m.upsert(1, 6, Time::from_secs(1), b, b, |v| {
+            m.upsert(H, 1, 6, Time::from_secs(1), b, b, |v| {
                 *v += 1;
                 *v
             }),
@@ -653,10 +781,10 @@ mod tests {
         );
         assert_eq!(m.get(&1, Time::from_secs(10), b), Some(&6));
         assert_eq!(m.get(&1, Time::from_secs(11), b), None);
-        assert_eq!(m.upsert(1, 9, Time::from_secs(11), b, b, |v| *v), None);
+        assert_eq!(m.upsert(H, 1, 9, Time::from_secs(11), b, b, |v| *v), None);
         assert_eq!(m.get(&1, Time::from_secs(11), b), Some(&9));
         // Idle past the limit: everything is dropped and the memory freed.
-        m.insert(2, 2, Time::from_secs(100), b);
+        m.insert(H, 2, 2, Time::from_secs(100), b);
         assert_eq!(m.len(), 1);
     }
 
@@ -664,10 +792,10 @@ mod tests {
     fn an_entry_found_in_the_previous_generation_is_still_a_duplicate() {
         let b = Bounds::new(4, 600);
         let mut m = map();
-        m.insert(1, 1, Time::from_secs(0), b);
-        m.insert(2, 2, Time::from_secs(0), b);
-        m.insert(3, 3, Time::from_secs(0), b); // rotation: 1 and 2 now in the previous generation
-        assert_eq!(m.upsert(1, 0, Time::from_secs(0), b, b, |v| *v), Some(1));
+        m.insert(H, 1, 1, Time::from_secs(0), b);
+        m.insert(H, 2, 2, Time::from_secs(0), b);
+        m.insert(H, 3, 3, Time::from_secs(0), b); // rotation: 1 and 2 now in the previous generation
+        assert_eq!(m.upsert(H, 1, 0, Time::from_secs(0), b, b, |v| *v), Some(1));
     }
 
     /// The table's meaning, written plainly: two maps and the time the current one was
@@ -769,17 +897,18 @@ mod tests {
             Bounds::new(capacity, live_secs),
             Bounds::new(capacity, table_secs),
         );
-        let mut m: Generations<u32, u32> = Generations::new(KeyedHash::new(key));
+        let mut m: Generations<u32, u32> = Generations::new();
+        let hash = move || KeyedHash::new(key);
         let mut model = Model::default();
         let mut now = 0u64;
         for (i, op) in ops.iter().enumerate() {
             match *op {
                 Op::Insert(k, v) => {
-                    m.insert(k, v, Time(now), bounds);
+                    m.insert(hash, k, v, Time(now), bounds);
                     model.insert(k, v, now, bounds);
                 }
                 Op::Upsert(k, v) => {
-                    let got = m.upsert(k, v, Time(now), live, bounds, |x| {
+                    let got = m.upsert(hash, k, v, Time(now), live, bounds, |x| {
                         *x = x.wrapping_add(v);
                         *x
                     });
@@ -833,9 +962,12 @@ mod tests {
         let t = Time::from_secs(1);
         let mut m = map();
         for k in 0..(FEW as u32 + 3) {
-            m.insert(k, k + 100, t, b);
+            m.insert(H, k, k + 100, t, b);
         }
-        assert!(matches!(m.current.spill.as_deref(), Some(Spill::Many(_))));
+        assert!(matches!(
+            m.more.as_ref().and_then(|m| m.tail.spill.as_deref()),
+            Some(Spill::Many(_))
+        ));
         for k in 0..(FEW as u32 + 3) {
             assert_eq!(m.get(&k, t, b), Some(&(k + 100)));
         }

@@ -83,8 +83,6 @@ use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 
-use rand::RngCore;
-
 use super::answering::{self, Responder};
 use super::counters::{Counters, NodeCounters, Traffic};
 use super::dynamic_query::{DqSettings, DqStart, DynamicQueries, LinkProfile, LinkView, Step};
@@ -109,6 +107,7 @@ use super::role::{LinkRefusal, Role};
 use super::routes::{route_bounds, Admission, Origin, Routes};
 use super::routing::RoutingConfig;
 use super::servent_routes::ServentRoutes;
+use super::setting::NodeSetting;
 use super::strategy::{Strategy, StrategySpec};
 use super::tier::TableSender;
 use super::types::{
@@ -163,10 +162,22 @@ struct Pending {
     tables: TableSender,
 }
 
-/// What only some nodes ever need, each part allocated on first use, behind one pointer
-/// (the simulator's node would otherwise pay 32 bytes for four empty ones).
-#[derive(Debug, Default)]
+/// What only some nodes ever need, behind one pointer allocated on first use (a
+/// simulated peer in a flood has none of it; inline, the pointers alone would cost it 56
+/// bytes): the routing RNG, the library, the pending work, the rare counters, own
+/// searches, the result cache, push routes and traffic counts.
+#[derive(Debug)]
 struct Cold {
+    /// The routing RNG, here because only nodes that search, walk, ping or dial draw from
+    /// it. It starts as it was left by the node's construction (`Peers::rng`), whenever
+    /// this box is allocated: no draw is made before.
+    rng: NodeRng,
+    library: Option<Box<Library>>,
+    /// Read after every input (`poll_request`, `poll_timeout`): a node without this box
+    /// answers with one null test.
+    pending: Option<Box<Pending>>,
+    /// The counters that are not inline (`NodeCounters`), allocated on first increment.
+    rare: Option<Box<Counters>>,
     own: Option<Box<OwnSearches>>,
     cache: Option<Box<ResultCache>>,
     /// Push routes and the servent on each link.
@@ -176,31 +187,53 @@ struct Cold {
     traffic: Option<Box<Traffic>>,
 }
 
+impl Cold {
+    fn new(rng: NodeRng) -> Cold {
+        Cold {
+            rng,
+            library: None,
+            pending: None,
+            rare: None,
+            own: None,
+            cache: None,
+            servents: None,
+            traffic: None,
+        }
+    }
+}
+
+/// The node's cold box, allocated with the node's RNG on first use: a function of the
+/// fields it needs, for callers that hold other fields of the node.
+fn cold_in<'a>(cold: &'a mut Option<Box<Cold>>, setting: &NodeSetting, peer: u32) -> &'a mut Cold {
+    cold.get_or_insert_with(|| Box::new(Cold::new(setting.peers().rng(peer))))
+}
+
 /// One peer's routing state machine. See the module documentation for the rules.
 ///
-/// `repr(C)` to keep the fields every descriptor touches (configuration, output, links,
-/// the duplicate/route table, the first counters) together in the first four cache lines:
-/// a simulator streams a million of these, and each cache line is a wait for memory.
+/// 96 bytes: a simulator holds a million of these, and each cache line is a wait for
+/// memory. Inline is only what a peer of a flood uses (its setting, the lent outbox, its
+/// links, the newest duplicate/route entry, four 16-bit counters, its index); the rest
+/// of the routing state is behind two pointers allocated on first use (the route table's
+/// `more`, the node's `cold`). `repr(C)`: the fields every descriptor touches first.
 #[derive(Debug)]
 #[repr(C)]
 pub struct Node {
-    config: Arc<RoutingConfig>,
+    /// The routing configuration and where this node's identity comes from, shared with
+    /// the nodes built alike (`setting`).
+    setting: Arc<NodeSetting>,
     /// Actions and events not yet polled; allocated on first output, or lent by the
     /// driver (`swap_outbox`).
     out: Option<Box<Outbox>>,
-    library: Option<Box<Library>>,
-    /// Read after every input (`poll_request`, `poll_timeout`), so it is hot too.
-    pending: Option<Box<Pending>>,
     neighbours: Neighbours,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
     routes: Routes,
     counters: NodeCounters,
-    rng: NodeRng,
-    advertised_addr: SocketAddrV4,
-    servent_guid: Guid,
-    /// Own searches, the result cache, push routes and traffic counts: one pointer for
-    /// what a simulated peer in a flood never has.
+    /// The RNG, library, pending work, rare counters, own searches, result cache, push
+    /// routes and traffic counts: one pointer for what a simulated peer in a flood never
+    /// has.
     cold: Option<Box<Cold>>,
+    /// Which peer of its setting this node is (0 for a setting of one peer).
+    peer: u32,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -233,60 +266,68 @@ static EMPTY_LIBRARY: Library = Library::EMPTY;
 
 impl Node {
     /// A node of peer `identity`, listening at `advertised_addr` (what its hits and Pongs
-    /// say), routing by `config`. Many nodes may share one `config` (the simulator's
-    /// million nodes hold one between them).
+    /// say), routing by `config`. Many nodes may share one `config`.
     pub fn new(
         config: Arc<RoutingConfig>,
         identity: PeerIdentity,
         advertised_addr: SocketAddrV4,
         library: Library,
     ) -> Node {
-        let PeerIdentity { servent_guid, seed } = identity;
-        let mut rng = NodeRng::seed_from(seed);
-        let hash = KeyedHash::new(rng.next_u64());
-        Node {
-            config,
-            advertised_addr,
-            servent_guid,
-            library: if library.is_empty() {
-                None
-            } else {
-                Some(Box::new(library))
-            },
-            rng,
+        let setting = NodeSetting::one(config, identity, advertised_addr);
+        Node::of_peer(Arc::new(setting), 0, library)
+    }
+
+    /// The node of peer `peer` of `setting` (the simulator's million nodes share a few
+    /// settings and hold only their index).
+    pub fn of_peer(setting: Arc<NodeSetting>, peer: u32, library: Library) -> Node {
+        let mut node = Node {
+            setting,
+            peer,
             neighbours: Neighbours::default(),
-            routes: Routes::new(hash),
+            routes: Routes::new(),
             cold: None,
-            pending: None,
             out: None,
             counters: NodeCounters::default(),
+        };
+        if !library.is_empty() {
+            node.cold_mut().library = Some(Box::new(library));
         }
+        node
     }
 
     /// The routing configuration this node runs.
     pub fn config(&self) -> &RoutingConfig {
-        &self.config
+        &self.setting.config
     }
 
     /// The shared handle of this node's routing configuration.
     pub fn config_arc(&self) -> &Arc<RoutingConfig> {
-        &self.config
+        &self.setting.config
+    }
+
+    /// The setting this node was built from (`Node::of_peer`).
+    pub fn setting(&self) -> &Arc<NodeSetting> {
+        &self.setting
     }
 
     pub fn servent_guid(&self) -> Guid {
-        self.servent_guid
+        self.setting.peers().identity(self.peer).servent_guid
     }
 
     pub fn advertised_addr(&self) -> SocketAddrV4 {
-        self.advertised_addr
+        self.setting.peers().addr(self.peer)
     }
 
     pub fn library(&self) -> &Library {
-        self.library.as_deref().unwrap_or(&EMPTY_LIBRARY)
+        self.cold
+            .as_ref()
+            .and_then(|c| c.library.as_deref())
+            .unwrap_or(&EMPTY_LIBRARY)
     }
 
     pub fn counters(&self) -> Counters {
-        self.counters.snapshot()
+        self.counters
+            .snapshot(self.cold.as_ref().and_then(|c| c.rare.as_deref()))
     }
 
     /// Descriptors in and out by payload type since [`Node::count_traffic`] (all zero
@@ -308,7 +349,7 @@ impl Node {
 
     /// This node's role in a two-tier network (`node::role`); `None` in the flat network.
     pub fn role(&self) -> Option<Role> {
-        self.config.node_role()
+        self.setting.config.node_role()
     }
 
     /// The role of the neighbour on `conn`, as the driver said when the link came up.
@@ -321,11 +362,12 @@ impl Node {
         self.neighbours.iter().map(|n| n.conn)
     }
 
-    /// Where this node's neighbour list lives: a hint for a driver of many nodes that
-    /// prefetches the next node's memory (never dereferenced through this pointer).
+    /// Where this node's neighbour list and the heap part of its route table live (null
+    /// for either it does not have): hints for a driver of many nodes that prefetches the
+    /// next node's memory (never dereferenced through these pointers).
     #[doc(hidden)]
-    pub fn prefetch_hint(&self) -> *const u8 {
-        self.neighbours.as_ptr()
+    pub fn prefetch_hints(&self) -> [*const u8; 2] {
+        [self.neighbours.as_ptr(), self.routes.prefetch_hint()]
     }
 
     /// What the driver told us about a neighbour, with the servent GUID it gave in its
@@ -344,16 +386,16 @@ impl Node {
     /// Heap bytes this node holds (an estimate, for memory reports; the shared config
     /// is not counted).
     pub fn heap_bytes(&self) -> usize {
-        let library = self
-            .library
-            .as_ref()
-            .map_or(0, |l| std::mem::size_of::<Library>() + l.heap_bytes());
-        library
-            + self.neighbours.heap_bytes()
+        self.neighbours.heap_bytes()
             + self.routes.heap_bytes()
-            + self.counters.heap_bytes()
             + self.cold.as_ref().map_or(0, |c| {
                 std::mem::size_of::<Cold>()
+                    + c.library
+                        .as_ref()
+                        .map_or(0, |l| std::mem::size_of::<Library>() + l.heap_bytes())
+                    + c.rare
+                        .as_ref()
+                        .map_or(0, |_| std::mem::size_of::<Counters>())
                     + c.traffic
                         .as_ref()
                         .map_or(0, |_| std::mem::size_of::<Traffic>())
@@ -365,7 +407,7 @@ impl Node {
                         .as_ref()
                         .map_or(0, |_| std::mem::size_of::<ResultCache>())
             })
-            + self.pending.as_ref().map_or(0, |p| {
+            + self.pending().map_or(0, |p| {
                 std::mem::size_of::<Pending>()
                     + p.profiles.capacity() * std::mem::size_of::<(ConnId, LinkProfile)>()
                     + p.dq.as_ref().map_or(0, |d| {
@@ -428,7 +470,8 @@ impl Node {
     /// policy). A flat node takes anyone. The driver asks before accepting a link.
     pub fn admits(&self, role: Role) -> Result<(), LinkRefusal> {
         let count = |r: Role| self.neighbours.iter().filter(|n| n.role == r).count();
-        self.config
+        self.setting
+            .config
             .tier_policy()
             .admit(role, count(Role::Leaf), count(Role::Ultrapeer))
     }
@@ -449,9 +492,11 @@ impl Node {
         if self.role() != Some(Role::Ultrapeer) {
             return;
         }
-        Arc::make_mut(&mut self.config).role = Some(super::role::RoleSetting::Leaf);
-        let most = self.config.leaf_ultrapeers;
-        if let Some(pending) = self.pending.as_mut() {
+        // This node's own copy of its setting and configuration, if others share them.
+        let setting = Arc::make_mut(&mut self.setting);
+        Arc::make_mut(&mut setting.config).role = Some(super::role::RoleSetting::Leaf);
+        let most = self.setting.config.leaf_ultrapeers;
+        if let Some(pending) = self.pending_if_any() {
             if let Some(overlay) = pending.overlay.as_deref_mut() {
                 overlay.limit_degree(now, most);
             }
@@ -483,11 +528,11 @@ impl Node {
     /// once, and our QRP table follows it: a leaf sends its ultrapeers the difference
     /// now, an ultrapeer its merged table after `tier::MERGE_DELAY`.
     pub fn set_library(&mut self, now: Time, library: Library) {
-        self.library = if library.is_empty() {
-            None
-        } else {
-            Some(Box::new(library))
-        };
+        if !library.is_empty() {
+            self.cold_mut().library = Some(Box::new(library));
+        } else if let Some(cold) = self.cold.as_mut() {
+            cold.library = None;
+        }
         let Some(role) = self.role() else {
             return;
         };
@@ -507,8 +552,10 @@ impl Node {
     pub fn on_disconnected(&mut self, now: Time, conn: ConnId) {
         self.forget_link(now, conn);
         let degree = self.overlay_degree();
-        if let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) {
-            overlay.unlinked(now, degree, &mut self.rng);
+        if let Some(cold) = self.cold.as_deref_mut() {
+            if let Some(overlay) = cold.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) {
+                overlay.unlinked(now, degree, &mut cold.rng);
+            }
         }
     }
 
@@ -521,7 +568,7 @@ impl Node {
     /// only (its leaves have their own budget).
     pub fn enable_overlay(&mut self, mut config: OverlayConfig) {
         if self.role() == Some(Role::Leaf) {
-            let most = self.config.leaf_ultrapeers;
+            let most = self.setting.config.leaf_ultrapeers;
             config.max_degree = config.max_degree.min(most);
             config.min_degree = config.min_degree.min(most);
         }
@@ -532,7 +579,7 @@ impl Node {
 
     /// The degree policy and host cache, in a dynamic overlay.
     pub fn overlay(&self) -> Option<&Overlay> {
-        self.pending.as_ref().and_then(|p| p.overlay.as_deref())
+        self.pending().and_then(|p| p.overlay.as_deref())
     }
 
     /// Hosts heard of outside the descriptors (`X-Try` headers, the user's bootstrap
@@ -543,7 +590,7 @@ impl Node {
         hosts: impl IntoIterator<Item = SocketAddrV4>,
         source: HostSource,
     ) {
-        let own = self.advertised_addr;
+        let own = self.advertised_addr();
         if let Some(overlay) = self.overlay_mut() {
             for addr in hosts.into_iter().filter(|&a| a != own) {
                 overlay.learn(now, addr, source);
@@ -557,7 +604,7 @@ impl Node {
         now: Time,
         hosts: impl IntoIterator<Item = (SocketAddrV4, u8, Time)>,
     ) {
-        let own = self.advertised_addr;
+        let own = self.advertised_addr();
         if let Some(overlay) = self.overlay_mut() {
             for (addr, failures, age) in hosts.into_iter().filter(|h| h.0 != own) {
                 overlay.restore(now, addr, failures, age);
@@ -578,8 +625,7 @@ impl Node {
     /// starts its workload once no peer owes one, as the simulator starts its searches
     /// after the last table arrived.
     pub fn merged_table_due(&self) -> bool {
-        self.pending
-            .as_ref()
+        self.pending()
             .is_some_and(|p| p.tables.next_timeout().is_some())
     }
 
@@ -594,7 +640,7 @@ impl Node {
     /// first; empty in a static one).
     pub fn try_hosts(&self, n: usize) -> Vec<SocketAddrV4> {
         self.overlay()
-            .map(|o| o.try_hosts(n, self.advertised_addr))
+            .map(|o| o.try_hosts(n, self.advertised_addr()))
             .unwrap_or_default()
     }
 
@@ -618,13 +664,13 @@ impl Node {
         let too_big = (header.kind == kind::QUERY && len > DEFAULT_MAX_QUERY_PAYLOAD)
             || (header.kind == kind::QUERY_HIT && len > DEFAULT_MAX_HIT_PAYLOAD);
         let why = if too_big {
-            self.counters.rare().bad_payload += 1;
+            self.rare_counters().bad_payload += 1;
             DropReason::TooBig
         } else if known {
-            self.counters.rare().bad_payload += 1;
+            self.rare_counters().bad_payload += 1;
             DropReason::BadPayload
         } else {
-            self.counters.rare().unknown_type += 1;
+            self.rare_counters().unknown_type += 1;
             DropReason::UnknownType
         };
         self.dropped(header.guid, header.kind, why);
@@ -632,7 +678,7 @@ impl Node {
 
     /// A descriptor arrived on `from`.
     pub fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
-        self.counters.add_received();
+        self.count_received();
         if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
             traffic.received.add(msg.payload.kind(), 1);
         }
@@ -645,7 +691,7 @@ impl Node {
         let kind = payload.kind();
         match payload {
             Payload::Unknown { .. } => {
-                self.counters.rare().unknown_type += 1;
+                self.rare_counters().unknown_type += 1;
                 self.dropped(guid, kind, DropReason::UnknownType);
                 return;
             }
@@ -669,7 +715,7 @@ impl Node {
             _ => {}
         }
         if ttl == 0 || hops == u8::MAX {
-            self.counters.rare().bad_ttl += 1;
+            self.rare_counters().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -689,7 +735,7 @@ impl Node {
     /// The last complete QRP table the neighbour on `conn` sent us, if any: a leaf's
     /// decides which queries it gets, an ultrapeer's which queries on their last hop.
     pub fn neighbour_qrp_table(&self, conn: ConnId) -> Option<&QrpTable> {
-        let links = &self.pending.as_ref()?.qrp;
+        let links = &self.pending()?.qrp;
         links
             .iter()
             .find(|(c, _)| *c == conn)
@@ -715,7 +761,7 @@ impl Node {
     /// Whether this node runs dynamic queries (strategy `dq`, as an ultrapeer or in the
     /// flat network) and so speaks the Query Status vendor messages.
     pub fn runs_dynamic_queries(&self) -> bool {
-        matches!(self.config.strategy, Strategy::Dynamic { .. })
+        matches!(self.setting.config.strategy, Strategy::Dynamic { .. })
     }
 
     /// The vendor messages this node understands, for its Messages Supported.
@@ -729,7 +775,7 @@ impl Node {
     /// Sends our Messages Supported on `conn`: the first message on a link whose peer
     /// advertised `Vendor-Message` (PROTOCOL.md §2.8).
     pub fn send_messages_supported(&mut self, conn: ConnId) {
-        let guid = Guid::random(&mut self.rng);
+        let guid = Guid::random(self.rng());
         let msg = Message {
             guid,
             ttl: 1,
@@ -747,7 +793,7 @@ impl Node {
     fn on_vendor(&mut self, now: Time, from: ConnId, guid: Guid, hops: u8, vendor: Vendor) {
         let kind = vendor.kind();
         if hops != 0 {
-            self.counters.rare().bad_ttl += 1;
+            self.rare_counters().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -788,14 +834,14 @@ impl Node {
             }
             Vendor::QueryStatusResponse { kept } => {
                 let links = self.dq_links_of(guid);
-                let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+                let steps = match self.pending_if_any().and_then(|p| p.dq.as_mut()) {
                     Some(dq) => dq.on_status(now, guid, from, kept, &links),
                     None => Vec::new(),
                 };
                 self.run_dq_steps(guid, steps);
             }
             Vendor::Other { .. } => {
-                self.counters.rare().unknown_type += 1;
+                self.rare_counters().unknown_type += 1;
                 self.dropped(guid, kind, DropReason::UnknownType);
             }
         }
@@ -817,7 +863,7 @@ impl Node {
     ) {
         let kind = kind::ROUTE_TABLE_UPDATE;
         if hops != 0 || ttl > 1 {
-            self.counters.rare().bad_ttl += 1;
+            self.rare_counters().bad_ttl += 1;
             self.dropped(guid, kind, DropReason::BadTtl);
             return;
         }
@@ -844,7 +890,7 @@ impl Node {
             Ok(_) => return,
             Err(error) => error,
         };
-        self.counters.rare().bad_payload += 1;
+        self.rare_counters().bad_payload += 1;
         self.dropped(guid, kind, DropReason::BadPayload);
         self.forget_link(now, from);
         self.count_bye_sent();
@@ -860,8 +906,8 @@ impl Node {
     /// Starts a search of our own and returns its GUID (the one every event, round and
     /// walker of this search carries). The TTL is clamped to 1..=`max_ttl`.
     pub fn start_search(&mut self, now: Time, request: SearchRequest) -> Guid {
-        let ttl = request.ttl.clamp(1, self.config.max_ttl.max(1));
-        let guid = Guid::random(&mut self.rng);
+        let ttl = request.ttl.clamp(1, self.setting.config.max_ttl.max(1));
+        let guid = Guid::random(self.rng());
         let mut query = if request.words.trim().is_empty() {
             match request.sha1 {
                 Some(sha1) => Query::by_urn(sha1),
@@ -881,19 +927,19 @@ impl Node {
             query.flags |= query_flags::LEAF_GUIDED;
         }
         let query = Arc::new(query);
-        let strategy = StrategySpec::of(&self.config);
+        let strategy = StrategySpec::of(&self.setting.config);
         self.outbox().events.push_back(Event::SearchStarted {
             guid,
             words: request.words,
             ttl,
             strategy,
         });
-        if self.config.cache.mode != CacheMode::Off {
-            let bounds = route_bounds(&self.config);
+        if self.setting.config.cache.mode != CacheMode::Off {
+            let bounds = route_bounds(&self.setting.config);
             self.cache_mut().note_query(guid, &query, now, bounds);
         }
         // A leaf hands its searches to its ultrapeers, which run the dynamic query.
-        let strategy = match self.config.strategy {
+        let strategy = match self.setting.config.strategy {
             Strategy::Dynamic { .. } if self.role() == Some(Role::Leaf) => Strategy::Flood,
             other => other,
         };
@@ -902,11 +948,10 @@ impl Node {
             Strategy::Dynamic { .. } => ttl.min(super::dynamic_query::MAX_TTL),
             _ => ttl,
         };
-        let bounds = route_bounds(&self.config);
+        let bounds = route_bounds(&self.setting.config);
         self.own_mut()
             .start(guid, Arc::clone(&query), ttl, first_round, now, bounds);
-        self.routes
-            .remember_ours(&self.config, guid, kind::QUERY, first_round, now);
+        self.remember_ours(guid, kind::QUERY, first_round, now);
         match strategy {
             Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
             Strategy::Dynamic {
@@ -940,7 +985,7 @@ impl Node {
                 let mut targets: Vec<ConnId> = self.neighbours().collect();
                 let distinct = (walkers as usize).min(targets.len());
                 for i in 0..distinct {
-                    let j = i + self.rng.below(targets.len() - i);
+                    let j = i + self.rng().below(targets.len() - i);
                     targets.swap(i, j);
                 }
                 targets.truncate(distinct);
@@ -971,7 +1016,7 @@ impl Node {
     /// The origin's answer to a `Request::CheckBack` for `guid`: `satisfied` stops the
     /// walkers parked here, otherwise they walk on.
     pub fn on_check_back(&mut self, _now: Time, guid: Guid, satisfied: bool) {
-        let Some(pending) = self.pending.as_mut() else {
+        let Some(pending) = self.pending_if_any() else {
             return;
         };
         let resumed = pending.parked.take(guid);
@@ -987,17 +1032,16 @@ impl Node {
     /// along the route its hits came by. `None` when no route is known.
     pub fn start_push(&mut self, now: Time, target: Guid, index: u32, ttl: u8) -> Option<Guid> {
         let to = self.push_route(&target, now)?;
-        let guid = Guid::random(&mut self.rng);
-        let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
+        let guid = Guid::random(self.rng());
+        let ttl = ttl.clamp(1, self.setting.config.max_ttl.max(1));
         let push = Push {
             servent_guid: target,
             index,
-            ip: *self.advertised_addr.ip(),
-            port: self.advertised_addr.port(),
+            ip: *self.advertised_addr().ip(),
+            port: self.advertised_addr().port(),
             ggep: Default::default(),
         };
-        self.routes
-            .remember_ours(&self.config, guid, kind::PUSH, ttl, now);
+        self.remember_ours(guid, kind::PUSH, ttl, now);
         let msg = Message {
             guid,
             ttl,
@@ -1011,10 +1055,9 @@ impl Node {
     /// Sends a Ping of our own on `conn` (a TTL 1 ping is a keep-alive); its Pongs are
     /// consumed here.
     pub fn send_ping(&mut self, now: Time, conn: ConnId, ttl: u8) -> Guid {
-        let guid = Guid::random(&mut self.rng);
-        let ttl = ttl.clamp(1, self.config.max_ttl.max(1));
-        self.routes
-            .remember_ours(&self.config, guid, kind::PING, ttl, now);
+        let guid = Guid::random(self.rng());
+        let ttl = ttl.clamp(1, self.setting.config.max_ttl.max(1));
+        self.remember_ours(guid, kind::PING, ttl, now);
         let msg = Message {
             guid,
             ttl,
@@ -1032,14 +1075,13 @@ impl Node {
     /// due work to `on_timeout`, in that order.
     pub fn poll_timeout(&self) -> Option<Time> {
         let ring = self.own().and_then(|o| o.next_timeout());
-        let parked = self.pending.as_ref().and_then(|p| p.parked.next_timeout());
+        let parked = self.pending().and_then(|p| p.parked.next_timeout());
         let overlay = self.overlay().map(|o| o.next_timeout());
         let dq = self
-            .pending
-            .as_ref()
+            .pending()
             .and_then(|p| p.dq.as_ref())
             .and_then(|d| d.next_timeout());
-        let tables = self.pending.as_ref().and_then(|p| p.tables.next_timeout());
+        let tables = self.pending().and_then(|p| p.tables.next_timeout());
         [ring, parked, overlay, dq, tables]
             .into_iter()
             .flatten()
@@ -1056,22 +1098,20 @@ impl Node {
             self.next_ring_round(now, guid);
         }
         let expired = self
-            .pending
-            .as_mut()
+            .pending_if_any()
             .map(|p| p.parked.take_expired(now))
             .unwrap_or_default();
         for (from, msg) in expired {
             self.step_walker(from, msg);
         }
         let due = self
-            .pending
-            .as_ref()
+            .pending()
             .and_then(|p| p.dq.as_ref())
             .map(|d| d.take_due(now))
             .unwrap_or_default();
         for guid in due {
             let links = self.dq_links_of(guid);
-            let steps = match self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+            let steps = match self.pending_if_any().and_then(|p| p.dq.as_mut()) {
                 Some(dq) => dq.on_timer(now, guid, &links),
                 None => Vec::new(),
             };
@@ -1079,8 +1119,7 @@ impl Node {
         }
         self.maintain_overlay(now);
         if self
-            .pending
-            .as_mut()
+            .pending_if_any()
             .is_some_and(|p| p.tables.take_due(now))
         {
             self.send_merged_table();
@@ -1091,14 +1130,17 @@ impl Node {
     /// neighbours for Pongs (new hosts) when the host cache runs short.
     fn maintain_overlay(&mut self, now: Time) {
         let degree = self.overlay_degree();
-        let own = self.advertised_addr;
-        let Some(overlay) = self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
+        let own = self.advertised_addr();
+        let Some(cold) = self.cold.as_deref_mut() else {
+            return;
+        };
+        let Some(overlay) = cold.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
             return;
         };
         let neighbours = &self.neighbours;
         let linked =
             |a: SocketAddrV4| a == own || neighbours.iter().any(|n| n.listen_addr == Some(a));
-        let wants = overlay.maintain(now, degree, &mut self.rng, linked);
+        let wants = overlay.maintain(now, degree, &mut cold.rng, linked);
         if wants.ask_neighbours {
             let links: Vec<ConnId> = self.neighbours().collect();
             for conn in links {
@@ -1129,7 +1171,7 @@ impl Node {
         if let Some(output) = self.out.as_mut().and_then(|out| out.pop_output()) {
             return output;
         }
-        if let Some(pending) = self.pending.as_mut() {
+        if let Some(pending) = self.pending_if_any() {
             if let Some(request) = pending.requests.pop_front() {
                 return Output::Request(request);
             }
@@ -1152,7 +1194,7 @@ impl Node {
         query: Arc<Query>,
     ) {
         if check_query(&query).is_err() {
-            self.counters.rare().bad_queries += 1;
+            self.rare_counters().bad_queries += 1;
             self.dropped(guid, kind::QUERY, DropReason::BadQuery);
             return;
         }
@@ -1166,10 +1208,11 @@ impl Node {
             return;
         };
         let (ttl, hops) = (ttl - 1, hops + 1);
-        let walking = matches!(self.config.strategy, Strategy::RandomWalk { .. });
-        let admission = self
-            .routes
-            .admit_query(&self.config, guid, from, ttl, walking, now);
+        let walking = matches!(self.setting.config.strategy, Strategy::RandomWalk { .. });
+        let hash = self.hash_of();
+        let admission =
+            self.routes
+                .admit_query(&self.setting.config, hash, guid, from, ttl, walking, now);
         // A leaf never relays (PROTOCOL.md §3.2), also not a later copy with more TTL or
         // a walker passing by: for it those are duplicates.
         let admission = match admission {
@@ -1181,7 +1224,7 @@ impl Node {
         match admission {
             Admission::Fresh => {}
             Admission::Walker => {
-                self.counters.add_reforwarded();
+                self.count_reforwarded();
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1199,7 +1242,7 @@ impl Node {
                 return;
             }
             Admission::Reforward => {
-                self.counters.add_reforwarded();
+                self.count_reforwarded();
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1208,7 +1251,7 @@ impl Node {
                 return;
             }
             Admission::Duplicate => {
-                self.counters.add_duplicate();
+                self.count_duplicate();
                 self.dropped(guid, kind::QUERY, DropReason::Duplicate);
                 return;
             }
@@ -1217,7 +1260,7 @@ impl Node {
             .events
             .push_back(Event::QueryReceived { guid, from, hops });
         let from_cache = self.answer(now, from, guid, hops, &query);
-        if from_cache && self.config.cache.mode == CacheMode::AnswerAndStop {
+        if from_cache && self.setting.config.cache.mode == CacheMode::AnswerAndStop {
             self.dropped(guid, kind::QUERY, DropReason::AnsweredFromCache);
             return;
         }
@@ -1247,7 +1290,7 @@ impl Node {
             },
             1,
             Some(profile),
-        ) = (self.config.strategy, hops, self.leaf_profile(from))
+        ) = (self.setting.config.strategy, hops, self.leaf_profile(from))
         {
             // Our leaf's own query: widened step by step for it, as gtk-gnutella's
             // `dq_launch_net`: the TTL left after our hop bounds the steps (gtk reads it
@@ -1276,16 +1319,16 @@ impl Node {
     /// when the cache answered.
     fn answer(&mut self, now: Time, to: ConnId, guid: Guid, hops: u8, query: &Arc<Query>) -> bool {
         let reply_ttl = answering::reply_ttl(hops);
-        let max_results = self.config.max_results;
+        let max_results = self.setting.config.max_results;
         let mut budget = max_results;
         // Split once for the library and the result cache (in place: see QueryWords).
         let mut split = QueryWords::empty();
         let words = split.fill(&query.criteria).then_some(&split);
-        if let Some(library) = self.library.as_deref() {
+        if let Some(library) = self.cold.as_ref().and_then(|c| c.library.as_deref()) {
             let records = answering::library_records(library, query, words, max_results);
             if !records.is_empty() {
                 budget -= records.len().min(budget);
-                self.counters.rare().answered += 1;
+                self.rare_counters().answered += 1;
                 self.outbox().events.push_back(Event::Answered {
                     guid,
                     records: records.len() as u32,
@@ -1300,13 +1343,13 @@ impl Node {
                 self.sent(guid, kind::QUERY_HIT, sent);
             }
         }
-        if self.config.cache.mode == CacheMode::Off {
+        if self.setting.config.cache.mode == CacheMode::Off {
             return false;
         }
-        let bounds = route_bounds(&self.config);
+        let bounds = route_bounds(&self.setting.config);
         let me = self.responder();
-        let hash = self.routes.hash();
-        let cold = self.cold.get_or_insert_with(Box::default);
+        let hash = self.keyed_hash();
+        let cold = cold_in(&mut self.cold, &self.setting, self.peer);
         let servents = cold.servents.as_deref();
         let cache = cold
             .cache
@@ -1314,7 +1357,7 @@ impl Node {
         let out = &mut self.out;
         let answer = answering::answer_from_cache(
             cache,
-            &self.config.cache,
+            &self.setting.config.cache,
             me,
             guid,
             query,
@@ -1332,7 +1375,7 @@ impl Node {
         if answer.hits == 0 {
             return false;
         }
-        self.counters.rare().answered_from_cache += 1;
+        self.rare_counters().answered_from_cache += 1;
         self.outbox().events.push_back(Event::Answered {
             guid,
             records: answer.records,
@@ -1345,8 +1388,8 @@ impl Node {
     /// Who our hits say we are.
     fn responder(&self) -> Responder {
         Responder {
-            addr: self.advertised_addr,
-            servent_guid: self.servent_guid,
+            addr: self.advertised_addr(),
+            servent_guid: self.servent_guid(),
         }
     }
 
@@ -1360,28 +1403,31 @@ impl Node {
         hops: u8,
         hit: Arc<QueryHit>,
     ) {
-        if hit.servent_guid != self.servent_guid {
+        if hit.servent_guid != self.servent_guid() {
             let addr = SocketAddrV4::new(hit.ip, hit.port);
             if let Some(overlay) = self.overlay_mut() {
                 overlay.learn(now, addr, HostSource::Hit);
             }
-            let bounds = route_bounds(&self.config);
+            let bounds = route_bounds(&self.setting.config);
             // Hops 0 on arrival (1 after our hop): the neighbour's own hit.
             let own = hops == 1;
             self.servents_mut()
                 .hit_from(from, hit.servent_guid, own, now, bounds);
         }
-        if self.config.cache.mode != CacheMode::Off {
-            let bounds = route_bounds(&self.config);
-            let cache_config = self.config.cache;
+        if self.setting.config.cache.mode != CacheMode::Off {
+            let bounds = route_bounds(&self.setting.config);
+            let cache_config = self.setting.config.cache;
             if let Some(cache) = self.cold.as_mut().and_then(|c| c.cache.as_mut()) {
                 cache.add_hit(&guid, &hit, hops, now, &cache_config, bounds);
             }
         }
-        if let Some(dq) = self.pending.as_mut().and_then(|p| p.dq.as_mut()) {
+        if let Some(dq) = self.pending_if_any().and_then(|p| p.dq.as_mut()) {
             dq.on_results(guid, hit.records.len() as u32);
         }
-        match self.routes.route_of(&self.config, guid, kind::QUERY, now) {
+        match self
+            .routes
+            .route_of(&self.setting.config, guid, kind::QUERY, now)
+        {
             None => self.no_route(guid, kind::QUERY_HIT),
             Some(Origin::Ours) => {
                 if let Some(own) = self.own_if_any() {
@@ -1429,7 +1475,7 @@ impl Node {
     /// cannot push query routes out of the table.
     fn on_ping(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, ping: Ping) {
         if ping.ggep.len() > MAX_PING_GGEP {
-            self.counters.rare().bad_payload += 1;
+            self.rare_counters().bad_payload += 1;
             self.dropped(guid, kind::PING, DropReason::TooBig);
             return;
         }
@@ -1444,7 +1490,7 @@ impl Node {
             &mut pings.throttle
         };
         if !throttle.admit(now, from) {
-            self.counters.rare().pings_throttled += 1;
+            self.rare_counters().pings_throttled += 1;
             self.dropped(guid, kind::PING, DropReason::Throttled);
             return;
         }
@@ -1452,8 +1498,8 @@ impl Node {
         let back = hops + 1;
         let library = self.library();
         let pong = Pong {
-            port: self.advertised_addr.port(),
-            ip: *self.advertised_addr.ip(),
+            port: self.advertised_addr().port(),
+            ip: *self.advertised_addr().ip(),
             files: library.len() as u32,
             kbytes: library.total_kib(),
             ggep: Default::default(),
@@ -1512,17 +1558,20 @@ impl Node {
     /// whose GGEP is over `MAX_PING_GGEP` bytes as `TooBig`.
     fn on_pong(&mut self, now: Time, from: ConnId, guid: Guid, hops: u8, pong: Pong) {
         if pong.ggep.len() > MAX_PING_GGEP {
-            self.counters.rare().bad_payload += 1;
+            self.rare_counters().bad_payload += 1;
             self.dropped(guid, kind::PONG, DropReason::TooBig);
             return;
         }
-        let ours = self.routes.route_of(&self.config, guid, kind::PING, now) == Some(Origin::Ours);
+        let ours = self
+            .routes
+            .route_of(&self.setting.config, guid, kind::PING, now)
+            == Some(Origin::Ours);
         if !ours {
             self.no_route(guid, kind::PONG);
             return;
         }
         let addr = SocketAddrV4::new(pong.ip, pong.port);
-        if addr == self.advertised_addr {
+        if addr == self.advertised_addr() {
             return;
         }
         if let Some(overlay) = self.overlay_mut() {
@@ -1539,7 +1588,7 @@ impl Node {
     }
 
     fn send_cached_pong(&mut self, to: Pinger, hops: u8, pong: Pong) {
-        self.counters.rare().cached_pongs_sent += 1;
+        self.rare_counters().cached_pongs_sent += 1;
         let msg = Message {
             guid: to.guid,
             ttl: to.ttl,
@@ -1550,14 +1599,18 @@ impl Node {
     }
 
     fn on_push(&mut self, now: Time, from: ConnId, guid: Guid, ttl: u8, hops: u8, push: Push) {
-        if self.routes.seen(&self.config, guid, kind::PUSH, now) {
-            self.counters.add_duplicate();
+        if self
+            .routes
+            .seen(&self.setting.config, guid, kind::PUSH, now)
+        {
+            self.count_duplicate();
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
+        let hash = self.hash_of();
         self.routes
-            .remember_via(&self.config, guid, kind::PUSH, from, ttl, now);
-        if push.servent_guid == self.servent_guid {
+            .remember_via(&self.setting.config, hash, guid, kind::PUSH, from, ttl, now);
+        if push.servent_guid == self.servent_guid() {
             self.request(Request::ConnectBack { push, from });
             return;
         }
@@ -1611,8 +1664,7 @@ impl Node {
             return;
         }
         let Some((query, leaf)) = self
-            .pending
-            .as_ref()
+            .pending()
             .and_then(|p| p.dq.as_ref())
             .and_then(|d| d.query(guid))
         else {
@@ -1672,8 +1724,7 @@ impl Node {
     /// [`Self::dq_links`] for the query of dynamic query `guid`.
     fn dq_links_of(&self, guid: Guid) -> Vec<LinkView> {
         let query = self
-            .pending
-            .as_ref()
+            .pending()
             .and_then(|p| p.dq.as_ref())
             .and_then(|d| d.query(guid))
             .map(|(q, _)| q);
@@ -1685,10 +1736,10 @@ impl Node {
     ///
     /// [`MAX_QUERIES_PER_LEAF`]: super::dynamic_query::MAX_QUERIES_PER_LEAF
     fn leaf_over_its_share(&self, conn: ConnId) -> bool {
-        let Some(dq) = self.pending.as_ref().and_then(|p| p.dq.as_ref()) else {
+        let Some(dq) = self.pending().and_then(|p| p.dq.as_ref()) else {
             return false;
         };
-        matches!(self.config.strategy, Strategy::Dynamic { .. })
+        matches!(self.setting.config.strategy, Strategy::Dynamic { .. })
             && dq.for_leaf(conn) >= super::dynamic_query::MAX_QUERIES_PER_LEAF
             && self.leaf_profile(conn).is_some()
     }
@@ -1703,14 +1754,13 @@ impl Node {
 
     /// What the driver and the link's Messages Supported told us of `conn`.
     fn link_profile(&self, conn: ConnId) -> LinkProfile {
-        self.pending
-            .as_ref()
+        self.pending()
             .and_then(|p| p.profiles.iter().find(|(c, _)| *c == conn))
             .map_or_else(LinkProfile::default, |(_, p)| *p)
     }
 
     fn next_ring_round(&mut self, now: Time, guid: Guid) {
-        let Strategy::ExpandingRing { wait_ms } = self.config.strategy else {
+        let Strategy::ExpandingRing { wait_ms } = self.setting.config.strategy else {
             return;
         };
         let Some(own) = self.own_if_any() else {
@@ -1719,15 +1769,14 @@ impl Node {
         let Some((round_ttl, query)) = own.next_round(now, guid, wait_ms) else {
             return;
         };
-        self.routes
-            .remember_ours(&self.config, guid, kind::QUERY, round_ttl, now);
+        self.remember_ours(guid, kind::QUERY, round_ttl, now);
         self.flood_query(guid, round_ttl, 0, &query, None);
     }
 
     /// Passes a walker on, parking it for a check-back every `check_every` hops.
     fn forward_walker(&mut self, now: Time, from: ConnId, msg: Message) {
-        if let Strategy::RandomWalk { check_every, .. } = self.config.strategy {
-            let parked = self.pending.as_ref().map_or(0, |p| p.parked.len());
+        if let Strategy::RandomWalk { check_every, .. } = self.setting.config.strategy {
+            let parked = self.pending().map_or(0, |p| p.parked.len());
             if walkers::parks(check_every, msg.hops, parked) {
                 let (guid, hops) = (msg.guid, msg.hops);
                 self.pending_mut().parked.park(msg, from, now);
@@ -1742,7 +1791,8 @@ impl Node {
     /// is the only one).
     fn step_walker(&mut self, from: ConnId, msg: Message) {
         let links = self.neighbours.iter().map(|n| n.conn);
-        if let Some(to) = walkers::next_step(links, from, &mut self.rng) {
+        let rng = &mut cold_in(&mut self.cold, &self.setting, self.peer).rng;
+        if let Some(to) = walkers::next_step(links, from, rng) {
             self.send_one(to, msg);
         }
     }
@@ -1782,7 +1832,7 @@ impl Node {
             hops,
             payload: Payload::Query(Arc::clone(query)),
         };
-        let tables = self.pending.as_ref().map_or(0, |p| p.qrp.len());
+        let tables = self.pending().map_or(0, |p| p.qrp.len());
         let any_leaf = self.neighbours.iter().any(|n| n.role == Role::Leaf);
         if ttl > 0 && tables == 0 && !any_leaf {
             let n = self.flood(msg, except);
@@ -1791,11 +1841,7 @@ impl Node {
         }
         let keys = QueryKeys::of(query);
         let flat = self.role().is_none();
-        let received = self
-            .pending
-            .as_ref()
-            .map(|p| &p.qrp[..])
-            .unwrap_or_default();
+        let received = self.pending().map(|p| &p.qrp[..]).unwrap_or_default();
         let table_of = |conn: ConnId| {
             received
                 .iter()
@@ -1842,8 +1888,9 @@ impl Node {
 
     /// Sends `conn` what it lacks of our library's table (a leaf to its ultrapeer).
     fn send_own_table(&mut self, conn: ConnId) {
-        let library = self.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
-        let table = self
+        let cold = self.cold_mut();
+        let library = cold.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
+        let table = cold
             .pending
             .get_or_insert_with(Box::default)
             .tables
@@ -1854,8 +1901,9 @@ impl Node {
     /// Sends every neighbour ultrapeer that takes QRP what it lacks of our merged table:
     /// our library's keywords and our leaves' (last-hop QRP).
     fn send_merged_table(&mut self) {
-        let library = self.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
-        let pending = self.pending.get_or_insert_with(Box::default);
+        let cold = cold_in(&mut self.cold, &self.setting, self.peer);
+        let library = cold.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
+        let pending = cold.pending.get_or_insert_with(Box::default);
         let own = pending.tables.own(|| QrpTable::from_library(library));
         let mut merged = QrpTable::clone(&own);
         for n in self.neighbours.iter().filter(|n| n.role == Role::Leaf) {
@@ -1885,7 +1933,7 @@ impl Node {
         let updates = self.pending_mut().tables.update(conn, table);
         for update in updates {
             let msg = Message {
-                guid: Guid::random(&mut self.rng),
+                guid: Guid::random(self.rng()),
                 ttl: 1,
                 hops: 0,
                 payload: Payload::RouteTableUpdate(update),
@@ -1920,17 +1968,17 @@ impl Node {
 
     /// Applies `max_ttl` to a broadcast before its hop: the TTL to use, or `None` if dropped.
     fn admit_broadcast(&mut self, guid: Guid, kind: u8, ttl: u8, hops: u8) -> Option<u8> {
-        let max = self.config.max_ttl;
+        let max = self.setting.config.max_ttl;
         if u16::from(hops) + u16::from(ttl) <= u16::from(max) {
             return Some(ttl);
         }
-        match self.config.over_max_ttl {
+        match self.setting.config.over_max_ttl {
             OverMaxTtl::Trim => {
-                self.counters.rare().ttl_trimmed += 1;
+                self.rare_counters().ttl_trimmed += 1;
                 Some(max.saturating_sub(hops).max(1))
             }
             OverMaxTtl::Drop => {
-                self.counters.rare().over_max_ttl += 1;
+                self.rare_counters().over_max_ttl += 1;
                 self.dropped(guid, kind, DropReason::OverMaxTtl);
                 None
             }
@@ -1938,7 +1986,7 @@ impl Node {
     }
 
     fn push_route(&self, target: &Guid, now: Time) -> Option<ConnId> {
-        let bounds = route_bounds(&self.config);
+        let bounds = route_bounds(&self.setting.config);
         let conn = self.servents()?.push_route(target, now, bounds)?;
         self.is_connected(conn).then_some(conn)
     }
@@ -1955,7 +2003,7 @@ impl Node {
             self.pending_mut().tables.schedule_merge(now);
         }
         self.neighbours.remove(conn);
-        if let Some(pings) = self.pending.as_mut().and_then(|p| p.pings.as_mut()) {
+        if let Some(pings) = self.pending_if_any().and_then(|p| p.pings.as_mut()) {
             pings.throttle.forget(conn);
             pings.keep_alives.forget(conn);
             pings.cache.forget(conn);
@@ -1963,7 +2011,7 @@ impl Node {
         if let Some(servents) = self.cold.as_mut().and_then(|c| c.servents.as_mut()) {
             servents.forget(conn);
         }
-        if let Some(pending) = self.pending.as_mut() {
+        if let Some(pending) = self.pending_if_any() {
             pending.qrp.retain(|(c, _)| *c != conn);
             pending.profiles.retain(|(c, _)| *c != conn);
             if let Some(dq) = pending.dq.as_mut() {
@@ -1996,7 +2044,7 @@ impl Node {
     }
 
     fn no_route(&mut self, guid: Guid, kind: u8) {
-        self.counters.rare().no_route += 1;
+        self.rare_counters().no_route += 1;
         self.dropped(guid, kind, DropReason::NoRoute);
     }
 
@@ -2009,7 +2057,7 @@ impl Node {
 
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
         if count > 0 {
-            self.counters.add_sent(count);
+            self.count_sent(count);
             if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
                 traffic.sent.add(kind, count);
             }
@@ -2028,7 +2076,45 @@ impl Node {
     }
 
     fn cold_mut(&mut self) -> &mut Cold {
-        self.cold.get_or_insert_with(Box::default)
+        cold_in(&mut self.cold, &self.setting, self.peer)
+    }
+
+    /// The routing RNG.
+    fn rng(&mut self) -> &mut NodeRng {
+        &mut self.cold_mut().rng
+    }
+
+    /// The counters kept out of line, for an increment.
+    fn rare_counters(&mut self) -> &mut Counters {
+        self.cold_mut().rare.get_or_insert_with(Box::default)
+    }
+
+    fn count_received(&mut self) {
+        let carry = self.counters.add_received();
+        if carry != 0 {
+            self.rare_counters().received += carry;
+        }
+    }
+
+    fn count_sent(&mut self, count: u32) {
+        let carry = self.counters.add_sent(count);
+        if carry != 0 {
+            self.rare_counters().sent += carry;
+        }
+    }
+
+    fn count_duplicate(&mut self) {
+        let carry = self.counters.add_duplicate();
+        if carry != 0 {
+            self.rare_counters().duplicates += carry;
+        }
+    }
+
+    fn count_reforwarded(&mut self) {
+        let carry = self.counters.add_reforwarded();
+        if carry != 0 {
+            self.rare_counters().reforwarded += carry;
+        }
     }
 
     fn own(&self) -> Option<&OwnSearches> {
@@ -2040,7 +2126,7 @@ impl Node {
     }
 
     fn own_mut(&mut self) -> &mut OwnSearches {
-        let hash = self.routes.hash();
+        let hash = self.keyed_hash();
         self.cold_mut()
             .own
             .get_or_insert_with(|| Box::new(OwnSearches::new(hash)))
@@ -2051,33 +2137,59 @@ impl Node {
     }
 
     fn servents_mut(&mut self) -> &mut ServentRoutes {
-        let hash = self.routes.hash();
+        let hash = self.keyed_hash();
         self.cold_mut()
             .servents
             .get_or_insert_with(|| Box::new(ServentRoutes::new(hash)))
     }
 
     fn cache_mut(&mut self) -> &mut ResultCache {
-        let hash = self.routes.hash();
+        let hash = self.keyed_hash();
         self.cold_mut()
             .cache
             .get_or_insert_with(|| Box::new(ResultCache::new(hash)))
+    }
+
+    /// Records a descriptor we originated with `ttl` in the route table.
+    fn remember_ours(&mut self, guid: Guid, kind: u8, ttl: u8, now: Time) {
+        let hash = self.hash_of();
+        self.routes
+            .remember_ours(&self.setting.config, hash, guid, kind, ttl, now);
+    }
+
+    /// The keyed hash of this node's tables.
+    fn keyed_hash(&self) -> KeyedHash {
+        self.setting.peers().hash(self.peer)
+    }
+
+    /// The keyed hash, for a table to ask for when it needs it.
+    fn hash_of(&self) -> impl Fn() -> KeyedHash + Copy {
+        let (peers, peer) = (self.setting.peers(), self.peer);
+        move || peers.hash(peer)
     }
 
     fn outbox(&mut self) -> &mut Outbox {
         self.out.get_or_insert_with(Box::default)
     }
 
+    fn pending(&self) -> Option<&Pending> {
+        self.cold.as_ref()?.pending.as_deref()
+    }
+
+    fn pending_if_any(&mut self) -> Option<&mut Pending> {
+        self.cold.as_mut()?.pending.as_deref_mut()
+    }
+
     fn pending_mut(&mut self) -> &mut Pending {
-        self.pending.get_or_insert_with(Box::default)
+        self.cold_mut().pending.get_or_insert_with(Box::default)
     }
 
     fn overlay_mut(&mut self) -> Option<&mut Overlay> {
-        self.pending.as_mut().and_then(|p| p.overlay.as_deref_mut())
+        self.pending_if_any().and_then(|p| p.overlay.as_deref_mut())
     }
 
     fn pings(&self) -> Option<&Pings> {
-        self.pending.as_ref().and_then(|p| p.pings.as_deref())
+        self.pending().and_then(|p| p.pings.as_deref())
     }
 
     fn pings_mut(&mut self) -> &mut Pings {
@@ -2106,11 +2218,13 @@ mod size_tests {
     #[test]
     fn a_node_stays_within_its_byte_budget() {
         assert!(
-            std::mem::size_of::<Node>() <= 192,
+            std::mem::size_of::<Node>() <= 96,
             "{}",
             std::mem::size_of::<Node>()
         );
-        assert!(std::mem::size_of::<Routes>() <= 80);
+        // The newest (GUID, type) entry inline (32 bytes) and one pointer to the rest.
+        assert!(std::mem::size_of::<Routes>() <= 40);
         assert!(std::mem::size_of::<Neighbours>() <= 16);
+        assert!(std::mem::size_of::<NodeCounters>() <= 8);
     }
 }

@@ -66,6 +66,8 @@ pub struct ResultCache {
     /// query instead, to build its key only when a hit comes, was tried: slower, as a
     /// query is two larger allocations kept alive.)
     asked: Generations<Guid, AskedKey>,
+    /// The node's keyed hash, for `asked` when it grows past one entry.
+    hash: KeyedHash,
     /// Where keys are built, kept so that building one allocates nothing.
     scratch: Vec<u8>,
 }
@@ -207,7 +209,8 @@ impl ResultCache {
     pub fn new(hash: KeyedHash) -> ResultCache {
         ResultCache {
             entries: LruCache::unbounded_with_hasher(hash),
-            asked: Generations::new(hash),
+            asked: Generations::new(),
+            hash,
             scratch: Vec::new(),
         }
     }
@@ -216,7 +219,9 @@ impl ResultCache {
     pub fn note_query(&mut self, guid: Guid, query: &Query, now: Time, bounds: Bounds) {
         let mut key = std::mem::take(&mut self.scratch);
         write_key(query, None, &mut key);
-        self.asked.insert(guid, AskedKey::new(&key), now, bounds);
+        let hash = self.hash;
+        self.asked
+            .insert(move || hash, guid, AskedKey::new(&key), now, bounds);
         self.scratch = key;
     }
 
@@ -240,7 +245,9 @@ impl ResultCache {
         } else {
             self.lookup_key(&key, now, config, may_answer)
         };
-        self.asked.insert(guid, AskedKey::new(&key), now, bounds);
+        let hash = self.hash;
+        self.asked
+            .insert(move || hash, guid, AskedKey::new(&key), now, bounds);
         self.scratch = key;
         found
     }

@@ -56,9 +56,9 @@ pub(super) struct Routes {
 }
 
 impl Routes {
-    pub(super) fn new(hash: KeyedHash) -> Routes {
+    pub(super) fn new() -> Routes {
         Routes {
-            table: Generations::new(hash),
+            table: Generations::new(),
         }
     }
 
@@ -66,9 +66,11 @@ impl Routes {
     /// its route when it is new and raising the stored TTL (and moving the route to
     /// `from`) when it re-forwards.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn admit_query(
         &mut self,
         config: &RoutingConfig,
+        hash: impl Fn() -> KeyedHash + Copy,
         guid: Guid,
         from: ConnId,
         ttl: u8,
@@ -80,9 +82,14 @@ impl Routes {
             from: from.0,
             ttl_left: ttl,
         };
-        let repeat = self
-            .table
-            .upsert((guid, kind::QUERY), fresh, now, seen, bounds, |route| {
+        let repeat = self.table.upsert(
+            hash,
+            (guid, kind::QUERY),
+            fresh,
+            now,
+            seen,
+            bounds,
+            |route| {
                 if walking {
                     Admission::Walker
                 } else if ttl > route.ttl_left {
@@ -97,7 +104,8 @@ impl Routes {
                 } else {
                     Admission::Duplicate
                 }
-            });
+            },
+        );
         repeat.unwrap_or(Admission::Fresh)
     }
 
@@ -134,32 +142,37 @@ impl Routes {
     pub(super) fn remember_ours(
         &mut self,
         config: &RoutingConfig,
+        hash: impl Fn() -> KeyedHash + Copy,
         guid: Guid,
         kind: u8,
         ttl: u8,
         now: Time,
     ) {
-        self.remember(config, guid, kind, LOCAL, ttl, now);
+        self.remember(config, hash, guid, kind, LOCAL, ttl, now);
     }
 
     /// Records a descriptor that came on `from` with `ttl` left.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn remember_via(
         &mut self,
         config: &RoutingConfig,
+        hash: impl Fn() -> KeyedHash + Copy,
         guid: Guid,
         kind: u8,
         from: ConnId,
         ttl: u8,
         now: Time,
     ) {
-        self.remember(config, guid, kind, from.0, ttl, now);
+        self.remember(config, hash, guid, kind, from.0, ttl, now);
     }
 
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     fn remember(
         &mut self,
         config: &RoutingConfig,
+        hash: impl Fn() -> KeyedHash + Copy,
         guid: Guid,
         kind: u8,
         from: u32,
@@ -168,17 +181,17 @@ impl Routes {
     ) {
         let route = Route { from, ttl_left };
         self.table
-            .insert((guid, kind), route, now, table_bounds(config));
+            .insert(hash, (guid, kind), route, now, table_bounds(config));
     }
 
     pub(super) fn heap_bytes(&self) -> usize {
         self.table.heap_bytes()
     }
 
-    /// The node's keyed hash (the table's), which its other tables share.
+    /// Where the table's heap part lives (null without one), for a prefetch hint.
     #[inline]
-    pub(super) fn hash(&self) -> KeyedHash {
-        self.table.hash()
+    pub(super) fn prefetch_hint(&self) -> *const u8 {
+        self.table.prefetch_hint()
     }
 }
 

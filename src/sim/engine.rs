@@ -60,7 +60,7 @@
 //! Survivors of a removal or of churn see their links go down and dial replacements.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
@@ -68,8 +68,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{
-    ConnId, DropReason, Event, Library, Node, Outbox, Output, PeerIdentity, PeerInfo, Request,
-    RoutingConfig, SharedFile, Time,
+    ConnId, DropReason, Event, Library, Node, NodeSetting, Outbox, Output, PeerIdentity, PeerInfo,
+    Request, RoutingConfig, SharedFile, Time,
 };
 use crate::protocol::{Guid, Message, Payload};
 use crate::trace::{TracedCopy, Tracer};
@@ -233,9 +233,10 @@ const NO_TIMER: u64 = 0;
 pub struct Simulation {
     links: Links,
     config: SimConfig,
-    /// The routing configuration of each peer (`config.routing` for all when empty).
-    per_peer_routing: Vec<Arc<RoutingConfig>>,
-    shared_routing: Arc<RoutingConfig>,
+    /// The setting (routing configuration, identity rule) of each peer (`shared` for all
+    /// when empty): nodes point to these, a few distinct ones between them.
+    per_peer: Vec<Arc<NodeSetting>>,
+    shared: Arc<NodeSetting>,
     placement: Placement,
     seed: u64,
     /// The seed peers' identities derive from (the run's seed unless `set_peers` says).
@@ -314,14 +315,17 @@ impl Simulation {
         let n = links.node_count() as usize;
         let mut recorder = Recorder::new();
         recorder.set_peer_count(n);
-        let shared_routing = Arc::new(config.routing.clone());
+        let shared = Arc::new(NodeSetting::numbered(
+            Arc::new(config.routing.clone()),
+            seed,
+        ));
         let presence =
             config.churn.is_some() || config.removal.is_some() || config.overlay.is_dynamic();
         Simulation {
             links,
             config,
-            per_peer_routing: Vec::new(),
-            shared_routing,
+            per_peer: Vec::new(),
+            shared,
             placement,
             seed,
             network_seed: seed,
@@ -398,8 +402,9 @@ impl Simulation {
     /// Peers given their own routing ([`Simulation::set_peers`]) keep their own roles.
     /// Call before running.
     pub fn set_roles(&mut self, ultrapeer: &[bool]) {
-        if self.per_peer_routing.is_empty() && super::tiers::wants_roles(&self.shared_routing) {
-            self.per_peer_routing = super::tiers::two_tier_routing(&self.shared_routing, ultrapeer);
+        if self.per_peer.is_empty() && super::tiers::wants_roles(self.shared.config()) {
+            let routing = super::tiers::two_tier_routing(self.shared.config(), ultrapeer);
+            self.per_peer = settings_of(self.network_seed, routing);
         }
         self.set_tiers(ultrapeer.to_vec());
     }
@@ -434,14 +439,19 @@ impl Simulation {
     /// [`crate::topology::Scenario`]). Call before running.
     pub fn set_peers(&mut self, network_seed: u64, routing: Vec<Arc<RoutingConfig>>) {
         self.network_seed = network_seed;
-        self.per_peer_routing = routing;
+        let shared = NodeSetting::numbered(Arc::clone(self.shared.config()), network_seed);
+        self.shared = Arc::new(shared);
+        self.per_peer = settings_of(network_seed, routing);
     }
 
     /// The routing configuration peer `u` runs.
     pub fn routing_of(&self, u: u32) -> &Arc<RoutingConfig> {
-        self.per_peer_routing
-            .get(u as usize)
-            .unwrap_or(&self.shared_routing)
+        self.setting_of(u).config()
+    }
+
+    /// The setting peer `u`'s node is built from.
+    fn setting_of(&self, u: u32) -> &Arc<NodeSetting> {
+        self.per_peer.get(u as usize).unwrap_or(&self.shared)
     }
 
     /// The identity peer `u` runs with.
@@ -685,8 +695,8 @@ impl Simulation {
     /// (0 in every other run). With churn or a dynamic overlay, a node sends its tables
     /// when it is created, which may be after the first queries reached it.
     fn exchange_tables(&mut self) -> Time {
-        self.roles = self.shared_routing.role.is_some()
-            || self.per_peer_routing.iter().any(|r| r.role.is_some());
+        self.roles = self.shared.config().role.is_some()
+            || self.per_peer.iter().any(|s| s.config().role.is_some());
         if !self.roles || self.config.churn.is_some() || self.config.overlay.is_dynamic() {
             return Time::ZERO;
         }
@@ -756,7 +766,8 @@ impl Simulation {
     ///
     /// Three stages, each reading only what the one before warmed: far ahead, the peer's
     /// entry in the node index and in the link offsets; nearer, what those point to (the
-    /// node, its links' targets and mirrors); nearest, the node's neighbour list.
+    /// node, its links' targets and mirrors); nearest, the node's neighbour list and
+    /// the heap part of its route table.
     fn prefetch_upcoming(&self) {
         if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_NODE_AHEAD) {
             if let Some(hint) = self.nodes.index_hint(*to as usize) {
@@ -766,8 +777,8 @@ impl Simulation {
         }
         if let Some(Work::Deliver { to, msg, .. }) = self.queue.upcoming(PREFETCH_LINKS_AHEAD) {
             if let Some(node) = self.nodes.node_hint(*to as usize) {
-                // The fields a delivery touches lie in the node's first 256 bytes
-                // (`Node` is laid out for that); five lines cover them at any alignment.
+                // A node is 96 bytes (`node::Node`); three lines cover it at any
+                // alignment.
                 prefetch(node, NODE_HOT_LINES);
             }
             let [_, targets, reverse] = self.links.prefetch_targets(*to, true);
@@ -781,7 +792,9 @@ impl Simulation {
         }
         if let Some(Work::Deliver { to, .. }) = self.queue.upcoming(PREFETCH_HEAP_AHEAD) {
             if let Some(node) = self.nodes.get(*to as usize) {
-                prefetch(node.prefetch_hint(), 1);
+                for hint in node.prefetch_hints() {
+                    prefetch(hint, 1);
+                }
             }
         }
     }
@@ -1468,12 +1481,8 @@ impl Simulation {
             })
         });
         let library = files.map(Library::from_files).unwrap_or_default();
-        let mut node = Node::new(
-            Arc::clone(self.routing_of(u)),
-            self.identity_of(u),
-            peer_addr(u),
-            library,
-        );
+        // Identity and address derive from `u` (`identity_of`, `peer_addr`).
+        let mut node = Node::of_peer(Arc::clone(self.setting_of(u)), u, library);
         // Traffic by type is only read for the per-peer rows.
         if self.tallies.is_some() {
             node.count_traffic();
@@ -1505,7 +1514,7 @@ const PREFETCH_NODE_AHEAD: usize = 8;
 const PREFETCH_LINKS_AHEAD: usize = 4;
 const PREFETCH_HEAP_AHEAD: usize = 2;
 /// Cache lines of a node prefetched before its delivery.
-const NODE_HOT_LINES: usize = 5;
+const NODE_HOT_LINES: usize = 3;
 
 /// Asks the CPU to start loading `lines` cache lines from `ptr` (a hint: no effect on
 /// results, and a no-op on other architectures).
@@ -1522,9 +1531,25 @@ fn prefetch(ptr: *const u8, lines: usize) {
     let _ = (ptr, lines);
 }
 
-/// Peer `u`'s made-up address: 10.0.0.0/8 numbered from 10.0.0.1, port 6346.
+/// Peer `u`'s made-up address: 10.0.0.0/8 numbered from 10.0.0.1, port 6346 (the rule
+/// of the nodes' numbered settings).
 pub fn peer_addr(u: u32) -> SocketAddrV4 {
-    SocketAddrV4::new(Ipv4Addr::from(0x0A00_0001u32.wrapping_add(u)), 6346)
+    crate::node::setting::numbered_addr(u)
+}
+
+/// One setting per peer of `routing` (peers sharing a configuration share its setting).
+fn settings_of(network_seed: u64, routing: Vec<Arc<RoutingConfig>>) -> Vec<Arc<NodeSetting>> {
+    let mut distinct: HashMap<usize, Arc<NodeSetting>> = HashMap::new();
+    routing
+        .into_iter()
+        .map(|config| {
+            let key = Arc::as_ptr(&config) as usize;
+            let setting = distinct
+                .entry(key)
+                .or_insert_with(|| Arc::new(NodeSetting::numbered(config, network_seed)));
+            Arc::clone(setting)
+        })
+        .collect()
 }
 
 /// The peer of a run of `nodes` peers whose made-up address is `addr` (the inverse of

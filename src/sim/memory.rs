@@ -7,8 +7,9 @@
 //!
 //! The estimate is a calibrated formula, not a measurement. Peak resident sets measured
 //! with `/usr/bin/time -v gnutella sim ...` on the development machine (release build;
-//! nodes of 192 bytes in a slab behind a zeroed index, `sim::node_table`, their links a
-//! count instead of a list, `node::neighbours`):
+//! nodes in a slab behind a zeroed index, `sim::node_table`, their links a count instead
+//! of a list, `node::neighbours`; rows measured with 192-byte nodes unless they say 96,
+//! the size since `node::Node` keeps only what a flood peer uses inline):
 //!
 //! | run | peak RSS | formula |
 //! |---|---|---|
@@ -17,24 +18,25 @@
 //! | `--gen random:n=1000000,d=4 --ttl 12 --queries 1` | 269 MB | 432 MB |
 //! | `--gen random:n=1000000,d=4 --ttl 12 --queries 4` | 694 MB | 1302 MB |
 //! | `--gen ba:n=100000,m=2 --queries 40` | 406 MB | 636 MB |
-//! | `--gen ba:n=100000,m=2 --queries 100` | 936 MB | 972 MB |
+//! | `--gen ba:n=100000,m=2 --queries 100` (96-byte nodes; 901 MB with 192 in the same session) | 895 MB | 1472 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 100` | 1519 MB | 1872 MB |
 //! | `--gen ba:n=100000,m=2 --strategy flood+cache --zipf 1.0 --queries 1000` (measured with 320-byte nodes) | 2557 MB | 10.0 GB |
 //! | `--gen ba:n=1000000,m=2 --queries 1000 --seen-capacity 8` (`QUERIES_B=1000 scripts/bench-sim.sh b`; measured before the slab, 1361 MB) | | 1878 MB |
 //! | `--gen random:n=100000,d=4 --overlay dynamic --queries 10` | 1301 MB | 1372 MB |
 //!
-//! (The four rows above were measured on a shared machine with a 24-byte queued delivery,
-//! a one-byte mirror per link slot and 4-byte message counts per peer, `sim::queue`,
-//! `sim::links`; the build before them peaked at 63, 181, 295 and 729 MB.)
+//! (The five rows above were measured after nodes shrank to 96 bytes, `node::setting`,
+//! and queued deliveries to 24 bytes with a one-byte mirror per link slot and 4-byte
+//! message counts per peer, `sim::queue`, `sim::links`.)
 //!
 //! Per peer 56 bytes (its node-index entry, link offsets, message count, presence and
 //! timer slots, placement), per link 18 bytes (each end's neighbour entry and mirror
 //! byte, and the generator's share): a run whose searches reach few peers costs little
-//! more (the two TTL-1 rows). A peer a search reaches costs 200 bytes more (its node, built on
-//! first use); each search it remembers 140 bytes (duplicate table
-//! and reverse routes, at most `seen_capacity`, and its share of the event queue), plus
-//! 450 once it holds two or more (the table's first map and the queue of searches in
-//! flight together); each cached answer 90 bytes (at most `cache.capacity`). The formula
+//! more (the two TTL-1 rows). A peer a search reaches costs 100 bytes more (its 96-byte
+//! node, built on first use, in a slab grown by doubling); each search it remembers 140
+//! bytes (duplicate table and reverse routes, at most `seen_capacity`, and its share of
+//! the event queue), plus 510 once it holds two or more (the route table's heap part,
+//! its first map and the queue of searches in flight together); each cached answer 90
+//! bytes (at most `cache.capacity`). The formula
 //! assumes every search reaches every peer (a flood that covers the graph), so it is an
 //! upper bound: walkers, small TTLs and cache answers stay well below it.
 //!
@@ -63,12 +65,12 @@ pub const BYTES_PER_PEER: u64 = 56;
 /// Bytes per link (both directions).
 pub const BYTES_PER_LINK: u64 = 18;
 /// Bytes of a node built when a search first reaches its peer.
-pub const BYTES_PER_REACHED_PEER: u64 = 200;
+pub const BYTES_PER_REACHED_PEER: u64 = 100;
 /// Bytes per search a node remembers (duplicate detection and reverse routes).
 pub const BYTES_PER_HELD_SEARCH: u64 = 140;
-/// Bytes once a node remembers two searches or more (its duplicate table's first map;
-/// one search is held inline).
-pub const BYTES_PER_SEARCH_TABLE: u64 = 450;
+/// Bytes once a node remembers two searches or more (its duplicate table's heap part and
+/// first map; one search is held inline).
+pub const BYTES_PER_SEARCH_TABLE: u64 = 510;
 /// Bytes per entry of a node's result cache.
 pub const BYTES_PER_CACHE_ENTRY: u64 = 90;
 /// Bytes of one QRP table a node holds (2^17 one-bit slots and their headers).
