@@ -46,7 +46,8 @@ pub struct DynamicLinks {
 }
 
 impl DynamicLinks {
-    /// The graph's links whose two ends are `online`, under their static ids; every
+    /// The graph's links whose two ends are `online` (a peer past its end is online), under
+    /// their static ids; every
     /// peer's next id is its static degree (a link that was down at the start never
     /// comes back under its old id).
     pub fn from_static(links: &Links, online: &[bool]) -> DynamicLinks {

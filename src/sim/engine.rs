@@ -79,6 +79,7 @@ use super::dynamic::DynamicLinks;
 use super::links::Links;
 use super::node_table::NodeTable;
 use super::packed::{PackedMessage, Payloads};
+use super::peer_column::PeerColumn;
 use super::queue::EventQueue;
 use super::removal::{overlay_shape, shape_of, OverlayShape};
 use super::tiers::TierLoads;
@@ -246,9 +247,9 @@ pub struct Simulation {
     /// The output queues lent to whichever node is handling an input, so that nodes hold
     /// none between inputs.
     outbox: Option<Box<Outbox>>,
-    online: Vec<bool>,
+    online: PeerColumn<bool>,
     /// Peers removed for good (never rejoin).
-    removed: Vec<bool>,
+    removed: PeerColumn<bool>,
     /// Whether peers can be offline at all (churn or removal): else presence checks are
     /// skipped on the hot path.
     presence: bool,
@@ -256,11 +257,10 @@ pub struct Simulation {
     shape_dirty: bool,
     timeseries: Option<Vec<SecondRow>>,
     /// Session number of each peer, bumped when it leaves.
-    session: Vec<u32>,
+    session: PeerColumn<u32>,
     /// Due time of each node's armed timer, bitwise negated so that none (`!u64::MAX`)
-    /// is 0: the array is allocated zeroed and a run whose nodes arm no timer (a flood)
-    /// never touches its pages (8 bytes a peer).
-    timer_due: Vec<u64>,
+    /// is 0. A run whose nodes arm no timer (a flood) holds none (8 bytes a peer).
+    timer_due: PeerColumn<u64>,
     queue: EventQueue<Work>,
     /// The payloads of the queued deliveries, which carry only their row.
     payloads: Payloads,
@@ -331,13 +331,13 @@ impl Simulation {
             network_seed: seed,
             nodes: NodeTable::new(n),
             outbox: Some(Box::default()),
-            online: vec![true; n],
-            removed: vec![false; n],
+            online: PeerColumn::new(n, true),
+            removed: PeerColumn::new(n, false),
             presence,
             shape_dirty: true,
             timeseries: None,
-            session: vec![0; n],
-            timer_due: vec![NO_TIMER; n],
+            session: PeerColumn::new(n, 0),
+            timer_due: PeerColumn::new(n, NO_TIMER),
             queue: EventQueue::new(),
             payloads: Payloads::default(),
             link_rng: ChaCha8Rng::seed_from_u64(mix(seed ^ 0x6c69_6e6b)),
@@ -947,7 +947,7 @@ impl Simulation {
         }
         let n = self.links.node_count();
         self.dynamic = Some(Box::new(DynamicRun {
-            links: DynamicLinks::from_static(&self.links, &self.online),
+            links: DynamicLinks::from_static(&self.links, self.online.as_slice()),
             saved: vec![None; n as usize],
         }));
         for u in 0..n {
@@ -1075,11 +1075,11 @@ impl Simulation {
     /// of a dynamic run.
     fn shape(&self) -> OverlayShape {
         match self.dynamic.as_deref() {
-            None => overlay_shape(&self.links, &self.online),
+            None => overlay_shape(&self.links, self.online.as_slice()),
             Some(dynamic) => shape_of(
                 self.links.node_count() as usize,
                 |u| dynamic.links.neighbours(u),
-                &self.online,
+                self.online.as_slice(),
             ),
         }
     }

@@ -14,6 +14,7 @@ pub mod memory;
 pub mod node_table;
 pub mod packed;
 pub mod parallel;
+pub mod peer_column;
 pub mod queue;
 pub mod removal;
 pub mod tiers;

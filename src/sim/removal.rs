@@ -109,7 +109,8 @@ pub struct OverlayShape {
     pub largest_component_fraction: f64,
 }
 
-/// The shape of the overlay of `links` restricted to the peers with `online[u]`.
+/// The shape of the overlay of `links` restricted to the peers with `online[u]` (see
+/// [`shape_of`]).
 pub fn overlay_shape(links: &Links, online: &[bool]) -> OverlayShape {
     shape_of(
         links.node_count() as usize,
@@ -119,8 +120,9 @@ pub fn overlay_shape(links: &Links, online: &[bool]) -> OverlayShape {
 }
 
 /// The shape of the overlay over peers `0..n` whose links `neighbours(u)` lists (each
-/// link from both ends), restricted to the peers with `online[u]`: the static table or
-/// the live links of a dynamic run.
+/// link from both ends), restricted to the peers with `online[u]` (a peer past the end of
+/// `online` is online: empty means all are): the static table or the live links of a
+/// dynamic run.
 pub fn shape_of<I: Iterator<Item = u32>>(
     n: usize,
     neighbours: impl Fn(u32) -> I,
