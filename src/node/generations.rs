@@ -380,6 +380,8 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         self.hash
     }
 
+    /// Entries held, counting an entry of the previous generation that a newer one for
+    /// its key shadows (see [`Generations::insert`]).
     pub fn len(&self) -> usize {
         self.current.len() + self.previous.as_ref().map_or(0, |p| p.len())
     }
@@ -445,10 +447,13 @@ impl<K: Hash + Eq, V> Generations<K, V> {
                 return;
             }
         }
+        // An older entry for `key` in the previous generation is left there, not looked
+        // for (a probe into a large table per insert): every read looks into the current
+        // generation first, where this entry now is and stays until the rotation that
+        // drops the previous generation whole, and the older entry is older still, so no
+        // read can return it. Only the previous generation's count may include it, and
+        // nothing but `len` reads that count.
         let bits = self.bits(&key);
-        if let Some(previous) = self.previous_mut(bits) {
-            previous.remove(&key, bits);
-        }
         self.current.insert(key, bits, value, at, self.hash, false);
     }
 
@@ -704,7 +709,7 @@ mod tests {
 
         fn insert(&mut self, key: u32, value: u32, now: u64, bounds: Bounds) {
             self.rotate(now, bounds);
-            self.previous.remove(&key);
+            // The previous generation keeps any older entry, shadowed (and counted).
             self.current.insert(key, (value, now));
         }
 
