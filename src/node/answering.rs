@@ -62,13 +62,18 @@ pub(super) fn send_hits(
     me: Responder,
     guid: Guid,
     ttl: u8,
-    records: Vec<HitRecord>,
+    mut records: Vec<HitRecord>,
     mut send: impl FnMut(Message),
 ) -> u32 {
     let mut sent = 0;
-    let mut records = records.into_iter().peekable();
-    while records.peek().is_some() {
-        let chunk: Vec<HitRecord> = records.by_ref().take(MAX_RECORDS_PER_HIT).collect();
+    while !records.is_empty() {
+        // The records themselves when they fit one hit (nearly always): no copy.
+        let rest = if records.len() > MAX_RECORDS_PER_HIT {
+            records.split_off(MAX_RECORDS_PER_HIT)
+        } else {
+            Vec::new()
+        };
+        let chunk = std::mem::replace(&mut records, rest);
         let hit = QueryHit {
             port: me.addr.port(),
             ip: *me.addr.ip(),

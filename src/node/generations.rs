@@ -514,11 +514,14 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             self.newest = Some(Entry { key, value, at });
             return;
         }
+        // An older entry for `key` in the previous generation is left there, not looked
+        // for (a probe into a large table per insert): every read looks into the current
+        // generation first, where this entry now is and stays until the rotation that
+        // drops the previous generation whole, and the older entry is older still, so no
+        // read can return it. Only the previous generation's count may include it, and
+        // nothing but `len` reads that count.
         let more = self.more.get_or_insert_with(|| More::new(hash()));
         let bits = more.bits(&key);
-        if let Some(previous) = more.previous_mut(bits) {
-            previous.remove(&key, bits);
-        }
         more.tail
             .insert(&mut self.newest, key, bits, value, at, more.hash, false);
     }
@@ -832,7 +835,7 @@ mod tests {
 
         fn insert(&mut self, key: u32, value: u32, now: u64, bounds: Bounds) {
             self.rotate(now, bounds);
-            self.previous.remove(&key);
+            // The previous generation keeps any older entry, shadowed (and counted).
             self.current.insert(key, (value, now));
         }
 

@@ -953,7 +953,7 @@ impl Node {
             .start(guid, Arc::clone(&query), ttl, first_round, now, bounds);
         self.remember_ours(guid, kind::QUERY, first_round, now);
         match strategy {
-            Strategy::Flood => self.flood_query(guid, first_round, 0, &query, None),
+            Strategy::Flood => self.flood_query(guid, first_round, 0, query, None),
             Strategy::Dynamic {
                 results, wait_ms, ..
             } => {
@@ -971,7 +971,7 @@ impl Node {
                 self.start_dynamic_query(now, start);
             }
             Strategy::ExpandingRing { wait_ms } => {
-                self.flood_query(guid, first_round, 0, &query, None);
+                self.flood_query(guid, first_round, 0, query, None);
                 if first_round < ttl {
                     let due = now.plus_micros(wait_ms.saturating_mul(1000));
                     self.own_mut().schedule_round(due, guid);
@@ -1247,7 +1247,7 @@ impl Node {
                     .events
                     .push_back(Event::Reforwarded { guid, from });
                 // Leaves had it with the first copy, whatever its TTL.
-                self.relay_query(guid, ttl, hops, &query, Some(from), false);
+                self.relay_query(guid, ttl, hops, query, Some(from), false);
                 return;
             }
             Admission::Duplicate => {
@@ -1270,7 +1270,7 @@ impl Node {
         }
         if ttl == 0 {
             // Leaves whose tables match get it even so (PROTOCOL.md §3.2).
-            self.query_to_leaves(guid, hops, &query, from);
+            self.query_to_leaves(guid, hops, query, from);
             self.dropped(guid, kind::QUERY, DropReason::TtlExpired);
             return;
         }
@@ -1311,7 +1311,7 @@ impl Node {
             };
             self.start_dynamic_query(now, start);
         } else {
-            self.flood_query(guid, ttl, hops, &query, Some(from));
+            self.flood_query(guid, ttl, hops, query, Some(from));
         }
     }
 
@@ -1642,7 +1642,7 @@ impl Node {
             .any(|n| n.role == Role::Leaf && Some(n.conn) != leaf)
         {
             let hops = u8::from(leaf.is_some());
-            self.relay_query(guid, 0, hops, &start.query, leaf, true);
+            self.relay_query(guid, 0, hops, Arc::clone(&start.query), leaf, true);
         }
         let links = self.dq_links(Some(&start.query));
         let dq = self.pending_mut().dq.get_or_insert_with(Box::default);
@@ -1651,7 +1651,7 @@ impl Node {
             // to the ultrapeers, as before dynamic querying. A leaf's query already
             // counts our hop in `start.ttl`.
             let hops = u8::from(leaf.is_some());
-            self.relay_query(guid, start.ttl, hops, &start.query, leaf, false);
+            self.relay_query(guid, start.ttl, hops, start.query, leaf, false);
             return;
         }
         let steps = dq.start(now, start, &links);
@@ -1770,7 +1770,7 @@ impl Node {
             return;
         };
         self.remember_ours(guid, kind::QUERY, round_ttl, now);
-        self.flood_query(guid, round_ttl, 0, &query, None);
+        self.flood_query(guid, round_ttl, 0, query, None);
     }
 
     /// Passes a walker on, parking it for a check-back every `check_every` hops.
@@ -1804,7 +1804,7 @@ impl Node {
         guid: Guid,
         ttl: u8,
         hops: u8,
-        query: &Arc<Query>,
+        query: Arc<Query>,
         except: Option<ConnId>,
     ) {
         self.relay_query(guid, ttl, hops, query, except, true);
@@ -1822,15 +1822,17 @@ impl Node {
         guid: Guid,
         ttl: u8,
         hops: u8,
-        query: &Arc<Query>,
+        query: Arc<Query>,
         except: Option<ConnId>,
         leaves: bool,
     ) {
+        // Taken, not borrowed: the caller's last use, so forwarding costs no extra
+        // shared-count update (an atomic) in and out.
         let msg = Message {
             guid,
             ttl,
             hops,
-            payload: Payload::Query(Arc::clone(query)),
+            payload: Payload::Query(query),
         };
         let tables = self.pending().map_or(0, |p| p.qrp.len());
         let any_leaf = self.neighbours.iter().any(|n| n.role == Role::Leaf);
@@ -1839,7 +1841,10 @@ impl Node {
             self.sent(guid, kind::QUERY, n);
             return;
         }
-        let keys = QueryKeys::of(query);
+        let keys = match &msg.payload {
+            Payload::Query(query) => QueryKeys::of(query),
+            _ => QueryKeys::default(),
+        };
         let flat = self.role().is_none();
         let received = self.pending().map(|p| &p.qrp[..]).unwrap_or_default();
         let table_of = |conn: ConnId| {
@@ -1876,7 +1881,7 @@ impl Node {
     }
 
     /// A query whose TTL ran out here still goes to the leaves it matches.
-    fn query_to_leaves(&mut self, guid: Guid, hops: u8, query: &Arc<Query>, from: ConnId) {
+    fn query_to_leaves(&mut self, guid: Guid, hops: u8, query: Arc<Query>, from: ConnId) {
         let any_leaf = self
             .neighbours
             .iter()

@@ -182,7 +182,7 @@ fn write_key(query: &Query, split: Option<&QueryWords<'_>>, key: &mut Vec<u8>) {
     }
     for sha1 in query.sha1s() {
         key.push(b' ');
-        key.extend_from_slice(sha1.to_urn().as_bytes());
+        key.extend_from_slice(&sha1.urn_bytes());
     }
 }
 

@@ -10,7 +10,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::ggep;
 use super::message::Extension;
-use super::urn::Sha1;
+use super::urn::{Sha1, URN_LEN};
 
 /// Separates extension blocks (ASCII FS).
 pub const SEPARATOR: u8 = 0x1C;
@@ -125,8 +125,7 @@ pub fn area_len(extensions: &[Extension]) -> usize {
 
 fn block_len(extension: &Extension) -> usize {
     match extension {
-        // "urn:sha1:" + 32 base32 characters.
-        Extension::Sha1(_) => 9 + 32,
+        Extension::Sha1(_) => URN_LEN,
         Extension::Ggep(b) | Extension::Other(b) => b.len(),
     }
 }
@@ -138,7 +137,7 @@ pub fn write_area(extensions: &[Extension], out: &mut BytesMut) {
             out.put_u8(SEPARATOR);
         }
         match extension {
-            Extension::Sha1(sha1) => out.put_slice(sha1.to_urn().as_bytes()),
+            Extension::Sha1(sha1) => out.put_slice(&sha1.urn_bytes()),
             Extension::Ggep(b) | Extension::Other(b) => out.put_slice(b),
         }
     }

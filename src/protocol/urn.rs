@@ -14,6 +14,9 @@ pub struct Sha1(pub [u8; 20]);
 
 const PREFIX: &str = "urn:sha1:";
 
+/// Bytes of `urn:sha1:` and 32 base32 digits.
+pub const URN_LEN: usize = 9 + 32;
+
 impl Sha1 {
     /// Digest of an in-memory byte string.
     pub fn of_bytes(data: &[u8]) -> Sha1 {
@@ -51,7 +54,18 @@ impl Sha1 {
 
     /// `urn:sha1:XXXX...` as sent on the wire.
     pub fn to_urn(&self) -> String {
-        format!("{PREFIX}{}", self.to_base32())
+        String::from_utf8_lossy(&self.urn_bytes()).into_owned()
+    }
+
+    /// [`Sha1::to_urn`]'s bytes, on the stack: every record of every QueryHit we encode
+    /// carries one, and formatting a `String` for it cost three allocations.
+    pub fn urn_bytes(&self) -> [u8; URN_LEN] {
+        let mut urn = [0u8; URN_LEN];
+        let (prefix, digits) = urn.split_at_mut(PREFIX.len());
+        prefix.copy_from_slice(PREFIX.as_bytes());
+        // 20 bytes are always 32 base32 digits: the lengths match.
+        data_encoding::BASE32_NOPAD.encode_mut(&self.0, digits);
+        urn
     }
 
     /// Parses `urn:sha1:<32 base32>` (prefix case-insensitive), or the SHA-1 half of
@@ -91,6 +105,7 @@ mod tests {
         // PROTOCOL.md §2.9: the empty file's URN.
         let urn = Sha1::of_bytes(b"").to_urn();
         assert_eq!(urn, "urn:sha1:3I42H3S6NNFQ2MSVX7XZKYAYSCX5QBYJ");
+        assert_eq!(Sha1::of_bytes(b"").urn_bytes(), urn.as_bytes());
         assert_eq!(Sha1::from_urn(&urn), Some(Sha1::of_bytes(b"")));
         assert_eq!(
             Sha1::from_urn("URN:SHA1:3i42h3s6nnfq2msvx7xzkyayscx5qbyj"),
