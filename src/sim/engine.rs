@@ -11,8 +11,8 @@
 //! Memory: every peer has a slot holding its `Node` in place (no box, so a delivery costs
 //! one memory wait less; the table is advised onto huge pages), created the first time
 //! something reaches it; nodes hold no output queues between inputs (the driver lends them
-//! one `Outbox`); a queued delivery is 24 bytes (its time as an offset in the queue's
-//! block, the receiver and its link, a session check): its message names its payload by
+//! one `Outbox`); a queued delivery is 20 bytes (the receiver and its link, a session
+//! check; its time is kept by the queue's block, in runs of equal times): its message names its payload by
 //! a row of a per-run table ([`Payloads`]) shared by every copy of it in flight.
 //!
 //! Modelling choices, each the simplest that keeps the search figures honest:
@@ -1569,13 +1569,12 @@ mod tests {
 
     /// A million-peer flood queues over a million deliveries at once, nearly all in the
     /// queue's FIFO lane: their size is a large share of the run's memory, and every pop
-    /// and push moves one. In the lane an item is 24 bytes: a 4-byte time offset and
-    /// the item, whose alignment must stay 4 (no pointer or `u64` in any `Work`).
+    /// and push moves one. In the lane an item is its 20 bytes (times are kept as runs),
+    /// and its alignment must stay 4 (no pointer or `u64` in any `Work`).
     #[test]
-    fn a_queued_delivery_takes_24_bytes() {
+    fn a_queued_delivery_takes_20_bytes() {
         assert!(std::mem::size_of::<Work>() <= 20);
         assert_eq!(std::mem::align_of::<Work>(), 4);
-        assert!(std::mem::size_of::<(u32, Work)>() <= 24);
         assert!(std::mem::size_of::<Due<Work>>() <= 32);
     }
 }

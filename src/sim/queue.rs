@@ -18,10 +18,12 @@
 //! (the peak of the run's memory) and end up to twice the size of the wave. Blocks cost
 //! only what is in flight, are never copied, and a spare one is kept for reuse.
 //!
-//! FIFO entries carry no full time either: a block keeps the time of its first entry and
-//! each entry the 32-bit offset from it (in-order times never go below the block's
-//! first; an entry more than 2^32 µs, 71 minutes, after it starts a new block). A
-//! simulator's delivery is then 24 bytes in the lane instead of 32.
+//! FIFO entries carry no time of their own either: their times never decrease, so a block
+//! keeps them as runs of equal times, each a 32-bit offset from the block's first time
+//! and a count (an entry more than 2^32 µs, 71 minutes, after it starts a new block). A
+//! flood's wave, all due at one instant under a constant latency, is one run per block,
+//! and a simulator's delivery is its 20 bytes in the lane (32 with a full time, 24 with
+//! an offset each).
 //!
 //! FIFO entries carry no sequence number (a million-entry wave saves 8 bytes an entry),
 //! yet ties between lanes still break in insertion order. Let `since` be the sequence
@@ -202,20 +204,39 @@ const BLOCK: usize = 4096;
 struct Fifo<T> {
     blocks: VecDeque<Block<T>>,
     /// An emptied block kept for the next one needed (allocated once, reused).
-    spare: Option<VecDeque<(u32, T)>>,
+    spare: Option<Block<T>>,
     len: usize,
 }
 
-/// A block of the FIFO lane: the time its entries' offsets count from and the entries.
+/// A block of the FIFO lane: its entries, and their times as runs of equal times (the
+/// lane's times never decrease) counted from the block's base time.
 #[derive(Debug)]
 struct Block<T> {
     base: Time,
-    entries: VecDeque<(u32, T)>,
+    entries: VecDeque<T>,
+    /// (offset from `base`, entries at that time), front first.
+    runs: VecDeque<(u32, u32)>,
 }
 
 impl<T> Block<T> {
+    fn new() -> Block<T> {
+        Block {
+            base: Time::ZERO,
+            entries: VecDeque::with_capacity(BLOCK),
+            runs: VecDeque::new(),
+        }
+    }
+
     fn time(&self, offset: u32) -> Time {
         Time(self.base.0 + u64::from(offset))
+    }
+
+    /// `time`'s offset if this block may take an entry at it.
+    fn offset_of(&self, time: Time) -> Option<u32> {
+        if self.entries.len() >= BLOCK {
+            return None;
+        }
+        u32::try_from(time.0.checked_sub(self.base.0)?).ok()
     }
 }
 
@@ -232,60 +253,59 @@ impl<T> Default for Fifo<T> {
 impl<T> Fifo<T> {
     /// Queues `item` at `time`, no earlier than the back's time.
     fn push_back(&mut self, time: Time, item: T) {
-        let offset = match self.blocks.back() {
-            Some(b) if b.entries.len() < BLOCK => time
-                .0
-                .checked_sub(b.base.0)
-                .and_then(|d| u32::try_from(d).ok()),
-            _ => None,
-        };
-        let offset = match offset {
+        let fits = self.blocks.back().and_then(|b| b.offset_of(time));
+        let offset = match fits {
             Some(offset) => offset,
             None => {
-                let entries = self
-                    .spare
-                    .take()
-                    .unwrap_or_else(|| VecDeque::with_capacity(BLOCK));
-                self.blocks.push_back(Block {
-                    base: time,
-                    entries,
-                });
+                let mut block = self.spare.take().unwrap_or_else(Block::new);
+                block.base = time;
+                self.blocks.push_back(block);
                 0
             }
         };
         if let Some(block) = self.blocks.back_mut() {
-            block.entries.push_back((offset, item));
+            match block.runs.back_mut() {
+                Some((at, count)) if *at == offset => *count += 1,
+                _ => block.runs.push_back((offset, 1)),
+            }
+            block.entries.push_back(item);
             self.len += 1;
         }
     }
 
     fn pop_front(&mut self) -> Option<Due<T>> {
         let block = self.blocks.front_mut()?;
-        let (offset, item) = block.entries.pop_front()?;
-        let time = block.time(offset);
+        let item = block.entries.pop_front()?;
+        let base = block.base;
+        let (offset, count) = block.runs.front_mut()?;
+        let time = Time(base.0 + u64::from(*offset));
+        *count -= 1;
+        if *count == 0 {
+            block.runs.pop_front();
+        }
         self.len -= 1;
         if block.entries.is_empty() {
             // Keep one emptied block for reuse; the others go back to the allocator.
-            self.spare = self.blocks.pop_front().map(|b| b.entries);
+            self.spare = self.blocks.pop_front();
         }
         Some(Due { time, item })
     }
 
     fn front_time(&self) -> Option<Time> {
         let block = self.blocks.front()?;
-        block.entries.front().map(|e| block.time(e.0))
+        block.runs.front().map(|&(offset, _)| block.time(offset))
     }
 
     fn back_time(&self) -> Option<Time> {
         let block = self.blocks.back()?;
-        block.entries.back().map(|e| block.time(e.0))
+        block.runs.back().map(|&(offset, _)| block.time(offset))
     }
 
     /// The item `index` places behind the front.
     fn get(&self, mut index: usize) -> Option<&T> {
         for block in &self.blocks {
             if index < block.entries.len() {
-                return block.entries.get(index).map(|e| &e.1);
+                return block.entries.get(index);
             }
             index -= block.entries.len();
         }
