@@ -75,6 +75,7 @@ impl Traits {
 /// flood's peer has none). Boxed: 8 bytes there, not a `Vec`'s 24, so the cold box of a
 /// node whose links are dense stays in its allocator size class.
 #[derive(Debug, Default)]
+#[allow(clippy::box_collection)]
 pub(super) struct NeighbourList(Option<Box<Vec<Neighbour>>>);
 
 impl NeighbourList {
