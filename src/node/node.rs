@@ -90,7 +90,7 @@ use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
 use super::identity::PeerIdentity;
 use super::library::Library;
-use super::neighbours::{Neighbour, Neighbours};
+use super::neighbours::{self, Neighbour, NeighbourList, Neighbours};
 use super::overlay::{Overlay, OverlayConfig};
 use super::own_searches::OwnSearches;
 use super::ping_throttle::{PingThrottle, KEEP_ALIVE_INTERVAL, PING_INTERVAL};
@@ -163,9 +163,10 @@ struct Pending {
 }
 
 /// What only some nodes ever need, behind one pointer allocated on first use (a
-/// simulated peer in a flood has none of it; inline, the pointers alone would cost it 56
+/// simulated peer in a flood has none of it; inline, the pointers alone would cost it 64
 /// bytes): the routing RNG, the library, the pending work, the rare counters, own
-/// searches, the result cache, push routes and traffic counts.
+/// searches, the result cache, push routes, traffic counts and the list of links once
+/// they broke the dense pattern.
 #[derive(Debug)]
 struct Cold {
     /// The routing RNG, here because only nodes that search, walk, ping or dial draw from
@@ -185,6 +186,8 @@ struct Cold {
     /// Descriptors in and out by payload type (per-peer statistics), only once a driver
     /// asked for them ([`Node::count_traffic`]).
     traffic: Option<Box<Traffic>>,
+    /// The links, once they broke the dense pattern (`node::neighbours`); empty before.
+    links: NeighbourList,
 }
 
 impl Cold {
@@ -198,6 +201,7 @@ impl Cold {
             cache: None,
             servents: None,
             traffic: None,
+            links: NeighbourList::default(),
         }
     }
 }
@@ -208,13 +212,20 @@ fn cold_in<'a>(cold: &'a mut Option<Box<Cold>>, setting: &NodeSetting, peer: u32
     cold.get_or_insert_with(|| Box::new(Cold::new(setting.peers().rng(peer))))
 }
 
+/// Where the node's list of links is, if it has a cold box (computed without reading the
+/// box: a dense run of links never does).
+#[inline]
+fn list_in(cold: &Option<Box<Cold>>) -> Option<&NeighbourList> {
+    cold.as_deref().map(|c| &c.links)
+}
+
 /// One peer's routing state machine. See the module documentation for the rules.
 ///
-/// 96 bytes: a simulator holds a million of these, and each cache line is a wait for
+/// 88 bytes: a simulator holds a million of these, and each cache line is a wait for
 /// memory. Inline is only what a peer of a flood uses (its setting, the lent outbox, its
-/// links, the newest duplicate/route entry, four 16-bit counters, its index); the rest
-/// of the routing state is behind two pointers allocated on first use (the route table's
-/// `more`, the node's `cold`). `repr(C)`: the fields every descriptor touches first.
+/// links as a count, the newest duplicate/route entry, four 16-bit counters, its index);
+/// the rest of the routing state is behind two pointers allocated on first use (the
+/// route table's `more`, the node's `cold`). `repr(C)`: the fields every descriptor touches first.
 #[derive(Debug)]
 #[repr(C)]
 pub struct Node {
@@ -224,16 +235,19 @@ pub struct Node {
     /// Actions and events not yet polled; allocated on first output, or lent by the
     /// driver (`swap_outbox`).
     out: Option<Box<Outbox>>,
+    /// The links: a count and their shared traits, or a mark that they are the list in
+    /// `cold` (`node::neighbours`).
     neighbours: Neighbours,
+    /// Which peer of its setting this node is (0 for a setting of one peer). Here, after
+    /// the 12 bytes of `neighbours`, it fills what would be padding before `routes`.
+    peer: u32,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
     routes: Routes,
     counters: NodeCounters,
     /// The RNG, library, pending work, rare counters, own searches, result cache, push
-    /// routes and traffic counts: one pointer for what a simulated peer in a flood never
-    /// has.
+    /// routes, traffic counts and list of links: one pointer for what a simulated peer in
+    /// a flood never has.
     cold: Option<Box<Cold>>,
-    /// Which peer of its setting this node is (0 for a setting of one peer).
-    peer: u32,
 }
 
 /// A node's output queues: what the driver must do ([`Action`]s) and what happened
@@ -354,12 +368,25 @@ impl Node {
 
     /// The role of the neighbour on `conn`, as the driver said when the link came up.
     pub fn link_role(&self, conn: ConnId) -> Option<Role> {
-        self.neighbours.get(conn).map(|n| n.role)
+        self.link(conn).map(|n| n.role)
     }
 
     /// The links currently up, in the order they came up.
     pub fn neighbours(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.neighbours.iter().map(|n| n.conn)
+        self.links().map(|n| n.conn)
+    }
+
+    /// The links up, with what we keep of each neighbour, whether they are a dense run
+    /// or a list (`node::neighbours`).
+    #[inline]
+    fn links(&self) -> neighbours::Iter<'_> {
+        self.neighbours.iter(list_in(&self.cold))
+    }
+
+    /// The neighbour on `conn`, if that link is up.
+    #[inline]
+    fn link(&self, conn: ConnId) -> Option<Neighbour> {
+        self.neighbours.get(list_in(&self.cold), conn)
     }
 
     /// Where this node's neighbour list and the heap part of its route table live (null
@@ -367,13 +394,16 @@ impl Node {
     /// next node's memory (never dereferenced through these pointers).
     #[doc(hidden)]
     pub fn prefetch_hints(&self) -> [*const u8; 2] {
-        [self.neighbours.as_ptr(), self.routes.prefetch_hint()]
+        [
+            self.neighbours.as_ptr(list_in(&self.cold)),
+            self.routes.prefetch_hint(),
+        ]
     }
 
     /// What the driver told us about a neighbour, with the servent GUID it gave in its
     /// handshake or, failing that, in its own hits.
     pub fn peer_info(&self, conn: ConnId) -> Option<PeerInfo> {
-        let n = self.neighbours.get(conn)?;
+        let n = self.link(conn)?;
         Some(PeerInfo {
             listen_addr: n.listen_addr,
             accepts_bye: n.accepts_bye,
@@ -386,7 +416,7 @@ impl Node {
     /// Heap bytes this node holds (an estimate, for memory reports; the shared config
     /// is not counted).
     pub fn heap_bytes(&self) -> usize {
-        self.neighbours.heap_bytes()
+        self.neighbours.heap_bytes(list_in(&self.cold))
             + self.routes.heap_bytes()
             + self.cold.as_ref().map_or(0, |c| {
                 std::mem::size_of::<Cold>()
@@ -439,7 +469,9 @@ impl Node {
     /// list is allocated once at its exact size instead of growing by doubling (a
     /// degree-5 peer would otherwise hold room for 8).
     pub fn reserve_links(&mut self, links: usize) {
-        self.neighbours.reserve(links);
+        let (cold, setting, peer) = (&mut self.cold, &self.setting, self.peer);
+        self.neighbours
+            .reserve(|| &mut cold_in(cold, setting, peer).links, links);
     }
 
     // ----- driver inputs -------------------------------------------------------------
@@ -449,7 +481,11 @@ impl Node {
         if let Some(guid) = info.servent_guid {
             self.servents_mut().from_header(conn, guid);
         }
-        self.neighbours.insert(Neighbour::new(conn, &info));
+        let (cold, setting, peer) = (&mut self.cold, &self.setting, self.peer);
+        self.neighbours.insert(
+            || &mut cold_in(cold, setting, peer).links,
+            Neighbour::new(conn, &info),
+        );
         let degree = self.overlay_degree();
         if let Some(overlay) = self.overlay_mut() {
             overlay.linked(now, info.listen_addr, degree);
@@ -469,7 +505,7 @@ impl Node {
     /// takes at most `max_leaves` leaves (its ultrapeer links are the driver's degree
     /// policy). A flat node takes anyone. The driver asks before accepting a link.
     pub fn admits(&self, role: Role) -> Result<(), LinkRefusal> {
-        let count = |r: Role| self.neighbours.iter().filter(|n| n.role == r).count();
+        let count = |r: Role| self.links().filter(|n| n.role == r).count();
         self.setting
             .config
             .tier_policy()
@@ -503,7 +539,7 @@ impl Node {
             pending.dq = None;
             pending.tables.cancel_merge();
         }
-        let conns: Vec<ConnId> = self.neighbours.iter().map(|n| n.conn).collect();
+        let conns: Vec<ConnId> = self.links().map(|n| n.conn).collect();
         for conn in conns {
             self.forget_link(now, conn);
             self.count_bye_sent();
@@ -1137,9 +1173,8 @@ impl Node {
         let Some(overlay) = cold.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
             return;
         };
-        let neighbours = &self.neighbours;
-        let linked =
-            |a: SocketAddrV4| a == own || neighbours.iter().any(|n| n.listen_addr == Some(a));
+        let links = self.neighbours.iter(Some(&cold.links));
+        let linked = |a: SocketAddrV4| a == own || links.clone().any(|n| n.listen_addr == Some(a));
         let wants = overlay.maintain(now, degree, &mut cold.rng, linked);
         if wants.ask_neighbours {
             let links: Vec<ConnId> = self.neighbours().collect();
@@ -1520,7 +1555,7 @@ impl Node {
             guid,
             ttl: back,
             within: ttl - 1,
-            addr: self.neighbours.get(from).and_then(|n| n.listen_addr),
+            addr: self.link(from).and_then(|n| n.listen_addr),
         };
         let cache = &mut self.pings_mut().cache;
         let cached: Vec<(u8, Pong)> = cache
@@ -1637,8 +1672,7 @@ impl Node {
         // Our (other) leaves whose tables match get it at once, as gtk-gnutella's
         // `dq_sendto_leaves`: the steps go to ultrapeers only.
         if self
-            .neighbours
-            .iter()
+            .links()
             .any(|n| n.role == Role::Leaf && Some(n.conn) != leaf)
         {
             let hops = u8::from(leaf.is_some());
@@ -1701,7 +1735,7 @@ impl Node {
     /// last-hop QRP table says.
     fn dq_links(&self, query: Option<&Query>) -> Vec<LinkView> {
         let profile = |conn: ConnId| self.link_profile(conn);
-        let relays = || self.neighbours.iter().filter(|n| n.role != Role::Leaf);
+        let relays = || self.links().filter(|n| n.role != Role::Leaf);
         let ours = relays().count() as u32;
         let keys = query.map(QueryKeys::of);
         let qrp = |conn: ConnId| {
@@ -1790,9 +1824,9 @@ impl Node {
     /// Sends a walker to one random neighbour other than `from` (or back to `from` when it
     /// is the only one).
     fn step_walker(&mut self, from: ConnId, msg: Message) {
-        let links = self.neighbours.iter().map(|n| n.conn);
-        let rng = &mut cold_in(&mut self.cold, &self.setting, self.peer).rng;
-        if let Some(to) = walkers::next_step(links, from, rng) {
+        let cold = cold_in(&mut self.cold, &self.setting, self.peer);
+        let links = self.neighbours.iter(Some(&cold.links)).map(|n| n.conn);
+        if let Some(to) = walkers::next_step(links, from, &mut cold.rng) {
             self.send_one(to, msg);
         }
     }
@@ -1835,7 +1869,7 @@ impl Node {
             payload: Payload::Query(query),
         };
         let tables = self.pending().map_or(0, |p| p.qrp.len());
-        let any_leaf = self.neighbours.iter().any(|n| n.role == Role::Leaf);
+        let any_leaf = self.links().any(|n| n.role == Role::Leaf);
         if ttl > 0 && tables == 0 && !any_leaf {
             let n = self.flood(msg, except);
             self.sent(guid, kind::QUERY, n);
@@ -1854,7 +1888,7 @@ impl Node {
                 .and_then(|(_, rx)| rx.table())
         };
         let mut targets = Vec::new();
-        for n in self.neighbours.iter().filter(|n| Some(n.conn) != except) {
+        for n in self.links().filter(|n| Some(n.conn) != except) {
             let send = match n.role {
                 // A flat peer offers no QRP (no `X-Query-Routing`), so a leaf that
                 // attached to it sends no table and gets every query, as before roles.
@@ -1882,10 +1916,7 @@ impl Node {
 
     /// A query whose TTL ran out here still goes to the leaves it matches.
     fn query_to_leaves(&mut self, guid: Guid, hops: u8, query: Arc<Query>, from: ConnId) {
-        let any_leaf = self
-            .neighbours
-            .iter()
-            .any(|n| n.role == Role::Leaf && n.conn != from);
+        let any_leaf = self.links().any(|n| n.role == Role::Leaf && n.conn != from);
         if any_leaf {
             self.relay_query(guid, 0, hops, query, Some(from), true);
         }
@@ -1906,12 +1937,21 @@ impl Node {
     /// Sends every neighbour ultrapeer that takes QRP what it lacks of our merged table:
     /// our library's keywords and our leaves' (last-hop QRP).
     fn send_merged_table(&mut self) {
-        let cold = cold_in(&mut self.cold, &self.setting, self.peer);
-        let library = cold.library.as_deref().unwrap_or(&EMPTY_LIBRARY);
-        let pending = cold.pending.get_or_insert_with(Box::default);
+        let Cold {
+            library,
+            pending,
+            links,
+            ..
+        } = cold_in(&mut self.cold, &self.setting, self.peer);
+        let library = library.as_deref().unwrap_or(&EMPTY_LIBRARY);
+        let pending = pending.get_or_insert_with(Box::default);
         let own = pending.tables.own(|| QrpTable::from_library(library));
         let mut merged = QrpTable::clone(&own);
-        for n in self.neighbours.iter().filter(|n| n.role == Role::Leaf) {
+        for n in self
+            .neighbours
+            .iter(Some(links))
+            .filter(|n| n.role == Role::Leaf)
+        {
             let leaf = pending.qrp.iter().find(|(c, _)| *c == n.conn);
             if let Some(table) = leaf.and_then(|(_, rx)| rx.table()) {
                 merged.merge(table);
@@ -1925,8 +1965,7 @@ impl Node {
 
     /// The ultrapeer links that take our QRP table (`PeerInfo::query_routing`).
     fn table_takers(&self) -> Vec<ConnId> {
-        self.neighbours
-            .iter()
+        self.links()
             .filter(|n| n.query_routing && n.role == Role::Ultrapeer)
             .map(|n| n.conn)
             .collect()
@@ -1953,7 +1992,7 @@ impl Node {
         let out = self.out.get_or_insert_with(Box::default);
         let mut links = self
             .neighbours
-            .iter()
+            .iter(list_in(&self.cold))
             .map(|n| n.conn)
             .filter(|&conn| Some(conn) != except);
         let Some(mut to) = links.next() else {
@@ -2007,7 +2046,9 @@ impl Node {
             // Its keywords leave our merged table.
             self.pending_mut().tables.schedule_merge(now);
         }
-        self.neighbours.remove(conn);
+        let (cold, setting, peer) = (&mut self.cold, &self.setting, self.peer);
+        self.neighbours
+            .remove(|| &mut cold_in(cold, setting, peer).links, conn);
         if let Some(pings) = self.pending_if_any().and_then(|p| p.pings.as_mut()) {
             pings.throttle.forget(conn);
             pings.keep_alives.forget(conn);
@@ -2029,17 +2070,14 @@ impl Node {
     /// The degree the overlay's policy sees: an ultrapeer's leaves do not count.
     fn overlay_degree(&self) -> usize {
         if self.role() == Some(Role::Ultrapeer) {
-            self.neighbours
-                .iter()
-                .filter(|n| n.role != Role::Leaf)
-                .count()
+            self.links().filter(|n| n.role != Role::Leaf).count()
         } else {
-            self.neighbours.len()
+            self.neighbours.len(list_in(&self.cold))
         }
     }
 
     fn is_connected(&self, conn: ConnId) -> bool {
-        self.neighbours.contains(conn)
+        self.neighbours.contains(list_in(&self.cold), conn)
     }
 
     fn dropped(&mut self, guid: Guid, kind: u8, reason: DropReason) {
@@ -2223,13 +2261,15 @@ mod size_tests {
     #[test]
     fn a_node_stays_within_its_byte_budget() {
         assert!(
-            std::mem::size_of::<Node>() <= 96,
+            std::mem::size_of::<Node>() <= 88,
             "{}",
             std::mem::size_of::<Node>()
         );
         // The newest (GUID, type) entry inline (32 bytes) and one pointer to the rest.
         assert!(std::mem::size_of::<Routes>() <= 40);
-        assert!(std::mem::size_of::<Neighbours>() <= 16);
+        // A count, the size a list would take and the links' shared traits; the list
+        // itself is in the cold box.
+        assert!(std::mem::size_of::<Neighbours>() <= 12);
         assert!(std::mem::size_of::<NodeCounters>() <= 8);
     }
 }
