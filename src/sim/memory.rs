@@ -13,7 +13,7 @@
 //! (`sim::queue`, `sim::links`) and per-peer columns written only when used
 //! (`sim::peer_column`); the others, older, with larger tables, which the formula still
 //! covers. (The 2,000,000-peer TTL-1 run peaks at its end, when the report lists every
-//! peer's message count: 16 bytes a peer.)
+//! peer's message count: 8 bytes a peer.)
 //!
 //! | run | peak RSS | formula |
 //! |---|---|---|
