@@ -296,10 +296,10 @@ fn a_fresh_node_is_small_and_holds_no_heap() {
         "size_of::<Node>() = {size}, size_of::<RoutingConfig>() = {}",
         std::mem::size_of::<gnutella::node::RoutingConfig>()
     );
-    // 88 bytes: what a flood peer uses (setting, lent outbox, links, the newest route
-    // entry, four 16-bit counters, its index); everything else (RNG, library, pending
-    // work, rare counters, older routes, per-type traffic counts) is boxed on first use.
-    assert!(size <= 88, "Node is {size} bytes");
+    // 80 bytes: what a flood peer uses (setting, lent outbox, links, the newest route
+    // entry, its index); everything else (RNG, library, pending work, counters, older
+    // routes, per-type traffic counts) is boxed on first use.
+    assert!(size <= 80, "Node is {size} bytes");
     assert_eq!(net.nodes[0].heap_bytes(), 0);
     assert_eq!(
         net.nodes[0].poll_output(),

@@ -1,7 +1,8 @@
 //! Per-node totals of what the router did, for logs, reports and tests.
 //!
-//! Events carry the per-query detail; these counters are the cheap always-on summary
-//! (including what has no query GUID to hang on, such as skipped frames).
+//! Events carry the per-query detail; these counters are the cheap summary (including
+//! what has no query GUID to hang on, such as skipped frames), kept by every live node
+//! and by simulated ones when something reads them (`NodeSetting::counting`).
 
 use serde::Serialize;
 
@@ -40,72 +41,6 @@ pub struct Counters {
     pub pings_throttled: u64,
     /// Pongs sent from the pong cache in answer to Pings.
     pub cached_pongs_sent: u64,
-}
-
-/// The four [`Counters`] that every descriptor may move, as a node keeps them inline:
-/// 16-bit, so that a million simulated nodes pay 8 bytes each for them. The rest, and
-/// the 2^16 multiples a wrapped inline counter carries, go into a box the node allocates
-/// on first use (`Node::rare_counters`): the `add_*` methods return what to carry (0
-/// nearly always), so the totals stay exact 64-bit counts. A flood peer moves each by a
-/// few; a peer that sees more than 65,535 descriptors allocates the box once.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct NodeCounters {
-    received: u16,
-    sent: u16,
-    duplicates: u16,
-    reforwarded: u16,
-}
-
-/// Adds `n` to an inline counter; returns what it carries into the box (a multiple of
-/// 2^16, 0 unless it wrapped).
-#[inline]
-#[must_use]
-fn add(counter: &mut u16, n: u32) -> u64 {
-    let sum = u64::from(*counter) + u64::from(n);
-    *counter = sum as u16;
-    sum & !0xFFFF
-}
-
-impl NodeCounters {
-    /// One more descriptor received (returns the carry for `Counters::received`).
-    #[inline]
-    #[must_use]
-    pub fn add_received(&mut self) -> u64 {
-        add(&mut self.received, 1)
-    }
-
-    /// `count` more descriptors sent (returns the carry for `Counters::sent`).
-    #[inline]
-    #[must_use]
-    pub fn add_sent(&mut self, count: u32) -> u64 {
-        add(&mut self.sent, count)
-    }
-
-    /// One more duplicate dropped (returns the carry for `Counters::duplicates`).
-    #[inline]
-    #[must_use]
-    pub fn add_duplicate(&mut self) -> u64 {
-        add(&mut self.duplicates, 1)
-    }
-
-    /// One more copy re-forwarded (returns the carry for `Counters::reforwarded`).
-    #[inline]
-    #[must_use]
-    pub fn add_reforwarded(&mut self) -> u64 {
-        add(&mut self.reforwarded, 1)
-    }
-
-    /// All the counters, as one value, with the node's box of the rest.
-    pub fn snapshot(&self, rare: Option<&Counters>) -> Counters {
-        let rare = rare.copied().unwrap_or_default();
-        Counters {
-            received: rare.received + u64::from(self.received),
-            sent: rare.sent + u64::from(self.sent),
-            duplicates: rare.duplicates + u64::from(self.duplicates),
-            reforwarded: rare.reforwarded + u64::from(self.reforwarded),
-            ..rare
-        }
-    }
 }
 
 /// Descriptors by payload type, in one direction: the per-peer statistics' "messages in"
@@ -215,25 +150,6 @@ pub struct Traffic {
 mod tests {
     use super::*;
 
-    #[test]
-    fn inline_counters_that_wrap_carry_into_exact_totals() {
-        let mut c = NodeCounters {
-            sent: u16::MAX - 1,
-            received: u16::MAX,
-            ..NodeCounters::default()
-        };
-        let mut rare = Counters::default();
-        rare.sent += c.add_sent(3);
-        rare.received += c.add_received();
-        rare.duplicates += c.add_duplicate();
-        let carry = c.add_sent(70_000);
-        assert_eq!(carry, 65_536);
-        rare.sent += carry;
-        let s = c.snapshot(Some(&rare));
-        assert_eq!(s.sent, u64::from(u16::MAX) + 2 + 70_000);
-        assert_eq!(s.received, u64::from(u16::MAX) + 1);
-        assert_eq!((s.duplicates, s.reforwarded), (1, 0));
-    }
     use crate::protocol::kind;
 
     #[test]

@@ -502,7 +502,8 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         self.rotate(hash, now, bounds);
         let at = Stamp::new(now);
         if let Some(e) = &mut self.newest {
-            // Keys are in one generation at most: not in the previous one.
+            // The newest entry is the current generation's; an older entry of the key
+            // in the previous generation, if any, stays shadowed (see below).
             if e.key == key {
                 e.value = value;
                 e.at = at;
@@ -610,7 +611,11 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     }
 
     /// Starts a new generation; frees both when everything has expired (a node idle since
-    /// a burst gives the burst's memory back).
+    /// a burst gives the burst's memory back). The generation's start time lives in the
+    /// heap part, so a table first written after half the age limit (a node built
+    /// minutes into a run: a late flood, a rejoin after churn) allocates that part for
+    /// it: keeping the start inline would cost every node 8 bytes, and not keeping it
+    /// would rotate that first entry out early.
     #[inline(never)]
     fn rotate_now(
         &mut self,

@@ -84,7 +84,7 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use super::answering::{self, Responder};
-use super::counters::{Counters, NodeCounters, Traffic};
+use super::counters::{Counters, Traffic};
 use super::dynamic_query::{DqSettings, DqStart, DynamicQueries, LinkProfile, LinkView, Step};
 use super::fast_hash::KeyedHash;
 use super::host_cache::HostSource;
@@ -164,7 +164,7 @@ struct Pending {
 
 /// What only some nodes ever need, behind one pointer allocated on first use (a
 /// simulated peer in a flood has none of it; inline, the pointers alone would cost it 64
-/// bytes): the routing RNG, the library, the pending work, the rare counters, own
+/// bytes): the routing RNG, the library, the pending work, the counters, own
 /// searches, the result cache, push routes, traffic counts and the list of links once
 /// they broke the dense pattern.
 #[derive(Debug)]
@@ -177,7 +177,8 @@ struct Cold {
     /// Read after every input (`poll_request`, `poll_timeout`): a node without this box
     /// answers with one null test.
     pending: Option<Box<Pending>>,
-    /// The counters that are not inline (`NodeCounters`), allocated on first increment.
+    /// The node's counters, allocated on first increment (never, in a simulation that
+    /// reads none: `NodeSetting::counting`).
     rare: Option<Box<Counters>>,
     own: Option<Box<OwnSearches>>,
     cache: Option<Box<ResultCache>>,
@@ -221,9 +222,9 @@ fn list_in(cold: &Option<Box<Cold>>) -> Option<&NeighbourList> {
 
 /// One peer's routing state machine. See the module documentation for the rules.
 ///
-/// 88 bytes: a simulator holds a million of these, and each cache line is a wait for
+/// 80 bytes: a simulator holds a million of these, and each cache line is a wait for
 /// memory. Inline is only what a peer of a flood uses (its setting, the lent outbox, its
-/// links as a count, the newest duplicate/route entry, four 16-bit counters, its index);
+/// links as a count, the newest duplicate/route entry, its index);
 /// the rest of the routing state is behind two pointers allocated on first use (the
 /// route table's `more`, the node's `cold`). `repr(C)`: the fields every descriptor touches first.
 #[derive(Debug)]
@@ -243,8 +244,7 @@ pub struct Node {
     peer: u32,
     /// Duplicate table and reverse routes in one, keyed by (GUID, payload type).
     routes: Routes,
-    counters: NodeCounters,
-    /// The RNG, library, pending work, rare counters, own searches, result cache, push
+    /// The RNG, library, pending work, counters, own searches, result cache, push
     /// routes, traffic counts and list of links: one pointer for what a simulated peer in
     /// a flood never has.
     cold: Option<Box<Cold>>,
@@ -301,7 +301,6 @@ impl Node {
             routes: Routes::new(),
             cold: None,
             out: None,
-            counters: NodeCounters::default(),
         };
         if !library.is_empty() {
             node.cold_mut().library = Some(Box::new(library));
@@ -339,9 +338,14 @@ impl Node {
             .unwrap_or(&EMPTY_LIBRARY)
     }
 
+    /// The node's running totals (all zero when its setting keeps none:
+    /// `NodeSetting::counting`).
     pub fn counters(&self) -> Counters {
-        self.counters
-            .snapshot(self.cold.as_ref().and_then(|c| c.rare.as_deref()))
+        self.cold
+            .as_ref()
+            .and_then(|c| c.rare.as_deref())
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Descriptors in and out by payload type since [`Node::count_traffic`] (all zero
@@ -2132,31 +2136,29 @@ impl Node {
         self.cold_mut().rare.get_or_insert_with(Box::default)
     }
 
+    // The four counters every descriptor moves: a test of the shared setting (read for
+    // the config anyway) before the box.
     fn count_received(&mut self) {
-        let carry = self.counters.add_received();
-        if carry != 0 {
-            self.rare_counters().received += carry;
+        if self.setting.counts() {
+            self.rare_counters().received += 1;
         }
     }
 
     fn count_sent(&mut self, count: u32) {
-        let carry = self.counters.add_sent(count);
-        if carry != 0 {
-            self.rare_counters().sent += carry;
+        if self.setting.counts() {
+            self.rare_counters().sent += u64::from(count);
         }
     }
 
     fn count_duplicate(&mut self) {
-        let carry = self.counters.add_duplicate();
-        if carry != 0 {
-            self.rare_counters().duplicates += carry;
+        if self.setting.counts() {
+            self.rare_counters().duplicates += 1;
         }
     }
 
     fn count_reforwarded(&mut self) {
-        let carry = self.counters.add_reforwarded();
-        if carry != 0 {
-            self.rare_counters().reforwarded += carry;
+        if self.setting.counts() {
+            self.rare_counters().reforwarded += 1;
         }
     }
 
@@ -2256,12 +2258,44 @@ impl Node {
 mod size_tests {
     use super::*;
 
+    /// A query from link 0 of a node with links 0..3, seen twice.
+    fn flood_twice(setting: NodeSetting) -> Node {
+        let mut node = Node::of_peer(Arc::new(setting), 7, Library::default());
+        for conn in 0..3 {
+            node.on_connected(Time::ZERO, ConnId(conn), PeerInfo::default());
+        }
+        let query = Message {
+            guid: Guid([5; 16]),
+            ttl: 3,
+            hops: 0,
+            payload: Payload::Query(Arc::new(Query::keywords("some words"))),
+        };
+        node.on_message(Time(1), ConnId(0), query.clone());
+        node.on_message(Time(2), ConnId(1), query);
+        while node.poll_output() != Output::Timeout(None) {}
+        node
+    }
+
+    #[test]
+    fn a_node_counts_unless_its_setting_says_not_to() {
+        let config = Arc::new(RoutingConfig::default());
+        let counted = flood_twice(NodeSetting::numbered(Arc::clone(&config), 1));
+        let c = counted.counters();
+        assert_eq!((c.received, c.sent, c.duplicates), (2, 2, 1));
+        let box_of = |n: &Node| n.cold.as_ref().and_then(|c| c.rare.as_ref()).is_some();
+        assert!(box_of(&counted));
+        // A simulator that reads no per-node totals: nothing counted, no box for it.
+        let uncounted = flood_twice(NodeSetting::numbered(config, 1).counting(false));
+        assert_eq!(uncounted.counters(), Counters::default());
+        assert!(!box_of(&uncounted));
+    }
+
     /// A simulated million-peer flood holds a million of these: growing one is a
     /// decision (`sim::memory` has the per-peer figures), not an accident.
     #[test]
     fn a_node_stays_within_its_byte_budget() {
         assert!(
-            std::mem::size_of::<Node>() <= 88,
+            std::mem::size_of::<Node>() <= 80,
             "{}",
             std::mem::size_of::<Node>()
         );
@@ -2270,6 +2304,5 @@ mod size_tests {
         // A count, the size a list would take and the links' shared traits; the list
         // itself is in the cold box.
         assert!(std::mem::size_of::<Neighbours>() <= 12);
-        assert!(std::mem::size_of::<NodeCounters>() <= 8);
     }
 }

@@ -25,6 +25,8 @@ use super::routing::RoutingConfig;
 pub struct NodeSetting {
     pub(super) config: Arc<RoutingConfig>,
     peers: Peers,
+    /// Whether its nodes keep their [`Counters`](super::counters::Counters).
+    counts: bool,
 }
 
 /// Where a node's identity and address come from.
@@ -46,6 +48,7 @@ impl NodeSetting {
         NodeSetting {
             config,
             peers: Peers::One { identity, addr },
+            counts: true,
         }
     }
 
@@ -55,7 +58,25 @@ impl NodeSetting {
         NodeSetting {
             config,
             peers: Peers::Numbered { network_seed },
+            counts: true,
         }
+    }
+
+    /// The same setting with the nodes' counters kept (`true`, the default) or not. A
+    /// simulator that reads no per-node totals turns them off: its recorder counts every
+    /// search's messages itself, and the counters, touched by every descriptor, would
+    /// cost each of a million nodes 8 bytes (in its cold box, allocated by the first
+    /// increment, far more). [`Node::counters`](super::Node::counters) of such a node
+    /// stays zero.
+    pub fn counting(mut self, on: bool) -> Self {
+        self.counts = on;
+        self
+    }
+
+    /// Whether nodes of this setting keep their counters.
+    #[inline]
+    pub(super) fn counts(&self) -> bool {
+        self.counts
     }
 
     /// The routing configuration.

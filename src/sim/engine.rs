@@ -315,10 +315,9 @@ impl Simulation {
         let n = links.node_count() as usize;
         let mut recorder = Recorder::new();
         recorder.set_peer_count(n);
-        let shared = Arc::new(NodeSetting::numbered(
-            Arc::new(config.routing.clone()),
-            seed,
-        ));
+        // Nodes keep no counters of their own until `count_peer_stats` asks for them.
+        let shared =
+            Arc::new(NodeSetting::numbered(Arc::new(config.routing.clone()), seed).counting(false));
         let presence =
             config.churn.is_some() || config.removal.is_some() || config.overlay.is_dynamic();
         Simulation {
@@ -360,6 +359,15 @@ impl Simulation {
     /// peer). Call before running.
     pub fn count_peer_stats(&mut self) {
         self.tallies = Some(vec![PeerTally::default(); self.nodes.len()]);
+        // The rows come from the nodes' counters, which nodes keep only when asked.
+        let counted = |s: &Arc<NodeSetting>| Arc::new(NodeSetting::clone(s).counting(true));
+        self.shared = counted(&self.shared);
+        let mut done: HashMap<usize, Arc<NodeSetting>> = HashMap::new();
+        for setting in &mut self.per_peer {
+            let key = Arc::as_ptr(setting) as usize;
+            let new = Arc::clone(done.entry(key).or_insert_with(|| counted(setting)));
+            *setting = new;
+        }
     }
 
     /// One row per peer (index order) of what it counted over the run, every session of
@@ -404,7 +412,7 @@ impl Simulation {
     pub fn set_roles(&mut self, ultrapeer: &[bool]) {
         if self.per_peer.is_empty() && super::tiers::wants_roles(self.shared.config()) {
             let routing = super::tiers::two_tier_routing(self.shared.config(), ultrapeer);
-            self.per_peer = settings_of(self.network_seed, routing);
+            self.per_peer = settings_of(self.network_seed, routing, self.tallies.is_some());
         }
         self.set_tiers(ultrapeer.to_vec());
     }
@@ -439,9 +447,11 @@ impl Simulation {
     /// [`crate::topology::Scenario`]). Call before running.
     pub fn set_peers(&mut self, network_seed: u64, routing: Vec<Arc<RoutingConfig>>) {
         self.network_seed = network_seed;
-        let shared = NodeSetting::numbered(Arc::clone(self.shared.config()), network_seed);
+        let counting = self.tallies.is_some();
+        let shared = NodeSetting::numbered(Arc::clone(self.shared.config()), network_seed)
+            .counting(counting);
         self.shared = Arc::new(shared);
-        self.per_peer = settings_of(network_seed, routing);
+        self.per_peer = settings_of(network_seed, routing, counting);
     }
 
     /// The routing configuration peer `u` runs.
@@ -1537,16 +1547,21 @@ pub fn peer_addr(u: u32) -> SocketAddrV4 {
     crate::node::setting::numbered_addr(u)
 }
 
-/// One setting per peer of `routing` (peers sharing a configuration share its setting).
-fn settings_of(network_seed: u64, routing: Vec<Arc<RoutingConfig>>) -> Vec<Arc<NodeSetting>> {
+/// One setting per peer of `routing` (peers sharing a configuration share its setting),
+/// whose nodes keep counters if `counting`.
+fn settings_of(
+    network_seed: u64,
+    routing: Vec<Arc<RoutingConfig>>,
+    counting: bool,
+) -> Vec<Arc<NodeSetting>> {
     let mut distinct: HashMap<usize, Arc<NodeSetting>> = HashMap::new();
     routing
         .into_iter()
         .map(|config| {
             let key = Arc::as_ptr(&config) as usize;
-            let setting = distinct
-                .entry(key)
-                .or_insert_with(|| Arc::new(NodeSetting::numbered(config, network_seed)));
+            let setting = distinct.entry(key).or_insert_with(|| {
+                Arc::new(NodeSetting::numbered(config, network_seed).counting(counting))
+            });
             Arc::clone(setting)
         })
         .collect()

@@ -31,7 +31,7 @@
 //! Per peer 56 bytes (its node-index entry, link offsets, message count, placement, and
 //! presence and timer slots in runs that use them), per link 18 bytes (each end's neighbour entry and mirror
 //! byte, and the generator's share): a run whose searches reach few peers costs little
-//! more (the two TTL-1 rows). A peer a search reaches costs 92 bytes more (its 88-byte
+//! more (the two TTL-1 rows). A peer a search reaches costs 84 bytes more (its 80-byte
 //! node, built on first use, in a slab grown by doubling); each search it remembers 140
 //! bytes (duplicate table and reverse routes, at most `seen_capacity`, and its share of
 //! the event queue), plus 510 once it holds two or more (the route table's heap part,
@@ -65,7 +65,7 @@ pub const BYTES_PER_PEER: u64 = 56;
 /// Bytes per link (both directions).
 pub const BYTES_PER_LINK: u64 = 18;
 /// Bytes of a node built when a search first reaches its peer.
-pub const BYTES_PER_REACHED_PEER: u64 = 92;
+pub const BYTES_PER_REACHED_PEER: u64 = 84;
 /// Bytes per search a node remembers (duplicate detection and reverse routes).
 pub const BYTES_PER_HELD_SEARCH: u64 = 140;
 /// Bytes once a node remembers two searches or more (its duplicate table's heap part and
