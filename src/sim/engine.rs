@@ -787,7 +787,7 @@ impl Simulation {
         }
         if let Some(Work::Deliver { to, msg, .. }) = self.queue.upcoming(PREFETCH_LINKS_AHEAD) {
             if let Some(node) = self.nodes.node_hint(*to as usize) {
-                // A node is 88 bytes (`node::Node`); three lines cover it at any
+                // A node is 80 bytes (`node::Node`); three lines cover it at any
                 // alignment.
                 prefetch(node, NODE_HOT_LINES);
             }
