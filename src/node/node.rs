@@ -718,7 +718,7 @@ impl Node {
 
     /// A descriptor arrived on `from`.
     pub fn on_message(&mut self, now: Time, from: ConnId, msg: Message) {
-        self.count_received();
+        self.count(|c| c.received += 1);
         if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
             traffic.received.add(msg.payload.kind(), 1);
         }
@@ -1263,7 +1263,7 @@ impl Node {
         match admission {
             Admission::Fresh => {}
             Admission::Walker => {
-                self.count_reforwarded();
+                self.count(|c| c.reforwarded += 1);
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1281,7 +1281,7 @@ impl Node {
                 return;
             }
             Admission::Reforward => {
-                self.count_reforwarded();
+                self.count(|c| c.reforwarded += 1);
                 self.outbox()
                     .events
                     .push_back(Event::Reforwarded { guid, from });
@@ -1290,7 +1290,7 @@ impl Node {
                 return;
             }
             Admission::Duplicate => {
-                self.count_duplicate();
+                self.count(|c| c.duplicates += 1);
                 self.dropped(guid, kind::QUERY, DropReason::Duplicate);
                 return;
             }
@@ -1642,7 +1642,7 @@ impl Node {
             .routes
             .seen(&self.setting.config, guid, kind::PUSH, now)
         {
-            self.count_duplicate();
+            self.count(|c| c.duplicates += 1);
             self.dropped(guid, kind::PUSH, DropReason::Duplicate);
             return;
         }
@@ -2104,7 +2104,7 @@ impl Node {
 
     fn sent(&mut self, guid: Guid, kind: u8, count: u32) {
         if count > 0 {
-            self.count_sent(count);
+            self.count(|c| c.sent += u64::from(count));
             if let Some(traffic) = self.cold.as_mut().and_then(|c| c.traffic.as_mut()) {
                 traffic.sent.add(kind, count);
             }
@@ -2136,29 +2136,12 @@ impl Node {
         self.cold_mut().rare.get_or_insert_with(Box::default)
     }
 
-    // The four counters every descriptor moves: a test of the shared setting (read for
-    // the config anyway) before the box.
-    fn count_received(&mut self) {
+    /// Moves the counters every descriptor may move, if this node keeps counters: a
+    /// test of the shared setting (read for the config anyway) before the box.
+    #[inline]
+    fn count(&mut self, add: impl FnOnce(&mut Counters)) {
         if self.setting.counts() {
-            self.rare_counters().received += 1;
-        }
-    }
-
-    fn count_sent(&mut self, count: u32) {
-        if self.setting.counts() {
-            self.rare_counters().sent += u64::from(count);
-        }
-    }
-
-    fn count_duplicate(&mut self) {
-        if self.setting.counts() {
-            self.rare_counters().duplicates += 1;
-        }
-    }
-
-    fn count_reforwarded(&mut self) {
-        if self.setting.counts() {
-            self.rare_counters().reforwarded += 1;
+            add(self.rare_counters());
         }
     }
 
