@@ -128,8 +128,10 @@ async fn when_thirty_percent_of_the_peers_leave_the_others_get_back_to_their_deg
             .await
             .expect("network starts");
         up_without_exceeding(&network, 6).await;
-        // The bootstrap peer goes too: the others heal from what they learnt.
-        let leaving: Vec<usize> = (0..30).step_by(3).take(9).collect();
+        // The bootstrap peer goes too: the others heal from what they learnt. So does
+        // every neighbour of one survivor (chosen from the overlay the peers grew), so
+        // that the stop surely leaves someone short, whatever shape the overlay took.
+        let leaving = leavers(&network, 9);
         let gone: HashSet<SocketAddrV4> =
             leaving.iter().map(|&i| network.peers()[i].listen).collect();
         // Survivors the stop leaves below their minimum: they must dial replacements.
@@ -204,6 +206,42 @@ async fn when_thirty_percent_of_the_peers_leave_the_others_get_back_to_their_deg
         network.shutdown().await;
     })
     .await;
+}
+
+/// `count` peers to stop: p0 (the bootstrap) and p3 (revived later), every neighbour of
+/// one other peer (which the stop then leaves with no link at all), then every third peer
+/// (and any other, should those not be enough).
+fn leavers(network: &Network, count: usize) -> Vec<usize> {
+    let peers = network.peers();
+    let index_of = |addr: SocketAddrV4| peers.iter().position(|p| p.listen == addr);
+    let mut leaving = vec![0, 3];
+    let orphan = (1..peers.len())
+        .filter(|i| !leaving.contains(i))
+        .map(|i| {
+            let around: Vec<usize> = peers[i]
+                .peer
+                .shared
+                .linked()
+                .into_iter()
+                .filter_map(index_of)
+                .collect();
+            (i, around)
+        })
+        .find(|(_, around)| {
+            around.iter().filter(|n| !leaving.contains(n)).count() + leaving.len() <= count
+        });
+    let (orphan, around) = orphan.expect("some peer has few enough neighbours");
+    for n in around {
+        if !leaving.contains(&n) {
+            leaving.push(n);
+        }
+    }
+    for i in (0..peers.len()).step_by(3).chain(0..peers.len()) {
+        if leaving.len() < count && i != orphan && !leaving.contains(&i) {
+            leaving.push(i);
+        }
+    }
+    leaving
 }
 
 /// Sends a CONNECT claiming to listen at `claim` and returns the answer's status code and
