@@ -38,13 +38,14 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Query, PayloadError> {
         .position(|&b| b == 0)
         .ok_or(PayloadError::QueryWithoutNul)?;
     let criteria = std::str::from_utf8(&body[..nul]).map_err(|_| PayloadError::QueryNotUtf8)?;
-    // Most queries have no extension area: no copy (an allocation) unless there is one
-    // to keep.
-    let area = match payload.get(2 + nul + 1..) {
-        Some(area) if !area.is_empty() => Bytes::copy_from_slice(area),
-        _ => Bytes::new(),
+    // Most queries have no extension area: no copy (an allocation) and no parse unless
+    // there is one to keep.
+    let (extensions, trailing_nul) = match payload.get(2 + nul + 1..) {
+        Some(area) if !area.is_empty() => {
+            extensions::parse_area(&Bytes::copy_from_slice(area), true)?
+        }
+        _ => (Vec::new(), false),
     };
-    let (extensions, trailing_nul) = extensions::parse_area(&area, true)?;
     Ok(Query {
         flags,
         criteria: criteria.to_string(),
