@@ -48,7 +48,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Query, PayloadError> {
     };
     Ok(Query {
         flags,
-        criteria: criteria.to_string(),
+        criteria: criteria.into(),
         extensions,
         trailing_nul,
     })
