@@ -276,7 +276,7 @@ impl Outbox {
                         *links -= 1;
                         return Some(Output::Send {
                             to,
-                            msg: msg.clone(),
+                            msg: share(msg),
                         });
                     }
                 }
@@ -306,6 +306,17 @@ impl Outbox {
         }
         n
     }
+}
+
+/// Another copy of a flooded message: a Query (every flood but a hit's) shares its
+/// payload without going through the match of every payload type.
+#[inline(always)]
+fn share(msg: &Message) -> Message {
+    let payload = match &msg.payload {
+        Payload::Query(query) => Payload::Query(Arc::clone(query)),
+        other => other.clone(),
+    };
+    Message { payload, ..*msg }
 }
 
 static EMPTY_LIBRARY: Library = Library::EMPTY;

@@ -131,6 +131,7 @@ pub(crate) fn until_nul(bytes: &[u8]) -> &[u8] {
 /// searched for their NUL when decoded and again when encoded, and a byte-by-byte loop
 /// was a visible share of a relayed query's cost (criteria are too short for a call to
 /// `memchr` to pay off).
+#[inline]
 pub(crate) fn first_nul(bytes: &[u8]) -> Option<usize> {
     // Some byte of `w` is 0 exactly when this is non-zero (the classic "has zero byte").
     fn has_zero(w: &[u8]) -> bool {
@@ -148,7 +149,10 @@ pub(crate) fn first_nul(bytes: &[u8]) -> Option<usize> {
     let mut at = 0;
     while at + 8 <= len {
         if has_zero(&bytes[at..at + 8]) {
-            return bytes[at..at + 8].iter().position(|&b| b == 0).map(|i| at + i);
+            return bytes[at..at + 8]
+                .iter()
+                .position(|&b| b == 0)
+                .map(|i| at + i);
         }
         at += 8;
     }
