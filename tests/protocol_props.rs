@@ -89,7 +89,7 @@ fn query() -> impl Strategy<Value = Query> {
     )
         .prop_map(|(flags, criteria, extensions, trailing_nul)| Query {
             flags,
-            criteria,
+            criteria: criteria.into(),
             extensions,
             trailing_nul,
         })

@@ -255,8 +255,11 @@ pub struct Node {
 /// it is about to call ([`Node::swap_outbox`]), so idle nodes hold no queues at all.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    pub actions: VecDeque<Action>,
-    pub events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+    events: VecDeque<Event>,
+    /// The links of the queued [`Action::Flood`]s, in order: each flood takes its
+    /// `links` from the front as it is polled.
+    flood_to: VecDeque<ConnId>,
 }
 
 impl Outbox {
@@ -266,14 +269,54 @@ impl Outbox {
     /// through the node for each.
     #[inline(always)]
     pub fn pop_output(&mut self) -> Option<Output> {
-        if let Some(action) = self.actions.pop_front() {
-            return Some(match action {
-                Action::Send { to, msg } => Output::Send { to, msg },
-                Action::Close { conn, bye } => Output::Close { conn, bye },
+        loop {
+            if let Some(Action::Flood { msg, links }) = self.actions.front_mut() {
+                if *links > 1 {
+                    if let Some(to) = self.flood_to.pop_front() {
+                        *links -= 1;
+                        return Some(Output::Send {
+                            to,
+                            msg: share(msg),
+                        });
+                    }
+                }
+            }
+            return Some(match self.actions.pop_front() {
+                Some(Action::Send { to, msg }) => Output::Send { to, msg },
+                Some(Action::Flood { msg, .. }) => match self.flood_to.pop_front() {
+                    Some(to) => Output::Send { to, msg },
+                    // Never: a flood queues exactly `links` links.
+                    None => continue,
+                },
+                Some(Action::Close { conn, bye }) => Output::Close { conn, bye },
+                None => return self.events.pop_front().map(Output::Event),
             });
         }
-        self.events.pop_front().map(Output::Event)
     }
+
+    /// Queues `msg` for every link of `links` (none: nothing); how many there were.
+    fn flood(&mut self, msg: Message, links: impl Iterator<Item = ConnId>) -> u32 {
+        let mut n = 0;
+        for to in links {
+            self.flood_to.push_back(to);
+            n += 1;
+        }
+        if n > 0 {
+            self.actions.push_back(Action::Flood { msg, links: n });
+        }
+        n
+    }
+}
+
+/// Another copy of a flooded message: a Query (every flood but a hit's) shares its
+/// payload without going through the match of every payload type.
+#[inline(always)]
+fn share(msg: &Message) -> Message {
+    let payload = match &msg.payload {
+        Payload::Query(query) => Payload::Query(Arc::clone(query)),
+        other => other.clone(),
+    };
+    Message { payload, ..*msg }
 }
 
 static EMPTY_LIBRARY: Library = Library::EMPTY;
@@ -465,6 +508,7 @@ impl Node {
                 std::mem::size_of::<Outbox>()
                     + o.actions.capacity() * std::mem::size_of::<Action>()
                     + o.events.capacity() * std::mem::size_of::<Event>()
+                    + o.flood_to.capacity() * std::mem::size_of::<ConnId>()
             })
     }
 
@@ -1114,14 +1158,16 @@ impl Node {
     /// deadlines (`walkers`). A part with timers adds its `next_timeout` here and its
     /// due work to `on_timeout`, in that order.
     pub fn poll_timeout(&self) -> Option<Time> {
-        let ring = self.own().and_then(|o| o.next_timeout());
-        let parked = self.pending().and_then(|p| p.parked.next_timeout());
-        let overlay = self.overlay().map(|o| o.next_timeout());
-        let dq = self
-            .pending()
-            .and_then(|p| p.dq.as_ref())
-            .and_then(|d| d.next_timeout());
-        let tables = self.pending().and_then(|p| p.tables.next_timeout());
+        // Asked after every input: a node without pending work answers at once.
+        let cold = self.cold.as_deref()?;
+        let ring = cold.own.as_deref().and_then(|o| o.next_timeout());
+        let Some(pending) = cold.pending.as_deref() else {
+            return ring;
+        };
+        let parked = pending.parked.next_timeout();
+        let overlay = pending.overlay.as_deref().map(|o| o.next_timeout());
+        let dq = pending.dq.as_ref().and_then(|d| d.next_timeout());
+        let tables = pending.tables.next_timeout();
         [ring, parked, overlay, dq, tables]
             .into_iter()
             .flatten()
@@ -1904,18 +1950,18 @@ impl Node {
                 }
             };
             if send {
-                targets.push((n.conn, n.role));
+                targets.push(n.conn);
             }
         }
+        // Every target gets the same copy: an ultrapeer only while TTL is left, a leaf
+        // with TTL 1 at least.
+        let msg = Message {
+            ttl: ttl.max(1),
+            ..msg
+        };
         let out = self.out.get_or_insert_with(Box::default);
-        for &(to, role) in &targets {
-            let mut msg = msg.clone();
-            if role == Role::Leaf {
-                msg.ttl = msg.ttl.max(1);
-            }
-            out.actions.push_back(Action::Send { to, msg });
-        }
-        self.sent(guid, kind::QUERY, targets.len() as u32);
+        let n = out.flood(msg, targets.into_iter());
+        self.sent(guid, kind::QUERY, n);
     }
 
     /// A query whose TTL ran out here still goes to the leaves it matches.
@@ -1991,27 +2037,16 @@ impl Node {
     }
 
     /// Puts `msg` on every link but `except`; the payload is shared, not copied (the last
-    /// link gets `msg` itself: one shared-count update fewer per flood).
+    /// link gets `msg` itself: one shared-count update fewer per flood). Queued once
+    /// ([`Action::Flood`]), it becomes one send per link as the driver polls it.
     fn flood(&mut self, msg: Message, except: Option<ConnId>) -> u32 {
         let out = self.out.get_or_insert_with(Box::default);
-        let mut links = self
+        let links = self
             .neighbours
             .iter(list_in(&self.cold))
             .map(|n| n.conn)
             .filter(|&conn| Some(conn) != except);
-        let Some(mut to) = links.next() else {
-            return 0;
-        };
-        let mut n = 1;
-        for next in links {
-            out.actions.push_back(Action::Send {
-                to,
-                msg: msg.clone(),
-            });
-            (to, n) = (next, n + 1);
-        }
-        out.actions.push_back(Action::Send { to, msg });
-        n
+        out.flood(msg, links)
     }
 
     /// Applies `max_ttl` to a broadcast before its hop: the TTL to use, or `None` if dropped.

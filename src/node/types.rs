@@ -171,6 +171,10 @@ pub enum Output {
 pub enum Action {
     /// Put `msg` on the link `to`.
     Send { to: ConnId, msg: Message },
+    /// Put `msg` on each of the next `links` links of the outbox's flood list, one
+    /// [`Output::Send`] each (the last one gets `msg` itself): a flood is queued once,
+    /// not once per link, and shared only as it is polled.
+    Flood { msg: Message, links: u32 },
     /// Close the link, after sending `bye` if the neighbour accepts Bye.
     Close { conn: ConnId, bye: Option<Bye> },
 }

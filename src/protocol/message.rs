@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use bytes::Bytes;
+pub use compact_str::CompactString;
 
 use super::guid::Guid;
 pub use super::qrp::{Patch, RouteTableUpdate};
@@ -154,7 +155,8 @@ pub struct Query {
     /// The flags/min-speed field, first wire byte high (see [`query_flags`]).
     pub flags: u16,
     /// Search text (UTF-8), without the terminating NUL. `\` for a pure URN query.
-    pub criteria: String,
+    /// Inline up to 24 bytes (most queries), so a decoded query is one allocation.
+    pub criteria: CompactString,
     /// The extension area's blocks, in wire order.
     pub extensions: Vec<Extension>,
     /// Whether the extension area ended with a NUL (LimeWire style) when decoded, so a
@@ -167,7 +169,7 @@ impl Query {
     pub fn keywords(criteria: &str) -> Query {
         Query {
             flags: query_flags::MARKER | query_flags::GGEP_H,
-            criteria: criteria.to_string(),
+            criteria: CompactString::from(criteria),
             extensions: Vec::new(),
             trailing_nul: false,
         }
@@ -177,7 +179,7 @@ impl Query {
     pub fn by_urn(sha1: Sha1) -> Query {
         Query {
             flags: query_flags::MARKER | query_flags::GGEP_H,
-            criteria: "\\".to_string(),
+            criteria: CompactString::const_new("\\"),
             extensions: vec![Extension::Sha1(sha1)],
             trailing_nul: false,
         }

@@ -8,7 +8,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::codec::header_bytes;
 use super::extensions;
 use super::message::{Header, Query, HEADER_LEN};
-use super::payload::{until_nul, PayloadError};
+use super::payload::{first_nul, until_nul, PayloadError};
 use super::urn::Sha1;
 
 /// Flags (2 bytes) plus the criteria's NUL.
@@ -33,21 +33,19 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Query, PayloadError> {
     // First wire byte high: gtk-gnutella's peek_be16, and LimeWire's masks land there too.
     let flags = u16::from_be_bytes([payload[0], payload[1]]);
     let body = &payload[2..];
-    let nul = body
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or(PayloadError::QueryWithoutNul)?;
+    let nul = first_nul(body).ok_or(PayloadError::QueryWithoutNul)?;
     let criteria = std::str::from_utf8(&body[..nul]).map_err(|_| PayloadError::QueryNotUtf8)?;
-    // Most queries have no extension area: no copy (an allocation) unless there is one
-    // to keep.
-    let area = match payload.get(2 + nul + 1..) {
-        Some(area) if !area.is_empty() => Bytes::copy_from_slice(area),
-        _ => Bytes::new(),
+    // Most queries have no extension area: no copy (an allocation) and no parse unless
+    // there is one to keep.
+    let (extensions, trailing_nul) = match payload.get(2 + nul + 1..) {
+        Some(area) if !area.is_empty() => {
+            extensions::parse_area(&Bytes::copy_from_slice(area), true)?
+        }
+        _ => (Vec::new(), false),
     };
-    let (extensions, trailing_nul) = extensions::parse_area(&area, true)?;
     Ok(Query {
         flags,
-        criteria: criteria.to_string(),
+        criteria: criteria.into(),
         extensions,
         trailing_nul,
     })
