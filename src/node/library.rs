@@ -97,12 +97,29 @@ fn word_mask(id: u32) -> u64 {
 const FIRST_BYTE_TABLE_MIN: usize = 256;
 
 /// The first 8 bytes of `word`, big-endian, zero-padded.
+#[inline]
 fn prefix_key(word: &[u8]) -> u64 {
-    // A byte loop, not a variable-length copy: this runs once per query word.
-    word.iter()
-        .take(8)
-        .enumerate()
-        .fold(0, |key, (i, &b)| key | u64::from(b) << (56 - 8 * i))
+    // Whole loads, not a byte loop or a variable-length copy (this runs once per query
+    // word): 8 bytes, or two 4-byte loads that overlap for 4 to 7, or three single bytes
+    // that overlap for 1 to 3.
+    let n = word.len();
+    let bytes = |at: usize| -> [u8; 4] {
+        word.get(at..at + 4)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or_default()
+    };
+    let byte = |at: usize| u64::from(word.get(at).copied().unwrap_or(0));
+    if let Some(head) = word.get(..8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        u64::from_be_bytes(head)
+    } else if n >= 4 {
+        let head = u64::from(u32::from_be_bytes(bytes(0)));
+        let tail = u64::from(u32::from_be_bytes(bytes(n - 4)));
+        head << 32 | tail << (64 - 8 * n)
+    } else if n > 0 {
+        byte(0) << 56 | byte(n / 2) << (56 - 8 * (n / 2)) | byte(n - 1) << (56 - 8 * (n - 1))
+    } else {
+        0
+    }
 }
 
 /// The exact table's slot for `key` (Fibonacci hashing).
@@ -248,8 +265,13 @@ impl KeywordIndex {
         if bytes.len() <= 8 {
             return (lo as u32, hi as u32);
         }
-        // Longer prefixes: the few words sharing the first 8 bytes, compared as strings.
+        // Longer prefixes: the few words sharing the first 8 bytes, compared as strings
+        // (nearly always one word).
         let words = self.vocab.get(lo..hi).unwrap_or(&[]);
+        if let [word] = words {
+            let starts = word.as_bytes().get(..bytes.len()) == Some(bytes);
+            return (lo as u32, (lo + usize::from(starts)) as u32);
+        }
         let start = lo + words.partition_point(|w| w.as_bytes() < prefix);
         let rest = self.vocab.get(start..hi).unwrap_or(&[]);
         let len = rest.partition_point(|w| w.as_bytes().starts_with(prefix));
@@ -276,14 +298,18 @@ impl KeywordIndex {
     /// The files (ascending, distinct) named by any word of a range of word ids.
     #[inline]
     fn files_of(&self, (lo, hi): (u32, u32)) -> Cow<'_, [u32]> {
-        let postings = self.postings_of((lo, hi));
         if hi - lo <= 1 {
-            return Cow::Borrowed(postings);
+            return Cow::Borrowed(self.postings_of((lo, hi)));
         }
-        let mut files = postings.to_vec();
+        Cow::Owned(self.files_of_many((lo, hi)))
+    }
+
+    /// [`KeywordIndex::files_of`] a range of several words: their postings merged.
+    fn files_of_many(&self, range: (u32, u32)) -> Vec<u32> {
+        let mut files = self.postings_of(range).to_vec();
         files.sort_unstable();
         files.dedup();
-        Cow::Owned(files)
+        files
     }
 
     /// Positions of files where every word of `words` starts a word of the name.
@@ -324,6 +350,12 @@ impl KeywordIndex {
         } else {
             &spilled
         };
+        self.files_of_all(ranges)
+    }
+
+    /// The files named by a word of every range (distinct, non-empty ranges). Not generic
+    /// over the words' iterator: one copy of this code, whichever way the query was split.
+    fn files_of_all(&self, ranges: &[(u32, u32)]) -> Vec<u32> {
         // Intersect posting lists starting from the rarest, so the work is bounded by the
         // rarest word and stays in a few sequential runs of memory. (A minimum, not a
         // sort: nearly every query has two words.)
@@ -351,33 +383,54 @@ impl KeywordIndex {
 
     /// The files of `candidates` (ascending, distinct) named by a word of `range`.
     fn intersect(&self, candidates: &[u32], range: (u32, u32)) -> Vec<u32> {
+        if !self.signatures.is_empty() && range.1 - range.0 <= CONFIRM_PER_WORD {
+            self.intersect_by_signature(candidates, range)
+        } else {
+            self.intersect_by_filter(candidates, range)
+        }
+    }
+
+    /// [`KeywordIndex::intersect`] through the file signatures (a range of a few words).
+    /// Its own function: the loop keeps its values in registers.
+    #[inline(never)]
+    fn intersect_by_signature(&self, candidates: &[u32], range: (u32, u32)) -> Vec<u32> {
+        let signatures = self.signatures.as_slice();
+        let signature = |p: u32| signatures.get(p as usize).copied().unwrap_or(0);
         // Grown on the first match, not sized up front: most intersections are empty,
         // and then cost no allocation.
         let mut kept = Vec::new();
-        if !self.signatures.is_empty() && range.1 - range.0 <= CONFIRM_PER_WORD {
-            let signature = |p: u32| self.signatures.get(p as usize).copied().unwrap_or(0);
-            if range.1 - range.0 == 1 {
-                // One word (nearly always): its mask and postings fetched once.
-                let mask = word_mask(range.0);
-                let own = self.postings_of(range);
-                for &p in candidates {
-                    if signature(p) & mask == mask && own.binary_search(&p).is_ok() {
-                        kept.push(p);
-                    }
-                }
-                return kept;
-            }
+        if range.1 - range.0 == 1 {
+            // One word (nearly always): its mask and postings fetched once.
+            let mask = word_mask(range.0);
+            let own = self.postings_of(range);
             for &p in candidates {
-                let sig = signature(p);
-                if (range.0..range.1).any(|w| {
-                    sig & word_mask(w) == word_mask(w)
-                        && self.postings_of((w, w + 1)).binary_search(&p).is_ok()
-                }) {
+                if !signature(p) & mask == 0 && own.binary_search(&p).is_ok() {
                     kept.push(p);
                 }
             }
             return kept;
         }
+        // A few words: their masks computed once, not per candidate.
+        let mut masks = [0u64; CONFIRM_PER_WORD as usize];
+        for (mask, w) in masks.iter_mut().zip(range.0..range.1) {
+            *mask = word_mask(w);
+        }
+        let masks = masks.get(..(range.1 - range.0) as usize).unwrap_or_default();
+        for &p in candidates {
+            let lacks = !signature(p);
+            if masks.iter().zip(range.0..).any(|(&mask, w)| {
+                lacks & mask == 0 && self.postings_of((w, w + 1)).binary_search(&p).is_ok()
+            }) {
+                kept.push(p);
+            }
+        }
+        kept
+    }
+
+    /// [`KeywordIndex::intersect`] through a Bloom filter of the range's postings, or a
+    /// binary search per candidate.
+    fn intersect_by_filter(&self, candidates: &[u32], range: (u32, u32)) -> Vec<u32> {
+        let mut kept = Vec::new();
         let raw = self.postings_of(range);
         if raw.len() <= candidates.len() * FILTER_RATIO {
             // Lists of like sizes: the word's files go into a one-hash Bloom filter on the
@@ -571,6 +624,10 @@ impl Library {
             )
         };
         if found.is_empty() {
+            if keyword_hits.is_empty() {
+                // Most queries: nothing to look up or collect.
+                return Vec::new();
+            }
             found = keyword_hits;
         } else {
             keyword_hits.retain(|pos| !found.contains(pos));
@@ -763,6 +820,17 @@ mod tests {
                 expected,
                 "{criteria} (split)"
             );
+        }
+    }
+
+    #[test]
+    fn prefix_key_is_the_first_eight_bytes_zero_padded() {
+        let text = b"abcdefghij";
+        for n in 0..=text.len() {
+            let mut padded = [0u8; 8];
+            let fixed = n.min(8);
+            padded[..fixed].copy_from_slice(&text[..fixed]);
+            assert_eq!(prefix_key(&text[..n]), u64::from_be_bytes(padded), "{n}");
         }
     }
 
