@@ -243,6 +243,7 @@ impl KeywordIndex {
     }
 
     /// The range of word ids whose word starts with `prefix` (non-empty prefix).
+    #[inline]
     fn prefix_range(&self, prefix: &[u8]) -> (u32, u32) {
         let bytes = prefix;
         let key = prefix_key(bytes);
@@ -382,6 +383,7 @@ impl KeywordIndex {
     }
 
     /// The files of `candidates` (ascending, distinct) named by a word of `range`.
+    #[inline]
     fn intersect(&self, candidates: &[u32], range: (u32, u32)) -> Vec<u32> {
         if !self.signatures.is_empty() && range.1 - range.0 <= CONFIRM_PER_WORD {
             self.intersect_by_signature(candidates, range)
