@@ -12,6 +12,15 @@
 //! posting list (ascending file positions) per word. A query is the intersection of its
 //! words' posting lists, rarest first, so the work is bounded by the rarest word and
 //! reads a few sequential runs of memory instead of chasing every candidate file.
+//!
+//! Libraries of 256 distinct words or more (not the simulator's peers, which share a few
+//! files each) get two more tables, because a query word is nearly always a whole name
+//! word and nearly every intersection is empty: a hash table from a word's 8-byte key to
+//! its prefix range (one probe instead of a binary search; 16 to 32 bytes a distinct
+//! key), and a 64-bit signature per file, two bits per word of its name, so intersecting
+//! the rarest word's files with another word reads one signature per candidate rather
+//! than the other word's whole posting list (8 bytes a file). On the route bench's
+//! 10,000-file library they took a query's match from ≈1,415 to ≈930 instructions.
 
 use std::borrow::Cow;
 
@@ -80,7 +89,7 @@ struct KeywordIndex {
     /// signature per file position: the OR of its words' [`word_mask`]s. A candidate file
     /// whose signature lacks a word's two bits cannot hold the word, so `intersect` reads
     /// one word per candidate and searches the word's postings only for the few that
-    /// pass (a file of 6 words passes for a word it lacks about 3 % of the time), instead
+    /// pass (a file of 6 or 7 words passes for a word it lacks about 4 % of the time), instead
     /// of reading both lists whole. 8 bytes a file.
     signatures: Vec<u64>,
 }
@@ -93,7 +102,7 @@ fn word_mask(id: u32) -> u64 {
 }
 
 /// Vocabulary size from which the leading-byte table pays for its 1 KiB (and the exact
-/// table for its 16 to 32 bytes a word).
+/// table and the file signatures for theirs).
 const FIRST_BYTE_TABLE_MIN: usize = 256;
 
 /// The first 8 bytes of `word`, big-endian, zero-padded.
@@ -253,9 +262,7 @@ impl KeywordIndex {
             Err(_) => {
                 let (mut from, mut to) = (0, self.keys.len());
                 let b = (key >> 56) as usize;
-                if let (Some(&f), Some(&t)) =
-                    (self.first_byte.get(b), self.first_byte.get(b + 1))
-                {
+                if let (Some(&f), Some(&t)) = (self.first_byte.get(b), self.first_byte.get(b + 1)) {
                     (from, to) = (f as usize, t as usize);
                 }
                 let keys = self.keys.get(from..to).unwrap_or(&[]);
@@ -417,7 +424,9 @@ impl KeywordIndex {
         for (mask, w) in masks.iter_mut().zip(range.0..range.1) {
             *mask = word_mask(w);
         }
-        let masks = masks.get(..(range.1 - range.0) as usize).unwrap_or_default();
+        let masks = masks
+            .get(..(range.1 - range.0) as usize)
+            .unwrap_or_default();
         for &p in candidates {
             let lacks = !signature(p);
             if masks.iter().zip(range.0..).any(|(&mask, w)| {
@@ -822,6 +831,57 @@ mod tests {
                 expected,
                 "{criteria} (split)"
             );
+        }
+    }
+
+    #[test]
+    fn a_large_library_with_long_shared_prefixes_agrees_with_a_brute_force_scan() {
+        // 300 distinct words, many sharing their first 8 bytes, so the exact table and the
+        // signatures are built and a range of several words goes through them.
+        let words: Vec<String> = (0..300)
+            .map(|i| match i % 3 {
+                0 => format!("supercalifragilistic{i}"),
+                1 => format!("superca{i}"),
+                _ => format!("w{i}"),
+            })
+            .collect();
+        let files: Vec<SharedFile> = (0..400)
+            .map(|i| {
+                let name = format!("{} {}", words[i % 300], words[(i * 7 + 1) % 300]);
+                file(i as u32, &name)
+            })
+            .collect();
+        let library = Library::from_files(files.clone());
+        assert!(library
+            .index
+            .as_deref()
+            .is_some_and(|i| !i.exact.is_empty()));
+        for criteria in [
+            "supercalif",
+            "supercalifragilistic3",
+            "supercalifragilistic30 superca1",
+            "supercalifx",
+            "superca",
+            "superca1 w2",
+            "superca10 supercal",
+            "w",
+            "w5 w",
+            "w29 superca",
+            "superc w1",
+            "x",
+        ] {
+            let expected: Vec<&str> = files
+                .iter()
+                .filter(|f| {
+                    let name = normalise(&f.name);
+                    criteria
+                        .split(' ')
+                        .all(|w| name.split(' ').any(|n| n.starts_with(w)))
+                })
+                .map(|f| f.name.as_str())
+                .collect();
+            let found = library.search(&Query::keywords(criteria), 1000);
+            assert_eq!(names(found), expected, "{criteria}");
         }
     }
 
