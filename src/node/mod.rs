@@ -26,6 +26,7 @@
 //! ```
 
 pub mod aged_map;
+mod asked_log;
 mod answering;
 pub mod counters;
 pub mod dynamic_query;

@@ -25,7 +25,7 @@ use lru::LruCache;
 
 use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
-use super::generations::Generations;
+use super::asked_log::AskedLog;
 use super::library::normalise;
 // Query words are sorted on the stack (`INLINE_WORDS`); more spill to the heap.
 use super::query_words::{QueryWords, INLINE_WORDS};
@@ -65,46 +65,9 @@ pub struct ResultCache {
     /// Query GUID -> its key, for the queries whose hits we may still see. (Holding the
     /// query instead, to build its key only when a hit comes, was tried: slower, as a
     /// query is two larger allocations kept alive.)
-    asked: Generations<Guid, AskedKey>,
-    /// The node's keyed hash, for `asked` when it grows past one entry.
-    hash: KeyedHash,
+    asked: AskedLog,
     /// Where keys are built, kept so that building one allocates nothing.
     scratch: Vec<u8>,
-}
-
-/// A noted query's key: inline when it fits (nearly every query), so noting a query
-/// allocates nothing and a dropped generation has nothing to free; else one exact-size
-/// allocation. 24 bytes either way.
-#[derive(Clone, Debug)]
-enum AskedKey {
-    Short { len: u8, bytes: [u8; SHORT_KEY] },
-    Long(Arc<[u8]>),
-}
-
-/// The longest key held inline.
-const SHORT_KEY: usize = 22;
-
-impl AskedKey {
-    fn new(key: &[u8]) -> AskedKey {
-        let mut bytes = [0; SHORT_KEY];
-        match bytes.get_mut(..key.len()) {
-            Some(inline) => {
-                inline.copy_from_slice(key);
-                AskedKey::Short {
-                    len: key.len() as u8,
-                    bytes,
-                }
-            }
-            None => AskedKey::Long(Arc::from(key)),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            AskedKey::Short { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
-            AskedKey::Long(key) => key,
-        }
-    }
 }
 
 /// The key a query is cached under: its words lower-cased, sorted and de-duplicated,
@@ -209,8 +172,7 @@ impl ResultCache {
     pub fn new(hash: KeyedHash) -> ResultCache {
         ResultCache {
             entries: LruCache::unbounded_with_hasher(hash),
-            asked: Generations::new(),
-            hash,
+            asked: AskedLog::new(hash),
             scratch: Vec::new(),
         }
     }
@@ -219,9 +181,7 @@ impl ResultCache {
     pub fn note_query(&mut self, guid: Guid, query: &Query, now: Time, bounds: Bounds) {
         let mut key = std::mem::take(&mut self.scratch);
         write_key(query, None, &mut key);
-        let hash = self.hash;
-        self.asked
-            .insert(move || hash, guid, AskedKey::new(&key), now, bounds);
+        self.asked.insert(guid, &key, now, bounds);
         self.scratch = key;
     }
 
@@ -245,9 +205,7 @@ impl ResultCache {
         } else {
             self.lookup_key(&key, now, config, may_answer)
         };
-        let hash = self.hash;
-        self.asked
-            .insert(move || hash, guid, AskedKey::new(&key), now, bounds);
+        self.asked.insert(guid, &key, now, bounds);
         self.scratch = key;
         found
     }
@@ -272,7 +230,7 @@ impl ResultCache {
         // Copied out of the table (which `file_hit` does not touch, but borrows with it).
         let mut key = std::mem::take(&mut self.scratch);
         key.clear();
-        key.extend_from_slice(asked.as_bytes());
+        key.extend_from_slice(asked);
         self.file_hit(&key, hit, hops, now, config);
         self.scratch = key;
     }
@@ -418,11 +376,6 @@ mod tests {
             write_key(&query, split.as_ref(), &mut key);
             assert_eq!(key, cache_key(&query).into_bytes(), "{text:?}");
         }
-    }
-
-    #[test]
-    fn a_noted_key_takes_24_bytes() {
-        assert_eq!(std::mem::size_of::<AskedKey>(), 24);
     }
 
     #[test]
