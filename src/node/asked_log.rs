@@ -124,10 +124,10 @@ impl Generation {
         }
     }
 
-    /// Notes `guid` asking `key` at `now`, replacing any entry it has here.
-    fn insert(&mut self, guid: Guid, key: &[u8], now: Time, hash: KeyedHash) {
-        let h = hash.hash_one(guid);
-        let free = match self.probe(&guid, h) {
+    /// Notes `guid` asking `key` at `now` where `probe` (with hash `h`, for this log as
+    /// it is) says, replacing any entry it has here.
+    fn store(&mut self, probe: Probe, h: u64, guid: Guid, key: &[u8], now: Time, hash: KeyedHash) {
+        let free = match probe {
             Probe::At(pos) => {
                 if let Some(noted) = self.log.get(pos).copied() {
                     let key = self.key_ref(key, Some(noted.key));
@@ -231,6 +231,25 @@ impl Generation {
     }
 }
 
+/// A note begun ([`AskedLog::begin`]): holds the log, so nothing changes it before the
+/// key is stored where the lookup found room.
+pub struct Noting<'a> {
+    log: &'a mut AskedLog,
+    guid: Guid,
+    now: Time,
+    h: u64,
+    probe: Probe,
+}
+
+impl Noting<'_> {
+    /// Stores the key the GUID asked.
+    pub fn finish(self, key: &[u8]) {
+        let log = self.log;
+        log.current
+            .store(self.probe, self.h, self.guid, key, self.now, log.hash);
+    }
+}
+
 /// Query GUID -> the cache key it asked, in two generations bounded as a route table is.
 #[derive(Clone, Debug)]
 pub struct AskedLog {
@@ -259,9 +278,25 @@ impl AskedLog {
 
     /// Notes that `guid` asked `key` at `now` (replacing what it asked before), first
     /// rotating the generations as `bounds` say.
+    #[cfg(test)]
     pub fn insert(&mut self, guid: Guid, key: &[u8], now: Time, bounds: Bounds) {
+        self.begin(guid, now, bounds).finish(key);
+    }
+
+    /// [`AskedLog::insert`] in two steps, for a caller that builds the key meanwhile:
+    /// this one rotates and looks `guid` up (its index slot, nearly always a cache miss,
+    /// is then loaded while the key is built), [`Noting::finish`] stores the key.
+    pub fn begin(&mut self, guid: Guid, now: Time, bounds: Bounds) -> Noting<'_> {
         self.rotate(now, bounds);
-        self.current.insert(guid, key, now, self.hash);
+        let h = self.hash.hash_one(guid);
+        let probe = self.current.probe(&guid, h);
+        Noting {
+            log: self,
+            guid,
+            now,
+            h,
+            probe,
+        }
     }
 
     /// The key `guid` asked, if it was noted no longer than `live`'s age limit ago.
@@ -442,11 +477,7 @@ mod tests {
                 }
                 Op::Wait(dt) => now += dt,
             }
-            assert_eq!(
-                log.current.len(),
-                model.current.len(),
-                "step {i}: {op:?}"
-            );
+            assert_eq!(log.current.len(), model.current.len(), "step {i}: {op:?}");
         }
     }
 

@@ -26,8 +26,8 @@
 //! ```
 
 pub mod aged_map;
-mod asked_log;
 mod answering;
+mod asked_log;
 pub mod counters;
 pub mod dynamic_query;
 pub mod fast_hash;

@@ -24,8 +24,8 @@ use std::sync::Arc;
 use lru::LruCache;
 
 use super::aged_map::Bounds;
-use super::fast_hash::KeyedHash;
 use super::asked_log::AskedLog;
+use super::fast_hash::KeyedHash;
 use super::library::normalise;
 // Query words are sorted on the stack (`INLINE_WORDS`); more spill to the heap.
 use super::query_words::{QueryWords, INLINE_WORDS};
@@ -179,10 +179,9 @@ impl ResultCache {
 
     /// Remembers that query `guid` asked `query`, so its hits can be filed under its key.
     pub fn note_query(&mut self, guid: Guid, query: &Query, now: Time, bounds: Bounds) {
-        let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, None, &mut key);
-        self.asked.insert(guid, &key, now, bounds);
-        self.scratch = key;
+        let noting = self.asked.begin(guid, now, bounds);
+        write_key(query, None, &mut self.scratch);
+        noting.finish(&self.scratch);
     }
 
     /// [`ResultCache::lookup`] then [`ResultCache::note_query`], building the key once;
@@ -198,15 +197,16 @@ impl ResultCache {
         bounds: Bounds,
         may_answer: impl Fn(&Guid) -> bool,
     ) -> Option<Vec<CachedHit>> {
-        let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, words, &mut key);
+        // The note's lookup first: its index slot loads while the key is built.
+        let noting = self.asked.begin(guid, now, bounds);
+        let key = &mut self.scratch;
+        write_key(query, words, key);
         let found = if self.entries.is_empty() {
             None
         } else {
-            self.lookup_key(&key, now, config, may_answer)
+            lookup_key(&mut self.entries, key, now, config, may_answer)
         };
-        self.asked.insert(guid, &key, now, bounds);
-        self.scratch = key;
+        noting.finish(key);
         found
     }
 
@@ -293,42 +293,9 @@ impl ResultCache {
         }
         let mut key = std::mem::take(&mut self.scratch);
         write_key(query, None, &mut key);
-        let found = self.lookup_key(&key, now, config, may_answer);
+        let found = lookup_key(&mut self.entries, &key, now, config, may_answer);
         self.scratch = key;
         found
-    }
-
-    fn lookup_key(
-        &mut self,
-        key: &[u8],
-        now: Time,
-        config: &CacheConfig,
-        may_answer: impl Fn(&Guid) -> bool,
-    ) -> Option<Vec<CachedHit>> {
-        let max_age = Bounds::new(config.capacity, config.max_age_secs);
-        let expired = match self.entries.get_mut(key) {
-            None => return None,
-            Some(entry) if !max_age_expired(entry.created, now, max_age) => {
-                let mut out = Vec::with_capacity(entry.hits.len());
-                for stored in &mut entry.hits {
-                    if !may_answer(&stored.cached.hit.servent_guid) {
-                        continue;
-                    }
-                    if !stored.marked {
-                        let marked = stored.cached.hit.marked_as_cached(stored.cached.hops);
-                        stored.cached.hit = Arc::new(marked);
-                        stored.marked = true;
-                    }
-                    out.push(stored.cached.clone());
-                }
-                return Some(out);
-            }
-            Some(_) => true,
-        };
-        if expired {
-            self.entries.pop(key);
-        }
-        None
     }
 
     pub fn len(&self) -> usize {
@@ -338,6 +305,41 @@ impl ResultCache {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// What [`ResultCache::lookup`] answers, for a key already built (an expired entry is
+/// dropped). A free function, so that a caller may hold other fields of the cache.
+fn lookup_key(
+    entries: &mut LruCache<Box<[u8]>, CacheEntry, KeyedHash>,
+    key: &[u8],
+    now: Time,
+    config: &CacheConfig,
+    may_answer: impl Fn(&Guid) -> bool,
+) -> Option<Vec<CachedHit>> {
+    let max_age = Bounds::new(config.capacity, config.max_age_secs);
+    let expired = match entries.get_mut(key) {
+        None => return None,
+        Some(entry) if !max_age_expired(entry.created, now, max_age) => {
+            let mut out = Vec::with_capacity(entry.hits.len());
+            for stored in &mut entry.hits {
+                if !may_answer(&stored.cached.hit.servent_guid) {
+                    continue;
+                }
+                if !stored.marked {
+                    let marked = stored.cached.hit.marked_as_cached(stored.cached.hops);
+                    stored.cached.hit = Arc::new(marked);
+                    stored.marked = true;
+                }
+                out.push(stored.cached.clone());
+            }
+            return Some(out);
+        }
+        Some(_) => true,
+    };
+    if expired {
+        entries.pop(key);
+    }
+    None
 }
 
 fn max_age_expired(created: Time, now: Time, bounds: Bounds) -> bool {
