@@ -17,8 +17,10 @@
 //! A rotation empties the log and zeroes the index, keeping both allocations.
 //!
 //! A short log (up to [`SCAN`] entries, as in most simulated peers) has no index and is
-//! searched from end to end. Keys that do not fit an entry (over [`SHORT_KEY`] bytes)
-//! are held apart, so that entries are plain bytes and emptying a log frees nothing.
+//! searched from end to end; a peer that notes one query holds that one 48-byte entry,
+//! and the previous generation is boxed, allocated at the first rotation. Keys that do
+//! not fit an entry (over [`SHORT_KEY`] bytes) are held apart, so that entries are plain
+//! bytes and emptying a log frees nothing.
 
 use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
@@ -30,7 +32,7 @@ use std::hash::BuildHasher;
 const SCAN: usize = 8;
 
 /// The longest key held in an entry.
-pub(super) const SHORT_KEY: usize = 22;
+const SHORT_KEY: usize = 22;
 
 /// An entry's key: inline, or the index of a boxed key in the generation's `long`.
 #[derive(Clone, Copy, Debug)]
@@ -141,6 +143,10 @@ impl Generation {
         };
         let pos = self.log.len();
         let key = self.key_ref(key, None);
+        if self.log.capacity() == 0 {
+            // A peer that notes one query holds one entry, not the four of a first push.
+            self.log.reserve_exact(1);
+        }
         self.log.push(Noted { guid, at: now, key });
         let limit = self.slots.len() / 5 * 4;
         if self.slots.is_empty() {
@@ -256,7 +262,9 @@ pub struct AskedLog {
     /// When the current generation was started.
     since: Time,
     current: Generation,
-    previous: Generation,
+    /// Boxed, and allocated at the first rotation: a peer that notes few queries pays
+    /// one pointer for it.
+    previous: Option<Box<Generation>>,
     hash: KeyedHash,
 }
 
@@ -265,7 +273,7 @@ impl AskedLog {
         AskedLog {
             since: Time::ZERO,
             current: Generation::default(),
-            previous: Generation::default(),
+            previous: None,
             hash,
         }
     }
@@ -273,7 +281,7 @@ impl AskedLog {
     /// Entries held, a GUID noted in both generations counted twice.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.current.len() + self.previous.len()
+        self.current.len() + self.previous.as_ref().map_or(0, |p| p.len())
     }
 
     /// Notes that `guid` asked `key` at `now` (replacing what it asked before), first
@@ -306,8 +314,9 @@ impl AskedLog {
         if let Some(noted) = self.current.get(guid, h).filter(fresh) {
             return Some(self.current.key(noted));
         }
-        let noted = self.previous.get(guid, h).filter(fresh)?;
-        Some(self.previous.key(noted))
+        let previous = self.previous.as_deref()?;
+        let noted = previous.get(guid, h).filter(fresh)?;
+        Some(previous.key(noted))
     }
 
     /// The route table's rotation ([`Generations`](super::generations::Generations)):
@@ -318,17 +327,30 @@ impl AskedLog {
         let half = (bounds.capacity / 2).max(1);
         if age > bounds.max_age_micros {
             // An idle table gives a burst's memory back.
-            for generation in [&mut self.current, &mut self.previous] {
-                if generation.capacity() > 64 {
-                    *generation = Generation::default();
-                } else {
-                    generation.clear();
+            let previous_capacity = self.previous.as_ref().map_or(0, |p| p.capacity());
+            if self.current.capacity() > 64 || previous_capacity > 64 {
+                self.current = Generation::default();
+                self.previous = None;
+            } else {
+                self.current.clear();
+                if let Some(previous) = &mut self.previous {
+                    previous.clear();
                 }
             }
             self.since = now;
         } else if age > bounds.max_age_micros / 2 || self.current.len() >= half {
-            std::mem::swap(&mut self.current, &mut self.previous);
-            self.current.clear();
+            match &mut self.previous {
+                Some(previous) => {
+                    std::mem::swap(&mut self.current, previous);
+                    self.current.clear();
+                }
+                // Nothing to keep: an empty previous generation is no generation.
+                None if self.current.len() == 0 => {}
+                None => {
+                    let current = std::mem::take(&mut self.current);
+                    self.previous = Some(Box::new(current));
+                }
+            }
             self.since = now;
         }
     }
@@ -336,7 +358,11 @@ impl AskedLog {
     /// Heap bytes held.
     #[cfg(test)]
     pub fn heap_bytes(&self) -> usize {
-        self.current.heap_bytes() + self.previous.heap_bytes()
+        self.current.heap_bytes()
+            + self
+                .previous
+                .as_ref()
+                .map_or(0, |p| std::mem::size_of::<Generation>() + p.heap_bytes())
     }
 }
 
@@ -401,6 +427,21 @@ mod tests {
         log.insert(guid(1), b"x", Time::from_secs(100), b);
         assert_eq!(log.len(), 1);
         assert!(log.heap_bytes() < 1000, "{}", log.heap_bytes());
+    }
+
+    #[test]
+    fn one_noted_query_costs_one_entry_and_no_index() {
+        let b = Bounds::new(100_000, 600);
+        let mut log = AskedLog::new(KeyedHash::new(1));
+        assert_eq!(log.heap_bytes(), 0);
+        log.insert(guid(1), b"debian", Time::ZERO, b);
+        assert_eq!(log.heap_bytes(), std::mem::size_of::<Noted>());
+        for n in 2..=(SCAN as u32) {
+            log.insert(guid(n), b"debian", Time::ZERO, b);
+        }
+        assert!(log.current.slots.is_empty(), "a short log is scanned");
+        log.insert(guid(99), b"debian", Time::ZERO, b);
+        assert!(!log.current.slots.is_empty());
     }
 
     /// The rules written plainly: two maps and the current one's start.

@@ -16,7 +16,9 @@
 //! neighbour that sent it).
 //!
 //! Memory: the cache is created on first use and does not preallocate its capacity (the
-//! `lru` crate's `new(cap)` would), so peers that never see a hit pay nothing.
+//! `lru` crate's `new(cap)` would), so peers that never see a hit pay no entries: only
+//! the note of the queries they answered (`asked_log`, 48 bytes a query and a 4-byte
+//! index slot or two once there are more than a few).
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
