@@ -27,6 +27,7 @@
 
 pub mod aged_map;
 mod answering;
+mod asked_log;
 pub mod counters;
 pub mod dynamic_query;
 pub mod fast_hash;

@@ -16,7 +16,9 @@
 //! neighbour that sent it).
 //!
 //! Memory: the cache is created on first use and does not preallocate its capacity (the
-//! `lru` crate's `new(cap)` would), so peers that never see a hit pay nothing.
+//! `lru` crate's `new(cap)` would), so peers that never see a hit pay no entries: only
+//! the note of the queries they answered (`asked_log`, 48 bytes a query and a 4-byte
+//! index slot or two once there are more than a few).
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -24,8 +26,8 @@ use std::sync::Arc;
 use lru::LruCache;
 
 use super::aged_map::Bounds;
+use super::asked_log::AskedLog;
 use super::fast_hash::KeyedHash;
-use super::generations::Generations;
 use super::library::normalise;
 // Query words are sorted on the stack (`INLINE_WORDS`); more spill to the heap.
 use super::query_words::{QueryWords, INLINE_WORDS};
@@ -65,46 +67,9 @@ pub struct ResultCache {
     /// Query GUID -> its key, for the queries whose hits we may still see. (Holding the
     /// query instead, to build its key only when a hit comes, was tried: slower, as a
     /// query is two larger allocations kept alive.)
-    asked: Generations<Guid, AskedKey>,
-    /// The node's keyed hash, for `asked` when it grows past one entry.
-    hash: KeyedHash,
+    asked: AskedLog,
     /// Where keys are built, kept so that building one allocates nothing.
     scratch: Vec<u8>,
-}
-
-/// A noted query's key: inline when it fits (nearly every query), so noting a query
-/// allocates nothing and a dropped generation has nothing to free; else one exact-size
-/// allocation. 24 bytes either way.
-#[derive(Clone, Debug)]
-enum AskedKey {
-    Short { len: u8, bytes: [u8; SHORT_KEY] },
-    Long(Arc<[u8]>),
-}
-
-/// The longest key held inline.
-const SHORT_KEY: usize = 22;
-
-impl AskedKey {
-    fn new(key: &[u8]) -> AskedKey {
-        let mut bytes = [0; SHORT_KEY];
-        match bytes.get_mut(..key.len()) {
-            Some(inline) => {
-                inline.copy_from_slice(key);
-                AskedKey::Short {
-                    len: key.len() as u8,
-                    bytes,
-                }
-            }
-            None => AskedKey::Long(Arc::from(key)),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            AskedKey::Short { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
-            AskedKey::Long(key) => key,
-        }
-    }
 }
 
 /// The key a query is cached under: its words lower-cased, sorted and de-duplicated,
@@ -209,20 +174,16 @@ impl ResultCache {
     pub fn new(hash: KeyedHash) -> ResultCache {
         ResultCache {
             entries: LruCache::unbounded_with_hasher(hash),
-            asked: Generations::new(),
-            hash,
+            asked: AskedLog::new(hash),
             scratch: Vec::new(),
         }
     }
 
     /// Remembers that query `guid` asked `query`, so its hits can be filed under its key.
     pub fn note_query(&mut self, guid: Guid, query: &Query, now: Time, bounds: Bounds) {
-        let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, None, &mut key);
-        let hash = self.hash;
-        self.asked
-            .insert(move || hash, guid, AskedKey::new(&key), now, bounds);
-        self.scratch = key;
+        let noting = self.asked.begin(guid, now, bounds);
+        write_key(query, None, &mut self.scratch);
+        noting.finish(&self.scratch);
     }
 
     /// [`ResultCache::lookup`] then [`ResultCache::note_query`], building the key once;
@@ -238,17 +199,16 @@ impl ResultCache {
         bounds: Bounds,
         may_answer: impl Fn(&Guid) -> bool,
     ) -> Option<Vec<CachedHit>> {
-        let mut key = std::mem::take(&mut self.scratch);
-        write_key(query, words, &mut key);
+        // The note's lookup first: its index slot loads while the key is built.
+        let noting = self.asked.begin(guid, now, bounds);
+        let key = &mut self.scratch;
+        write_key(query, words, key);
         let found = if self.entries.is_empty() {
             None
         } else {
-            self.lookup_key(&key, now, config, may_answer)
+            lookup_key(&mut self.entries, key, now, config, may_answer)
         };
-        let hash = self.hash;
-        self.asked
-            .insert(move || hash, guid, AskedKey::new(&key), now, bounds);
-        self.scratch = key;
+        noting.finish(key);
         found
     }
 
@@ -272,7 +232,7 @@ impl ResultCache {
         // Copied out of the table (which `file_hit` does not touch, but borrows with it).
         let mut key = std::mem::take(&mut self.scratch);
         key.clear();
-        key.extend_from_slice(asked.as_bytes());
+        key.extend_from_slice(asked);
         self.file_hit(&key, hit, hops, now, config);
         self.scratch = key;
     }
@@ -335,42 +295,9 @@ impl ResultCache {
         }
         let mut key = std::mem::take(&mut self.scratch);
         write_key(query, None, &mut key);
-        let found = self.lookup_key(&key, now, config, may_answer);
+        let found = lookup_key(&mut self.entries, &key, now, config, may_answer);
         self.scratch = key;
         found
-    }
-
-    fn lookup_key(
-        &mut self,
-        key: &[u8],
-        now: Time,
-        config: &CacheConfig,
-        may_answer: impl Fn(&Guid) -> bool,
-    ) -> Option<Vec<CachedHit>> {
-        let max_age = Bounds::new(config.capacity, config.max_age_secs);
-        let expired = match self.entries.get_mut(key) {
-            None => return None,
-            Some(entry) if !max_age_expired(entry.created, now, max_age) => {
-                let mut out = Vec::with_capacity(entry.hits.len());
-                for stored in &mut entry.hits {
-                    if !may_answer(&stored.cached.hit.servent_guid) {
-                        continue;
-                    }
-                    if !stored.marked {
-                        let marked = stored.cached.hit.marked_as_cached(stored.cached.hops);
-                        stored.cached.hit = Arc::new(marked);
-                        stored.marked = true;
-                    }
-                    out.push(stored.cached.clone());
-                }
-                return Some(out);
-            }
-            Some(_) => true,
-        };
-        if expired {
-            self.entries.pop(key);
-        }
-        None
     }
 
     pub fn len(&self) -> usize {
@@ -380,6 +307,41 @@ impl ResultCache {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// What [`ResultCache::lookup`] answers, for a key already built (an expired entry is
+/// dropped). A free function, so that a caller may hold other fields of the cache.
+fn lookup_key(
+    entries: &mut LruCache<Box<[u8]>, CacheEntry, KeyedHash>,
+    key: &[u8],
+    now: Time,
+    config: &CacheConfig,
+    may_answer: impl Fn(&Guid) -> bool,
+) -> Option<Vec<CachedHit>> {
+    let max_age = Bounds::new(config.capacity, config.max_age_secs);
+    let expired = match entries.get_mut(key) {
+        None => return None,
+        Some(entry) if !max_age_expired(entry.created, now, max_age) => {
+            let mut out = Vec::with_capacity(entry.hits.len());
+            for stored in &mut entry.hits {
+                if !may_answer(&stored.cached.hit.servent_guid) {
+                    continue;
+                }
+                if !stored.marked {
+                    let marked = stored.cached.hit.marked_as_cached(stored.cached.hops);
+                    stored.cached.hit = Arc::new(marked);
+                    stored.marked = true;
+                }
+                out.push(stored.cached.clone());
+            }
+            return Some(out);
+        }
+        Some(_) => true,
+    };
+    if expired {
+        entries.pop(key);
+    }
+    None
 }
 
 fn max_age_expired(created: Time, now: Time, bounds: Bounds) -> bool {
@@ -418,11 +380,6 @@ mod tests {
             write_key(&query, split.as_ref(), &mut key);
             assert_eq!(key, cache_key(&query).into_bytes(), "{text:?}");
         }
-    }
-
-    #[test]
-    fn a_noted_key_takes_24_bytes() {
-        assert_eq!(std::mem::size_of::<AskedKey>(), 24);
     }
 
     #[test]

@@ -1,0 +1,526 @@
+//! Which cache key each recent query GUID asked: the result cache's note of the queries
+//! whose hits may still pass, so that a hit can be filed under its query's key.
+//!
+//! Every fresh query an answering peer sees is noted, and nearly none is ever looked up
+//! (only the few that a hit comes back for), so the note must be cheap to write. It has
+//! the rules of the route table ([`Generations`](super::generations::Generations)): two
+//! generations, the current one turned into the previous one when it holds half the
+//! capacity or is older than half the age limit, both dropped when everything has
+//! expired, each entry found only while younger than the age limit. The layout is what
+//! differs. A route table of 50,000 entries per generation in 48-byte hash-map slots
+//! made every note a write to a random line of megabytes (a cache miss that the store
+//! buffer then waited for) plus a probe for the GUID in the map before inserting it.
+//! Here a generation is a log of entries appended in order (sequential writes, which the
+//! hardware streams) and a small open-addressing index of 4-byte slots (a 16-bit tag and
+//! the entry's position: 256 KB for 50,000 entries, a twelfth of the old table; under a
+//! router's traffic its line still misses L2, so it is loaded before the key is built)
+//! that finds a GUID with one probe and, as nearly every GUID is new, ends where the new
+//! slot goes.
+//! A rotation empties the log and zeroes the index, keeping both allocations.
+//!
+//! A short log (up to [`SCAN`] entries, as in most simulated peers) has no index and is
+//! searched from end to end; a peer that notes one query holds that one 48-byte entry,
+//! and the previous generation is boxed, allocated at the first rotation. Keys that do
+//! not fit an entry (over [`SHORT_KEY`] bytes) are held apart, so that entries are plain
+//! bytes and emptying a log frees nothing.
+
+use super::aged_map::Bounds;
+use super::fast_hash::KeyedHash;
+use super::types::Time;
+use crate::protocol::Guid;
+use std::hash::BuildHasher;
+
+/// Entries a log holds before it builds its index.
+const SCAN: usize = 8;
+
+/// The longest key held in an entry.
+const SHORT_KEY: usize = 22;
+
+/// An entry's key: inline, or the index of a boxed key in the generation's `long`.
+#[derive(Clone, Copy, Debug)]
+enum KeyRef {
+    Short { len: u8, bytes: [u8; SHORT_KEY] },
+    Long(u32),
+}
+
+/// One noted query: 48 bytes, no heap of its own.
+#[derive(Clone, Copy, Debug)]
+struct Noted {
+    guid: Guid,
+    at: Time,
+    key: KeyRef,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Generation {
+    /// The entries in the order they were first noted (a GUID noted again is
+    /// overwritten in place, so each GUID is here once).
+    log: Vec<Noted>,
+    /// Keys longer than [`SHORT_KEY`].
+    long: Vec<Box<[u8]>>,
+    /// Empty while the log is short; else a power of two of slots, each 0 (free) or the
+    /// entry's position plus one in the low bits and the rest of the GUID's hash above
+    /// ([`Generation::tag`]). At most 4/5 full, so a probe always ends.
+    slots: Vec<u32>,
+}
+
+/// What looking a GUID up in a generation found.
+enum Probe {
+    /// The entry's position in the log.
+    At(usize),
+    /// Not there; the free slot where it would go (none: the log has no index yet).
+    Free(Option<usize>),
+}
+
+impl Generation {
+    fn len(&self) -> usize {
+        self.log.len()
+    }
+
+    /// The bits of a slot that hold a position.
+    fn low_mask(&self) -> u32 {
+        // The slot count is a power of two below 2^32 (see `build_index`).
+        (self.slots.len() as u32).wrapping_sub(1)
+    }
+
+    /// The slot bits above the position bits, taken from the hash's upper half (the
+    /// lower half picks the slot).
+    fn tag(&self, hash: u64) -> u32 {
+        ((hash >> 32) as u32) & !self.low_mask()
+    }
+
+    fn probe(&self, guid: &Guid, hash: u64) -> Probe {
+        if self.slots.is_empty() {
+            return match self.log.iter().position(|n| n.guid == *guid) {
+                Some(pos) => Probe::At(pos),
+                None => Probe::Free(None),
+            };
+        }
+        let mask = self.low_mask();
+        let tag = self.tag(hash);
+        let mut i = hash as usize & mask as usize;
+        loop {
+            let slot = self.slots.get(i).copied().unwrap_or(0);
+            if slot == 0 {
+                return Probe::Free(Some(i));
+            }
+            if slot & !mask == tag {
+                let pos = (slot & mask) as usize - 1;
+                if self.log.get(pos).is_some_and(|n| n.guid == *guid) {
+                    return Probe::At(pos);
+                }
+            }
+            i = (i + 1) & mask as usize;
+        }
+    }
+
+    fn get(&self, guid: &Guid, hash: u64) -> Option<&Noted> {
+        match self.probe(guid, hash) {
+            Probe::At(pos) => self.log.get(pos),
+            Probe::Free(_) => None,
+        }
+    }
+
+    fn key<'a>(&'a self, noted: &'a Noted) -> &'a [u8] {
+        match &noted.key {
+            KeyRef::Short { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or_default(),
+            KeyRef::Long(i) => self.long.get(*i as usize).map_or(&[], |k| k),
+        }
+    }
+
+    /// Notes `guid` asking `key` at `now` where `probe` (with hash `h`, for this log as
+    /// it is) says, replacing any entry it has here.
+    fn store(&mut self, probe: Probe, h: u64, guid: Guid, key: &[u8], now: Time, hash: KeyedHash) {
+        let free = match probe {
+            Probe::At(pos) => {
+                if let Some(noted) = self.log.get(pos).copied() {
+                    let key = self.key_ref(key, Some(noted.key));
+                    if let Some(slot) = self.log.get_mut(pos) {
+                        *slot = Noted { guid, at: now, key };
+                    }
+                }
+                return;
+            }
+            Probe::Free(free) => free,
+        };
+        let pos = self.log.len();
+        let key = self.key_ref(key, None);
+        if self.log.capacity() == 0 {
+            // A peer that notes one query holds one entry, not the four of a first push.
+            self.log.reserve_exact(1);
+        }
+        self.log.push(Noted { guid, at: now, key });
+        let limit = self.slots.len() / 5 * 4;
+        if self.slots.is_empty() {
+            if self.log.len() > SCAN {
+                self.build_index(hash);
+            }
+        } else if self.log.len() > limit {
+            self.build_index(hash);
+        } else if let Some(i) = free {
+            let slot = self.tag(h) | (pos as u32 + 1);
+            if let Some(s) = self.slots.get_mut(i) {
+                *s = slot;
+            }
+        }
+    }
+
+    /// Where `key` is kept: inline, or in `long` (in the slot `old` held, if any).
+    fn key_ref(&mut self, key: &[u8], old: Option<KeyRef>) -> KeyRef {
+        let old_long = match old {
+            Some(KeyRef::Long(i)) => Some(i),
+            _ => None,
+        };
+        let mut bytes = [0; SHORT_KEY];
+        if let Some(inline) = bytes.get_mut(..key.len()) {
+            inline.copy_from_slice(key);
+            if let Some(i) = old_long {
+                // Its key is no longer needed; the slot stays, empty, until the log is
+                // emptied (a GUID noted again within a generation is rare).
+                if let Some(k) = self.long.get_mut(i as usize) {
+                    *k = Box::default();
+                }
+            }
+            return KeyRef::Short {
+                len: key.len() as u8,
+                bytes,
+            };
+        }
+        match old_long.and_then(|i| Some((i, self.long.get_mut(i as usize)?))) {
+            Some((i, k)) => {
+                *k = Box::from(key);
+                KeyRef::Long(i)
+            }
+            None => {
+                self.long.push(Box::from(key));
+                KeyRef::Long(self.long.len() as u32 - 1)
+            }
+        }
+    }
+
+    /// (Re)builds the index for the log as it is, with room to grow (at most 2/5 full).
+    fn build_index(&mut self, hash: KeyedHash) {
+        let want = (self.log.len() * 5 / 2).next_power_of_two().max(32);
+        self.slots.clear();
+        self.slots.resize(want, 0);
+        let mask = self.low_mask();
+        for (pos, noted) in self.log.iter().enumerate() {
+            let h = hash.hash_one(noted.guid);
+            let tag = ((h >> 32) as u32) & !mask;
+            let mut i = h as usize & mask as usize;
+            while self.slots.get(i).is_some_and(|&s| s != 0) {
+                i = (i + 1) & mask as usize;
+            }
+            if let Some(s) = self.slots.get_mut(i) {
+                // Positions fit: the log is shorter than the slot count, itself far
+                // below 2^32 (a log that long would take hundreds of gigabytes).
+                *s = tag | (pos as u32 + 1);
+            }
+        }
+    }
+
+    /// Empties the generation, keeping its allocations (the index zeroed).
+    fn clear(&mut self) {
+        self.log.clear();
+        self.long.clear();
+        self.slots.fill(0);
+    }
+
+    fn capacity(&self) -> usize {
+        self.log.capacity()
+    }
+
+    #[cfg(test)]
+    fn heap_bytes(&self) -> usize {
+        self.log.capacity() * std::mem::size_of::<Noted>()
+            + self.long.capacity() * std::mem::size_of::<Box<[u8]>>()
+            + self.long.iter().map(|k| k.len()).sum::<usize>()
+            + self.slots.capacity() * std::mem::size_of::<u32>()
+    }
+}
+
+/// A note begun ([`AskedLog::begin`]): holds the log, so nothing changes it before the
+/// key is stored where the lookup found room.
+pub struct Noting<'a> {
+    log: &'a mut AskedLog,
+    guid: Guid,
+    now: Time,
+    h: u64,
+    probe: Probe,
+}
+
+impl Noting<'_> {
+    /// Stores the key the GUID asked.
+    pub fn finish(self, key: &[u8]) {
+        let log = self.log;
+        log.current
+            .store(self.probe, self.h, self.guid, key, self.now, log.hash);
+    }
+}
+
+/// Query GUID -> the cache key it asked, in two generations bounded as a route table is.
+#[derive(Clone, Debug)]
+pub struct AskedLog {
+    /// When the current generation was started.
+    since: Time,
+    current: Generation,
+    /// Boxed, and allocated at the first rotation: a peer that notes few queries pays
+    /// one pointer for it.
+    previous: Option<Box<Generation>>,
+    hash: KeyedHash,
+}
+
+impl AskedLog {
+    pub fn new(hash: KeyedHash) -> AskedLog {
+        AskedLog {
+            since: Time::ZERO,
+            current: Generation::default(),
+            previous: None,
+            hash,
+        }
+    }
+
+    /// Entries held, a GUID noted in both generations counted twice.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.current.len() + self.previous.as_ref().map_or(0, |p| p.len())
+    }
+
+    /// Notes that `guid` asked `key` at `now` (replacing what it asked before), first
+    /// rotating the generations as `bounds` say.
+    #[cfg(test)]
+    pub fn insert(&mut self, guid: Guid, key: &[u8], now: Time, bounds: Bounds) {
+        self.begin(guid, now, bounds).finish(key);
+    }
+
+    /// [`AskedLog::insert`] in two steps, for a caller that builds the key meanwhile:
+    /// this one rotates and looks `guid` up (its index slot, nearly always a cache miss,
+    /// is then loaded while the key is built), [`Noting::finish`] stores the key.
+    pub fn begin(&mut self, guid: Guid, now: Time, bounds: Bounds) -> Noting<'_> {
+        self.rotate(now, bounds);
+        let h = self.hash.hash_one(guid);
+        let probe = self.current.probe(&guid, h);
+        Noting {
+            log: self,
+            guid,
+            now,
+            h,
+            probe,
+        }
+    }
+
+    /// The key `guid` asked, if it was noted no longer than `live`'s age limit ago.
+    pub fn get(&self, guid: &Guid, now: Time, live: Bounds) -> Option<&[u8]> {
+        let h = self.hash.hash_one(guid);
+        let fresh = |n: &&Noted| now.saturating_sub(n.at).0 <= live.max_age_micros;
+        if let Some(noted) = self.current.get(guid, h).filter(fresh) {
+            return Some(self.current.key(noted));
+        }
+        let previous = self.previous.as_deref()?;
+        let noted = previous.get(guid, h).filter(fresh)?;
+        Some(previous.key(noted))
+    }
+
+    /// The route table's rotation ([`Generations`](super::generations::Generations)):
+    /// everything goes when both generations have expired; the current one becomes the
+    /// previous one when it holds half the capacity or is older than half the age limit.
+    fn rotate(&mut self, now: Time, bounds: Bounds) {
+        let age = now.saturating_sub(self.since).0;
+        let half = (bounds.capacity / 2).max(1);
+        if age > bounds.max_age_micros {
+            // An idle table gives a burst's memory back.
+            let previous_capacity = self.previous.as_ref().map_or(0, |p| p.capacity());
+            if self.current.capacity() > 64 || previous_capacity > 64 {
+                self.current = Generation::default();
+                self.previous = None;
+            } else {
+                self.current.clear();
+                if let Some(previous) = &mut self.previous {
+                    previous.clear();
+                }
+            }
+            self.since = now;
+        } else if age > bounds.max_age_micros / 2 || self.current.len() >= half {
+            match &mut self.previous {
+                Some(previous) => {
+                    std::mem::swap(&mut self.current, previous);
+                    self.current.clear();
+                }
+                // Nothing to keep: an empty previous generation is no generation.
+                None if self.current.len() == 0 => {}
+                None => {
+                    let current = std::mem::take(&mut self.current);
+                    self.previous = Some(Box::new(current));
+                }
+            }
+            self.since = now;
+        }
+    }
+
+    /// Heap bytes held.
+    #[cfg(test)]
+    pub fn heap_bytes(&self) -> usize {
+        self.current.heap_bytes()
+            + self
+                .previous
+                .as_ref()
+                .map_or(0, |p| std::mem::size_of::<Generation>() + p.heap_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn guid(n: u32) -> Guid {
+        let mut g = [0u8; 16];
+        g[..4].copy_from_slice(&n.to_le_bytes());
+        g[15] = 0xA5;
+        Guid(g)
+    }
+
+    fn key(n: u32, long: bool) -> Vec<u8> {
+        let mut k = format!("k{n}").into_bytes();
+        if long {
+            k.extend_from_slice(b" a much longer key than fits");
+        }
+        k
+    }
+
+    #[test]
+    fn an_entry_is_48_bytes() {
+        assert_eq!(std::mem::size_of::<Noted>(), 48);
+    }
+
+    #[test]
+    fn behaves_like_a_plain_map_within_its_limits() {
+        let b = Bounds::new(1_000_000, 600);
+        let t = Time::from_secs(1);
+        let mut log = AskedLog::new(KeyedHash::new(9));
+        let mut model: HashMap<Guid, Vec<u8>> = HashMap::new();
+        let mut x: u64 = 11;
+        for step in 0..20_000u32 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let g = guid(((x >> 33) % 5000) as u32);
+            if (x >> 20) % 2 == 0 {
+                let k = key(step, (x >> 40) % 7 == 0);
+                log.insert(g, &k, t, b);
+                model.insert(g, k);
+            } else {
+                assert_eq!(log.get(&g, t, b), model.get(&g).map(|k| &k[..]));
+            }
+            assert_eq!(log.len(), model.len());
+        }
+    }
+
+    #[test]
+    fn entries_expire_and_an_idle_table_frees_its_memory() {
+        let b = Bounds::new(100_000, 10);
+        let mut log = AskedLog::new(KeyedHash::new(1));
+        for n in 0..1000 {
+            log.insert(guid(n), &key(n, n % 3 == 0), Time::from_secs(1), b);
+        }
+        assert_eq!(log.get(&guid(7), Time::from_secs(11), b), Some(&b"k7"[..]));
+        assert_eq!(log.get(&guid(7), Time::from_secs(12), b), None);
+        assert!(log.heap_bytes() > 0);
+        log.insert(guid(1), b"x", Time::from_secs(100), b);
+        assert_eq!(log.len(), 1);
+        assert!(log.heap_bytes() < 1000, "{}", log.heap_bytes());
+    }
+
+    #[test]
+    fn one_noted_query_costs_one_entry_and_no_index() {
+        let b = Bounds::new(100_000, 600);
+        let mut log = AskedLog::new(KeyedHash::new(1));
+        assert_eq!(log.heap_bytes(), 0);
+        log.insert(guid(1), b"debian", Time::ZERO, b);
+        assert_eq!(log.heap_bytes(), std::mem::size_of::<Noted>());
+        for n in 2..=(SCAN as u32) {
+            log.insert(guid(n), b"debian", Time::ZERO, b);
+        }
+        assert!(log.current.slots.is_empty(), "a short log is scanned");
+        log.insert(guid(99), b"debian", Time::ZERO, b);
+        assert!(!log.current.slots.is_empty());
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u32, u32, bool),
+        Get(u32),
+        Wait(u64),
+    }
+
+    fn op(keys: u32, max_wait: u64) -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            6 => (0..keys, any::<u32>(), any::<bool>()).prop_map(|(g, k, l)| Op::Insert(g, k, l)),
+            4 => (0..keys).prop_map(Op::Get),
+            1 => (0..max_wait).prop_map(Op::Wait),
+        ]
+    }
+
+    /// Runs `ops` on the log and on the route table's map that the result cache used
+    /// before (its rules, model-checked in `generations`), comparing every answer and
+    /// the count.
+    fn same_as_generations(
+        ops: &[Op],
+        capacity: usize,
+        live_secs: u64,
+        table_secs: u64,
+        seed: u64,
+    ) {
+        use super::super::generations::Generations;
+        let (live, bounds) = (
+            Bounds::new(capacity, live_secs),
+            Bounds::new(capacity, table_secs),
+        );
+        let hash = move || KeyedHash::new(seed);
+        let mut log = AskedLog::new(hash());
+        let mut oracle: Generations<Guid, Vec<u8>> = Generations::new();
+        let mut now = 0u64;
+        for (i, op) in ops.iter().enumerate() {
+            match *op {
+                Op::Insert(g, k, long) => {
+                    log.insert(guid(g), &key(k, long), Time(now), bounds);
+                    oracle.insert(hash, guid(g), key(k, long), Time(now), bounds);
+                }
+                Op::Get(g) => {
+                    for b in [live, bounds] {
+                        let want = oracle.get(&guid(g), Time(now), b).map(|k| &k[..]);
+                        assert_eq!(log.get(&guid(g), Time(now), b), want, "step {i}: {op:?}");
+                    }
+                }
+                Op::Wait(dt) => now += dt,
+            }
+            assert_eq!(log.len(), oracle.len(), "step {i}: {op:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Short logs, searched without an index.
+        #[test]
+        fn a_small_log_answers_as_the_route_tables_map(
+            capacity in 1usize..24,
+            live_secs in 1u64..4,
+            extra_secs in 0u64..3,
+            seed in proptest::prelude::any::<u64>(),
+            ops in proptest::collection::vec(op(30, 1_500_000), 1..300),
+        ) {
+            same_as_generations(&ops, capacity, live_secs, live_secs + extra_secs, seed);
+        }
+
+        /// Logs that build and grow their index, and hold long keys.
+        #[test]
+        fn a_large_log_answers_as_the_route_tables_map(
+            capacity in 20usize..600,
+            live_secs in 1u64..20,
+            seed in proptest::prelude::any::<u64>(),
+            ops in proptest::collection::vec(op(400, 300_000), 1..1500),
+        ) {
+            same_as_generations(&ops, capacity, live_secs, live_secs, seed);
+        }
+    }
+}
