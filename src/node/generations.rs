@@ -70,8 +70,86 @@ enum Spill<K, V> {
     /// Up to [`FEW`] entries, in the first `spill_len` slots (any later ones are
     /// leftovers, dropped when overwritten).
     Few([Option<Entry<K, V>>; FEW]),
-    /// More: kept as a map from then on (cleared, not shrunk, on rotation).
-    Many(HashMap<K, Slot<V>, KeyedHash>),
+    /// More: kept as a map from then on (cleared, not shrunk, on rotation), with the
+    /// filter that spares a large map's probes for keys it does not hold.
+    Many(HashMap<K, Slot<V>, KeyedHash>, KeyFilter),
+}
+
+/// From this many keys a spill's map gets a [`KeyFilter`]: a live node's table, whose
+/// every fresh GUID would otherwise probe two maps of tens of thousands of entries
+/// (the current generation's and the previous one's) that are not in the core's cache.
+/// Smaller maps, such as a simulated peer's, are probed directly and pay nothing.
+const FILTER_MIN_KEYS: usize = 1024;
+
+/// Keys per 64-bit filter word before the filter doubles: 8 to 16 bits per key, so a
+/// key it does not hold passes about one time in 30.
+const KEYS_PER_FILTER_WORD: usize = 8;
+
+/// A blocked Bloom filter of a large map's keys: two bits (`bloom_bits`) in one word
+/// chosen by the hash's high half. One load in a table of one to two bytes per key, which
+/// stays in the core's cache where the map's control bytes do not. Keys are never taken
+/// out (a removed key's bits only cost a probe); empty (no words) until the map reaches
+/// [`FILTER_MIN_KEYS`], and from then on kept up to date through every clear.
+#[derive(Clone, Debug, Default)]
+struct KeyFilter {
+    /// A power of two of them, or none.
+    words: Vec<u64>,
+}
+
+impl KeyFilter {
+    /// Whether a key with hash `hash` may be in the map ([`UNHASHED`]: it may).
+    #[inline]
+    fn may_hold(&self, hash: u64) -> bool {
+        if hash == UNHASHED {
+            return true;
+        }
+        let bits = bloom_bits(hash);
+        self.words
+            .get(self.word_of(hash))
+            .map_or(true, |w| w & bits == bits)
+    }
+
+    fn word_of(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & self.words.len().wrapping_sub(1)
+    }
+
+    fn is_active(&self) -> bool {
+        !self.words.is_empty()
+    }
+
+    /// Notes a key just added to `map` (`key_hash`: its hash), sizing the filter for the
+    /// map: started at [`FILTER_MIN_KEYS`], doubled (and refilled from the map's keys)
+    /// when the map outgrows it.
+    fn note<K: Hash, V>(&mut self, key_hash: u64, map: &HashMap<K, Slot<V>, KeyedHash>) {
+        let len = map.len();
+        if len < FILTER_MIN_KEYS && !self.is_active() {
+            return;
+        }
+        if len > self.words.len() * KEYS_PER_FILTER_WORD {
+            let words = len.div_ceil(KEYS_PER_FILTER_WORD).next_power_of_two();
+            self.words = vec![0; words];
+            for k in map.keys() {
+                self.set(map.hasher().hash_one(k));
+            }
+        } else {
+            self.set(key_hash);
+        }
+    }
+
+    fn set(&mut self, hash: u64) {
+        let i = self.word_of(hash);
+        if let Some(w) = self.words.get_mut(i) {
+            *w |= bloom_bits(hash);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.words.fill(0);
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.words.len() * 8
+    }
 }
 
 /// A generation's filters and its entries other than the newest (the newest is kept
@@ -108,6 +186,20 @@ struct Generation<K, V> {
 /// all ones and no longer computed (a large table, as in a live node, pays no extra hash).
 const BLOOM_MAX_KEYS: u32 = 16;
 
+/// A key's hash as the filters take it, or this when it was not computed (no filter
+/// could use it): then every filter answers "maybe". A real hash of this value is
+/// treated the same, which only costs a probe.
+const UNHASHED: u64 = u64::MAX;
+
+/// The Bloom bits of a key's hash (all ones when [`UNHASHED`]).
+fn mask(hash: u64) -> u64 {
+    if hash == UNHASHED {
+        u64::MAX
+    } else {
+        bloom_bits(hash)
+    }
+}
+
 fn bloom_bits(hash: u64) -> u64 {
     (1u64 << (hash & 63)) | (1u64 << ((hash >> 6) & 63))
 }
@@ -132,10 +224,11 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         }
     }
 
-    /// Whether the spill may hold a key with these Bloom bits (all ones: bits not
-    /// computed, so it may).
-    fn maybe_in_spill(&self, bits: u64) -> bool {
-        self.spill_len > 0 && (bits == u64::MAX || self.bloom & bits == bits)
+    /// Whether the spill may hold a key with this hash, by the filter kept inline
+    /// ([`UNHASHED`]: it may).
+    fn maybe_in_spill(&self, hash: u64) -> bool {
+        let bits = mask(hash);
+        self.spill_len > 0 && self.bloom & bits == bits
     }
 
     /// Whether this generation's Bloom filter is worth a key's hash.
@@ -143,8 +236,8 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         self.spill_len > 0 && self.bloom != u64::MAX
     }
 
-    fn spill_get(&self, key: &K, bits: u64) -> Option<(&V, Stamp)> {
-        if !self.maybe_in_spill(bits) {
+    fn spill_get(&self, key: &K, hash: u64) -> Option<(&V, Stamp)> {
+        if !self.maybe_in_spill(hash) {
             return None;
         }
         match self.spill.as_deref()? {
@@ -153,12 +246,16 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 .flatten()
                 .find(|e| e.key == *key)
                 .map(|e| (&e.value, e.at)),
-            Spill::Many(map) => map.get(key).map(|s| (&s.value, s.at)),
+            Spill::Many(map, filter) => filter
+                .may_hold(hash)
+                .then(|| map.get(key))
+                .flatten()
+                .map(|s| (&s.value, s.at)),
         }
     }
 
-    fn spill_get_mut(&mut self, key: &K, bits: u64) -> Option<(&mut V, &mut Stamp)> {
-        if !self.maybe_in_spill(bits) {
+    fn spill_get_mut(&mut self, key: &K, hash: u64) -> Option<(&mut V, &mut Stamp)> {
+        if !self.maybe_in_spill(hash) {
             return None;
         }
         match self.spill.as_deref_mut()? {
@@ -167,7 +264,11 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 .flatten()
                 .find(|e| e.key == *key)
                 .map(|e| (&mut e.value, &mut e.at)),
-            Spill::Many(map) => map.get_mut(key).map(|s| (&mut s.value, &mut s.at)),
+            Spill::Many(map, filter) => filter
+                .may_hold(hash)
+                .then(|| map.get_mut(key))
+                .flatten()
+                .map(|s| (&mut s.value, &mut s.at)),
         }
     }
 
@@ -179,7 +280,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         &mut self,
         newest: &mut Option<Entry<K, V>>,
         key: K,
-        bits: u64,
+        key_hash: u64,
         value: V,
         at: Stamp,
         hash: KeyedHash,
@@ -189,7 +290,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
             Some(old) if old.key == key => {}
             Some(old) => {
                 if !absent {
-                    self.remove_from_spill(&key, bits);
+                    self.remove_from_spill(&key, key_hash);
                 }
                 self.bloom |= if self.spill_len < BLOOM_MAX_KEYS {
                     bloom_bits(hash.hash_one(&old.key))
@@ -199,7 +300,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 self.push_to_spill(old, hash);
             }
             None if absent => {}
-            None => self.remove_from_spill(&key, bits),
+            None => self.remove_from_spill(&key, key_hash),
         }
         *newest = Some(Entry { key, value, at });
     }
@@ -234,25 +335,34 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                         );
                     }
                     self.spill_len = map.len() as u32;
-                    **spill = Spill::Many(map);
+                    **spill = Spill::Many(map, KeyFilter::default());
                 }
             }
-            Spill::Many(map) => {
+            Spill::Many(map, filter) => {
                 if len == 0 {
                     map.clear();
+                    filter.clear();
                 }
                 let slot = Slot {
                     value: entry.value,
                     at: entry.at,
                 };
-                map.insert(entry.key, slot);
+                // The filter hashes the key only when it is in use (a large map).
+                let key = entry.key;
+                if filter.is_active() || map.len() + 1 >= FILTER_MIN_KEYS {
+                    let key_hash = map.hasher().hash_one(&key);
+                    map.insert(key, slot);
+                    filter.note(key_hash, map);
+                } else {
+                    map.insert(key, slot);
+                }
                 self.spill_len = map.len() as u32;
             }
         }
     }
 
-    fn remove_from_spill(&mut self, key: &K, bits: u64) {
-        if !self.maybe_in_spill(bits) {
+    fn remove_from_spill(&mut self, key: &K, key_hash: u64) {
+        if !self.maybe_in_spill(key_hash) {
             return;
         }
         match self.spill.as_deref_mut() {
@@ -267,9 +377,11 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                     self.spill_len -= 1;
                 }
             }
-            Some(Spill::Many(map)) => {
-                map.remove(key);
-                self.spill_len = map.len() as u32;
+            Some(Spill::Many(map, filter)) => {
+                if filter.may_hold(key_hash) {
+                    map.remove(key);
+                    self.spill_len = map.len() as u32;
+                }
             }
             None => {}
         }
@@ -299,7 +411,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         match self.spill.as_deref() {
             None => 0,
             Some(Spill::Few(_)) => FEW,
-            Some(Spill::Many(map)) => map.capacity(),
+            Some(Spill::Many(map, _)) => map.capacity(),
         }
     }
 
@@ -308,9 +420,10 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         match self.spill.as_deref() {
             None => 0,
             Some(Spill::Few(_)) => std::mem::size_of::<Spill<K, V>>(),
-            Some(Spill::Many(map)) => {
+            Some(Spill::Many(map, filter)) => {
                 std::mem::size_of::<Spill<K, V>>()
                     + map.capacity() * (std::mem::size_of::<(K, Slot<V>)>() + 1)
+                    + filter.heap_bytes()
             }
         }
     }
@@ -328,7 +441,10 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         self.clear();
         match self.spill.as_deref_mut() {
             Some(Spill::Few(entries)) => *entries = std::array::from_fn(|_| None),
-            Some(Spill::Many(map)) => map.clear(),
+            Some(Spill::Many(map, filter)) => {
+                map.clear();
+                filter.clear();
+            }
             None => {}
         }
     }
@@ -339,27 +455,27 @@ impl<K: Hash + Eq, V> Generation<K, V> {
         self.tail.spill_len as usize + usize::from(self.newest.is_some())
     }
 
-    fn get(&self, key: &K, bits: u64) -> Option<(&V, Stamp)> {
+    fn get(&self, key: &K, key_hash: u64) -> Option<(&V, Stamp)> {
         if let Some(e) = &self.newest {
             if e.key == *key {
                 return Some((&e.value, e.at));
             }
         }
-        self.tail.spill_get(key, bits)
+        self.tail.spill_get(key, key_hash)
     }
 
-    fn get_mut(&mut self, key: &K, bits: u64) -> Option<(&mut V, &mut Stamp)> {
+    fn get_mut(&mut self, key: &K, key_hash: u64) -> Option<(&mut V, &mut Stamp)> {
         if is_key(&self.newest, key) {
             return self.newest.as_mut().map(|e| (&mut e.value, &mut e.at));
         }
-        self.tail.spill_get_mut(key, bits)
+        self.tail.spill_get_mut(key, key_hash)
     }
 
-    fn remove(&mut self, key: &K, bits: u64) {
+    fn remove(&mut self, key: &K, key_hash: u64) {
         if is_key(&self.newest, key) {
             self.newest = None;
         } else {
-            self.tail.remove_from_spill(key, bits);
+            self.tail.remove_from_spill(key, key_hash);
         }
     }
 
@@ -397,29 +513,34 @@ impl<K: Hash + Eq, V> More<K, V> {
         })
     }
 
-    /// The key's Bloom bits, or all ones when neither the current generation's filter
-    /// nor `older` could use them (the previous generation's own filter is not asked: that
-    /// would read its box; with all ones it is looked into).
-    fn bits(&self, key: &K) -> u64 {
+    /// The key's hash for the filters, or [`UNHASHED`] when none could use it: neither
+    /// the current generation's inline filter nor `older`, and the current spill is too
+    /// small for a [`KeyFilter`]. (Whether the previous generation has one is not asked:
+    /// that would read its box. Right after a rotation its map is probed directly, until
+    /// the current spill reaches [`FILTER_MIN_KEYS`].)
+    fn key_hash(&self, key: &K) -> u64 {
         let older = self.tail.older;
-        if self.tail.bloom_useful() || (older != 0 && older != u32::MAX) {
-            bloom_bits(self.hash.hash_one(key))
+        if self.tail.bloom_useful()
+            || (older != 0 && older != u32::MAX)
+            || self.tail.spill_len as usize >= FILTER_MIN_KEYS
+        {
+            self.hash.hash_one(key)
         } else {
-            u64::MAX
+            UNHASHED
         }
     }
 
-    /// The previous generation, if it may hold a key with these Bloom bits.
-    fn previous(&self, bits: u64) -> Option<&Generation<K, V>> {
-        let folded = fold(bits);
+    /// The previous generation, if it may hold a key with this hash.
+    fn previous(&self, key_hash: u64) -> Option<&Generation<K, V>> {
+        let folded = fold(mask(key_hash));
         if self.tail.older & folded != folded {
             return None;
         }
         self.previous.as_deref()
     }
 
-    fn previous_mut(&mut self, bits: u64) -> Option<&mut Generation<K, V>> {
-        let folded = fold(bits);
+    fn previous_mut(&mut self, key_hash: u64) -> Option<&mut Generation<K, V>> {
+        let folded = fold(mask(key_hash));
         if self.tail.older & folded != folded {
             return None;
         }
@@ -481,11 +602,11 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             }
         }
         let more = self.more.as_deref()?;
-        let bits = more.bits(key);
+        let key_hash = more.key_hash(key);
         more.tail
-            .spill_get(key, bits)
+            .spill_get(key, key_hash)
             .filter(fresh)
-            .or_else(|| more.previous(bits)?.get(key, bits).filter(fresh))
+            .or_else(|| more.previous(key_hash)?.get(key, key_hash).filter(fresh))
             .map(|(value, _)| value)
     }
 
@@ -522,9 +643,9 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         // read can return it. Only the previous generation's count may include it, and
         // nothing but `len` reads that count.
         let more = self.more.get_or_insert_with(|| More::new(hash()));
-        let bits = more.bits(&key);
+        let key_hash = more.key_hash(&key);
         more.tail
-            .insert(&mut self.newest, key, bits, value, at, more.hash, false);
+            .insert(&mut self.newest, key, key_hash, value, at, more.hash, false);
     }
 
     /// If `key` is live, lets `on_live` update it and returns its answer; otherwise stores
@@ -562,8 +683,8 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             return None;
         }
         let more = self.more.get_or_insert_with(|| More::new(hash()));
-        let bits = more.bits(&key);
-        if let Some((value, at)) = more.tail.spill_get_mut(&key, bits) {
+        let key_hash = more.key_hash(&key);
+        if let Some((value, at)) = more.tail.spill_get_mut(&key, key_hash) {
             if is_live(*at) {
                 return Some(on_live(value));
             }
@@ -571,18 +692,18 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             *at = Stamp::new(now);
             return None;
         }
-        if let Some(previous) = more.previous_mut(bits) {
-            if let Some((value, at)) = previous.get_mut(&key, bits) {
+        if let Some(previous) = more.previous_mut(key_hash) {
+            if let Some((value, at)) = previous.get_mut(&key, key_hash) {
                 if is_live(*at) {
                     return Some(on_live(value));
                 }
-                previous.remove(&key, bits);
+                previous.remove(&key, key_hash);
             }
         }
         // Not in the current generation: just looked.
         let at = Stamp::new(now);
         more.tail
-            .insert(&mut self.newest, key, bits, fresh, at, more.hash, true);
+            .insert(&mut self.newest, key, key_hash, fresh, at, more.hash, true);
         None
     }
 
@@ -965,6 +1086,44 @@ mod tests {
     }
 
     #[test]
+    fn a_large_table_answers_as_the_model_with_its_key_filters() {
+        // Generations of up to 5,000 keys: past `FILTER_MIN_KEYS`, so lookups of absent
+        // keys (half the key space is never inserted) are answered by the filters, in
+        // both generations, through rotations by count and by age.
+        let mut x: u64 = 11;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let ops: Vec<Op> = (0..60_000)
+            .map(|_| {
+                let (pick, key, v) = (next() % 16, (next() % 24_000) as u32, next() as u32);
+                let inserted = key % 2 == 0;
+                match pick {
+                    0..=4 if inserted => Op::Insert(key, v),
+                    0..=8 if inserted => Op::Upsert(key, v),
+                    15 => Op::Wait(next() % 1_000_000),
+                    _ => Op::Get(key),
+                }
+            })
+            .collect();
+        same_as_model(&ops, 10_000, 600, 3_000, 5);
+
+        let b = Bounds::new(10_000, 600);
+        let mut m = map();
+        for k in 0..(FILTER_MIN_KEYS as u32 + 10) {
+            m.insert(H, k, k, Time::from_secs(1), b);
+        }
+        let spill = m.more.as_ref().and_then(|m| m.tail.spill.as_deref());
+        assert!(
+            matches!(spill, Some(Spill::Many(_, f)) if f.is_active()),
+            "a large spill has its filter"
+        );
+    }
+
+    #[test]
     fn a_small_spill_moves_into_a_map_without_loss() {
         let b = Bounds::new(1000, 600);
         let t = Time::from_secs(1);
@@ -974,7 +1133,7 @@ mod tests {
         }
         assert!(matches!(
             m.more.as_ref().and_then(|m| m.tail.spill.as_deref()),
-            Some(Spill::Many(_))
+            Some(Spill::Many(..))
         ));
         for k in 0..(FEW as u32 + 3) {
             assert_eq!(m.get(&k, t, b), Some(&(k + 100)));
