@@ -377,13 +377,11 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                     self.spill_len -= 1;
                 }
             }
-            Some(Spill::Many(map, filter)) => {
-                if filter.may_hold(key_hash) {
-                    map.remove(key);
-                    self.spill_len = map.len() as u32;
-                }
+            Some(Spill::Many(map, filter)) if filter.may_hold(key_hash) => {
+                map.remove(key);
+                self.spill_len = map.len() as u32;
             }
-            None => {}
+            Some(Spill::Many(..)) | None => {}
         }
     }
 
