@@ -19,6 +19,10 @@
 //! generation's keys by small Bloom filters kept next to the spill's pointer, so that
 //! the previous generation's box (another cache miss in a table of a million peers) is
 //! rarely read. A small table's older entries sit in a short array, not a hash map.
+//! A generation's map of 1,024 keys or more (a live node's route table, not a simulated
+//! peer's) also keeps a blocked Bloom filter of one to two bytes per key (`KeyFilter`),
+//! so that a fresh GUID is told apart with one load in a small table instead of a probe
+//! into each generation's control bytes, which do not stay in the core's cache.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
