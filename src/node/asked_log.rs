@@ -26,6 +26,7 @@
 
 use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
+use super::generations::{turn, Turn, KEEP_ALLOCATION_UP_TO};
 use super::types::Time;
 use crate::protocol::Guid;
 use std::hash::BuildHasher;
@@ -64,6 +65,12 @@ struct Generation {
     slots: Vec<u32>,
 }
 
+/// A slot's bits above `mask` (the position bits), taken from the hash's upper half (the
+/// lower half picks the slot).
+fn tag(hash: u64, mask: u32) -> u32 {
+    ((hash >> 32) as u32) & !mask
+}
+
 /// What looking a GUID up in a generation found.
 enum Probe {
     /// The entry's position in the log.
@@ -83,10 +90,9 @@ impl Generation {
         (self.slots.len() as u32).wrapping_sub(1)
     }
 
-    /// The slot bits above the position bits, taken from the hash's upper half (the
-    /// lower half picks the slot).
+    /// [`tag`] for this generation's index.
     fn tag(&self, hash: u64) -> u32 {
-        ((hash >> 32) as u32) & !self.low_mask()
+        tag(hash, self.low_mask())
     }
 
     fn probe(&self, guid: &Guid, hash: u64) -> Probe {
@@ -206,7 +212,7 @@ impl Generation {
         let mask = self.low_mask();
         for (pos, noted) in self.log.iter().enumerate() {
             let h = hash.hash_one(noted.guid);
-            let tag = ((h >> 32) as u32) & !mask;
+            let tag = tag(h, mask);
             let mut i = h as usize & mask as usize;
             while self.slots.get(i).is_some_and(|&s| s != 0) {
                 i = (i + 1) & mask as usize;
@@ -325,12 +331,13 @@ impl AskedLog {
     /// everything goes when both generations have expired; the current one becomes the
     /// previous one when it holds half the capacity or is older than half the age limit.
     fn rotate(&mut self, now: Time, bounds: Bounds) {
-        let age = now.saturating_sub(self.since).0;
-        let half = (bounds.capacity / 2).max(1);
-        if age > bounds.max_age_micros {
+        let act = turn(self.since, now, self.current.len(), bounds);
+        if act == Turn::Expire {
             // An idle table gives a burst's memory back.
             let previous_capacity = self.previous.as_ref().map_or(0, |p| p.capacity());
-            if self.current.capacity() > 64 || previous_capacity > 64 {
+            if self.current.capacity() > KEEP_ALLOCATION_UP_TO
+                || previous_capacity > KEEP_ALLOCATION_UP_TO
+            {
                 self.current = Generation::default();
                 self.previous = None;
             } else {
@@ -340,7 +347,7 @@ impl AskedLog {
                 }
             }
             self.since = now;
-        } else if age > bounds.max_age_micros / 2 || self.current.len() >= half {
+        } else if act == Turn::Rotate {
             match &mut self.previous {
                 Some(previous) => {
                     std::mem::swap(&mut self.current, previous);

@@ -32,6 +32,40 @@ use super::aged_map::Bounds;
 use super::fast_hash::KeyedHash;
 use super::types::Time;
 
+/// What a two-generation table does before an operation (the rule of LimeWire's route
+/// tables, PROTOCOL.md §3.4), shared by [`Generations`] and the result cache's
+/// `asked_log`, whose entries must live exactly as long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Turn {
+    /// Nothing: the current generation is neither full nor old.
+    Keep,
+    /// The current generation becomes the previous one (the old previous one goes): it
+    /// holds half the capacity or is older than half the age limit.
+    Rotate,
+    /// Both generations are older than the age limit: everything goes.
+    Expire,
+}
+
+/// The [`Turn`] for a current generation started at `since` and holding `current_len`
+/// entries.
+#[inline]
+pub(super) fn turn(since: Time, now: Time, current_len: usize, bounds: Bounds) -> Turn {
+    let age = now.saturating_sub(since).0;
+    let half = (bounds.capacity / 2).max(1);
+    if age > bounds.max_age_micros {
+        Turn::Expire
+    } else if age > bounds.max_age_micros / 2 || current_len >= half {
+        Turn::Rotate
+    } else {
+        Turn::Keep
+    }
+}
+
+/// On [`Turn::Expire`], a table whose generations can hold more entries than this frees
+/// them (a node idle since a burst gives the burst's memory back); a smaller one keeps
+/// its allocations.
+pub(super) const KEEP_ALLOCATION_UP_TO: usize = 64;
+
 /// When an entry was stored: a `Time` plus one, so that `Option<Entry>` needs no flag
 /// of its own (the inline entry of a route table fits 32 bytes instead of 48).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -725,11 +759,10 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             .more
             .as_deref()
             .map_or((Time::ZERO, 0), |m| (m.since, m.tail.spill_len as usize));
-        let age = now.saturating_sub(since).0;
         let current_len = usize::from(self.newest.is_some()) + spill_len;
-        let half = (bounds.capacity / 2).max(1);
-        if age > bounds.max_age_micros / 2 || current_len >= half {
-            self.rotate_now(hash, now, bounds, age, current_len);
+        match turn(since, now, current_len, bounds) {
+            Turn::Keep => {}
+            act => self.rotate_now(hash, now, act, current_len),
         }
     }
 
@@ -744,16 +777,16 @@ impl<K: Hash + Eq, V> Generations<K, V> {
         &mut self,
         hash: impl Fn() -> KeyedHash,
         now: Time,
-        bounds: Bounds,
-        age: u64,
+        act: Turn,
         current_len: usize,
     ) {
-        if age > bounds.max_age_micros {
-            // Both generations are older than the limit.
+        if act == Turn::Expire {
             self.newest = None;
             let more = self.more.get_or_insert_with(|| More::new(hash()));
             let previous_capacity = more.previous.as_ref().map_or(0, |p| p.tail.capacity());
-            if more.tail.capacity() > 64 || previous_capacity > 64 {
+            if more.tail.capacity() > KEEP_ALLOCATION_UP_TO
+                || previous_capacity > KEEP_ALLOCATION_UP_TO
+            {
                 more.tail.free();
                 more.previous = None;
             } else {
@@ -765,8 +798,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
             more.since = now;
             return;
         }
-        let half = (bounds.capacity / 2).max(1);
-        if current_len >= half || age > bounds.max_age_micros / 2 {
+        if act == Turn::Rotate {
             let more = self.more.get_or_insert_with(|| More::new(hash()));
             let older = more.tail.summary(&self.newest, more.hash);
             match &mut more.previous {
