@@ -151,6 +151,22 @@ impl Word<'_> {
 /// (at most `INLINE_WORDS`) sorted on the stack by their prefixes, then written out,
 /// repeats once, with `key` grown once.
 fn write_split_words(split: &QueryWords<'_>, key: &mut Vec<u8>) {
+    if let Some((a, b)) = split.pair() {
+        // The most common query, without the array.
+        let (pa, pb) = (prefix(a), prefix(b));
+        let (first, second) = if pa < pb || (pa == pb && a <= b) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        key.reserve(a.len() + b.len() + 1);
+        key.extend_from_slice(first);
+        if pa != pb || a != b {
+            key.push(b' ');
+            key.extend_from_slice(second);
+        }
+        return;
+    }
     let mut words = [Word {
         prefix: 0,
         bytes: &[],
@@ -295,7 +311,6 @@ impl ResultCache {
         bounds: Bounds,
         may_answer: impl Fn(&Guid) -> bool,
     ) -> Option<Vec<CachedHit>> {
-        // The note's lookup first: its index slot loads while the key is built.
         let noting = self.asked.begin(guid, now, bounds);
         let key = &mut self.scratch;
         write_key(query, words, key);
