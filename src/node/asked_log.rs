@@ -67,13 +67,13 @@ struct Generation {
     log: Vec<Noted>,
     /// Keys longer than [`SHORT_KEY`].
     long: Vec<Box<[u8]>>,
-    /// Empty while the log is short; else a power of two of slots, each 0 (free) or the
-    /// entry's position plus one in the low bits and the rest of the GUID's hash above
-    /// ([`Generation::tag`]). At most 4/5 full, so a probe always ends.
+    /// Empty while the log is short; else the index: a power of two of slots, each 0
+    /// (free) or the entry's position plus one in the low bits and the rest of the GUID's
+    /// hash above ([`Generation::tag`]), at most 4/5 full so that a probe always ends;
+    /// then one more holding how many of the log's first entries the index holds (the
+    /// rest, fewer than [`BATCH`], wait to be indexed together). Not a field of its own,
+    /// so that a peer with a result cache pays no byte more for it.
     slots: Vec<u32>,
-    /// While the log has an index: how many of its first entries the index holds. The
-    /// rest (fewer than [`BATCH`]) wait to be indexed together.
-    indexed: usize,
 }
 
 /// A slot's bits above `mask` (the position bits), taken from the hash's upper half (the
@@ -103,10 +103,26 @@ enum Probe {
 }
 
 impl Generation {
+    /// The index's slot count (a power of two below 2^32, see `build_index`), or 0.
+    fn table_len(&self) -> usize {
+        self.slots.len().saturating_sub(1)
+    }
+
+    /// How many of the log's first entries the index holds (see `slots`).
+    fn indexed(&self) -> usize {
+        self.slots.last().map_or(0, |&n| n as usize)
+    }
+
+    fn set_indexed(&mut self, n: usize) {
+        if let Some(last) = self.slots.last_mut() {
+            // The log is shorter than the index (see `build_index`).
+            *last = n as u32;
+        }
+    }
+
     /// The bits of a slot that hold a position.
     fn low_mask(&self) -> u32 {
-        // The slot count is a power of two below 2^32 (see `build_index`).
-        (self.slots.len() as u32).wrapping_sub(1)
+        (self.table_len() as u32).wrapping_sub(1)
     }
 
     /// [`tag`] for this generation's index.
@@ -140,7 +156,7 @@ impl Generation {
             return self.log.iter().find(|n| n.guid == *guid);
         }
         // The waiting entries first, newest first: they are the latest notes.
-        let waiting = self.log.get(self.indexed..).unwrap_or_default();
+        let waiting = self.log.get(self.indexed()..).unwrap_or_default();
         if let Some(noted) = waiting.iter().rev().find(|n| n.guid == *guid) {
             return Some(noted);
         }
@@ -165,7 +181,7 @@ impl Generation {
         if !self.slots.is_empty() {
             let key = self.key_ref(key);
             self.log.push(Noted { guid, at: now, key });
-            if self.log.len() - self.indexed >= BATCH {
+            if self.log.len() - self.indexed() >= BATCH {
                 self.flush(hash);
             }
             return;
@@ -183,8 +199,7 @@ impl Generation {
         }
         self.log.push(Noted { guid, at: now, key });
         if self.log.len() > SCAN {
-            self.indexed = self.log.len();
-            self.build_index(hash);
+            self.build_index(hash, self.log.len());
         }
     }
 
@@ -209,19 +224,36 @@ impl Generation {
         if self.slots.is_empty() {
             return;
         }
-        let mut pos = self.indexed;
+        // First each waiting entry's hash and the load of its first slot, back to back:
+        // the loads (nearly all cache misses) overlap, and the probes below then hit.
+        let mut hashes = [0u64; BATCH];
+        let mask = self.low_mask() as usize;
+        let mut loaded = 0;
+        let waiting = self.log.get(self.indexed()..).unwrap_or_default();
+        for (h, noted) in hashes.iter_mut().zip(waiting) {
+            *h = guid_hash(hash, &noted.guid);
+            loaded ^= self.slots.get(*h as usize & mask).copied().unwrap_or(0);
+        }
+        // Kept, so that the loads are made.
+        std::hint::black_box(loaded);
+        let mut pos = self.indexed();
+        // The waiting entry at `pos`, counted from the first one waiting.
+        let mut k = 0;
         while let Some(noted) = self.log.get(pos).copied() {
-            let h = guid_hash(hash, &noted.guid);
+            let h = match hashes.get(k) {
+                Some(&h) => h,
+                None => guid_hash(hash, &noted.guid),
+            };
             match self.probe(&noted.guid, h) {
                 Probe::At(old) => {
                     self.replace(old, noted);
                     self.log.remove(pos);
+                    k += 1;
                 }
-                Probe::Free(_) if pos >= self.slots.len() / 5 * 4 => {
+                Probe::Free(_) if pos >= self.table_len() / 5 * 4 => {
                     // Full: a larger index for the entries indexed so far, then this one
                     // again.
-                    self.indexed = pos;
-                    self.build_index(hash);
+                    self.build_index(hash, pos);
                 }
                 Probe::Free(i) => {
                     let slot = self.tag(h) | (pos as u32 + 1);
@@ -229,10 +261,11 @@ impl Generation {
                         *s = slot;
                     }
                     pos += 1;
+                    k += 1;
                 }
             }
         }
-        self.indexed = self.log.len();
+        self.set_indexed(self.log.len());
     }
 
     /// GUIDs held, each once, without indexing the waiting entries.
@@ -241,12 +274,12 @@ impl Generation {
         if self.slots.is_empty() {
             return self.log.len();
         }
-        let waiting = self.log.get(self.indexed..).unwrap_or_default();
+        let waiting = self.log.get(self.indexed()..).unwrap_or_default();
         let new = waiting.iter().enumerate().filter(|&(k, n)| {
             !waiting[..k].iter().any(|m| m.guid == n.guid)
                 && matches!(self.probe(&n.guid, guid_hash(hash, &n.guid)), Probe::Free(_))
         });
-        self.indexed + new.count()
+        self.indexed() + new.count()
     }
 
     /// Where `key` is kept: inline, or in `long`.
@@ -265,12 +298,13 @@ impl Generation {
 
     /// (Re)builds the index, with room to grow (at most 2/5 full), for the first
     /// `indexed` entries of the log (which hold each GUID once).
-    fn build_index(&mut self, hash: KeyedHash) {
+    fn build_index(&mut self, hash: KeyedHash, indexed: usize) {
         let want = (self.log.len() * 5 / 2).next_power_of_two().max(32);
         self.slots.clear();
-        self.slots.resize(want, 0);
+        self.slots.resize(want + 1, 0);
+        self.set_indexed(indexed);
         let mask = self.low_mask();
-        for (pos, noted) in self.log.iter().enumerate().take(self.indexed) {
+        for (pos, noted) in self.log.iter().enumerate().take(indexed) {
             let h = guid_hash(hash, &noted.guid);
             let tag = tag(h, mask);
             let mut i = h as usize & mask as usize;
@@ -289,8 +323,8 @@ impl Generation {
     fn clear(&mut self) {
         self.log.clear();
         self.long.clear();
+        // The count of entries indexed too.
         self.slots.fill(0);
-        self.indexed = 0;
     }
 
     fn capacity(&self) -> usize {
@@ -458,6 +492,14 @@ mod tests {
     #[test]
     fn an_entry_is_48_bytes() {
         assert_eq!(std::mem::size_of::<Noted>(), 48);
+    }
+
+    #[test]
+    fn a_generation_is_its_three_vectors() {
+        assert_eq!(
+            std::mem::size_of::<Generation>(),
+            3 * std::mem::size_of::<Vec<u8>>()
+        );
     }
 
     #[test]
