@@ -277,7 +277,10 @@ impl Generation {
         let waiting = self.log.get(self.indexed()..).unwrap_or_default();
         let new = waiting.iter().enumerate().filter(|&(k, n)| {
             !waiting[..k].iter().any(|m| m.guid == n.guid)
-                && matches!(self.probe(&n.guid, guid_hash(hash, &n.guid)), Probe::Free(_))
+                && matches!(
+                    self.probe(&n.guid, guid_hash(hash, &n.guid)),
+                    Probe::Free(_)
+                )
         });
         self.indexed() + new.count()
     }

@@ -516,12 +516,31 @@ mod tests {
     #[test]
     fn prefixes_order_words_as_bytes_do() {
         let words: [&[u8]; 12] = [
-            b"", b"\0", b"a", b"a\0", b"ab", b"abc", b"abcd", b"abcde", b"abcdefg",
-            b"abcdefgh", b"abcdefgh\0", b"abcdefghi",
+            b"",
+            b"\0",
+            b"a",
+            b"a\0",
+            b"ab",
+            b"abc",
+            b"abcd",
+            b"abcde",
+            b"abcdefg",
+            b"abcdefgh",
+            b"abcdefgh\0",
+            b"abcdefghi",
         ];
         for a in words {
             for b in words {
-                let (wa, wb) = (Word { prefix: prefix(a), bytes: a }, Word { prefix: prefix(b), bytes: b });
+                let (wa, wb) = (
+                    Word {
+                        prefix: prefix(a),
+                        bytes: a,
+                    },
+                    Word {
+                        prefix: prefix(b),
+                        bytes: b,
+                    },
+                );
                 assert_eq!(wa.after(&wb), a > b, "{a:?} {b:?}");
             }
         }
