@@ -12,10 +12,14 @@
 //! buffer then waited for) plus a probe for the GUID in the map before inserting it.
 //! Here a generation is a log of entries appended in order (sequential writes, which the
 //! hardware streams) and a small open-addressing index of 4-byte slots (a 16-bit tag and
-//! the entry's position: 256 KB for 50,000 entries, a twelfth of the old table; under a
-//! router's traffic its line still misses L2, so it is loaded before the key is built)
-//! that finds a GUID with one probe and, as nearly every GUID is new, ends where the new
-//! slot goes.
+//! the entry's position: 512 KB for 50,000 entries, a sixth of the old table) that finds
+//! a GUID with one probe and, as nearly every GUID is new, ends where the new slot goes.
+//! Under a router's traffic an index slot's line still misses L2, and a note that probed
+//! it at once stalled on that load (perf put a tenth of a router's query time there), so
+//! a note only appends to the log: every [`BATCH`] entries are indexed together, their
+//! slots' loads overlapping, and a GUID noted again is then folded into its first entry.
+//! A lookup (rare: only for a hit coming back) scans the waiting entries before the
+//! index, and the rotation counts each GUID once, so what the table answers is unchanged.
 //! A rotation empties the log and zeroes the index, keeping both allocations.
 //!
 //! A short log (up to [`SCAN`] entries, as in most simulated peers) has no index and is
@@ -29,10 +33,13 @@ use super::fast_hash::KeyedHash;
 use super::generations::{turn, Turn, KEEP_ALLOCATION_UP_TO};
 use super::types::Time;
 use crate::protocol::Guid;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 
 /// Entries a log holds before it builds its index.
 const SCAN: usize = 8;
+
+/// Entries an indexed log appends before it indexes them together.
+const BATCH: usize = 32;
 
 /// The longest key held in an entry.
 const SHORT_KEY: usize = 22;
@@ -54,14 +61,18 @@ struct Noted {
 
 #[derive(Clone, Debug, Default)]
 struct Generation {
-    /// The entries in the order they were first noted (a GUID noted again is
-    /// overwritten in place, so each GUID is here once).
+    /// The entries in the order they were first noted. Those the index holds have each
+    /// GUID once (a GUID noted again overwrites its entry when it is indexed); those
+    /// waiting may repeat one.
     log: Vec<Noted>,
     /// Keys longer than [`SHORT_KEY`].
     long: Vec<Box<[u8]>>,
-    /// Empty while the log is short; else a power of two of slots, each 0 (free) or the
-    /// entry's position plus one in the low bits and the rest of the GUID's hash above
-    /// ([`Generation::tag`]). At most 4/5 full, so a probe always ends.
+    /// Empty while the log is short; else the index: a power of two of slots, each 0
+    /// (free) or the entry's position plus one in the low bits and the rest of the GUID's
+    /// hash above ([`Generation::tag`]), at most 4/5 full so that a probe always ends;
+    /// then one more holding how many of the log's first entries the index holds (the
+    /// rest, fewer than [`BATCH`], wait to be indexed together). Not a field of its own,
+    /// so that a peer with a result cache pays no byte more for it.
     slots: Vec<u32>,
 }
 
@@ -71,23 +82,47 @@ fn tag(hash: u64, mask: u32) -> u32 {
     ((hash >> 32) as u32) & !mask
 }
 
-/// What looking a GUID up in a generation found.
+/// A GUID's hash for the index: its two halves mixed as two words (what `Hash` for an
+/// array would add, its length, is the same for every GUID).
+#[inline]
+fn guid_hash(hash: KeyedHash, guid: &Guid) -> u64 {
+    let mut hasher = hash.build_hasher();
+    let (lo, hi) = guid.0.split_at(8);
+    let word = |half: &[u8]| u64::from_le_bytes(half.try_into().unwrap_or_default());
+    hasher.write_u64(word(lo));
+    hasher.write_u64(word(hi));
+    hasher.finish()
+}
+
+/// What looking a GUID up in the index found.
 enum Probe {
     /// The entry's position in the log.
     At(usize),
-    /// Not there; the free slot where it would go (none: the log has no index yet).
-    Free(Option<usize>),
+    /// Not there; the free slot where it would go.
+    Free(usize),
 }
 
 impl Generation {
-    fn len(&self) -> usize {
-        self.log.len()
+    /// The index's slot count (a power of two below 2^32, see `build_index`), or 0.
+    fn table_len(&self) -> usize {
+        self.slots.len().saturating_sub(1)
+    }
+
+    /// How many of the log's first entries the index holds (see `slots`).
+    fn indexed(&self) -> usize {
+        self.slots.last().map_or(0, |&n| n as usize)
+    }
+
+    fn set_indexed(&mut self, n: usize) {
+        if let Some(last) = self.slots.last_mut() {
+            // The log is shorter than the index (see `build_index`).
+            *last = n as u32;
+        }
     }
 
     /// The bits of a slot that hold a position.
     fn low_mask(&self) -> u32 {
-        // The slot count is a power of two below 2^32 (see `build_index`).
-        (self.slots.len() as u32).wrapping_sub(1)
+        (self.table_len() as u32).wrapping_sub(1)
     }
 
     /// [`tag`] for this generation's index.
@@ -95,20 +130,15 @@ impl Generation {
         tag(hash, self.low_mask())
     }
 
+    /// Looks `guid` (hash `hash`) up in the index, which must not be empty.
     fn probe(&self, guid: &Guid, hash: u64) -> Probe {
-        if self.slots.is_empty() {
-            return match self.log.iter().position(|n| n.guid == *guid) {
-                Some(pos) => Probe::At(pos),
-                None => Probe::Free(None),
-            };
-        }
         let mask = self.low_mask();
         let tag = self.tag(hash);
         let mut i = hash as usize & mask as usize;
         loop {
             let slot = self.slots.get(i).copied().unwrap_or(0);
             if slot == 0 {
-                return Probe::Free(Some(i));
+                return Probe::Free(i);
             }
             if slot & !mask == tag {
                 let pos = (slot & mask) as usize - 1;
@@ -120,7 +150,16 @@ impl Generation {
         }
     }
 
+    /// The latest note of `guid` (hash `hash`).
     fn get(&self, guid: &Guid, hash: u64) -> Option<&Noted> {
+        if self.slots.is_empty() {
+            return self.log.iter().find(|n| n.guid == *guid);
+        }
+        // The waiting entries first, newest first: they are the latest notes.
+        let waiting = self.log.get(self.indexed()..).unwrap_or_default();
+        if let Some(noted) = waiting.iter().rev().find(|n| n.guid == *guid) {
+            return Some(noted);
+        }
         match self.probe(guid, hash) {
             Probe::At(pos) => self.log.get(pos),
             Probe::Free(_) => None,
@@ -134,84 +173,142 @@ impl Generation {
         }
     }
 
-    /// Notes `guid` asking `key` at `now` where `probe` (with hash `h`, for this log as
-    /// it is) says, replacing any entry it has here.
-    fn store(&mut self, probe: Probe, h: u64, guid: Guid, key: &[u8], now: Time, hash: KeyedHash) {
-        let free = match probe {
-            Probe::At(pos) => {
-                if let Some(noted) = self.log.get(pos).copied() {
-                    let key = self.key_ref(key, Some(noted.key));
-                    if let Some(slot) = self.log.get_mut(pos) {
-                        *slot = Noted { guid, at: now, key };
-                    }
-                }
-                return;
+    /// Notes `guid` asking `key` at `now`, replacing any entry it has here. An indexed
+    /// log only appends it (a sequential write); every [`BATCH`] entries are indexed
+    /// together, so that their index slots (random lines of a large table, nearly always
+    /// cache misses) load in parallel instead of one stalled note at a time.
+    fn note(&mut self, guid: Guid, key: &[u8], now: Time, hash: KeyedHash) {
+        if !self.slots.is_empty() {
+            let key = self.key_ref(key);
+            self.log.push(Noted { guid, at: now, key });
+            if self.log.len() - self.indexed() >= BATCH {
+                self.flush(hash);
             }
-            Probe::Free(free) => free,
-        };
-        let pos = self.log.len();
-        let key = self.key_ref(key, None);
+            return;
+        }
+        // A short log: scanned.
+        if let Some(pos) = self.log.iter().position(|n| n.guid == guid) {
+            let key = self.key_ref(key);
+            self.replace(pos, Noted { guid, at: now, key });
+            return;
+        }
+        let key = self.key_ref(key);
         if self.log.capacity() == 0 {
             // A peer that notes one query holds one entry, not the four of a first push.
             self.log.reserve_exact(1);
         }
         self.log.push(Noted { guid, at: now, key });
-        let limit = self.slots.len() / 5 * 4;
-        if self.slots.is_empty() {
-            if self.log.len() > SCAN {
-                self.build_index(hash);
-            }
-        } else if self.log.len() > limit {
-            self.build_index(hash);
-        } else if let Some(i) = free {
-            let slot = self.tag(h) | (pos as u32 + 1);
-            if let Some(s) = self.slots.get_mut(i) {
-                *s = slot;
+        if self.log.len() > SCAN {
+            self.build_index(hash, self.log.len());
+        }
+    }
+
+    /// Overwrites the entry at `pos` with `noted` (a later note of its GUID).
+    fn replace(&mut self, pos: usize, noted: Noted) {
+        let Some(old) = self.log.get_mut(pos) else {
+            return;
+        };
+        let old_key = std::mem::replace(old, noted).key;
+        if let KeyRef::Long(i) = old_key {
+            // Its key is no longer needed; the slot stays, empty, until the log is
+            // emptied (a GUID noted again within a generation is rare).
+            if let Some(k) = self.long.get_mut(i as usize) {
+                *k = Box::default();
             }
         }
     }
 
-    /// Where `key` is kept: inline, or in `long` (in the slot `old` held, if any).
-    fn key_ref(&mut self, key: &[u8], old: Option<KeyRef>) -> KeyRef {
-        let old_long = match old {
-            Some(KeyRef::Long(i)) => Some(i),
-            _ => None,
-        };
+    /// Indexes the waiting entries in the order they were noted; one whose GUID is
+    /// already indexed replaces that entry and leaves the log.
+    fn flush(&mut self, hash: KeyedHash) {
+        if self.slots.is_empty() {
+            return;
+        }
+        // First each waiting entry's hash and the load of its first slot, back to back:
+        // the loads (nearly all cache misses) overlap, and the probes below then hit.
+        let mut hashes = [0u64; BATCH];
+        let mask = self.low_mask() as usize;
+        let mut loaded = 0;
+        let waiting = self.log.get(self.indexed()..).unwrap_or_default();
+        for (h, noted) in hashes.iter_mut().zip(waiting) {
+            *h = guid_hash(hash, &noted.guid);
+            loaded ^= self.slots.get(*h as usize & mask).copied().unwrap_or(0);
+        }
+        // Kept, so that the loads are made.
+        std::hint::black_box(loaded);
+        let mut pos = self.indexed();
+        // The waiting entry at `pos`, counted from the first one waiting.
+        let mut k = 0;
+        while let Some(noted) = self.log.get(pos).copied() {
+            let h = match hashes.get(k) {
+                Some(&h) => h,
+                None => guid_hash(hash, &noted.guid),
+            };
+            match self.probe(&noted.guid, h) {
+                Probe::At(old) => {
+                    self.replace(old, noted);
+                    self.log.remove(pos);
+                    k += 1;
+                }
+                Probe::Free(_) if pos >= self.table_len() / 5 * 4 => {
+                    // Full: a larger index for the entries indexed so far, then this one
+                    // again.
+                    self.build_index(hash, pos);
+                }
+                Probe::Free(i) => {
+                    let slot = self.tag(h) | (pos as u32 + 1);
+                    if let Some(s) = self.slots.get_mut(i) {
+                        *s = slot;
+                    }
+                    pos += 1;
+                    k += 1;
+                }
+            }
+        }
+        self.set_indexed(self.log.len());
+    }
+
+    /// GUIDs held, each once, without indexing the waiting entries.
+    #[cfg(test)]
+    fn held(&self, hash: KeyedHash) -> usize {
+        if self.slots.is_empty() {
+            return self.log.len();
+        }
+        let waiting = self.log.get(self.indexed()..).unwrap_or_default();
+        let new = waiting.iter().enumerate().filter(|&(k, n)| {
+            !waiting[..k].iter().any(|m| m.guid == n.guid)
+                && matches!(
+                    self.probe(&n.guid, guid_hash(hash, &n.guid)),
+                    Probe::Free(_)
+                )
+        });
+        self.indexed() + new.count()
+    }
+
+    /// Where `key` is kept: inline, or in `long`.
+    fn key_ref(&mut self, key: &[u8]) -> KeyRef {
         let mut bytes = [0; SHORT_KEY];
         if let Some(inline) = bytes.get_mut(..key.len()) {
             inline.copy_from_slice(key);
-            if let Some(i) = old_long {
-                // Its key is no longer needed; the slot stays, empty, until the log is
-                // emptied (a GUID noted again within a generation is rare).
-                if let Some(k) = self.long.get_mut(i as usize) {
-                    *k = Box::default();
-                }
-            }
             return KeyRef::Short {
                 len: key.len() as u8,
                 bytes,
             };
         }
-        match old_long.and_then(|i| Some((i, self.long.get_mut(i as usize)?))) {
-            Some((i, k)) => {
-                *k = Box::from(key);
-                KeyRef::Long(i)
-            }
-            None => {
-                self.long.push(Box::from(key));
-                KeyRef::Long(self.long.len() as u32 - 1)
-            }
-        }
+        self.long.push(Box::from(key));
+        KeyRef::Long(self.long.len() as u32 - 1)
     }
 
-    /// (Re)builds the index for the log as it is, with room to grow (at most 2/5 full).
-    fn build_index(&mut self, hash: KeyedHash) {
+    /// (Re)builds the index, with room to grow (at most 2/5 full), for the first
+    /// `indexed` entries of the log (which hold each GUID once).
+    fn build_index(&mut self, hash: KeyedHash, indexed: usize) {
         let want = (self.log.len() * 5 / 2).next_power_of_two().max(32);
         self.slots.clear();
-        self.slots.resize(want, 0);
+        self.slots.resize(want + 1, 0);
+        self.set_indexed(indexed);
         let mask = self.low_mask();
-        for (pos, noted) in self.log.iter().enumerate() {
-            let h = hash.hash_one(noted.guid);
+        for (pos, noted) in self.log.iter().enumerate().take(indexed) {
+            let h = guid_hash(hash, &noted.guid);
             let tag = tag(h, mask);
             let mut i = h as usize & mask as usize;
             while self.slots.get(i).is_some_and(|&s| s != 0) {
@@ -229,6 +326,7 @@ impl Generation {
     fn clear(&mut self) {
         self.log.clear();
         self.long.clear();
+        // The count of entries indexed too.
         self.slots.fill(0);
     }
 
@@ -246,21 +344,18 @@ impl Generation {
 }
 
 /// A note begun ([`AskedLog::begin`]): holds the log, so nothing changes it before the
-/// key is stored where the lookup found room.
+/// key is stored.
 pub struct Noting<'a> {
     log: &'a mut AskedLog,
     guid: Guid,
     now: Time,
-    h: u64,
-    probe: Probe,
 }
 
 impl Noting<'_> {
     /// Stores the key the GUID asked.
     pub fn finish(self, key: &[u8]) {
         let log = self.log;
-        log.current
-            .store(self.probe, self.h, self.guid, key, self.now, log.hash);
+        log.current.note(self.guid, key, self.now, log.hash);
     }
 }
 
@@ -289,7 +384,8 @@ impl AskedLog {
     /// Entries held, a GUID noted in both generations counted twice.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.current.len() + self.previous.as_ref().map_or(0, |p| p.len())
+        let hash = self.hash;
+        self.current.held(hash) + self.previous.as_ref().map_or(0, |p| p.held(hash))
     }
 
     /// Notes that `guid` asked `key` at `now` (replacing what it asked before), first
@@ -300,24 +396,19 @@ impl AskedLog {
     }
 
     /// [`AskedLog::insert`] in two steps, for a caller that builds the key meanwhile:
-    /// this one rotates and looks `guid` up (its index slot, nearly always a cache miss,
-    /// is then loaded while the key is built), [`Noting::finish`] stores the key.
+    /// this one rotates the generations, [`Noting::finish`] stores the key.
     pub fn begin(&mut self, guid: Guid, now: Time, bounds: Bounds) -> Noting<'_> {
         self.rotate(now, bounds);
-        let h = self.hash.hash_one(guid);
-        let probe = self.current.probe(&guid, h);
         Noting {
             log: self,
             guid,
             now,
-            h,
-            probe,
         }
     }
 
     /// The key `guid` asked, if it was noted no longer than `live`'s age limit ago.
     pub fn get(&self, guid: &Guid, now: Time, live: Bounds) -> Option<&[u8]> {
-        let h = self.hash.hash_one(guid);
+        let h = guid_hash(self.hash, guid);
         let fresh = |n: &&Noted| now.saturating_sub(n.at).0 <= live.max_age_micros;
         if let Some(noted) = self.current.get(guid, h).filter(fresh) {
             return Some(self.current.key(noted));
@@ -331,7 +422,13 @@ impl AskedLog {
     /// everything goes when both generations have expired; the current one becomes the
     /// previous one when it holds half the capacity or is older than half the age limit.
     fn rotate(&mut self, now: Time, bounds: Bounds) {
-        let act = turn(self.since, now, self.current.len(), bounds);
+        // The log's length counts a waiting GUID noted again twice: when that says
+        // rotate, the GUIDs are counted once.
+        let mut act = turn(self.since, now, self.current.log.len(), bounds);
+        if act == Turn::Rotate {
+            self.current.flush(self.hash);
+            act = turn(self.since, now, self.current.log.len(), bounds);
+        }
         if act == Turn::Expire {
             // An idle table gives a burst's memory back.
             let previous_capacity = self.previous.as_ref().map_or(0, |p| p.capacity());
@@ -354,7 +451,7 @@ impl AskedLog {
                     self.current.clear();
                 }
                 // Nothing to keep: an empty previous generation is no generation.
-                None if self.current.len() == 0 => {}
+                None if self.current.log.is_empty() => {}
                 None => {
                     let current = std::mem::take(&mut self.current);
                     self.previous = Some(Box::new(current));
@@ -398,6 +495,14 @@ mod tests {
     #[test]
     fn an_entry_is_48_bytes() {
         assert_eq!(std::mem::size_of::<Noted>(), 48);
+    }
+
+    #[test]
+    fn a_generation_is_its_three_vectors() {
+        assert_eq!(
+            std::mem::size_of::<Generation>(),
+            3 * std::mem::size_of::<Vec<u8>>()
+        );
     }
 
     #[test]

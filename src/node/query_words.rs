@@ -105,6 +105,16 @@ impl<'q> QueryWords<'q> {
         }
     }
 
+    /// The two words, in order, when there are exactly two (most queries).
+    #[inline]
+    pub fn pair(&self) -> Option<(&'q [u8], &'q [u8])> {
+        let word = |&(s, e): &(u16, u16)| self.text.get(usize::from(s)..usize::from(e));
+        match (self.len, &self.spans) {
+            (2, [a, b, ..]) => Some((word(a)?, word(b)?)),
+            _ => None,
+        }
+    }
+
     /// The words, in order.
     pub fn iter(&self) -> impl Iterator<Item = &'q [u8]> + '_ {
         let text = self.text;
@@ -162,5 +172,9 @@ mod tests {
         let eight: Vec<&[u8]> = b"abcdefgh".chunks(1).collect();
         assert_eq!(split("a b c d e f g h"), Some(eight));
         assert_eq!(split("a b c d e f g h i"), None);
+        let pair = |text| QueryWords::split(text).and_then(|w| w.pair());
+        assert_eq!(pair("ab, cd"), Some((&b"ab"[..], &b"cd"[..])));
+        assert_eq!(pair("ab"), None);
+        assert_eq!(pair("ab cd e"), None);
     }
 }
