@@ -24,7 +24,6 @@
 //! so that a fresh GUID is told apart with one load in a small table instead of a probe
 //! into each generation's control bytes, which do not stay in the core's cache.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroU64;
 
@@ -82,12 +81,6 @@ impl Stamp {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Slot<V> {
-    value: V,
-    at: Stamp,
-}
-
 /// The inline entry, flat so that the key's and the value's bytes share one padding.
 #[derive(Clone, Copy, Debug)]
 struct Entry<K, V> {
@@ -108,9 +101,262 @@ enum Spill<K, V> {
     /// Up to [`FEW`] entries, in the first `spill_len` slots (any later ones are
     /// leftovers, dropped when overwritten).
     Few([Option<Entry<K, V>>; FEW]),
-    /// More: kept as a map from then on (cleared, not shrunk, on rotation), with the
-    /// filter that spares a large map's probes for keys it does not hold.
-    Many(HashMap<K, Slot<V>, KeyedHash>, KeyFilter),
+    /// More: kept as an indexed log from then on (cleared, not shrunk, on rotation).
+    Many(Indexed<K, V>),
+}
+
+/// A spill of more than [`FEW`] entries: the entries in a log, appended in the order they
+/// were spilled (sequential writes, which the hardware streams), found through an
+/// open-addressing index of 4-byte slots once the log is longer than [`SCAN`].
+///
+/// Why not a hash map of the entries: in a live node's table (50,000 entries per
+/// generation) every fresh GUID put a 32-byte entry and a control byte at two random
+/// places of a map of megabytes, two cache-missing writes the store buffer waited for.
+/// Here the entry goes at the log's end and only a 4-byte slot goes at a random place,
+/// in an index of 256 to 512 KB that stays in the core's L2 cache.
+#[derive(Clone, Debug)]
+struct Indexed<K, V> {
+    /// The entries, each key once. A removed entry's place is taken by the last one.
+    log: Vec<Entry<K, V>>,
+    /// Empty while the log is short; else a power of two of slots, each 0 (free),
+    /// [`GONE`]'s value (a removed entry's: probes pass over it), or the entry's position
+    /// plus one in the low bits and the rest of the key's hash above ([`slot_tag`]).
+    /// Free slots stay more than a fifth of them, so a probe always ends.
+    slots: Vec<u32>,
+    /// Slots holding a removed entry's mark, counted as used until the index is rebuilt.
+    gone: usize,
+    /// Spares the index's probes for most keys it does not hold, in a large log.
+    filter: KeyFilter,
+    /// The table's hash.
+    hash: KeyedHash,
+}
+
+/// A log this long or shorter has no index: it is searched from end to end.
+const SCAN: usize = 8;
+
+/// A slot's bits above `mask` (the position bits), from the hash's upper half (its lower
+/// half picks the slot).
+#[inline]
+fn slot_tag(hash: u64, mask: u32) -> u32 {
+    ((hash >> 32) as u32) & !mask
+}
+
+/// The mark of a removed entry's slot in an index with position bits `mask`: position
+/// bits 0 (no entry), tag bits set (not free).
+#[inline]
+fn gone(mask: u32) -> u32 {
+    !mask
+}
+
+/// What looking a key up in an [`Indexed`] log found.
+enum Found {
+    /// At this position of the log, through this slot (none: the log has no index).
+    At(usize, Option<usize>),
+    /// Not there; the free slot where it would go (none: the log has no index).
+    Free(Option<usize>),
+}
+
+impl<K: Hash + Eq, V> Indexed<K, V> {
+    fn new(hash: KeyedHash) -> Self {
+        Indexed {
+            log: Vec::with_capacity(2 * FEW + 2),
+            slots: Vec::new(),
+            gone: 0,
+            filter: KeyFilter::default(),
+            hash,
+        }
+    }
+
+    /// The key's hash (`hash`, unless it is [`UNHASHED`]).
+    #[inline]
+    fn hash_of(&self, key: &K, hash: u64) -> u64 {
+        if hash == UNHASHED {
+            self.hash.hash_one(key)
+        } else {
+            hash
+        }
+    }
+
+    /// The bits of a slot that hold a position.
+    #[inline]
+    fn mask(&self) -> u32 {
+        // The slot count is a power of two far below 2^32 (see `rebuild`).
+        (self.slots.len() as u32).wrapping_sub(1)
+    }
+
+    #[inline]
+    fn find(&self, key: &K, hash: u64) -> Found {
+        if self.slots.is_empty() {
+            return match self.log.iter().position(|e| e.key == *key) {
+                Some(pos) => Found::At(pos, None),
+                None => Found::Free(None),
+            };
+        }
+        let hash = self.hash_of(key, hash);
+        let mask = self.mask();
+        let tag = slot_tag(hash, mask);
+        let mut i = hash as usize & mask as usize;
+        loop {
+            let slot = self.slots.get(i).copied().unwrap_or(0);
+            if slot == 0 {
+                return Found::Free(Some(i));
+            }
+            if slot & !mask == tag && slot & mask != 0 {
+                let pos = (slot & mask) as usize - 1;
+                if self.log.get(pos).is_some_and(|e| e.key == *key) {
+                    return Found::At(pos, Some(i));
+                }
+            }
+            i = (i + 1) & mask as usize;
+        }
+    }
+
+    /// The entry for `key` (`hash`: its hash, or [`UNHASHED`]).
+    #[inline]
+    fn get(&self, key: &K, hash: u64) -> Option<&Entry<K, V>> {
+        if !self.filter.may_hold(hash) {
+            return None;
+        }
+        match self.find(key, hash) {
+            Found::At(pos, _) => self.log.get(pos),
+            Found::Free(_) => None,
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, key: &K, hash: u64) -> Option<&mut Entry<K, V>> {
+        if !self.filter.may_hold(hash) {
+            return None;
+        }
+        match self.find(key, hash) {
+            Found::At(pos, _) => self.log.get_mut(pos),
+            Found::Free(_) => None,
+        }
+    }
+
+    /// Adds an entry whose key it does not hold.
+    fn push(&mut self, entry: Entry<K, V>) {
+        debug_assert!(matches!(self.find(&entry.key, UNHASHED), Found::Free(_)));
+        let unindexed = self.slots.is_empty();
+        // The hash is needed for the index and for a large log's filter.
+        let needs_hash =
+            !unindexed || self.filter.is_active() || self.log.len() + 1 >= FILTER_MIN_KEYS;
+        let hash = if needs_hash {
+            self.hash.hash_one(&entry.key)
+        } else {
+            UNHASHED
+        };
+        let free = match unindexed {
+            true => Found::Free(None),
+            false => self.find(&entry.key, hash),
+        };
+        let pos = self.log.len();
+        self.log.push(entry);
+        if self.slots.is_empty() {
+            if self.log.len() > SCAN {
+                self.rebuild();
+            }
+        } else if self.log.len() + self.gone > self.slots.len() / 5 * 4 {
+            self.rebuild();
+        } else if let Found::Free(Some(i)) = free {
+            let slot = slot_tag(hash, self.mask()) | (pos as u32 + 1);
+            if let Some(s) = self.slots.get_mut(i) {
+                *s = slot;
+            }
+        }
+        if needs_hash {
+            self.note(hash);
+        }
+    }
+
+    /// Notes a key just added in the filter, sizing it for the log: started at
+    /// [`FILTER_MIN_KEYS`], doubled (and refilled from the log's keys) when the log
+    /// outgrows it.
+    fn note(&mut self, hash: u64) {
+        let len = self.log.len();
+        if len < FILTER_MIN_KEYS && !self.filter.is_active() {
+            return;
+        }
+        if len > self.filter.words.len() * KEYS_PER_FILTER_WORD {
+            let words = len.div_ceil(KEYS_PER_FILTER_WORD).next_power_of_two();
+            self.filter.words = vec![0; words];
+            for e in &self.log {
+                self.filter.set(self.hash.hash_one(&e.key));
+            }
+        } else {
+            self.filter.set(hash);
+        }
+    }
+
+    /// (Re)builds the index for the log as it is, with room to grow (at most 2/5 full).
+    fn rebuild(&mut self) {
+        let want = (self.log.len() * 5 / 2).next_power_of_two().max(32);
+        self.slots.clear();
+        self.slots.resize(want, 0);
+        self.gone = 0;
+        let mask = self.mask();
+        for (pos, e) in self.log.iter().enumerate() {
+            let h = self.hash.hash_one(&e.key);
+            let mut i = h as usize & mask as usize;
+            while self.slots.get(i).is_some_and(|&s| s != 0) {
+                i = (i + 1) & mask as usize;
+            }
+            if let Some(s) = self.slots.get_mut(i) {
+                // Positions fit: the log is shorter than the slot count.
+                *s = slot_tag(h, mask) | (pos as u32 + 1);
+            }
+        }
+    }
+
+    /// Removes `key`'s entry, if any; the last entry takes its place in the log.
+    fn remove(&mut self, key: &K, hash: u64) {
+        if !self.filter.may_hold(hash) {
+            return;
+        }
+        let Found::At(pos, slot) = self.find(key, hash) else {
+            return;
+        };
+        self.log.swap_remove(pos);
+        let Some(slot) = slot else {
+            return;
+        };
+        let mask = self.mask();
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = gone(mask);
+        }
+        self.gone += 1;
+        // The entry that moved into `pos` (if any): its slot now points there.
+        let moved = self.log.len();
+        let Some(e) = self.log.get(pos).filter(|_| pos != moved) else {
+            return;
+        };
+        let h = self.hash.hash_one(&e.key);
+        let mut i = h as usize & mask as usize;
+        loop {
+            match self.slots.get_mut(i) {
+                Some(s) if *s & mask == moved as u32 + 1 => {
+                    *s = (*s & !mask) | (pos as u32 + 1);
+                    return;
+                }
+                Some(0) | None => return,
+                Some(_) => i = (i + 1) & mask as usize,
+            }
+        }
+    }
+
+    /// Empties the log, keeping its allocations.
+    fn clear(&mut self) {
+        self.log.clear();
+        self.slots.fill(0);
+        self.gone = 0;
+        self.filter.clear();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.log.capacity() * std::mem::size_of::<Entry<K, V>>()
+            + self.slots.capacity() * std::mem::size_of::<u32>()
+            + self.filter.heap_bytes()
+    }
 }
 
 /// From this many keys a spill's map gets a [`KeyFilter`]: a live node's table, whose
@@ -153,25 +399,6 @@ impl KeyFilter {
 
     fn is_active(&self) -> bool {
         !self.words.is_empty()
-    }
-
-    /// Notes a key just added to `map` (`key_hash`: its hash), sizing the filter for the
-    /// map: started at [`FILTER_MIN_KEYS`], doubled (and refilled from the map's keys)
-    /// when the map outgrows it.
-    fn note<K: Hash, V>(&mut self, key_hash: u64, map: &HashMap<K, Slot<V>, KeyedHash>) {
-        let len = map.len();
-        if len < FILTER_MIN_KEYS && !self.is_active() {
-            return;
-        }
-        if len > self.words.len() * KEYS_PER_FILTER_WORD {
-            let words = len.div_ceil(KEYS_PER_FILTER_WORD).next_power_of_two();
-            self.words = vec![0; words];
-            for k in map.keys() {
-                self.set(map.hasher().hash_one(k));
-            }
-        } else {
-            self.set(key_hash);
-        }
     }
 
     fn set(&mut self, hash: u64) {
@@ -284,11 +511,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 .flatten()
                 .find(|e| e.key == *key)
                 .map(|e| (&e.value, e.at)),
-            Spill::Many(map, filter) => filter
-                .may_hold(hash)
-                .then(|| map.get(key))
-                .flatten()
-                .map(|s| (&s.value, s.at)),
+            Spill::Many(log) => log.get(key, hash).map(|e| (&e.value, e.at)),
         }
     }
 
@@ -302,11 +525,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 .flatten()
                 .find(|e| e.key == *key)
                 .map(|e| (&mut e.value, &mut e.at)),
-            Spill::Many(map, filter) => filter
-                .may_hold(hash)
-                .then(|| map.get_mut(key))
-                .flatten()
-                .map(|s| (&mut s.value, &mut s.at)),
+            Spill::Many(log) => log.get_mut(key, hash).map(|e| (&mut e.value, &mut e.at)),
         }
     }
 
@@ -362,39 +581,20 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                     entries[len] = Some(entry);
                     self.spill_len += 1;
                 } else {
-                    let mut map = HashMap::with_capacity_and_hasher(2 * FEW + 1, hash);
+                    let mut log = Indexed::new(hash);
                     for e in entries.iter_mut().filter_map(Option::take).chain([entry]) {
-                        map.insert(
-                            e.key,
-                            Slot {
-                                value: e.value,
-                                at: e.at,
-                            },
-                        );
+                        log.push(e);
                     }
-                    self.spill_len = map.len() as u32;
-                    **spill = Spill::Many(map, KeyFilter::default());
+                    self.spill_len = log.log.len() as u32;
+                    **spill = Spill::Many(log);
                 }
             }
-            Spill::Many(map, filter) => {
+            Spill::Many(log) => {
                 if len == 0 {
-                    map.clear();
-                    filter.clear();
+                    log.clear();
                 }
-                let slot = Slot {
-                    value: entry.value,
-                    at: entry.at,
-                };
-                // The filter hashes the key only when it is in use (a large map).
-                let key = entry.key;
-                if filter.is_active() || map.len() + 1 >= FILTER_MIN_KEYS {
-                    let key_hash = map.hasher().hash_one(&key);
-                    map.insert(key, slot);
-                    filter.note(key_hash, map);
-                } else {
-                    map.insert(key, slot);
-                }
-                self.spill_len = map.len() as u32;
+                log.push(entry);
+                self.spill_len = log.log.len() as u32;
             }
         }
     }
@@ -415,11 +615,11 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                     self.spill_len -= 1;
                 }
             }
-            Some(Spill::Many(map, filter)) if filter.may_hold(key_hash) => {
-                map.remove(key);
-                self.spill_len = map.len() as u32;
+            Some(Spill::Many(log)) => {
+                log.remove(key, key_hash);
+                self.spill_len = log.log.len() as u32;
             }
-            Some(Spill::Many(..)) | None => {}
+            None => {}
         }
     }
 
@@ -447,7 +647,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         match self.spill.as_deref() {
             None => 0,
             Some(Spill::Few(_)) => FEW,
-            Some(Spill::Many(map, _)) => map.capacity(),
+            Some(Spill::Many(log)) => log.log.capacity(),
         }
     }
 
@@ -456,11 +656,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         match self.spill.as_deref() {
             None => 0,
             Some(Spill::Few(_)) => std::mem::size_of::<Spill<K, V>>(),
-            Some(Spill::Many(map, filter)) => {
-                std::mem::size_of::<Spill<K, V>>()
-                    + map.capacity() * (std::mem::size_of::<(K, Slot<V>)>() + 1)
-                    + filter.heap_bytes()
-            }
+            Some(Spill::Many(log)) => std::mem::size_of::<Spill<K, V>>() + log.heap_bytes(),
         }
     }
 
@@ -477,10 +673,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         self.clear();
         match self.spill.as_deref_mut() {
             Some(Spill::Few(entries)) => *entries = std::array::from_fn(|_| None),
-            Some(Spill::Many(map, filter)) => {
-                map.clear();
-                filter.clear();
-            }
+            Some(Spill::Many(log)) => log.clear(),
             None => {}
         }
     }
@@ -1152,7 +1345,7 @@ mod tests {
         }
         let spill = m.more.as_ref().and_then(|m| m.tail.spill.as_deref());
         assert!(
-            matches!(spill, Some(Spill::Many(_, f)) if f.is_active()),
+            matches!(spill, Some(Spill::Many(log)) if log.filter.is_active()),
             "a large spill has its filter"
         );
     }
