@@ -129,6 +129,10 @@ struct Indexed<K, V> {
     filter: KeyFilter,
     /// The table's hash.
     hash: KeyedHash,
+    /// The hash of the generation's newest key, the next one pushed here (it was hashed
+    /// when it came), or [`UNHASHED`] when not known. Set at each push, forgotten when
+    /// the log is emptied (which a generation's first push after a rotation does).
+    next_hash: u64,
 }
 
 /// A log this long or shorter has no index: it is searched from end to end.
@@ -148,12 +152,27 @@ fn gone(mask: u32) -> u32 {
     !mask
 }
 
+/// Puts position `pos` of a key with hash `hash` into the first free slot of its probe
+/// sequence in `slots` (a power of two of them, with free ones, none for this key).
+#[inline]
+fn place(slots: &mut [u32], hash: u64, pos: usize) {
+    let mask = (slots.len() as u32).wrapping_sub(1);
+    let mut i = hash as usize & mask as usize;
+    while slots.get(i).is_some_and(|&s| s != 0) {
+        i = (i + 1) & mask as usize;
+    }
+    if let Some(s) = slots.get_mut(i) {
+        // Positions fit: the log is shorter than the slot count.
+        *s = slot_tag(hash, mask) | (pos as u32 + 1);
+    }
+}
+
 /// What looking a key up in an [`Indexed`] log found.
 enum Found {
     /// At this position of the log, through this slot (none: the log has no index).
     At(usize, Option<usize>),
-    /// Not there; the free slot where it would go (none: the log has no index).
-    Free(Option<usize>),
+    /// Not there.
+    Absent,
 }
 
 impl<K: Hash + Eq, V> Indexed<K, V> {
@@ -164,6 +183,7 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
             gone: 0,
             filter: KeyFilter::default(),
             hash,
+            next_hash: UNHASHED,
         }
     }
 
@@ -189,7 +209,7 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
         if self.slots.is_empty() {
             return match self.log.iter().position(|e| e.key == *key) {
                 Some(pos) => Found::At(pos, None),
-                None => Found::Free(None),
+                None => Found::Absent,
             };
         }
         let hash = self.hash_of(key, hash);
@@ -199,7 +219,7 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
         loop {
             let slot = self.slots.get(i).copied().unwrap_or(0);
             if slot == 0 {
-                return Found::Free(Some(i));
+                return Found::Absent;
             }
             if slot & !mask == tag && slot & mask != 0 {
                 let pos = (slot & mask) as usize - 1;
@@ -219,7 +239,7 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
         }
         match self.find(key, hash) {
             Found::At(pos, _) => self.log.get(pos),
-            Found::Free(_) => None,
+            Found::Absent => None,
         }
     }
 
@@ -230,39 +250,38 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
         }
         match self.find(key, hash) {
             Found::At(pos, _) => self.log.get_mut(pos),
-            Found::Free(_) => None,
+            Found::Absent => None,
         }
     }
 
-    /// Adds an entry whose key it does not hold.
-    fn push(&mut self, entry: Entry<K, V>) {
-        debug_assert!(matches!(self.find(&entry.key, UNHASHED), Found::Free(_)));
-        let unindexed = self.slots.is_empty();
+    /// Adds an entry whose key it does not hold (the generation's newest until now);
+    /// `next_hash` is the hash of the generation's new newest key, or [`UNHASHED`].
+    fn push(&mut self, entry: Entry<K, V>, next_hash: u64) {
+        debug_assert!(matches!(self.find(&entry.key, UNHASHED), Found::Absent));
+        debug_assert!(
+            self.next_hash == UNHASHED || self.next_hash == self.hash.hash_one(&entry.key),
+            "the hash of the newest key is its own"
+        );
+        let known = std::mem::replace(&mut self.next_hash, next_hash);
+        let indexed = !self.slots.is_empty();
         // The hash is needed for the index and for a large log's filter.
         let needs_hash =
-            !unindexed || self.filter.is_active() || self.log.len() + 1 >= FILTER_MIN_KEYS;
-        let hash = if needs_hash {
-            self.hash.hash_one(&entry.key)
+            indexed || self.filter.is_active() || self.log.len() + 1 >= FILTER_MIN_KEYS;
+        let hash = if !needs_hash || known != UNHASHED {
+            known
         } else {
-            UNHASHED
-        };
-        let free = match unindexed {
-            true => Found::Free(None),
-            false => self.find(&entry.key, hash),
+            self.hash.hash_one(&entry.key)
         };
         let pos = self.log.len();
         self.log.push(entry);
-        if self.slots.is_empty() {
+        if !indexed {
             if self.log.len() > SCAN {
                 self.rebuild();
             }
         } else if self.log.len() + self.gone > self.slots.len() / 5 * 4 {
             self.rebuild();
-        } else if let Found::Free(Some(i)) = free {
-            let slot = slot_tag(hash, self.mask()) | (pos as u32 + 1);
-            if let Some(s) = self.slots.get_mut(i) {
-                *s = slot;
-            }
+        } else {
+            place(&mut self.slots, hash, pos);
         }
         if needs_hash {
             self.note(hash);
@@ -294,17 +313,8 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
         self.slots.clear();
         self.slots.resize(want, 0);
         self.gone = 0;
-        let mask = self.mask();
         for (pos, e) in self.log.iter().enumerate() {
-            let h = self.hash.hash_one(&e.key);
-            let mut i = h as usize & mask as usize;
-            while self.slots.get(i).is_some_and(|&s| s != 0) {
-                i = (i + 1) & mask as usize;
-            }
-            if let Some(s) = self.slots.get_mut(i) {
-                // Positions fit: the log is shorter than the slot count.
-                *s = slot_tag(h, mask) | (pos as u32 + 1);
-            }
+            place(&mut self.slots, self.hash.hash_one(&e.key), pos);
         }
     }
 
@@ -350,6 +360,7 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
         self.slots.fill(0);
         self.gone = 0;
         self.filter.clear();
+        self.next_hash = UNHASHED;
     }
 
     fn heap_bytes(&self) -> usize {
@@ -554,7 +565,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 } else {
                     u64::MAX
                 };
-                self.push_to_spill(old, hash);
+                self.push_to_spill(old, hash, key_hash);
             }
             None if absent => {}
             None => self.remove_from_spill(&key, key_hash),
@@ -564,7 +575,10 @@ impl<K: Hash + Eq, V> Tail<K, V> {
 
     /// Puts a former newest entry into the spill, replacing any entry with its key (there
     /// is none: the newest key is never also in the spill, but a map would replace).
-    fn push_to_spill(&mut self, entry: Entry<K, V>, hash: KeyedHash) {
+    ///
+    /// `next_hash`: the hash of the generation's new newest key (or [`UNHASHED`]), kept
+    /// by a large spill for when that entry comes in turn.
+    fn push_to_spill(&mut self, entry: Entry<K, V>, hash: KeyedHash, next_hash: u64) {
         let spill = self
             .spill
             .get_or_insert_with(|| Box::new(Spill::Few(std::array::from_fn(|_| None))));
@@ -583,8 +597,9 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 } else {
                     let mut log = Indexed::new(hash);
                     for e in entries.iter_mut().filter_map(Option::take).chain([entry]) {
-                        log.push(e);
+                        log.push(e, UNHASHED);
                     }
+                    log.next_hash = next_hash;
                     self.spill_len = log.log.len() as u32;
                     **spill = Spill::Many(log);
                 }
@@ -593,7 +608,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 if len == 0 {
                     log.clear();
                 }
-                log.push(entry);
+                log.push(entry, next_hash);
                 self.spill_len = log.log.len() as u32;
             }
         }
