@@ -19,10 +19,15 @@
 //! generation's keys by small Bloom filters kept next to the spill's pointer, so that
 //! the previous generation's box (another cache miss in a table of a million peers) is
 //! rarely read. A small table's older entries sit in a short array, not a hash map.
-//! A generation's map of 1,024 keys or more (a live node's route table, not a simulated
-//! peer's) also keeps a blocked Bloom filter of one to two bytes per key (`KeyFilter`),
-//! so that a fresh GUID is told apart with one load in a small table instead of a probe
-//! into each generation's control bytes, which do not stay in the core's cache.
+//! More of them go into a log appended in the order they came, found through an index of
+//! 4-byte slots (as the result cache's `asked_log` does): in a live node's route table,
+//! 50,000 entries per generation, a fresh GUID then writes its 32-byte entry at the
+//! log's end (sequential writes, which the hardware streams) and one slot at a random
+//! place of a 256 KB index, where a hash map's slot and control byte were two writes to
+//! random lines of 2 MB that missed the cache and held up the store buffer.
+//! A generation's log of 1,024 keys or more also keeps a blocked Bloom filter of one to
+//! two bytes per key (`KeyFilter`), so that a fresh GUID is told apart with one load in a
+//! small table instead of a probe into each generation's index.
 
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroU64;
@@ -90,9 +95,9 @@ struct Entry<K, V> {
 }
 
 /// How many older entries a generation keeps in a plain array before it moves them into
-/// a hash map: a table of capacity 8 (the benchmark's `--seen-capacity 8`) holds at most
+/// an indexed log: a table of capacity 8 (the benchmark's `--seen-capacity 8`) holds at most
 /// four entries per generation, the newest inline and three here, found by comparing
-/// keys without hashing and in one heap object instead of a map's two.
+/// keys without hashing and in one heap object instead of a log's and an index's.
 const FEW: usize = 3;
 
 /// A generation's entries other than the newest.
@@ -113,7 +118,9 @@ enum Spill<K, V> {
 /// generation) every fresh GUID put a 32-byte entry and a control byte at two random
 /// places of a map of megabytes, two cache-missing writes the store buffer waited for.
 /// Here the entry goes at the log's end and only a 4-byte slot goes at a random place,
-/// in an index of 256 to 512 KB that stays in the core's L2 cache.
+/// in an index an eighth of the map's size that stays in the core's L2 cache more
+/// often. Sized between half and four fifths full (as a hash map is up to seven
+/// eighths), a log and its index take about the memory the map did.
 #[derive(Clone, Debug)]
 struct Indexed<K, V> {
     /// The entries, each key once. A removed entry's place is taken by the last one.
@@ -307,9 +314,9 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
         }
     }
 
-    /// (Re)builds the index for the log as it is, with room to grow (at most 2/5 full).
+    /// (Re)builds the index for the log as it is, with room to grow (at most half full).
     fn rebuild(&mut self) {
-        let want = (self.log.len() * 5 / 2).next_power_of_two().max(32);
+        let want = (self.log.len() * 2).next_power_of_two().max(32);
         self.slots.clear();
         self.slots.resize(want, 0);
         self.gone = 0;
@@ -370,20 +377,20 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
     }
 }
 
-/// From this many keys a spill's map gets a [`KeyFilter`]: a live node's table, whose
-/// every fresh GUID would otherwise probe two maps of tens of thousands of entries
+/// From this many keys a spill's log gets a [`KeyFilter`]: a live node's table, whose
+/// every fresh GUID would otherwise probe two indexes of tens of thousands of slots
 /// (the current generation's and the previous one's) that are not in the core's cache.
-/// Smaller maps, such as a simulated peer's, are probed directly and pay nothing.
+/// Smaller logs, such as a simulated peer's, are probed directly and pay nothing.
 const FILTER_MIN_KEYS: usize = 1024;
 
 /// Keys per 64-bit filter word before the filter doubles: 8 to 16 bits per key, so a
 /// key it does not hold passes about one time in 30.
 const KEYS_PER_FILTER_WORD: usize = 8;
 
-/// A blocked Bloom filter of a large map's keys: two bits (`bloom_bits`) in one word
+/// A blocked Bloom filter of a large log's keys: two bits (`bloom_bits`) in one word
 /// chosen by the hash's high half. One load in a table of one to two bytes per key, which
-/// stays in the core's cache where the map's control bytes do not. Keys are never taken
-/// out (a removed key's bits only cost a probe); empty (no words) until the map reaches
+/// stays in the core's cache where the index does not. Keys are never taken
+/// out (a removed key's bits only cost a probe); empty (no words) until the log reaches
 /// [`FILTER_MIN_KEYS`], and from then on kept up to date through every clear.
 #[derive(Clone, Debug, Default)]
 struct KeyFilter {
@@ -392,7 +399,7 @@ struct KeyFilter {
 }
 
 impl KeyFilter {
-    /// Whether a key with hash `hash` may be in the map ([`UNHASHED`]: it may).
+    /// Whether a key with hash `hash` may be in the log ([`UNHASHED`]: it may).
     #[inline]
     fn may_hold(&self, hash: u64) -> bool {
         if hash == UNHASHED {
@@ -574,7 +581,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
     }
 
     /// Puts a former newest entry into the spill, replacing any entry with its key (there
-    /// is none: the newest key is never also in the spill, but a map would replace).
+    /// is none: the newest key is never also in the spill, so a log just appends it).
     ///
     /// `next_hash`: the hash of the generation's new newest key (or [`UNHASHED`]), kept
     /// by a large spill for when that entry comes in turn.
@@ -681,7 +688,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         self.spill = None;
     }
 
-    /// Empties the spill and drops its leftovers now, keeping a map's allocation: for a
+    /// Empties the spill and drops its leftovers now, keeping a log's allocations: for a
     /// table that idled out, whose next write may be far away (values such as a result
     /// cache's long keys would otherwise stay alive until then).
     fn clear_now(&mut self) {
@@ -740,7 +747,7 @@ struct More<K, V> {
     since: Time,
     /// The current generation's other entries and filters.
     tail: Tail<K, V>,
-    /// The hash of the spill's maps and Bloom filters, given when this was allocated.
+    /// The hash of the spill's logs and Bloom filters, given when this was allocated.
     hash: KeyedHash,
     /// Boxed, and allocated at the first rotation that has something to keep. Looked
     /// into only when `tail.older` says it may hold the key.
@@ -760,7 +767,7 @@ impl<K: Hash + Eq, V> More<K, V> {
     /// The key's hash for the filters, or [`UNHASHED`] when none could use it: neither
     /// the current generation's inline filter nor `older`, and the current spill is too
     /// small for a [`KeyFilter`]. (Whether the previous generation has one is not asked:
-    /// that would read its box. Right after a rotation its map is probed directly, until
+    /// that would read its box. Right after a rotation its index is probed directly, until
     /// the current spill reaches [`FILTER_MIN_KEYS`].)
     fn key_hash(&self, key: &K) -> u64 {
         let older = self.tail.older;
@@ -1363,6 +1370,19 @@ mod tests {
             matches!(spill, Some(Spill::Many(log)) if log.filter.is_active()),
             "a large spill has its filter"
         );
+    }
+
+    #[test]
+    fn a_large_spill_is_no_bigger_than_a_small_one() {
+        // A simulated peer's spill box is as big as the enum: the large variant must not
+        // make every small one pay (the route table's key and value types).
+        type K = (crate::protocol::Guid, u8);
+        type V = [u8; 5];
+        assert!(
+            std::mem::size_of::<Indexed<K, V>>()
+                <= std::mem::size_of::<[Option<Entry<K, V>>; FEW]>()
+        );
+        assert_eq!(std::mem::size_of::<Spill<K, V>>(), 104);
     }
 
     #[test]
