@@ -19,16 +19,18 @@
 //! generation's keys by small Bloom filters kept next to the spill's pointer, so that
 //! the previous generation's box (another cache miss in a table of a million peers) is
 //! rarely read. A small table's older entries sit in a short array, not a hash map.
-//! More of them go into a log appended in the order they came, found through an index of
-//! 4-byte slots (as the result cache's `asked_log` does): in a live node's route table,
-//! 50,000 entries per generation, a fresh GUID then writes its 32-byte entry at the
-//! log's end (sequential writes, which the hardware streams) and one slot at a random
-//! place of a 256 KB index, where a hash map's slot and control byte were two writes to
-//! random lines of 2 MB that missed the cache and held up the store buffer.
-//! A generation's log of 1,024 keys or more also keeps a blocked Bloom filter of one to
-//! two bytes per key (`KeyFilter`), so that a fresh GUID is told apart with one load in a
-//! small table instead of a probe into each generation's index.
+//! More of them go into a hash map; a generation of 1,024 keys or more (a live node's
+//! route table, not a simulated peer's) puts them in a log appended in the order they
+//! came, found through an index of 4-byte slots (as the result cache's `asked_log`
+//! does): in a table of 50,000 entries per generation, a fresh GUID then writes its
+//! 32-byte entry at the log's end (sequential writes, which the hardware streams) and
+//! one slot at a random place of a 256 KB index, where the map's slot and control byte
+//! were two writes to random lines of 2 MB that missed the cache and held up the store
+//! buffer. Such a log also keeps a blocked Bloom filter of one to two bytes per key
+//! (`KeyFilter`), so that a fresh GUID is told apart with one load in a small table
+//! instead of a probe into each generation's index.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::num::NonZeroU64;
 
@@ -95,9 +97,9 @@ struct Entry<K, V> {
 }
 
 /// How many older entries a generation keeps in a plain array before it moves them into
-/// an indexed log: a table of capacity 8 (the benchmark's `--seen-capacity 8`) holds at most
+/// a hash map: a table of capacity 8 (the benchmark's `--seen-capacity 8`) holds at most
 /// four entries per generation, the newest inline and three here, found by comparing
-/// keys without hashing and in one heap object instead of a log's and an index's.
+/// keys without hashing and in one heap object instead of a map's two.
 const FEW: usize = 3;
 
 /// A generation's entries other than the newest.
@@ -106,13 +108,24 @@ enum Spill<K, V> {
     /// Up to [`FEW`] entries, in the first `spill_len` slots (any later ones are
     /// leftovers, dropped when overwritten).
     Few([Option<Entry<K, V>>; FEW]),
-    /// More: kept as an indexed log from then on (cleared, not shrunk, on rotation).
+    /// More, up to [`FILTER_MIN_KEYS`]: a hash map (cleared, not shrunk, on rotation), as
+    /// in a simulated peer that remembers tens or hundreds of searches.
+    Map(HashMap<K, Slot<V>, KeyedHash>),
+    /// More still (a live node's table): an indexed log and its filter from then on
+    /// (cleared, not shrunk, on rotation).
     Many(Indexed<K, V>),
 }
 
-/// A spill of more than [`FEW`] entries: the entries in a log, appended in the order they
-/// were spilled (sequential writes, which the hardware streams), found through an
-/// open-addressing index of 4-byte slots once the log is longer than [`SCAN`].
+/// A map's value.
+#[derive(Clone, Copy, Debug)]
+struct Slot<V> {
+    value: V,
+    at: Stamp,
+}
+
+/// A spill that reached [`FILTER_MIN_KEYS`] entries: the entries in a log, appended in
+/// the order they were spilled (sequential writes, which the hardware streams), found
+/// through an open-addressing index of 4-byte slots, behind a [`KeyFilter`].
 ///
 /// Why not a hash map of the entries: in a live node's table (50,000 entries per
 /// generation) every fresh GUID put a 32-byte entry and a control byte at two random
@@ -120,12 +133,14 @@ enum Spill<K, V> {
 /// Here the entry goes at the log's end and only a 4-byte slot goes at a random place,
 /// in an index an eighth of the map's size that stays in the core's L2 cache more
 /// often. Sized between half and four fifths full (as a hash map is up to seven
-/// eighths), a log and its index take about the memory the map did.
+/// eighths), a log and its index take about the memory the map did. Smaller spills keep
+/// the map: a simulated peer's table of a few hundred entries is probed faster through
+/// a map's control bytes, and the cache misses this saves are a large table's.
 #[derive(Clone, Debug)]
 struct Indexed<K, V> {
     /// The entries, each key once. A removed entry's place is taken by the last one.
     log: Vec<Entry<K, V>>,
-    /// Empty while the log is short; else a power of two of slots, each 0 (free),
+    /// A power of two of slots (empty only before the first push), each 0 (free),
     /// [`GONE`]'s value (a removed entry's: probes pass over it), or the entry's position
     /// plus one in the low bits and the rest of the key's hash above ([`slot_tag`]).
     /// Free slots stay more than a fifth of them, so a probe always ends.
@@ -141,9 +156,6 @@ struct Indexed<K, V> {
     /// the log is emptied (which a generation's first push after a rotation does).
     next_hash: u64,
 }
-
-/// A log this long or shorter has no index: it is searched from end to end.
-const SCAN: usize = 8;
 
 /// A slot's bits above `mask` (the position bits), from the hash's upper half (its lower
 /// half picks the slot).
@@ -176,22 +188,32 @@ fn place(slots: &mut [u32], hash: u64, pos: usize) {
 
 /// What looking a key up in an [`Indexed`] log found.
 enum Found {
-    /// At this position of the log, through this slot (none: the log has no index).
-    At(usize, Option<usize>),
+    /// At this position of the log, through this slot.
+    At(usize, usize),
     /// Not there.
     Absent,
 }
 
 impl<K: Hash + Eq, V> Indexed<K, V> {
-    fn new(hash: KeyedHash) -> Self {
-        Indexed {
-            log: Vec::with_capacity(2 * FEW + 2),
+    /// A log of a map's entries (which it empties), indexed and filtered.
+    fn from_map(map: &mut HashMap<K, Slot<V>, KeyedHash>) -> Self {
+        let hash = *map.hasher();
+        let log = map.drain().map(|(key, s)| Entry {
+            key,
+            value: s.value,
+            at: s.at,
+        });
+        let mut indexed = Indexed {
+            log: log.collect(),
             slots: Vec::new(),
             gone: 0,
             filter: KeyFilter::default(),
             hash,
             next_hash: UNHASHED,
-        }
+        };
+        indexed.rebuild();
+        indexed.refill();
+        indexed
     }
 
     /// The key's hash (`hash`, unless it is [`UNHASHED`]).
@@ -213,12 +235,6 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
 
     #[inline]
     fn find(&self, key: &K, hash: u64) -> Found {
-        if self.slots.is_empty() {
-            return match self.log.iter().position(|e| e.key == *key) {
-                Some(pos) => Found::At(pos, None),
-                None => Found::Absent,
-            };
-        }
         let hash = self.hash_of(key, hash);
         let mask = self.mask();
         let tag = slot_tag(hash, mask);
@@ -231,7 +247,7 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
             if slot & !mask == tag && slot & mask != 0 {
                 let pos = (slot & mask) as usize - 1;
                 if self.log.get(pos).is_some_and(|e| e.key == *key) {
-                    return Found::At(pos, Some(i));
+                    return Found::At(pos, i);
                 }
             }
             i = (i + 1) & mask as usize;
@@ -270,47 +286,34 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
             "the hash of the newest key is its own"
         );
         let known = std::mem::replace(&mut self.next_hash, next_hash);
-        let indexed = !self.slots.is_empty();
-        // The hash is needed for the index and for a large log's filter.
-        let needs_hash =
-            indexed || self.filter.is_active() || self.log.len() + 1 >= FILTER_MIN_KEYS;
-        let hash = if !needs_hash || known != UNHASHED {
-            known
-        } else {
-            self.hash.hash_one(&entry.key)
-        };
+        let hash = self.hash_of(&entry.key, known);
         let pos = self.log.len();
         self.log.push(entry);
-        if !indexed {
-            if self.log.len() > SCAN {
-                self.rebuild();
-            }
-        } else if self.log.len() + self.gone > self.slots.len() / 5 * 4 {
+        if self.log.len() + self.gone > self.slots.len() / 5 * 4 {
             self.rebuild();
         } else {
             place(&mut self.slots, hash, pos);
         }
-        if needs_hash {
-            self.note(hash);
+        self.note(hash);
+    }
+
+    /// Notes a key just added in the filter, refilled (doubled) when the log outgrows it.
+    fn note(&mut self, hash: u64) {
+        if self.log.len() > self.filter.words.len() * KEYS_PER_FILTER_WORD {
+            self.refill();
+        } else {
+            self.filter.set(hash);
         }
     }
 
-    /// Notes a key just added in the filter, sizing it for the log: started at
-    /// [`FILTER_MIN_KEYS`], doubled (and refilled from the log's keys) when the log
-    /// outgrows it.
-    fn note(&mut self, hash: u64) {
-        let len = self.log.len();
-        if len < FILTER_MIN_KEYS && !self.filter.is_active() {
-            return;
-        }
-        if len > self.filter.words.len() * KEYS_PER_FILTER_WORD {
-            let words = len.div_ceil(KEYS_PER_FILTER_WORD).next_power_of_two();
-            self.filter.words = vec![0; words];
-            for e in &self.log {
-                self.filter.set(self.hash.hash_one(&e.key));
-            }
-        } else {
-            self.filter.set(hash);
+    /// Sizes the filter for the log (at least [`FILTER_MIN_KEYS`] keys' worth) and fills
+    /// it from the log's keys.
+    fn refill(&mut self) {
+        let keys = self.log.len().max(FILTER_MIN_KEYS);
+        let words = keys.div_ceil(KEYS_PER_FILTER_WORD).next_power_of_two();
+        self.filter.words = vec![0; words];
+        for e in &self.log {
+            self.filter.set(self.hash.hash_one(&e.key));
         }
     }
 
@@ -334,9 +337,6 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
             return;
         };
         self.log.swap_remove(pos);
-        let Some(slot) = slot else {
-            return;
-        };
         let mask = self.mask();
         if let Some(s) = self.slots.get_mut(slot) {
             *s = gone(mask);
@@ -377,10 +377,11 @@ impl<K: Hash + Eq, V> Indexed<K, V> {
     }
 }
 
-/// From this many keys a spill's log gets a [`KeyFilter`]: a live node's table, whose
-/// every fresh GUID would otherwise probe two indexes of tens of thousands of slots
-/// (the current generation's and the previous one's) that are not in the core's cache.
-/// Smaller logs, such as a simulated peer's, are probed directly and pay nothing.
+/// From this many keys a spill's map becomes an [`Indexed`] log with a [`KeyFilter`]: a
+/// live node's table, whose every fresh GUID would otherwise write to two random places
+/// of a map of megabytes and probe two maps of tens of thousands of entries (the current
+/// generation's and the previous one's) that are not in the core's cache. Smaller maps,
+/// such as a simulated peer's, are probed directly and pay nothing.
 const FILTER_MIN_KEYS: usize = 1024;
 
 /// Keys per 64-bit filter word before the filter doubles: 8 to 16 bits per key, so a
@@ -390,8 +391,8 @@ const KEYS_PER_FILTER_WORD: usize = 8;
 /// A blocked Bloom filter of a large log's keys: two bits (`bloom_bits`) in one word
 /// chosen by the hash's high half. One load in a table of one to two bytes per key, which
 /// stays in the core's cache where the index does not. Keys are never taken
-/// out (a removed key's bits only cost a probe); empty (no words) until the log reaches
-/// [`FILTER_MIN_KEYS`], and from then on kept up to date through every clear.
+/// out (a removed key's bits only cost a probe); sized for at least [`FILTER_MIN_KEYS`]
+/// keys, and kept up to date through every clear.
 #[derive(Clone, Debug, Default)]
 struct KeyFilter {
     /// A power of two of them, or none.
@@ -413,10 +414,6 @@ impl KeyFilter {
 
     fn word_of(&self, hash: u64) -> usize {
         (hash >> 32) as usize & self.words.len().wrapping_sub(1)
-    }
-
-    fn is_active(&self) -> bool {
-        !self.words.is_empty()
     }
 
     fn set(&mut self, hash: u64) {
@@ -529,6 +526,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 .flatten()
                 .find(|e| e.key == *key)
                 .map(|e| (&e.value, e.at)),
+            Spill::Map(map) => map.get(key).map(|s| (&s.value, s.at)),
             Spill::Many(log) => log.get(key, hash).map(|e| (&e.value, e.at)),
         }
     }
@@ -543,6 +541,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 .flatten()
                 .find(|e| e.key == *key)
                 .map(|e| (&mut e.value, &mut e.at)),
+            Spill::Map(map) => map.get_mut(key).map(|s| (&mut s.value, &mut s.at)),
             Spill::Many(log) => log.get_mut(key, hash).map(|e| (&mut e.value, &mut e.at)),
         }
     }
@@ -602,12 +601,33 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                     entries[len] = Some(entry);
                     self.spill_len += 1;
                 } else {
-                    let mut log = Indexed::new(hash);
+                    let mut map = HashMap::with_capacity_and_hasher(2 * FEW + 1, hash);
                     for e in entries.iter_mut().filter_map(Option::take).chain([entry]) {
-                        log.push(e, UNHASHED);
+                        map.insert(
+                            e.key,
+                            Slot {
+                                value: e.value,
+                                at: e.at,
+                            },
+                        );
                     }
+                    self.spill_len = map.len() as u32;
+                    **spill = Spill::Map(map);
+                }
+            }
+            Spill::Map(map) => {
+                if len == 0 {
+                    map.clear();
+                }
+                let slot = Slot {
+                    value: entry.value,
+                    at: entry.at,
+                };
+                map.insert(entry.key, slot);
+                self.spill_len = map.len() as u32;
+                if map.len() >= FILTER_MIN_KEYS {
+                    let mut log = Indexed::from_map(map);
                     log.next_hash = next_hash;
-                    self.spill_len = log.log.len() as u32;
                     **spill = Spill::Many(log);
                 }
             }
@@ -636,6 +656,10 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                     entries[len - 1] = None;
                     self.spill_len -= 1;
                 }
+            }
+            Some(Spill::Map(map)) => {
+                map.remove(key);
+                self.spill_len = map.len() as u32;
             }
             Some(Spill::Many(log)) => {
                 log.remove(key, key_hash);
@@ -669,6 +693,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         match self.spill.as_deref() {
             None => 0,
             Some(Spill::Few(_)) => FEW,
+            Some(Spill::Map(map)) => map.capacity(),
             Some(Spill::Many(log)) => log.log.capacity(),
         }
     }
@@ -678,6 +703,10 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         match self.spill.as_deref() {
             None => 0,
             Some(Spill::Few(_)) => std::mem::size_of::<Spill<K, V>>(),
+            Some(Spill::Map(map)) => {
+                std::mem::size_of::<Spill<K, V>>()
+                    + map.capacity() * (std::mem::size_of::<(K, Slot<V>)>() + 1)
+            }
             Some(Spill::Many(log)) => std::mem::size_of::<Spill<K, V>>() + log.heap_bytes(),
         }
     }
@@ -695,6 +724,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         self.clear();
         match self.spill.as_deref_mut() {
             Some(Spill::Few(entries)) => *entries = std::array::from_fn(|_| None),
+            Some(Spill::Map(map)) => map.clear(),
             Some(Spill::Many(log)) => log.clear(),
             None => {}
         }
@@ -1367,9 +1397,49 @@ mod tests {
         }
         let spill = m.more.as_ref().and_then(|m| m.tail.spill.as_deref());
         assert!(
-            matches!(spill, Some(Spill::Many(log)) if log.filter.is_active()),
+            matches!(spill, Some(Spill::Many(log)) if !log.filter.words.is_empty()),
             "a large spill has its filter"
         );
+    }
+
+    #[test]
+    fn an_indexed_log_answers_as_a_map_through_removals_and_rebuilds() {
+        // Many removals: their marks fill the index until it is rebuilt, and each one
+        // moves the log's last entry into the freed place.
+        let mut map: HashMap<u32, Slot<u32>, KeyedHash> = HashMap::with_hasher(KeyedHash::new(3));
+        let at = Stamp::new(Time::ZERO);
+        for k in 0..FILTER_MIN_KEYS as u32 {
+            map.insert(k, Slot { value: k, at });
+        }
+        let mut model: HashMap<u32, u32> = (0..FILTER_MIN_KEYS as u32).map(|k| (k, k)).collect();
+        let mut log = Indexed::from_map(&mut map);
+        let mut x: u64 = 5;
+        for step in 0..40_000u32 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let key = ((x >> 33) % 3000) as u32;
+            match (x >> 20) % 3 {
+                0 if !model.contains_key(&key) => {
+                    let entry = Entry {
+                        key,
+                        value: step,
+                        at,
+                    };
+                    log.push(entry, UNHASHED);
+                    model.insert(key, step);
+                }
+                1 => {
+                    log.remove(&key, UNHASHED);
+                    model.remove(&key);
+                }
+                _ => {
+                    let got = log.get(&key, UNHASHED).map(|e| e.value);
+                    assert_eq!(got, model.get(&key).copied(), "step {step}");
+                }
+            }
+            assert_eq!(log.log.len(), model.len());
+        }
     }
 
     #[test]
@@ -1395,7 +1465,7 @@ mod tests {
         }
         assert!(matches!(
             m.more.as_ref().and_then(|m| m.tail.spill.as_deref()),
-            Some(Spill::Many(..))
+            Some(Spill::Map(..))
         ));
         for k in 0..(FEW as u32 + 3) {
             assert_eq!(m.get(&k, t, b), Some(&(k + 100)));
