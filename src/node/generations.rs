@@ -1092,6 +1092,16 @@ mod tests {
         Generations::new()
     }
 
+    /// A 64-bit linear congruential sequence from `seed` (the tests' cheap randomness).
+    fn lcg(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x
+        }
+    }
+
     #[test]
     fn a_table_that_idled_out_drops_its_values_at_the_next_write() {
         use std::sync::Arc;
@@ -1139,11 +1149,9 @@ mod tests {
         let t = Time::from_secs(1);
         let mut m = map();
         let mut model = std::collections::HashMap::new();
-        let mut x: u64 = 7;
+        let mut next = lcg(7);
         for step in 0..5000u32 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            let x = next();
             let key = ((x >> 33) % 300) as u32;
             match (x >> 20) % 3 {
                 0 => {
@@ -1369,13 +1377,8 @@ mod tests {
         // Generations of up to 5,000 keys: past `FILTER_MIN_KEYS`, so lookups of absent
         // keys (half the key space is never inserted) are answered by the filters, in
         // both generations, through rotations by count and by age.
-        let mut x: u64 = 11;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            x >> 33
-        };
+        let mut lcg = lcg(11);
+        let mut next = move || lcg() >> 33;
         let ops: Vec<Op> = (0..60_000)
             .map(|_| {
                 let (pick, key, v) = (next() % 16, (next() % 24_000) as u32, next() as u32);
@@ -1413,11 +1416,9 @@ mod tests {
         }
         let mut model: HashMap<u32, u32> = (0..FILTER_MIN_KEYS as u32).map(|k| (k, k)).collect();
         let mut log = Indexed::from_map(&mut map);
-        let mut x: u64 = 5;
+        let mut next = lcg(5);
         for step in 0..40_000u32 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            let x = next();
             let key = ((x >> 33) % 3000) as u32;
             match (x >> 20) % 3 {
                 0 if !model.contains_key(&key) => {
