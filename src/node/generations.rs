@@ -19,10 +19,16 @@
 //! generation's keys by small Bloom filters kept next to the spill's pointer, so that
 //! the previous generation's box (another cache miss in a table of a million peers) is
 //! rarely read. A small table's older entries sit in a short array, not a hash map.
-//! A generation's map of 1,024 keys or more (a live node's route table, not a simulated
-//! peer's) also keeps a blocked Bloom filter of one to two bytes per key (`KeyFilter`),
-//! so that a fresh GUID is told apart with one load in a small table instead of a probe
-//! into each generation's control bytes, which do not stay in the core's cache.
+//! More of them go into a hash map; a generation of 1,024 keys or more (a live node's
+//! route table, not a simulated peer's) puts them in a log appended in the order they
+//! came, found through an index of 4-byte slots (as the result cache's `asked_log`
+//! does): in a table of 50,000 entries per generation, a fresh GUID then writes its
+//! 32-byte entry at the log's end (sequential writes, which the hardware streams) and
+//! one slot at a random place of a 256 KB index, where the map's slot and control byte
+//! were two writes to random lines of 2 MB that missed the cache and held up the store
+//! buffer. Such a log also keeps a blocked Bloom filter of one to two bytes per key
+//! (`KeyFilter`), so that a fresh GUID is told apart with one load in a small table
+//! instead of a probe into each generation's index.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
@@ -82,12 +88,6 @@ impl Stamp {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Slot<V> {
-    value: V,
-    at: Stamp,
-}
-
 /// The inline entry, flat so that the key's and the value's bytes share one padding.
 #[derive(Clone, Copy, Debug)]
 struct Entry<K, V> {
@@ -108,26 +108,291 @@ enum Spill<K, V> {
     /// Up to [`FEW`] entries, in the first `spill_len` slots (any later ones are
     /// leftovers, dropped when overwritten).
     Few([Option<Entry<K, V>>; FEW]),
-    /// More: kept as a map from then on (cleared, not shrunk, on rotation), with the
-    /// filter that spares a large map's probes for keys it does not hold.
-    Many(HashMap<K, Slot<V>, KeyedHash>, KeyFilter),
+    /// More, up to [`FILTER_MIN_KEYS`]: a hash map (cleared, not shrunk, on rotation), as
+    /// in a simulated peer that remembers tens or hundreds of searches.
+    Map(HashMap<K, Slot<V>, KeyedHash>),
+    /// More still (a live node's table): an indexed log and its filter from then on
+    /// (cleared, not shrunk, on rotation).
+    Many(Indexed<K, V>),
 }
 
-/// From this many keys a spill's map gets a [`KeyFilter`]: a live node's table, whose
-/// every fresh GUID would otherwise probe two maps of tens of thousands of entries
-/// (the current generation's and the previous one's) that are not in the core's cache.
-/// Smaller maps, such as a simulated peer's, are probed directly and pay nothing.
+/// A map's value.
+#[derive(Clone, Copy, Debug)]
+struct Slot<V> {
+    value: V,
+    at: Stamp,
+}
+
+/// A spill that reached [`FILTER_MIN_KEYS`] entries: the entries in a log, appended in
+/// the order they were spilled (sequential writes, which the hardware streams), found
+/// through an open-addressing index of 4-byte slots, behind a [`KeyFilter`].
+///
+/// Why not a hash map of the entries: in a live node's table (50,000 entries per
+/// generation) every fresh GUID put a 32-byte entry and a control byte at two random
+/// places of a map of megabytes, two cache-missing writes the store buffer waited for.
+/// Here the entry goes at the log's end and only a 4-byte slot goes at a random place,
+/// in an index an eighth of the map's size that stays in the core's L2 cache more
+/// often. Sized between half and four fifths full (as a hash map is up to seven
+/// eighths), a log and its index take about the memory the map did. Smaller spills keep
+/// the map: a simulated peer's table of a few hundred entries is probed faster through
+/// a map's control bytes, and the cache misses this saves are a large table's.
+#[derive(Clone, Debug)]
+struct Indexed<K, V> {
+    /// The entries, each key once. A removed entry's place is taken by the last one.
+    log: Vec<Entry<K, V>>,
+    /// A power of two of slots (empty only before the first push), each 0 (free),
+    /// [`GONE`]'s value (a removed entry's: probes pass over it), or the entry's position
+    /// plus one in the low bits and the rest of the key's hash above ([`slot_tag`]).
+    /// Free slots stay more than a fifth of them, so a probe always ends.
+    slots: Vec<u32>,
+    /// Slots holding a removed entry's mark, counted as used until the index is rebuilt.
+    gone: usize,
+    /// Spares the index's probes for most keys it does not hold, in a large log.
+    filter: KeyFilter,
+    /// The table's hash.
+    hash: KeyedHash,
+    /// The hash of the generation's newest key, the next one pushed here (it was hashed
+    /// when it came), or [`UNHASHED`] when not known. Set at each push, forgotten when
+    /// the log is emptied (which a generation's first push after a rotation does).
+    next_hash: u64,
+}
+
+/// A slot's bits above `mask` (the position bits), from the hash's upper half (its lower
+/// half picks the slot).
+#[inline]
+fn slot_tag(hash: u64, mask: u32) -> u32 {
+    ((hash >> 32) as u32) & !mask
+}
+
+/// The mark of a removed entry's slot in an index with position bits `mask`: position
+/// bits 0 (no entry), tag bits set (not free).
+#[inline]
+fn gone(mask: u32) -> u32 {
+    !mask
+}
+
+/// Puts position `pos` of a key with hash `hash` into the first free slot of its probe
+/// sequence in `slots` (a power of two of them, with free ones, none for this key).
+#[inline]
+fn place(slots: &mut [u32], hash: u64, pos: usize) {
+    let mask = (slots.len() as u32).wrapping_sub(1);
+    let mut i = hash as usize & mask as usize;
+    while slots.get(i).is_some_and(|&s| s != 0) {
+        i = (i + 1) & mask as usize;
+    }
+    if let Some(s) = slots.get_mut(i) {
+        // Positions fit: the log is shorter than the slot count.
+        *s = slot_tag(hash, mask) | (pos as u32 + 1);
+    }
+}
+
+/// What looking a key up in an [`Indexed`] log found.
+enum Found {
+    /// At this position of the log, through this slot.
+    At(usize, usize),
+    /// Not there.
+    Absent,
+}
+
+impl<K: Hash + Eq, V> Indexed<K, V> {
+    /// A log of a map's entries (which it empties), indexed and filtered.
+    fn from_map(map: &mut HashMap<K, Slot<V>, KeyedHash>) -> Self {
+        let hash = *map.hasher();
+        let log = map.drain().map(|(key, s)| Entry {
+            key,
+            value: s.value,
+            at: s.at,
+        });
+        let mut indexed = Indexed {
+            log: log.collect(),
+            slots: Vec::new(),
+            gone: 0,
+            filter: KeyFilter::default(),
+            hash,
+            next_hash: UNHASHED,
+        };
+        indexed.rebuild();
+        indexed.refill();
+        indexed
+    }
+
+    /// The key's hash (`hash`, unless it is [`UNHASHED`]).
+    #[inline]
+    fn hash_of(&self, key: &K, hash: u64) -> u64 {
+        if hash == UNHASHED {
+            self.hash.hash_one(key)
+        } else {
+            hash
+        }
+    }
+
+    /// The bits of a slot that hold a position.
+    #[inline]
+    fn mask(&self) -> u32 {
+        // The slot count is a power of two far below 2^32 (see `rebuild`).
+        (self.slots.len() as u32).wrapping_sub(1)
+    }
+
+    #[inline]
+    fn find(&self, key: &K, hash: u64) -> Found {
+        let hash = self.hash_of(key, hash);
+        let mask = self.mask();
+        let tag = slot_tag(hash, mask);
+        let mut i = hash as usize & mask as usize;
+        loop {
+            let slot = self.slots.get(i).copied().unwrap_or(0);
+            if slot == 0 {
+                return Found::Absent;
+            }
+            if slot & !mask == tag && slot & mask != 0 {
+                let pos = (slot & mask) as usize - 1;
+                if self.log.get(pos).is_some_and(|e| e.key == *key) {
+                    return Found::At(pos, i);
+                }
+            }
+            i = (i + 1) & mask as usize;
+        }
+    }
+
+    /// The entry for `key` (`hash`: its hash, or [`UNHASHED`]).
+    #[inline]
+    fn get(&self, key: &K, hash: u64) -> Option<&Entry<K, V>> {
+        if !self.filter.may_hold(hash) {
+            return None;
+        }
+        match self.find(key, hash) {
+            Found::At(pos, _) => self.log.get(pos),
+            Found::Absent => None,
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, key: &K, hash: u64) -> Option<&mut Entry<K, V>> {
+        if !self.filter.may_hold(hash) {
+            return None;
+        }
+        match self.find(key, hash) {
+            Found::At(pos, _) => self.log.get_mut(pos),
+            Found::Absent => None,
+        }
+    }
+
+    /// Adds an entry whose key it does not hold (the generation's newest until now);
+    /// `next_hash` is the hash of the generation's new newest key, or [`UNHASHED`].
+    fn push(&mut self, entry: Entry<K, V>, next_hash: u64) {
+        debug_assert!(matches!(self.find(&entry.key, UNHASHED), Found::Absent));
+        debug_assert!(
+            self.next_hash == UNHASHED || self.next_hash == self.hash.hash_one(&entry.key),
+            "the hash of the newest key is its own"
+        );
+        let known = std::mem::replace(&mut self.next_hash, next_hash);
+        let hash = self.hash_of(&entry.key, known);
+        let pos = self.log.len();
+        self.log.push(entry);
+        if self.log.len() + self.gone > self.slots.len() / 5 * 4 {
+            self.rebuild();
+        } else {
+            place(&mut self.slots, hash, pos);
+        }
+        self.note(hash);
+    }
+
+    /// Notes a key just added in the filter, refilled (doubled) when the log outgrows it.
+    fn note(&mut self, hash: u64) {
+        if self.log.len() > self.filter.words.len() * KEYS_PER_FILTER_WORD {
+            self.refill();
+        } else {
+            self.filter.set(hash);
+        }
+    }
+
+    /// Sizes the filter for the log (at least [`FILTER_MIN_KEYS`] keys' worth) and fills
+    /// it from the log's keys.
+    fn refill(&mut self) {
+        let keys = self.log.len().max(FILTER_MIN_KEYS);
+        let words = keys.div_ceil(KEYS_PER_FILTER_WORD).next_power_of_two();
+        self.filter.words = vec![0; words];
+        for e in &self.log {
+            self.filter.set(self.hash.hash_one(&e.key));
+        }
+    }
+
+    /// (Re)builds the index for the log as it is, with room to grow (at most half full).
+    fn rebuild(&mut self) {
+        let want = (self.log.len() * 2).next_power_of_two().max(32);
+        self.slots.clear();
+        self.slots.resize(want, 0);
+        self.gone = 0;
+        for (pos, e) in self.log.iter().enumerate() {
+            place(&mut self.slots, self.hash.hash_one(&e.key), pos);
+        }
+    }
+
+    /// Removes `key`'s entry, if any; the last entry takes its place in the log.
+    fn remove(&mut self, key: &K, hash: u64) {
+        if !self.filter.may_hold(hash) {
+            return;
+        }
+        let Found::At(pos, slot) = self.find(key, hash) else {
+            return;
+        };
+        self.log.swap_remove(pos);
+        let mask = self.mask();
+        if let Some(s) = self.slots.get_mut(slot) {
+            *s = gone(mask);
+        }
+        self.gone += 1;
+        // The entry that moved into `pos` (if any): its slot now points there.
+        let moved = self.log.len();
+        let Some(e) = self.log.get(pos).filter(|_| pos != moved) else {
+            return;
+        };
+        let h = self.hash.hash_one(&e.key);
+        let mut i = h as usize & mask as usize;
+        loop {
+            match self.slots.get_mut(i) {
+                Some(s) if *s & mask == moved as u32 + 1 => {
+                    *s = (*s & !mask) | (pos as u32 + 1);
+                    return;
+                }
+                Some(0) | None => return,
+                Some(_) => i = (i + 1) & mask as usize,
+            }
+        }
+    }
+
+    /// Empties the log, keeping its allocations.
+    fn clear(&mut self) {
+        self.log.clear();
+        self.slots.fill(0);
+        self.gone = 0;
+        self.filter.clear();
+        self.next_hash = UNHASHED;
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.log.capacity() * std::mem::size_of::<Entry<K, V>>()
+            + self.slots.capacity() * std::mem::size_of::<u32>()
+            + self.filter.heap_bytes()
+    }
+}
+
+/// From this many keys a spill's map becomes an [`Indexed`] log with a [`KeyFilter`]: a
+/// live node's table, whose every fresh GUID would otherwise write to two random places
+/// of a map of megabytes and probe two maps of tens of thousands of entries (the current
+/// generation's and the previous one's) that are not in the core's cache. Smaller maps,
+/// such as a simulated peer's, are probed directly and pay nothing.
 const FILTER_MIN_KEYS: usize = 1024;
 
 /// Keys per 64-bit filter word before the filter doubles: 8 to 16 bits per key, so a
 /// key it does not hold passes about one time in 30.
 const KEYS_PER_FILTER_WORD: usize = 8;
 
-/// A blocked Bloom filter of a large map's keys: two bits (`bloom_bits`) in one word
+/// A blocked Bloom filter of a large log's keys: two bits (`bloom_bits`) in one word
 /// chosen by the hash's high half. One load in a table of one to two bytes per key, which
-/// stays in the core's cache where the map's control bytes do not. Keys are never taken
-/// out (a removed key's bits only cost a probe); empty (no words) until the map reaches
-/// [`FILTER_MIN_KEYS`], and from then on kept up to date through every clear.
+/// stays in the core's cache where the index does not. Keys are never taken
+/// out (a removed key's bits only cost a probe); sized for at least [`FILTER_MIN_KEYS`]
+/// keys, and kept up to date through every clear.
 #[derive(Clone, Debug, Default)]
 struct KeyFilter {
     /// A power of two of them, or none.
@@ -135,7 +400,7 @@ struct KeyFilter {
 }
 
 impl KeyFilter {
-    /// Whether a key with hash `hash` may be in the map ([`UNHASHED`]: it may).
+    /// Whether a key with hash `hash` may be in the log ([`UNHASHED`]: it may).
     #[inline]
     fn may_hold(&self, hash: u64) -> bool {
         if hash == UNHASHED {
@@ -149,29 +414,6 @@ impl KeyFilter {
 
     fn word_of(&self, hash: u64) -> usize {
         (hash >> 32) as usize & self.words.len().wrapping_sub(1)
-    }
-
-    fn is_active(&self) -> bool {
-        !self.words.is_empty()
-    }
-
-    /// Notes a key just added to `map` (`key_hash`: its hash), sizing the filter for the
-    /// map: started at [`FILTER_MIN_KEYS`], doubled (and refilled from the map's keys)
-    /// when the map outgrows it.
-    fn note<K: Hash, V>(&mut self, key_hash: u64, map: &HashMap<K, Slot<V>, KeyedHash>) {
-        let len = map.len();
-        if len < FILTER_MIN_KEYS && !self.is_active() {
-            return;
-        }
-        if len > self.words.len() * KEYS_PER_FILTER_WORD {
-            let words = len.div_ceil(KEYS_PER_FILTER_WORD).next_power_of_two();
-            self.words = vec![0; words];
-            for k in map.keys() {
-                self.set(map.hasher().hash_one(k));
-            }
-        } else {
-            self.set(key_hash);
-        }
     }
 
     fn set(&mut self, hash: u64) {
@@ -284,11 +526,8 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 .flatten()
                 .find(|e| e.key == *key)
                 .map(|e| (&e.value, e.at)),
-            Spill::Many(map, filter) => filter
-                .may_hold(hash)
-                .then(|| map.get(key))
-                .flatten()
-                .map(|s| (&s.value, s.at)),
+            Spill::Map(map) => map.get(key).map(|s| (&s.value, s.at)),
+            Spill::Many(log) => log.get(key, hash).map(|e| (&e.value, e.at)),
         }
     }
 
@@ -302,11 +541,8 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 .flatten()
                 .find(|e| e.key == *key)
                 .map(|e| (&mut e.value, &mut e.at)),
-            Spill::Many(map, filter) => filter
-                .may_hold(hash)
-                .then(|| map.get_mut(key))
-                .flatten()
-                .map(|s| (&mut s.value, &mut s.at)),
+            Spill::Map(map) => map.get_mut(key).map(|s| (&mut s.value, &mut s.at)),
+            Spill::Many(log) => log.get_mut(key, hash).map(|e| (&mut e.value, &mut e.at)),
         }
     }
 
@@ -335,7 +571,7 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                 } else {
                     u64::MAX
                 };
-                self.push_to_spill(old, hash);
+                self.push_to_spill(old, hash, key_hash);
             }
             None if absent => {}
             None => self.remove_from_spill(&key, key_hash),
@@ -344,8 +580,11 @@ impl<K: Hash + Eq, V> Tail<K, V> {
     }
 
     /// Puts a former newest entry into the spill, replacing any entry with its key (there
-    /// is none: the newest key is never also in the spill, but a map would replace).
-    fn push_to_spill(&mut self, entry: Entry<K, V>, hash: KeyedHash) {
+    /// is none: the newest key is never also in the spill, so a log just appends it).
+    ///
+    /// `next_hash`: the hash of the generation's new newest key (or [`UNHASHED`]), kept
+    /// by a large spill for when that entry comes in turn.
+    fn push_to_spill(&mut self, entry: Entry<K, V>, hash: KeyedHash, next_hash: u64) {
         let spill = self
             .spill
             .get_or_insert_with(|| Box::new(Spill::Few(std::array::from_fn(|_| None))));
@@ -373,28 +612,31 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                         );
                     }
                     self.spill_len = map.len() as u32;
-                    **spill = Spill::Many(map, KeyFilter::default());
+                    **spill = Spill::Map(map);
                 }
             }
-            Spill::Many(map, filter) => {
+            Spill::Map(map) => {
                 if len == 0 {
                     map.clear();
-                    filter.clear();
                 }
                 let slot = Slot {
                     value: entry.value,
                     at: entry.at,
                 };
-                // The filter hashes the key only when it is in use (a large map).
-                let key = entry.key;
-                if filter.is_active() || map.len() + 1 >= FILTER_MIN_KEYS {
-                    let key_hash = map.hasher().hash_one(&key);
-                    map.insert(key, slot);
-                    filter.note(key_hash, map);
-                } else {
-                    map.insert(key, slot);
-                }
+                map.insert(entry.key, slot);
                 self.spill_len = map.len() as u32;
+                if map.len() >= FILTER_MIN_KEYS {
+                    let mut log = Indexed::from_map(map);
+                    log.next_hash = next_hash;
+                    **spill = Spill::Many(log);
+                }
+            }
+            Spill::Many(log) => {
+                if len == 0 {
+                    log.clear();
+                }
+                log.push(entry, next_hash);
+                self.spill_len = log.log.len() as u32;
             }
         }
     }
@@ -415,11 +657,15 @@ impl<K: Hash + Eq, V> Tail<K, V> {
                     self.spill_len -= 1;
                 }
             }
-            Some(Spill::Many(map, filter)) if filter.may_hold(key_hash) => {
+            Some(Spill::Map(map)) => {
                 map.remove(key);
                 self.spill_len = map.len() as u32;
             }
-            Some(Spill::Many(..)) | None => {}
+            Some(Spill::Many(log)) => {
+                log.remove(key, key_hash);
+                self.spill_len = log.log.len() as u32;
+            }
+            None => {}
         }
     }
 
@@ -447,7 +693,8 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         match self.spill.as_deref() {
             None => 0,
             Some(Spill::Few(_)) => FEW,
-            Some(Spill::Many(map, _)) => map.capacity(),
+            Some(Spill::Map(map)) => map.capacity(),
+            Some(Spill::Many(log)) => log.log.capacity(),
         }
     }
 
@@ -456,11 +703,11 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         match self.spill.as_deref() {
             None => 0,
             Some(Spill::Few(_)) => std::mem::size_of::<Spill<K, V>>(),
-            Some(Spill::Many(map, filter)) => {
+            Some(Spill::Map(map)) => {
                 std::mem::size_of::<Spill<K, V>>()
                     + map.capacity() * (std::mem::size_of::<(K, Slot<V>)>() + 1)
-                    + filter.heap_bytes()
             }
+            Some(Spill::Many(log)) => std::mem::size_of::<Spill<K, V>>() + log.heap_bytes(),
         }
     }
 
@@ -470,17 +717,15 @@ impl<K: Hash + Eq, V> Tail<K, V> {
         self.spill = None;
     }
 
-    /// Empties the spill and drops its leftovers now, keeping a map's allocation: for a
+    /// Empties the spill and drops its leftovers now, keeping a log's allocations: for a
     /// table that idled out, whose next write may be far away (values such as a result
     /// cache's long keys would otherwise stay alive until then).
     fn clear_now(&mut self) {
         self.clear();
         match self.spill.as_deref_mut() {
             Some(Spill::Few(entries)) => *entries = std::array::from_fn(|_| None),
-            Some(Spill::Many(map, filter)) => {
-                map.clear();
-                filter.clear();
-            }
+            Some(Spill::Map(map)) => map.clear(),
+            Some(Spill::Many(log)) => log.clear(),
             None => {}
         }
     }
@@ -532,7 +777,7 @@ struct More<K, V> {
     since: Time,
     /// The current generation's other entries and filters.
     tail: Tail<K, V>,
-    /// The hash of the spill's maps and Bloom filters, given when this was allocated.
+    /// The hash of the spill's logs and Bloom filters, given when this was allocated.
     hash: KeyedHash,
     /// Boxed, and allocated at the first rotation that has something to keep. Looked
     /// into only when `tail.older` says it may hold the key.
@@ -552,7 +797,7 @@ impl<K: Hash + Eq, V> More<K, V> {
     /// The key's hash for the filters, or [`UNHASHED`] when none could use it: neither
     /// the current generation's inline filter nor `older`, and the current spill is too
     /// small for a [`KeyFilter`]. (Whether the previous generation has one is not asked:
-    /// that would read its box. Right after a rotation its map is probed directly, until
+    /// that would read its box. Right after a rotation its index is probed directly, until
     /// the current spill reaches [`FILTER_MIN_KEYS`].)
     fn key_hash(&self, key: &K) -> u64 {
         let older = self.tail.older;
@@ -847,6 +1092,16 @@ mod tests {
         Generations::new()
     }
 
+    /// A 64-bit linear congruential sequence from `seed` (the tests' cheap randomness).
+    fn lcg(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x
+        }
+    }
+
     #[test]
     fn a_table_that_idled_out_drops_its_values_at_the_next_write() {
         use std::sync::Arc;
@@ -894,11 +1149,9 @@ mod tests {
         let t = Time::from_secs(1);
         let mut m = map();
         let mut model = std::collections::HashMap::new();
-        let mut x: u64 = 7;
+        let mut next = lcg(7);
         for step in 0..5000u32 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            let x = next();
             let key = ((x >> 33) % 300) as u32;
             match (x >> 20) % 3 {
                 0 => {
@@ -1124,13 +1377,8 @@ mod tests {
         // Generations of up to 5,000 keys: past `FILTER_MIN_KEYS`, so lookups of absent
         // keys (half the key space is never inserted) are answered by the filters, in
         // both generations, through rotations by count and by age.
-        let mut x: u64 = 11;
-        let mut next = move || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            x >> 33
-        };
+        let mut lcg = lcg(11);
+        let mut next = move || lcg() >> 33;
         let ops: Vec<Op> = (0..60_000)
             .map(|_| {
                 let (pick, key, v) = (next() % 16, (next() % 24_000) as u32, next() as u32);
@@ -1152,9 +1400,60 @@ mod tests {
         }
         let spill = m.more.as_ref().and_then(|m| m.tail.spill.as_deref());
         assert!(
-            matches!(spill, Some(Spill::Many(_, f)) if f.is_active()),
+            matches!(spill, Some(Spill::Many(log)) if !log.filter.words.is_empty()),
             "a large spill has its filter"
         );
+    }
+
+    #[test]
+    fn an_indexed_log_answers_as_a_map_through_removals_and_rebuilds() {
+        // Many removals: their marks fill the index until it is rebuilt, and each one
+        // moves the log's last entry into the freed place.
+        let mut map: HashMap<u32, Slot<u32>, KeyedHash> = HashMap::with_hasher(KeyedHash::new(3));
+        let at = Stamp::new(Time::ZERO);
+        for k in 0..FILTER_MIN_KEYS as u32 {
+            map.insert(k, Slot { value: k, at });
+        }
+        let mut model: HashMap<u32, u32> = (0..FILTER_MIN_KEYS as u32).map(|k| (k, k)).collect();
+        let mut log = Indexed::from_map(&mut map);
+        let mut next = lcg(5);
+        for step in 0..40_000u32 {
+            let x = next();
+            let key = ((x >> 33) % 3000) as u32;
+            match (x >> 20) % 3 {
+                0 if !model.contains_key(&key) => {
+                    let entry = Entry {
+                        key,
+                        value: step,
+                        at,
+                    };
+                    log.push(entry, UNHASHED);
+                    model.insert(key, step);
+                }
+                1 => {
+                    log.remove(&key, UNHASHED);
+                    model.remove(&key);
+                }
+                _ => {
+                    let got = log.get(&key, UNHASHED).map(|e| e.value);
+                    assert_eq!(got, model.get(&key).copied(), "step {step}");
+                }
+            }
+            assert_eq!(log.log.len(), model.len());
+        }
+    }
+
+    #[test]
+    fn a_large_spill_is_no_bigger_than_a_small_one() {
+        // A simulated peer's spill box is as big as the enum: the large variant must not
+        // make every small one pay (the route table's key and value types).
+        type K = (crate::protocol::Guid, u8);
+        type V = [u8; 5];
+        assert!(
+            std::mem::size_of::<Indexed<K, V>>()
+                <= std::mem::size_of::<[Option<Entry<K, V>>; FEW]>()
+        );
+        assert_eq!(std::mem::size_of::<Spill<K, V>>(), 104);
     }
 
     #[test]
@@ -1167,7 +1466,7 @@ mod tests {
         }
         assert!(matches!(
             m.more.as_ref().and_then(|m| m.tail.spill.as_deref()),
-            Some(Spill::Many(..))
+            Some(Spill::Map(..))
         ));
         for k in 0..(FEW as u32 + 3) {
             assert_eq!(m.get(&k, t, b), Some(&(k + 100)));
