@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use gnutella::node::overlay::{CHECK_INTERVAL, DIAL_TIMEOUT};
 use gnutella::node::{
-    flood_copies, ConnId, HostSource, Library, Node, Output, OverlayConfig, OverlayMode,
-    PeerIdentity, PeerInfo, RoutingConfig, Time,
+    ConnId, HostSource, Library, Node, Output, OverlayConfig, OverlayMode, PeerIdentity, PeerInfo,
+    RoutingConfig, Time,
 };
 use gnutella::protocol::{Message, Payload, Pong};
 
@@ -43,7 +43,6 @@ fn drain(n: &mut Node) -> (Vec<SocketAddrV4>, Vec<(ConnId, Message)>, Option<Tim
         match n.poll_output() {
             Output::Dial(a) => dials.push(a),
             Output::Send { to, msg } => sent.push((to, msg)),
-            Output::Flood { to, msg } => sent.extend(flood_copies(to, msg)),
             Output::Close { .. } | Output::Event(_) | Output::Request(_) => {}
             Output::Timeout(next) => return (dials, sent, next),
         }

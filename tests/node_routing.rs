@@ -320,11 +320,7 @@ fn events_report_what_happened_to_a_query() {
         match net.nodes[1].poll_output() {
             Output::Event(e) => events.push(e),
             Output::Timeout(_) => break,
-            Output::Send { .. }
-            | Output::Flood { .. }
-            | Output::Close { .. }
-            | Output::Request(_)
-            | Output::Dial(_) => {}
+            Output::Send { .. } | Output::Close { .. } | Output::Request(_) | Output::Dial(_) => {}
         }
     }
     let g = Guid([8; 16]);

@@ -6,8 +6,7 @@
 mod node_support;
 
 use gnutella::node::{
-    flood_copies, ConnId, Library, LinkRefusal, PeerInfo, Role, RoleSetting, RoutingConfig,
-    SharedFile,
+    ConnId, Library, LinkRefusal, PeerInfo, Role, RoleSetting, RoutingConfig, SharedFile,
 };
 use gnutella::protocol::{kind, Guid, Message, Payload, Query, RouteTableUpdate};
 use node_support::*;
@@ -345,7 +344,6 @@ fn drain_alone(n: &mut gnutella::node::Node) -> (Vec<std::net::SocketAddrV4>, Ve
         match n.poll_output() {
             Output::Dial(a) => dials.push(a),
             Output::Send { msg, .. } => sent.push(msg),
-            Output::Flood { to, msg } => sent.extend(flood_copies(to, msg).map(|(_, msg)| msg)),
             Output::Timeout(_) => return (dials, sent),
             _ => {}
         }

@@ -23,8 +23,8 @@ use super::link::{LinkEnd, LinkHandle};
 use super::link_shaper::{self, LinkShape, LinkShaper};
 use super::logs::{self, Clean, KindName, LogNames, Received, SentTo};
 use crate::node::{
-    flood_copies, ConnId, DropReason, Event, HostEntry, HostSource, LinkRefusal, Output, PeerInfo,
-    Role, SearchRequest, Strategy, TierPolicy, Time,
+    ConnId, DropReason, Event, HostEntry, HostSource, LinkRefusal, Output, PeerInfo, Role,
+    SearchRequest, Strategy, TierPolicy, Time,
 };
 use crate::protocol::{Bye, Frame, Guid, Message, Payload};
 use crate::trace::TracedCopy;
@@ -1079,13 +1079,34 @@ impl Actor {
         // Under trace: where each descriptor went and what happened, for the decision lines.
         let mut sends: Vec<SentTo> = Vec::new();
         let mut events: Vec<Event> = Vec::new();
+        let noting = self.activity.tracing();
         loop {
             match self.core.poll_output() {
-                Output::Send { to, msg } => self.put(at, to, msg, tracing, &mut sends),
-                Output::Flood { to, msg } => {
-                    for (to, msg) in flood_copies(to, msg) {
-                        self.put(at, to, msg, tracing, &mut sends);
+                Output::Send { to, msg } => {
+                    if noting {
+                        // Before it goes on the wire: the arrival at the far end is noted
+                        // after it in the channel.
+                        if let Some(copy) = TracedCopy::of(&msg, None, None) {
+                            let to = self
+                                .links
+                                .get(&to)
+                                .and_then(|s| s.info.listen_addr.or(s.link.remote_addr));
+                            self.note(TraceNote::Sent {
+                                peer: self.index,
+                                at,
+                                to,
+                                copy,
+                            });
+                        }
                     }
+                    if let (true, Some(state)) = (tracing, self.links.get(&to)) {
+                        sends.push(SentTo {
+                            guid: msg.guid,
+                            kind: msg.payload.kind(),
+                            to: state.label(),
+                        });
+                    }
+                    self.send(at, to, msg, tracing);
                 }
                 Output::Close { conn, bye } => self.close(at, conn, bye),
                 Output::Event(event) => {
@@ -1133,35 +1154,6 @@ impl Actor {
                 log::trace!("{}: {line}", self.names.own);
             }
         }
-    }
-
-    /// Puts one copy on its link: noted for the trace channel and the trace log first
-    /// (`sends`), then queued.
-    fn put(&mut self, at: Time, to: ConnId, msg: Message, tracing: bool, sends: &mut Vec<SentTo>) {
-        if self.activity.tracing() {
-            // Before it goes on the wire: the arrival at the far end is noted after it in
-            // the channel.
-            if let Some(copy) = TracedCopy::of(&msg, None, None) {
-                let to = self
-                    .links
-                    .get(&to)
-                    .and_then(|s| s.info.listen_addr.or(s.link.remote_addr));
-                self.note(TraceNote::Sent {
-                    peer: self.index,
-                    at,
-                    to,
-                    copy,
-                });
-            }
-        }
-        if let (true, Some(state)) = (tracing, self.links.get(&to)) {
-            sends.push(SentTo {
-                guid: msg.guid,
-                kind: msg.payload.kind(),
-                to: state.label(),
-            });
-        }
-        self.send(at, to, msg, tracing);
     }
 
     /// Queues one copy on its link; a copy for a link gone or dropped by the full queue

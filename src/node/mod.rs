@@ -16,7 +16,6 @@
 //! loop {                                      // after every input, drain:
 //!     match node.poll_output() {
 //!         Output::Send { to, msg } => ..,
-//!         Output::Flood { to, msg } => ..,    // one message for its links, in order
 //!         Output::Close { conn, bye } => ..,
 //!         Output::Request(r) => ..,           // optional: walker check-backs, pushes
 //!         Output::Event(e) => ..,             // metrics, folded into records

@@ -111,8 +111,7 @@ use super::setting::NodeSetting;
 use super::strategy::{Strategy, StrategySpec};
 use super::tier::TableSender;
 use super::types::{
-    Action, CacheMode, ConnId, DropReason, Event, FloodLinks, Output, OverMaxTtl, PeerInfo,
-    SearchRequest, Time,
+    Action, CacheMode, ConnId, DropReason, Event, Output, OverMaxTtl, PeerInfo, SearchRequest, Time,
 };
 use super::walkers::{self, ParkedWalkers};
 use crate::protocol::codec::{DEFAULT_MAX_HIT_PAYLOAD, DEFAULT_MAX_QUERY_PAYLOAD, MAX_PING_GGEP};
@@ -258,6 +257,9 @@ pub struct Node {
 pub struct Outbox {
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
+    /// The links of the queued [`Action::Flood`]s, in order: each flood takes its
+    /// `links` from the front as it is polled.
+    flood_to: VecDeque<ConnId>,
 }
 
 impl Outbox {
@@ -267,23 +269,54 @@ impl Outbox {
     /// through the node for each.
     #[inline(always)]
     pub fn pop_output(&mut self) -> Option<Output> {
-        Some(match self.actions.pop_front() {
-            Some(Action::Send { to, msg }) => Output::Send { to, msg },
-            Some(Action::Flood { to, msg }) => Output::Flood { to, msg },
-            Some(Action::Close { conn, bye }) => Output::Close { conn, bye },
-            None => return self.events.pop_front().map(Output::Event),
-        })
+        loop {
+            if let Some(Action::Flood { msg, links }) = self.actions.front_mut() {
+                if *links > 1 {
+                    if let Some(to) = self.flood_to.pop_front() {
+                        *links -= 1;
+                        return Some(Output::Send {
+                            to,
+                            msg: share(msg),
+                        });
+                    }
+                }
+            }
+            return Some(match self.actions.pop_front() {
+                Some(Action::Send { to, msg }) => Output::Send { to, msg },
+                Some(Action::Flood { msg, .. }) => match self.flood_to.pop_front() {
+                    Some(to) => Output::Send { to, msg },
+                    // Never: a flood queues exactly `links` links.
+                    None => continue,
+                },
+                Some(Action::Close { conn, bye }) => Output::Close { conn, bye },
+                None => return self.events.pop_front().map(Output::Event),
+            });
+        }
     }
 
     /// Queues `msg` for every link of `links` (none: nothing); how many there were.
     fn flood(&mut self, msg: Message, links: impl Iterator<Item = ConnId>) -> u32 {
-        let to: FloodLinks = links.collect();
-        let n = to.len() as u32;
+        let mut n = 0;
+        for to in links {
+            self.flood_to.push_back(to);
+            n += 1;
+        }
         if n > 0 {
-            self.actions.push_back(Action::Flood { to, msg });
+            self.actions.push_back(Action::Flood { msg, links: n });
         }
         n
     }
+}
+
+/// Another copy of a flooded message: a Query (every flood but a hit's) shares its
+/// payload without going through the match of every payload type.
+#[inline(always)]
+fn share(msg: &Message) -> Message {
+    let payload = match &msg.payload {
+        Payload::Query(query) => Payload::Query(Arc::clone(query)),
+        other => other.clone(),
+    };
+    Message { payload, ..*msg }
 }
 
 static EMPTY_LIBRARY: Library = Library::EMPTY;
@@ -475,6 +508,7 @@ impl Node {
                 std::mem::size_of::<Outbox>()
                     + o.actions.capacity() * std::mem::size_of::<Action>()
                     + o.events.capacity() * std::mem::size_of::<Event>()
+                    + o.flood_to.capacity() * std::mem::size_of::<ConnId>()
             })
     }
 
@@ -2002,8 +2036,9 @@ impl Node {
         }
     }
 
-    /// Puts `msg` on every link but `except`, as one [`Output::Flood`]: the driver gets
-    /// the message once with the list of its links.
+    /// Puts `msg` on every link but `except`; the payload is shared, not copied (the last
+    /// link gets `msg` itself: one shared-count update fewer per flood). Queued once
+    /// ([`Action::Flood`]), it becomes one send per link as the driver polls it.
     fn flood(&mut self, msg: Message, except: Option<ConnId>) -> u32 {
         let out = self.out.get_or_insert_with(Box::default);
         let links = self

@@ -4,12 +4,11 @@ use std::net::SocketAddrV4;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use smallvec::SmallVec;
 
 use super::request::Request;
 use super::role::Role;
 use super::strategy::StrategySpec;
-use crate::protocol::{Bye, Guid, Message, Payload, QueryHit, Sha1};
+use crate::protocol::{Bye, Guid, Message, QueryHit, Sha1};
 
 /// Driver time in microseconds since an epoch the driver chooses (virtual in the
 /// simulator, monotonic wall clock in the live network).
@@ -150,11 +149,6 @@ impl Event {
 pub enum Output {
     /// Put `msg` on the link `to`.
     Send { to: ConnId, msg: Message },
-    /// Put `msg` on each of the links `to`, in that order (never empty): a flood, handed
-    /// over once so that a driver can encode it once and share the bytes. One copy per
-    /// link would cost two updates of the payload's shared count per link, for copies
-    /// the driver only reads; [`flood_copies`] makes them for a driver that wants them.
-    Flood { to: FloodLinks, msg: Message },
     /// Close the link, after sending `bye` if the neighbour accepts Bye.
     Close { conn: ConnId, bye: Option<Bye> },
     /// Something only the driver can do (walker check-backs, connect-backs); every
@@ -172,45 +166,15 @@ pub enum Output {
     Timeout(Option<Time>),
 }
 
-/// The links of one flood, in order. Inline up to 8, a degree few peers pass (a
-/// Gnutella ultrapeer keeps about 32 links: its floods take one allocation, still less
-/// than a shared copy per link).
-pub type FloodLinks = SmallVec<[ConnId; 8]>;
-
-/// A flood's copies, one per link in order: the last link gets `msg` itself, the others
-/// share its payload (no payload bytes are copied).
-pub fn flood_copies(to: FloodLinks, msg: Message) -> impl Iterator<Item = (ConnId, Message)> {
-    let last = to.len().saturating_sub(1);
-    let mut msg = Some(msg);
-    to.into_iter().enumerate().filter_map(move |(i, link)| {
-        let copy = if i == last {
-            msg.take()?
-        } else {
-            share(msg.as_ref()?)
-        };
-        Some((link, copy))
-    })
-}
-
-/// Another copy of a flooded message: a Query (every flood but a hit's) shares its
-/// payload without going through the match of every payload type.
-#[inline(always)]
-fn share(msg: &Message) -> Message {
-    let payload = match &msg.payload {
-        Payload::Query(query) => Payload::Query(Arc::clone(query)),
-        other => other.clone(),
-    };
-    Message { payload, ..*msg }
-}
-
-/// What the driver must do (the queued form of [`Output::Send`], [`Output::Flood`] and
-/// [`Output::Close`]).
+/// What the driver must do (the queued form of [`Output::Send`] and [`Output::Close`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Put `msg` on the link `to`.
     Send { to: ConnId, msg: Message },
-    /// Put `msg` on each of the links `to`, in order.
-    Flood { to: FloodLinks, msg: Message },
+    /// Put `msg` on each of the next `links` links of the outbox's flood list, one
+    /// [`Output::Send`] each (the last one gets `msg` itself): a flood is queued once,
+    /// not once per link, and shared only as it is polled.
+    Flood { msg: Message, links: u32 },
     /// Close the link, after sending `bye` if the neighbour accepts Bye.
     Close { conn: ConnId, bye: Option<Bye> },
 }

@@ -68,8 +68,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::node::record::{QueryRecord, Recorder};
 use crate::node::{
-    flood_copies, ConnId, DropReason, Event, Library, Node, NodeSetting, Outbox, Output,
-    PeerIdentity, PeerInfo, Request, RoutingConfig, SharedFile, Time,
+    ConnId, DropReason, Event, Library, Node, NodeSetting, Outbox, Output, PeerIdentity, PeerInfo,
+    Request, RoutingConfig, SharedFile, Time,
 };
 use crate::protocol::{Guid, Message, Payload};
 use crate::trace::{TracedCopy, Tracer};
@@ -1279,11 +1279,6 @@ impl Simulation {
     ) -> bool {
         match output {
             Output::Send { to, msg } => self.send(now, depart, u, to, msg),
-            Output::Flood { to, msg } => {
-                for (to, msg) in flood_copies(to, msg) {
-                    self.send(now, depart, u, to, msg);
-                }
-            }
             Output::Close { conn, .. } => closed.push(conn),
             Output::Event(event) => {
                 if let Some(tracer) = self.tracer.as_deref_mut() {

@@ -10,8 +10,8 @@
 //! The trace is one more fold over what the drivers already see, so it sits just above the
 //! routing core and below both drivers: the [`Tracer`] takes the node [`Event`]s (the same
 //! ones the recorder folds) plus the two facts only a driver knows, which link a copy
-//! arrived on and which link each copy left on (`Output::Send`, `Output::Flood`), with
-//! the wire header of that copy. The simulator calls it from its event loop, the live network from the task
+//! arrived on and which link each copy left on (`Output::Send`), with the wire header of
+//! that copy. The simulator calls it from its event loop, the live network from the task
 //! that folds every peer's events; a run that asks for no trace pays one `Option` test
 //! per output.
 //!

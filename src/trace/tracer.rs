@@ -5,7 +5,7 @@
 //!   it), and [`Tracer::input_done`] once the node's outputs for it are drained: the
 //!   events in between are that copy's verdict (first, duplicate, re-forward, drop);
 //! - [`Tracer::event`]: every node [`Event`], exactly as the recorder gets it;
-//! - [`Tracer::sent`]: a copy put on a link (`Output::Send`, or one link of an `Output::Flood`), with its wire header;
+//! - [`Tracer::sent`]: a copy put on a link (`Output::Send`), with its wire header;
 //! - [`Tracer::lost`]: a copy the driver itself lost (queue full, link down or lossy,
 //!   still travelling at the end).
 //!

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use gnutella::node::record::{QueryRecord, Recorder};
 use gnutella::node::{
-    flood_copies, CacheMode, ConnId, DropReason, Event, Library, Node, Output, PeerIdentity,
-    PeerInfo, Request, RoutingConfig, SearchRequest, SharedFile, Strategy, Time,
+    CacheMode, ConnId, DropReason, Event, Library, Node, Output, PeerIdentity, PeerInfo, Request,
+    RoutingConfig, SearchRequest, SharedFile, Strategy, Time,
 };
 use gnutella::protocol::{kind, Guid, Message, QueryHit, Sha1};
 use rand::{Rng, SeedableRng};
@@ -224,9 +224,6 @@ impl Net {
         loop {
             match self.nodes[i].poll_output() {
                 Output::Send { to, msg } => self.queue.push_back((i, to.0 as usize, msg)),
-                Output::Flood { to, msg } => self
-                    .queue
-                    .extend(flood_copies(to, msg).map(|(to, msg)| (i, to.0 as usize, msg))),
                 Output::Close { conn, .. } => self.closed.push((i, conn)),
                 Output::Event(event) => self.fold(i, event),
                 Output::Request(request) => {
