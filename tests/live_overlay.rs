@@ -131,9 +131,13 @@ async fn when_thirty_percent_of_the_peers_leave_the_others_get_back_to_their_deg
         // The bootstrap peer goes too: the others heal from what they learnt. So does
         // every neighbour of one survivor (chosen from the overlay the peers grew), so
         // that the stop surely leaves someone short, whatever shape the overlay took.
-        let leaving = leavers(&network, 9);
+        let (orphan, leaving) = leavers(&network, 9);
         let gone: HashSet<SocketAddrV4> =
             leaving.iter().map(|&i| network.peers()[i].listen).collect();
+        // What the orphan learnt is all it has to heal from: its links came up a moment
+        // ago, and it asked each for hosts then (Pongs). Wait until it knows one host that
+        // stays; what that one's Pongs tell it must do the rest.
+        knows_survivors(&network, orphan, &gone, 1).await;
         // Survivors the stop leaves below their minimum: they must dial replacements.
         let left_short = network
             .peers()
@@ -208,10 +212,40 @@ async fn when_thirty_percent_of_the_peers_leave_the_others_get_back_to_their_deg
     .await;
 }
 
+/// Waits until peer `index` knows at least `least` running hosts besides itself, its
+/// neighbours and the `gone`.
+async fn knows_survivors(
+    network: &Network,
+    index: usize,
+    gone: &HashSet<SocketAddrV4>,
+    least: usize,
+) {
+    let started = Instant::now();
+    let own = network.peers()[index].listen;
+    loop {
+        let known = network.known_hosts(index).await.expect("the peer runs");
+        let linked = network.peers()[index].peer.shared.linked();
+        let spare = known
+            .iter()
+            .filter(|h| h.addr != own && !gone.contains(&h.addr) && !linked.contains(&h.addr))
+            .count();
+        if spare >= least {
+            eprintln!("p{index} knows {spare} hosts that stay, besides its neighbours");
+            return;
+        }
+        assert!(
+            started.elapsed() < UP_WITHIN,
+            "p{index} learnt only {spare} hosts that stay, besides its neighbours: {known:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// `count` peers to stop: p0 (the bootstrap) and p3 (revived later), every neighbour of
-/// one other peer (which the stop then leaves with no link at all), then every third peer
-/// (and any other, should those not be enough).
-fn leavers(network: &Network, count: usize) -> Vec<usize> {
+/// one other peer, the orphan (which the stop then leaves with no link at all), then every
+/// third peer (and any other, should those not be enough). Returns the orphan and the
+/// peers to stop.
+fn leavers(network: &Network, count: usize) -> (usize, Vec<usize>) {
     let peers = network.peers();
     let index_of = |addr: SocketAddrV4| peers.iter().position(|p| p.listen == addr);
     let mut leaving = vec![0, 3];
@@ -241,7 +275,7 @@ fn leavers(network: &Network, count: usize) -> Vec<usize> {
             leaving.push(i);
         }
     }
-    leaving
+    (orphan, leaving)
 }
 
 /// Sends a CONNECT claiming to listen at `claim` and returns the answer's status code and

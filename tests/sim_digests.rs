@@ -5,6 +5,8 @@
 //!
 //! The digests were taken from the code before the issue-11 changes. A change that moves
 //! one is a change of behaviour, not of speed: find out why before touching the table.
+//! The two dynamic-overlay digests moved once since, on purpose: a dynamic peer now asks
+//! a link that just came up for hosts when it needs them (`Overlay::asks_new_link`).
 //! `SIM_DIGESTS_PRINT=1 cargo test --test sim_digests -- --nocapture` prints the digests
 //! the code computes now, in the table's format.
 
@@ -210,7 +212,7 @@ const CASES: &[Case] = &[
             "30",
             "--json",
         ],
-        digest: "9e22f4db7da8433c4232771c3d53dd468c597542",
+        digest: "2f4f5f7b8502b5ada57514446506f2e3328237f4",
     },
     Case {
         name: "dynamic-churn-timeseries",
@@ -231,7 +233,7 @@ const CASES: &[Case] = &[
             "TIMESERIES",
             "--json",
         ],
-        digest: "a1354911eb74b3ffece34758220d9d0c76f94d9b",
+        digest: "4a31e2f38ab48448dd7de80c44da78bfd8ee7cc4",
     },
     Case {
         name: "config-quickstart",

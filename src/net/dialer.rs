@@ -270,6 +270,14 @@ async fn dial_claimed(
     // The configured address answered: the slot is ours, and whoever claimed it from
     // inside an inbound link goes.
     let (slot, displaced) = match claim {
+        // Unless the remote's own dial to us won a simultaneous open meanwhile.
+        Some(claim) if !peer.shared.settle_dial(&claim) => {
+            log::debug!(
+                "{}: dial reached {addr}, whose own dial to us holds the slot now",
+                peer.name
+            );
+            return Err(DialError::AlreadyLinked(addr));
+        }
         Some(claim) => (claim, None),
         None => peer
             .shared

@@ -234,7 +234,7 @@ async fn incoming(
                     return Err(Rejection::AlreadyConnected.into());
                 }
                 if Some(*addr.ip()) == remote_ip {
-                    match shared.claim_inbound(addr, conn) {
+                    match shared.claim_inbound(addr, conn, local.listen_addr) {
                         Some(claim) => claimed = Some(claim),
                         None => return Err(Rejection::AlreadyConnected.into()),
                     }

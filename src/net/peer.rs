@@ -183,6 +183,9 @@ pub struct Slot {
     /// Held by an inbound handshake: only the remote's word says it is that neighbour, so
     /// a dial to the address may take the slot over.
     pub inbound: bool,
+    /// Held by a dial whose handshake is still under way: an inbound handshake from a
+    /// lower address than ours takes it over (see [`PeerShared::claim_inbound`]).
+    pub dialing: bool,
 }
 
 /// What a dial finds when it asks for a neighbour's slot.
@@ -250,20 +253,38 @@ impl PeerShared {
         self.leaves_up.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Claims the link slot for `addr` for an inbound handshake; `None` if one exists
-    /// (no double links per pair).
-    pub fn claim_inbound(self: &Arc<Self>, addr: SocketAddrV4, conn: ConnId) -> Option<SlotClaim> {
-        use std::collections::hash_map::Entry;
-        match self.linked_set().entry(addr) {
-            Entry::Occupied(_) => None,
-            Entry::Vacant(v) => {
-                v.insert(Slot {
-                    conn,
-                    inbound: true,
-                });
-                Some(SlotClaim::new(self, addr, conn))
+    /// Claims the link slot for `addr` for an inbound handshake, we listening at `own`;
+    /// `None` if one exists (no double links per pair).
+    ///
+    /// Two peers that dial each other at once (a simultaneous open) would each refuse the
+    /// other's handshake while its own dial holds the slot, and, retrying on the same
+    /// schedule, could refuse each other for ever. So, as libp2p's simultaneous open does
+    /// by peer id, the dial of the lower address wins: an inbound handshake from an
+    /// address lower than `own` takes the slot over from our dial still shaking hands
+    /// (which the remote refuses with 409, its own dial holding its slot; should our dial
+    /// get through anyway, it finds the slot gone and closes). From a higher address the
+    /// inbound is refused: the remote yields on its side.
+    pub fn claim_inbound(
+        self: &Arc<Self>,
+        addr: SocketAddrV4,
+        conn: ConnId,
+        own: SocketAddrV4,
+    ) -> Option<SlotClaim> {
+        let mut set = self.linked_set();
+        if let Some(slot) = set.get(&addr) {
+            if !(slot.dialing && addr < own) {
+                return None;
             }
         }
+        set.insert(
+            addr,
+            Slot {
+                conn,
+                inbound: true,
+                dialing: false,
+            },
+        );
+        Some(SlotClaim::new(self, addr, conn))
     }
 
     /// Claims the link slot for `addr` for a dial by `conn`.
@@ -276,6 +297,7 @@ impl PeerShared {
                     Slot {
                         conn,
                         inbound: false,
+                        dialing: true,
                     },
                 );
                 DialClaim::Free(SlotClaim::new(self, addr, conn))
@@ -304,9 +326,23 @@ impl PeerShared {
             Slot {
                 conn,
                 inbound: false,
+                dialing: false,
             },
         );
         Some((SlotClaim::new(self, addr, conn), displaced))
+    }
+
+    /// The handshake of the dial holding `claim` succeeded: whether its slot is still its
+    /// own (an inbound handshake from a lower address may have taken it over, see
+    /// [`PeerShared::claim_inbound`]); if so, the slot stays its own from now on.
+    pub fn settle_dial(&self, claim: &SlotClaim) -> bool {
+        match self.linked_set().get_mut(&claim.addr) {
+            Some(slot) if slot.conn == claim.conn => {
+                slot.dialing = false;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether `conn` holds the slot of `addr`.
@@ -1400,10 +1436,41 @@ mod tests {
     }
 
     #[test]
+    fn in_a_simultaneous_open_the_dial_of_the_lower_address_wins() {
+        let own = addr(5);
+        let shared = Arc::new(PeerShared::default());
+        let dial = |a: u16, c: u32| match shared.claim_dial(addr(a), ConnId(c)) {
+            DialClaim::Free(claim) => claim,
+            other => panic!("slot of {a} not free: {other:?}"),
+        };
+        // We dial a higher address as it dials us: ours wins, its handshake is refused.
+        let to_higher = dial(9, 1);
+        assert!(shared.claim_inbound(addr(9), ConnId(2), own).is_none());
+        assert!(shared.settle_dial(&to_higher) && to_higher.holds());
+        // We dial a lower address as it dials us: its handshake takes the slot, and our
+        // dial, should the remote take it anyway, finds it gone.
+        let to_lower = dial(1, 3);
+        let inbound = shared
+            .claim_inbound(addr(1), ConnId(4), own)
+            .expect("the lower address's dial wins");
+        assert!(!shared.settle_dial(&to_lower));
+        drop(to_lower);
+        assert!(inbound.holds(), "the losing dial frees nothing");
+        // A dial whose handshake went through is settled: nobody takes its slot.
+        let settled = dial(2, 5);
+        assert!(shared.settle_dial(&settled));
+        assert!(shared.claim_inbound(addr(2), ConnId(6), own).is_none());
+        assert!(settled.holds());
+    }
+
+    #[test]
     fn a_slot_is_freed_by_its_holder_only_and_marked_up_while_up() {
         let shared = Arc::new(PeerShared::default());
-        let mut inbound = shared.claim_inbound(addr(1), ConnId(1)).expect("free slot");
-        assert!(shared.claim_inbound(addr(1), ConnId(2)).is_none());
+        let own = addr(9);
+        let mut inbound = shared
+            .claim_inbound(addr(1), ConnId(1), own)
+            .expect("free slot");
+        assert!(shared.claim_inbound(addr(1), ConnId(2), own).is_none());
         inbound.mark_up(false);
         assert!(shared.is_linked(&addr(1)));
         // A dial takes the slot over: the displaced claim frees nothing when it goes.

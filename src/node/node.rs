@@ -538,6 +538,9 @@ impl Node {
         if let Some(overlay) = self.overlay_mut() {
             overlay.linked(now, info.listen_addr, degree);
         }
+        if self.asks_new_link(now, &info) {
+            self.send_ping(now, conn, REFRESH_TTL);
+        }
         if info.query_routing && info.role == Role::Ultrapeer {
             match self.role() {
                 // A leaf publishes its table at once (PROTOCOL.md §4.4).
@@ -1210,6 +1213,26 @@ impl Node {
         {
             self.send_merged_table();
         }
+    }
+
+    /// Whether a link of a dynamic overlay that just came up (with `info`) is asked for
+    /// hosts at once (`Overlay::asks_new_link`). A leaf of ours is not: it counts for no
+    /// degree and keeps no host cache for us.
+    fn asks_new_link(&mut self, now: Time, info: &PeerInfo) -> bool {
+        if self.role() == Some(Role::Ultrapeer) && info.role == Role::Leaf {
+            return false;
+        }
+        let degree = self.overlay_degree();
+        let own = self.advertised_addr();
+        let Some(cold) = self.cold.as_deref_mut() else {
+            return false;
+        };
+        let Some(overlay) = cold.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
+            return false;
+        };
+        let links = self.neighbours.iter(Some(&cold.links));
+        let linked = |a: SocketAddrV4| a == own || links.clone().any(|n| n.listen_addr == Some(a));
+        overlay.asks_new_link(now, degree, linked)
     }
 
     /// The dynamic overlay's check: dials up to the minimum degree, and Pings the

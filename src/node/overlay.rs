@@ -235,6 +235,34 @@ impl Overlay {
         degree >= self.config.max_degree
     }
 
+    /// Whether a link that just came up at `now` should be asked for hosts at once (a
+    /// Ping with the refill TTL), whatever the time since the last round of asking: the
+    /// node is below its target `degree`, or its cache is thin. gtk-gnutella's
+    /// `pcache_outgoing_connection` pings a new link so when it needs connections or its
+    /// host cache is low. Without this, a peer that joined a moment ago knows only its
+    /// neighbours until the next round, and if they all leave it has nobody to dial.
+    /// An ask counts as a round: the next comes [`ASK_INTERVAL`] later, so the new link
+    /// does not get a second Ping that its end would throttle.
+    pub fn asks_new_link(
+        &mut self,
+        now: Time,
+        degree: usize,
+        linked: impl Fn(SocketAddrV4) -> bool,
+    ) -> bool {
+        let ask = degree < self.target() || self.thin(linked);
+        if ask {
+            self.asked_at = Some(now);
+        }
+        ask
+    }
+
+    /// Fewer than twice the target of hosts known besides the neighbours (`linked`):
+    /// too few spares to replace the links should the neighbours leave together.
+    fn thin(&self, linked: impl Fn(SocketAddrV4) -> bool) -> bool {
+        let spares = self.hosts.iter().filter(|e| !linked(e.addr)).count();
+        spares < 2 * self.target()
+    }
+
     /// Hosts to name in an `X-Try` header, not `own` or a neighbour.
     pub fn try_hosts(&self, n: usize, own: SocketAddrV4) -> Vec<SocketAddrV4> {
         self.hosts.try_list(n, |a| a == own)
@@ -281,7 +309,7 @@ impl Overlay {
         }
         // Too few hosts to reach the minimum (or a thin cache at full degree): ask the
         // neighbours, whose Pongs refill the cache.
-        let thin = self.hosts.len() < 2 * min;
+        let thin = self.thin(&linked);
         let asking_due = match self.asked_at {
             None => true,
             Some(at) => now.saturating_sub(at) >= ASK_INTERVAL,
@@ -440,6 +468,43 @@ mod tests {
                 .ask_neighbours,
             "nobody to ask"
         );
+    }
+
+    #[test]
+    fn a_new_link_is_asked_for_hosts_while_the_node_is_short_of_links_or_spares() {
+        let mut o = Overlay::new(dynamic(2, 4));
+        let neighbours = [host(1), host(2)];
+        let linked = |a: SocketAddrV4| neighbours.contains(&a);
+        for &n in &neighbours {
+            o.learn(Time(0), n, HostSource::Neighbour);
+        }
+        assert!(o.asks_new_link(Time(0), 1, linked), "below the minimum");
+        assert!(
+            o.asks_new_link(Time(0), 2, linked),
+            "at the minimum, but nothing to dial should both neighbours leave"
+        );
+        for i in 3..=5 {
+            o.learn(Time(0), host(i), HostSource::Pong);
+        }
+        assert!(
+            o.asks_new_link(Time(0), 2, linked),
+            "three spares, four wanted"
+        );
+        o.learn(Time(0), host(6), HostSource::Pong);
+        assert!(
+            !o.asks_new_link(Time(0), 2, linked),
+            "enough links and spares"
+        );
+        assert!(o.asks_new_link(Time(0), 1, linked), "short of links again");
+        // Short of hosts to dial (all taken, say): the rounds of asking go on, the new
+        // link's Ping counting as one.
+        let mut rng = NodeRng::seed_from(1);
+        let all = |_: SocketAddrV4| true;
+        assert!(
+            !o.maintain(CHECK_INTERVAL, 1, &mut rng, all).ask_neighbours,
+            "asked a moment ago"
+        );
+        assert!(o.maintain(ASK_INTERVAL, 1, &mut rng, all).ask_neighbours);
     }
 
     #[test]
