@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use gnutella::net::launch::{start_in_process, start_with_factory};
 use gnutella::net::network::Network;
+use gnutella::node::{HostEntry, HostSource};
 use gnutella::protocol::handshake::{parse_response, Limits, Parsed, PeerCapabilities};
 use gnutella::topology::TopologyConfig;
 use live_support::peer_process::PeerProcess;
@@ -328,6 +329,35 @@ async fn a_full_peer_refuses_with_503_and_names_other_hosts_to_try() {
         assert!(!hosts.is_empty(), "a refusal names hosts to try");
         assert!(hosts.iter().all(|h| others.contains(h)), "{hosts:?}");
         assert!(!hosts.contains(&p0), "never itself");
+        // It remembers who knocked: peers that all find one bootstrap full learn of each
+        // other from its refusals.
+        let first: SocketAddrV4 = "127.0.0.1:1".parse().unwrap();
+        let started = Instant::now();
+        loop {
+            let known = network.known_hosts(0).await.expect("p0 runs");
+            let knocked = |h: &HostEntry| h.addr == first && h.source == HostSource::Knocked;
+            if known.iter().any(knocked) {
+                break;
+            }
+            assert!(started.elapsed() < UP_WITHIN, "{known:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        loop {
+            let (code, hosts) = knock(p0, "127.0.0.1:2").await;
+            assert_eq!(code, 503);
+            assert!(
+                !hosts.contains(&"127.0.0.1:2".parse().unwrap()),
+                "{hosts:?}"
+            );
+            if hosts.contains(&first) {
+                break;
+            }
+            assert!(
+                started.elapsed() < UP_WITHIN,
+                "the first knocker is never named: {hosts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         network.shutdown().await;
     })
     .await;

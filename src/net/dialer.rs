@@ -36,7 +36,7 @@ use super::handshake::{self, HandshakeError, LocalInfo};
 use super::link::{self, LinkCompression};
 use super::logs::Clean;
 use super::peer::{DegreePlace, DialClaim, LinkOrigin, LinkPlaces, PeerInput, PeerRef, SlotClaim};
-use crate::node::{ConnId, PeerInfo, Role};
+use crate::node::{ConnId, HostSource, PeerInfo, Role};
 
 /// How one dial attempt ended.
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +206,7 @@ async fn dial_with(
         if !try_hosts.is_empty() {
             let hosts = PeerInput::Hosts {
                 hosts: try_hosts.clone(),
+                source: HostSource::XTry,
             };
             if peer.tx.send(hosts).await.is_err() {
                 return Err(DialError::Stopping);

@@ -28,13 +28,14 @@ pub const HEADER: &str = "# gnutella host cache: ip:port failures age_secs sourc
 /// Largest file read (a cache of a few hundred hosts is a few KiB).
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
-const SOURCES: [HostSource; 6] = [
+const SOURCES: [HostSource; 7] = [
     HostSource::Bootstrap,
     HostSource::Saved,
     HostSource::Pong,
     HostSource::XTry,
     HostSource::Hit,
     HostSource::Neighbour,
+    HostSource::Knocked,
 ];
 
 /// A host read back from a file.

@@ -50,7 +50,7 @@ use super::handshake::{self, HandshakeError, LocalInfo, Refusal};
 use super::link::{self, LinkCompression};
 use super::logs::{Clean, Quoted};
 use super::peer::{DegreePlace, LinkOrigin, LinkPlaces, PeerInput, PeerRef, RolePlace, SlotClaim};
-use crate::node::{PeerInfo, Role};
+use crate::node::{HostSource, PeerInfo, Role};
 use crate::protocol::handshake::{try_headers, Rejection};
 
 /// Serves one HTTP connection, given the bytes already read from it and its place in the
@@ -213,6 +213,8 @@ async fn incoming(
     let mut claimed: Option<SlotClaim> = None;
     let mut reserved: Option<DegreePlace> = None;
     let mut role_place: Option<RolePlace> = None;
+    // Refused for want of room: where it listens (`HostSource::Knocked`).
+    let mut knocked: Option<SocketAddrV4> = None;
     // What the remote said about itself, for the log of a refusal.
     let mut said_agent: Option<String> = None;
     let mut said_listen = None;
@@ -270,6 +272,7 @@ async fn incoming(
                     None => {
                         claimed = None;
                         role_place = None;
+                        knocked = remote_listen;
                         let hosts =
                             try_list(&shared.try_hosts(), &shared.linked_relays(), remote_listen);
                         return Err(busy(&hosts));
@@ -342,6 +345,13 @@ async fn incoming(
             peer.shared
                 .failed_handshakes
                 .fetch_add(1, Ordering::Relaxed);
+            if let Some(addr) = knocked {
+                let hosts = PeerInput::Hosts {
+                    hosts: vec![addr],
+                    source: HostSource::Knocked,
+                };
+                let _ = peer.tx.send(hosts).await;
+            }
             return;
         }
     };

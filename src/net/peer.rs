@@ -98,9 +98,11 @@ pub enum PeerInput {
     DialFailed {
         addr: SocketAddrV4,
     },
-    /// Hosts a handshake suggested (`X-Try` of a refusal), for the core's host cache.
+    /// Hosts a handshake named, for the core's host cache: the `X-Try` of a refusal, or
+    /// the listening address of a peer we refused for want of room.
     Hosts {
         hosts: Vec<SocketAddrV4>,
+        source: HostSource,
     },
     /// What the core counted, with this actor's drops (per-peer statistics).
     Tally {
@@ -975,7 +977,7 @@ impl Actor {
             }
             PeerInput::Shutdown { done } => return Some(done),
             PeerInput::DialFailed { addr } => self.core.on_dial_failed(now, addr),
-            PeerInput::Hosts { hosts } => self.core.learn_hosts(now, &hosts, HostSource::XTry),
+            PeerInput::Hosts { hosts, source } => self.core.learn_hosts(now, &hosts, source),
             PeerInput::Tally { reply } => {
                 let mut tally = self.core.tally();
                 tally.drops = self.shared.queue_drops.load(Ordering::Relaxed)

@@ -48,6 +48,10 @@ pub enum HostSource {
     XTry,
     /// The responder's address in a query hit.
     Hit,
+    /// A peer whose handshake we refused for want of room (`503`): it listens there (its
+    /// IP is its socket's) and looks for links. Naming it in the next refusal's `X-Try`
+    /// lets peers that all knocked on one full bootstrap find each other.
+    Knocked,
     /// A neighbour's listening address (we were linked with it).
     Neighbour,
 }
@@ -61,6 +65,7 @@ impl HostSource {
             HostSource::Pong => "pong",
             HostSource::XTry => "x-try",
             HostSource::Hit => "hit",
+            HostSource::Knocked => "knocked",
             HostSource::Neighbour => "neighbour",
         }
     }

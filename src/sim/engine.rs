@@ -50,7 +50,8 @@
 //!   already linked: `on_dial_failed` (a refused or timed-out connect);
 //! - the peer has all the links it accepts (`Node::overlay_full`): refused like the live
 //!   503, whose `X-Try` header names [`X_TRY_HOSTS`] hosts of the target's cache; the
-//!   dialler learns them (`HostSource::XTry`), then `on_dial_failed`;
+//!   dialler learns them (`HostSource::XTry`), then `on_dial_failed`, and the target
+//!   learns the dialler's address (`HostSource::Knocked`);
 //! - otherwise the link comes up at both ends at once (`on_connected`, each told the
 //!   other's listening address), with fresh `ConnId`s;
 //! - a dialler that left meanwhile is not answered (its node is gone).
@@ -1057,9 +1058,14 @@ impl Simulation {
             return self.dial_failed(now, from, addr, Vec::new());
         }
         if let Some(full) = self.nodes.get(v as usize).filter(|n| n.overlay_full()) {
-            // The live network's 503, with hosts to try instead.
+            // The live network's 503, with hosts to try instead; the full peer
+            // remembers who knocked (`HostSource::Knocked`).
             let tries = full.try_hosts(X_TRY_HOSTS);
             self.stats.dials_refused += 1;
+            let knocker = peer_addr(from);
+            self.with_node(now, v, |n| {
+                n.learn_hosts(now, [knocker], HostSource::Knocked)
+            });
             return self.dial_failed(now, from, addr, tries);
         }
         let (mine, theirs) = dynamic.links.link(from, v);
