@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use gnutella::node::{OverlayConfig, OverlayMode, Time};
+use gnutella::node::{HostSource, OverlayConfig, OverlayMode, Time};
 use gnutella::sim::{
     peer_addr, Churn, Links, PlannedQuery, Removal, RemovalKind, SecondRow, SimConfig, SimFile,
     SimReport, Simulation,
@@ -110,6 +110,20 @@ fn peers_that_know_only_a_bootstrap_host_dial_up_to_their_minimum_degree() {
     );
     // Peer 0 refuses beyond its maximum: inbound links stop there.
     assert!(sim.linked_peers(0).len() <= 6 + 3);
+    // ...and remembers who knocked, to name them in its next refusals' X-Try.
+    let bootstrap = sim.node(0).and_then(|n| n.overlay()).expect("peer 0 runs");
+    let linked = sim.linked_peers(0);
+    let knocked: Vec<_> = bootstrap
+        .hosts()
+        .iter()
+        .filter(|h| h.source == HostSource::Knocked)
+        .collect();
+    assert!(
+        knocked
+            .iter()
+            .any(|h| !linked.iter().any(|&v| peer_addr(v) == h.addr)),
+        "peers it refused and never linked with: {knocked:?}"
+    );
     let late = report.records.iter().filter(|r| r.start_ms > 20_000.0);
     assert!(late.clone().count() > 10);
     assert!(
