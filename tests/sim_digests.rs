@@ -234,7 +234,7 @@ const CASES: &[Case] = &[
             "TIMESERIES",
             "--json",
         ],
-        digest: "32920d87d53bf412d23fa22a5679829ddfa35b56",
+        digest: "f25717ca1392e6d95d19a4e3770677785929c92d",
     },
     Case {
         name: "config-quickstart",

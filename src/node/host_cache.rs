@@ -13,6 +13,8 @@
 //! - at most `capacity` entries; when full, a newcomer replaces the entry with the most
 //!   failures, then the one heard of the longest ago (bootstrap entries are never
 //!   replaced by others);
+//! - at most `MAX_KNOCKED` entries known only from a refused handshake, the oldest
+//!   giving way to a newcomer;
 //! - an entry is removed after `MAX_FAILURES` failed dials in a row (bootstrap entries
 //!   stay, with their retry delay capped);
 //! - after a failure an entry is not offered again for `RETRY_BASE · 2^(failures−1)`
@@ -34,6 +36,10 @@ pub const MAX_FAILURES: u8 = 4;
 pub const RETRY_BASE: Time = Time::from_secs(2);
 /// Longest wait between retries of one host.
 pub const RETRY_MAX: Time = Time::from_secs(60);
+/// Most hosts kept that we know of only because they knocked (`HostSource::Knocked`):
+/// only the port of such an address is unchecked, but one misbehaving peer knocking
+/// from many claimed ports must not crowd out the hosts the cache learnt otherwise.
+pub const MAX_KNOCKED: usize = 10;
 
 /// Where the cache heard of a host (kept for reports and for the saved file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -159,6 +165,15 @@ impl HostCache {
             }
             return true;
         }
+        let knocked = |e: &&HostEntry| e.source == HostSource::Knocked;
+        if source == HostSource::Knocked
+            && self.entries.iter().filter(knocked).count() >= MAX_KNOCKED
+        {
+            // The stalest knocker makes room (entries are in insertion order).
+            if let Some(i) = self.entries.iter().position(|e| knocked(&e)) {
+                self.entries.remove(i);
+            }
+        }
         if self.entries.len() >= self.capacity {
             let Some(worst) = self.worst() else {
                 return false;
@@ -279,6 +294,28 @@ mod tests {
 
     fn host(last: u8) -> SocketAddrV4 {
         SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, last), 6346)
+    }
+
+    #[test]
+    fn peers_that_knocked_take_at_most_a_few_places() {
+        let mut c = HostCache::new(100);
+        for i in 1..=5 {
+            c.learn(Time(0), host(i), HostSource::Pong);
+        }
+        for i in 0..3 * MAX_KNOCKED as u16 {
+            let claimed = SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 1), 1000 + i);
+            c.learn(Time(u64::from(i)), claimed, HostSource::Knocked);
+        }
+        let knocked: Vec<u16> = c
+            .iter()
+            .filter(|e| e.source == HostSource::Knocked)
+            .map(|e| e.addr.port())
+            .collect();
+        let newest: Vec<u16> = (2 * MAX_KNOCKED as u16..3 * MAX_KNOCKED as u16)
+            .map(|i| 1000 + i)
+            .collect();
+        assert_eq!(knocked, newest, "the newest knockers only");
+        assert_eq!(c.len(), 5 + MAX_KNOCKED, "the Pong hosts stay");
     }
 
     #[test]
