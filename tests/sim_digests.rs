@@ -234,7 +234,7 @@ const CASES: &[Case] = &[
             "TIMESERIES",
             "--json",
         ],
-        digest: "f25717ca1392e6d95d19a4e3770677785929c92d",
+        digest: "8497659cf22bc54854ca789b2b704576d1b42413",
     },
     Case {
         name: "config-quickstart",

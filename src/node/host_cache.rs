@@ -208,6 +208,10 @@ impl HostCache {
                 e.failures = 0;
                 e.failed_at = None;
                 e.last_seen = now;
+                // Reached: no longer a host known only from its own word.
+                if e.source == HostSource::Knocked {
+                    e.source = HostSource::Neighbour;
+                }
             }
         }
     }
@@ -316,6 +320,17 @@ mod tests {
             .collect();
         assert_eq!(knocked, newest, "the newest knockers only");
         assert_eq!(c.len(), 5 + MAX_KNOCKED, "the Pong hosts stay");
+        // A knocker we linked with is ours for good: no later knocker pushes it out.
+        let reached = SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 1), newest[0]);
+        c.connected(Time(100), reached);
+        for i in 0..MAX_KNOCKED as u16 {
+            let claimed = SocketAddrV4::new(Ipv4Addr::new(10, 0, 1, 2), 2000 + i);
+            c.learn(Time(200), claimed, HostSource::Knocked);
+        }
+        assert_eq!(
+            c.get(reached).map(|e| e.source),
+            Some(HostSource::Neighbour)
+        );
     }
 
     #[test]
