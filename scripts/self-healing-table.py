@@ -7,7 +7,7 @@ Usage: gnutella experiment experiments/self-healing.json --out out/self-healing
 Each cell is the mean over the seeds ± one (sample) standard deviation: the mean
 degree of the online peers over the 5 s buckets of 50-60 s, 60-65 s and 110-120 s, and
 the success rate of the searches started in 0-60 s and in 60-120 s (succeeded / started,
-per seed). Standard library only.
+per seed; a window with no bucket or no search shows –). Standard library only.
 """
 
 import csv
@@ -17,6 +17,8 @@ from collections import defaultdict
 
 
 def cell(values, digits=2):
+    if not values:
+        return "–"
     mean = statistics.fmean(values)
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     text = f"{mean:.{digits}f}"
@@ -34,9 +36,13 @@ def main(path):
     print("|---|---|---|---|---|---|---|")
     for (churn, removal, overlay), seeds in runs.items():
         def degree(lo, hi):
-            return [statistics.fmean(float(r["mean_degree"]) for r in rows
-                                     if lo <= float(r["from_s"]) and float(r["to_s"]) <= hi)
-                    for rows in seeds.values()]
+            out = []
+            for rows in seeds.values():
+                window = [float(r["mean_degree"]) for r in rows
+                          if lo <= float(r["from_s"]) and float(r["to_s"]) <= hi]
+                if window:
+                    out.append(statistics.fmean(window))
+            return out
 
         def success(lo, hi):
             out = []
@@ -44,7 +50,8 @@ def main(path):
                 window = [r for r in rows if lo <= float(r["from_s"]) and float(r["to_s"]) <= hi]
                 started = sum(int(r["queries_started"]) for r in window)
                 done = sum(int(r["queries_succeeded"]) for r in window)
-                out.append(done / started if started else 0.0)
+                if started:
+                    out.append(done / started)
             return out
 
         churn_text = churn
