@@ -1223,32 +1223,34 @@ impl Node {
             return false;
         }
         let degree = self.overlay_degree();
+        self.with_overlay(|overlay, _, linked| overlay.asks_new_link(now, degree, linked))
+            .unwrap_or(false)
+    }
+
+    /// Runs `f` on a dynamic overlay's policy (`None` in a static one), with the node's
+    /// RNG and whether an address is ourselves or a neighbour's (never dialled, and no
+    /// spare to replace a neighbour with).
+    fn with_overlay<R>(
+        &mut self,
+        f: impl FnOnce(&mut Overlay, &mut NodeRng, &dyn Fn(SocketAddrV4) -> bool) -> R,
+    ) -> Option<R> {
         let own = self.advertised_addr();
-        let Some(cold) = self.cold.as_deref_mut() else {
-            return false;
-        };
-        let Some(overlay) = cold.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
-            return false;
-        };
+        let cold = self.cold.as_deref_mut()?;
+        let overlay = cold.pending.as_mut()?.overlay.as_deref_mut()?;
         let links = self.neighbours.iter(Some(&cold.links));
         let linked = |a: SocketAddrV4| a == own || links.clone().any(|n| n.listen_addr == Some(a));
-        overlay.asks_new_link(now, degree, linked)
+        Some(f(overlay, &mut cold.rng, &linked))
     }
 
     /// The dynamic overlay's check: dials up to the minimum degree, and Pings the
     /// neighbours for Pongs (new hosts) when the host cache runs short.
     fn maintain_overlay(&mut self, now: Time) {
         let degree = self.overlay_degree();
-        let own = self.advertised_addr();
-        let Some(cold) = self.cold.as_deref_mut() else {
+        let Some(wants) =
+            self.with_overlay(|overlay, rng, linked| overlay.maintain(now, degree, rng, linked))
+        else {
             return;
         };
-        let Some(overlay) = cold.pending.as_mut().and_then(|p| p.overlay.as_deref_mut()) else {
-            return;
-        };
-        let links = self.neighbours.iter(Some(&cold.links));
-        let linked = |a: SocketAddrV4| a == own || links.clone().any(|n| n.listen_addr == Some(a));
-        let wants = overlay.maintain(now, degree, &mut cold.rng, linked);
         if wants.ask_neighbours {
             let links: Vec<ConnId> = self.neighbours().collect();
             for conn in links {
