@@ -182,12 +182,20 @@ struct TierCounts {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slot {
     pub conn: ConnId,
-    /// Held by an inbound handshake: only the remote's word says it is that neighbour, so
+    pub holder: Holder,
+}
+
+/// What kind of connection holds a slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// An inbound handshake or link: only the remote's word says it is that neighbour, so
     /// a dial to the address may take the slot over.
-    pub inbound: bool,
-    /// Held by a dial whose handshake is still under way: an inbound handshake from a
-    /// lower address than ours takes it over (see [`PeerShared::claim_inbound`]).
-    pub dialing: bool,
+    Inbound,
+    /// A dial whose handshake is still under way: an inbound handshake from a lower
+    /// address than ours takes it over (see [`PeerShared::claim_inbound`]).
+    Dialing,
+    /// A dial whose handshake went through.
+    Dialled,
 }
 
 /// What a dial finds when it asks for a neighbour's slot.
@@ -274,7 +282,7 @@ impl PeerShared {
     ) -> Option<SlotClaim> {
         let mut set = self.linked_set();
         if let Some(slot) = set.get(&addr) {
-            if !(slot.dialing && addr < own) {
+            if !(slot.holder == Holder::Dialing && addr < own) {
                 return None;
             }
         }
@@ -282,8 +290,7 @@ impl PeerShared {
             addr,
             Slot {
                 conn,
-                inbound: true,
-                dialing: false,
+                holder: Holder::Inbound,
             },
         );
         Some(SlotClaim::new(self, addr, conn))
@@ -298,13 +305,12 @@ impl PeerShared {
                     addr,
                     Slot {
                         conn,
-                        inbound: false,
-                        dialing: true,
+                        holder: Holder::Dialing,
                     },
                 );
                 DialClaim::Free(SlotClaim::new(self, addr, conn))
             }
-            Some(slot) if slot.inbound => DialClaim::HeldInbound,
+            Some(slot) if slot.holder == Holder::Inbound => DialClaim::HeldInbound,
             Some(_) => DialClaim::Held,
         }
     }
@@ -319,7 +325,7 @@ impl PeerShared {
     ) -> Option<(SlotClaim, Option<ConnId>)> {
         let mut set = self.linked_set();
         let displaced = match set.get(&addr).copied() {
-            Some(slot) if slot.inbound => Some(slot.conn),
+            Some(slot) if slot.holder == Holder::Inbound => Some(slot.conn),
             Some(_) => return None,
             None => None,
         };
@@ -327,8 +333,7 @@ impl PeerShared {
             addr,
             Slot {
                 conn,
-                inbound: false,
-                dialing: false,
+                holder: Holder::Dialled,
             },
         );
         Some((SlotClaim::new(self, addr, conn), displaced))
@@ -340,7 +345,7 @@ impl PeerShared {
     pub fn settle_dial(&self, claim: &SlotClaim) -> bool {
         match self.linked_set().get_mut(&claim.addr) {
             Some(slot) if slot.conn == claim.conn => {
-                slot.dialing = false;
+                slot.holder = Holder::Dialled;
                 true
             }
             _ => false,
